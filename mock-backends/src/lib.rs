@@ -1,0 +1,1 @@
+//! The seed's microservices, built to test and benchmark the gateway against.
