@@ -1,1 +1,4 @@
 //! The gateway library.
+
+pub mod config;
+pub mod router;
