@@ -2,3 +2,8 @@
 
 pub mod config;
 pub mod router;
+pub mod body;
+pub mod edge_error;
+pub mod upstream;
+pub mod context;
+pub mod snapshot;
