@@ -1,1 +1,3 @@
 //! The gateway library.
+
+pub mod config;
