@@ -32,12 +32,13 @@ pub struct AdminState {
 pub fn admin_service(state: Arc<AdminState>) -> GatewayService {
     BoxCloneSyncService::new(tower::service_fn(move |request: Request<GatewayBody>| {
         let state = Arc::clone(&state);
-        async move { Ok::<_, Infallible>(handle(&state, &request).await) }
+        let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+        async move { Ok::<_, Infallible>(handle(&state, &method, &path).await) }
     }))
 }
 
-async fn handle(state: &AdminState, request: &Request<GatewayBody>) -> Response<GatewayBody> {
-    match (request.method(), request.uri().path()) {
+async fn handle(state: &AdminState, method: &Method, path: &str) -> Response<GatewayBody> {
+    match (method, path) {
         (&Method::GET, "/healthz") => json_response(StatusCode::OK, json!({"status": "ok"})),
         (&Method::GET, "/readyz") if state.draining.load(Ordering::Relaxed) => {
             json_response(StatusCode::SERVICE_UNAVAILABLE, json!({"status": "draining"}))
