@@ -40,9 +40,10 @@ pub fn admin_service(state: Arc<AdminState>) -> GatewayService {
 async fn handle(state: &AdminState, method: &Method, path: &str) -> Response<GatewayBody> {
     match (method, path) {
         (&Method::GET, "/healthz") => json_response(StatusCode::OK, json!({"status": "ok"})),
-        (&Method::GET, "/readyz") if state.draining.load(Ordering::Relaxed) => {
-            json_response(StatusCode::SERVICE_UNAVAILABLE, json!({"status": "draining"}))
-        }
+        (&Method::GET, "/readyz") if state.draining.load(Ordering::Relaxed) => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"status": "draining"}),
+        ),
         (&Method::GET, "/readyz") => json_response(StatusCode::OK, json!({"status": "ready"})),
         (&Method::GET, "/config") => json_response(StatusCode::OK, config_report(state)),
         (&Method::POST, "/reload") => reload(state).await,
@@ -70,8 +71,14 @@ fn config_report(state: &AdminState) -> Value {
 
 async fn reload(state: &AdminState) -> Response<GatewayBody> {
     match state.reloader.reload().await {
-        Ok(ReloadOutcome::Applied { version }) => json_response(StatusCode::OK, json!({"reloaded": true, "version": version})),
-        Ok(ReloadOutcome::Unchanged { version }) => json_response(StatusCode::OK, json!({"reloaded": false, "version": version})),
+        Ok(ReloadOutcome::Applied { version }) => json_response(
+            StatusCode::OK,
+            json!({"reloaded": true, "version": version}),
+        ),
+        Ok(ReloadOutcome::Unchanged { version }) => json_response(
+            StatusCode::OK,
+            json!({"reloaded": false, "version": version}),
+        ),
         Err(error) => json_response(
             StatusCode::UNPROCESSABLE_ENTITY,
             json!({"error": {"code": "CONFIG_REJECTED", "message": error.to_string()}}),
@@ -82,6 +89,8 @@ async fn reload(state: &AdminState) -> Response<GatewayBody> {
 fn json_response(status: StatusCode, value: Value) -> Response<GatewayBody> {
     let mut response = Response::new(body::full(value.to_string()));
     *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
