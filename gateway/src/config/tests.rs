@@ -219,3 +219,19 @@ fn wrong_types_name_the_key() {
         "server: [1, 2]\nbackends:\n  a:\n    url: [http://127.0.0.1:1]\nroutes: {path: /x}\n";
     insta::assert_snapshot!(errors_of(source));
 }
+
+#[test]
+fn a_literal_segment_beside_a_parameter_is_no_conflict() {
+    let source = "backends: {a: {url: 'http://127.0.0.1:1'}}\nroutes:\n  - {path: '/v1/orders/search', backend: a}\n  - {path: '/v1/orders/{id}', backend: a}\n  - {path: '/v1/orders/{id}', host: API.example.com, backend: a}\n";
+    let config = compiled(source);
+    assert_eq!(config.routes.len(), 3);
+    assert_eq!(config.routes[2].host.as_deref(), Some("api.example.com"));
+}
+
+#[test]
+fn ipv6_listen_addresses_are_accepted() {
+    assert_eq!(
+        compiled("listen: '[::1]:8080'\n").listen.to_string(),
+        "[::1]:8080"
+    );
+}
