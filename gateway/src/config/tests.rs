@@ -74,7 +74,12 @@ fn the_default_routes_yaml_shows_every_route_feature() {
         .find(|route| route.name == "payments")
         .unwrap();
     assert_eq!(payments.timeout, Some(Duration::from_secs(5)));
-    assert_eq!(payments.max_body, Some(64 * 1024));
+    let create = config
+        .routes
+        .iter()
+        .find(|route| route.name == "GET,POST /v1/orders")
+        .unwrap();
+    assert_eq!(create.max_body, Some(64 * 1024));
     let legacy = proxy_of(&config, "users-legacy-api");
     assert_eq!(legacy.rewrite, PathRewrite::StripPrefix("/api".to_owned()));
     assert_eq!(legacy.backend.name, "users");
