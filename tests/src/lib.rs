@@ -1,4 +1,6 @@
-//! Shared harness for the end-to-end tests.
+//! Shared harness for the end-to-end tests, and the latency comparison
+//! suite behind the `compare` binary.
 
+pub mod compare;
 pub mod gateway;
 pub mod mocks;

@@ -1,0 +1,58 @@
+//! `compare`: the latency comparison suite. Starts the mock backends and
+//! the gateway in-process, drives load, writes `report.md`, SVG charts and
+//! `report.json`. See docs/latency-comparison.md.
+//!
+//! `cargo run --release -p tests --bin compare -- [--quick] [--scenario NAME] [--out target/compare]`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tests::compare::{self, CompareOptions};
+
+/// Measures the seed's claims: chatty client vs BFF, REST vs gRPC vs
+/// GraphQL, and the gateway's overhead against nginx and HAProxy.
+#[derive(Debug, Parser)]
+#[command(name = "compare")]
+struct Cli {
+    /// Run every scenario for a few seconds only (smoke test).
+    #[arg(long)]
+    quick: bool,
+    /// Run only this scenario: chatty, protocols, proxy or events.
+    #[arg(long, value_name = "NAME")]
+    scenario: Option<String>,
+    /// Where to write report.md, report.json and the charts.
+    #[arg(long, value_name = "DIR", default_value = "target/compare")]
+    out: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let options = CompareOptions {
+        quick: cli.quick,
+        scenario: cli.scenario,
+        out: cli.out,
+        progress: true,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("compare: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(compare::run(&options)) {
+        Ok(_) => {
+            println!(
+                "report written to {}",
+                options.out.join("report.md").display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("compare: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

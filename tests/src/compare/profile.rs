@@ -1,0 +1,58 @@
+//! How hard and how long each scenario drives its targets: the normal
+//! profile (minutes, for figures worth quoting) and `--quick` (a few
+//! seconds, for the smoke test).
+
+use std::time::Duration;
+
+use super::loadgen::LoadPlan;
+
+/// The load settings of one run of the suite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Profile {
+    pub quick: bool,
+}
+
+impl Profile {
+    pub fn name(self) -> &'static str {
+        if self.quick { "quick" } else { "normal" }
+    }
+
+    fn seconds(self, normal: f64, quick: f64) -> Duration {
+        Duration::from_secs_f64(if self.quick { quick } else { normal })
+    }
+
+    /// Chatty vs BFF, seed latencies: a steady 20 requests/s (each is
+    /// 90 ms or more, so about two in flight).
+    pub fn chatty(self) -> LoadPlan {
+        LoadPlan::open(20.0, self.seconds(15.0, 0.6), self.seconds(2.0, 0.3))
+    }
+
+    /// Protocols, no injected latency: latency at a fixed rate every
+    /// target sustains, then the most throughput at a fixed concurrency.
+    pub fn protocols(self) -> [LoadPlan; 2] {
+        let (duration, warmup) = (self.seconds(8.0, 0.4), self.seconds(1.0, 0.2));
+        let rate = if self.quick { 200.0 } else { 1000.0 };
+        let concurrency = if self.quick { 8 } else { 32 };
+        [
+            LoadPlan::open(rate, duration, warmup),
+            LoadPlan::closed(concurrency, duration, warmup),
+        ]
+    }
+
+    /// Proxy overhead: the same two plans, repeated over rounds in which
+    /// the targets take turns.
+    pub fn proxy(self) -> [LoadPlan; 2] {
+        let (duration, warmup) = (self.seconds(5.0, 0.4), self.seconds(1.0, 0.2));
+        let rate = if self.quick { 200.0 } else { 2000.0 };
+        let concurrency = if self.quick { 8 } else { 32 };
+        [
+            LoadPlan::open(rate, duration, warmup),
+            LoadPlan::closed(concurrency, duration, warmup),
+        ]
+    }
+
+    /// How many rounds of the proxy scenario.
+    pub fn proxy_rounds(self) -> usize {
+        if self.quick { 1 } else { 3 }
+    }
+}

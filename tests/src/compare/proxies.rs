@@ -1,0 +1,140 @@
+//! nginx and HAProxy as reference proxies: the suite writes their loopback
+//! configs into the output folder, starts them as child processes on free
+//! ports in front of one backend, and stops them when done.
+//!
+//! Both get the settings a fair benchmark gives them and nothing more:
+//! as many workers (nginx processes, HAProxy threads) as the gateway has
+//! runtime threads, keep-alive to the backend, no access log (the gateway
+//! writes none either), `X-Forwarded-For` added as the gateway does.
+
+mod haproxy;
+mod nginx;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::CompareError;
+use super::needs::find_program;
+
+/// A reference proxy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyKind {
+    Nginx,
+    Haproxy,
+}
+
+impl ProxyKind {
+    pub fn program(self) -> &'static str {
+        match self {
+            ProxyKind::Nginx => "nginx",
+            ProxyKind::Haproxy => "haproxy",
+        }
+    }
+
+    /// The first line the program prints about its version.
+    pub fn version(self) -> Option<String> {
+        let output = Command::new(find_program(self.program())?)
+            .arg("-v")
+            .output()
+            .ok()?;
+        let text = [output.stdout, output.stderr].concat();
+        String::from_utf8_lossy(&text)
+            .lines()
+            .next()
+            .map(str::to_owned)
+    }
+}
+
+/// A running reference proxy; dropping it stops it.
+#[derive(Debug)]
+pub struct ExternalProxy {
+    pub kind: ProxyKind,
+    pub addr: SocketAddr,
+    child: Child,
+}
+
+impl ExternalProxy {
+    /// Writes the config into `dir` and starts `kind` in front of
+    /// `backend`, waiting until it accepts connections.
+    pub fn start(
+        kind: ProxyKind,
+        dir: &Path,
+        backend: SocketAddr,
+    ) -> Result<ExternalProxy, CompareError> {
+        let program = find_program(kind.program())
+            .ok_or_else(|| CompareError::Start(format!("{} is not installed", kind.program())))?;
+        let dir = dir.join(kind.program());
+        let io = |e: std::io::Error| CompareError::Output(dir.display().to_string(), e);
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let addr = free_port().map_err(io)?;
+        let mut command = match kind {
+            ProxyKind::Nginx => nginx::command(&program, &dir, addr, backend),
+            ProxyKind::Haproxy => haproxy::command(&program, &dir, addr, backend),
+        }
+        .map_err(io)?;
+        let log = std::fs::File::create(dir.join("output.log")).map_err(io)?;
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(io)?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| CompareError::Start(format!("{}: {e}", kind.program())))?;
+        let mut proxy = ExternalProxy { kind, addr, child };
+        proxy.wait_until_accepting(&dir)?;
+        Ok(proxy)
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn wait_until_accepting(&mut self, dir: &Path) -> Result<(), CompareError> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(self.addr).is_err() {
+            let exited = self.child.try_wait().ok().flatten();
+            if exited.is_some() || Instant::now() > deadline {
+                return Err(CompareError::Start(format!(
+                    "{} did not start (exit: {exited:?}); see {}",
+                    self.kind.program(),
+                    dir.join("output.log").display()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ExternalProxy {
+    /// SIGTERM to our child (nginx's master then stops its workers), then
+    /// SIGKILL if it is still there after a second.
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback address whose port was free a moment ago.
+fn free_port() -> std::io::Result<SocketAddr> {
+    std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()
+}
+
+/// Writes `text` to `dir/name` and returns the path.
+fn write_file(dir: &Path, name: &str, text: &str) -> std::io::Result<PathBuf> {
+    let path = dir.join(name);
+    std::fs::write(&path, text)?;
+    Ok(path)
+}

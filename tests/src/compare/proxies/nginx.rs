@@ -1,0 +1,74 @@
+//! nginx's loopback config: one upstream with keep-alive, one server,
+//! `proxy_pass` for every path, no access log, foreground master.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+
+use super::write_file;
+use crate::compare::environment::SERVER_THREADS;
+
+/// The command that runs nginx on a config written into `dir`.
+pub(super) fn command(
+    program: &Path,
+    dir: &Path,
+    listen: SocketAddr,
+    backend: SocketAddr,
+) -> std::io::Result<Command> {
+    std::fs::create_dir_all(dir.join("temp"))?;
+    let config = write_file(dir, "nginx.conf", &config(dir, listen, backend))?;
+    let mut command = Command::new(program);
+    command
+        .arg("-p")
+        .arg(dir)
+        .arg("-e")
+        .arg(dir.join("error.log"))
+        .arg("-c")
+        .arg(config);
+    Ok(command)
+}
+
+fn config(dir: &Path, listen: SocketAddr, backend: SocketAddr) -> String {
+    let dir = dir.display();
+    format!(
+        r#"# Written by the comparison suite: nginx as a plain reverse proxy.
+daemon off;
+worker_processes {SERVER_THREADS};
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+
+events {{
+    worker_connections 8192;
+}}
+
+http {{
+    access_log off;
+    client_body_temp_path {dir}/temp/body;
+    proxy_temp_path {dir}/temp/proxy;
+    fastcgi_temp_path {dir}/temp/fastcgi;
+    uwsgi_temp_path {dir}/temp/uwsgi;
+    scgi_temp_path {dir}/temp/scgi;
+    # Keep client connections open for the whole run, as the gateway does.
+    keepalive_requests 1000000;
+    keepalive_timeout 75s;
+
+    upstream backend {{
+        server {backend};
+        keepalive 256;
+        keepalive_requests 1000000;
+    }}
+
+    server {{
+        listen {listen};
+        location / {{
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        }}
+    }}
+}}
+"#
+    )
+}

@@ -1,0 +1,142 @@
+//! The scenario list. Each scenario declares its series and what each one
+//! [`Need`]s; a series whose need is missing from this build is reported
+//! as skipped with the reason, and the others still run.
+//!
+//! The list is open: a scenario is a variant of [`ScenarioName`] plus a
+//! module with a `run` function. Sync chain against async events is listed
+//! already and skips until the event bus exists.
+
+mod chatty;
+mod events;
+mod protocols;
+mod proxy;
+
+use std::path::Path;
+use std::time::Duration;
+
+use mock_backends::seed;
+
+use super::environment::Environment;
+use super::loadgen::{LoadPlan, Measurement, Probe, Stats};
+use super::needs::{self, Need};
+use super::probes::Counted;
+use super::profile::Profile;
+use super::progress::Progress;
+use super::report::ScenarioReport;
+
+/// Every scenario, in report order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScenarioName {
+    Chatty,
+    Protocols,
+    Proxy,
+    Events,
+}
+
+impl ScenarioName {
+    pub const ALL: [ScenarioName; 4] = [
+        ScenarioName::Chatty,
+        ScenarioName::Protocols,
+        ScenarioName::Proxy,
+        ScenarioName::Events,
+    ];
+
+    /// The name `--scenario` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScenarioName::Chatty => "chatty",
+            ScenarioName::Protocols => "protocols",
+            ScenarioName::Proxy => "proxy",
+            ScenarioName::Events => "events",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<ScenarioName> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// The load time this scenario plans under `profile`, for the progress bar.
+    pub fn planned(self, profile: Profile) -> Duration {
+        let total = |plans: &[LoadPlan], times: usize| {
+            plans.iter().map(LoadPlan::total).sum::<Duration>() * times as u32
+        };
+        match self {
+            ScenarioName::Chatty => total(&[profile.chatty()], chatty::SERIES),
+            ScenarioName::Protocols => total(&profile.protocols(), protocols::SERIES),
+            ScenarioName::Proxy => total(&profile.proxy(), proxy::TARGETS * profile.proxy_rounds()),
+            ScenarioName::Events => Duration::ZERO,
+        }
+    }
+
+    /// Runs the scenario.
+    pub async fn run(self, ctx: &RunContext<'_>) -> ScenarioReport {
+        match self {
+            ScenarioName::Chatty => chatty::run(ctx).await,
+            ScenarioName::Protocols => protocols::run(ctx).await,
+            ScenarioName::Proxy => proxy::run(ctx).await,
+            ScenarioName::Events => events::run(),
+        }
+    }
+}
+
+/// What every scenario runs with.
+pub struct RunContext<'a> {
+    pub env: &'a Environment,
+    pub profile: Profile,
+    pub progress: &'a Progress,
+    /// Where reference proxies write their configs.
+    pub out_dir: &'a Path,
+}
+
+impl RunContext<'_> {
+    /// Why `needs` are not met by this build, if they are not.
+    pub async fn unmet(&self, needs: &[Need]) -> Option<String> {
+        needs::first_unmet(needs, &self.env.gateway_base()).await
+    }
+
+    /// Runs `plan` once against `probe` and returns its stats.
+    pub async fn measure<P: Probe>(
+        &self,
+        label: &str,
+        probe: &Counted<P>,
+        plan: LoadPlan,
+    ) -> Stats {
+        let mut measurement = Measurement::new();
+        self.measure_into(&mut measurement, label, probe, plan)
+            .await;
+        measurement.stats()
+    }
+
+    /// Runs `plan` against `probe`, adding to `measurement`.
+    pub async fn measure_into<P: Probe>(
+        &self,
+        measurement: &mut Measurement,
+        label: &str,
+        probe: &Counted<P>,
+        plan: LoadPlan,
+    ) {
+        self.progress.running(&format!("{label} ({})", plan.mode));
+        let wire = probe.wire.clone();
+        measurement.drive(&probe.probe, plan, || wire.total()).await;
+        self.env.clear_recordings();
+        self.progress.done(&plan);
+    }
+
+    /// Marks plans as done without running them (a skipped series).
+    pub fn skipped(&self, plans: &[LoadPlan]) {
+        plans.iter().for_each(|plan| self.progress.done(plan));
+    }
+}
+
+/// The seeded order ids as strings: every series rotates through them.
+pub fn order_ids() -> Vec<String> {
+    seed::order_ids().iter().map(ToString::to_string).collect()
+}
+
+/// `base` + `path_for(id)` for every seeded order, as URIs.
+pub fn order_uris(base: &str, path_for: impl Fn(&str) -> String) -> Vec<http::Uri> {
+    order_ids()
+        .iter()
+        .filter_map(|id| format!("{base}{}", path_for(id)).parse().ok())
+        .collect()
+}

@@ -1,0 +1,185 @@
+//! Scenario 2, protocols with no injected latency: the same GetOrder as
+//! REST/JSON and gRPC straight to the mocks, then through the gateway as
+//! REST (HTTP/1.1 and h2c), as REST transcoded to gRPC, and as GraphQL.
+//! The seed's "gRPC is 2-10x faster than JSON/REST" claim, with payload
+//! sizes.
+
+use bytes::Bytes;
+use http::Method;
+use serde_json::json;
+
+use super::{RunContext, order_ids, order_uris};
+use crate::compare::clients::{GrpcClient, HttpClient, HttpVersion};
+use crate::compare::loadgen::Probe;
+use crate::compare::needs::Need;
+use crate::compare::probes::{Counted, GraphqlPost, GrpcGetOrder, HttpGet};
+use crate::compare::report::ScenarioReport;
+
+/// Number of series (for the progress estimate).
+pub const SERIES: usize = 6;
+
+/// The gRPC bridge's transcoded GetOrder.
+pub const TRANSCODED_PATH: &str = "/grpc/v1/orders/{id}";
+
+const MEASURES: &str = "One GetOrder, no injected latency, over each protocol: REST/JSON and \
+gRPC straight to the mock services, then REST/JSON through the gateway (HTTP/1.1 and h2c), \
+REST transcoded by the gateway's gRPC bridge, and GraphQL through the gateway. Each series \
+runs open loop at a fixed rate (latency) and closed loop at a fixed concurrency (throughput).";
+
+pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
+    let mut report = ScenarioReport::new("protocols", "Protocols: the same GetOrder", MEASURES);
+    let direct = ctx.env.mocks.orders.url();
+    let gateway = ctx.env.gateway_base();
+    let order_path = |id: &str| format!("/v1/orders/{id}");
+    http_series(
+        ctx,
+        &mut report,
+        "REST/JSON direct",
+        HttpVersion::Http1,
+        order_uris(&direct, order_path),
+    )
+    .await;
+    grpc_series(ctx, &mut report).await;
+    http_series(
+        ctx,
+        &mut report,
+        "REST/JSON via gateway",
+        HttpVersion::Http1,
+        order_uris(&gateway, order_path),
+    )
+    .await;
+    http_series(
+        ctx,
+        &mut report,
+        "REST/JSON via gateway, h2c",
+        HttpVersion::H2c,
+        order_uris(&gateway, order_path),
+    )
+    .await;
+    transcoded_series(ctx, &mut report).await;
+    graphql_series(ctx, &mut report).await;
+    report.skip_if_empty();
+    report
+}
+
+async fn http_series(
+    ctx: &RunContext<'_>,
+    report: &mut ScenarioReport,
+    name: &str,
+    version: HttpVersion,
+    uris: Vec<http::Uri>,
+) {
+    let client = HttpClient::new(version);
+    let probe = Counted::new(
+        HttpGet {
+            client: client.clone(),
+            uris,
+        },
+        client.wire(),
+    );
+    let label = if version == HttpVersion::H2c {
+        "h2c"
+    } else {
+        "HTTP/1.1"
+    };
+    run_plans(ctx, report, name, label, &probe).await;
+}
+
+async fn grpc_series(ctx: &RunContext<'_>, report: &mut ScenarioReport) {
+    let name = "gRPC direct";
+    let base = ctx.env.mocks.orders_grpc.url().parse().unwrap_or_default();
+    match GrpcClient::connect(base).await {
+        Ok(client) => {
+            let probe = GrpcGetOrder {
+                client: client.clone(),
+                order_ids: order_ids(),
+            };
+            run_plans(
+                ctx,
+                report,
+                name,
+                "gRPC",
+                &Counted::new(probe, client.wire()),
+            )
+            .await;
+        }
+        Err(error) => {
+            ctx.skipped(&ctx.profile.protocols());
+            report.skip(
+                name,
+                "gRPC",
+                format!("cannot connect to the gRPC mock: {error}"),
+            );
+        }
+    }
+}
+
+async fn transcoded_series(ctx: &RunContext<'_>, report: &mut ScenarioReport) {
+    let name = "gRPC transcoded by the gateway";
+    let path = TRANSCODED_PATH.replace("{id}", &order_ids()[0]);
+    let needs = [Need::Route {
+        feature: "the gRPC bridge",
+        method: Method::GET,
+        path,
+    }];
+    if let Some(reason) = ctx.unmet(&needs).await {
+        ctx.skipped(&ctx.profile.protocols());
+        return report.skip(name, "HTTP/1.1", reason);
+    }
+    let uris = order_uris(&ctx.env.gateway_base(), |id| {
+        TRANSCODED_PATH.replace("{id}", id)
+    });
+    http_series(ctx, report, name, HttpVersion::Http1, uris).await;
+}
+
+async fn graphql_series(ctx: &RunContext<'_>, report: &mut ScenarioReport) {
+    let name = "GraphQL via gateway";
+    let needs = [Need::Route {
+        feature: "federated GraphQL",
+        method: Method::POST,
+        path: "/graphql".to_owned(),
+    }];
+    if let Some(reason) = ctx.unmet(&needs).await {
+        ctx.skipped(&ctx.profile.protocols());
+        return report.skip(name, "GraphQL", reason);
+    }
+    let client = HttpClient::new(HttpVersion::Http1);
+    let probe = GraphqlPost {
+        client: client.clone(),
+        uri: super::chatty::graphql_uri(ctx),
+        bodies: graphql_bodies(GET_ORDER_QUERY),
+    };
+    run_plans(
+        ctx,
+        report,
+        name,
+        "GraphQL",
+        &Counted::new(probe, client.wire()),
+    )
+    .await;
+}
+
+async fn run_plans<P: Probe>(
+    ctx: &RunContext<'_>,
+    report: &mut ScenarioReport,
+    name: &str,
+    client: &str,
+    probe: &Counted<P>,
+) {
+    for plan in ctx.profile.protocols() {
+        let stats = ctx.measure(name, probe, plan).await;
+        report.measured(name, client, plan, stats);
+    }
+}
+
+/// The GetOrder fields, as GraphQL.
+const GET_ORDER_QUERY: &str = "query GetOrder($id: ID!) { order(id: $id) { id customerId status \
+total createdAt items { productId quantity unitPrice } } }";
+
+/// One request body per seeded order: `{"query": ..., "variables": {"id": ...}}`.
+pub fn graphql_bodies(query: &str) -> Vec<Bytes> {
+    order_ids()
+        .iter()
+        .map(|id| Bytes::from(json!({ "query": query, "variables": { "id": id } }).to_string()))
+        .collect()
+}
