@@ -1,6 +1,7 @@
 //! The end-to-end test binary: one module per topic, every test through
 //! real sockets on 127.0.0.1 port 0.
 
+mod compare_smoke;
 mod mock_catalog;
 mod mock_debug;
 mod mock_injection;
