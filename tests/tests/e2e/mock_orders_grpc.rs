@@ -317,7 +317,6 @@ async fn order_updates_answers_every_command_and_survives_rejections() {
     assert_eq!(send("fly").await.event_type, "fly_rejected");
     assert_eq!(send("ship").await.event_type, "ship_applied");
     assert_eq!(send("deliver").await.status(), OrderStatus::Delivered);
-    drop(send);
     drop(commands);
     assert!(
         within("the end of the stream", events.next())
