@@ -272,6 +272,26 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_ids_are_the_real_ones() {
+        let docs = include_str!("../../docs/mock-backends.md");
+        for id in [
+            FIRST_CUSTOMER_ID,
+            FIRST_PRODUCT_ID,
+            SECOND_PRODUCT_ID,
+            FIRST_ORDER_ID,
+            PENDING_ORDER_ID,
+            CONFIRMED_ORDER_ID,
+            DELIVERED_ORDER_ID,
+            CANCELLED_ORDER_ID,
+        ] {
+            assert!(
+                docs.contains(&id.to_string()),
+                "docs/mock-backends.md lacks {id}"
+            );
+        }
+    }
+
+    #[test]
     fn named_status_orders_have_their_status() {
         let orders = orders_with_payments();
         let status_of = |id| {
