@@ -1,0 +1,36 @@
+//! The one body type that flows through the gateway, both ways.
+//!
+//! Requests and responses are streamed: a `GatewayBody` is a boxed
+//! `http_body::Body` that yields frames as they arrive. Nothing in the
+//! proxy path collects a body whole.
+
+use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Empty, Full};
+
+/// A boxed, thread-safe error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A streamed HTTP body (request or response).
+pub type GatewayBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// An empty body.
+pub fn empty() -> GatewayBody {
+    Empty::new().map_err(|never| match never {}).boxed_unsync()
+}
+
+/// A body holding one chunk.
+pub fn full(bytes: impl Into<Bytes>) -> GatewayBody {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+/// Boxes any body whose error converts into [`BoxError`].
+pub fn boxed<B>(body: B) -> GatewayBody
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    body.map_err(Into::into).boxed_unsync()
+}

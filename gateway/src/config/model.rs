@@ -1,0 +1,146 @@
+//! The compiled, validated configuration: plain immutable data.
+//!
+//! `config::compile` turns the raw serde types into these. Nothing here
+//! knows YAML, and nothing here does I/O: every value is already checked,
+//! every backend reference already resolved.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue, Method, Uri};
+
+use crate::router::PathPattern;
+
+/// A whole routes.yaml, compiled.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Main listener address.
+    pub listen: SocketAddr,
+    /// Admin listener address (`/healthz`, `/readyz`, `/config`).
+    pub admin: SocketAddr,
+    pub server: ServerSettings,
+    /// Backends by name.
+    pub backends: BTreeMap<String, Arc<BackendSpec>>,
+    /// Routes in file order.
+    pub routes: Vec<Arc<RouteSpec>>,
+    /// Hex SHA-256 of the source file's bytes.
+    pub hash: String,
+}
+
+/// Listener-wide settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerSettings {
+    /// Time allowed for a client to send the request head (HTTP/1.1).
+    pub header_read_timeout: Duration,
+    /// How long in-flight requests may run after SIGTERM / Ctrl-C.
+    pub shutdown_grace: Duration,
+    /// Body limit for routes that set none. `None` means unlimited.
+    pub default_max_body: Option<u64>,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(30),
+            default_max_body: None,
+        }
+    }
+}
+
+/// The wire protocol spoken to a backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamProtocol {
+    Http1,
+    /// HTTP/2 over cleartext with prior knowledge (gRPC backends use this).
+    H2c,
+}
+
+/// How the balancer picks an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadBalancing {
+    RoundRobin,
+    /// Power of two random choices on fewest in-flight requests (default).
+    LeastRequest,
+}
+
+/// Passive outlier ejection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EjectionPolicy {
+    /// Consecutive connect failures that eject an endpoint.
+    pub consecutive_failures: u32,
+    /// How long an ejected endpoint stays out.
+    pub cooldown: Duration,
+}
+
+/// One named backend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackendSpec {
+    pub name: String,
+    /// Base URLs, `http://host:port` with an optional path prefix.
+    pub urls: Vec<Uri>,
+    pub protocol: UpstreamProtocol,
+    pub connect_timeout: Duration,
+    /// Time to the response head; a route's own timeout overrides it.
+    pub request_timeout: Duration,
+    /// Most concurrent requests (and so connections) to this backend.
+    pub max_connections: usize,
+    pub load_balancing: LoadBalancing,
+    pub ejection: EjectionPolicy,
+}
+
+/// One route.
+#[derive(Debug, Clone)]
+pub struct RouteSpec {
+    /// Stable, human-readable identity, used in logs and errors:
+    /// the `name` key if set, else `METHODS path`.
+    pub name: String,
+    /// `None` means every method.
+    pub methods: Option<Vec<Method>>,
+    pub path: PathPattern,
+    /// Exact host match (port ignored), lower-cased. `None` matches any host.
+    pub host: Option<String>,
+    pub action: RouteAction,
+    /// Overrides the backend's request timeout.
+    pub timeout: Option<Duration>,
+    /// Request body limit in bytes; `None` falls back to the server default.
+    pub max_body: Option<u64>,
+    pub headers: HeaderRules,
+}
+
+/// What a matched route does.
+#[derive(Debug, Clone)]
+pub enum RouteAction {
+    /// Forward to a backend over HTTP.
+    Proxy(ProxyAction),
+}
+
+#[derive(Debug, Clone)]
+pub struct ProxyAction {
+    pub backend: Arc<BackendSpec>,
+    pub rewrite: PathRewrite,
+}
+
+/// How the matched path becomes the upstream path.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PathRewrite {
+    /// Forward the path unchanged.
+    None,
+    /// Remove this literal prefix (the result always starts with `/`).
+    StripPrefix(String),
+    /// Render a template: `/v2/items/{id}` or `/files/{*rest}` using the
+    /// route's captured parameters. Checked at compile time to name only
+    /// parameters that the pattern captures.
+    Template(String),
+}
+
+/// Headers added or removed on the way up and on the way down.
+#[derive(Debug, Clone, Default)]
+pub struct HeaderRules {
+    pub request_add: Vec<(HeaderName, HeaderValue)>,
+    pub request_remove: Vec<HeaderName>,
+    pub response_add: Vec<(HeaderName, HeaderValue)>,
+    pub response_remove: Vec<HeaderName>,
+}

@@ -1,0 +1,127 @@
+//! The one place where errors become responses.
+//!
+//! Every module has its own error type (`ProxyError`, `UpstreamError`, ...)
+//! and converts it into a [`GatewayError`]: a status, a stable `code`, a
+//! message and the wire form the client expects. [`GatewayError::into_response`]
+//! renders it. Nothing reaches hyper as an error.
+
+use http::header::{CONTENT_TYPE, HeaderValue};
+use http::{HeaderMap, Response, StatusCode};
+use serde_json::{Value, json};
+
+use crate::body::{self, BoxError, GatewayBody};
+
+/// The wire form of an error, chosen by the module that raised it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ErrorFormat {
+    /// `{"error":{"code":..,"message":..,"request_id":..}}` (REST routes).
+    Json,
+    /// The JSON form of `google.rpc.Status` (transcoded gRPC routes).
+    RpcStatus { grpc_code: i32, details: Vec<Value> },
+    /// A trailers-only gRPC response (native gRPC passthrough).
+    Grpc { grpc_code: i32 },
+}
+
+/// An error on its way to the client.
+#[derive(Debug)]
+pub struct GatewayError {
+    pub status: StatusCode,
+    /// Stable, documented, SCREAMING_SNAKE_CASE.
+    pub code: &'static str,
+    pub message: String,
+    pub format: ErrorFormat,
+    /// Extra response headers (`Allow` on 405, ...).
+    pub headers: HeaderMap,
+    pub source: Option<BoxError>,
+}
+
+impl GatewayError {
+    /// A REST-form error.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            format: ErrorFormat::Json,
+            headers: HeaderMap::new(),
+            source: None,
+        }
+    }
+
+    pub fn with_format(mut self, format: ErrorFormat) -> Self {
+        self.format = format;
+        self
+    }
+
+    pub fn with_header(mut self, name: http::HeaderName, value: HeaderValue) -> Self {
+        self.headers.append(name, value);
+        self
+    }
+
+    pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// Renders the error. `request_id` is echoed in the body (the
+    /// request-id layer also puts it in the `x-request-id` header).
+    pub fn into_response(self, request_id: &str) -> Response<GatewayBody> {
+        let (content_type, body) = match &self.format {
+            ErrorFormat::Json => (
+                "application/json",
+                json!({"error": {"code": self.code, "message": self.message, "request_id": request_id}}),
+            ),
+            ErrorFormat::RpcStatus { grpc_code, details } => (
+                "application/json",
+                json!({"code": grpc_code, "message": self.message, "details": details}),
+            ),
+            ErrorFormat::Grpc { grpc_code } => {
+                return grpc_trailers_only(*grpc_code, &self.message);
+            }
+        };
+        let mut response = Response::new(body::full(body.to_string()));
+        *response.status_mut() = self.status;
+        response.headers_mut().extend(self.headers);
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        response
+    }
+}
+
+impl std::fmt::Display for GatewayError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({}): {}",
+            self.code,
+            self.status.as_u16(),
+            self.message
+        )
+    }
+}
+
+impl std::error::Error for GatewayError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// A gRPC error with no body: status 200 and the status in the headers.
+fn grpc_trailers_only(grpc_code: i32, message: &str) -> Response<GatewayBody> {
+    let mut response = Response::new(body::empty());
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    headers.insert("grpc-status", HeaderValue::from(grpc_code));
+    let encoded = percent_encoding::utf8_percent_encode(message, GRPC_MESSAGE_ESCAPES).to_string();
+    if let Ok(value) = HeaderValue::from_str(&encoded) {
+        headers.insert("grpc-message", value);
+    }
+    response
+}
+
+/// Percent-encoding for `grpc-message`, per the gRPC HTTP/2 spec: bytes
+/// outside printable ASCII, and `%` itself.
+const GRPC_MESSAGE_ESCAPES: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b'%');

@@ -1,0 +1,267 @@
+//! The route table: host, then path (matchit), then method.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use http::Method;
+
+use crate::config::model::RouteSpec;
+
+/// Parameters captured from the path, in their raw (still percent-encoded)
+/// form: exactly the bytes the client sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// The raw value of a parameter.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The percent-decoded value of a parameter, for handlers that use the
+    /// value itself rather than forwarding it.
+    pub fn decoded(&self, name: &str) -> Option<String> {
+        self.get(name).map(|raw| {
+            percent_encoding::percent_decode_str(raw)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+    }
+
+    /// Every `(name, raw value)` pair, in pattern order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+/// The outcome of matching one request.
+#[derive(Debug)]
+pub enum RouteMatch<'a> {
+    Found {
+        route: &'a Arc<RouteSpec>,
+        params: Params,
+    },
+    /// A route has this path but not this method.
+    MethodNotAllowed {
+        allow: Vec<Method>,
+    },
+    NotFound,
+}
+
+/// Two routes that cannot both be served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteConflict {
+    /// Index (in the routes slice given to [`RouteTable::build`]) of the
+    /// route that could not be added.
+    pub route_index: usize,
+    /// Index of the route it collides with.
+    pub other_index: usize,
+    pub message: String,
+}
+
+/// An immutable, per-snapshot routing index.
+#[derive(Debug, Default)]
+pub struct RouteTable {
+    by_host: HashMap<String, HostRoutes>,
+    any_host: HostRoutes,
+}
+
+#[derive(Debug, Default)]
+struct HostRoutes {
+    paths: matchit::Router<usize>,
+    entries: Vec<PathEntry>,
+}
+
+/// Every route sharing one host and one pattern, told apart by method.
+#[derive(Debug)]
+struct PathEntry {
+    routes: Vec<(usize, Arc<RouteSpec>)>,
+}
+
+impl RouteTable {
+    /// Indexes the routes; every conflict is reported, not just the first.
+    pub fn build(routes: &[Arc<RouteSpec>]) -> Result<Self, Vec<RouteConflict>> {
+        let mut table = RouteTable::default();
+        let mut conflicts = Vec::new();
+        for (index, route) in routes.iter().enumerate() {
+            let host_routes = match &route.host {
+                Some(host) => table.by_host.entry(host.to_ascii_lowercase()).or_default(),
+                None => &mut table.any_host,
+            };
+            if let Err(conflict) = host_routes.insert(index, route) {
+                conflicts.push(conflict);
+            }
+        }
+        if conflicts.is_empty() {
+            Ok(table)
+        } else {
+            Err(conflicts)
+        }
+    }
+
+    /// Matches a request. `host` may carry a port; it is ignored.
+    pub fn match_request(&self, method: &Method, host: Option<&str>, path: &str) -> RouteMatch<'_> {
+        if let Some(host_routes) = host.and_then(|h| self.by_host.get(&normalize_host(h))) {
+            match host_routes.match_path(method, path) {
+                RouteMatch::NotFound => {}
+                decided => return decided,
+            }
+        }
+        self.any_host.match_path(method, path)
+    }
+}
+
+impl HostRoutes {
+    fn insert(&mut self, index: usize, route: &Arc<RouteSpec>) -> Result<(), RouteConflict> {
+        let pattern = route.path.as_str();
+        if let Ok(found) = self.paths.at(pattern) {
+            let entry_index = *found.value;
+            if self.paths_identical(entry_index, pattern) {
+                return self.entries[entry_index].add(index, route);
+            }
+        }
+        let entry_index = self.entries.len();
+        match self.paths.insert(pattern, entry_index) {
+            Ok(()) => {
+                self.entries.push(PathEntry {
+                    routes: vec![(index, Arc::clone(route))],
+                });
+                Ok(())
+            }
+            Err(error) => Err(self.insert_conflict(index, route, &error)),
+        }
+    }
+
+    fn paths_identical(&self, entry_index: usize, pattern: &str) -> bool {
+        self.entries[entry_index]
+            .routes
+            .first()
+            .is_some_and(|(_, r)| r.path.as_str() == pattern)
+    }
+
+    fn insert_conflict(
+        &self,
+        index: usize,
+        route: &RouteSpec,
+        error: &matchit::InsertError,
+    ) -> RouteConflict {
+        let other = match error {
+            matchit::InsertError::Conflict { with } => self.entry_with_pattern(with),
+            _ => None,
+        };
+        let (other_index, other_pattern) = other.unwrap_or((index, String::new()));
+        let message = if other_pattern.is_empty() {
+            format!("path {:?} cannot be routed: {error}", route.path.as_str())
+        } else {
+            format!(
+                "path {:?} overlaps path {:?} (a parameter at the same position must have the same name, and a wildcard must not hide other routes)",
+                route.path.as_str(),
+                other_pattern
+            )
+        };
+        RouteConflict {
+            route_index: index,
+            other_index,
+            message,
+        }
+    }
+
+    fn entry_with_pattern(&self, pattern: &str) -> Option<(usize, String)> {
+        self.entries.iter().find_map(|entry| {
+            let (index, route) = entry.routes.first()?;
+            (route.path.as_str() == pattern).then(|| (*index, pattern.to_owned()))
+        })
+    }
+
+    fn match_path(&self, method: &Method, path: &str) -> RouteMatch<'_> {
+        let Ok(found) = self.paths.at(path) else {
+            return RouteMatch::NotFound;
+        };
+        let entry = &self.entries[*found.value];
+        let params = Params(
+            found
+                .params
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        );
+        match entry.find(method) {
+            Some(route) => RouteMatch::Found { route, params },
+            None => RouteMatch::MethodNotAllowed {
+                allow: entry.allowed_methods(),
+            },
+        }
+    }
+}
+
+impl PathEntry {
+    fn add(&mut self, index: usize, route: &Arc<RouteSpec>) -> Result<(), RouteConflict> {
+        for (other_index, other) in &self.routes {
+            if methods_overlap(other.methods.as_deref(), route.methods.as_deref()) {
+                return Err(RouteConflict {
+                    route_index: index,
+                    other_index: *other_index,
+                    message: format!(
+                        "route {:?} serves the same path and method as route {:?}",
+                        route.name, other.name
+                    ),
+                });
+            }
+        }
+        self.routes.push((index, Arc::clone(route)));
+        Ok(())
+    }
+
+    fn find(&self, method: &Method) -> Option<&Arc<RouteSpec>> {
+        let serves = |methods: &Option<Vec<Method>>| match methods {
+            None => true,
+            Some(list) => {
+                list.contains(method) || (method == Method::HEAD && list.contains(&Method::GET))
+            }
+        };
+        self.routes
+            .iter()
+            .map(|(_, route)| route)
+            .find(|route| serves(&route.methods))
+    }
+
+    fn allowed_methods(&self) -> Vec<Method> {
+        let mut allow: Vec<Method> = Vec::new();
+        for method in self
+            .routes
+            .iter()
+            .filter_map(|(_, r)| r.methods.as_ref())
+            .flatten()
+        {
+            if !allow.contains(method) {
+                allow.push(method.clone());
+            }
+        }
+        if allow.contains(&Method::GET) && !allow.contains(&Method::HEAD) {
+            allow.push(Method::HEAD);
+        }
+        allow
+    }
+}
+
+fn methods_overlap(a: Option<&[Method]>, b: Option<&[Method]>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a.iter().any(|m| b.contains(m)),
+        _ => true,
+    }
+}
+
+fn normalize_host(host: &str) -> String {
+    let name = if host.starts_with('[') {
+        host.split_inclusive(']').next().unwrap_or(host)
+    } else {
+        match host.rsplit_once(':') {
+            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+            _ => host,
+        }
+    };
+    name.to_ascii_lowercase()
+}

@@ -1,0 +1,80 @@
+//! One backend URL with its load and health, shared by every request.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use http::Uri;
+
+use crate::config::model::EjectionPolicy;
+
+/// A backend URL, its in-flight count and its passive-ejection state.
+#[derive(Debug)]
+pub struct Endpoint {
+    pub base: Uri,
+    in_flight: AtomicUsize,
+    consecutive_failures: AtomicU32,
+    /// Nanoseconds after `epoch` until which the endpoint is ejected.
+    ejected_until: AtomicU64,
+    epoch: Instant,
+}
+
+impl Endpoint {
+    pub fn new(base: Uri, epoch: Instant) -> Self {
+        Self {
+            base,
+            in_flight: AtomicUsize::new(0),
+            consecutive_failures: AtomicU32::new(0),
+            ejected_until: AtomicU64::new(0),
+            epoch,
+        }
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    pub fn is_available(&self, now: Instant) -> bool {
+        self.nanos(now) >= self.ejected_until.load(Ordering::Relaxed)
+    }
+
+    /// Counts one request until the guard drops.
+    pub fn start_request(self: &Arc<Self>) -> InFlightGuard {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlightGuard(Arc::clone(self))
+    }
+
+    pub fn record_success(&self) {
+        self.consecutive_failures.store(0, Ordering::Relaxed);
+    }
+
+    /// Records a connect failure; returns true if this ejected the endpoint.
+    pub fn record_connect_failure(&self, policy: &EjectionPolicy, now: Instant) -> bool {
+        let failures = self.consecutive_failures.fetch_add(1, Ordering::Relaxed) + 1;
+        if policy.consecutive_failures == 0 || failures < policy.consecutive_failures {
+            return false;
+        }
+        let until = self.nanos(now) + duration_nanos(policy.cooldown);
+        self.ejected_until.store(until, Ordering::Relaxed);
+        true
+    }
+
+    fn nanos(&self, now: Instant) -> u64 {
+        duration_nanos(now.saturating_duration_since(self.epoch))
+    }
+}
+
+fn duration_nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Decrements the endpoint's in-flight count when dropped (when the
+/// response body is finished or abandoned).
+#[derive(Debug)]
+pub struct InFlightGuard(Arc<Endpoint>);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}

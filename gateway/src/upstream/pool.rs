@@ -1,0 +1,194 @@
+//! One backend's client, connection limit, endpoints and balancer.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::request::Parts;
+use http::uri::PathAndQuery;
+use http::{Request, Response, Uri};
+use http_body::Body as _;
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio::sync::Semaphore;
+
+use super::balancer::Balancer;
+use super::endpoint::Endpoint;
+use super::error::{UpstreamError, describe};
+use crate::body::{self, GatewayBody};
+use crate::config::model::{BackendSpec, UpstreamProtocol};
+
+/// A backend's pooled client and endpoints.
+#[derive(Debug)]
+pub struct UpstreamPool {
+    spec: Arc<BackendSpec>,
+    endpoints: Vec<Arc<Endpoint>>,
+    balancer: Balancer,
+    client: Client<HttpConnector, GatewayBody>,
+    limit: Arc<Semaphore>,
+}
+
+impl UpstreamPool {
+    pub fn new(spec: Arc<BackendSpec>) -> Self {
+        let epoch = Instant::now();
+        let endpoints = spec
+            .urls
+            .iter()
+            .map(|url| Arc::new(Endpoint::new(url.clone(), epoch)))
+            .collect();
+        Self {
+            endpoints,
+            balancer: Balancer::new(spec.load_balancing),
+            client: build_client(&spec),
+            limit: Arc::new(Semaphore::new(spec.max_connections.max(1))),
+            spec,
+        }
+    }
+
+    pub fn spec(&self) -> &BackendSpec {
+        &self.spec
+    }
+
+    /// Sends a request whose URI is origin-form (path and query only) to
+    /// one of the backend's endpoints and returns the response head with a
+    /// streaming body.
+    ///
+    /// `timeout` bounds the wait for a connection slot plus the response
+    /// head; when it passes, the call is dropped, which cancels it. A
+    /// bodiless request that fails to connect is tried on the other
+    /// endpoints, since nothing was sent.
+    pub async fn send(
+        &self,
+        request: Request<GatewayBody>,
+        timeout: Duration,
+    ) -> Result<Response<GatewayBody>, UpstreamError> {
+        match tokio::time::timeout(timeout, self.send_within_deadline(request)).await {
+            Ok(result) => result,
+            Err(_) => Err(UpstreamError::Timeout {
+                backend: self.spec.name.clone(),
+                after: timeout,
+            }),
+        }
+    }
+
+    async fn send_within_deadline(
+        &self,
+        request: Request<GatewayBody>,
+    ) -> Result<Response<GatewayBody>, UpstreamError> {
+        let permit = Arc::clone(&self.limit)
+            .acquire_owned()
+            .await
+            .map_err(|_| self.unavailable("pool closed", None))?;
+        let (parts, body) = request.into_parts();
+        let replayable = body.size_hint().exact() == Some(0);
+        let mut tried = Vec::new();
+        let mut body = Some(body);
+        loop {
+            let (index, endpoint) = self
+                .balancer
+                .pick(&self.endpoints, &tried, Instant::now())
+                .ok_or_else(|| self.unavailable("every endpoint refused the connection", None))?;
+            tried.push(index);
+            let uri = join_uri(&endpoint.base, &parts.uri)
+                .map_err(|e| self.unavailable("bad upstream URI", Some(e.into())))?;
+            let attempt_body = body.take().unwrap_or_else(body::empty);
+            let attempt = request_with(&parts, uri, attempt_body);
+            let guard = endpoint.start_request();
+            match self.client.request(attempt).await {
+                Ok(response) => {
+                    endpoint.record_success();
+                    return Ok(response.map(|incoming| {
+                        body::boxed(incoming.map_frame(move |frame| {
+                            let _held_until_body_ends = (&guard, &permit);
+                            frame
+                        }))
+                    }));
+                }
+                Err(error) if error.is_connect() => {
+                    endpoint.record_connect_failure(&self.spec.ejection, Instant::now());
+                    let exhausted = tried.len() >= self.endpoints.len();
+                    if !replayable || exhausted {
+                        return Err(self.unavailable("connection failed", Some(error.into())));
+                    }
+                    tracing::debug!(backend = %self.spec.name, endpoint = %endpoint.base, "connect failed, trying another endpoint");
+                }
+                Err(error) => {
+                    return Err(
+                        self.unavailable("connection lost before a response", Some(error.into()))
+                    );
+                }
+            }
+        }
+    }
+
+    fn unavailable(&self, reason: &str, source: Option<crate::body::BoxError>) -> UpstreamError {
+        let reason = match &source {
+            Some(error) => format!("{reason}: {}", describe(error.as_ref())),
+            None => reason.to_owned(),
+        };
+        UpstreamError::Unavailable {
+            backend: self.spec.name.clone(),
+            reason,
+            source,
+        }
+    }
+}
+
+fn build_client(spec: &BackendSpec) -> Client<HttpConnector, GatewayBody> {
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(spec.connect_timeout));
+    connector.set_nodelay(true);
+    let mut builder = Client::builder(TokioExecutor::new());
+    builder
+        .timer(TokioTimer::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(spec.max_connections);
+    if spec.protocol == UpstreamProtocol::H2c {
+        builder.http2_only(true);
+    }
+    builder.build(connector)
+}
+
+fn request_with(parts: &Parts, uri: Uri, body: GatewayBody) -> Request<GatewayBody> {
+    let mut request = Request::new(body);
+    *request.method_mut() = parts.method.clone();
+    *request.uri_mut() = uri;
+    *request.headers_mut() = parts.headers.clone();
+    request
+}
+
+/// `http://host:port/prefix` + `/path?query` → `http://host:port/prefix/path?query`.
+pub(crate) fn join_uri(base: &Uri, origin: &Uri) -> Result<Uri, http::Error> {
+    let prefix = base.path().trim_end_matches('/');
+    let path_and_query = origin
+        .path_and_query()
+        .map(PathAndQuery::as_str)
+        .unwrap_or("/");
+    let mut builder = Uri::builder().path_and_query(format!("{prefix}{path_and_query}"));
+    if let Some(scheme) = base.scheme() {
+        builder = builder.scheme(scheme.clone());
+    }
+    if let Some(authority) = base.authority() {
+        builder = builder.authority(authority.clone());
+    }
+    builder.build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::join_uri;
+
+    #[test]
+    fn joins_base_prefix_and_origin_form() {
+        let join = |base: &str, origin: &str| {
+            join_uri(&base.parse().unwrap(), &origin.parse().unwrap())
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(join("http://a:1", "/v1/x?y=1"), "http://a:1/v1/x?y=1");
+        assert_eq!(join("http://a:1/", "/v1/x"), "http://a:1/v1/x");
+        assert_eq!(join("http://a:1/api/", "/v1/x"), "http://a:1/api/v1/x");
+    }
+}
