@@ -275,40 +275,33 @@ async fn create_orders_is_all_or_nothing() {
     );
 }
 
+/// Commands sent to the pending order, with the event each must produce.
+const COMMAND_SCRIPT: [(&str, &str, OrderStatus); 5] = [
+    ("ship", "ship_rejected", OrderStatus::Pending),
+    ("confirm", "confirm_applied", OrderStatus::Confirmed),
+    ("fly", "fly_rejected", OrderStatus::Confirmed),
+    ("ship", "ship_applied", OrderStatus::Shipped),
+    ("deliver", "deliver_applied", OrderStatus::Delivered),
+];
+
 #[tokio::test]
 async fn order_updates_answers_every_command_and_survives_rejections() {
     let mocks = start_mocks().await;
     let mut client = grpc_client(&mocks.orders_grpc).await;
     let (commands, receiver) = tokio::sync::mpsc::channel(4);
-    let mut events = client
-        .order_updates(ReceiverStream::new(receiver))
-        .await
-        .unwrap()
-        .into_inner();
-    let id = seed::PENDING_ORDER_ID.to_string();
-    let mut send = async |action: &str| {
-        commands
-            .send(OrderCommand {
-                order_id: id.clone(),
-                action: action.into(),
-            })
-            .await
-            .unwrap();
-        within("an event", events.next())
+    let inbound = ReceiverStream::new(receiver);
+    let mut events = client.order_updates(inbound).await.unwrap().into_inner();
+    let order_id = seed::PENDING_ORDER_ID.to_string();
+    for (action, event_type, status) in COMMAND_SCRIPT {
+        let command = OrderCommand {
+            order_id: order_id.clone(),
+            action: action.into(),
+        };
+        commands.send(command).await.unwrap();
+        let event = within("an event", events.next())
             .await
             .expect("an event")
-            .expect("not an error")
-    };
-    use OrderStatus::*;
-    let script = [
-        ("ship", "ship_rejected", Pending),
-        ("confirm", "confirm_applied", Confirmed),
-        ("fly", "fly_rejected", Confirmed),
-        ("ship", "ship_applied", Shipped),
-        ("deliver", "deliver_applied", Delivered),
-    ];
-    for (action, event_type, status) in script {
-        let event = send(action).await;
+            .expect("not an error");
         let context = format!("{action}: {}", event.message);
         assert_eq!(
             (event.event_type.as_str(), event.status()),
@@ -323,12 +316,6 @@ async fn order_updates_answers_every_command_and_survives_rejections() {
             .await
             .is_none()
     );
-    assert_eq!(
-        mocks
-            .store
-            .get_order(seed::PENDING_ORDER_ID)
-            .unwrap()
-            .status,
-        mock_backends::domain::OrderStatus::Delivered
-    );
+    let order = mocks.store.get_order(seed::PENDING_ORDER_ID).unwrap();
+    assert_eq!(order.status, mock_backends::domain::OrderStatus::Delivered);
 }
