@@ -113,45 +113,30 @@ async fn watch_streams_real_changes_until_delivered() {
     let mut client = grpc_client(&mocks.orders_grpc).await;
     let order = create_order(&mocks, 1).await;
     let id = order["id"].as_str().unwrap().to_owned();
-    let mut updates = client
-        .watch_order(WatchOrderRequest {
-            order_id: id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let request = WatchOrderRequest {
+        order_id: id.clone(),
+    };
+    let mut updates = client.watch_order(request).await.unwrap().into_inner();
     let status_url = url(&mocks.orders, &format!("/v1/orders/{id}/status"));
     let mut seen = Vec::new();
     for next in ["confirmed", "shipped", "delivered"] {
-        assert_eq!(
-            send_json(http().patch(&status_url).json(&json!({"status": next})))
-                .await
-                .0,
-            200
-        );
-        let update = within("a status update", updates.message())
-            .await
-            .unwrap()
-            .expect("an update");
+        let patch = http().patch(&status_url).json(&json!({"status": next}));
+        assert_eq!(send_json(patch).await.0, 200);
+        let update = within("a status update", updates.message()).await.unwrap();
+        let update = update.expect("an update");
         assert_eq!(update.order_id, id);
         assert!(update.timestamp.is_some());
         seen.push((update.old_status(), update.new_status()));
     }
     use OrderStatus::*;
-    assert_eq!(
-        seen,
-        [
-            (Pending, Confirmed),
-            (Confirmed, Shipped),
-            (Shipped, Delivered)
-        ]
-    );
-    assert_eq!(
-        within("the end of the stream", updates.message())
-            .await
-            .unwrap(),
-        None
-    );
+    let expected = [
+        (Pending, Confirmed),
+        (Confirmed, Shipped),
+        (Shipped, Delivered),
+    ];
+    assert_eq!(seen, expected);
+    let end = within("the end of the stream", updates.message()).await;
+    assert_eq!(end.unwrap(), None);
 }
 
 #[tokio::test]
