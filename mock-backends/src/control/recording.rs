@@ -68,11 +68,20 @@ struct RecordLog {
 }
 
 /// The request log of one service.
-#[derive(Debug)]
 pub(crate) struct Recorder {
     log: Mutex<RecordLog>,
     /// Bumped on every arrival and finish, so tests can await changes.
     changes: watch::Sender<u64>,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let log = self.lock();
+        f.debug_struct("Recorder")
+            .field("kept", &log.entries.len())
+            .field("received", &log.received)
+            .finish()
+    }
 }
 
 impl Default for Recorder {
