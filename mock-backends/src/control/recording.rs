@@ -156,6 +156,10 @@ impl RecordGuard {
     pub(crate) fn attach(mut self, response: Response<Body>) -> Response<Body> {
         self.grpc_status = grpc_status_of(response.headers());
         let status = response.status();
+        if response.body().is_end_stream() {
+            // Nothing left to send: finished now, not when hyper drops it.
+            self.close(Outcome::Completed(status));
+        }
         response.map(|inner| {
             Body::new(RecordingBody {
                 inner,

@@ -318,3 +318,27 @@ async fn initial_faults_and_seed_latencies_apply_from_the_start() {
         200
     );
 }
+
+#[tokio::test]
+async fn a_client_leaving_during_the_delay_is_recorded_as_cancelled() {
+    let mocks = start_mocks().await;
+    let control = &mocks.users.control;
+    control.set_latency(Duration::from_secs(30), Duration::ZERO);
+    for client in [http(), tests::mocks::h2c()] {
+        control.clear_requests();
+        let request = tokio::spawn(client.get(url(&mocks.users, "/v1/users")).send());
+        within(
+            "the request to arrive",
+            control.wait_for_requests(|r| !r.is_empty()),
+        )
+        .await;
+        request.abort();
+        drop(client);
+        let records = within(
+            "the cancellation",
+            control.wait_for_requests(|r| r[0].outcome != Outcome::InFlight),
+        )
+        .await;
+        assert_eq!(records[0].outcome, Outcome::Cancelled);
+    }
+}
