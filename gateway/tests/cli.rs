@@ -10,7 +10,11 @@ fn gateway() -> Command {
 fn check_accepts_the_default_routes_yaml() {
     let repo_routes = concat!(env!("CARGO_MANIFEST_DIR"), "/../routes.yaml");
     let output = gateway().args(["check", repo_routes]).output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(String::from_utf8_lossy(&output.stdout).contains(": ok ("));
 }
 
@@ -32,6 +36,9 @@ fn check_prints_every_error_with_line_and_column_and_exits_1() {
     let label = file.display().to_string();
     assert!(lines[0].starts_with(&format!("{label}:2:")), "{stderr}");
     assert!(lines[1].starts_with(&format!("{label}:4:")), "{stderr}");
-    assert!(lines[2].starts_with(&format!("{label}:7:")) && lines[2].contains("usres"), "{stderr}");
+    assert!(
+        lines[2].starts_with(&format!("{label}:7:")) && lines[2].contains("usres"),
+        "{stderr}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
