@@ -19,6 +19,8 @@
 mod closed_loop;
 mod open_loop;
 mod recorder;
+#[cfg(test)]
+mod tests;
 
 use std::future::Future;
 use std::sync::Arc;

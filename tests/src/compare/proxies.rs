@@ -138,3 +138,36 @@ fn write_file(dir: &Path, name: &str, text: &str) -> std::io::Result<PathBuf> {
     std::fs::write(&path, text)?;
     Ok(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LISTEN: &str = "127.0.0.1:18080";
+    const BACKEND: &str = "127.0.0.1:17101";
+
+    fn addrs() -> (SocketAddr, SocketAddr) {
+        (LISTEN.parse().unwrap(), BACKEND.parse().unwrap())
+    }
+
+    #[test]
+    fn nginx_config_proxies_the_listener_to_the_backend_with_keepalive() {
+        let (listen, backend) = addrs();
+        let text = nginx::config(Path::new("/tmp/x"), listen, backend);
+        assert!(text.contains(&format!("listen {LISTEN};")));
+        assert!(text.contains(&format!("server {BACKEND};")));
+        assert!(text.contains("keepalive 256;"));
+        assert!(text.contains("access_log off;"));
+        assert!(text.contains("worker_processes 2;"));
+    }
+
+    #[test]
+    fn haproxy_config_proxies_the_listener_to_the_backend_with_reuse() {
+        let (listen, backend) = addrs();
+        let text = haproxy::config(listen, backend);
+        assert!(text.contains(&format!("bind {LISTEN}")));
+        assert!(text.contains(&format!("server orders {BACKEND}")));
+        assert!(text.contains("http-reuse always"));
+        assert!(text.contains("nbthread 2"));
+    }
+}

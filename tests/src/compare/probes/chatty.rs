@@ -80,3 +80,24 @@ fn product_ids(order: &Value) -> Result<String, CallError> {
         .collect();
     Ok(ids.join(","))
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn product_ids_join_the_items_in_order() {
+        let order = json!({"items": [{"product_id": "a"}, {"product_id": "b"}]});
+        assert_eq!(product_ids(&order), Ok("a,b".to_owned()));
+    }
+
+    #[test]
+    fn an_order_without_items_is_a_call_error() {
+        assert_eq!(
+            product_ids(&json!({"id": "x"})),
+            Err(CallError::new("order has no items"))
+        );
+    }
+}

@@ -21,7 +21,7 @@ pub(super) fn command(
     Ok(command)
 }
 
-fn config(listen: SocketAddr, backend: SocketAddr) -> String {
+pub(super) fn config(listen: SocketAddr, backend: SocketAddr) -> String {
     format!(
         r#"# Written by the comparison suite: HAProxy as a plain reverse proxy.
 global

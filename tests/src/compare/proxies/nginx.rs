@@ -28,7 +28,7 @@ pub(super) fn command(
     Ok(command)
 }
 
-fn config(dir: &Path, listen: SocketAddr, backend: SocketAddr) -> String {
+pub(super) fn config(dir: &Path, listen: SocketAddr, backend: SocketAddr) -> String {
     let dir = dir.display();
     format!(
         r#"# Written by the comparison suite: nginx as a plain reverse proxy.
