@@ -1,1 +1,3 @@
 //! Shared harness for the end-to-end tests.
+
+pub mod mocks;
