@@ -47,12 +47,11 @@ fn proto_error(error: &protox::Error) -> ProtoError {
     let mut file = error.file().map(str::to_owned);
     let (mut line, mut column) = (None, None);
     let label = error.labels().and_then(|mut labels| labels.next());
-    if let (Some(label), Some(source)) = (label, error.source_code()) {
-        if let Ok(contents) = source.read_span(label.inner(), 0, 0) {
-            line = Some(contents.line() + 1);
-            column = Some(contents.column() + 1);
-            file = file.or_else(|| contents.name().map(str::to_owned));
-        }
+    let contents = label.zip(error.source_code()).and_then(|(label, source)| source.read_span(label.inner(), 0, 0).ok());
+    if let Some(contents) = contents {
+        line = Some(contents.line() + 1);
+        column = Some(contents.column() + 1);
+        file = file.or_else(|| contents.name().map(str::to_owned));
     }
     ProtoError { file, line, column, message: error.to_string() }
 }
