@@ -6,3 +6,4 @@ mod mock_debug;
 mod mock_injection;
 mod mock_orders_grpc;
 mod mock_orders_rest;
+mod grpc_unary;
