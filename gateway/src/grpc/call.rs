@@ -108,6 +108,12 @@ impl MessageStream {
         Ok(Self { headers: parts.headers, body, decoder: FrameDecoder::new(), trailers: None, done: false })
     }
 
+    /// Whether the backend answered with headers only (`grpc-status` in
+    /// the head): an immediate status, no messages.
+    pub fn is_trailers_only(&self) -> bool {
+        self.headers.contains_key("grpc-status")
+    }
+
     /// The response headers (metadata).
     pub fn headers(&self) -> &HeaderMap {
         &self.headers

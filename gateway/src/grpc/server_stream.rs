@@ -1,9 +1,9 @@
 //! Server streaming: one JSON request, then the replies as NDJSON or as
 //! Server-Sent Events (`Accept: text/event-stream`).
 //!
-//! Each reply is written as soon as it arrives. An error before the first
-//! reply is an ordinary error response with its mapped HTTP status; an
-//! error after it becomes a final error line (`{"error": Status}`) or an
+//! Each reply is written as soon as it arrives. An immediate error (a
+//! trailers-only gRPC response) is an ordinary error response with its
+//! mapped HTTP status; an error once the stream is open becomes a final error line (`{"error": Status}`) or an
 //! `event: error`, so a cut-short stream is never a silent 200. When the
 //! client goes away, hyper drops the body, which drops the upstream stream
 //! and so cancels the call.
@@ -79,10 +79,15 @@ pub async fn server_streaming(
     let payload = body::full(framing::encode(&transcode::encode(&message)));
     let upstream = grpc_request(&transcoding.grpc_path, &parts.headers, &route.metadata, &ctx, ctx.route.timeout, payload)?;
     let mut messages = call::start(&pool, upstream, ctx.timeout_or(pool.spec().request_timeout)).await?;
-    let first = messages.next_message().await?;
+    // A trailers-only answer (NOT_FOUND, ...) is known at once: give it its
+    // HTTP status. Otherwise answer now, so the client has the head while
+    // waiting for the first reply.
+    if messages.is_trailers_only() {
+        messages.next_message().await?;
+    }
     let mut response = Response::new(body::empty());
     messages.copy_metadata(&route.metadata, response.headers_mut());
-    let replies = Replies { messages, first, output: transcoding.method.output(), format, finished: false };
+    let replies = Replies { messages, output: transcoding.method.output(), format, finished: false };
     *response.body_mut() = body::boxed(StreamBody::new(stream::unfold(replies, Replies::next_chunk)));
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
@@ -93,8 +98,6 @@ pub async fn server_streaming(
 /// The reply stream's state.
 struct Replies {
     messages: MessageStream,
-    /// The first reply, already read to learn the status before answering.
-    first: Option<Bytes>,
     output: MessageDescriptor,
     format: StreamFormat,
     finished: bool,
@@ -105,11 +108,7 @@ impl Replies {
         if self.finished {
             return None;
         }
-        let next = match self.first.take() {
-            Some(first) => Ok(Some(first)),
-            None => self.messages.next_message().await,
-        };
-        let payload = match next {
+        let payload = match self.messages.next_message().await {
             Ok(Some(payload)) => payload,
             Ok(None) => return None,
             Err(error) => return Some(self.fail(&error)),

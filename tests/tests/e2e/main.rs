@@ -7,3 +7,4 @@ mod mock_injection;
 mod mock_orders_grpc;
 mod mock_orders_rest;
 mod grpc_unary;
+mod grpc_server_stream;
