@@ -64,12 +64,12 @@ fn array(body: &[u8], desc: &MessageDescriptor, options: JsonOptions) -> Result<
 
 /// Prefixes an error with the position of the offending message.
 fn at_item(what: &str, index: usize, error: TranscodeError) -> GrpcError {
-    let message = format!("{what} {index}: {error}");
+    let at = |detail: String| format!("{what} {index}: {detail}");
     let error = match error {
-        TranscodeError::MalformedJson(_) => TranscodeError::MalformedJson(message),
-        TranscodeError::UnknownField(_) => TranscodeError::UnknownField(message),
-        TranscodeError::TooDeep { limit } => TranscodeError::TooDeep { limit },
-        _ => TranscodeError::InvalidValue(message),
+        TranscodeError::MalformedJson(detail) => TranscodeError::MalformedJson(at(detail)),
+        TranscodeError::UnknownField(detail) => TranscodeError::UnknownField(at(detail)),
+        TranscodeError::InvalidValue(detail) => TranscodeError::InvalidValue(at(detail)),
+        other => TranscodeError::InvalidValue(at(other.to_string())),
     };
     error.into()
 }

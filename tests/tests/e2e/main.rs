@@ -8,3 +8,4 @@ mod mock_orders_grpc;
 mod mock_orders_rest;
 mod grpc_unary;
 mod grpc_server_stream;
+mod grpc_client_stream;
