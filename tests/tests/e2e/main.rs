@@ -9,3 +9,4 @@ mod mock_orders_rest;
 mod grpc_unary;
 mod grpc_server_stream;
 mod grpc_client_stream;
+mod grpc_bad_input;
