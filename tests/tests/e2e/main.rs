@@ -10,3 +10,4 @@ mod grpc_unary;
 mod grpc_server_stream;
 mod grpc_client_stream;
 mod grpc_bad_input;
+mod grpc_websocket;
