@@ -11,3 +11,4 @@ mod grpc_server_stream;
 mod grpc_client_stream;
 mod grpc_bad_input;
 mod grpc_websocket;
+mod grpc_native;
