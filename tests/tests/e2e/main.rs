@@ -12,3 +12,4 @@ mod grpc_client_stream;
 mod grpc_bad_input;
 mod grpc_websocket;
 mod grpc_native;
+mod grpc_reload;
