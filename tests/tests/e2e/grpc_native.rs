@@ -113,10 +113,12 @@ async fn odd_backend(grpc_status: Option<&'static str>) -> SocketAddr {
                 if let Some(status) = grpc_status {
                     let mut trailers = http::HeaderMap::new();
                     trailers.insert("grpc-status", status.parse().unwrap());
+                    trailers.insert("x-trace", "t-1".parse().unwrap());
                     frames.push(Ok(Frame::trailers(trailers)));
                 }
                 let body = StreamBody::new(futures::stream::iter(frames));
-                Ok::<_, Infallible>(http::Response::builder().header("content-type", "application/grpc").body(body).unwrap())
+                let response = http::Response::builder().header("content-type", "application/grpc").header("x-tenant-id", "from-backend");
+                Ok::<_, Infallible>(response.body(body).unwrap())
             });
             let connection = hyper::server::conn::http2::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), service);
             tokio::spawn(connection);
@@ -127,20 +129,31 @@ async fn odd_backend(grpc_status: Option<&'static str>) -> SocketAddr {
 
 fn odd_config(addr: SocketAddr) -> String {
     format!(
-        "backends:\n  odd:\n    url: http://{addr}\n    protocol: h2c\nroutes:\n  - path: /odd/{{order_id}}\n    method: GET\n    grpc: {{ backend: odd, method: orders.OrderService/GetOrder }}\ngrpc:\n  protos: [proto/orders.proto]\n  include: [proto]\n"
+        "backends:\n  odd:\n    url: http://{addr}\n    protocol: h2c\nroutes:\n  - path: /odd/{{order_id}}\n    method: GET\n    grpc: {{ backend: odd, method: orders.OrderService/GetOrder }}\ngrpc:\n  protos: [proto/orders.proto]\n  include: [proto]\n  metadata: [x-tenant-id, x-trace]\n"
     )
 }
 
 #[tokio::test]
-async fn a_missing_or_malformed_grpc_status_is_502() {
+async fn a_missing_or_malformed_grpc_status_is_502_and_metadata_comes_back() {
     for (status, code) in [(None, "GRPC_STATUS_MISSING"), (Some("abc"), "GRPC_STATUS_MALFORMED"), (Some("0"), "")] {
         let gateway = TestGateway::start(&odd_config(odd_backend(status).await)).await;
-        let (http_status, _, body) = json_call(gateway.client.get(gateway.url("/odd/1"))).await;
+        let (http_status, headers, body) = json_call(gateway.client.get(gateway.url("/odd/1"))).await;
         if code.is_empty() {
             assert_eq!((http_status, body["id"].as_str()), (200, Some("x")), "control case: {body}");
+            assert_eq!(headers["x-tenant-id"], "from-backend", "response metadata passes back out");
+            assert_eq!(headers["x-trace"], "t-1", "trailer metadata too");
         } else {
             assert_eq!(http_status, 502, "{body}");
             assert_eq!(body["details"][0]["reason"], code, "{body}");
         }
     }
+}
+
+#[tokio::test]
+async fn an_unreachable_backend_is_a_grpc_unavailable_for_native_clients() {
+    let gateway = bridge().await;
+    gateway.mocks.orders_grpc.control.set_down(true).await;
+    let mut client = OrderServiceClient::connect(format!("http://{}", gateway.gateway.addr)).await.unwrap();
+    let error = client.get_order(GetOrderRequest { order_id: seed::FIRST_ORDER_ID.to_string() }).await.unwrap_err();
+    assert_eq!(error.code(), tonic::Code::Unavailable, "{error:?}");
 }
