@@ -49,15 +49,23 @@ use crate::context::RequestContext;
 use crate::edge_error::GatewayError;
 
 /// Serves a request on a gRPC route (called by `dispatch`).
-pub async fn handle(request: Request<GatewayBody>, ctx: RequestContext, route: &GrpcRoute) -> Result<Response<GatewayBody>, GatewayError> {
+pub async fn handle(
+    request: Request<GatewayBody>,
+    ctx: RequestContext,
+    route: &GrpcRoute,
+) -> Result<Response<GatewayBody>, GatewayError> {
     let transcoding = match &route.mode {
         GrpcMode::Passthrough => return passthrough::passthrough(request, ctx, route).await,
         GrpcMode::Transcode(transcoding) => transcoding,
     };
     let result = match transcoding.call_kind() {
         CallKind::Unary => unary::unary(request, ctx, route, transcoding).await,
-        CallKind::ServerStreaming => server_stream::server_streaming(request, ctx, route, transcoding).await,
-        CallKind::ClientStreaming => client_stream::client_streaming(request, ctx, route, transcoding).await,
+        CallKind::ServerStreaming => {
+            server_stream::server_streaming(request, ctx, route, transcoding).await
+        }
+        CallKind::ClientStreaming => {
+            client_stream::client_streaming(request, ctx, route, transcoding).await
+        }
         CallKind::Bidirectional => bidi_ws::bidirectional(request, ctx, route, transcoding).await,
     };
     result.map_err(GatewayError::from)

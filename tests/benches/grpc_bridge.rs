@@ -23,7 +23,10 @@ use mock_backends::seed;
 use tests::gateway::TestGateway;
 
 fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// Runs `call` from `concurrency` tasks for `duration`; returns req/s and
@@ -51,14 +54,20 @@ where
         .collect();
     let mut total = Histogram::<u64>::new(3).expect("histogram");
     for worker in workers {
-        total.add(worker.await.expect("worker")).expect("same bounds");
+        total
+            .add(worker.await.expect("worker"))
+            .expect("same bounds");
     }
     (total.len() as f64 / started.elapsed().as_secs_f64(), total)
 }
 
 fn report(name: &str, (rate, histogram): &(f64, Histogram<u64>)) {
     let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
-    println!("{name:<12} {rate:>10.0} req/s   p50 {:>7.3} ms   p99 {:>7.3} ms", ms(0.5), ms(0.99));
+    println!(
+        "{name:<12} {rate:>10.0} req/s   p50 {:>7.3} ms   p99 {:>7.3} ms",
+        ms(0.5),
+        ms(0.99)
+    );
 }
 
 #[tokio::main]
@@ -67,23 +76,53 @@ async fn main() {
     let concurrency = env_or("BENCH_CONCURRENCY", 32);
     let duration = Duration::from_secs(secs);
     let gateway = TestGateway::with_default_routes().await;
-    let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency as usize).build().expect("client");
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency as usize)
+        .build()
+        .expect("client");
     let transcoded_url = gateway.url(&format!("/grpc/v1/orders/{}", seed::FIRST_ORDER_ID));
     let rest_url = gateway.url(&format!("/v1/orders/{}", seed::FIRST_ORDER_ID));
-    let grpc = OrderServiceClient::connect(format!("http://{}", gateway.mocks.orders_grpc.addr)).await.expect("grpc connect");
+    let grpc = OrderServiceClient::connect(format!("http://{}", gateway.mocks.orders_grpc.addr))
+        .await
+        .expect("grpc connect");
     println!("{concurrency} concurrent clients, {secs}s per path");
 
-    let get = |client: reqwest::Client, url: String| move || {
-        let (client, url) = (client.clone(), url.clone());
-        async move { client.get(url).send().await.is_ok_and(|r| r.status().is_success()) }
+    let get = |client: reqwest::Client, url: String| {
+        move || {
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                client
+                    .get(url)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            }
+        }
     };
     let direct = move || {
         let mut client = grpc.clone();
-        async move { client.get_order(GetOrderRequest { order_id: seed::FIRST_ORDER_ID.to_string() }).await.is_ok() }
+        async move {
+            client
+                .get_order(GetOrderRequest {
+                    order_id: seed::FIRST_ORDER_ID.to_string(),
+                })
+                .await
+                .is_ok()
+        }
     };
     // Warm-up: connections, pools, caches.
-    load(concurrency, Duration::from_secs(1), get(http.clone(), transcoded_url.clone())).await;
-    load(concurrency, Duration::from_secs(1), get(http.clone(), rest_url.clone())).await;
+    load(
+        concurrency,
+        Duration::from_secs(1),
+        get(http.clone(), transcoded_url.clone()),
+    )
+    .await;
+    load(
+        concurrency,
+        Duration::from_secs(1),
+        get(http.clone(), rest_url.clone()),
+    )
+    .await;
 
     let transcoded = load(concurrency, duration, get(http.clone(), transcoded_url)).await;
     let direct = load(concurrency, duration, direct).await;
@@ -91,5 +130,8 @@ async fn main() {
     report("transcoded", &transcoded);
     report("direct-grpc", &direct);
     report("rest-proxy", &rest);
-    println!("transcoded / rest-proxy throughput: {:.2}x", transcoded.0 / rest.0);
+    println!(
+        "transcoded / rest-proxy throughput: {:.2}x",
+        transcoded.0 / rest.0
+    );
 }

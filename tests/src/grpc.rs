@@ -15,12 +15,26 @@ pub async fn bridge() -> TestGateway {
 /// (`"GetOrder"`), in arrival order.
 pub fn grpc_calls(gateway: &TestGateway, method: &str) -> Vec<RecordedRequest> {
     let path = format!("/orders.OrderService/{method}");
-    gateway.mocks.orders_grpc.control.requests().into_iter().filter(|r| r.path == path).collect()
+    gateway
+        .mocks
+        .orders_grpc
+        .control
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == path)
+        .collect()
 }
 
 /// Every gRPC call the orders gRPC mock received.
 pub fn grpc_call_count(gateway: &TestGateway) -> usize {
-    gateway.mocks.orders_grpc.control.requests().iter().filter(|r| r.path.starts_with("/orders.")).count()
+    gateway
+        .mocks
+        .orders_grpc
+        .control
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/orders."))
+        .count()
 }
 
 /// A valid CreateOrderRequest in proto3 JSON (lowerCamelCase).
@@ -32,12 +46,15 @@ pub fn create_order_json(quantity: i32) -> Value {
 }
 
 /// Sends a request and returns the status, headers and JSON body.
-pub async fn json_call(request: reqwest::RequestBuilder) -> (u16, reqwest::header::HeaderMap, Value) {
+pub async fn json_call(
+    request: reqwest::RequestBuilder,
+) -> (u16, reqwest::header::HeaderMap, Value) {
     let response = request.send().await.expect("request sent");
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let text = response.text().await.expect("body read");
-    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+    let body =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
     (status, headers, body)
 }
 
@@ -51,11 +68,19 @@ pub struct StreamReader {
 
 impl StreamReader {
     pub fn ndjson(response: reqwest::Response) -> Self {
-        Self { response, buffer: String::new(), separator: "\n" }
+        Self {
+            response,
+            buffer: String::new(),
+            separator: "\n",
+        }
     }
 
     pub fn sse(response: reqwest::Response) -> Self {
-        Self { response, buffer: String::new(), separator: "\n\n" }
+        Self {
+            response,
+            buffer: String::new(),
+            separator: "\n\n",
+        }
     }
 
     /// The next line or event (without its separator); `None` at the end.
@@ -67,7 +92,8 @@ impl StreamReader {
                 return Some(item);
             }
             let chunk = self.response.chunk().await.expect("body chunk")?;
-            self.buffer.push_str(std::str::from_utf8(&chunk).expect("utf-8 body"));
+            self.buffer
+                .push_str(std::str::from_utf8(&chunk).expect("utf-8 body"));
         }
     }
 
@@ -81,14 +107,29 @@ impl StreamReader {
 /// Moves an order to a new status through the REST mock (which shares the
 /// store with the gRPC mock), as a real status change would happen.
 pub async fn set_status(gateway: &TestGateway, order_id: &str, status: &str) {
-    let url = crate::mocks::url(&gateway.mocks.orders, &format!("/v1/orders/{order_id}/status"));
-    let response = gateway.client.patch(url).json(&json!({"status": status})).send().await.expect("status change");
+    let url = crate::mocks::url(
+        &gateway.mocks.orders,
+        &format!("/v1/orders/{order_id}/status"),
+    );
+    let response = gateway
+        .client
+        .patch(url)
+        .json(&json!({"status": status}))
+        .send()
+        .await
+        .expect("status change");
     assert_eq!(response.status(), 200, "status change to {status}");
 }
 
 /// Creates a PENDING order through the gateway and returns its id.
 pub async fn new_order_id(gateway: &TestGateway) -> String {
-    let (status, _, created) = json_call(gateway.client.post(gateway.url("/grpc/v1/orders")).json(&create_order_json(1))).await;
+    let (status, _, created) = json_call(
+        gateway
+            .client
+            .post(gateway.url("/grpc/v1/orders"))
+            .json(&create_order_json(1)),
+    )
+    .await;
     assert_eq!(status, 200, "{created}");
     created["id"].as_str().expect("order id").to_owned()
 }

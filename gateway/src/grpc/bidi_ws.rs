@@ -16,7 +16,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
-use http::header::{CONNECTION, HeaderValue, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};
+use http::header::{
+    CONNECTION, HeaderValue, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION,
+    UPGRADE,
+};
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body::Frame;
 use http_body_util::StreamBody;
@@ -52,7 +55,14 @@ pub async fn bidirectional(
     let pool = pool_for(&ctx, &route.backend.name)?;
     let (sender, receiver) = mpsc::channel(8);
     let upstream_body = body::boxed(StreamBody::new(ReceiverStream::new(receiver)));
-    let upstream = grpc_request(&transcoding.grpc_path, request.headers(), &route.metadata, &ctx, ctx.route.timeout, upstream_body)?;
+    let upstream = grpc_request(
+        &transcoding.grpc_path,
+        request.headers(),
+        &route.metadata,
+        &ctx,
+        ctx.route.timeout,
+        upstream_body,
+    )?;
     let bridge = Bridge {
         pool,
         timeout: ctx.timeout_or(route.backend.request_timeout),
@@ -64,7 +74,9 @@ pub async fn bidirectional(
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
-                let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+                let socket =
+                    WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None)
+                        .await;
                 bridge.run(socket, upstream, sender).await;
             }
             Err(error) => tracing::debug!(%error, "websocket upgrade failed"),
@@ -82,14 +94,24 @@ pub async fn bidirectional(
 /// Checks the upgrade request and computes `Sec-WebSocket-Accept`.
 fn accept_key(headers: &HeaderMap) -> Result<HeaderValue, GrpcError> {
     let has = |name, token: &str| {
-        headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
     };
     let required = "this route streams both ways over WebSocket: send a GET with Connection: Upgrade, Upgrade: websocket, Sec-WebSocket-Version: 13";
-    if !has(UPGRADE, "websocket") || !has(CONNECTION, "upgrade") || !has(SEC_WEBSOCKET_VERSION, "13") {
+    if !has(UPGRADE, "websocket")
+        || !has(CONNECTION, "upgrade")
+        || !has(SEC_WEBSOCKET_VERSION, "13")
+    {
         return Err(GrpcError::bad_request("WEBSOCKET_REQUIRED", required));
     }
-    let key = headers.get(SEC_WEBSOCKET_KEY).ok_or_else(|| GrpcError::bad_request("WEBSOCKET_REQUIRED", required))?;
-    HeaderValue::from_str(&derive_accept_key(key.as_bytes())).map_err(|_| GrpcError::bad_request("WEBSOCKET_REQUIRED", required))
+    let key = headers
+        .get(SEC_WEBSOCKET_KEY)
+        .ok_or_else(|| GrpcError::bad_request("WEBSOCKET_REQUIRED", required))?;
+    HeaderValue::from_str(&derive_accept_key(key.as_bytes()))
+        .map_err(|_| GrpcError::bad_request("WEBSOCKET_REQUIRED", required))
 }
 
 /// What the bridging task needs.
@@ -124,7 +146,11 @@ impl Bridge {
     }
 
     /// Upstream messages to the socket; returns the close frame.
-    async fn downlink(&self, upstream: Request<GatewayBody>, sink: &mut SplitSink<Socket, Message>) -> CloseFrame {
+    async fn downlink(
+        &self,
+        upstream: Request<GatewayBody>,
+        sink: &mut SplitSink<Socket, Message>,
+    ) -> CloseFrame {
         let mut messages = match call::start(&self.pool, upstream, self.timeout).await {
             Ok(messages) => messages,
             Err(error) => return ws_close::for_error(&error),
@@ -158,7 +184,12 @@ enum Uplink {
 }
 
 /// Socket frames to upstream messages.
-async fn uplink(mut source: SplitStream<Socket>, sender: FrameSender, input: MessageDescriptor, json: JsonOptions) -> Uplink {
+async fn uplink(
+    mut source: SplitStream<Socket>,
+    sender: FrameSender,
+    input: MessageDescriptor,
+    json: JsonOptions,
+) -> Uplink {
     while let Some(frame) = source.next().await {
         let text = match frame {
             Ok(Message::Text(text)) => text,
@@ -171,7 +202,13 @@ async fn uplink(mut source: SplitStream<Socket>, sender: FrameSender, input: Mes
             Ok(message) => message,
             Err(error) => return invalid(&sender, ws_close::invalid_message(&error)).await,
         };
-        if sender.send(Ok(Frame::data(framing::encode(&transcode::encode(&message))))).await.is_err() {
+        if sender
+            .send(Ok(Frame::data(framing::encode(&transcode::encode(
+                &message,
+            )))))
+            .await
+            .is_err()
+        {
             return Uplink::Closed;
         }
     }
@@ -179,6 +216,8 @@ async fn uplink(mut source: SplitStream<Socket>, sender: FrameSender, input: Mes
 }
 
 async fn invalid(sender: &FrameSender, close: CloseFrame) -> Uplink {
-    let _ = sender.send(Err("the client sent an invalid message".into())).await;
+    let _ = sender
+        .send(Err("the client sent an invalid message".into()))
+        .await;
     Uplink::Invalid(close)
 }

@@ -24,7 +24,11 @@ use crate::upstream::{UpstreamError, UpstreamPool};
 
 /// The pool of a route's backend in the request's snapshot.
 pub fn pool_for(ctx: &RequestContext, backend: &str) -> Result<Arc<UpstreamPool>, GrpcError> {
-    ctx.snapshot.upstreams.get(backend).cloned().ok_or_else(|| GrpcError::NoPool(backend.to_owned()))
+    ctx.snapshot
+        .upstreams
+        .get(backend)
+        .cloned()
+        .ok_or_else(|| GrpcError::NoPool(backend.to_owned()))
 }
 
 /// A gRPC request for `grpc_path`, carrying the configured metadata from
@@ -39,7 +43,9 @@ pub fn grpc_request(
 ) -> Result<Request<GatewayBody>, GrpcError> {
     let mut request = Request::new(body);
     *request.method_mut() = Method::POST;
-    *request.uri_mut() = grpc_path.parse().map_err(|_| GrpcError::bad_request("BAD_PATH", format!("bad gRPC path {grpc_path:?}")))?;
+    *request.uri_mut() = grpc_path
+        .parse()
+        .map_err(|_| GrpcError::bad_request("BAD_PATH", format!("bad gRPC path {grpc_path:?}")))?;
     let headers = request.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
     headers.insert(TE, HeaderValue::from_static("trailers"));
@@ -68,7 +74,11 @@ pub fn grpc_timeout(deadline: Duration) -> String {
 }
 
 /// Sends the call and checks the response head.
-pub async fn start(pool: &UpstreamPool, request: Request<GatewayBody>, timeout: Duration) -> Result<MessageStream, GrpcError> {
+pub async fn start(
+    pool: &UpstreamPool,
+    request: Request<GatewayBody>,
+    timeout: Duration,
+) -> Result<MessageStream, GrpcError> {
     let response = pool.send(request, timeout).await.map_err(upstream_error)?;
     MessageStream::new(response)
 }
@@ -98,14 +108,29 @@ pub struct MessageStream {
 impl MessageStream {
     fn new(response: Response<GatewayBody>) -> Result<Self, GrpcError> {
         let (parts, body) = response.into_parts();
-        let is_grpc = parts.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.starts_with("application/grpc"));
+        let is_grpc = parts
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("application/grpc"));
         if parts.status != StatusCode::OK {
-            return Err(GrpcError::BadResponse(format!("HTTP status {} instead of 200", parts.status)));
+            return Err(GrpcError::BadResponse(format!(
+                "HTTP status {} instead of 200",
+                parts.status
+            )));
         }
         if !is_grpc && !parts.headers.contains_key("grpc-status") {
-            return Err(GrpcError::BadResponse("content-type is not application/grpc".into()));
+            return Err(GrpcError::BadResponse(
+                "content-type is not application/grpc".into(),
+            ));
         }
-        Ok(Self { headers: parts.headers, body, decoder: FrameDecoder::new(), trailers: None, done: false })
+        Ok(Self {
+            headers: parts.headers,
+            body,
+            decoder: FrameDecoder::new(),
+            trailers: None,
+            done: false,
+        })
     }
 
     /// Whether the backend answered with headers only (`grpc-status` in
@@ -141,7 +166,9 @@ impl MessageStream {
                 },
                 Some(Err(error)) => {
                     self.done = true;
-                    return Err(GrpcError::BadResponse(format!("the response stream broke: {error}")));
+                    return Err(GrpcError::BadResponse(format!(
+                        "the response stream broke: {error}"
+                    )));
                 }
                 None => {
                     self.done = true;
@@ -154,12 +181,19 @@ impl MessageStream {
 
     fn final_status(&self) -> Result<(), GrpcError> {
         let status: RpcStatus = read_status(self.trailers.as_ref().unwrap_or(&self.headers))?;
-        if status.code == 0 { Ok(()) } else { Err(GrpcError::Status(status)) }
+        if status.code == 0 {
+            Ok(())
+        } else {
+            Err(GrpcError::Status(status))
+        }
     }
 
     /// Copies the configured metadata (headers, then trailers) into `out`.
     pub fn copy_metadata(&self, names: &[HeaderName], out: &mut HeaderMap) {
-        for source in [Some(&self.headers), self.trailers.as_ref()].into_iter().flatten() {
+        for source in [Some(&self.headers), self.trailers.as_ref()]
+            .into_iter()
+            .flatten()
+        {
             for name in names {
                 for value in source.get_all(name) {
                     out.append(name.clone(), value.clone());

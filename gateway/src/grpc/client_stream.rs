@@ -34,12 +34,25 @@ pub async fn client_streaming(
 ) -> Result<Response<GatewayBody>, GrpcError> {
     let pool = pool_for(&ctx, &route.backend.name)?;
     let (parts, body) = request.into_parts();
-    let mut input = JsonMessages::open(&parts.headers, body, transcoding.method.input(), transcoding.json).await?;
+    let mut input = JsonMessages::open(
+        &parts.headers,
+        body,
+        transcoding.method.input(),
+        transcoding.json,
+    )
+    .await?;
     let first = input.next().await?;
     let (sender, receiver) = mpsc::channel(8);
     let upstream_body = body::boxed(StreamBody::new(ReceiverStream::new(receiver)));
     let timeout = ctx.timeout_or(pool.spec().request_timeout);
-    let upstream = grpc_request(&transcoding.grpc_path, &parts.headers, &route.metadata, &ctx, Some(timeout), upstream_body)?;
+    let upstream = grpc_request(
+        &transcoding.grpc_path,
+        &parts.headers,
+        &route.metadata,
+        &ctx,
+        Some(timeout),
+        upstream_body,
+    )?;
     let call = call::start(&pool, upstream, timeout);
     let pump = forward_messages(first, input, sender);
     tokio::pin!(call, pump);
@@ -50,7 +63,9 @@ pub async fn client_streaming(
             call.await?
         }
     };
-    let reply = messages.next_message().await?.ok_or_else(|| GrpcError::BadResponse("a client-streaming call ended without a message".into()))?;
+    let reply = messages.next_message().await?.ok_or_else(|| {
+        GrpcError::BadResponse("a client-streaming call ended without a message".into())
+    })?;
     let json = transcode::json_from_protobuf(&transcoding.method.output(), reply)?;
     let mut response = json_response(json);
     messages.copy_metadata(&route.metadata, response.headers_mut());
@@ -59,7 +74,11 @@ pub async fn client_streaming(
 
 /// Sends every message upstream; on a bad one, fails the upstream body so
 /// the stream is reset rather than ended.
-async fn forward_messages(first: Option<prost_reflect::DynamicMessage>, mut input: JsonMessages, sender: FrameSender) -> Result<(), GrpcError> {
+async fn forward_messages(
+    first: Option<prost_reflect::DynamicMessage>,
+    mut input: JsonMessages,
+    sender: FrameSender,
+) -> Result<(), GrpcError> {
     let mut next = first;
     while let Some(message) = next {
         let frame = Frame::data(framing::encode(&transcode::encode(&message)));
@@ -69,7 +88,9 @@ async fn forward_messages(first: Option<prost_reflect::DynamicMessage>, mut inpu
         next = match input.next().await {
             Ok(next) => next,
             Err(error) => {
-                let _ = sender.send(Err("the client's request stream was invalid".into())).await;
+                let _ = sender
+                    .send(Err("the client's request stream was invalid".into()))
+                    .await;
                 return Err(error);
             }
         };

@@ -32,10 +32,17 @@ fn location(file: &Option<String>, line: &Option<usize>, column: &Option<usize>)
 
 /// Compiles `files` with `includes` as import roots. With no includes,
 /// each file's own directory is one.
-pub fn compile_protos(files: &[PathBuf], includes: &[PathBuf]) -> Result<DescriptorPool, ProtoError> {
+pub fn compile_protos(
+    files: &[PathBuf],
+    includes: &[PathBuf],
+) -> Result<DescriptorPool, ProtoError> {
     let mut roots: Vec<PathBuf> = includes.to_vec();
     if roots.is_empty() {
-        roots.extend(files.iter().filter_map(|f| f.parent().map(Path::to_path_buf)));
+        roots.extend(
+            files
+                .iter()
+                .filter_map(|f| f.parent().map(Path::to_path_buf)),
+        );
     }
     let mut compiler = protox::Compiler::new(&roots).map_err(|e| proto_error(&e))?;
     compiler.include_imports(true);
@@ -47,13 +54,20 @@ fn proto_error(error: &protox::Error) -> ProtoError {
     let mut file = error.file().map(str::to_owned);
     let (mut line, mut column) = (None, None);
     let label = error.labels().and_then(|mut labels| labels.next());
-    let contents = label.zip(error.source_code()).and_then(|(label, source)| source.read_span(label.inner(), 0, 0).ok());
+    let contents = label
+        .zip(error.source_code())
+        .and_then(|(label, source)| source.read_span(label.inner(), 0, 0).ok());
     if let Some(contents) = contents {
         line = Some(contents.line() + 1);
         column = Some(contents.column() + 1);
         file = file.or_else(|| contents.name().map(str::to_owned));
     }
-    ProtoError { file, line, column, message: error.to_string() }
+    ProtoError {
+        file,
+        line,
+        column,
+        message: error.to_string(),
+    }
 }
 
 /// Finds `package.Service/Method` (or `package.Service.Method`).
@@ -64,12 +78,21 @@ pub fn find_method(pool: &DescriptorPool, name: &str) -> Result<MethodDescriptor
         .ok_or_else(|| format!("method {name:?} must be written package.Service/Method"))?;
     let service = pool.get_service_by_name(service_name).ok_or_else(|| {
         let known: Vec<String> = pool.services().map(|s| s.full_name().to_owned()).collect();
-        format!("no service {service_name:?} in the loaded protos (services: {})", known.join(", "))
+        format!(
+            "no service {service_name:?} in the loaded protos (services: {})",
+            known.join(", ")
+        )
     })?;
-    service.methods().find(|m| m.name() == method_name).ok_or_else(|| {
-        let known: Vec<String> = service.methods().map(|m| m.name().to_owned()).collect();
-        format!("service {service_name} has no method {method_name:?} (methods: {})", known.join(", "))
-    })
+    service
+        .methods()
+        .find(|m| m.name() == method_name)
+        .ok_or_else(|| {
+            let known: Vec<String> = service.methods().map(|m| m.name().to_owned()).collect();
+            format!(
+                "service {service_name} has no method {method_name:?} (methods: {})",
+                known.join(", ")
+            )
+        })
 }
 
 /// The gRPC request path of a method: `/package.Service/Method`.
@@ -93,8 +116,16 @@ mod tests {
         assert!(method.is_server_streaming() && !method.is_client_streaming());
         assert_eq!(grpc_path(&method), "/orders.OrderService/WatchOrder");
         assert!(find_method(&pool, "orders.OrderService.GetOrder").is_ok());
-        assert!(find_method(&pool, "orders.OrderService/Nope").unwrap_err().contains("GetOrder"));
-        assert!(find_method(&pool, "x.Y/Z").unwrap_err().contains("orders.OrderService"));
+        assert!(
+            find_method(&pool, "orders.OrderService/Nope")
+                .unwrap_err()
+                .contains("GetOrder")
+        );
+        assert!(
+            find_method(&pool, "x.Y/Z")
+                .unwrap_err()
+                .contains("orders.OrderService")
+        );
     }
 
     #[test]
@@ -102,8 +133,13 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("gw-proto-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("broken.proto");
-        std::fs::write(&file, "syntax = \"proto3\";\n\nmessage A {\n  string x = ;\n}\n").unwrap();
-        let error = compile_protos(std::slice::from_ref(&file), std::slice::from_ref(&dir)).unwrap_err();
+        std::fs::write(
+            &file,
+            "syntax = \"proto3\";\n\nmessage A {\n  string x = ;\n}\n",
+        )
+        .unwrap();
+        let error =
+            compile_protos(std::slice::from_ref(&file), std::slice::from_ref(&dir)).unwrap_err();
         assert_eq!(error.file.as_deref(), Some("broken.proto"));
         assert_eq!(error.line, Some(4), "{error}");
         assert!(error.to_string().starts_with("broken.proto:4:"), "{error}");
@@ -112,7 +148,8 @@ mod tests {
     #[test]
     fn a_missing_file_is_an_error() {
         let dir = proto_dir();
-        let error = compile_protos(&[dir.join("nope.proto")], std::slice::from_ref(&dir)).unwrap_err();
+        let error =
+            compile_protos(&[dir.join("nope.proto")], std::slice::from_ref(&dir)).unwrap_err();
         assert!(error.to_string().contains("nope.proto"), "{error}");
     }
 }

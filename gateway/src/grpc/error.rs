@@ -45,7 +45,10 @@ pub enum GrpcError {
 
 impl GrpcError {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        GrpcError::BadRequest { code, message: message.into() }
+        GrpcError::BadRequest {
+            code,
+            message: message.into(),
+        }
     }
 
     /// The gRPC code this error stands for.
@@ -56,7 +59,9 @@ impl GrpcError {
             GrpcError::BodyTooLarge(_) => code::RESOURCE_EXHAUSTED,
             GrpcError::ClientBody(_) => code::CANCELLED,
             GrpcError::Status(status) => status.code,
-            GrpcError::StatusUnreadable(_) | GrpcError::BadResponse(_) | GrpcError::Framing(_) => code::UNKNOWN,
+            GrpcError::StatusUnreadable(_) | GrpcError::BadResponse(_) | GrpcError::Framing(_) => {
+                code::UNKNOWN
+            }
             GrpcError::Upstream(UpstreamError::Timeout { .. }) => code::DEADLINE_EXCEEDED,
             GrpcError::Upstream(_) | GrpcError::NoPool(_) => code::UNAVAILABLE,
         }
@@ -113,8 +118,13 @@ impl GrpcError {
 
 impl From<GrpcError> for GatewayError {
     fn from(error: GrpcError) -> Self {
-        let format = ErrorFormat::RpcStatus { grpc_code: error.grpc_code(), details: error.details() };
-        GatewayError::new(error.http_status(), error.code(), error.to_string()).with_format(format).with_source(error)
+        let format = ErrorFormat::RpcStatus {
+            grpc_code: error.grpc_code(),
+            details: error.details(),
+        };
+        GatewayError::new(error.http_status(), error.code(), error.to_string())
+            .with_format(format)
+            .with_source(error)
     }
 }
 
@@ -125,7 +135,11 @@ pub struct NativeGrpcError(#[from] pub GrpcError);
 
 impl From<NativeGrpcError> for GatewayError {
     fn from(NativeGrpcError(error): NativeGrpcError) -> Self {
-        let format = ErrorFormat::Grpc { grpc_code: error.grpc_code() };
-        GatewayError::new(StatusCode::OK, error.code(), error.to_string()).with_format(format).with_source(error)
+        let format = ErrorFormat::Grpc {
+            grpc_code: error.grpc_code(),
+        };
+        GatewayError::new(StatusCode::OK, error.code(), error.to_string())
+            .with_format(format)
+            .with_source(error)
     }
 }

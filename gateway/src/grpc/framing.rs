@@ -79,7 +79,12 @@ impl FrameDecoder {
             return Ok(None);
         }
         let flags = self.buffer[0];
-        let len = u32::from_be_bytes([self.buffer[1], self.buffer[2], self.buffer[3], self.buffer[4]]) as usize;
+        let len = u32::from_be_bytes([
+            self.buffer[1],
+            self.buffer[2],
+            self.buffer[3],
+            self.buffer[4],
+        ]) as usize;
         if len > MAX_MESSAGE_BYTES {
             return Err(FramingError::TooLarge(len));
         }
@@ -97,7 +102,11 @@ impl FrameDecoder {
 
     /// Checks that the stream ended on a frame boundary.
     pub fn finish(&self) -> Result<(), FramingError> {
-        if self.buffer.is_empty() { Ok(()) } else { Err(FramingError::Truncated(self.buffer.len())) }
+        if self.buffer.is_empty() {
+            Ok(())
+        } else {
+            Err(FramingError::Truncated(self.buffer.len()))
+        }
     }
 }
 
@@ -144,7 +153,10 @@ mod tests {
     fn refuses_oversized_and_compressed_frames() {
         let mut decoder = FrameDecoder::new();
         decoder.push(&[0, 0xff, 0xff, 0xff, 0xff]);
-        assert!(matches!(decoder.next_frame(), Err(FramingError::TooLarge(_))));
+        assert!(matches!(
+            decoder.next_frame(),
+            Err(FramingError::TooLarge(_))
+        ));
         let mut decoder = FrameDecoder::new();
         decoder.push(&encode_with_flags(COMPRESSED_FLAG, b"x"));
         assert_eq!(decoder.next_frame(), Err(FramingError::Compressed));

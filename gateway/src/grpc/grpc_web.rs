@@ -52,9 +52,16 @@ impl WebKind {
 }
 
 /// Translates a gRPC-Web call to gRPC and the response back.
-pub async fn serve(request: Request<GatewayBody>, ctx: RequestContext, route: &GrpcRoute, kind: WebKind) -> Result<Response<GatewayBody>, GrpcError> {
+pub async fn serve(
+    request: Request<GatewayBody>,
+    ctx: RequestContext,
+    route: &GrpcRoute,
+    kind: WebKind,
+) -> Result<Response<GatewayBody>, GrpcError> {
     let (mut parts, body) = request.into_parts();
-    parts.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    parts
+        .headers
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
     parts.headers.remove(CONTENT_LENGTH);
     parts.headers.remove("x-grpc-web");
     let body = match kind {
@@ -63,9 +70,15 @@ pub async fn serve(request: Request<GatewayBody>, ctx: RequestContext, route: &G
     };
     let response = forward(Request::from_parts(parts, body), &ctx, route).await?;
     let (mut parts, body) = response.into_parts();
-    parts.headers.insert(CONTENT_TYPE, HeaderValue::from_static(kind.response_content_type()));
+    parts.headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(kind.response_content_type()),
+    );
     parts.headers.remove(CONTENT_LENGTH);
-    Ok(Response::from_parts(parts, encode_response_body(body, kind)))
+    Ok(Response::from_parts(
+        parts,
+        encode_response_body(body, kind),
+    ))
 }
 
 /// Data passes through (base64-encoded for `-text`); trailers become the
@@ -120,7 +133,8 @@ pub struct Base64Chunks {
 impl Base64Chunks {
     /// Decodes every complete 4-character group received so far.
     pub fn push(&mut self, input: &[u8]) -> Result<Bytes, base64::DecodeError> {
-        self.pending.extend(input.iter().copied().filter(|b| !b.is_ascii_whitespace()));
+        self.pending
+            .extend(input.iter().copied().filter(|b| !b.is_ascii_whitespace()));
         let ready = self.pending.split_to(self.pending.len() / 4 * 4);
         let mut out = Vec::with_capacity(ready.len() / 4 * 3);
         for quad in ready.chunks(4) {
@@ -136,7 +150,11 @@ mod tests {
 
     #[test]
     fn decodes_base64_split_anywhere_and_padded_mid_stream() {
-        let encoded = format!("{}{}", STANDARD.encode(b"hello"), STANDARD.encode(b"grpc-web!"));
+        let encoded = format!(
+            "{}{}",
+            STANDARD.encode(b"hello"),
+            STANDARD.encode(b"grpc-web!")
+        );
         let mut decoder = Base64Chunks::default();
         let mut out = Vec::new();
         for byte in encoded.as_bytes() {
@@ -158,8 +176,14 @@ mod tests {
     #[test]
     fn content_types_are_recognised() {
         assert_eq!(WebKind::of("application/grpc-web"), Some(WebKind::Binary));
-        assert_eq!(WebKind::of("application/grpc-web+proto"), Some(WebKind::Binary));
-        assert_eq!(WebKind::of("application/grpc-web-text"), Some(WebKind::Text));
+        assert_eq!(
+            WebKind::of("application/grpc-web+proto"),
+            Some(WebKind::Binary)
+        );
+        assert_eq!(
+            WebKind::of("application/grpc-web-text"),
+            Some(WebKind::Text)
+        );
         assert_eq!(WebKind::of("application/grpc"), None);
     }
 }

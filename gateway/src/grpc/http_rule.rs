@@ -44,11 +44,15 @@ pub fn http_rules(method: &MethodDescriptor) -> Result<Vec<HttpRule>, String> {
 }
 
 fn field(rule: &DynamicMessage, name: &str) -> Option<Value> {
-    rule.has_field_by_name(name).then(|| rule.get_field_by_name(name).map(|v| v.into_owned())).flatten()
+    rule.has_field_by_name(name)
+        .then(|| rule.get_field_by_name(name).map(|v| v.into_owned()))
+        .flatten()
 }
 
 fn text(rule: &DynamicMessage, name: &str) -> Option<String> {
-    field(rule, name).and_then(|v| v.as_str().map(str::to_owned)).filter(|s| !s.is_empty())
+    field(rule, name)
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .filter(|s| !s.is_empty())
 }
 
 fn read_rule(rule: &DynamicMessage) -> Result<HttpRule, String> {
@@ -56,11 +60,21 @@ fn read_rule(rule: &DynamicMessage) -> Result<HttpRule, String> {
         return Err("google.api.http response_body is not supported; the whole response message is returned".into());
     }
     let (method, template) = verb_and_template(rule)?;
-    Ok(HttpRule { method, template, body: text(rule, "body") })
+    Ok(HttpRule {
+        method,
+        template,
+        body: text(rule, "body"),
+    })
 }
 
 fn verb_and_template(rule: &DynamicMessage) -> Result<(Method, String), String> {
-    let verbs = [("get", Method::GET), ("put", Method::PUT), ("post", Method::POST), ("delete", Method::DELETE), ("patch", Method::PATCH)];
+    let verbs = [
+        ("get", Method::GET),
+        ("put", Method::PUT),
+        ("post", Method::POST),
+        ("delete", Method::DELETE),
+        ("patch", Method::PATCH),
+    ];
     for (name, method) in verbs {
         if let Some(template) = text(rule, name) {
             return Ok((method, template));
@@ -68,7 +82,8 @@ fn verb_and_template(rule: &DynamicMessage) -> Result<(Method, String), String> 
     }
     if let Some(Value::Message(custom)) = field(rule, "custom") {
         let kind = text(&custom, "kind").unwrap_or_default();
-        let method = Method::from_bytes(kind.as_bytes()).map_err(|_| format!("custom HTTP method {kind:?} is not a method"))?;
+        let method = Method::from_bytes(kind.as_bytes())
+            .map_err(|_| format!("custom HTTP method {kind:?} is not a method"))?;
         let template = text(&custom, "path").ok_or("custom binding has no path")?;
         return Ok((method, template));
     }
@@ -85,9 +100,28 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto");
         let pool = compile_protos(&[dir.join("orders.proto")], std::slice::from_ref(&dir)).unwrap();
         let get = http_rules(&find_method(&pool, "orders.OrderService/GetOrder").unwrap()).unwrap();
-        assert_eq!(get, vec![HttpRule { method: Method::GET, template: "/v1/orders/{order_id}".into(), body: None }]);
-        let create = http_rules(&find_method(&pool, "orders.OrderService/CreateOrder").unwrap()).unwrap();
-        assert_eq!(create, vec![HttpRule { method: Method::POST, template: "/v1/orders".into(), body: Some("*".into()) }]);
-        assert!(http_rules(&find_method(&pool, "orders.OrderService/WatchOrder").unwrap()).unwrap().is_empty());
+        assert_eq!(
+            get,
+            vec![HttpRule {
+                method: Method::GET,
+                template: "/v1/orders/{order_id}".into(),
+                body: None
+            }]
+        );
+        let create =
+            http_rules(&find_method(&pool, "orders.OrderService/CreateOrder").unwrap()).unwrap();
+        assert_eq!(
+            create,
+            vec![HttpRule {
+                method: Method::POST,
+                template: "/v1/orders".into(),
+                body: Some("*".into())
+            }]
+        );
+        assert!(
+            http_rules(&find_method(&pool, "orders.OrderService/WatchOrder").unwrap())
+                .unwrap()
+                .is_empty()
+        );
     }
 }

@@ -15,7 +15,9 @@ use prost_reflect::{DynamicMessage, MessageDescriptor};
 use serde_json::Value;
 
 use super::error::GrpcError;
-use super::transcode::{JsonOptions, TranscodeError, body_value, message_from_json, message_from_value};
+use super::transcode::{
+    JsonOptions, TranscodeError, body_value, message_from_json, message_from_value,
+};
 use super::unary::client_body_error;
 use crate::body::GatewayBody;
 
@@ -28,14 +30,31 @@ pub enum JsonMessages {
 impl JsonMessages {
     /// Chooses the form from `Content-Type`; a JSON array is parsed and
     /// checked whole here.
-    pub async fn open(headers: &HeaderMap, body: GatewayBody, desc: MessageDescriptor, options: JsonOptions) -> Result<Self, GrpcError> {
-        let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-        let mut reader = LineReader { body, buffer: BytesMut::new(), ended: false, line: 0, desc, options };
+    pub async fn open(
+        headers: &HeaderMap,
+        body: GatewayBody,
+        desc: MessageDescriptor,
+        options: JsonOptions,
+    ) -> Result<Self, GrpcError> {
+        let content_type = headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let mut reader = LineReader {
+            body,
+            buffer: BytesMut::new(),
+            ended: false,
+            line: 0,
+            desc,
+            options,
+        };
         if content_type.contains("ndjson") || content_type.contains("jsonl") {
             return Ok(JsonMessages::Lines(reader));
         }
         let whole = reader.read_to_end().await?;
-        if content_type.starts_with("application/json") || whole.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        if content_type.starts_with("application/json")
+            || whole.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[')
+        {
             return array(&whole, &reader.desc, options).map(JsonMessages::Array);
         }
         reader.buffer = whole;
@@ -51,14 +70,23 @@ impl JsonMessages {
     }
 }
 
-fn array(body: &[u8], desc: &MessageDescriptor, options: JsonOptions) -> Result<VecDeque<DynamicMessage>, GrpcError> {
+fn array(
+    body: &[u8],
+    desc: &MessageDescriptor,
+    options: JsonOptions,
+) -> Result<VecDeque<DynamicMessage>, GrpcError> {
     let Value::Array(items) = body_value(body, options)? else {
-        return Err(TranscodeError::InvalidValue("expected a JSON array of messages, or NDJSON".into()).into());
+        return Err(TranscodeError::InvalidValue(
+            "expected a JSON array of messages, or NDJSON".into(),
+        )
+        .into());
     };
     items
         .into_iter()
         .enumerate()
-        .map(|(index, item)| message_from_value(desc, item, options).map_err(|e| at_item("element", index, e)))
+        .map(|(index, item)| {
+            message_from_value(desc, item, options).map_err(|e| at_item("element", index, e))
+        })
         .collect()
 }
 
@@ -101,7 +129,8 @@ impl LineReader {
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            let message = message_from_json(&self.desc, &line, self.options).map_err(|e| at_item("line", self.line, e))?;
+            let message = message_from_json(&self.desc, &line, self.options)
+                .map_err(|e| at_item("line", self.line, e))?;
             return Ok(Some(message));
         }
     }

@@ -17,20 +17,39 @@ use crate::edge_error::GatewayError;
 use crate::proxy::strip_hop_by_hop;
 
 /// Serves a passthrough route: native gRPC, or gRPC-Web translated.
-pub async fn passthrough(request: Request<GatewayBody>, ctx: RequestContext, route: &GrpcRoute) -> Result<Response<GatewayBody>, GatewayError> {
-    let content_type = request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+pub async fn passthrough(
+    request: Request<GatewayBody>,
+    ctx: RequestContext,
+    route: &GrpcRoute,
+) -> Result<Response<GatewayBody>, GatewayError> {
+    let content_type = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     if let Some(web) = grpc_web::WebKind::of(&content_type) {
-        return Ok(grpc_web::serve(request, ctx, route, web).await.map_err(NativeGrpcError)?);
+        return Ok(grpc_web::serve(request, ctx, route, web)
+            .await
+            .map_err(NativeGrpcError)?);
     }
     if !content_type.starts_with("application/grpc") {
-        let message = format!("this route serves gRPC and gRPC-Web; content-type {content_type:?} is neither");
+        let message = format!(
+            "this route serves gRPC and gRPC-Web; content-type {content_type:?} is neither"
+        );
         return Err(GrpcError::bad_request("UNSUPPORTED_MEDIA_TYPE", message).into());
     }
-    Ok(forward(request, &ctx, route).await.map_err(NativeGrpcError)?)
+    Ok(forward(request, &ctx, route)
+        .await
+        .map_err(NativeGrpcError)?)
 }
 
 /// Sends a native gRPC request to the route's backend.
-pub(super) async fn forward(request: Request<GatewayBody>, ctx: &RequestContext, route: &GrpcRoute) -> Result<Response<GatewayBody>, GrpcError> {
+pub(super) async fn forward(
+    request: Request<GatewayBody>,
+    ctx: &RequestContext,
+    route: &GrpcRoute,
+) -> Result<Response<GatewayBody>, GrpcError> {
     let pool = pool_for(ctx, &route.backend.name)?;
     let (mut parts, body) = request.into_parts();
     prepare_headers(&mut parts, ctx);
@@ -44,12 +63,19 @@ pub(super) async fn forward(request: Request<GatewayBody>, ctx: &RequestContext,
 fn prepare_headers(parts: &mut Parts, ctx: &RequestContext) {
     strip_hop_by_hop(&mut parts.headers);
     parts.headers.remove(http::header::HOST);
-    parts.headers.insert(TE, HeaderValue::from_static("trailers"));
+    parts
+        .headers
+        .insert(TE, HeaderValue::from_static("trailers"));
     if let Ok(id) = HeaderValue::from_str(ctx.request_id.as_str()) {
         parts.headers.insert("x-request-id", id);
     }
-    let deadline = ctx.route.timeout.filter(|_| !parts.headers.contains_key("grpc-timeout"));
-    if let Some(value) = deadline.and_then(|timeout| HeaderValue::from_str(&grpc_timeout(timeout)).ok()) {
+    let deadline = ctx
+        .route
+        .timeout
+        .filter(|_| !parts.headers.contains_key("grpc-timeout"));
+    if let Some(value) =
+        deadline.and_then(|timeout| HeaderValue::from_str(&grpc_timeout(timeout)).ok())
+    {
         parts.headers.insert("grpc-timeout", value);
     }
     let origin = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());

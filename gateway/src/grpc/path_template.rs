@@ -68,8 +68,13 @@ pub struct TemplateError {
 
 /// Parses a template.
 pub fn parse(template: &str) -> Result<PathTemplate, TemplateError> {
-    let fail = |problem: &str| TemplateError { template: template.to_owned(), problem: problem.to_owned() };
-    let rest = template.strip_prefix('/').ok_or_else(|| fail("must start with '/'"))?;
+    let fail = |problem: &str| TemplateError {
+        template: template.to_owned(),
+        problem: problem.to_owned(),
+    };
+    let rest = template
+        .strip_prefix('/')
+        .ok_or_else(|| fail("must start with '/'"))?;
     let (body, verb) = split_verb(rest);
     let mut builder = Builder::default();
     for segment in split_top_level(body).map_err(|p| fail(&p))? {
@@ -78,14 +83,20 @@ pub fn parse(template: &str) -> Result<PathTemplate, TemplateError> {
     if let Some(verb) = verb {
         builder.verb(verb).map_err(|p| fail(&p))?;
     }
-    Ok(PathTemplate { pattern: builder.pattern, variables: builder.variables })
+    Ok(PathTemplate {
+        pattern: builder.pattern,
+        variables: builder.variables,
+    })
 }
 
 /// Splits `a/b:verb` at the verb's colon (one outside braces, in the last segment).
 fn split_verb(rest: &str) -> (&str, Option<&str>) {
     let last_segment_start = rest.rfind(['/', '}']).map_or(0, |i| i + 1);
     match rest[last_segment_start..].find(':') {
-        Some(at) => (&rest[..last_segment_start + at], Some(&rest[last_segment_start + at + 1..])),
+        Some(at) => (
+            &rest[..last_segment_start + at],
+            Some(&rest[last_segment_start + at + 1..]),
+        ),
         None => (rest, None),
     }
 }
@@ -140,7 +151,9 @@ impl Builder {
             "*" => Ok(self.capture(false)),
             "**" => Ok(self.capture(true)),
             "" => Err("empty segment".into()),
-            literal if literal.contains(['{', '}', '*', ':']) => Err(format!("bad literal segment {literal:?}")),
+            literal if literal.contains(['{', '}', '*', ':']) => {
+                Err(format!("bad literal segment {literal:?}"))
+            }
             literal => {
                 self.pattern.push_str(literal);
                 Ok(VariablePart::Literal(literal.to_owned()))
@@ -201,7 +214,9 @@ impl Builder {
             return Err(format!("bad verb {verb:?}"));
         }
         if !ends_in_literal {
-            return Err("a verb after a variable or '*' is not supported; end the path in a literal".into());
+            return Err(
+                "a verb after a variable or '*' is not supported; end the path in a literal".into(),
+            );
         }
         let _ = write!(self.pattern, ":{verb}");
         Ok(())
@@ -210,7 +225,9 @@ impl Builder {
 
 fn is_ident(text: &str) -> bool {
     let mut chars = text.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
@@ -226,19 +243,29 @@ mod tests {
     fn simple_variable_keeps_its_name() {
         let parsed = parse("/v1/orders/{order_id}").unwrap();
         assert_eq!(parsed.pattern, "/v1/orders/{order_id}");
-        assert_eq!(parsed.variables, vec![Variable { field_path: vec!["order_id".into()], parts: vec![param("order_id")] }]);
+        assert_eq!(
+            parsed.variables,
+            vec![Variable {
+                field_path: vec!["order_id".into()],
+                parts: vec![param("order_id")]
+            }]
+        );
     }
 
     #[test]
     fn literal_verb_is_part_of_the_last_segment() {
-        assert_eq!(parse("/v1/orders:batch").unwrap().pattern, "/v1/orders:batch");
+        assert_eq!(
+            parse("/v1/orders:batch").unwrap().pattern,
+            "/v1/orders:batch"
+        );
     }
 
     #[test]
     fn multi_segment_variable_rebuilds_its_value() {
         let parsed = parse("/v1/{name=shelves/*/books/*}").unwrap();
         assert_eq!(parsed.pattern, "/v1/shelves/{_p0}/books/{_p1}");
-        let value = parsed.variables[0].value(|p| Some(if p == "_p0" { "s1".into() } else { "b2".into() }));
+        let value =
+            parsed.variables[0].value(|p| Some(if p == "_p0" { "s1".into() } else { "b2".into() }));
         assert_eq!(value.as_deref(), Some("shelves/s1/books/b2"));
     }
 
@@ -253,12 +280,23 @@ mod tests {
     fn dotted_field_path_gets_a_generated_param() {
         let parsed = parse("/v1/{order.id}/items").unwrap();
         assert_eq!(parsed.pattern, "/v1/{_p0}/items");
-        assert_eq!(parsed.variables[0].field_path, vec!["order".to_owned(), "id".to_owned()]);
+        assert_eq!(
+            parsed.variables[0].field_path,
+            vec!["order".to_owned(), "id".to_owned()]
+        );
     }
 
     #[test]
     fn rejects_malformed_templates() {
-        for bad in ["v1/x", "/v1/{id", "/v1/{a{b}}", "/v1//x", "/v1/{9x}", "/v1/{id}:cancel", "/v1/x:"] {
+        for bad in [
+            "v1/x",
+            "/v1/{id",
+            "/v1/{a{b}}",
+            "/v1//x",
+            "/v1/{9x}",
+            "/v1/{id}:cancel",
+            "/v1/x:",
+        ] {
             assert!(parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }

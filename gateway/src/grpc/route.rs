@@ -45,12 +45,20 @@ pub struct Transcoding {
 
 impl Transcoding {
     pub fn new(method: MethodDescriptor, bindings: RequestBindings, json: JsonOptions) -> Self {
-        Self { grpc_path: grpc_path(&method), method, bindings, json }
+        Self {
+            grpc_path: grpc_path(&method),
+            method,
+            bindings,
+            json,
+        }
     }
 
     /// Which of gRPC's four call kinds the method is.
     pub fn call_kind(&self) -> CallKind {
-        match (self.method.is_client_streaming(), self.method.is_server_streaming()) {
+        match (
+            self.method.is_client_streaming(),
+            self.method.is_server_streaming(),
+        ) {
             (false, false) => CallKind::Unary,
             (false, true) => CallKind::ServerStreaming,
             (true, false) => CallKind::ClientStreaming,

@@ -36,8 +36,17 @@ pub enum StreamFormat {
 
 impl StreamFormat {
     pub fn from_accept(headers: &HeaderMap) -> Self {
-        let accept = headers.get_all(ACCEPT).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
-        if accept.contains("text/event-stream") { StreamFormat::Sse } else { StreamFormat::Ndjson }
+        let accept = headers
+            .get_all(ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(",");
+        if accept.contains("text/event-stream") {
+            StreamFormat::Sse
+        } else {
+            StreamFormat::Ndjson
+        }
     }
 
     fn content_type(self) -> &'static str {
@@ -77,8 +86,16 @@ pub async fn server_streaming(
     let (parts, body) = request.into_parts();
     let message = request_message(&parts, body, &ctx, transcoding).await?;
     let payload = body::full(framing::encode(&transcode::encode(&message)));
-    let upstream = grpc_request(&transcoding.grpc_path, &parts.headers, &route.metadata, &ctx, ctx.route.timeout, payload)?;
-    let mut messages = call::start(&pool, upstream, ctx.timeout_or(pool.spec().request_timeout)).await?;
+    let upstream = grpc_request(
+        &transcoding.grpc_path,
+        &parts.headers,
+        &route.metadata,
+        &ctx,
+        ctx.route.timeout,
+        payload,
+    )?;
+    let mut messages =
+        call::start(&pool, upstream, ctx.timeout_or(pool.spec().request_timeout)).await?;
     // A trailers-only answer (NOT_FOUND, ...) is known at once: give it its
     // HTTP status. Otherwise answer now, so the client has the head while
     // waiting for the first reply.
@@ -87,10 +104,21 @@ pub async fn server_streaming(
     }
     let mut response = Response::new(body::empty());
     messages.copy_metadata(&route.metadata, response.headers_mut());
-    let replies = Replies { messages, output: transcoding.method.output(), format, finished: false };
-    *response.body_mut() = body::boxed(StreamBody::new(stream::unfold(replies, Replies::next_chunk)));
+    let replies = Replies {
+        messages,
+        output: transcoding.method.output(),
+        format,
+        finished: false,
+    };
+    *response.body_mut() = body::boxed(StreamBody::new(stream::unfold(
+        replies,
+        Replies::next_chunk,
+    )));
     let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Ok(response)
 }

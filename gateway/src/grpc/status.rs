@@ -35,7 +35,9 @@ pub mod code {
 pub fn http_status_for(grpc_code: i32) -> StatusCode {
     match grpc_code {
         code::OK => StatusCode::OK,
-        code::INVALID_ARGUMENT | code::FAILED_PRECONDITION | code::OUT_OF_RANGE => StatusCode::BAD_REQUEST,
+        code::INVALID_ARGUMENT | code::FAILED_PRECONDITION | code::OUT_OF_RANGE => {
+            StatusCode::BAD_REQUEST
+        }
         code::UNAUTHENTICATED => StatusCode::UNAUTHORIZED,
         code::PERMISSION_DENIED => StatusCode::FORBIDDEN,
         code::NOT_FOUND => StatusCode::NOT_FOUND,
@@ -75,7 +77,11 @@ pub fn code_name(grpc_code: i32) -> &'static str {
         "DATA_LOSS",
         "UNAUTHENTICATED",
     ];
-    usize::try_from(grpc_code).ok().and_then(|i| NAMES.get(i)).copied().unwrap_or("UNKNOWN")
+    usize::try_from(grpc_code)
+        .ok()
+        .and_then(|i| NAMES.get(i))
+        .copied()
+        .unwrap_or("UNKNOWN")
 }
 
 /// A status a backend sent: code, decoded message and JSON details.
@@ -104,13 +110,26 @@ pub fn read_status(headers: &HeaderMap) -> Result<RpcStatus, StatusReadError> {
         .parse::<i32>()
         .ok()
         .filter(|c| (0..=16).contains(c) && !text.starts_with('+'))
-        .ok_or_else(|| StatusReadError::Malformed(String::from_utf8_lossy(raw.as_bytes()).into_owned()))?;
+        .ok_or_else(|| {
+            StatusReadError::Malformed(String::from_utf8_lossy(raw.as_bytes()).into_owned())
+        })?;
     let message = headers
         .get("grpc-message")
-        .map(|value| percent_encoding::percent_decode(value.as_bytes()).decode_utf8_lossy().into_owned())
+        .map(|value| {
+            percent_encoding::percent_decode(value.as_bytes())
+                .decode_utf8_lossy()
+                .into_owned()
+        })
         .unwrap_or_default();
-    let details = headers.get("grpc-status-details-bin").map(|v| decode_details(v.as_bytes())).unwrap_or_default();
-    Ok(RpcStatus { code, message, details })
+    let details = headers
+        .get("grpc-status-details-bin")
+        .map(|v| decode_details(v.as_bytes()))
+        .unwrap_or_default();
+    Ok(RpcStatus {
+        code,
+        message,
+        details,
+    })
 }
 
 /// `google.rpc.Status`, just enough to read its details.
@@ -135,7 +154,11 @@ fn decode_details(raw: &[u8]) -> Vec<Value> {
         return Vec::new();
     };
     let encode = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-    status.details.iter().map(|any| json!({"@type": any.type_url, "value": encode(&any.value)})).collect()
+    status
+        .details
+        .iter()
+        .map(|any| json!({"@type": any.type_url, "value": encode(&any.value)}))
+        .collect()
 }
 
 #[cfg(test)]
@@ -210,29 +233,63 @@ mod tests {
     }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        pairs.iter().map(|(k, v)| (http::HeaderName::from_static(k), v.parse().unwrap())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (http::HeaderName::from_static(k), v.parse().unwrap()))
+            .collect()
     }
 
     #[test]
     fn reads_code_and_percent_decoded_message() {
-        let status = read_status(&headers(&[("grpc-status", "5"), ("grpc-message", "order%20x%20not found")])).unwrap();
-        assert_eq!((status.code, status.message.as_str()), (5, "order x not found"));
+        let status = read_status(&headers(&[
+            ("grpc-status", "5"),
+            ("grpc-message", "order%20x%20not found"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (status.code, status.message.as_str()),
+            (5, "order x not found")
+        );
     }
 
     #[test]
     fn missing_and_malformed_status_are_errors() {
-        assert_eq!(read_status(&HeaderMap::new()), Err(StatusReadError::Missing));
+        assert_eq!(
+            read_status(&HeaderMap::new()),
+            Err(StatusReadError::Missing)
+        );
         for bad in ["abc", "", "17", "-1", "+3", "3.0"] {
-            assert!(matches!(read_status(&headers(&[("grpc-status", bad)])), Err(StatusReadError::Malformed(_))), "{bad:?}");
+            assert!(
+                matches!(
+                    read_status(&headers(&[("grpc-status", bad)])),
+                    Err(StatusReadError::Malformed(_))
+                ),
+                "{bad:?}"
+            );
         }
     }
 
     #[test]
     fn decodes_status_details() {
-        let any = prost_types::Any { type_url: "type.googleapis.com/x.Y".into(), value: vec![1, 2] };
-        let proto = StatusProto { code: 3, message: "m".into(), details: vec![any] };
-        let encoded = base64::engine::general_purpose::STANDARD_NO_PAD.encode(proto.encode_to_vec());
-        let status = read_status(&headers(&[("grpc-status", "3"), ("grpc-status-details-bin", &encoded)])).unwrap();
-        assert_eq!(status.details, vec![json!({"@type": "type.googleapis.com/x.Y", "value": "AQI="})]);
+        let any = prost_types::Any {
+            type_url: "type.googleapis.com/x.Y".into(),
+            value: vec![1, 2],
+        };
+        let proto = StatusProto {
+            code: 3,
+            message: "m".into(),
+            details: vec![any],
+        };
+        let encoded =
+            base64::engine::general_purpose::STANDARD_NO_PAD.encode(proto.encode_to_vec());
+        let status = read_status(&headers(&[
+            ("grpc-status", "3"),
+            ("grpc-status-details-bin", &encoded),
+        ]))
+        .unwrap();
+        assert_eq!(
+            status.details,
+            vec![json!({"@type": "type.googleapis.com/x.Y", "value": "AQI="})]
+        );
     }
 }

@@ -38,7 +38,10 @@ pub struct JsonOptions {
 
 impl Default for JsonOptions {
     fn default() -> Self {
-        Self { unknown_fields: UnknownFields::Reject, max_depth: 32 }
+        Self {
+            unknown_fields: UnknownFields::Reject,
+            max_depth: 32,
+        }
     }
 }
 
@@ -57,7 +60,10 @@ pub enum TranscodeError {
     #[error("parameter {name:?}: {problem}")]
     BadParameter { name: String, problem: String },
     #[error("the backend sent a message that does not decode as {message_type}: {reason}")]
-    UndecodableResponse { message_type: String, reason: String },
+    UndecodableResponse {
+        message_type: String,
+        reason: String,
+    },
 }
 
 impl TranscodeError {
@@ -76,19 +82,32 @@ impl TranscodeError {
 
 /// Parses one JSON document (a whole body, or one NDJSON line or
 /// WebSocket frame) as a message of type `desc`.
-pub fn message_from_json(desc: &MessageDescriptor, json: &[u8], options: JsonOptions) -> Result<DynamicMessage, TranscodeError> {
+pub fn message_from_json(
+    desc: &MessageDescriptor,
+    json: &[u8],
+    options: JsonOptions,
+) -> Result<DynamicMessage, TranscodeError> {
     check_depth(json, options.max_depth)?;
     let mut deserializer = serde_json::Deserializer::from_slice(json);
-    let message = DynamicMessage::deserialize_with_options(desc.clone(), &mut deserializer, &deserialize_options(options))
-        .map_err(classify)?;
+    let message = DynamicMessage::deserialize_with_options(
+        desc.clone(),
+        &mut deserializer,
+        &deserialize_options(options),
+    )
+    .map_err(classify)?;
     deserializer.end().map_err(classify)?;
     Ok(message)
 }
 
 /// Builds a request message from a JSON value (the merged body, path and
 /// query fields).
-pub fn message_from_value(desc: &MessageDescriptor, value: Value, options: JsonOptions) -> Result<DynamicMessage, TranscodeError> {
-    DynamicMessage::deserialize_with_options(desc.clone(), value, &deserialize_options(options)).map_err(classify)
+pub fn message_from_value(
+    desc: &MessageDescriptor,
+    value: Value,
+    options: JsonOptions,
+) -> Result<DynamicMessage, TranscodeError> {
+    DynamicMessage::deserialize_with_options(desc.clone(), value, &deserialize_options(options))
+        .map_err(classify)
 }
 
 /// Encodes a message as protobuf bytes.
@@ -97,10 +116,15 @@ pub fn encode(message: &DynamicMessage) -> Bytes {
 }
 
 /// Decodes a backend's protobuf message and writes it as JSON.
-pub fn json_from_protobuf(desc: &MessageDescriptor, payload: Bytes) -> Result<Vec<u8>, TranscodeError> {
-    let message = DynamicMessage::decode(desc.clone(), payload).map_err(|error| TranscodeError::UndecodableResponse {
-        message_type: desc.full_name().to_owned(),
-        reason: error.to_string(),
+pub fn json_from_protobuf(
+    desc: &MessageDescriptor,
+    payload: Bytes,
+) -> Result<Vec<u8>, TranscodeError> {
+    let message = DynamicMessage::decode(desc.clone(), payload).map_err(|error| {
+        TranscodeError::UndecodableResponse {
+            message_type: desc.full_name().to_owned(),
+            reason: error.to_string(),
+        }
     })?;
     Ok(message_to_json(&message))
 }
@@ -120,13 +144,19 @@ pub fn message_to_json(message: &DynamicMessage) -> Vec<u8> {
 }
 
 /// Parses a body that must be a JSON object (or empty: `{}`).
-pub(crate) fn body_object(body: &[u8], options: JsonOptions) -> Result<Map<String, Value>, TranscodeError> {
+pub(crate) fn body_object(
+    body: &[u8],
+    options: JsonOptions,
+) -> Result<Map<String, Value>, TranscodeError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
     match body_value(body, options)? {
         Value::Object(map) => Ok(map),
-        other => Err(TranscodeError::InvalidValue(format!("expected a JSON object, found {}", kind_of(&other)))),
+        other => Err(TranscodeError::InvalidValue(format!(
+            "expected a JSON object, found {}",
+            kind_of(&other)
+        ))),
     }
 }
 
@@ -157,7 +187,9 @@ fn classify(error: serde_json::Error) -> TranscodeError {
     let text = error.to_string();
     match error.classify() {
         Category::Syntax | Category::Eof | Category::Io => TranscodeError::MalformedJson(text),
-        Category::Data if text.starts_with("unrecognized field name") => TranscodeError::UnknownField(text),
+        Category::Data if text.starts_with("unrecognized field name") => {
+            TranscodeError::UnknownField(text)
+        }
         Category::Data => TranscodeError::InvalidValue(text),
     }
 }

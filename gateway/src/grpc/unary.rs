@@ -28,11 +28,23 @@ pub async fn unary(
     let message = request_message(&parts, body, &ctx, transcoding).await?;
     let timeout = ctx.timeout_or(pool.spec().request_timeout);
     let payload = body::full(framing::encode(&transcode::encode(&message)));
-    let upstream = grpc_request(&transcoding.grpc_path, &parts.headers, &route.metadata, &ctx, Some(timeout), payload)?;
+    let upstream = grpc_request(
+        &transcoding.grpc_path,
+        &parts.headers,
+        &route.metadata,
+        &ctx,
+        Some(timeout),
+        payload,
+    )?;
     let mut messages = call::start(&pool, upstream, timeout).await?;
-    let reply = messages.next_message().await?.ok_or_else(|| GrpcError::BadResponse("a unary call ended without a message".into()))?;
+    let reply = messages
+        .next_message()
+        .await?
+        .ok_or_else(|| GrpcError::BadResponse("a unary call ended without a message".into()))?;
     if messages.next_message().await?.is_some() {
-        return Err(GrpcError::BadResponse("a unary call returned more than one message".into()));
+        return Err(GrpcError::BadResponse(
+            "a unary call returned more than one message".into(),
+        ));
     }
     let json = transcode::json_from_protobuf(&transcoding.method.output(), reply)?;
     let mut response = json_response(json);
@@ -50,12 +62,17 @@ pub(super) async fn request_message(
     let bytes = read_body(body).await?;
     let param = |name: &str| ctx.params.decoded(name);
     let input = transcoding.method.input();
-    Ok(transcoding.bindings.build(&input, &bytes, param, parts.uri.query(), transcoding.json)?)
+    Ok(transcoding
+        .bindings
+        .build(&input, &bytes, param, parts.uri.query(), transcoding.json)?)
 }
 
 /// Reads a whole (already size-limited) request body.
 pub(super) async fn read_body(body: GatewayBody) -> Result<Bytes, GrpcError> {
-    body.collect().await.map(|collected| collected.to_bytes()).map_err(client_body_error)
+    body.collect()
+        .await
+        .map(|collected| collected.to_bytes())
+        .map_err(client_body_error)
 }
 
 /// A failed client body read: over the limit (413), or broken.
@@ -68,6 +85,8 @@ pub(super) fn client_body_error(error: BoxError) -> GrpcError {
 
 pub(super) fn json_response(json: Vec<u8>) -> Response<GatewayBody> {
     let mut response = Response::new(body::full(json));
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }

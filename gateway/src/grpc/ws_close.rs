@@ -26,7 +26,10 @@ pub fn normal() -> CloseFrame {
 }
 
 pub fn binary_refused() -> CloseFrame {
-    frame(1003, "INVALID_ARGUMENT: send each message as a JSON text frame".into())
+    frame(
+        1003,
+        "INVALID_ARGUMENT: send each message as a JSON text frame".into(),
+    )
 }
 
 pub fn invalid_message(error: &TranscodeError) -> CloseFrame {
@@ -42,7 +45,10 @@ pub fn for_error(error: &GrpcError) -> CloseFrame {
 }
 
 fn frame(code: u16, reason: String) -> CloseFrame {
-    CloseFrame { code: CloseCode::from(code), reason: truncate(reason).into() }
+    CloseFrame {
+        code: CloseCode::from(code),
+        reason: truncate(reason).into(),
+    }
 }
 
 fn truncate(mut reason: String) -> String {
@@ -67,7 +73,11 @@ mod tests {
 
     #[test]
     fn grpc_statuses_map_to_4000_plus_code() {
-        let status = GrpcError::Status(RpcStatus { code: 5, message: "order x not found".into(), details: vec![] });
+        let status = GrpcError::Status(RpcStatus {
+            code: 5,
+            message: "order x not found".into(),
+            details: vec![],
+        });
         let close = for_error(&status);
         assert_eq!(code(&close), 4005);
         assert_eq!(close.reason.as_str(), "NOT_FOUND: order x not found");
@@ -77,8 +87,15 @@ mod tests {
     fn client_and_backend_failures_have_their_own_codes() {
         assert_eq!(code(&normal()), 1000);
         assert_eq!(code(&binary_refused()), 1003);
-        assert_eq!(code(&invalid_message(&TranscodeError::MalformedJson("x".into()))), 1007);
-        let down = UpstreamError::Unavailable { backend: "b".into(), reason: "refused".into(), source: None };
+        assert_eq!(
+            code(&invalid_message(&TranscodeError::MalformedJson("x".into()))),
+            1007
+        );
+        let down = UpstreamError::Unavailable {
+            backend: "b".into(),
+            reason: "refused".into(),
+            source: None,
+        };
         assert_eq!(code(&for_error(&GrpcError::Upstream(down))), 1014);
     }
 

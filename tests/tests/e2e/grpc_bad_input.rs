@@ -38,29 +38,79 @@ grpc:
     )
 }
 
-async fn expect_400(gateway: &TestGateway, request: reqwest::RequestBuilder, reason: &str) -> Value {
+async fn expect_400(
+    gateway: &TestGateway,
+    request: reqwest::RequestBuilder,
+    reason: &str,
+) -> Value {
     let (status, _, body) = json_call(request).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["code"], 3, "INVALID_ARGUMENT: {body}");
     assert_eq!(body["details"][0]["reason"], reason, "{body}");
-    assert_eq!(grpc_call_count(gateway), 0, "the backend was called for {body}");
+    assert_eq!(
+        grpc_call_count(gateway),
+        0,
+        "the backend was called for {body}"
+    );
     body
 }
 
 fn post(gateway: &TestGateway, path: &str, body: &str) -> reqwest::RequestBuilder {
-    gateway.client.post(gateway.url(path)).header("content-type", "application/json").body(body.to_owned())
+    gateway
+        .client
+        .post(gateway.url(path))
+        .header("content-type", "application/json")
+        .body(body.to_owned())
 }
 
 #[tokio::test]
 async fn malformed_json_wrong_types_and_overflow() {
     let gateway = TestGateway::start(&config()).await;
-    let body = expect_400(&gateway, post(&gateway, "/strict/orders", r#"{"customerId": "#), "INVALID_JSON").await;
-    assert!(body["message"].as_str().unwrap().contains("line 1"), "{body}");
-    expect_400(&gateway, post(&gateway, "/strict/orders", r#"{"customerId": 12}"#), "INVALID_FIELD_VALUE").await;
-    expect_400(&gateway, post(&gateway, "/strict/orders", r#"{"items": [{"quantity": "two"}]}"#), "INVALID_FIELD_VALUE").await;
-    expect_400(&gateway, post(&gateway, "/strict/orders", r#"{"items": [{"quantity": 2147483648}]}"#), "INVALID_FIELD_VALUE").await;
-    expect_400(&gateway, post(&gateway, "/strict/orders", r#"[1, 2]"#), "INVALID_FIELD_VALUE").await;
-    let overflow = gateway.client.get(gateway.url("/kitchen/k1?big=9223372036854775808"));
+    let body = expect_400(
+        &gateway,
+        post(&gateway, "/strict/orders", r#"{"customerId": "#),
+        "INVALID_JSON",
+    )
+    .await;
+    assert!(
+        body["message"].as_str().unwrap().contains("line 1"),
+        "{body}"
+    );
+    expect_400(
+        &gateway,
+        post(&gateway, "/strict/orders", r#"{"customerId": 12}"#),
+        "INVALID_FIELD_VALUE",
+    )
+    .await;
+    expect_400(
+        &gateway,
+        post(
+            &gateway,
+            "/strict/orders",
+            r#"{"items": [{"quantity": "two"}]}"#,
+        ),
+        "INVALID_FIELD_VALUE",
+    )
+    .await;
+    expect_400(
+        &gateway,
+        post(
+            &gateway,
+            "/strict/orders",
+            r#"{"items": [{"quantity": 2147483648}]}"#,
+        ),
+        "INVALID_FIELD_VALUE",
+    )
+    .await;
+    expect_400(
+        &gateway,
+        post(&gateway, "/strict/orders", r#"[1, 2]"#),
+        "INVALID_FIELD_VALUE",
+    )
+    .await;
+    let overflow = gateway
+        .client
+        .get(gateway.url("/kitchen/k1?big=9223372036854775808"));
     expect_400(&gateway, overflow, "INVALID_FIELD_VALUE").await;
     let not_a_time = gateway.client.get(gateway.url("/kitchen/k1?at=yesterday"));
     expect_400(&gateway, not_a_time, "INVALID_FIELD_VALUE").await;
@@ -71,26 +121,57 @@ async fn unknown_fields_are_rejected_or_ignored_as_configured() {
     let gateway = TestGateway::start(&config()).await;
     let mut body = create_order_json(1);
     body["coupon"] = json!("FREE");
-    let strict = gateway.client.post(gateway.url("/strict/orders")).json(&body);
+    let strict = gateway
+        .client
+        .post(gateway.url("/strict/orders"))
+        .json(&body);
     let error = expect_400(&gateway, strict, "UNKNOWN_FIELD").await;
-    assert!(error["message"].as_str().unwrap().contains("coupon"), "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("coupon"),
+        "{error}"
+    );
     let unknown_param = gateway.client.get(gateway.url("/kitchen/k1?nope=1"));
     expect_400(&gateway, unknown_param, "INVALID_PARAMETER").await;
-    let (status, _, created) = json_call(gateway.client.post(gateway.url("/lenient/orders")).json(&body)).await;
-    assert_eq!((status, created["status"].as_str()), (200, Some("PENDING")), "{created}");
+    let (status, _, created) = json_call(
+        gateway
+            .client
+            .post(gateway.url("/lenient/orders"))
+            .json(&body),
+    )
+    .await;
+    assert_eq!(
+        (status, created["status"].as_str()),
+        (200, Some("PENDING")),
+        "{created}"
+    );
 }
 
 #[tokio::test]
 async fn nesting_deeper_than_max_depth_is_refused_unparsed() {
     let gateway = TestGateway::start(&config()).await;
-    let deep = format!(r#"{{"customerId": "x", "junk": {}{}}}"#, "[".repeat(20), "]".repeat(20));
-    expect_400(&gateway, post(&gateway, "/strict/orders", &deep), "JSON_TOO_DEEP").await;
+    let deep = format!(
+        r#"{{"customerId": "x", "junk": {}{}}}"#,
+        "[".repeat(20),
+        "]".repeat(20)
+    );
+    expect_400(
+        &gateway,
+        post(&gateway, "/strict/orders", &deep),
+        "JSON_TOO_DEEP",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_body_over_the_route_limit_is_413() {
     let gateway = TestGateway::start(&config()).await;
-    let (status, _, body) = json_call(gateway.client.post(gateway.url("/small/orders")).json(&create_order_json(1))).await;
+    let (status, _, body) = json_call(
+        gateway
+            .client
+            .post(gateway.url("/small/orders"))
+            .json(&create_order_json(1)),
+    )
+    .await;
     assert_eq!(status, 413, "{body}");
     assert_eq!(grpc_call_count(&gateway), 0);
 }
@@ -98,6 +179,11 @@ async fn a_body_over_the_route_limit_is_413() {
 #[tokio::test]
 async fn a_valid_call_to_an_unimplemented_method_is_501() {
     let gateway = TestGateway::start(&config()).await;
-    let (status, _, body) = json_call(gateway.client.get(gateway.url("/kitchen/k1?big=12&at=2024-01-01T00:00:00Z"))).await;
+    let (status, _, body) = json_call(
+        gateway
+            .client
+            .get(gateway.url("/kitchen/k1?big=12&at=2024-01-01T00:00:00Z")),
+    )
+    .await;
     assert_eq!((status, body["code"].as_i64()), (501, Some(12)), "{body}");
 }

@@ -8,7 +8,10 @@
 use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 use serde_json::{Map, Value};
 
-use super::{JsonOptions, TranscodeError, UnknownFields, body_object, body_value, message_from_json, message_from_value};
+use super::{
+    JsonOptions, TranscodeError, UnknownFields, body_object, body_value, message_from_json,
+    message_from_value,
+};
 use crate::grpc::path_template::Variable;
 use prost_reflect::DynamicMessage;
 
@@ -42,17 +45,25 @@ impl RequestBindings {
     ) -> Result<DynamicMessage, TranscodeError> {
         let query = query.filter(|q| !q.is_empty() && self.body != BodyBinding::All);
         if self.path.is_empty() && query.is_none() && self.body == BodyBinding::All {
-            let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
+            let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+                b"{}"
+            } else {
+                body
+            };
             return message_from_json(desc, body, options);
         }
         let mut root = match &self.body {
             BodyBinding::All => body_object(body, options)?,
-            BodyBinding::Field(field) if !body.is_empty() => Map::from_iter([(field.clone(), body_value(body, options)?)]),
+            BodyBinding::Field(field) if !body.is_empty() => {
+                Map::from_iter([(field.clone(), body_value(body, options)?)])
+            }
             _ => Map::new(),
         };
         for variable in &self.path {
             let name = variable.field_path.join(".");
-            let value = variable.value(&param).ok_or_else(|| bad(&name, "missing from the path"))?;
+            let value = variable
+                .value(&param)
+                .ok_or_else(|| bad(&name, "missing from the path"))?;
             set_field(&mut root, desc, &variable.field_path, value, options, true)?;
         }
         for (key, value) in query.map(query_pairs).unwrap_or_default() {
@@ -64,12 +75,19 @@ impl RequestBindings {
 }
 
 fn bad(name: &str, problem: impl Into<String>) -> TranscodeError {
-    TranscodeError::BadParameter { name: name.to_owned(), problem: problem.into() }
+    TranscodeError::BadParameter {
+        name: name.to_owned(),
+        problem: problem.into(),
+    }
 }
 
 /// Splits `a=1&b=x%20y` into decoded pairs (`+` is a space).
 fn query_pairs(query: &str) -> Vec<(String, String)> {
-    let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
     query
         .split('&')
         .filter(|pair| !pair.is_empty())
@@ -95,7 +113,10 @@ fn set_field(
     for (index, segment) in path.iter().enumerate() {
         let Some(field) = find_field(&message, segment) else {
             return match options.unknown_fields {
-                UnknownFields::Reject => Err(bad(&dotted, format!("{} has no field {segment:?}", message.full_name()))),
+                UnknownFields::Reject => Err(bad(
+                    &dotted,
+                    format!("{} has no field {segment:?}", message.full_name()),
+                )),
                 UnknownFields::Ignore => Ok(()),
             };
         };
@@ -107,17 +128,26 @@ fn set_field(
             return Err(bad(&dotted, format!("{segment:?} is not a message field")));
         };
         if field.is_list() || field.is_map() {
-            return Err(bad(&dotted, format!("{segment:?} is repeated; it cannot be set from a parameter")));
+            return Err(bad(
+                &dotted,
+                format!("{segment:?} is repeated; it cannot be set from a parameter"),
+            ));
         }
-        let slot = object.entry(key).or_insert_with(|| Value::Object(Map::new()));
-        object = slot.as_object_mut().ok_or_else(|| bad(&dotted, "is also set to a non-object in the body"))?;
+        let slot = object
+            .entry(key)
+            .or_insert_with(|| Value::Object(Map::new()));
+        object = slot
+            .as_object_mut()
+            .ok_or_else(|| bad(&dotted, "is also set to a non-object in the body"))?;
         message = inner;
     }
     Ok(())
 }
 
 fn find_field(message: &MessageDescriptor, name: &str) -> Option<FieldDescriptor> {
-    message.get_field_by_name(name).or_else(|| message.get_field_by_json_name(name))
+    message
+        .get_field_by_name(name)
+        .or_else(|| message.get_field_by_json_name(name))
 }
 
 fn set_leaf(
@@ -130,7 +160,10 @@ fn set_leaf(
 ) -> Result<(), TranscodeError> {
     let value = scalar_value(field, text, dotted)?;
     if field.is_list() {
-        match object.entry(key).or_insert_with(|| Value::Array(Vec::new())) {
+        match object
+            .entry(key)
+            .or_insert_with(|| Value::Array(Vec::new()))
+        {
             Value::Array(items) => items.push(value),
             _ => return Err(bad(dotted, "is also set in the body")),
         }
@@ -143,16 +176,27 @@ fn set_leaf(
 }
 
 /// The JSON value a parameter's text stands for, by the field's kind.
-fn scalar_value(field: &FieldDescriptor, text: String, dotted: &str) -> Result<Value, TranscodeError> {
+fn scalar_value(
+    field: &FieldDescriptor,
+    text: String,
+    dotted: &str,
+) -> Result<Value, TranscodeError> {
     match field.kind() {
         Kind::Bool => match text.as_str() {
             "true" => Ok(Value::Bool(true)),
             "false" => Ok(Value::Bool(false)),
-            _ => Err(bad(dotted, format!("expected true or false, found {text:?}"))),
+            _ => Err(bad(
+                dotted,
+                format!("expected true or false, found {text:?}"),
+            )),
         },
-        Kind::Message(inner) if !is_string_like_wkt(inner.full_name()) => {
-            Err(bad(dotted, format!("is a {} message; it cannot be set from a parameter", inner.full_name())))
-        }
+        Kind::Message(inner) if !is_string_like_wkt(inner.full_name()) => Err(bad(
+            dotted,
+            format!(
+                "is a {} message; it cannot be set from a parameter",
+                inner.full_name()
+            ),
+        )),
         _ => Ok(Value::String(text)),
     }
 }

@@ -28,7 +28,9 @@ pub(in super::super) fn annotation_routes(
     context: &RouteContext<'_>,
     diag: &mut Diagnostics,
 ) -> Vec<CompiledRoute> {
-    let (Some(raw), Some(section)) = (raw, section) else { return Vec::new() };
+    let (Some(raw), Some(section)) = (raw, section) else {
+        return Vec::new();
+    };
     let mut routes = Vec::new();
     for entry in &raw.annotations {
         routes.extend(entry_routes(entry, section, context, diag));
@@ -36,11 +38,25 @@ pub(in super::super) fn annotation_routes(
     routes
 }
 
-fn entry_routes(entry: &Spanned<RawAnnotations>, section: &GrpcSection, context: &RouteContext<'_>, diag: &mut Diagnostics) -> Vec<CompiledRoute> {
-    let Some(backend) = super::resolve_backend(&entry.backend, context, diag) else { return Vec::new() };
-    let prefix = entry.prefix.as_ref().map(|p| p.trim_end_matches('/').to_owned()).unwrap_or_default();
+fn entry_routes(
+    entry: &Spanned<RawAnnotations>,
+    section: &GrpcSection,
+    context: &RouteContext<'_>,
+    diag: &mut Diagnostics,
+) -> Vec<CompiledRoute> {
+    let Some(backend) = super::resolve_backend(&entry.backend, context, diag) else {
+        return Vec::new();
+    };
+    let prefix = entry
+        .prefix
+        .as_ref()
+        .map(|p| p.trim_end_matches('/').to_owned())
+        .unwrap_or_default();
     if !prefix.is_empty() && !prefix.starts_with('/') {
-        diag.error(entry.prefix.as_ref().map_or(entry.span(), |p| p.span()), "grpc: annotations: prefix must start with '/'");
+        diag.error(
+            entry.prefix.as_ref().map_or(entry.span(), |p| p.span()),
+            "grpc: annotations: prefix must start with '/'",
+        );
         return Vec::new();
     }
     let timeout = positive_duration(entry.timeout.as_ref(), "grpc: annotations: timeout", diag);
@@ -50,15 +66,25 @@ fn entry_routes(entry: &Spanned<RawAnnotations>, section: &GrpcSection, context:
             let rules = match http_rules(&method) {
                 Ok(rules) => rules,
                 Err(problem) => {
-                    diag.error(entry.span(), format!("grpc: annotations: {}: {problem}", method.full_name()));
+                    diag.error(
+                        entry.span(),
+                        format!("grpc: annotations: {}: {problem}", method.full_name()),
+                    );
                     continue;
                 }
             };
             for rule in rules {
                 let built = rule_route(&rule, &method, &prefix, &backend, section, timeout);
                 match built {
-                    Ok(spec) => routes.push(CompiledRoute { label: format!("route \"{}\"", spec.name), spec: Arc::new(spec), span: *entry.span() }),
-                    Err(problem) => diag.error(entry.span(), format!("grpc: annotations: {}: {problem}", method.full_name())),
+                    Ok(spec) => routes.push(CompiledRoute {
+                        label: format!("route \"{}\"", spec.name),
+                        spec: Arc::new(spec),
+                        span: *entry.span(),
+                    }),
+                    Err(problem) => diag.error(
+                        entry.span(),
+                        format!("grpc: annotations: {}: {problem}", method.full_name()),
+                    ),
                 }
             }
         }
@@ -66,14 +92,26 @@ fn entry_routes(entry: &Spanned<RawAnnotations>, section: &GrpcSection, context:
     routes
 }
 
-fn services(entry: &RawAnnotations, section: &GrpcSection, diag: &mut Diagnostics) -> Vec<ServiceDescriptor> {
-    let Some(names) = &entry.services else { return section.pool.services().collect() };
+fn services(
+    entry: &RawAnnotations,
+    section: &GrpcSection,
+    diag: &mut Diagnostics,
+) -> Vec<ServiceDescriptor> {
+    let Some(names) = &entry.services else {
+        return section.pool.services().collect();
+    };
     names
         .iter()
         .filter_map(|name| {
             let found = section.pool.get_service_by_name(name);
             if found.is_none() {
-                diag.error(name.span(), format!("grpc: annotations: no service \"{}\" in the loaded protos", name.as_str()));
+                diag.error(
+                    name.span(),
+                    format!(
+                        "grpc: annotations: no service \"{}\" in the loaded protos",
+                        name.as_str()
+                    ),
+                );
             }
             found
         })
@@ -89,16 +127,31 @@ fn rule_route(
     timeout: Option<std::time::Duration>,
 ) -> Result<RouteSpec, String> {
     let template = path_template::parse(&rule.template).map_err(|e| e.to_string())?;
-    let path = PathPattern::parse(&format!("{prefix}{}", template.pattern)).map_err(|e| format!("path {:?}: {e}", rule.template))?;
+    let path = PathPattern::parse(&format!("{prefix}{}", template.pattern))
+        .map_err(|e| format!("path {:?}: {e}", rule.template))?;
     let body = match rule.body.as_deref() {
         None => BodyBinding::None,
         Some("*") => BodyBinding::All,
-        Some(field) if method.input().get_field_by_name(field).is_some() => BodyBinding::Field(field.to_owned()),
-        Some(field) => return Err(format!("body field \"{field}\" is not in {}", method.input().full_name())),
+        Some(field) if method.input().get_field_by_name(field).is_some() => {
+            BodyBinding::Field(field.to_owned())
+        }
+        Some(field) => {
+            return Err(format!(
+                "body field \"{field}\" is not in {}",
+                method.input().full_name()
+            ));
+        }
     };
-    let bindings = RequestBindings { body, path: template.variables };
+    let bindings = RequestBindings {
+        body,
+        path: template.variables,
+    };
     let transcoding = Transcoding::new(method.clone(), bindings, section.json);
-    let route = GrpcRoute { backend: Arc::clone(backend), mode: GrpcMode::Transcode(Box::new(transcoding)), metadata: section.metadata.clone() };
+    let route = GrpcRoute {
+        backend: Arc::clone(backend),
+        mode: GrpcMode::Transcode(Box::new(transcoding)),
+        metadata: section.metadata.clone(),
+    };
     Ok(RouteSpec {
         name: format!("{} {} {}", method.full_name(), rule.method, path),
         methods: Some(vec![rule.method.clone()]),

@@ -12,7 +12,14 @@ use crate::grpc::transcode::{JsonOptions, UnknownFields};
 const MAX_DEPTH_CEILING: u64 = 100;
 
 /// Headers gRPC itself owns; passing them as metadata would break calls.
-const RESERVED: &[&str] = &["content-type", "te", "host", "connection", "transfer-encoding", "user-agent"];
+const RESERVED: &[&str] = &[
+    "content-type",
+    "te",
+    "host",
+    "connection",
+    "transfer-encoding",
+    "user-agent",
+];
 
 /// Overrides `defaults` with the given keys.
 pub(super) fn json_options(
@@ -32,7 +39,10 @@ pub(super) fn json_options(
         if (1..=MAX_DEPTH_CEILING).contains(&**depth) {
             options.max_depth = **depth as usize;
         } else {
-            diag.error(depth.span(), format!("grpc: max_depth must be between 1 and {MAX_DEPTH_CEILING}"));
+            diag.error(
+                depth.span(),
+                format!("grpc: max_depth must be between 1 and {MAX_DEPTH_CEILING}"),
+            );
         }
     }
     options
@@ -44,7 +54,10 @@ pub(super) fn metadata(names: &[Text], diag: &mut Diagnostics) -> Vec<HeaderName
         .iter()
         .filter_map(|text| {
             let lower = text.to_ascii_lowercase();
-            let problem = if RESERVED.contains(&lower.as_str()) || lower.starts_with("grpc-") || lower.starts_with(':') {
+            let problem = if RESERVED.contains(&lower.as_str())
+                || lower.starts_with("grpc-")
+                || lower.starts_with(':')
+            {
                 format!("grpc: metadata: \"{}\" is reserved by gRPC", text.as_str())
             } else if let Ok(name) = HeaderName::from_bytes(lower.as_bytes()) {
                 return Some(name);
