@@ -30,7 +30,9 @@ impl TestGateway {
     /// Starts fresh mocks and a gateway on `yaml` (with `$SERVICE`
     /// placeholders).
     pub async fn start(yaml: &str) -> TestGateway {
-        let mocks = mock_backends::start_all(MockOptions::ephemeral()).await.expect("mock backends start");
+        let mocks = mock_backends::start_all(MockOptions::ephemeral())
+            .await
+            .expect("mock backends start");
         Self::start_with(mocks, yaml).await
     }
 
@@ -43,13 +45,23 @@ impl TestGateway {
         // directory: give it the repository's protos.
         std::os::unix::fs::symlink(repo_path("proto"), dir.path().join("proto")).expect("link proto dir");
         std::fs::write(&config_path, substitute(yaml, &mocks)).expect("write config");
-        let gateway = runtime::start(StartOptions::new(&config_path).ephemeral()).await.expect("gateway starts");
-        TestGateway { gateway, mocks, client: reqwest::Client::new(), config_path, _dir: dir }
+        let gateway = runtime::start(StartOptions::new(&config_path).ephemeral())
+            .await
+            .expect("gateway starts");
+        TestGateway {
+            gateway,
+            mocks,
+            client: reqwest::Client::new(),
+            config_path,
+            _dir: dir,
+        }
     }
 
     /// Starts the repository's routes.yaml with the mocks' real ports.
     pub async fn with_default_routes() -> TestGateway {
-        let mocks = mock_backends::start_all(MockOptions::ephemeral()).await.expect("mock backends start");
+        let mocks = mock_backends::start_all(MockOptions::ephemeral())
+            .await
+            .expect("mock backends start");
         let yaml = std::fs::read_to_string(repo_path("routes.yaml")).expect("read routes.yaml");
         let yaml = default_ports_to_placeholders(&yaml);
         Self::start_with(mocks, &yaml).await
@@ -79,7 +91,10 @@ impl TestGateway {
 
     /// Waits until the active config version is `version`.
     pub async fn assert_reloaded(&self, version: u64) {
-        eventually(&format!("config version {version}"), || async { self.gateway.version() == version }).await;
+        eventually(&format!("config version {version}"), || async {
+            self.gateway.version() == version
+        })
+        .await;
     }
 }
 
@@ -92,7 +107,10 @@ where
 {
     let deadline = tokio::time::Instant::now() + EVENTUALLY;
     while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -104,7 +122,9 @@ pub fn base_url(mocks: &MockBackends, kind: ServiceKind) -> String {
 
 /// A path relative to the repository root.
 pub fn repo_path(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(relative)
 }
 
 const PLACEHOLDERS: [(&str, ServiceKind); 5] = [
@@ -118,18 +138,24 @@ const PLACEHOLDERS: [(&str, ServiceKind); 5] = [
 fn substitute(yaml: &str, mocks: &MockBackends) -> String {
     PLACEHOLDERS
         .iter()
-        .fold(yaml.to_owned(), |text, (placeholder, kind)| text.replace(placeholder, &base_url(mocks, *kind)))
+        .fold(yaml.to_owned(), |text, (placeholder, kind)| {
+            text.replace(placeholder, &base_url(mocks, *kind))
+        })
 }
 
 fn default_ports_to_placeholders(yaml: &str) -> String {
-    PLACEHOLDERS.iter().fold(yaml.to_owned(), |text, (placeholder, kind)| {
-        text.replace(&format!("http://{}", kind.default_addr()), placeholder)
-    })
+    PLACEHOLDERS
+        .iter()
+        .fold(yaml.to_owned(), |text, (placeholder, kind)| {
+            text.replace(&format!("http://{}", kind.default_addr()), placeholder)
+        })
 }
 
 fn init_tracing() {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
         .with_test_writer()
         .try_init();
 }

@@ -78,14 +78,16 @@ fn check_conflicts(routes: &[routes::CompiledRoute], diag: &mut Diagnostics) {
         ) else {
             continue;
         };
-        let other_line = other.span.start().map_or(0, |mark| mark.line());
-        diag.error(
-            &route.span,
+        let message = if conflict.other_index == conflict.route_index {
+            format!("{}: {}", route.label, conflict.message)
+        } else {
+            let other_line = other.span.start().map_or(0, |mark| mark.line());
             format!(
-                "{} conflicts with {} on line {other_line}: {}",
-                route.label, other.label, conflict.message
-            ),
-        );
+                "{} (the other route is on line {other_line})",
+                conflict.message
+            )
+        };
+        diag.error(&route.span, message);
     }
 }
 

@@ -200,9 +200,21 @@ fn report_serde_error(error: &FromNodeError, node: &Node, what: &str, diag: &mut
         marked_yaml::Error::IntegerParseFailure(parse, _) => {
             format!("{at}: expected a whole number ({parse})")
         }
-        other => format!("{at}: {other}"),
+        other => format!("{at}: {}", humanize(&other.to_string())),
     };
     diag.error(&span, message);
+}
+
+/// Serde names our raw structs (`expected struct RawEjection`); users
+/// wrote a mapping, so say that instead.
+fn humanize(message: &str) -> String {
+    let Some(at) = message.find("expected struct Raw") else {
+        return message.to_owned();
+    };
+    if message.starts_with("invalid length") {
+        return "expected a mapping (key: value lines), found a list".to_owned();
+    }
+    format!("{}expected a mapping (key: value lines)", &message[..at])
 }
 
 fn unknown_key_message(at: &str, field: &str, expected: &[&str]) -> String {

@@ -1,15 +1,22 @@
 //! The end-to-end test binary: one module per topic, every test through
 //! real sockets on 127.0.0.1 port 0.
 
+mod grpc_bad_input;
+mod grpc_client_stream;
+mod grpc_native;
+mod grpc_reload;
+mod grpc_server_stream;
+mod grpc_unary;
+mod grpc_websocket;
 mod mock_catalog;
 mod mock_debug;
 mod mock_injection;
 mod mock_orders_grpc;
 mod mock_orders_rest;
-mod grpc_unary;
-mod grpc_server_stream;
-mod grpc_client_stream;
-mod grpc_bad_input;
-mod grpc_websocket;
-mod grpc_native;
-mod grpc_reload;
+mod proxy_balancing;
+mod proxy_errors;
+mod proxy_headers;
+mod proxy_routing;
+mod proxy_streaming;
+mod reload;
+mod shutdown;

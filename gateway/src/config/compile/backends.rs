@@ -133,48 +133,34 @@ fn ejection(raw: Option<&RawEjection>, what: &str, diag: &mut Diagnostics) -> Ej
 
 /// `url:` or `urls:`, exactly one, each a valid, distinct `http://` URL.
 fn urls(name: &Text, raw: &RawBackend, diag: &mut Diagnostics) -> Vec<Uri> {
-    let listed: Vec<&Text> = match (&raw.url, &raw.urls) {
-        (Some(url), None) => vec![url],
-        (None, Some(urls)) if !urls.is_empty() => urls.iter().collect(),
-        (None, Some(urls)) => {
-            diag.error(
-                urls.span(),
-                format!("backend \"{}\": urls: list at least one URL", name.as_str()),
-            );
-            return Vec::new();
-        }
-        (Some(url), Some(_)) => {
-            diag.error(
-                url.span(),
-                format!(
-                    "backend \"{}\": set either url or urls, not both",
-                    name.as_str()
-                ),
-            );
-            return Vec::new();
-        }
-        (None, None) => {
-            diag.error(
-                name.span(),
-                format!("backend \"{}\" needs a url (or urls)", name.as_str()),
-            );
-            return Vec::new();
-        }
-    };
-    let mut uris: Vec<Uri> = Vec::with_capacity(listed.len());
-    for text in listed {
+    let mut uris: Vec<Uri> = Vec::new();
+    for text in listed_urls(name, raw, diag) {
         let Some(uri) = parse_url(name, text, diag) else {
             continue;
         };
         if uris.contains(&uri) {
-            diag.error(
-                text.span(),
-                format!("backend \"{}\": url {uri} is listed twice", name.as_str()),
+            let message = format!(
+                "backend \"{}\": url \"{}\" is listed twice",
+                name.as_str(),
+                text.as_str()
             );
+            diag.error(text.span(), message);
         }
         uris.push(uri);
     }
     uris
+}
+
+fn listed_urls<'a>(name: &Text, raw: &'a RawBackend, diag: &mut Diagnostics) -> Vec<&'a Text> {
+    let (span, problem) = match (&raw.url, &raw.urls) {
+        (Some(url), None) => return vec![url],
+        (None, Some(urls)) if !urls.is_empty() => return urls.iter().collect(),
+        (None, Some(urls)) => (urls.span(), ": urls: list at least one URL"),
+        (Some(url), Some(_)) => (url.span(), ": set either url or urls, not both"),
+        (None, None) => (name.span(), " needs a url (or urls)"),
+    };
+    diag.error(span, format!("backend \"{}\"{problem}", name.as_str()));
+    Vec::new()
 }
 
 fn parse_url(name: &Text, text: &Text, diag: &mut Diagnostics) -> Option<Uri> {

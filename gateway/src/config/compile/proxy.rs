@@ -96,7 +96,7 @@ fn strip_prefix(
 
 fn literal_prefix_problem(prefix: &str, pattern: &PathPattern) -> Option<String> {
     let path = pattern.as_str();
-    let literal = &path[..path.find('{').unwrap_or(path.len())];
+    let literal = pattern.static_prefix();
     let rest = literal.strip_prefix(prefix).map(|rest| rest.to_owned());
     let on_segment_boundary = match rest {
         Some(rest) => prefix.ends_with('/') || rest.is_empty() || rest.starts_with('/'),
@@ -167,4 +167,37 @@ pub(crate) fn template_placeholders(template: &str) -> Result<Vec<&str>, &'stati
         rest = &rest[close + 1..];
     }
     Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_placeholders_are_found_in_order() {
+        assert_eq!(
+            template_placeholders("/v2/{id}/x/{*rest}"),
+            Ok(vec!["id", "rest"])
+        );
+        assert_eq!(template_placeholders("/static"), Ok(vec![]));
+    }
+
+    #[test]
+    fn malformed_templates_are_refused() {
+        assert!(template_placeholders("v2/{id}").is_err());
+        assert!(template_placeholders("/v2/{id").is_err());
+        assert!(template_placeholders("/v2/id}").is_err());
+        assert!(template_placeholders("/v2/{}").is_err());
+        assert!(template_placeholders("/v2/{a-b}").is_err());
+    }
+
+    #[test]
+    fn strip_prefix_must_end_on_a_segment_boundary() {
+        let pattern = PathPattern::parse("/api/users/{*rest}").unwrap();
+        assert_eq!(literal_prefix_problem("/api", &pattern), None);
+        assert_eq!(literal_prefix_problem("/api/users", &pattern), None);
+        assert_eq!(literal_prefix_problem("/api/users/", &pattern), None);
+        assert!(literal_prefix_problem("/ap", &pattern).is_some());
+        assert!(literal_prefix_problem("/other", &pattern).is_some());
+    }
 }
