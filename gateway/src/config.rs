@@ -77,6 +77,12 @@ pub fn load_str(source: &str, file_label: &str) -> Result<GatewayConfig, ConfigE
     load_bytes(source.as_bytes(), file_label, Path::new("."))
 }
 
+/// [`load_str`] with relative paths (such as `grpc.protos`) taken from
+/// `base_dir`, as if the text were a file there.
+pub fn load_str_in(source: &str, file_label: &str, base_dir: &Path) -> Result<GatewayConfig, ConfigErrors> {
+    load_bytes(source.as_bytes(), file_label, base_dir)
+}
+
 fn load_bytes(bytes: &[u8], file_label: &str, base_dir: &Path) -> Result<GatewayConfig, ConfigErrors> {
     let mut diag = Diagnostics::new(file_label);
     let Ok(source) = std::str::from_utf8(bytes) else {
