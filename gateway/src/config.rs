@@ -79,19 +79,27 @@ pub fn load_str(source: &str, file_label: &str) -> Result<GatewayConfig, ConfigE
 
 /// [`load_str`] with relative paths (such as `grpc.protos`) taken from
 /// `base_dir`, as if the text were a file there.
-pub fn load_str_in(source: &str, file_label: &str, base_dir: &Path) -> Result<GatewayConfig, ConfigErrors> {
+pub fn load_str_in(
+    source: &str,
+    file_label: &str,
+    base_dir: &Path,
+) -> Result<GatewayConfig, ConfigErrors> {
     load_bytes(source.as_bytes(), file_label, base_dir)
 }
 
-fn load_bytes(bytes: &[u8], file_label: &str, base_dir: &Path) -> Result<GatewayConfig, ConfigErrors> {
+fn load_bytes(
+    bytes: &[u8],
+    file_label: &str,
+    base_dir: &Path,
+) -> Result<GatewayConfig, ConfigErrors> {
     let mut diag = Diagnostics::new(file_label);
     let Ok(source) = std::str::from_utf8(bytes) else {
         diag.file_error("is not valid UTF-8");
         return Err(diag.into_errors());
     };
     let hash = hex::encode(Sha256::digest(bytes));
-    let compiled =
-        sections::read(source, &mut diag).and_then(|raw| compile::compile(&raw, hash, base_dir, &mut diag));
+    let compiled = sections::read(source, &mut diag)
+        .and_then(|raw| compile::compile(&raw, hash, base_dir, &mut diag));
     match compiled {
         Some(config) if !diag.has_errors() => Ok(config),
         _ => Err(diag.into_errors()),

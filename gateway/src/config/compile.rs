@@ -49,7 +49,12 @@ pub(crate) fn compile(
         grpc_declared: raw.grpc.is_some(),
     };
     let mut routes = routes::compile_routes(&raw.routes, &context, diag);
-    routes.extend(grpc::annotation_routes(raw.grpc.as_ref(), grpc_section.as_ref(), &context, diag));
+    routes.extend(grpc::annotation_routes(
+        raw.grpc.as_ref(),
+        grpc_section.as_ref(),
+        &context,
+        diag,
+    ));
     check_conflicts(&routes, diag);
     let hash = grpc::hash_with_protos(hash, grpc_section.as_ref());
     if diag.has_errors() {

@@ -113,7 +113,13 @@ impl Diagnostics {
     }
 
     /// Records an error in another file (a .proto the config names).
-    pub(crate) fn error_in(&mut self, file: &str, line: usize, column: usize, message: impl Into<String>) {
+    pub(crate) fn error_in(
+        &mut self,
+        file: &str,
+        line: usize,
+        column: usize,
+        message: impl Into<String>,
+    ) {
         self.errors.push(ConfigError {
             file: file.to_owned(),
             position: Some(Position { line, column }),

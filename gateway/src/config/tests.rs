@@ -20,7 +20,8 @@ fn compiled(source: &str) -> GatewayConfig {
     // Relative paths (grpc.protos) resolve from the repository root, where
     // routes.yaml lives.
     let repo_root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-    load_str_in(source, "routes.yaml", repo_root).unwrap_or_else(|errors| panic!("config rejected:\n{errors}"))
+    load_str_in(source, "routes.yaml", repo_root)
+        .unwrap_or_else(|errors| panic!("config rejected:\n{errors}"))
 }
 
 fn proxy_of(config: &GatewayConfig, name: &str) -> super::model::ProxyAction {

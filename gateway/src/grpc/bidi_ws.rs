@@ -82,13 +82,18 @@ pub async fn bidirectional(
             Err(error) => tracing::debug!(%error, "websocket upgrade failed"),
         }
     });
+    Ok(switching_protocols(accept))
+}
+
+/// The 101 answer to an upgrade.
+fn switching_protocols(accept: HeaderValue) -> Response<GatewayBody> {
     let mut response = Response::new(body::empty());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();
     headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
     headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
     headers.insert(SEC_WEBSOCKET_ACCEPT, accept);
-    Ok(response)
+    response
 }
 
 /// Checks the upgrade request and computes `Sec-WebSocket-Accept`.

@@ -18,7 +18,7 @@ use super::call::{self, grpc_request, pool_for};
 use super::error::GrpcError;
 use super::json_input::JsonMessages;
 use super::route::{GrpcRoute, Transcoding};
-use super::unary::json_response;
+use super::unary::single_reply;
 use super::{framing, transcode};
 use crate::body::{self, BoxError, GatewayBody};
 use crate::context::RequestContext;
@@ -63,13 +63,7 @@ pub async fn client_streaming(
             call.await?
         }
     };
-    let reply = messages.next_message().await?.ok_or_else(|| {
-        GrpcError::BadResponse("a client-streaming call ended without a message".into())
-    })?;
-    let json = transcode::json_from_protobuf(&transcoding.method.output(), reply)?;
-    let mut response = json_response(json);
-    messages.copy_metadata(&route.metadata, response.headers_mut());
-    Ok(response)
+    single_reply(&mut messages, route, transcoding).await
 }
 
 /// Sends every message upstream; on a bad one, fails the upstream body so

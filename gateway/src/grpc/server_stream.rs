@@ -102,25 +102,33 @@ pub async fn server_streaming(
     if messages.is_trailers_only() {
         messages.next_message().await?;
     }
+    Ok(stream_response(messages, route, transcoding, format))
+}
+
+/// The 200 head (with metadata) and a body that writes each reply.
+fn stream_response(
+    messages: MessageStream,
+    route: &GrpcRoute,
+    transcoding: &Transcoding,
+    format: StreamFormat,
+) -> Response<GatewayBody> {
     let mut response = Response::new(body::empty());
     messages.copy_metadata(&route.metadata, response.headers_mut());
-    let replies = Replies {
-        messages,
-        output: transcoding.method.output(),
-        format,
-        finished: false,
-    };
-    *response.body_mut() = body::boxed(StreamBody::new(stream::unfold(
-        replies,
-        Replies::next_chunk,
-    )));
     let headers = response.headers_mut();
     headers.insert(
         CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
     );
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    Ok(response)
+    let replies = Replies {
+        messages,
+        output: transcoding.method.output(),
+        format,
+        finished: false,
+    };
+    let chunks = stream::unfold(replies, Replies::next_chunk);
+    *response.body_mut() = body::boxed(StreamBody::new(chunks));
+    response
 }
 
 /// The reply stream's state.

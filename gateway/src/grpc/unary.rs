@@ -7,7 +7,7 @@ use http::{Request, Response};
 use http_body_util::BodyExt;
 use prost_reflect::DynamicMessage;
 
-use super::call::{self, grpc_request, pool_for};
+use super::call::{self, MessageStream, grpc_request, pool_for};
 use super::error::GrpcError;
 use super::framing;
 use super::route::{GrpcRoute, Transcoding};
@@ -37,13 +37,23 @@ pub async fn unary(
         payload,
     )?;
     let mut messages = call::start(&pool, upstream, timeout).await?;
+    single_reply(&mut messages, route, transcoding).await
+}
+
+/// Reads the one reply of a unary or client-streaming call as a JSON
+/// response carrying the configured metadata.
+pub(super) async fn single_reply(
+    messages: &mut MessageStream,
+    route: &GrpcRoute,
+    transcoding: &Transcoding,
+) -> Result<Response<GatewayBody>, GrpcError> {
     let reply = messages
         .next_message()
         .await?
-        .ok_or_else(|| GrpcError::BadResponse("a unary call ended without a message".into()))?;
+        .ok_or_else(|| GrpcError::BadResponse("the call ended without a reply".into()))?;
     if messages.next_message().await?.is_some() {
         return Err(GrpcError::BadResponse(
-            "a unary call returned more than one message".into(),
+            "the call returned more than one reply".into(),
         ));
     }
     let json = transcode::json_from_protobuf(&transcoding.method.output(), reply)?;

@@ -5,11 +5,12 @@
 //! and each `additional_bindings`), at `prefix + template`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use marked_yaml::Spanned;
 
 use super::super::super::errors::Diagnostics;
-use super::super::super::model::{HeaderRules, RouteAction, RouteSpec};
+use super::super::super::model::{BackendSpec, HeaderRules, RouteAction, RouteSpec};
 use super::super::super::raw_grpc::{RawAnnotations, RawGrpc};
 use super::super::positive_duration;
 use super::super::routes::{CompiledRoute, RouteContext};
@@ -60,36 +61,43 @@ fn entry_routes(
         return Vec::new();
     }
     let timeout = positive_duration(entry.timeout.as_ref(), "grpc: annotations: timeout", diag);
+    let target = Target {
+        backend,
+        prefix,
+        section,
+        timeout,
+    };
     let mut routes = Vec::new();
     for service in services(entry, section, diag) {
         for method in service.methods() {
-            let rules = match http_rules(&method) {
-                Ok(rules) => rules,
-                Err(problem) => {
-                    diag.error(
-                        entry.span(),
-                        format!("grpc: annotations: {}: {problem}", method.full_name()),
-                    );
-                    continue;
-                }
-            };
-            for rule in rules {
-                let built = rule_route(&rule, &method, &prefix, &backend, section, timeout);
-                match built {
-                    Ok(spec) => routes.push(CompiledRoute {
-                        label: format!("route \"{}\"", spec.name),
-                        spec: Arc::new(spec),
-                        span: *entry.span(),
-                    }),
-                    Err(problem) => diag.error(
-                        entry.span(),
-                        format!("grpc: annotations: {}: {problem}", method.full_name()),
-                    ),
-                }
+            let built = http_rules(&method).and_then(|rules| {
+                rules
+                    .iter()
+                    .map(|rule| target.route(rule, &method))
+                    .collect::<Result<Vec<_>, _>>()
+            });
+            match built {
+                Ok(specs) => routes.extend(specs.into_iter().map(|spec| CompiledRoute {
+                    label: format!("route \"{}\"", spec.name),
+                    spec: Arc::new(spec),
+                    span: *entry.span(),
+                })),
+                Err(problem) => diag.error(
+                    entry.span(),
+                    format!("grpc: annotations: {}: {problem}", method.full_name()),
+                ),
             }
         }
     }
     routes
+}
+
+/// Where one annotations entry sends its routes.
+struct Target<'a> {
+    backend: Arc<BackendSpec>,
+    prefix: String,
+    section: &'a GrpcSection,
+    timeout: Option<Duration>,
 }
 
 fn services(
@@ -118,48 +126,46 @@ fn services(
         .collect()
 }
 
-fn rule_route(
-    rule: &HttpRule,
-    method: &MethodDescriptor,
-    prefix: &str,
-    backend: &Arc<crate::config::model::BackendSpec>,
-    section: &GrpcSection,
-    timeout: Option<std::time::Duration>,
-) -> Result<RouteSpec, String> {
-    let template = path_template::parse(&rule.template).map_err(|e| e.to_string())?;
-    let path = PathPattern::parse(&format!("{prefix}{}", template.pattern))
-        .map_err(|e| format!("path {:?}: {e}", rule.template))?;
-    let body = match rule.body.as_deref() {
-        None => BodyBinding::None,
-        Some("*") => BodyBinding::All,
+impl Target<'_> {
+    /// The route for one binding of a method.
+    fn route(&self, rule: &HttpRule, method: &MethodDescriptor) -> Result<RouteSpec, String> {
+        let template = path_template::parse(&rule.template).map_err(|e| e.to_string())?;
+        let path = PathPattern::parse(&format!("{}{}", self.prefix, template.pattern))
+            .map_err(|e| format!("path {:?}: {e}", rule.template))?;
+        let bindings = RequestBindings {
+            body: body_binding(rule.body.as_deref(), method)?,
+            path: template.variables,
+        };
+        let transcoding = Transcoding::new(method.clone(), bindings, self.section.json);
+        let route = GrpcRoute {
+            backend: Arc::clone(&self.backend),
+            mode: GrpcMode::Transcode(Box::new(transcoding)),
+            metadata: self.section.metadata.clone(),
+        };
+        Ok(RouteSpec {
+            name: format!("{} {} {}", method.full_name(), rule.method, path),
+            methods: Some(vec![rule.method.clone()]),
+            path,
+            host: None,
+            action: RouteAction::Grpc(Arc::new(route)),
+            timeout: self.timeout,
+            max_body: None,
+            headers: HeaderRules::default(),
+        })
+    }
+}
+
+/// The rule's `body`: none, `"*"`, or a field of the input message.
+fn body_binding(body: Option<&str>, method: &MethodDescriptor) -> Result<BodyBinding, String> {
+    match body {
+        None => Ok(BodyBinding::None),
+        Some("*") => Ok(BodyBinding::All),
         Some(field) if method.input().get_field_by_name(field).is_some() => {
-            BodyBinding::Field(field.to_owned())
+            Ok(BodyBinding::Field(field.to_owned()))
         }
-        Some(field) => {
-            return Err(format!(
-                "body field \"{field}\" is not in {}",
-                method.input().full_name()
-            ));
-        }
-    };
-    let bindings = RequestBindings {
-        body,
-        path: template.variables,
-    };
-    let transcoding = Transcoding::new(method.clone(), bindings, section.json);
-    let route = GrpcRoute {
-        backend: Arc::clone(backend),
-        mode: GrpcMode::Transcode(Box::new(transcoding)),
-        metadata: section.metadata.clone(),
-    };
-    Ok(RouteSpec {
-        name: format!("{} {} {}", method.full_name(), rule.method, path),
-        methods: Some(vec![rule.method.clone()]),
-        path,
-        host: None,
-        action: RouteAction::Grpc(Arc::new(route)),
-        timeout,
-        max_body: None,
-        headers: HeaderRules::default(),
-    })
+        Some(field) => Err(format!(
+            "body field \"{field}\" is not in {}",
+            method.input().full_name()
+        )),
+    }
 }
