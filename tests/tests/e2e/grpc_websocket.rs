@@ -119,3 +119,27 @@ async fn a_plain_get_on_the_websocket_route_is_400() {
     assert_eq!(body["details"][0]["reason"], "WEBSOCKET_REQUIRED");
     assert_eq!(grpc_call_count(&gateway), 0);
 }
+
+#[tokio::test]
+async fn a_client_that_drops_the_socket_cancels_the_backend_call() {
+    let gateway = bridge().await;
+    let mut socket = connect(&gateway).await;
+    send(
+        &mut socket,
+        json!({"orderId": seed::PENDING_ORDER_ID.to_string(), "action": "confirm"}),
+    )
+    .await;
+    next_event(&mut socket).await;
+    drop(socket); // the TCP connection closes without a close frame
+    let control = &gateway.mocks.orders_grpc.control;
+    let cancelled = |calls: &[mock_backends::RecordedRequest]| {
+        calls.iter().any(|c| {
+            c.path.ends_with("/OrderUpdates") && c.outcome == mock_backends::Outcome::Cancelled
+        })
+    };
+    within(
+        "the backend to see the call cancelled",
+        control.wait_for_requests(cancelled),
+    )
+    .await;
+}
