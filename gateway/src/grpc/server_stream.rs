@@ -162,3 +162,34 @@ impl Replies {
         (Ok(Frame::data(self.format.error(error))), self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_chooses_sse_or_ndjson() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(StreamFormat::from_accept(&headers), StreamFormat::Ndjson);
+        headers.insert(
+            ACCEPT,
+            HeaderValue::from_static("application/json, text/event-stream"),
+        );
+        assert_eq!(StreamFormat::from_accept(&headers), StreamFormat::Sse);
+    }
+
+    #[test]
+    fn messages_and_the_final_error_are_framed_per_format() {
+        assert_eq!(&StreamFormat::Ndjson.message(b"{}")[..], b"{}\n");
+        assert_eq!(&StreamFormat::Sse.message(b"{}")[..], b"data: {}\n\n");
+        let error = GrpcError::bad_request("X", "bad");
+        let line = StreamFormat::Ndjson.error(&error);
+        let parsed: serde_json::Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(
+            (parsed["error"]["code"].as_i64(), line.ends_with(b"\n")),
+            (Some(3), true)
+        );
+        let event = StreamFormat::Sse.error(&error);
+        assert!(event.starts_with(b"event: error\ndata: {") && event.ends_with(b"\n\n"));
+    }
+}
