@@ -18,5 +18,6 @@ mod proxy_errors;
 mod proxy_headers;
 mod proxy_routing;
 mod proxy_streaming;
+mod readme_ids;
 mod reload;
 mod shutdown;
