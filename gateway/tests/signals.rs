@@ -50,10 +50,9 @@ fn signal(child: &Child, name: &str) {
 
 async fn eventually_status(client: &reqwest::Client, url: &str, expected: u16) {
     for _ in 0..500 {
-        if let Ok(response) = client.get(url).send().await {
-            if response.status().as_u16() == expected {
-                return;
-            }
+        let answered = client.get(url).send().await.map(|r| r.status().as_u16());
+        if answered.ok() == Some(expected) {
+            return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
