@@ -3,4 +3,5 @@
 
 pub mod compare;
 pub mod gateway;
+pub mod grpc;
 pub mod mocks;

@@ -2,6 +2,13 @@
 //! real sockets on 127.0.0.1 port 0.
 
 mod compare_smoke;
+mod grpc_bad_input;
+mod grpc_client_stream;
+mod grpc_native;
+mod grpc_reload;
+mod grpc_server_stream;
+mod grpc_unary;
+mod grpc_websocket;
 mod mock_catalog;
 mod mock_debug;
 mod mock_injection;
@@ -12,5 +19,6 @@ mod proxy_errors;
 mod proxy_headers;
 mod proxy_routing;
 mod proxy_streaming;
+mod readme_ids;
 mod reload;
 mod shutdown;
