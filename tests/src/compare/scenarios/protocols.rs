@@ -16,14 +16,14 @@ use crate::compare::probes::{Counted, GraphqlPost, GrpcGetOrder, HttpGet};
 use crate::compare::report::ScenarioReport;
 
 /// Number of series (for the progress estimate).
-pub const SERIES: usize = 6;
+pub const SERIES: usize = 7;
 
 /// The gRPC bridge's transcoded GetOrder.
 pub const TRANSCODED_PATH: &str = "/grpc/v1/orders/{id}";
 
 const MEASURES: &str = "One GetOrder, no injected latency, over each protocol: REST/JSON and \
 gRPC straight to the mock services, then REST/JSON through the gateway (HTTP/1.1 and h2c), \
-REST transcoded by the gateway's gRPC bridge, and GraphQL through the gateway. Each series \
+native gRPC through the gateway's passthrough route, REST transcoded by the gateway's gRPC bridge, and GraphQL through the gateway. Each series \
 runs open loop at a fixed rate (latency) and closed loop at a fixed concurrency (throughput).";
 
 pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
@@ -39,7 +39,8 @@ pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
         order_uris(&direct, order_path),
     )
     .await;
-    grpc_series(ctx, &mut report).await;
+    let grpc_direct = ctx.env.mocks.orders_grpc.url();
+    grpc_series(ctx, &mut report, "gRPC direct", &grpc_direct, &[]).await;
     http_series(
         ctx,
         &mut report,
@@ -54,6 +55,19 @@ pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
         "REST/JSON via gateway, h2c",
         HttpVersion::H2c,
         order_uris(&gateway, order_path),
+    )
+    .await;
+    let passthrough = Need::Route {
+        feature: "the gRPC bridge's passthrough",
+        method: Method::POST,
+        path: "/orders.OrderService/GetOrder".to_owned(),
+    };
+    grpc_series(
+        ctx,
+        &mut report,
+        "gRPC via gateway (passthrough)",
+        &gateway,
+        &[passthrough],
     )
     .await;
     transcoded_series(ctx, &mut report).await;
@@ -85,10 +99,18 @@ async fn http_series(
     run_plans(ctx, report, name, label, &probe).await;
 }
 
-async fn grpc_series(ctx: &RunContext<'_>, report: &mut ScenarioReport) {
-    let name = "gRPC direct";
-    let base = ctx.env.mocks.orders_grpc.url().parse().unwrap_or_default();
-    match GrpcClient::connect(base).await {
+async fn grpc_series(
+    ctx: &RunContext<'_>,
+    report: &mut ScenarioReport,
+    name: &str,
+    base: &str,
+    needs: &[Need],
+) {
+    if let Some(reason) = ctx.unmet(needs).await {
+        ctx.skipped(&ctx.profile.protocols());
+        return report.skip(name, "gRPC", reason);
+    }
+    match GrpcClient::connect(base.parse().unwrap_or_default()).await {
         Ok(client) => {
             let probe = GrpcGetOrder {
                 client: client.clone(),
@@ -105,11 +127,7 @@ async fn grpc_series(ctx: &RunContext<'_>, report: &mut ScenarioReport) {
         }
         Err(error) => {
             ctx.skipped(&ctx.profile.protocols());
-            report.skip(
-                name,
-                "gRPC",
-                format!("cannot connect to the gRPC mock: {error}"),
-            );
+            report.skip(name, "gRPC", format!("cannot connect to {base}: {error}"));
         }
     }
 }
