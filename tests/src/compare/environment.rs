@@ -4,11 +4,14 @@
 //! would not with separate processes.
 //!
 //! The gateway serves the repository's own `routes.yaml`, its backend URLs
-//! pointed at the mocks' ports: a feature that lands with its routes in
-//! that file (gRPC bridge, composition, GraphQL) becomes measurable without
-//! touching the suite.
+//! pointed at the mocks' ports, plus the suite's own routes
+//! ([`suite_config`]): a feature that lands with its routes in that file
+//! (gRPC bridge, composition, GraphQL) becomes measurable without touching
+//! the suite.
 
-use std::path::{Path, PathBuf};
+pub mod suite_config;
+
+use std::path::Path;
 use std::time::Duration;
 
 use gateway::runtime::{self, RunningGateway, StartOptions};
@@ -25,7 +28,8 @@ pub const SERVER_THREADS: usize = 2;
 pub struct Environment {
     pub mocks: MockBackends,
     pub gateway: RunningGateway,
-    pub config_path: PathBuf,
+    /// Why the suite's own routes were left out of the config, if they were.
+    pub rejected_routes: Option<String>,
     runtimes: Vec<Runtime>,
 }
 
@@ -40,8 +44,8 @@ impl Environment {
             .await
             .map_err(|e| CompareError::Start(format!("mock backends: {e}")))?
             .map_err(|e| CompareError::Start(format!("mock backends: {e}")))?;
-        let config_path = write_config(dir, &mocks)?;
-        let mut options = StartOptions::new(&config_path).ephemeral();
+        let config = suite_config::write(dir, &mocks)?;
+        let mut options = StartOptions::new(&config.path).ephemeral();
         options.watch = false;
         let gateway = gateway_runtime
             .spawn(runtime::start(options))
@@ -51,7 +55,7 @@ impl Environment {
         Ok(Environment {
             mocks,
             gateway,
-            config_path,
+            rejected_routes: config.rejected_routes,
             runtimes: vec![mocks_runtime, gateway_runtime],
         })
     }
@@ -100,28 +104,4 @@ fn server_runtime(name: &str) -> Result<Runtime, CompareError> {
         .enable_all()
         .build()
         .map_err(|e| CompareError::Start(format!("{name} runtime: {e}")))
-}
-
-/// Copies routes.yaml into `dir` with every default mock URL replaced by
-/// the running mock's, and links the repository's `proto/` beside it
-/// (the gRPC bridge resolves its .proto paths from the config's folder).
-fn write_config(dir: &Path, mocks: &MockBackends) -> Result<PathBuf, CompareError> {
-    let repo = crate::gateway::repo_path("");
-    let source = std::fs::read_to_string(repo.join("routes.yaml"))
-        .map_err(|e| CompareError::Start(format!("read routes.yaml: {e}")))?;
-    let yaml = ServiceKind::ALL.iter().fold(source, |text, kind| {
-        text.replace(
-            &format!("http://{}", kind.default_addr()),
-            &format!("http://{}", mocks.service(*kind).addr),
-        )
-    });
-    let write = |e: std::io::Error| CompareError::Output(dir.display().to_string(), e);
-    std::fs::create_dir_all(dir).map_err(write)?;
-    let proto_link = dir.join("proto");
-    if !proto_link.exists() {
-        std::os::unix::fs::symlink(repo.join("proto"), &proto_link).map_err(write)?;
-    }
-    let path = dir.join("routes.yaml");
-    std::fs::write(&path, yaml).map_err(write)?;
-    Ok(path)
 }

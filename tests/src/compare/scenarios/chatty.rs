@@ -9,6 +9,7 @@ use mock_backends::ServiceKind;
 
 use super::{RunContext, order_ids, order_uris};
 use crate::compare::clients::{HttpClient, HttpVersion};
+use crate::compare::environment::suite_config::{COMPOSED_PATH, COMPOSED_SEQUENTIAL_PATH};
 use crate::compare::needs::Need;
 use crate::compare::probes::{ChattyClient, Counted, Fanout, GraphqlPost, HttpGet};
 use crate::compare::report::ScenarioReport;
@@ -16,15 +17,11 @@ use crate::compare::report::ScenarioReport;
 /// Number of series (for the progress estimate).
 pub const SERIES: usize = 5;
 
-/// The composed order-details route, parallel and sequential modes.
-pub const COMPOSED_PATH: &str = "/v1/orders/{id}/details";
-pub const COMPOSED_SEQUENTIAL_PATH: &str = "/v1/orders/{id}/details?mode=sequential";
-
 const MEASURES: &str = "The seed's order-details page: the order, its customer, its products \
 and its payment, with the seed's latencies injected in the mocks (orders 50 ms, users 30, \
 products 40, payments 20). A client that makes the four calls itself through the gateway's \
 proxy routes (one after another, or the last three at once), against one call to the \
-gateway's composed route (sequential and parallel mode) and one federated GraphQL query. \
+gateway's composed route without caches (sequential and parallel mode) and one federated GraphQL query. \
 Open loop at a steady rate; the floor is the critical path of the parallel plan.";
 
 pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
@@ -117,7 +114,12 @@ async fn composed_series(
         method: Method::GET,
         path: example,
     }];
-    if let Some(reason) = ctx.unmet(&needs).await {
+    if let Some(mut reason) = ctx.unmet(&needs).await {
+        if let Some(rejected) = &ctx.env.rejected_routes {
+            reason.push_str(&format!(
+                " (the suite's composed routes were rejected: {rejected})"
+            ));
+        }
         ctx.skipped(&[plan]);
         return report.skip(name, "HTTP/1.1", reason);
     }
