@@ -11,6 +11,7 @@
 //! docs/latency-comparison.md.
 
 pub mod clients;
+pub mod cpu;
 pub mod environment;
 pub mod loadgen;
 pub mod needs;

@@ -24,6 +24,9 @@ use super::CompareError;
 /// number of worker processes / threads), and of the mocks' runtime.
 pub const SERVER_THREADS: usize = 2;
 
+/// The name of the gateway runtime's threads (for their CPU time).
+pub const GATEWAY_THREADS: &str = "compare-gateway";
+
 /// The running mocks and gateway.
 pub struct Environment {
     pub mocks: MockBackends,
@@ -37,8 +40,8 @@ impl Environment {
     /// Starts the mocks (no injected latency), then the gateway on a copy
     /// of routes.yaml written into `dir`.
     pub async fn start(dir: &Path) -> Result<Environment, CompareError> {
-        let mocks_runtime = server_runtime("mocks")?;
-        let gateway_runtime = server_runtime("gateway")?;
+        let mocks_runtime = server_runtime("compare-mocks")?;
+        let gateway_runtime = server_runtime(GATEWAY_THREADS)?;
         let mocks = mocks_runtime
             .spawn(mock_backends::start_all(MockOptions::ephemeral()))
             .await
@@ -100,7 +103,7 @@ impl Drop for Environment {
 fn server_runtime(name: &str) -> Result<Runtime, CompareError> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(SERVER_THREADS)
-        .thread_name(format!("compare-{name}"))
+        .thread_name(name)
         .enable_all()
         .build()
         .map_err(|e| CompareError::Start(format!("{name} runtime: {e}")))

@@ -129,6 +129,11 @@ impl Measurement {
         self.measured += plan.duration;
     }
 
+    /// Calls completed so far, warm-up included.
+    pub fn calls(&self) -> u64 {
+        self.recorder.calls()
+    }
+
     /// The statistics of every run so far.
     pub fn stats(&self) -> Stats {
         self.recorder.finish(self.measured, self.wire_bytes)

@@ -86,6 +86,11 @@ impl ExternalProxy {
         Ok(proxy)
     }
 
+    /// The child's process id (nginx's master).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn base(&self) -> String {
         format!("http://{}", self.addr)
     }

@@ -66,6 +66,11 @@ impl Recorder {
         }
     }
 
+    /// Calls completed so far, warm-up included.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
     /// The statistics of the measured window of `duration`, given the
     /// bytes the probe's sockets carried during the whole run.
     pub fn finish(&self, duration: Duration, wire_bytes: u64) -> Stats {

@@ -167,4 +167,5 @@ pub fn graphql_uri(ctx: &RunContext<'_>) -> http::Uri {
 
 /// The order-details fields the chatty client and the composed route get.
 const ORDER_DETAILS_QUERY: &str = "query OrderDetails($id: ID!) { order(id: $id) { id status total \
-customer { name email } items { quantity product { id name price } } payment { status } } }";
+createdAt customer { id name email } items { quantity unitPrice product { id name price } } \
+payment { status } } }";

@@ -190,9 +190,10 @@ async fn run_plans<P: Probe>(
     }
 }
 
-/// The GetOrder fields, as GraphQL.
-const GET_ORDER_QUERY: &str = "query GetOrder($id: ID!) { order(id: $id) { id customerId status \
-total createdAt items { productId quantity unitPrice } } }";
+/// The GetOrder fields the orders subgraph has (the customer lives in the
+/// users subgraph, so `customer_id` has no counterpart here).
+const GET_ORDER_QUERY: &str = "query GetOrder($id: ID!) { order(id: $id) { id status total \
+createdAt items { quantity unitPrice product { id } } } }";
 
 /// One request body per seeded order: `{"query": ..., "variables": {"id": ...}}`.
 pub fn graphql_bodies(query: &str) -> Vec<Bytes> {

@@ -3,10 +3,14 @@
 //! targets take turns in rounds whose order alternates (forward, then
 //! backward), so drift on a shared machine is spread over all of them.
 
+use std::time::Duration;
+
 use mock_backends::ServiceKind;
 
 use super::{RunContext, order_uris};
 use crate::compare::clients::{HttpClient, HttpVersion};
+use crate::compare::cpu;
+use crate::compare::environment::GATEWAY_THREADS;
 use crate::compare::loadgen::{LoadMode, Measurement, Stats};
 use crate::compare::needs::Need;
 use crate::compare::probes::{Counted, HttpGet};
@@ -30,18 +34,48 @@ struct Target {
     name: &'static str,
     probe: Counted<HttpGet>,
     results: Vec<Measurement>,
+    /// Where the proxy's CPU time is read (none for direct).
+    cpu: CpuSource,
+    /// The proxy's CPU time over this target's runs.
+    cpu_used: Duration,
     _proxy: Option<ExternalProxy>,
+}
+
+/// Whose CPU time a target's runs cost.
+#[derive(Clone, Copy)]
+enum CpuSource {
+    None,
+    GatewayThreads,
+    Process(u32),
+}
+
+impl CpuSource {
+    fn read(self) -> Option<Duration> {
+        match self {
+            CpuSource::None => None,
+            CpuSource::GatewayThreads => cpu::threads_named(GATEWAY_THREADS),
+            CpuSource::Process(pid) => cpu::process_tree(pid),
+        }
+    }
 }
 
 pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
     let mut report = ScenarioReport::new("proxy", "Proxy overhead", MEASURES);
     let mut targets = vec![
-        target("direct", ctx.env.mocks.orders.url(), None),
-        target("gateway", ctx.env.gateway_base(), None),
+        target("direct", ctx.env.mocks.orders.url(), CpuSource::None, None),
+        target(
+            "gateway",
+            ctx.env.gateway_base(),
+            CpuSource::GatewayThreads,
+            None,
+        ),
     ];
     for kind in [ProxyKind::Nginx, ProxyKind::Haproxy] {
         match start_proxy(ctx, kind).await {
-            Ok(proxy) => targets.push(target(kind.program(), proxy.base(), Some(proxy))),
+            Ok(proxy) => {
+                let cpu = CpuSource::Process(proxy.pid());
+                targets.push(target(kind.program(), proxy.base(), cpu, Some(proxy)));
+            }
             Err(reason) => {
                 ctx.skipped(&vec![ctx.profile.proxy(); ctx.profile.proxy_rounds()].concat());
                 report.skip(kind.program(), "HTTP/1.1", reason);
@@ -55,10 +89,16 @@ pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
         }
     }
     report.notes = comparison_notes(&report, ctx.profile.proxy_rounds());
+    report.notes.extend(targets.iter().filter_map(cpu_note));
     report
 }
 
-fn target(name: &'static str, base: String, proxy: Option<ExternalProxy>) -> Target {
+fn target(
+    name: &'static str,
+    base: String,
+    cpu: CpuSource,
+    proxy: Option<ExternalProxy>,
+) -> Target {
     let client = HttpClient::new(HttpVersion::Http1);
     let uris = order_uris(&base, |id| format!("/v1/orders/{id}"));
     Target {
@@ -71,6 +111,8 @@ fn target(name: &'static str, base: String, proxy: Option<ExternalProxy>) -> Tar
             client.wire(),
         ),
         results: vec![Measurement::new(), Measurement::new()],
+        cpu,
+        cpu_used: Duration::ZERO,
         _proxy: proxy,
     }
 }
@@ -95,12 +137,20 @@ async fn run_rounds(ctx: &RunContext<'_>, targets: &mut [Target]) {
             order.reverse();
         }
         for index in order {
-            let target = &mut targets[index];
-            for (plan, measurement) in ctx.profile.proxy().into_iter().zip(&mut target.results) {
-                ctx.measure_into(measurement, target.name, &target.probe, plan)
-                    .await;
-            }
+            run_target(ctx, &mut targets[index]).await;
         }
+    }
+}
+
+/// One target under every plan, with the proxy's CPU time around it.
+async fn run_target(ctx: &RunContext<'_>, target: &mut Target) {
+    let cpu_before = target.cpu.read();
+    for (plan, measurement) in ctx.profile.proxy().into_iter().zip(&mut target.results) {
+        ctx.measure_into(measurement, target.name, &target.probe, plan)
+            .await;
+    }
+    if let (Some(before), Some(after)) = (cpu_before, target.cpu.read()) {
+        target.cpu_used += after.saturating_sub(before);
     }
 }
 
@@ -130,6 +180,18 @@ fn comparison_notes(report: &ScenarioReport, rounds: usize) -> Vec<String> {
         notes.push(latency_verdict(gateway, nginx, direct));
     }
     notes
+}
+
+/// The proxy's CPU time per request it served (warm-up included).
+fn cpu_note(target: &Target) -> Option<String> {
+    target.cpu.read()?;
+    let calls: u64 = target.results.iter().map(Measurement::calls).sum();
+    let micros = target.cpu_used.as_secs_f64() * 1e6 / calls.max(1) as f64;
+    Some(format!(
+        "{} CPU per request: {micros:.1} µs ({:.2} s of CPU over {calls} requests, user + system, from /proc)",
+        target.name,
+        target.cpu_used.as_secs_f64()
+    ))
 }
 
 fn added_latency(name: &str, stats: &Stats, direct: &Stats) -> String {
