@@ -68,6 +68,8 @@ impl ExternalProxy {
         let dir = dir.join(kind.program());
         let io = |e: std::io::Error| CompareError::Output(dir.display().to_string(), e);
         std::fs::create_dir_all(&dir).map_err(io)?;
+        // nginx reads relative paths from its prefix: give it absolute ones.
+        let dir = std::fs::canonicalize(&dir).map_err(io)?;
         let addr = free_port().map_err(io)?;
         let mut command = match kind {
             ProxyKind::Nginx => nginx::command(&program, &dir, addr, backend),
