@@ -98,5 +98,9 @@ fn check_scenario(scenario: &ScenarioReport, out: &std::path::Path) {
         let svg = std::fs::read_to_string(out.join(chart)).expect("chart is written");
         assert!(svg.contains("<svg"), "{chart} is not an SVG");
     }
-    assert_eq!(scenario.charts.len(), 2, "{} has no charts", scenario.name);
+    assert!(
+        !scenario.charts.is_empty(),
+        "{} has no charts",
+        scenario.name
+    );
 }

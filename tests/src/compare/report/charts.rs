@@ -6,23 +6,36 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::{ScenarioReport, SeriesReport};
-use crate::compare::loadgen::Stats;
+use crate::compare::loadgen::{LoadMode, Stats};
 
 const SIZE: (u32, u32) = (960, 540);
 const PERCENTILES: [&str; 5] = ["p50", "p90", "p99", "p99.9", "max"];
 
-/// Draws both charts of `scenario` into `dir` and returns their file names.
+/// Draws the charts of `scenario` into `dir`, one pair (percentiles, CDF)
+/// per load mode it ran (open loop, closed loop), and returns their file
+/// names.
 pub fn draw(scenario: &ScenarioReport, dir: &Path) -> Result<Vec<String>, String> {
-    let series: Vec<(&SeriesReport, &Stats)> = scenario.measurements().collect();
-    if series.is_empty() {
-        return Ok(Vec::new());
+    let mut files = Vec::new();
+    for (mode, open) in [("open loop", true), ("closed loop", false)] {
+        let series: Vec<(&SeriesReport, &Stats)> = scenario
+            .measurements()
+            .filter(|(s, _)| {
+                s.plan
+                    .is_some_and(|p| matches!(p.mode, LoadMode::Open { .. }) == open)
+            })
+            .collect();
+        if series.is_empty() {
+            continue;
+        }
+        let slug = mode.replace(' ', "-");
+        let title = format!("{}, {mode}", scenario.title);
+        let percentiles = format!("{}-{slug}-percentiles.svg", scenario.name);
+        let cdf = format!("{}-{slug}-cdf.svg", scenario.name);
+        draw_percentiles(&title, &series, &dir.join(&percentiles)).map_err(|e| e.to_string())?;
+        draw_cdf(&title, &series, &dir.join(&cdf)).map_err(|e| e.to_string())?;
+        files.extend([percentiles, cdf]);
     }
-    let percentiles = format!("{}-percentiles.svg", scenario.name);
-    let cdf = format!("{}-cdf.svg", scenario.name);
-    draw_percentiles(scenario.title, &series, &dir.join(&percentiles))
-        .map_err(|e| e.to_string())?;
-    draw_cdf(scenario.title, &series, &dir.join(&cdf)).map_err(|e| e.to_string())?;
-    Ok(vec![percentiles, cdf])
+    Ok(files)
 }
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
