@@ -29,32 +29,40 @@ runs open loop at a fixed rate (latency) and closed loop at a fixed concurrency 
 pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
     let mut report = ScenarioReport::new("protocols", "Protocols: the same GetOrder", MEASURES);
     let direct = ctx.env.mocks.orders.url();
-    let gateway = ctx.env.gateway_base();
-    let order_path = |id: &str| format!("/v1/orders/{id}");
+    let version = HttpVersion::Http1;
     http_series(
         ctx,
         &mut report,
         "REST/JSON direct",
-        HttpVersion::Http1,
-        order_uris(&direct, order_path),
+        version,
+        rest_uris(&direct),
     )
     .await;
     let grpc_direct = ctx.env.mocks.orders_grpc.url();
     grpc_series(ctx, &mut report, "gRPC direct", &grpc_direct, &[]).await;
+    through_gateway(ctx, &mut report).await;
+    report.skip_if_empty();
+    report
+}
+
+/// Every series that goes through the gateway.
+async fn through_gateway(ctx: &RunContext<'_>, report: &mut ScenarioReport) {
+    let gateway = ctx.env.gateway_base();
+    let (h1, h2c) = (HttpVersion::Http1, HttpVersion::H2c);
     http_series(
         ctx,
-        &mut report,
+        report,
         "REST/JSON via gateway",
-        HttpVersion::Http1,
-        order_uris(&gateway, order_path),
+        h1,
+        rest_uris(&gateway),
     )
     .await;
     http_series(
         ctx,
-        &mut report,
+        report,
         "REST/JSON via gateway, h2c",
-        HttpVersion::H2c,
-        order_uris(&gateway, order_path),
+        h2c,
+        rest_uris(&gateway),
     )
     .await;
     let passthrough = Need::Route {
@@ -62,18 +70,15 @@ pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
         method: Method::POST,
         path: "/orders.OrderService/GetOrder".to_owned(),
     };
-    grpc_series(
-        ctx,
-        &mut report,
-        "gRPC via gateway (passthrough)",
-        &gateway,
-        &[passthrough],
-    )
-    .await;
-    transcoded_series(ctx, &mut report).await;
-    graphql_series(ctx, &mut report).await;
-    report.skip_if_empty();
-    report
+    let name = "gRPC via gateway (passthrough)";
+    grpc_series(ctx, report, name, &gateway, &[passthrough]).await;
+    transcoded_series(ctx, report).await;
+    graphql_series(ctx, report).await;
+}
+
+/// `GET {base}/v1/orders/{id}` for every seeded order.
+fn rest_uris(base: &str) -> Vec<http::Uri> {
+    order_uris(base, |id| format!("/v1/orders/{id}"))
 }
 
 async fn http_series(
