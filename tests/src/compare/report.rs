@@ -33,6 +33,9 @@ pub struct ScenarioReport {
     /// `None` when it ran, else why the whole scenario was skipped.
     pub skipped: Option<String>,
     pub series: Vec<SeriesReport>,
+    /// A derived table (the proxy scenario's comparison), shown after the
+    /// main table.
+    pub summary: Option<Table>,
     /// Derived figures (floors, ratios), as `label: value` lines.
     pub notes: Vec<String>,
     /// File names of the charts, relative to the report.
@@ -47,6 +50,7 @@ impl ScenarioReport {
             measures,
             skipped: None,
             series: Vec::new(),
+            summary: None,
             notes: Vec::new(),
             charts: Vec::new(),
         }
@@ -102,6 +106,13 @@ impl ScenarioReport {
             });
         }
     }
+}
+
+/// A small table of derived figures.
+#[derive(Clone, Debug, Serialize)]
+pub struct Table {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
 }
 
 /// One series: a client against a target under one load plan.

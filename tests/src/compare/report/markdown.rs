@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Report, ScenarioReport, SeriesReport};
+use super::{Report, ScenarioReport, SeriesReport, Table};
 
 /// The whole report as Markdown.
 pub fn render(report: &Report) -> String {
@@ -59,6 +59,9 @@ fn section(scenario: &ScenarioReport) -> String {
         return out;
     }
     out.push_str(&table(scenario));
+    if let Some(summary) = &scenario.summary {
+        out.push_str(&derived(summary));
+    }
     for series in scenario.series.iter().filter(|s| s.skipped.is_some()) {
         let reason = series.skipped.as_deref().unwrap_or_default();
         let _ = writeln!(out, "- {} — **skipped:** {reason}", series.name);
@@ -103,6 +106,19 @@ fn table(scenario: &ScenarioReport) -> String {
             stats.errors,
             stats.bytes_per_request
         );
+    }
+    out.push('\n');
+    out
+}
+
+fn derived(table: &Table) -> String {
+    let mut out = format!(
+        "| {} |\n|{}\n",
+        table.columns.join(" | "),
+        "---|".repeat(table.columns.len())
+    );
+    for row in &table.rows {
+        let _ = writeln!(out, "| {} |", row.join(" | "));
     }
     out.push('\n');
     out

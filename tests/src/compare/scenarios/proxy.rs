@@ -3,6 +3,8 @@
 //! targets take turns in rounds whose order alternates (forward, then
 //! backward), so drift on a shared machine is spread over all of them.
 
+mod summary;
+
 use std::time::Duration;
 
 use mock_backends::ServiceKind;
@@ -11,7 +13,7 @@ use super::{RunContext, order_uris};
 use crate::compare::clients::{HttpClient, HttpVersion};
 use crate::compare::cpu;
 use crate::compare::environment::GATEWAY_THREADS;
-use crate::compare::loadgen::{LoadMode, Measurement, Stats};
+use crate::compare::loadgen::Measurement;
 use crate::compare::needs::Need;
 use crate::compare::probes::{Counted, HttpGet};
 use crate::compare::proxies::{ExternalProxy, ProxyKind};
@@ -20,14 +22,18 @@ use crate::compare::report::ScenarioReport;
 /// Direct, gateway, nginx, HAProxy (for the progress estimate).
 pub const TARGETS: usize = 4;
 
-/// The issue's target: the gateway's throughput at least this many times nginx's.
-pub const THROUGHPUT_TARGET: f64 = 1.25;
-
 const MEASURES: &str = "GET /v1/orders/{id} over HTTP/1.1 keep-alive, straight to the orders \
 mock and through each proxy in front of it: the gateway (its plain proxy route), nginx and \
 HAProxy (configs written by the suite: same worker count as the gateway's runtime, upstream \
 keep-alive, no access log). Open loop at a fixed rate for the added latency, closed loop for \
 the most throughput; targets alternate over several rounds.";
+
+/// The proxy's CPU time per request it served (warm-up included), in µs.
+fn cpu_per_request(target: &Target) -> Option<f64> {
+    target.cpu.read()?;
+    let calls: u64 = target.results.iter().map(Measurement::calls).sum();
+    Some(target.cpu_used.as_secs_f64() * 1e6 / calls.max(1) as f64)
+}
 
 /// One thing to send load to.
 struct Target {
@@ -88,8 +94,12 @@ pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
             report.measured(target.name, "HTTP/1.1", plan, measurement.stats());
         }
     }
-    report.notes = comparison_notes(&report, ctx.profile.proxy_rounds());
-    report.notes.extend(targets.iter().filter_map(cpu_note));
+    let cpu: Vec<(&str, Option<f64>)> = targets
+        .iter()
+        .map(|t| (t.name, cpu_per_request(t)))
+        .collect();
+    report.summary = Some(summary::table(&report, &cpu));
+    report.notes = summary::verdicts(&report, ctx.profile.proxy_rounds());
     report
 }
 
@@ -152,83 +162,4 @@ async fn run_target(ctx: &RunContext<'_>, target: &mut Target) {
     if let (Some(before), Some(after)) = (cpu_before, target.cpu.read()) {
         target.cpu_used += after.saturating_sub(before);
     }
-}
-
-/// Throughput ratios to nginx and latency added over direct.
-fn comparison_notes(report: &ScenarioReport, rounds: usize) -> Vec<String> {
-    let find = |name: &str, open: bool| {
-        report.measurements().find_map(|(series, stats)| {
-            let is_open = matches!(series.plan.map(|p| p.mode), Some(LoadMode::Open { .. }));
-            (series.name == name && is_open == open).then_some(stats)
-        })
-    };
-    let mut notes = vec![format!(
-        "rounds: {rounds}, targets alternating forward and backward"
-    )];
-    let Some(direct) = find("direct", true) else {
-        return notes;
-    };
-    for name in ["gateway", "nginx", "haproxy"] {
-        if let Some(open) = find(name, true) {
-            notes.push(added_latency(name, open, direct));
-        }
-    }
-    if let (Some(gateway), Some(nginx)) = (find("gateway", false), find("nginx", false)) {
-        notes.push(throughput_verdict(gateway, nginx));
-    }
-    if let (Some(gateway), Some(nginx)) = (find("gateway", true), find("nginx", true)) {
-        notes.push(latency_verdict(gateway, nginx, direct));
-    }
-    notes
-}
-
-/// The proxy's CPU time per request it served (warm-up included).
-fn cpu_note(target: &Target) -> Option<String> {
-    target.cpu.read()?;
-    let calls: u64 = target.results.iter().map(Measurement::calls).sum();
-    let micros = target.cpu_used.as_secs_f64() * 1e6 / calls.max(1) as f64;
-    Some(format!(
-        "{} CPU per request: {micros:.1} µs ({:.2} s of CPU over {calls} requests, user + system, from /proc)",
-        target.name,
-        target.cpu_used.as_secs_f64()
-    ))
-}
-
-fn added_latency(name: &str, stats: &Stats, direct: &Stats) -> String {
-    format!(
-        "{name} added latency over direct: p50 {:+.3} ms, p99 {:+.3} ms",
-        stats.p50 - direct.p50,
-        stats.p99 - direct.p99
-    )
-}
-
-fn throughput_verdict(gateway: &Stats, nginx: &Stats) -> String {
-    let ratio = gateway.throughput / nginx.throughput.max(f64::EPSILON);
-    let verdict = if ratio >= THROUGHPUT_TARGET {
-        "met"
-    } else {
-        "MISSED"
-    };
-    format!(
-        "gateway throughput / nginx throughput: {ratio:.2}x (target >= {THROUGHPUT_TARGET}x: {verdict}; \
-         gateway {:.0} req/s, nginx {:.0} req/s)",
-        gateway.throughput, nginx.throughput
-    )
-}
-
-fn latency_verdict(gateway: &Stats, nginx: &Stats, direct: &Stats) -> String {
-    let lower = |g: f64, n: f64| {
-        if g < n {
-            "lower (met)"
-        } else {
-            "not lower (MISSED)"
-        }
-    };
-    let (g50, n50) = (gateway.p50 - direct.p50, nginx.p50 - direct.p50);
-    let (g99, n99) = (gateway.p99 - direct.p99, nginx.p99 - direct.p99);
-    format!(
-        "added latency, gateway vs nginx: p50 {g50:+.3} vs {n50:+.3} ms: {}; p99 {g99:+.3} vs {n99:+.3} ms: {}",
-        lower(g50, n50),
-        lower(g99, n99)
-    )
 }
