@@ -1,9 +1,9 @@
 //! The gateway library.
 
-pub mod config;
-pub mod router;
 pub mod body;
-pub mod edge_error;
-pub mod upstream;
+pub mod config;
 pub mod context;
+pub mod edge_error;
+pub mod router;
 pub mod snapshot;
+pub mod upstream;

@@ -1,0 +1,6 @@
+fn main() {
+    let store = std::sync::Arc::new(mock_backends::Store::seeded());
+    for kind in mock_backends::SubgraphKind::ALL {
+        println!("# ---- {kind}\n{}", kind.sdl(store.clone()));
+    }
+}
