@@ -7,3 +7,4 @@ pub mod edge_error;
 pub mod router;
 pub mod snapshot;
 pub mod upstream;
+pub mod graphql;
