@@ -1,0 +1,15 @@
+//! The end-to-end test binary: one module per topic, every test through
+//! real sockets on 127.0.0.1 port 0.
+
+mod mock_catalog;
+mod mock_debug;
+mod mock_injection;
+mod mock_orders_grpc;
+mod mock_orders_rest;
+mod proxy_balancing;
+mod proxy_errors;
+mod proxy_headers;
+mod proxy_routing;
+mod proxy_streaming;
+mod reload;
+mod shutdown;
