@@ -3,3 +3,6 @@
 //! executor of the plans on the gateway's upstream stack.
 
 pub mod compose;
+pub mod error;
+pub mod execute;
+pub mod supergraph;
