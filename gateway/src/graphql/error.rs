@@ -52,13 +52,8 @@ pub enum RequestError {
     Parse(String),
     #[error("{0}")]
     Validation(String),
-    #[error("{what} is {actual}, above the limit of {limit}")]
-    LimitExceeded {
-        code: &'static str,
-        what: &'static str,
-        actual: usize,
-        limit: usize,
-    },
+    #[error("{message}")]
+    LimitExceeded { code: &'static str, message: String },
     #[error("mutations are not allowed over GET; use POST")]
     MutationOverGet,
     #[error("method {0} is not supported on the GraphQL endpoint; use GET or POST")]

@@ -50,6 +50,8 @@ pub struct Supergraph {
     pub planner: Planner,
     pub subgraphs: HashMap<String, Arc<SubgraphClient>>,
     pub plan_cache: moka::future::Cache<(String, Option<String>), CachedPlan>,
+    /// The public schema for introspection, or why it could not be built.
+    pub introspection: Result<async_graphql::dynamic::Schema, String>,
 }
 
 impl std::fmt::Debug for Supergraph {
@@ -75,7 +77,11 @@ impl Supergraph {
             let url = url_override.get(name).unwrap_or(url);
             subgraphs.insert(name.clone(), Arc::new(subgraph_client(name, url)?));
         }
+        let state = &planner.supergraph;
+        let roots = [Some(state.query_type.as_str()), state.mutation_type.as_deref(), state.subscription_type.as_deref()];
+        let introspection = super::introspection::build_schema(&planner.consumer_schema.document, roots);
         Ok(Supergraph {
+            introspection,
             sdl: sdl.to_owned(),
             planner,
             subgraphs,
