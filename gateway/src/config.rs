@@ -34,6 +34,7 @@ mod compile;
 mod errors;
 pub mod model;
 mod raw;
+mod raw_graphql;
 mod sections;
 mod units;
 
@@ -54,7 +55,7 @@ use errors::Diagnostics;
 pub fn load_file(path: &Path) -> Result<GatewayConfig, ConfigErrors> {
     let label = path.display().to_string();
     match std::fs::read(path) {
-        Ok(bytes) => load_bytes(&bytes, &label),
+        Ok(bytes) => load_bytes(&bytes, &label).map(|config| relative_to(config, path)),
         Err(error) => {
             let mut diag = Diagnostics::new(&label);
             diag.file_error(format!("cannot read file: {error}"));
@@ -87,4 +88,19 @@ fn load_bytes(bytes: &[u8], file_label: &str) -> Result<GatewayConfig, ConfigErr
         Some(config) if !diag.has_errors() => Ok(config),
         _ => Err(diag.into_errors()),
     }
+}
+
+/// Resolves a relative `graphql.supergraph` file against the directory of
+/// the config file that names it.
+fn relative_to(mut config: GatewayConfig, config_path: &Path) -> GatewayConfig {
+    if let Some(model::GraphqlConfig {
+        source: model::SupergraphSource::File(file),
+        ..
+    }) = &mut config.graphql
+        && file.is_relative()
+        && let Some(dir) = config_path.parent()
+    {
+        *file = dir.join(&*file);
+    }
+    config
 }

@@ -16,7 +16,10 @@ pub mod limits;
 pub mod prepare;
 pub mod request;
 pub mod response;
+pub mod service;
+pub mod source;
 pub mod supergraph;
 
-pub use handler::{GraphqlService, GraphqlSettings, handle};
+pub use handler::{GraphqlSettings, handle};
+pub use service::GraphqlService;
 pub use supergraph::Supergraph;

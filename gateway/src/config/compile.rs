@@ -9,6 +9,7 @@
 //! through `RouteTable::build`, the same check the live router relies on.
 
 mod backends;
+mod graphql;
 mod headers;
 mod proxy;
 mod routes;
@@ -36,7 +37,11 @@ pub(crate) fn compile(
         .iter()
         .map(|entry| entry.name.as_str())
         .collect();
-    let routes = routes::compile_routes(&raw.routes, &backends, &declared_backends, diag);
+    let mut routes = routes::compile_routes(&raw.routes, &backends, &declared_backends, diag);
+    let graphql = graphql::compile_graphql(raw.graphql.as_ref(), diag);
+    if let (Some(section), Some(config)) = (&raw.graphql, &graphql) {
+        routes.extend(graphql::endpoint_route(section, config, diag));
+    }
     check_conflicts(&routes, diag);
     if diag.has_errors() {
         return None;
@@ -47,6 +52,7 @@ pub(crate) fn compile(
         server,
         backends,
         routes: routes.into_iter().map(|route| route.spec).collect(),
+        graphql,
         hash,
     })
 }

@@ -30,6 +30,7 @@ pub(crate) struct RawConfig {
     pub backends: Vec<BackendEntry>,
     /// In file order; a route that failed to deserialise is left out.
     pub routes: Vec<RouteEntry>,
+    pub graphql: Option<Spanned<super::raw_graphql::RawGraphql>>,
 }
 
 /// One backend as written: its name (the mapping key) and its settings,

@@ -3,9 +3,6 @@
 //! client accepts. Request-level failures use the same GraphQL error
 //! shape, through [`GatewayError`].
 
-use std::sync::Arc;
-
-use arc_swap::ArcSwapOption;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use hive_router_query_planner::state::supergraph_state::OperationKind;
@@ -17,6 +14,7 @@ use super::limits::Limits;
 use super::prepare::{PreparedOperation, prepare};
 use super::request::{self, response_media_type, wants_html};
 use super::response::Projection;
+use super::service::GraphqlService;
 use super::supergraph::Supergraph;
 use super::{console, introspection};
 use crate::body::{self, GatewayBody};
@@ -46,32 +44,6 @@ impl Default for GraphqlSettings {
             console: true,
             expose_subgraph_errors: false,
         }
-    }
-}
-
-/// The endpoint's settings plus the supergraph it currently serves.
-#[derive(Debug)]
-pub struct GraphqlService {
-    pub settings: GraphqlSettings,
-    supergraph: ArcSwapOption<Supergraph>,
-}
-
-impl GraphqlService {
-    pub fn new(settings: GraphqlSettings, supergraph: Option<Arc<Supergraph>>) -> Self {
-        GraphqlService {
-            settings,
-            supergraph: ArcSwapOption::new(supergraph),
-        }
-    }
-
-    /// The supergraph requests start on now.
-    pub fn current(&self) -> Option<Arc<Supergraph>> {
-        self.supergraph.load_full()
-    }
-
-    /// Swaps in a new supergraph; requests in flight keep the old one.
-    pub fn replace(&self, supergraph: Arc<Supergraph>) {
-        self.supergraph.store(Some(supergraph));
     }
 }
 

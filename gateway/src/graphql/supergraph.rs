@@ -90,7 +90,7 @@ impl Supergraph {
     }
 }
 
-fn subgraph_client(name: &str, url: &str) -> Result<SubgraphClient, SupergraphError> {
+pub(crate) fn subgraph_client(name: &str, url: &str) -> Result<SubgraphClient, SupergraphError> {
     let bad_url = || SupergraphError::BadUrl {
         name: name.to_owned(),
         url: url.to_owned(),
