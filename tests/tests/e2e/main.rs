@@ -13,3 +13,4 @@ mod proxy_routing;
 mod proxy_streaming;
 mod reload;
 mod shutdown;
+mod graphql_queries;
