@@ -36,6 +36,7 @@ pub struct SubgraphHandle {
     /// The bound address (the real port when started on port 0).
     pub addr: SocketAddr,
     control: Arc<SubgraphControl>,
+    stop: CancellationToken,
     _stop_on_drop: DropGuard,
 }
 
@@ -53,6 +54,12 @@ impl SubgraphHandle {
     /// Forgets the recorded operations.
     pub fn clear_operations(&self) {
         lock(&self.control.operations).clear();
+    }
+
+    /// Stops accepting connections and closes idle ones (the subgraph is
+    /// down from then on).
+    pub fn stop(&self) {
+        self.stop.cancel();
     }
 
     /// `Some(status)` makes every GraphQL POST fail with it; `None` heals.
@@ -93,6 +100,7 @@ pub async fn start_subgraph(
         kind,
         addr,
         control,
+        stop: stop.clone(),
         _stop_on_drop: stop.drop_guard(),
     })
 }

@@ -14,3 +14,5 @@ mod proxy_streaming;
 mod reload;
 mod shutdown;
 mod graphql_queries;
+mod graphql_supergraph;
+mod graphql_errors;
