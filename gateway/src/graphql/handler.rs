@@ -89,11 +89,14 @@ pub(crate) async fn run(
         }
         return introspection::execute(supergraph, prepared).await;
     }
+    let Some(plan) = &prepared.plan else {
+        return Err(RequestError::Planning("the operation has no plan".to_owned()));
+    };
     let options = ExecutionOptions {
         expose_subgraph_errors: settings.expose_subgraph_errors,
         request_id: ctx.request_id.as_str().to_owned(),
     };
-    let (merged, mut errors) = execute_plan(supergraph, &prepared.plan, &prepared.variables, &options).await;
+    let (merged, mut errors) = execute_plan(supergraph, plan, &prepared.variables, &options).await;
     let state = &supergraph.planner.supergraph;
     let root_type = state
         .root_type_name(Some(&prepared.kind))

@@ -26,7 +26,8 @@ use super::supergraph::{CachedPlan, Supergraph};
 pub struct PreparedOperation {
     pub kind: OperationKind,
     pub normalized: NormalizedDocument,
-    pub plan: CachedPlan,
+    /// `None` for introspection-only operations, which the gateway answers.
+    pub plan: Option<CachedPlan>,
     /// The request's variables plus the operation's defaults.
     pub variables: Map<String, Value>,
     /// Whether the operation selects only `__schema`, `__type` or `__typename`.
@@ -45,11 +46,23 @@ pub async fn prepare(supergraph: &Supergraph, request: &GraphqlRequest, limits: 
         return Err(RequestError::Validation(messages.join("; ")));
     }
     let kind = operation_kind(operation);
-    let introspection_only = is_introspection_only(operation);
+    let introspection_only = match introspection_fields(operation) {
+        RootIntrospection::None => false,
+        RootIntrospection::Only => true,
+        RootIntrospection::Mixed => {
+            return Err(RequestError::Validation(
+                "`__schema` and `__type` cannot be mixed with other root fields; send them in their own operation".to_owned(),
+            ));
+        }
+    };
     let normalized = normalize_operation(&supergraph.planner.supergraph, &document, request.operation_name.as_deref())
         .map_err(|e| RequestError::Validation(e.to_string()))?;
     let variables = with_defaults(&request.variables, &normalized)?;
-    let plan = plan_cached(supergraph, &normalized).await?;
+    let plan = if introspection_only {
+        None
+    } else {
+        Some(plan_cached(supergraph, &normalized).await?)
+    };
     Ok(PreparedOperation {
         kind,
         normalized,
@@ -117,17 +130,28 @@ pub(crate) fn operation_kind(op: &OperationDefinition<'static, String>) -> Opera
     }
 }
 
-fn is_introspection_only(op: &OperationDefinition<'static, String>) -> bool {
+enum RootIntrospection {
+    None,
+    Only,
+    Mixed,
+}
+
+/// Whether the root selects `__schema` / `__type`, and whether alone.
+fn introspection_fields(op: &OperationDefinition<'static, String>) -> RootIntrospection {
     let root = limits::selection_set(op);
-    let mut saw_meta = false;
+    let (mut meta, mut other) = (false, false);
     for item in &root.items {
         match item {
-            Selection::Field(f) if f.name == "__schema" || f.name == "__type" => saw_meta = true,
+            Selection::Field(f) if f.name == "__schema" || f.name == "__type" => meta = true,
             Selection::Field(f) if f.name == "__typename" => {}
-            _ => return false,
+            _ => other = true,
         }
     }
-    saw_meta
+    match (meta, other) {
+        (false, _) => RootIntrospection::None,
+        (true, false) => RootIntrospection::Only,
+        (true, true) => RootIntrospection::Mixed,
+    }
 }
 
 async fn plan_cached(supergraph: &Supergraph, normalized: &NormalizedDocument) -> Result<CachedPlan, RequestError> {

@@ -16,3 +16,4 @@ mod shutdown;
 mod graphql_queries;
 mod graphql_supergraph;
 mod graphql_errors;
+mod graphql_introspection;
