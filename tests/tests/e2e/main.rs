@@ -17,3 +17,4 @@ mod graphql_queries;
 mod graphql_supergraph;
 mod graphql_errors;
 mod graphql_introspection;
+mod graphql_reload;
