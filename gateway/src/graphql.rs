@@ -18,6 +18,7 @@ pub mod request;
 pub mod response;
 pub mod service;
 pub mod source;
+pub mod subscribe;
 pub mod supergraph;
 
 pub use handler::{GraphqlSettings, handle};

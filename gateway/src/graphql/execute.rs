@@ -60,14 +60,27 @@ pub async fn execute_plan(
     variables: &Map<String, Value>,
     options: &ExecutionOptions,
 ) -> (Value, Vec<GraphqlError>) {
+    let start = Value::Object(Map::new());
+    execute_nodes(supergraph, plan.node.as_slice(), start, variables, options).await
+}
+
+/// Runs `nodes` in sequence on top of `data` (a subscription event's
+/// payload, or an empty object).
+pub async fn execute_nodes(
+    supergraph: &Supergraph,
+    nodes: &[PlanNode],
+    data: Value,
+    variables: &Map<String, Value>,
+    options: &ExecutionOptions,
+) -> (Value, Vec<GraphqlError>) {
     let ctx = ExecutionContext {
         supergraph,
         variables,
         options,
-        data: Mutex::new(Value::Object(Map::new())),
+        data: Mutex::new(data),
         errors: Mutex::new(Vec::new()),
     };
-    if let Some(node) = &plan.node {
+    for node in nodes {
         execute_node(&ctx, node).await;
     }
     let data = ctx.data.into_inner().unwrap_or_else(PoisonError::into_inner);

@@ -16,7 +16,7 @@ use super::request::{self, response_media_type, wants_html};
 use super::response::Projection;
 use super::service::GraphqlService;
 use super::supergraph::Supergraph;
-use super::{console, introspection};
+use super::{console, introspection, subscribe};
 use crate::body::{self, GatewayBody};
 use crate::context::RequestContext;
 use crate::edge_error::GatewayError;
@@ -58,13 +58,22 @@ pub async fn handle(
     if settings.console && wants_html(&request) {
         return Ok(console::page(&settings.path));
     }
+    if subscribe::transport_ws::is_upgrade(&request) {
+        return subscribe::transport_ws::accept(request, ctx);
+    }
+    let event_stream = subscribe::sse::wants_event_stream(&request);
     let reject = |error: RequestError| error.into_gateway_error(media);
     let supergraph = service.current().ok_or_else(|| reject(RequestError::NotReady))?;
     let is_get = request.method() == Method::GET;
     let graphql = request::read(request, settings.limits.max_body_bytes).await.map_err(reject)?;
     let prepared = prepare(&supergraph, &graphql, &settings.limits).await.map_err(reject)?;
+    if prepared.kind == OperationKind::Mutation && is_get {
+        return Err(reject(RequestError::MutationOverGet));
+    }
+    if event_stream {
+        return serve_event_stream(supergraph, prepared, settings, &ctx).await.map_err(reject);
+    }
     match prepared.kind {
-        OperationKind::Mutation if is_get => return Err(reject(RequestError::MutationOverGet)),
         OperationKind::Subscription => {
             return Err(reject(RequestError::BadRequest(
                 "subscriptions are served over WebSocket (graphql-transport-ws) or SSE (Accept: text/event-stream)".to_owned(),
@@ -74,6 +83,27 @@ pub async fn handle(
     }
     let (data, errors) = run(&supergraph, &prepared, settings, &ctx).await.map_err(reject)?;
     Ok(render(data, errors, media))
+}
+
+/// Any operation over SSE: a subscription's events, or one result.
+async fn serve_event_stream(
+    supergraph: std::sync::Arc<Supergraph>,
+    prepared: PreparedOperation,
+    settings: &GraphqlSettings,
+    ctx: &RequestContext,
+) -> Result<Response<GatewayBody>, RequestError> {
+    let events: subscribe::ResponseStream = if prepared.kind == OperationKind::Subscription {
+        let options = ExecutionOptions {
+            expose_subgraph_errors: settings.expose_subgraph_errors,
+            request_id: ctx.request_id.as_str().to_owned(),
+        };
+        subscribe::start(supergraph, std::sync::Arc::new(prepared), options).await?
+    } else {
+        let (data, errors) = run(&supergraph, &prepared, settings, ctx).await?;
+        let payload = if errors.is_empty() { json!({ "data": data }) } else { json!({ "data": data, "errors": errors }) };
+        Box::pin(futures::stream::once(async move { payload }))
+    };
+    Ok(subscribe::sse::response(events))
 }
 
 /// Executes a prepared query or mutation and shapes its data.
@@ -96,7 +126,17 @@ pub(crate) async fn run(
         expose_subgraph_errors: settings.expose_subgraph_errors,
         request_id: ctx.request_id.as_str().to_owned(),
     };
-    let (merged, mut errors) = execute_plan(supergraph, plan, &prepared.variables, &options).await;
+    let (merged, errors) = execute_plan(supergraph, plan, &prepared.variables, &options).await;
+    shape(supergraph, prepared, &merged, errors)
+}
+
+/// Shapes a merged data tree into the client's response data.
+pub(crate) fn shape(
+    supergraph: &Supergraph,
+    prepared: &PreparedOperation,
+    merged: &Value,
+    mut errors: Vec<GraphqlError>,
+) -> Result<(Value, Vec<GraphqlError>), RequestError> {
     let state = &supergraph.planner.supergraph;
     let root_type = state
         .root_type_name(Some(&prepared.kind))
@@ -108,7 +148,7 @@ pub(crate) async fn run(
         errors: &mut errors,
     };
     let operation = prepared.normalized.executable_operation();
-    let data = projection.project_root(&merged, &root_type, &operation.selection_set);
+    let data = projection.project_root(merged, &root_type, &operation.selection_set);
     Ok((data, errors))
 }
 

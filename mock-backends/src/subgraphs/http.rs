@@ -25,6 +25,7 @@ use crate::store::Store;
 #[derive(Debug, Default)]
 struct SubgraphControl {
     operations: Mutex<Vec<String>>,
+    open_subscriptions: orders::OpenSubscriptions,
     /// 0: serve normally; otherwise answer every GraphQL POST with this status.
     forced_status: AtomicU16,
 }
@@ -54,6 +55,11 @@ impl SubgraphHandle {
     /// Forgets the recorded operations.
     pub fn clear_operations(&self) {
         lock(&self.control.operations).clear();
+    }
+
+    /// How many subscriptions are open (orders only; 0 elsewhere).
+    pub fn open_subscriptions(&self) -> usize {
+        self.control.open_subscriptions.0.load(Ordering::SeqCst)
     }
 
     /// Stops accepting connections and closes idle ones (the subgraph is
@@ -107,7 +113,10 @@ pub async fn start_subgraph(
 
 fn router(kind: SubgraphKind, store: Arc<Store>, control: Arc<SubgraphControl>) -> Router {
     let graphql = match kind {
-        SubgraphKind::Orders => graphql_routes(orders::schema(store), control),
+        SubgraphKind::Orders => {
+            let open = control.open_subscriptions.clone();
+            graphql_routes(orders::schema_counting(store, open), control)
+        }
         SubgraphKind::Users => graphql_routes(users::schema(store), control),
         SubgraphKind::Products => graphql_routes(products::schema(store), control),
         SubgraphKind::Payments => graphql_routes(payments::schema(store), control),

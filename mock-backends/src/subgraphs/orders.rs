@@ -16,17 +16,23 @@ use super::common::{GqlOrderStatus, parse_id};
 use crate::domain::{Order, Product, round_cents};
 use crate::store::{OrderFilter, Store};
 pub use mutation::OrdersMutation;
-pub use subscription::OrdersSubscription;
+pub use subscription::{OpenSubscriptions, OrdersSubscription};
 
 /// The orders subgraph's schema.
 pub type OrdersSchema = Schema<OrdersQuery, OrdersMutation, OrdersSubscription>;
 
 /// Builds the schema on `store`.
 pub fn schema(store: Arc<Store>) -> OrdersSchema {
+    schema_counting(store, OpenSubscriptions::default())
+}
+
+/// Builds the schema, counting open subscriptions in `open`.
+pub fn schema_counting(store: Arc<Store>, open: OpenSubscriptions) -> OrdersSchema {
     Schema::build(OrdersQuery, OrdersMutation, OrdersSubscription)
         .enable_federation()
         .enable_subscription_in_federation()
         .data(store)
+        .data(open)
         .finish()
 }
 

@@ -18,3 +18,4 @@ mod graphql_supergraph;
 mod graphql_errors;
 mod graphql_introspection;
 mod graphql_reload;
+mod graphql_subscriptions;

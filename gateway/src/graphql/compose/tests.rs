@@ -77,3 +77,4 @@ fn graph_names_are_upper_snake_case() {
     assert_eq!(graph_enum_name("order-service"), "ORDER_SERVICE");
     assert_eq!(graph_enum_name("2fa"), "_2FA");
 }
+

@@ -22,6 +22,20 @@ pub struct OrderStatusEvent {
     pub at: String,
 }
 
+/// How many `orderStatusChanged` streams are open (tests await it before
+/// making the change they expect to see).
+#[derive(Clone, Debug, Default)]
+pub struct OpenSubscriptions(pub Arc<std::sync::atomic::AtomicUsize>);
+
+/// Decrements the count when the stream is dropped.
+struct OpenGuard(OpenSubscriptions);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        (self.0).0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// `Subscription` of the orders subgraph.
 pub struct OrdersSubscription;
 
@@ -36,7 +50,11 @@ impl OrdersSubscription {
         let store = Arc::clone(ctx.data::<Arc<Store>>()?);
         let only = id.map(|id| parse_id("id", &id)).transpose()?;
         let events = BroadcastStream::new(store.subscribe());
+        let open = ctx.data::<OpenSubscriptions>().ok().cloned().unwrap_or_default();
+        open.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let guard = OpenGuard(open);
         Ok(events.filter_map(move |event| {
+            let _open = &guard;
             // A lagging subscriber skips what it missed rather than failing.
             let event = event
                 .ok()
