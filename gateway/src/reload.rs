@@ -98,8 +98,13 @@ impl Reloader {
     /// A subgraph list is composed again on every reload ("on demand");
     /// a failure keeps the current supergraph and is logged by the service.
     async fn recompose_graphql(&self) {
-        let Some(graphql) = self.current.load().graphql.clone() else { return };
-        if matches!(graphql.source, crate::config::model::SupergraphSource::Subgraphs(_)) {
+        let Some(graphql) = self.current.load().graphql.clone() else {
+            return;
+        };
+        if matches!(
+            graphql.source,
+            crate::config::model::SupergraphSource::Subgraphs(_)
+        ) {
             let _ = graphql.reload_supergraph().await;
         }
     }

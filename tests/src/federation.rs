@@ -50,7 +50,9 @@ impl FederatedGateway {
         }
         let gw = TestGateway::start_with(mocks, &yaml).await;
         // Tests count subgraph calls; composition's SDL fetches are not theirs.
-        SubgraphKind::ALL.iter().for_each(|kind| subgraphs.get(*kind).clear_operations());
+        SubgraphKind::ALL
+            .iter()
+            .for_each(|kind| subgraphs.get(*kind).clear_operations());
         FederatedGateway { gw, subgraphs }
     }
 
@@ -90,7 +92,10 @@ pub fn endpoints(subgraphs: &Subgraphs) -> Vec<SubgraphEndpoint> {
 
 /// Fetches each live subgraph's SDL and composes them; `url_of` picks the
 /// URL written into the supergraph.
-pub async fn compose_live(endpoints: &[SubgraphEndpoint], url_of: impl Fn(&SubgraphEndpoint) -> String) -> String {
+pub async fn compose_live(
+    endpoints: &[SubgraphEndpoint],
+    url_of: impl Fn(&SubgraphEndpoint) -> String,
+) -> String {
     let mut sdls = Vec::new();
     for endpoint in endpoints {
         let sdl = fetch_sdl(endpoint).await.expect("subgraph SDL");
@@ -109,5 +114,7 @@ async fn composed_supergraph(endpoints: &[SubgraphEndpoint]) -> String {
 
 /// The `extensions.code` of the first error.
 pub fn first_code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"].as_str().unwrap_or("")
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("")
 }

@@ -1,5 +1,5 @@
 //! Shared harness for the end-to-end tests.
 
+pub mod federation;
 pub mod gateway;
 pub mod mocks;
-pub mod federation;

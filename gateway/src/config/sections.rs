@@ -17,7 +17,8 @@ use super::errors::{Diagnostics, did_you_mean};
 use super::raw::{BackendEntry, RawConfig, RouteEntry};
 
 /// Every top-level key routes.yaml accepts.
-pub(crate) const SECTIONS: &[&str] = &["listen", "admin", "server", "backends", "routes", "graphql"];
+pub(crate) const SECTIONS: &[&str] =
+    &["listen", "admin", "server", "backends", "routes", "graphql"];
 
 /// Parses `source` and deserialises every section that can be. Returns
 /// `None` only when the YAML itself cannot be parsed.

@@ -71,11 +71,13 @@ fn merge_types(models: &[SubgraphModel]) -> Result<BTreeMap<&str, MergedType<'_>
     let mut merged: BTreeMap<&str, MergedType<'_>> = BTreeMap::new();
     for (graph, model) in models.iter().enumerate() {
         for ty in &model.types {
-            let entry = merged.entry(ty.name.as_str()).or_insert_with(|| MergedType {
-                name: &ty.name,
-                kind: ty.kind,
-                definitions: Vec::new(),
-            });
+            let entry = merged
+                .entry(ty.name.as_str())
+                .or_insert_with(|| MergedType {
+                    name: &ty.name,
+                    kind: ty.kind,
+                    definitions: Vec::new(),
+                });
             if entry.kind != ty.kind {
                 return Err(ComposeError::KindMismatch {
                     name: ty.name.clone(),
@@ -94,7 +96,13 @@ fn merge_types(models: &[SubgraphModel]) -> Result<BTreeMap<&str, MergedType<'_>
 pub fn graph_enum_name(subgraph: &str) -> String {
     let name: String = subgraph
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     if name.starts_with(|c: char| c.is_ascii_digit()) {
         format!("_{name}")

@@ -3,8 +3,8 @@
 //! asset from a CDN or anywhere else. It is not GraphiQL: GraphiQL's
 //! bundles come from npm, which this build cannot reach.
 
-use http::header::{CONTENT_TYPE, HeaderValue};
 use http::Response;
+use http::header::{CONTENT_TYPE, HeaderValue};
 
 use crate::body::{self, GatewayBody};
 
@@ -49,8 +49,9 @@ pub fn page(endpoint: &str) -> Response<GatewayBody> {
     let endpoint = serde_json::to_string(endpoint).unwrap_or_else(|_| "\"/graphql\"".to_owned());
     let html = PAGE.replace("\"__ENDPOINT__\"", &endpoint);
     let mut response = Response::new(body::full(html));
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     response
 }

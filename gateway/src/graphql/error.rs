@@ -75,7 +75,9 @@ impl RequestError {
             RequestError::Parse(_) => "GRAPHQL_PARSE_FAILED",
             RequestError::Validation(_) => "GRAPHQL_VALIDATION_FAILED",
             RequestError::LimitExceeded { code, .. } => code,
-            RequestError::MutationOverGet | RequestError::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
+            RequestError::MutationOverGet | RequestError::MethodNotAllowed(_) => {
+                "METHOD_NOT_ALLOWED"
+            }
             RequestError::IntrospectionDisabled => "INTROSPECTION_DISABLED",
             RequestError::Planning(_) => "QUERY_PLANNING_FAILED",
             RequestError::NotReady => "SUPERGRAPH_NOT_READY",
@@ -84,7 +86,9 @@ impl RequestError {
 
     fn status(&self) -> StatusCode {
         match self {
-            RequestError::MutationOverGet | RequestError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            RequestError::MutationOverGet | RequestError::MethodNotAllowed(_) => {
+                StatusCode::METHOD_NOT_ALLOWED
+            }
             RequestError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             RequestError::Planning(_) => StatusCode::INTERNAL_SERVER_ERROR,
             RequestError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
@@ -100,9 +104,10 @@ impl RequestError {
             RequestError::MutationOverGet => {
                 error.with_header(http::header::ALLOW, http::HeaderValue::from_static("POST"))
             }
-            RequestError::MethodNotAllowed(_) => {
-                error.with_header(http::header::ALLOW, http::HeaderValue::from_static("GET, POST"))
-            }
+            RequestError::MethodNotAllowed(_) => error.with_header(
+                http::header::ALLOW,
+                http::HeaderValue::from_static("GET, POST"),
+            ),
             _ => error,
         }
     }

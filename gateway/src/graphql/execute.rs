@@ -83,8 +83,14 @@ pub async fn execute_nodes(
     for node in nodes {
         execute_node(&ctx, node).await;
     }
-    let data = ctx.data.into_inner().unwrap_or_else(PoisonError::into_inner);
-    let errors = ctx.errors.into_inner().unwrap_or_else(PoisonError::into_inner);
+    let data = ctx
+        .data
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    let errors = ctx
+        .errors
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
     (data, errors)
 }
 
@@ -135,5 +141,8 @@ fn unsupported(ctx: &ExecutionContext<'_>, node: &PlanNode) {
 
 /// `@skip` / `@include` conditions: a variable that is `true`.
 pub(crate) fn variable_is_true(variables: &Map<String, Value>, name: &str) -> bool {
-    variables.get(name).and_then(Value::as_bool).unwrap_or(false)
+    variables
+        .get(name)
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
 }

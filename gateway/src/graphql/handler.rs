@@ -3,9 +3,9 @@
 //! client accepts. Request-level failures use the same GraphQL error
 //! shape, through [`GatewayError`].
 
+use hive_router_query_planner::state::supergraph_state::OperationKind;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use hive_router_query_planner::state::supergraph_state::OperationKind;
 use serde_json::{Map, Value, json};
 
 use super::error::{GraphqlError, RequestError};
@@ -59,29 +59,36 @@ pub async fn handle(
         return Ok(console::page(&settings.path));
     }
     if subscribe::transport_ws::is_upgrade(&request) {
-        return subscribe::transport_ws::accept(request, ctx);
+        return Ok(subscribe::transport_ws::accept(request, ctx));
     }
     let event_stream = subscribe::sse::wants_event_stream(&request);
     let reject = |error: RequestError| error.into_gateway_error(media);
-    let supergraph = service.current().ok_or_else(|| reject(RequestError::NotReady))?;
+    let supergraph = service
+        .current()
+        .ok_or_else(|| reject(RequestError::NotReady))?;
     let is_get = request.method() == Method::GET;
-    let graphql = request::read(request, settings.limits.max_body_bytes).await.map_err(reject)?;
-    let prepared = prepare(&supergraph, &graphql, &settings.limits).await.map_err(reject)?;
+    let graphql = request::read(request, settings.limits.max_body_bytes)
+        .await
+        .map_err(reject)?;
+    let prepared = prepare(&supergraph, &graphql, &settings.limits)
+        .await
+        .map_err(reject)?;
     if prepared.kind == OperationKind::Mutation && is_get {
         return Err(reject(RequestError::MutationOverGet));
     }
     if event_stream {
-        return serve_event_stream(supergraph, prepared, settings, &ctx).await.map_err(reject);
+        return serve_event_stream(supergraph, prepared, settings, &ctx)
+            .await
+            .map_err(reject);
     }
-    match prepared.kind {
-        OperationKind::Subscription => {
-            return Err(reject(RequestError::BadRequest(
-                "subscriptions are served over WebSocket (graphql-transport-ws) or SSE (Accept: text/event-stream)".to_owned(),
-            )));
-        }
-        _ => {}
+    if prepared.kind == OperationKind::Subscription {
+        return Err(reject(RequestError::BadRequest(
+            "subscriptions are served over WebSocket (graphql-transport-ws) or SSE (Accept: text/event-stream)".to_owned(),
+        )));
     }
-    let (data, errors) = run(&supergraph, &prepared, settings, &ctx).await.map_err(reject)?;
+    let (data, errors) = run(&supergraph, &prepared, settings, &ctx)
+        .await
+        .map_err(reject)?;
     Ok(render(data, errors, media))
 }
 
@@ -100,7 +107,11 @@ async fn serve_event_stream(
         subscribe::start(supergraph, std::sync::Arc::new(prepared), options).await?
     } else {
         let (data, errors) = run(&supergraph, &prepared, settings, ctx).await?;
-        let payload = if errors.is_empty() { json!({ "data": data }) } else { json!({ "data": data, "errors": errors }) };
+        let payload = if errors.is_empty() {
+            json!({ "data": data })
+        } else {
+            json!({ "data": data, "errors": errors })
+        };
         Box::pin(futures::stream::once(async move { payload }))
     };
     Ok(subscribe::sse::response(events))
@@ -120,7 +131,9 @@ pub(crate) async fn run(
         return introspection::execute(supergraph, prepared).await;
     }
     let Some(plan) = &prepared.plan else {
-        return Err(RequestError::Planning("the operation has no plan".to_owned()));
+        return Err(RequestError::Planning(
+            "the operation has no plan".to_owned(),
+        ));
     };
     let options = ExecutionOptions {
         expose_subgraph_errors: settings.expose_subgraph_errors,
@@ -153,7 +166,11 @@ pub(crate) fn shape(
 }
 
 /// `{"data": .., "errors": [..]}` with status 200.
-pub(crate) fn render(data: Value, errors: Vec<GraphqlError>, media: &'static str) -> Response<GatewayBody> {
+pub(crate) fn render(
+    data: Value,
+    errors: Vec<GraphqlError>,
+    media: &'static str,
+) -> Response<GatewayBody> {
     let mut body = Map::new();
     if !errors.is_empty() {
         body.insert("errors".to_owned(), json!(errors));
@@ -161,6 +178,8 @@ pub(crate) fn render(data: Value, errors: Vec<GraphqlError>, media: &'static str
     body.insert("data".to_owned(), data);
     let mut response = Response::new(body::full(Value::Object(body).to_string()));
     *response.status_mut() = StatusCode::OK;
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(media));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(media));
     response
 }

@@ -4,7 +4,9 @@
 //! counting, and a fragment cycle cannot loop (each spread is followed
 //! once per path).
 
-use graphql_tools::parser::query::{Definition, Document, OperationDefinition, Selection, SelectionSet};
+use graphql_tools::parser::query::{
+    Definition, Document, OperationDefinition, Selection, SelectionSet,
+};
 
 use super::error::RequestError;
 
@@ -33,19 +35,38 @@ impl Default for Limits {
 type Doc = Document<'static, String>;
 
 /// Checks `operation` of `document` against `limits`.
-pub fn check(document: &Doc, operation: &OperationDefinition<'static, String>, limits: &Limits) -> Result<(), RequestError> {
+pub fn check(
+    document: &Doc,
+    operation: &OperationDefinition<'static, String>,
+    limits: &Limits,
+) -> Result<(), RequestError> {
     let root = selection_set(operation);
     let root_fields = count_fields(document, root, &mut Vec::new());
     if root_fields > limits.max_root_fields {
-        return Err(exceeded("MAX_ROOT_FIELDS_EXCEEDED", "root fields", root_fields, limits.max_root_fields));
+        return Err(exceeded(
+            "MAX_ROOT_FIELDS_EXCEEDED",
+            "root fields",
+            root_fields,
+            limits.max_root_fields,
+        ));
     }
     let depth = depth(document, root, &mut Vec::new());
     if depth > limits.max_depth {
-        return Err(exceeded("MAX_DEPTH_EXCEEDED", "selection depth", depth, limits.max_depth));
+        return Err(exceeded(
+            "MAX_DEPTH_EXCEEDED",
+            "selection depth",
+            depth,
+            limits.max_depth,
+        ));
     }
     let aliases = aliases(document, root, &mut Vec::new());
     if aliases > limits.max_aliases {
-        return Err(exceeded("MAX_ALIASES_EXCEEDED", "number of aliases", aliases, limits.max_aliases));
+        return Err(exceeded(
+            "MAX_ALIASES_EXCEEDED",
+            "number of aliases",
+            aliases,
+            limits.max_aliases,
+        ));
     }
     Ok(())
 }
@@ -57,7 +78,9 @@ fn exceeded(code: &'static str, what: &str, actual: usize, limit: usize) -> Requ
     }
 }
 
-pub(crate) fn selection_set<'d>(operation: &'d OperationDefinition<'static, String>) -> &'d SelectionSet<'static, String> {
+pub(crate) fn selection_set<'d>(
+    operation: &'d OperationDefinition<'static, String>,
+) -> &'d SelectionSet<'static, String> {
     match operation {
         OperationDefinition::SelectionSet(set) => set,
         OperationDefinition::Query(q) => &q.selection_set,
@@ -74,25 +97,40 @@ fn fragment<'d>(document: &'d Doc, name: &str) -> Option<&'d SelectionSet<'stati
 }
 
 /// Follows a spread unless it is already on the current path (a cycle).
-fn with_fragment<R: Default>(document: &Doc, name: &str, visiting: &mut Vec<String>, f: impl FnOnce(&SelectionSet<'static, String>, &mut Vec<String>) -> R) -> R {
+fn with_fragment<R: Default>(
+    document: &Doc,
+    name: &str,
+    visiting: &mut Vec<String>,
+    f: impl FnOnce(&SelectionSet<'static, String>, &mut Vec<String>) -> R,
+) -> R {
     if visiting.iter().any(|v| v == name) {
         return R::default();
     }
-    let Some(set) = fragment(document, name) else { return R::default() };
+    let Some(set) = fragment(document, name) else {
+        return R::default();
+    };
     visiting.push(name.to_owned());
     let result = f(set, visiting);
     visiting.pop();
     result
 }
 
-fn count_fields(document: &Doc, set: &SelectionSet<'static, String>, visiting: &mut Vec<String>) -> usize {
+fn count_fields(
+    document: &Doc,
+    set: &SelectionSet<'static, String>,
+    visiting: &mut Vec<String>,
+) -> usize {
     set.items
         .iter()
         .map(|item| match item {
             Selection::Field(_) => 1,
-            Selection::InlineFragment(inline) => count_fields(document, &inline.selection_set, visiting),
+            Selection::InlineFragment(inline) => {
+                count_fields(document, &inline.selection_set, visiting)
+            }
             Selection::FragmentSpread(spread) => {
-                with_fragment(document, &spread.fragment_name, visiting, |s, v| count_fields(document, s, v))
+                with_fragment(document, &spread.fragment_name, visiting, |s, v| {
+                    count_fields(document, s, v)
+                })
             }
         })
         .sum()
@@ -106,21 +144,32 @@ fn depth(document: &Doc, set: &SelectionSet<'static, String>, visiting: &mut Vec
             Selection::Field(field) => 1 + depth(document, &field.selection_set, visiting),
             Selection::InlineFragment(inline) => depth(document, &inline.selection_set, visiting),
             Selection::FragmentSpread(spread) => {
-                with_fragment(document, &spread.fragment_name, visiting, |s, v| depth(document, s, v))
+                with_fragment(document, &spread.fragment_name, visiting, |s, v| {
+                    depth(document, s, v)
+                })
             }
         })
         .max()
         .unwrap_or(0)
 }
 
-fn aliases(document: &Doc, set: &SelectionSet<'static, String>, visiting: &mut Vec<String>) -> usize {
+fn aliases(
+    document: &Doc,
+    set: &SelectionSet<'static, String>,
+    visiting: &mut Vec<String>,
+) -> usize {
     set.items
         .iter()
         .map(|item| match item {
-            Selection::Field(field) => usize::from(field.alias.is_some()) + aliases(document, &field.selection_set, visiting),
+            Selection::Field(field) => {
+                usize::from(field.alias.is_some())
+                    + aliases(document, &field.selection_set, visiting)
+            }
             Selection::InlineFragment(inline) => aliases(document, &inline.selection_set, visiting),
             Selection::FragmentSpread(spread) => {
-                with_fragment(document, &spread.fragment_name, visiting, |s, v| aliases(document, s, v))
+                with_fragment(document, &spread.fragment_name, visiting, |s, v| {
+                    aliases(document, s, v)
+                })
             }
         })
         .sum()
@@ -131,7 +180,9 @@ mod tests {
     use super::*;
 
     fn run(query: &str, limits: Limits) -> Result<(), RequestError> {
-        let document = graphql_tools::parser::parse_query::<String>(query).unwrap().into_static();
+        let document = graphql_tools::parser::parse_query::<String>(query)
+            .unwrap()
+            .into_static();
         let operation = document
             .definitions
             .iter()
@@ -146,24 +197,59 @@ mod tests {
     #[test]
     fn depth_counts_through_fragments() {
         let query = "{ a { ...F } } fragment F on T { b { c } }";
-        let limits = Limits { max_depth: 2, ..Limits::default() };
+        let limits = Limits {
+            max_depth: 2,
+            ..Limits::default()
+        };
         let error = run(query, limits).unwrap_err();
         assert_eq!(error.code(), "MAX_DEPTH_EXCEEDED");
-        assert_eq!(error.to_string(), "selection depth is 3, above the limit of 2");
-        assert!(run(query, Limits { max_depth: 3, ..Limits::default() }).is_ok());
+        assert_eq!(
+            error.to_string(),
+            "selection depth is 3, above the limit of 2"
+        );
+        assert!(
+            run(
+                query,
+                Limits {
+                    max_depth: 3,
+                    ..Limits::default()
+                }
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn aliases_and_root_fields_are_counted() {
         let query = "{ x: a y: a z: a }";
-        let aliases = run(query, Limits { max_aliases: 2, ..Limits::default() }).unwrap_err();
+        let aliases = run(
+            query,
+            Limits {
+                max_aliases: 2,
+                ..Limits::default()
+            },
+        )
+        .unwrap_err();
         assert_eq!(aliases.code(), "MAX_ALIASES_EXCEEDED");
-        let roots = run(query, Limits { max_root_fields: 2, ..Limits::default() }).unwrap_err();
+        let roots = run(
+            query,
+            Limits {
+                max_root_fields: 2,
+                ..Limits::default()
+            },
+        )
+        .unwrap_err();
         assert_eq!(roots.code(), "MAX_ROOT_FIELDS_EXCEEDED");
     }
 
     #[test]
     fn fragment_cycles_terminate() {
-        assert!(run("{ ...A } fragment A on Q { ...B } fragment B on Q { ...A a }", Limits::default()).is_ok());
+        assert!(
+            run(
+                "{ ...A } fragment A on Q { ...B } fragment B on Q { ...A a }",
+                Limits::default()
+            )
+            .is_ok()
+        );
     }
 }

@@ -36,11 +36,19 @@ pub struct PreparedOperation {
 }
 
 /// Parses, checks, validates, normalizes and plans `request`.
-pub async fn prepare(supergraph: &Supergraph, request: &GraphqlRequest, limits: &Limits) -> Result<PreparedOperation, RequestError> {
+pub async fn prepare(
+    supergraph: &Supergraph,
+    request: &GraphqlRequest,
+    limits: &Limits,
+) -> Result<PreparedOperation, RequestError> {
     let document = parse(&request.query, limits.max_tokens)?;
     let operation = pick_operation(&document, request.operation_name.as_deref())?;
     limits::check(&document, operation, limits)?;
-    let errors = validate(&supergraph.planner.consumer_schema.document, &document, &default_rules_validation_plan());
+    let errors = validate(
+        &supergraph.planner.consumer_schema.document,
+        &document,
+        &default_rules_validation_plan(),
+    );
     if !errors.is_empty() {
         let messages: Vec<String> = errors.into_iter().map(|e| e.message).collect();
         return Err(RequestError::Validation(messages.join("; ")));
@@ -55,8 +63,12 @@ pub async fn prepare(supergraph: &Supergraph, request: &GraphqlRequest, limits: 
             ));
         }
     };
-    let normalized = normalize_operation(&supergraph.planner.supergraph, &document, request.operation_name.as_deref())
-        .map_err(|e| RequestError::Validation(e.to_string()))?;
+    let normalized = normalize_operation(
+        &supergraph.planner.supergraph,
+        &document,
+        request.operation_name.as_deref(),
+    )
+    .map_err(|e| RequestError::Validation(e.to_string()))?;
     let variables = with_defaults(&request.variables, &normalized)?;
     let plan = if introspection_only {
         None
@@ -79,7 +91,9 @@ fn parse(query: &str, max_tokens: usize) -> Result<Document<'static, String>, Re
         if text.contains("Token limit exceeded") {
             RequestError::LimitExceeded {
                 code: "MAX_TOKENS_EXCEEDED",
-                message: format!("the operation has more than {max_tokens} tokens, above the limit"),
+                message: format!(
+                    "the operation has more than {max_tokens} tokens, above the limit"
+                ),
             }
         } else {
             RequestError::Parse(text.trim().replace('\n', " "))
@@ -106,7 +120,9 @@ pub(crate) fn pick_operation<'d>(
             .find(|op| operation_name(op) == Some(name))
             .ok_or_else(|| RequestError::Validation(format!("unknown operation named {name:?}"))),
         None if operations.len() == 1 => Ok(operations[0]),
-        None if operations.is_empty() => Err(RequestError::Validation("the document contains no operation".to_owned())),
+        None if operations.is_empty() => Err(RequestError::Validation(
+            "the document contains no operation".to_owned(),
+        )),
         None => Err(RequestError::Validation(
             "the document contains several operations: set operationName".to_owned(),
         )),
@@ -154,7 +170,10 @@ fn introspection_fields(op: &OperationDefinition<'static, String>) -> RootIntros
     }
 }
 
-async fn plan_cached(supergraph: &Supergraph, normalized: &NormalizedDocument) -> Result<CachedPlan, RequestError> {
+async fn plan_cached(
+    supergraph: &Supergraph,
+    normalized: &NormalizedDocument,
+) -> Result<CachedPlan, RequestError> {
     let operation = normalized.executable_operation();
     let key = (operation.to_string(), normalized.operation_name.clone());
     supergraph
@@ -162,7 +181,11 @@ async fn plan_cached(supergraph: &Supergraph, normalized: &NormalizedDocument) -
         .try_get_with(key, async {
             supergraph
                 .planner
-                .plan_from_normalized_operation(operation, PlannerOverrideContext::default(), &CancellationToken::new())
+                .plan_from_normalized_operation(
+                    operation,
+                    PlannerOverrideContext::default(),
+                    &CancellationToken::new(),
+                )
                 .map(Arc::new)
                 .map_err(|e| e.to_string())
         })
@@ -170,9 +193,17 @@ async fn plan_cached(supergraph: &Supergraph, normalized: &NormalizedDocument) -
         .map_err(|e| RequestError::Planning(e.as_ref().clone()))
 }
 
-fn with_defaults(provided: &Map<String, Value>, normalized: &NormalizedDocument) -> Result<Map<String, Value>, RequestError> {
+fn with_defaults(
+    provided: &Map<String, Value>,
+    normalized: &NormalizedDocument,
+) -> Result<Map<String, Value>, RequestError> {
     let mut variables = provided.clone();
-    for definition in normalized.executable_operation().variable_definitions.iter().flatten() {
+    for definition in normalized
+        .executable_operation()
+        .variable_definitions
+        .iter()
+        .flatten()
+    {
         if variables.contains_key(&definition.name) {
             continue;
         }
@@ -200,6 +231,11 @@ fn to_json(value: &PlannerValue) -> Value {
         PlannerValue::String(s) | PlannerValue::Enum(s) => Value::from(s.as_str()),
         PlannerValue::Boolean(b) => Value::from(*b),
         PlannerValue::List(items) => Value::Array(items.iter().map(to_json).collect()),
-        PlannerValue::Object(fields) => Value::Object(fields.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
+        PlannerValue::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), to_json(v)))
+                .collect(),
+        ),
     }
 }

@@ -38,7 +38,11 @@ pub fn response_media_type<B>(request: &Request<B>) -> &'static str {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.contains(GRAPHQL_RESPONSE_JSON));
-    if accepts { GRAPHQL_RESPONSE_JSON } else { "application/json" }
+    if accepts {
+        GRAPHQL_RESPONSE_JSON
+    } else {
+        "application/json"
+    }
 }
 
 /// Whether a browser asks for a page (GraphiQL) rather than data.
@@ -53,7 +57,10 @@ pub fn wants_html<B>(request: &Request<B>) -> bool {
 }
 
 /// Reads the GraphQL request from a GET or POST.
-pub async fn read(request: Request<GatewayBody>, max_body: u64) -> Result<GraphqlRequest, RequestError> {
+pub async fn read(
+    request: Request<GatewayBody>,
+    max_body: u64,
+) -> Result<GraphqlRequest, RequestError> {
     match *request.method() {
         Method::GET => from_query_string(request.uri().query().unwrap_or("")),
         Method::POST => from_body(request, max_body).await,
@@ -61,19 +68,25 @@ pub async fn read(request: Request<GatewayBody>, max_body: u64) -> Result<Graphq
     }
 }
 
-async fn from_body(request: Request<GatewayBody>, max_body: u64) -> Result<GraphqlRequest, RequestError> {
+async fn from_body(
+    request: Request<GatewayBody>,
+    max_body: u64,
+) -> Result<GraphqlRequest, RequestError> {
     let content_type = request
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if !content_type.starts_with("application/json") && !content_type.starts_with(GRAPHQL_RESPONSE_JSON) {
+    if !content_type.starts_with("application/json")
+        && !content_type.starts_with(GRAPHQL_RESPONSE_JSON)
+    {
         return Err(RequestError::BadRequest(format!(
             "content-type {content_type:?} is not supported; send application/json"
         )));
     }
     let body = read_limited(request.into_body(), max_body).await?;
-    serde_json::from_slice(&body).map_err(|e| RequestError::BadRequest(format!("the body is not a GraphQL request: {e}")))
+    serde_json::from_slice(&body)
+        .map_err(|e| RequestError::BadRequest(format!("the body is not a GraphQL request: {e}")))
 }
 
 async fn read_limited(mut body: GatewayBody, max_body: u64) -> Result<Vec<u8>, RequestError> {
@@ -109,14 +122,17 @@ fn from_query_string(query: &str) -> Result<GraphqlRequest, RequestError> {
             }
             "operationName" if !value.is_empty() => request.operation_name = Some(value),
             "variables" if !value.is_empty() => {
-                request.variables = serde_json::from_str(&value)
-                    .map_err(|e| RequestError::BadRequest(format!("`variables` is not a JSON object: {e}")))?;
+                request.variables = serde_json::from_str(&value).map_err(|e| {
+                    RequestError::BadRequest(format!("`variables` is not a JSON object: {e}"))
+                })?;
             }
             _ => {}
         }
     }
     if !has_query {
-        return Err(RequestError::BadRequest("missing `query` parameter".to_owned()));
+        return Err(RequestError::BadRequest(
+            "missing `query` parameter".to_owned(),
+        ));
     }
     Ok(request)
 }
@@ -126,7 +142,9 @@ fn decode(value: &str) -> Result<String, RequestError> {
     percent_encoding::percent_decode_str(&spaced)
         .decode_utf8()
         .map(|s| s.into_owned())
-        .map_err(|_| RequestError::BadRequest("a query-string parameter is not valid UTF-8".to_owned()))
+        .map_err(|_| {
+            RequestError::BadRequest("a query-string parameter is not valid UTF-8".to_owned())
+        })
 }
 
 #[cfg(test)]
@@ -135,7 +153,9 @@ mod tests {
 
     #[test]
     fn get_parameters_are_decoded() {
-        let request = from_query_string("query=%7B+a+%7D&operationName=Op&variables=%7B%22x%22%3A1%7D").unwrap();
+        let request =
+            from_query_string("query=%7B+a+%7D&operationName=Op&variables=%7B%22x%22%3A1%7D")
+                .unwrap();
         assert_eq!(request.query, "{ a }");
         assert_eq!(request.operation_name.as_deref(), Some("Op"));
         assert_eq!(request.variables["x"], 1);
@@ -143,6 +163,9 @@ mod tests {
 
     #[test]
     fn get_without_query_is_rejected() {
-        assert_eq!(from_query_string("operationName=x").unwrap_err().code(), "BAD_REQUEST");
+        assert_eq!(
+            from_query_string("operationName=x").unwrap_err().code(),
+            "BAD_REQUEST"
+        );
     }
 }

@@ -27,7 +27,12 @@ struct NullPropagates;
 
 impl Projection<'_> {
     /// The `data` of the response: the root object, or null.
-    pub(crate) fn project_root(&mut self, data: &Value, root_type: &str, selections: &SelectionSet) -> Value {
+    pub(crate) fn project_root(
+        &mut self,
+        data: &Value,
+        root_type: &str,
+        selections: &SelectionSet,
+    ) -> Value {
         let empty = Map::new();
         let object = data.as_object().unwrap_or(&empty);
         match self.object(object, root_type, selections, &mut Vec::new()) {
@@ -43,7 +48,11 @@ impl Projection<'_> {
         selections: &SelectionSet,
         path: &mut Vec<Value>,
     ) -> Result<Map<String, Value>, NullPropagates> {
-        let concrete = object.get("__typename").and_then(Value::as_str).unwrap_or(type_name).to_owned();
+        let concrete = object
+            .get("__typename")
+            .and_then(Value::as_str)
+            .unwrap_or(type_name)
+            .to_owned();
         let mut out = Map::new();
         self.selections_into(object, &concrete, selections, path, &mut out)?;
         Ok(out)
@@ -59,13 +68,15 @@ impl Projection<'_> {
     ) -> Result<(), NullPropagates> {
         for item in &selections.items {
             match item {
-                SelectionItem::Field(field) if self.included(field.skip_if.as_deref(), field.include_if.as_deref()) => {
-                    if !field.omit_from_response {
-                        self.field(object, concrete, field, path, out)?;
-                    }
+                SelectionItem::Field(field)
+                    if !field.omit_from_response
+                        && self.included(field.skip_if.as_deref(), field.include_if.as_deref()) =>
+                {
+                    self.field(object, concrete, field, path, out)?;
                 }
                 SelectionItem::InlineFragment(fragment)
-                    if self.included(fragment.skip_if.as_deref(), fragment.include_if.as_deref())
+                    if self
+                        .included(fragment.skip_if.as_deref(), fragment.include_if.as_deref())
                         && self.type_matches(concrete, &fragment.type_condition) =>
                 {
                     self.selections_into(object, concrete, &fragment.selections, path, out)?;
@@ -131,10 +142,14 @@ impl Projection<'_> {
                 _ => Ok(Value::Null),
             },
             TypeNode::Named(name) => match raw {
-                Value::Object(object) if !selections.items.is_empty() => {
-                    Ok(self.object(object, name, selections, path).map_or(Value::Null, Value::Object))
+                Value::Object(object) if !selections.items.is_empty() => Ok(self
+                    .object(object, name, selections, path)
+                    .map_or(Value::Null, Value::Object)),
+                Value::Object(_) | Value::Array(_)
+                    if selections.items.is_empty() && !self.is_scalar(name) =>
+                {
+                    Ok(Value::Null)
                 }
-                Value::Object(_) | Value::Array(_) if selections.items.is_empty() && !self.is_scalar(name) => Ok(Value::Null),
                 other => Ok(other.clone()),
             },
         }
@@ -148,10 +163,17 @@ impl Projection<'_> {
             None => true,
         });
         if !explained {
-            let display = path.iter().map(|s| s.to_string().trim_matches('"').to_owned()).collect::<Vec<_>>().join(".");
+            let display = path
+                .iter()
+                .map(|s| s.to_string().trim_matches('"').to_owned())
+                .collect::<Vec<_>>()
+                .join(".");
             self.errors.push(
-                GraphqlError::new("NULL_IN_NON_NULL_FIELD", format!("Cannot return null for non-nullable field at {display}"))
-                    .at(path.to_vec()),
+                GraphqlError::new(
+                    "NULL_IN_NON_NULL_FIELD",
+                    format!("Cannot return null for non-nullable field at {display}"),
+                )
+                .at(path.to_vec()),
             );
         }
     }

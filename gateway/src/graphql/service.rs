@@ -39,7 +39,11 @@ impl std::fmt::Debug for GraphqlService {
 
 impl GraphqlService {
     /// A service with no supergraph yet (requests get 503 until one loads).
-    pub fn new(settings: GraphqlSettings, source: SupergraphSource, supergraph: Option<Arc<Supergraph>>) -> Self {
+    pub fn new(
+        settings: GraphqlSettings,
+        source: SupergraphSource,
+        supergraph: Option<Arc<Supergraph>>,
+    ) -> Self {
         GraphqlService {
             settings,
             source,
@@ -54,8 +58,13 @@ impl GraphqlService {
     /// section keeps the previous service (its supergraph, plan cache and
     /// watch); otherwise a new one starts from the previous supergraph and
     /// loads its source in the background.
-    pub fn for_config(config: &GraphqlConfig, previous: Option<&Arc<GraphqlService>>) -> Arc<GraphqlService> {
-        if let Some(previous) = previous.filter(|p| p.settings == config.settings && p.source == config.source) {
+    pub fn for_config(
+        config: &GraphqlConfig,
+        previous: Option<&Arc<GraphqlService>>,
+    ) -> Arc<GraphqlService> {
+        if let Some(previous) =
+            previous.filter(|p| p.settings == config.settings && p.source == config.source)
+        {
             return Arc::clone(previous);
         }
         let initial = match &config.source {
@@ -68,17 +77,26 @@ impl GraphqlService {
             },
             SupergraphSource::Subgraphs(_) => previous.and_then(|p| p.current()),
         };
-        let service = Arc::new(GraphqlService::new(config.settings.clone(), config.source.clone(), initial));
+        let service = Arc::new(GraphqlService::new(
+            config.settings.clone(),
+            config.source.clone(),
+            initial,
+        ));
         service.start_background_work();
         service
     }
 
     fn start_background_work(self: &Arc<Self>) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
         match &self.source {
             SupergraphSource::File(path) => {
                 let watcher = source::watch_file(path, Arc::downgrade(self), runtime);
-                *self._file_watch.lock().unwrap_or_else(PoisonError::into_inner) = watcher;
+                *self
+                    ._file_watch
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = watcher;
             }
             SupergraphSource::Subgraphs(_) => {
                 let service = Arc::clone(self);
@@ -107,7 +125,10 @@ impl GraphqlService {
 
     /// The error of the last failed load, if the last attempt failed.
     pub fn last_error(&self) -> Option<String> {
-        self.last_error.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Loads the source again (re-reads the file or recomposes the
@@ -116,7 +137,13 @@ impl GraphqlService {
     pub async fn reload_supergraph(&self) -> Result<bool, LoadError> {
         let result = source::load(&self.source).await;
         let outcome = match result {
-            Ok(next) if self.current().is_some_and(|current| current.sdl == next.sdl) => Ok(false),
+            Ok(next)
+                if self
+                    .current()
+                    .is_some_and(|current| current.sdl == next.sdl) =>
+            {
+                Ok(false)
+            }
             Ok(next) => {
                 self.replace(Arc::new(next));
                 tracing::info!("supergraph loaded");
@@ -127,7 +154,11 @@ impl GraphqlService {
                 Err(error)
             }
         };
-        *self.last_error.lock().unwrap_or_else(PoisonError::into_inner) = outcome.as_ref().err().map(ToString::to_string);
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) =
+            outcome.as_ref().err().map(ToString::to_string);
         outcome
     }
 }

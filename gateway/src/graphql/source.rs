@@ -25,7 +25,11 @@ pub enum LoadError {
     #[error("cannot read supergraph file {path}: {message}")]
     Read { path: PathBuf, message: String },
     #[error("cannot fetch the SDL of subgraph {name:?} from {url}: {message}")]
-    Fetch { name: String, url: String, message: String },
+    Fetch {
+        name: String,
+        url: String,
+        message: String,
+    },
     #[error("composition failed: {0}")]
     Compose(#[from] ComposeError),
     #[error(transparent)]
@@ -86,9 +90,15 @@ pub async fn fetch_sdl(endpoint: &SubgraphEndpoint) -> Result<String, LoadError>
         .method(Method::POST)
         .uri(client.path.clone())
         .header(CONTENT_TYPE, "application/json")
-        .body(body::full(Bytes::from_static(br#"{"query":"{ _service { sdl } }"}"#)))
+        .body(body::full(Bytes::from_static(
+            br#"{"query":"{ _service { sdl } }"}"#,
+        )))
         .map_err(|e| error(e.to_string()))?;
-    let response = client.pool.send(request, client.timeout).await.map_err(|e| error(e.to_string()))?;
+    let response = client
+        .pool
+        .send(request, client.timeout)
+        .await
+        .map_err(|e| error(e.to_string()))?;
     if !response.status().is_success() {
         return Err(error(format!("HTTP {}", response.status().as_u16())));
     }
@@ -98,7 +108,8 @@ pub async fn fetch_sdl(endpoint: &SubgraphEndpoint) -> Result<String, LoadError>
         .await
         .map_err(|e| error(e.to_string()))?
         .to_bytes();
-    let json: Value = serde_json::from_slice(&bytes).map_err(|e| error(format!("not JSON: {e}")))?;
+    let json: Value =
+        serde_json::from_slice(&bytes).map_err(|e| error(format!("not JSON: {e}")))?;
     json.pointer("/data/_service/sdl")
         .and_then(Value::as_str)
         .map(str::to_owned)
@@ -113,10 +124,18 @@ pub(crate) fn watch_file(
     runtime: tokio::runtime::Handle,
 ) -> Option<notify::RecommendedWatcher> {
     let file_name = path.file_name()?.to_owned();
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned();
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_owned();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let Ok(event) = event else { return };
-        if !event.paths.iter().any(|p| p.file_name() == Some(file_name.as_os_str())) {
+        if !event
+            .paths
+            .iter()
+            .any(|p| p.file_name() == Some(file_name.as_os_str()))
+        {
             return;
         }
         if let Some(service) = service.upgrade() {

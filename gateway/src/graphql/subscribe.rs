@@ -35,21 +35,37 @@ pub async fn start(
     let client = supergraph
         .subgraphs
         .get(&primary.service_name)
-        .ok_or_else(|| RequestError::Planning(format!("unknown subgraph {:?}", primary.service_name)))?;
+        .ok_or_else(|| {
+            RequestError::Planning(format!("unknown subgraph {:?}", primary.service_name))
+        })?;
     let variables: Map<String, Value> = primary
         .variable_usages
         .iter()
         .flatten()
-        .filter_map(|name| prepared.variables.get(name).map(|v| (name.clone(), v.clone())))
+        .filter_map(|name| {
+            prepared
+                .variables
+                .get(name)
+                .map(|v| (name.clone(), v.clone()))
+        })
         .collect();
     let events = upstream::subscribe(&client.url, &primary.operation.document_str, variables)
         .await
-        .map_err(|e| RequestError::Planning(format!("cannot subscribe at subgraph {:?}: {e}", primary.service_name)))?;
+        .map_err(|e| {
+            RequestError::Planning(format!(
+                "cannot subscribe at subgraph {:?}: {e}",
+                primary.service_name
+            ))
+        })?;
     let service = primary.service_name.clone();
     Ok(events
         .then(move |event| {
-            let (supergraph, prepared, options, service) =
-                (Arc::clone(&supergraph), Arc::clone(&prepared), options.clone(), service.clone());
+            let (supergraph, prepared, options, service) = (
+                Arc::clone(&supergraph),
+                Arc::clone(&prepared),
+                options.clone(),
+                service.clone(),
+            );
             async move { resolve_event(&supergraph, &prepared, &options, &service, event).await }
         })
         .boxed())
@@ -58,7 +74,11 @@ pub async fn start(
 /// The primary subscription fetch and the nodes that follow it.
 fn split_plan(prepared: &PreparedOperation) -> Result<(&FetchNode, &[PlanNode]), RequestError> {
     let no_plan = || RequestError::Planning("the subscription has no subscription node".to_owned());
-    let node = prepared.plan.as_ref().and_then(|p| p.node.as_ref()).ok_or_else(no_plan)?;
+    let node = prepared
+        .plan
+        .as_ref()
+        .and_then(|p| p.node.as_ref())
+        .ok_or_else(no_plan)?;
     match node {
         PlanNode::Subscription(s) => Ok((&s.primary, &[])),
         PlanNode::Sequence(seq) => match seq.nodes.split_first() {
@@ -84,14 +104,22 @@ async fn resolve_event(
         return json!({ "data": null });
     };
     let data = event.data.unwrap_or(Value::Object(Map::new()));
-    let (merged, mut errors) = execute_nodes(supergraph, rest, data, &prepared.variables, options).await;
+    let (merged, mut errors) =
+        execute_nodes(supergraph, rest, data, &prepared.variables, options).await;
     errors.extend(event.errors.into_iter().map(|message| {
-        let message = if options.expose_subgraph_errors { message } else { "Subgraph errors redacted".to_owned() };
-        GraphqlError::new("DOWNSTREAM_SERVICE_ERROR", message).with_extension("serviceName", service)
+        let message = if options.expose_subgraph_errors {
+            message
+        } else {
+            "Subgraph errors redacted".to_owned()
+        };
+        GraphqlError::new("DOWNSTREAM_SERVICE_ERROR", message)
+            .with_extension("serviceName", service)
     }));
     match shape(supergraph, prepared, &merged, errors) {
         Ok((data, errors)) if errors.is_empty() => json!({ "data": data }),
         Ok((data, errors)) => json!({ "data": data, "errors": errors }),
-        Err(error) => json!({ "data": null, "errors": [GraphqlError::new(error.code(), error.to_string())] }),
+        Err(error) => {
+            json!({ "data": null, "errors": [GraphqlError::new(error.code(), error.to_string())] })
+        }
     }
 }

@@ -67,19 +67,31 @@ impl Supergraph {
     /// Parses `sdl`, builds the planner and a client per `join__Graph`.
     /// `url_override` replaces a subgraph's URL by name (for subgraphs
     /// listed in routes.yaml).
-    pub fn from_sdl(sdl: &str, url_override: &HashMap<String, String>) -> Result<Supergraph, SupergraphError> {
+    pub fn from_sdl(
+        sdl: &str,
+        url_override: &HashMap<String, String>,
+    ) -> Result<Supergraph, SupergraphError> {
         let document = safe_parse_schema(sdl).map_err(|e| SupergraphError::Parse(e.to_string()))?;
-        let planner = std::panic::catch_unwind(|| Planner::new_from_supergraph(&document, QueryPlannerOptions::default()))
-            .map_err(|_| SupergraphError::Planner("the planner panicked on this supergraph".to_owned()))?
-            .map_err(|e| SupergraphError::Planner(e.to_string()))?;
+        let planner = std::panic::catch_unwind(|| {
+            Planner::new_from_supergraph(&document, QueryPlannerOptions::default())
+        })
+        .map_err(|_| {
+            SupergraphError::Planner("the planner panicked on this supergraph".to_owned())
+        })?
+        .map_err(|e| SupergraphError::Planner(e.to_string()))?;
         let mut subgraphs = HashMap::new();
         for (name, url) in &planner.supergraph.subgraph_endpoint_map {
             let url = url_override.get(name).unwrap_or(url);
             subgraphs.insert(name.clone(), Arc::new(subgraph_client(name, url)?));
         }
         let state = &planner.supergraph;
-        let roots = [Some(state.query_type.as_str()), state.mutation_type.as_deref(), state.subscription_type.as_deref()];
-        let introspection = super::introspection::build_schema(&planner.consumer_schema.document, roots);
+        let roots = [
+            Some(state.query_type.as_str()),
+            state.mutation_type.as_deref(),
+            state.subscription_type.as_deref(),
+        ];
+        let introspection =
+            super::introspection::build_schema(&planner.consumer_schema.document, roots);
         Ok(Supergraph {
             introspection,
             sdl: sdl.to_owned(),
@@ -108,7 +120,10 @@ pub(crate) fn subgraph_client(name: &str, url: &str) -> Result<SubgraphClient, S
         .path_and_query("/")
         .build()
         .map_err(|_| bad_url())?;
-    let path = uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
+    let path = uri
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
     let spec = BackendSpec {
         name: format!("subgraph:{name}"),
         urls: vec![base],

@@ -22,18 +22,26 @@ query Order($id: ID!) {
 #[tokio::test]
 async fn one_order_is_resolved_across_four_subgraphs() {
     let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
-    let data = fed.data(ORDER_ACROSS_SUBGRAPHS, json!({ "id": FIRST_ORDER_ID })).await;
+    let data = fed
+        .data(ORDER_ACROSS_SUBGRAPHS, json!({ "id": FIRST_ORDER_ID }))
+        .await;
     let store = &fed.gw.mocks.store;
     let customer = store.get_customer(FIRST_CUSTOMER_ID).unwrap();
     let product = store.get_product(FIRST_PRODUCT_ID).unwrap();
     let order = &data["order"];
     assert_eq!(order["id"], json!(FIRST_ORDER_ID.to_string()));
     assert_eq!(order["status"], "SHIPPED");
-    assert_eq!(order["customer"], json!({ "name": customer.name, "email": customer.email }));
+    assert_eq!(
+        order["customer"],
+        json!({ "name": customer.name, "email": customer.email })
+    );
     assert_eq!(order["items"][0]["quantity"], 2);
     assert_eq!(order["items"][0]["product"]["sku"], json!(product.sku));
     let grams = 2.0 * f64::from(product.weight_grams);
-    assert_eq!(order["shippingEstimate"], json!(round_cents(4.99 + grams / 1000.0 * 1.5)));
+    assert_eq!(
+        order["shippingEstimate"],
+        json!(round_cents(4.99 + grams / 1000.0 * 1.5))
+    );
     assert_eq!(order["payment"]["payer"]["name"], json!(customer.name));
     assert!(order["payment"]["method"]["label"].is_string());
 }
@@ -44,7 +52,11 @@ async fn provides_lets_payments_answer_the_payer_name_without_users() {
     let query = "query($id: ID!) { order(id: $id) { payment { payer { name } } } }";
     let data = fed.data(query, json!({ "id": FIRST_ORDER_ID })).await;
     assert_eq!(data["order"]["payment"]["payer"]["name"], "John Doe");
-    assert!(fed.subgraphs.users.operations().is_empty(), "users was called: {:?}", fed.subgraphs.users.operations());
+    assert!(
+        fed.subgraphs.users.operations().is_empty(),
+        "users was called: {:?}",
+        fed.subgraphs.users.operations()
+    );
 }
 
 #[tokio::test]
@@ -53,9 +65,24 @@ async fn override_moves_order_total_to_payments() {
     let query = "query($id: ID!) { order(id: $id) { total } }";
     let data = fed.data(query, json!({ "id": FIRST_ORDER_ID })).await;
     assert_eq!(data["order"]["total"], 59.98);
-    let asked_orders_for_total = fed.subgraphs.orders.operations().iter().any(|op| op.contains("total"));
-    assert!(!asked_orders_for_total, "{:?}", fed.subgraphs.orders.operations());
-    assert!(fed.subgraphs.payments.operations().iter().any(|op| op.contains("total")));
+    let asked_orders_for_total = fed
+        .subgraphs
+        .orders
+        .operations()
+        .iter()
+        .any(|op| op.contains("total"));
+    assert!(
+        !asked_orders_for_total,
+        "{:?}",
+        fed.subgraphs.orders.operations()
+    );
+    assert!(
+        fed.subgraphs
+            .payments
+            .operations()
+            .iter()
+            .any(|op| op.contains("total"))
+    );
 }
 
 #[tokio::test]
@@ -66,7 +93,10 @@ async fn union_members_are_completed_by_their_own_subgraph() {
     let hits = data["search"].as_array().unwrap();
     assert!(!hits.is_empty());
     let widget = fed.gw.mocks.store.get_product(FIRST_PRODUCT_ID).unwrap();
-    assert_eq!(hits[0], json!({ "__typename": "Product", "name": widget.name, "price": widget.price }));
+    assert_eq!(
+        hits[0],
+        json!({ "__typename": "Product", "name": widget.name, "price": widget.price })
+    );
 }
 
 #[tokio::test]
@@ -80,14 +110,25 @@ async fn aliases_fragments_and_default_variables_shape_the_response() {
     assert_eq!(nodes.len(), 2);
     assert_eq!(nodes[0]["orderId"], json!(FIRST_ORDER_ID.to_string()));
     assert_eq!(nodes[0]["who"]["name"], "John Doe");
-    assert_eq!(data["page"]["count"], json!(fed.gw.mocks.store.order_count()));
-    assert_eq!(nodes[0].as_object().unwrap().keys().collect::<Vec<_>>(), ["orderId", "state", "who"]);
+    assert_eq!(
+        data["page"]["count"],
+        json!(fed.gw.mocks.store.order_count())
+    );
+    assert_eq!(
+        nodes[0].as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["orderId", "state", "who"]
+    );
 }
 
 #[tokio::test]
 async fn inaccessible_fields_are_not_queryable() {
     let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
-    let (status, body) = fed.post("query($id: ID!) { order(id: $id) { internalNote } }", json!({ "id": FIRST_ORDER_ID })).await;
+    let (status, body) = fed
+        .post(
+            "query($id: ID!) { order(id: $id) { internalNote } }",
+            json!({ "id": FIRST_ORDER_ID }),
+        )
+        .await;
     assert_eq!(status, 400);
     assert_eq!(first_code(&body), "GRAPHQL_VALIDATION_FAILED");
 }
@@ -102,7 +143,16 @@ async fn a_mutation_writes_the_store_that_rest_reads() {
     assert_eq!(data["createOrder"]["customer"]["name"], "John Doe");
     let id = data["createOrder"]["id"].as_str().unwrap();
     let rest = format!("{}/v1/orders/{id}", fed.gw.mocks.orders.url());
-    let order: Value = fed.gw.client.get(rest).send().await.unwrap().json().await.unwrap();
+    let order: Value = fed
+        .gw
+        .client
+        .get(rest)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(order["items"][0]["quantity"], 3);
 }
 
@@ -120,11 +170,21 @@ async fn get_serves_queries_and_refuses_mutations() {
         .await
         .unwrap();
     assert_eq!(query.status(), 200);
-    assert_eq!(query.headers()["content-type"], "application/graphql-response+json");
+    assert_eq!(
+        query.headers()["content-type"],
+        "application/graphql-response+json"
+    );
     let body: Value = query.json().await.unwrap();
     assert_eq!(body["data"]["customers"][0]["name"], "John Doe");
     let mutation = "mutation { updateOrderStatus(id: \"x\", status: SHIPPED) { id } }";
-    let refused = fed.gw.client.get(&url).query(&[("query", mutation)]).send().await.unwrap();
+    let refused = fed
+        .gw
+        .client
+        .get(&url)
+        .query(&[("query", mutation)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(refused.status(), 405);
     assert_eq!(refused.headers()["allow"], "POST");
     let body: Value = refused.json().await.unwrap();

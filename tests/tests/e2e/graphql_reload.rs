@@ -29,36 +29,81 @@ async fn a_changed_supergraph_file_is_reloaded_and_a_broken_one_is_refused() {
     let query = "{ customers { name } }";
     fed.data(query, json!({})).await;
 
-    let without_users: Vec<_> = endpoints(&fed.subgraphs).into_iter().filter(|e| e.name != "users").collect();
-    replace_file(&path, &compose_live(&without_users, |e| e.url.clone()).await);
+    let without_users: Vec<_> = endpoints(&fed.subgraphs)
+        .into_iter()
+        .filter(|e| e.name != "users")
+        .collect();
+    replace_file(
+        &path,
+        &compose_live(&without_users, |e| e.url.clone()).await,
+    );
     eventually("the smaller supergraph serves", || async {
-        fed.post(query, json!({})).await.1["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+        fed.post(query, json!({})).await.1["errors"][0]["extensions"]["code"]
+            == "GRAPHQL_VALIDATION_FAILED"
     })
     .await;
 
     let mut generation = service.generation();
     generation.mark_unchanged();
     replace_file(&path, "this is not a supergraph {");
-    eventually("the broken file is reported", || async { service.last_error().is_some() }).await;
+    eventually("the broken file is reported", || async {
+        service.last_error().is_some()
+    })
+    .await;
     let (_, body) = fed.post("{ products(first: 1) { name } }", json!({})).await;
     assert!(body["data"]["products"][0]["name"].is_string(), "{body}");
-    assert!(!generation.has_changed().unwrap(), "a broken file must not be swapped in");
+    assert!(
+        !generation.has_changed().unwrap(),
+        "a broken file must not be swapped in"
+    );
 }
 
 #[tokio::test]
 async fn plans_are_cached_by_normalized_operation_and_name() {
     let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
-    let supergraph = fed.gw.gateway.snapshot().graphql.clone().unwrap().current().unwrap();
+    let supergraph = fed
+        .gw
+        .gateway
+        .snapshot()
+        .graphql
+        .clone()
+        .unwrap()
+        .current()
+        .unwrap();
     let entries = || async {
         supergraph.plan_cache.run_pending_tasks().await;
         supergraph.plan_cache.entry_count()
     };
     let id = mock_backends::seed::FIRST_ORDER_ID;
-    fed.data("query A($id: ID!) { order(id: $id) { status } }", json!({ "id": id })).await;
-    fed.data("query A($id: ID!) {\n  order(id: $id) {\n    status\n  }\n}", json!({ "id": id })).await;
-    assert_eq!(entries().await, 1, "whitespace and variable values share a plan");
-    fed.data("query B($id: ID!) { order(id: $id) { status } }", json!({ "id": id })).await;
-    assert_eq!(entries().await, 2, "another operation name is another entry");
-    fed.data("query A($id: ID!) { order(id: $id) { total } }", json!({ "id": id })).await;
+    fed.data(
+        "query A($id: ID!) { order(id: $id) { status } }",
+        json!({ "id": id }),
+    )
+    .await;
+    fed.data(
+        "query A($id: ID!) {\n  order(id: $id) {\n    status\n  }\n}",
+        json!({ "id": id }),
+    )
+    .await;
+    assert_eq!(
+        entries().await,
+        1,
+        "whitespace and variable values share a plan"
+    );
+    fed.data(
+        "query B($id: ID!) { order(id: $id) { status } }",
+        json!({ "id": id }),
+    )
+    .await;
+    assert_eq!(
+        entries().await,
+        2,
+        "another operation name is another entry"
+    );
+    fed.data(
+        "query A($id: ID!) { order(id: $id) { total } }",
+        json!({ "id": id }),
+    )
+    .await;
     assert_eq!(entries().await, 3);
 }

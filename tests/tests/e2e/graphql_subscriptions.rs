@@ -14,13 +14,26 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 const SUBSCRIPTION: &str = "subscription($id: ID) { orderStatusChanged(id: $id) { previousStatus status order { id customer { name } } } }";
 
 async fn confirm_over_rest(fed: &FederatedGateway) {
-    let url = format!("{}/v1/orders/{PENDING_ORDER_ID}/status", fed.gw.mocks.orders.url());
-    let response = fed.gw.client.patch(url).json(&json!({ "status": "confirmed" })).send().await.unwrap();
+    let url = format!(
+        "{}/v1/orders/{PENDING_ORDER_ID}/status",
+        fed.gw.mocks.orders.url()
+    );
+    let response = fed
+        .gw
+        .client
+        .patch(url)
+        .json(&json!({ "status": "confirmed" }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
 }
 
 async fn subscription_opened(fed: &FederatedGateway) {
-    eventually("the upstream subscription is open", || async { fed.subgraphs.orders.open_subscriptions() == 1 }).await;
+    eventually("the upstream subscription is open", || async {
+        fed.subgraphs.orders.open_subscriptions() == 1
+    })
+    .await;
 }
 
 fn expected_event() -> Value {
@@ -32,16 +45,38 @@ fn expected_event() -> Value {
 #[tokio::test]
 async fn websocket_subscribers_see_a_change_made_over_rest() {
     let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
-    let mut request = fed.gw.url("/graphql").replacen("http", "ws", 1).into_client_request().unwrap();
-    request.headers_mut().insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
+    let mut request = fed
+        .gw
+        .url("/graphql")
+        .replacen("http", "ws", 1)
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
     let (mut socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
-    assert_eq!(response.headers()["sec-websocket-protocol"], "graphql-transport-ws");
-    socket.send(Message::text(json!({ "type": "connection_init" }).to_string())).await.unwrap();
+    assert_eq!(
+        response.headers()["sec-websocket-protocol"],
+        "graphql-transport-ws"
+    );
+    socket
+        .send(Message::text(
+            json!({ "type": "connection_init" }).to_string(),
+        ))
+        .await
+        .unwrap();
     let ack = within("ack", socket.next()).await.unwrap().unwrap();
-    assert_eq!(serde_json::from_str::<Value>(ack.to_text().unwrap()).unwrap()["type"], "connection_ack");
+    assert_eq!(
+        serde_json::from_str::<Value>(ack.to_text().unwrap()).unwrap()["type"],
+        "connection_ack"
+    );
     let subscribe = json!({ "type": "subscribe", "id": "s1",
         "payload": { "query": SUBSCRIPTION, "variables": { "id": PENDING_ORDER_ID } } });
-    socket.send(Message::text(subscribe.to_string())).await.unwrap();
+    socket
+        .send(Message::text(subscribe.to_string()))
+        .await
+        .unwrap();
     subscription_opened(&fed).await;
     confirm_over_rest(&fed).await;
     let next = within("next", socket.next()).await.unwrap().unwrap();
@@ -49,8 +84,16 @@ async fn websocket_subscribers_see_a_change_made_over_rest() {
     assert_eq!(next["type"], "next");
     assert_eq!(next["id"], "s1");
     assert_eq!(next["payload"], expected_event());
-    socket.send(Message::text(json!({ "type": "complete", "id": "s1" }).to_string())).await.unwrap();
-    eventually("the upstream subscription is closed", || async { fed.subgraphs.orders.open_subscriptions() == 0 }).await;
+    socket
+        .send(Message::text(
+            json!({ "type": "complete", "id": "s1" }).to_string(),
+        ))
+        .await
+        .unwrap();
+    eventually("the upstream subscription is closed", || async {
+        fed.subgraphs.orders.open_subscriptions() == 0
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -75,7 +118,13 @@ async fn sse_subscribers_see_a_change_made_over_rest() {
         let chunk = within("an SSE event", body.next()).await.unwrap().unwrap();
         text.push_str(std::str::from_utf8(&chunk).unwrap());
     }
-    let data = text.lines().find_map(|line| line.strip_prefix("data: ")).unwrap();
+    let data = text
+        .lines()
+        .find_map(|line| line.strip_prefix("data: "))
+        .unwrap();
     assert!(text.starts_with("event: next\n"), "{text}");
-    assert_eq!(serde_json::from_str::<Value>(data).unwrap(), expected_event());
+    assert_eq!(
+        serde_json::from_str::<Value>(data).unwrap(),
+        expected_event()
+    );
 }

@@ -16,7 +16,10 @@ use tests::gateway::repo_path;
 async fn committed_supergraph_matches_the_live_composition() {
     let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
     let default_url = |name: &str| {
-        let kind = SubgraphKind::ALL.into_iter().find(|k| k.name() == name).unwrap();
+        let kind = SubgraphKind::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .unwrap();
         format!("http://{}/graphql", kind.default_addr())
     };
     let composed = compose_live(&endpoints(&fed.subgraphs), |e| default_url(&e.name)).await;
@@ -25,8 +28,12 @@ async fn committed_supergraph_matches_the_live_composition() {
         std::fs::write(&path, &composed).unwrap();
     }
     let committed = std::fs::read_to_string(&path).expect("supergraph.graphql is committed");
-    assert_eq!(committed, composed, "supergraph.graphql is stale: regenerate it (see the module docs)");
-    Supergraph::from_sdl(&committed, &Default::default()).expect("the planner accepts the committed supergraph");
+    assert_eq!(
+        committed, composed,
+        "supergraph.graphql is stale: regenerate it (see the module docs)"
+    );
+    Supergraph::from_sdl(&committed, &Default::default())
+        .expect("the planner accepts the committed supergraph");
 }
 
 #[tokio::test]
@@ -42,7 +49,9 @@ graphql:
     let fed = FederatedGateway::start(yaml).await;
     let service = fed.gw.gateway.snapshot().graphql.clone().unwrap();
     let mut generation = service.generation();
-    tests::mocks::within("composition", generation.wait_for(|g| *g >= 1)).await.unwrap();
+    tests::mocks::within("composition", generation.wait_for(|g| *g >= 1))
+        .await
+        .unwrap();
     let query = "query($id: ID!) { order(id: $id) { customer { name } payment { status } } }";
     let data = fed.data(query, json!({ "id": FIRST_ORDER_ID })).await;
     assert_eq!(data["order"]["customer"]["name"], "John Doe");

@@ -42,13 +42,21 @@ enum link__Purpose {
 "#;
 
 /// The whole supergraph SDL.
-pub(crate) fn supergraph(models: &[SubgraphModel], merged: &BTreeMap<&str, MergedType<'_>>) -> String {
+pub(crate) fn supergraph(
+    models: &[SubgraphModel],
+    merged: &BTreeMap<&str, MergedType<'_>>,
+) -> String {
     let graphs: Vec<String> = models.iter().map(|m| graph_enum_name(&m.name)).collect();
     let mut out = schema_definition(merged);
     out.push_str(PREAMBLE);
     out.push_str("\nenum join__Graph {\n");
     for (model, graph) in models.iter().zip(&graphs) {
-        let _ = writeln!(out, "  {graph} @join__graph(name: {}, url: {})", quote(&model.name), quote(&model.url));
+        let _ = writeln!(
+            out,
+            "  {graph} @join__graph(name: {}, url: {})",
+            quote(&model.name),
+            quote(&model.url)
+        );
     }
     out.push_str("}\n");
     for ty in merged.values() {
@@ -62,7 +70,11 @@ fn schema_definition(merged: &BTreeMap<&str, MergedType<'_>>) -> String {
     let mut out = String::from(
         "schema\n  @link(url: \"https://specs.apollo.dev/link/v1.0\")\n  @link(url: \"https://specs.apollo.dev/join/v0.3\", for: EXECUTION)\n  @link(url: \"https://specs.apollo.dev/inaccessible/v0.2\", for: SECURITY)\n{\n",
     );
-    for (field, ty) in [("query", "Query"), ("mutation", "Mutation"), ("subscription", "Subscription")] {
+    for (field, ty) in [
+        ("query", "Query"),
+        ("mutation", "Mutation"),
+        ("subscription", "Subscription"),
+    ] {
         if merged.contains_key(ty) {
             let _ = writeln!(out, "  {field}: {ty}");
         }
@@ -73,7 +85,13 @@ fn schema_definition(merged: &BTreeMap<&str, MergedType<'_>>) -> String {
 
 fn write_type(out: &mut String, ty: &MergedType<'_>, graphs: &[String]) {
     let first = ty.definitions[0].1;
-    write_description(out, ty.definitions.iter().find_map(|(_, d)| d.description.as_deref()), "");
+    write_description(
+        out,
+        ty.definitions
+            .iter()
+            .find_map(|(_, d)| d.description.as_deref()),
+        "",
+    );
     let _ = write!(out, "{} {}", ty.kind.keyword(), ty.name);
     let implements = union_of(ty.definitions.iter().flat_map(|(_, d)| &d.implements));
     if !implements.is_empty() {
@@ -81,7 +99,12 @@ fn write_type(out: &mut String, ty: &MergedType<'_>, graphs: &[String]) {
     }
     for (graph, def) in &ty.definitions {
         for interface in &def.implements {
-            let _ = write!(out, "\n  @join__implements(graph: {}, interface: {})", graphs[*graph], quote(interface));
+            let _ = write!(
+                out,
+                "\n  @join__implements(graph: {}, interface: {})",
+                graphs[*graph],
+                quote(interface)
+            );
         }
     }
     write_join_types(out, ty, graphs);
@@ -98,12 +121,20 @@ fn write_type(out: &mut String, ty: &MergedType<'_>, graphs: &[String]) {
 
 fn write_join_types(out: &mut String, ty: &MergedType<'_>, graphs: &[String]) {
     for (graph, def) in &ty.definitions {
-        let extension = if def.extension { ", extension: true" } else { "" };
+        let extension = if def.extension {
+            ", extension: true"
+        } else {
+            ""
+        };
         if def.keys.is_empty() {
             let _ = write!(out, "\n  @join__type(graph: {}{extension})", graphs[*graph]);
         }
         for key in &def.keys {
-            let resolvable = if key.resolvable { "" } else { ", resolvable: false" };
+            let resolvable = if key.resolvable {
+                ""
+            } else {
+                ", resolvable: false"
+            };
             let _ = write!(
                 out,
                 "\n  @join__type(graph: {}, key: {}{extension}{resolvable})",
@@ -117,7 +148,12 @@ fn write_join_types(out: &mut String, ty: &MergedType<'_>, graphs: &[String]) {
 fn write_union_members(out: &mut String, ty: &MergedType<'_>, graphs: &[String]) {
     for (graph, def) in &ty.definitions {
         for member in &def.members {
-            let _ = write!(out, "\n  @join__unionMember(graph: {}, member: {})", graphs[*graph], quote(member));
+            let _ = write!(
+                out,
+                "\n  @join__unionMember(graph: {}, member: {})",
+                graphs[*graph],
+                quote(member)
+            );
         }
     }
     let members = union_of(ty.definitions.iter().flat_map(|(_, d)| &d.members));
@@ -126,7 +162,11 @@ fn write_union_members(out: &mut String, ty: &MergedType<'_>, graphs: &[String])
 
 fn write_enum_values(out: &mut String, ty: &MergedType<'_>, graphs: &[String]) {
     out.push_str("\n{\n");
-    let values = union_of(ty.definitions.iter().flat_map(|(_, d)| d.values.iter().map(|(v, _)| v)));
+    let values = union_of(
+        ty.definitions
+            .iter()
+            .flat_map(|(_, d)| d.values.iter().map(|(v, _)| v)),
+    );
     for value in values {
         let description = ty
             .definitions
@@ -156,8 +196,20 @@ fn write_fields(out: &mut String, ty: &MergedType<'_>, graphs: &[String]) {
     out.push_str("\n{\n");
     for field in field_sources(ty, graphs) {
         let (_, first) = field.sources[0];
-        let canonical = field.sources.iter().find(|(_, f)| !f.external).unwrap_or(&field.sources[0]).1;
-        write_description(out, field.sources.iter().find_map(|(_, f)| f.description.as_deref()), "  ");
+        let canonical = field
+            .sources
+            .iter()
+            .find(|(_, f)| !f.external)
+            .unwrap_or(&field.sources[0])
+            .1;
+        write_description(
+            out,
+            field
+                .sources
+                .iter()
+                .find_map(|(_, f)| f.description.as_deref()),
+            "  ",
+        );
         let arguments = if canonical.arguments.is_empty() {
             String::new()
         } else {
@@ -165,7 +217,10 @@ fn write_fields(out: &mut String, ty: &MergedType<'_>, graphs: &[String]) {
         };
         let _ = write!(out, "  {}{arguments}: {}", field.name, canonical.ty);
         let plain = field.sources.len() == ty.definitions.len()
-            && field.sources.iter().all(|(_, f)| is_plain(f) && f.ty == first.ty);
+            && field
+                .sources
+                .iter()
+                .all(|(_, f)| is_plain(f) && f.ty == first.ty);
         if !plain && ty.kind != TypeKind::InputObject {
             for (graph, source) in &field.sources {
                 write_join_field(out, &graphs[*graph], source, source.ty != canonical.ty);
@@ -180,14 +235,23 @@ fn write_fields(out: &mut String, ty: &MergedType<'_>, graphs: &[String]) {
 }
 
 fn field_sources<'a>(ty: &MergedType<'a>, graphs: &[String]) -> Vec<FieldSources<'a>> {
-    let names = union_of(ty.definitions.iter().flat_map(|(_, d)| d.fields.iter().map(|f| &f.name)));
+    let names = union_of(
+        ty.definitions
+            .iter()
+            .flat_map(|(_, d)| d.fields.iter().map(|f| &f.name)),
+    );
     names
         .into_iter()
         .map(|name| {
             let all: Vec<(usize, &FieldModel)> = ty
                 .definitions
                 .iter()
-                .filter_map(|(graph, def)| def.fields.iter().find(|f| f.name == name).map(|f| (*graph, f)))
+                .filter_map(|(graph, def)| {
+                    def.fields
+                        .iter()
+                        .find(|f| f.name == name)
+                        .map(|f| (*graph, f))
+                })
                 .collect();
             let overridden: Vec<String> = all
                 .iter()
@@ -207,7 +271,10 @@ fn field_sources<'a>(ty: &MergedType<'a>, graphs: &[String]) -> Vec<FieldSources
 }
 
 fn is_plain(field: &FieldModel) -> bool {
-    !field.external && field.requires.is_none() && field.provides.is_none() && field.override_from.is_none()
+    !field.external
+        && field.requires.is_none()
+        && field.provides.is_none()
+        && field.override_from.is_none()
 }
 
 fn write_join_field(out: &mut String, graph: &str, field: &FieldModel, with_type: bool) {
@@ -244,7 +311,11 @@ fn union_of<'a>(items: impl Iterator<Item = &'a String>) -> Vec<&'a str> {
 fn write_description(out: &mut String, description: Option<&str>, indent: &str) {
     if let Some(text) = description {
         let escaped = text.replace("\"\"\"", "\\\"\"\"");
-        let _ = writeln!(out, "{indent}\"\"\"\n{indent}{}\n{indent}\"\"\"", escaped.replace('\n', &format!("\n{indent}")));
+        let _ = writeln!(
+            out,
+            "{indent}\"\"\"\n{indent}{}\n{indent}\"\"\"",
+            escaped.replace('\n', &format!("\n{indent}"))
+        );
     }
 }
 
@@ -252,4 +323,3 @@ fn write_description(out: &mut String, description: Option<&str>, indent: &str) 
 fn quote(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_else(|_| format!("\"{text}\""))
 }
-

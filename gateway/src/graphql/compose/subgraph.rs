@@ -147,8 +147,10 @@ fn schema_extension_end(after: &str) -> usize {
 }
 
 fn is_federation_internal(name: &str) -> bool {
-    matches!(name, "_Any" | "_Service" | "_Entity" | "FieldSet" | "_FieldSet")
-        || name.starts_with("link__")
+    matches!(
+        name,
+        "_Any" | "_Service" | "_Entity" | "FieldSet" | "_FieldSet"
+    ) || name.starts_with("link__")
         || name.starts_with("federation__")
 }
 
@@ -169,37 +171,76 @@ fn read_definition(definition: &Definition<'static, String>) -> Option<TypeModel
 fn read_type(def: &TypeDefinition<'static, String>) -> TypeModel {
     match def {
         TypeDefinition::Object(t) => {
-            let mut model = object_like(TypeKind::Object, &t.name, t.description.clone(), &t.directives);
+            let mut model = object_like(
+                TypeKind::Object,
+                &t.name,
+                t.description.clone(),
+                &t.directives,
+            );
             model.implements = t.implements_interfaces.clone();
             model.fields = t.fields.iter().map(read_field).collect();
             model
         }
         TypeDefinition::Interface(t) => {
-            let mut model = object_like(TypeKind::Interface, &t.name, t.description.clone(), &t.directives);
+            let mut model = object_like(
+                TypeKind::Interface,
+                &t.name,
+                t.description.clone(),
+                &t.directives,
+            );
             model.implements = t.implements_interfaces.clone();
             model.fields = t.fields.iter().map(read_field).collect();
             model
         }
         TypeDefinition::Union(t) => {
-            let mut model = object_like(TypeKind::Union, &t.name, t.description.clone(), &t.directives);
+            let mut model = object_like(
+                TypeKind::Union,
+                &t.name,
+                t.description.clone(),
+                &t.directives,
+            );
             model.members = t.types.clone();
             model
         }
         TypeDefinition::Enum(t) => {
-            let mut model = object_like(TypeKind::Enum, &t.name, t.description.clone(), &t.directives);
-            model.values = t.values.iter().map(|v| (v.name.clone(), v.description.clone())).collect();
+            let mut model = object_like(
+                TypeKind::Enum,
+                &t.name,
+                t.description.clone(),
+                &t.directives,
+            );
+            model.values = t
+                .values
+                .iter()
+                .map(|v| (v.name.clone(), v.description.clone()))
+                .collect();
             model
         }
         TypeDefinition::InputObject(t) => {
-            let mut model = object_like(TypeKind::InputObject, &t.name, t.description.clone(), &t.directives);
+            let mut model = object_like(
+                TypeKind::InputObject,
+                &t.name,
+                t.description.clone(),
+                &t.directives,
+            );
             model.fields = t.fields.iter().map(read_input_field).collect();
             model
         }
-        TypeDefinition::Scalar(t) => object_like(TypeKind::Scalar, &t.name, t.description.clone(), &t.directives),
+        TypeDefinition::Scalar(t) => object_like(
+            TypeKind::Scalar,
+            &t.name,
+            t.description.clone(),
+            &t.directives,
+        ),
     }
 }
 
-fn object_like(kind: TypeKind, name: &str, description: Option<String>, directives: &Directives) -> TypeModel {
+fn object_like(
+    kind: TypeKind,
+    name: &str,
+    description: Option<String>,
+    directives: &Directives,
+) -> TypeModel {
     let keys = directives
         .iter()
         .filter(|d| directive_is(d, "key"))
@@ -246,7 +287,9 @@ fn read_field(field: &ast::Field<'static, String>) -> FieldModel {
 
 fn read_input_field(value: &ast::InputValue<'static, String>) -> FieldModel {
     let printed = print_input_value(value);
-    let ty = printed.split_once(": ").map_or(String::new(), |(_, ty)| ty.to_owned());
+    let ty = printed
+        .split_once(": ")
+        .map_or(String::new(), |(_, ty)| ty.to_owned());
     FieldModel {
         name: value.name.clone(),
         description: value.description.clone(),
@@ -272,8 +315,15 @@ fn has_directive(directives: &Directives, name: &str) -> bool {
     directives.iter().any(|d| directive_is(d, name))
 }
 
-fn argument<'d>(directive: &'d ast::Directive<'static, String>, name: &str) -> Option<&'d ast::Value<'static, String>> {
-    directive.arguments.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+fn argument<'d>(
+    directive: &'d ast::Directive<'static, String>,
+    name: &str,
+) -> Option<&'d ast::Value<'static, String>> {
+    directive
+        .arguments
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v)
 }
 
 fn string_argument(directive: &ast::Directive<'static, String>, name: &str) -> Option<String> {
@@ -289,7 +339,8 @@ mod tests {
 
     #[test]
     fn schema_extension_with_link_is_removed() {
-        let sdl = "type Query { a: Int }\nextend schema @link(\n url: \"x\",\n import: [\"@key\"]\n)\n";
+        let sdl =
+            "type Query { a: Int }\nextend schema @link(\n url: \"x\",\n import: [\"@key\"]\n)\n";
         assert_eq!(strip_schema_extensions(sdl).trim(), "type Query { a: Int }");
     }
 }

@@ -29,9 +29,11 @@ type Query { product(id: ID!): Product }
 
 fn plan(supergraph: &str, query: &str) -> String {
     let schema = safe_parse_schema(supergraph).expect("supergraph parses");
-    let planner = Planner::new_from_supergraph(&schema, QueryPlannerOptions::default()).expect("planner");
+    let planner =
+        Planner::new_from_supergraph(&schema, QueryPlannerOptions::default()).expect("planner");
     let operation = safe_parse_operation(query).expect("query parses");
-    let normalized = normalize_operation(&planner.supergraph, &operation, None).expect("normalized");
+    let normalized =
+        normalize_operation(&planner.supergraph, &operation, None).expect("normalized");
     let plan = planner
         .plan_from_normalized_operation(
             normalized.executable_operation(),
@@ -44,12 +46,21 @@ fn plan(supergraph: &str, query: &str) -> String {
 
 #[test]
 fn composed_supergraph_is_planned_across_subgraphs() {
-    let supergraph = compose(&[subgraph("orders", ORDERS), subgraph("products", PRODUCTS)]).unwrap();
-    assert!(supergraph.contains("@join__type(graph: ORDERS, key: \"id\")"), "{supergraph}");
+    let supergraph =
+        compose(&[subgraph("orders", ORDERS), subgraph("products", PRODUCTS)]).unwrap();
+    assert!(
+        supergraph.contains("@join__type(graph: ORDERS, key: \"id\")"),
+        "{supergraph}"
+    );
     assert!(supergraph.contains("@join__field(graph: ORDERS, requires: \"product { grams }\")"));
-    assert!(supergraph.contains("grams: Int! @join__field(graph: ORDERS, external: true) @join__field(graph: PRODUCTS)"));
+    assert!(supergraph.contains(
+        "grams: Int! @join__field(graph: ORDERS, external: true) @join__field(graph: PRODUCTS)"
+    ));
     assert!(supergraph.contains("secret: String @inaccessible"));
-    let plan = plan(&supergraph, "{ order(id: \"1\") { total weight product { name } } }");
+    let plan = plan(
+        &supergraph,
+        "{ order(id: \"1\") { total weight product { name } } }",
+    );
     assert!(plan.contains("\"serviceName\":\"orders\""), "{plan}");
     assert!(plan.contains("\"serviceName\":\"products\""), "{plan}");
     assert!(plan.contains("Flatten"), "{plan}");
@@ -77,4 +88,3 @@ fn graph_names_are_upper_snake_case() {
     assert_eq!(graph_enum_name("order-service"), "ORDER_SERVICE");
     assert_eq!(graph_enum_name("2fa"), "_2FA");
 }
-

@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use hive_router_query_planner::planner::plan_nodes::{FetchNode, FlattenNodePath};
 use serde_json::{Map, Value};
 
+use super::ExecutionContext;
 use super::subgraph_call::{self, SubgraphResponse};
 use super::tree::{self, Position};
-use super::ExecutionContext;
 
 /// A fetch at the root of the operation.
 pub(crate) async fn root_fetch(ctx: &ExecutionContext<'_>, node: &FetchNode) {
@@ -42,18 +42,28 @@ struct EntityBatch {
 }
 
 /// A fetch of entities at `path`.
-pub(crate) async fn entity_fetch(ctx: &ExecutionContext<'_>, path: &FlattenNodePath, node: &FetchNode) {
+pub(crate) async fn entity_fetch(
+    ctx: &ExecutionContext<'_>,
+    path: &FlattenNodePath,
+    node: &FetchNode,
+) {
     let batch = ctx.with_data(|root| gather(root, path, node));
     if batch.representations.is_empty() {
         return;
     }
     let mut variables = used_variables(ctx, node);
-    variables.insert("representations".to_owned(), Value::Array(batch.representations));
+    variables.insert(
+        "representations".to_owned(),
+        Value::Array(batch.representations),
+    );
     let query = &node.operation.document_str;
     match subgraph_call::call(ctx, &node.service_name, query, variables).await {
         Ok(response) => merge_entities(ctx, node, &batch.targets, response),
         Err(error) => {
-            let first = batch.targets.first().map(|(position, _)| tree::error_path(position));
+            let first = batch
+                .targets
+                .first()
+                .map(|(position, _)| tree::error_path(position));
             ctx.push_errors([match first {
                 Some(path) => error.at(path),
                 None => error,
@@ -72,8 +82,12 @@ fn gather(root: &Value, path: &FlattenNodePath, node: &FetchNode) -> EntityBatch
         return batch;
     };
     for position in tree::collect_positions(root, path.as_slice()) {
-        let Some(entity) = tree::get(root, &position) else { continue };
-        let Some(mut representation) = tree::representation(entity, requires) else { continue };
+        let Some(entity) = tree::get(root, &position) else {
+            continue;
+        };
+        let Some(mut representation) = tree::representation(entity, requires) else {
+            continue;
+        };
         if let Some(rewrites) = &node.input_rewrites {
             tree::apply_rewrites(&mut representation, rewrites);
         }
@@ -87,7 +101,12 @@ fn gather(root: &Value, path: &FlattenNodePath, node: &FetchNode) -> EntityBatch
     batch
 }
 
-fn merge_entities(ctx: &ExecutionContext<'_>, node: &FetchNode, targets: &[(Position, usize)], response: SubgraphResponse) {
+fn merge_entities(
+    ctx: &ExecutionContext<'_>,
+    node: &FetchNode,
+    targets: &[(Position, usize)],
+    response: SubgraphResponse,
+) {
     let mut entities = match response.data {
         Some(Value::Object(mut data)) => match data.remove("_entities") {
             Some(Value::Array(entities)) => entities,
@@ -96,7 +115,9 @@ fn merge_entities(ctx: &ExecutionContext<'_>, node: &FetchNode, targets: &[(Posi
         _ => Vec::new(),
     };
     if let Some(rewrites) = &node.output_rewrites {
-        entities.iter_mut().for_each(|entity| tree::apply_rewrites(entity, rewrites));
+        entities
+            .iter_mut()
+            .for_each(|entity| tree::apply_rewrites(entity, rewrites));
     }
     let errors = response.errors.into_iter().flat_map(|error| {
         let paths = entity_error_paths(&error.path, targets);
@@ -106,14 +127,18 @@ fn merge_entities(ctx: &ExecutionContext<'_>, node: &FetchNode, targets: &[(Posi
         } else {
             paths
                 .into_iter()
-                .map(|path| subgraph_call::rewrite_error(ctx, service, clone_error(&error), Some(path)))
+                .map(|path| {
+                    subgraph_call::rewrite_error(ctx, service, clone_error(&error), Some(path))
+                })
                 .collect()
         }
     });
     ctx.push_errors(errors.collect::<Vec<_>>());
     ctx.with_data(|root| {
         for (position, index) in targets {
-            let (Some(target), Some(entity)) = (tree::get_mut(root, position), entities.get(*index)) else {
+            let (Some(target), Some(entity)) =
+                (tree::get_mut(root, position), entities.get(*index))
+            else {
                 continue;
             };
             tree::deep_merge(target, entity.clone());
@@ -133,7 +158,10 @@ fn clone_error(error: &subgraph_call::SubgraphError) -> subgraph_call::SubgraphE
 /// representation `i`, followed by `rest`.
 fn entity_error_paths(path: &Option<Vec<Value>>, targets: &[(Position, usize)]) -> Vec<Vec<Value>> {
     let Some(path) = path else { return Vec::new() };
-    let (Some("_entities"), Some(index)) = (path.first().and_then(Value::as_str), path.get(1).and_then(Value::as_u64)) else {
+    let (Some("_entities"), Some(index)) = (
+        path.first().and_then(Value::as_str),
+        path.get(1).and_then(Value::as_u64),
+    ) else {
         return Vec::new();
     };
     targets
@@ -151,6 +179,10 @@ fn used_variables(ctx: &ExecutionContext<'_>, node: &FetchNode) -> Map<String, V
     node.variable_usages
         .iter()
         .flatten()
-        .filter_map(|name| ctx.variables.get(name).map(|value| (name.clone(), value.clone())))
+        .filter_map(|name| {
+            ctx.variables
+                .get(name)
+                .map(|value| (name.clone(), value.clone()))
+        })
         .collect()
 }

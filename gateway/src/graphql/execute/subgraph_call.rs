@@ -47,33 +47,45 @@ pub(crate) async fn call(
     variables: Map<String, Value>,
 ) -> Result<SubgraphResponse, GraphqlError> {
     let client = ctx.supergraph.subgraphs.get(service).ok_or_else(|| {
-        GraphqlError::new("SUBGRAPH_UNKNOWN", format!("the plan names unknown subgraph {service:?}"))
+        GraphqlError::new(
+            "SUBGRAPH_UNKNOWN",
+            format!("the plan names unknown subgraph {service:?}"),
+        )
     })?;
     let payload = json!({ "query": query, "variables": variables }).to_string();
     let mut request = Request::builder()
         .method(Method::POST)
         .uri(client.path.clone())
         .header(CONTENT_TYPE, "application/json")
-        .header(ACCEPT, "application/graphql-response+json, application/json");
+        .header(
+            ACCEPT,
+            "application/graphql-response+json, application/json",
+        );
     if !ctx.options.request_id.is_empty() {
         request = request.header(X_REQUEST_ID, ctx.options.request_id.as_str());
     }
     let request = request
         .body(body::full(Bytes::from(payload)))
         .map_err(|e| failure(service, "SUBGRAPH_REQUEST_FAILED", e.to_string()))?;
-    let response = client.pool.send(request, client.timeout).await.map_err(|error| {
-        let code = match error {
-            UpstreamError::Timeout { .. } => "SUBGRAPH_TIMEOUT",
-            UpstreamError::Unavailable { .. } => "SUBGRAPH_UNAVAILABLE",
-        };
-        failure(service, code, error.to_string())
-    })?;
+    let response = client
+        .pool
+        .send(request, client.timeout)
+        .await
+        .map_err(|error| {
+            let code = match error {
+                UpstreamError::Timeout { .. } => "SUBGRAPH_TIMEOUT",
+                UpstreamError::Unavailable { .. } => "SUBGRAPH_UNAVAILABLE",
+            };
+            failure(service, code, error.to_string())
+        })?;
     let status = response.status();
     let bytes = read_body(response.into_body())
         .await
         .map_err(|detail| failure(service, "SUBGRAPH_REQUEST_FAILED", detail))?;
     match serde_json::from_slice::<SubgraphResponse>(&bytes) {
-        Ok(parsed) if status.is_success() || parsed.data.is_some() || !parsed.errors.is_empty() => Ok(parsed),
+        Ok(parsed) if status.is_success() || parsed.data.is_some() || !parsed.errors.is_empty() => {
+            Ok(parsed)
+        }
         Ok(_) | Err(_) if !status.is_success() => Err(failure(
             service,
             "SUBGRAPH_HTTP_ERROR",
@@ -94,7 +106,9 @@ async fn read_body(mut body: body::GatewayBody) -> Result<Vec<u8>, String> {
         let frame = frame.map_err(|e| format!("reading the response failed: {e}"))?;
         if let Ok(data) = frame.into_data() {
             if bytes.len() + data.len() > MAX_SUBGRAPH_RESPONSE {
-                return Err(format!("response is larger than {MAX_SUBGRAPH_RESPONSE} bytes"));
+                return Err(format!(
+                    "response is larger than {MAX_SUBGRAPH_RESPONSE} bytes"
+                ));
             }
             bytes.extend_from_slice(&data);
         }
@@ -103,13 +117,21 @@ async fn read_body(mut body: body::GatewayBody) -> Result<Vec<u8>, String> {
 }
 
 fn failure(service: &str, code: &str, detail: String) -> GraphqlError {
-    GraphqlError::new(code, format!("request to subgraph {service:?} failed: {detail}"))
-        .with_extension("serviceName", service)
+    GraphqlError::new(
+        code,
+        format!("request to subgraph {service:?} failed: {detail}"),
+    )
+    .with_extension("serviceName", service)
 }
 
 /// A subgraph's error as the client sees it: its message masked unless
 /// exposure is on, its code kept when it has one, `path` given by caller.
-pub(crate) fn rewrite_error(ctx: &ExecutionContext<'_>, service: &str, error: SubgraphError, path: Option<Vec<Value>>) -> GraphqlError {
+pub(crate) fn rewrite_error(
+    ctx: &ExecutionContext<'_>,
+    service: &str,
+    error: SubgraphError,
+    path: Option<Vec<Value>>,
+) -> GraphqlError {
     let original_code = error
         .extensions
         .as_ref()
@@ -121,7 +143,8 @@ pub(crate) fn rewrite_error(ctx: &ExecutionContext<'_>, service: &str, error: Su
     } else {
         "Subgraph errors redacted".to_owned()
     };
-    let mut rewritten = GraphqlError::new("DOWNSTREAM_SERVICE_ERROR", message).with_extension("serviceName", service);
+    let mut rewritten = GraphqlError::new("DOWNSTREAM_SERVICE_ERROR", message)
+        .with_extension("serviceName", service);
     if let Some(code) = original_code.filter(|_| ctx.options.expose_subgraph_errors) {
         rewritten = rewritten.with_extension("code", code);
     }

@@ -38,7 +38,12 @@ pub(crate) fn collect_positions(root: &Value, path: &[FlattenNodePathSegment]) -
     found
 }
 
-fn walk(value: &Value, path: &[FlattenNodePathSegment], at: &mut Position, found: &mut Vec<Position>) {
+fn walk(
+    value: &Value,
+    path: &[FlattenNodePathSegment],
+    at: &mut Position,
+    found: &mut Vec<Position>,
+) {
     let Some((segment, rest)) = path.split_first() else {
         match value {
             Value::Object(_) => found.push(at.clone()),
@@ -68,7 +73,12 @@ fn walk(value: &Value, path: &[FlattenNodePathSegment], at: &mut Position, found
     }
 }
 
-fn walk_items(items: &[Value], path: &[FlattenNodePathSegment], at: &mut Position, found: &mut Vec<Position>) {
+fn walk_items(
+    items: &[Value],
+    path: &[FlattenNodePathSegment],
+    at: &mut Position,
+    found: &mut Vec<Position>,
+) {
     let rest = match path.first() {
         Some(FlattenNodePathSegment::List) => &path[1..],
         _ => path,
@@ -82,19 +92,23 @@ fn walk_items(items: &[Value], path: &[FlattenNodePathSegment], at: &mut Positio
 
 /// The value at `position`, if it is still there.
 pub(crate) fn get_mut<'v>(root: &'v mut Value, position: &[Step]) -> Option<&'v mut Value> {
-    position.iter().try_fold(root, |value, step| match (step, value) {
-        (Step::Key(key), Value::Object(object)) => object.get_mut(key),
-        (Step::Index(index), Value::Array(items)) => items.get_mut(*index),
-        _ => None,
-    })
+    position
+        .iter()
+        .try_fold(root, |value, step| match (step, value) {
+            (Step::Key(key), Value::Object(object)) => object.get_mut(key),
+            (Step::Index(index), Value::Array(items)) => items.get_mut(*index),
+            _ => None,
+        })
 }
 
 pub(crate) fn get<'v>(root: &'v Value, position: &[Step]) -> Option<&'v Value> {
-    position.iter().try_fold(root, |value, step| match (step, value) {
-        (Step::Key(key), Value::Object(object)) => object.get(key),
-        (Step::Index(index), Value::Array(items)) => items.get(*index),
-        _ => None,
-    })
+    position
+        .iter()
+        .try_fold(root, |value, step| match (step, value) {
+            (Step::Key(key), Value::Object(object)) => object.get(key),
+            (Step::Index(index), Value::Array(items)) => items.get(*index),
+            _ => None,
+        })
 }
 
 /// Deep-merges `source` into `target`: objects field by field, lists of
@@ -139,7 +153,13 @@ pub(crate) fn representation(entity: &Value, requires: &SelectionSet) -> Option<
             }
             SelectionItem::Field(_) => {
                 matched = true;
-                project_into(object, &SelectionSet { items: vec![item.clone()] }, &mut out);
+                project_into(
+                    object,
+                    &SelectionSet {
+                        items: vec![item.clone()],
+                    },
+                    &mut out,
+                );
             }
             SelectionItem::FragmentSpread(_) => {}
         }
@@ -147,7 +167,11 @@ pub(crate) fn representation(entity: &Value, requires: &SelectionSet) -> Option<
     matched.then_some(Value::Object(out))
 }
 
-fn project_into(object: &Map<String, Value>, selections: &SelectionSet, out: &mut Map<String, Value>) {
+fn project_into(
+    object: &Map<String, Value>,
+    selections: &SelectionSet,
+    out: &mut Map<String, Value>,
+) {
     let typename = object.get("__typename").and_then(Value::as_str);
     for item in &selections.items {
         match item {
@@ -180,7 +204,9 @@ fn project_into(object: &Map<String, Value>, selections: &SelectionSet, out: &mu
 
 fn project_value(value: &Value, selections: &SelectionSet) -> Value {
     match value {
-        Value::Array(items) => Value::Array(items.iter().map(|i| project_value(i, selections)).collect()),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|i| project_value(i, selections)).collect())
+        }
         Value::Object(object) => {
             let mut out = Map::new();
             project_into(object, selections, &mut out);
@@ -210,9 +236,15 @@ pub(crate) fn apply_rewrites(value: &mut Value, rewrites: &[FetchRewrite]) {
     }
 }
 
-fn rewrite_at(value: &mut Value, path: &[FetchNodePathSegment], apply: &mut dyn FnMut(&mut Map<String, Value>, &str)) {
+fn rewrite_at(
+    value: &mut Value,
+    path: &[FetchNodePathSegment],
+    apply: &mut dyn FnMut(&mut Map<String, Value>, &str),
+) {
     match value {
-        Value::Array(items) => items.iter_mut().for_each(|item| rewrite_at(item, path, apply)),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|item| rewrite_at(item, path, apply)),
         Value::Object(object) => match path {
             [FetchNodePathSegment::Key(key)] => apply(object, key),
             [FetchNodePathSegment::Key(key), rest @ ..] => {
@@ -245,13 +277,19 @@ mod tests {
         ]))
         .unwrap();
         let positions = collect_positions(&data, &path);
-        assert_eq!(positions, vec![vec![Step::Key("search".into()), Step::Index(1)]]);
+        assert_eq!(
+            positions,
+            vec![vec![Step::Key("search".into()), Step::Index(1)]]
+        );
     }
 
     #[test]
     fn merge_keeps_data_and_fills_lists() {
         let mut target = json!({"a": [{"x": 1}, {"x": 2}], "b": 1});
         deep_merge(&mut target, json!({"a": [{"y": 1}, {"y": 2}], "b": null}));
-        assert_eq!(target, json!({"a": [{"x": 1, "y": 1}, {"x": 2, "y": 2}], "b": 1}));
+        assert_eq!(
+            target,
+            json!({"a": [{"x": 1, "y": 1}, {"x": 2, "y": 2}], "b": 1})
+        );
     }
 }

@@ -4,8 +4,8 @@
 
 use bytes::Bytes;
 use futures::stream::{self, StreamExt};
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use http::Response;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use http_body::Frame;
 use serde_json::Value;
 
@@ -25,7 +25,9 @@ pub fn wants_event_stream<B>(request: &http::Request<B>) -> bool {
 pub fn response(events: ResponseStream) -> Response<GatewayBody> {
     let frames = events
         .map(|event: Value| format!("event: next\ndata: {event}\n\n"))
-        .chain(stream::once(async { "event: complete\ndata:\n\n".to_owned() }))
+        .chain(stream::once(async {
+            "event: complete\ndata:\n\n".to_owned()
+        }))
         .map(|text| Ok::<_, BoxError>(Frame::data(Bytes::from(text))));
     let mut response = Response::new(body::boxed(http_body_util::StreamBody::new(frames)));
     let headers = response.headers_mut();

@@ -9,7 +9,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures::{SinkExt, StreamExt};
-use http::header::{CONNECTION, HeaderValue, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL, UPGRADE};
+use http::header::{
+    CONNECTION, HeaderValue, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL,
+    UPGRADE,
+};
 use http::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
@@ -21,14 +24,13 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 
 use crate::body::{self, GatewayBody};
-use crate::edge_error::GatewayError;
+use crate::context::RequestContext;
 use crate::graphql::error::{GraphqlError, RequestError};
 use crate::graphql::execute::ExecutionOptions;
 use crate::graphql::handler::run;
 use crate::graphql::prepare::prepare;
 use crate::graphql::request::GraphqlRequest;
 use crate::graphql::service::GraphqlService;
-use crate::context::RequestContext;
 use hive_router_query_planner::state::supergraph_state::OperationKind;
 
 const PROTOCOL: &str = "graphql-transport-ws";
@@ -42,10 +44,19 @@ pub fn is_upgrade<B>(request: &Request<B>) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
-/// Answers the handshake and serves the socket in a task.
-pub fn accept(mut request: Request<GatewayBody>, ctx: RequestContext) -> Result<Response<GatewayBody>, GatewayError> {
-    let bad = |message: &str| RequestError::BadRequest(message.to_owned()).into_gateway_error("application/json");
-    let key = request.headers().get(SEC_WEBSOCKET_KEY).ok_or_else(|| bad("missing sec-websocket-key"))?;
+/// Answers the handshake and serves the socket in a task; a request that
+/// is not a valid graphql-transport-ws handshake gets a GraphQL error.
+pub fn accept(mut request: Request<GatewayBody>, ctx: RequestContext) -> Response<GatewayBody> {
+    let reject = |error: RequestError| {
+        error
+            .into_gateway_error("application/json")
+            .into_response(ctx.request_id.as_str())
+    };
+    let Some(key) = request.headers().get(SEC_WEBSOCKET_KEY) else {
+        return reject(RequestError::BadRequest(
+            "missing sec-websocket-key".to_owned(),
+        ));
+    };
     let offers_protocol = request
         .headers()
         .get_all(SEC_WEBSOCKET_PROTOCOL)
@@ -53,15 +64,21 @@ pub fn accept(mut request: Request<GatewayBody>, ctx: RequestContext) -> Result<
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.split(',').any(|p| p.trim() == PROTOCOL));
     if !offers_protocol {
-        return Err(bad("the WebSocket subprotocol must be graphql-transport-ws"));
+        return reject(RequestError::BadRequest(
+            "the WebSocket subprotocol must be graphql-transport-ws".to_owned(),
+        ));
     }
     let accept_key = derive_accept_key(key.as_bytes());
-    let service = ctx.snapshot.graphql.clone().ok_or_else(|| RequestError::NotReady.into_gateway_error("application/json"))?;
+    let Some(service) = ctx.snapshot.graphql.clone() else {
+        return reject(RequestError::NotReady);
+    };
     let upgrade = hyper::upgrade::on(&mut request);
     tokio::spawn(async move {
         match upgrade.await {
             Ok(upgraded) => {
-                let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+                let socket =
+                    WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None)
+                        .await;
                 serve(socket, service, ctx).await;
             }
             Err(error) => tracing::debug!(%error, "websocket upgrade failed"),
@@ -76,7 +93,7 @@ pub fn accept(mut request: Request<GatewayBody>, ctx: RequestContext) -> Result<
     if let Ok(value) = HeaderValue::from_str(&accept_key) {
         headers.insert(SEC_WEBSOCKET_ACCEPT, value);
     }
-    Ok(response)
+    response
 }
 
 type ServerSocket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
@@ -93,7 +110,13 @@ struct Session {
 async fn serve(socket: ServerSocket, service: Arc<GraphqlService>, ctx: RequestContext) {
     let (mut sink, mut incoming) = socket.split();
     let (outgoing, mut queue) = mpsc::channel::<Message>(64);
-    let mut session = Session { service, ctx, outgoing, running: HashMap::new(), acknowledged: false };
+    let mut session = Session {
+        service,
+        ctx,
+        outgoing,
+        running: HashMap::new(),
+        acknowledged: false,
+    };
     loop {
         tokio::select! {
             message = incoming.next() => {
@@ -118,7 +141,10 @@ fn text(value: Value) -> Message {
 }
 
 fn close(code: u16, reason: &'static str) -> Message {
-    Message::Close(Some(CloseFrame { code: code.into(), reason: reason.into() }))
+    Message::Close(Some(CloseFrame {
+        code: code.into(),
+        reason: reason.into(),
+    }))
 }
 
 impl Session {
@@ -130,10 +156,14 @@ impl Session {
             _ => return None,
         };
         match parsed["type"].as_str() {
-            Some("connection_init") if self.acknowledged => Some(close(4429, "Too many initialisation requests")),
+            Some("connection_init") if self.acknowledged => {
+                Some(close(4429, "Too many initialisation requests"))
+            }
             Some("connection_init") => {
                 self.acknowledged = true;
-                let _ = self.outgoing.try_send(text(json!({ "type": "connection_ack" })));
+                let _ = self
+                    .outgoing
+                    .try_send(text(json!({ "type": "connection_ack" })));
                 None
             }
             Some("ping") => {
@@ -158,16 +188,29 @@ impl Session {
         if self.running.get(&id).is_some_and(|h| !h.is_finished()) {
             return Some(close(4409, "Subscriber already exists"));
         }
-        let Ok(request) = serde_json::from_value::<GraphqlRequest>(message["payload"].clone()) else {
+        let Ok(request) = serde_json::from_value::<GraphqlRequest>(message["payload"].clone())
+        else {
             return Some(close(4400, "Invalid subscribe payload"));
         };
-        let task = tokio::spawn(run_operation(id.clone(), request, Arc::clone(&self.service), self.ctx.clone(), self.outgoing.clone()));
+        let task = tokio::spawn(run_operation(
+            id.clone(),
+            request,
+            Arc::clone(&self.service),
+            self.ctx.clone(),
+            self.outgoing.clone(),
+        ));
         self.running.insert(id, task.abort_handle());
         None
     }
 }
 
-async fn run_operation(id: String, request: GraphqlRequest, service: Arc<GraphqlService>, ctx: RequestContext, out: mpsc::Sender<Message>) {
+async fn run_operation(
+    id: String,
+    request: GraphqlRequest,
+    service: Arc<GraphqlService>,
+    ctx: RequestContext,
+    out: mpsc::Sender<Message>,
+) {
     let result = stream_operation(&id, request, &service, &ctx, &out).await;
     let last = match result {
         Ok(()) => json!({ "type": "complete", "id": id }),
@@ -190,17 +233,32 @@ async fn stream_operation(
     let prepared = prepare(&supergraph, &request, &service.settings.limits).await?;
     if prepared.kind != OperationKind::Subscription {
         let (data, errors) = run(&supergraph, &prepared, &service.settings, ctx).await?;
-        let payload = if errors.is_empty() { json!({ "data": data }) } else { json!({ "data": data, "errors": errors }) };
-        let _ = out.send(text(json!({ "type": "next", "id": id, "payload": payload }))).await;
+        let payload = if errors.is_empty() {
+            json!({ "data": data })
+        } else {
+            json!({ "data": data, "errors": errors })
+        };
+        let _ = out
+            .send(text(
+                json!({ "type": "next", "id": id, "payload": payload }),
+            ))
+            .await;
         return Ok(());
     }
     let options = ExecutionOptions {
         expose_subgraph_errors: service.settings.expose_subgraph_errors,
         request_id: ctx.request_id.as_str().to_owned(),
     };
-    let mut events = crate::graphql::subscribe::start(supergraph, Arc::new(prepared), options).await?;
+    let mut events =
+        crate::graphql::subscribe::start(supergraph, Arc::new(prepared), options).await?;
     while let Some(payload) = events.next().await {
-        if out.send(text(json!({ "type": "next", "id": id, "payload": payload }))).await.is_err() {
+        if out
+            .send(text(
+                json!({ "type": "next", "id": id, "payload": payload }),
+            ))
+            .await
+            .is_err()
+        {
             break;
         }
     }

@@ -2,8 +2,8 @@
 //! `connection_init`, wait for `connection_ack`, `subscribe`, then yield
 //! every `next` payload until `complete`, an `error` or the socket closes.
 
-use futures::stream::{BoxStream, StreamExt};
 use futures::SinkExt;
+use futures::stream::{BoxStream, StreamExt};
 use serde_json::{Map, Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -26,21 +26,30 @@ pub(super) async fn subscribe(
 ) -> Result<BoxStream<'static, Result<Event, GraphqlError>>, String> {
     let ws_url = url.replacen("http://", "ws://", 1);
     let mut request = ws_url.into_client_request().map_err(|e| e.to_string())?;
-    request
-        .headers_mut()
-        .insert("sec-websocket-protocol", HeaderValue::from_static("graphql-transport-ws"));
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.map_err(|e| e.to_string())?;
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_static("graphql-transport-ws"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .map_err(|e| e.to_string())?;
     socket
-        .send(Message::text(json!({ "type": "connection_init" }).to_string()))
+        .send(Message::text(
+            json!({ "type": "connection_init" }).to_string(),
+        ))
         .await
         .map_err(|e| e.to_string())?;
     wait_for_ack(&mut socket).await?;
     let subscribe = json!({ "type": "subscribe", "id": "1", "payload": { "query": query, "variables": variables } });
-    socket.send(Message::text(subscribe.to_string())).await.map_err(|e| e.to_string())?;
+    socket
+        .send(Message::text(subscribe.to_string()))
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(futures::stream::unfold(Some(socket), next_event).boxed())
 }
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn wait_for_ack(socket: &mut Socket) -> Result<(), String> {
     while let Some(message) = socket.next().await {
@@ -58,17 +67,25 @@ async fn wait_for_ack(socket: &mut Socket) -> Result<(), String> {
     Err("the subgraph closed the socket before acknowledging".to_owned())
 }
 
-async fn next_event(socket: Option<Socket>) -> Option<(Result<Event, GraphqlError>, Option<Socket>)> {
+async fn next_event(
+    socket: Option<Socket>,
+) -> Option<(Result<Event, GraphqlError>, Option<Socket>)> {
     let mut socket = socket?;
     while let Some(message) = socket.next().await {
         let Ok(message) = message else { break };
-        let Some(parsed) = as_json(&message) else { continue };
+        let Some(parsed) = as_json(&message) else {
+            continue;
+        };
         match parsed["type"].as_str() {
             Some("next") => {
                 let payload = &parsed["payload"];
                 let errors = payload["errors"]
                     .as_array()
-                    .map(|list| list.iter().map(|e| e["message"].as_str().unwrap_or("").to_owned()).collect())
+                    .map(|list| {
+                        list.iter()
+                            .map(|e| e["message"].as_str().unwrap_or("").to_owned())
+                            .collect()
+                    })
                     .unwrap_or_default();
                 let event = Event {
                     data: payload.get("data").cloned().filter(|d| !d.is_null()),
@@ -80,7 +97,10 @@ async fn next_event(socket: Option<Socket>) -> Option<(Result<Event, GraphqlErro
                 let _ = socket.send(Message::text(r#"{"type":"pong"}"#)).await;
             }
             Some("error") => {
-                let error = GraphqlError::new("SUBGRAPH_SUBSCRIPTION_FAILED", "the subgraph rejected the subscription");
+                let error = GraphqlError::new(
+                    "SUBGRAPH_SUBSCRIPTION_FAILED",
+                    "the subgraph rejected the subscription",
+                );
                 return Some((Err(error), None));
             }
             Some("complete") => return None,

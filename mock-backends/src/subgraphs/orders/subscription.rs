@@ -50,7 +50,11 @@ impl OrdersSubscription {
         let store = Arc::clone(ctx.data::<Arc<Store>>()?);
         let only = id.map(|id| parse_id("id", &id)).transpose()?;
         let events = BroadcastStream::new(store.subscribe());
-        let open = ctx.data::<OpenSubscriptions>().ok().cloned().unwrap_or_default();
+        let open = ctx
+            .data::<OpenSubscriptions>()
+            .ok()
+            .cloned()
+            .unwrap_or_default();
         open.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let guard = OpenGuard(open);
         Ok(events.filter_map(move |event| {
