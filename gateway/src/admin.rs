@@ -5,6 +5,7 @@
 //! | `GET /healthz` | 200 while the process runs |
 //! | `GET /readyz` | 200 while serving, 503 once draining |
 //! | `GET /config` | the active version, hash, source and last reload error |
+//! | `GET /upstreams` | every backend's endpoints: in-flight, failures, ejected |
 //! | `POST /reload` | reloads now; 200 with the outcome, 422 with every error |
 
 use std::convert::Infallible;
@@ -46,10 +47,11 @@ async fn handle(state: &AdminState, method: &Method, path: &str) -> Response<Gat
         ),
         (&Method::GET, "/readyz") => json_response(StatusCode::OK, json!({"status": "ready"})),
         (&Method::GET, "/config") => json_response(StatusCode::OK, config_report(state)),
+        (&Method::GET, "/upstreams") => json_response(StatusCode::OK, upstreams_report(state)),
         (&Method::POST, "/reload") => reload(state).await,
         (_, path) => json_response(
             StatusCode::NOT_FOUND,
-            json!({"error": {"code": "NO_ROUTE", "message": format!("admin has no {path}; try /healthz, /readyz, /config, POST /reload")}}),
+            json!({"error": {"code": "NO_ROUTE", "message": format!("admin has no {path}; try /healthz, /readyz, /config, /upstreams, POST /reload")}}),
         ),
     }
 }
@@ -67,6 +69,21 @@ fn config_report(state: &AdminState) -> Value {
         "last_reload_error": status.last_error,
         "rejected_reloads": status.rejected,
     })
+}
+
+fn upstreams_report(state: &AdminState) -> Value {
+    let snapshot = state.reloader.current();
+    let backends: serde_json::Map<String, Value> = snapshot
+        .upstreams
+        .iter()
+        .map(|(name, pool)| {
+            (
+                name.to_owned(),
+                json!({"endpoints": pool.endpoint_states()}),
+            )
+        })
+        .collect();
+    Value::Object(backends)
 }
 
 async fn reload(state: &AdminState) -> Response<GatewayBody> {

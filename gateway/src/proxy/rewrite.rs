@@ -25,7 +25,7 @@ pub fn rewrite_path(uri: &Uri, rewrite: &PathRewrite, params: &Params) -> String
 fn strip_prefix(path: &str, prefix: &str) -> String {
     let prefix = prefix.trim_end_matches('/');
     match path.strip_prefix(prefix) {
-        Some(rest) if rest.is_empty() => "/".to_owned(),
+        Some("") => "/".to_owned(),
         Some(rest) if rest.starts_with('/') => rest.to_owned(),
         _ => path.to_owned(),
     }

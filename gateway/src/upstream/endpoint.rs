@@ -44,6 +44,10 @@ impl Endpoint {
         InFlightGuard(Arc::clone(self))
     }
 
+    pub fn consecutive_failures(&self) -> u32 {
+        self.consecutive_failures.load(Ordering::Relaxed)
+    }
+
     pub fn record_success(&self) {
         self.consecutive_failures.store(0, Ordering::Relaxed);
     }

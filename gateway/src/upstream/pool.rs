@@ -19,6 +19,15 @@ use super::error::{UpstreamError, describe};
 use crate::body::{self, GatewayBody};
 use crate::config::model::{BackendSpec, UpstreamProtocol};
 
+/// One endpoint's state as the admin API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EndpointState {
+    pub url: String,
+    pub in_flight: usize,
+    pub consecutive_failures: u32,
+    pub ejected: bool,
+}
+
 /// A backend's pooled client and endpoints.
 #[derive(Debug)]
 pub struct UpstreamPool {
@@ -48,6 +57,20 @@ impl UpstreamPool {
 
     pub fn spec(&self) -> &BackendSpec {
         &self.spec
+    }
+
+    /// Each endpoint's live state, for the admin API.
+    pub fn endpoint_states(&self) -> Vec<EndpointState> {
+        let now = Instant::now();
+        self.endpoints
+            .iter()
+            .map(|endpoint| EndpointState {
+                url: endpoint.base.to_string(),
+                in_flight: endpoint.in_flight(),
+                consecutive_failures: endpoint.consecutive_failures(),
+                ejected: !endpoint.is_available(now),
+            })
+            .collect()
     }
 
     /// Sends a request whose URI is origin-form (path and query only) to

@@ -24,7 +24,7 @@ fn routes(instances: &[ServiceHandle], policy: &str) -> String {
         .map(|i| format!("      - {}", i.url()))
         .collect();
     format!(
-        "backends:\n  users:\n    load_balancing: {policy}\n    ejection: {{ consecutive_failures: 2, cooldown: 300ms }}\n    urls:\n{}\nroutes:\n  - path: /v1/users/{{id}}\n    backend: users\n",
+        "backends:\n  users:\n    load_balancing: {policy}\n    ejection: {{ consecutive_failures: 2, cooldown: 1500ms }}\n    urls:\n{}\nroutes:\n  - path: /v1/users/{{id}}\n    backend: users\n",
         urls.join("\n")
     )
 }
