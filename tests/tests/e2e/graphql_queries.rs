@@ -190,3 +190,31 @@ async fn get_serves_queries_and_refuses_mutations() {
     let body: Value = refused.json().await.unwrap();
     assert_eq!(first_code(&body), "METHOD_NOT_ALLOWED");
 }
+
+#[tokio::test]
+async fn a_graphql_only_config_serves_healthz_and_the_console() {
+    let fed =
+        FederatedGateway::start("listen: 127.0.0.1:0\ngraphql:\n  supergraph: $SUPERGRAPH\n").await;
+    let health = fed
+        .gw
+        .client
+        .get(fed.gw.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let page = fed
+        .gw
+        .client
+        .get(fed.gw.url("/graphql"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("fetch(endpoint") && !html.contains("https://"),
+        "the console loads nothing remote"
+    );
+}
