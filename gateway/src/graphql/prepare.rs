@@ -63,12 +63,14 @@ pub async fn prepare(
             ));
         }
     };
-    let normalized = normalize_operation(
-        &supergraph.planner.supergraph,
-        &document,
-        request.operation_name.as_deref(),
-    )
-    .map_err(|e| RequestError::Validation(e.to_string()))?;
+    let normalized = guarded(|| {
+        normalize_operation(
+            &supergraph.planner.supergraph,
+            &document,
+            request.operation_name.as_deref(),
+        )
+        .map_err(|e| RequestError::Validation(e.to_string()))
+    })?;
     let variables = with_defaults(&request.variables, &normalized)?;
     let plan = if introspection_only {
         None
@@ -179,18 +181,34 @@ async fn plan_cached(
     supergraph
         .plan_cache
         .try_get_with(key, async {
-            supergraph
-                .planner
-                .plan_from_normalized_operation(
-                    operation,
-                    PlannerOverrideContext::default(),
-                    &CancellationToken::new(),
-                )
-                .map(Arc::new)
-                .map_err(|e| e.to_string())
+            guarded(|| {
+                supergraph
+                    .planner
+                    .plan_from_normalized_operation(
+                        operation,
+                        PlannerOverrideContext::default(),
+                        &CancellationToken::new(),
+                    )
+                    .map(Arc::new)
+                    .map_err(|e| RequestError::Planning(e.to_string()))
+            })
+            .map_err(|e| match e {
+                RequestError::Planning(message) => message,
+                other => other.to_string(),
+            })
         })
         .await
         .map_err(|e| RequestError::Planning(e.as_ref().clone()))
+}
+
+/// Runs a planner step, turning a panic inside the planner into an error
+/// for this request instead of a dropped connection.
+fn guarded<T>(step: impl FnOnce() -> Result<T, RequestError>) -> Result<T, RequestError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)).unwrap_or_else(|_| {
+        Err(RequestError::Planning(
+            "the query planner failed on this operation".to_owned(),
+        ))
+    })
 }
 
 fn with_defaults(

@@ -213,3 +213,6 @@ impl Projection<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
