@@ -107,3 +107,39 @@ async fn plans_are_cached_by_normalized_operation_and_name() {
     .await;
     assert_eq!(entries().await, 3);
 }
+
+#[tokio::test]
+async fn a_failed_recomposition_keeps_the_old_graph_serving() {
+    let yaml = r#"
+graphql:
+  subgraphs:
+    - { name: orders, url: $ORDERS_GRAPHQL }
+    - { name: users, url: $USERS_GRAPHQL }
+    - { name: products, url: $PRODUCTS_GRAPHQL }
+    - { name: payments, url: $PAYMENTS_GRAPHQL }
+"#;
+    let fed = FederatedGateway::start(yaml).await;
+    let service = fed.gw.gateway.snapshot().graphql.clone().unwrap();
+    let mut generation = service.generation();
+    tests::mocks::within("composition", generation.wait_for(|g| *g >= 1))
+        .await
+        .unwrap();
+    fed.subgraphs
+        .users
+        .set_forced_status(Some(http::StatusCode::SERVICE_UNAVAILABLE));
+    let reload = fed
+        .gw
+        .client
+        .post(fed.gw.admin_url("/reload"))
+        .send()
+        .await
+        .unwrap();
+    assert!(reload.status().is_success(), "{}", reload.status());
+    eventually("the failed composition is reported", || async {
+        service.last_error().is_some()
+    })
+    .await;
+    assert!(service.last_error().unwrap().contains("users"));
+    let data = fed.data("{ products(first: 1) { name } }", json!({})).await;
+    assert!(data["products"][0]["name"].is_string());
+}
