@@ -41,6 +41,10 @@ impl TestGateway {
         init_tracing();
         let dir = tempfile::tempdir().expect("temp dir");
         let config_path = dir.path().join("routes.yaml");
+        // Relative paths in the config (grpc.protos) resolve from its
+        // directory: give it the repository's protos.
+        std::os::unix::fs::symlink(repo_path("proto"), dir.path().join("proto"))
+            .expect("link proto dir");
         std::fs::write(&config_path, substitute(yaml, &mocks)).expect("write config");
         let gateway = runtime::start(StartOptions::new(&config_path).ephemeral())
             .await

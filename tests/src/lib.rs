@@ -2,4 +2,5 @@
 
 pub mod federation;
 pub mod gateway;
+pub mod grpc;
 pub mod mocks;

@@ -117,6 +117,8 @@ pub struct RouteSpec {
 pub enum RouteAction {
     /// Forward to a backend over HTTP.
     Proxy(ProxyAction),
+    /// Transcode to, or pass through as, gRPC.
+    Grpc(Arc<crate::grpc::GrpcRoute>),
     /// The federated GraphQL endpoint (added by the `graphql:` section).
     Graphql,
 }

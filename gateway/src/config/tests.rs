@@ -17,7 +17,11 @@ fn errors_of(source: &str) -> String {
 }
 
 fn compiled(source: &str) -> GatewayConfig {
-    load_str(source, "routes.yaml").unwrap_or_else(|errors| panic!("config rejected:\n{errors}"))
+    // Relative paths (grpc.protos) resolve from the repository root, where
+    // routes.yaml lives.
+    let repo_root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    load_str_in(source, "routes.yaml", repo_root)
+        .unwrap_or_else(|errors| panic!("config rejected:\n{errors}"))
 }
 
 fn proxy_of(config: &GatewayConfig, name: &str) -> super::model::ProxyAction {

@@ -16,11 +16,14 @@ use crate::graphql::limits::Limits;
 /// Compiles the section; `None` when it is absent or wrong.
 pub(super) fn compile_graphql(
     raw: Option<&Spanned<RawGraphql>>,
+    base_dir: &std::path::Path,
     diag: &mut Diagnostics,
 ) -> Option<GraphqlConfig> {
     let raw = raw?;
     let source = match (&raw.supergraph, &raw.subgraphs) {
-        (Some(file), None) => Some(SupergraphSource::File(PathBuf::from(file.as_str()))),
+        (Some(file), None) => Some(SupergraphSource::File(
+            base_dir.join(PathBuf::from(file.as_str())),
+        )),
         (None, Some(list)) => subgraphs(list, diag).map(SupergraphSource::Subgraphs),
         (Some(file), Some(_)) => {
             diag.error(
@@ -176,7 +179,11 @@ mod tests {
     fn a_supergraph_file_section_compiles_with_defaults() {
         let config = load_str("graphql:\n  supergraph: sg.graphql\n", "routes.yaml").unwrap();
         let graphql = config.graphql.unwrap();
-        assert_eq!(graphql.source, SupergraphSource::File("sg.graphql".into()));
+        assert!(
+            matches!(&graphql.source, SupergraphSource::File(path) if path.ends_with("sg.graphql")),
+            "{:?}",
+            graphql.source
+        );
         assert_eq!(graphql.settings, crate::graphql::GraphqlSettings::default());
         assert!(config.routes.iter().any(|r| r.name == "graphql /graphql"));
     }
