@@ -82,7 +82,14 @@ impl Supergraph {
         let mut subgraphs = HashMap::new();
         for (name, url) in &planner.supergraph.subgraph_endpoint_map {
             let url = url_override.get(name).unwrap_or(url);
-            subgraphs.insert(name.clone(), Arc::new(subgraph_client(name, url)?));
+            // A subgraph without a usable URL does not stop the others:
+            // operations that need it get SUBGRAPH_UNKNOWN for its part.
+            match subgraph_client(name, url) {
+                Ok(client) => {
+                    subgraphs.insert(name.clone(), Arc::new(client));
+                }
+                Err(error) => tracing::warn!(%error, "subgraph left out"),
+            }
         }
         let state = &planner.supergraph;
         let roots = [

@@ -218,3 +218,32 @@ async fn a_graphql_only_config_serves_healthz_and_the_console() {
         "the console loads nothing remote"
     );
 }
+
+#[tokio::test]
+async fn skip_include_and_root_typename_follow_the_variables() {
+    let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
+    let query = r#"query($id: ID!, $withCustomer: Boolean!, $skipPayment: Boolean = true) {
+        __typename
+        order(id: $id) { id customer @include(if: $withCustomer) { name } payment @skip(if: $skipPayment) { status } }
+    }"#;
+    let data = fed
+        .data(
+            query,
+            json!({ "id": FIRST_ORDER_ID, "withCustomer": false }),
+        )
+        .await;
+    assert_eq!(data["__typename"], "Query");
+    assert_eq!(data["order"], json!({ "id": FIRST_ORDER_ID.to_string() }));
+    assert!(
+        fed.subgraphs.users.operations().is_empty()
+            && fed.subgraphs.payments.operations().is_empty()
+    );
+    let data = fed
+        .data(
+            query,
+            json!({ "id": FIRST_ORDER_ID, "withCustomer": true, "skipPayment": false }),
+        )
+        .await;
+    assert_eq!(data["order"]["customer"]["name"], "John Doe");
+    assert!(data["order"]["payment"]["status"].is_string());
+}

@@ -49,7 +49,7 @@ pub(crate) async fn call(
     let client = ctx.supergraph.subgraphs.get(service).ok_or_else(|| {
         GraphqlError::new(
             "SUBGRAPH_UNKNOWN",
-            format!("the plan names unknown subgraph {service:?}"),
+            format!("subgraph {service:?} has no usable http:// URL in the supergraph"),
         )
     })?;
     let payload = json!({ "query": query, "variables": variables }).to_string();
