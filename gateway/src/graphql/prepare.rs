@@ -44,15 +44,7 @@ pub async fn prepare(
     let document = parse(&request.query, limits.max_tokens)?;
     let operation = pick_operation(&document, request.operation_name.as_deref())?;
     limits::check(&document, operation, limits)?;
-    let errors = validate(
-        &supergraph.planner.consumer_schema.document,
-        &document,
-        &default_rules_validation_plan(),
-    );
-    if !errors.is_empty() {
-        let messages: Vec<String> = errors.into_iter().map(|e| e.message).collect();
-        return Err(RequestError::Validation(messages.join("; ")));
-    }
+    validate_document(supergraph, &document)?;
     let kind = operation_kind(operation);
     let introspection_only = match introspection_fields(operation) {
         RootIntrospection::None => false,
@@ -85,6 +77,20 @@ pub async fn prepare(
         introspection_only,
         document,
     })
+}
+
+/// The specification's validation rules, against the public schema.
+fn validate_document(
+    supergraph: &Supergraph,
+    document: &Document<'static, String>,
+) -> Result<(), RequestError> {
+    let schema = &supergraph.planner.consumer_schema.document;
+    let errors = validate(schema, document, &default_rules_validation_plan());
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let messages: Vec<String> = errors.into_iter().map(|e| e.message).collect();
+    Err(RequestError::Validation(messages.join("; ")))
 }
 
 fn parse(query: &str, max_tokens: usize) -> Result<Document<'static, String>, RequestError> {

@@ -169,70 +169,38 @@ fn read_definition(definition: &Definition<'static, String>) -> Option<TypeModel
 }
 
 fn read_type(def: &TypeDefinition<'static, String>) -> TypeModel {
+    let (kind, description, directives) = match def {
+        TypeDefinition::Object(t) => (TypeKind::Object, &t.description, &t.directives),
+        TypeDefinition::Interface(t) => (TypeKind::Interface, &t.description, &t.directives),
+        TypeDefinition::Union(t) => (TypeKind::Union, &t.description, &t.directives),
+        TypeDefinition::Enum(t) => (TypeKind::Enum, &t.description, &t.directives),
+        TypeDefinition::InputObject(t) => (TypeKind::InputObject, &t.description, &t.directives),
+        TypeDefinition::Scalar(t) => (TypeKind::Scalar, &t.description, &t.directives),
+    };
+    let mut model = object_like(kind, def.name(), description.clone(), directives);
     match def {
         TypeDefinition::Object(t) => {
-            let mut model = object_like(
-                TypeKind::Object,
-                &t.name,
-                t.description.clone(),
-                &t.directives,
-            );
             model.implements = t.implements_interfaces.clone();
             model.fields = t.fields.iter().map(read_field).collect();
-            model
         }
         TypeDefinition::Interface(t) => {
-            let mut model = object_like(
-                TypeKind::Interface,
-                &t.name,
-                t.description.clone(),
-                &t.directives,
-            );
             model.implements = t.implements_interfaces.clone();
             model.fields = t.fields.iter().map(read_field).collect();
-            model
         }
-        TypeDefinition::Union(t) => {
-            let mut model = object_like(
-                TypeKind::Union,
-                &t.name,
-                t.description.clone(),
-                &t.directives,
-            );
-            model.members = t.types.clone();
-            model
-        }
+        TypeDefinition::Union(t) => model.members = t.types.clone(),
         TypeDefinition::Enum(t) => {
-            let mut model = object_like(
-                TypeKind::Enum,
-                &t.name,
-                t.description.clone(),
-                &t.directives,
-            );
-            model.values = t
+            let values = t
                 .values
                 .iter()
-                .map(|v| (v.name.clone(), v.description.clone()))
-                .collect();
-            model
+                .map(|v| (v.name.clone(), v.description.clone()));
+            model.values = values.collect();
         }
         TypeDefinition::InputObject(t) => {
-            let mut model = object_like(
-                TypeKind::InputObject,
-                &t.name,
-                t.description.clone(),
-                &t.directives,
-            );
             model.fields = t.fields.iter().map(read_input_field).collect();
-            model
         }
-        TypeDefinition::Scalar(t) => object_like(
-            TypeKind::Scalar,
-            &t.name,
-            t.description.clone(),
-            &t.directives,
-        ),
+        TypeDefinition::Scalar(_) => {}
     }
+    model
 }
 
 fn object_like(

@@ -52,20 +52,7 @@ pub(crate) async fn call(
             format!("subgraph {service:?} has no usable http:// URL in the supergraph"),
         )
     })?;
-    let payload = json!({ "query": query, "variables": variables }).to_string();
-    let mut request = Request::builder()
-        .method(Method::POST)
-        .uri(client.path.clone())
-        .header(CONTENT_TYPE, "application/json")
-        .header(
-            ACCEPT,
-            "application/graphql-response+json, application/json",
-        );
-    if !ctx.options.request_id.is_empty() {
-        request = request.header(X_REQUEST_ID, ctx.options.request_id.as_str());
-    }
-    let request = request
-        .body(body::full(Bytes::from(payload)))
+    let request = build_request(&client.path, &ctx.options.request_id, query, variables)
         .map_err(|e| failure(service, "SUBGRAPH_REQUEST_FAILED", e.to_string()))?;
     let response = client
         .pool
@@ -82,7 +69,38 @@ pub(crate) async fn call(
     let bytes = read_body(response.into_body())
         .await
         .map_err(|detail| failure(service, "SUBGRAPH_REQUEST_FAILED", detail))?;
-    match serde_json::from_slice::<SubgraphResponse>(&bytes) {
+    parse_response(service, status, &bytes)
+}
+
+fn build_request(
+    path: &http::uri::PathAndQuery,
+    request_id: &str,
+    query: &str,
+    variables: Map<String, Value>,
+) -> Result<Request<body::GatewayBody>, http::Error> {
+    let payload = json!({ "query": query, "variables": variables }).to_string();
+    let mut request = Request::builder()
+        .method(Method::POST)
+        .uri(path.clone())
+        .header(CONTENT_TYPE, "application/json")
+        .header(
+            ACCEPT,
+            "application/graphql-response+json, application/json",
+        );
+    if !request_id.is_empty() {
+        request = request.header(X_REQUEST_ID, request_id);
+    }
+    request.body(body::full(Bytes::from(payload)))
+}
+
+/// A GraphQL body is used whatever the status; without one, a non-2xx
+/// status is the error.
+fn parse_response(
+    service: &str,
+    status: http::StatusCode,
+    bytes: &[u8],
+) -> Result<SubgraphResponse, GraphqlError> {
+    match serde_json::from_slice::<SubgraphResponse>(bytes) {
         Ok(parsed) if status.is_success() || parsed.data.is_some() || !parsed.errors.is_empty() => {
             Ok(parsed)
         }

@@ -11,6 +11,9 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 use crate::graphql::error::GraphqlError;
 
+/// How long the subgraph may take to accept the WebSocket.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// One event from the subgraph: its data and its error messages.
 #[derive(Debug)]
 pub(super) struct Event {
@@ -30,8 +33,10 @@ pub(super) async fn subscribe(
         "sec-websocket-protocol",
         HeaderValue::from_static("graphql-transport-ws"),
     );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+    let connect = tokio_tungstenite::connect_async(request);
+    let (mut socket, _) = tokio::time::timeout(CONNECT_TIMEOUT, connect)
         .await
+        .map_err(|_| format!("no WebSocket handshake within {CONNECT_TIMEOUT:?}"))?
         .map_err(|e| e.to_string())?;
     socket
         .send(Message::text(
