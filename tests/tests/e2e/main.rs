@@ -1,6 +1,12 @@
 //! The end-to-end test binary: one module per topic, every test through
 //! real sockets on 127.0.0.1 port 0.
 
+mod graphql_errors;
+mod graphql_introspection;
+mod graphql_queries;
+mod graphql_reload;
+mod graphql_subscriptions;
+mod graphql_supergraph;
 mod grpc_bad_input;
 mod grpc_client_stream;
 mod grpc_native;
