@@ -2,6 +2,12 @@
 //! real sockets on 127.0.0.1 port 0.
 
 mod compare_smoke;
+mod graphql_errors;
+mod graphql_introspection;
+mod graphql_queries;
+mod graphql_reload;
+mod graphql_subscriptions;
+mod graphql_supergraph;
 mod grpc_bad_input;
 mod grpc_client_stream;
 mod grpc_native;
