@@ -1,5 +1,5 @@
-//! The system under test: every mock backend and the gateway, in this
-//! process but on runtimes of their own, so that the load generator (on
+//! The system under test: every mock backend, the federated GraphQL
+//! subgraphs and the gateway, in this process but on runtimes of their own, so that the load generator (on
 //! the caller's runtime) does not share worker threads with them, as it
 //! would not with separate processes.
 //!
@@ -11,11 +11,13 @@
 
 pub mod suite_config;
 
+use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use gateway::runtime::{self, RunningGateway, StartOptions};
-use mock_backends::{MockBackends, MockOptions, ServiceKind};
+use mock_backends::{MockBackends, MockOptions, ServiceKind, SubgraphKind, Subgraphs};
 use tokio::runtime::Runtime;
 
 use super::CompareError;
@@ -30,6 +32,8 @@ pub const GATEWAY_THREADS: &str = "compare-gateway";
 /// The running mocks and gateway.
 pub struct Environment {
     pub mocks: MockBackends,
+    /// The federated GraphQL subgraphs, on the mocks' store.
+    pub subgraphs: Subgraphs,
     pub gateway: RunningGateway,
     /// Why the suite's own routes were left out of the config, if they were.
     pub rejected_routes: Option<String>,
@@ -47,7 +51,14 @@ impl Environment {
             .await
             .map_err(|e| CompareError::Start(format!("mock backends: {e}")))?
             .map_err(|e| CompareError::Start(format!("mock backends: {e}")))?;
-        let config = suite_config::write(dir, &mocks)?;
+        let store = Arc::clone(&mocks.store);
+        let any_port = |_| SocketAddr::from(([127, 0, 0, 1], 0));
+        let subgraphs = mocks_runtime
+            .spawn(Subgraphs::start(store, any_port))
+            .await
+            .map_err(|e| CompareError::Start(format!("subgraphs: {e}")))?
+            .map_err(|e| CompareError::Start(format!("subgraphs: {e}")))?;
+        let config = suite_config::write(dir, &mocks, &subgraphs)?;
         let mut options = StartOptions::new(&config.path).ephemeral();
         options.watch = false;
         let gateway = gateway_runtime
@@ -57,6 +68,7 @@ impl Environment {
             .map_err(|e| CompareError::Start(format!("gateway: {e}")))?;
         Ok(Environment {
             mocks,
+            subgraphs,
             gateway,
             rejected_routes: config.rejected_routes,
             runtimes: vec![mocks_runtime, gateway_runtime],
@@ -84,10 +96,14 @@ impl Environment {
         }
     }
 
-    /// Forgets what the mocks recorded (they log every request).
+    /// Forgets what the mocks and subgraphs recorded (they log every
+    /// request).
     pub fn clear_recordings(&self) {
         for kind in ServiceKind::ALL {
             self.mocks.service(kind).control.clear_requests();
+        }
+        for kind in SubgraphKind::ALL {
+            self.subgraphs.get(kind).clear_operations();
         }
     }
 }

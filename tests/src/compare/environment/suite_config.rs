@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mock_backends::{MockBackends, ServiceKind};
+use mock_backends::{MockBackends, ServiceKind, SubgraphKind, Subgraphs};
 
 use crate::compare::CompareError;
 
@@ -53,9 +53,14 @@ pub struct SuiteConfig {
     pub rejected_routes: Option<String>,
 }
 
-/// Writes the config into `dir` (with `proto/` linked beside it: the gRPC
-/// bridge resolves its .proto paths from the config's folder).
-pub fn write(dir: &Path, mocks: &MockBackends) -> Result<SuiteConfig, CompareError> {
+/// Writes the config into `dir`, with `proto/` linked beside it (the gRPC
+/// bridge resolves its .proto paths from the config's folder) and the
+/// repository's `supergraph.graphql` pointed at the running subgraphs.
+pub fn write(
+    dir: &Path,
+    mocks: &MockBackends,
+    subgraphs: &Subgraphs,
+) -> Result<SuiteConfig, CompareError> {
     let repo = crate::gateway::repo_path("");
     let source = std::fs::read_to_string(repo.join("routes.yaml"))
         .map_err(|e| CompareError::Start(format!("read routes.yaml: {e}")))?;
@@ -66,6 +71,7 @@ pub fn write(dir: &Path, mocks: &MockBackends) -> Result<SuiteConfig, CompareErr
     if !proto_link.exists() {
         std::os::unix::fs::symlink(repo.join("proto"), &proto_link).map_err(io)?;
     }
+    write_supergraph(&repo, dir, subgraphs).map_err(io)?;
     let path = dir.join("routes.yaml");
     std::fs::write(&path, with_suite_routes(&shipped)).map_err(io)?;
     let rejected_routes = match gateway::config::load_file(&path) {
@@ -86,6 +92,21 @@ pub fn write(dir: &Path, mocks: &MockBackends) -> Result<SuiteConfig, CompareErr
         path,
         rejected_routes,
     })
+}
+
+/// Copies `supergraph.graphql` (if the repository has one) with every
+/// default subgraph URL replaced by the running subgraph's.
+fn write_supergraph(repo: &Path, dir: &Path, subgraphs: &Subgraphs) -> std::io::Result<()> {
+    let Ok(source) = std::fs::read_to_string(repo.join("supergraph.graphql")) else {
+        return Ok(());
+    };
+    let text = SubgraphKind::ALL.iter().fold(source, |text, kind| {
+        text.replace(
+            &format!("http://{}/graphql", kind.default_addr()),
+            &subgraphs.get(*kind).url(),
+        )
+    });
+    std::fs::write(dir.join("supergraph.graphql"), text)
 }
 
 fn point_at_mocks(yaml: String, mocks: &MockBackends) -> String {

@@ -169,7 +169,9 @@ async fn graphql_series(ctx: &RunContext<'_>, report: &mut ScenarioReport) {
     let client = HttpClient::new(HttpVersion::Http1);
     let probe = GraphqlPost {
         client: client.clone(),
-        uri: super::chatty::graphql_uri(ctx),
+        uri: format!("{}/graphql", ctx.env.gateway_base())
+            .parse()
+            .unwrap_or_default(),
         bodies: graphql_bodies(GET_ORDER_QUERY),
     };
     run_plans(
@@ -201,7 +203,7 @@ const GET_ORDER_QUERY: &str = "query GetOrder($id: ID!) { order(id: $id) { id st
 createdAt items { quantity unitPrice product { id } } } }";
 
 /// One request body per seeded order: `{"query": ..., "variables": {"id": ...}}`.
-pub fn graphql_bodies(query: &str) -> Vec<Bytes> {
+fn graphql_bodies(query: &str) -> Vec<Bytes> {
     order_ids()
         .iter()
         .map(|id| Bytes::from(json!({ "query": query, "variables": { "id": id } }).to_string()))
