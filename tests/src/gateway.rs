@@ -54,10 +54,12 @@ impl TestGateway {
         init_tracing();
         let dir = tempfile::tempdir().expect("temp dir");
         let config_path = dir.path().join("routes.yaml");
-        // Relative paths in the config (grpc.protos) resolve from its
-        // directory: give it the repository's protos.
-        std::os::unix::fs::symlink(repo_path("proto"), dir.path().join("proto"))
-            .expect("link proto dir");
+        // Relative paths in the config (grpc.protos, graphql.supergraph)
+        // resolve from its directory: give it the repository's files.
+        for shared in ["proto", "supergraph.graphql"] {
+            std::os::unix::fs::symlink(repo_path(shared), dir.path().join(shared))
+                .expect("link a file the config names");
+        }
         std::fs::write(&config_path, substitute(yaml, &mocks)).expect("write config");
         let mut options = StartOptions::new(&config_path).ephemeral();
         options.watch = watch;
