@@ -9,7 +9,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
     }
-    println!("cargo:rerun-if-changed={}", proto_dir.join("google").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        proto_dir.join("google").display()
+    );
     let descriptors = protox::compile(&files, [&proto_dir])?;
     tonic_prost_build::configure()
         .build_server(true)
