@@ -7,3 +7,4 @@ pub mod edge_error;
 pub mod upstream;
 pub mod context;
 pub mod snapshot;
+pub mod compose;
