@@ -4,9 +4,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::HeaderName;
+
 use crate::config::model::RouteSpec;
 use crate::router::Params;
 use crate::snapshot::Snapshot;
+
+/// The request-id header.
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The request id: taken from `x-request-id` or generated, then sent
 /// upstream and back to the client.

@@ -1,10 +1,29 @@
-//! The gateway library.
+//! An API gateway and BFF server: a REST edge proxy, a gRPC bridge,
+//! declarative composition and federated GraphQL, all driven by one
+//! `routes.yaml`.
+//!
+//! The request path, outermost first: [`server`] (listener, HTTP/1.1 and
+//! h2c, drain) → [`layers`] (request id, error rescue, and the layers to
+//! come) → [`dispatch`] (path check, [`router`] match, body [`limits`]) →
+//! a handler such as [`proxy`] → [`upstream`] pools. [`config`] turns the
+//! YAML into an immutable model; [`snapshot`] bundles it with its route
+//! table and pools; [`reload`] swaps snapshots; [`runtime`] starts it all.
+//! See ARCHITECTURE.md for the code map and invariants.
 
-pub mod config;
-pub mod router;
+pub mod admin;
 pub mod body;
-pub mod edge_error;
-pub mod upstream;
-pub mod context;
-pub mod snapshot;
+pub mod cli;
 pub mod compose;
+pub mod config;
+pub mod context;
+pub mod dispatch;
+pub mod edge_error;
+pub mod layers;
+pub mod limits;
+pub mod proxy;
+pub mod reload;
+pub mod router;
+pub mod runtime;
+pub mod server;
+pub mod snapshot;
+pub mod upstream;

@@ -1,0 +1,87 @@
+//! The admin listener: liveness, readiness, the active config, reload.
+//!
+//! | path | answer |
+//! |---|---|
+//! | `GET /healthz` | 200 while the process runs |
+//! | `GET /readyz` | 200 while serving, 503 once draining |
+//! | `GET /config` | the active version, hash, source and last reload error |
+//! | `POST /reload` | reloads now; 200 with the outcome, 422 with every error |
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::{DateTime, Utc};
+use http::header::{CONTENT_TYPE, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use serde_json::{Value, json};
+use tower::util::BoxCloneSyncService;
+
+use crate::body::{self, GatewayBody};
+use crate::layers::GatewayService;
+use crate::reload::{ReloadOutcome, Reloader};
+
+/// Shared admin state.
+#[derive(Debug)]
+pub struct AdminState {
+    pub reloader: Arc<Reloader>,
+    pub draining: AtomicBool,
+}
+
+/// The admin service.
+pub fn admin_service(state: Arc<AdminState>) -> GatewayService {
+    BoxCloneSyncService::new(tower::service_fn(move |request: Request<GatewayBody>| {
+        let state = Arc::clone(&state);
+        let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+        async move { Ok::<_, Infallible>(handle(&state, &method, &path).await) }
+    }))
+}
+
+async fn handle(state: &AdminState, method: &Method, path: &str) -> Response<GatewayBody> {
+    match (method, path) {
+        (&Method::GET, "/healthz") => json_response(StatusCode::OK, json!({"status": "ok"})),
+        (&Method::GET, "/readyz") if state.draining.load(Ordering::Relaxed) => {
+            json_response(StatusCode::SERVICE_UNAVAILABLE, json!({"status": "draining"}))
+        }
+        (&Method::GET, "/readyz") => json_response(StatusCode::OK, json!({"status": "ready"})),
+        (&Method::GET, "/config") => json_response(StatusCode::OK, config_report(state)),
+        (&Method::POST, "/reload") => reload(state).await,
+        (_, path) => json_response(
+            StatusCode::NOT_FOUND,
+            json!({"error": {"code": "NO_ROUTE", "message": format!("admin has no {path}; try /healthz, /readyz, /config, POST /reload")}}),
+        ),
+    }
+}
+
+fn config_report(state: &AdminState) -> Value {
+    let snapshot = state.reloader.current();
+    let status = state.reloader.status();
+    json!({
+        "version": snapshot.version,
+        "hash": snapshot.config.hash,
+        "path": state.reloader.path().display().to_string(),
+        "loaded_at": DateTime::<Utc>::from(snapshot.loaded_at).to_rfc3339(),
+        "routes": snapshot.config.routes.len(),
+        "backends": snapshot.config.backends.keys().collect::<Vec<_>>(),
+        "last_reload_error": status.last_error,
+        "rejected_reloads": status.rejected,
+    })
+}
+
+async fn reload(state: &AdminState) -> Response<GatewayBody> {
+    match state.reloader.reload().await {
+        Ok(ReloadOutcome::Applied { version }) => json_response(StatusCode::OK, json!({"reloaded": true, "version": version})),
+        Ok(ReloadOutcome::Unchanged { version }) => json_response(StatusCode::OK, json!({"reloaded": false, "version": version})),
+        Err(error) => json_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"error": {"code": "CONFIG_REJECTED", "message": error.to_string()}}),
+        ),
+    }
+}
+
+fn json_response(status: StatusCode, value: Value) -> Response<GatewayBody> {
+    let mut response = Response::new(body::full(value.to_string()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}

@@ -1,0 +1,148 @@
+//! The command line: `demo` (the default), `serve` and `check`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::runtime::{self, RunningGateway, StartOptions};
+
+#[derive(Debug, Parser)]
+#[command(name = "gateway", version, about = "API gateway and BFF server driven by routes.yaml")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start every mock backend in-process, then the gateway (the default).
+    Demo {
+        #[arg(long, default_value = "routes.yaml")]
+        config: PathBuf,
+        /// Give the mocks the seed's latencies (orders 50ms, users 30ms,
+        /// products 40ms, payments 20ms).
+        #[arg(long)]
+        seed_latencies: bool,
+    },
+    /// Run the gateway alone, for deployments.
+    Serve {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Validate a config file: exit 0 if valid, else print every error as
+    /// FILE:LINE:COL: message and exit 1.
+    Check { file: PathBuf },
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> ExitCode {
+    let command = cli.command.unwrap_or(Command::Demo { config: PathBuf::from("routes.yaml"), seed_latencies: false });
+    match command {
+        Command::Check { file } => check(&file),
+        Command::Serve { config } => serve(config).await,
+        Command::Demo { config, seed_latencies } => demo(config, seed_latencies).await,
+    }
+}
+
+fn check(file: &Path) -> ExitCode {
+    match crate::config::check_file(file) {
+        Ok(config) => {
+            println!("{}: ok ({} routes, {} backends)", file.display(), config.routes.len(), config.backends.len());
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: PathBuf) -> ExitCode {
+    match runtime::start(StartOptions::new(config)).await {
+        Ok(gateway) => run_until_signal(gateway).await,
+        Err(error) => {
+            eprintln!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(feature = "demo")]
+async fn demo(config: PathBuf, seed_latencies: bool) -> ExitCode {
+    let mut options = mock_backends::MockOptions::default_addrs();
+    if seed_latencies {
+        options = options.with_seed_latencies();
+    }
+    let mocks = match mock_backends::start_all(options).await {
+        Ok(mocks) => mocks,
+        Err(error) => {
+            eprintln!("cannot start the mock backends: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let gateway = match runtime::start(StartOptions::new(config)).await {
+        Ok(gateway) => gateway,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    print_tour(&gateway, &mocks);
+    let code = run_until_signal(gateway).await;
+    mocks.shutdown().await;
+    code
+}
+
+#[cfg(not(feature = "demo"))]
+async fn demo(_config: PathBuf, _seed_latencies: bool) -> ExitCode {
+    eprintln!("this build has no mock backends (built without the `demo` feature); use `gateway serve`");
+    ExitCode::FAILURE
+}
+
+#[cfg(feature = "demo")]
+fn print_tour(gateway: &RunningGateway, mocks: &mock_backends::MockBackends) {
+    let base = format!("http://{}", gateway.addr);
+    let order = mock_backends::seed::FIRST_ORDER_ID;
+    println!("mock backends: orders {} (gRPC {}), users {}, products {}, payments {}",
+        mocks.orders.addr, mocks.orders_grpc.addr, mocks.users.addr, mocks.products.addr, mocks.payments.addr);
+    println!("gateway on {base}, admin on http://{}", gateway.admin_addr);
+    println!("try:");
+    println!("  curl {base}/v1/orders?page_size=2");
+    println!("  curl {base}/v1/orders/{order}");
+    println!("  curl http://{}/config", gateway.admin_addr);
+    println!("Ctrl-C to stop.");
+}
+
+async fn run_until_signal(gateway: RunningGateway) -> ExitCode {
+    wait_for_stop_signal().await;
+    tracing::info!("shutting down: draining in-flight requests");
+    if gateway.shutdown().await {
+        ExitCode::SUCCESS
+    } else {
+        tracing::warn!("grace period passed with requests still in flight");
+        ExitCode::SUCCESS
+    }
+}
+
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

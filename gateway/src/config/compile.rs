@@ -1,0 +1,107 @@
+//! Step two: raw sections → one validated, immutable [`GatewayConfig`].
+//!
+//! Every check records its error in the shared [`Diagnostics`] and goes on
+//! with a fallback value, so one pass finds every mistake. The result is
+//! only returned when nothing was recorded.
+//!
+//! Order: listener settings, backends (so routes can resolve them), routes
+//! (pattern, methods, host, action, limits, headers), then route conflicts
+//! through `RouteTable::build`, the same check the live router relies on.
+
+mod backends;
+mod headers;
+mod proxy;
+mod routes;
+mod server;
+
+use std::time::Duration;
+
+use super::errors::Diagnostics;
+use super::model::GatewayConfig;
+use super::raw::{RawConfig, Text};
+use super::units::{parse_duration, parse_size};
+use crate::router::RouteTable;
+
+/// Compiles a raw config. `None` if any error was recorded.
+pub(crate) fn compile(
+    raw: &RawConfig,
+    hash: String,
+    diag: &mut Diagnostics,
+) -> Option<GatewayConfig> {
+    let (listen, admin) = server::listeners(raw, diag);
+    let server = server::settings(raw.server.as_ref(), diag);
+    let backends = backends::compile_backends(&raw.backends, diag);
+    let declared_backends = raw
+        .backends
+        .iter()
+        .map(|entry| entry.name.as_str())
+        .collect();
+    let routes = routes::compile_routes(&raw.routes, &backends, &declared_backends, diag);
+    check_conflicts(&routes, diag);
+    if diag.has_errors() {
+        return None;
+    }
+    Some(GatewayConfig {
+        listen,
+        admin,
+        server,
+        backends,
+        routes: routes.into_iter().map(|route| route.spec).collect(),
+        hash,
+    })
+}
+
+/// Reports every pair of routes the route table refuses.
+fn check_conflicts(routes: &[routes::CompiledRoute], diag: &mut Diagnostics) {
+    let specs: Vec<_> = routes.iter().map(|route| route.spec.clone()).collect();
+    let Err(conflicts) = RouteTable::build(&specs) else {
+        return;
+    };
+    for conflict in conflicts {
+        let (Some(route), Some(other)) = (
+            routes.get(conflict.route_index),
+            routes.get(conflict.other_index),
+        ) else {
+            continue;
+        };
+        let message = if conflict.other_index == conflict.route_index {
+            format!("{}: {}", route.label, conflict.message)
+        } else {
+            let other_line = other.span.start().map_or(0, |mark| mark.line());
+            format!(
+                "{} (the other route is on line {other_line})",
+                conflict.message
+            )
+        };
+        diag.error(&route.span, message);
+    }
+}
+
+/// Parses an optional duration; `None` if absent or bad (a bad value is
+/// recorded, and the caller falls back to its default so compiling goes on).
+fn duration(value: Option<&Text>, what: &str, diag: &mut Diagnostics) -> Option<Duration> {
+    let text = value?;
+    parse_duration(text)
+        .map_err(|message| diag.error(text.span(), format!("{what}: {message}")))
+        .ok()
+}
+
+/// Like [`duration`], and zero is refused too (a timeout of zero would fail
+/// every request).
+fn positive_duration(value: Option<&Text>, what: &str, diag: &mut Diagnostics) -> Option<Duration> {
+    let text = value?;
+    let parsed = duration(Some(text), what, diag)?;
+    if parsed.is_zero() {
+        diag.error(text.span(), format!("{what}: must be greater than zero"));
+        return None;
+    }
+    Some(parsed)
+}
+
+/// Parses an optional byte size; a bad value is recorded and `None` returned.
+fn size(value: Option<&Text>, what: &str, diag: &mut Diagnostics) -> Option<u64> {
+    let text = value?;
+    parse_size(text)
+        .map_err(|message| diag.error(text.span(), format!("{what}: {message}")))
+        .ok()
+}

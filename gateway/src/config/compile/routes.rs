@@ -1,0 +1,297 @@
+//! `routes:`: the fields every route shares, and the choice of its action.
+//!
+//! A route's action is chosen by which action key it carries: today only
+//! `backend` (proxy, see `proxy.rs`). To add one (e.g. `grpc:` or
+//! `compose:`):
+//! 1. add the raw field to `RawRoute` in `raw.rs`;
+//! 2. add a variant to [`ActionKey`] and a line in [`declared_actions`];
+//! 3. add an arm in [`compile_action`] calling your `compile/<action>.rs`,
+//!    which returns a new `RouteAction` variant.
+//!
+//! "Exactly one action key" is checked here for all of them.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use http::Method;
+use marked_yaml::Span;
+
+use super::super::errors::Diagnostics;
+use super::super::model::{BackendSpec, RouteAction, RouteSpec};
+use super::super::raw::{RawRoute, RouteEntry, Text};
+
+use super::headers::compile_headers;
+use super::{positive_duration, proxy, size};
+use crate::router::PathPattern;
+
+/// A compiled route with what error messages need to point back at it.
+pub(super) struct CompiledRoute {
+    pub spec: Arc<RouteSpec>,
+    /// `route "NAME"` or `route "PATH"`.
+    pub label: String,
+    /// Where the route's `path` is written.
+    pub span: Span,
+}
+
+/// What an action compiler gets to know about its route.
+pub(super) struct RouteContext<'a> {
+    pub label: &'a str,
+    /// `None` when the path did not parse (its error is already recorded).
+    pub pattern: Option<&'a PathPattern>,
+    /// The backends that compiled.
+    pub backends: &'a BTreeMap<String, Arc<BackendSpec>>,
+    /// Every backend name in the file, including those with errors (a
+    /// route naming one of those is not reported again).
+    pub declared_backends: &'a BTreeSet<&'a str>,
+}
+
+/// The keys that choose a route's action. Exactly one must be present.
+enum ActionKey<'a> {
+    Backend(&'a Text),
+}
+
+/// Every action key, for messages.
+const ACTION_KEYS: &[&str] = &["backend"];
+
+impl ActionKey<'_> {
+    fn key(&self) -> &'static str {
+        match self {
+            ActionKey::Backend(_) => "backend",
+        }
+    }
+
+    fn span(&self) -> &Span {
+        match self {
+            ActionKey::Backend(text) => text.span(),
+        }
+    }
+}
+
+fn declared_actions(raw: &RawRoute) -> Vec<ActionKey<'_>> {
+    let mut declared = Vec::new();
+    if let Some(backend) = &raw.backend {
+        declared.push(ActionKey::Backend(backend));
+    }
+    declared
+}
+
+/// Compiles every route; a route with errors is left out (its errors are
+/// recorded). Explicit `name`s must be unique.
+pub(super) fn compile_routes(
+    raw: &[RouteEntry],
+    backends: &BTreeMap<String, Arc<BackendSpec>>,
+    declared_backends: &BTreeSet<&str>,
+    diag: &mut Diagnostics,
+) -> Vec<CompiledRoute> {
+    check_unique_names(raw, diag);
+    raw.iter()
+        .filter_map(|entry| {
+            let label = route_label(&entry.route);
+            let context = RouteContext {
+                label: &label,
+                pattern: None,
+                backends,
+                declared_backends,
+            };
+            compile_route(entry, context, diag)
+        })
+        .collect()
+}
+
+fn check_unique_names(raw: &[RouteEntry], diag: &mut Diagnostics) {
+    let mut first_seen: HashMap<&str, &Span> = HashMap::new();
+    for name in raw.iter().filter_map(|entry| entry.route.name.as_ref()) {
+        match first_seen.get(name.as_str()) {
+            Some(first) => {
+                let line = first.start().map_or(0, |mark| mark.line());
+                diag.error(
+                    name.span(),
+                    format!(
+                        "route name \"{}\" is already used on line {line}",
+                        name.as_str()
+                    ),
+                );
+            }
+            None => {
+                first_seen.insert(name.as_str(), name.span());
+            }
+        }
+    }
+}
+
+/// `context.pattern` is filled in here, once the path has parsed.
+fn compile_route(
+    entry: &RouteEntry,
+    context: RouteContext<'_>,
+    diag: &mut Diagnostics,
+) -> Option<CompiledRoute> {
+    let raw = &entry.route;
+    let label = context.label;
+    let errors_before = diag.error_count();
+    let pattern = path_pattern(&raw.path, label, diag);
+    let methods = methods(raw, label, diag);
+    let host = host(raw.host.as_ref(), label, diag);
+    let context = RouteContext {
+        pattern: pattern.as_ref(),
+        ..context
+    };
+    let action = compile_action(raw, &entry.span, &context, diag);
+    let timeout = positive_duration(raw.timeout.as_ref(), &format!("{label}: timeout"), diag);
+    let max_body = size(raw.max_body.as_ref(), &format!("{label}: max_body"), diag);
+    let headers = compile_headers(raw.headers.as_ref(), label, diag);
+    if diag.error_count() > errors_before {
+        return None;
+    }
+    let spec = RouteSpec {
+        name: spec_name(raw, methods.as_deref()),
+        methods,
+        path: pattern?,
+        host,
+        action: action?,
+        timeout,
+        max_body,
+        headers,
+    };
+    Some(CompiledRoute {
+        spec: Arc::new(spec),
+        label: label.to_owned(),
+        span: *raw.path.span(),
+    })
+}
+
+/// `route "NAME"` if named, else `route "PATH"`.
+fn route_label(raw: &RawRoute) -> String {
+    let shown = raw.name.as_ref().unwrap_or(&raw.path);
+    format!("route \"{}\"", shown.as_str())
+}
+
+/// The `name` key, else `METHODS path` (`GET,POST /v1/orders`, `* /x`).
+fn spec_name(raw: &RawRoute, methods: Option<&[Method]>) -> String {
+    if let Some(name) = &raw.name {
+        return name.to_string();
+    }
+    let methods = methods.map_or_else(
+        || "*".to_owned(),
+        |methods| {
+            methods
+                .iter()
+                .map(Method::as_str)
+                .collect::<Vec<_>>()
+                .join(",")
+        },
+    );
+    format!("{methods} {}", raw.path.as_str())
+}
+
+fn path_pattern(path: &Text, label: &str, diag: &mut Diagnostics) -> Option<PathPattern> {
+    PathPattern::parse(path)
+        .map_err(|error| diag.error(path.span(), format!("{label}: bad path pattern: {error}")))
+        .ok()
+}
+
+fn compile_action(
+    raw: &RawRoute,
+    route_span: &Span,
+    context: &RouteContext<'_>,
+    diag: &mut Diagnostics,
+) -> Option<RouteAction> {
+    let declared = declared_actions(raw);
+    let action = match declared.as_slice() {
+        [action] => action,
+        [] => {
+            let keys = ACTION_KEYS.join(", ");
+            diag.error(
+                route_span,
+                format!("{} has no action; add one of: {keys}", context.label),
+            );
+            return None;
+        }
+        [first, second, ..] => {
+            let message = format!(
+                "{}: set only one of {} and {}; a route has exactly one action",
+                context.label,
+                first.key(),
+                second.key()
+            );
+            diag.error(second.span(), message);
+            return None;
+        }
+    };
+    match action {
+        ActionKey::Backend(backend) => {
+            proxy::compile_proxy(raw, backend, context, diag).map(RouteAction::Proxy)
+        }
+    }
+}
+
+/// `method:` or `methods:`; `None` (every method) when neither is set.
+fn methods(raw: &RawRoute, label: &str, diag: &mut Diagnostics) -> Option<Vec<Method>> {
+    let listed: Vec<&Text> = match (&raw.method, &raw.methods) {
+        (None, None) => return None,
+        (Some(method), None) => vec![method],
+        (None, Some(methods)) if methods.is_empty() => {
+            diag.error(
+                methods.span(),
+                format!("{label}: methods: list at least one method"),
+            );
+            return None;
+        }
+        (None, Some(methods)) => methods.iter().collect(),
+        (Some(method), Some(_)) => {
+            diag.error(
+                method.span(),
+                format!("{label}: set either method or methods, not both"),
+            );
+            return None;
+        }
+    };
+    let mut methods = Vec::with_capacity(listed.len());
+    for text in listed {
+        let Some(method) = method(text, label, diag) else {
+            continue;
+        };
+        if methods.contains(&method) {
+            diag.error(
+                text.span(),
+                format!("{label}: method {method} is listed twice"),
+            );
+        }
+        methods.push(method);
+    }
+    Some(methods)
+}
+
+fn method(text: &Text, label: &str, diag: &mut Diagnostics) -> Option<Method> {
+    let upper = text.to_ascii_uppercase();
+    let problem = if text.as_str() != upper && Method::from_bytes(upper.as_bytes()).is_ok() {
+        format!("methods are upper-case: write \"{upper}\"")
+    } else if let Ok(method) = Method::from_bytes(text.as_bytes()) {
+        return Some(method);
+    } else {
+        format!("\"{}\" is not an HTTP method", text.as_str())
+    };
+    diag.error(text.span(), format!("{label}: {problem}"));
+    None
+}
+
+/// A bare host name, matched case-insensitively, port ignored.
+fn host(value: Option<&Text>, label: &str, diag: &mut Diagnostics) -> Option<String> {
+    let text = value?;
+    let host = text.trim().to_ascii_lowercase();
+    let problem = if host.contains(':') {
+        "must not include a port (the request's port is ignored when matching)"
+    } else if host.is_empty()
+        || !host.split('.').all(|label| {
+            !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+    {
+        "must be a host name such as \"api.example.com\""
+    } else {
+        return Some(host);
+    };
+    diag.error(
+        text.span(),
+        format!("{label}: host \"{}\" {problem}", text.as_str()),
+    );
+    None
+}

@@ -1,0 +1,72 @@
+//! `listen`, `admin` and `server:`: the listener-wide settings.
+
+use std::net::SocketAddr;
+
+use super::super::errors::Diagnostics;
+use super::super::model::ServerSettings;
+use super::super::raw::{RawConfig, RawServer, Text};
+use super::{duration, positive_duration, size};
+
+pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub(crate) const DEFAULT_ADMIN: &str = "127.0.0.1:9901";
+
+/// The main and admin listener addresses. They must differ unless one
+/// asks for an ephemeral port (`:0`).
+pub(super) fn listeners(raw: &RawConfig, diag: &mut Diagnostics) -> (SocketAddr, SocketAddr) {
+    let listen = address(raw.listen.as_ref(), DEFAULT_LISTEN, "listen", diag);
+    let admin = address(raw.admin.as_ref(), DEFAULT_ADMIN, "admin", diag);
+    if listen == admin && listen.port() != 0 {
+        let span = raw
+            .admin
+            .as_ref()
+            .or(raw.listen.as_ref())
+            .map(|text| *text.span());
+        if let Some(span) = span {
+            diag.error(
+                &span,
+                format!("admin: {admin} is also the main listener address"),
+            );
+        }
+    }
+    (listen, admin)
+}
+
+fn address(value: Option<&Text>, default: &str, what: &str, diag: &mut Diagnostics) -> SocketAddr {
+    let fallback = || {
+        default
+            .parse()
+            .expect("default listener addresses are valid")
+    };
+    let Some(text) = value else {
+        return fallback();
+    };
+    text.trim().parse().unwrap_or_else(|_| {
+        diag.error(
+            text.span(),
+            format!(
+                "{what}: \"{}\" is not an IP:port address (e.g. \"{default}\")",
+                text.as_str()
+            ),
+        );
+        fallback()
+    })
+}
+
+/// `server:`, with [`ServerSettings::default`] for absent keys.
+pub(super) fn settings(raw: Option<&RawServer>, diag: &mut Diagnostics) -> ServerSettings {
+    let defaults = ServerSettings::default();
+    let Some(raw) = raw else {
+        return defaults;
+    };
+    ServerSettings {
+        header_read_timeout: positive_duration(
+            raw.header_read_timeout.as_ref(),
+            "server.header_read_timeout",
+            diag,
+        )
+        .unwrap_or(defaults.header_read_timeout),
+        shutdown_grace: duration(raw.shutdown_grace.as_ref(), "server.shutdown_grace", diag)
+            .unwrap_or(defaults.shutdown_grace),
+        default_max_body: size(raw.max_body.as_ref(), "server.max_body", diag),
+    }
+}

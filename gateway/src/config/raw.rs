@@ -1,0 +1,183 @@
+//! Raw serde types: the shape of routes.yaml, before any validation.
+//!
+//! Every struct denies unknown keys. Every value that `compile` checks is a
+//! [`Spanned`] so its errors can point at it; durations, sizes, URLs and
+//! names stay strings here and are parsed in `compile`, where all of their
+//! errors are collected instead of stopping at the first.
+//!
+//! These types are never deserialised from the whole file at once: see
+//! `sections`, which feeds each top-level section, each backend and each
+//! route to serde separately.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use marked_yaml::Spanned;
+use serde::Deserialize;
+use serde::de::{MapAccess, Visitor};
+
+/// A string value with its position.
+pub(crate) type Text = Spanned<String>;
+
+/// The whole file, section by section. A section that failed to
+/// deserialise is absent here; its errors are already recorded.
+#[derive(Debug, Default)]
+pub(crate) struct RawConfig {
+    pub listen: Option<Text>,
+    pub admin: Option<Text>,
+    pub server: Option<RawServer>,
+    /// In file order.
+    pub backends: Vec<BackendEntry>,
+    /// In file order; a route that failed to deserialise is left out.
+    pub routes: Vec<RouteEntry>,
+}
+
+/// One backend as written: its name (the mapping key) and its settings,
+/// `None` when they failed to deserialise (the error is already recorded;
+/// routes naming it are not reported again).
+#[derive(Debug)]
+pub(crate) struct BackendEntry {
+    pub name: Text,
+    pub backend: Option<RawBackend>,
+}
+
+/// One route as written, with where its mapping starts.
+#[derive(Debug)]
+pub(crate) struct RouteEntry {
+    pub span: marked_yaml::Span,
+    pub route: RawRoute,
+}
+
+/// `server:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawServer {
+    pub header_read_timeout: Option<Text>,
+    pub shutdown_grace: Option<Text>,
+    pub max_body: Option<Text>,
+}
+
+/// One entry of `backends:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBackend {
+    pub url: Option<Text>,
+    pub urls: Option<Spanned<Vec<Text>>>,
+    pub protocol: Option<Spanned<RawProtocol>>,
+    pub connect_timeout: Option<Text>,
+    pub request_timeout: Option<Text>,
+    pub max_connections: Option<Spanned<u64>>,
+    pub load_balancing: Option<Spanned<RawLoadBalancing>>,
+    pub ejection: Option<RawEjection>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RawProtocol {
+    Http1,
+    H2c,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RawLoadBalancing {
+    RoundRobin,
+    LeastRequest,
+}
+
+/// `backends.<name>.ejection:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawEjection {
+    pub consecutive_failures: Option<Spanned<u32>>,
+    pub cooldown: Option<Text>,
+}
+
+/// One entry of `routes:`.
+///
+/// The keys `backend` (and, later, `grpc` and `compose`) each choose the
+/// route's action; exactly one must be present. See `compile/routes.rs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRoute {
+    pub name: Option<Text>,
+    pub method: Option<Text>,
+    pub methods: Option<Spanned<Vec<Text>>>,
+    pub path: Text,
+    pub host: Option<Text>,
+    /// Action: proxy to this backend.
+    pub backend: Option<Text>,
+    /// Proxy only: how the path is rewritten.
+    pub rewrite: Option<Spanned<RawRewrite>>,
+    pub headers: Option<RawHeaders>,
+    pub timeout: Option<Text>,
+    pub max_body: Option<Text>,
+}
+
+/// `rewrite:` — exactly one of the two keys.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRewrite {
+    pub strip_prefix: Option<Text>,
+    pub template: Option<Text>,
+}
+
+/// `headers:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHeaders {
+    pub request: Option<RawHeaderEdits>,
+    pub response: Option<RawHeaderEdits>,
+}
+
+/// `headers.request:` or `headers.response:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHeaderEdits {
+    #[serde(default)]
+    pub add: OrderedPairs<Text, Text>,
+    #[serde(default)]
+    pub remove: Vec<Text>,
+}
+
+/// A YAML mapping kept in file order, as key/value pairs.
+#[derive(Debug)]
+pub(crate) struct OrderedPairs<K, V>(pub Vec<(K, V)>);
+
+impl<K, V> Default for OrderedPairs<K, V> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<'de, K, V> Deserialize<'de> for OrderedPairs<K, V>
+where
+    K: Deserialize<'de>,
+    V: Deserialize<'de>,
+{
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(PairsVisitor(PhantomData))
+    }
+}
+
+struct PairsVisitor<K, V>(PhantomData<(K, V)>);
+
+impl<'de, K, V> Visitor<'de> for PairsVisitor<K, V>
+where
+    K: Deserialize<'de>,
+    V: Deserialize<'de>,
+{
+    type Value = OrderedPairs<K, V>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a mapping")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut pairs = Vec::new();
+        while let Some(pair) = map.next_entry()? {
+            pairs.push(pair);
+        }
+        Ok(OrderedPairs(pairs))
+    }
+}

@@ -1,0 +1,242 @@
+//! Config loading tests: whole files in, a compiled config or every error
+//! out. The error snapshots are the messages `gateway check` prints.
+
+use std::time::Duration;
+
+use super::model::{LoadBalancing, PathRewrite, RouteAction, UpstreamProtocol};
+use super::*;
+
+const DEFAULT_ROUTES: &str = include_str!("../../../routes.yaml");
+
+/// The errors for `source`, one per line, as `gateway check` prints them.
+fn errors_of(source: &str) -> String {
+    match load_str(source, "routes.yaml") {
+        Ok(_) => panic!("expected errors, but the config compiled"),
+        Err(errors) => errors.to_string(),
+    }
+}
+
+fn compiled(source: &str) -> GatewayConfig {
+    load_str(source, "routes.yaml").unwrap_or_else(|errors| panic!("config rejected:\n{errors}"))
+}
+
+fn proxy_of(config: &GatewayConfig, name: &str) -> super::model::ProxyAction {
+    let route = config.routes.iter().find(|route| route.name == name);
+    match route.map(|route| &route.action) {
+        Some(RouteAction::Proxy(proxy)) => proxy.clone(),
+        None => panic!("no route named {name}"),
+    }
+}
+
+#[test]
+fn the_default_routes_yaml_compiles() {
+    let config = compiled(DEFAULT_ROUTES);
+    assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(config.admin.to_string(), "127.0.0.1:9901");
+    let names: Vec<&str> = config.backends.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        ["orders", "orders-grpc", "payments", "products", "users"]
+    );
+    assert_eq!(
+        config.backends["orders-grpc"].protocol,
+        UpstreamProtocol::H2c
+    );
+    assert_eq!(
+        config.backends["users"].load_balancing,
+        LoadBalancing::RoundRobin
+    );
+    assert_eq!(config.server.default_max_body, Some(16 << 20));
+    let paths: Vec<&str> = config
+        .routes
+        .iter()
+        .map(|route| route.path.as_str())
+        .collect();
+    for wanted in [
+        "/v1/orders",
+        "/v1/orders/{id}",
+        "/v1/orders/{id}/status",
+        "/v1/users/{id}",
+        "/v1/products",
+        "/v1/products/{id}",
+        "/v1/payments/{order_id}",
+    ] {
+        assert!(paths.contains(&wanted), "routes.yaml lacks {wanted}");
+    }
+}
+
+#[test]
+fn the_default_routes_yaml_shows_every_route_feature() {
+    let config = compiled(DEFAULT_ROUTES);
+    let payments = config
+        .routes
+        .iter()
+        .find(|route| route.name == "payments")
+        .unwrap();
+    assert_eq!(payments.timeout, Some(Duration::from_secs(5)));
+    let create = config
+        .routes
+        .iter()
+        .find(|route| route.name == "GET,POST /v1/orders")
+        .unwrap();
+    assert_eq!(create.max_body, Some(64 * 1024));
+    let legacy = proxy_of(&config, "users-legacy-api");
+    assert_eq!(legacy.rewrite, PathRewrite::StripPrefix("/api".to_owned()));
+    assert_eq!(legacy.backend.name, "users");
+    let shop = proxy_of(&config, "shop-items");
+    assert_eq!(
+        shop.rewrite,
+        PathRewrite::Template("/v1/products/{id}".to_owned())
+    );
+    let products = config
+        .routes
+        .iter()
+        .find(|route| route.name == "GET /v1/products")
+        .unwrap();
+    assert_eq!(products.headers.request_add.len(), 1);
+    assert_eq!(products.headers.request_remove[0], "cookie");
+    assert_eq!(products.headers.response_remove[0], "server");
+}
+
+#[test]
+fn every_mistake_is_reported_at_once_with_its_position() {
+    insta::assert_snapshot!(errors_of(include_str!("testdata/many_mistakes.yaml")));
+}
+
+#[test]
+fn errors_are_sorted_by_position() {
+    let errors = load_str(include_str!("testdata/many_mistakes.yaml"), "x.yaml").unwrap_err();
+    let positions: Vec<_> = errors.iter().map(|error| error.position).collect();
+    let mut sorted = positions.clone();
+    sorted.sort();
+    assert_eq!(positions, sorted);
+    assert!(errors.len() > 20, "only {} errors found", errors.len());
+}
+
+#[test]
+fn an_empty_file_is_all_defaults() {
+    let config = compiled("# nothing yet\n");
+    assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(config.admin.to_string(), "127.0.0.1:9901");
+    assert_eq!(config.server, super::model::ServerSettings::default());
+    assert!(config.routes.is_empty() && config.backends.is_empty());
+}
+
+#[test]
+fn backend_defaults_apply_to_absent_keys() {
+    let config = compiled("backends:\n  a:\n    url: http://127.0.0.1:1\n");
+    let backend = &config.backends["a"];
+    assert_eq!(backend.protocol, UpstreamProtocol::Http1);
+    assert_eq!(backend.load_balancing, LoadBalancing::LeastRequest);
+    assert_eq!(backend.connect_timeout, Duration::from_secs(2));
+    assert_eq!(backend.request_timeout, Duration::from_secs(30));
+    assert_eq!(backend.max_connections, 1024);
+    assert_eq!(backend.ejection.consecutive_failures, 5);
+    assert_eq!(backend.ejection.cooldown, Duration::from_secs(10));
+}
+
+#[test]
+fn hash_is_the_sha256_of_the_file_bytes() {
+    let config = compiled("listen: 127.0.0.1:0\n");
+    // `printf 'listen: 127.0.0.1:0\n' | sha256sum`
+    assert_eq!(
+        config.hash,
+        "e196f11918549ce29aeee7f81e73286ad813151f5986936f164c2fb8d2812264"
+    );
+}
+
+#[test]
+fn unnamed_routes_are_named_by_methods_and_path() {
+    let source = "backends: {a: {url: 'http://127.0.0.1:1'}}\nroutes:\n  - {path: /x, methods: [GET, POST], backend: a}\n  - {path: /y, backend: a}\n";
+    let names: Vec<String> = compiled(source)
+        .routes
+        .iter()
+        .map(|route| route.name.clone())
+        .collect();
+    assert_eq!(names, ["GET,POST /x", "* /y"]);
+}
+
+#[test]
+fn invalid_yaml_is_one_error_at_the_syntax_mistake() {
+    insta::assert_snapshot!(errors_of("routes:\n  - path: /x\n     backend: a\n"));
+}
+
+#[test]
+fn a_duplicate_key_points_at_the_second_one() {
+    let source =
+        "backends:\n  a:\n    url: http://127.0.0.1:1\n  a:\n    url: http://127.0.0.1:2\n";
+    assert_eq!(
+        errors_of(source),
+        "routes.yaml:4:3: duplicate key \"a\" (first defined on line 2)"
+    );
+}
+
+#[test]
+fn a_top_level_list_is_refused() {
+    insta::assert_snapshot!(errors_of("- path: /x\n"));
+}
+
+#[test]
+fn an_unreadable_file_is_one_error_without_position() {
+    let path = std::path::Path::new("/nonexistent/routes.yaml");
+    let errors = load_file(path).unwrap_err();
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors
+            .to_string()
+            .starts_with("/nonexistent/routes.yaml: cannot read file: "),
+        "{errors}"
+    );
+}
+
+#[test]
+fn check_file_reads_the_same_file_as_load_file() {
+    let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../routes.yaml"));
+    let checked = check_file(path).unwrap_or_else(|errors| panic!("{errors}"));
+    assert_eq!(checked.hash, compiled(DEFAULT_ROUTES).hash);
+}
+
+#[test]
+fn bad_path_patterns_point_at_the_path() {
+    let source = "backends: {a: {url: 'http://127.0.0.1:1'}}\nroutes:\n  - path: v1/x\n    backend: a\n  - path: /v1/{id}/{id}\n    backend: a\n  - path: /v1/{*rest}/more\n    backend: a\n  - path: /v1/a{id}\n    backend: a\n";
+    insta::assert_snapshot!(errors_of(source));
+}
+
+#[test]
+fn exclusive_keys_are_refused_together() {
+    let source = "backends:\n  a:\n    url: http://127.0.0.1:1\n    urls: [http://127.0.0.1:2]\nroutes:\n  - path: /x\n    method: GET\n    methods: [POST]\n    backend: a\n  - path: /y\n    backend: a\n    rewrite: {strip_prefix: /y, template: /z}\n  - path: /z\n    backend: a\n    rewrite: {}\n";
+    insta::assert_snapshot!(errors_of(source));
+}
+
+#[test]
+fn listen_and_admin_must_differ() {
+    let source = "listen: 127.0.0.1:8080\nadmin: 127.0.0.1:8080\n";
+    assert_eq!(
+        errors_of(source),
+        "routes.yaml:2:8: admin: 127.0.0.1:8080 is also the main listener address"
+    );
+    compiled("listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\n");
+}
+
+#[test]
+fn wrong_types_name_the_key() {
+    let source =
+        "server: [1, 2]\nbackends:\n  a:\n    url: [http://127.0.0.1:1]\nroutes: {path: /x}\n";
+    insta::assert_snapshot!(errors_of(source));
+}
+
+#[test]
+fn a_literal_segment_beside_a_parameter_is_no_conflict() {
+    let source = "backends: {a: {url: 'http://127.0.0.1:1'}}\nroutes:\n  - {path: '/v1/orders/search', backend: a}\n  - {path: '/v1/orders/{id}', backend: a}\n  - {path: '/v1/orders/{id}', host: API.example.com, backend: a}\n";
+    let config = compiled(source);
+    assert_eq!(config.routes.len(), 3);
+    assert_eq!(config.routes[2].host.as_deref(), Some("api.example.com"));
+}
+
+#[test]
+fn ipv6_listen_addresses_are_accepted() {
+    assert_eq!(
+        compiled("listen: '[::1]:8080'\n").listen.to_string(),
+        "[::1]:8080"
+    );
+}

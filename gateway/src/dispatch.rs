@@ -1,0 +1,110 @@
+//! The innermost service: route the request, then hand it to its handler.
+//!
+//! Stage order: path safety check → route match (404 / 405) → body limit →
+//! the route's handler (proxy, and the gRPC bridge, composition and
+//! GraphQL as they are added). The snapshot is loaded once here and travels
+//! with the request in its [`RequestContext`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use arc_swap::ArcSwap;
+use http::header::{ALLOW, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+
+use crate::body::{self, GatewayBody};
+use crate::config::model::RouteAction;
+use crate::context::{ClientAddr, RequestContext, RequestId};
+use crate::edge_error::GatewayError;
+use crate::router::{RouteMatch, check_path};
+use crate::snapshot::Snapshot;
+use crate::{limits, proxy};
+
+/// Routes requests against the current snapshot.
+#[derive(Clone)]
+pub struct Dispatcher {
+    current: Arc<ArcSwap<Snapshot>>,
+}
+
+impl Dispatcher {
+    pub fn new(current: Arc<ArcSwap<Snapshot>>) -> Self {
+        Self { current }
+    }
+}
+
+impl tower::Service<Request<GatewayBody>> for Dispatcher {
+    type Response = Response<GatewayBody>;
+    type Error = GatewayError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, GatewayError>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), GatewayError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<GatewayBody>) -> Self::Future {
+        let snapshot = self.current.load_full();
+        Box::pin(dispatch(request, snapshot))
+    }
+}
+
+async fn dispatch(request: Request<GatewayBody>, snapshot: Arc<Snapshot>) -> Result<Response<GatewayBody>, GatewayError> {
+    check_path(request.uri().path())
+        .map_err(|e| GatewayError::new(StatusCode::BAD_REQUEST, "BAD_PATH", e.to_string()))?;
+    let host = proxy::host_of_request(&request);
+    let (route, params) = match snapshot.routes.match_request(request.method(), host.as_deref(), request.uri().path()) {
+        RouteMatch::Found { route, params } => (Arc::clone(route), params),
+        RouteMatch::MethodNotAllowed { allow } => return Err(method_not_allowed(request.method(), &allow)),
+        RouteMatch::NotFound if request.uri().path() == "/healthz" => return Ok(healthz()),
+        RouteMatch::NotFound => {
+            return Err(GatewayError::new(
+                StatusCode::NOT_FOUND,
+                "NO_ROUTE",
+                format!("no route for {} {}", request.method(), request.uri().path()),
+            ));
+        }
+    };
+    let ctx = RequestContext {
+        request_id: request.extensions().get::<RequestId>().cloned().unwrap_or_else(|| RequestId(Arc::from(""))),
+        client_addr: request
+            .extensions()
+            .get::<ClientAddr>()
+            .map(|a| a.0)
+            .unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], 0))),
+        params,
+        route: Arc::clone(&route),
+        snapshot: Arc::clone(&snapshot),
+    };
+    let limit = route.max_body.or(snapshot.config.server.default_max_body);
+    let (parts, body) = request.into_parts();
+    let body = limits::limit_body(&parts.headers, body, limit)?;
+    let request = Request::from_parts(parts, body);
+    match &route.action {
+        RouteAction::Proxy(action) => proxy::forward(request, ctx, action).await,
+    }
+}
+
+fn method_not_allowed(method: &Method, allow: &[Method]) -> GatewayError {
+    let allow_list = allow.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+    let error = GatewayError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        format!("method {method} is not allowed here; allowed: {allow_list}"),
+    );
+    match HeaderValue::from_str(&allow_list) {
+        Ok(value) => error.with_header(ALLOW, value),
+        Err(_) => error,
+    }
+}
+
+/// The main listener's liveness answer, for load balancers that probe the
+/// traffic port. A route for `/healthz` in routes.yaml takes precedence.
+fn healthz() -> Response<GatewayBody> {
+    let mut response = Response::new(body::full(r#"{"status":"ok"}"#));
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+

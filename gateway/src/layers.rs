@@ -1,0 +1,38 @@
+//! The tower layers around the dispatcher, one concern each.
+//!
+//! The stack is assembled in [`gateway_service`], outermost first:
+//!
+//! 1. [`RequestIdLayer`]: take or mint `x-request-id`, put it in the request
+//!    extensions and on the response.
+//! 2. [`RescueLayer`]: render any `GatewayError` as the client's error form;
+//!    below it services may fail, above it nothing does.
+//! 3. The [`Dispatcher`]: route and handle.
+//!
+//! Resilience, security and observability layers slot in between 2 and 3.
+
+mod request_id;
+mod rescue;
+
+pub use request_id::{RequestIdLayer, RequestIdService};
+pub use rescue::{RescueLayer, RescueService};
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use http::{Request, Response};
+use tower::ServiceBuilder;
+use tower::util::BoxCloneSyncService;
+
+use crate::body::GatewayBody;
+use crate::dispatch::Dispatcher;
+use crate::snapshot::Snapshot;
+
+/// The gateway's whole request path as one cloneable service.
+pub type GatewayService = BoxCloneSyncService<Request<GatewayBody>, Response<GatewayBody>, Infallible>;
+
+/// Builds the layer stack over a dispatcher reading `current`.
+pub fn gateway_service(current: Arc<ArcSwap<Snapshot>>) -> GatewayService {
+    let stack = ServiceBuilder::new().layer(RequestIdLayer).layer(RescueLayer).service(Dispatcher::new(current));
+    BoxCloneSyncService::new(stack)
+}

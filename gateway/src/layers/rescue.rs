@@ -1,0 +1,65 @@
+//! Turns every `GatewayError` into a response: the single edge where
+//! errors meet the wire. Server errors are logged here, once.
+
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+
+use futures::future::{BoxFuture, FutureExt};
+use http::{Request, Response};
+use tower::{Layer, Service};
+
+use crate::body::GatewayBody;
+use crate::context::RequestId;
+use crate::edge_error::GatewayError;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RescueLayer;
+
+impl<S> Layer<S> for RescueLayer {
+    type Service = RescueService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RescueService { inner }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RescueService<S> {
+    inner: S,
+}
+
+impl<S, B> Service<Request<B>> for RescueService<S>
+where
+    S: Service<Request<B>, Response = Response<GatewayBody>, Error = GatewayError> + Send,
+    S::Future: Send + 'static,
+{
+    type Response = Response<GatewayBody>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response<GatewayBody>, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        match self.inner.poll_ready(cx) {
+            Poll::Ready(_) => Poll::Ready(Ok(())),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let request_id = request.extensions().get::<RequestId>().map(|id| id.as_str().to_owned()).unwrap_or_default();
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        self.inner
+            .call(request)
+            .map(move |result| {
+                Ok(result.unwrap_or_else(|error| {
+                    if error.status.is_server_error() {
+                        tracing::warn!(%method, %path, request_id, error = %error, "request failed");
+                    } else {
+                        tracing::debug!(%method, %path, request_id, error = %error, "request refused");
+                    }
+                    error.into_response(&request_id)
+                }))
+            })
+            .boxed()
+    }
+}

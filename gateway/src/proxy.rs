@@ -1,0 +1,67 @@
+//! The REST edge proxy handler: one request in, one upstream call, the
+//! response streamed back unchanged but for hop-by-hop headers and the
+//! route's header rules.
+
+mod headers;
+mod rewrite;
+
+pub use headers::{ForwardedFor, strip_hop_by_hop};
+pub use rewrite::rewrite_path;
+
+use http::{Request, Response, StatusCode, Uri};
+
+use crate::body::GatewayBody;
+use crate::config::model::ProxyAction;
+use crate::context::RequestContext;
+use crate::edge_error::GatewayError;
+use crate::limits;
+
+/// Forwards a request to the route's backend.
+pub async fn forward(
+    request: Request<GatewayBody>,
+    ctx: RequestContext,
+    action: &ProxyAction,
+) -> Result<Response<GatewayBody>, GatewayError> {
+    let pool = ctx.snapshot.upstreams.get(&action.backend.name).ok_or_else(|| {
+        GatewayError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "BACKEND_MISSING",
+            format!("backend {:?} has no pool in this snapshot", action.backend.name),
+        )
+    })?;
+    let (mut parts, body) = request.into_parts();
+    let path_and_query = rewrite_path(&parts.uri, &action.rewrite, &ctx.params);
+    parts.uri = Uri::try_from(path_and_query).map_err(|e| {
+        GatewayError::new(StatusCode::BAD_REQUEST, "BAD_PATH", format!("rewritten path is not a valid URI: {e}"))
+    })?;
+    let forwarded = ForwardedFor { client: ctx.client_addr, host: host_of(&parts) };
+    headers::prepare_request_headers(&mut parts.headers, &forwarded, &ctx.request_id);
+    ctx.route.headers.apply_to_request(&mut parts.headers);
+    let timeout = ctx.timeout_or(pool.spec().request_timeout);
+    let response = pool
+        .send(Request::from_parts(parts, body), timeout)
+        .await
+        .map_err(limits::body_too_large_or)?;
+    let (mut parts, body) = response.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    ctx.route.headers.apply_to_response(&mut parts.headers);
+    Ok(Response::from_parts(parts, body))
+}
+
+/// The host the client asked for: `Host` (HTTP/1.1) or `:authority` (h2).
+pub fn host_of(parts: &http::request::Parts) -> Option<String> {
+    host_from(&parts.headers, &parts.uri)
+}
+
+/// [`host_of`] for a whole request.
+pub fn host_of_request<B>(request: &Request<B>) -> Option<String> {
+    host_from(request.headers(), request.uri())
+}
+
+fn host_from(headers: &http::HeaderMap, uri: &Uri) -> Option<String> {
+    headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| uri.authority().map(|a| a.as_str().to_owned()))
+}

@@ -1,0 +1,172 @@
+//! Header handling on the way up and down: hop-by-hop stripping, the
+//! `X-Forwarded-*` / `Forwarded` family, the request id, and the route's
+//! add/remove rules.
+
+use std::net::SocketAddr;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+use crate::config::model::HeaderRules;
+use crate::context::{RequestId, X_REQUEST_ID};
+
+/// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-authorization",
+];
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
+
+/// Removes hop-by-hop headers, including every header that `Connection`
+/// names. `TE: trailers` survives on requests: gRPC needs it end to end.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let keep_te_trailers = headers
+        .get_all(header::TE)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case("trailers"))));
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    headers.remove(header::PROXY_AUTHENTICATE);
+    if keep_te_trailers {
+        headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    }
+}
+
+/// What the gateway knows about the client, from the socket.
+#[derive(Debug, Clone)]
+pub struct ForwardedFor {
+    pub client: SocketAddr,
+    /// The `Host` / `:authority` the client used.
+    pub host: Option<String>,
+}
+
+/// Makes request headers ready to go upstream. Client-sent forwarding
+/// headers are replaced, never trusted or appended to: the gateway is the
+/// edge, so only the socket tells who the client is.
+pub fn prepare_request_headers(headers: &mut HeaderMap, forwarded: &ForwardedFor, request_id: &RequestId) {
+    strip_hop_by_hop(headers);
+    headers.remove(header::HOST);
+    for name in [&X_FORWARDED_FOR, &X_FORWARDED_PROTO, &X_FORWARDED_HOST, &FORWARDED] {
+        headers.remove(name);
+    }
+    let ip = forwarded.client.ip();
+    headers.insert(X_FORWARDED_FOR, header_value(&ip.to_string()));
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    let for_node = if ip.is_ipv6() { format!("\"[{ip}]\"") } else { ip.to_string() };
+    let mut forwarded_value = format!("for={for_node};proto=http");
+    if let Some(host) = forwarded.host.as_deref().filter(|h| is_token_safe(h)) {
+        headers.insert(X_FORWARDED_HOST, header_value(host));
+        forwarded_value.push_str(&format!(";host=\"{host}\""));
+    }
+    headers.insert(FORWARDED, header_value(&forwarded_value));
+    headers.insert(X_REQUEST_ID, header_value(request_id.as_str()));
+}
+
+fn is_token_safe(host: &str) -> bool {
+    !host.is_empty() && host.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+}
+
+fn header_value(text: &str) -> HeaderValue {
+    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}
+
+impl HeaderRules {
+    /// Applies the route's request rules: removals first, then additions
+    /// (an added header replaces any value the client sent).
+    pub fn apply_to_request(&self, headers: &mut HeaderMap) {
+        apply(headers, &self.request_remove, &self.request_add);
+    }
+
+    /// Applies the route's response rules.
+    pub fn apply_to_response(&self, headers: &mut HeaderMap) {
+        apply(headers, &self.response_remove, &self.response_add);
+    }
+}
+
+fn apply(headers: &mut HeaderMap, remove: &[HeaderName], add: &[(HeaderName, HeaderValue)]) {
+    for name in remove {
+        headers.remove(name);
+    }
+    for (name, value) in add {
+        headers.insert(name.clone(), value.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (k, v) in pairs {
+            headers.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn strips_hop_by_hop_and_connection_named_headers() {
+        let mut headers = map(&[
+            ("connection", "close, X-Secret"),
+            ("x-secret", "1"),
+            ("keep-alive", "timeout=5"),
+            ("transfer-encoding", "chunked"),
+            ("upgrade", "websocket"),
+            ("te", "trailers, gzip"),
+            ("x-kept", "yes"),
+        ]);
+        strip_hop_by_hop(&mut headers);
+        let names: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        assert_eq!(names, vec!["x-kept", "te"]);
+        assert_eq!(headers["te"], "trailers");
+    }
+
+    #[test]
+    fn forwarding_headers_come_from_the_socket() {
+        let mut headers = map(&[
+            ("x-forwarded-for", "6.6.6.6"),
+            ("forwarded", "for=6.6.6.6"),
+            ("x-forwarded-proto", "https"),
+            ("host", "api.example.com"),
+        ]);
+        let forwarded = ForwardedFor { client: "10.1.2.3:5555".parse().unwrap(), host: Some("api.example.com".into()) };
+        prepare_request_headers(&mut headers, &forwarded, &RequestId(Arc::from("req-1")));
+        assert_eq!(headers["x-forwarded-for"], "10.1.2.3");
+        assert_eq!(headers["x-forwarded-proto"], "http");
+        assert_eq!(headers["x-forwarded-host"], "api.example.com");
+        assert_eq!(headers["forwarded"], "for=10.1.2.3;proto=http;host=\"api.example.com\"");
+        assert_eq!(headers["x-request-id"], "req-1");
+        assert!(headers.get("host").is_none());
+        assert_eq!(headers.get_all("x-forwarded-for").iter().count(), 1);
+    }
+
+    #[test]
+    fn ipv6_clients_are_quoted_in_forwarded() {
+        let mut headers = HeaderMap::new();
+        let forwarded = ForwardedFor { client: "[::1]:80".parse().unwrap(), host: None };
+        prepare_request_headers(&mut headers, &forwarded, &RequestId(Arc::from("r")));
+        assert_eq!(headers["forwarded"], "for=\"[::1]\";proto=http");
+        assert!(headers.get("x-forwarded-host").is_none());
+    }
+}

@@ -1,0 +1,148 @@
+//! Starting and stopping a gateway: load the config, bind the listeners,
+//! install the reload triggers, serve, drain.
+//!
+//! [`start`] is what the `serve` and `demo` commands and the end-to-end
+//! tests call; it returns a [`RunningGateway`] handle.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use arc_swap::ArcSwap;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::admin::{AdminState, admin_service};
+use crate::config::{self, ConfigErrors};
+use crate::layers::gateway_service;
+use crate::reload::{ReloadError, ReloadOutcome, Reloader, spawn_triggers};
+use crate::server::{ConnectionSettings, serve};
+use crate::snapshot::Snapshot;
+
+/// How to start.
+#[derive(Debug, Clone)]
+pub struct StartOptions {
+    pub config_path: PathBuf,
+    /// Overrides `listen` from the file (tests use `127.0.0.1:0`).
+    pub listen: Option<SocketAddr>,
+    /// Overrides `admin` from the file.
+    pub admin: Option<SocketAddr>,
+    /// Reload when the file changes on disk.
+    pub watch: bool,
+}
+
+impl StartOptions {
+    pub fn new(config_path: impl Into<PathBuf>) -> Self {
+        Self { config_path: config_path.into(), listen: None, admin: None, watch: true }
+    }
+
+    /// Both listeners on ephemeral loopback ports.
+    pub fn ephemeral(mut self) -> Self {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        self.listen = Some(any);
+        self.admin = Some(any);
+        self
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(#[from] ConfigErrors),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("route table rejected: {0} conflict(s)")]
+    Routes(usize),
+    #[error("config loading task failed: {0}")]
+    Task(String),
+}
+
+/// A gateway that is serving.
+#[derive(Debug)]
+pub struct RunningGateway {
+    pub addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    admin: Arc<AdminState>,
+    stop: watch::Sender<bool>,
+    main_task: JoinHandle<bool>,
+    admin_task: JoinHandle<bool>,
+    _watcher: Option<notify::RecommendedWatcher>,
+}
+
+/// Loads the config and starts serving.
+pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> {
+    let path = options.config_path.clone();
+    let config = tokio::task::spawn_blocking(move || config::load_file(&path))
+        .await
+        .map_err(|e| StartError::Task(e.to_string()))??;
+    let settings = ConnectionSettings {
+        header_read_timeout: config.server.header_read_timeout,
+        shutdown_grace: config.server.shutdown_grace,
+    };
+    let listen = options.listen.unwrap_or(config.listen);
+    let admin_listen = options.admin.unwrap_or(config.admin);
+    let snapshot = Snapshot::build(config, 1, None).map_err(|c| StartError::Routes(c.len()))?;
+    let current = Arc::new(ArcSwap::from_pointee(snapshot));
+    let listener = bind(listen).await?;
+    let admin_listener = bind(admin_listen).await?;
+    let (addr, admin_addr) = (local_addr(&listener, listen)?, local_addr(&admin_listener, admin_listen)?);
+    let reloader = Arc::new(Reloader::new(options.config_path.clone(), Arc::clone(&current)));
+    let watcher = spawn_triggers(Arc::clone(&reloader), options.watch);
+    let admin = Arc::new(AdminState { reloader, draining: Default::default() });
+    let (stop, stopped) = watch::channel(false);
+    let main_task = tokio::spawn(serve(listener, gateway_service(current), settings, wait_for(stopped.clone())));
+    let admin_task = tokio::spawn(serve(admin_listener, admin_service(Arc::clone(&admin)), settings, wait_for(stopped)));
+    tracing::info!(%addr, %admin_addr, "gateway listening");
+    Ok(RunningGateway { addr, admin_addr, admin, stop, main_task, admin_task, _watcher: watcher })
+}
+
+impl RunningGateway {
+    /// The active config version.
+    pub fn version(&self) -> u64 {
+        self.admin.reloader.current().version
+    }
+
+    /// The active snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.admin.reloader.current()
+    }
+
+    /// Reloads the config file now.
+    pub async fn reload(&self) -> Result<ReloadOutcome, ReloadError> {
+        self.admin.reloader.reload().await
+    }
+
+    /// Starts the drain: readiness turns 503, listeners stop accepting,
+    /// in-flight requests run to completion (up to the grace period).
+    pub fn begin_shutdown(&self) {
+        self.admin.draining.store(true, Ordering::Relaxed);
+        let _ = self.stop.send(true);
+    }
+
+    /// Shuts down and waits; true if every request finished in time.
+    pub async fn shutdown(self) -> bool {
+        self.begin_shutdown();
+        self.wait().await
+    }
+
+    /// Waits for the listeners to finish after [`Self::begin_shutdown`].
+    pub async fn wait(self) -> bool {
+        let main = self.main_task.await.unwrap_or(false);
+        let admin = self.admin_task.await.unwrap_or(false);
+        main && admin
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })
+}
+
+fn local_addr(listener: &TcpListener, addr: SocketAddr) -> Result<SocketAddr, StartError> {
+    listener.local_addr().map_err(|source| StartError::Bind { addr, source })
+}
+
+async fn wait_for(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
+}

@@ -1,0 +1,132 @@
+//! `TestGateway`: the real gateway and the real mock backends, in-process,
+//! on 127.0.0.1 port 0.
+//!
+//! A test writes a routes.yaml in which `$ORDERS`, `$ORDERS_GRPC`,
+//! `$USERS`, `$PRODUCTS` and `$PAYMENTS` stand for the mock backends' base
+//! URLs, or starts from the repository's own routes.yaml with
+//! [`TestGateway::with_default_routes`]. The config lives in a temporary
+//! directory, so [`TestGateway::update_config`] exercises the real file
+//! watcher.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use gateway::runtime::{self, RunningGateway, StartOptions};
+use mock_backends::{MockBackends, MockOptions, ServiceKind};
+
+/// How long `eventually` waits before failing a test.
+pub const EVENTUALLY: Duration = Duration::from_secs(15);
+
+pub struct TestGateway {
+    pub gateway: RunningGateway,
+    pub mocks: MockBackends,
+    pub client: reqwest::Client,
+    config_path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl TestGateway {
+    /// Starts fresh mocks and a gateway on `yaml` (with `$SERVICE`
+    /// placeholders).
+    pub async fn start(yaml: &str) -> TestGateway {
+        let mocks = mock_backends::start_all(MockOptions::ephemeral()).await.expect("mock backends start");
+        Self::start_with(mocks, yaml).await
+    }
+
+    /// Starts a gateway over mocks the test already configured.
+    pub async fn start_with(mocks: MockBackends, yaml: &str) -> TestGateway {
+        init_tracing();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config_path = dir.path().join("routes.yaml");
+        std::fs::write(&config_path, substitute(yaml, &mocks)).expect("write config");
+        let gateway = runtime::start(StartOptions::new(&config_path).ephemeral()).await.expect("gateway starts");
+        TestGateway { gateway, mocks, client: reqwest::Client::new(), config_path, _dir: dir }
+    }
+
+    /// Starts the repository's routes.yaml with the mocks' real ports.
+    pub async fn with_default_routes() -> TestGateway {
+        let mocks = mock_backends::start_all(MockOptions::ephemeral()).await.expect("mock backends start");
+        let yaml = std::fs::read_to_string(repo_path("routes.yaml")).expect("read routes.yaml");
+        let yaml = default_ports_to_placeholders(&yaml);
+        Self::start_with(mocks, &yaml).await
+    }
+
+    /// `http://gateway-addr{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.gateway.addr)
+    }
+
+    /// `http://admin-addr{path}`.
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.gateway.admin_addr)
+    }
+
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+
+    /// Replaces the config file atomically (write, then rename), as an
+    /// editor or a deploy tool would. The watcher picks it up.
+    pub fn update_config(&self, yaml: &str) {
+        let staging = self.config_path.with_extension("yaml.tmp");
+        std::fs::write(&staging, substitute(yaml, &self.mocks)).expect("write config");
+        std::fs::rename(&staging, &self.config_path).expect("replace config");
+    }
+
+    /// Waits until the active config version is `version`.
+    pub async fn assert_reloaded(&self, version: u64) {
+        eventually(&format!("config version {version}"), || async { self.gateway.version() == version }).await;
+    }
+}
+
+/// Polls `check` until it returns true, failing the test after
+/// [`EVENTUALLY`].
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + EVENTUALLY;
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The base URL of a mock service: `http://127.0.0.1:PORT`.
+pub fn base_url(mocks: &MockBackends, kind: ServiceKind) -> String {
+    format!("http://{}", mocks.service(kind).addr)
+}
+
+/// A path relative to the repository root.
+pub fn repo_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
+}
+
+const PLACEHOLDERS: [(&str, ServiceKind); 5] = [
+    ("$ORDERS_GRPC", ServiceKind::OrdersGrpc),
+    ("$ORDERS", ServiceKind::OrdersRest),
+    ("$USERS", ServiceKind::Users),
+    ("$PRODUCTS", ServiceKind::Products),
+    ("$PAYMENTS", ServiceKind::Payments),
+];
+
+fn substitute(yaml: &str, mocks: &MockBackends) -> String {
+    PLACEHOLDERS
+        .iter()
+        .fold(yaml.to_owned(), |text, (placeholder, kind)| text.replace(placeholder, &base_url(mocks, *kind)))
+}
+
+fn default_ports_to_placeholders(yaml: &str) -> String {
+    PLACEHOLDERS.iter().fold(yaml.to_owned(), |text, (placeholder, kind)| {
+        text.replace(&format!("http://{}", kind.default_addr()), placeholder)
+    })
+}
+
+fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_test_writer()
+        .try_init();
+}

@@ -1,0 +1,8 @@
+//! The end-to-end test binary: one module per topic, every test through
+//! real sockets on 127.0.0.1 port 0.
+
+mod mock_catalog;
+mod mock_debug;
+mod mock_injection;
+mod mock_orders_grpc;
+mod mock_orders_rest;
