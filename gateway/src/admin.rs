@@ -5,6 +5,7 @@
 //! | `GET /healthz` | 200 while the process runs |
 //! | `GET /readyz` | 200 while serving, 503 once draining |
 //! | `GET /config` | the active version, hash, source and last reload error |
+//! | `GET /upstreams` | every backend's endpoints: in-flight, failures, ejected |
 //! | `POST /reload` | reloads now; 200 with the outcome, 422 with every error |
 
 use std::convert::Infallible;
@@ -40,15 +41,17 @@ pub fn admin_service(state: Arc<AdminState>) -> GatewayService {
 async fn handle(state: &AdminState, method: &Method, path: &str) -> Response<GatewayBody> {
     match (method, path) {
         (&Method::GET, "/healthz") => json_response(StatusCode::OK, json!({"status": "ok"})),
-        (&Method::GET, "/readyz") if state.draining.load(Ordering::Relaxed) => {
-            json_response(StatusCode::SERVICE_UNAVAILABLE, json!({"status": "draining"}))
-        }
+        (&Method::GET, "/readyz") if state.draining.load(Ordering::Relaxed) => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"status": "draining"}),
+        ),
         (&Method::GET, "/readyz") => json_response(StatusCode::OK, json!({"status": "ready"})),
         (&Method::GET, "/config") => json_response(StatusCode::OK, config_report(state)),
+        (&Method::GET, "/upstreams") => json_response(StatusCode::OK, upstreams_report(state)),
         (&Method::POST, "/reload") => reload(state).await,
         (_, path) => json_response(
             StatusCode::NOT_FOUND,
-            json!({"error": {"code": "NO_ROUTE", "message": format!("admin has no {path}; try /healthz, /readyz, /config, POST /reload")}}),
+            json!({"error": {"code": "NO_ROUTE", "message": format!("admin has no {path}; try /healthz, /readyz, /config, /upstreams, POST /reload")}}),
         ),
     }
 }
@@ -68,10 +71,31 @@ fn config_report(state: &AdminState) -> Value {
     })
 }
 
+fn upstreams_report(state: &AdminState) -> Value {
+    let snapshot = state.reloader.current();
+    let backends: serde_json::Map<String, Value> = snapshot
+        .upstreams
+        .iter()
+        .map(|(name, pool)| {
+            (
+                name.to_owned(),
+                json!({"endpoints": pool.endpoint_states()}),
+            )
+        })
+        .collect();
+    Value::Object(backends)
+}
+
 async fn reload(state: &AdminState) -> Response<GatewayBody> {
     match state.reloader.reload().await {
-        Ok(ReloadOutcome::Applied { version }) => json_response(StatusCode::OK, json!({"reloaded": true, "version": version})),
-        Ok(ReloadOutcome::Unchanged { version }) => json_response(StatusCode::OK, json!({"reloaded": false, "version": version})),
+        Ok(ReloadOutcome::Applied { version }) => json_response(
+            StatusCode::OK,
+            json!({"reloaded": true, "version": version}),
+        ),
+        Ok(ReloadOutcome::Unchanged { version }) => json_response(
+            StatusCode::OK,
+            json!({"reloaded": false, "version": version}),
+        ),
         Err(error) => json_response(
             StatusCode::UNPROCESSABLE_ENTITY,
             json!({"error": {"code": "CONFIG_REJECTED", "message": error.to_string()}}),
@@ -82,6 +106,8 @@ async fn reload(state: &AdminState) -> Response<GatewayBody> {
 fn json_response(status: StatusCode, value: Value) -> Response<GatewayBody> {
     let mut response = Response::new(body::full(value.to_string()));
     *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }

@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 use crate::runtime::{self, RunningGateway, StartOptions};
 
 #[derive(Debug, Parser)]
-#[command(name = "gateway", version, about = "API gateway and BFF server driven by routes.yaml")]
+#[command(
+    name = "gateway",
+    version,
+    about = "API gateway and BFF server driven by routes.yaml"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -37,18 +41,29 @@ pub enum Command {
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> ExitCode {
-    let command = cli.command.unwrap_or(Command::Demo { config: PathBuf::from("routes.yaml"), seed_latencies: false });
+    let command = cli.command.unwrap_or(Command::Demo {
+        config: PathBuf::from("routes.yaml"),
+        seed_latencies: false,
+    });
     match command {
         Command::Check { file } => check(&file),
         Command::Serve { config } => serve(config).await,
-        Command::Demo { config, seed_latencies } => demo(config, seed_latencies).await,
+        Command::Demo {
+            config,
+            seed_latencies,
+        } => demo(config, seed_latencies).await,
     }
 }
 
 fn check(file: &Path) -> ExitCode {
     match crate::config::check_file(file) {
         Ok(config) => {
-            println!("{}: ok ({} routes, {} backends)", file.display(), config.routes.len(), config.backends.len());
+            println!(
+                "{}: ok ({} routes, {} backends)",
+                file.display(),
+                config.routes.len(),
+                config.backends.len()
+            );
             ExitCode::SUCCESS
         }
         Err(errors) => {
@@ -96,7 +111,9 @@ async fn demo(config: PathBuf, seed_latencies: bool) -> ExitCode {
 
 #[cfg(not(feature = "demo"))]
 async fn demo(_config: PathBuf, _seed_latencies: bool) -> ExitCode {
-    eprintln!("this build has no mock backends (built without the `demo` feature); use `gateway serve`");
+    eprintln!(
+        "this build has no mock backends (built without the `demo` feature); use `gateway serve`"
+    );
     ExitCode::FAILURE
 }
 
@@ -104,8 +121,14 @@ async fn demo(_config: PathBuf, _seed_latencies: bool) -> ExitCode {
 fn print_tour(gateway: &RunningGateway, mocks: &mock_backends::MockBackends) {
     let base = format!("http://{}", gateway.addr);
     let order = mock_backends::seed::FIRST_ORDER_ID;
-    println!("mock backends: orders {} (gRPC {}), users {}, products {}, payments {}",
-        mocks.orders.addr, mocks.orders_grpc.addr, mocks.users.addr, mocks.products.addr, mocks.payments.addr);
+    println!(
+        "mock backends: orders {} (gRPC {}), users {}, products {}, payments {}",
+        mocks.orders.addr,
+        mocks.orders_grpc.addr,
+        mocks.users.addr,
+        mocks.products.addr,
+        mocks.payments.addr
+    );
     println!("gateway on {base}, admin on http://{}", gateway.admin_addr);
     println!("try:");
     println!("  curl {base}/v1/orders?page_size=2");

@@ -49,24 +49,37 @@ impl tower::Service<Request<GatewayBody>> for Dispatcher {
     }
 }
 
-async fn dispatch(request: Request<GatewayBody>, snapshot: Arc<Snapshot>) -> Result<Response<GatewayBody>, GatewayError> {
+async fn dispatch(
+    request: Request<GatewayBody>,
+    snapshot: Arc<Snapshot>,
+) -> Result<Response<GatewayBody>, GatewayError> {
     check_path(request.uri().path())
         .map_err(|e| GatewayError::new(StatusCode::BAD_REQUEST, "BAD_PATH", e.to_string()))?;
     let host = proxy::host_of_request(&request);
-    let (route, params) = match snapshot.routes.match_request(request.method(), host.as_deref(), request.uri().path()) {
-        RouteMatch::Found { route, params } => (Arc::clone(route), params),
-        RouteMatch::MethodNotAllowed { allow } => return Err(method_not_allowed(request.method(), &allow)),
-        RouteMatch::NotFound if request.uri().path() == "/healthz" => return Ok(healthz()),
-        RouteMatch::NotFound => {
-            return Err(GatewayError::new(
-                StatusCode::NOT_FOUND,
-                "NO_ROUTE",
-                format!("no route for {} {}", request.method(), request.uri().path()),
-            ));
-        }
-    };
+    let (route, params) =
+        match snapshot
+            .routes
+            .match_request(request.method(), host.as_deref(), request.uri().path())
+        {
+            RouteMatch::Found { route, params } => (Arc::clone(route), params),
+            RouteMatch::MethodNotAllowed { allow } => {
+                return Err(method_not_allowed(request.method(), &allow));
+            }
+            RouteMatch::NotFound if request.uri().path() == "/healthz" => return Ok(healthz()),
+            RouteMatch::NotFound => {
+                return Err(GatewayError::new(
+                    StatusCode::NOT_FOUND,
+                    "NO_ROUTE",
+                    format!("no route for {} {}", request.method(), request.uri().path()),
+                ));
+            }
+        };
     let ctx = RequestContext {
-        request_id: request.extensions().get::<RequestId>().cloned().unwrap_or_else(|| RequestId(Arc::from(""))),
+        request_id: request
+            .extensions()
+            .get::<RequestId>()
+            .cloned()
+            .unwrap_or_else(|| RequestId(Arc::from(""))),
         client_addr: request
             .extensions()
             .get::<ClientAddr>()
@@ -86,7 +99,11 @@ async fn dispatch(request: Request<GatewayBody>, snapshot: Arc<Snapshot>) -> Res
 }
 
 fn method_not_allowed(method: &Method, allow: &[Method]) -> GatewayError {
-    let allow_list = allow.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+    let allow_list = allow
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
     let error = GatewayError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "METHOD_NOT_ALLOWED",
@@ -102,9 +119,9 @@ fn method_not_allowed(method: &Method, allow: &[Method]) -> GatewayError {
 /// traffic port. A route for `/healthz` in routes.yaml takes precedence.
 fn healthz() -> Response<GatewayBody> {
     let mut response = Response::new(body::full(r#"{"status":"ok"}"#));
-    response
-        .headers_mut()
-        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
-

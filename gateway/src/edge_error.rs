@@ -75,25 +75,37 @@ impl GatewayError {
                 "application/json",
                 json!({"code": grpc_code, "message": self.message, "details": details}),
             ),
-            ErrorFormat::Grpc { grpc_code } => return grpc_trailers_only(*grpc_code, &self.message),
+            ErrorFormat::Grpc { grpc_code } => {
+                return grpc_trailers_only(*grpc_code, &self.message);
+            }
         };
         let mut response = Response::new(body::full(body.to_string()));
         *response.status_mut() = self.status;
         response.headers_mut().extend(self.headers);
-        response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         response
     }
 }
 
 impl std::fmt::Display for GatewayError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({}): {}", self.code, self.status.as_u16(), self.message)
+        write!(
+            f,
+            "{} ({}): {}",
+            self.code,
+            self.status.as_u16(),
+            self.message
+        )
     }
 }
 
 impl std::error::Error for GatewayError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 

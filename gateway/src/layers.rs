@@ -29,10 +29,14 @@ use crate::dispatch::Dispatcher;
 use crate::snapshot::Snapshot;
 
 /// The gateway's whole request path as one cloneable service.
-pub type GatewayService = BoxCloneSyncService<Request<GatewayBody>, Response<GatewayBody>, Infallible>;
+pub type GatewayService =
+    BoxCloneSyncService<Request<GatewayBody>, Response<GatewayBody>, Infallible>;
 
 /// Builds the layer stack over a dispatcher reading `current`.
 pub fn gateway_service(current: Arc<ArcSwap<Snapshot>>) -> GatewayService {
-    let stack = ServiceBuilder::new().layer(RequestIdLayer).layer(RescueLayer).service(Dispatcher::new(current));
+    let stack = ServiceBuilder::new()
+        .layer(RequestIdLayer)
+        .layer(RescueLayer)
+        .service(Dispatcher::new(current));
     BoxCloneSyncService::new(stack)
 }

@@ -24,12 +24,20 @@ pub struct BodyTooLarge {
 
 impl From<BodyTooLarge> for GatewayError {
     fn from(error: BodyTooLarge) -> Self {
-        GatewayError::new(StatusCode::PAYLOAD_TOO_LARGE, "BODY_TOO_LARGE", error.to_string())
+        GatewayError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "BODY_TOO_LARGE",
+            error.to_string(),
+        )
     }
 }
 
 /// Checks the declared length, then wraps the body in a counting limit.
-pub fn limit_body(headers: &HeaderMap, body: GatewayBody, limit: Option<u64>) -> Result<GatewayBody, BodyTooLarge> {
+pub fn limit_body(
+    headers: &HeaderMap,
+    body: GatewayBody,
+    limit: Option<u64>,
+) -> Result<GatewayBody, BodyTooLarge> {
     let Some(limit) = limit else { return Ok(body) };
     let declared = headers
         .get(http::header::CONTENT_LENGTH)
@@ -38,7 +46,11 @@ pub fn limit_body(headers: &HeaderMap, body: GatewayBody, limit: Option<u64>) ->
     if declared.is_some_and(|len| len > limit) {
         return Err(BodyTooLarge { limit });
     }
-    Ok(GatewayBody::new(LimitedBody { inner: body, remaining: limit, limit }))
+    Ok(GatewayBody::new(LimitedBody {
+        inner: body,
+        remaining: limit,
+        limit,
+    }))
 }
 
 /// Maps an error whose cause chain holds [`BodyTooLarge`] to 413, and
@@ -68,7 +80,10 @@ impl Body for LimitedBody {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let frame = match Pin::new(&mut self.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => frame,
             other => return other,

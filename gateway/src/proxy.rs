@@ -22,19 +22,33 @@ pub async fn forward(
     ctx: RequestContext,
     action: &ProxyAction,
 ) -> Result<Response<GatewayBody>, GatewayError> {
-    let pool = ctx.snapshot.upstreams.get(&action.backend.name).ok_or_else(|| {
-        GatewayError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "BACKEND_MISSING",
-            format!("backend {:?} has no pool in this snapshot", action.backend.name),
-        )
-    })?;
+    let pool = ctx
+        .snapshot
+        .upstreams
+        .get(&action.backend.name)
+        .ok_or_else(|| {
+            GatewayError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "BACKEND_MISSING",
+                format!(
+                    "backend {:?} has no pool in this snapshot",
+                    action.backend.name
+                ),
+            )
+        })?;
     let (mut parts, body) = request.into_parts();
     let path_and_query = rewrite_path(&parts.uri, &action.rewrite, &ctx.params);
     parts.uri = Uri::try_from(path_and_query).map_err(|e| {
-        GatewayError::new(StatusCode::BAD_REQUEST, "BAD_PATH", format!("rewritten path is not a valid URI: {e}"))
+        GatewayError::new(
+            StatusCode::BAD_REQUEST,
+            "BAD_PATH",
+            format!("rewritten path is not a valid URI: {e}"),
+        )
     })?;
-    let forwarded = ForwardedFor { client: ctx.client_addr, host: host_of(&parts) };
+    let forwarded = ForwardedFor {
+        client: ctx.client_addr,
+        host: host_of(&parts),
+    };
     headers::prepare_request_headers(&mut parts.headers, &forwarded, &ctx.request_id);
     ctx.route.headers.apply_to_request(&mut parts.headers);
     let timeout = ctx.timeout_or(pool.spec().request_timeout);

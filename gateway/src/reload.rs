@@ -54,7 +54,12 @@ pub struct Reloader {
 
 impl Reloader {
     pub fn new(path: PathBuf, current: Arc<ArcSwap<Snapshot>>) -> Self {
-        Self { path, current, serial: tokio::sync::Mutex::new(()), status: Mutex::new(ReloadStatus::default()) }
+        Self {
+            path,
+            current,
+            serial: tokio::sync::Mutex::new(()),
+            status: Mutex::new(ReloadStatus::default()),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -80,7 +85,9 @@ impl Reloader {
             status.rejected += u64::from(result.is_err());
         }
         match &result {
-            Ok(ReloadOutcome::Applied { version }) => tracing::info!(version, path = %self.path.display(), "config reloaded"),
+            Ok(ReloadOutcome::Applied { version }) => {
+                tracing::info!(version, path = %self.path.display(), "config reloaded")
+            }
             Ok(ReloadOutcome::Unchanged { .. }) => tracing::debug!("config unchanged"),
             Err(error) => tracing::error!(path = %self.path.display(), "{error}"),
         }
@@ -94,14 +101,19 @@ impl Reloader {
             .map_err(|e| ReloadError::Task(e.to_string()))??;
         let old = self.current.load_full();
         if config.hash == old.config.hash {
-            return Ok(ReloadOutcome::Unchanged { version: old.version });
+            return Ok(ReloadOutcome::Unchanged {
+                version: old.version,
+            });
         }
         if config.listen != old.config.listen || config.admin != old.config.admin {
-            tracing::warn!("listen and admin addresses apply at restart only; keeping the current sockets");
+            tracing::warn!(
+                "listen and admin addresses apply at restart only; keeping the current sockets"
+            );
         }
         let version = old.version + 1;
-        let next = Snapshot::build(config, version, Some(&old))
-            .map_err(|conflicts| ReloadError::Routes(format!("{} route conflict(s)", conflicts.len())))?;
+        let next = Snapshot::build(config, version, Some(&old)).map_err(|conflicts| {
+            ReloadError::Routes(format!("{} route conflict(s)", conflicts.len()))
+        })?;
         self.current.store(Arc::new(next));
         Ok(ReloadOutcome::Applied { version })
     }
@@ -109,9 +121,16 @@ impl Reloader {
 
 /// Reloads on SIGHUP and on changes to the file, until the reloader is
 /// dropped by everyone else. Returns the watcher, which must be kept alive.
-pub fn spawn_triggers(reloader: Arc<Reloader>, watch_file: bool) -> Option<notify::RecommendedWatcher> {
+pub fn spawn_triggers(
+    reloader: Arc<Reloader>,
+    watch_file: bool,
+) -> Option<notify::RecommendedWatcher> {
     let (tx, rx) = mpsc::unbounded_channel::<()>();
-    let watcher = if watch_file { watch(reloader.path(), tx.clone()) } else { None };
+    let watcher = if watch_file {
+        watch(reloader.path(), tx.clone())
+    } else {
+        None
+    };
     spawn_sighup(tx);
     tokio::spawn(run_reloads(Arc::downgrade(&reloader), rx));
     watcher
@@ -122,20 +141,29 @@ async fn run_reloads(reloader: std::sync::Weak<Reloader>, mut rx: mpsc::Unbounde
         // Let a burst of file events (write, rename, chmod) settle.
         tokio::time::sleep(Duration::from_millis(100)).await;
         while rx.try_recv().is_ok() {}
-        let Some(reloader) = reloader.upgrade() else { return };
+        let Some(reloader) = reloader.upgrade() else {
+            return;
+        };
         let _ = reloader.reload().await;
     }
 }
 
 fn watch(path: &Path, tx: mpsc::UnboundedSender<()>) -> Option<notify::RecommendedWatcher> {
     let file_name = path.file_name()?.to_owned();
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let Ok(event) = event else { return };
         if event.kind.is_access() {
             return;
         }
-        if event.paths.iter().any(|p| p.file_name() == Some(file_name.as_os_str())) {
+        if event
+            .paths
+            .iter()
+            .any(|p| p.file_name() == Some(file_name.as_os_str()))
+        {
             let _ = tx.send(());
         }
     })

@@ -35,7 +35,12 @@ pub struct StartOptions {
 
 impl StartOptions {
     pub fn new(config_path: impl Into<PathBuf>) -> Self {
-        Self { config_path: config_path.into(), listen: None, admin: None, watch: true }
+        Self {
+            config_path: config_path.into(),
+            listen: None,
+            admin: None,
+            watch: true,
+        }
     }
 
     /// Both listeners on ephemeral loopback ports.
@@ -52,7 +57,10 @@ pub enum StartError {
     #[error("{0}")]
     Config(#[from] ConfigErrors),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("route table rejected: {0} conflict(s)")]
     Routes(usize),
     #[error("config loading task failed: {0}")]
@@ -87,15 +95,42 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
     let current = Arc::new(ArcSwap::from_pointee(snapshot));
     let listener = bind(listen).await?;
     let admin_listener = bind(admin_listen).await?;
-    let (addr, admin_addr) = (local_addr(&listener, listen)?, local_addr(&admin_listener, admin_listen)?);
-    let reloader = Arc::new(Reloader::new(options.config_path.clone(), Arc::clone(&current)));
+    let (addr, admin_addr) = (
+        local_addr(&listener, listen)?,
+        local_addr(&admin_listener, admin_listen)?,
+    );
+    let reloader = Arc::new(Reloader::new(
+        options.config_path.clone(),
+        Arc::clone(&current),
+    ));
     let watcher = spawn_triggers(Arc::clone(&reloader), options.watch);
-    let admin = Arc::new(AdminState { reloader, draining: Default::default() });
+    let admin = Arc::new(AdminState {
+        reloader,
+        draining: Default::default(),
+    });
     let (stop, stopped) = watch::channel(false);
-    let main_task = tokio::spawn(serve(listener, gateway_service(current), settings, wait_for(stopped.clone())));
-    let admin_task = tokio::spawn(serve(admin_listener, admin_service(Arc::clone(&admin)), settings, wait_for(stopped)));
+    let main_task = tokio::spawn(serve(
+        listener,
+        gateway_service(current),
+        settings,
+        wait_for(stopped.clone()),
+    ));
+    let admin_task = tokio::spawn(serve(
+        admin_listener,
+        admin_service(Arc::clone(&admin)),
+        settings,
+        wait_for(stopped),
+    ));
     tracing::info!(%addr, %admin_addr, "gateway listening");
-    Ok(RunningGateway { addr, admin_addr, admin, stop, main_task, admin_task, _watcher: watcher })
+    Ok(RunningGateway {
+        addr,
+        admin_addr,
+        admin,
+        stop,
+        main_task,
+        admin_task,
+        _watcher: watcher,
+    })
 }
 
 impl RunningGateway {
@@ -136,11 +171,15 @@ impl RunningGateway {
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
-    TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
 }
 
 fn local_addr(listener: &TcpListener, addr: SocketAddr) -> Result<SocketAddr, StartError> {
-    listener.local_addr().map_err(|source| StartError::Bind { addr, source })
+    listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr, source })
 }
 
 async fn wait_for(mut stopped: watch::Receiver<bool>) {

@@ -66,7 +66,9 @@ pub async fn serve(
         }
     }
     drop(listener);
-    tokio::time::timeout(settings.shutdown_grace, graceful.shutdown()).await.is_ok()
+    tokio::time::timeout(settings.shutdown_grace, graceful.shutdown())
+        .await
+        .is_ok()
 }
 
 fn connection_builder(settings: ConnectionSettings) -> auto::Builder<TokioExecutor> {
@@ -76,7 +78,10 @@ fn connection_builder(settings: ConnectionSettings) -> auto::Builder<TokioExecut
         .timer(TokioTimer::new())
         .header_read_timeout(settings.header_read_timeout)
         .keep_alive(true);
-    builder.http2().timer(TokioTimer::new()).enable_connect_protocol();
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .enable_connect_protocol();
     builder
 }
 
@@ -84,8 +89,12 @@ fn connection_builder(settings: ConnectionSettings) -> auto::Builder<TokioExecut
 fn per_connection(
     service: GatewayService,
     peer: SocketAddr,
-) -> impl tower::Service<Request<Incoming>, Response = Response<GatewayBody>, Error = Infallible, Future: Send> + Clone
-{
+) -> impl tower::Service<
+    Request<Incoming>,
+    Response = Response<GatewayBody>,
+    Error = Infallible,
+    Future: Send,
+> + Clone {
     service.map_request(move |request: Request<Incoming>| {
         let mut request = request.map(body::boxed);
         request.extensions_mut().insert(ClientAddr(peer));

@@ -32,6 +32,12 @@ impl Snapshot {
     ) -> Result<Self, Vec<RouteConflict>> {
         let routes = RouteTable::build(&config.routes)?;
         let upstreams = Upstreams::build(&config, previous.map(|p| &p.upstreams));
-        Ok(Self { version, config: Arc::new(config), routes, upstreams, loaded_at: SystemTime::now() })
+        Ok(Self {
+            version,
+            config: Arc::new(config),
+            routes,
+            upstreams,
+            loaded_at: SystemTime::now(),
+        })
     }
 }

@@ -13,7 +13,7 @@ mod error;
 mod pool;
 
 pub use error::UpstreamError;
-pub use pool::UpstreamPool;
+pub use pool::{EndpointState, UpstreamPool};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -43,6 +43,17 @@ impl Upstreams {
             })
             .collect();
         Self { pools }
+    }
+
+    /// Every pool, by backend name, in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Arc<UpstreamPool>)> {
+        let mut pools: Vec<_> = self
+            .pools
+            .iter()
+            .map(|(name, pool)| (name.as_str(), pool))
+            .collect();
+        pools.sort_by_key(|(name, _)| *name);
+        pools.into_iter()
     }
 
     /// The pool for a backend.

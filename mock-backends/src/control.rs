@@ -155,8 +155,9 @@ impl Control {
         self.listener.is_down()
     }
 
-    /// Everything received since the start or the last clear, oldest first.
-    /// `/healthz` is not recorded (see [`Control::health_check_count`]).
+    /// What was received since the start or the last clear, oldest first:
+    /// the newest [`recording::RECORD_CAPACITY`] requests. `/healthz` is not
+    /// recorded (see [`Control::health_check_count`]).
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.state.recorder.snapshot()
     }
@@ -166,7 +167,8 @@ impl Control {
         self.state.recorder.clear();
     }
 
-    /// How many requests are recorded.
+    /// How many requests were received since the start or the last clear
+    /// (all of them, even beyond the capacity of [`Control::requests`]).
     pub fn request_count(&self) -> usize {
         self.state.recorder.count()
     }

@@ -40,12 +40,21 @@ async fn main() -> ExitCode {
             faults.error_rate
         );
     }
-    println!(
-        "seeded: {} orders; first order {}",
-        backends.store.order_count(),
-        mock_backends::seed::FIRST_ORDER_ID
-    );
+    print_seed_ids(backends.store.order_count());
     let _ = tokio::signal::ctrl_c().await;
     backends.shutdown().await;
     ExitCode::SUCCESS
+}
+
+fn print_seed_ids(order_count: usize) {
+    use mock_backends::seed;
+    println!("store: {order_count} orders");
+    for (what, id) in [
+        ("first customer (John Doe)", seed::FIRST_CUSTOMER_ID),
+        ("first product (Widget)", seed::FIRST_PRODUCT_ID),
+        ("first order (shipped)", seed::FIRST_ORDER_ID),
+        ("pending order", seed::PENDING_ORDER_ID),
+    ] {
+        println!("{what:<26} {id}");
+    }
 }

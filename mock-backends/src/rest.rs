@@ -11,6 +11,7 @@ pub mod orders;
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{OriginalUri, Path};
+use http::Method;
 use http::StatusCode;
 use uuid::Uuid;
 
@@ -31,5 +32,15 @@ pub(crate) async fn route_not_found(OriginalUri(uri): OriginalUri) -> ApiError {
         StatusCode::NOT_FOUND,
         "ROUTE_NOT_FOUND",
         format!("no route for {}", uri.path()),
+    )
+}
+
+/// 405 `METHOD_NOT_ALLOWED` for a known path (axum adds the `Allow` header).
+pub(crate) async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
+    let message = format!("{method} is not allowed on {}", uri.path());
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        message,
     )
 }

@@ -72,7 +72,21 @@ pub const fn name_uuid(name: &str, number: u32) -> Uuid {
         hash = (hash ^ number[j] as u128).wrapping_mul(PRIME);
         j += 1;
     }
-    uuid::Builder::from_custom_bytes(hash.to_be_bytes()).into_uuid()
+    // FNV alone barely changes for similar names: mix both halves so that
+    // neighbouring ids look unrelated.
+    let high = fmix64((hash >> 64) as u64 ^ (hash as u64).rotate_left(29));
+    let low = fmix64(hash as u64 ^ high);
+    let mixed = ((high as u128) << 64) | low as u128;
+    uuid::Builder::from_custom_bytes(mixed.to_be_bytes()).into_uuid()
+}
+
+/// MurmurHash3's 64-bit finalizer.
+const fn fmix64(mut k: u64) -> u64 {
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    k ^ (k >> 33)
 }
 
 /// The id of seeded product `index` (0-based).
@@ -254,6 +268,26 @@ mod tests {
         {
             assert!(customers.contains(&order.customer_id));
             assert!(order.items.iter().all(|i| products.contains(&i.product_id)));
+        }
+    }
+
+    #[test]
+    fn the_documented_ids_are_the_real_ones() {
+        let docs = include_str!("../../docs/mock-backends.md");
+        for id in [
+            FIRST_CUSTOMER_ID,
+            FIRST_PRODUCT_ID,
+            SECOND_PRODUCT_ID,
+            FIRST_ORDER_ID,
+            PENDING_ORDER_ID,
+            CONFIRMED_ORDER_ID,
+            DELIVERED_ORDER_ID,
+            CANCELLED_ORDER_ID,
+        ] {
+            assert!(
+                docs.contains(&id.to_string()),
+                "docs/mock-backends.md lacks {id}"
+            );
         }
     }
 

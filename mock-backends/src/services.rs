@@ -75,6 +75,7 @@ pub(crate) fn build_router(
         routes
             .merge(rest::debug_routes::router(Arc::clone(&control)))
             .fallback(rest::route_not_found)
+            .method_not_allowed_fallback(rest::method_not_allowed)
     };
     routes
         .route(HEALTH_PATH, get(healthz))

@@ -30,7 +30,9 @@ impl TestGateway {
     /// Starts fresh mocks and a gateway on `yaml` (with `$SERVICE`
     /// placeholders).
     pub async fn start(yaml: &str) -> TestGateway {
-        let mocks = mock_backends::start_all(MockOptions::ephemeral()).await.expect("mock backends start");
+        let mocks = mock_backends::start_all(MockOptions::ephemeral())
+            .await
+            .expect("mock backends start");
         Self::start_with(mocks, yaml).await
     }
 
@@ -40,13 +42,23 @@ impl TestGateway {
         let dir = tempfile::tempdir().expect("temp dir");
         let config_path = dir.path().join("routes.yaml");
         std::fs::write(&config_path, substitute(yaml, &mocks)).expect("write config");
-        let gateway = runtime::start(StartOptions::new(&config_path).ephemeral()).await.expect("gateway starts");
-        TestGateway { gateway, mocks, client: reqwest::Client::new(), config_path, _dir: dir }
+        let gateway = runtime::start(StartOptions::new(&config_path).ephemeral())
+            .await
+            .expect("gateway starts");
+        TestGateway {
+            gateway,
+            mocks,
+            client: reqwest::Client::new(),
+            config_path,
+            _dir: dir,
+        }
     }
 
     /// Starts the repository's routes.yaml with the mocks' real ports.
     pub async fn with_default_routes() -> TestGateway {
-        let mocks = mock_backends::start_all(MockOptions::ephemeral()).await.expect("mock backends start");
+        let mocks = mock_backends::start_all(MockOptions::ephemeral())
+            .await
+            .expect("mock backends start");
         let yaml = std::fs::read_to_string(repo_path("routes.yaml")).expect("read routes.yaml");
         let yaml = default_ports_to_placeholders(&yaml);
         Self::start_with(mocks, &yaml).await
@@ -76,7 +88,10 @@ impl TestGateway {
 
     /// Waits until the active config version is `version`.
     pub async fn assert_reloaded(&self, version: u64) {
-        eventually(&format!("config version {version}"), || async { self.gateway.version() == version }).await;
+        eventually(&format!("config version {version}"), || async {
+            self.gateway.version() == version
+        })
+        .await;
     }
 }
 
@@ -89,7 +104,10 @@ where
 {
     let deadline = tokio::time::Instant::now() + EVENTUALLY;
     while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -101,7 +119,9 @@ pub fn base_url(mocks: &MockBackends, kind: ServiceKind) -> String {
 
 /// A path relative to the repository root.
 pub fn repo_path(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(relative)
 }
 
 const PLACEHOLDERS: [(&str, ServiceKind); 5] = [
@@ -115,18 +135,24 @@ const PLACEHOLDERS: [(&str, ServiceKind); 5] = [
 fn substitute(yaml: &str, mocks: &MockBackends) -> String {
     PLACEHOLDERS
         .iter()
-        .fold(yaml.to_owned(), |text, (placeholder, kind)| text.replace(placeholder, &base_url(mocks, *kind)))
+        .fold(yaml.to_owned(), |text, (placeholder, kind)| {
+            text.replace(placeholder, &base_url(mocks, *kind))
+        })
 }
 
 fn default_ports_to_placeholders(yaml: &str) -> String {
-    PLACEHOLDERS.iter().fold(yaml.to_owned(), |text, (placeholder, kind)| {
-        text.replace(&format!("http://{}", kind.default_addr()), placeholder)
-    })
+    PLACEHOLDERS
+        .iter()
+        .fold(yaml.to_owned(), |text, (placeholder, kind)| {
+            text.replace(&format!("http://{}", kind.default_addr()), placeholder)
+        })
 }
 
 fn init_tracing() {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
         .with_test_writer()
         .try_init();
 }

@@ -91,3 +91,14 @@ pub async fn create_order(mocks: &MockBackends, quantity: u32) -> Value {
     assert_eq!(status, 201, "{order}");
     order
 }
+
+/// `GET url` over HTTP/1.1; the response status.
+pub async fn get_status(url: String) -> u16 {
+    http()
+        .get(url)
+        .send()
+        .await
+        .expect("request is answered")
+        .status()
+        .as_u16()
+}

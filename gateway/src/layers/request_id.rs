@@ -50,7 +50,8 @@ where
             .filter(|v| is_acceptable(v))
             .map(str::to_owned)
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let header = HeaderValue::from_str(&id).unwrap_or_else(|_| HeaderValue::from_static("invalid"));
+        let header =
+            HeaderValue::from_str(&id).unwrap_or_else(|_| HeaderValue::from_static("invalid"));
         request.headers_mut().insert(X_REQUEST_ID, header.clone());
         request.extensions_mut().insert(RequestId(Arc::from(id)));
         self.inner

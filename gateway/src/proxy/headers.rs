@@ -29,10 +29,12 @@ const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
 /// Removes hop-by-hop headers, including every header that `Connection`
 /// names. `TE: trailers` survives on requests: gRPC needs it end to end.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let keep_te_trailers = headers
-        .get_all(header::TE)
-        .iter()
-        .any(|v| v.to_str().is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case("trailers"))));
+    let keep_te_trailers = headers.get_all(header::TE).iter().any(|v| {
+        v.to_str().is_ok_and(|s| {
+            s.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
+        })
+    });
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -63,16 +65,29 @@ pub struct ForwardedFor {
 /// Makes request headers ready to go upstream. Client-sent forwarding
 /// headers are replaced, never trusted or appended to: the gateway is the
 /// edge, so only the socket tells who the client is.
-pub fn prepare_request_headers(headers: &mut HeaderMap, forwarded: &ForwardedFor, request_id: &RequestId) {
+pub fn prepare_request_headers(
+    headers: &mut HeaderMap,
+    forwarded: &ForwardedFor,
+    request_id: &RequestId,
+) {
     strip_hop_by_hop(headers);
     headers.remove(header::HOST);
-    for name in [&X_FORWARDED_FOR, &X_FORWARDED_PROTO, &X_FORWARDED_HOST, &FORWARDED] {
+    for name in [
+        &X_FORWARDED_FOR,
+        &X_FORWARDED_PROTO,
+        &X_FORWARDED_HOST,
+        &FORWARDED,
+    ] {
         headers.remove(name);
     }
     let ip = forwarded.client.ip();
     headers.insert(X_FORWARDED_FOR, header_value(&ip.to_string()));
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
-    let for_node = if ip.is_ipv6() { format!("\"[{ip}]\"") } else { ip.to_string() };
+    let for_node = if ip.is_ipv6() {
+        format!("\"[{ip}]\"")
+    } else {
+        ip.to_string()
+    };
     let mut forwarded_value = format!("for={for_node};proto=http");
     if let Some(host) = forwarded.host.as_deref().filter(|h| is_token_safe(h)) {
         headers.insert(X_FORWARDED_HOST, header_value(host));
@@ -83,7 +98,10 @@ pub fn prepare_request_headers(headers: &mut HeaderMap, forwarded: &ForwardedFor
 }
 
 fn is_token_safe(host: &str) -> bool {
-    !host.is_empty() && host.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+    !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
 }
 
 fn header_value(text: &str) -> HeaderValue {
@@ -120,7 +138,10 @@ mod tests {
     fn map(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut headers = HeaderMap::new();
         for (k, v) in pairs {
-            headers.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+            headers.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
         }
         headers
     }
@@ -150,12 +171,18 @@ mod tests {
             ("x-forwarded-proto", "https"),
             ("host", "api.example.com"),
         ]);
-        let forwarded = ForwardedFor { client: "10.1.2.3:5555".parse().unwrap(), host: Some("api.example.com".into()) };
+        let forwarded = ForwardedFor {
+            client: "10.1.2.3:5555".parse().unwrap(),
+            host: Some("api.example.com".into()),
+        };
         prepare_request_headers(&mut headers, &forwarded, &RequestId(Arc::from("req-1")));
         assert_eq!(headers["x-forwarded-for"], "10.1.2.3");
         assert_eq!(headers["x-forwarded-proto"], "http");
         assert_eq!(headers["x-forwarded-host"], "api.example.com");
-        assert_eq!(headers["forwarded"], "for=10.1.2.3;proto=http;host=\"api.example.com\"");
+        assert_eq!(
+            headers["forwarded"],
+            "for=10.1.2.3;proto=http;host=\"api.example.com\""
+        );
         assert_eq!(headers["x-request-id"], "req-1");
         assert!(headers.get("host").is_none());
         assert_eq!(headers.get_all("x-forwarded-for").iter().count(), 1);
@@ -164,7 +191,10 @@ mod tests {
     #[test]
     fn ipv6_clients_are_quoted_in_forwarded() {
         let mut headers = HeaderMap::new();
-        let forwarded = ForwardedFor { client: "[::1]:80".parse().unwrap(), host: None };
+        let forwarded = ForwardedFor {
+            client: "[::1]:80".parse().unwrap(),
+            host: None,
+        };
         prepare_request_headers(&mut headers, &forwarded, &RequestId(Arc::from("r")));
         assert_eq!(headers["forwarded"], "for=\"[::1]\";proto=http");
         assert!(headers.get("x-forwarded-host").is_none());

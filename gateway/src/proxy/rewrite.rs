@@ -25,7 +25,7 @@ pub fn rewrite_path(uri: &Uri, rewrite: &PathRewrite, params: &Params) -> String
 fn strip_prefix(path: &str, prefix: &str) -> String {
     let prefix = prefix.trim_end_matches('/');
     match path.strip_prefix(prefix) {
-        Some(rest) if rest.is_empty() => "/".to_owned(),
+        Some("") => "/".to_owned(),
         Some(rest) if rest.starts_with('/') => rest.to_owned(),
         _ => path.to_owned(),
     }
@@ -38,13 +38,19 @@ fn render_template(template: &str, params: &Params) -> String {
     let mut rest = template;
     while let Some(start) = rest.find('{') {
         out.push_str(&rest[..start]);
-        let Some(len) = rest[start..].find('}') else { break };
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
         let name = rest[start + 1..start + len].trim_start_matches('*');
         out.push_str(params.get(name).unwrap_or_default());
         rest = &rest[start + len + 1..];
     }
     out.push_str(rest);
-    if out.starts_with('/') { out } else { format!("/{out}") }
+    if out.starts_with('/') {
+        out
+    } else {
+        format!("/{out}")
+    }
 }
 
 #[cfg(test)]
@@ -69,7 +75,10 @@ mod tests {
                     request_timeout: std::time::Duration::from_secs(1),
                     max_connections: 1,
                     load_balancing: LoadBalancing::RoundRobin,
-                    ejection: EjectionPolicy { consecutive_failures: 1, cooldown: std::time::Duration::from_secs(1) },
+                    ejection: EjectionPolicy {
+                        consecutive_failures: 1,
+                        cooldown: std::time::Duration::from_secs(1),
+                    },
                 }),
                 rewrite: PathRewrite::None,
             }),
@@ -88,13 +97,28 @@ mod tests {
     fn strips_prefixes_on_segment_boundaries_and_keeps_queries() {
         let uri: Uri = "/api/users/7?x=1".parse().unwrap();
         let p = Params::default();
-        assert_eq!(rewrite_path(&uri, &PathRewrite::StripPrefix("/api".into()), &p), "/users/7?x=1");
-        assert_eq!(rewrite_path(&uri, &PathRewrite::StripPrefix("/api/".into()), &p), "/users/7?x=1");
+        assert_eq!(
+            rewrite_path(&uri, &PathRewrite::StripPrefix("/api".into()), &p),
+            "/users/7?x=1"
+        );
+        assert_eq!(
+            rewrite_path(&uri, &PathRewrite::StripPrefix("/api/".into()), &p),
+            "/users/7?x=1"
+        );
         let exact: Uri = "/api".parse().unwrap();
-        assert_eq!(rewrite_path(&exact, &PathRewrite::StripPrefix("/api".into()), &p), "/");
+        assert_eq!(
+            rewrite_path(&exact, &PathRewrite::StripPrefix("/api".into()), &p),
+            "/"
+        );
         let other: Uri = "/apix/1".parse().unwrap();
-        assert_eq!(rewrite_path(&other, &PathRewrite::StripPrefix("/api".into()), &p), "/apix/1");
-        assert_eq!(rewrite_path(&uri, &PathRewrite::None, &p), "/api/users/7?x=1");
+        assert_eq!(
+            rewrite_path(&other, &PathRewrite::StripPrefix("/api".into()), &p),
+            "/apix/1"
+        );
+        assert_eq!(
+            rewrite_path(&uri, &PathRewrite::None, &p),
+            "/api/users/7?x=1"
+        );
     }
 
     #[test]
@@ -102,6 +126,9 @@ mod tests {
         let params = params_for("/shop/{id}/files/{*rest}", "/shop/a%20b/files/x/y.txt");
         let uri: Uri = "/shop/a%20b/files/x/y.txt?v=2".parse().unwrap();
         let template = PathRewrite::Template("/v2/items/{id}/{*rest}".into());
-        assert_eq!(rewrite_path(&uri, &template, &params), "/v2/items/a%20b/x/y.txt?v=2");
+        assert_eq!(
+            rewrite_path(&uri, &template, &params),
+            "/v2/items/a%20b/x/y.txt?v=2"
+        );
     }
 }

@@ -38,7 +38,9 @@ pub fn check_path(path: &str) -> Result<(), PathError> {
 
 fn check_segment(segment: &str) -> Result<(), PathError> {
     if segment == "." || segment == ".." {
-        return Err(PathError::DotSegment { segment: segment.to_owned() });
+        return Err(PathError::DotSegment {
+            segment: segment.to_owned(),
+        });
     }
     let bytes = segment.as_bytes();
     let mut decoded_dots = 0usize;
@@ -50,7 +52,9 @@ fn check_segment(segment: &str) -> Result<(), PathError> {
             let value = u8::from_str_radix(&escape[1..], 16).map_err(|_| PathError::BadEscape)?;
             match value {
                 b'/' | b'\\' => {
-                    return Err(PathError::EncodedSeparator { escape: escape.to_owned() });
+                    return Err(PathError::EncodedSeparator {
+                        escape: escape.to_owned(),
+                    });
                 }
                 0 => return Err(PathError::EncodedNul),
                 _ => {}
@@ -67,7 +71,9 @@ fn check_segment(segment: &str) -> Result<(), PathError> {
         }
     }
     if decoded_len > 0 && decoded_len <= 2 && decoded_dots == decoded_len {
-        return Err(PathError::EncodedDotSegment { segment: segment.to_owned() });
+        return Err(PathError::EncodedDotSegment {
+            segment: segment.to_owned(),
+        });
     }
     Ok(())
 }

@@ -43,7 +43,9 @@ impl PathPattern {
         let segments: Vec<&str> = rest.split('/').collect();
         for (index, segment) in segments.iter().enumerate() {
             if let Some(name) = wildcard.as_ref() {
-                return Err(PatternError::WildcardNotLast { name: String::clone(name) });
+                return Err(PatternError::WildcardNotLast {
+                    name: String::clone(name),
+                });
             }
             match parse_segment(segment)? {
                 Segment::Literal => {}
@@ -55,7 +57,11 @@ impl PathPattern {
                 }
             }
         }
-        Ok(Self { raw: raw.to_owned(), params, wildcard })
+        Ok(Self {
+            raw: raw.to_owned(),
+            params,
+            wildcard,
+        })
     }
 
     /// The pattern as written.
@@ -97,7 +103,9 @@ enum Segment {
 
 fn parse_segment(segment: &str) -> Result<Segment, PatternError> {
     if segment == "." || segment == ".." {
-        return Err(PatternError::DotSegment { segment: segment.to_owned() });
+        return Err(PatternError::DotSegment {
+            segment: segment.to_owned(),
+        });
     }
     if let Some(inner) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
         let (name, is_wildcard) = match inner.strip_prefix('*') {
@@ -112,10 +120,15 @@ fn parse_segment(segment: &str) -> Result<Segment, PatternError> {
         });
     }
     if segment.contains('{') || segment.contains('}') {
-        return Err(PatternError::PartialParam { segment: segment.to_owned() });
+        return Err(PatternError::PartialParam {
+            segment: segment.to_owned(),
+        });
     }
     if let Some(ch) = segment.chars().find(|c| !is_pattern_char(*c)) {
-        return Err(PatternError::BadCharacter { segment: segment.to_owned(), ch });
+        return Err(PatternError::BadCharacter {
+            segment: segment.to_owned(),
+            ch,
+        });
     }
     Ok(Segment::Literal)
 }
@@ -127,11 +140,15 @@ fn is_pattern_char(c: char) -> bool {
 
 fn check_param_name(name: &str) -> Result<(), PatternError> {
     let mut chars = name.chars();
-    let valid_start = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    let valid_start = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
     if valid_start && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
         Ok(())
     } else {
-        Err(PatternError::BadParamName { name: name.to_owned() })
+        Err(PatternError::BadParamName {
+            name: name.to_owned(),
+        })
     }
 }
 

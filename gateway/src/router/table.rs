@@ -15,14 +15,20 @@ pub struct Params(Vec<(String, String)>);
 impl Params {
     /// The raw value of a parameter.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
     }
 
     /// The percent-decoded value of a parameter, for handlers that use the
     /// value itself rather than forwarding it.
     pub fn decoded(&self, name: &str) -> Option<String> {
-        self.get(name)
-            .map(|raw| percent_encoding::percent_decode_str(raw).decode_utf8_lossy().into_owned())
+        self.get(name).map(|raw| {
+            percent_encoding::percent_decode_str(raw)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
     }
 
     /// Every `(name, raw value)` pair, in pattern order.
@@ -42,9 +48,14 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Params {
 /// The outcome of matching one request.
 #[derive(Debug)]
 pub enum RouteMatch<'a> {
-    Found { route: &'a Arc<RouteSpec>, params: Params },
+    Found {
+        route: &'a Arc<RouteSpec>,
+        params: Params,
+    },
     /// A route has this path but not this method.
-    MethodNotAllowed { allow: Vec<Method> },
+    MethodNotAllowed {
+        allow: Vec<Method>,
+    },
     NotFound,
 }
 
@@ -92,7 +103,11 @@ impl RouteTable {
                 conflicts.push(conflict);
             }
         }
-        if conflicts.is_empty() { Ok(table) } else { Err(conflicts) }
+        if conflicts.is_empty() {
+            Ok(table)
+        } else {
+            Err(conflicts)
+        }
     }
 
     /// Matches a request. `host` may carry a port; it is ignored.
@@ -119,7 +134,9 @@ impl HostRoutes {
         let entry_index = self.entries.len();
         match self.paths.insert(pattern, entry_index) {
             Ok(()) => {
-                self.entries.push(PathEntry { routes: vec![(index, Arc::clone(route))] });
+                self.entries.push(PathEntry {
+                    routes: vec![(index, Arc::clone(route))],
+                });
                 Ok(())
             }
             Err(error) => Err(self.insert_conflict(index, route, &error)),
@@ -127,7 +144,10 @@ impl HostRoutes {
     }
 
     fn paths_identical(&self, entry_index: usize, pattern: &str) -> bool {
-        self.entries[entry_index].routes.first().is_some_and(|(_, r)| r.path.as_str() == pattern)
+        self.entries[entry_index]
+            .routes
+            .first()
+            .is_some_and(|(_, r)| r.path.as_str() == pattern)
     }
 
     fn insert_conflict(
@@ -150,7 +170,11 @@ impl HostRoutes {
                 other_pattern
             )
         };
-        RouteConflict { route_index: index, other_index, message }
+        RouteConflict {
+            route_index: index,
+            other_index,
+            message,
+        }
     }
 
     fn entry_with_pattern(&self, pattern: &str) -> Option<(usize, String)> {
@@ -165,10 +189,18 @@ impl HostRoutes {
             return RouteMatch::NotFound;
         };
         let entry = &self.entries[*found.value];
-        let params = Params(found.params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect());
+        let params = Params(
+            found
+                .params
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        );
         match entry.find(method) {
             Some(route) => RouteMatch::Found { route, params },
-            None => RouteMatch::MethodNotAllowed { allow: entry.allowed_methods() },
+            None => RouteMatch::MethodNotAllowed {
+                allow: entry.allowed_methods(),
+            },
         }
     }
 }
@@ -194,14 +226,24 @@ impl PathEntry {
     fn find(&self, method: &Method) -> Option<&Arc<RouteSpec>> {
         let serves = |methods: &Option<Vec<Method>>| match methods {
             None => true,
-            Some(list) => list.contains(method) || (method == Method::HEAD && list.contains(&Method::GET)),
+            Some(list) => {
+                list.contains(method) || (method == Method::HEAD && list.contains(&Method::GET))
+            }
         };
-        self.routes.iter().map(|(_, route)| route).find(|route| serves(&route.methods))
+        self.routes
+            .iter()
+            .map(|(_, route)| route)
+            .find(|route| serves(&route.methods))
     }
 
     fn allowed_methods(&self) -> Vec<Method> {
         let mut allow: Vec<Method> = Vec::new();
-        for method in self.routes.iter().filter_map(|(_, r)| r.methods.as_ref()).flatten() {
+        for method in self
+            .routes
+            .iter()
+            .filter_map(|(_, r)| r.methods.as_ref())
+            .flatten()
+        {
             if !allow.contains(method) {
                 allow.push(method.clone());
             }

@@ -5,8 +5,8 @@ use http::Method;
 
 use super::*;
 use crate::config::model::{
-    BackendSpec, EjectionPolicy, HeaderRules, LoadBalancing, PathRewrite, ProxyAction,
-    RouteAction, RouteSpec, UpstreamProtocol,
+    BackendSpec, EjectionPolicy, HeaderRules, LoadBalancing, PathRewrite, ProxyAction, RouteAction,
+    RouteSpec, UpstreamProtocol,
 };
 
 fn backend() -> Arc<BackendSpec> {
@@ -18,7 +18,10 @@ fn backend() -> Arc<BackendSpec> {
         request_timeout: Duration::from_secs(1),
         max_connections: 10,
         load_balancing: LoadBalancing::LeastRequest,
-        ejection: EjectionPolicy { consecutive_failures: 3, cooldown: Duration::from_secs(1) },
+        ejection: EjectionPolicy {
+            consecutive_failures: 3,
+            cooldown: Duration::from_secs(1),
+        },
     })
 }
 
@@ -28,7 +31,10 @@ fn route(name: &str, methods: &[Method], path: &str, host: Option<&str>) -> Arc<
         methods: (!methods.is_empty()).then(|| methods.to_vec()),
         path: PathPattern::parse(path).unwrap(),
         host: host.map(str::to_owned),
-        action: RouteAction::Proxy(ProxyAction { backend: backend(), rewrite: PathRewrite::None }),
+        action: RouteAction::Proxy(ProxyAction {
+            backend: backend(),
+            rewrite: PathRewrite::None,
+        }),
         timeout: None,
         max_body: None,
         headers: HeaderRules::default(),
@@ -62,8 +68,14 @@ fn matches_params_and_wildcards() {
         RouteMatch::Found { params, .. } => assert_eq!(params.get("rest"), Some("css/site.css")),
         other => panic!("{other:?}"),
     }
-    assert_eq!(found_name(table.match_request(&Method::POST, None, "/v1/orders:batch")), "batch");
-    assert!(matches!(table.match_request(&Method::GET, None, "/v2"), RouteMatch::NotFound));
+    assert_eq!(
+        found_name(table.match_request(&Method::POST, None, "/v1/orders:batch")),
+        "batch"
+    );
+    assert!(matches!(
+        table.match_request(&Method::GET, None, "/v2"),
+        RouteMatch::NotFound
+    ));
 }
 
 #[test]
@@ -73,8 +85,14 @@ fn method_not_allowed_lists_allow_with_head_for_get() {
         route("del", &[Method::DELETE], "/v1/orders/{id}", None),
     ])
     .unwrap();
-    assert_eq!(found_name(table.match_request(&Method::DELETE, None, "/v1/orders/1")), "del");
-    assert_eq!(found_name(table.match_request(&Method::HEAD, None, "/v1/orders/1")), "get");
+    assert_eq!(
+        found_name(table.match_request(&Method::DELETE, None, "/v1/orders/1")),
+        "del"
+    );
+    assert_eq!(
+        found_name(table.match_request(&Method::HEAD, None, "/v1/orders/1")),
+        "get"
+    );
     match table.match_request(&Method::PUT, None, "/v1/orders/1") {
         RouteMatch::MethodNotAllowed { allow } => {
             assert_eq!(allow, vec![Method::GET, Method::DELETE, Method::HEAD]);
@@ -91,10 +109,22 @@ fn host_routes_win_and_fall_back_to_any_host() {
         route("only-any", &[], "/y", None),
     ])
     .unwrap();
-    assert_eq!(found_name(table.match_request(&Method::GET, Some("api.example.com:8080"), "/x")), "api");
-    assert_eq!(found_name(table.match_request(&Method::GET, Some("other"), "/x")), "any");
-    assert_eq!(found_name(table.match_request(&Method::GET, Some("api.example.com"), "/y")), "only-any");
-    assert_eq!(found_name(table.match_request(&Method::GET, None, "/x")), "any");
+    assert_eq!(
+        found_name(table.match_request(&Method::GET, Some("api.example.com:8080"), "/x")),
+        "api"
+    );
+    assert_eq!(
+        found_name(table.match_request(&Method::GET, Some("other"), "/x")),
+        "any"
+    );
+    assert_eq!(
+        found_name(table.match_request(&Method::GET, Some("api.example.com"), "/y")),
+        "only-any"
+    );
+    assert_eq!(
+        found_name(table.match_request(&Method::GET, None, "/x")),
+        "any"
+    );
 }
 
 #[test]
@@ -107,20 +137,45 @@ fn every_conflict_is_reported() {
         route("e", &[Method::GET], "/v1/users", None),
     ])
     .unwrap_err();
-    let pairs: Vec<(usize, usize)> = conflicts.iter().map(|c| (c.route_index, c.other_index)).collect();
+    let pairs: Vec<(usize, usize)> = conflicts
+        .iter()
+        .map(|c| (c.route_index, c.other_index))
+        .collect();
     assert_eq!(pairs, vec![(1, 0), (2, 0), (4, 3)]);
-    assert!(conflicts[1].message.contains("same name"), "{}", conflicts[1].message);
+    assert!(
+        conflicts[1].message.contains("same name"),
+        "{}",
+        conflicts[1].message
+    );
 }
 
 #[test]
 fn pattern_errors() {
     assert_eq!(PathPattern::parse("v1"), Err(PatternError::NoLeadingSlash));
-    assert!(matches!(PathPattern::parse("/a/x{id}"), Err(PatternError::PartialParam { .. })));
-    assert!(matches!(PathPattern::parse("/a/{1d}"), Err(PatternError::BadParamName { .. })));
-    assert!(matches!(PathPattern::parse("/{a}/{a}"), Err(PatternError::DuplicateParam { .. })));
-    assert!(matches!(PathPattern::parse("/{*a}/b"), Err(PatternError::WildcardNotLast { .. })));
-    assert!(matches!(PathPattern::parse("/a/../b"), Err(PatternError::DotSegment { .. })));
-    assert!(matches!(PathPattern::parse("/a b"), Err(PatternError::BadCharacter { .. })));
+    assert!(matches!(
+        PathPattern::parse("/a/x{id}"),
+        Err(PatternError::PartialParam { .. })
+    ));
+    assert!(matches!(
+        PathPattern::parse("/a/{1d}"),
+        Err(PatternError::BadParamName { .. })
+    ));
+    assert!(matches!(
+        PathPattern::parse("/{a}/{a}"),
+        Err(PatternError::DuplicateParam { .. })
+    ));
+    assert!(matches!(
+        PathPattern::parse("/{*a}/b"),
+        Err(PatternError::WildcardNotLast { .. })
+    ));
+    assert!(matches!(
+        PathPattern::parse("/a/../b"),
+        Err(PatternError::DotSegment { .. })
+    ));
+    assert!(matches!(
+        PathPattern::parse("/a b"),
+        Err(PatternError::BadCharacter { .. })
+    ));
     let p = PathPattern::parse("/v1/orders/{id}/items/{*rest}").unwrap();
     assert_eq!(p.param_names().collect::<Vec<_>>(), vec!["id", "rest"]);
     assert!(p.has_wildcard());
@@ -131,12 +186,30 @@ fn pattern_errors() {
 fn path_checks() {
     assert_eq!(check_path("/v1/orders/1"), Ok(()));
     assert_eq!(check_path("/v1/a.b/..c/%41"), Ok(()));
-    assert!(matches!(check_path("/v1/../admin"), Err(PathError::DotSegment { .. })));
-    assert!(matches!(check_path("/v1/./x"), Err(PathError::DotSegment { .. })));
-    assert!(matches!(check_path("/v1/%2e%2E/x"), Err(PathError::EncodedDotSegment { .. })));
-    assert!(matches!(check_path("/v1/.%2e"), Err(PathError::EncodedDotSegment { .. })));
-    assert!(matches!(check_path("/v1/a%2Fb"), Err(PathError::EncodedSeparator { .. })));
-    assert!(matches!(check_path("/v1/a%5cb"), Err(PathError::EncodedSeparator { .. })));
+    assert!(matches!(
+        check_path("/v1/../admin"),
+        Err(PathError::DotSegment { .. })
+    ));
+    assert!(matches!(
+        check_path("/v1/./x"),
+        Err(PathError::DotSegment { .. })
+    ));
+    assert!(matches!(
+        check_path("/v1/%2e%2E/x"),
+        Err(PathError::EncodedDotSegment { .. })
+    ));
+    assert!(matches!(
+        check_path("/v1/.%2e"),
+        Err(PathError::EncodedDotSegment { .. })
+    ));
+    assert!(matches!(
+        check_path("/v1/a%2Fb"),
+        Err(PathError::EncodedSeparator { .. })
+    ));
+    assert!(matches!(
+        check_path("/v1/a%5cb"),
+        Err(PathError::EncodedSeparator { .. })
+    ));
     assert_eq!(check_path("/v1/a\\b"), Err(PathError::Backslash));
     assert_eq!(check_path("/v1/%00"), Err(PathError::EncodedNul));
     assert_eq!(check_path("/v1/%zz"), Err(PathError::BadEscape));

@@ -20,7 +20,10 @@ pub struct Balancer {
 
 impl Balancer {
     pub fn new(policy: LoadBalancing) -> Self {
-        Self { policy, next: AtomicUsize::new(0) }
+        Self {
+            policy,
+            next: AtomicUsize::new(0),
+        }
     }
 
     /// Picks an endpoint, never one in `exclude` if another is available.
@@ -34,13 +37,17 @@ impl Balancer {
             .filter(|i| !exclude.contains(i) && endpoints[*i].is_available(now))
             .collect();
         if candidates.is_empty() {
-            candidates = (0..endpoints.len()).filter(|i| !exclude.contains(i)).collect();
+            candidates = (0..endpoints.len())
+                .filter(|i| !exclude.contains(i))
+                .collect();
         }
         let chosen = match candidates.len() {
             0 => return None,
             1 => candidates[0],
             n => match self.policy {
-                LoadBalancing::RoundRobin => candidates[self.next.fetch_add(1, Ordering::Relaxed) % n],
+                LoadBalancing::RoundRobin => {
+                    candidates[self.next.fetch_add(1, Ordering::Relaxed) % n]
+                }
                 LoadBalancing::LeastRequest => least_of_two(endpoints, &candidates),
             },
         };
@@ -56,7 +63,11 @@ fn least_of_two(endpoints: &[Arc<Endpoint>], candidates: &[usize]) -> usize {
         second += 1;
     }
     let (a, b) = (candidates[first], candidates[second]);
-    if endpoints[b].in_flight() < endpoints[a].in_flight() { b } else { a }
+    if endpoints[b].in_flight() < endpoints[a].in_flight() {
+        b
+    } else {
+        a
+    }
 }
 
 #[cfg(test)]
@@ -68,7 +79,12 @@ mod tests {
     fn endpoints(n: usize) -> Vec<Arc<Endpoint>> {
         let epoch = Instant::now();
         (0..n)
-            .map(|i| Arc::new(Endpoint::new(format!("http://127.0.0.1:{}", 1000 + i).parse().unwrap(), epoch)))
+            .map(|i| {
+                Arc::new(Endpoint::new(
+                    format!("http://127.0.0.1:{}", 1000 + i).parse().unwrap(),
+                    epoch,
+                ))
+            })
             .collect()
     }
 
@@ -76,7 +92,9 @@ mod tests {
     fn round_robin_cycles() {
         let eps = endpoints(3);
         let balancer = Balancer::new(LoadBalancing::RoundRobin);
-        let picks: Vec<usize> = (0..6).map(|_| balancer.pick(&eps, &[], Instant::now()).unwrap().0).collect();
+        let picks: Vec<usize> = (0..6)
+            .map(|_| balancer.pick(&eps, &[], Instant::now()).unwrap().0)
+            .collect();
         assert_eq!(picks, vec![0, 1, 2, 0, 1, 2]);
     }
 
@@ -93,7 +111,10 @@ mod tests {
     #[test]
     fn ejected_endpoints_are_skipped_until_cooldown_ends() {
         let eps = endpoints(2);
-        let policy = EjectionPolicy { consecutive_failures: 2, cooldown: Duration::from_secs(10) };
+        let policy = EjectionPolicy {
+            consecutive_failures: 2,
+            cooldown: Duration::from_secs(10),
+        };
         let now = Instant::now();
         assert!(!eps[0].record_connect_failure(&policy, now));
         assert!(eps[0].record_connect_failure(&policy, now));
@@ -102,14 +123,19 @@ mod tests {
             assert_eq!(balancer.pick(&eps, &[], now).unwrap().0, 1);
         }
         let later = now + Duration::from_secs(11);
-        let picks: Vec<usize> = (0..4).map(|_| balancer.pick(&eps, &[], later).unwrap().0).collect();
+        let picks: Vec<usize> = (0..4)
+            .map(|_| balancer.pick(&eps, &[], later).unwrap().0)
+            .collect();
         assert!(picks.contains(&0), "{picks:?}");
     }
 
     #[test]
     fn all_ejected_means_all_are_candidates_and_exclusions_hold() {
         let eps = endpoints(2);
-        let policy = EjectionPolicy { consecutive_failures: 1, cooldown: Duration::from_secs(10) };
+        let policy = EjectionPolicy {
+            consecutive_failures: 1,
+            cooldown: Duration::from_secs(10),
+        };
         let now = Instant::now();
         eps[0].record_connect_failure(&policy, now);
         eps[1].record_connect_failure(&policy, now);

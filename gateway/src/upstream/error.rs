@@ -11,7 +11,12 @@ use crate::edge_error::GatewayError;
 pub enum UpstreamError {
     /// Connection refused or reset before any response.
     #[error("backend {backend:?} is unavailable: {reason}")]
-    Unavailable { backend: String, reason: String, #[source] source: Option<BoxError> },
+    Unavailable {
+        backend: String,
+        reason: String,
+        #[source]
+        source: Option<BoxError>,
+    },
     /// No response head within the deadline; the call was cancelled.
     #[error("backend {backend:?} did not respond within {after:?}")]
     Timeout { backend: String, after: Duration },

@@ -19,6 +19,15 @@ use super::error::{UpstreamError, describe};
 use crate::body::{self, GatewayBody};
 use crate::config::model::{BackendSpec, UpstreamProtocol};
 
+/// One endpoint's state as the admin API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EndpointState {
+    pub url: String,
+    pub in_flight: usize,
+    pub consecutive_failures: u32,
+    pub ejected: bool,
+}
+
 /// A backend's pooled client and endpoints.
 #[derive(Debug)]
 pub struct UpstreamPool {
@@ -32,7 +41,11 @@ pub struct UpstreamPool {
 impl UpstreamPool {
     pub fn new(spec: Arc<BackendSpec>) -> Self {
         let epoch = Instant::now();
-        let endpoints = spec.urls.iter().map(|url| Arc::new(Endpoint::new(url.clone(), epoch))).collect();
+        let endpoints = spec
+            .urls
+            .iter()
+            .map(|url| Arc::new(Endpoint::new(url.clone(), epoch)))
+            .collect();
         Self {
             endpoints,
             balancer: Balancer::new(spec.load_balancing),
@@ -44,6 +57,20 @@ impl UpstreamPool {
 
     pub fn spec(&self) -> &BackendSpec {
         &self.spec
+    }
+
+    /// Each endpoint's live state, for the admin API.
+    pub fn endpoint_states(&self) -> Vec<EndpointState> {
+        let now = Instant::now();
+        self.endpoints
+            .iter()
+            .map(|endpoint| EndpointState {
+                url: endpoint.base.to_string(),
+                in_flight: endpoint.in_flight(),
+                consecutive_failures: endpoint.consecutive_failures(),
+                ejected: !endpoint.is_available(now),
+            })
+            .collect()
     }
 
     /// Sends a request whose URI is origin-form (path and query only) to
@@ -61,7 +88,10 @@ impl UpstreamPool {
     ) -> Result<Response<GatewayBody>, UpstreamError> {
         match tokio::time::timeout(timeout, self.send_within_deadline(request)).await {
             Ok(result) => result,
-            Err(_) => Err(UpstreamError::Timeout { backend: self.spec.name.clone(), after: timeout }),
+            Err(_) => Err(UpstreamError::Timeout {
+                backend: self.spec.name.clone(),
+                after: timeout,
+            }),
         }
     }
 
@@ -69,7 +99,10 @@ impl UpstreamPool {
         &self,
         request: Request<GatewayBody>,
     ) -> Result<Response<GatewayBody>, UpstreamError> {
-        let permit = Arc::clone(&self.limit).acquire_owned().await.map_err(|_| self.unavailable("pool closed", None))?;
+        let permit = Arc::clone(&self.limit)
+            .acquire_owned()
+            .await
+            .map_err(|_| self.unavailable("pool closed", None))?;
         let (parts, body) = request.into_parts();
         let replayable = body.size_hint().exact() == Some(0);
         let mut tried = Vec::new();
@@ -80,7 +113,8 @@ impl UpstreamPool {
                 .pick(&self.endpoints, &tried, Instant::now())
                 .ok_or_else(|| self.unavailable("every endpoint refused the connection", None))?;
             tried.push(index);
-            let uri = join_uri(&endpoint.base, &parts.uri).map_err(|e| self.unavailable("bad upstream URI", Some(e.into())))?;
+            let uri = join_uri(&endpoint.base, &parts.uri)
+                .map_err(|e| self.unavailable("bad upstream URI", Some(e.into())))?;
             let attempt_body = body.take().unwrap_or_else(body::empty);
             let attempt = request_with(&parts, uri, attempt_body);
             let guard = endpoint.start_request();
@@ -102,7 +136,11 @@ impl UpstreamPool {
                     }
                     tracing::debug!(backend = %self.spec.name, endpoint = %endpoint.base, "connect failed, trying another endpoint");
                 }
-                Err(error) => return Err(self.unavailable("connection lost before a response", Some(error.into()))),
+                Err(error) => {
+                    return Err(
+                        self.unavailable("connection lost before a response", Some(error.into()))
+                    );
+                }
             }
         }
     }
@@ -112,7 +150,11 @@ impl UpstreamPool {
             Some(error) => format!("{reason}: {}", describe(error.as_ref())),
             None => reason.to_owned(),
         };
-        UpstreamError::Unavailable { backend: self.spec.name.clone(), reason, source }
+        UpstreamError::Unavailable {
+            backend: self.spec.name.clone(),
+            reason,
+            source,
+        }
     }
 }
 
@@ -143,7 +185,10 @@ fn request_with(parts: &Parts, uri: Uri, body: GatewayBody) -> Request<GatewayBo
 /// `http://host:port/prefix` + `/path?query` → `http://host:port/prefix/path?query`.
 pub(crate) fn join_uri(base: &Uri, origin: &Uri) -> Result<Uri, http::Error> {
     let prefix = base.path().trim_end_matches('/');
-    let path_and_query = origin.path_and_query().map(PathAndQuery::as_str).unwrap_or("/");
+    let path_and_query = origin
+        .path_and_query()
+        .map(PathAndQuery::as_str)
+        .unwrap_or("/");
     let mut builder = Uri::builder().path_and_query(format!("{prefix}{path_and_query}"));
     if let Some(scheme) = base.scheme() {
         builder = builder.scheme(scheme.clone());
@@ -160,7 +205,11 @@ mod tests {
 
     #[test]
     fn joins_base_prefix_and_origin_form() {
-        let join = |base: &str, origin: &str| join_uri(&base.parse().unwrap(), &origin.parse().unwrap()).unwrap().to_string();
+        let join = |base: &str, origin: &str| {
+            join_uri(&base.parse().unwrap(), &origin.parse().unwrap())
+                .unwrap()
+                .to_string()
+        };
         assert_eq!(join("http://a:1", "/v1/x?y=1"), "http://a:1/v1/x?y=1");
         assert_eq!(join("http://a:1/", "/v1/x"), "http://a:1/v1/x");
         assert_eq!(join("http://a:1/api/", "/v1/x"), "http://a:1/api/v1/x");

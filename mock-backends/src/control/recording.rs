@@ -4,6 +4,7 @@
 //! away in the middle of a gRPC server stream). A drop guard does the
 //! closing, so no path can leave a record open by accident.
 
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
@@ -53,20 +54,40 @@ impl RecordedRequest {
     }
 }
 
+/// How many records a service keeps: the oldest are forgotten first, so a
+/// long benchmark run cannot exhaust memory.
+pub const RECORD_CAPACITY: usize = 10_000;
+
+/// The records kept, plus counters that survive the capacity limit.
+#[derive(Debug, Default)]
+struct RecordLog {
+    entries: VecDeque<(u64, RecordedRequest)>,
+    last_id: u64,
+    /// Requests received since the start or the last clear.
+    received: usize,
+}
+
 /// The request log of one service.
-#[derive(Debug)]
 pub(crate) struct Recorder {
-    records: Mutex<Vec<(u64, RecordedRequest)>>,
-    next_id: Mutex<u64>,
+    log: Mutex<RecordLog>,
     /// Bumped on every arrival and finish, so tests can await changes.
     changes: watch::Sender<u64>,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let log = self.lock();
+        f.debug_struct("Recorder")
+            .field("kept", &log.entries.len())
+            .field("received", &log.received)
+            .finish()
+    }
 }
 
 impl Default for Recorder {
     fn default() -> Self {
         Recorder {
-            records: Mutex::default(),
-            next_id: Mutex::new(0),
+            log: Mutex::default(),
             changes: watch::channel(0).0,
         }
     }
@@ -90,11 +111,16 @@ impl Recorder {
             grpc_status: None,
         };
         let id = {
-            let mut next = self.next_id.lock().unwrap_or_else(PoisonError::into_inner);
-            *next += 1;
-            *next
+            let mut log = self.lock();
+            log.last_id += 1;
+            log.received += 1;
+            let id = log.last_id;
+            if log.entries.len() == RECORD_CAPACITY {
+                log.entries.pop_front();
+            }
+            log.entries.push_back((id, record));
+            id
         };
-        self.lock().push((id, record));
         self.bump();
         RecordGuard {
             recorder: Arc::clone(self),
@@ -104,8 +130,8 @@ impl Recorder {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(u64, RecordedRequest)>> {
-        self.records.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> std::sync::MutexGuard<'_, RecordLog> {
+        self.log.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn bump(&self) {
@@ -113,26 +139,30 @@ impl Recorder {
     }
 
     fn close(&self, id: u64, outcome: Outcome, grpc_status: Option<tonic::Code>) {
-        let mut records = self.lock();
-        if let Some((_, record)) = records.iter_mut().rev().find(|(rid, _)| *rid == id) {
+        let mut log = self.lock();
+        if let Some((_, record)) = log.entries.iter_mut().rev().find(|(rid, _)| *rid == id) {
             record.finished_at = Some(Instant::now());
             record.outcome = outcome;
             record.grpc_status = grpc_status;
         }
-        drop(records);
+        drop(log);
         self.bump();
     }
 
     pub(crate) fn snapshot(&self) -> Vec<RecordedRequest> {
-        self.lock().iter().map(|(_, r)| r.clone()).collect()
+        self.lock().entries.iter().map(|(_, r)| r.clone()).collect()
     }
 
+    /// Requests received since the start or the last clear (not capped).
     pub(crate) fn count(&self) -> usize {
-        self.lock().len()
+        self.lock().received
     }
 
     pub(crate) fn clear(&self) {
-        self.lock().clear();
+        let mut log = self.lock();
+        log.entries.clear();
+        log.received = 0;
+        drop(log);
         self.bump();
     }
 
@@ -156,6 +186,10 @@ impl RecordGuard {
     pub(crate) fn attach(mut self, response: Response<Body>) -> Response<Body> {
         self.grpc_status = grpc_status_of(response.headers());
         let status = response.status();
+        if response.body().is_end_stream() {
+            // Nothing left to send: finished now, not when hyper drops it.
+            self.close(Outcome::Completed(status));
+        }
         response.map(|inner| {
             Body::new(RecordingBody {
                 inner,
@@ -276,6 +310,20 @@ mod tests {
         assert_eq!(record.outcome, Outcome::Completed(StatusCode::OK));
         assert_eq!(record.path, "/v1/x?y=1");
         assert!(record.finished_at.is_some());
+    }
+
+    #[test]
+    fn the_log_keeps_the_newest_records_and_counts_all() {
+        let recorder = Arc::new(Recorder::default());
+        for _ in 0..RECORD_CAPACITY + 5 {
+            recorder
+                .open(&request())
+                .attach(Response::new(Body::empty()));
+        }
+        assert_eq!(recorder.snapshot().len(), RECORD_CAPACITY);
+        assert_eq!(recorder.count(), RECORD_CAPACITY + 5);
+        recorder.clear();
+        assert_eq!((recorder.snapshot().len(), recorder.count()), (0, 0));
     }
 
     #[test]

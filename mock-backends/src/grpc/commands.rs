@@ -31,19 +31,20 @@ pub fn apply(store: &Store, command: &OrderCommand) -> OrderEvent {
         status: status.map_or(0, |s| proto::OrderStatus::from(s).into()),
         message,
     };
-    let Some(next) = target_status(&command.action) else {
-        let message = format!(
-            "unknown action {:?}: expected confirm, ship, deliver or cancel",
-            command.action
-        );
-        return event(false, None, message);
-    };
     let Ok(id) = uuid::Uuid::parse_str(&command.order_id) else {
         return event(
             false,
             None,
             format!("order_id must be a UUID, got {:?}", command.order_id),
         );
+    };
+    let Some(next) = target_status(&command.action) else {
+        let current = store.get_order(id).map(|order| order.status);
+        let message = format!(
+            "unknown action {:?}: expected confirm, ship, deliver or cancel",
+            command.action
+        );
+        return event(false, current, message);
     };
     match store.update_status(id, next) {
         Ok(change) => event(
@@ -80,9 +81,12 @@ mod tests {
         let again = apply(&store, &command(&pending, "confirm"));
         assert_eq!(again.event_type, "confirm_rejected");
         assert_eq!(again.status, proto::OrderStatus::Confirmed as i32);
+        let unknown = apply(&store, &command(&pending, "teleport"));
+        assert_eq!(unknown.event_type, "teleport_rejected");
         assert_eq!(
-            apply(&store, &command(&pending, "teleport")).event_type,
-            "teleport_rejected"
+            unknown.status,
+            proto::OrderStatus::Confirmed as i32,
+            "the current status"
         );
         assert_eq!(
             apply(&store, &command("nope", "ship")).event_type,

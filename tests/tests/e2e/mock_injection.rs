@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use mock_backends::proto::GetOrderRequest;
 use mock_backends::{FaultKind, Faults, Outcome, ServiceKind, Store, seed, start_service};
-use tests::mocks::{error_code, grpc_client, http, send_json, start_mocks, url, within};
+use tests::mocks::{
+    error_code, get_status, grpc_client, http, send_json, start_mocks, url, within,
+};
 
 fn duration(record: &mock_backends::RecordedRequest) -> Duration {
     record.finished_at.expect("finished") - record.arrived_at
@@ -18,45 +20,18 @@ async fn latency_delays_only_the_configured_service() {
     let mocks = start_mocks().await;
     let latency = Duration::from_millis(300);
     mocks.users.control.set_latency(latency, Duration::ZERO);
-    let user_url = url(
-        &mocks.users,
-        &format!("/v1/users/{}", seed::FIRST_CUSTOMER_ID),
-    );
-    let slow = tokio::spawn(http().get(user_url).send());
-    within(
-        "the slow request to arrive",
-        mocks.users.control.wait_for_requests(|r| !r.is_empty()),
-    )
-    .await;
-    let fast = http()
-        .get(url(
-            &mocks.products,
-            &format!("/v1/products/{}", seed::FIRST_PRODUCT_ID),
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(fast.status(), 200);
-    assert_eq!(
-        within("the slow response", slow)
-            .await
-            .unwrap()
-            .unwrap()
-            .status(),
-        200
-    );
+    let slow = tokio::spawn(get_status(url(&mocks.users, "/v1/users")));
+    let arrived = mocks.users.control.wait_for_requests(|r| !r.is_empty());
+    within("the slow request to arrive", arrived).await;
+    assert_eq!(get_status(url(&mocks.products, "/v1/products")).await, 200);
+    assert_eq!(within("the slow response", slow).await.unwrap(), 200);
     let slow_record = &mocks.users.control.requests()[0];
     let fast_record = &mocks.products.control.requests()[0];
-    assert!(
-        duration(slow_record) >= latency,
-        "{:?}",
-        duration(slow_record)
-    );
-    assert!(duration(fast_record) < duration(slow_record));
-    assert!(
-        slow_record.overlaps(fast_record),
-        "the fast call ran while the slow one waited"
-    );
+    let (slow_time, fast_time) = (duration(slow_record), duration(fast_record));
+    assert!(slow_time >= latency, "{slow_time:?}");
+    assert!(fast_time < slow_time, "{fast_time:?} vs {slow_time:?}");
+    let overlap = slow_record.overlaps(fast_record);
+    assert!(overlap, "the fast call ran while the slow one waited");
 }
 
 #[tokio::test]
@@ -121,49 +96,27 @@ async fn grpc_calls_are_delayed_and_recorded_with_metadata() {
 
 #[tokio::test]
 async fn error_rate_fails_http_requests_but_not_healthz() {
+    use http::StatusCode as S;
     let mocks = start_mocks().await;
     let control = &mocks.products.control;
-    let path = url(
-        &mocks.products,
-        &format!("/v1/products/{}", seed::FIRST_PRODUCT_ID),
-    );
-    control.set_error_rate(1.0, FaultKind::Http(http::StatusCode::SERVICE_UNAVAILABLE));
+    let path = url(&mocks.products, "/v1/products");
+    control.set_error_rate(1.0, FaultKind::Http(S::SERVICE_UNAVAILABLE));
     let (status, error) = send_json(http().get(&path)).await;
     assert_eq!(
-        (status.as_u16(), error_code(&error)),
-        (503, "INJECTED_FAULT")
+        (status, error_code(&error)),
+        (S::SERVICE_UNAVAILABLE, "INJECTED_FAULT")
     );
-    assert_eq!(
-        http()
-            .get(url(&mocks.products, "/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    control.set_error_rate(
-        1.0,
-        FaultKind::Http(http::StatusCode::INTERNAL_SERVER_ERROR),
-    );
-    assert_eq!(send_json(http().get(&path)).await.0, 500);
+    assert_eq!(get_status(url(&mocks.products, "/healthz")).await, 200);
+    control.set_error_rate(1.0, FaultKind::Http(S::INTERNAL_SERVER_ERROR));
+    assert_eq!(get_status(path.clone()).await, 500);
     control.set_error_rate(0.0, FaultKind::default());
-    assert_eq!(send_json(http().get(&path)).await.0, 200);
+    assert_eq!(get_status(path).await, 200);
     let outcomes: Vec<Outcome> = control.requests().iter().map(|r| r.outcome).collect();
-    use http::StatusCode as S;
-    assert_eq!(
-        outcomes,
-        [
-            Outcome::Completed(S::SERVICE_UNAVAILABLE),
-            Outcome::Completed(S::INTERNAL_SERVER_ERROR),
-            Outcome::Completed(S::OK)
-        ]
-    );
-    assert_eq!(
-        control.health_check_count(),
-        1,
-        "healthz is counted, not recorded"
-    );
+    let expected =
+        [S::SERVICE_UNAVAILABLE, S::INTERNAL_SERVER_ERROR, S::OK].map(Outcome::Completed);
+    assert_eq!(outcomes, expected);
+    let health_checks = control.health_check_count();
+    assert_eq!(health_checks, 1, "healthz is counted, not recorded");
 }
 
 #[tokio::test]
@@ -317,4 +270,28 @@ async fn initial_faults_and_seed_latencies_apply_from_the_start() {
             .status(),
         200
     );
+}
+
+#[tokio::test]
+async fn a_client_leaving_during_the_delay_is_recorded_as_cancelled() {
+    let mocks = start_mocks().await;
+    let control = &mocks.users.control;
+    control.set_latency(Duration::from_secs(30), Duration::ZERO);
+    for client in [http(), tests::mocks::h2c()] {
+        control.clear_requests();
+        let request = tokio::spawn(client.get(url(&mocks.users, "/v1/users")).send());
+        within(
+            "the request to arrive",
+            control.wait_for_requests(|r| !r.is_empty()),
+        )
+        .await;
+        request.abort();
+        drop(client);
+        let records = within(
+            "the cancellation",
+            control.wait_for_requests(|r| r[0].outcome != Outcome::InFlight),
+        )
+        .await;
+        assert_eq!(records[0].outcome, Outcome::Cancelled);
+    }
 }

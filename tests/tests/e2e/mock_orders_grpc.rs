@@ -113,45 +113,30 @@ async fn watch_streams_real_changes_until_delivered() {
     let mut client = grpc_client(&mocks.orders_grpc).await;
     let order = create_order(&mocks, 1).await;
     let id = order["id"].as_str().unwrap().to_owned();
-    let mut updates = client
-        .watch_order(WatchOrderRequest {
-            order_id: id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let request = WatchOrderRequest {
+        order_id: id.clone(),
+    };
+    let mut updates = client.watch_order(request).await.unwrap().into_inner();
     let status_url = url(&mocks.orders, &format!("/v1/orders/{id}/status"));
     let mut seen = Vec::new();
     for next in ["confirmed", "shipped", "delivered"] {
-        assert_eq!(
-            send_json(http().patch(&status_url).json(&json!({"status": next})))
-                .await
-                .0,
-            200
-        );
-        let update = within("a status update", updates.message())
-            .await
-            .unwrap()
-            .expect("an update");
+        let patch = http().patch(&status_url).json(&json!({"status": next}));
+        assert_eq!(send_json(patch).await.0, 200);
+        let update = within("a status update", updates.message()).await.unwrap();
+        let update = update.expect("an update");
         assert_eq!(update.order_id, id);
         assert!(update.timestamp.is_some());
         seen.push((update.old_status(), update.new_status()));
     }
     use OrderStatus::*;
-    assert_eq!(
-        seen,
-        [
-            (Pending, Confirmed),
-            (Confirmed, Shipped),
-            (Shipped, Delivered)
-        ]
-    );
-    assert_eq!(
-        within("the end of the stream", updates.message())
-            .await
-            .unwrap(),
-        None
-    );
+    let expected = [
+        (Pending, Confirmed),
+        (Confirmed, Shipped),
+        (Shipped, Delivered),
+    ];
+    assert_eq!(seen, expected);
+    let end = within("the end of the stream", updates.message()).await;
+    assert_eq!(end.unwrap(), None);
 }
 
 #[tokio::test]
@@ -275,61 +260,47 @@ async fn create_orders_is_all_or_nothing() {
     );
 }
 
+/// Commands sent to the pending order, with the event each must produce.
+const COMMAND_SCRIPT: [(&str, &str, OrderStatus); 5] = [
+    ("ship", "ship_rejected", OrderStatus::Pending),
+    ("confirm", "confirm_applied", OrderStatus::Confirmed),
+    ("fly", "fly_rejected", OrderStatus::Confirmed),
+    ("ship", "ship_applied", OrderStatus::Shipped),
+    ("deliver", "deliver_applied", OrderStatus::Delivered),
+];
+
 #[tokio::test]
 async fn order_updates_answers_every_command_and_survives_rejections() {
     let mocks = start_mocks().await;
     let mut client = grpc_client(&mocks.orders_grpc).await;
     let (commands, receiver) = tokio::sync::mpsc::channel(4);
-    let mut events = client
-        .order_updates(ReceiverStream::new(receiver))
-        .await
-        .unwrap()
-        .into_inner();
-    let id = seed::PENDING_ORDER_ID.to_string();
-    let mut send = async |action: &str| {
-        commands
-            .send(OrderCommand {
-                order_id: id.clone(),
-                action: action.into(),
-            })
-            .await
-            .unwrap();
-        within("an event", events.next())
+    let inbound = ReceiverStream::new(receiver);
+    let mut events = client.order_updates(inbound).await.unwrap().into_inner();
+    let order_id = seed::PENDING_ORDER_ID.to_string();
+    for (action, event_type, status) in COMMAND_SCRIPT {
+        let command = OrderCommand {
+            order_id: order_id.clone(),
+            action: action.into(),
+        };
+        commands.send(command).await.unwrap();
+        let event = within("an event", events.next())
             .await
             .expect("an event")
-            .expect("not an error")
-    };
-    let ship_too_early = send("ship").await;
-    assert_eq!(
-        (ship_too_early.event_type.as_str(), ship_too_early.status()),
-        ("ship_rejected", OrderStatus::Pending)
-    );
-    assert!(
-        ship_too_early.message.contains("pending"),
-        "{}",
-        ship_too_early.message
-    );
-    let confirm = send("confirm").await;
-    assert_eq!(
-        (confirm.event_type.as_str(), confirm.status()),
-        ("confirm_applied", OrderStatus::Confirmed)
-    );
-    assert_eq!(send("fly").await.event_type, "fly_rejected");
-    assert_eq!(send("ship").await.event_type, "ship_applied");
-    assert_eq!(send("deliver").await.status(), OrderStatus::Delivered);
-    drop(send);
+            .expect("not an error");
+        let context = format!("{action}: {}", event.message);
+        assert_eq!(
+            (event.event_type.as_str(), event.status()),
+            (event_type, status),
+            "{context}"
+        );
+        assert!(!event.message.is_empty());
+    }
     drop(commands);
     assert!(
         within("the end of the stream", events.next())
             .await
             .is_none()
     );
-    assert_eq!(
-        mocks
-            .store
-            .get_order(seed::PENDING_ORDER_ID)
-            .unwrap()
-            .status,
-        mock_backends::domain::OrderStatus::Delivered
-    );
+    let order = mocks.store.get_order(seed::PENDING_ORDER_ID).unwrap();
+    assert_eq!(order.status, mock_backends::domain::OrderStatus::Delivered);
 }

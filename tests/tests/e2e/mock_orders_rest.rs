@@ -354,3 +354,21 @@ async fn unknown_routes_are_404_json() {
         (404, "ROUTE_NOT_FOUND")
     );
 }
+
+#[tokio::test]
+async fn wrong_methods_are_405_json_with_allow() {
+    let mocks = start_mocks().await;
+    let response = http()
+        .put(url(&mocks.orders, "/v1/orders"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    let allow = response
+        .headers()
+        .get("allow")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(error_code(&body), "METHOD_NOT_ALLOWED");
+    assert!(allow.is_some_and(|a| a.contains("GET") && a.contains("POST")));
+}
