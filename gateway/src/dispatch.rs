@@ -20,7 +20,7 @@ use crate::context::{ClientAddr, RequestContext, RequestId};
 use crate::edge_error::GatewayError;
 use crate::router::{RouteMatch, check_path};
 use crate::snapshot::Snapshot;
-use crate::{limits, proxy};
+use crate::{compose, limits, proxy};
 
 /// Routes requests against the current snapshot.
 #[derive(Clone)]
@@ -95,6 +95,7 @@ async fn dispatch(
     let request = Request::from_parts(parts, body);
     match &route.action {
         RouteAction::Proxy(action) => proxy::forward(request, ctx, action).await,
+        RouteAction::Compose(plan) => compose::handle(request, ctx, plan).await,
     }
 }
 

@@ -115,6 +115,8 @@ pub struct RouteSpec {
 pub enum RouteAction {
     /// Forward to a backend over HTTP.
     Proxy(ProxyAction),
+    /// Compose one response from several backend calls.
+    Compose(Arc<crate::compose::ComposePlan>),
 }
 
 #[derive(Debug, Clone)]

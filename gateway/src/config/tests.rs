@@ -24,6 +24,7 @@ fn proxy_of(config: &GatewayConfig, name: &str) -> super::model::ProxyAction {
     let route = config.routes.iter().find(|route| route.name == name);
     match route.map(|route| &route.action) {
         Some(RouteAction::Proxy(proxy)) => proxy.clone(),
+        Some(_) => panic!("route {name} is not a proxy route"),
         None => panic!("no route named {name}"),
     }
 }

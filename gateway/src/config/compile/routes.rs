@@ -14,14 +14,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use http::Method;
-use marked_yaml::Span;
+use marked_yaml::{Span, Spanned};
 
 use super::super::errors::Diagnostics;
 use super::super::model::{BackendSpec, RouteAction, RouteSpec};
-use super::super::raw::{RawRoute, RouteEntry, Text};
+use super::super::raw::{RawCompose, RawRoute, RouteEntry, Text};
 
 use super::headers::compile_headers;
-use super::{positive_duration, proxy, size};
+use super::{compose, positive_duration, proxy, size};
 use crate::router::PathPattern;
 
 /// A compiled route with what error messages need to point back at it.
@@ -48,21 +48,24 @@ pub(super) struct RouteContext<'a> {
 /// The keys that choose a route's action. Exactly one must be present.
 enum ActionKey<'a> {
     Backend(&'a Text),
+    Compose(&'a Spanned<RawCompose>),
 }
 
 /// Every action key, for messages.
-const ACTION_KEYS: &[&str] = &["backend"];
+const ACTION_KEYS: &[&str] = &["backend", "compose"];
 
 impl ActionKey<'_> {
     fn key(&self) -> &'static str {
         match self {
             ActionKey::Backend(_) => "backend",
+            ActionKey::Compose(_) => "compose",
         }
     }
 
     fn span(&self) -> &Span {
         match self {
             ActionKey::Backend(text) => text.span(),
+            ActionKey::Compose(compose) => compose.span(),
         }
     }
 }
@@ -71,6 +74,9 @@ fn declared_actions(raw: &RawRoute) -> Vec<ActionKey<'_>> {
     let mut declared = Vec::new();
     if let Some(backend) = &raw.backend {
         declared.push(ActionKey::Backend(backend));
+    }
+    if let Some(compose) = &raw.compose {
+        declared.push(ActionKey::Compose(compose));
     }
     declared
 }
@@ -220,6 +226,9 @@ fn compile_action(
     match action {
         ActionKey::Backend(backend) => {
             proxy::compile_proxy(raw, backend, context, diag).map(RouteAction::Proxy)
+        }
+        ActionKey::Compose(compose) => {
+            compose::compile_compose(compose, raw.timeout.as_ref(), context, diag).map(RouteAction::Compose)
         }
     }
 }

@@ -1,0 +1,279 @@
+//! The `compose` action: raw calls → [`ComposeInput`] → [`ComposePlan`].
+//!
+//! This step resolves backends, parses methods, durations and header
+//! names, and turns YAML trees into JSON; `compose::build` then checks the
+//! templates and the call graph. Its errors come back with a location
+//! inside the input, which is mapped here to the YAML node's line and
+//! column.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderName, Method};
+use marked_yaml::{Span, Spanned};
+
+use super::super::errors::{Diagnostics, did_you_mean};
+use super::super::raw::{RawCall, RawCallCache, RawCompose, RawResponseCache, SpanIndex, Text, YamlTree, locate};
+use super::routes::RouteContext;
+use super::positive_duration;
+use crate::compose::build::{CallField, CallInput, CallKindInput, Location, PlanError};
+use crate::compose::cache::{CallCacheSettings, ResponseCacheSettings};
+use crate::compose::{ComposeInput, ComposePlan, build};
+
+/// The deadline of a composed route that sets no `timeout`.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(10);
+/// Default size of each cache.
+const DEFAULT_CACHE_ENTRIES: u64 = 10_000;
+
+/// What errors from `compose::build` are mapped back to.
+struct Spans<'a> {
+    compose: &'a Span,
+    calls: Vec<CallSpans<'a>>,
+    response: Option<(SpanIndex, &'a Span)>,
+    primary: Option<&'a Span>,
+}
+
+struct CallSpans<'a> {
+    name: &'a Span,
+    path: &'a Span,
+    headers: Vec<&'a Span>,
+    body: Option<(SpanIndex, &'a Span)>,
+    variables: Option<(SpanIndex, &'a Span)>,
+}
+
+/// Compiles a `compose:` block; `route_timeout` is the route's `timeout`,
+/// which is the composition's deadline.
+pub(super) fn compile_compose(
+    compose: &Spanned<RawCompose>,
+    route_timeout: Option<&Text>,
+    context: &RouteContext<'_>,
+    diag: &mut Diagnostics,
+) -> Option<Arc<ComposePlan>> {
+    let label = format!("{}: compose", context.label);
+    let errors_before = diag.error_count();
+    let mut spans = Spans { compose: compose.span(), calls: Vec::new(), response: None, primary: None };
+    let calls: Vec<CallInput> = compose
+        .calls
+        .0
+        .iter()
+        .filter_map(|(name, call)| {
+            let (input, call_spans) = call_input(name, call, &label, context, diag);
+            spans.calls.push(call_spans);
+            input
+        })
+        .collect();
+    let response = compose.response.as_ref().map(|tree| {
+        let (json, index) = tree.to_json();
+        spans.response = Some((index, tree.span()));
+        json
+    });
+    spans.primary = compose.primary.as_ref().map(Text::span);
+    let cache = compose.cache.as_ref().and_then(|cache| response_cache(cache, &label, diag));
+    let deadline = route_timeout
+        .and_then(|text| super::super::units::parse_duration(text).ok())
+        .filter(|deadline| !deadline.is_zero())
+        .unwrap_or(DEFAULT_DEADLINE);
+    let params: Vec<String> = context.pattern?.param_names().map(str::to_owned).collect();
+    if diag.error_count() > errors_before {
+        return None;
+    }
+    let input = ComposeInput {
+        calls,
+        response,
+        primary: compose.primary.as_ref().map(|p| p.to_string()),
+        sequential: compose.sequential.as_ref().is_some_and(|flag| **flag),
+        deadline,
+        cache,
+    };
+    match build(input, &params) {
+        Ok(plan) => Some(Arc::new(plan)),
+        Err(errors) => {
+            report(errors, &spans, &label, &compose.calls.0, diag);
+            None
+        }
+    }
+}
+
+fn report(errors: Vec<PlanError>, spans: &Spans<'_>, label: &str, calls: &[(Text, RawCall)], diag: &mut Diagnostics) {
+    for error in errors {
+        let call_label = |index: usize| calls.get(index).map_or(String::new(), |(name, _)| format!(" call \"{}\":", name.as_str()));
+        let (span, prefix) = match &error.location {
+            Location::Call(index) => (spans.calls.get(*index).map_or(spans.compose, |c| c.name), call_label(*index)),
+            Location::CallField { call, field, at } => {
+                let span = spans.calls.get(*call).map_or(spans.compose, |c| c.field_span(*field, at));
+                (span, call_label(*call))
+            }
+            Location::Response(at) => {
+                let span = spans.response.as_ref().map_or(spans.compose, |(index, span)| locate(index, span, at));
+                (span, " response:".to_owned())
+            }
+            Location::Primary => (spans.primary.unwrap_or(spans.compose), " primary:".to_owned()),
+            Location::Compose => (spans.compose, String::new()),
+        };
+        diag.error(span, format!("{label}:{prefix} {}", error.message));
+    }
+}
+
+impl CallSpans<'_> {
+    fn field_span(&self, field: CallField, at: &[String]) -> &Span {
+        let tree = match field {
+            CallField::Path | CallField::Data => return self.path,
+            CallField::Header(n) => return self.headers.get(n).copied().unwrap_or(self.name),
+            CallField::Body => &self.body,
+            CallField::Variables => &self.variables,
+        };
+        match tree {
+            Some((index, span)) => locate(index, span, at),
+            None => self.name,
+        }
+    }
+}
+
+/// One call's input, or `None` when it has errors (already recorded).
+fn call_input<'a>(
+    name: &'a Text,
+    raw: &'a RawCall,
+    label: &str,
+    context: &RouteContext<'_>,
+    diag: &mut Diagnostics,
+) -> (Option<CallInput>, CallSpans<'a>) {
+    let label = format!("{label}: call \"{}\"", name.as_str());
+    let errors_before = diag.error_count();
+    let tree = |tree: &'a Option<YamlTree>| tree.as_ref().map(|t| (t.to_json(), t.span()));
+    let body = tree(&raw.body);
+    let variables = tree(&raw.variables);
+    let kind = call_kind(raw, &label, body.as_ref().map(|((json, _), _)| json.clone()), variables.as_ref().map(|((json, _), _)| json.clone()), diag);
+    let backend = resolve_backend(&raw.backend, &label, context, diag);
+    let timeout = positive_duration(raw.timeout.as_ref(), &format!("{label}: timeout"), diag);
+    let headers = header_names(raw, &label, diag);
+    let cache = raw.cache.as_ref().and_then(|cache| call_cache(cache, &label, diag));
+    let spans = CallSpans {
+        name: name.span(),
+        path: raw.path.as_ref().or(raw.graphql.as_ref()).map_or(name.span(), Text::span),
+        headers: raw.headers.0.iter().map(|(_, value)| value.span()).collect(),
+        body: body.map(|((_, index), span)| (index, span)),
+        variables: variables.map(|((_, index), span)| (index, span)),
+    };
+    let (Some(backend), Some(kind)) = (backend, kind) else {
+        return (None, spans);
+    };
+    if diag.error_count() > errors_before {
+        return (None, spans);
+    }
+    let input = CallInput {
+        name: name.to_string(),
+        backend: Arc::clone(backend),
+        kind,
+        optional: raw.optional.unwrap_or(false),
+        timeout,
+        headers,
+        coalesce: raw.coalesce,
+        cache,
+    };
+    (Some(input), spans)
+}
+
+/// REST (`path`, optional `method` and `body`) or GraphQL (`graphql`,
+/// optional `path`, `variables`, `data`).
+fn call_kind(
+    raw: &RawCall,
+    label: &str,
+    body: Option<serde_json::Value>,
+    variables: Option<serde_json::Value>,
+    diag: &mut Diagnostics,
+) -> Option<CallKindInput> {
+    match (&raw.graphql, &raw.path) {
+        (Some(query), path) => {
+            for (present, key) in [(raw.method.as_ref(), "method"), (raw.body.as_ref().map(|_| &raw.backend), "body")] {
+                if present.is_some() {
+                    diag.error(query.span(), format!("{label}: a GraphQL call takes no `{key}` (it always POSTs {{query, variables}})"));
+                }
+            }
+            Some(CallKindInput::GraphQl {
+                path: path.as_ref().map_or_else(|| "/graphql".to_owned(), |p| p.to_string()),
+                query: query.to_string(),
+                variables,
+                data: raw.data.as_ref().map(|d| d.to_string()),
+            })
+        }
+        (None, Some(path)) => {
+            if let Some(data) = &raw.data {
+                diag.error(data.span(), format!("{label}: `data` is only for GraphQL calls"));
+            }
+            let method = method(raw.method.as_ref(), label, diag)?;
+            Some(CallKindInput::Rest { method, path: path.to_string(), body })
+        }
+        (None, None) => {
+            diag.error(raw.backend.span(), format!("{label}: set `path` (a REST call) or `graphql` (a GraphQL query)"));
+            None
+        }
+    }
+}
+
+fn method(text: Option<&Text>, label: &str, diag: &mut Diagnostics) -> Option<Method> {
+    let Some(text) = text else { return Some(Method::GET) };
+    match Method::from_bytes(text.as_bytes()) {
+        Ok(method) if text.as_str() == text.to_ascii_uppercase() => Some(method),
+        _ => {
+            diag.error(text.span(), format!("{label}: \"{}\" is not an upper-case HTTP method", text.as_str()));
+            None
+        }
+    }
+}
+
+fn resolve_backend<'a>(
+    backend: &Text,
+    label: &str,
+    context: &RouteContext<'a>,
+    diag: &mut Diagnostics,
+) -> Option<&'a Arc<crate::config::model::BackendSpec>> {
+    if let Some(spec) = context.backends.get(backend.as_str()) {
+        return Some(spec);
+    }
+    if !context.declared_backends.contains(backend.as_str()) {
+        let suggestion = did_you_mean(backend, context.declared_backends.iter().copied());
+        diag.error(backend.span(), format!("{label} names unknown backend \"{}\"{suggestion}", backend.as_str()));
+    }
+    None
+}
+
+fn header_names(raw: &RawCall, label: &str, diag: &mut Diagnostics) -> Vec<(HeaderName, String)> {
+    raw.headers
+        .0
+        .iter()
+        .filter_map(|(name, value)| match HeaderName::from_bytes(name.as_bytes()) {
+            Ok(header) => Some((header, value.to_string())),
+            Err(_) => {
+                diag.error(name.span(), format!("{label}: \"{}\" is not a valid header name", name.as_str()));
+                None
+            }
+        })
+        .collect()
+}
+
+fn call_cache(raw: &Spanned<RawCallCache>, label: &str, diag: &mut Diagnostics) -> Option<CallCacheSettings> {
+    let ttl = positive_duration(Some(&raw.ttl), &format!("{label}: cache.ttl"), diag)?;
+    Some(CallCacheSettings {
+        ttl,
+        honor_cache_control: raw.honor_cache_control.unwrap_or(true),
+        max_entries: raw.max_entries.as_ref().map_or(DEFAULT_CACHE_ENTRIES, |n| **n),
+    })
+}
+
+fn response_cache(raw: &Spanned<RawResponseCache>, label: &str, diag: &mut Diagnostics) -> Option<ResponseCacheSettings> {
+    let ttl = positive_duration(Some(&raw.ttl), &format!("{label}: cache.ttl"), diag);
+    let vary: Vec<HeaderName> = raw
+        .vary
+        .iter()
+        .filter_map(|name| {
+            HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| diag.error(name.span(), format!("{label}: cache.vary: \"{}\" is not a valid header name", name.as_str())))
+                .ok()
+        })
+        .collect();
+    Some(ResponseCacheSettings {
+        ttl: ttl?,
+        vary,
+        max_entries: raw.max_entries.as_ref().map_or(DEFAULT_CACHE_ENTRIES, |n| **n),
+    })
+}
