@@ -26,6 +26,7 @@ type Fetch = Shared<BoxFuture<'static, Result<CallOutput, CallFailure>>>;
 pub struct Coalescer {
     in_flight: Mutex<HashMap<String, (u64, WeakShared<BoxFuture<'static, Result<CallOutput, CallFailure>>>)>>,
     next_id: AtomicU64,
+    joined: AtomicU64,
 }
 
 /// Removes the entry when the fetch ends, if it is still this fetch's.
@@ -61,6 +62,7 @@ impl Coalescer {
     {
         let mut map = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(shared) = map.get(&key).and_then(|(_, weak)| weak.upgrade()) {
+            self.joined.fetch_add(1, Ordering::Relaxed);
             return (shared, true);
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -75,6 +77,11 @@ impl Coalescer {
             map.insert(key, (id, weak));
         }
         (shared, false)
+    }
+
+    /// How many calls so far joined a fetch another call had started.
+    pub fn joined(&self) -> u64 {
+        self.joined.load(Ordering::Relaxed)
     }
 
     /// How many fetches are in flight (for tests and metrics).
@@ -131,8 +138,7 @@ mod tests {
             futures::future::pending::<()>().await;
             Ok(output(1))
         };
-        let run = coalescer.run("k".into(), fetch);
-        tokio::pin!(run);
+        let mut run = Box::pin(coalescer.run("k".into(), fetch));
         assert!(futures::poll!(&mut run).is_pending());
         assert_eq!(coalescer.in_flight(), 1);
         drop(run);

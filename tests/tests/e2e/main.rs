@@ -13,3 +13,8 @@ mod proxy_routing;
 mod proxy_streaming;
 mod reload;
 mod shutdown;
+mod compose_caching;
+mod compose_failures;
+mod compose_results;
+mod compose_support;
+mod compose_timing;

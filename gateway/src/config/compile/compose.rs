@@ -13,6 +13,7 @@ use http::{HeaderName, Method};
 use marked_yaml::{Span, Spanned};
 
 use super::super::errors::{Diagnostics, did_you_mean};
+use super::super::model::{BackendSpec, EjectionPolicy, LoadBalancing, UpstreamProtocol};
 use super::super::raw::{RawCall, RawCallCache, RawCompose, RawResponseCache, SpanIndex, Text, YamlTree, locate};
 use super::routes::RouteContext;
 use super::positive_duration;
@@ -56,7 +57,7 @@ pub(super) fn compile_compose(
         .calls
         .0
         .iter()
-        .filter_map(|(name, call)| {
+        .map(|(name, call)| {
             let (input, call_spans) = call_input(name, call, &label, context, diag);
             spans.calls.push(call_spans);
             input
@@ -74,9 +75,6 @@ pub(super) fn compile_compose(
         .filter(|deadline| !deadline.is_zero())
         .unwrap_or(DEFAULT_DEADLINE);
     let params: Vec<String> = context.pattern?.param_names().map(str::to_owned).collect();
-    if diag.error_count() > errors_before {
-        return None;
-    }
     let input = ComposeInput {
         calls,
         response,
@@ -85,8 +83,11 @@ pub(super) fn compile_compose(
         deadline,
         cache,
     };
+    // Built even when a call had errors (with fallbacks), so the template
+    // and graph mistakes of the whole block are reported in one pass.
     match build(input, &params) {
-        Ok(plan) => Some(Arc::new(plan)),
+        Ok(plan) if diag.error_count() == errors_before => Some(Arc::new(plan)),
+        Ok(_) => None,
         Err(errors) => {
             report(errors, &spans, &label, &compose.calls.0, diag);
             None
@@ -129,16 +130,16 @@ impl CallSpans<'_> {
     }
 }
 
-/// One call's input, or `None` when it has errors (already recorded).
+/// One call's input. A part with errors (already recorded) is replaced
+/// by a fallback, so the rest of the block is still checked.
 fn call_input<'a>(
     name: &'a Text,
     raw: &'a RawCall,
     label: &str,
     context: &RouteContext<'_>,
     diag: &mut Diagnostics,
-) -> (Option<CallInput>, CallSpans<'a>) {
+) -> (CallInput, CallSpans<'a>) {
     let label = format!("{label}: call \"{}\"", name.as_str());
-    let errors_before = diag.error_count();
     let tree = |tree: &'a Option<YamlTree>| tree.as_ref().map(|t| (t.to_json(), t.span()));
     let body = tree(&raw.body);
     let variables = tree(&raw.variables);
@@ -154,23 +155,32 @@ fn call_input<'a>(
         body: body.map(|((_, index), span)| (index, span)),
         variables: variables.map(|((_, index), span)| (index, span)),
     };
-    let (Some(backend), Some(kind)) = (backend, kind) else {
-        return (None, spans);
-    };
-    if diag.error_count() > errors_before {
-        return (None, spans);
-    }
     let input = CallInput {
         name: name.to_string(),
-        backend: Arc::clone(backend),
-        kind,
+        backend: backend.map_or_else(|| fallback_backend(&raw.backend), Arc::clone),
+        kind: kind.unwrap_or(CallKindInput::Rest { method: Method::GET, path: "/".to_owned(), body: None }),
         optional: raw.optional.unwrap_or(false),
         timeout,
         headers,
         coalesce: raw.coalesce,
         cache,
     };
-    (Some(input), spans)
+    (input, spans)
+}
+
+/// Stands in for an unknown backend while the rest is checked; a config
+/// with one is always rejected.
+fn fallback_backend(name: &Text) -> Arc<BackendSpec> {
+    Arc::new(BackendSpec {
+        name: name.to_string(),
+        urls: Vec::new(),
+        protocol: UpstreamProtocol::Http1,
+        connect_timeout: Duration::ZERO,
+        request_timeout: Duration::ZERO,
+        max_connections: 0,
+        load_balancing: LoadBalancing::RoundRobin,
+        ejection: EjectionPolicy { consecutive_failures: 0, cooldown: Duration::ZERO },
+    })
 }
 
 /// REST (`path`, optional `method` and `body`) or GraphQL (`graphql`,
@@ -226,7 +236,7 @@ fn resolve_backend<'a>(
     label: &str,
     context: &RouteContext<'a>,
     diag: &mut Diagnostics,
-) -> Option<&'a Arc<crate::config::model::BackendSpec>> {
+) -> Option<&'a Arc<BackendSpec>> {
     if let Some(spec) = context.backends.get(backend.as_str()) {
         return Some(spec);
     }
@@ -277,3 +287,6 @@ fn response_cache(raw: &Spanned<RawResponseCache>, label: &str, diag: &mut Diagn
         max_entries: raw.max_entries.as_ref().map_or(DEFAULT_CACHE_ENTRIES, |n| **n),
     })
 }
+
+#[cfg(test)]
+mod tests;
