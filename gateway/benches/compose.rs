@@ -26,7 +26,10 @@ fn backend(name: &str) -> Arc<BackendSpec> {
         request_timeout: Duration::from_secs(5),
         max_connections: 8,
         load_balancing: LoadBalancing::LeastRequest,
-        ejection: EjectionPolicy { consecutive_failures: 3, cooldown: Duration::from_secs(1) },
+        ejection: EjectionPolicy {
+            consecutive_failures: 3,
+            cooldown: Duration::from_secs(1),
+        },
     })
 }
 
@@ -34,7 +37,11 @@ fn call(name: &str, backend_name: &str, path: &str) -> CallInput {
     CallInput {
         name: name.into(),
         backend: backend(backend_name),
-        kind: CallKindInput::Rest { method: Method::GET, path: path.into(), body: None },
+        kind: CallKindInput::Rest {
+            method: Method::GET,
+            path: path.into(),
+            body: None,
+        },
         optional: false,
         timeout: None,
         headers: vec![],
@@ -54,7 +61,11 @@ fn plan() -> ComposePlan {
         calls: vec![
             call("order", "orders", "/v1/orders/{id}"),
             call("customer", "users", "/v1/users/{order.customer_id}"),
-            call("products", "products", "/v1/products?ids={order.items[*].product_id|join}"),
+            call(
+                "products",
+                "products",
+                "/v1/products?ids={order.items[*].product_id|join}",
+            ),
             call("payment", "payments", "/v1/payments/{id}"),
         ],
         response: Some(response),
@@ -68,29 +79,57 @@ fn plan() -> ComposePlan {
 
 /// Call results shaped like the mocks' answers, with `items` order lines.
 fn results(items: usize) -> Vec<Option<Arc<Value>>> {
-    let lines: Vec<Value> = (0..items).map(|i| json!({"product_id": format!("p{i}"), "quantity": 1, "unit_price": 9.99})).collect();
-    let products: Vec<Value> = (0..items).rev().map(|i| json!({"id": format!("p{i}"), "name": format!("Product {i}"), "price": 9.99})).collect();
+    let lines: Vec<Value> = (0..items)
+        .map(|i| json!({"product_id": format!("p{i}"), "quantity": 1, "unit_price": 9.99}))
+        .collect();
+    let products: Vec<Value> = (0..items)
+        .rev()
+        .map(|i| json!({"id": format!("p{i}"), "name": format!("Product {i}"), "price": 9.99}))
+        .collect();
     vec![
-        Some(Arc::new(json!({"id": "o1", "customer_id": "c1", "status": "shipped", "total": 9.99, "items": lines}))),
-        Some(Arc::new(json!({"id": "c1", "name": "John Doe", "email": "john@example.com"}))),
+        Some(Arc::new(
+            json!({"id": "o1", "customer_id": "c1", "status": "shipped", "total": 9.99, "items": lines}),
+        )),
+        Some(Arc::new(
+            json!({"id": "c1", "name": "John Doe", "email": "john@example.com"}),
+        )),
         Some(Arc::new(json!({"items": products, "missing": []}))),
-        Some(Arc::new(json!({"id": "pay1", "status": "completed", "amount": 9.99}))),
+        Some(Arc::new(
+            json!({"id": "pay1", "status": "completed", "amount": 9.99}),
+        )),
     ]
 }
 
 fn bench_compose(c: &mut Criterion) {
     let plan = plan();
-    let params: Params = [("id", "0e1c8a52-7d6b-8a7e-9d41-3b2a1c0d9e8f")].into_iter().collect();
+    let params: Params = [("id", "0e1c8a52-7d6b-8a7e-9d41-3b2a1c0d9e8f")]
+        .into_iter()
+        .collect();
     for items in [2, 50] {
         let results = results(items);
-        let bindings = Bindings { params: &params, results: &results };
+        let bindings = Bindings {
+            params: &params,
+            results: &results,
+        };
         c.bench_function(&format!("render_products_path/{items}_items"), |b| {
-            let gateway::compose::plan::CallKind::Rest(rest) = &plan.calls[2].kind else { unreachable!() };
+            let gateway::compose::plan::CallKind::Rest(rest) = &plan.calls[2].kind else {
+                unreachable!()
+            };
             b.iter(|| black_box(bindings.render(&rest.path, Target::Url).expect("renders")))
         });
-        c.bench_function(&format!("merge_order_details_response/{items}_items"), |b| {
-            b.iter(|| black_box(plan.response.render(&bindings, Strictness::Lenient).expect("renders").to_string()))
-        });
+        c.bench_function(
+            &format!("merge_order_details_response/{items}_items"),
+            |b| {
+                b.iter(|| {
+                    black_box(
+                        plan.response
+                            .render(&bindings, Strictness::Lenient)
+                            .expect("renders")
+                            .to_string(),
+                    )
+                })
+            },
+        );
     }
 }
 

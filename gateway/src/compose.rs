@@ -51,14 +51,21 @@ pub async fn handle(
     ctx: RequestContext,
     plan: &ComposePlan,
 ) -> Result<Response<GatewayBody>, GatewayError> {
-    let cache_key = plan.response_cache.as_ref().map(|cache| cache.key(&ctx.params, request.headers()));
+    let cache_key = plan
+        .response_cache
+        .as_ref()
+        .map(|cache| cache.key(&ctx.params, request.headers()));
     if let (Some(cache), Some(key)) = (&plan.response_cache, &cache_key)
         && let Some(body) = cache.get(key).await
     {
         return Ok(response::json_response(body, false, true));
     }
     let forwarded = forwarded_headers(request.headers(), &ctx);
-    let env = call::CallEnv { upstreams: &ctx.snapshot.upstreams, forwarded: &forwarded, coalescer: &plan.coalescer };
+    let env = call::CallEnv {
+        upstreams: &ctx.snapshot.upstreams,
+        forwarded: &forwarded,
+        coalescer: &plan.coalescer,
+    };
     let execution = execute::execute(plan, &ctx.params, &env).await?;
     let (body, partial) = response::render_body(plan, &execution, &ctx.params);
     if let (Some(cache), Some(key), false) = (&plan.response_cache, cache_key, partial) {

@@ -51,8 +51,17 @@ pub struct CallInput {
 
 #[derive(Debug, Clone)]
 pub enum CallKindInput {
-    Rest { method: Method, path: String, body: Option<Value> },
-    GraphQl { path: String, query: String, variables: Option<Value>, data: Option<String> },
+    Rest {
+        method: Method,
+        path: String,
+        body: Option<Value>,
+    },
+    GraphQl {
+        path: String,
+        query: String,
+        variables: Option<Value>,
+        data: Option<String>,
+    },
 }
 
 /// Which part of the input an error is about.
@@ -61,7 +70,11 @@ pub enum Location {
     /// `calls.<name>` itself (cycles, bad names).
     Call(usize),
     /// A field of a call; `at` is the key path inside a JSON template.
-    CallField { call: usize, field: CallField, at: Vec<String> },
+    CallField {
+        call: usize,
+        field: CallField,
+        at: Vec<String>,
+    },
     /// The key path inside `response`.
     Response(Vec<String>),
     Primary,
@@ -105,12 +118,22 @@ impl Scope for Names<'_> {
 pub fn build(input: ComposeInput, params: &[String]) -> Result<ComposePlan, Vec<PlanError>> {
     let mut errors = Vec::new();
     if input.calls.is_empty() {
-        errors.push(PlanError { location: Location::Compose, message: "compose needs at least one call under `calls`".into() });
+        errors.push(PlanError {
+            location: Location::Compose,
+            message: "compose needs at least one call under `calls`".into(),
+        });
     }
-    let names = Names { calls: input.calls.iter().map(|call| call.name.as_str()).collect(), params };
+    let names = Names {
+        calls: input.calls.iter().map(|call| call.name.as_str()).collect(),
+        params,
+    };
     check_names(&input.calls, params, &mut errors);
-    let compiled: Vec<(CallSpec, BTreeSet<usize>)> =
-        input.calls.iter().enumerate().map(|(index, call)| compile_call(index, call, &names, &mut errors)).collect();
+    let compiled: Vec<(CallSpec, BTreeSet<usize>)> = input
+        .calls
+        .iter()
+        .enumerate()
+        .map(|(index, call)| compile_call(index, call, &names, &mut errors))
+        .collect();
     let response = compile_response(input.response.as_ref(), &names, &mut errors);
     let primary = primary_index(input.primary.as_deref(), &names, &mut errors);
     let (calls, dependencies): (Vec<_>, Vec<_>) = compiled.into_iter().unzip();
@@ -119,7 +142,10 @@ pub fn build(input: ComposeInput, params: &[String]) -> Result<ComposePlan, Vec<
         Err(cycle) => {
             let path: Vec<&str> = cycle.0.iter().map(|&i| names.calls[i]).collect();
             let message = format!("calls form a cycle: {}", path.join(" -> "));
-            errors.push(PlanError { location: Location::Call(cycle.0[0]), message });
+            errors.push(PlanError {
+                location: Location::Call(cycle.0[0]),
+                message,
+            });
             None
         }
     };
@@ -140,51 +166,101 @@ pub fn build(input: ComposeInput, params: &[String]) -> Result<ComposePlan, Vec<
 
 fn check_names(calls: &[CallInput], params: &[String], errors: &mut Vec<PlanError>) {
     for (index, call) in calls.iter().enumerate() {
-        let valid = !call.name.is_empty() && call.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        let valid = !call.name.is_empty()
+            && call
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         let message = if !valid {
-            format!("call name \"{}\" must use only letters, digits, `_` and `-`", call.name)
+            format!(
+                "call name \"{}\" must use only letters, digits, `_` and `-`",
+                call.name
+            )
         } else if call.name == "_meta" {
             "the call name `_meta` is reserved for the response's error list".to_owned()
         } else if params.contains(&call.name) {
-            format!("call \"{}\" has the name of a path parameter; rename the call", call.name)
+            format!(
+                "call \"{}\" has the name of a path parameter; rename the call",
+                call.name
+            )
         } else {
             continue;
         };
-        errors.push(PlanError { location: Location::Call(index), message });
+        errors.push(PlanError {
+            location: Location::Call(index),
+            message,
+        });
     }
 }
 
-fn compile_call(index: usize, input: &CallInput, names: &Names<'_>, errors: &mut Vec<PlanError>) -> (CallSpec, BTreeSet<usize>) {
+fn compile_call(
+    index: usize,
+    input: &CallInput,
+    names: &Names<'_>,
+    errors: &mut Vec<PlanError>,
+) -> (CallSpec, BTreeSet<usize>) {
     let mut exprs: Vec<Expr> = Vec::new();
     let mut error_at = |field: CallField, at: Vec<String>, message: String| {
-        errors.push(PlanError { location: Location::CallField { call: index, field, at }, message });
+        errors.push(PlanError {
+            location: Location::CallField {
+                call: index,
+                field,
+                at,
+            },
+            message,
+        });
     };
     let kind = match &input.kind {
         CallKindInput::Rest { method, path, body } => {
-            let path = path_template(path, names, &mut exprs).map_err(|m| error_at(CallField::Path, vec![], m));
-            let body = body.as_ref().map(|body| json_template(body, names, &mut exprs, |at, m| error_at(CallField::Body, at, m)));
-            CallKind::Rest(RestCall { method: method.clone(), path: path.unwrap_or(empty_template()), body })
+            let path = path_template(path, names, &mut exprs)
+                .map_err(|m| error_at(CallField::Path, vec![], m));
+            let body = body.as_ref().map(|body| {
+                json_template(body, names, &mut exprs, |at, m| {
+                    error_at(CallField::Body, at, m)
+                })
+            });
+            CallKind::Rest(RestCall {
+                method: method.clone(),
+                path: path.unwrap_or(empty_template()),
+                body,
+            })
         }
-        CallKindInput::GraphQl { path, query, variables, data } => {
-            let path = path_template(path, names, &mut exprs).map_err(|m| error_at(CallField::Path, vec![], m));
-            let variables =
-                variables.as_ref().map(|vars| json_template(vars, names, &mut exprs, |at, m| error_at(CallField::Variables, at, m)));
+        CallKindInput::GraphQl {
+            path,
+            query,
+            variables,
+            data,
+        } => {
+            let path = path_template(path, names, &mut exprs)
+                .map_err(|m| error_at(CallField::Path, vec![], m));
+            let variables = variables.as_ref().map(|vars| {
+                json_template(vars, names, &mut exprs, |at, m| {
+                    error_at(CallField::Variables, at, m)
+                })
+            });
             let data_path = data.as_deref().map(dotted_path).unwrap_or_default();
             let query = query.clone();
-            CallKind::GraphQl(GraphQlCall { path: path.unwrap_or(empty_template()), query, variables, data_path })
+            CallKind::GraphQl(GraphQlCall {
+                path: path.unwrap_or(empty_template()),
+                query,
+                variables,
+                data_path,
+            })
         }
     };
     let headers = input
         .headers
         .iter()
         .enumerate()
-        .filter_map(|(n, (name, text))| match string_template(text, names, &mut exprs) {
-            Ok(template) => Some((name.clone(), template)),
-            Err(message) => {
-                error_at(CallField::Header(n), vec![], message);
-                None
-            }
-        })
+        .filter_map(
+            |(n, (name, text))| match string_template(text, names, &mut exprs) {
+                Ok(template) => Some((name.clone(), template)),
+                Err(message) => {
+                    error_at(CallField::Header(n), vec![], message);
+                    None
+                }
+            },
+        )
         .collect();
     let dependencies = exprs.iter().filter_map(Expr::call).collect();
     let spec = CallSpec {
@@ -205,12 +281,19 @@ fn empty_template() -> StringTemplate {
 }
 
 fn dotted_path(path: &str) -> Vec<Segment> {
-    path.split('.').filter(|name| !name.is_empty()).map(|name| Segment::Field(name.to_owned())).collect()
+    path.split('.')
+        .filter(|name| !name.is_empty())
+        .map(|name| Segment::Field(name.to_owned()))
+        .collect()
 }
 
 /// A string template with every expression resolved; its expressions are
 /// added to `exprs`.
-fn string_template(text: &str, names: &Names<'_>, exprs: &mut Vec<Expr>) -> Result<StringTemplate, String> {
+fn string_template(
+    text: &str,
+    names: &Names<'_>,
+    exprs: &mut Vec<Expr>,
+) -> Result<StringTemplate, String> {
     let mut template = StringTemplate::parse(text).map_err(|error| error.to_string())?;
     for expr in template.exprs_mut() {
         expr.resolve(names)?;
@@ -219,7 +302,11 @@ fn string_template(text: &str, names: &Names<'_>, exprs: &mut Vec<Expr>) -> Resu
     Ok(template)
 }
 
-fn path_template(text: &str, names: &Names<'_>, exprs: &mut Vec<Expr>) -> Result<StringTemplate, String> {
+fn path_template(
+    text: &str,
+    names: &Names<'_>,
+    exprs: &mut Vec<Expr>,
+) -> Result<StringTemplate, String> {
     if !text.starts_with('/') {
         return Err(format!("path \"{text}\" must start with `/`"));
     }
@@ -236,29 +323,51 @@ fn json_template(
     let mut template = ValueTemplate::compile(value, &mut Vec::new(), &mut errors);
     template.resolve(names, &mut Vec::new(), &mut errors);
     exprs.extend(template.exprs().into_iter().cloned());
-    errors.into_iter().for_each(|error| report(error.at, error.message));
+    errors
+        .into_iter()
+        .for_each(|error| report(error.at, error.message));
     template
 }
 
 /// The response template, or by default every call's value under its name.
-fn compile_response(response: Option<&Value>, names: &Names<'_>, errors: &mut Vec<PlanError>) -> ValueTemplate {
+fn compile_response(
+    response: Option<&Value>,
+    names: &Names<'_>,
+    errors: &mut Vec<PlanError>,
+) -> ValueTemplate {
     let Some(response) = response else {
         let fields = names.calls.iter().enumerate().map(|(index, name)| {
-            let expr = Expr { root: super::template::Root::Call { index, name: name.to_string() }, path: vec![], filter: None };
+            let expr = Expr {
+                root: super::template::Root::Call {
+                    index,
+                    name: name.to_string(),
+                },
+                path: vec![],
+                filter: None,
+            };
             (name.to_string(), ValueTemplate::Expr(expr))
         });
         return ValueTemplate::Object(fields.collect());
     };
     json_template(response, names, &mut Vec::new(), |at, message| {
-        errors.push(PlanError { location: Location::Response(at), message });
+        errors.push(PlanError {
+            location: Location::Response(at),
+            message,
+        });
     })
 }
 
 fn primary_index(primary: Option<&str>, names: &Names<'_>, errors: &mut Vec<PlanError>) -> usize {
     let Some(name) = primary else { return 0 };
     names.call_index(name).unwrap_or_else(|| {
-        let message = format!("primary names \"{name}\", which is not a call; calls: {}", names.calls.join(", "));
-        errors.push(PlanError { location: Location::Primary, message });
+        let message = format!(
+            "primary names \"{name}\", which is not a call; calls: {}",
+            names.calls.join(", ")
+        );
+        errors.push(PlanError {
+            location: Location::Primary,
+            message,
+        });
         0
     })
 }

@@ -56,13 +56,22 @@ impl<K, V> Expiry<K, Timed<V>> for PerEntryTtl {
         Some(value.ttl)
     }
 
-    fn expire_after_update(&self, _key: &K, value: &Timed<V>, _now: Instant, _left: Option<Duration>) -> Option<Duration> {
+    fn expire_after_update(
+        &self,
+        _key: &K,
+        value: &Timed<V>,
+        _now: Instant,
+        _left: Option<Duration>,
+    ) -> Option<Duration> {
         Some(value.ttl)
     }
 }
 
 fn build_cache<V: Clone + Send + Sync + 'static>(max_entries: u64) -> Cache<String, Timed<V>> {
-    Cache::builder().max_capacity(max_entries).expire_after(PerEntryTtl).build()
+    Cache::builder()
+        .max_capacity(max_entries)
+        .expire_after(PerEntryTtl)
+        .build()
 }
 
 /// One call's value cache.
@@ -92,7 +101,10 @@ impl CallCache {
 
 impl fmt::Debug for CallCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CallCache").field("settings", &self.settings).field("entries", &self.entries.entry_count()).finish()
+        f.debug_struct("CallCache")
+            .field("settings", &self.settings)
+            .field("entries", &self.entries.entry_count())
+            .finish()
     }
 }
 
@@ -102,14 +114,28 @@ pub fn call_ttl(settings: &CallCacheSettings, cache_control: Option<&str>) -> Op
     if !settings.honor_cache_control {
         return configured;
     }
-    let Some(header) = cache_control else { return configured };
+    let Some(header) = cache_control else {
+        return configured;
+    };
     let mut max_age = None;
     for directive in header.split(',').map(|d| d.trim().to_ascii_lowercase()) {
         match directive.split_once('=') {
-            None if matches!(directive.as_str(), "no-store" | "no-cache" | "private") => return None,
-            Some(("s-maxage", seconds)) => max_age = seconds.trim_matches('"').parse().ok().map(Duration::from_secs),
+            None if matches!(directive.as_str(), "no-store" | "no-cache" | "private") => {
+                return None;
+            }
+            Some(("s-maxage", seconds)) => {
+                max_age = seconds
+                    .trim_matches('"')
+                    .parse()
+                    .ok()
+                    .map(Duration::from_secs)
+            }
             Some(("max-age", seconds)) if max_age.is_none() => {
-                max_age = seconds.trim_matches('"').parse().ok().map(Duration::from_secs);
+                max_age = seconds
+                    .trim_matches('"')
+                    .parse()
+                    .ok()
+                    .map(Duration::from_secs);
             }
             _ => {}
         }
@@ -140,7 +166,11 @@ impl ResponseCache {
             key.push_str(&format!("{name}={value}\n"));
         }
         for name in &self.settings.vary {
-            let values: Vec<_> = headers.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect();
+            let values: Vec<_> = headers
+                .get_all(name)
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .collect();
             key.push_str(&format!("{name}: {:?}\n", values));
         }
         key
@@ -158,7 +188,10 @@ impl ResponseCache {
 
 impl fmt::Debug for ResponseCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ResponseCache").field("settings", &self.settings).field("entries", &self.entries.entry_count()).finish()
+        f.debug_struct("ResponseCache")
+            .field("settings", &self.settings)
+            .field("entries", &self.entries.entry_count())
+            .finish()
     }
 }
 
@@ -167,32 +200,57 @@ mod tests {
     use super::*;
 
     fn settings(ttl: u64, honor: bool) -> CallCacheSettings {
-        CallCacheSettings { ttl: Duration::from_secs(ttl), honor_cache_control: honor, max_entries: 10 }
+        CallCacheSettings {
+            ttl: Duration::from_secs(ttl),
+            honor_cache_control: honor,
+            max_entries: 10,
+        }
     }
 
     #[test]
     fn max_age_lowers_the_ttl_but_never_raises_it() {
         let s = settings(60, true);
         assert_eq!(call_ttl(&s, None), Some(Duration::from_secs(60)));
-        assert_eq!(call_ttl(&s, Some("public, max-age=5")), Some(Duration::from_secs(5)));
-        assert_eq!(call_ttl(&s, Some("max-age=600")), Some(Duration::from_secs(60)));
-        assert_eq!(call_ttl(&s, Some("max-age=600, s-maxage=7")), Some(Duration::from_secs(7)));
+        assert_eq!(
+            call_ttl(&s, Some("public, max-age=5")),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(
+            call_ttl(&s, Some("max-age=600")),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            call_ttl(&s, Some("max-age=600, s-maxage=7")),
+            Some(Duration::from_secs(7))
+        );
         assert_eq!(call_ttl(&s, Some("max-age=0")), None);
     }
 
     #[test]
     fn no_store_no_cache_and_private_are_not_kept_unless_ignored() {
         for header in ["no-store", "No-Cache", "private, max-age=30"] {
-            assert_eq!(call_ttl(&settings(60, true), Some(header)), None, "{header}");
-            assert_eq!(call_ttl(&settings(60, false), Some(header)), Some(Duration::from_secs(60)), "{header}");
+            assert_eq!(
+                call_ttl(&settings(60, true), Some(header)),
+                None,
+                "{header}"
+            );
+            assert_eq!(
+                call_ttl(&settings(60, false), Some(header)),
+                Some(Duration::from_secs(60)),
+                "{header}"
+            );
         }
     }
 
     #[tokio::test]
     async fn stored_values_are_served_until_their_ttl() {
         let cache = CallCache::new(settings(60, true));
-        cache.store("k".into(), Arc::new(Value::from(1)), None).await;
-        cache.store("n".into(), Arc::new(Value::from(2)), Some("no-store")).await;
+        cache
+            .store("k".into(), Arc::new(Value::from(1)), None)
+            .await;
+        cache
+            .store("n".into(), Arc::new(Value::from(2)), Some("no-store"))
+            .await;
         assert_eq!(cache.get("k").await.as_deref(), Some(&Value::from(1)));
         assert_eq!(cache.get("n").await, None);
     }

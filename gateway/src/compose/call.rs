@@ -30,13 +30,21 @@ pub struct CallEnv<'a> {
 }
 
 /// Renders call `index` now and returns the future that completes it.
-pub fn start_call(index: usize, spec: &CallSpec, bindings: &Bindings<'_>, env: &CallEnv<'_>) -> BoxFuture<'static, Finished> {
+pub fn start_call(
+    index: usize,
+    spec: &CallSpec,
+    bindings: &Bindings<'_>,
+    env: &CallEnv<'_>,
+) -> BoxFuture<'static, Finished> {
     let rendered = match render_call(spec, bindings, env.forwarded) {
         Ok(rendered) => rendered,
         Err(failure) => return futures::future::ready((index, Err(failure))).boxed(),
     };
     let Some(pool) = env.upstreams.get(&spec.backend.name).cloned() else {
-        let failure = CallFailure::new(FailureKind::Unavailable, format!("backend \"{}\" has no upstream pool", spec.backend.name));
+        let failure = CallFailure::new(
+            FailureKind::Unavailable,
+            format!("backend \"{}\" has no upstream pool", spec.backend.name),
+        );
         return futures::future::ready((index, Err(failure))).boxed();
     };
     let key = rendered.key(&spec.backend.name);
@@ -56,7 +64,13 @@ pub fn start_call(index: usize, spec: &CallSpec, bindings: &Bindings<'_>, env: &
             None => fetching.await,
         };
         if let (Ok(output), Some(cache)) = (&result, &cache) {
-            cache.store(key, Arc::clone(&output.value), output.cache_control.as_deref()).await;
+            cache
+                .store(
+                    key,
+                    Arc::clone(&output.value),
+                    output.cache_control.as_deref(),
+                )
+                .await;
         }
         (index, result.map(|output| output.value))
     }

@@ -24,7 +24,15 @@ type Fetch = Shared<BoxFuture<'static, Result<CallOutput, CallFailure>>>;
 /// The in-flight calls of one route, by key.
 #[derive(Debug, Default)]
 pub struct Coalescer {
-    in_flight: Mutex<HashMap<String, (u64, WeakShared<BoxFuture<'static, Result<CallOutput, CallFailure>>>)>>,
+    in_flight: Mutex<
+        HashMap<
+            String,
+            (
+                u64,
+                WeakShared<BoxFuture<'static, Result<CallOutput, CallFailure>>>,
+            ),
+        >,
+    >,
     next_id: AtomicU64,
     joined: AtomicU64,
 }
@@ -38,7 +46,11 @@ struct Forget {
 
 impl Drop for Forget {
     fn drop(&mut self) {
-        let mut map = self.coalescer.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut map = self
+            .coalescer
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if map.get(&self.key).is_some_and(|(id, _)| *id == self.id) {
             map.remove(&self.key);
         }
@@ -48,7 +60,11 @@ impl Drop for Forget {
 impl Coalescer {
     /// Joins the in-flight fetch for `key`, or starts `fetch` as it.
     /// Returns the result and whether this caller joined another's fetch.
-    pub async fn run<F>(self: &Arc<Self>, key: String, fetch: F) -> (Result<CallOutput, CallFailure>, bool)
+    pub async fn run<F>(
+        self: &Arc<Self>,
+        key: String,
+        fetch: F,
+    ) -> (Result<CallOutput, CallFailure>, bool)
     where
         F: Future<Output = Result<CallOutput, CallFailure>> + Send + 'static,
     {
@@ -60,13 +76,20 @@ impl Coalescer {
     where
         F: Future<Output = Result<CallOutput, CallFailure>> + Send + 'static,
     {
-        let mut map = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut map = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(shared) = map.get(&key).and_then(|(_, weak)| weak.upgrade()) {
             self.joined.fetch_add(1, Ordering::Relaxed);
             return (shared, true);
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let forget = Forget { coalescer: Arc::clone(self), key: key.clone(), id };
+        let forget = Forget {
+            coalescer: Arc::clone(self),
+            key: key.clone(),
+            id,
+        };
         let shared = async move {
             let _forget_when_done_or_dropped = forget;
             fetch.await
@@ -86,7 +109,10 @@ impl Coalescer {
 
     /// How many fetches are in flight (for tests and metrics).
     pub fn in_flight(&self) -> usize {
-        self.in_flight.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 }
 
@@ -100,7 +126,10 @@ mod tests {
     use super::*;
 
     fn output(n: i64) -> CallOutput {
-        CallOutput { value: Arc::new(Value::from(n)), cache_control: None }
+        CallOutput {
+            value: Arc::new(Value::from(n)),
+            cache_control: None,
+        }
     }
 
     #[tokio::test]
@@ -125,7 +154,11 @@ mod tests {
         let results = all.await;
         assert_eq!(started.load(Ordering::SeqCst), 1);
         assert_eq!(results.iter().filter(|(_, joined)| *joined).count(), 4);
-        assert!(results.iter().all(|(result, _)| result.as_ref().unwrap().value.as_i64() == Some(7)));
+        assert!(
+            results
+                .iter()
+                .all(|(result, _)| result.as_ref().unwrap().value.as_i64() == Some(7))
+        );
         assert_eq!(coalescer.in_flight(), 0);
     }
 

@@ -34,7 +34,11 @@ impl CallGraph {
             }
         }
         let order = topological_order(&dependencies);
-        Ok(Self { dependencies, dependents, order })
+        Ok(Self {
+            dependencies,
+            dependents,
+            order,
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -54,7 +58,9 @@ impl CallGraph {
 /// Kahn's algorithm, always taking the lowest ready index.
 fn topological_order(dependencies: &[BTreeSet<usize>]) -> Vec<usize> {
     let mut waiting: Vec<usize> = dependencies.iter().map(BTreeSet::len).collect();
-    let mut ready: BTreeSet<usize> = (0..dependencies.len()).filter(|&call| waiting[call] == 0).collect();
+    let mut ready: BTreeSet<usize> = (0..dependencies.len())
+        .filter(|&call| waiting[call] == 0)
+        .collect();
     let mut order = Vec::with_capacity(dependencies.len());
     while let Some(call) = ready.pop_first() {
         order.push(call);
@@ -78,7 +84,12 @@ fn find_cycle(dependencies: &[BTreeSet<usize>]) -> Option<Cycle> {
         OnPath,
         Done,
     }
-    fn visit(call: usize, deps: &[BTreeSet<usize>], marks: &mut [Mark], path: &mut Vec<usize>) -> Option<Cycle> {
+    fn visit(
+        call: usize,
+        deps: &[BTreeSet<usize>],
+        marks: &mut [Mark],
+        path: &mut Vec<usize>,
+    ) -> Option<Cycle> {
         marks[call] = Mark::OnPath;
         path.push(call);
         for &dep in &deps[call] {
@@ -113,7 +124,12 @@ mod tests {
     use super::*;
 
     fn graph(edges: &[&[usize]]) -> Result<CallGraph, Cycle> {
-        CallGraph::build(edges.iter().map(|deps| deps.iter().copied().collect()).collect())
+        CallGraph::build(
+            edges
+                .iter()
+                .map(|deps| deps.iter().copied().collect())
+                .collect(),
+        )
     }
 
     #[test]
@@ -133,8 +149,14 @@ mod tests {
 
     #[test]
     fn cycles_are_found_with_their_path() {
-        assert_eq!(graph(&[&[1], &[2], &[0]]).unwrap_err(), Cycle(vec![0, 1, 2, 0]));
+        assert_eq!(
+            graph(&[&[1], &[2], &[0]]).unwrap_err(),
+            Cycle(vec![0, 1, 2, 0])
+        );
         assert_eq!(graph(&[&[], &[1]]).unwrap_err(), Cycle(vec![1, 1]));
-        assert_eq!(graph(&[&[], &[2], &[1], &[0]]).unwrap_err(), Cycle(vec![1, 2, 1]));
+        assert_eq!(
+            graph(&[&[], &[2], &[1], &[0]]).unwrap_err(),
+            Cycle(vec![1, 2, 1])
+        );
     }
 }

@@ -55,12 +55,19 @@ impl CallFailure {
             FailureKind::Dependency => "COMPOSE_DEPENDENCY_FAILED",
             FailureKind::Deadline => "COMPOSE_DEADLINE_EXCEEDED",
         };
-        Self { kind, code, message: message.into() }
+        Self {
+            kind,
+            code,
+            message: message.into(),
+        }
     }
 
     /// A GraphQL response with `errors`: a bad response with its own code.
     pub fn graphql(message: impl Into<String>) -> Self {
-        Self { code: "UPSTREAM_GRAPHQL_ERRORS", ..Self::new(FailureKind::BadResponse, message) }
+        Self {
+            code: "UPSTREAM_GRAPHQL_ERRORS",
+            ..Self::new(FailureKind::BadResponse, message)
+        }
     }
 
     /// The upstream status, when there was one.
@@ -97,10 +104,17 @@ impl From<UpstreamError> for CallFailure {
 pub enum ComposeError {
     /// A required call failed.
     #[error("required call \"{call}\" failed: {}", failure.message)]
-    Required { call: String, primary: bool, failure: CallFailure },
+    Required {
+        call: String,
+        primary: bool,
+        failure: CallFailure,
+    },
     /// The route's deadline passed while required calls were outstanding.
     #[error("the route's deadline of {deadline_ms} ms passed while {} were outstanding", outstanding.join(", "))]
-    Deadline { deadline_ms: u128, outstanding: Vec<String> },
+    Deadline {
+        deadline_ms: u128,
+        outstanding: Vec<String>,
+    },
     /// The plan names a backend the snapshot has no pool for (a bug: the
     /// config compiler resolves backends).
     #[error("call \"{call}\" names backend \"{backend}\", which has no upstream pool")]
@@ -110,8 +124,12 @@ pub enum ComposeError {
 impl From<ComposeError> for GatewayError {
     fn from(error: ComposeError) -> Self {
         let (status, code) = match &error {
-            ComposeError::Required { primary, failure, .. } => required_status(*primary, failure),
-            ComposeError::Deadline { .. } => (StatusCode::GATEWAY_TIMEOUT, "COMPOSE_DEADLINE_EXCEEDED"),
+            ComposeError::Required {
+                primary, failure, ..
+            } => required_status(*primary, failure),
+            ComposeError::Deadline { .. } => {
+                (StatusCode::GATEWAY_TIMEOUT, "COMPOSE_DEADLINE_EXCEEDED")
+            }
             ComposeError::NoPool { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
         };
         GatewayError::new(status, code, error.to_string()).with_source(error)
@@ -121,9 +139,15 @@ impl From<ComposeError> for GatewayError {
 /// The client's status for a failed required call.
 fn required_status(primary: bool, failure: &CallFailure) -> (StatusCode, &'static str) {
     match failure.kind {
-        FailureKind::Status(StatusCode::NOT_FOUND) if primary => (StatusCode::NOT_FOUND, "NOT_FOUND"),
-        FailureKind::Status(status) if primary && passes_through(status) => (status, "UPSTREAM_REJECTED"),
-        FailureKind::Status(status @ (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)) => (status, "UPSTREAM_REJECTED"),
+        FailureKind::Status(StatusCode::NOT_FOUND) if primary => {
+            (StatusCode::NOT_FOUND, "NOT_FOUND")
+        }
+        FailureKind::Status(status) if primary && passes_through(status) => {
+            (status, "UPSTREAM_REJECTED")
+        }
+        FailureKind::Status(status @ (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)) => {
+            (status, "UPSTREAM_REJECTED")
+        }
         FailureKind::Timeout | FailureKind::Deadline => (StatusCode::GATEWAY_TIMEOUT, failure.code),
         _ => (StatusCode::BAD_GATEWAY, failure.code),
     }
@@ -131,7 +155,9 @@ fn required_status(primary: bool, failure: &CallFailure) -> (StatusCode, &'stati
 
 /// Client errors of the primary call that are the client's own fault.
 fn passes_through(status: StatusCode) -> bool {
-    status.is_client_error() && status != StatusCode::REQUEST_TIMEOUT && status != StatusCode::TOO_MANY_REQUESTS
+    status.is_client_error()
+        && status != StatusCode::REQUEST_TIMEOUT
+        && status != StatusCode::TOO_MANY_REQUESTS
 }
 
 #[cfg(test)]
@@ -139,32 +165,55 @@ mod tests {
     use super::*;
 
     fn status_of(primary: bool, kind: FailureKind) -> (StatusCode, &'static str) {
-        let error = ComposeError::Required { call: "x".into(), primary, failure: CallFailure::new(kind, "m") };
+        let error = ComposeError::Required {
+            call: "x".into(),
+            primary,
+            failure: CallFailure::new(kind, "m"),
+        };
         let gateway = GatewayError::from(error);
         (gateway.status, gateway.code)
     }
 
     #[test]
     fn primary_not_found_is_the_clients_404() {
-        assert_eq!(status_of(true, FailureKind::Status(StatusCode::NOT_FOUND)), (StatusCode::NOT_FOUND, "NOT_FOUND"));
-        assert_eq!(status_of(true, FailureKind::Status(StatusCode::BAD_REQUEST)).0, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            status_of(true, FailureKind::Status(StatusCode::NOT_FOUND)),
+            (StatusCode::NOT_FOUND, "NOT_FOUND")
+        );
+        assert_eq!(
+            status_of(true, FailureKind::Status(StatusCode::BAD_REQUEST)).0,
+            StatusCode::BAD_REQUEST
+        );
     }
 
     #[test]
     fn secondary_not_found_is_a_bad_gateway() {
-        assert_eq!(status_of(false, FailureKind::Status(StatusCode::NOT_FOUND)), (StatusCode::BAD_GATEWAY, "UPSTREAM_NOT_FOUND"));
-        assert_eq!(status_of(true, FailureKind::Status(StatusCode::SERVICE_UNAVAILABLE)).0, StatusCode::BAD_GATEWAY);
+        assert_eq!(
+            status_of(false, FailureKind::Status(StatusCode::NOT_FOUND)),
+            (StatusCode::BAD_GATEWAY, "UPSTREAM_NOT_FOUND")
+        );
+        assert_eq!(
+            status_of(true, FailureKind::Status(StatusCode::SERVICE_UNAVAILABLE)).0,
+            StatusCode::BAD_GATEWAY
+        );
     }
 
     #[test]
     fn timeouts_are_gateway_timeouts() {
-        assert_eq!(status_of(false, FailureKind::Timeout), (StatusCode::GATEWAY_TIMEOUT, "UPSTREAM_TIMEOUT"));
-        assert_eq!(status_of(false, FailureKind::Unavailable), (StatusCode::BAD_GATEWAY, "UPSTREAM_UNAVAILABLE"));
+        assert_eq!(
+            status_of(false, FailureKind::Timeout),
+            (StatusCode::GATEWAY_TIMEOUT, "UPSTREAM_TIMEOUT")
+        );
+        assert_eq!(
+            status_of(false, FailureKind::Unavailable),
+            (StatusCode::BAD_GATEWAY, "UPSTREAM_UNAVAILABLE")
+        );
     }
 
     #[test]
     fn meta_entries_name_call_code_status_and_message() {
-        let failure = CallFailure::new(FailureKind::Status(StatusCode::SERVICE_UNAVAILABLE), "down");
+        let failure =
+            CallFailure::new(FailureKind::Status(StatusCode::SERVICE_UNAVAILABLE), "down");
         assert_eq!(
             failure.to_meta("payment"),
             json!({"call": "payment", "code": "UPSTREAM_BAD_STATUS", "status": 503, "message": "down"})

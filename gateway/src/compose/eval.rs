@@ -42,7 +42,11 @@ pub enum EvalError {
 }
 
 /// Characters kept as they are in URL values: RFC 3986 "unreserved".
-const URL_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const URL_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 impl Bindings<'_> {
     /// The value of `expr`, `None` when any step is missing. Filters are
@@ -79,27 +83,42 @@ impl Bindings<'_> {
 
     fn render_expr(&self, expr: &Expr, target: Target) -> Result<String, EvalError> {
         if let (Root::Param(name), Target::Url) = (&expr.root, target) {
-            return self.params.get(name).map(str::to_owned).ok_or_else(|| self.missing(expr));
+            return self
+                .params
+                .get(name)
+                .map(str::to_owned)
+                .ok_or_else(|| self.missing(expr));
         }
         let raw = self.value_before_filter(expr)?;
         match &expr.filter {
-            Some(Filter::Join(separator)) => join(&raw, separator, target).ok_or_else(|| not_scalar(expr, &raw)),
+            Some(Filter::Join(separator)) => {
+                join(&raw, separator, target).ok_or_else(|| not_scalar(expr, &raw))
+            }
             None => scalar_text(&raw, target).ok_or_else(|| not_scalar(expr, &raw)),
         }
     }
 
     fn value_before_filter(&self, expr: &Expr) -> Result<Value, EvalError> {
-        let unfiltered = Expr { filter: None, ..expr.clone() };
-        self.required_value(&unfiltered).map_err(|_| self.missing(expr))
+        let unfiltered = Expr {
+            filter: None,
+            ..expr.clone()
+        };
+        self.required_value(&unfiltered)
+            .map_err(|_| self.missing(expr))
     }
 
     fn missing(&self, expr: &Expr) -> EvalError {
         let reason = match &expr.root {
-            Root::Call { index, .. } if self.results.get(*index).is_none_or(Option::is_none) => "the call it reads has no result",
+            Root::Call { index, .. } if self.results.get(*index).is_none_or(Option::is_none) => {
+                "the call it reads has no result"
+            }
             Root::Param(_) => "the route captured no such parameter",
             _ => "a field on its path is absent or null",
         };
-        EvalError::Missing { expr: expr.to_string(), reason: reason.to_owned() }
+        EvalError::Missing {
+            expr: expr.to_string(),
+            reason: reason.to_owned(),
+        }
     }
 }
 
@@ -114,7 +133,11 @@ pub fn walk(value: &Value, path: &[Segment]) -> Option<Value> {
         Segment::Index(index) => walk(value.as_array()?.get(*index)?, rest),
         Segment::Each => {
             let items = value.as_array()?;
-            items.iter().map(|item| walk(item, rest)).collect::<Option<Vec<_>>>().map(Value::Array)
+            items
+                .iter()
+                .map(|item| walk(item, rest))
+                .collect::<Option<Vec<_>>>()
+                .map(Value::Array)
         }
     }
 }
@@ -139,7 +162,10 @@ fn scalar_text(value: &Value, target: Target) -> Option<String> {
 fn join(value: &Value, separator: &str, target: Target) -> Option<String> {
     match value {
         Value::Array(items) => {
-            let texts = items.iter().map(|item| scalar_text(item, target)).collect::<Option<Vec<_>>>()?;
+            let texts = items
+                .iter()
+                .map(|item| scalar_text(item, target))
+                .collect::<Option<Vec<_>>>()?;
             Some(texts.join(separator))
         }
         scalar => scalar_text(scalar, target),
@@ -152,7 +178,10 @@ fn not_scalar(expr: &Expr, value: &Value) -> EvalError {
         Value::Object(_) => "an object",
         _ => "null",
     };
-    EvalError::NotScalar { expr: expr.to_string(), kind }
+    EvalError::NotScalar {
+        expr: expr.to_string(),
+        kind,
+    }
 }
 
 #[cfg(test)]

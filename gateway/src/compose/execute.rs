@@ -55,7 +55,11 @@ struct Run<'a> {
 }
 
 /// Runs every call of `plan` and returns their values.
-pub async fn execute(plan: &ComposePlan, params: &Params, env: &CallEnv<'_>) -> Result<Execution, ComposeError> {
+pub async fn execute(
+    plan: &ComposePlan,
+    params: &Params,
+    env: &CallEnv<'_>,
+) -> Result<Execution, ComposeError> {
     let mut run = Run::new(plan, params);
     run.start_ready(env);
     let mut deadline = pin!(tokio::time::sleep(plan.deadline));
@@ -69,15 +73,28 @@ pub async fn execute(plan: &ComposePlan, params: &Params, env: &CallEnv<'_>) -> 
             () = &mut deadline => return run.deadline_passed(),
         }
     }
-    Ok(Execution { results: run.results, failures: run.failures })
+    Ok(Execution {
+        results: run.results,
+        failures: run.failures,
+    })
 }
 
 impl<'a> Run<'a> {
     fn new(plan: &'a ComposePlan, params: &'a Params) -> Self {
         let calls = plan.calls.len();
         let unmet: Vec<usize> = plan.graph.dependencies.iter().map(BTreeSet::len).collect();
-        let position = |index: usize| plan.graph.order.iter().position(|&i| i == index).unwrap_or(index);
-        let ready = plan.graph.roots().map(|index| (position(index), index)).collect();
+        let position = |index: usize| {
+            plan.graph
+                .order
+                .iter()
+                .position(|&i| i == index)
+                .unwrap_or(index)
+        };
+        let ready = plan
+            .graph
+            .roots()
+            .map(|index| (position(index), index))
+            .collect();
         Self {
             plan,
             params,
@@ -93,14 +110,24 @@ impl<'a> Run<'a> {
     /// Starts every ready call (one at a time when sequential).
     fn start_ready(&mut self, env: &CallEnv<'_>) {
         while !(self.plan.sequential && !self.in_flight.is_empty()) {
-            let Some((_, index)) = self.ready.pop_first() else { break };
-            let bindings = Bindings { params: self.params, results: &self.results };
-            self.in_flight.push(start_call(index, &self.plan.calls[index], &bindings, env));
+            let Some((_, index)) = self.ready.pop_first() else {
+                break;
+            };
+            let bindings = Bindings {
+                params: self.params,
+                results: &self.results,
+            };
+            self.in_flight
+                .push(start_call(index, &self.plan.calls[index], &bindings, env));
             self.state[index] = State::Running;
         }
     }
 
-    fn finish(&mut self, index: usize, result: Result<Arc<Value>, CallFailure>) -> Result<(), ComposeError> {
+    fn finish(
+        &mut self,
+        index: usize,
+        result: Result<Arc<Value>, CallFailure>,
+    ) -> Result<(), ComposeError> {
         self.state[index] = State::Done;
         match result {
             Ok(value) => {
@@ -116,7 +143,13 @@ impl<'a> Run<'a> {
         for &dependent in &self.plan.graph.dependents[index] {
             self.unmet[dependent] -= 1;
             if self.unmet[dependent] == 0 && self.state[dependent] == State::Waiting {
-                let position = self.plan.graph.order.iter().position(|&i| i == dependent).unwrap_or(dependent);
+                let position = self
+                    .plan
+                    .graph
+                    .order
+                    .iter()
+                    .position(|&i| i == dependent)
+                    .unwrap_or(dependent);
                 self.ready.insert((position, dependent));
             }
         }
@@ -128,13 +161,20 @@ impl<'a> Run<'a> {
         let call = &self.plan.calls[index];
         self.state[index] = State::Done;
         if !call.optional {
-            return Err(ComposeError::Required { call: call.name.clone(), primary: index == self.plan.primary, failure });
+            return Err(ComposeError::Required {
+                call: call.name.clone(),
+                primary: index == self.plan.primary,
+                failure,
+            });
         }
         self.failures.push((index, failure));
         for &dependent in &self.plan.graph.dependents[index] {
             if self.state[dependent] == State::Waiting {
                 let message = format!("it reads call \"{}\", which failed", call.name);
-                self.fail(dependent, CallFailure::new(FailureKind::Dependency, message))?;
+                self.fail(
+                    dependent,
+                    CallFailure::new(FailureKind::Dependency, message),
+                )?;
             }
         }
         Ok(())
@@ -143,16 +183,31 @@ impl<'a> Run<'a> {
     /// The deadline passed: outstanding optional calls become failures;
     /// an outstanding required call ends the composition with a 504.
     fn deadline_passed(mut self) -> Result<Execution, ComposeError> {
-        let outstanding: Vec<usize> = (0..self.plan.calls.len()).filter(|&i| self.state[i] != State::Done).collect();
-        let required: Vec<String> =
-            outstanding.iter().filter(|&&i| !self.plan.calls[i].optional).map(|&i| self.plan.calls[i].name.clone()).collect();
+        let outstanding: Vec<usize> = (0..self.plan.calls.len())
+            .filter(|&i| self.state[i] != State::Done)
+            .collect();
+        let required: Vec<String> = outstanding
+            .iter()
+            .filter(|&&i| !self.plan.calls[i].optional)
+            .map(|&i| self.plan.calls[i].name.clone())
+            .collect();
         if !required.is_empty() {
-            return Err(ComposeError::Deadline { deadline_ms: self.plan.deadline.as_millis(), outstanding: required });
+            return Err(ComposeError::Deadline {
+                deadline_ms: self.plan.deadline.as_millis(),
+                outstanding: required,
+            });
         }
         for index in outstanding {
-            let message = format!("the route's deadline of {:?} passed first", self.plan.deadline);
-            self.failures.push((index, CallFailure::new(FailureKind::Deadline, message)));
+            let message = format!(
+                "the route's deadline of {:?} passed first",
+                self.plan.deadline
+            );
+            self.failures
+                .push((index, CallFailure::new(FailureKind::Deadline, message)));
         }
-        Ok(Execution { results: self.results, failures: self.failures })
+        Ok(Execution {
+            results: self.results,
+            failures: self.failures,
+        })
     }
 }

@@ -32,15 +32,26 @@ pub struct CallOutput {
 }
 
 /// Sends `call` to `pool` and decodes the answer, all within `timeout`.
-pub async fn fetch(pool: Arc<UpstreamPool>, call: RenderedCall, timeout: Duration) -> Result<CallOutput, CallFailure> {
+pub async fn fetch(
+    pool: Arc<UpstreamPool>,
+    call: RenderedCall,
+    timeout: Duration,
+) -> Result<CallOutput, CallFailure> {
     let backend = pool.spec().name.clone();
     match tokio::time::timeout(timeout, send_and_decode(&pool, call, timeout)).await {
         Ok(result) => result,
-        Err(_) => Err(CallFailure::new(FailureKind::Timeout, format!("backend \"{backend}\" did not answer within {timeout:?}"))),
+        Err(_) => Err(CallFailure::new(
+            FailureKind::Timeout,
+            format!("backend \"{backend}\" did not answer within {timeout:?}"),
+        )),
     }
 }
 
-async fn send_and_decode(pool: &UpstreamPool, call: RenderedCall, timeout: Duration) -> Result<CallOutput, CallFailure> {
+async fn send_and_decode(
+    pool: &UpstreamPool,
+    call: RenderedCall,
+    timeout: Duration,
+) -> Result<CallOutput, CallFailure> {
     let backend = &pool.spec().name;
     let mut request = Request::new(body::full(call.body));
     *request.method_mut() = call.method;
@@ -52,20 +63,31 @@ async fn send_and_decode(pool: &UpstreamPool, call: RenderedCall, timeout: Durat
     if !parts.status.is_success() {
         return Err(status_failure(backend, parts.status, &bytes));
     }
-    let cache_control = parts.headers.get(CACHE_CONTROL).and_then(|value| value.to_str().ok()).map(str::to_owned);
+    let cache_control = parts
+        .headers
+        .get(CACHE_CONTROL)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
     let value = decode(&bytes, &call.decode, backend)?;
-    Ok(CallOutput { value: Arc::new(value), cache_control })
+    Ok(CallOutput {
+        value: Arc::new(value),
+        cache_control,
+    })
 }
 
 async fn read_body(mut incoming: body::GatewayBody, backend: &str) -> Result<Bytes, CallFailure> {
     let mut collected = BytesMut::new();
     while let Some(frame) = incoming.frame().await {
         let frame = frame.map_err(|error| {
-            CallFailure::new(FailureKind::Unavailable, format!("backend \"{backend}\": reading the response body failed: {error}"))
+            CallFailure::new(
+                FailureKind::Unavailable,
+                format!("backend \"{backend}\": reading the response body failed: {error}"),
+            )
         })?;
         if let Ok(data) = frame.into_data() {
             if collected.len() + data.len() > MAX_CALL_BODY {
-                let message = format!("backend \"{backend}\" sent a body larger than {MAX_CALL_BODY} bytes");
+                let message =
+                    format!("backend \"{backend}\" sent a body larger than {MAX_CALL_BODY} bytes");
                 return Err(CallFailure::new(FailureKind::BadResponse, message));
             }
             collected.extend_from_slice(&data);
@@ -76,9 +98,11 @@ async fn read_body(mut incoming: body::GatewayBody, backend: &str) -> Result<Byt
 
 /// A non-2xx answer; the backend's own `error.message` is kept if present.
 fn status_failure(backend: &str, status: StatusCode, body: &[u8]) -> CallFailure {
-    let detail = serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|json| json.pointer("/error/message").and_then(Value::as_str).map(str::to_owned));
+    let detail = serde_json::from_slice::<Value>(body).ok().and_then(|json| {
+        json.pointer("/error/message")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    });
     let message = match detail {
         Some(detail) => format!("backend \"{backend}\" answered {status}: {detail}"),
         None => format!("backend \"{backend}\" answered {status}"),
@@ -88,7 +112,10 @@ fn status_failure(backend: &str, status: StatusCode, body: &[u8]) -> CallFailure
 
 fn decode(bytes: &[u8], decode: &Decode, backend: &str) -> Result<Value, CallFailure> {
     let json: Value = serde_json::from_slice(bytes).map_err(|error| {
-        CallFailure::new(FailureKind::BadResponse, format!("backend \"{backend}\" sent a body that is not JSON: {error}"))
+        CallFailure::new(
+            FailureKind::BadResponse,
+            format!("backend \"{backend}\" sent a body that is not JSON: {error}"),
+        )
     })?;
     match decode {
         Decode::Json => Ok(json),
@@ -97,10 +124,24 @@ fn decode(bytes: &[u8], decode: &Decode, backend: &str) -> Result<Value, CallFai
 }
 
 /// `errors` (non-empty) fail the call; otherwise `data` at the path.
-pub fn graphql_data(mut json: Value, data_path: &[super::template::Segment], backend: &str) -> Result<Value, CallFailure> {
-    if let Some(errors) = json.get("errors").and_then(Value::as_array).filter(|errors| !errors.is_empty()) {
-        let messages: Vec<&str> = errors.iter().filter_map(|error| error.get("message").and_then(Value::as_str)).collect();
-        return Err(CallFailure::graphql(format!("backend \"{backend}\" returned GraphQL errors: {}", messages.join("; "))));
+pub fn graphql_data(
+    mut json: Value,
+    data_path: &[super::template::Segment],
+    backend: &str,
+) -> Result<Value, CallFailure> {
+    if let Some(errors) = json
+        .get("errors")
+        .and_then(Value::as_array)
+        .filter(|errors| !errors.is_empty())
+    {
+        let messages: Vec<&str> = errors
+            .iter()
+            .filter_map(|error| error.get("message").and_then(Value::as_str))
+            .collect();
+        return Err(CallFailure::graphql(format!(
+            "backend \"{backend}\" returned GraphQL errors: {}",
+            messages.join("; ")
+        )));
     }
     let data = json.get_mut("data").map(Value::take).unwrap_or(Value::Null);
     Ok(walk(&data, data_path).unwrap_or(Value::Null))
@@ -118,15 +159,28 @@ mod tests {
         let path = [Segment::Field("order".into())];
         let ok = graphql_data(json!({"data": {"order": {"id": "1"}}}), &path, "b").unwrap();
         assert_eq!(ok, json!({"id": "1"}));
-        let failed = graphql_data(json!({"data": null, "errors": [{"message": "boom"}]}), &path, "b").unwrap_err();
+        let failed = graphql_data(
+            json!({"data": null, "errors": [{"message": "boom"}]}),
+            &path,
+            "b",
+        )
+        .unwrap_err();
         assert_eq!(failed.code, "UPSTREAM_GRAPHQL_ERRORS");
         assert!(failed.message.contains("boom"));
     }
 
     #[test]
     fn status_failures_keep_the_backends_message() {
-        let failure = status_failure("orders", StatusCode::NOT_FOUND, br#"{"error":{"code":"X","message":"order 1 not found"}}"#);
+        let failure = status_failure(
+            "orders",
+            StatusCode::NOT_FOUND,
+            br#"{"error":{"code":"X","message":"order 1 not found"}}"#,
+        );
         assert_eq!(failure.kind, FailureKind::Status(StatusCode::NOT_FOUND));
-        assert!(failure.message.contains("order 1 not found"), "{}", failure.message);
+        assert!(
+            failure.message.contains("order 1 not found"),
+            "{}",
+            failure.message
+        );
     }
 }

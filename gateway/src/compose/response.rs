@@ -21,12 +21,21 @@ pub const CACHE_HEADER: &str = "x-gateway-cache";
 
 /// The rendered body, and whether it is partial.
 pub fn render_body(plan: &ComposePlan, execution: &Execution, params: &Params) -> (Bytes, bool) {
-    let bindings = Bindings { params, results: &execution.results };
-    let mut value = plan.response.render(&bindings, Strictness::Lenient).unwrap_or(Value::Null);
+    let bindings = Bindings {
+        params,
+        results: &execution.results,
+    };
+    let mut value = plan
+        .response
+        .render(&bindings, Strictness::Lenient)
+        .unwrap_or(Value::Null);
     let partial = !execution.failures.is_empty();
     if partial && let Value::Object(object) = &mut value {
-        let errors: Vec<Value> =
-            execution.failures.iter().map(|(index, failure)| failure.to_meta(&plan.calls[*index].name)).collect();
+        let errors: Vec<Value> = execution
+            .failures
+            .iter()
+            .map(|(index, failure)| failure.to_meta(&plan.calls[*index].name))
+            .collect();
         object.insert("_meta".to_owned(), json!({ "errors": errors }));
     }
     (Bytes::from(value.to_string()), partial)

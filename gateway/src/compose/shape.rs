@@ -49,15 +49,27 @@ pub struct Join {
 
 impl View {
     /// Compiles a mapping that has a `$from` key.
-    pub fn compile(map: &Map<String, Value>, at: &mut Vec<String>, errors: &mut Vec<TemplateError>) -> Self {
+    pub fn compile(
+        map: &Map<String, Value>,
+        at: &mut Vec<String>,
+        errors: &mut Vec<TemplateError>,
+    ) -> Self {
         let mut view = View::default();
         for (key, value) in map {
-            with_key(at, key.clone(), |at| view.compile_key(key, value, at, errors));
+            with_key(at, key.clone(), |at| {
+                view.compile_key(key, value, at, errors)
+            });
         }
         view
     }
 
-    fn compile_key(&mut self, key: &str, value: &Value, at: &[String], errors: &mut Vec<TemplateError>) {
+    fn compile_key(
+        &mut self,
+        key: &str,
+        value: &Value,
+        at: &[String],
+        errors: &mut Vec<TemplateError>,
+    ) {
         let mut fail = |message: String| errors.push(TemplateError::new(at, message));
         match key {
             "$from" => match single_expr(value) {
@@ -87,17 +99,28 @@ impl View {
         }
     }
 
-    pub fn resolve(&mut self, scope: &dyn Scope, at: &mut Vec<String>, errors: &mut Vec<TemplateError>) {
+    pub fn resolve(
+        &mut self,
+        scope: &dyn Scope,
+        at: &mut Vec<String>,
+        errors: &mut Vec<TemplateError>,
+    ) {
         if let Some(from) = &mut self.from {
-            with_key(at, "$from".to_owned(), |at| resolve_expr(from, scope, at, errors));
+            with_key(at, "$from".to_owned(), |at| {
+                resolve_expr(from, scope, at, errors)
+            });
         }
         if let Some(join) = &mut self.join {
-            with_key(at, "$join".to_owned(), |at| resolve_expr(&mut join.with, scope, at, errors));
+            with_key(at, "$join".to_owned(), |at| {
+                resolve_expr(&mut join.with, scope, at, errors)
+            });
         }
     }
 
     pub fn exprs(&self) -> impl Iterator<Item = &Expr> {
-        self.from.iter().chain(self.join.as_ref().map(|join| &join.with))
+        self.from
+            .iter()
+            .chain(self.join.as_ref().map(|join| &join.with))
     }
 
     /// Renders the view; anything missing is `null`.
@@ -105,18 +128,30 @@ impl View {
         let Some(mut value) = self.from.as_ref().and_then(|from| bindings.value(from)) else {
             return Value::Null;
         };
-        let joined = self.join.as_ref().and_then(|join| Some((join, bindings.value(&join.with)?)));
-        let index = joined.as_ref().map(|(join, with)| (join, JoinIndex::build(join, with)));
+        let joined = self
+            .join
+            .as_ref()
+            .and_then(|join| Some((join, bindings.value(&join.with)?)));
+        let index = joined
+            .as_ref()
+            .map(|(join, with)| (join, JoinIndex::build(join, with)));
         let reshape = |object: &mut Map<String, Value>| {
             if let Some((join, index)) = &index {
-                let matched = walk(&Value::Object(object.clone()), &join.on).and_then(|key| index.get(&key));
-                object.insert(join.as_field.clone(), matched.cloned().unwrap_or(Value::Null));
+                let matched =
+                    walk(&Value::Object(object.clone()), &join.on).and_then(|key| index.get(&key));
+                object.insert(
+                    join.as_field.clone(),
+                    matched.cloned().unwrap_or(Value::Null),
+                );
             }
             self.filter_fields(object);
         };
         match &mut value {
             Value::Object(object) => reshape(object),
-            Value::Array(items) => items.iter_mut().filter_map(Value::as_object_mut).for_each(reshape),
+            Value::Array(items) => items
+                .iter_mut()
+                .filter_map(Value::as_object_mut)
+                .for_each(reshape),
             _ => {}
         }
         value
@@ -152,7 +187,10 @@ impl<'a> JoinIndex<'a> {
             Value::Array(items) => items.as_slice(),
             _ => std::slice::from_ref(with),
         };
-        let map = elements.iter().filter_map(|element| Some((key_text(&walk(element, &join.key)?), element))).collect();
+        let map = elements
+            .iter()
+            .filter_map(|element| Some((key_text(&walk(element, &join.key)?), element)))
+            .collect();
         Self(map)
     }
 
@@ -168,42 +206,79 @@ fn key_text(value: &Value) -> String {
 
 impl Join {
     fn compile(value: &Value) -> Result<Self, String> {
-        let map = value.as_object().ok_or("`$join` takes a mapping: { with, on, key, as }")?;
-        if let Some(unknown) = map.keys().find(|key| !["with", "on", "key", "as"].contains(&key.as_str())) {
-            return Err(format!("unknown key `{unknown}` in `$join`; expected with, on, key (default id), as"));
+        let map = value
+            .as_object()
+            .ok_or("`$join` takes a mapping: { with, on, key, as }")?;
+        if let Some(unknown) = map
+            .keys()
+            .find(|key| !["with", "on", "key", "as"].contains(&key.as_str()))
+        {
+            return Err(format!(
+                "unknown key `{unknown}` in `$join`; expected with, on, key (default id), as"
+            ));
         }
         let field = |name: &str| map.get(name).and_then(Value::as_str);
-        let with = single_expr(map.get("with").ok_or("`$join` needs `with`: the array to join, such as \"{products.items}\"")?)?;
-        let on = field("on").ok_or("`$join` needs `on`: the field of each item to match, such as product_id")?;
-        let as_field = field("as").ok_or("`$join` needs `as`: the field that receives the match")?;
-        Ok(Self { with, on: dotted(on)?, key: dotted(field("key").unwrap_or("id"))?, as_field: as_field.to_owned() })
+        let with = single_expr(
+            map.get("with")
+                .ok_or("`$join` needs `with`: the array to join, such as \"{products.items}\"")?,
+        )?;
+        let on = field("on")
+            .ok_or("`$join` needs `on`: the field of each item to match, such as product_id")?;
+        let as_field =
+            field("as").ok_or("`$join` needs `as`: the field that receives the match")?;
+        Ok(Self {
+            with,
+            on: dotted(on)?,
+            key: dotted(field("key").unwrap_or("id"))?,
+            as_field: as_field.to_owned(),
+        })
     }
 }
 
 fn dotted(path: &str) -> Result<Vec<Segment>, String> {
     path.split('.')
         .map(|name| match name.is_empty() {
-            true => Err(format!("`{path}` is not a field path (write names separated by dots)")),
+            true => Err(format!(
+                "`{path}` is not a field path (write names separated by dots)"
+            )),
             false => Ok(Segment::Field(name.to_owned())),
         })
         .collect()
 }
 
 fn single_expr(value: &Value) -> Result<Expr, String> {
-    let text = value.as_str().ok_or("expected a string holding one expression, such as \"{order.items}\"")?;
-    let template = super::template::StringTemplate::parse(text).map_err(|error| error.to_string())?;
-    template.as_single_expr().cloned().ok_or_else(|| format!("\"{text}\" must be exactly one expression, such as \"{{order.items}}\""))
+    let text = value
+        .as_str()
+        .ok_or("expected a string holding one expression, such as \"{order.items}\"")?;
+    let template =
+        super::template::StringTemplate::parse(text).map_err(|error| error.to_string())?;
+    template.as_single_expr().cloned().ok_or_else(|| {
+        format!("\"{text}\" must be exactly one expression, such as \"{{order.items}}\"")
+    })
 }
 
 fn string_list(value: &Value) -> Result<Vec<String>, String> {
     let items = value.as_array().ok_or("expected a list of field names")?;
-    items.iter().map(|item| item.as_str().map(str::to_owned).ok_or_else(|| "expected a list of field names".to_owned())).collect()
+    items
+        .iter()
+        .map(|item| {
+            item.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| "expected a list of field names".to_owned())
+        })
+        .collect()
 }
 
 fn rename_pairs(value: &Value) -> Result<Vec<(String, String)>, String> {
-    let map = value.as_object().ok_or("`$rename` takes a mapping of old name to new name")?;
+    let map = value
+        .as_object()
+        .ok_or("`$rename` takes a mapping of old name to new name")?;
     map.iter()
-        .map(|(from, to)| to.as_str().map(|to| (from.clone(), to.to_owned())).ok_or_else(|| format!("`$rename.{from}` must be a field name")))
+        .map(|(from, to)| {
+            to.as_str()
+                .map(|to| (from.clone(), to.to_owned()))
+                .ok_or_else(|| format!("`$rename.{from}` must be a field name"))
+        })
         .collect()
 }
 

@@ -93,9 +93,12 @@ impl StringTemplate {
                 '}' if rest.next_if(|&(_, n)| n == '}').is_some() => literal.push('}'),
                 '}' => return Err(error(at, "unmatched `}` (write `}}` for a literal brace)")),
                 '{' => {
-                    let close = text[at..].find('}').ok_or_else(|| error(at, "unclosed `{`"))?;
+                    let close = text[at..]
+                        .find('}')
+                        .ok_or_else(|| error(at, "unclosed `{`"))?;
                     let inner = &text[at + 1..at + close];
-                    let expr = Expr::parse(inner).map_err(|(offset, message)| error(at + 1 + offset, &message))?;
+                    let expr = Expr::parse(inner)
+                        .map_err(|(offset, message)| error(at + 1 + offset, &message))?;
                     if !literal.is_empty() {
                         parts.push(Part::Literal(std::mem::take(&mut literal)));
                     }
@@ -154,31 +157,58 @@ impl Expr {
     /// Parses the inside of `{...}`. Errors carry a byte offset into `text`.
     pub fn parse(text: &str) -> Result<Self, (usize, String)> {
         let (body, filter) = match text.split_once('|') {
-            Some((body, filter)) => (body, Some(parse_filter(filter).map_err(|m| (body.len() + 1, m))?)),
+            Some((body, filter)) => (
+                body,
+                Some(parse_filter(filter).map_err(|m| (body.len() + 1, m))?),
+            ),
             None => (text, None),
         };
         let mut cursor = Cursor { text: body, at: 0 };
-        let root = cursor.ident().ok_or((0, "expected a name, such as {id} or {order.customer_id}".to_owned()))?;
+        let root = cursor.ident().ok_or((
+            0,
+            "expected a name, such as {id} or {order.customer_id}".to_owned(),
+        ))?;
         let mut path = Vec::new();
         while !cursor.done() {
             path.push(cursor.segment()?);
         }
-        Ok(Self { root: Root::Name(root.to_owned()), path, filter })
+        Ok(Self {
+            root: Root::Name(root.to_owned()),
+            path,
+            filter,
+        })
     }
 
     /// Replaces a [`Root::Name`] with what it names. A name that is both a
     /// call and a parameter, or neither, is an error; so is a parameter
     /// followed by a path.
     pub fn resolve(&mut self, scope: &dyn Scope) -> Result<(), String> {
-        let Root::Name(name) = &self.root else { return Ok(()) };
+        let Root::Name(name) = &self.root else {
+            return Ok(());
+        };
         let call = scope.call_index(name);
         let param = scope.has_param(name);
         self.root = match (call, param) {
-            (Some(_), true) => return Err(format!("`{name}` is both a call and a path parameter; rename the call")),
-            (Some(index), false) => Root::Call { index, name: name.clone() },
+            (Some(_), true) => {
+                return Err(format!(
+                    "`{name}` is both a call and a path parameter; rename the call"
+                ));
+            }
+            (Some(index), false) => Root::Call {
+                index,
+                name: name.clone(),
+            },
             (None, true) if self.path.is_empty() => Root::Param(name.clone()),
-            (None, true) => return Err(format!("path parameter `{name}` is a string and has no fields (in {{{self}}})")),
-            (None, false) => return Err(format!("`{{{self}}}` names `{name}`, which is neither a call nor a path parameter of the route")),
+            (None, true) => {
+                return Err(format!(
+                    "path parameter `{name}` is a string and has no fields (in {{{self}}})"
+                ));
+            }
+            (None, false) => {
+                return Err(format!(
+                    "`{{{self}}}` names `{name}`, which is neither a call nor a path parameter of the route"
+                ));
+            }
         };
         Ok(())
     }
@@ -197,10 +227,15 @@ fn parse_filter(text: &str) -> Result<Filter, String> {
     if text == "join" {
         return Ok(Filter::Join(",".to_owned()));
     }
-    if let Some(separator) = text.strip_prefix("join(").and_then(|rest| rest.strip_suffix(')')) {
+    if let Some(separator) = text
+        .strip_prefix("join(")
+        .and_then(|rest| rest.strip_suffix(')'))
+    {
         return Ok(Filter::Join(separator.to_owned()));
     }
-    Err(format!("unknown filter `{text}`; the only filter is `join` or `join(SEPARATOR)`"))
+    Err(format!(
+        "unknown filter `{text}`; the only filter is `join` or `join(SEPARATOR)`"
+    ))
 }
 
 /// A byte cursor over an expression body.
@@ -216,7 +251,9 @@ impl<'a> Cursor<'a> {
 
     fn ident(&mut self) -> Option<&'a str> {
         let rest = &self.text[self.at..];
-        let len = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')).unwrap_or(rest.len());
+        let len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            .unwrap_or(rest.len());
         (len > 0).then(|| {
             self.at += len;
             &rest[..len]
@@ -228,7 +265,9 @@ impl<'a> Cursor<'a> {
         let rest = &self.text[self.at..];
         if rest.starts_with('.') {
             self.at += 1;
-            let name = self.ident().ok_or((self.at, "expected a field name after `.`".to_owned()))?;
+            let name = self
+                .ident()
+                .ok_or((self.at, "expected a field name after `.`".to_owned()))?;
             return Ok(Segment::Field(name.to_owned()));
         }
         if rest.starts_with('[') {
@@ -236,10 +275,21 @@ impl<'a> Cursor<'a> {
             self.at += close + 1;
             return match &rest[1..close] {
                 "*" => Ok(Segment::Each),
-                index => index.parse().map(Segment::Index).map_err(|_| (start, format!("`[{index}]` is not an index; use a number or `*`"))),
+                index => index.parse().map(Segment::Index).map_err(|_| {
+                    (
+                        start,
+                        format!("`[{index}]` is not an index; use a number or `*`"),
+                    )
+                }),
             };
         }
-        Err((start, format!("unexpected `{}`; expected `.field`, `[N]` or `[*]`", &rest[..1])))
+        Err((
+            start,
+            format!(
+                "unexpected `{}`; expected `.field`, `[N]` or `[*]`",
+                &rest[..1]
+            ),
+        ))
     }
 }
 

@@ -36,7 +36,10 @@ pub struct TemplateError {
 
 impl TemplateError {
     pub fn new(at: &[String], message: impl Into<String>) -> Self {
-        Self { at: at.to_vec(), message: message.into() }
+        Self {
+            at: at.to_vec(),
+            message: message.into(),
+        }
     }
 }
 
@@ -58,21 +61,32 @@ impl ValueTemplate {
                 items
                     .iter()
                     .enumerate()
-                    .map(|(index, item)| with_key(at, index.to_string(), |at| Self::compile(item, at, errors)))
+                    .map(|(index, item)| {
+                        with_key(at, index.to_string(), |at| Self::compile(item, at, errors))
+                    })
                     .collect(),
             ),
-            Value::Object(map) if map.contains_key("$from") => Self::View(Box::new(View::compile(map, at, errors))),
+            Value::Object(map) if map.contains_key("$from") => {
+                Self::View(Box::new(View::compile(map, at, errors)))
+            }
             Value::Object(map) => Self::Object(compile_fields(map, at, errors)),
             scalar => Self::Literal(scalar.clone()),
         }
     }
 
     /// Resolves every expression's root against `scope`, collecting errors.
-    pub fn resolve(&mut self, scope: &dyn Scope, at: &mut Vec<String>, errors: &mut Vec<TemplateError>) {
+    pub fn resolve(
+        &mut self,
+        scope: &dyn Scope,
+        at: &mut Vec<String>,
+        errors: &mut Vec<TemplateError>,
+    ) {
         match self {
             Self::Literal(_) => {}
             Self::Expr(expr) => resolve_expr(expr, scope, at, errors),
-            Self::Text(text) => text.exprs_mut().for_each(|expr| resolve_expr(expr, scope, at, errors)),
+            Self::Text(text) => text
+                .exprs_mut()
+                .for_each(|expr| resolve_expr(expr, scope, at, errors)),
             Self::Object(fields) => {
                 for (key, field) in fields {
                     with_key(at, key.clone(), |at| field.resolve(scope, at, errors));
@@ -99,14 +113,20 @@ impl ValueTemplate {
             Self::Literal(_) => {}
             Self::Expr(expr) => out.push(expr),
             Self::Text(text) => out.extend(text.exprs()),
-            Self::Object(fields) => fields.iter().for_each(|(_, field)| field.collect_exprs(out)),
+            Self::Object(fields) => fields
+                .iter()
+                .for_each(|(_, field)| field.collect_exprs(out)),
             Self::Array(items) => items.iter().for_each(|item| item.collect_exprs(out)),
             Self::View(view) => out.extend(view.exprs()),
         }
     }
 
     /// Renders the template.
-    pub fn render(&self, bindings: &Bindings<'_>, strictness: Strictness) -> Result<Value, EvalError> {
+    pub fn render(
+        &self,
+        bindings: &Bindings<'_>,
+        strictness: Strictness,
+    ) -> Result<Value, EvalError> {
         Ok(match self {
             Self::Literal(value) => value.clone(),
             Self::Expr(expr) => match strictness {
@@ -121,15 +141,22 @@ impl ValueTemplate {
                 }
                 Value::Object(map)
             }
-            Self::Array(items) => {
-                Value::Array(items.iter().map(|item| item.render(bindings, strictness)).collect::<Result<_, _>>()?)
-            }
+            Self::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|item| item.render(bindings, strictness))
+                    .collect::<Result<_, _>>()?,
+            ),
             Self::View(view) => view.render(bindings),
         })
     }
 }
 
-fn render_text(text: &StringTemplate, bindings: &Bindings<'_>, strictness: Strictness) -> Result<Value, EvalError> {
+fn render_text(
+    text: &StringTemplate,
+    bindings: &Bindings<'_>,
+    strictness: Strictness,
+) -> Result<Value, EvalError> {
     match bindings.render(text, super::eval::Target::Text) {
         Ok(rendered) => Ok(Value::String(rendered)),
         Err(_) if strictness == Strictness::Lenient => Ok(Value::Null),
@@ -139,7 +166,9 @@ fn render_text(text: &StringTemplate, bindings: &Bindings<'_>, strictness: Stric
 
 fn compile_string(text: &str, at: &[String], errors: &mut Vec<TemplateError>) -> ValueTemplate {
     match StringTemplate::parse(text) {
-        Ok(template) if template.is_literal() => ValueTemplate::Literal(Value::String(template.literal_text())),
+        Ok(template) if template.is_literal() => {
+            ValueTemplate::Literal(Value::String(template.literal_text()))
+        }
         Ok(template) => match template.as_single_expr() {
             Some(expr) => ValueTemplate::Expr(expr.clone()),
             None => ValueTemplate::Text(template),
@@ -151,32 +180,50 @@ fn compile_string(text: &str, at: &[String], errors: &mut Vec<TemplateError>) ->
     }
 }
 
-fn compile_fields(map: &Map<String, Value>, at: &mut Vec<String>, errors: &mut Vec<TemplateError>) -> Vec<(String, ValueTemplate)> {
+fn compile_fields(
+    map: &Map<String, Value>,
+    at: &mut Vec<String>,
+    errors: &mut Vec<TemplateError>,
+) -> Vec<(String, ValueTemplate)> {
     let mut fields = Vec::with_capacity(map.len());
     for (key, value) in map {
         let name = match key.strip_prefix('$') {
             Some(escaped) if escaped.starts_with('$') => escaped.to_owned(),
             Some(_) => {
-                let message = format!("`{key}` is only allowed next to `$from` (write `$${}` for a literal key)", &key[1..]);
+                let message = format!(
+                    "`{key}` is only allowed next to `$from` (write `$${}` for a literal key)",
+                    &key[1..]
+                );
                 errors.push(TemplateError::new(at, message));
                 continue;
             }
             None => key.clone(),
         };
-        let field = with_key(at, key.clone(), |at| ValueTemplate::compile(value, at, errors));
+        let field = with_key(at, key.clone(), |at| {
+            ValueTemplate::compile(value, at, errors)
+        });
         fields.push((name, field));
     }
     fields
 }
 
-pub(super) fn resolve_expr(expr: &mut Expr, scope: &dyn Scope, at: &[String], errors: &mut Vec<TemplateError>) {
+pub(super) fn resolve_expr(
+    expr: &mut Expr,
+    scope: &dyn Scope,
+    at: &[String],
+    errors: &mut Vec<TemplateError>,
+) {
     if let Err(message) = expr.resolve(scope) {
         errors.push(TemplateError::new(at, message));
     }
 }
 
 /// Runs `f` with `key` pushed onto the location path.
-pub(super) fn with_key<T>(at: &mut Vec<String>, key: String, f: impl FnOnce(&mut Vec<String>) -> T) -> T {
+pub(super) fn with_key<T>(
+    at: &mut Vec<String>,
+    key: String,
+    f: impl FnOnce(&mut Vec<String>) -> T,
+) -> T {
     at.push(key);
     let result = f(at);
     at.pop();

@@ -18,7 +18,9 @@ use serde::de::{MapAccess, Visitor};
 
 mod compose;
 
-pub(crate) use compose::{RawCall, RawCallCache, RawCompose, RawResponseCache, SpanIndex, YamlTree, locate};
+pub(crate) use compose::{
+    RawCall, RawCallCache, RawCompose, RawResponseCache, SpanIndex, YamlTree, locate,
+};
 
 /// A string value with its position.
 pub(crate) type Text = Spanned<String>;

@@ -19,7 +19,10 @@ fn details_url(gw: &TestGateway) -> String {
 #[tokio::test]
 async fn a_failed_optional_call_gives_a_partial_response_with_meta() {
     let gw = TestGateway::start(&order_details("", ", optional: true")).await;
-    gw.mocks.payments.control.set_error_rate(1.0, FaultKind::Http(StatusCode::SERVICE_UNAVAILABLE));
+    gw.mocks
+        .payments
+        .control
+        .set_error_rate(1.0, FaultKind::Http(StatusCode::SERVICE_UNAVAILABLE));
     let response = gw.client.get(details_url(&gw)).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-gateway-partial"], "true");
@@ -37,12 +40,21 @@ async fn a_failed_optional_call_gives_a_partial_response_with_meta() {
 #[tokio::test]
 async fn a_failed_required_call_is_a_bad_gateway() {
     let gw = TestGateway::start(&order_details("", ", optional: true")).await;
-    gw.mocks.users.control.set_error_rate(1.0, FaultKind::Http(StatusCode::INTERNAL_SERVER_ERROR));
+    gw.mocks
+        .users
+        .control
+        .set_error_rate(1.0, FaultKind::Http(StatusCode::INTERNAL_SERVER_ERROR));
     let response = gw.client.get(details_url(&gw)).send().await.unwrap();
     assert_eq!(response.status(), 502);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "UPSTREAM_BAD_STATUS");
-    assert!(body["error"]["message"].as_str().unwrap().contains("\"customer\""), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"customer\""),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -62,53 +74,95 @@ async fn a_slow_required_call_times_out_with_504_and_is_cancelled() {
         "path: \"/v1/users/{order.customer_id}\", timeout: 100ms }",
     ))
     .await;
-    gw.mocks.users.control.set_latency(Duration::from_secs(30), Duration::ZERO);
+    gw.mocks
+        .users
+        .control
+        .set_latency(Duration::from_secs(30), Duration::ZERO);
     let response = gw.client.get(details_url(&gw)).send().await.unwrap();
     assert_eq!(response.status(), 504);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "UPSTREAM_TIMEOUT");
     let users = gw.mocks.users.control.clone();
-    let cancelled = tokio::time::timeout(Duration::from_secs(10), users.wait_for_requests(|r| r.iter().any(|r| r.outcome == Outcome::Cancelled)));
-    assert!(cancelled.await.is_ok(), "the timed-out users call was cancelled upstream: {:?}", users.requests());
+    let cancelled = tokio::time::timeout(
+        Duration::from_secs(10),
+        users.wait_for_requests(|r| r.iter().any(|r| r.outcome == Outcome::Cancelled)),
+    );
+    assert!(
+        cancelled.await.is_ok(),
+        "the timed-out users call was cancelled upstream: {:?}",
+        users.requests()
+    );
 }
 
 #[tokio::test]
 async fn the_route_deadline_cancels_outstanding_calls() {
     let gw = TestGateway::start(&order_details("    timeout: 300ms", "")).await;
-    gw.mocks.products.control.set_latency(Duration::from_secs(30), Duration::ZERO);
-    gw.mocks.payments.control.set_latency(Duration::from_secs(30), Duration::ZERO);
+    gw.mocks
+        .products
+        .control
+        .set_latency(Duration::from_secs(30), Duration::ZERO);
+    gw.mocks
+        .payments
+        .control
+        .set_latency(Duration::from_secs(30), Duration::ZERO);
     let response = gw.client.get(details_url(&gw)).send().await.unwrap();
     assert_eq!(response.status(), 504);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "COMPOSE_DEADLINE_EXCEEDED");
     let message = body["error"]["message"].as_str().unwrap();
-    assert!(message.contains("products") && message.contains("payment"), "{message}");
+    assert!(
+        message.contains("products") && message.contains("payment"),
+        "{message}"
+    );
     for service in [&gw.mocks.products, &gw.mocks.payments] {
         let control = service.control.clone();
-        let cancelled = control.wait_for_requests(|r| r.len() == 1 && r[0].outcome == Outcome::Cancelled);
-        assert!(tokio::time::timeout(Duration::from_secs(10), cancelled).await.is_ok(), "{:?}", control.requests());
+        let cancelled =
+            control.wait_for_requests(|r| r.len() == 1 && r[0].outcome == Outcome::Cancelled);
+        assert!(
+            tokio::time::timeout(Duration::from_secs(10), cancelled)
+                .await
+                .is_ok(),
+            "{:?}",
+            control.requests()
+        );
     }
 }
 
 #[tokio::test]
 async fn an_optional_call_past_the_deadline_is_null_and_cancelled() {
     let gw = TestGateway::start(&order_details("    timeout: 300ms", ", optional: true")).await;
-    gw.mocks.payments.control.set_latency(Duration::from_secs(30), Duration::ZERO);
+    gw.mocks
+        .payments
+        .control
+        .set_latency(Duration::from_secs(30), Duration::ZERO);
     let response = gw.client.get(details_url(&gw)).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-gateway-partial"], "true");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["payment"], Value::Null);
-    assert_eq!(body["_meta"]["errors"][0]["code"], "COMPOSE_DEADLINE_EXCEEDED");
+    assert_eq!(
+        body["_meta"]["errors"][0]["code"],
+        "COMPOSE_DEADLINE_EXCEEDED"
+    );
     let control = gw.mocks.payments.control.clone();
-    let cancelled = control.wait_for_requests(|r| r.len() == 1 && r[0].outcome == Outcome::Cancelled);
-    assert!(tokio::time::timeout(Duration::from_secs(10), cancelled).await.is_ok(), "{:?}", control.requests());
+    let cancelled =
+        control.wait_for_requests(|r| r.len() == 1 && r[0].outcome == Outcome::Cancelled);
+    assert!(
+        tokio::time::timeout(Duration::from_secs(10), cancelled)
+            .await
+            .is_ok(),
+        "{:?}",
+        control.requests()
+    );
 }
 
 #[tokio::test]
 async fn a_client_disconnect_cancels_outstanding_calls() {
     let gw = TestGateway::start(&order_details("", "")).await;
-    gw.mocks.payments.control.set_latency(Duration::from_secs(30), Duration::ZERO);
+    gw.mocks
+        .payments
+        .control
+        .set_latency(Duration::from_secs(30), Duration::ZERO);
     let payments = gw.mocks.payments.control.clone();
     let request = gw.client.get(details_url(&gw)).send();
     let arrived = payments.wait_for_requests(|r| !r.is_empty());
@@ -117,6 +171,13 @@ async fn a_client_disconnect_cancels_outstanding_calls() {
         _ = arrived => {}
     }
     // The client's request future is dropped here: the connection closes.
-    let cancelled = payments.wait_for_requests(|r| r.len() == 1 && r[0].outcome == Outcome::Cancelled);
-    assert!(tokio::time::timeout(Duration::from_secs(10), cancelled).await.is_ok(), "{:?}", payments.requests());
+    let cancelled =
+        payments.wait_for_requests(|r| r.len() == 1 && r[0].outcome == Outcome::Cancelled);
+    assert!(
+        tokio::time::timeout(Duration::from_secs(10), cancelled)
+            .await
+            .is_ok(),
+        "{:?}",
+        payments.requests()
+    );
 }

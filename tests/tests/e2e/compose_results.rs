@@ -27,7 +27,10 @@ async fn the_default_order_details_route_composes_all_four_services() {
     assert_eq!(items[0]["product"]["id"], FIRST_PRODUCT_ID.to_string());
     assert_eq!(items[0]["product"]["name"], "Widget");
     assert_eq!(body["payment"]["status"], "completed");
-    assert!(body["payment"].get("id").is_none(), "payment fields outside $allow are dropped");
+    assert!(
+        body["payment"].get("id").is_none(),
+        "payment fields outside $allow are dropped"
+    );
     assert!(body.get("_meta").is_none());
 }
 
@@ -43,11 +46,20 @@ async fn every_call_carries_authorization_and_the_request_id() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    for service in [&gw.mocks.orders, &gw.mocks.users, &gw.mocks.products, &gw.mocks.payments] {
+    for service in [
+        &gw.mocks.orders,
+        &gw.mocks.users,
+        &gw.mocks.products,
+        &gw.mocks.payments,
+    ] {
         let requests = service.control.requests();
         assert_eq!(requests.len(), 1);
         let headers = &requests[0].headers;
-        assert_eq!(headers["authorization"], "Bearer t0ken", "{:?}", service.kind);
+        assert_eq!(
+            headers["authorization"], "Bearer t0ken",
+            "{:?}",
+            service.kind
+        );
         assert_eq!(headers["x-request-id"], "req-42", "{:?}", service.kind);
     }
 }
@@ -56,10 +68,25 @@ async fn every_call_carries_authorization_and_the_request_id() {
 async fn a_missing_order_is_the_clients_404() {
     let gw = TestGateway::start(&order_details("", ", optional: true")).await;
     let missing = uuid::Uuid::nil();
-    let response = gw.client.get(gw.url(&format!("/v1/orders/{missing}/details"))).send().await.unwrap();
+    let response = gw
+        .client
+        .get(gw.url(&format!("/v1/orders/{missing}/details")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 404);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "NOT_FOUND");
-    assert!(body["error"]["message"].as_str().unwrap().contains("\"order\""), "{body}");
-    assert_eq!(gw.mocks.users.control.request_count(), 0, "nothing that needs the order was called");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"order\""),
+        "{body}"
+    );
+    assert_eq!(
+        gw.mocks.users.control.request_count(),
+        0,
+        "nothing that needs the order was called"
+    );
 }

@@ -37,6 +37,11 @@ routes:
 
 /// The only request a service received.
 pub fn only(requests: &[RecordedRequest], service: &str) -> RecordedRequest {
-    assert_eq!(requests.len(), 1, "{service} received {} requests: {requests:?}", requests.len());
+    assert_eq!(
+        requests.len(),
+        1,
+        "{service} received {} requests: {requests:?}",
+        requests.len()
+    );
     requests[0].clone()
 }

@@ -15,8 +15,15 @@ async fn compose_once(gw: &TestGateway) {
 }
 
 fn slow_everything(gw: &TestGateway) {
-    for service in [&gw.mocks.orders, &gw.mocks.users, &gw.mocks.products, &gw.mocks.payments] {
-        service.control.set_latency(Duration::from_millis(40), Duration::ZERO);
+    for service in [
+        &gw.mocks.orders,
+        &gw.mocks.users,
+        &gw.mocks.products,
+        &gw.mocks.payments,
+    ] {
+        service
+            .control
+            .set_latency(Duration::from_millis(40), Duration::ZERO);
     }
 }
 
@@ -30,26 +37,58 @@ async fn dependents_start_after_their_input_and_independent_calls_overlap() {
     let products = only(&gw.mocks.products.control.requests(), "products");
     let payment = only(&gw.mocks.payments.control.requests(), "payments");
     let order_done = order.finished_at.expect("order finished");
-    assert!(customer.arrived_at >= order_done, "customer waits for order");
-    assert!(products.arrived_at >= order_done, "products waits for order");
-    assert!(payment.overlaps(&order), "payment needs only {{id}}: it runs next to order");
-    assert!(customer.overlaps(&products), "customer and products run together");
-    assert!(payment.arrived_at < order_done, "payment did not wait for order");
+    assert!(
+        customer.arrived_at >= order_done,
+        "customer waits for order"
+    );
+    assert!(
+        products.arrived_at >= order_done,
+        "products waits for order"
+    );
+    assert!(
+        payment.overlaps(&order),
+        "payment needs only {{id}}: it runs next to order"
+    );
+    assert!(
+        customer.overlaps(&products),
+        "customer and products run together"
+    );
+    assert!(
+        payment.arrived_at < order_done,
+        "payment did not wait for order"
+    );
 }
 
 #[tokio::test]
 async fn sequential_runs_one_call_at_a_time_in_dependency_order() {
-    let gw = TestGateway::start(&order_details("", "").replace("    compose:\n", "    compose:\n      sequential: true\n")).await;
+    let gw = TestGateway::start(
+        &order_details("", "").replace("    compose:\n", "    compose:\n      sequential: true\n"),
+    )
+    .await;
     slow_everything(&gw);
     compose_once(&gw).await;
-    let mut all: Vec<_> = [&gw.mocks.orders, &gw.mocks.users, &gw.mocks.products, &gw.mocks.payments]
-        .iter()
-        .map(|service| only(&service.control.requests(), "service"))
-        .collect();
+    let mut all: Vec<_> = [
+        &gw.mocks.orders,
+        &gw.mocks.users,
+        &gw.mocks.products,
+        &gw.mocks.payments,
+    ]
+    .iter()
+    .map(|service| only(&service.control.requests(), "service"))
+    .collect();
     all.sort_by_key(|request| request.arrived_at);
-    assert!(all[0].path.starts_with("/v1/orders/"), "order runs first: {:?}", all[0].path);
+    assert!(
+        all[0].path.starts_with("/v1/orders/"),
+        "order runs first: {:?}",
+        all[0].path
+    );
     for pair in all.windows(2) {
         let done = pair[0].finished_at.expect("finished");
-        assert!(pair[1].arrived_at >= done, "{} started before {} finished", pair[1].path, pair[0].path);
+        assert!(
+            pair[1].arrived_at >= done,
+            "{} started before {} finished",
+            pair[1].path,
+            pair[0].path
+        );
     }
 }

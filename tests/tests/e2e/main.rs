@@ -1,6 +1,11 @@
 //! The end-to-end test binary: one module per topic, every test through
 //! real sockets on 127.0.0.1 port 0.
 
+mod compose_caching;
+mod compose_failures;
+mod compose_results;
+mod compose_support;
+mod compose_timing;
 mod mock_catalog;
 mod mock_debug;
 mod mock_injection;
@@ -13,8 +18,3 @@ mod proxy_routing;
 mod proxy_streaming;
 mod reload;
 mod shutdown;
-mod compose_caching;
-mod compose_failures;
-mod compose_results;
-mod compose_support;
-mod compose_timing;

@@ -16,7 +16,10 @@ fn backend(name: &str) -> Arc<BackendSpec> {
         request_timeout: Duration::from_secs(5),
         max_connections: 8,
         load_balancing: LoadBalancing::LeastRequest,
-        ejection: EjectionPolicy { consecutive_failures: 3, cooldown: Duration::from_secs(1) },
+        ejection: EjectionPolicy {
+            consecutive_failures: 3,
+            cooldown: Duration::from_secs(1),
+        },
     })
 }
 
@@ -24,7 +27,11 @@ fn get(name: &str, backend_name: &str, path: &str) -> CallInput {
     CallInput {
         name: name.into(),
         backend: backend(backend_name),
-        kind: CallKindInput::Rest { method: Method::GET, path: path.into(), body: None },
+        kind: CallKindInput::Rest {
+            method: Method::GET,
+            path: path.into(),
+            body: None,
+        },
         optional: false,
         timeout: None,
         headers: vec![],
@@ -34,7 +41,14 @@ fn get(name: &str, backend_name: &str, path: &str) -> CallInput {
 }
 
 fn input(calls: Vec<CallInput>) -> ComposeInput {
-    ComposeInput { calls, response: None, primary: None, sequential: false, deadline: Duration::from_secs(2), cache: None }
+    ComposeInput {
+        calls,
+        response: None,
+        primary: None,
+        sequential: false,
+        deadline: Duration::from_secs(2),
+        cache: None,
+    }
 }
 
 fn params() -> Vec<String> {
@@ -45,7 +59,11 @@ fn order_details() -> Vec<CallInput> {
     vec![
         get("order", "orders", "/v1/orders/{id}"),
         get("customer", "users", "/v1/users/{order.customer_id}"),
-        get("products", "products", "/v1/products?ids={order.items[*].product_id|join}"),
+        get(
+            "products",
+            "products",
+            "/v1/products?ids={order.items[*].product_id|join}",
+        ),
         get("payment", "payments", "/v1/payments/{id}"),
     ]
 }
@@ -53,37 +71,84 @@ fn order_details() -> Vec<CallInput> {
 #[test]
 fn dependencies_come_from_the_templates() {
     let plan = build(input(order_details()), &params()).unwrap();
-    assert_eq!(plan.graph.roots().collect::<Vec<_>>(), [0, 3], "order and payment start at once");
-    assert_eq!(plan.graph.dependents[0], [1, 2], "customer and products wait for order");
+    assert_eq!(
+        plan.graph.roots().collect::<Vec<_>>(),
+        [0, 3],
+        "order and payment start at once"
+    );
+    assert_eq!(
+        plan.graph.dependents[0],
+        [1, 2],
+        "customer and products wait for order"
+    );
     assert_eq!(plan.primary, 0);
-    assert_eq!(plan.calls[1].timeout, Duration::from_secs(5), "the backend's request timeout by default");
+    assert_eq!(
+        plan.calls[1].timeout,
+        Duration::from_secs(5),
+        "the backend's request timeout by default"
+    );
     assert!(plan.calls[0].coalesce, "GET calls coalesce by default");
 }
 
 #[test]
 fn body_and_header_references_are_dependencies_too() {
     let mut calls = order_details();
-    calls[3].headers = vec![(HeaderName::from_static("x-customer"), "{customer.id}".into())];
+    calls[3].headers = vec![(
+        HeaderName::from_static("x-customer"),
+        "{customer.id}".into(),
+    )];
     calls.push(CallInput {
-        kind: CallKindInput::Rest { method: Method::POST, path: "/v1/audit".into(), body: Some(json!({"who": "{customer.email}"})) },
+        kind: CallKindInput::Rest {
+            method: Method::POST,
+            path: "/v1/audit".into(),
+            body: Some(json!({"who": "{customer.email}"})),
+        },
         ..get("audit", "orders", "/")
     });
     let plan = build(input(calls), &params()).unwrap();
-    assert_eq!(plan.graph.dependencies[3].iter().copied().collect::<Vec<_>>(), [1]);
-    assert_eq!(plan.graph.dependencies[4].iter().copied().collect::<Vec<_>>(), [1]);
-    assert!(!plan.calls[4].coalesce, "POST calls are not coalesced by default");
+    assert_eq!(
+        plan.graph.dependencies[3]
+            .iter()
+            .copied()
+            .collect::<Vec<_>>(),
+        [1]
+    );
+    assert_eq!(
+        plan.graph.dependencies[4]
+            .iter()
+            .copied()
+            .collect::<Vec<_>>(),
+        [1]
+    );
+    assert!(
+        !plan.calls[4].coalesce,
+        "POST calls are not coalesced by default"
+    );
 }
 
 #[test]
 fn cycles_are_reported_with_their_path() {
-    let calls = vec![get("a", "orders", "/a/{c.id}"), get("b", "orders", "/b/{a.id}"), get("c", "orders", "/c/{b.id}")];
+    let calls = vec![
+        get("a", "orders", "/a/{c.id}"),
+        get("b", "orders", "/b/{a.id}"),
+        get("c", "orders", "/c/{b.id}"),
+    ];
     let errors = build(input(calls), &params()).unwrap_err();
-    assert_eq!(errors, [PlanError { location: Location::Call(0), message: "calls form a cycle: a -> c -> b -> a".into() }]);
+    assert_eq!(
+        errors,
+        [PlanError {
+            location: Location::Call(0),
+            message: "calls form a cycle: a -> c -> b -> a".into()
+        }]
+    );
 }
 
 #[test]
 fn unknown_references_are_located_and_all_reported() {
-    let mut compose = input(vec![get("order", "orders", "/v1/orders/{idd}"), get("user", "users", "users/{order.customer_id}")]);
+    let mut compose = input(vec![
+        get("order", "orders", "/v1/orders/{idd}"),
+        get("user", "users", "users/{order.customer_id}"),
+    ]);
     compose.response = Some(json!({"name": "{usr.name}"}));
     compose.primary = Some("ordr".into());
     let errors = build(compose, &params()).unwrap_err();
@@ -91,19 +156,35 @@ fn unknown_references_are_located_and_all_reported() {
     assert_eq!(
         locations,
         [
-            Location::CallField { call: 0, field: CallField::Path, at: vec![] },
-            Location::CallField { call: 1, field: CallField::Path, at: vec![] },
+            Location::CallField {
+                call: 0,
+                field: CallField::Path,
+                at: vec![]
+            },
+            Location::CallField {
+                call: 1,
+                field: CallField::Path,
+                at: vec![]
+            },
             Location::Response(vec!["name".into()]),
             Location::Primary,
         ]
     );
     assert!(errors[0].message.contains("`idd`"), "{}", errors[0].message);
-    assert!(errors[1].message.contains("must start with `/`"), "{}", errors[1].message);
+    assert!(
+        errors[1].message.contains("must start with `/`"),
+        "{}",
+        errors[1].message
+    );
 }
 
 #[test]
 fn bad_names_are_rejected() {
-    let errors = build(input(vec![get("id", "orders", "/x"), get("a b", "orders", "/y")]), &params()).unwrap_err();
+    let errors = build(
+        input(vec![get("id", "orders", "/x"), get("a b", "orders", "/y")]),
+        &params(),
+    )
+    .unwrap_err();
     assert_eq!(errors.len(), 2);
     assert!(errors[0].message.contains("name of a path parameter"));
     assert!(errors[1].message.contains("only letters"));
@@ -112,7 +193,9 @@ fn bad_names_are_rejected() {
 #[test]
 fn the_default_response_lists_every_call() {
     let plan = build(input(order_details()), &params()).unwrap();
-    let ValueTemplate::Object(fields) = &plan.response else { panic!("not an object") };
+    let ValueTemplate::Object(fields) = &plan.response else {
+        panic!("not an object")
+    };
     let keys: Vec<_> = fields.iter().map(|(key, _)| key.as_str()).collect();
     assert_eq!(keys, ["order", "customer", "products", "payment"]);
 }

@@ -13,7 +13,9 @@ struct Calls;
 
 impl Scope for Calls {
     fn call_index(&self, name: &str) -> Option<usize> {
-        ["order", "products", "payment"].iter().position(|call| *call == name)
+        ["order", "products", "payment"]
+            .iter()
+            .position(|call| *call == name)
     }
 
     fn has_param(&self, name: &str) -> bool {
@@ -39,15 +41,21 @@ fn errors_of(template: Value) -> Vec<TemplateError> {
 fn results() -> Vec<Option<Arc<Value>>> {
     let order = json!({"id": "o1", "status": "shipped", "secret": "x", "customer_id": "c1",
         "items": [{"product_id": "p2", "quantity": 1}, {"product_id": "p1", "quantity": 2}, {"product_id": "p9", "quantity": 1}]});
-    let products = json!({"items": [{"id": "p1", "name": "Widget"}, {"id": "p2", "name": "Gadget"}]});
+    let products =
+        json!({"items": [{"id": "p1", "name": "Widget"}, {"id": "p2", "name": "Gadget"}]});
     vec![Some(Arc::new(order)), Some(Arc::new(products)), None]
 }
 
 fn render(template: Value) -> Value {
     let params = Params::from_iter([("id", "o1")]);
     let results = results();
-    let bindings = Bindings { params: &params, results: &results };
-    compile(template).render(&bindings, crate::compose::value::Strictness::Lenient).unwrap()
+    let bindings = Bindings {
+        params: &params,
+        results: &results,
+    };
+    compile(template)
+        .render(&bindings, crate::compose::value::Strictness::Lenient)
+        .unwrap()
 }
 
 #[test]
@@ -70,23 +78,36 @@ fn joins_arrays_by_key_with_null_for_no_match() {
         "$from": "{order.items}",
         "$join": {"with": "{products.items}", "on": "product_id", "as": "product"}
     }}));
-    let names: Vec<Value> = shaped["items"].as_array().unwrap().iter().map(|item| item["product"]["name"].clone()).collect();
+    let names: Vec<Value> = shaped["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["product"]["name"].clone())
+        .collect();
     assert_eq!(names, [json!("Gadget"), json!("Widget"), Value::Null]);
 }
 
 #[test]
 fn allow_deny_and_rename_apply_in_order() {
-    let allowed = render(json!({"o": {"$from": "{order}", "$allow": ["id", "status", "missing"], "$rename": {"status": "state"}}}));
+    let allowed = render(
+        json!({"o": {"$from": "{order}", "$allow": ["id", "status", "missing"], "$rename": {"status": "state"}}}),
+    );
     assert_eq!(allowed, json!({"o": {"id": "o1", "state": "shipped"}}));
-    let denied = render(json!({"o": {"$from": "{order}", "$deny": ["secret", "items", "customer_id"]}}));
+    let denied =
+        render(json!({"o": {"$from": "{order}", "$deny": ["secret", "items", "customer_id"]}}));
     assert_eq!(denied, json!({"o": {"id": "o1", "status": "shipped"}}));
     let each = render(json!({"o": {"$from": "{order.items}", "$allow": ["quantity"]}}));
-    assert_eq!(each, json!({"o": [{"quantity": 1}, {"quantity": 2}, {"quantity": 1}]}));
+    assert_eq!(
+        each,
+        json!({"o": [{"quantity": 1}, {"quantity": 2}, {"quantity": 1}]})
+    );
 }
 
 #[test]
 fn failed_calls_and_missing_fields_render_as_null() {
-    let shaped = render(json!({"payment": "{payment}", "status": "{payment.status}", "v": {"$from": "{payment}", "$deny": ["x"]}}));
+    let shaped = render(
+        json!({"payment": "{payment}", "status": "{payment.status}", "v": {"$from": "{payment}", "$deny": ["x"]}}),
+    );
     assert_eq!(shaped, json!({"payment": null, "status": null, "v": null}));
 }
 
@@ -100,20 +121,43 @@ fn view_mistakes_are_located() {
     let errors = errors_of(json!({"items": {"$from": "{order.items}", "$jion": {}}}));
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].at, ["items", "$jion"]);
-    assert!(errors[0].message.contains("unknown key `$jion`"), "{}", errors[0].message);
-    let errors = errors_of(json!({"a": {"$from": "{order.items}", "$join": {"with": "{prodcts.items}", "on": "x", "as": "y"}}}));
+    assert!(
+        errors[0].message.contains("unknown key `$jion`"),
+        "{}",
+        errors[0].message
+    );
+    let errors = errors_of(
+        json!({"a": {"$from": "{order.items}", "$join": {"with": "{prodcts.items}", "on": "x", "as": "y"}}}),
+    );
     assert_eq!(errors[0].at, ["a", "$join"]);
-    assert!(errors[0].message.contains("`prodcts`"), "{}", errors[0].message);
+    assert!(
+        errors[0].message.contains("`prodcts`"),
+        "{}",
+        errors[0].message
+    );
     let errors = errors_of(json!({"a": {"$join": {}}}));
-    assert!(errors[0].message.contains("only allowed next to `$from`"), "{}", errors[0].message);
+    assert!(
+        errors[0].message.contains("only allowed next to `$from`"),
+        "{}",
+        errors[0].message
+    );
     let errors = errors_of(json!({"list": [1, "{nope}"]}));
     assert_eq!(errors[0].at, ["list", "1"]);
 }
 
 #[test]
 fn expressions_are_listed_for_dependencies() {
-    let template = compile(json!({"a": "{order.id}", "b": {"$from": "{order.items}", "$join": {"with": "{products.items}", "on": "product_id", "as": "p"}}}));
-    let calls: Vec<_> = template.exprs().iter().filter_map(|expr| expr.call()).collect();
+    let template = compile(
+        json!({"a": "{order.id}", "b": {"$from": "{order.items}", "$join": {"with": "{products.items}", "on": "product_id", "as": "p"}}}),
+    );
+    let calls: Vec<_> = template
+        .exprs()
+        .iter()
+        .filter_map(|expr| expr.call())
+        .collect();
     assert_eq!(calls, [0, 0, 1]);
-    assert!(matches!(template.exprs()[0].root, Root::Call { index: 0, .. }));
+    assert!(matches!(
+        template.exprs()[0].root,
+        Root::Call { index: 0, .. }
+    ));
 }

@@ -30,9 +30,13 @@ fn parses_literals_and_holes() {
 
 #[test]
 fn parses_wildcards_indices_and_join() {
-    let template = StringTemplate::parse("/v1/products?ids={order.items[*].product_id|join}").unwrap();
+    let template =
+        StringTemplate::parse("/v1/products?ids={order.items[*].product_id|join}").unwrap();
     let expr = template.exprs().next().unwrap();
-    assert_eq!(expr.path, [field("items"), Segment::Each, field("product_id")]);
+    assert_eq!(
+        expr.path,
+        [field("items"), Segment::Each, field("product_id")]
+    );
     assert_eq!(expr.filter, Some(Filter::Join(",".into())));
     let expr = Expr::parse("order.items[2].id|join(;)").unwrap();
     assert_eq!(expr.path, [field("items"), Segment::Index(2), field("id")]);
@@ -49,8 +53,18 @@ fn doubled_braces_are_literal() {
 
 #[test]
 fn a_single_expression_is_recognised() {
-    assert!(StringTemplate::parse("{order.total}").unwrap().as_single_expr().is_some());
-    assert!(StringTemplate::parse("total: {order.total}").unwrap().as_single_expr().is_none());
+    assert!(
+        StringTemplate::parse("{order.total}")
+            .unwrap()
+            .as_single_expr()
+            .is_some()
+    );
+    assert!(
+        StringTemplate::parse("total: {order.total}")
+            .unwrap()
+            .as_single_expr()
+            .is_none()
+    );
 }
 
 #[test]
@@ -75,7 +89,13 @@ fn syntax_errors_name_the_offset() {
 fn resolution_tells_calls_from_params() {
     let mut call = Expr::parse("products.items").unwrap();
     call.resolve(&Names).unwrap();
-    assert_eq!(call.root, Root::Call { index: 1, name: "products".into() });
+    assert_eq!(
+        call.root,
+        Root::Call {
+            index: 1,
+            name: "products".into()
+        }
+    );
     assert_eq!(call.call(), Some(1));
     let mut param = Expr::parse("id").unwrap();
     param.resolve(&Names).unwrap();
@@ -85,7 +105,10 @@ fn resolution_tells_calls_from_params() {
 #[test]
 fn unknown_names_and_param_paths_are_rejected() {
     let error = Expr::parse("ordr.id").unwrap().resolve(&Names).unwrap_err();
-    assert!(error.contains("`ordr`, which is neither a call nor a path parameter"), "{error}");
+    assert!(
+        error.contains("`ordr`, which is neither a call nor a path parameter"),
+        "{error}"
+    );
     let error = Expr::parse("id.x").unwrap().resolve(&Names).unwrap_err();
     assert!(error.contains("has no fields"), "{error}");
 }

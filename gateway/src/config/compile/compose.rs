@@ -14,9 +14,11 @@ use marked_yaml::{Span, Spanned};
 
 use super::super::errors::{Diagnostics, did_you_mean};
 use super::super::model::{BackendSpec, EjectionPolicy, LoadBalancing, UpstreamProtocol};
-use super::super::raw::{RawCall, RawCallCache, RawCompose, RawResponseCache, SpanIndex, Text, YamlTree, locate};
-use super::routes::RouteContext;
+use super::super::raw::{
+    RawCall, RawCallCache, RawCompose, RawResponseCache, SpanIndex, Text, YamlTree, locate,
+};
 use super::positive_duration;
+use super::routes::RouteContext;
 use crate::compose::build::{CallField, CallInput, CallKindInput, Location, PlanError};
 use crate::compose::cache::{CallCacheSettings, ResponseCacheSettings};
 use crate::compose::{ComposeInput, ComposePlan, build};
@@ -52,7 +54,12 @@ pub(super) fn compile_compose(
 ) -> Option<Arc<ComposePlan>> {
     let label = format!("{}: compose", context.label);
     let errors_before = diag.error_count();
-    let mut spans = Spans { compose: compose.span(), calls: Vec::new(), response: None, primary: None };
+    let mut spans = Spans {
+        compose: compose.span(),
+        calls: Vec::new(),
+        response: None,
+        primary: None,
+    };
     let calls: Vec<CallInput> = compose
         .calls
         .0
@@ -69,7 +76,10 @@ pub(super) fn compile_compose(
         json
     });
     spans.primary = compose.primary.as_ref().map(Text::span);
-    let cache = compose.cache.as_ref().and_then(|cache| response_cache(cache, &label, diag));
+    let cache = compose
+        .cache
+        .as_ref()
+        .and_then(|cache| response_cache(cache, &label, diag));
     let deadline = route_timeout
         .and_then(|text| super::super::units::parse_duration(text).ok())
         .filter(|deadline| !deadline.is_zero())
@@ -95,20 +105,42 @@ pub(super) fn compile_compose(
     }
 }
 
-fn report(errors: Vec<PlanError>, spans: &Spans<'_>, label: &str, calls: &[(Text, RawCall)], diag: &mut Diagnostics) {
+fn report(
+    errors: Vec<PlanError>,
+    spans: &Spans<'_>,
+    label: &str,
+    calls: &[(Text, RawCall)],
+    diag: &mut Diagnostics,
+) {
     for error in errors {
-        let call_label = |index: usize| calls.get(index).map_or(String::new(), |(name, _)| format!(" call \"{}\":", name.as_str()));
+        let call_label = |index: usize| {
+            calls.get(index).map_or(String::new(), |(name, _)| {
+                format!(" call \"{}\":", name.as_str())
+            })
+        };
         let (span, prefix) = match &error.location {
-            Location::Call(index) => (spans.calls.get(*index).map_or(spans.compose, |c| c.name), call_label(*index)),
+            Location::Call(index) => (
+                spans.calls.get(*index).map_or(spans.compose, |c| c.name),
+                call_label(*index),
+            ),
             Location::CallField { call, field, at } => {
-                let span = spans.calls.get(*call).map_or(spans.compose, |c| c.field_span(*field, at));
+                let span = spans
+                    .calls
+                    .get(*call)
+                    .map_or(spans.compose, |c| c.field_span(*field, at));
                 (span, call_label(*call))
             }
             Location::Response(at) => {
-                let span = spans.response.as_ref().map_or(spans.compose, |(index, span)| locate(index, span, at));
+                let span = spans
+                    .response
+                    .as_ref()
+                    .map_or(spans.compose, |(index, span)| locate(index, span, at));
                 (span, " response:".to_owned())
             }
-            Location::Primary => (spans.primary.unwrap_or(spans.compose), " primary:".to_owned()),
+            Location::Primary => (
+                spans.primary.unwrap_or(spans.compose),
+                " primary:".to_owned(),
+            ),
             Location::Compose => (spans.compose, String::new()),
         };
         diag.error(span, format!("{label}:{prefix} {}", error.message));
@@ -143,22 +175,44 @@ fn call_input<'a>(
     let tree = |tree: &'a Option<YamlTree>| tree.as_ref().map(|t| (t.to_json(), t.span()));
     let body = tree(&raw.body);
     let variables = tree(&raw.variables);
-    let kind = call_kind(raw, &label, body.as_ref().map(|((json, _), _)| json.clone()), variables.as_ref().map(|((json, _), _)| json.clone()), diag);
+    let kind = call_kind(
+        raw,
+        &label,
+        body.as_ref().map(|((json, _), _)| json.clone()),
+        variables.as_ref().map(|((json, _), _)| json.clone()),
+        diag,
+    );
     let backend = resolve_backend(&raw.backend, &label, context, diag);
     let timeout = positive_duration(raw.timeout.as_ref(), &format!("{label}: timeout"), diag);
     let headers = header_names(raw, &label, diag);
-    let cache = raw.cache.as_ref().and_then(|cache| call_cache(cache, &label, diag));
+    let cache = raw
+        .cache
+        .as_ref()
+        .and_then(|cache| call_cache(cache, &label, diag));
     let spans = CallSpans {
         name: name.span(),
-        path: raw.path.as_ref().or(raw.graphql.as_ref()).map_or(name.span(), Text::span),
-        headers: raw.headers.0.iter().map(|(_, value)| value.span()).collect(),
+        path: raw
+            .path
+            .as_ref()
+            .or(raw.graphql.as_ref())
+            .map_or(name.span(), Text::span),
+        headers: raw
+            .headers
+            .0
+            .iter()
+            .map(|(_, value)| value.span())
+            .collect(),
         body: body.map(|((_, index), span)| (index, span)),
         variables: variables.map(|((_, index), span)| (index, span)),
     };
     let input = CallInput {
         name: name.to_string(),
         backend: backend.map_or_else(|| fallback_backend(&raw.backend), Arc::clone),
-        kind: kind.unwrap_or(CallKindInput::Rest { method: Method::GET, path: "/".to_owned(), body: None }),
+        kind: kind.unwrap_or(CallKindInput::Rest {
+            method: Method::GET,
+            path: "/".to_owned(),
+            body: None,
+        }),
         optional: raw.optional.unwrap_or(false),
         timeout,
         headers,
@@ -179,7 +233,10 @@ fn fallback_backend(name: &Text) -> Arc<BackendSpec> {
         request_timeout: Duration::ZERO,
         max_connections: 0,
         load_balancing: LoadBalancing::RoundRobin,
-        ejection: EjectionPolicy { consecutive_failures: 0, cooldown: Duration::ZERO },
+        ejection: EjectionPolicy {
+            consecutive_failures: 0,
+            cooldown: Duration::ZERO,
+        },
     })
 }
 
@@ -194,13 +251,18 @@ fn call_kind(
 ) -> Option<CallKindInput> {
     match (&raw.graphql, &raw.path) {
         (Some(query), path) => {
-            for (present, key) in [(raw.method.as_ref(), "method"), (raw.body.as_ref().map(|_| &raw.backend), "body")] {
+            for (present, key) in [
+                (raw.method.as_ref(), "method"),
+                (raw.body.as_ref().map(|_| &raw.backend), "body"),
+            ] {
                 if present.is_some() {
                     diag.error(query.span(), format!("{label}: a GraphQL call takes no `{key}` (it always POSTs {{query, variables}})"));
                 }
             }
             Some(CallKindInput::GraphQl {
-                path: path.as_ref().map_or_else(|| "/graphql".to_owned(), |p| p.to_string()),
+                path: path
+                    .as_ref()
+                    .map_or_else(|| "/graphql".to_owned(), |p| p.to_string()),
                 query: query.to_string(),
                 variables,
                 data: raw.data.as_ref().map(|d| d.to_string()),
@@ -208,24 +270,42 @@ fn call_kind(
         }
         (None, Some(path)) => {
             if let Some(data) = &raw.data {
-                diag.error(data.span(), format!("{label}: `data` is only for GraphQL calls"));
+                diag.error(
+                    data.span(),
+                    format!("{label}: `data` is only for GraphQL calls"),
+                );
             }
             let method = method(raw.method.as_ref(), label, diag)?;
-            Some(CallKindInput::Rest { method, path: path.to_string(), body })
+            Some(CallKindInput::Rest {
+                method,
+                path: path.to_string(),
+                body,
+            })
         }
         (None, None) => {
-            diag.error(raw.backend.span(), format!("{label}: set `path` (a REST call) or `graphql` (a GraphQL query)"));
+            diag.error(
+                raw.backend.span(),
+                format!("{label}: set `path` (a REST call) or `graphql` (a GraphQL query)"),
+            );
             None
         }
     }
 }
 
 fn method(text: Option<&Text>, label: &str, diag: &mut Diagnostics) -> Option<Method> {
-    let Some(text) = text else { return Some(Method::GET) };
+    let Some(text) = text else {
+        return Some(Method::GET);
+    };
     match Method::from_bytes(text.as_bytes()) {
         Ok(method) if text.as_str() == text.to_ascii_uppercase() => Some(method),
         _ => {
-            diag.error(text.span(), format!("{label}: \"{}\" is not an upper-case HTTP method", text.as_str()));
+            diag.error(
+                text.span(),
+                format!(
+                    "{label}: \"{}\" is not an upper-case HTTP method",
+                    text.as_str()
+                ),
+            );
             None
         }
     }
@@ -242,7 +322,13 @@ fn resolve_backend<'a>(
     }
     if !context.declared_backends.contains(backend.as_str()) {
         let suggestion = did_you_mean(backend, context.declared_backends.iter().copied());
-        diag.error(backend.span(), format!("{label} names unknown backend \"{}\"{suggestion}", backend.as_str()));
+        diag.error(
+            backend.span(),
+            format!(
+                "{label} names unknown backend \"{}\"{suggestion}",
+                backend.as_str()
+            ),
+        );
     }
     None
 }
@@ -251,40 +337,67 @@ fn header_names(raw: &RawCall, label: &str, diag: &mut Diagnostics) -> Vec<(Head
     raw.headers
         .0
         .iter()
-        .filter_map(|(name, value)| match HeaderName::from_bytes(name.as_bytes()) {
-            Ok(header) => Some((header, value.to_string())),
-            Err(_) => {
-                diag.error(name.span(), format!("{label}: \"{}\" is not a valid header name", name.as_str()));
-                None
-            }
-        })
+        .filter_map(
+            |(name, value)| match HeaderName::from_bytes(name.as_bytes()) {
+                Ok(header) => Some((header, value.to_string())),
+                Err(_) => {
+                    diag.error(
+                        name.span(),
+                        format!("{label}: \"{}\" is not a valid header name", name.as_str()),
+                    );
+                    None
+                }
+            },
+        )
         .collect()
 }
 
-fn call_cache(raw: &Spanned<RawCallCache>, label: &str, diag: &mut Diagnostics) -> Option<CallCacheSettings> {
+fn call_cache(
+    raw: &Spanned<RawCallCache>,
+    label: &str,
+    diag: &mut Diagnostics,
+) -> Option<CallCacheSettings> {
     let ttl = positive_duration(Some(&raw.ttl), &format!("{label}: cache.ttl"), diag)?;
     Some(CallCacheSettings {
         ttl,
         honor_cache_control: raw.honor_cache_control.unwrap_or(true),
-        max_entries: raw.max_entries.as_ref().map_or(DEFAULT_CACHE_ENTRIES, |n| **n),
+        max_entries: raw
+            .max_entries
+            .as_ref()
+            .map_or(DEFAULT_CACHE_ENTRIES, |n| **n),
     })
 }
 
-fn response_cache(raw: &Spanned<RawResponseCache>, label: &str, diag: &mut Diagnostics) -> Option<ResponseCacheSettings> {
+fn response_cache(
+    raw: &Spanned<RawResponseCache>,
+    label: &str,
+    diag: &mut Diagnostics,
+) -> Option<ResponseCacheSettings> {
     let ttl = positive_duration(Some(&raw.ttl), &format!("{label}: cache.ttl"), diag);
     let vary: Vec<HeaderName> = raw
         .vary
         .iter()
         .filter_map(|name| {
             HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| diag.error(name.span(), format!("{label}: cache.vary: \"{}\" is not a valid header name", name.as_str())))
+                .map_err(|_| {
+                    diag.error(
+                        name.span(),
+                        format!(
+                            "{label}: cache.vary: \"{}\" is not a valid header name",
+                            name.as_str()
+                        ),
+                    )
+                })
                 .ok()
         })
         .collect();
     Some(ResponseCacheSettings {
         ttl: ttl?,
         vary,
-        max_entries: raw.max_entries.as_ref().map_or(DEFAULT_CACHE_ENTRIES, |n| **n),
+        max_entries: raw
+            .max_entries
+            .as_ref()
+            .map_or(DEFAULT_CACHE_ENTRIES, |n| **n),
     })
 }
 

@@ -228,7 +228,8 @@ fn compile_action(
             proxy::compile_proxy(raw, backend, context, diag).map(RouteAction::Proxy)
         }
         ActionKey::Compose(compose) => {
-            compose::compile_compose(compose, raw.timeout.as_ref(), context, diag).map(RouteAction::Compose)
+            compose::compile_compose(compose, raw.timeout.as_ref(), context, diag)
+                .map(RouteAction::Compose)
         }
     }
 }

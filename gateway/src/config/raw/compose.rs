@@ -93,7 +93,10 @@ impl YamlTree {
 
 /// The span of the deepest node on `at` that the index knows.
 pub(crate) fn locate<'a>(index: &'a SpanIndex, fallback: &'a Span, at: &[String]) -> &'a Span {
-    (0..=at.len()).rev().find_map(|len| index.get(&at[..len])).unwrap_or(fallback)
+    (0..=at.len())
+        .rev()
+        .find_map(|len| index.get(&at[..len]))
+        .unwrap_or(fallback)
 }
 
 fn convert(node: &Spanned<YamlNode>, at: &mut Vec<String>, index: &mut SpanIndex) -> Value {
@@ -135,7 +138,12 @@ fn scalar(text: &str) -> Value {
             .parse::<i64>()
             .map(Value::from)
             .ok()
-            .or_else(|| text.parse::<f64>().ok().filter(|f| f.is_finite()).and_then(|f| serde_json::Number::from_f64(f).map(Value::Number)))
+            .or_else(|| {
+                text.parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite())
+                    .and_then(|f| serde_json::Number::from_f64(f).map(Value::Number))
+            })
             .unwrap_or_else(|| Value::String(text.to_owned())),
     }
 }

@@ -33,7 +33,9 @@ fn a_valid_composition_compiles_to_a_plan() {
         "routes.yaml",
     )
     .unwrap_or_else(|errors| panic!("{errors}"));
-    let RouteAction::Compose(plan) = &config.routes[0].action else { panic!("not compose") };
+    let RouteAction::Compose(plan) = &config.routes[0].action else {
+        panic!("not compose")
+    };
     assert_eq!(plan.calls.len(), 2);
     assert_eq!(plan.graph.dependents[0], [1]);
     assert!(plan.calls[1].optional);
@@ -50,7 +52,10 @@ fn a_cycle_is_reported_at_its_first_call() {
         b: { backend: orders, path: \"/b/{a.id}\" }
 ",
     );
-    assert_eq!(message.trim(), "routes.yaml:8:9: route \"/x\": compose: call \"a\": calls form a cycle: a -> b -> a");
+    assert_eq!(
+        message.trim(),
+        "routes.yaml:8:9: route \"/x\": compose: call \"a\": calls form a cycle: a -> b -> a"
+    );
 }
 
 #[test]
@@ -71,11 +76,25 @@ fn unknown_references_and_backends_are_each_reported_with_their_position() {
     );
     let lines: Vec<&str> = message.lines().collect();
     assert_eq!(lines.len(), 4, "{message}");
-    assert!(lines[0].starts_with("routes.yaml:8:41: route \"/v1/orders/{id}/details\": compose: call \"order\":"), "{message}");
+    assert!(
+        lines[0].starts_with(
+            "routes.yaml:8:41: route \"/v1/orders/{id}/details\": compose: call \"order\":"
+        ),
+        "{message}"
+    );
     assert!(lines[0].contains("`{idd}` names `idd`"), "{message}");
-    assert!(lines[1].starts_with("routes.yaml:9:30:") && lines[1].contains("unknown backend \"user\""), "{message}");
-    assert!(lines[2].starts_with("routes.yaml:12:15:") && lines[2].contains("`custmer`"), "{message}");
-    assert!(lines[3].starts_with("routes.yaml:15:18:") && lines[3].contains("`products`"), "{message}");
+    assert!(
+        lines[1].starts_with("routes.yaml:9:30:") && lines[1].contains("unknown backend \"user\""),
+        "{message}"
+    );
+    assert!(
+        lines[2].starts_with("routes.yaml:12:15:") && lines[2].contains("`custmer`"),
+        "{message}"
+    );
+    assert!(
+        lines[3].starts_with("routes.yaml:15:18:") && lines[3].contains("`products`"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -100,5 +119,9 @@ fn compose_and_backend_are_exclusive() {
         a: { backend: orders, path: /a }
 ",
     );
-    assert!(message.contains("routes.yaml:8:") && message.contains("set only one of backend and compose"), "{message}");
+    assert!(
+        message.contains("routes.yaml:8:")
+            && message.contains("set only one of backend and compose"),
+        "{message}"
+    );
 }
