@@ -19,20 +19,15 @@ use futures::future::{BoxFuture, Shared, WeakShared};
 use super::error::CallFailure;
 use super::fetch::CallOutput;
 
-type Fetch = Shared<BoxFuture<'static, Result<CallOutput, CallFailure>>>;
+type FetchFuture = BoxFuture<'static, Result<CallOutput, CallFailure>>;
+type Fetch = Shared<FetchFuture>;
+/// Key → (fetch id, weak handle on the fetch).
+type InFlight = HashMap<String, (u64, WeakShared<FetchFuture>)>;
 
 /// The in-flight calls of one route, by key.
 #[derive(Debug, Default)]
 pub struct Coalescer {
-    in_flight: Mutex<
-        HashMap<
-            String,
-            (
-                u64,
-                WeakShared<BoxFuture<'static, Result<CallOutput, CallFailure>>>,
-            ),
-        >,
-    >,
+    in_flight: Mutex<InFlight>,
     next_id: AtomicU64,
     joined: AtomicU64,
 }

@@ -109,7 +109,7 @@ impl<'a> Run<'a> {
 
     /// Starts every ready call (one at a time when sequential).
     fn start_ready(&mut self, env: &CallEnv<'_>) {
-        while !(self.plan.sequential && !self.in_flight.is_empty()) {
+        while !self.plan.sequential || self.in_flight.is_empty() {
             let Some((_, index)) = self.ready.pop_first() else {
                 break;
             };
