@@ -34,6 +34,7 @@ mod compile;
 mod errors;
 pub mod model;
 mod raw;
+mod raw_grpc;
 mod sections;
 mod units;
 
@@ -54,7 +55,7 @@ use errors::Diagnostics;
 pub fn load_file(path: &Path) -> Result<GatewayConfig, ConfigErrors> {
     let label = path.display().to_string();
     match std::fs::read(path) {
-        Ok(bytes) => load_bytes(&bytes, &label),
+        Ok(bytes) => load_bytes(&bytes, &label, path.parent().unwrap_or(Path::new("."))),
         Err(error) => {
             let mut diag = Diagnostics::new(&label);
             diag.file_error(format!("cannot read file: {error}"));
@@ -70,19 +71,35 @@ pub fn check_file(path: &Path) -> Result<GatewayConfig, ConfigErrors> {
 }
 
 /// Compiles config text; `file_label` prefixes every error message.
+/// Relative paths in it (such as `grpc.protos`) are taken from the current
+/// directory.
 pub fn load_str(source: &str, file_label: &str) -> Result<GatewayConfig, ConfigErrors> {
-    load_bytes(source.as_bytes(), file_label)
+    load_bytes(source.as_bytes(), file_label, Path::new("."))
 }
 
-fn load_bytes(bytes: &[u8], file_label: &str) -> Result<GatewayConfig, ConfigErrors> {
+/// [`load_str`] with relative paths (such as `grpc.protos`) taken from
+/// `base_dir`, as if the text were a file there.
+pub fn load_str_in(
+    source: &str,
+    file_label: &str,
+    base_dir: &Path,
+) -> Result<GatewayConfig, ConfigErrors> {
+    load_bytes(source.as_bytes(), file_label, base_dir)
+}
+
+fn load_bytes(
+    bytes: &[u8],
+    file_label: &str,
+    base_dir: &Path,
+) -> Result<GatewayConfig, ConfigErrors> {
     let mut diag = Diagnostics::new(file_label);
     let Ok(source) = std::str::from_utf8(bytes) else {
         diag.file_error("is not valid UTF-8");
         return Err(diag.into_errors());
     };
     let hash = hex::encode(Sha256::digest(bytes));
-    let compiled =
-        sections::read(source, &mut diag).and_then(|raw| compile::compile(&raw, hash, &mut diag));
+    let compiled = sections::read(source, &mut diag)
+        .and_then(|raw| compile::compile(&raw, hash, base_dir, &mut diag));
     match compiled {
         Some(config) if !diag.has_errors() => Ok(config),
         _ => Err(diag.into_errors()),

@@ -20,7 +20,7 @@ use crate::context::{ClientAddr, RequestContext, RequestId};
 use crate::edge_error::GatewayError;
 use crate::router::{RouteMatch, check_path};
 use crate::snapshot::Snapshot;
-use crate::{compose, limits, proxy};
+use crate::{compose, grpc, limits, proxy};
 
 /// Routes requests against the current snapshot.
 #[derive(Clone)]
@@ -96,6 +96,7 @@ async fn dispatch(
     match &route.action {
         RouteAction::Proxy(action) => proxy::forward(request, ctx, action).await,
         RouteAction::Compose(plan) => compose::handle(request, ctx, plan).await,
+        RouteAction::Grpc(route) => grpc::handle(request, ctx, route).await,
     }
 }
 

@@ -38,13 +38,30 @@ impl TestGateway {
 
     /// Starts a gateway over mocks the test already configured.
     pub async fn start_with(mocks: MockBackends, yaml: &str) -> TestGateway {
+        Self::start_configured(mocks, yaml, true).await
+    }
+
+    /// Starts fresh mocks and a gateway that does not watch its file, so
+    /// only SIGHUP or an explicit reload picks up a change.
+    pub async fn start_unwatched(yaml: &str) -> TestGateway {
+        let mocks = mock_backends::start_all(MockOptions::ephemeral())
+            .await
+            .expect("mock backends start");
+        Self::start_configured(mocks, yaml, false).await
+    }
+
+    async fn start_configured(mocks: MockBackends, yaml: &str, watch: bool) -> TestGateway {
         init_tracing();
         let dir = tempfile::tempdir().expect("temp dir");
         let config_path = dir.path().join("routes.yaml");
+        // Relative paths in the config (grpc.protos) resolve from its
+        // directory: give it the repository's protos.
+        std::os::unix::fs::symlink(repo_path("proto"), dir.path().join("proto"))
+            .expect("link proto dir");
         std::fs::write(&config_path, substitute(yaml, &mocks)).expect("write config");
-        let gateway = runtime::start(StartOptions::new(&config_path).ephemeral())
-            .await
-            .expect("gateway starts");
+        let mut options = StartOptions::new(&config_path).ephemeral();
+        options.watch = watch;
+        let gateway = runtime::start(options).await.expect("gateway starts");
         TestGateway {
             gateway,
             mocks,

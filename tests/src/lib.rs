@@ -1,4 +1,5 @@
 //! Shared harness for the end-to-end tests.
 
 pub mod gateway;
+pub mod grpc;
 pub mod mocks;

@@ -10,11 +10,13 @@
 
 mod backends;
 mod compose;
+mod grpc;
 mod headers;
 mod proxy;
 mod routes;
 mod server;
 
+use std::path::Path;
 use std::time::Duration;
 
 use super::errors::Diagnostics;
@@ -27,6 +29,7 @@ use crate::router::RouteTable;
 pub(crate) fn compile(
     raw: &RawConfig,
     hash: String,
+    base_dir: &Path,
     diag: &mut Diagnostics,
 ) -> Option<GatewayConfig> {
     let (listen, admin) = server::listeners(raw, diag);
@@ -37,8 +40,24 @@ pub(crate) fn compile(
         .iter()
         .map(|entry| entry.name.as_str())
         .collect();
-    let routes = routes::compile_routes(&raw.routes, &backends, &declared_backends, diag);
+    let grpc_section = grpc::compile_section(raw.grpc.as_ref(), base_dir, diag);
+    let context = routes::RouteContext {
+        label: "grpc",
+        pattern: None,
+        backends: &backends,
+        declared_backends: &declared_backends,
+        grpc: grpc_section.as_ref(),
+        grpc_declared: raw.grpc.is_some(),
+    };
+    let mut routes = routes::compile_routes(&raw.routes, &context, diag);
+    routes.extend(grpc::annotation_routes(
+        raw.grpc.as_ref(),
+        grpc_section.as_ref(),
+        &context,
+        diag,
+    ));
     check_conflicts(&routes, diag);
+    let hash = grpc::hash_with_protos(hash, grpc_section.as_ref());
     if diag.has_errors() {
         return None;
     }

@@ -112,6 +112,21 @@ impl Diagnostics {
         self.push(None, message.into());
     }
 
+    /// Records an error in another file (a .proto the config names).
+    pub(crate) fn error_in(
+        &mut self,
+        file: &str,
+        line: usize,
+        column: usize,
+        message: impl Into<String>,
+    ) {
+        self.errors.push(ConfigError {
+            file: file.to_owned(),
+            position: Some(Position { line, column }),
+            message: message.into(),
+        });
+    }
+
     fn push(&mut self, position: Option<Position>, message: String) {
         self.errors.push(ConfigError {
             file: self.file.clone(),

@@ -117,6 +117,8 @@ pub enum RouteAction {
     Proxy(ProxyAction),
     /// Compose one response from several backend calls.
     Compose(Arc<crate::compose::ComposePlan>),
+    /// Transcode to, or pass through as, gRPC.
+    Grpc(Arc<crate::grpc::GrpcRoute>),
 }
 
 #[derive(Debug, Clone)]

@@ -36,6 +36,8 @@ pub(crate) struct RawConfig {
     pub backends: Vec<BackendEntry>,
     /// In file order; a route that failed to deserialise is left out.
     pub routes: Vec<RouteEntry>,
+    /// `grpc:` (see `raw_grpc`).
+    pub grpc: Option<super::raw_grpc::RawGrpc>,
 }
 
 /// One backend as written: its name (the mapping key) and its settings,
@@ -113,6 +115,8 @@ pub(crate) struct RawRoute {
     pub host: Option<Text>,
     /// Action: proxy to this backend.
     pub backend: Option<Text>,
+    /// Action: transcode to, or pass through as, gRPC.
+    pub grpc: Option<super::raw_grpc::RawGrpcRoute>,
     /// Proxy only: how the path is rewritten.
     pub rewrite: Option<Spanned<RawRewrite>>,
     pub headers: Option<RawHeaders>,

@@ -17,14 +17,18 @@ fn errors_of(source: &str) -> String {
 }
 
 fn compiled(source: &str) -> GatewayConfig {
-    load_str(source, "routes.yaml").unwrap_or_else(|errors| panic!("config rejected:\n{errors}"))
+    // Relative paths (grpc.protos) resolve from the repository root, where
+    // routes.yaml lives.
+    let repo_root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    load_str_in(source, "routes.yaml", repo_root)
+        .unwrap_or_else(|errors| panic!("config rejected:\n{errors}"))
 }
 
 fn proxy_of(config: &GatewayConfig, name: &str) -> super::model::ProxyAction {
     let route = config.routes.iter().find(|route| route.name == name);
     match route.map(|route| &route.action) {
         Some(RouteAction::Proxy(proxy)) => proxy.clone(),
-        Some(_) => panic!("route {name} is not a proxy route"),
+        Some(other) => panic!("route {name} is not a proxy route: {other:?}"),
         None => panic!("no route named {name}"),
     }
 }

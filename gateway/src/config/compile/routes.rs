@@ -19,9 +19,10 @@ use marked_yaml::{Span, Spanned};
 use super::super::errors::Diagnostics;
 use super::super::model::{BackendSpec, RouteAction, RouteSpec};
 use super::super::raw::{RawCompose, RawRoute, RouteEntry, Text};
+use super::super::raw_grpc::RawGrpcRoute;
 
 use super::headers::compile_headers;
-use super::{compose, positive_duration, proxy, size};
+use super::{compose, grpc, positive_duration, proxy, size};
 use crate::router::PathPattern;
 
 /// A compiled route with what error messages need to point back at it.
@@ -43,21 +44,28 @@ pub(super) struct RouteContext<'a> {
     /// Every backend name in the file, including those with errors (a
     /// route naming one of those is not reported again).
     pub declared_backends: &'a BTreeSet<&'a str>,
+    /// The compiled `grpc:` section, if present and valid.
+    pub grpc: Option<&'a super::grpc::GrpcSection>,
+    /// Whether the file has a `grpc:` section at all (if it does but it
+    /// failed, routes using it are not reported again).
+    pub grpc_declared: bool,
 }
 
 /// The keys that choose a route's action. Exactly one must be present.
 enum ActionKey<'a> {
     Backend(&'a Text),
+    Grpc(&'a RawGrpcRoute),
     Compose(&'a Spanned<RawCompose>),
 }
 
 /// Every action key, for messages.
-const ACTION_KEYS: &[&str] = &["backend", "compose"];
+const ACTION_KEYS: &[&str] = &["backend", "grpc", "compose"];
 
 impl ActionKey<'_> {
     fn key(&self) -> &'static str {
         match self {
             ActionKey::Backend(_) => "backend",
+            ActionKey::Grpc(_) => "grpc",
             ActionKey::Compose(_) => "compose",
         }
     }
@@ -65,6 +73,7 @@ impl ActionKey<'_> {
     fn span(&self) -> &Span {
         match self {
             ActionKey::Backend(text) => text.span(),
+            ActionKey::Grpc(grpc) => grpc.backend.span(),
             ActionKey::Compose(compose) => compose.span(),
         }
     }
@@ -75,6 +84,8 @@ fn declared_actions(raw: &RawRoute) -> Vec<ActionKey<'_>> {
     if let Some(backend) = &raw.backend {
         declared.push(ActionKey::Backend(backend));
     }
+    if let Some(grpc) = &raw.grpc {
+        declared.push(ActionKey::Grpc(grpc));
     if let Some(compose) = &raw.compose {
         declared.push(ActionKey::Compose(compose));
     }
@@ -85,8 +96,7 @@ fn declared_actions(raw: &RawRoute) -> Vec<ActionKey<'_>> {
 /// recorded). Explicit `name`s must be unique.
 pub(super) fn compile_routes(
     raw: &[RouteEntry],
-    backends: &BTreeMap<String, Arc<BackendSpec>>,
-    declared_backends: &BTreeSet<&str>,
+    shared: &RouteContext<'_>,
     diag: &mut Diagnostics,
 ) -> Vec<CompiledRoute> {
     check_unique_names(raw, diag);
@@ -95,9 +105,7 @@ pub(super) fn compile_routes(
             let label = route_label(&entry.route);
             let context = RouteContext {
                 label: &label,
-                pattern: None,
-                backends,
-                declared_backends,
+                ..*shared
             };
             compile_route(entry, context, diag)
         })
@@ -141,7 +149,7 @@ fn compile_route(
         pattern: pattern.as_ref(),
         ..context
     };
-    let action = compile_action(raw, &entry.span, &context, diag);
+    let action = compile_action(raw, &entry.span, methods.as_deref(), &context, diag);
     let timeout = positive_duration(raw.timeout.as_ref(), &format!("{label}: timeout"), diag);
     let max_body = size(raw.max_body.as_ref(), &format!("{label}: max_body"), diag);
     let headers = compile_headers(raw.headers.as_ref(), label, diag);
@@ -198,6 +206,7 @@ fn path_pattern(path: &Text, label: &str, diag: &mut Diagnostics) -> Option<Path
 fn compile_action(
     raw: &RawRoute,
     route_span: &Span,
+    methods: Option<&[Method]>,
     context: &RouteContext<'_>,
     diag: &mut Diagnostics,
 ) -> Option<RouteAction> {
@@ -227,6 +236,8 @@ fn compile_action(
         ActionKey::Backend(backend) => {
             proxy::compile_proxy(raw, backend, context, diag).map(RouteAction::Proxy)
         }
+        ActionKey::Grpc(grpc) => grpc::compile_grpc_route(grpc, methods, context, diag)
+            .map(|route| RouteAction::Grpc(Arc::new(route))),
         ActionKey::Compose(compose) => {
             compose::compile_compose(compose, raw.timeout.as_ref(), context, diag)
                 .map(RouteAction::Compose)

@@ -1,0 +1,228 @@
+//! Bidirectional streaming over WebSocket: one JSON message per text
+//! frame in each direction.
+//!
+//! The handler answers the upgrade (101), then a task bridges the socket
+//! and the gRPC call. Both directions are bounded: a frame is read from
+//! the client only when the previous message was handed to the upstream
+//! stream, and an upstream message is read only when the previous one was
+//! written to the socket. The call's end becomes a close frame: 1000 for
+//! OK, `4000 + grpc code` for a gRPC error, 1007 for a frame that is not a
+//! valid message, 1003 for a binary frame, 1014 when the backend cannot be
+//! reached. A client that disconnects resets the upstream stream.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::stream::{SplitSink, SplitStream};
+use futures::{SinkExt, StreamExt};
+use http::header::{
+    CONNECTION, HeaderValue, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION,
+    UPGRADE,
+};
+use http::{HeaderMap, Request, Response, StatusCode};
+use http_body::Frame;
+use http_body_util::StreamBody;
+use hyper_util::rt::TokioIo;
+use prost_reflect::MessageDescriptor;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+
+use super::call::{self, grpc_request, pool_for};
+use super::error::GrpcError;
+use super::route::{GrpcRoute, Transcoding};
+use super::transcode::{self, JsonOptions};
+use super::{framing, ws_close};
+use crate::body::{self, BoxError, GatewayBody};
+use crate::context::RequestContext;
+use crate::upstream::UpstreamPool;
+
+type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+type FrameSender = mpsc::Sender<Result<Frame<Bytes>, BoxError>>;
+
+/// Answers a WebSocket upgrade and bridges it to the bidirectional call.
+pub async fn bidirectional(
+    mut request: Request<GatewayBody>,
+    ctx: RequestContext,
+    route: &GrpcRoute,
+    transcoding: &Transcoding,
+) -> Result<Response<GatewayBody>, GrpcError> {
+    let accept = accept_key(request.headers())?;
+    let pool = pool_for(&ctx, &route.backend.name)?;
+    let (sender, receiver) = mpsc::channel(8);
+    let upstream_body = body::boxed(StreamBody::new(ReceiverStream::new(receiver)));
+    let upstream = grpc_request(
+        &transcoding.grpc_path,
+        request.headers(),
+        &route.metadata,
+        &ctx,
+        ctx.route.timeout,
+        upstream_body,
+    )?;
+    let bridge = Bridge {
+        pool,
+        timeout: ctx.timeout_or(route.backend.request_timeout),
+        input: transcoding.method.input(),
+        output: transcoding.method.output(),
+        json: transcoding.json,
+    };
+    let on_upgrade = hyper::upgrade::on(&mut request);
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let socket =
+                    WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None)
+                        .await;
+                bridge.run(socket, upstream, sender).await;
+            }
+            Err(error) => tracing::debug!(%error, "websocket upgrade failed"),
+        }
+    });
+    Ok(switching_protocols(accept))
+}
+
+/// The 101 answer to an upgrade.
+fn switching_protocols(accept: HeaderValue) -> Response<GatewayBody> {
+    let mut response = Response::new(body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(SEC_WEBSOCKET_ACCEPT, accept);
+    response
+}
+
+/// Checks the upgrade request and computes `Sec-WebSocket-Accept`.
+fn accept_key(headers: &HeaderMap) -> Result<HeaderValue, GrpcError> {
+    let has = |name, token: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    };
+    let required = "this route streams both ways over WebSocket: send a GET with Connection: Upgrade, Upgrade: websocket, Sec-WebSocket-Version: 13";
+    if !has(UPGRADE, "websocket")
+        || !has(CONNECTION, "upgrade")
+        || !has(SEC_WEBSOCKET_VERSION, "13")
+    {
+        return Err(GrpcError::bad_request("WEBSOCKET_REQUIRED", required));
+    }
+    let key = headers
+        .get(SEC_WEBSOCKET_KEY)
+        .ok_or_else(|| GrpcError::bad_request("WEBSOCKET_REQUIRED", required))?;
+    HeaderValue::from_str(&derive_accept_key(key.as_bytes()))
+        .map_err(|_| GrpcError::bad_request("WEBSOCKET_REQUIRED", required))
+}
+
+/// What the bridging task needs.
+struct Bridge {
+    pool: Arc<UpstreamPool>,
+    timeout: Duration,
+    input: MessageDescriptor,
+    output: MessageDescriptor,
+    json: JsonOptions,
+}
+
+impl Bridge {
+    async fn run(self, socket: Socket, upstream: Request<GatewayBody>, sender: FrameSender) {
+        let (mut sink, source) = socket.split();
+        let close = {
+            let uplink = uplink(source, sender, self.input.clone(), self.json);
+            let downlink = self.downlink(upstream, &mut sink);
+            tokio::pin!(uplink, downlink);
+            tokio::select! {
+                up = &mut uplink => match up {
+                    Uplink::Closed => Some(downlink.await),
+                    Uplink::Invalid(close) => Some(close),
+                    Uplink::Gone => None,
+                },
+                down = &mut downlink => Some(down),
+            }
+        };
+        if let Some(close) = close {
+            let _ = sink.send(Message::Close(Some(close))).await;
+            let _ = sink.close().await;
+        }
+    }
+
+    /// Upstream messages to the socket; returns the close frame.
+    async fn downlink(
+        &self,
+        upstream: Request<GatewayBody>,
+        sink: &mut SplitSink<Socket, Message>,
+    ) -> CloseFrame {
+        let mut messages = match call::start(&self.pool, upstream, self.timeout).await {
+            Ok(messages) => messages,
+            Err(error) => return ws_close::for_error(&error),
+        };
+        loop {
+            let payload = match messages.next_message().await {
+                Ok(Some(payload)) => payload,
+                Ok(None) => return ws_close::normal(),
+                Err(error) => return ws_close::for_error(&error),
+            };
+            let json = match transcode::json_from_protobuf(&self.output, payload) {
+                Ok(json) => json,
+                Err(error) => return ws_close::for_error(&error.into()),
+            };
+            let text = Utf8Bytes::try_from(json).unwrap_or_default();
+            if sink.send(Message::Text(text)).await.is_err() {
+                return ws_close::normal();
+            }
+        }
+    }
+}
+
+/// How the client's side ended.
+enum Uplink {
+    /// The client sent Close: the upstream stream is half-closed cleanly.
+    Closed,
+    /// A bad frame: the upstream stream was reset.
+    Invalid(CloseFrame),
+    /// The connection dropped: everything is torn down.
+    Gone,
+}
+
+/// Socket frames to upstream messages.
+async fn uplink(
+    mut source: SplitStream<Socket>,
+    sender: FrameSender,
+    input: MessageDescriptor,
+    json: JsonOptions,
+) -> Uplink {
+    while let Some(frame) = source.next().await {
+        let text = match frame {
+            Ok(Message::Text(text)) => text,
+            Ok(Message::Binary(_)) => return invalid(&sender, ws_close::binary_refused()).await,
+            Ok(Message::Close(_)) => return Uplink::Closed,
+            Ok(_) => continue,
+            Err(_) => return Uplink::Gone,
+        };
+        let message = match transcode::message_from_json(&input, text.as_bytes(), json) {
+            Ok(message) => message,
+            Err(error) => return invalid(&sender, ws_close::invalid_message(&error)).await,
+        };
+        if sender
+            .send(Ok(Frame::data(framing::encode(&transcode::encode(
+                &message,
+            )))))
+            .await
+            .is_err()
+        {
+            return Uplink::Closed;
+        }
+    }
+    Uplink::Gone
+}
+
+async fn invalid(sender: &FrameSender, close: CloseFrame) -> Uplink {
+    let _ = sender
+        .send(Err("the client sent an invalid message".into()))
+        .await;
+    Uplink::Invalid(close)
+}

@@ -1,0 +1,107 @@
+//! WebSocket close frames for the ways a bridged call can end.
+//!
+//! | end | code |
+//! |---|---|
+//! | gRPC OK | 1000 |
+//! | a binary frame from the client | 1003 |
+//! | a text frame that is not a valid message | 1007 |
+//! | backend unreachable | 1014 |
+//! | any other gRPC status `c` | `4000 + c` (e.g. 4005 NOT_FOUND) |
+//!
+//! The reason is `CODE_NAME: message`, cut to the protocol's 123 bytes.
+
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+use super::error::GrpcError;
+use super::status::code_name;
+use super::transcode::TranscodeError;
+use crate::upstream::UpstreamError;
+
+/// Most bytes a close reason may have.
+const MAX_REASON: usize = 123;
+
+pub fn normal() -> CloseFrame {
+    frame(1000, "OK".into())
+}
+
+pub fn binary_refused() -> CloseFrame {
+    frame(
+        1003,
+        "INVALID_ARGUMENT: send each message as a JSON text frame".into(),
+    )
+}
+
+pub fn invalid_message(error: &TranscodeError) -> CloseFrame {
+    frame(1007, format!("{}: {error}", error.code()))
+}
+
+pub fn for_error(error: &GrpcError) -> CloseFrame {
+    let code = match error {
+        GrpcError::Upstream(UpstreamError::Unavailable { .. }) | GrpcError::NoPool(_) => 1014,
+        other => 4000 + u16::try_from(other.grpc_code()).unwrap_or(2),
+    };
+    frame(code, format!("{}: {error}", code_name(error.grpc_code())))
+}
+
+fn frame(code: u16, reason: String) -> CloseFrame {
+    CloseFrame {
+        code: CloseCode::from(code),
+        reason: truncate(reason).into(),
+    }
+}
+
+fn truncate(mut reason: String) -> String {
+    if reason.len() > MAX_REASON {
+        let mut cut = MAX_REASON;
+        while !reason.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        reason.truncate(cut);
+    }
+    reason
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grpc::status::RpcStatus;
+
+    fn code(close: &CloseFrame) -> u16 {
+        u16::from(close.code)
+    }
+
+    #[test]
+    fn grpc_statuses_map_to_4000_plus_code() {
+        let status = GrpcError::Status(RpcStatus {
+            code: 5,
+            message: "order x not found".into(),
+            details: vec![],
+        });
+        let close = for_error(&status);
+        assert_eq!(code(&close), 4005);
+        assert_eq!(close.reason.as_str(), "NOT_FOUND: order x not found");
+    }
+
+    #[test]
+    fn client_and_backend_failures_have_their_own_codes() {
+        assert_eq!(code(&normal()), 1000);
+        assert_eq!(code(&binary_refused()), 1003);
+        assert_eq!(
+            code(&invalid_message(&TranscodeError::MalformedJson("x".into()))),
+            1007
+        );
+        let down = UpstreamError::Unavailable {
+            backend: "b".into(),
+            reason: "refused".into(),
+            source: None,
+        };
+        assert_eq!(code(&for_error(&GrpcError::Upstream(down))), 1014);
+    }
+
+    #[test]
+    fn long_reasons_are_cut_on_a_char_boundary() {
+        let reason = truncate("é".repeat(100));
+        assert!(reason.len() <= MAX_REASON && reason.chars().all(|c| c == 'é'));
+    }
+}
