@@ -11,15 +11,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderName, Method};
+use prost_reflect::MethodDescriptor;
 use serde_json::Value;
 
 use super::cache::{CallCache, CallCacheSettings, ResponseCache, ResponseCacheSettings};
 use super::coalesce::Coalescer;
 use super::dag::CallGraph;
-use super::plan::{CallKind, CallSpec, ComposePlan, GraphQlCall, RestCall};
+use super::plan::{CallKind, CallSpec, ComposePlan, GraphQlCall, GrpcCall, RestCall};
 use super::template::{Expr, Scope, Segment, StringTemplate};
 use super::value::{TemplateError, ValueTemplate};
 use crate::config::model::BackendSpec;
+use crate::grpc::transcode::JsonOptions;
 
 /// `compose:` as the loader read it.
 #[derive(Debug, Clone)]
@@ -61,6 +63,12 @@ pub enum CallKindInput {
         query: String,
         variables: Option<Value>,
         data: Option<String>,
+    },
+    /// A unary method, already checked to exist and to be unary.
+    Grpc {
+        method: MethodDescriptor,
+        body: Option<Value>,
+        json: JsonOptions,
     },
 }
 
@@ -245,6 +253,19 @@ fn compile_call(
                 query,
                 variables,
                 data_path,
+            })
+        }
+        CallKindInput::Grpc { method, body, json } => {
+            let message = body.as_ref().map(|body| {
+                json_template(body, names, &mut exprs, |at, m| {
+                    error_at(CallField::Body, at, m)
+                })
+            });
+            CallKind::Grpc(GrpcCall {
+                method: method.clone(),
+                path: crate::grpc::descriptors::grpc_path(method),
+                message,
+                json: *json,
             })
         }
     };

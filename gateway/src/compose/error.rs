@@ -28,6 +28,9 @@ pub enum FailureKind {
     BadResponse,
     /// An input (path, header, body) read a value that was missing.
     MissingInput,
+    /// The rendered input does not fit the call (a gRPC request message
+    /// that does not match its type).
+    BadInput,
     /// A call this one reads failed.
     Dependency,
     /// The route's deadline passed first.
@@ -52,6 +55,7 @@ impl CallFailure {
             FailureKind::Status(_) => "UPSTREAM_BAD_STATUS",
             FailureKind::BadResponse => "UPSTREAM_BAD_RESPONSE",
             FailureKind::MissingInput => "COMPOSE_MISSING_INPUT",
+            FailureKind::BadInput => "COMPOSE_BAD_INPUT",
             FailureKind::Dependency => "COMPOSE_DEPENDENCY_FAILED",
             FailureKind::Deadline => "COMPOSE_DEADLINE_EXCEEDED",
         };

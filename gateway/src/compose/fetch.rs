@@ -12,12 +12,14 @@ use bytes::{Bytes, BytesMut};
 use http::header::CACHE_CONTROL;
 use http::{Request, StatusCode};
 use http_body_util::BodyExt;
+use prost_reflect::MessageDescriptor;
 use serde_json::Value;
 
 use super::error::{CallFailure, FailureKind};
 use super::eval::walk;
 use super::request::{Decode, RenderedCall};
 use crate::body;
+use crate::grpc::{self, GrpcError, transcode};
 use crate::upstream::UpstreamPool;
 
 /// The most bytes of a call's response body the gateway reads.
@@ -57,6 +59,9 @@ async fn send_and_decode(
     *request.method_mut() = call.method;
     *request.uri_mut() = call.uri;
     *request.headers_mut() = call.headers;
+    if let Decode::Grpc { output } = &call.decode {
+        return grpc_reply(pool, request, output, timeout).await;
+    }
     let response = pool.send(request, timeout).await?;
     let (parts, incoming) = response.into_parts();
     let bytes = read_body(incoming, backend).await?;
@@ -96,6 +101,53 @@ async fn read_body(mut incoming: body::GatewayBody, backend: &str) -> Result<Byt
     Ok(collected.freeze())
 }
 
+/// The one reply of a unary gRPC call, as proto3 JSON.
+async fn grpc_reply(
+    pool: &UpstreamPool,
+    request: Request<body::GatewayBody>,
+    output: &MessageDescriptor,
+    timeout: Duration,
+) -> Result<CallOutput, CallFailure> {
+    let backend = &pool.spec().name;
+    let failed = |error: GrpcError| grpc_failure(backend, error);
+    let mut messages = grpc::call::start(pool, request, timeout)
+        .await
+        .map_err(failed)?;
+    let reply = messages.next_message().await.map_err(failed)?;
+    let reply = reply.ok_or_else(|| {
+        failed(GrpcError::BadResponse(
+            "the call ended without a reply".into(),
+        ))
+    })?;
+    if messages.next_message().await.map_err(failed)?.is_some() {
+        return Err(failed(GrpcError::BadResponse(
+            "the call returned more than one reply".into(),
+        )));
+    }
+    let json =
+        transcode::json_from_protobuf(output, reply).map_err(|error| failed(error.into()))?;
+    let value = decode(&json, &Decode::Json, backend)?;
+    Ok(CallOutput {
+        value: Arc::new(value),
+        cache_control: None,
+    })
+}
+
+/// A gRPC status keeps its HTTP equivalent (NOT_FOUND is 404, ...).
+fn grpc_failure(backend: &str, error: GrpcError) -> CallFailure {
+    match error {
+        GrpcError::Upstream(upstream) => upstream.into(),
+        GrpcError::Status(_) => {
+            let message = format!("backend \"{backend}\" answered {}: {error}", error.code());
+            CallFailure::new(FailureKind::Status(error.http_status()), message)
+        }
+        other => CallFailure::new(
+            FailureKind::BadResponse,
+            format!("backend \"{backend}\": {other}"),
+        ),
+    }
+}
+
 /// A non-2xx answer; the backend's own `error.message` is kept if present.
 fn status_failure(backend: &str, status: StatusCode, body: &[u8]) -> CallFailure {
     let detail = serde_json::from_slice::<Value>(body).ok().and_then(|json| {
@@ -118,8 +170,8 @@ fn decode(bytes: &[u8], decode: &Decode, backend: &str) -> Result<Value, CallFai
         )
     })?;
     match decode {
-        Decode::Json => Ok(json),
         Decode::GraphQl { data_path } => graphql_data(json, data_path, backend),
+        Decode::Json | Decode::Grpc { .. } => Ok(json),
     }
 }
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderName, Method};
+use prost_reflect::MethodDescriptor;
 
 use super::cache::{CallCache, ResponseCache};
 use super::coalesce::Coalescer;
@@ -17,6 +18,7 @@ use super::dag::CallGraph;
 use super::template::{Segment, StringTemplate};
 use super::value::ValueTemplate;
 use crate::config::model::BackendSpec;
+use crate::grpc::transcode::JsonOptions;
 
 /// One route's composition.
 #[derive(Debug)]
@@ -60,6 +62,7 @@ pub struct CallSpec {
 pub enum CallKind {
     Rest(RestCall),
     GraphQl(GraphQlCall),
+    Grpc(GrpcCall),
 }
 
 /// An HTTP request whose JSON response body is the call's value.
@@ -82,12 +85,26 @@ pub struct GraphQlCall {
     pub data_path: Vec<Segment>,
 }
 
+/// A unary gRPC call through the bridge's transcoder: the templated JSON
+/// body becomes the request message, the reply message becomes the value
+/// (proto3 JSON, lowerCamelCase field names).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrpcCall {
+    pub method: MethodDescriptor,
+    /// `/package.Service/Method`
+    pub path: String,
+    pub message: Option<ValueTemplate>,
+    pub json: JsonOptions,
+}
+
 impl CallKind {
     /// Safe calls may be coalesced by default.
     pub fn is_safe(&self) -> bool {
         match self {
             CallKind::Rest(rest) => rest.method.is_safe(),
             CallKind::GraphQl(call) => !call.query.trim_start().starts_with("mutation"),
+            // Whether an RPC is safe is not known; opt in with `coalesce`.
+            CallKind::Grpc(_) => false,
         }
     }
 
@@ -96,6 +113,7 @@ impl CallKind {
         match self {
             CallKind::Rest(_) => "REST",
             CallKind::GraphQl(_) => "GraphQL",
+            CallKind::Grpc(_) => "gRPC",
         }
     }
 }

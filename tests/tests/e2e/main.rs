@@ -3,6 +3,7 @@
 
 mod compose_caching;
 mod compose_failures;
+mod compose_kinds;
 mod compose_results;
 mod compose_support;
 mod compose_timing;

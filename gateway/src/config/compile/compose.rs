@@ -175,7 +175,8 @@ fn call_input<'a>(
     let tree = |tree: &'a Option<YamlTree>| tree.as_ref().map(|t| (t.to_json(), t.span()));
     let body = tree(&raw.body);
     let variables = tree(&raw.variables);
-    let kind = call_kind(
+    let kind = kinds::call_kind(
+        context,
         raw,
         &label,
         body.as_ref().map(|((json, _), _)| json.clone()),
@@ -238,77 +239,6 @@ fn fallback_backend(name: &Text) -> Arc<BackendSpec> {
             cooldown: Duration::ZERO,
         },
     })
-}
-
-/// REST (`path`, optional `method` and `body`) or GraphQL (`graphql`,
-/// optional `path`, `variables`, `data`).
-fn call_kind(
-    raw: &RawCall,
-    label: &str,
-    body: Option<serde_json::Value>,
-    variables: Option<serde_json::Value>,
-    diag: &mut Diagnostics,
-) -> Option<CallKindInput> {
-    match (&raw.graphql, &raw.path) {
-        (Some(query), path) => {
-            for (present, key) in [
-                (raw.method.as_ref(), "method"),
-                (raw.body.as_ref().map(|_| &raw.backend), "body"),
-            ] {
-                if present.is_some() {
-                    diag.error(query.span(), format!("{label}: a GraphQL call takes no `{key}` (it always POSTs {{query, variables}})"));
-                }
-            }
-            Some(CallKindInput::GraphQl {
-                path: path
-                    .as_ref()
-                    .map_or_else(|| "/graphql".to_owned(), |p| p.to_string()),
-                query: query.to_string(),
-                variables,
-                data: raw.data.as_ref().map(|d| d.to_string()),
-            })
-        }
-        (None, Some(path)) => {
-            if let Some(data) = &raw.data {
-                diag.error(
-                    data.span(),
-                    format!("{label}: `data` is only for GraphQL calls"),
-                );
-            }
-            let method = method(raw.method.as_ref(), label, diag)?;
-            Some(CallKindInput::Rest {
-                method,
-                path: path.to_string(),
-                body,
-            })
-        }
-        (None, None) => {
-            diag.error(
-                raw.backend.span(),
-                format!("{label}: set `path` (a REST call) or `graphql` (a GraphQL query)"),
-            );
-            None
-        }
-    }
-}
-
-fn method(text: Option<&Text>, label: &str, diag: &mut Diagnostics) -> Option<Method> {
-    let Some(text) = text else {
-        return Some(Method::GET);
-    };
-    match Method::from_bytes(text.as_bytes()) {
-        Ok(method) if text.as_str() == text.to_ascii_uppercase() => Some(method),
-        _ => {
-            diag.error(
-                text.span(),
-                format!(
-                    "{label}: \"{}\" is not an upper-case HTTP method",
-                    text.as_str()
-                ),
-            );
-            None
-        }
-    }
 }
 
 fn resolve_backend<'a>(
@@ -401,5 +331,6 @@ fn response_cache(
     })
 }
 
+mod kinds;
 #[cfg(test)]
 mod tests;

@@ -86,6 +86,7 @@ fn declared_actions(raw: &RawRoute) -> Vec<ActionKey<'_>> {
     }
     if let Some(grpc) = &raw.grpc {
         declared.push(ActionKey::Grpc(grpc));
+    }
     if let Some(compose) = &raw.compose {
         declared.push(ActionKey::Compose(compose));
     }

@@ -36,6 +36,9 @@ pub(crate) struct RawCall {
     pub variables: Option<YamlTree>,
     /// Where the value sits inside the GraphQL `data`.
     pub data: Option<Text>,
+    /// A unary gRPC method (`package.Service/Method`): makes this a gRPC
+    /// call through the bridge, with `body` as the request message.
+    pub grpc: Option<Text>,
     pub optional: Option<bool>,
     pub timeout: Option<Text>,
     #[serde(default)]
