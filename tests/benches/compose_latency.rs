@@ -5,8 +5,13 @@
 //! 1. `floor` — the critical path called directly by the client: orders,
 //!    then products (50 + 40 = 90 ms plus two local round trips);
 //! 2. `parallel` — `GET /v1/orders/{id}/details` composed by the gateway;
-//! 3. `sequential` — the same composition with `sequential: true`.
+//! 3. `sequential` — the same composition with `sequential: true`;
+//! 4. `coalesced` — `parallel` with coalescing on (the default for GET):
+//!    concurrent requests for the same order share upstream calls, so it
+//!    can beat the floor.
 //!
+//! Rows 2 and 3 set `coalesce: false` so every request pays for its own
+//! four calls.
 //! Open loop: requests start on a fixed schedule (`BENCH_RPS`, default
 //! 500/s) for `BENCH_SECS` (default 5), whatever the latency, so slow
 //! answers do not lower the offered load. No cache is configured, so
@@ -31,11 +36,12 @@ const BACKENDS: &str = "backends:
 routes:
 ";
 
+/// The calls, each with `{C}` standing for extra per-call keys.
 const CALLS: &str = r#"      calls:
-        order:    { backend: orders,   path: "/v1/orders/{id}" }
-        customer: { backend: users,    path: "/v1/users/{order.customer_id}" }
-        products: { backend: products, path: "/v1/products?ids={order.items[*].product_id|join}" }
-        payment:  { backend: payments, path: "/v1/payments/{id}", optional: true }
+        order:    { backend: orders,   path: "/v1/orders/{id}"{C} }
+        customer: { backend: users,    path: "/v1/users/{order.customer_id}"{C} }
+        products: { backend: products, path: "/v1/products?ids={order.items[*].product_id|join}"{C} }
+        payment:  { backend: payments, path: "/v1/payments/{id}", optional: true{C} }
       response:
         order: "{order}"
         customer: "{customer}"
@@ -43,14 +49,32 @@ const CALLS: &str = r#"      calls:
         payment: "{payment}"
 "#;
 
-/// The same composition twice: `/parallel/{id}` and `/sequential/{id}`.
+/// The same composition three times: parallel and sequential without
+/// coalescing (every request makes its own four calls), and parallel with
+/// the default coalescing (concurrent requests for one order share calls).
 fn routes() -> String {
-    let route = |name: &str, extra: &str| format!("  - path: /{name}/{{id}}\n    method: GET\n    compose:\n{extra}{CALLS}");
-    format!("{BACKENDS}{}{}", route("parallel", ""), route("sequential", "      sequential: true\n"))
+    let route = |name: &str, sequential: bool, coalesce: bool| {
+        let calls = CALLS.replace("{C}", if coalesce { "" } else { ", coalesce: false" });
+        let sequential = if sequential {
+            "      sequential: true\n"
+        } else {
+            ""
+        };
+        format!("  - path: /{name}/{{id}}\n    method: GET\n    compose:\n{sequential}{calls}")
+    };
+    let routes = [
+        route("parallel", false, false),
+        route("sequential", true, false),
+        route("coalesced", false, true),
+    ];
+    format!("{BACKENDS}{}", routes.concat())
 }
 
 fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// Starts `call` `rps` times a second for `duration`; returns the latency
@@ -73,7 +97,10 @@ where
         tasks.push(tokio::spawn(async move {
             let begin = Instant::now();
             if request.await {
-                let _ = histogram.lock().expect("histogram").record(begin.elapsed().as_micros() as u64);
+                let _ = histogram
+                    .lock()
+                    .expect("histogram")
+                    .record(begin.elapsed().as_micros() as u64);
             } else {
                 *failures.lock().expect("failures") += 1;
             }
@@ -110,11 +137,16 @@ async fn ok(response: Result<reqwest::Response, reqwest::Error>) -> Option<Value
 async fn main() {
     let rps = env_or("BENCH_RPS", 500);
     let duration = Duration::from_secs(env_or("BENCH_SECS", 5));
-    let mocks = mock_backends::start_all(MockOptions::ephemeral().with_seed_latencies()).await.expect("mocks start");
+    let mocks = mock_backends::start_all(MockOptions::ephemeral().with_seed_latencies())
+        .await
+        .expect("mocks start");
     let orders = format!("http://{}", mocks.orders.addr);
     let products = format!("http://{}", mocks.products.addr);
     let gateway = TestGateway::start_with(mocks, &routes()).await;
-    let http = reqwest::Client::builder().pool_max_idle_per_host(4096).build().expect("client");
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(4096)
+        .build()
+        .expect("client");
     let order_id = seed::FIRST_ORDER_ID;
     println!("order details, seed latencies, open loop for {duration:?}");
 
@@ -122,14 +154,31 @@ async fn main() {
     let floor = open_loop(rps, duration, move || {
         let (client, orders, products) = (client.clone(), orders.clone(), products.clone());
         async move {
-            let Some(order) = ok(client.get(format!("{orders}/v1/orders/{order_id}")).send().await).await else { return false };
-            let ids: Vec<&str> = order["items"].as_array().into_iter().flatten().filter_map(|i| i["product_id"].as_str()).collect();
-            ok(client.get(format!("{products}/v1/products?ids={}", ids.join(","))).send().await).await.is_some()
+            let Some(order) = ok(client
+                .get(format!("{orders}/v1/orders/{order_id}"))
+                .send()
+                .await)
+            .await
+            else {
+                return false;
+            };
+            let ids: Vec<&str> = order["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|i| i["product_id"].as_str())
+                .collect();
+            ok(client
+                .get(format!("{products}/v1/products?ids={}", ids.join(",")))
+                .send()
+                .await)
+            .await
+            .is_some()
         }
     })
     .await;
     report("floor", rps, &floor);
-    for route in ["parallel", "sequential"] {
+    for route in ["parallel", "sequential", "coalesced"] {
         let (client, url) = (http.clone(), gateway.url(&format!("/{route}/{order_id}")));
         let result = open_loop(rps, duration, move || {
             let request = client.get(url.clone()).send();

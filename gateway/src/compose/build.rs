@@ -14,11 +14,11 @@ use http::{HeaderName, Method};
 use prost_reflect::MethodDescriptor;
 use serde_json::Value;
 
-use super::cache::{CallCache, CallCacheSettings, ResponseCache, ResponseCacheSettings};
+use super::cache::{CallCacheSettings, ResponseCache, ResponseCacheSettings};
 use super::coalesce::Coalescer;
 use super::dag::CallGraph;
-use super::plan::{CallKind, CallSpec, ComposePlan, GraphQlCall, GrpcCall, RestCall};
-use super::template::{Expr, Scope, Segment, StringTemplate};
+use super::plan::{CallSpec, ComposePlan};
+use super::template::{Expr, Scope, StringTemplate};
 use super::value::{TemplateError, ValueTemplate};
 use crate::config::model::BackendSpec;
 use crate::grpc::transcode::JsonOptions;
@@ -140,23 +140,12 @@ pub fn build(input: ComposeInput, params: &[String]) -> Result<ComposePlan, Vec<
         .calls
         .iter()
         .enumerate()
-        .map(|(index, call)| compile_call(index, call, &names, &mut errors))
+        .map(|(index, call)| call::compile_call(index, call, &names, &mut errors))
         .collect();
     let response = compile_response(input.response.as_ref(), &names, &mut errors);
     let primary = primary_index(input.primary.as_deref(), &names, &mut errors);
     let (calls, dependencies): (Vec<_>, Vec<_>) = compiled.into_iter().unzip();
-    let graph = match CallGraph::build(dependencies) {
-        Ok(graph) => Some(graph),
-        Err(cycle) => {
-            let path: Vec<&str> = cycle.0.iter().map(|&i| names.calls[i]).collect();
-            let message = format!("calls form a cycle: {}", path.join(" -> "));
-            errors.push(PlanError {
-                location: Location::Call(cycle.0[0]),
-                message,
-            });
-            None
-        }
-    };
+    let graph = call_graph(dependencies, &names, &mut errors);
     match graph {
         Some(graph) if errors.is_empty() => Ok(ComposePlan {
             calls,
@@ -170,6 +159,24 @@ pub fn build(input: ComposeInput, params: &[String]) -> Result<ComposePlan, Vec<
         }),
         _ => Err(errors),
     }
+}
+
+/// The call graph, or `None` with the cycle recorded.
+fn call_graph(
+    dependencies: Vec<BTreeSet<usize>>,
+    names: &Names<'_>,
+    errors: &mut Vec<PlanError>,
+) -> Option<CallGraph> {
+    CallGraph::build(dependencies)
+        .map_err(|cycle| {
+            let path: Vec<&str> = cycle.0.iter().map(|&i| names.calls[i]).collect();
+            let message = format!("calls form a cycle: {}", path.join(" -> "));
+            errors.push(PlanError {
+                location: Location::Call(cycle.0[0]),
+                message,
+            });
+        })
+        .ok()
 }
 
 fn check_names(calls: &[CallInput], params: &[String], errors: &mut Vec<PlanError>) {
@@ -199,113 +206,6 @@ fn check_names(calls: &[CallInput], params: &[String], errors: &mut Vec<PlanErro
             message,
         });
     }
-}
-
-fn compile_call(
-    index: usize,
-    input: &CallInput,
-    names: &Names<'_>,
-    errors: &mut Vec<PlanError>,
-) -> (CallSpec, BTreeSet<usize>) {
-    let mut exprs: Vec<Expr> = Vec::new();
-    let mut error_at = |field: CallField, at: Vec<String>, message: String| {
-        errors.push(PlanError {
-            location: Location::CallField {
-                call: index,
-                field,
-                at,
-            },
-            message,
-        });
-    };
-    let kind = match &input.kind {
-        CallKindInput::Rest { method, path, body } => {
-            let path = path_template(path, names, &mut exprs)
-                .map_err(|m| error_at(CallField::Path, vec![], m));
-            let body = body.as_ref().map(|body| {
-                json_template(body, names, &mut exprs, |at, m| {
-                    error_at(CallField::Body, at, m)
-                })
-            });
-            CallKind::Rest(RestCall {
-                method: method.clone(),
-                path: path.unwrap_or(empty_template()),
-                body,
-            })
-        }
-        CallKindInput::GraphQl {
-            path,
-            query,
-            variables,
-            data,
-        } => {
-            let path = path_template(path, names, &mut exprs)
-                .map_err(|m| error_at(CallField::Path, vec![], m));
-            let variables = variables.as_ref().map(|vars| {
-                json_template(vars, names, &mut exprs, |at, m| {
-                    error_at(CallField::Variables, at, m)
-                })
-            });
-            let data_path = data.as_deref().map(dotted_path).unwrap_or_default();
-            let query = query.clone();
-            CallKind::GraphQl(GraphQlCall {
-                path: path.unwrap_or(empty_template()),
-                query,
-                variables,
-                data_path,
-            })
-        }
-        CallKindInput::Grpc { method, body, json } => {
-            let message = body.as_ref().map(|body| {
-                json_template(body, names, &mut exprs, |at, m| {
-                    error_at(CallField::Body, at, m)
-                })
-            });
-            CallKind::Grpc(GrpcCall {
-                method: method.clone(),
-                path: crate::grpc::descriptors::grpc_path(method),
-                message,
-                json: *json,
-            })
-        }
-    };
-    let headers = input
-        .headers
-        .iter()
-        .enumerate()
-        .filter_map(
-            |(n, (name, text))| match string_template(text, names, &mut exprs) {
-                Ok(template) => Some((name.clone(), template)),
-                Err(message) => {
-                    error_at(CallField::Header(n), vec![], message);
-                    None
-                }
-            },
-        )
-        .collect();
-    let dependencies = exprs.iter().filter_map(Expr::call).collect();
-    let spec = CallSpec {
-        name: input.name.clone(),
-        timeout: input.timeout.unwrap_or(input.backend.request_timeout),
-        coalesce: input.coalesce.unwrap_or_else(|| kind.is_safe()),
-        cache: input.cache.clone().map(CallCache::new),
-        backend: Arc::clone(&input.backend),
-        kind,
-        optional: input.optional,
-        headers,
-    };
-    (spec, dependencies)
-}
-
-fn empty_template() -> StringTemplate {
-    StringTemplate { parts: Vec::new() }
-}
-
-fn dotted_path(path: &str) -> Vec<Segment> {
-    path.split('.')
-        .filter(|name| !name.is_empty())
-        .map(|name| Segment::Field(name.to_owned()))
-        .collect()
 }
 
 /// A string template with every expression resolved; its expressions are
@@ -393,5 +293,6 @@ fn primary_index(primary: Option<&str>, names: &Names<'_>, errors: &mut Vec<Plan
     })
 }
 
+mod call;
 #[cfg(test)]
 mod tests;

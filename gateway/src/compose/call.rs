@@ -4,6 +4,7 @@
 //! The returned future owns everything it needs (`'static`), so it can be
 //! shared by the coalescer and dropped at any point to cancel the call.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use futures::FutureExt;
@@ -11,10 +12,11 @@ use futures::future::BoxFuture;
 use http::HeaderMap;
 use serde_json::Value;
 
+use super::cache::CallCache;
 use super::coalesce::Coalescer;
 use super::error::{CallFailure, FailureKind};
 use super::eval::Bindings;
-use super::fetch::fetch;
+use super::fetch::{CallOutput, fetch};
 use super::plan::CallSpec;
 use super::request::render_call;
 use crate::upstream::Upstreams;
@@ -50,29 +52,31 @@ pub fn start_call(
     let key = rendered.key(&spec.backend.name);
     let cache = spec.cache.clone();
     let coalescer = spec.coalesce.then(|| Arc::clone(env.coalescer));
-    let timeout = spec.timeout;
-    async move {
-        if let Some(value) = match &cache {
-            Some(cache) => cache.get(&key).await,
-            None => None,
-        } {
-            return (index, Ok(value));
-        }
-        let fetching = fetch(pool, rendered, timeout);
-        let result = match coalescer {
-            Some(coalescer) => coalescer.run(key.clone(), fetching).await.0,
-            None => fetching.await,
-        };
-        if let (Ok(output), Some(cache)) = (&result, &cache) {
-            cache
-                .store(
-                    key,
-                    Arc::clone(&output.value),
-                    output.cache_control.as_deref(),
-                )
-                .await;
-        }
-        (index, result.map(|output| output.value))
+    let fetching = fetch(pool, rendered, spec.timeout);
+    async move { (index, complete(key, cache, coalescer, fetching).await) }.boxed()
+}
+
+/// Cache, then coalesce, then fetch; stores what the cache may keep.
+async fn complete(
+    key: String,
+    cache: Option<CallCache>,
+    coalescer: Option<Arc<Coalescer>>,
+    fetching: impl Future<Output = Result<CallOutput, CallFailure>> + Send + 'static,
+) -> Result<Arc<Value>, CallFailure> {
+    if let Some(cache) = &cache
+        && let Some(value) = cache.get(&key).await
+    {
+        return Ok(value);
     }
-    .boxed()
+    let result = match coalescer {
+        Some(coalescer) => coalescer.run(key.clone(), fetching).await.0,
+        None => fetching.await,
+    };
+    if let (Ok(output), Some(cache)) = (&result, &cache) {
+        let value = Arc::clone(&output.value);
+        cache
+            .store(key, value, output.cache_control.as_deref())
+            .await;
+    }
+    result.map(|output| output.value)
 }

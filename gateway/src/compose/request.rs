@@ -106,11 +106,7 @@ pub fn render_call(
         None => Bytes::new(),
     };
     if matches!(decode, Decode::Grpc { .. }) {
-        headers.insert(TE, HeaderValue::from_static("trailers"));
-        headers.remove(ACCEPT);
-        if let Ok(value) = HeaderValue::from_str(&grpc_timeout(spec.timeout)) {
-            headers.insert("grpc-timeout", value);
-        }
+        grpc_headers(&mut headers, spec.timeout);
     }
     Ok(RenderedCall {
         method,
@@ -119,6 +115,15 @@ pub fn render_call(
         body,
         decode,
     })
+}
+
+/// `te: trailers` and the deadline as `grpc-timeout`; no `accept`.
+fn grpc_headers(headers: &mut HeaderMap, timeout: std::time::Duration) {
+    headers.insert(TE, HeaderValue::from_static("trailers"));
+    headers.remove(ACCEPT);
+    if let Ok(value) = HeaderValue::from_str(&grpc_timeout(timeout)) {
+        headers.insert("grpc-timeout", value);
+    }
 }
 
 fn missing(error: EvalError) -> CallFailure {

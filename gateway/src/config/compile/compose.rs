@@ -54,45 +54,8 @@ pub(super) fn compile_compose(
 ) -> Option<Arc<ComposePlan>> {
     let label = format!("{}: compose", context.label);
     let errors_before = diag.error_count();
-    let mut spans = Spans {
-        compose: compose.span(),
-        calls: Vec::new(),
-        response: None,
-        primary: None,
-    };
-    let calls: Vec<CallInput> = compose
-        .calls
-        .0
-        .iter()
-        .map(|(name, call)| {
-            let (input, call_spans) = call_input(name, call, &label, context, diag);
-            spans.calls.push(call_spans);
-            input
-        })
-        .collect();
-    let response = compose.response.as_ref().map(|tree| {
-        let (json, index) = tree.to_json();
-        spans.response = Some((index, tree.span()));
-        json
-    });
-    spans.primary = compose.primary.as_ref().map(Text::span);
-    let cache = compose
-        .cache
-        .as_ref()
-        .and_then(|cache| response_cache(cache, &label, diag));
-    let deadline = route_timeout
-        .and_then(|text| super::super::units::parse_duration(text).ok())
-        .filter(|deadline| !deadline.is_zero())
-        .unwrap_or(DEFAULT_DEADLINE);
+    let (input, spans) = compose_input(compose, route_timeout, &label, context, diag);
     let params: Vec<String> = context.pattern?.param_names().map(str::to_owned).collect();
-    let input = ComposeInput {
-        calls,
-        response,
-        primary: compose.primary.as_ref().map(|p| p.to_string()),
-        sequential: compose.sequential.as_ref().is_some_and(|flag| **flag),
-        deadline,
-        cache,
-    };
     // Built even when a call had errors (with fallbacks), so the template
     // and graph mistakes of the whole block are reported in one pass.
     match build(input, &params) {
@@ -103,6 +66,50 @@ pub(super) fn compile_compose(
             None
         }
     }
+}
+
+/// The plan's input, and where each of its parts is written.
+fn compose_input<'a>(
+    compose: &'a Spanned<RawCompose>,
+    route_timeout: Option<&Text>,
+    label: &str,
+    context: &RouteContext<'_>,
+    diag: &mut Diagnostics,
+) -> (ComposeInput, Spans<'a>) {
+    let (calls, call_spans) = compose
+        .calls
+        .0
+        .iter()
+        .map(|(name, call)| call_input(name, call, label, context, diag))
+        .unzip();
+    let response = compose
+        .response
+        .as_ref()
+        .map(|tree| (tree.to_json(), tree.span()));
+    let spans = Spans {
+        compose: compose.span(),
+        calls: call_spans,
+        response: response
+            .as_ref()
+            .map(|((_, index), span)| (index.clone(), *span)),
+        primary: compose.primary.as_ref().map(Text::span),
+    };
+    let deadline = route_timeout
+        .and_then(|text| super::super::units::parse_duration(text).ok())
+        .filter(|deadline| !deadline.is_zero())
+        .unwrap_or(DEFAULT_DEADLINE);
+    let input = ComposeInput {
+        calls,
+        response: response.map(|((json, _), _)| json),
+        primary: compose.primary.as_ref().map(|p| p.to_string()),
+        sequential: compose.sequential.as_ref().is_some_and(|flag| **flag),
+        deadline,
+        cache: compose
+            .cache
+            .as_ref()
+            .and_then(|cache| response_cache(cache, label, diag)),
+    };
+    (input, spans)
 }
 
 fn report(
@@ -147,7 +154,31 @@ fn report(
     }
 }
 
-impl CallSpans<'_> {
+impl<'a> CallSpans<'a> {
+    fn of(
+        name: &'a Text,
+        raw: &'a RawCall,
+        body: Option<((serde_json::Value, SpanIndex), &'a Span)>,
+        variables: Option<((serde_json::Value, SpanIndex), &'a Span)>,
+    ) -> Self {
+        let path = [&raw.path, &raw.graphql, &raw.grpc]
+            .into_iter()
+            .flatten()
+            .next();
+        CallSpans {
+            name: name.span(),
+            path: path.map_or(name.span(), Text::span),
+            headers: raw
+                .headers
+                .0
+                .iter()
+                .map(|(_, value)| value.span())
+                .collect(),
+            body: body.map(|((_, index), span)| (index, span)),
+            variables: variables.map(|((_, index), span)| (index, span)),
+        }
+    }
+
     fn field_span(&self, field: CallField, at: &[String]) -> &Span {
         let tree = match field {
             CallField::Path | CallField::Data => return self.path,
@@ -190,22 +221,7 @@ fn call_input<'a>(
         .cache
         .as_ref()
         .and_then(|cache| call_cache(cache, &label, diag));
-    let spans = CallSpans {
-        name: name.span(),
-        path: raw
-            .path
-            .as_ref()
-            .or(raw.graphql.as_ref())
-            .map_or(name.span(), Text::span),
-        headers: raw
-            .headers
-            .0
-            .iter()
-            .map(|(_, value)| value.span())
-            .collect(),
-        body: body.map(|((_, index), span)| (index, span)),
-        variables: variables.map(|((_, index), span)| (index, span)),
-    };
+    let spans = CallSpans::of(name, raw, body, variables);
     let input = CallInput {
         name: name.to_string(),
         backend: backend.map_or_else(|| fallback_backend(&raw.backend), Arc::clone),

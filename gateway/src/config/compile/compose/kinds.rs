@@ -9,6 +9,8 @@ use super::super::super::raw::{RawCall, Text};
 use super::super::routes::RouteContext;
 use crate::compose::build::CallKindInput;
 use crate::grpc::descriptors::find_method;
+use crate::grpc::transcode::JsonOptions;
+use prost_reflect::MethodDescriptor;
 
 /// The call's kind; `None` (errors recorded) if it cannot be told.
 pub(super) fn call_kind(
@@ -115,6 +117,17 @@ fn grpc(
             );
         }
     }
+    let (method, json) = unary_method(context, name, label, diag)?;
+    Some(CallKindInput::Grpc { method, body, json })
+}
+
+/// The unary method named `name` in the `grpc:` section's protos.
+fn unary_method(
+    context: &RouteContext<'_>,
+    name: &Text,
+    label: &str,
+    diag: &mut Diagnostics,
+) -> Option<(MethodDescriptor, JsonOptions)> {
     let Some(section) = context.grpc else {
         let message = format!(
             "{label}: a gRPC call needs the top-level `grpc:` section with the protos that define {}",
@@ -136,11 +149,7 @@ fn grpc(
         );
         return None;
     }
-    Some(CallKindInput::Grpc {
-        method,
-        body,
-        json: section.json,
-    })
+    Some((method, section.json))
 }
 
 fn method(text: Option<&Text>, label: &str, diag: &mut Diagnostics) -> Option<Method> {
