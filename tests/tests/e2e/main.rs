@@ -3,6 +3,7 @@
 
 mod compose_caching;
 mod compose_failures;
+mod compose_graphql;
 mod compose_kinds;
 mod compose_results;
 mod compose_support;
