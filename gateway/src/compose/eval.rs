@@ -142,6 +142,19 @@ pub fn walk(value: &Value, path: &[Segment]) -> Option<Value> {
     }
 }
 
+/// Follows a path of fields and indices without copying; `None` for a
+/// missing step, a `null`, or a `[*]` (which would build a new array).
+pub fn borrow_path<'v>(value: &'v Value, path: &[Segment]) -> Option<&'v Value> {
+    let Some((first, rest)) = path.split_first() else {
+        return (!value.is_null()).then_some(value);
+    };
+    match first {
+        Segment::Field(name) => borrow_path(value.as_object()?.get(name)?, rest),
+        Segment::Index(index) => borrow_path(value.as_array()?.get(*index)?, rest),
+        Segment::Each => None,
+    }
+}
+
 /// A scalar as text: strings unquoted, numbers and booleans as JSON writes
 /// them. Objects, arrays and null have no text form.
 fn scalar_text(value: &Value, target: Target) -> Option<String> {

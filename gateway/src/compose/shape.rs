@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use super::eval::{Bindings, walk};
+use super::eval::{Bindings, borrow_path};
 use super::template::{Expr, Scope, Segment};
 use super::value::{TemplateError, resolve_expr, with_key};
 
@@ -137,8 +137,7 @@ impl View {
             .map(|(join, with)| (join, JoinIndex::build(join, with)));
         let reshape = |object: &mut Map<String, Value>| {
             if let Some((join, index)) = &index {
-                let matched =
-                    walk(&Value::Object(object.clone()), &join.on).and_then(|key| index.get(&key));
+                let matched = map_path(object, &join.on).and_then(|key| index.get(key));
                 object.insert(
                     join.as_field.clone(),
                     matched.cloned().unwrap_or(Value::Null),
@@ -189,13 +188,21 @@ impl<'a> JoinIndex<'a> {
         };
         let map = elements
             .iter()
-            .filter_map(|element| Some((key_text(&walk(element, &join.key)?), element)))
+            .filter_map(|element| Some((key_text(borrow_path(element, &join.key)?), element)))
             .collect();
         Self(map)
     }
 
     fn get(&self, key: &Value) -> Option<&'a Value> {
         self.0.get(&key_text(key)).copied()
+    }
+}
+
+/// [`borrow_path`] starting from an object's fields.
+fn map_path<'v>(object: &'v Map<String, Value>, path: &[Segment]) -> Option<&'v Value> {
+    match path.split_first()? {
+        (Segment::Field(name), rest) => borrow_path(object.get(name)?, rest),
+        _ => None,
     }
 }
 
