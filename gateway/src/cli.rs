@@ -96,6 +96,16 @@ async fn demo(config: PathBuf, seed_latencies: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let store = std::sync::Arc::clone(&mocks.store);
+    let subgraphs =
+        mock_backends::Subgraphs::start(store, mock_backends::SubgraphKind::default_addr).await;
+    let _subgraphs = match subgraphs {
+        Ok(subgraphs) => subgraphs,
+        Err(error) => {
+            eprintln!("cannot start the GraphQL subgraphs: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     let gateway = match runtime::start(StartOptions::new(config)).await {
         Ok(gateway) => gateway,
         Err(error) => {
@@ -134,6 +144,9 @@ fn print_tour(gateway: &RunningGateway, mocks: &mock_backends::MockBackends) {
     println!("  curl {base}/v1/orders?page_size=2");
     println!("  curl {base}/v1/orders/{order}");
     println!("  curl http://{}/config", gateway.admin_addr);
+    println!(
+        "  curl {base}/graphql -H 'content-type: application/json' -d '{{\"query\":\"{{ order(id: \\\"{order}\\\") {{ status customer {{ name }} payment {{ status }} }} }}\"}}'"
+    );
     println!("Ctrl-C to stop.");
 }
 

@@ -34,6 +34,7 @@ mod compile;
 mod errors;
 pub mod model;
 mod raw;
+mod raw_graphql;
 mod raw_grpc;
 mod sections;
 mod units;

@@ -20,7 +20,7 @@ use crate::context::{ClientAddr, RequestContext, RequestId};
 use crate::edge_error::GatewayError;
 use crate::router::{RouteMatch, check_path};
 use crate::snapshot::Snapshot;
-use crate::{compose, grpc, limits, proxy};
+use crate::{compose, graphql, grpc, limits, proxy};
 
 /// Routes requests against the current snapshot.
 #[derive(Clone)]
@@ -97,6 +97,10 @@ async fn dispatch(
         RouteAction::Proxy(action) => proxy::forward(request, ctx, action).await,
         RouteAction::Compose(plan) => compose::handle(request, ctx, plan).await,
         RouteAction::Grpc(route) => grpc::handle(request, ctx, route).await,
+        RouteAction::Graphql => match snapshot.graphql.as_deref() {
+            Some(service) => graphql::handle(request, ctx, service).await,
+            None => Err(graphql::error::RequestError::NotReady.into()),
+        },
     }
 }
 

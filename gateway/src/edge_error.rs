@@ -20,6 +20,9 @@ pub enum ErrorFormat {
     RpcStatus { grpc_code: i32, details: Vec<Value> },
     /// A trailers-only gRPC response (native gRPC passthrough).
     Grpc { grpc_code: i32 },
+    /// `{"errors":[{"message":..,"extensions":{"code":..}}]}` (GraphQL),
+    /// with the media type the client accepted.
+    Graphql { content_type: &'static str },
 }
 
 /// An error on its way to the client.
@@ -74,6 +77,10 @@ impl GatewayError {
             ErrorFormat::RpcStatus { grpc_code, details } => (
                 "application/json",
                 json!({"code": grpc_code, "message": self.message, "details": details}),
+            ),
+            ErrorFormat::Graphql { content_type } => (
+                *content_type,
+                json!({"errors": [{"message": self.message, "extensions": {"code": self.code, "requestId": request_id}}]}),
             ),
             ErrorFormat::Grpc { grpc_code } => {
                 return grpc_trailers_only(*grpc_code, &self.message);

@@ -18,6 +18,7 @@ pub mod config;
 pub mod context;
 pub mod dispatch;
 pub mod edge_error;
+pub mod graphql;
 pub mod grpc;
 pub mod layers;
 pub mod limits;

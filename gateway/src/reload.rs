@@ -79,6 +79,7 @@ impl Reloader {
     pub async fn reload(&self) -> Result<ReloadOutcome, ReloadError> {
         let _serial = self.serial.lock().await;
         let result = self.build_and_swap().await;
+        self.recompose_graphql().await;
         if let Ok(mut status) = self.status.lock() {
             status.last_attempt = Some(SystemTime::now());
             status.last_error = result.as_ref().err().map(ToString::to_string);
@@ -92,6 +93,20 @@ impl Reloader {
             Err(error) => tracing::error!(path = %self.path.display(), "{error}"),
         }
         result
+    }
+
+    /// A subgraph list is composed again on every reload ("on demand");
+    /// a failure keeps the current supergraph and is logged by the service.
+    async fn recompose_graphql(&self) {
+        let Some(graphql) = self.current.load().graphql.clone() else {
+            return;
+        };
+        if matches!(
+            graphql.source,
+            crate::config::model::SupergraphSource::Subgraphs(_)
+        ) {
+            let _ = graphql.reload_supergraph().await;
+        }
     }
 
     async fn build_and_swap(&self) -> Result<ReloadOutcome, ReloadError> {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::config::model::GatewayConfig;
+use crate::graphql::GraphqlService;
 use crate::router::{RouteConflict, RouteTable};
 use crate::upstream::Upstreams;
 
@@ -19,6 +20,8 @@ pub struct Snapshot {
     pub config: Arc<GatewayConfig>,
     pub routes: RouteTable,
     pub upstreams: Upstreams,
+    /// The federated GraphQL endpoint, when `graphql:` is configured.
+    pub graphql: Option<Arc<GraphqlService>>,
     pub loaded_at: SystemTime,
 }
 
@@ -32,11 +35,15 @@ impl Snapshot {
     ) -> Result<Self, Vec<RouteConflict>> {
         let routes = RouteTable::build(&config.routes)?;
         let upstreams = Upstreams::build(&config, previous.map(|p| &p.upstreams));
+        let graphql = config.graphql.as_ref().map(|section| {
+            GraphqlService::for_config(section, previous.and_then(|p| p.graphql.as_ref()))
+        });
         Ok(Self {
             version,
             config: Arc::new(config),
             routes,
             upstreams,
+            graphql,
             loaded_at: SystemTime::now(),
         })
     }

@@ -29,3 +29,5 @@ pub use options::{MockBackends, MockOptions, PerService, ServiceAddrs, start_all
 pub use server::{ServiceHandle, start_service};
 pub use services::ServiceKind;
 pub use store::{OrderChanged, OrderDeleted, Store};
+pub mod subgraphs;
+pub use subgraphs::{SubgraphHandle, SubgraphKind, Subgraphs, start_subgraph};

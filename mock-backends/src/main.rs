@@ -4,8 +4,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use mock_backends::ServiceKind;
 use mock_backends::cli::Args;
+use mock_backends::{ServiceKind, SubgraphKind, Subgraphs};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -28,6 +28,21 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let store = std::sync::Arc::clone(&backends.store);
+    let subgraphs = match Subgraphs::start(store, SubgraphKind::default_addr).await {
+        Ok(subgraphs) => subgraphs,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for kind in SubgraphKind::ALL {
+        println!(
+            "{:<12} {}",
+            format!("{kind}-graphql"),
+            subgraphs.get(kind).url()
+        );
+    }
     for kind in ServiceKind::ALL {
         let service = backends.service(kind);
         let faults = service.control.faults();

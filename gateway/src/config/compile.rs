@@ -10,6 +10,7 @@
 
 mod backends;
 mod compose;
+mod graphql;
 mod grpc;
 mod headers;
 mod proxy;
@@ -56,6 +57,10 @@ pub(crate) fn compile(
         &context,
         diag,
     ));
+    let graphql = graphql::compile_graphql(raw.graphql.as_ref(), base_dir, diag);
+    if let (Some(section), Some(config)) = (&raw.graphql, &graphql) {
+        routes.extend(graphql::endpoint_route(section, config, diag));
+    }
     check_conflicts(&routes, diag);
     let hash = grpc::hash_with_protos(hash, grpc_section.as_ref());
     if diag.has_errors() {
@@ -67,6 +72,7 @@ pub(crate) fn compile(
         server,
         backends,
         routes: routes.into_iter().map(|route| route.spec).collect(),
+        graphql,
         hash,
     })
 }

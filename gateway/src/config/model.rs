@@ -25,6 +25,8 @@ pub struct GatewayConfig {
     pub backends: BTreeMap<String, Arc<BackendSpec>>,
     /// Routes in file order.
     pub routes: Vec<Arc<RouteSpec>>,
+    /// The federated GraphQL endpoint, when `graphql:` is set.
+    pub graphql: Option<GraphqlConfig>,
     /// Hex SHA-256 of the source file's bytes.
     pub hash: String,
 }
@@ -119,6 +121,8 @@ pub enum RouteAction {
     Compose(Arc<crate::compose::ComposePlan>),
     /// Transcode to, or pass through as, gRPC.
     Grpc(Arc<crate::grpc::GrpcRoute>),
+    /// The federated GraphQL endpoint (added by the `graphql:` section).
+    Graphql,
 }
 
 #[derive(Debug, Clone)]
@@ -147,4 +151,27 @@ pub struct HeaderRules {
     pub request_remove: Vec<HeaderName>,
     pub response_add: Vec<(HeaderName, HeaderValue)>,
     pub response_remove: Vec<HeaderName>,
+}
+
+/// `graphql:`: the federated GraphQL endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphqlConfig {
+    pub settings: crate::graphql::GraphqlSettings,
+    pub source: SupergraphSource,
+}
+
+/// Where the supergraph comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SupergraphSource {
+    /// A supergraph SDL file (join v0.3), reloaded when it changes.
+    File(std::path::PathBuf),
+    /// Subgraphs composed from their `_service { sdl }` at start and on reload.
+    Subgraphs(Vec<SubgraphEndpoint>),
+}
+
+/// One subgraph of `graphql.subgraphs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubgraphEndpoint {
+    pub name: String,
+    pub url: String,
 }

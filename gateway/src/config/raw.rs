@@ -38,6 +38,7 @@ pub(crate) struct RawConfig {
     pub routes: Vec<RouteEntry>,
     /// `grpc:` (see `raw_grpc`).
     pub grpc: Option<super::raw_grpc::RawGrpc>,
+    pub graphql: Option<Spanned<super::raw_graphql::RawGraphql>>,
 }
 
 /// One backend as written: its name (the mapping key) and its settings,

@@ -17,7 +17,9 @@ use super::errors::{Diagnostics, did_you_mean};
 use super::raw::{BackendEntry, RawConfig, RouteEntry};
 
 /// Every top-level key routes.yaml accepts.
-pub(crate) const SECTIONS: &[&str] = &["listen", "admin", "server", "backends", "routes", "grpc"];
+pub(crate) const SECTIONS: &[&str] = &[
+    "listen", "admin", "server", "backends", "routes", "grpc", "graphql",
+];
 
 /// Parses `source` and deserialises every section that can be. Returns
 /// `None` only when the YAML itself cannot be parsed.
@@ -40,6 +42,7 @@ fn read_section(raw: &mut RawConfig, key: &MarkedScalarNode, value: &Node, diag:
         "backends" => raw.backends = read_backends(value, diag),
         "routes" => raw.routes = read_routes(value, diag),
         "grpc" => raw.grpc = deserialize(value, "grpc", diag),
+        "graphql" => raw.graphql = deserialize(value, "graphql", diag),
         other => diag.error(
             key.span(),
             format!(

@@ -1,0 +1,207 @@
+//! `graphql:`: the federated GraphQL endpoint — where its supergraph comes
+//! from (a file, or subgraphs to compose), its protection limits and its
+//! switches.
+
+use std::path::PathBuf;
+
+use marked_yaml::Spanned;
+
+use super::super::errors::Diagnostics;
+use super::super::model::{GraphqlConfig, SubgraphEndpoint, SupergraphSource};
+use super::super::raw_graphql::{RawGraphql, RawGraphqlLimits};
+use super::size;
+use crate::graphql::GraphqlSettings;
+use crate::graphql::limits::Limits;
+
+/// Compiles the section; `None` when it is absent or wrong.
+pub(super) fn compile_graphql(
+    raw: Option<&Spanned<RawGraphql>>,
+    base_dir: &std::path::Path,
+    diag: &mut Diagnostics,
+) -> Option<GraphqlConfig> {
+    let raw = raw?;
+    let source = match (&raw.supergraph, &raw.subgraphs) {
+        (Some(file), None) => Some(SupergraphSource::File(
+            base_dir.join(PathBuf::from(file.as_str())),
+        )),
+        (None, Some(list)) => subgraphs(list, diag).map(SupergraphSource::Subgraphs),
+        (Some(file), Some(_)) => {
+            diag.error(
+                file.span(),
+                "graphql: set either `supergraph` (a file) or `subgraphs` (a list), not both",
+            );
+            None
+        }
+        (None, None) => {
+            diag.error(
+                raw.span(),
+                "graphql: needs `supergraph: <file>` or `subgraphs: [{name, url}]`",
+            );
+            None
+        }
+    };
+    let path = raw
+        .path
+        .as_ref()
+        .map_or_else(|| "/graphql".to_owned(), |p| p.as_str().to_owned());
+    if let Some(text) = raw.path.as_ref().filter(|_| !path.starts_with('/')) {
+        diag.error(
+            text.span(),
+            format!("graphql.path: {path:?} must start with '/'"),
+        );
+    }
+    let defaults = GraphqlSettings::default();
+    let settings = GraphqlSettings {
+        path,
+        limits: limits(raw.limits.as_ref(), diag),
+        introspection: raw.introspection.unwrap_or(defaults.introspection),
+        console: raw.console.unwrap_or(defaults.console),
+        expose_subgraph_errors: raw
+            .expose_subgraph_errors
+            .unwrap_or(defaults.expose_subgraph_errors),
+    };
+    Some(GraphqlConfig {
+        settings,
+        source: source?,
+    })
+}
+
+fn subgraphs(
+    list: &Spanned<Vec<super::super::raw_graphql::RawSubgraph>>,
+    diag: &mut Diagnostics,
+) -> Option<Vec<SubgraphEndpoint>> {
+    if list.is_empty() {
+        diag.error(list.span(), "graphql.subgraphs: list at least one subgraph");
+        return None;
+    }
+    let before = diag.error_count();
+    let mut endpoints: Vec<SubgraphEndpoint> = Vec::new();
+    for entry in list.iter() {
+        if endpoints.iter().any(|e| e.name == entry.name.as_str()) {
+            diag.error(
+                entry.name.span(),
+                format!(
+                    "graphql.subgraphs: {:?} is listed twice",
+                    entry.name.as_str()
+                ),
+            );
+        }
+        if entry.url.parse::<http::Uri>().map_or(true, |u| {
+            u.scheme_str() != Some("http") || u.authority().is_none()
+        }) {
+            diag.error(
+                entry.url.span(),
+                format!(
+                    "graphql.subgraphs: {:?} is not an http:// URL",
+                    entry.url.as_str()
+                ),
+            );
+        }
+        endpoints.push(SubgraphEndpoint {
+            name: entry.name.as_str().to_owned(),
+            url: entry.url.as_str().to_owned(),
+        });
+    }
+    (diag.error_count() == before).then_some(endpoints)
+}
+
+fn limits(raw: Option<&RawGraphqlLimits>, diag: &mut Diagnostics) -> Limits {
+    let defaults = Limits::default();
+    let Some(raw) = raw else { return defaults };
+    let count = |value: &Option<Spanned<u64>>,
+                 what: &str,
+                 default: usize,
+                 diag: &mut Diagnostics| match value {
+        Some(v) if **v == 0 => {
+            diag.error(
+                v.span(),
+                format!("graphql.limits.{what}: must be at least 1"),
+            );
+            default
+        }
+        Some(v) => usize::try_from(**v).unwrap_or(usize::MAX),
+        None => default,
+    };
+    Limits {
+        max_depth: count(&raw.max_depth, "max_depth", defaults.max_depth, diag),
+        max_aliases: count(&raw.max_aliases, "max_aliases", defaults.max_aliases, diag),
+        max_root_fields: count(
+            &raw.max_root_fields,
+            "max_root_fields",
+            defaults.max_root_fields,
+            diag,
+        ),
+        max_tokens: count(&raw.max_tokens, "max_tokens", defaults.max_tokens, diag),
+        max_body_bytes: size(raw.max_body.as_ref(), "graphql.limits.max_body", diag)
+            .unwrap_or(defaults.max_body_bytes),
+    }
+}
+
+/// The route that serves the endpoint: every method on its path, so the
+/// handler can answer GET, POST and 405 in the GraphQL shape.
+pub(super) fn endpoint_route(
+    section: &Spanned<RawGraphql>,
+    config: &GraphqlConfig,
+    diag: &mut Diagnostics,
+) -> Option<super::routes::CompiledRoute> {
+    let path = crate::router::PathPattern::parse(&config.settings.path)
+        .map_err(|e| diag.error(section.span(), format!("graphql.path: {e}")))
+        .ok()?;
+    let spec = crate::config::model::RouteSpec {
+        name: format!("graphql {}", config.settings.path),
+        methods: None,
+        path,
+        host: None,
+        action: crate::config::model::RouteAction::Graphql,
+        timeout: None,
+        // The handler enforces `graphql.limits.max_body` itself, so the
+        // rejection has the GraphQL shape.
+        max_body: Some(u64::MAX),
+        headers: Default::default(),
+    };
+    Some(super::routes::CompiledRoute {
+        spec: std::sync::Arc::new(spec),
+        label: format!("graphql endpoint {:?}", config.settings.path),
+        span: *section.span(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::load_str;
+    use crate::config::model::SupergraphSource;
+
+    fn errors(yaml: &str) -> String {
+        load_str(yaml, "routes.yaml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_supergraph_file_section_compiles_with_defaults() {
+        let config = load_str("graphql:\n  supergraph: sg.graphql\n", "routes.yaml").unwrap();
+        let graphql = config.graphql.unwrap();
+        assert!(
+            matches!(&graphql.source, SupergraphSource::File(path) if path.ends_with("sg.graphql")),
+            "{:?}",
+            graphql.source
+        );
+        assert_eq!(graphql.settings, crate::graphql::GraphqlSettings::default());
+        assert!(config.routes.iter().any(|r| r.name == "graphql /graphql"));
+    }
+
+    #[test]
+    fn every_graphql_mistake_is_reported_with_its_position() {
+        let yaml = "graphql:\n  supergraph: a.graphql\n  subgraphs:\n    - { name: a, url: ftp://x }\n  limits: { max_depth: 0, max_body: lots }\n";
+        let text = errors(yaml);
+        assert!(
+            text.contains("routes.yaml:2:15: graphql: set either `supergraph`"),
+            "{text}"
+        );
+        assert!(
+            text.contains("graphql.limits.max_depth: must be at least 1"),
+            "{text}"
+        );
+        assert!(text.contains("graphql.limits.max_body"), "{text}");
+        let unknown = errors("graphql:\n  supergraph: a\n  colour: blue\n");
+        assert!(unknown.contains("colour"), "{unknown}");
+    }
+}

@@ -1,0 +1,41 @@
+//! Raw serde types of the top-level `graphql:` section.
+
+use marked_yaml::Spanned;
+use serde::Deserialize;
+
+use super::raw::Text;
+
+/// `graphql:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGraphql {
+    /// Endpoint path, default `/graphql`.
+    pub path: Option<Text>,
+    /// A supergraph SDL file (relative paths are relative to routes.yaml).
+    pub supergraph: Option<Text>,
+    /// Subgraphs to compose at start and on reload.
+    pub subgraphs: Option<Spanned<Vec<RawSubgraph>>>,
+    pub introspection: Option<bool>,
+    pub console: Option<bool>,
+    pub expose_subgraph_errors: Option<bool>,
+    pub limits: Option<RawGraphqlLimits>,
+}
+
+/// One entry of `graphql.subgraphs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSubgraph {
+    pub name: Text,
+    pub url: Text,
+}
+
+/// `graphql.limits`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGraphqlLimits {
+    pub max_depth: Option<Spanned<u64>>,
+    pub max_aliases: Option<Spanned<u64>>,
+    pub max_root_fields: Option<Spanned<u64>>,
+    pub max_tokens: Option<Spanned<u64>>,
+    pub max_body: Option<Text>,
+}

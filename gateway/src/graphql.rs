@@ -1,0 +1,26 @@
+//! Federated GraphQL on `/graphql`: composition of subgraph SDLs into a
+//! supergraph ([`compose`]), planning with `hive-router-query-planner`
+//! ([`prepare`]), our own executor of the plans on the gateway's upstream
+//! pools ([`execute`]), response shaping with null propagation
+//! ([`response`]), introspection from the public schema
+//! ([`introspection`]) and GraphQL over HTTP ([`request`], [`handler`]).
+//! See docs/graphql-federation.md.
+
+pub mod compose;
+pub mod console;
+pub mod error;
+pub mod execute;
+pub mod handler;
+pub mod introspection;
+pub mod limits;
+pub mod prepare;
+pub mod request;
+pub mod response;
+pub mod service;
+pub mod source;
+pub mod subscribe;
+pub mod supergraph;
+
+pub use handler::{GraphqlSettings, handle};
+pub use service::GraphqlService;
+pub use supergraph::Supergraph;

@@ -1,0 +1,115 @@
+//! Composition: turns subgraph SDLs into a Federation v2 supergraph SDL in
+//! the join v0.3 form the query planner reads (the form Apollo's
+//! composition writes), for the subset of Federation v2 our subgraphs use.
+//!
+//! It merges each type across the subgraphs that define it and writes the
+//! `@join__type` (with keys), `@join__field` (external / requires /
+//! provides / override), `@join__implements`, `@join__unionMember` and
+//! `@join__enumValue` directives; `@inaccessible` is carried over. A
+//! `@join__field` is omitted where Apollo omits it: on a plain field that
+//! every subgraph of its type defines. It does not validate satisfiability:
+//! the planner reports an operation it cannot plan.
+
+mod emit;
+mod subgraph;
+
+use std::collections::BTreeMap;
+
+pub use subgraph::SubgraphSdl;
+use subgraph::{SubgraphModel, TypeModel, read_subgraph};
+
+/// Why composition failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ComposeError {
+    #[error("subgraph {subgraph:?}: invalid SDL: {message}")]
+    Parse { subgraph: String, message: String },
+    #[error("type {name:?} is a {first} in one subgraph and a {second} in another")]
+    KindMismatch {
+        name: String,
+        first: &'static str,
+        second: &'static str,
+    },
+    #[error("no subgraph defines a Query type")]
+    NoQuery,
+    #[error("two subgraphs are named {0:?} (subgraph names must be unique)")]
+    DuplicateName(String),
+}
+
+/// One type merged across the subgraphs that define it, in subgraph order.
+pub(crate) struct MergedType<'a> {
+    pub name: &'a str,
+    pub kind: subgraph::TypeKind,
+    pub definitions: Vec<(usize, &'a TypeModel)>,
+}
+
+/// Composes the supergraph SDL of `subgraphs` (their order names the
+/// `join__Graph` values' order).
+pub fn compose(subgraphs: &[SubgraphSdl]) -> Result<String, ComposeError> {
+    let models = subgraphs
+        .iter()
+        .map(read_subgraph)
+        .collect::<Result<Vec<_>, _>>()?;
+    check_unique_names(&models)?;
+    let merged = merge_types(&models)?;
+    if !merged.contains_key("Query") {
+        return Err(ComposeError::NoQuery);
+    }
+    Ok(emit::supergraph(&models, &merged))
+}
+
+fn check_unique_names(models: &[SubgraphModel]) -> Result<(), ComposeError> {
+    let mut seen = std::collections::HashSet::new();
+    for model in models {
+        if !seen.insert(graph_enum_name(&model.name)) {
+            return Err(ComposeError::DuplicateName(model.name.clone()));
+        }
+    }
+    Ok(())
+}
+
+fn merge_types(models: &[SubgraphModel]) -> Result<BTreeMap<&str, MergedType<'_>>, ComposeError> {
+    let mut merged: BTreeMap<&str, MergedType<'_>> = BTreeMap::new();
+    for (graph, model) in models.iter().enumerate() {
+        for ty in &model.types {
+            let entry = merged
+                .entry(ty.name.as_str())
+                .or_insert_with(|| MergedType {
+                    name: &ty.name,
+                    kind: ty.kind,
+                    definitions: Vec::new(),
+                });
+            if entry.kind != ty.kind {
+                return Err(ComposeError::KindMismatch {
+                    name: ty.name.clone(),
+                    first: entry.kind.keyword(),
+                    second: ty.kind.keyword(),
+                });
+            }
+            entry.definitions.push((graph, ty));
+        }
+    }
+    Ok(merged)
+}
+
+/// The `join__Graph` value of a subgraph: its name in upper case, with
+/// anything but letters, digits and `_` turned into `_`.
+pub fn graph_enum_name(subgraph: &str) -> String {
+    let name: String = subgraph
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("_{name}")
+    } else {
+        name
+    }
+}
+
+#[cfg(test)]
+mod tests;

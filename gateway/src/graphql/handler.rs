@@ -1,0 +1,185 @@
+//! The `/graphql` endpoint: GraphiQL for browsers, then read → prepare →
+//! execute → shape, answering with `{data, errors}` in the media type the
+//! client accepts. Request-level failures use the same GraphQL error
+//! shape, through [`GatewayError`].
+
+use hive_router_query_planner::state::supergraph_state::OperationKind;
+use http::header::{CONTENT_TYPE, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use serde_json::{Map, Value, json};
+
+use super::error::{GraphqlError, RequestError};
+use super::execute::{ExecutionOptions, execute_plan};
+use super::limits::Limits;
+use super::prepare::{PreparedOperation, prepare};
+use super::request::{self, response_media_type, wants_html};
+use super::response::Projection;
+use super::service::GraphqlService;
+use super::supergraph::Supergraph;
+use super::{console, introspection, subscribe};
+use crate::body::{self, GatewayBody};
+use crate::context::RequestContext;
+use crate::edge_error::GatewayError;
+
+/// Settings of the GraphQL endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphqlSettings {
+    /// The endpoint path (default `/graphql`).
+    pub path: String,
+    pub limits: Limits,
+    /// Answer `__schema` / `__type` (default on).
+    pub introspection: bool,
+    /// Serve the query console to browsers on GET (default on).
+    pub console: bool,
+    /// Pass subgraph error messages through (default off: masked).
+    pub expose_subgraph_errors: bool,
+}
+
+impl Default for GraphqlSettings {
+    fn default() -> Self {
+        GraphqlSettings {
+            path: "/graphql".to_owned(),
+            limits: Limits::default(),
+            introspection: true,
+            console: true,
+            expose_subgraph_errors: false,
+        }
+    }
+}
+
+/// Serves one request on the GraphQL endpoint.
+pub async fn handle(
+    request: Request<GatewayBody>,
+    ctx: RequestContext,
+    service: &GraphqlService,
+) -> Result<Response<GatewayBody>, GatewayError> {
+    let media = response_media_type(&request);
+    let settings = &service.settings;
+    if settings.console && wants_html(&request) {
+        return Ok(console::page(&settings.path));
+    }
+    if subscribe::transport_ws::is_upgrade(&request) {
+        return Ok(subscribe::transport_ws::accept(request, ctx));
+    }
+    let event_stream = subscribe::sse::wants_event_stream(&request);
+    let reject = |error: RequestError| error.into_gateway_error(media);
+    let supergraph = service
+        .current()
+        .ok_or_else(|| reject(RequestError::NotReady))?;
+    let is_get = request.method() == Method::GET;
+    let graphql = request::read(request, settings.limits.max_body_bytes)
+        .await
+        .map_err(reject)?;
+    let prepared = prepare(&supergraph, &graphql, &settings.limits)
+        .await
+        .map_err(reject)?;
+    if prepared.kind == OperationKind::Mutation && is_get {
+        return Err(reject(RequestError::MutationOverGet));
+    }
+    if event_stream {
+        return serve_event_stream(supergraph, prepared, settings, &ctx)
+            .await
+            .map_err(reject);
+    }
+    if prepared.kind == OperationKind::Subscription {
+        return Err(reject(RequestError::BadRequest(
+            "subscriptions are served over WebSocket (graphql-transport-ws) or SSE (Accept: text/event-stream)".to_owned(),
+        )));
+    }
+    let (data, errors) = run(&supergraph, &prepared, settings, &ctx)
+        .await
+        .map_err(reject)?;
+    Ok(render(data, errors, media))
+}
+
+/// Any operation over SSE: a subscription's events, or one result.
+async fn serve_event_stream(
+    supergraph: std::sync::Arc<Supergraph>,
+    prepared: PreparedOperation,
+    settings: &GraphqlSettings,
+    ctx: &RequestContext,
+) -> Result<Response<GatewayBody>, RequestError> {
+    let events: subscribe::ResponseStream = if prepared.kind == OperationKind::Subscription {
+        let options = ExecutionOptions {
+            expose_subgraph_errors: settings.expose_subgraph_errors,
+            request_id: ctx.request_id.as_str().to_owned(),
+        };
+        subscribe::start(supergraph, std::sync::Arc::new(prepared), options).await?
+    } else {
+        let (data, errors) = run(&supergraph, &prepared, settings, ctx).await?;
+        let payload = if errors.is_empty() {
+            json!({ "data": data })
+        } else {
+            json!({ "data": data, "errors": errors })
+        };
+        Box::pin(futures::stream::once(async move { payload }))
+    };
+    Ok(subscribe::sse::response(events))
+}
+
+/// Executes a prepared query or mutation and shapes its data.
+pub(crate) async fn run(
+    supergraph: &Supergraph,
+    prepared: &PreparedOperation,
+    settings: &GraphqlSettings,
+    ctx: &RequestContext,
+) -> Result<(Value, Vec<GraphqlError>), RequestError> {
+    if prepared.introspection_only {
+        if !settings.introspection {
+            return Err(RequestError::IntrospectionDisabled);
+        }
+        return introspection::execute(supergraph, prepared).await;
+    }
+    let Some(plan) = &prepared.plan else {
+        return Err(RequestError::Planning(
+            "the operation has no plan".to_owned(),
+        ));
+    };
+    let options = ExecutionOptions {
+        expose_subgraph_errors: settings.expose_subgraph_errors,
+        request_id: ctx.request_id.as_str().to_owned(),
+    };
+    let (merged, errors) = execute_plan(supergraph, plan, &prepared.variables, &options).await;
+    shape(supergraph, prepared, &merged, errors)
+}
+
+/// Shapes a merged data tree into the client's response data.
+pub(crate) fn shape(
+    supergraph: &Supergraph,
+    prepared: &PreparedOperation,
+    merged: &Value,
+    mut errors: Vec<GraphqlError>,
+) -> Result<(Value, Vec<GraphqlError>), RequestError> {
+    let state = &supergraph.planner.supergraph;
+    let root_type = state
+        .root_type_name(Some(&prepared.kind))
+        .map_err(|e| RequestError::Validation(e.to_string()))?
+        .to_owned();
+    let mut projection = Projection {
+        supergraph: state,
+        variables: &prepared.variables,
+        errors: &mut errors,
+    };
+    let operation = prepared.normalized.executable_operation();
+    let data = projection.project_root(merged, &root_type, &operation.selection_set);
+    Ok((data, errors))
+}
+
+/// `{"data": .., "errors": [..]}` with status 200.
+pub(crate) fn render(
+    data: Value,
+    errors: Vec<GraphqlError>,
+    media: &'static str,
+) -> Response<GatewayBody> {
+    let mut body = Map::new();
+    if !errors.is_empty() {
+        body.insert("errors".to_owned(), json!(errors));
+    }
+    body.insert("data".to_owned(), data);
+    let mut response = Response::new(body::full(Value::Object(body).to_string()));
+    *response.status_mut() = StatusCode::OK;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(media));
+    response
+}

@@ -1,0 +1,218 @@
+//! Shapes the merged data tree into the response the client asked for:
+//! only the selected fields, under their aliases, `__typename` filled in,
+//! fragments applied by type, `@skip`/`@include` honoured, and nulls
+//! propagated exactly as the GraphQL specification's "Handling Field
+//! Errors" says: a null in a non-null position nulls the nearest nullable
+//! parent, with one error at the path where it happened.
+
+use hive_router_query_planner::ast::selection_item::SelectionItem;
+use hive_router_query_planner::ast::selection_set::{FieldSelection, SelectionSet};
+use hive_router_query_planner::state::supergraph_state::{
+    SupergraphDefinition, SupergraphState, TypeNode,
+};
+use serde_json::{Map, Value};
+
+use super::error::GraphqlError;
+use super::execute::variable_is_true;
+
+/// What projection reads.
+pub(crate) struct Projection<'a> {
+    pub supergraph: &'a SupergraphState,
+    pub variables: &'a Map<String, Value>,
+    pub errors: &'a mut Vec<GraphqlError>,
+}
+
+/// A null that must propagate to the parent.
+struct NullPropagates;
+
+impl Projection<'_> {
+    /// The `data` of the response: the root object, or null.
+    pub(crate) fn project_root(
+        &mut self,
+        data: &Value,
+        root_type: &str,
+        selections: &SelectionSet,
+    ) -> Value {
+        let empty = Map::new();
+        let object = data.as_object().unwrap_or(&empty);
+        match self.object(object, root_type, selections, &mut Vec::new()) {
+            Ok(map) => Value::Object(map),
+            Err(NullPropagates) => Value::Null,
+        }
+    }
+
+    fn object(
+        &mut self,
+        object: &Map<String, Value>,
+        type_name: &str,
+        selections: &SelectionSet,
+        path: &mut Vec<Value>,
+    ) -> Result<Map<String, Value>, NullPropagates> {
+        let concrete = object
+            .get("__typename")
+            .and_then(Value::as_str)
+            .unwrap_or(type_name)
+            .to_owned();
+        let mut out = Map::new();
+        self.selections_into(object, &concrete, selections, path, &mut out)?;
+        Ok(out)
+    }
+
+    fn selections_into(
+        &mut self,
+        object: &Map<String, Value>,
+        concrete: &str,
+        selections: &SelectionSet,
+        path: &mut Vec<Value>,
+        out: &mut Map<String, Value>,
+    ) -> Result<(), NullPropagates> {
+        for item in &selections.items {
+            match item {
+                SelectionItem::Field(field)
+                    if !field.omit_from_response
+                        && self.included(field.skip_if.as_deref(), field.include_if.as_deref()) =>
+                {
+                    self.field(object, concrete, field, path, out)?;
+                }
+                SelectionItem::InlineFragment(fragment)
+                    if self
+                        .included(fragment.skip_if.as_deref(), fragment.include_if.as_deref())
+                        && self.type_matches(concrete, &fragment.type_condition) =>
+                {
+                    self.selections_into(object, concrete, &fragment.selections, path, out)?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn field(
+        &mut self,
+        object: &Map<String, Value>,
+        concrete: &str,
+        field: &FieldSelection,
+        path: &mut Vec<Value>,
+        out: &mut Map<String, Value>,
+    ) -> Result<(), NullPropagates> {
+        let key = field.selection_identifier().to_owned();
+        if field.name == "__typename" {
+            out.insert(key, Value::from(concrete));
+            return Ok(());
+        }
+        let field_type = self.field_type(concrete, &field.name);
+        let raw = object.get(&key).unwrap_or(&Value::Null);
+        path.push(Value::from(key.as_str()));
+        let completed = self.complete(raw, &field_type, &field.selections, path);
+        path.pop();
+        out.insert(key, completed?);
+        Ok(())
+    }
+
+    fn complete(
+        &mut self,
+        raw: &Value,
+        ty: &TypeNode,
+        selections: &SelectionSet,
+        path: &mut Vec<Value>,
+    ) -> Result<Value, NullPropagates> {
+        match ty {
+            TypeNode::NonNull(inner) => {
+                let value = self.complete(raw, inner, selections, path)?;
+                if value.is_null() {
+                    self.null_error(path);
+                    return Err(NullPropagates);
+                }
+                Ok(value)
+            }
+            TypeNode::List(inner) => match raw {
+                Value::Array(items) => {
+                    let mut out = Vec::with_capacity(items.len());
+                    for (index, item) in items.iter().enumerate() {
+                        path.push(Value::from(index));
+                        let completed = self.complete(item, inner, selections, path);
+                        path.pop();
+                        match completed {
+                            Ok(value) => out.push(value),
+                            Err(NullPropagates) => return Ok(Value::Null),
+                        }
+                    }
+                    Ok(Value::Array(out))
+                }
+                _ => Ok(Value::Null),
+            },
+            TypeNode::Named(name) => match raw {
+                Value::Object(object) if !selections.items.is_empty() => Ok(self
+                    .object(object, name, selections, path)
+                    .map_or(Value::Null, Value::Object)),
+                Value::Object(_) | Value::Array(_)
+                    if selections.items.is_empty() && !self.is_scalar(name) =>
+                {
+                    Ok(Value::Null)
+                }
+                other => Ok(other.clone()),
+            },
+        }
+    }
+
+    /// Records "cannot be null" unless an error already explains a null
+    /// at or below this path.
+    fn null_error(&mut self, path: &[Value]) {
+        let explained = self.errors.iter().any(|e| match &e.path {
+            Some(p) => p.starts_with(path) || path.starts_with(p),
+            None => true,
+        });
+        if !explained {
+            let display = path
+                .iter()
+                .map(|s| s.to_string().trim_matches('"').to_owned())
+                .collect::<Vec<_>>()
+                .join(".");
+            self.errors.push(
+                GraphqlError::new(
+                    "NULL_IN_NON_NULL_FIELD",
+                    format!("Cannot return null for non-nullable field at {display}"),
+                )
+                .at(path.to_vec()),
+            );
+        }
+    }
+
+    fn included(&self, skip_if: Option<&str>, include_if: Option<&str>) -> bool {
+        let skipped = skip_if.is_some_and(|v| variable_is_true(self.variables, v));
+        let included = include_if.is_none_or(|v| variable_is_true(self.variables, v));
+        !skipped && included
+    }
+
+    fn field_type(&self, type_name: &str, field_name: &str) -> TypeNode {
+        self.supergraph
+            .definitions
+            .get(type_name)
+            .and_then(|def| def.fields().get(field_name))
+            .map(|field| field.field_type.clone())
+            .unwrap_or_else(|| TypeNode::Named(String::new()))
+    }
+
+    fn is_scalar(&self, name: &str) -> bool {
+        name.is_empty() || self.supergraph.is_scalar_type(name)
+    }
+
+    /// Whether an object of type `concrete` matches a fragment on `condition`.
+    fn type_matches(&self, concrete: &str, condition: &str) -> bool {
+        if concrete == condition {
+            return true;
+        }
+        match self.supergraph.definitions.get(condition) {
+            Some(SupergraphDefinition::Union(union)) => union.types.iter().any(|t| t == concrete),
+            Some(SupergraphDefinition::Interface(_)) => self
+                .supergraph
+                .interface_to_object_types
+                .get(condition)
+                .is_some_and(|members| members.contains(concrete)),
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

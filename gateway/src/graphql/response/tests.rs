@@ -1,0 +1,94 @@
+//! Response shaping over a small supergraph: aliases, fragments on
+//! abstract types, `@skip`, and null propagation.
+
+use hive_router_query_planner::ast::normalization::normalize_operation;
+use hive_router_query_planner::state::supergraph_state::SupergraphState;
+use hive_router_query_planner::utils::parsing::{safe_parse_operation, safe_parse_schema};
+use serde_json::{Map, Value, json};
+
+use super::Projection;
+use crate::graphql::compose::{SubgraphSdl, compose};
+
+const SDL: &str = r#"
+type Query { me: User  pets: [Pet!] }
+type User { id: ID! name: String! nick: String }
+interface Pet { name: String! }
+type Dog implements Pet { name: String! barks: Boolean! }
+type Cat implements Pet { name: String! }
+"#;
+
+fn shape(query: &str, variables: Value, data: Value) -> (Value, Vec<String>) {
+    let subgraph = SubgraphSdl {
+        name: "a".into(),
+        url: "http://a/graphql".into(),
+        sdl: SDL.into(),
+    };
+    let supergraph = safe_parse_schema(&compose(&[subgraph]).unwrap()).unwrap();
+    let state = SupergraphState::new(&supergraph);
+    let operation = safe_parse_operation(query).unwrap();
+    let normalized = normalize_operation(&state, &operation, None).unwrap();
+    let variables: Map<String, Value> = serde_json::from_value(variables).unwrap();
+    let mut errors = Vec::new();
+    let mut projection = Projection {
+        supergraph: &state,
+        variables: &variables,
+        errors: &mut errors,
+    };
+    let shaped = projection.project_root(
+        &data,
+        "Query",
+        &normalized.executable_operation().selection_set,
+    );
+    (
+        shaped,
+        errors
+            .into_iter()
+            .map(|e| e.extensions["code"].to_string())
+            .collect(),
+    )
+}
+
+#[test]
+fn aliases_typename_and_fragments_on_an_interface() {
+    let data = json!({ "pets": [
+        { "__typename": "Dog", "name": "Rex", "barks": true },
+        { "__typename": "Cat", "name": "Tom" } ] });
+    let query = "{ pets { kind: __typename name ... on Dog { barks } } }";
+    let (shaped, errors) = shape(query, json!({}), data);
+    assert!(errors.is_empty());
+    assert_eq!(
+        shaped,
+        json!({ "pets": [
+        { "kind": "Dog", "name": "Rex", "barks": true },
+        { "kind": "Cat", "name": "Tom" } ] })
+    );
+}
+
+#[test]
+fn a_null_non_null_field_nulls_its_nullable_parent_once() {
+    let data = json!({ "me": { "id": "1", "name": null, "nick": "x" } });
+    let (shaped, errors) = shape("{ me { id name nick } }", json!({}), data);
+    assert_eq!(shaped, json!({ "me": null }));
+    assert_eq!(errors, ["\"NULL_IN_NON_NULL_FIELD\""]);
+}
+
+#[test]
+fn a_null_list_item_nulls_the_nullable_list() {
+    let data = json!({ "pets": [{ "__typename": "Cat", "name": "Tom" }, null] });
+    let (shaped, _) = shape("{ pets { name } }", json!({}), data);
+    assert_eq!(shaped, json!({ "pets": null }));
+}
+
+#[test]
+fn skip_and_include_follow_the_variables() {
+    let data = json!({ "me": { "id": "1", "name": "Ada", "nick": "a" } });
+    let query =
+        "query($s: Boolean!, $i: Boolean!) { me { id name @skip(if: $s) nick @include(if: $i) } }";
+    let (shaped, _) = shape(query, json!({ "s": true, "i": false }), data.clone());
+    assert_eq!(shaped, json!({ "me": { "id": "1" } }));
+    let (shaped, _) = shape(query, json!({ "s": false, "i": true }), data);
+    assert_eq!(
+        shaped,
+        json!({ "me": { "id": "1", "name": "Ada", "nick": "a" } })
+    );
+}

@@ -1,0 +1,154 @@
+//! Where a supergraph comes from: a file of supergraph SDL, or subgraphs
+//! whose `_service { sdl }` is fetched and composed; and the watch that
+//! reloads a file when it changes.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Weak;
+
+use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use http::{Method, Request};
+use http_body_util::BodyExt;
+use notify::Watcher;
+use serde_json::Value;
+
+use super::compose::{ComposeError, SubgraphSdl, compose};
+use super::service::GraphqlService;
+use super::supergraph::{Supergraph, SupergraphError, subgraph_client};
+use crate::body;
+use crate::config::model::{SubgraphEndpoint, SupergraphSource};
+
+/// Why a supergraph could not be loaded.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read supergraph file {path}: {message}")]
+    Read { path: PathBuf, message: String },
+    #[error("cannot fetch the SDL of subgraph {name:?} from {url}: {message}")]
+    Fetch {
+        name: String,
+        url: String,
+        message: String,
+    },
+    #[error("composition failed: {0}")]
+    Compose(#[from] ComposeError),
+    #[error(transparent)]
+    Supergraph(#[from] SupergraphError),
+}
+
+/// Loads `source`.
+pub async fn load(source: &SupergraphSource) -> Result<Supergraph, LoadError> {
+    match source {
+        SupergraphSource::File(path) => {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || load_file(&path))
+                .await
+                .map_err(|e| LoadError::Read {
+                    path: PathBuf::new(),
+                    message: e.to_string(),
+                })?
+        }
+        SupergraphSource::Subgraphs(list) => {
+            let sdl = compose_subgraphs(list).await?;
+            Ok(Supergraph::from_sdl(&sdl, &HashMap::new())?)
+        }
+    }
+}
+
+/// Reads and builds a supergraph file.
+pub fn load_file(path: &Path) -> Result<Supergraph, LoadError> {
+    let sdl = std::fs::read_to_string(path).map_err(|e| LoadError::Read {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    Ok(Supergraph::from_sdl(&sdl, &HashMap::new())?)
+}
+
+/// Fetches every subgraph's SDL (concurrently) and composes them.
+pub async fn compose_subgraphs(list: &[SubgraphEndpoint]) -> Result<String, LoadError> {
+    let fetches = list.iter().map(|endpoint| async move {
+        let sdl = fetch_sdl(endpoint).await?;
+        Ok::<_, LoadError>(SubgraphSdl {
+            name: endpoint.name.clone(),
+            url: endpoint.url.clone(),
+            sdl,
+        })
+    });
+    let subgraphs = futures::future::try_join_all(fetches).await?;
+    Ok(compose(&subgraphs)?)
+}
+
+/// `{ _service { sdl } }` of one subgraph.
+pub async fn fetch_sdl(endpoint: &SubgraphEndpoint) -> Result<String, LoadError> {
+    let error = |message: String| LoadError::Fetch {
+        name: endpoint.name.clone(),
+        url: endpoint.url.clone(),
+        message,
+    };
+    let client = subgraph_client(&endpoint.name, &endpoint.url)?;
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(client.path.clone())
+        .header(CONTENT_TYPE, "application/json")
+        .body(body::full(Bytes::from_static(
+            br#"{"query":"{ _service { sdl } }"}"#,
+        )))
+        .map_err(|e| error(e.to_string()))?;
+    let response = client
+        .pool
+        .send(request, client.timeout)
+        .await
+        .map_err(|e| error(e.to_string()))?;
+    if !response.status().is_success() {
+        return Err(error(format!("HTTP {}", response.status().as_u16())));
+    }
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| error(e.to_string()))?
+        .to_bytes();
+    let json: Value =
+        serde_json::from_slice(&bytes).map_err(|e| error(format!("not JSON: {e}")))?;
+    json.pointer("/data/_service/sdl")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| error("the response has no data._service.sdl".to_owned()))
+}
+
+/// Watches the directory of `path` (editors replace files rather than
+/// write them) and reloads the service when the file changes.
+pub(crate) fn watch_file(
+    path: &Path,
+    service: Weak<GraphqlService>,
+    runtime: tokio::runtime::Handle,
+) -> Option<notify::RecommendedWatcher> {
+    let file_name = path.file_name()?.to_owned();
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_owned();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let Ok(event) = event else { return };
+        if !event
+            .paths
+            .iter()
+            .any(|p| p.file_name() == Some(file_name.as_os_str()))
+        {
+            return;
+        }
+        if let Some(service) = service.upgrade() {
+            runtime.spawn(async move {
+                let _ = service.reload_supergraph().await;
+            });
+        }
+    })
+    .map_err(|error| tracing::warn!(%error, "cannot watch the supergraph file"))
+    .ok()?;
+    watcher
+        .watch(&dir, notify::RecursiveMode::NonRecursive)
+        .map_err(|error| tracing::warn!(%error, "cannot watch the supergraph file"))
+        .ok()?;
+    Some(watcher)
+}

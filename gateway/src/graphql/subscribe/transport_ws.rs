@@ -1,0 +1,266 @@
+//! The graphql-transport-ws protocol on the GraphQL endpoint: the
+//! WebSocket handshake (subprotocol `graphql-transport-ws`), then
+//! `connection_init` → `connection_ack`, and any number of `subscribe`
+//! operations, each answered with `next` messages and a `complete` (or an
+//! `error`); the client's `complete` cancels one. Queries and mutations
+//! sent this way get a single `next`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::{SinkExt, StreamExt};
+use http::header::{
+    CONNECTION, HeaderValue, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL,
+    UPGRADE,
+};
+use http::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
+
+use crate::body::{self, GatewayBody};
+use crate::context::RequestContext;
+use crate::graphql::error::{GraphqlError, RequestError};
+use crate::graphql::execute::ExecutionOptions;
+use crate::graphql::handler::run;
+use crate::graphql::prepare::prepare;
+use crate::graphql::request::GraphqlRequest;
+use crate::graphql::service::GraphqlService;
+use hive_router_query_planner::state::supergraph_state::OperationKind;
+
+const PROTOCOL: &str = "graphql-transport-ws";
+
+/// Whether the request asks for a WebSocket upgrade.
+pub fn is_upgrade<B>(request: &Request<B>) -> bool {
+    request
+        .headers()
+        .get(UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+/// Answers the handshake and serves the socket in a task; a request that
+/// is not a valid graphql-transport-ws handshake gets a GraphQL error.
+pub fn accept(mut request: Request<GatewayBody>, ctx: RequestContext) -> Response<GatewayBody> {
+    let reject = |error: RequestError| {
+        error
+            .into_gateway_error("application/json")
+            .into_response(ctx.request_id.as_str())
+    };
+    let Some(key) = request.headers().get(SEC_WEBSOCKET_KEY) else {
+        return reject(RequestError::BadRequest(
+            "missing sec-websocket-key".to_owned(),
+        ));
+    };
+    let offers_protocol = request
+        .headers()
+        .get_all(SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|p| p.trim() == PROTOCOL));
+    if !offers_protocol {
+        return reject(RequestError::BadRequest(
+            "the WebSocket subprotocol must be graphql-transport-ws".to_owned(),
+        ));
+    }
+    let accept_key = derive_accept_key(key.as_bytes());
+    let Some(service) = ctx.snapshot.graphql.clone() else {
+        return reject(RequestError::NotReady);
+    };
+    let upgrade = hyper::upgrade::on(&mut request);
+    tokio::spawn(async move {
+        match upgrade.await {
+            Ok(upgraded) => {
+                let socket =
+                    WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None)
+                        .await;
+                serve(socket, service, ctx).await;
+            }
+            Err(error) => tracing::debug!(%error, "websocket upgrade failed"),
+        }
+    });
+    let mut response = Response::new(body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(PROTOCOL));
+    if let Ok(value) = HeaderValue::from_str(&accept_key) {
+        headers.insert(SEC_WEBSOCKET_ACCEPT, value);
+    }
+    response
+}
+
+type ServerSocket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+
+/// What a session needs to start operations.
+struct Session {
+    service: Arc<GraphqlService>,
+    ctx: RequestContext,
+    outgoing: mpsc::Sender<Message>,
+    running: HashMap<String, AbortHandle>,
+    acknowledged: bool,
+}
+
+async fn serve(socket: ServerSocket, service: Arc<GraphqlService>, ctx: RequestContext) {
+    let (mut sink, mut incoming) = socket.split();
+    let (outgoing, mut queue) = mpsc::channel::<Message>(64);
+    let mut session = Session {
+        service,
+        ctx,
+        outgoing,
+        running: HashMap::new(),
+        acknowledged: false,
+    };
+    loop {
+        tokio::select! {
+            message = incoming.next() => {
+                let Some(Ok(message)) = message else { break };
+                if let Some(close) = session.on_message(message) {
+                    let _ = sink.send(close).await;
+                    break;
+                }
+            }
+            Some(message) = queue.recv() => {
+                if sink.send(message).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    session.running.values().for_each(AbortHandle::abort);
+}
+
+fn text(value: Value) -> Message {
+    Message::text(value.to_string())
+}
+
+fn close(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code: code.into(),
+        reason: reason.into(),
+    }))
+}
+
+impl Session {
+    /// Handles one client message; returns a close frame to end the session.
+    fn on_message(&mut self, message: Message) -> Option<Message> {
+        let parsed: Value = match &message {
+            Message::Text(text) => serde_json::from_str(text.as_str()).ok()?,
+            Message::Close(_) => return Some(close(1000, "bye")),
+            _ => return None,
+        };
+        match parsed["type"].as_str() {
+            Some("connection_init") if self.acknowledged => {
+                Some(close(4429, "Too many initialisation requests"))
+            }
+            Some("connection_init") => {
+                self.acknowledged = true;
+                let _ = self
+                    .outgoing
+                    .try_send(text(json!({ "type": "connection_ack" })));
+                None
+            }
+            Some("ping") => {
+                let _ = self.outgoing.try_send(text(json!({ "type": "pong" })));
+                None
+            }
+            Some("pong") => None,
+            Some("subscribe") if !self.acknowledged => Some(close(4401, "Unauthorized")),
+            Some("subscribe") => self.subscribe(&parsed),
+            Some("complete") => {
+                if let Some(handle) = parsed["id"].as_str().and_then(|id| self.running.remove(id)) {
+                    handle.abort();
+                }
+                None
+            }
+            _ => Some(close(4400, "Invalid message")),
+        }
+    }
+
+    fn subscribe(&mut self, message: &Value) -> Option<Message> {
+        let id = message["id"].as_str()?.to_owned();
+        if self.running.get(&id).is_some_and(|h| !h.is_finished()) {
+            return Some(close(4409, "Subscriber already exists"));
+        }
+        let Ok(request) = serde_json::from_value::<GraphqlRequest>(message["payload"].clone())
+        else {
+            return Some(close(4400, "Invalid subscribe payload"));
+        };
+        let task = tokio::spawn(run_operation(
+            id.clone(),
+            request,
+            Arc::clone(&self.service),
+            self.ctx.clone(),
+            self.outgoing.clone(),
+        ));
+        self.running.insert(id, task.abort_handle());
+        None
+    }
+}
+
+async fn run_operation(
+    id: String,
+    request: GraphqlRequest,
+    service: Arc<GraphqlService>,
+    ctx: RequestContext,
+    out: mpsc::Sender<Message>,
+) {
+    let result = stream_operation(&id, request, &service, &ctx, &out).await;
+    let last = match result {
+        Ok(()) => json!({ "type": "complete", "id": id }),
+        Err(error) => {
+            let payload = [GraphqlError::new(error.code(), error.to_string())];
+            json!({ "type": "error", "id": id, "payload": payload })
+        }
+    };
+    let _ = out.send(text(last)).await;
+}
+
+async fn stream_operation(
+    id: &str,
+    request: GraphqlRequest,
+    service: &GraphqlService,
+    ctx: &RequestContext,
+    out: &mpsc::Sender<Message>,
+) -> Result<(), RequestError> {
+    let supergraph = service.current().ok_or(RequestError::NotReady)?;
+    let prepared = prepare(&supergraph, &request, &service.settings.limits).await?;
+    if prepared.kind != OperationKind::Subscription {
+        let (data, errors) = run(&supergraph, &prepared, &service.settings, ctx).await?;
+        let payload = if errors.is_empty() {
+            json!({ "data": data })
+        } else {
+            json!({ "data": data, "errors": errors })
+        };
+        let _ = out
+            .send(text(
+                json!({ "type": "next", "id": id, "payload": payload }),
+            ))
+            .await;
+        return Ok(());
+    }
+    let options = ExecutionOptions {
+        expose_subgraph_errors: service.settings.expose_subgraph_errors,
+        request_id: ctx.request_id.as_str().to_owned(),
+    };
+    let mut events =
+        crate::graphql::subscribe::start(supergraph, Arc::new(prepared), options).await?;
+    while let Some(payload) = events.next().await {
+        if out
+            .send(text(
+                json!({ "type": "next", "id": id, "payload": payload }),
+            ))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    Ok(())
+}

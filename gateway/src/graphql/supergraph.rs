@@ -1,0 +1,154 @@
+//! A loaded supergraph: its SDL, the query planner built from it, one
+//! pooled upstream client per subgraph (so balancing, ejection and
+//! connection limits apply to subgraph calls) and the plan cache. Built
+//! off the request path and swapped in whole on reload.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hive_router_query_planner::planner::plan_nodes::QueryPlan;
+use hive_router_query_planner::planner::{Planner, QueryPlannerOptions};
+use hive_router_query_planner::utils::parsing::safe_parse_schema;
+use http::Uri;
+use http::uri::PathAndQuery;
+
+use crate::config::model::{BackendSpec, EjectionPolicy, LoadBalancing, UpstreamProtocol};
+use crate::upstream::UpstreamPool;
+
+/// How many plans the cache keeps.
+const PLAN_CACHE_CAPACITY: u64 = 1024;
+
+/// Why a supergraph could not be loaded.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SupergraphError {
+    #[error("the supergraph SDL does not parse: {0}")]
+    Parse(String),
+    #[error("the query planner rejected the supergraph: {0}")]
+    Planner(String),
+    #[error("subgraph {name:?} has an invalid URL {url:?}: expected http://host:port/path")]
+    BadUrl { name: String, url: String },
+}
+
+/// The pooled client of one subgraph.
+#[derive(Debug)]
+pub struct SubgraphClient {
+    pub name: String,
+    pub url: String,
+    pub pool: Arc<UpstreamPool>,
+    /// The path (and query) requests are sent to, e.g. `/graphql`.
+    pub path: PathAndQuery,
+    pub timeout: Duration,
+}
+
+/// A planned operation, cached by its normalized text and name.
+pub type CachedPlan = Arc<QueryPlan>;
+
+/// Everything needed to serve one supergraph.
+pub struct Supergraph {
+    pub sdl: String,
+    pub planner: Planner,
+    pub subgraphs: HashMap<String, Arc<SubgraphClient>>,
+    pub plan_cache: moka::future::Cache<(String, Option<String>), CachedPlan>,
+    /// The public schema for introspection, or why it could not be built.
+    pub introspection: Result<async_graphql::dynamic::Schema, String>,
+}
+
+impl std::fmt::Debug for Supergraph {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Supergraph")
+            .field("subgraphs", &self.subgraphs.keys().collect::<Vec<_>>())
+            .field("cached_plans", &self.plan_cache.entry_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Supergraph {
+    /// Parses `sdl`, builds the planner and a client per `join__Graph`.
+    /// `url_override` replaces a subgraph's URL by name (for subgraphs
+    /// listed in routes.yaml).
+    pub fn from_sdl(
+        sdl: &str,
+        url_override: &HashMap<String, String>,
+    ) -> Result<Supergraph, SupergraphError> {
+        let document = safe_parse_schema(sdl).map_err(|e| SupergraphError::Parse(e.to_string()))?;
+        let planner = std::panic::catch_unwind(|| {
+            Planner::new_from_supergraph(&document, QueryPlannerOptions::default())
+        })
+        .map_err(|_| {
+            SupergraphError::Planner("the planner panicked on this supergraph".to_owned())
+        })?
+        .map_err(|e| SupergraphError::Planner(e.to_string()))?;
+        let mut subgraphs = HashMap::new();
+        for (name, url) in &planner.supergraph.subgraph_endpoint_map {
+            let url = url_override.get(name).unwrap_or(url);
+            // A subgraph without a usable URL does not stop the others:
+            // operations that need it get SUBGRAPH_UNKNOWN for its part.
+            match subgraph_client(name, url) {
+                Ok(client) => {
+                    subgraphs.insert(name.clone(), Arc::new(client));
+                }
+                Err(error) => tracing::warn!(%error, "subgraph left out"),
+            }
+        }
+        let state = &planner.supergraph;
+        let roots = [
+            Some(state.query_type.as_str()),
+            state.mutation_type.as_deref(),
+            state.subscription_type.as_deref(),
+        ];
+        let introspection =
+            super::introspection::build_schema(&planner.consumer_schema.document, roots);
+        Ok(Supergraph {
+            introspection,
+            sdl: sdl.to_owned(),
+            planner,
+            subgraphs,
+            plan_cache: moka::future::Cache::new(PLAN_CACHE_CAPACITY),
+        })
+    }
+}
+
+pub(crate) fn subgraph_client(name: &str, url: &str) -> Result<SubgraphClient, SupergraphError> {
+    let bad_url = || SupergraphError::BadUrl {
+        name: name.to_owned(),
+        url: url.to_owned(),
+    };
+    let uri: Uri = url.parse().map_err(|_| bad_url())?;
+    let (Some(scheme), Some(authority)) = (uri.scheme(), uri.authority()) else {
+        return Err(bad_url());
+    };
+    if scheme != &http::uri::Scheme::HTTP {
+        return Err(bad_url());
+    }
+    let base = Uri::builder()
+        .scheme(scheme.clone())
+        .authority(authority.clone())
+        .path_and_query("/")
+        .build()
+        .map_err(|_| bad_url())?;
+    let path = uri
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
+    let spec = BackendSpec {
+        name: format!("subgraph:{name}"),
+        urls: vec![base],
+        protocol: UpstreamProtocol::Http1,
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(30),
+        max_connections: 512,
+        load_balancing: LoadBalancing::LeastRequest,
+        ejection: EjectionPolicy {
+            consecutive_failures: 5,
+            cooldown: Duration::from_secs(5),
+        },
+    };
+    Ok(SubgraphClient {
+        name: name.to_owned(),
+        url: url.to_owned(),
+        timeout: spec.request_timeout,
+        pool: Arc::new(UpstreamPool::new(Arc::new(spec))),
+        path,
+    })
+}

@@ -1,0 +1,169 @@
+//! Serving one subgraph over HTTP: `POST /graphql` for queries and
+//! mutations, graphql-transport-ws on `GET /graphql` for subscriptions,
+//! `/healthz`, a log of the operations received, and a switch that makes
+//! every GraphQL request fail with an HTTP status (for partial-data tests).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_graphql::{ObjectType, Schema, SubscriptionType};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse, GraphQLSubscription};
+use axum::Router;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http::StatusCode;
+use tokio::net::TcpListener;
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+use super::{SubgraphKind, orders, payments, products, users};
+use crate::error::MockError;
+use crate::store::Store;
+
+/// What the subgraph received and how it should misbehave.
+#[derive(Debug, Default)]
+struct SubgraphControl {
+    operations: Mutex<Vec<String>>,
+    open_subscriptions: orders::OpenSubscriptions,
+    /// 0: serve normally; otherwise answer every GraphQL POST with this status.
+    forced_status: AtomicU16,
+}
+
+/// A running subgraph. Dropping it stops the listener.
+#[derive(Debug)]
+pub struct SubgraphHandle {
+    pub kind: SubgraphKind,
+    /// The bound address (the real port when started on port 0).
+    pub addr: SocketAddr,
+    control: Arc<SubgraphControl>,
+    stop: CancellationToken,
+    _stop_on_drop: DropGuard,
+}
+
+impl SubgraphHandle {
+    /// `http://{addr}/graphql`.
+    pub fn url(&self) -> String {
+        format!("http://{}/graphql", self.addr)
+    }
+
+    /// The operation texts received over `POST /graphql`, oldest first.
+    pub fn operations(&self) -> Vec<String> {
+        lock(&self.control.operations).clone()
+    }
+
+    /// Forgets the recorded operations.
+    pub fn clear_operations(&self) {
+        lock(&self.control.operations).clear();
+    }
+
+    /// How many subscriptions are open (orders only; 0 elsewhere).
+    pub fn open_subscriptions(&self) -> usize {
+        self.control.open_subscriptions.0.load(Ordering::SeqCst)
+    }
+
+    /// Stops accepting connections and closes idle ones (the subgraph is
+    /// down from then on).
+    pub fn stop(&self) {
+        self.stop.cancel();
+    }
+
+    /// `Some(status)` makes every GraphQL POST fail with it; `None` heals.
+    pub fn set_forced_status(&self, status: Option<StatusCode>) {
+        let code = status.map_or(0, |s| s.as_u16());
+        self.control.forced_status.store(code, Ordering::SeqCst);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Starts one subgraph on `addr` (port 0 picks a free port).
+pub async fn start_subgraph(
+    kind: SubgraphKind,
+    addr: SocketAddr,
+    store: Arc<Store>,
+) -> Result<SubgraphHandle, MockError> {
+    let bind_error = |source| MockError::Bind {
+        service: kind.name(),
+        addr,
+        source,
+    };
+    let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+    let addr = listener.local_addr().map_err(bind_error)?;
+    let control = Arc::new(SubgraphControl::default());
+    let app = router(kind, store, Arc::clone(&control));
+    let stop = CancellationToken::new();
+    let stopped = stop.clone();
+    tokio::spawn(async move {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(stopped.cancelled_owned());
+        if let Err(error) = serve.await {
+            tracing::warn!(%error, "subgraph server stopped");
+        }
+    });
+    Ok(SubgraphHandle {
+        kind,
+        addr,
+        control,
+        stop: stop.clone(),
+        _stop_on_drop: stop.drop_guard(),
+    })
+}
+
+fn router(kind: SubgraphKind, store: Arc<Store>, control: Arc<SubgraphControl>) -> Router {
+    let graphql = match kind {
+        SubgraphKind::Orders => {
+            let open = control.open_subscriptions.clone();
+            graphql_routes(orders::schema_counting(store, open), control)
+        }
+        SubgraphKind::Users => graphql_routes(users::schema(store), control),
+        SubgraphKind::Products => graphql_routes(products::schema(store), control),
+        SubgraphKind::Payments => graphql_routes(payments::schema(store), control),
+    };
+    graphql.route("/healthz", get(|| async { "ok" }))
+}
+
+fn graphql_routes<Q, M, S>(schema: Schema<Q, M, S>, control: Arc<SubgraphControl>) -> Router
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
+    let subscriptions = GraphQLSubscription::new(schema.clone());
+    Router::new().route(
+        "/graphql",
+        get_service_ws(subscriptions)
+            .post(execute::<Q, M, S>)
+            .with_state((schema, control)),
+    )
+}
+
+fn get_service_ws<Q, M, S>(
+    subscriptions: GraphQLSubscription<Schema<Q, M, S>>,
+) -> axum::routing::MethodRouter<(Schema<Q, M, S>, Arc<SubgraphControl>)>
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
+    axum::routing::get_service(subscriptions)
+}
+
+async fn execute<Q, M, S>(
+    State((schema, control)): State<(Schema<Q, M, S>, Arc<SubgraphControl>)>,
+    request: GraphQLRequest,
+) -> Response
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
+    let request = request.into_inner();
+    lock(&control.operations).push(request.query.clone());
+    let forced = control.forced_status.load(Ordering::SeqCst);
+    if let Some(status) = StatusCode::from_u16(forced).ok().filter(|_| forced != 0) {
+        return (status, "injected subgraph failure").into_response();
+    }
+    GraphQLResponse::from(schema.execute(request).await).into_response()
+}

@@ -1,0 +1,55 @@
+//! The subgraph schemas executed in-process: entity resolution, the
+//! `@requires` input and the federation SDL.
+
+use std::sync::Arc;
+
+use async_graphql::{Request, Variables};
+use serde_json::{Value, json};
+
+use super::*;
+use crate::seed::{FIRST_CUSTOMER_ID, FIRST_ORDER_ID, FIRST_PRODUCT_ID};
+
+fn data(response: async_graphql::Response) -> Value {
+    assert!(response.errors.is_empty(), "{:?}", response.errors);
+    response.data.into_json().unwrap()
+}
+
+const ENTITIES: &str = "query($r: [_Any!]!) { _entities(representations: $r) { ... on Order { id shippingEstimate customer { name } } } }";
+
+#[tokio::test]
+async fn orders_entity_receives_required_weights() {
+    let store = Arc::new(Store::seeded());
+    let weight = store.get_product(FIRST_PRODUCT_ID).unwrap().weight_grams;
+    let query = "query($r: [_Any!]!) { _entities(representations: $r) { ... on Order { id shippingEstimate } } }";
+    let representation = json!([{ "__typename": "Order", "id": FIRST_ORDER_ID.to_string(),
+        "items": [{ "product": { "weightGrams": weight } }] }]);
+    let request =
+        Request::new(query).variables(Variables::from_json(json!({ "r": representation })));
+    let body = data(orders::schema(store).execute(request).await);
+    let expected = crate::domain::round_cents(4.99 + f64::from(2 * weight) / 1000.0 * 1.5);
+    assert_eq!(body["_entities"][0]["shippingEstimate"], json!(expected));
+}
+
+#[tokio::test]
+async fn users_contribute_the_order_customer() {
+    let store = Arc::new(Store::seeded());
+    let query = ENTITIES.replace(" shippingEstimate", "");
+    let representation = json!([{ "__typename": "Order", "id": FIRST_ORDER_ID.to_string() }]);
+    let request =
+        Request::new(query).variables(Variables::from_json(json!({ "r": representation })));
+    let body = data(users::schema(Arc::clone(&store)).execute(request).await);
+    let name = store.get_customer(FIRST_CUSTOMER_ID).unwrap().name;
+    assert_eq!(body["_entities"][0]["customer"]["name"], json!(name));
+}
+
+#[test]
+fn sdl_declares_federation_v2_and_the_directives() {
+    let store = Arc::new(Store::seeded());
+    let orders = SubgraphKind::Orders.sdl(Arc::clone(&store));
+    assert!(orders.contains("https://specs.apollo.dev/federation/v2"));
+    assert!(orders.contains("@requires(fields: \"items { product { weightGrams } }\")"));
+    assert!(orders.contains("internalNote: String! @inaccessible"));
+    let payments = SubgraphKind::Payments.sdl(store);
+    assert!(payments.contains("@override(from: \"orders\")"));
+    assert!(payments.contains("@provides(fields: \"name\")"));
+}

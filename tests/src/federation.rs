@@ -1,0 +1,120 @@
+//! `FederatedGateway`: the gateway serving `/graphql` over the four mock
+//! subgraphs, which share the store of the REST and gRPC mocks — all
+//! in-process on 127.0.0.1 port 0.
+//!
+//! A test's routes.yaml may use `$SUPERGRAPH` (a supergraph file composed
+//! from the live subgraphs, written next to the config) and
+//! `$ORDERS_GRAPHQL`, `$USERS_GRAPHQL`, `$PRODUCTS_GRAPHQL`,
+//! `$PAYMENTS_GRAPHQL` (the subgraphs' URLs), plus the placeholders of
+//! [`TestGateway`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use gateway::config::model::SubgraphEndpoint;
+use gateway::graphql::compose::{SubgraphSdl, compose};
+use gateway::graphql::source::fetch_sdl;
+use mock_backends::{MockOptions, SubgraphKind, Subgraphs};
+use serde_json::{Value, json};
+
+use crate::gateway::TestGateway;
+
+/// The simplest config: the endpoint on a composed supergraph file.
+pub const SUPERGRAPH_FILE_CONFIG: &str = "graphql:\n  supergraph: $SUPERGRAPH\n";
+
+pub struct FederatedGateway {
+    pub gw: TestGateway,
+    pub subgraphs: Subgraphs,
+}
+
+impl FederatedGateway {
+    /// Starts mocks, subgraphs and a gateway on `yaml`.
+    pub async fn start(yaml: &str) -> FederatedGateway {
+        let mocks = mock_backends::start_all(MockOptions::ephemeral())
+            .await
+            .expect("mock backends start");
+        let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+        let subgraphs = Subgraphs::start(Arc::clone(&mocks.store), |_| any_port)
+            .await
+            .expect("subgraphs start");
+        let endpoints = endpoints(&subgraphs);
+        let supergraph = composed_supergraph(&endpoints).await;
+        let dir = std::env::temp_dir().join(format!("federation-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let supergraph_path = dir.join("supergraph.graphql");
+        std::fs::write(&supergraph_path, supergraph).expect("write supergraph");
+        let mut yaml = yaml.replace("$SUPERGRAPH", &supergraph_path.display().to_string());
+        for endpoint in &endpoints {
+            let placeholder = format!("${}_GRAPHQL", endpoint.name.to_uppercase());
+            yaml = yaml.replace(&placeholder, &endpoint.url);
+        }
+        let gw = TestGateway::start_with(mocks, &yaml).await;
+        // Tests count subgraph calls; composition's SDL fetches are not theirs.
+        SubgraphKind::ALL
+            .iter()
+            .for_each(|kind| subgraphs.get(*kind).clear_operations());
+        FederatedGateway { gw, subgraphs }
+    }
+
+    /// POSTs `query` with `variables`; returns status and JSON body.
+    pub async fn post(&self, query: &str, variables: Value) -> (u16, Value) {
+        let response = self
+            .gw
+            .client
+            .post(self.gw.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// POSTs `query` and returns its `data`, failing on any error.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let (status, body) = self.post(query, variables).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+}
+
+/// Every subgraph's name and URL.
+pub fn endpoints(subgraphs: &Subgraphs) -> Vec<SubgraphEndpoint> {
+    SubgraphKind::ALL
+        .iter()
+        .map(|kind| SubgraphEndpoint {
+            name: kind.name().to_owned(),
+            url: subgraphs.get(*kind).url(),
+        })
+        .collect()
+}
+
+/// Fetches each live subgraph's SDL and composes them; `url_of` picks the
+/// URL written into the supergraph.
+pub async fn compose_live(
+    endpoints: &[SubgraphEndpoint],
+    url_of: impl Fn(&SubgraphEndpoint) -> String,
+) -> String {
+    let mut sdls = Vec::new();
+    for endpoint in endpoints {
+        let sdl = fetch_sdl(endpoint).await.expect("subgraph SDL");
+        sdls.push(SubgraphSdl {
+            name: endpoint.name.clone(),
+            url: url_of(endpoint),
+            sdl,
+        });
+    }
+    compose(&sdls).expect("subgraphs compose")
+}
+
+async fn composed_supergraph(endpoints: &[SubgraphEndpoint]) -> String {
+    compose_live(endpoints, |e| e.url.clone()).await
+}
+
+/// The `extensions.code` of the first error.
+pub fn first_code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("")
+}

@@ -1,0 +1,161 @@
+//! Errors and partial data: a subgraph that is down or failing, null
+//! propagation, masked subgraph errors with their paths, and requests
+//! rejected before any subgraph call.
+
+use mock_backends::seed::{DELIVERED_ORDER_ID, FIRST_ORDER_ID};
+use serde_json::{Value, json};
+use tests::federation::{FederatedGateway, SUPERGRAPH_FILE_CONFIG, first_code};
+use tests::gateway::eventually;
+
+async fn wait_until_refused(addr: std::net::SocketAddr) {
+    eventually("the subgraph refuses connections", || async move {
+        tokio::net::TcpStream::connect(addr).await.is_err()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_subgraph_that_is_down_yields_partial_data() {
+    let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
+    fed.subgraphs.payments.stop();
+    wait_until_refused(fed.subgraphs.payments.addr).await;
+    let query = "query($id: ID!) { order(id: $id) { id status payment { status } } }";
+    let (status, body) = fed.post(query, json!({ "id": FIRST_ORDER_ID })).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["order"]["status"], "SHIPPED");
+    assert_eq!(body["data"]["order"]["payment"], Value::Null);
+    assert_eq!(first_code(&body), "SUBGRAPH_UNAVAILABLE");
+    assert_eq!(body["errors"][0]["path"], json!(["order"]));
+    assert_eq!(body["errors"][0]["extensions"]["serviceName"], "payments");
+}
+
+#[tokio::test]
+async fn a_null_in_a_non_null_field_nulls_the_nearest_nullable_parent() {
+    let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
+    fed.subgraphs
+        .users
+        .set_forced_status(Some(http::StatusCode::INTERNAL_SERVER_ERROR));
+    let query =
+        "query($id: ID!) { order(id: $id) { id customer { name } } other: order(id: $id) { id } }";
+    let (status, body) = fed.post(query, json!({ "id": FIRST_ORDER_ID })).await;
+    assert_eq!(status, 200);
+    // `customer` is non-null, so its failure nulls the whole `order`...
+    assert_eq!(body["data"]["order"], Value::Null);
+    // ...and nothing else.
+    assert_eq!(
+        body["data"]["other"]["id"],
+        json!(FIRST_ORDER_ID.to_string())
+    );
+    assert_eq!(first_code(&body), "SUBGRAPH_HTTP_ERROR");
+}
+
+#[tokio::test]
+async fn subgraph_errors_are_masked_and_keep_their_path() {
+    let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
+    let mutation = "mutation($id: ID!) { updateOrderStatus(id: $id, status: PENDING) { id } }";
+    let (status, body) = fed
+        .post(mutation, json!({ "id": DELIVERED_ORDER_ID }))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"], Value::Null);
+    assert_eq!(body["errors"][0]["message"], "Subgraph errors redacted");
+    assert_eq!(first_code(&body), "DOWNSTREAM_SERVICE_ERROR");
+    assert_eq!(body["errors"][0]["path"], json!(["updateOrderStatus"]));
+}
+
+#[tokio::test]
+async fn subgraph_errors_can_be_exposed() {
+    let yaml = "graphql:\n  supergraph: $SUPERGRAPH\n  expose_subgraph_errors: true\n";
+    let fed = FederatedGateway::start(yaml).await;
+    let mutation = "mutation($id: ID!) { updateOrderStatus(id: $id, status: PENDING) { id } }";
+    let (_, body) = fed
+        .post(mutation, json!({ "id": DELIVERED_ORDER_ID }))
+        .await;
+    assert_eq!(first_code(&body), "ILLEGAL_TRANSITION");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot change from delivered")
+    );
+}
+
+const LIMITED: &str = r#"
+graphql:
+  supergraph: $SUPERGRAPH
+  limits: { max_depth: 3, max_aliases: 2, max_root_fields: 3, max_tokens: 60, max_body: 1kb }
+"#;
+
+#[tokio::test]
+async fn each_limit_rejects_before_any_subgraph_call() {
+    let fed = FederatedGateway::start(LIMITED).await;
+    let cases = [
+        (
+            "{ orders { nodes { items { product { name } } } } }",
+            "MAX_DEPTH_EXCEEDED",
+        ),
+        (
+            "{ a: customers { id } b: customers { id } c: customers { id } }",
+            "MAX_ALIASES_EXCEEDED",
+        ),
+        (
+            "{ customers { id } products { id } orders { totalCount } search(text: \"x\") { __typename } }",
+            "MAX_ROOT_FIELDS_EXCEEDED",
+        ),
+        (
+            &format!("{{ customers {{ {} }} }}", "id ".repeat(80)),
+            "MAX_TOKENS_EXCEEDED",
+        ),
+    ];
+    for (query, code) in cases {
+        let (status, body) = fed.post(query, json!({})).await;
+        assert_eq!((status, first_code(&body)), (400, code), "{query}: {body}");
+    }
+    let big = json!({ "query": format!("{{ customers {{ id }} }} #{}", "x".repeat(2000)) });
+    let response = fed
+        .gw
+        .client
+        .post(fed.gw.url("/graphql"))
+        .json(&big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(first_code(&body), "BODY_TOO_LARGE");
+    for kind in mock_backends::SubgraphKind::ALL {
+        assert!(
+            fed.subgraphs.get(kind).operations().is_empty(),
+            "{kind} was called"
+        );
+    }
+}
+
+#[tokio::test]
+async fn malformed_requests_get_graphql_shaped_errors() {
+    let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
+    let url = fed.gw.url("/graphql");
+    let bad_json = fed
+        .gw
+        .client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_json.status(), 400);
+    assert_eq!(
+        first_code(&bad_json.json::<Value>().await.unwrap()),
+        "BAD_REQUEST"
+    );
+    let (status, body) = fed.post("{ customers { ", json!({})).await;
+    assert_eq!((status, first_code(&body)), (400, "GRAPHQL_PARSE_FAILED"));
+    let (status, body) = fed.post("{ nosuchfield }", json!({})).await;
+    assert_eq!(
+        (status, first_code(&body)),
+        (400, "GRAPHQL_VALIDATION_FAILED")
+    );
+    let put = fed.gw.client.put(&url).send().await.unwrap();
+    assert_eq!(put.status(), 405);
+}

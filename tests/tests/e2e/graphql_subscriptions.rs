@@ -1,0 +1,130 @@
+//! Subscriptions end to end: `orderStatusChanged` over graphql-transport-ws
+//! and over SSE fires for a change made over REST, with fields of other
+//! subgraphs (the customer's name, from users) resolved for each event.
+
+use futures::{SinkExt, StreamExt};
+use mock_backends::seed::PENDING_ORDER_ID;
+use serde_json::{Value, json};
+use tests::federation::{FederatedGateway, SUPERGRAPH_FILE_CONFIG};
+use tests::gateway::eventually;
+use tests::mocks::within;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+const SUBSCRIPTION: &str = "subscription($id: ID) { orderStatusChanged(id: $id) { previousStatus status order { id customer { name } } } }";
+
+async fn confirm_over_rest(fed: &FederatedGateway) {
+    let url = format!(
+        "{}/v1/orders/{PENDING_ORDER_ID}/status",
+        fed.gw.mocks.orders.url()
+    );
+    let response = fed
+        .gw
+        .client
+        .patch(url)
+        .json(&json!({ "status": "confirmed" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+async fn subscription_opened(fed: &FederatedGateway) {
+    eventually("the upstream subscription is open", || async {
+        fed.subgraphs.orders.open_subscriptions() == 1
+    })
+    .await;
+}
+
+fn expected_event() -> Value {
+    json!({ "data": { "orderStatusChanged": {
+        "previousStatus": "PENDING", "status": "CONFIRMED",
+        "order": { "id": PENDING_ORDER_ID.to_string(), "customer": { "name": "Jane Smith" } } } } })
+}
+
+#[tokio::test]
+async fn websocket_subscribers_see_a_change_made_over_rest() {
+    let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
+    let mut request = fed
+        .gw
+        .url("/graphql")
+        .replacen("http", "ws", 1)
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(
+        response.headers()["sec-websocket-protocol"],
+        "graphql-transport-ws"
+    );
+    socket
+        .send(Message::text(
+            json!({ "type": "connection_init" }).to_string(),
+        ))
+        .await
+        .unwrap();
+    let ack = within("ack", socket.next()).await.unwrap().unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(ack.to_text().unwrap()).unwrap()["type"],
+        "connection_ack"
+    );
+    let subscribe = json!({ "type": "subscribe", "id": "s1",
+        "payload": { "query": SUBSCRIPTION, "variables": { "id": PENDING_ORDER_ID } } });
+    socket
+        .send(Message::text(subscribe.to_string()))
+        .await
+        .unwrap();
+    subscription_opened(&fed).await;
+    confirm_over_rest(&fed).await;
+    let next = within("next", socket.next()).await.unwrap().unwrap();
+    let next: Value = serde_json::from_str(next.to_text().unwrap()).unwrap();
+    assert_eq!(next["type"], "next");
+    assert_eq!(next["id"], "s1");
+    assert_eq!(next["payload"], expected_event());
+    socket
+        .send(Message::text(
+            json!({ "type": "complete", "id": "s1" }).to_string(),
+        ))
+        .await
+        .unwrap();
+    eventually("the upstream subscription is closed", || async {
+        fed.subgraphs.orders.open_subscriptions() == 0
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sse_subscribers_see_a_change_made_over_rest() {
+    let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
+    let response = fed
+        .gw
+        .client
+        .post(fed.gw.url("/graphql"))
+        .header("accept", "text/event-stream")
+        .json(&json!({ "query": SUBSCRIPTION, "variables": { "id": PENDING_ORDER_ID } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut body = response.bytes_stream();
+    subscription_opened(&fed).await;
+    confirm_over_rest(&fed).await;
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let chunk = within("an SSE event", body.next()).await.unwrap().unwrap();
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    let data = text
+        .lines()
+        .find_map(|line| line.strip_prefix("data: "))
+        .unwrap();
+    assert!(text.starts_with("event: next\n"), "{text}");
+    assert_eq!(
+        serde_json::from_str::<Value>(data).unwrap(),
+        expected_event()
+    );
+}
