@@ -1,7 +1,7 @@
-//! GraphQL calls in a composition, against a minimal GraphQL endpoint
-//! started by the test (the federation subgraphs are not on this branch):
-//! the call POSTs `{query, variables}`, its value is extracted from `data`
-//! by path, and a response with `errors` fails the call.
+//! GraphQL calls in a composition: the call POSTs `{query, variables}`,
+//! its value is extracted from `data` by path, and a response with
+//! `errors` fails the call. Against a minimal endpoint that records what
+//! it receives, and against the federation's orders subgraph.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -136,4 +136,89 @@ async fn graphql_errors_fail_the_call() {
         "{body}"
     );
     assert_eq!(gw.mocks.users.control.request_count(), 0);
+}
+
+/// The federation's orders subgraph (async-graphql) feeding a REST call.
+mod against_the_orders_subgraph {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    use mock_backends::seed::{FIRST_ORDER_ID, FIRST_PRODUCT_ID};
+    use mock_backends::{MockOptions, Subgraphs};
+    use serde_json::Value;
+    use tests::gateway::TestGateway;
+
+    async fn start() -> (TestGateway, Subgraphs) {
+        let mocks = mock_backends::start_all(MockOptions::ephemeral())
+            .await
+            .unwrap();
+        let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+        let subgraphs = Subgraphs::start(Arc::clone(&mocks.store), |_| any_port)
+            .await
+            .unwrap();
+        let yaml = format!(
+            r#"
+backends:
+  orders-subgraph: {{ url: "http://{}" }}
+  products: {{ url: $PRODUCTS }}
+routes:
+  - path: /v1/orders/{{id}}/lines
+    method: GET
+    compose:
+      calls:
+        order:
+          backend: orders-subgraph
+          graphql: "query($id: ID!) {{ order(id: $id) {{ id status items {{ quantity product {{ id }} }} }} }}"
+          variables: {{ id: "{{id}}" }}
+          data: order
+        products: {{ backend: products, path: "/v1/products?ids={{order.items[*].product.id|join}}" }}
+      response:
+        id: "{{order.id}}"
+        status: "{{order.status}}"
+        lines:
+          $from: "{{order.items}}"
+          $join: {{ with: "{{products.items}}", on: product.id, as: detail }}
+          $allow: [quantity, detail]
+"#,
+            subgraphs.orders.addr
+        );
+        (TestGateway::start_with(mocks, &yaml).await, subgraphs)
+    }
+
+    #[tokio::test]
+    async fn a_subgraph_query_feeds_a_rest_call() {
+        let (gw, subgraphs) = start().await;
+        let response = gw
+            .client
+            .get(gw.url(&format!("/v1/orders/{FIRST_ORDER_ID}/lines")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["id"], FIRST_ORDER_ID.to_string());
+        assert_eq!(body["status"], "SHIPPED");
+        assert_eq!(body["lines"][0]["quantity"], 2);
+        assert_eq!(
+            body["lines"][0]["detail"]["id"],
+            FIRST_PRODUCT_ID.to_string()
+        );
+        assert_eq!(body["lines"][0]["detail"]["name"], "Widget");
+        assert_eq!(subgraphs.orders.operations().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn subgraph_errors_fail_the_call() {
+        let (gw, _subgraphs) = start().await;
+        let response = gw
+            .client
+            .get(gw.url("/v1/orders/not-a-uuid/lines"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 502);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "UPSTREAM_GRAPHQL_ERRORS");
+        assert_eq!(gw.mocks.products.control.request_count(), 0);
+    }
 }
