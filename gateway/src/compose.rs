@@ -2,9 +2,10 @@
 //! composed JSON response (the seed's order-details BFF, generalised).
 //!
 //! A route's `compose:` block is compiled into a [`ComposePlan`]: its calls
-//! (REST or GraphQL), the call graph derived from their templates
-//! (`/v1/users/{order.customer_id}` waits for `order`), a response
-//! template, failure policy, timeouts, caches and a coalescer. [`handle`]
+//! (REST, GraphQL, or unary gRPC through the bridge's transcoder), the
+//! call graph derived from their templates (`/v1/users/{order.customer_id}`
+//! waits for `order`), a response template, failure policy, timeouts,
+//! caches and a coalescer. [`handle`]
 //! runs the plan for one request: every call starts the moment its inputs
 //! are ready, required failures end the request with the right status,
 //! optional ones leave `null` and an entry in `_meta.errors`.
