@@ -1,6 +1,13 @@
 //! The end-to-end test binary: one module per topic, every test through
 //! real sockets on 127.0.0.1 port 0.
 
+mod compose_caching;
+mod compose_failures;
+mod compose_graphql;
+mod compose_kinds;
+mod compose_results;
+mod compose_support;
+mod compose_timing;
 mod graphql_errors;
 mod graphql_introspection;
 mod graphql_queries;
