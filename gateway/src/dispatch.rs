@@ -20,7 +20,7 @@ use crate::context::{ClientAddr, RequestContext, RequestId};
 use crate::edge_error::GatewayError;
 use crate::router::{RouteMatch, check_path};
 use crate::snapshot::Snapshot;
-use crate::{graphql, grpc, limits, proxy};
+use crate::{compose, graphql, grpc, limits, proxy};
 
 /// Routes requests against the current snapshot.
 #[derive(Clone)]
@@ -95,6 +95,7 @@ async fn dispatch(
     let request = Request::from_parts(parts, body);
     match &route.action {
         RouteAction::Proxy(action) => proxy::forward(request, ctx, action).await,
+        RouteAction::Compose(plan) => compose::handle(request, ctx, plan).await,
         RouteAction::Grpc(route) => grpc::handle(request, ctx, route).await,
         RouteAction::Graphql => match snapshot.graphql.as_deref() {
             Some(service) => graphql::handle(request, ctx, service).await,

@@ -9,6 +9,7 @@
 //! through `RouteTable::build`, the same check the live router relies on.
 
 mod backends;
+mod compose;
 mod graphql;
 mod grpc;
 mod headers;

@@ -117,6 +117,8 @@ pub struct RouteSpec {
 pub enum RouteAction {
     /// Forward to a backend over HTTP.
     Proxy(ProxyAction),
+    /// Compose one response from several backend calls.
+    Compose(Arc<crate::compose::ComposePlan>),
     /// Transcode to, or pass through as, gRPC.
     Grpc(Arc<crate::grpc::GrpcRoute>),
     /// The federated GraphQL endpoint (added by the `graphql:` section).

@@ -16,6 +16,12 @@ use marked_yaml::Spanned;
 use serde::Deserialize;
 use serde::de::{MapAccess, Visitor};
 
+mod compose;
+
+pub(crate) use compose::{
+    RawCall, RawCallCache, RawCompose, RawResponseCache, SpanIndex, YamlTree, locate,
+};
+
 /// A string value with its position.
 pub(crate) type Text = Spanned<String>;
 
@@ -117,6 +123,8 @@ pub(crate) struct RawRoute {
     pub headers: Option<RawHeaders>,
     pub timeout: Option<Text>,
     pub max_body: Option<Text>,
+    /// Action: compose one response from several calls (see `compose.rs`).
+    pub compose: Option<Spanned<RawCompose>>,
 }
 
 /// `rewrite:` — exactly one of the two keys.

@@ -37,6 +37,19 @@ impl Params {
     }
 }
 
+/// Builds parameters from `(name, raw value)` pairs (handlers' tests, and
+/// handlers that synthesise parameters).
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Params {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(pairs: I) -> Self {
+        Self(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
+    }
+}
+
 /// The outcome of matching one request.
 #[derive(Debug)]
 pub enum RouteMatch<'a> {

@@ -2,6 +2,13 @@
 //! real sockets on 127.0.0.1 port 0.
 
 mod compare_smoke;
+mod compose_caching;
+mod compose_failures;
+mod compose_graphql;
+mod compose_kinds;
+mod compose_results;
+mod compose_support;
+mod compose_timing;
 mod graphql_errors;
 mod graphql_introspection;
 mod graphql_queries;

@@ -14,15 +14,15 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use http::Method;
-use marked_yaml::Span;
+use marked_yaml::{Span, Spanned};
 
 use super::super::errors::Diagnostics;
 use super::super::model::{BackendSpec, RouteAction, RouteSpec};
-use super::super::raw::{RawRoute, RouteEntry, Text};
+use super::super::raw::{RawCompose, RawRoute, RouteEntry, Text};
 use super::super::raw_grpc::RawGrpcRoute;
 
 use super::headers::compile_headers;
-use super::{grpc, positive_duration, proxy, size};
+use super::{compose, grpc, positive_duration, proxy, size};
 use crate::router::PathPattern;
 
 /// A compiled route with what error messages need to point back at it.
@@ -55,16 +55,18 @@ pub(super) struct RouteContext<'a> {
 enum ActionKey<'a> {
     Backend(&'a Text),
     Grpc(&'a RawGrpcRoute),
+    Compose(&'a Spanned<RawCompose>),
 }
 
 /// Every action key, for messages.
-const ACTION_KEYS: &[&str] = &["backend", "grpc"];
+const ACTION_KEYS: &[&str] = &["backend", "grpc", "compose"];
 
 impl ActionKey<'_> {
     fn key(&self) -> &'static str {
         match self {
             ActionKey::Backend(_) => "backend",
             ActionKey::Grpc(_) => "grpc",
+            ActionKey::Compose(_) => "compose",
         }
     }
 
@@ -72,6 +74,7 @@ impl ActionKey<'_> {
         match self {
             ActionKey::Backend(text) => text.span(),
             ActionKey::Grpc(grpc) => grpc.backend.span(),
+            ActionKey::Compose(compose) => compose.span(),
         }
     }
 }
@@ -83,6 +86,9 @@ fn declared_actions(raw: &RawRoute) -> Vec<ActionKey<'_>> {
     }
     if let Some(grpc) = &raw.grpc {
         declared.push(ActionKey::Grpc(grpc));
+    }
+    if let Some(compose) = &raw.compose {
+        declared.push(ActionKey::Compose(compose));
     }
     declared
 }
@@ -233,6 +239,10 @@ fn compile_action(
         }
         ActionKey::Grpc(grpc) => grpc::compile_grpc_route(grpc, methods, context, diag)
             .map(|route| RouteAction::Grpc(Arc::new(route))),
+        ActionKey::Compose(compose) => {
+            compose::compile_compose(compose, raw.timeout.as_ref(), context, diag)
+                .map(RouteAction::Compose)
+        }
     }
 }
 

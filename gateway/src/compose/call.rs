@@ -1,0 +1,82 @@
+//! Starting one call: render it, then answer from the call cache, join an
+//! identical in-flight call, or fetch.
+//!
+//! The returned future owns everything it needs (`'static`), so it can be
+//! shared by the coalescer and dropped at any point to cancel the call.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use http::HeaderMap;
+use serde_json::Value;
+
+use super::cache::CallCache;
+use super::coalesce::Coalescer;
+use super::error::{CallFailure, FailureKind};
+use super::eval::Bindings;
+use super::fetch::{CallOutput, fetch};
+use super::plan::CallSpec;
+use super::request::render_call;
+use crate::upstream::Upstreams;
+
+/// A call's index and how it ended.
+pub type Finished = (usize, Result<Arc<Value>, CallFailure>);
+
+/// Everything shared by the calls of one composition.
+pub struct CallEnv<'a> {
+    pub upstreams: &'a Upstreams,
+    pub forwarded: &'a HeaderMap,
+    pub coalescer: &'a Arc<Coalescer>,
+}
+
+/// Renders call `index` now and returns the future that completes it.
+pub fn start_call(
+    index: usize,
+    spec: &CallSpec,
+    bindings: &Bindings<'_>,
+    env: &CallEnv<'_>,
+) -> BoxFuture<'static, Finished> {
+    let rendered = match render_call(spec, bindings, env.forwarded) {
+        Ok(rendered) => rendered,
+        Err(failure) => return futures::future::ready((index, Err(failure))).boxed(),
+    };
+    let Some(pool) = env.upstreams.get(&spec.backend.name).cloned() else {
+        let failure = CallFailure::new(
+            FailureKind::Unavailable,
+            format!("backend \"{}\" has no upstream pool", spec.backend.name),
+        );
+        return futures::future::ready((index, Err(failure))).boxed();
+    };
+    let key = rendered.key(&spec.backend.name);
+    let cache = spec.cache.clone();
+    let coalescer = spec.coalesce.then(|| Arc::clone(env.coalescer));
+    let fetching = fetch(pool, rendered, spec.timeout);
+    async move { (index, complete(key, cache, coalescer, fetching).await) }.boxed()
+}
+
+/// Cache, then coalesce, then fetch; stores what the cache may keep.
+async fn complete(
+    key: String,
+    cache: Option<CallCache>,
+    coalescer: Option<Arc<Coalescer>>,
+    fetching: impl Future<Output = Result<CallOutput, CallFailure>> + Send + 'static,
+) -> Result<Arc<Value>, CallFailure> {
+    if let Some(cache) = &cache
+        && let Some(value) = cache.get(&key).await
+    {
+        return Ok(value);
+    }
+    let result = match coalescer {
+        Some(coalescer) => coalescer.run(key.clone(), fetching).await.0,
+        None => fetching.await,
+    };
+    if let (Ok(output), Some(cache)) = (&result, &cache) {
+        let value = Arc::clone(&output.value);
+        cache
+            .store(key, value, output.cache_control.as_deref())
+            .await;
+    }
+    result.map(|output| output.value)
+}
