@@ -69,7 +69,9 @@ impl Probe for Concurrency {
 
 #[tokio::test]
 async fn closed_loop_keeps_exactly_its_concurrency_in_flight() {
-    let plan = LoadPlan::closed(4, Duration::from_millis(20), Duration::from_millis(5));
+    // Long enough that every worker is running before the end, even on a
+    // loaded machine.
+    let plan = LoadPlan::closed(4, Duration::from_millis(300), Duration::from_millis(5));
     let probe = Arc::new(Concurrency::default());
     let mut measurement = Measurement::new();
     measurement.drive(&probe, plan, || 0).await;
