@@ -2,6 +2,7 @@
 //! real sockets on 127.0.0.1 port 0.
 
 mod graphql_errors;
+mod graphql_graphiql;
 mod graphql_introspection;
 mod graphql_queries;
 mod graphql_reload;
