@@ -102,7 +102,7 @@ async fn dispatch(
         },
         RouteAction::GraphiqlAsset => {
             let file = ctx.params.get("file").unwrap_or_default();
-            graphql::graphiql::asset(file, request.headers())
+            graphql::graphiql::asset(file, request.headers()).map_err(GatewayError::from)
         }
     }
 }

@@ -88,22 +88,31 @@ pub fn page(endpoint: &str) -> Response<GatewayBody> {
     response
 }
 
+/// A request for a file that is not among the vendored assets.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("GraphiQL has no asset named {0:?}")]
+pub struct UnknownAsset(pub String);
+
+impl From<UnknownAsset> for GatewayError {
+    fn from(error: UnknownAsset) -> Self {
+        GatewayError::new(
+            StatusCode::NOT_FOUND,
+            "GRAPHIQL_ASSET_NOT_FOUND",
+            error.to_string(),
+        )
+    }
+}
+
 /// Serves the vendored asset `name` (`304` when the client's copy is
-/// current); an unknown name is a `404 GRAPHIQL_ASSET_NOT_FOUND`.
+/// current); an unknown name becomes a `404 GRAPHIQL_ASSET_NOT_FOUND`.
 pub fn asset(
     name: &str,
     request_headers: &HeaderMap,
-) -> Result<Response<GatewayBody>, GatewayError> {
+) -> Result<Response<GatewayBody>, UnknownAsset> {
     let index = ASSETS
         .iter()
         .position(|asset| asset.name == name)
-        .ok_or_else(|| {
-            GatewayError::new(
-                StatusCode::NOT_FOUND,
-                "GRAPHIQL_ASSET_NOT_FOUND",
-                format!("GraphiQL has no asset named {name:?}"),
-            )
-        })?;
+        .ok_or_else(|| UnknownAsset(name.to_owned()))?;
     let asset = &ASSETS[index];
     let etag = &ETAGS[index];
     let mut response = if client_has(request_headers, etag) {
