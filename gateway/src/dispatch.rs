@@ -101,6 +101,10 @@ async fn dispatch(
             Some(service) => graphql::handle(request, ctx, service).await,
             None => Err(graphql::error::RequestError::NotReady.into()),
         },
+        RouteAction::GraphiqlAsset => {
+            let file = ctx.params.get("file").unwrap_or_default();
+            graphql::graphiql::asset(file, request.headers()).map_err(GatewayError::from)
+        }
     }
 }
 

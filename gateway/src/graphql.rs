@@ -3,13 +3,14 @@
 //! ([`prepare`]), our own executor of the plans on the gateway's upstream
 //! pools ([`execute`]), response shaping with null propagation
 //! ([`response`]), introspection from the public schema
-//! ([`introspection`]) and GraphQL over HTTP ([`request`], [`handler`]).
+//! ([`introspection`]), GraphQL over HTTP ([`request`], [`handler`]) and
+//! GraphiQL served offline ([`graphiql`]).
 //! See docs/graphql-federation.md.
 
 pub mod compose;
-pub mod console;
 pub mod error;
 pub mod execute;
+pub mod graphiql;
 pub mod handler;
 pub mod introspection;
 pub mod limits;

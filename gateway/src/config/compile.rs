@@ -59,7 +59,7 @@ pub(crate) fn compile(
     ));
     let graphql = graphql::compile_graphql(raw.graphql.as_ref(), base_dir, diag);
     if let (Some(section), Some(config)) = (&raw.graphql, &graphql) {
-        routes.extend(graphql::endpoint_route(section, config, diag));
+        routes.extend(graphql::endpoint_routes(section, config, diag));
     }
     check_conflicts(&routes, diag);
     let hash = grpc::hash_with_protos(hash, grpc_section.as_ref());

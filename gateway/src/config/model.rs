@@ -123,6 +123,8 @@ pub enum RouteAction {
     Grpc(Arc<crate::grpc::GrpcRoute>),
     /// The federated GraphQL endpoint (added by the `graphql:` section).
     Graphql,
+    /// A vendored GraphiQL asset, at `{graphql path}/assets/{file}`.
+    GraphiqlAsset,
 }
 
 #[derive(Debug, Clone)]

@@ -16,7 +16,7 @@ use super::request::{self, response_media_type, wants_html};
 use super::response::Projection;
 use super::service::GraphqlService;
 use super::supergraph::Supergraph;
-use super::{console, introspection, subscribe};
+use super::{graphiql, introspection, subscribe};
 use crate::body::{self, GatewayBody};
 use crate::context::RequestContext;
 use crate::edge_error::GatewayError;
@@ -29,7 +29,7 @@ pub struct GraphqlSettings {
     pub limits: Limits,
     /// Answer `__schema` / `__type` (default on).
     pub introspection: bool,
-    /// Serve the query console to browsers on GET (default on).
+    /// Serve GraphiQL (and its assets) to browsers on GET (default on).
     pub console: bool,
     /// Pass subgraph error messages through (default off: masked).
     pub expose_subgraph_errors: bool,
@@ -56,7 +56,7 @@ pub async fn handle(
     let media = response_media_type(&request);
     let settings = &service.settings;
     if settings.console && wants_html(&request) {
-        return Ok(console::page(&settings.path));
+        return Ok(graphiql::page(&settings.path));
     }
     if subscribe::transport_ws::is_upgrade(&request) {
         return Ok(subscribe::transport_ws::accept(request, ctx));

@@ -192,34 +192,6 @@ async fn get_serves_queries_and_refuses_mutations() {
 }
 
 #[tokio::test]
-async fn a_graphql_only_config_serves_healthz_and_the_console() {
-    let fed =
-        FederatedGateway::start("listen: 127.0.0.1:0\ngraphql:\n  supergraph: $SUPERGRAPH\n").await;
-    let health = fed
-        .gw
-        .client
-        .get(fed.gw.url("/healthz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(health.status(), 200);
-    let page = fed
-        .gw
-        .client
-        .get(fed.gw.url("/graphql"))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
-    let html = page.text().await.unwrap();
-    assert!(
-        html.contains("fetch(endpoint") && !html.contains("https://"),
-        "the console loads nothing remote"
-    );
-}
-
-#[tokio::test]
 async fn skip_include_and_root_typename_follow_the_variables() {
     let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
     let query = r#"query($id: ID!, $withCustomer: Boolean!, $skipPayment: Boolean = true) {

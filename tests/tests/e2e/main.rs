@@ -10,6 +10,7 @@ mod compose_results;
 mod compose_support;
 mod compose_timing;
 mod graphql_errors;
+mod graphql_graphiql;
 mod graphql_introspection;
 mod graphql_queries;
 mod graphql_reload;

@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use marked_yaml::Spanned;
 
 use super::super::errors::Diagnostics;
-use super::super::model::{GraphqlConfig, SubgraphEndpoint, SupergraphSource};
+use super::super::model::{GraphqlConfig, RouteAction, SubgraphEndpoint, SupergraphSource};
 use super::super::raw_graphql::{RawGraphql, RawGraphqlLimits};
 use super::size;
-use crate::graphql::GraphqlSettings;
 use crate::graphql::limits::Limits;
+use crate::graphql::{GraphqlSettings, graphiql};
 
 /// Compiles the section; `None` when it is absent or wrong.
 pub(super) fn compile_graphql(
@@ -137,31 +137,66 @@ fn limits(raw: Option<&RawGraphqlLimits>, diag: &mut Diagnostics) -> Limits {
     }
 }
 
-/// The route that serves the endpoint: every method on its path, so the
-/// handler can answer GET, POST and 405 in the GraphQL shape.
-pub(super) fn endpoint_route(
+/// The routes that serve the endpoint: every method on its path, so the
+/// handler can answer GET, POST and 405 in the GraphQL shape; and, with
+/// the console on, GET on `{path}/assets/{file}` for GraphiQL's bundles.
+pub(super) fn endpoint_routes(
     section: &Spanned<RawGraphql>,
     config: &GraphqlConfig,
     diag: &mut Diagnostics,
+) -> Vec<super::routes::CompiledRoute> {
+    let settings = &config.settings;
+    let mut routes = Vec::new();
+    // The handler enforces `graphql.limits.max_body` itself, so the
+    // rejection has the GraphQL shape.
+    routes.extend(route(
+        section,
+        &settings.path,
+        None,
+        RouteAction::Graphql,
+        diag,
+    ));
+    if settings.console {
+        let assets = format!("{}/{{file}}", graphiql::assets_path(&settings.path));
+        let get = Some(vec![http::Method::GET]);
+        routes.extend(route(
+            section,
+            &assets,
+            get,
+            RouteAction::GraphiqlAsset,
+            diag,
+        ));
+    }
+    routes
+}
+
+fn route(
+    section: &Spanned<RawGraphql>,
+    path: &str,
+    methods: Option<Vec<http::Method>>,
+    action: RouteAction,
+    diag: &mut Diagnostics,
 ) -> Option<super::routes::CompiledRoute> {
-    let path = crate::router::PathPattern::parse(&config.settings.path)
+    let pattern = crate::router::PathPattern::parse(path)
         .map_err(|e| diag.error(section.span(), format!("graphql.path: {e}")))
         .ok()?;
+    let label = match action {
+        RouteAction::GraphiqlAsset => format!("GraphiQL assets {path:?}"),
+        _ => format!("graphql endpoint {path:?}"),
+    };
     let spec = crate::config::model::RouteSpec {
-        name: format!("graphql {}", config.settings.path),
-        methods: None,
-        path,
+        name: format!("graphql {path}"),
+        methods,
+        path: pattern,
         host: None,
-        action: crate::config::model::RouteAction::Graphql,
+        action,
         timeout: None,
-        // The handler enforces `graphql.limits.max_body` itself, so the
-        // rejection has the GraphQL shape.
         max_body: Some(u64::MAX),
         headers: Default::default(),
     };
     Some(super::routes::CompiledRoute {
         spec: std::sync::Arc::new(spec),
-        label: format!("graphql endpoint {:?}", config.settings.path),
+        label,
         span: *section.span(),
     })
 }
@@ -186,6 +221,12 @@ mod tests {
         );
         assert_eq!(graphql.settings, crate::graphql::GraphqlSettings::default());
         assert!(config.routes.iter().any(|r| r.name == "graphql /graphql"));
+        assert!(
+            config
+                .routes
+                .iter()
+                .any(|r| r.name == "graphql /graphql/assets/{file}")
+        );
     }
 
     #[test]
