@@ -107,16 +107,30 @@ impl UpstreamPool {
         let replayable = body.size_hint().exact() == Some(0);
         let mut tried = Vec::new();
         let mut body = Some(body);
+        let mut parts = Some(parts);
         loop {
             let (index, endpoint) = self
                 .balancer
                 .pick(&self.endpoints, &tried, Instant::now())
                 .ok_or_else(|| self.unavailable("every endpoint refused the connection", None))?;
             tried.push(index);
-            let uri = join_uri(&endpoint.base, &parts.uri)
+            // Only a request that may be retried keeps its head for another
+            // attempt; the usual single attempt moves it, copying nothing.
+            let last_attempt = !replayable || tried.len() >= self.endpoints.len();
+            let head = parts
+                .as_ref()
+                .ok_or_else(|| self.unavailable("no request left to send", None))?;
+            let uri = join_uri(&endpoint.base, &head.uri)
                 .map_err(|e| self.unavailable("bad upstream URI", Some(e.into())))?;
             let attempt_body = body.take().unwrap_or_else(body::empty);
-            let attempt = request_with(&parts, uri, attempt_body);
+            let attempt = if last_attempt {
+                let head = parts
+                    .take()
+                    .ok_or_else(|| self.unavailable("no request left to send", None))?;
+                request_from(head, uri, attempt_body)
+            } else {
+                request_with(head, uri, attempt_body)
+            };
             let guard = endpoint.start_request();
             match self.client.request(attempt).await {
                 Ok(response) => {
@@ -130,8 +144,7 @@ impl UpstreamPool {
                 }
                 Err(error) if error.is_connect() => {
                     endpoint.record_connect_failure(&self.spec.ejection, Instant::now());
-                    let exhausted = tried.len() >= self.endpoints.len();
-                    if !replayable || exhausted {
+                    if last_attempt {
                         return Err(self.unavailable("connection failed", Some(error.into())));
                     }
                     tracing::debug!(backend = %self.spec.name, endpoint = %endpoint.base, "connect failed, trying another endpoint");
@@ -174,6 +187,17 @@ fn build_client(spec: &BackendSpec) -> Client<HttpConnector, GatewayBody> {
     builder.build(connector)
 }
 
+/// Builds the upstream request from the client's head, moving it.
+fn request_from(parts: Parts, uri: Uri, body: GatewayBody) -> Request<GatewayBody> {
+    let mut request = Request::new(body);
+    *request.method_mut() = parts.method;
+    *request.uri_mut() = uri;
+    *request.headers_mut() = parts.headers;
+    request
+}
+
+/// Builds the upstream request from a copy of the client's head, for a
+/// request that may be sent again to another endpoint.
 fn request_with(parts: &Parts, uri: Uri, body: GatewayBody) -> Request<GatewayBody> {
     let mut request = Request::new(body);
     *request.method_mut() = parts.method.clone();
