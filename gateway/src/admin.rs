@@ -6,6 +6,7 @@
 //! | `GET /readyz` | 200 while serving, 503 once draining |
 //! | `GET /config` | the active version, hash, source and last reload error |
 //! | `GET /upstreams` | every backend's endpoints: in-flight, failures, ejected |
+//! | `GET /workers` | the worker count and each worker's open connections |
 //! | `POST /reload` | reloads now; 200 with the outcome, 422 with every error |
 
 use std::convert::Infallible;
@@ -21,12 +22,14 @@ use tower::util::BoxCloneSyncService;
 use crate::body::{self, GatewayBody};
 use crate::layers::GatewayService;
 use crate::reload::{ReloadOutcome, Reloader};
+use crate::workers::WorkerLoad;
 
 /// Shared admin state.
 #[derive(Debug)]
 pub struct AdminState {
     pub reloader: Arc<Reloader>,
     pub draining: AtomicBool,
+    pub workers: WorkerLoad,
 }
 
 /// The admin service.
@@ -48,10 +51,17 @@ async fn handle(state: &AdminState, method: &Method, path: &str) -> Response<Gat
         (&Method::GET, "/readyz") => json_response(StatusCode::OK, json!({"status": "ready"})),
         (&Method::GET, "/config") => json_response(StatusCode::OK, config_report(state)),
         (&Method::GET, "/upstreams") => json_response(StatusCode::OK, upstreams_report(state)),
+        (&Method::GET, "/workers") => {
+            let open = state.workers.open_connections();
+            json_response(
+                StatusCode::OK,
+                json!({"workers": open.len(), "open_connections": open}),
+            )
+        }
         (&Method::POST, "/reload") => reload(state).await,
         (_, path) => json_response(
             StatusCode::NOT_FOUND,
-            json!({"error": {"code": "NO_ROUTE", "message": format!("admin has no {path}; try /healthz, /readyz, /config, /upstreams, POST /reload")}}),
+            json!({"error": {"code": "NO_ROUTE", "message": format!("admin has no {path}; try /healthz, /readyz, /config, /upstreams, /workers, POST /reload")}}),
         ),
     }
 }

@@ -2,8 +2,8 @@
 //! declarative composition and federated GraphQL, all driven by one
 //! `routes.yaml`.
 //!
-//! The request path, outermost first: [`server`] (listener, HTTP/1.1 and
-//! h2c, drain) → [`layers`] (request id, error rescue, and the layers to
+//! The request path, outermost first: [`server`] (acceptor, HTTP/1.1 and
+//! h2c, drain) on one of the [`workers`] (thread-per-core) → [`layers`] (request id, error rescue, and the layers to
 //! come) → [`dispatch`] (path check, [`router`] match, body [`limits`]) →
 //! a handler such as [`proxy`] → [`upstream`] pools. [`config`] turns the
 //! YAML into an immutable model; [`snapshot`] bundles it with its route
@@ -29,3 +29,4 @@ pub mod runtime;
 pub mod server;
 pub mod snapshot;
 pub mod upstream;
+pub mod workers;

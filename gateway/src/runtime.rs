@@ -1,5 +1,7 @@
 //! Starting and stopping a gateway: load the config, bind the listeners,
-//! install the reload triggers, serve, drain.
+//! start the worker threads, install the reload triggers, serve, drain.
+//! The caller's runtime keeps the control plane: the acceptor, the admin
+//! listener and the reload triggers; requests are served on the workers.
 //!
 //! [`start`] is what the `serve` and `demo` commands and the end-to-end
 //! tests call; it returns a [`RunningGateway`] handle.
@@ -18,8 +20,9 @@ use crate::admin::{AdminState, admin_service};
 use crate::config::{self, ConfigErrors};
 use crate::layers::gateway_service;
 use crate::reload::{ReloadError, ReloadOutcome, Reloader, spawn_triggers};
-use crate::server::{ConnectionSettings, serve};
+use crate::server::{ConnectionSettings, accept_for_workers, serve};
 use crate::snapshot::Snapshot;
+use crate::workers::WorkerSet;
 
 /// How to start.
 #[derive(Debug, Clone)]
@@ -31,6 +34,10 @@ pub struct StartOptions {
     pub admin: Option<SocketAddr>,
     /// Reload when the file changes on disk.
     pub watch: bool,
+    /// Name of the worker threads (`{name}-{index}`).
+    pub thread_name: String,
+    /// Overrides `server.workers` from the file.
+    pub workers: Option<usize>,
 }
 
 impl StartOptions {
@@ -40,6 +47,8 @@ impl StartOptions {
             listen: None,
             admin: None,
             watch: true,
+            thread_name: "gateway-worker".to_owned(),
+            workers: None,
         }
     }
 
@@ -65,6 +74,8 @@ pub enum StartError {
     Routes(usize),
     #[error("config loading task failed: {0}")]
     Task(String),
+    #[error("cannot start the worker threads: {0}")]
+    Workers(std::io::Error),
 }
 
 /// A gateway that is serving.
@@ -75,6 +86,7 @@ pub struct RunningGateway {
     admin: Arc<AdminState>,
     stop: watch::Sender<bool>,
     main_task: JoinHandle<bool>,
+    workers_count: usize,
     admin_task: JoinHandle<bool>,
     _watcher: Option<notify::RecommendedWatcher>,
 }
@@ -82,13 +94,17 @@ pub struct RunningGateway {
 /// Loads the config and starts serving.
 pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> {
     let path = options.config_path.clone();
-    let config = tokio::task::spawn_blocking(move || config::load_file(&path))
+    let mut config = tokio::task::spawn_blocking(move || config::load_file(&path))
         .await
         .map_err(|e| StartError::Task(e.to_string()))??;
+    if let Some(workers) = options.workers {
+        config.server.workers = Some(workers.max(1));
+    }
     let settings = ConnectionSettings {
         header_read_timeout: config.server.header_read_timeout,
         shutdown_grace: config.server.shutdown_grace,
     };
+    let workers_count = config.server.worker_count();
     let listen = options.listen.unwrap_or(config.listen);
     let admin_listen = options.admin.unwrap_or(config.admin);
     let snapshot = Snapshot::build(config, 1, None).map_err(|c| StartError::Routes(c.len()))?;
@@ -104,30 +120,39 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
         Arc::clone(&current),
     ));
     let watcher = spawn_triggers(Arc::clone(&reloader), options.watch);
+    let (stop, stopped) = watch::channel(false);
+    let workers = WorkerSet::spawn(
+        workers_count,
+        &options.thread_name,
+        &gateway_service(current),
+        settings,
+        &stopped,
+    )
+    .map_err(StartError::Workers)?;
     let admin = Arc::new(AdminState {
         reloader,
         draining: Default::default(),
+        workers: workers.load(),
     });
-    let (stop, stopped) = watch::channel(false);
-    let main_task = tokio::spawn(serve(
-        listener,
-        gateway_service(current),
-        settings,
-        wait_for(stopped.clone()),
-    ));
+    let accepting = wait_for(stopped.clone());
+    let main_task = tokio::spawn(async move {
+        accept_for_workers(listener, &workers, accepting).await;
+        workers.wait().await
+    });
     let admin_task = tokio::spawn(serve(
         admin_listener,
         admin_service(Arc::clone(&admin)),
         settings,
         wait_for(stopped),
     ));
-    tracing::info!(%addr, %admin_addr, "gateway listening");
+    tracing::info!(%addr, %admin_addr, workers = workers_count, "gateway listening");
     Ok(RunningGateway {
         addr,
         admin_addr,
         admin,
         stop,
         main_task,
+        workers_count,
         admin_task,
         _watcher: watcher,
     })
@@ -137,6 +162,11 @@ impl RunningGateway {
     /// The active config version.
     pub fn version(&self) -> u64 {
         self.admin.reloader.current().version
+    }
+
+    /// How many worker threads serve the main listener.
+    pub fn workers(&self) -> usize {
+        self.workers_count
     }
 
     /// The active snapshot.

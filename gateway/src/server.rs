@@ -1,4 +1,7 @@
 //! The listener: accept loop, HTTP/1.1 + h2c connections, graceful drain.
+//! The main listener's acceptor hands connections to the workers
+//! ([`crate::workers`]), each of which serves its own with [`serve`]; the
+//! admin listener is served directly.
 //!
 //! Each connection is served by hyper-util's auto builder (HTTP/1.1 or
 //! HTTP/2 prior knowledge, sniffed from the first bytes) with upgrades
@@ -18,12 +21,13 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt;
 
 use crate::body::{self, GatewayBody};
 use crate::context::ClientAddr;
 use crate::layers::GatewayService;
+use crate::workers::WorkerSet;
 
 /// Connection settings fixed at start (not reloadable).
 #[derive(Debug, Clone, Copy)]
@@ -32,10 +36,31 @@ pub struct ConnectionSettings {
     pub shutdown_grace: Duration,
 }
 
-/// Serves `service` on `listener` until `shutdown` resolves, then drains.
-/// Returns true if every connection finished within the grace period.
+/// Where connections come from: a listener (the admin port), or the
+/// acceptor's hand-offs to a worker ([`crate::workers`]).
+pub trait IncomingConnections {
+    /// Kept alive as long as the connection is served.
+    type Held: Send + 'static;
+
+    /// The next connection; `None` when no more will come.
+    fn next(
+        &mut self,
+    ) -> impl Future<Output = Option<std::io::Result<(TcpStream, SocketAddr, Self::Held)>>>;
+}
+
+impl IncomingConnections for TcpListener {
+    type Held = ();
+
+    async fn next(&mut self) -> Option<std::io::Result<(TcpStream, SocketAddr, ())>> {
+        Some(self.accept().await.map(|(stream, peer)| (stream, peer, ())))
+    }
+}
+
+/// Serves `service` on the connections from `incoming` until `shutdown`
+/// resolves (or no more connections can come), then drains. Returns true
+/// if every connection finished within the grace period.
 pub async fn serve(
-    listener: TcpListener,
+    mut incoming: impl IncomingConnections,
     service: GatewayService,
     settings: ConnectionSettings,
     shutdown: impl Future<Output = ()>,
@@ -45,18 +70,46 @@ pub async fn serve(
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
+            accepted = incoming.next() => match accepted {
+                Some(Ok((stream, peer, held))) => {
                     let _ = stream.set_nodelay(true);
                     let hyper_service = TowerToHyperService::new(per_connection(service.clone(), peer));
                     let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_service);
                     let watched = graceful.watch(connection.into_owned());
                     tokio::spawn(async move {
+                        let _held = held;
                         if let Err(error) = watched.await {
                             tracing::debug!(%peer, %error, "connection ended with an error");
                         }
                     });
                 }
+                Some(Err(error)) => {
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                None => break,
+            },
+            () = &mut shutdown => break,
+        }
+    }
+    drop(incoming);
+    tokio::time::timeout(settings.shutdown_grace, graceful.shutdown())
+        .await
+        .is_ok()
+}
+
+/// Accepts on `listener` and hands every connection to a worker, until
+/// `shutdown` resolves.
+pub async fn accept_for_workers(
+    listener: TcpListener,
+    workers: &WorkerSet,
+    shutdown: impl Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => workers.hand(stream, peer),
                 Err(error) => {
                     tracing::warn!(%error, "accept failed");
                     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -65,10 +118,6 @@ pub async fn serve(
             () = &mut shutdown => break,
         }
     }
-    drop(listener);
-    tokio::time::timeout(settings.shutdown_grace, graceful.shutdown())
-        .await
-        .is_ok()
 }
 
 fn connection_builder(settings: ConnectionSettings) -> auto::Builder<TokioExecutor> {

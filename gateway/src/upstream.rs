@@ -34,11 +34,13 @@ impl Upstreams {
             .backends
             .iter()
             .map(|(name, spec)| {
+                let workers = config.server.worker_count();
                 let reused = previous
                     .and_then(|p| p.pools.get(name))
                     .filter(|pool| pool.spec() == spec.as_ref())
                     .cloned();
-                let pool = reused.unwrap_or_else(|| Arc::new(UpstreamPool::new(Arc::clone(spec))));
+                let pool = reused
+                    .unwrap_or_else(|| Arc::new(UpstreamPool::new(Arc::clone(spec), workers)));
                 (name.clone(), pool)
             })
             .collect();

@@ -40,6 +40,23 @@ pub struct ServerSettings {
     pub shutdown_grace: Duration,
     /// Body limit for routes that set none. `None` means unlimited.
     pub default_max_body: Option<u64>,
+    /// Serving threads, each with its own single-threaded runtime and its
+    /// own upstream connections. `None` means one per CPU core.
+    pub workers: Option<usize>,
+}
+
+impl ServerSettings {
+    /// Most workers `server.workers` may ask for.
+    pub const MAX_WORKERS: usize = 256;
+
+    /// The worker count to run: as configured, else one per CPU core.
+    pub fn worker_count(&self) -> usize {
+        self.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(std::num::NonZeroUsize::get)
+                .unwrap_or(1)
+        })
+    }
 }
 
 impl Default for ServerSettings {
@@ -48,6 +65,7 @@ impl Default for ServerSettings {
             header_read_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(30),
             default_max_body: None,
+            workers: None,
         }
     }
 }

@@ -64,6 +64,7 @@ pub(crate) struct RawServer {
     pub header_read_timeout: Option<Text>,
     pub shutdown_grace: Option<Text>,
     pub max_body: Option<Text>,
+    pub workers: Option<Spanned<u64>>,
 }
 
 /// One entry of `backends:`.

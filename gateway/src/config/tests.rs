@@ -245,3 +245,19 @@ fn ipv6_listen_addresses_are_accepted() {
         "[::1]:8080"
     );
 }
+
+#[test]
+fn worker_count_is_one_to_the_maximum_or_one_per_core() {
+    assert_eq!(compiled("server: {workers: 3}\n").server.workers, Some(3));
+    let default = compiled("").server;
+    assert_eq!(default.workers, None);
+    assert!(default.worker_count() >= 1);
+    assert_eq!(
+        errors_of("server:\n  workers: 0\n"),
+        "routes.yaml:2:12: server.workers: must be between 1 and 256 (or left out for one per CPU core)"
+    );
+    assert_eq!(
+        errors_of("server:\n  workers: 257\n"),
+        "routes.yaml:2:12: server.workers: must be between 1 and 256 (or left out for one per CPU core)"
+    );
+}

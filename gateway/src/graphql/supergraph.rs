@@ -13,7 +13,9 @@ use hive_router_query_planner::utils::parsing::safe_parse_schema;
 use http::Uri;
 use http::uri::PathAndQuery;
 
-use crate::config::model::{BackendSpec, EjectionPolicy, LoadBalancing, UpstreamProtocol};
+use crate::config::model::{
+    BackendSpec, EjectionPolicy, LoadBalancing, ServerSettings, UpstreamProtocol,
+};
 use crate::upstream::UpstreamPool;
 
 /// How many plans the cache keeps.
@@ -148,7 +150,12 @@ pub(crate) fn subgraph_client(name: &str, url: &str) -> Result<SubgraphClient, S
         name: name.to_owned(),
         url: url.to_owned(),
         timeout: spec.request_timeout,
-        pool: Arc::new(UpstreamPool::new(Arc::new(spec))),
+        // A client slot per core; with another worker count, workers share
+        // slots by index, which stays correct.
+        pool: Arc::new(UpstreamPool::new(
+            Arc::new(spec),
+            ServerSettings::default().worker_count(),
+        )),
         path,
     })
 }

@@ -45,23 +45,22 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let request_id = request
-            .extensions()
-            .get::<RequestId>()
-            .map(|id| id.as_str().to_owned())
-            .unwrap_or_default();
+        // Cheap clones (reference counts): only a failure reads them.
+        let request_id = request.extensions().get::<RequestId>().cloned();
         let method = request.method().clone();
-        let path = request.uri().path().to_owned();
+        let uri = request.uri().clone();
         self.inner
             .call(request)
             .map(move |result| {
                 Ok(result.unwrap_or_else(|error| {
+                    let path = uri.path();
+                    let request_id = request_id.as_ref().map(RequestId::as_str).unwrap_or("");
                     if error.status.is_server_error() {
                         tracing::warn!(%method, %path, request_id, error = %error, "request failed");
                     } else {
                         tracing::debug!(%method, %path, request_id, error = %error, "request refused");
                     }
-                    error.into_response(&request_id)
+                    error.into_response(request_id)
                 }))
             })
             .boxed()

@@ -2,6 +2,7 @@
 //! `X-Forwarded-*` / `Forwarded` family, the request id, and the route's
 //! add/remove rules.
 
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -10,15 +11,16 @@ use crate::config::model::HeaderRules;
 use crate::context::{RequestId, X_REQUEST_ID};
 
 /// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1).
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "proxy-authorization",
+/// Constant names, so removing them needs no parsing.
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHORIZATION,
 ];
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -35,15 +37,17 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
                 .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
         })
     });
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
+    if headers.contains_key(header::CONNECTION) {
+        let named: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
     }
     for name in HOP_BY_HOP {
         headers.remove(name);
@@ -81,19 +85,22 @@ pub fn prepare_request_headers(
         headers.remove(name);
     }
     let ip = forwarded.client.ip();
-    headers.insert(X_FORWARDED_FOR, header_value(&ip.to_string()));
+    let mut text = String::with_capacity(96);
+    let _ = write!(text, "{ip}");
+    headers.insert(X_FORWARDED_FOR, header_value(&text));
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
-    let for_node = if ip.is_ipv6() {
-        format!("\"[{ip}]\"")
+    text.clear();
+    let _ = if ip.is_ipv6() {
+        write!(text, "for=\"[{ip}]\";proto=http")
     } else {
-        ip.to_string()
+        write!(text, "for={ip};proto=http")
     };
-    let mut forwarded_value = format!("for={for_node};proto=http");
+    let forwarded_value = &mut text;
     if let Some(host) = forwarded.host.as_deref().filter(|h| is_token_safe(h)) {
         headers.insert(X_FORWARDED_HOST, header_value(host));
-        forwarded_value.push_str(&format!(";host=\"{host}\""));
+        let _ = write!(forwarded_value, ";host=\"{host}\"");
     }
-    headers.insert(FORWARDED, header_value(&forwarded_value));
+    headers.insert(FORWARDED, header_value(forwarded_value));
     headers.insert(X_REQUEST_ID, header_value(request_id.as_str()));
 }
 

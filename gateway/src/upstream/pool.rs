@@ -1,6 +1,6 @@
 //! One backend's client, connection limit, endpoints and balancer.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use http::request::Parts;
@@ -34,12 +34,17 @@ pub struct UpstreamPool {
     spec: Arc<BackendSpec>,
     endpoints: Vec<Arc<Endpoint>>,
     balancer: Balancer,
-    client: Client<HttpConnector, GatewayBody>,
+    /// One client, and so one connection pool, per worker thread: a
+    /// connection is only ever used by the worker that opened it.
+    clients: Box<[OnceLock<UpstreamClient>]>,
     limit: Arc<Semaphore>,
 }
 
+type UpstreamClient = Client<HttpConnector, GatewayBody>;
+
 impl UpstreamPool {
-    pub fn new(spec: Arc<BackendSpec>) -> Self {
+    /// A pool with a client slot for each of `workers` worker threads.
+    pub fn new(spec: Arc<BackendSpec>, workers: usize) -> Self {
         let epoch = Instant::now();
         let endpoints = spec
             .urls
@@ -49,7 +54,7 @@ impl UpstreamPool {
         Self {
             endpoints,
             balancer: Balancer::new(spec.load_balancing),
-            client: build_client(&spec),
+            clients: (0..workers.max(1)).map(|_| OnceLock::new()).collect(),
             limit: Arc::new(Semaphore::new(spec.max_connections.max(1))),
             spec,
         }
@@ -57,6 +62,12 @@ impl UpstreamPool {
 
     pub fn spec(&self) -> &BackendSpec {
         &self.spec
+    }
+
+    /// The calling worker's client, built on its first request.
+    fn client(&self) -> &UpstreamClient {
+        let slot = crate::workers::current_index() % self.clients.len();
+        self.clients[slot].get_or_init(|| build_client(&self.spec))
     }
 
     /// Each endpoint's live state, for the admin API.
@@ -132,7 +143,7 @@ impl UpstreamPool {
                 request_with(head, uri, attempt_body)
             };
             let guard = endpoint.start_request();
-            match self.client.request(attempt).await {
+            match self.client().request(attempt).await {
                 Ok(response) => {
                     endpoint.record_success();
                     return Ok(response.map(|incoming| {
@@ -171,7 +182,7 @@ impl UpstreamPool {
     }
 }
 
-fn build_client(spec: &BackendSpec) -> Client<HttpConnector, GatewayBody> {
+fn build_client(spec: &BackendSpec) -> UpstreamClient {
     let mut connector = HttpConnector::new();
     connector.set_connect_timeout(Some(spec.connect_timeout));
     connector.set_nodelay(true);

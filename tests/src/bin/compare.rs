@@ -8,6 +8,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+
+/// The gateway binary's allocator, so the in-process gateway measures as
+/// it deploys (the mocks and the load generator share it).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tests::compare::{self, CompareOptions};
 
 /// Measures the seed's claims: chatty client vs BFF, REST vs gRPC vs

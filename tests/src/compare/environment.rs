@@ -22,11 +22,12 @@ use tokio::runtime::Runtime;
 
 use super::CompareError;
 
-/// Worker threads of the gateway's runtime (nginx and HAProxy get the same
-/// number of worker processes / threads), and of the mocks' runtime.
+/// Worker threads of the gateway (nginx and HAProxy get the same number of
+/// worker processes / threads), and of the mocks' runtime.
 pub const SERVER_THREADS: usize = 2;
 
-/// The name of the gateway runtime's threads (for their CPU time).
+/// The name of the gateway's threads, workers and control plane (for their
+/// CPU time).
 pub const GATEWAY_THREADS: &str = "compare-gateway";
 
 /// The running mocks and gateway.
@@ -44,8 +45,10 @@ impl Environment {
     /// Starts the mocks (no injected latency), then the gateway on a copy
     /// of routes.yaml written into `dir`.
     pub async fn start(dir: &Path) -> Result<Environment, CompareError> {
-        let mocks_runtime = server_runtime("compare-mocks")?;
-        let gateway_runtime = server_runtime(GATEWAY_THREADS)?;
+        let mocks_runtime = runtime_named("compare-mocks", SERVER_THREADS)?;
+        // The gateway's control plane (acceptor, admin); its own worker
+        // threads, named alike, serve the requests.
+        let gateway_runtime = runtime_named(GATEWAY_THREADS, 1)?;
         let mocks = mocks_runtime
             .spawn(mock_backends::start_all(MockOptions::ephemeral()))
             .await
@@ -61,6 +64,8 @@ impl Environment {
         let config = suite_config::write(dir, &mocks, &subgraphs)?;
         let mut options = StartOptions::new(&config.path).ephemeral();
         options.watch = false;
+        options.workers = Some(SERVER_THREADS);
+        options.thread_name = GATEWAY_THREADS.to_owned();
         let gateway = gateway_runtime
             .spawn(runtime::start(options))
             .await
@@ -116,9 +121,9 @@ impl Drop for Environment {
     }
 }
 
-fn server_runtime(name: &str) -> Result<Runtime, CompareError> {
+fn runtime_named(name: &str, threads: usize) -> Result<Runtime, CompareError> {
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(SERVER_THREADS)
+        .worker_threads(threads)
         .thread_name(name)
         .enable_all()
         .build()

@@ -33,6 +33,7 @@ mod proxy_errors;
 mod proxy_headers;
 mod proxy_routing;
 mod proxy_streaming;
+mod proxy_workers;
 mod readme_ids;
 mod reload;
 mod shutdown;

@@ -2,6 +2,8 @@
 
 use std::net::SocketAddr;
 
+use marked_yaml::Spanned;
+
 use super::super::errors::Diagnostics;
 use super::super::model::ServerSettings;
 use super::super::raw::{RawConfig, RawServer, Text};
@@ -68,5 +70,24 @@ pub(super) fn settings(raw: Option<&RawServer>, diag: &mut Diagnostics) -> Serve
         shutdown_grace: duration(raw.shutdown_grace.as_ref(), "server.shutdown_grace", diag)
             .unwrap_or(defaults.shutdown_grace),
         default_max_body: size(raw.max_body.as_ref(), "server.max_body", diag),
+        workers: workers(raw.workers.as_ref(), diag),
+    }
+}
+
+/// `server.workers`: 1 to [`ServerSettings::MAX_WORKERS`].
+fn workers(value: Option<&Spanned<u64>>, diag: &mut Diagnostics) -> Option<usize> {
+    let value = value?;
+    match usize::try_from(**value) {
+        Ok(count @ 1..=ServerSettings::MAX_WORKERS) => Some(count),
+        _ => {
+            diag.error(
+                value.span(),
+                format!(
+                    "server.workers: must be between 1 and {} (or left out for one per CPU core)",
+                    ServerSettings::MAX_WORKERS
+                ),
+            );
+            None
+        }
     }
 }

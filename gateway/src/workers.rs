@@ -1,0 +1,201 @@
+//! The serving threads, thread-per-core: each worker is an OS thread with
+//! its own single-threaded tokio runtime (its own epoll, its own timers),
+//! as nginx runs one process per core and Pingora its no-steal runtime.
+//!
+//! The acceptor ([`WorkerSet::hand`]) gives each accepted connection to
+//! the worker with the fewest open connections. The connection then lives
+//! on that thread until it closes, and so do the upstream connections its
+//! requests use: each upstream pool keeps one client per worker, picked by
+//! [`current_index`]. A proxied request therefore never changes thread: no
+//! work stealing, no cross-thread wake-ups, no shared connection pool lock.
+//!
+//! Invariant: a worker stops when the stop signal fires (or its sender is
+//! dropped), drains its connections within the grace period, and reports
+//! whether they all finished.
+
+use std::cell::Cell;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::layers::GatewayService;
+use crate::server::{ConnectionSettings, IncomingConnections, serve};
+
+thread_local! {
+    static WORKER_INDEX: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The index of the worker running this code (0 outside any worker).
+pub fn current_index() -> usize {
+    WORKER_INDEX.with(Cell::get)
+}
+
+/// A connection on its way from the acceptor to a worker.
+struct Handed {
+    stream: std::net::TcpStream,
+    peer: SocketAddr,
+}
+
+/// One worker as the acceptor sees it.
+#[derive(Debug)]
+struct Worker {
+    connections: mpsc::UnboundedSender<Handed>,
+    /// Connections handed to it and not yet closed.
+    open: Arc<AtomicUsize>,
+}
+
+/// Each worker's open connections, as the admin API shows them.
+#[derive(Debug, Clone, Default)]
+pub struct WorkerLoad(Arc<Vec<Arc<AtomicUsize>>>);
+
+impl WorkerLoad {
+    /// Open connections per worker, by index.
+    pub fn open_connections(&self) -> Vec<usize> {
+        self.0
+            .iter()
+            .map(|open| open.load(Ordering::Relaxed))
+            .collect()
+    }
+}
+
+/// The running workers.
+#[derive(Debug)]
+pub struct WorkerSet {
+    workers: Vec<Worker>,
+    finished: Vec<oneshot::Receiver<bool>>,
+}
+
+impl WorkerSet {
+    /// Starts `count` workers on threads named `{name}-{index}`, serving
+    /// `service` until `stop` turns true.
+    pub fn spawn(
+        count: usize,
+        name: &str,
+        service: &GatewayService,
+        settings: ConnectionSettings,
+        stop: &watch::Receiver<bool>,
+    ) -> std::io::Result<WorkerSet> {
+        let mut set = WorkerSet {
+            workers: Vec::with_capacity(count),
+            finished: Vec::with_capacity(count),
+        };
+        for index in 0..count.max(1) {
+            let (sender, receiver) = mpsc::unbounded_channel();
+            let (finished_tx, finished_rx) = oneshot::channel();
+            let open = Arc::new(AtomicUsize::new(0));
+            let incoming = HandedConnections {
+                receiver,
+                open: Arc::clone(&open),
+            };
+            let (service, stop) = (service.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name(format!("{name}-{index}"))
+                .spawn(move || {
+                    WORKER_INDEX.with(|cell| cell.set(index));
+                    let drained = run_worker(incoming, service, settings, stop);
+                    let _ = finished_tx.send(drained);
+                })?;
+            set.workers.push(Worker {
+                connections: sender,
+                open,
+            });
+            set.finished.push(finished_rx);
+        }
+        Ok(set)
+    }
+
+    /// A live view of each worker's open connections.
+    pub fn load(&self) -> WorkerLoad {
+        WorkerLoad(Arc::new(
+            self.workers
+                .iter()
+                .map(|worker| Arc::clone(&worker.open))
+                .collect(),
+        ))
+    }
+
+    /// Gives an accepted connection to the least-loaded worker.
+    pub fn hand(&self, stream: TcpStream, peer: SocketAddr) {
+        let Some(worker) = self
+            .workers
+            .iter()
+            .min_by_key(|worker| worker.open.load(Ordering::Relaxed))
+        else {
+            return;
+        };
+        // Leave this runtime's reactor; the worker registers it with its own.
+        let stream = match stream.into_std() {
+            Ok(stream) => stream,
+            Err(error) => {
+                tracing::debug!(%peer, %error, "cannot hand a connection to a worker");
+                return;
+            }
+        };
+        worker.open.fetch_add(1, Ordering::Relaxed);
+        if worker.connections.send(Handed { stream, peer }).is_err() {
+            worker.open.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Waits for every worker to finish draining; true if all connections
+    /// finished within the grace period.
+    pub async fn wait(self) -> bool {
+        drop(self.workers);
+        let mut drained = true;
+        for finished in self.finished {
+            drained &= finished.await.unwrap_or(false);
+        }
+        drained
+    }
+}
+
+fn run_worker(
+    incoming: HandedConnections,
+    service: GatewayService,
+    settings: ConnectionSettings,
+    stop: watch::Receiver<bool>,
+) -> bool {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::error!(%error, "cannot start a worker runtime");
+            return false;
+        }
+    };
+    runtime.block_on(serve(incoming, service, settings, stopped(stop)))
+}
+
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+/// The connections the acceptor hands to one worker.
+struct HandedConnections {
+    receiver: mpsc::UnboundedReceiver<Handed>,
+    open: Arc<AtomicUsize>,
+}
+
+/// Counts a connection as open on its worker until dropped.
+pub struct OpenConnection(Arc<AtomicUsize>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl IncomingConnections for HandedConnections {
+    type Held = OpenConnection;
+
+    async fn next(&mut self) -> Option<std::io::Result<(TcpStream, SocketAddr, Self::Held)>> {
+        let Handed { stream, peer } = self.receiver.recv().await?;
+        let held = OpenConnection(Arc::clone(&self.open));
+        Some(TcpStream::from_std(stream).map(|stream| (stream, peer, held)))
+    }
+}
