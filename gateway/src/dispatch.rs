@@ -95,10 +95,12 @@ async fn dispatch(
     let request = Request::from_parts(parts, body);
     match &route.action {
         RouteAction::Proxy(action) => proxy::forward(request, ctx, action).await,
-        RouteAction::Compose(plan) => compose::handle(request, ctx, plan).await,
-        RouteAction::Grpc(route) => grpc::handle(request, ctx, route).await,
+        // The other handlers' futures are large: boxing them keeps this
+        // future (allocated and moved for every request) proxy-sized.
+        RouteAction::Compose(plan) => Box::pin(compose::handle(request, ctx, plan)).await,
+        RouteAction::Grpc(route) => Box::pin(grpc::handle(request, ctx, route)).await,
         RouteAction::Graphql => match snapshot.graphql.as_deref() {
-            Some(service) => graphql::handle(request, ctx, service).await,
+            Some(service) => Box::pin(graphql::handle(request, ctx, service)).await,
             None => Err(graphql::error::RequestError::NotReady.into()),
         },
         RouteAction::GraphiqlAsset => {

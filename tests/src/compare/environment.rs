@@ -48,7 +48,36 @@ impl Environment {
         let mocks_runtime = runtime_named("compare-mocks", SERVER_THREADS)?;
         // The gateway's control plane (acceptor, admin); its own worker
         // threads, named alike, serve the requests.
-        let gateway_runtime = runtime_named(GATEWAY_THREADS, 1)?;
+        let gateway_runtime = match runtime_named(GATEWAY_THREADS, 1) {
+            Ok(runtime) => runtime,
+            Err(error) => {
+                mocks_runtime.shutdown_background();
+                return Err(error);
+            }
+        };
+        match Self::start_on(dir, &mocks_runtime, &gateway_runtime).await {
+            Ok((mocks, subgraphs, gateway, rejected_routes)) => Ok(Environment {
+                mocks,
+                subgraphs,
+                gateway,
+                rejected_routes,
+                runtimes: vec![mocks_runtime, gateway_runtime],
+            }),
+            Err(error) => {
+                // A runtime may not be dropped in async context: let go of
+                // both without waiting.
+                mocks_runtime.shutdown_background();
+                gateway_runtime.shutdown_background();
+                Err(error)
+            }
+        }
+    }
+
+    async fn start_on(
+        dir: &Path,
+        mocks_runtime: &Runtime,
+        gateway_runtime: &Runtime,
+    ) -> Result<(MockBackends, Subgraphs, RunningGateway, Option<String>), CompareError> {
         let mocks = mocks_runtime
             .spawn(mock_backends::start_all(MockOptions::ephemeral()))
             .await
@@ -71,13 +100,7 @@ impl Environment {
             .await
             .map_err(|e| CompareError::Start(format!("gateway: {e}")))?
             .map_err(|e| CompareError::Start(format!("gateway: {e}")))?;
-        Ok(Environment {
-            mocks,
-            subgraphs,
-            gateway,
-            rejected_routes: config.rejected_routes,
-            runtimes: vec![mocks_runtime, gateway_runtime],
-        })
+        Ok((mocks, subgraphs, gateway, config.rejected_routes))
     }
 
     /// `http://gateway-addr`.

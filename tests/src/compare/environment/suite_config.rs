@@ -67,10 +67,7 @@ pub fn write(
     let shipped = point_at_mocks(source, mocks);
     let io = |e: std::io::Error| CompareError::Output(dir.display().to_string(), e);
     std::fs::create_dir_all(dir).map_err(io)?;
-    let proto_link = dir.join("proto");
-    if !proto_link.exists() {
-        std::os::unix::fs::symlink(repo.join("proto"), &proto_link).map_err(io)?;
-    }
+    link_protos(&repo.join("proto"), &dir.join("proto")).map_err(io)?;
     write_supergraph(&repo, dir, subgraphs).map_err(io)?;
     let path = dir.join("routes.yaml");
     std::fs::write(&path, with_suite_routes(&shipped)).map_err(io)?;
@@ -96,6 +93,18 @@ pub fn write(
 
 /// Copies `supergraph.graphql` (if the repository has one) with every
 /// default subgraph URL replaced by the running subgraph's.
+/// Points `link` at the repository's protos, replacing a link left by an
+/// earlier run (which may dangle, e.g. into a deleted checkout).
+fn link_protos(protos: &Path, link: &Path) -> std::io::Result<()> {
+    if std::fs::read_link(link).is_ok_and(|target| target == protos) {
+        return Ok(());
+    }
+    if std::fs::symlink_metadata(link).is_ok() {
+        std::fs::remove_file(link)?;
+    }
+    std::os::unix::fs::symlink(protos, link)
+}
+
 fn write_supergraph(repo: &Path, dir: &Path, subgraphs: &Subgraphs) -> std::io::Result<()> {
     let Ok(source) = std::fs::read_to_string(repo.join("supergraph.graphql")) else {
         return Ok(());

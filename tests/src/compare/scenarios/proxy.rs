@@ -24,7 +24,7 @@ pub const TARGETS: usize = 4;
 
 const MEASURES: &str = "GET /v1/orders/{id} over HTTP/1.1 keep-alive, straight to the orders \
 mock and through each proxy in front of it: the gateway (its plain proxy route), nginx and \
-HAProxy (configs written by the suite: same worker count as the gateway's runtime, upstream \
+HAProxy (configs written by the suite: same worker count as the gateway's worker threads, upstream \
 keep-alive, no access log). Open loop at a fixed rate for the added latency, closed loop for \
 the most throughput; targets alternate over several rounds.";
 
