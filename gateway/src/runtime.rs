@@ -86,7 +86,6 @@ pub struct RunningGateway {
     admin: Arc<AdminState>,
     stop: watch::Sender<bool>,
     main_task: JoinHandle<bool>,
-    workers_count: usize,
     admin_task: JoinHandle<bool>,
     _watcher: Option<notify::RecommendedWatcher>,
 }
@@ -152,7 +151,6 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
         admin,
         stop,
         main_task,
-        workers_count,
         admin_task,
         _watcher: watcher,
     })
@@ -166,7 +164,7 @@ impl RunningGateway {
 
     /// How many worker threads serve the main listener.
     pub fn workers(&self) -> usize {
-        self.workers_count
+        self.admin.workers.count()
     }
 
     /// The active snapshot.

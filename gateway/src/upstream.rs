@@ -30,11 +30,11 @@ impl Upstreams {
     /// Builds a pool per backend, reusing `previous` pools whose spec is
     /// unchanged.
     pub fn build(config: &GatewayConfig, previous: Option<&Upstreams>) -> Self {
+        let workers = config.server.worker_count();
         let pools = config
             .backends
             .iter()
             .map(|(name, spec)| {
-                let workers = config.server.worker_count();
                 let reused = previous
                     .and_then(|p| p.pools.get(name))
                     .filter(|pool| pool.spec() == spec.as_ref())

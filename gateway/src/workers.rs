@@ -52,6 +52,11 @@ struct Worker {
 pub struct WorkerLoad(Arc<Vec<Arc<AtomicUsize>>>);
 
 impl WorkerLoad {
+    /// How many workers there are.
+    pub fn count(&self) -> usize {
+        self.0.len()
+    }
+
     /// Open connections per worker, by index.
     pub fn open_connections(&self) -> Vec<usize> {
         self.0

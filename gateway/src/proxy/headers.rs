@@ -95,12 +95,11 @@ pub fn prepare_request_headers(
     } else {
         write!(text, "for={ip};proto=http")
     };
-    let forwarded_value = &mut text;
     if let Some(host) = forwarded.host.as_deref().filter(|h| is_token_safe(h)) {
         headers.insert(X_FORWARDED_HOST, header_value(host));
-        let _ = write!(forwarded_value, ";host=\"{host}\"");
+        let _ = write!(text, ";host=\"{host}\"");
     }
-    headers.insert(FORWARDED, header_value(forwarded_value));
+    headers.insert(FORWARDED, header_value(&text));
     headers.insert(X_REQUEST_ID, header_value(request_id.as_str()));
 }
 

@@ -1,4 +1,4 @@
-//! CPU time spent by a proxy, read from `/proc`: user plus system time of
+//! CPU time spent by a proxy, read from `/proc`: user and system time of
 //! this process's threads with a given name (the gateway's runtime), or of
 //! a child process and its own children (nginx's master and workers,
 //! HAProxy). Divided by the requests a proxy served, it gives its CPU cost
@@ -11,25 +11,57 @@ use std::time::Duration;
 /// Linux reports CPU times in clock ticks of 1/100 s (`USER_HZ`).
 const TICKS_PER_SECOND: u64 = 100;
 
+/// CPU time split into user space and the kernel.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuTime {
+    pub user: Duration,
+    pub system: Duration,
+}
+
+impl CpuTime {
+    pub fn total(self) -> Duration {
+        self.user + self.system
+    }
+
+    /// `self - earlier`, never negative.
+    pub fn since(self, earlier: CpuTime) -> CpuTime {
+        CpuTime {
+            user: self.user.saturating_sub(earlier.user),
+            system: self.system.saturating_sub(earlier.system),
+        }
+    }
+
+    pub fn add(&mut self, other: CpuTime) {
+        self.user += other.user;
+        self.system += other.system;
+    }
+}
+
 /// CPU time of this process's threads whose name starts with `prefix`.
-pub fn threads_named(prefix: &str) -> Option<Duration> {
-    let ticks = entries(Path::new("/proc/self/task"))?
+pub fn threads_named(prefix: &str) -> Option<CpuTime> {
+    let stats = entries(Path::new("/proc/self/task"))?
         .filter_map(|dir| read_stat(&dir))
-        .filter(|stat| stat.name.starts_with(prefix))
-        .map(|stat| stat.ticks)
-        .sum();
-    Some(from_ticks(ticks))
+        .filter(|stat| stat.name.starts_with(prefix));
+    Some(sum(stats))
 }
 
 /// CPU time of process `pid` and of its direct children.
-pub fn process_tree(pid: u32) -> Option<Duration> {
+pub fn process_tree(pid: u32) -> Option<CpuTime> {
     let own = read_stat(&Path::new("/proc").join(pid.to_string()))?;
-    let children: u64 = entries(Path::new("/proc"))?
+    let children = entries(Path::new("/proc"))?
         .filter_map(|dir| read_stat(&dir))
-        .filter(|stat| stat.parent == pid)
-        .map(|stat| stat.ticks)
-        .sum();
-    Some(from_ticks(own.ticks + children))
+        .filter(|stat| stat.parent == pid);
+    Some(sum(std::iter::once(own).chain(children)))
+}
+
+fn sum(stats: impl Iterator<Item = Stat>) -> CpuTime {
+    let (user, system) = stats.fold((0, 0), |(user, system), stat| {
+        (user + stat.user_ticks, system + stat.system_ticks)
+    });
+    CpuTime {
+        user: from_ticks(user),
+        system: from_ticks(system),
+    }
 }
 
 fn from_ticks(ticks: u64) -> Duration {
@@ -49,8 +81,10 @@ fn entries(dir: &Path) -> Option<impl Iterator<Item = std::path::PathBuf>> {
 struct Stat {
     name: String,
     parent: u32,
-    /// utime + stime.
-    ticks: u64,
+    /// utime.
+    user_ticks: u64,
+    /// stime.
+    system_ticks: u64,
 }
 
 fn read_stat(dir: &Path) -> Option<Stat> {
@@ -66,12 +100,11 @@ fn parse_stat(text: &str) -> Option<Stat> {
     let fields: Vec<&str> = text.get(close + 1..)?.split_whitespace().collect();
     // After the name: state(0) ppid(1) ... utime(11) stime(12).
     let parent = fields.get(1)?.parse().ok()?;
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
     Some(Stat {
         name,
         parent,
-        ticks: utime + stime,
+        user_ticks: fields.get(11)?.parse().ok()?,
+        system_ticks: fields.get(12)?.parse().ok()?,
     })
 }
 
@@ -89,7 +122,8 @@ mod tests {
             Stat {
                 name: "nginx: worker (1)".to_owned(),
                 parent: 4241,
-                ticks: 49
+                user_ticks: 37,
+                system_ticks: 12,
             }
         );
     }
@@ -101,7 +135,7 @@ mod tests {
             .spawn(|| (0..20_000_000u64).fold(0u64, |a, b| a ^ b.wrapping_mul(31)))
             .unwrap();
         let _ = std::hint::black_box(spin.join());
-        assert!(threads_named("no-such-thread").is_some_and(|t| t.is_zero()));
+        assert_eq!(threads_named("no-such-thread"), Some(CpuTime::default()));
         assert!(process_tree(std::process::id()).is_some());
     }
 }

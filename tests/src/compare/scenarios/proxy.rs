@@ -11,7 +11,7 @@ use mock_backends::ServiceKind;
 
 use super::{RunContext, order_uris};
 use crate::compare::clients::{HttpClient, HttpVersion};
-use crate::compare::cpu;
+use crate::compare::cpu::{self, CpuTime};
 use crate::compare::environment::GATEWAY_THREADS;
 use crate::compare::loadgen::Measurement;
 use crate::compare::needs::Need;
@@ -29,10 +29,14 @@ keep-alive, no access log). Open loop at a fixed rate for the added latency, clo
 the most throughput; targets alternate over several rounds.";
 
 /// The proxy's CPU time per request it served (warm-up included), in µs.
-fn cpu_per_request(target: &Target) -> Option<f64> {
+fn cpu_per_request(target: &Target) -> Option<summary::CpuPerRequest> {
     target.cpu.read()?;
     let calls: u64 = target.results.iter().map(Measurement::calls).sum();
-    Some(target.cpu_used.as_secs_f64() * 1e6 / calls.max(1) as f64)
+    let per_request = |time: Duration| time.as_secs_f64() * 1e6 / calls.max(1) as f64;
+    Some(summary::CpuPerRequest {
+        user: per_request(target.cpu_used.user),
+        system: per_request(target.cpu_used.system),
+    })
 }
 
 /// One thing to send load to.
@@ -43,7 +47,7 @@ struct Target {
     /// Where the proxy's CPU time is read (none for direct).
     cpu: CpuSource,
     /// The proxy's CPU time over this target's runs.
-    cpu_used: Duration,
+    cpu_used: CpuTime,
     _proxy: Option<ExternalProxy>,
 }
 
@@ -56,7 +60,7 @@ enum CpuSource {
 }
 
 impl CpuSource {
-    fn read(self) -> Option<Duration> {
+    fn read(self) -> Option<CpuTime> {
         match self {
             CpuSource::None => None,
             CpuSource::GatewayThreads => cpu::threads_named(GATEWAY_THREADS),
@@ -94,12 +98,12 @@ pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
             report.measured(target.name, "HTTP/1.1", plan, measurement.stats());
         }
     }
-    let cpu: Vec<(&str, Option<f64>)> = targets
+    let cpu: Vec<(&str, Option<summary::CpuPerRequest>)> = targets
         .iter()
         .map(|t| (t.name, cpu_per_request(t)))
         .collect();
     report.summary = Some(summary::table(&report, &cpu));
-    report.notes = summary::verdicts(&report, ctx.profile.proxy_rounds());
+    report.notes = summary::verdicts(&report, ctx.profile.proxy_rounds(), &cpu);
     report
 }
 
@@ -122,7 +126,7 @@ fn target(
         ),
         results: vec![Measurement::new(), Measurement::new()],
         cpu,
-        cpu_used: Duration::ZERO,
+        cpu_used: CpuTime::default(),
         _proxy: proxy,
     }
 }
@@ -160,6 +164,6 @@ async fn run_target(ctx: &RunContext<'_>, target: &mut Target) {
             .await;
     }
     if let (Some(before), Some(after)) = (cpu_before, target.cpu.read()) {
-        target.cpu_used += after.saturating_sub(before);
+        target.cpu_used.add(after.since(before));
     }
 }

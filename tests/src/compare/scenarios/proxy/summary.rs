@@ -1,13 +1,27 @@
 //! The proxy scenario's summary: one row per target (throughput and its
 //! ratio to nginx, latency added over direct, CPU per request), and the
 //! verdicts against the target of at least 1.25x nginx's throughput with
-//! lower added p50 and p99.
+//! lower added p50 and p99, with the machine time that target leaves a
+//! proxy per request.
 
 use crate::compare::loadgen::{LoadMode, Stats};
 use crate::compare::report::{ScenarioReport, Table};
 
 /// The issue's target: the gateway's throughput at least this many times nginx's.
 pub const THROUGHPUT_TARGET: f64 = 1.25;
+
+/// A proxy's CPU time per request served, in µs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CpuPerRequest {
+    pub user: f64,
+    pub system: f64,
+}
+
+impl CpuPerRequest {
+    fn total(self) -> f64 {
+        self.user + self.system
+    }
+}
 
 /// The measured stats of `name` under open (`true`) or closed load.
 fn find<'a>(report: &'a ScenarioReport, name: &str, open: bool) -> Option<&'a Stats> {
@@ -18,14 +32,14 @@ fn find<'a>(report: &'a ScenarioReport, name: &str, open: bool) -> Option<&'a St
 }
 
 /// One row per target; `cpu` gives each target's CPU µs per request.
-pub fn table(report: &ScenarioReport, cpu: &[(&str, Option<f64>)]) -> Table {
+pub fn table(report: &ScenarioReport, cpu: &[(&str, Option<CpuPerRequest>)]) -> Table {
     let columns = [
         "target",
         "req/s (closed loop)",
         "x nginx",
         "added p50 ms (open loop)",
         "added p99 ms (open loop)",
-        "proxy CPU µs/request",
+        "proxy CPU µs/request (user + system)",
     ];
     let nginx = find(report, "nginx", false).map(|s| s.throughput);
     let direct = find(report, "direct", true);
@@ -49,7 +63,9 @@ pub fn table(report: &ScenarioReport, cpu: &[(&str, Option<f64>)]) -> Table {
                 },
                 added(|s| s.p50),
                 added(|s| s.p99),
-                cpu.map_or("-".to_owned(), |c| format!("{c:.1}")),
+                cpu.map_or("-".to_owned(), |c| {
+                    format!("{:.1} ({:.1} + {:.1})", c.total(), c.user, c.system)
+                }),
             ]
         })
         .collect();
@@ -59,8 +75,13 @@ pub fn table(report: &ScenarioReport, cpu: &[(&str, Option<f64>)]) -> Table {
     }
 }
 
-/// The verdicts against the target, when the gateway and nginx both ran.
-pub fn verdicts(report: &ScenarioReport, rounds: usize) -> Vec<String> {
+/// The verdicts against the target, when the gateway and nginx both ran,
+/// and the machine time the target leaves a proxy.
+pub fn verdicts(
+    report: &ScenarioReport,
+    rounds: usize,
+    cpu: &[(&str, Option<CpuPerRequest>)],
+) -> Vec<String> {
     let mut notes = vec![format!(
         "rounds: {rounds}, targets alternating forward and backward"
     )];
@@ -69,6 +90,21 @@ pub fn verdicts(report: &ScenarioReport, rounds: usize) -> Vec<String> {
     {
         notes.push(throughput_verdict(gateway, nginx));
     }
+    let cpu_of = |name: &str| cpu.iter().find(|(n, _)| *n == name).and_then(|(_, c)| *c);
+    if let (Some(direct), Some(nginx), Some(nginx_cpu)) = (
+        find(report, "direct", false),
+        find(report, "nginx", false),
+        cpu_of("nginx"),
+    ) {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        notes.push(budget_note(
+            cores,
+            direct.throughput,
+            nginx.throughput,
+            nginx_cpu,
+            cpu_of("gateway"),
+        ));
+    }
     let open = |name| find(report, name, true);
     if let (Some(gateway), Some(nginx), Some(direct)) =
         (open("gateway"), open("nginx"), open("direct"))
@@ -76,6 +112,29 @@ pub fn verdicts(report: &ScenarioReport, rounds: usize) -> Vec<String> {
         notes.push(latency_verdict(gateway, nginx, direct));
     }
     notes
+}
+
+/// On a CPU-bound machine (load generator, backend and proxy sharing
+/// `cores`), a request costs `cores / throughput` of machine time; the
+/// target's throughput leaves a proxy its cost minus a direct request's.
+fn budget_note(
+    cores: usize,
+    direct: f64,
+    nginx: f64,
+    nginx_cpu: CpuPerRequest,
+    gateway_cpu: Option<CpuPerRequest>,
+) -> String {
+    let machine_us = |throughput: f64| cores as f64 * 1e6 / throughput.max(f64::EPSILON);
+    let budget = machine_us(THROUGHPUT_TARGET * nginx) - machine_us(direct);
+    let gateway = gateway_cpu.map_or(String::new(), |g| {
+        format!(", the gateway's {:.1} µs", g.system)
+    });
+    format!(
+        "budget: if this machine is CPU-bound ({cores} cores shared by load generator, backend and proxy), \
+         {THROUGHPUT_TARGET}x nginx's throughput leaves a proxy {budget:.1} µs of machine time per request; \
+         nginx's system time alone is {:.1} µs per request{gateway}",
+        nginx_cpu.system
+    )
 }
 
 fn throughput_verdict(gateway: &Stats, nginx: &Stats) -> String {
@@ -105,4 +164,31 @@ fn latency_verdict(gateway: &Stats, nginx: &Stats, direct: &Stats) -> String {
         lower(g50, n50),
         lower(g99, n99)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_is_the_target_cost_minus_a_direct_request() {
+        // 2 cores: direct 50 000/s costs 40 µs, 1.25 x 20 000/s costs 80 µs.
+        let nginx = CpuPerRequest {
+            user: 8.0,
+            system: 21.5,
+        };
+        let gateway = CpuPerRequest {
+            user: 22.7,
+            system: 21.4,
+        };
+        let note = budget_note(2, 50_000.0, 20_000.0, nginx, Some(gateway));
+        assert!(note.contains("leaves a proxy 40.0 µs"), "{note}");
+        assert!(
+            note.contains("nginx's system time alone is 21.5 µs"),
+            "{note}"
+        );
+        assert!(note.contains("the gateway's 21.4 µs"), "{note}");
+        let without_gateway = budget_note(2, 50_000.0, 20_000.0, nginx, None);
+        assert!(!without_gateway.contains("gateway's"), "{without_gateway}");
+    }
 }
