@@ -4,21 +4,14 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
 use tests::gateway::{TestGateway, eventually};
+use tests::mocks::send_json;
 
 const ROUTES: &str = "server:\n  workers: 2\nbackends:\n  orders:\n    url: $ORDERS\nroutes:\n  - path: /v1/orders/{id}\n    backend: orders\n";
 
 async fn open_connections(gw: &TestGateway) -> Vec<u64> {
-    let report: Value = gw
-        .client
-        .get(gw.admin_url("/workers"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, report) = send_json(gw.client.get(gw.admin_url("/workers"))).await;
+    assert_eq!(status, 200);
     assert_eq!(report["workers"], 2, "{report}");
     report["open_connections"]
         .as_array()
@@ -45,9 +38,8 @@ async fn connections_spread_evenly_over_the_workers_and_all_are_served() {
     let clients: Vec<reqwest::Client> = (0..4).map(|_| one_connection_client()).collect();
     for round in 0..3 {
         for client in &clients {
-            let response = client.get(gw.url(&path)).send().await.unwrap();
-            assert_eq!(response.status(), 200, "round {round}");
-            let order: Value = response.json().await.unwrap();
+            let (status, order) = send_json(client.get(gw.url(&path))).await;
+            assert_eq!(status, 200, "round {round}");
             assert_eq!(order["id"], mock_backends::seed::FIRST_ORDER_ID.to_string());
         }
     }
