@@ -11,7 +11,7 @@ pub use rewrite::rewrite_path;
 use http::{Request, Response, StatusCode, Uri};
 
 use crate::body::GatewayBody;
-use crate::config::model::ProxyAction;
+use crate::config::model::{PathRewrite, ProxyAction};
 use crate::context::RequestContext;
 use crate::edge_error::GatewayError;
 use crate::limits;
@@ -37,14 +37,17 @@ pub async fn forward(
             )
         })?;
     let (mut parts, body) = request.into_parts();
-    let path_and_query = rewrite_path(&parts.uri, &action.rewrite, &ctx.params);
-    parts.uri = Uri::try_from(path_and_query).map_err(|e| {
-        GatewayError::new(
-            StatusCode::BAD_REQUEST,
-            "BAD_PATH",
-            format!("rewritten path is not a valid URI: {e}"),
-        )
-    })?;
+    // Without a rewrite the client's target goes up as it came, uncopied.
+    if action.rewrite != PathRewrite::None {
+        let path_and_query = rewrite_path(&parts.uri, &action.rewrite, &ctx.params);
+        parts.uri = Uri::try_from(path_and_query).map_err(|e| {
+            GatewayError::new(
+                StatusCode::BAD_REQUEST,
+                "BAD_PATH",
+                format!("rewritten path is not a valid URI: {e}"),
+            )
+        })?;
+    }
     let forwarded = ForwardedFor {
         client: ctx.client_addr,
         host: host_of(&parts),

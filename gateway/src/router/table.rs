@@ -117,6 +117,8 @@ impl RouteTable {
 
     /// Matches a request. `host` may carry a port; it is ignored.
     pub fn match_request(&self, method: &Method, host: Option<&str>, path: &str) -> RouteMatch<'_> {
+        // Most tables have no host routes: skip normalizing the host then.
+        let host = host.filter(|_| !self.by_host.is_empty());
         if let Some(host_routes) = host.and_then(|h| self.by_host.get(&normalize_host(h))) {
             match host_routes.match_path(method, path) {
                 RouteMatch::NotFound => {}

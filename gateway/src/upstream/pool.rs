@@ -220,6 +220,19 @@ fn request_with(parts: &Parts, uri: Uri, body: GatewayBody) -> Request<GatewayBo
 /// `http://host:port/prefix` + `/path?query` → `http://host:port/prefix/path?query`.
 pub(crate) fn join_uri(base: &Uri, origin: &Uri) -> Result<Uri, http::Error> {
     let prefix = base.path().trim_end_matches('/');
+    if prefix.is_empty() {
+        // No base path: reuse the origin's path and query (shared bytes).
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = base.scheme().cloned();
+        parts.authority = base.authority().cloned();
+        parts.path_and_query = Some(
+            origin
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/")),
+        );
+        return Ok(Uri::from_parts(parts)?);
+    }
     let path_and_query = origin
         .path_and_query()
         .map(PathAndQuery::as_str)
@@ -248,5 +261,15 @@ mod tests {
         assert_eq!(join("http://a:1", "/v1/x?y=1"), "http://a:1/v1/x?y=1");
         assert_eq!(join("http://a:1/", "/v1/x"), "http://a:1/v1/x");
         assert_eq!(join("http://a:1/api/", "/v1/x"), "http://a:1/api/v1/x");
+        // Raw escapes and the query pass unchanged, with or without a prefix.
+        assert_eq!(join("http://a:1", "/a%2Fb?x=%20"), "http://a:1/a%2Fb?x=%20");
+        assert_eq!(
+            join("http://a:1/p", "/a%2Fb?x=%20"),
+            "http://a:1/p/a%2Fb?x=%20"
+        );
+        assert_eq!(
+            join("http://a:1", "http://client-host/x?y"),
+            "http://a:1/x?y"
+        );
     }
 }
