@@ -59,7 +59,7 @@ async fn dispatch(
     let (route, params) =
         match snapshot
             .routes
-            .match_request(request.method(), host.as_deref(), request.uri().path())
+            .match_request(request.method(), host, request.uri().path())
         {
             RouteMatch::Found { route, params } => (Arc::clone(route), params),
             RouteMatch::MethodNotAllowed { allow } => {

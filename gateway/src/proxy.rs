@@ -67,18 +67,17 @@ pub async fn forward(
 
 /// The host the client asked for: `Host` (HTTP/1.1) or `:authority` (h2).
 pub fn host_of(parts: &http::request::Parts) -> Option<String> {
-    host_from(&parts.headers, &parts.uri)
+    host_from(&parts.headers, &parts.uri).map(str::to_owned)
 }
 
-/// [`host_of`] for a whole request.
-pub fn host_of_request<B>(request: &Request<B>) -> Option<String> {
+/// [`host_of`] for a whole request, borrowed.
+pub fn host_of_request<B>(request: &Request<B>) -> Option<&str> {
     host_from(request.headers(), request.uri())
 }
 
-fn host_from(headers: &http::HeaderMap, uri: &Uri) -> Option<String> {
+fn host_from<'a>(headers: &'a http::HeaderMap, uri: &'a Uri) -> Option<&'a str> {
     headers
         .get(http::header::HOST)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| uri.authority().map(|a| a.as_str().to_owned()))
+        .or_else(|| uri.authority().map(|a| a.as_str()))
 }
