@@ -6,7 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use mock_backends::proto::order_service_client::OrderServiceClient;
-use mock_backends::{MockBackends, MockOptions, ServiceHandle};
+use mock_backends::{Control, MockBackends, MockOptions, Outcome, RecordedRequest, ServiceHandle};
 use serde_json::{Value, json};
 use tonic::transport::Channel;
 
@@ -50,6 +50,22 @@ pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
     tokio::time::timeout(DEADLINE, future)
         .await
         .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+/// Waits until `control`'s service has recorded a call to a path ending in
+/// `path_suffix` as cancelled (the caller gave up on it), and returns every
+/// recorded call; fails the test after [`DEADLINE`].
+pub async fn cancelled_call(control: &Control, path_suffix: &str) -> Vec<RecordedRequest> {
+    let cancelled = |calls: &[RecordedRequest]| {
+        calls
+            .iter()
+            .any(|c| c.path.ends_with(path_suffix) && c.outcome == Outcome::Cancelled)
+    };
+    within(
+        &format!("a call to *{path_suffix} recorded as cancelled"),
+        control.wait_for_requests(cancelled),
+    )
+    .await
 }
 
 /// A valid `POST /v1/orders` body: `quantity` × Widget at 29.99 for John Doe.

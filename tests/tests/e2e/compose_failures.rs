@@ -9,6 +9,7 @@ use mock_backends::seed::FIRST_ORDER_ID;
 use mock_backends::{FaultKind, Outcome};
 use serde_json::Value;
 use tests::gateway::TestGateway;
+use tests::mocks::cancelled_call;
 
 use super::compose_support::order_details;
 
@@ -115,16 +116,8 @@ async fn the_route_deadline_cancels_outstanding_calls() {
         "{message}"
     );
     for service in [&gw.mocks.products, &gw.mocks.payments] {
-        let control = service.control.clone();
-        let cancelled =
-            control.wait_for_requests(|r| r.len() == 1 && r[0].outcome == Outcome::Cancelled);
-        assert!(
-            tokio::time::timeout(Duration::from_secs(10), cancelled)
-                .await
-                .is_ok(),
-            "{:?}",
-            control.requests()
-        );
+        let calls = cancelled_call(&service.control, "").await;
+        assert_eq!(calls.len(), 1, "{calls:?}");
     }
 }
 
@@ -144,16 +137,8 @@ async fn an_optional_call_past_the_deadline_is_null_and_cancelled() {
         body["_meta"]["errors"][0]["code"],
         "COMPOSE_DEADLINE_EXCEEDED"
     );
-    let control = gw.mocks.payments.control.clone();
-    let cancelled =
-        control.wait_for_requests(|r| r.len() == 1 && r[0].outcome == Outcome::Cancelled);
-    assert!(
-        tokio::time::timeout(Duration::from_secs(10), cancelled)
-            .await
-            .is_ok(),
-        "{:?}",
-        control.requests()
-    );
+    let calls = cancelled_call(&gw.mocks.payments.control, "").await;
+    assert_eq!(calls.len(), 1, "{calls:?}");
 }
 
 #[tokio::test]
@@ -171,13 +156,6 @@ async fn a_client_disconnect_cancels_outstanding_calls() {
         _ = arrived => {}
     }
     // The client's request future is dropped here: the connection closes.
-    let cancelled =
-        payments.wait_for_requests(|r| r.len() == 1 && r[0].outcome == Outcome::Cancelled);
-    assert!(
-        tokio::time::timeout(Duration::from_secs(10), cancelled)
-            .await
-            .is_ok(),
-        "{:?}",
-        payments.requests()
-    );
+    let calls = cancelled_call(&payments, "").await;
+    assert_eq!(calls.len(), 1, "{calls:?}");
 }

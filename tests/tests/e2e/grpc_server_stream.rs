@@ -4,7 +4,7 @@
 
 use mock_backends::Outcome;
 use tests::grpc::{StreamReader, bridge, grpc_calls, new_order_id, set_status};
-use tests::mocks::within;
+use tests::mocks::{cancelled_call, within};
 
 #[tokio::test]
 async fn ndjson_updates_arrive_one_by_one_as_they_happen() {
@@ -149,15 +149,6 @@ async fn a_client_that_disconnects_cancels_the_backend_call() {
     )
     .await;
     drop(response);
-    let cancelled = |calls: &[mock_backends::RecordedRequest]| {
-        calls
-            .iter()
-            .any(|c| c.path.ends_with("/WatchOrder") && c.outcome == Outcome::Cancelled)
-    };
-    within(
-        "the backend to see the call cancelled",
-        control.wait_for_requests(cancelled),
-    )
-    .await;
+    cancelled_call(control, "/WatchOrder").await;
     assert_eq!(grpc_calls(&gateway, "WatchOrder").len(), 1);
 }

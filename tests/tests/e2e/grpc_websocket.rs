@@ -6,7 +6,7 @@ use mock_backends::{FaultKind, seed};
 use serde_json::{Value, json};
 use tests::gateway::TestGateway;
 use tests::grpc::{bridge, grpc_call_count, json_call};
-use tests::mocks::within;
+use tests::mocks::{cancelled_call, within};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
@@ -132,14 +132,5 @@ async fn a_client_that_drops_the_socket_cancels_the_backend_call() {
     next_event(&mut socket).await;
     drop(socket); // the TCP connection closes without a close frame
     let control = &gateway.mocks.orders_grpc.control;
-    let cancelled = |calls: &[mock_backends::RecordedRequest]| {
-        calls.iter().any(|c| {
-            c.path.ends_with("/OrderUpdates") && c.outcome == mock_backends::Outcome::Cancelled
-        })
-    };
-    within(
-        "the backend to see the call cancelled",
-        control.wait_for_requests(cancelled),
-    )
-    .await;
+    cancelled_call(control, "/OrderUpdates").await;
 }
