@@ -4,10 +4,10 @@
 //! |---|---|
 //! | `GET /healthz` | 200 while the process runs |
 //! | `GET /readyz` | 200 while serving, 503 once draining |
-//! | `GET /config` | the active version, hash, source and last reload error |
+//! | `GET /config` | the active version, hash, file, routes, backends and the last reload's errors |
 //! | `GET /upstreams` | every backend's endpoints: in-flight, failures, ejected |
 //! | `GET /workers` | the worker count and each worker's open connections |
-//! | `POST /reload` | reloads now; 200 with the outcome, 422 with every error |
+//! | `POST /reload` | reloads now; 200 with the outcome (`reloaded`, `unchanged`), 422 with every error |
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use tower::util::BoxCloneSyncService;
 
 use crate::body::{self, GatewayBody};
+use crate::config::model::{RouteAction, RouteSpec};
 use crate::layers::GatewayService;
 use crate::reload::{ReloadOutcome, Reloader};
 use crate::workers::WorkerLoad;
@@ -74,11 +75,36 @@ fn config_report(state: &AdminState) -> Value {
         "hash": snapshot.config.hash,
         "path": state.reloader.path().display().to_string(),
         "loaded_at": DateTime::<Utc>::from(snapshot.loaded_at).to_rfc3339(),
-        "routes": snapshot.config.routes.len(),
+        "routes": snapshot.config.routes.iter().map(|route| route_report(route)).collect::<Vec<_>>(),
         "backends": snapshot.config.backends.keys().collect::<Vec<_>>(),
         "last_reload_error": status.last_error,
         "rejected_reloads": status.rejected,
     })
+}
+
+/// One route: its name, methods (`null`: any), pattern, host and action.
+fn route_report(route: &RouteSpec) -> Value {
+    let methods = route
+        .methods
+        .as_ref()
+        .map(|methods| methods.iter().map(Method::as_str).collect::<Vec<_>>());
+    json!({
+        "name": route.name,
+        "methods": methods,
+        "pattern": route.path.to_string(),
+        "host": route.host,
+        "action": action_report(&route.action),
+    })
+}
+
+fn action_report(action: &RouteAction) -> Value {
+    match action {
+        RouteAction::Proxy(proxy) => json!({"proxy": {"backend": proxy.backend.name}}),
+        RouteAction::Compose(_) => json!("compose"),
+        RouteAction::Grpc(grpc) => json!({"grpc": {"backend": grpc.backend.name}}),
+        RouteAction::Graphql => json!("graphql"),
+        RouteAction::GraphiqlAsset => json!("graphiql_asset"),
+    }
 }
 
 fn upstreams_report(state: &AdminState) -> Value {
@@ -100,16 +126,24 @@ async fn reload(state: &AdminState) -> Response<GatewayBody> {
     match state.reloader.reload().await {
         Ok(ReloadOutcome::Applied { version }) => json_response(
             StatusCode::OK,
-            json!({"reloaded": true, "version": version}),
+            json!({"reloaded": true, "unchanged": false, "version": version}),
         ),
         Ok(ReloadOutcome::Unchanged { version }) => json_response(
             StatusCode::OK,
-            json!({"reloaded": false, "version": version}),
+            json!({"reloaded": false, "unchanged": true, "version": version}),
         ),
-        Err(error) => json_response(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            json!({"error": {"code": "CONFIG_REJECTED", "message": error.to_string()}}),
-        ),
+        Err(error) => {
+            let problems = error.problems(&state.reloader.path().display().to_string());
+            let message = format!(
+                "config rejected with {} error(s); version {} keeps serving",
+                problems.len(),
+                state.reloader.current().version
+            );
+            json_response(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({"error": {"code": "CONFIG_REJECTED", "message": message, "errors": problems}}),
+            )
+        }
     }
 }
 

@@ -71,6 +71,26 @@ pub fn check_file(path: &Path) -> Result<GatewayConfig, ConfigErrors> {
     load_file(path)
 }
 
+/// Refuses a reload to `next` that would drop every route `current`
+/// serves, unless the file says so with `routes: []`: editors and deploy
+/// tools truncate a file before writing it, and an empty file must not
+/// take every route down.
+pub fn check_reload(
+    next: &GatewayConfig,
+    current: &GatewayConfig,
+    file_label: &str,
+) -> Result<(), ConfigErrors> {
+    if !next.routes.is_empty() || current.routes.is_empty() || next.routes_declared_empty {
+        return Ok(());
+    }
+    let mut diag = Diagnostics::new(file_label);
+    diag.file_error(format!(
+        "has no routes, so this reload would drop all {} routes that serve now; if that is intended, write `routes: []`",
+        current.routes.len()
+    ));
+    Err(diag.into_errors())
+}
+
 /// Compiles config text; `file_label` prefixes every error message.
 /// Relative paths in it (such as `grpc.protos`) are taken from the current
 /// directory.

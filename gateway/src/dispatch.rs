@@ -1,8 +1,8 @@
 //! The innermost service: route the request, then hand it to its handler.
 //!
 //! Stage order: path safety check → route match (404 / 405) → body limit →
-//! the route's handler (proxy, and the gRPC bridge, composition and
-//! GraphQL as they are added). The snapshot is loaded once here and travels
+//! the route's handler (proxy, gRPC bridge, composition, GraphQL or a
+//! GraphiQL asset). The snapshot is loaded once here and travels
 //! with the request in its [`RequestContext`].
 
 use std::future::Future;
@@ -17,6 +17,7 @@ use http::{Method, Request, Response, StatusCode};
 use crate::body::{self, GatewayBody};
 use crate::config::model::RouteAction;
 use crate::context::{ClientAddr, RequestContext, RequestId};
+use crate::drain::Drain;
 use crate::edge_error::GatewayError;
 use crate::router::{RouteMatch, check_path};
 use crate::snapshot::Snapshot;
@@ -26,11 +27,12 @@ use crate::{compose, graphql, grpc, limits, proxy};
 #[derive(Clone)]
 pub struct Dispatcher {
     current: Arc<ArcSwap<Snapshot>>,
+    drain: Drain,
 }
 
 impl Dispatcher {
-    pub fn new(current: Arc<ArcSwap<Snapshot>>) -> Self {
-        Self { current }
+    pub fn new(current: Arc<ArcSwap<Snapshot>>, drain: Drain) -> Self {
+        Self { current, drain }
     }
 }
 
@@ -45,13 +47,14 @@ impl tower::Service<Request<GatewayBody>> for Dispatcher {
 
     fn call(&mut self, request: Request<GatewayBody>) -> Self::Future {
         let snapshot = self.current.load_full();
-        Box::pin(dispatch(request, snapshot))
+        Box::pin(dispatch(request, snapshot, self.drain.clone()))
     }
 }
 
 async fn dispatch(
     request: Request<GatewayBody>,
     snapshot: Arc<Snapshot>,
+    drain: Drain,
 ) -> Result<Response<GatewayBody>, GatewayError> {
     check_path(request.uri().path())
         .map_err(|e| GatewayError::new(StatusCode::BAD_REQUEST, "BAD_PATH", e.to_string()))?;
@@ -88,6 +91,7 @@ async fn dispatch(
         params,
         route: Arc::clone(&route),
         snapshot: Arc::clone(&snapshot),
+        drain,
     };
     let limit = route.max_body.or(snapshot.config.server.default_max_body);
     let (parts, body) = request.into_parts();

@@ -26,17 +26,19 @@ use tower::util::BoxCloneSyncService;
 
 use crate::body::GatewayBody;
 use crate::dispatch::Dispatcher;
+use crate::drain::Drain;
 use crate::snapshot::Snapshot;
 
 /// The gateway's whole request path as one cloneable service.
 pub type GatewayService =
     BoxCloneSyncService<Request<GatewayBody>, Response<GatewayBody>, Infallible>;
 
-/// Builds the layer stack over a dispatcher reading `current`.
-pub fn gateway_service(current: Arc<ArcSwap<Snapshot>>) -> GatewayService {
+/// Builds the layer stack over a dispatcher reading `current`; `drain`
+/// reaches every request's context.
+pub fn gateway_service(current: Arc<ArcSwap<Snapshot>>, drain: Drain) -> GatewayService {
     let stack = ServiceBuilder::new()
         .layer(RequestIdLayer)
         .layer(RescueLayer)
-        .service(Dispatcher::new(current));
+        .service(Dispatcher::new(current, drain));
     BoxCloneSyncService::new(stack)
 }

@@ -3,11 +3,11 @@
 //! `routes.yaml`.
 //!
 //! The request path, outermost first: [`server`] (acceptor, HTTP/1.1 and
-//! h2c, drain) on one of the [`workers`] (thread-per-core) → [`layers`] (request id, error rescue, and the layers to
-//! come) → [`dispatch`] (path check, [`router`] match, body [`limits`]) →
+//! h2c, drain) on one of the [`workers`] (thread-per-core) → [`layers`] (request id, error rescue) → [`dispatch`] (path check, [`router`] match, body [`limits`]) →
 //! a handler such as [`proxy`] → [`upstream`] pools. [`config`] turns the
 //! YAML into an immutable model; [`snapshot`] bundles it with its route
-//! table and pools; [`reload`] swaps snapshots; [`runtime`] starts it all.
+//! table and pools; [`reload`] swaps snapshots; [`runtime`] starts it all, and
+//! [`drain`] tells long-lived streams when it stops.
 //! See ARCHITECTURE.md for the code map and invariants.
 
 pub mod admin;
@@ -17,6 +17,7 @@ pub mod compose;
 pub mod config;
 pub mod context;
 pub mod dispatch;
+pub mod drain;
 pub mod edge_error;
 pub mod graphql;
 pub mod grpc;

@@ -1,27 +1,41 @@
 //! Hot reload: build the next snapshot off the request path, then swap.
 //!
-//! Triggers are a change to the config file on disk (a `notify` watch on
-//! its directory, since editors replace files rather than write them in
-//! place), SIGHUP, and the admin `POST /reload`. Reloads are serialized. A
-//! file that fails to load or compile is logged with every error and the
-//! current snapshot keeps serving; a file whose bytes did not change is a
-//! no-op.
+//! Triggers are a change to the config file or to one of the .proto files
+//! it compiles ([`watch`]), SIGHUP, and the admin `POST /reload`. File
+//! changes and SIGHUP are debounced: the reload runs once the files have
+//! been quiet for [`SETTLE`], so a file caught half-written is not read.
+//! Reloads are serialized. A file that fails to load or compile is
+//! rejected, each error logged on its own line and kept for `/config`;
+//! the current snapshot keeps serving. A file that would drop every route
+//! is rejected too unless it says `routes: []`. A file whose bytes (and
+//! compiled protos) did not change is a no-op. The supergraph file of
+//! `graphql:` has its own watch (`graphql::service`).
 
+mod watch;
+
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
-use notify::{RecursiveMode, Watcher};
+use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::config::{self, ConfigErrors};
 use crate::snapshot::Snapshot;
 
+pub use watch::FileWatch;
+
+/// How long the watched files must be quiet before a reload reads them.
+pub const SETTLE: Duration = Duration::from_millis(200);
+
 /// What a reload did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReloadOutcome {
+    /// A new snapshot serves.
     Applied { version: u64 },
+    /// The file and its protos are identical to the running version's.
     Unchanged { version: u64 },
 }
 
@@ -35,12 +49,73 @@ pub enum ReloadError {
     Task(String),
 }
 
+/// One reason a reload was rejected, as the admin API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReloadProblem {
+    pub file: String,
+    /// 1-based; `None` for a problem with the whole file.
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl ReloadError {
+    /// Every problem, one per config error; `file` names the config file
+    /// for problems that belong to no file position.
+    pub fn problems(&self, file: &str) -> Vec<ReloadProblem> {
+        let whole_file = |message: String| ReloadProblem {
+            file: file.to_owned(),
+            line: None,
+            column: None,
+            message,
+        };
+        match self {
+            ReloadError::Config(errors) => errors
+                .iter()
+                .map(|error| ReloadProblem {
+                    file: error.file.clone(),
+                    line: error.position.map(|p| p.line),
+                    column: error.position.map(|p| p.column),
+                    message: error.message.clone(),
+                })
+                .collect(),
+            ReloadError::Routes(message) => {
+                vec![whole_file(format!("route table rejected: {message}"))]
+            }
+            ReloadError::Task(message) => {
+                vec![whole_file(format!("reload task failed: {message}"))]
+            }
+        }
+    }
+}
+
 /// The outcome of the latest reload attempt, for the admin endpoint.
 #[derive(Debug, Clone, Default)]
 pub struct ReloadStatus {
     pub last_attempt: Option<SystemTime>,
-    pub last_error: Option<String>,
+    /// Why the latest attempt was rejected; `None` if it was not.
+    pub last_error: Option<Vec<ReloadProblem>>,
     pub rejected: u64,
+}
+
+impl StartAddresses {
+    /// Whether `config` names other addresses than those bound at start.
+    /// Compared with the start, not with the previous file: restoring the
+    /// file is no move.
+    pub fn moved(&self, config: &config::GatewayConfig) -> bool {
+        let moved =
+            |started: Option<SocketAddr>, now: SocketAddr| started.is_some_and(|a| a != now);
+        moved(self.listen, config.listen) || moved(self.admin, config.admin)
+    }
+}
+
+/// The listener addresses taken from the file at start (`None` when the
+/// command line or a test chose the address instead): a reload cannot
+/// move a socket, so a different address in the file is worth a warning.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StartAddresses {
+    pub listen: Option<SocketAddr>,
+    pub admin: Option<SocketAddr>,
 }
 
 /// Owns the path and the swap.
@@ -48,15 +123,21 @@ pub struct ReloadStatus {
 pub struct Reloader {
     path: PathBuf,
     current: Arc<ArcSwap<Snapshot>>,
+    started_with: StartAddresses,
     serial: tokio::sync::Mutex<()>,
     status: Mutex<ReloadStatus>,
 }
 
 impl Reloader {
-    pub fn new(path: PathBuf, current: Arc<ArcSwap<Snapshot>>) -> Self {
+    pub fn new(
+        path: PathBuf,
+        current: Arc<ArcSwap<Snapshot>>,
+        started_with: StartAddresses,
+    ) -> Self {
         Self {
             path,
             current,
+            started_with,
             serial: tokio::sync::Mutex::new(()),
             status: Mutex::new(ReloadStatus::default()),
         }
@@ -74,25 +155,53 @@ impl Reloader {
         self.status.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
+    /// The files whose changes trigger a reload: the config file and the
+    /// protos the running config compiled.
+    pub fn watched_files(&self) -> Vec<PathBuf> {
+        let mut files = vec![self.path.clone()];
+        files.extend(self.current().config.proto_files.iter().cloned());
+        files
+    }
+
     /// Loads, compiles and swaps in the file; keeps the old snapshot on
     /// any error.
     pub async fn reload(&self) -> Result<ReloadOutcome, ReloadError> {
         let _serial = self.serial.lock().await;
         let result = self.build_and_swap().await;
         self.recompose_graphql().await;
+        let label = self.path.display().to_string();
         if let Ok(mut status) = self.status.lock() {
             status.last_attempt = Some(SystemTime::now());
-            status.last_error = result.as_ref().err().map(ToString::to_string);
+            status.last_error = result.as_ref().err().map(|error| error.problems(&label));
             status.rejected += u64::from(result.is_err());
         }
         match &result {
             Ok(ReloadOutcome::Applied { version }) => {
-                tracing::info!(version, path = %self.path.display(), "config reloaded")
+                tracing::info!(version, path = %label, "config reloaded")
             }
             Ok(ReloadOutcome::Unchanged { .. }) => tracing::debug!("config unchanged"),
-            Err(error) => tracing::error!(path = %self.path.display(), "{error}"),
+            Err(error) => self.log_rejection(error, &label),
         }
         result
+    }
+
+    /// A summary line, then one line per problem, at ERROR.
+    fn log_rejection(&self, error: &ReloadError, label: &str) {
+        let problems = error.problems(label);
+        tracing::error!(
+            path = %label,
+            errors = problems.len(),
+            version = self.current().version,
+            "config reload rejected; the running version keeps serving"
+        );
+        for problem in problems {
+            match (problem.line, problem.column) {
+                (Some(line), Some(column)) => {
+                    tracing::error!("{}:{line}:{column}: {}", problem.file, problem.message)
+                }
+                _ => tracing::error!("{}: {}", problem.file, problem.message),
+            }
+        }
     }
 
     /// A subgraph list is composed again on every reload ("on demand");
@@ -120,11 +229,8 @@ impl Reloader {
                 version: old.version,
             });
         }
-        if config.listen != old.config.listen || config.admin != old.config.admin {
-            tracing::warn!(
-                "listen and admin addresses apply at restart only; keeping the current sockets"
-            );
-        }
+        config::check_reload(&config, &old.config, &self.path.display().to_string())?;
+        self.warn_if_listeners_moved(&config);
         let version = old.version + 1;
         let next = Snapshot::build(config, version, Some(&old)).map_err(|conflicts| {
             ReloadError::Routes(format!("{} route conflict(s)", conflicts.len()))
@@ -132,63 +238,62 @@ impl Reloader {
         self.current.store(Arc::new(next));
         Ok(ReloadOutcome::Applied { version })
     }
+
+    fn warn_if_listeners_moved(&self, config: &config::GatewayConfig) {
+        if self.started_with.moved(config) {
+            tracing::warn!(
+                listen = %config.listen,
+                admin = %config.admin,
+                "listen and admin addresses apply at restart only; keeping the current sockets"
+            );
+        }
+    }
 }
 
-/// Reloads on SIGHUP and on changes to the file, until the reloader is
-/// dropped by everyone else. Returns the watcher, which must be kept alive.
-pub fn spawn_triggers(
-    reloader: Arc<Reloader>,
-    watch_file: bool,
-) -> Option<notify::RecommendedWatcher> {
+/// Reloads on SIGHUP and on changes to the watched files, until the
+/// reloader is dropped by everyone else. Returns the file watch, which
+/// must be kept alive.
+pub fn spawn_triggers(reloader: Arc<Reloader>, watch_files: bool) -> Option<Arc<FileWatch>> {
     let (tx, rx) = mpsc::unbounded_channel::<()>();
-    let watcher = if watch_file {
-        watch(reloader.path(), tx.clone())
+    let watch = if watch_files {
+        FileWatch::start(tx.clone()).map(Arc::new)
     } else {
         None
     };
+    if let Some(watch) = &watch {
+        watch.watch_files(reloader.watched_files());
+    }
     spawn_sighup(tx);
-    tokio::spawn(run_reloads(Arc::downgrade(&reloader), rx));
-    watcher
+    tokio::spawn(run_reloads(
+        Arc::downgrade(&reloader),
+        watch.as_ref().map(Arc::downgrade),
+        rx,
+    ));
+    watch
 }
 
-async fn run_reloads(reloader: std::sync::Weak<Reloader>, mut rx: mpsc::UnboundedReceiver<()>) {
+async fn run_reloads(
+    reloader: Weak<Reloader>,
+    watch: Option<Weak<FileWatch>>,
+    mut rx: mpsc::UnboundedReceiver<()>,
+) {
     while rx.recv().await.is_some() {
-        // Let a burst of file events (write, rename, chmod) settle.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        while rx.try_recv().is_ok() {}
+        // Debounce: wait until the files have been quiet for SETTLE.
+        loop {
+            match tokio::time::timeout(SETTLE, rx.recv()).await {
+                Ok(Some(())) => continue,
+                Ok(None) => return,
+                Err(_quiet) => break,
+            }
+        }
         let Some(reloader) = reloader.upgrade() else {
             return;
         };
         let _ = reloader.reload().await;
+        if let Some(watch) = watch.as_ref().and_then(Weak::upgrade) {
+            watch.watch_files(reloader.watched_files());
+        }
     }
-}
-
-fn watch(path: &Path, tx: mpsc::UnboundedSender<()>) -> Option<notify::RecommendedWatcher> {
-    let file_name = path.file_name()?.to_owned();
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        let Ok(event) = event else { return };
-        if event.kind.is_access() {
-            return;
-        }
-        if event
-            .paths
-            .iter()
-            .any(|p| p.file_name() == Some(file_name.as_os_str()))
-        {
-            let _ = tx.send(());
-        }
-    })
-    .map_err(|error| tracing::warn!(%error, "cannot watch the config file; SIGHUP still reloads"))
-    .ok()?;
-    watcher
-        .watch(dir, RecursiveMode::NonRecursive)
-        .map_err(|error| tracing::warn!(%error, dir = %dir.display(), "cannot watch the config directory"))
-        .ok()?;
-    Some(watcher)
 }
 
 #[cfg(unix)]
@@ -209,3 +314,44 @@ fn spawn_sighup(tx: mpsc::UnboundedSender<()>) {
 
 #[cfg(not(unix))]
 fn spawn_sighup(_tx: mpsc::UnboundedSender<()>) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(listen: &str) -> config::GatewayConfig {
+        config::load_str(&format!("listen: {listen}\n"), "routes.yaml").unwrap()
+    }
+
+    #[test]
+    fn listeners_move_only_against_the_addresses_bound_at_start() {
+        let start = config("127.0.0.1:8080");
+        let started = StartAddresses {
+            listen: Some(start.listen),
+            admin: Some(start.admin),
+        };
+        assert!(started.moved(&config("127.0.0.1:8081")));
+        assert!(
+            !started.moved(&config("127.0.0.1:8080")),
+            "the file restored"
+        );
+        let overridden = StartAddresses::default();
+        assert!(!overridden.moved(&config("127.0.0.1:8081")));
+    }
+
+    #[test]
+    fn problems_keep_file_line_and_column_apart() {
+        let errors = config::load_str("listen: nowhere\n", "routes.yaml").unwrap_err();
+        let problems = ReloadError::Config(errors).problems("routes.yaml");
+        assert_eq!(
+            (
+                problems[0].line,
+                problems[0].column,
+                problems[0].file.as_str()
+            ),
+            (Some(1), Some(9), "routes.yaml")
+        );
+        let task = ReloadError::Task("panicked".into()).problems("routes.yaml");
+        assert_eq!((task[0].line, task.len()), (None, 1));
+    }
+}

@@ -5,6 +5,12 @@
 //!
 //! [`start`] is what the `serve` and `demo` commands and the end-to-end
 //! tests call; it returns a [`RunningGateway`] handle.
+//!
+//! The drain, in order: `/readyz` answers 503; after `server.drain_delay`
+//! (so load balancers notice) the main listener closes, long-lived
+//! streams are told to end ([`crate::drain`]) and the workers finish the
+//! in-flight requests within `server.shutdown_grace`; then the admin
+//! listener, which answered throughout, closes.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,8 +24,11 @@ use tokio::task::JoinHandle;
 
 use crate::admin::{AdminState, admin_service};
 use crate::config::{self, ConfigErrors};
+use crate::drain::{self, DrainTrigger};
 use crate::layers::gateway_service;
-use crate::reload::{ReloadError, ReloadOutcome, Reloader, spawn_triggers};
+use crate::reload::{
+    FileWatch, ReloadError, ReloadOutcome, Reloader, StartAddresses, spawn_triggers,
+};
 use crate::server::{ConnectionSettings, accept_for_workers, serve};
 use crate::snapshot::Snapshot;
 use crate::workers::WorkerSet;
@@ -84,10 +93,13 @@ pub struct RunningGateway {
     pub addr: SocketAddr,
     pub admin_addr: SocketAddr,
     admin: Arc<AdminState>,
-    stop: watch::Sender<bool>,
+    /// Fired by [`RunningGateway::begin_shutdown`].
+    shutdown: watch::Sender<bool>,
+    /// Closes the admin listener once the main one has drained.
+    admin_stop: watch::Sender<bool>,
     main_task: JoinHandle<bool>,
     admin_task: JoinHandle<bool>,
-    _watcher: Option<notify::RecommendedWatcher>,
+    _watcher: Option<Arc<FileWatch>>,
 }
 
 /// Loads the config and starts serving.
@@ -104,8 +116,13 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
         shutdown_grace: config.server.shutdown_grace,
     };
     let workers_count = config.server.worker_count();
+    let drain_delay = config.server.drain_delay;
     let listen = options.listen.unwrap_or(config.listen);
     let admin_listen = options.admin.unwrap_or(config.admin);
+    let started_with = StartAddresses {
+        listen: options.listen.is_none().then_some(config.listen),
+        admin: options.admin.is_none().then_some(config.admin),
+    };
     let snapshot = Snapshot::build(config, 1, None).map_err(|c| StartError::Routes(c.len()))?;
     let current = Arc::new(ArcSwap::from_pointee(snapshot));
     let listener = bind(listen).await?;
@@ -117,15 +134,18 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
     let reloader = Arc::new(Reloader::new(
         options.config_path.clone(),
         Arc::clone(&current),
+        started_with,
     ));
     let watcher = spawn_triggers(Arc::clone(&reloader), options.watch);
-    let (stop, stopped) = watch::channel(false);
+    let (drain_trigger, drain) = drain::channel();
+    let (workers_stop, workers_stopped) = watch::channel(false);
     let workers = WorkerSet::spawn(
         workers_count,
         &options.thread_name,
-        &gateway_service(current),
+        &gateway_service(current, drain.clone()),
         settings,
-        &stopped,
+        &workers_stopped,
+        &drain,
     )
     .map_err(StartError::Workers)?;
     let admin = Arc::new(AdminState {
@@ -133,23 +153,29 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
         draining: Default::default(),
         workers: workers.load(),
     });
-    let accepting = wait_for(stopped.clone());
+    let (shutdown, requested) = watch::channel(false);
+    let accepting = async move {
+        wait_for(requested).await;
+        tokio::time::sleep(drain_delay).await;
+    };
     let main_task = tokio::spawn(async move {
         accept_for_workers(listener, &workers, accepting).await;
-        workers.wait().await
+        drain_workers(workers, workers_stop, drain_trigger).await
     });
+    let (admin_stop, admin_stopped) = watch::channel(false);
     let admin_task = tokio::spawn(serve(
         admin_listener,
         admin_service(Arc::clone(&admin)),
         settings,
-        wait_for(stopped),
+        wait_for(admin_stopped),
     ));
     tracing::info!(%addr, %admin_addr, workers = workers_count, "gateway listening");
     Ok(RunningGateway {
         addr,
         admin_addr,
         admin,
-        stop,
+        shutdown,
+        admin_stop,
         main_task,
         admin_task,
         _watcher: watcher,
@@ -177,11 +203,12 @@ impl RunningGateway {
         self.admin.reloader.reload().await
     }
 
-    /// Starts the drain: readiness turns 503, listeners stop accepting,
-    /// in-flight requests run to completion (up to the grace period).
+    /// Starts the drain: readiness turns 503; after the drain delay the
+    /// main listener stops accepting, long-lived streams end, in-flight
+    /// requests run to completion (up to the grace period).
     pub fn begin_shutdown(&self) {
         self.admin.draining.store(true, Ordering::Relaxed);
-        let _ = self.stop.send(true);
+        self.shutdown.send_replace(true);
     }
 
     /// Shuts down and waits; true if every request finished in time.
@@ -190,12 +217,23 @@ impl RunningGateway {
         self.wait().await
     }
 
-    /// Waits for the listeners to finish after [`Self::begin_shutdown`].
+    /// Waits for the drain to finish after [`Self::begin_shutdown`], then
+    /// closes the admin listener.
     pub async fn wait(self) -> bool {
         let main = self.main_task.await.unwrap_or(false);
+        self.admin_stop.send_replace(true);
         let admin = self.admin_task.await.unwrap_or(false);
         main && admin
     }
+}
+
+/// After the main listener closed: end the long-lived streams, stop the
+/// workers, wait for them to drain.
+async fn drain_workers(workers: WorkerSet, stop: watch::Sender<bool>, drain: DrainTrigger) -> bool {
+    tracing::info!("main listener closed; draining in-flight requests and ending streams");
+    drain.start();
+    stop.send_replace(true);
+    workers.wait().await
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {

@@ -10,8 +10,9 @@
 //! work stealing, no cross-thread wake-ups, no shared connection pool lock.
 //!
 //! Invariant: a worker stops when the stop signal fires (or its sender is
-//! dropped), drains its connections within the grace period, and reports
-//! whether they all finished.
+//! dropped), drains its connections and waits for the WebSocket sessions
+//! the drain signal ended ([`crate::drain`]) within the grace period, and
+//! reports whether they all finished.
 
 use std::cell::Cell;
 use std::net::SocketAddr;
@@ -21,6 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::drain::Drain;
 use crate::layers::GatewayService;
 use crate::server::{ConnectionSettings, IncomingConnections, serve};
 
@@ -75,13 +77,15 @@ pub struct WorkerSet {
 
 impl WorkerSet {
     /// Starts `count` workers on threads named `{name}-{index}`, serving
-    /// `service` until `stop` turns true.
+    /// `service` until `stop` turns true; each then waits for the streams
+    /// tracked by `drain` to end.
     pub fn spawn(
         count: usize,
         name: &str,
         service: &GatewayService,
         settings: ConnectionSettings,
         stop: &watch::Receiver<bool>,
+        drain: &Drain,
     ) -> std::io::Result<WorkerSet> {
         let mut set = WorkerSet {
             workers: Vec::with_capacity(count),
@@ -95,12 +99,12 @@ impl WorkerSet {
                 receiver,
                 open: Arc::clone(&open),
             };
-            let (service, stop) = (service.clone(), stop.clone());
+            let (service, stop, drain) = (service.clone(), stop.clone(), drain.clone());
             std::thread::Builder::new()
                 .name(format!("{name}-{index}"))
                 .spawn(move || {
                     WORKER_INDEX.with(|cell| cell.set(index));
-                    let drained = run_worker(incoming, service, settings, stop);
+                    let drained = run_worker(incoming, service, settings, stop, drain);
                     let _ = finished_tx.send(drained);
                 })?;
             set.workers.push(Worker {
@@ -162,6 +166,7 @@ fn run_worker(
     service: GatewayService,
     settings: ConnectionSettings,
     stop: watch::Receiver<bool>,
+    drain: Drain,
 ) -> bool {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -173,7 +178,20 @@ fn run_worker(
             return false;
         }
     };
-    runtime.block_on(serve(incoming, service, settings, stopped(stop)))
+    let streams = {
+        let stop = stop.clone();
+        async move {
+            stopped(stop).await;
+            tokio::time::timeout(settings.shutdown_grace, drain.streams_ended())
+                .await
+                .is_ok()
+        }
+    };
+    runtime.block_on(async {
+        let (drained, streams_ended) =
+            tokio::join!(serve(incoming, service, settings, stopped(stop)), streams);
+        drained && streams_ended
+    })
 }
 
 async fn stopped(mut stop: watch::Receiver<bool>) {

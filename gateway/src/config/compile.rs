@@ -63,6 +63,11 @@ pub(crate) fn compile(
     }
     check_conflicts(&routes, diag);
     let hash = grpc::hash_with_protos(hash, grpc_section.as_ref());
+    let proto_files = grpc_section
+        .as_ref()
+        .map(|section| section.files.clone())
+        .unwrap_or_default();
+    let routes_declared_empty = raw.routes_declared_empty;
     if diag.has_errors() {
         return None;
     }
@@ -74,6 +79,8 @@ pub(crate) fn compile(
         routes: routes.into_iter().map(|route| route.spec).collect(),
         graphql,
         hash,
+        proto_files,
+        routes_declared_empty,
     })
 }
 

@@ -27,8 +27,16 @@ pub struct GatewayConfig {
     pub routes: Vec<Arc<RouteSpec>>,
     /// The federated GraphQL endpoint, when `graphql:` is set.
     pub graphql: Option<GraphqlConfig>,
-    /// Hex SHA-256 of the source file's bytes.
+    /// Identifies the config: hex SHA-256 of the file's bytes, and, when
+    /// `grpc:` is set, of those together with the compiled proto
+    /// descriptors (so an edited proto is a change). The supergraph file
+    /// is not part of it.
     pub hash: String,
+    /// The .proto files (imports included) compiled for `grpc:`, as paths
+    /// on disk; the reload watcher watches them with the file itself.
+    pub proto_files: Vec<std::path::PathBuf>,
+    /// The file says `routes: []`: a reload may then drop every route.
+    pub routes_declared_empty: bool,
 }
 
 /// Listener-wide settings.
@@ -38,6 +46,9 @@ pub struct ServerSettings {
     pub header_read_timeout: Duration,
     /// How long in-flight requests may run after SIGTERM / Ctrl-C.
     pub shutdown_grace: Duration,
+    /// Between `/readyz` turning 503 and the listeners closing, so load
+    /// balancers notice; zero by default.
+    pub drain_delay: Duration,
     /// Body limit for routes that set none. `None` means unlimited.
     pub default_max_body: Option<u64>,
     /// Serving threads, each with its own single-threaded runtime and its
@@ -64,6 +75,7 @@ impl Default for ServerSettings {
         Self {
             header_read_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(30),
+            drain_delay: Duration::ZERO,
             default_max_body: None,
             workers: None,
         }

@@ -36,6 +36,8 @@ pub(crate) struct RawConfig {
     pub backends: Vec<BackendEntry>,
     /// In file order; a route that failed to deserialise is left out.
     pub routes: Vec<RouteEntry>,
+    /// `routes: []` is written explicitly (not absent, not blank).
+    pub routes_declared_empty: bool,
     /// `grpc:` (see `raw_grpc`).
     pub grpc: Option<super::raw_grpc::RawGrpc>,
     pub graphql: Option<Spanned<super::raw_graphql::RawGraphql>>,
@@ -63,6 +65,7 @@ pub(crate) struct RouteEntry {
 pub(crate) struct RawServer {
     pub header_read_timeout: Option<Text>,
     pub shutdown_grace: Option<Text>,
+    pub drain_delay: Option<Text>,
     pub max_body: Option<Text>,
     pub workers: Option<Spanned<u64>>,
 }
@@ -105,8 +108,8 @@ pub(crate) struct RawEjection {
 
 /// One entry of `routes:`.
 ///
-/// The keys `backend` (and, later, `grpc` and `compose`) each choose the
-/// route's action; exactly one must be present. See `compile/routes.rs`.
+/// The keys `backend`, `grpc` and `compose` each choose the route's
+/// action; exactly one must be present. See `compile/routes.rs`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawRoute {

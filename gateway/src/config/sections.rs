@@ -9,7 +9,7 @@
 //! To add a top-level section: add its field to `RawConfig`, its name to
 //! `SECTIONS`, and an arm to `read_section`.
 
-use marked_yaml::types::MarkedScalarNode;
+use marked_yaml::types::{MarkedScalarNode, MarkedSequenceNode};
 use marked_yaml::{FromNodeError, LoadError, LoaderOptions, Node, Span, Spanned};
 use serde::Deserialize;
 
@@ -40,7 +40,10 @@ fn read_section(raw: &mut RawConfig, key: &MarkedScalarNode, value: &Node, diag:
         "admin" => raw.admin = deserialize(value, "admin", diag),
         "server" => raw.server = deserialize(value, "server", diag),
         "backends" => raw.backends = read_backends(value, diag),
-        "routes" => raw.routes = read_routes(value, diag),
+        "routes" => {
+            raw.routes_declared_empty = value.as_sequence().is_some_and(|s| s.is_empty());
+            raw.routes = read_routes(value, diag);
+        }
         "grpc" => raw.grpc = deserialize(value, "grpc", diag),
         "graphql" => raw.graphql = deserialize(value, "graphql", diag),
         other => diag.error(
@@ -144,6 +147,7 @@ fn read_routes(node: &Node, diag: &mut Diagnostics) -> Vec<RouteEntry> {
         .iter()
         .enumerate()
         .filter_map(|(index, item)| {
+            let item = &single_method_as_list(item);
             let route = deserialize(item, &route_label_of_node(item, index), diag)?;
             Some(RouteEntry {
                 span: *item.span(),
@@ -151,6 +155,27 @@ fn read_routes(node: &Node, diag: &mut Diagnostics) -> Vec<RouteEntry> {
             })
         })
         .collect()
+}
+
+/// `methods: PATCH` means `methods: [PATCH]`.
+fn single_method_as_list(route: &Node) -> std::borrow::Cow<'_, Node> {
+    let single = route
+        .as_mapping()
+        .and_then(|mapping| mapping.get_node("methods"))
+        .is_some_and(|methods| methods.as_scalar().is_some());
+    if !single {
+        return std::borrow::Cow::Borrowed(route);
+    }
+    let mut route = route.clone();
+    if let Some(mapping) = route.as_mapping_mut() {
+        for (key, value) in mapping.iter_mut() {
+            if key.as_str() == "methods" {
+                let span = *value.span();
+                *value = Node::from(MarkedSequenceNode::new(span, vec![value.clone()]));
+            }
+        }
+    }
+    std::borrow::Cow::Owned(route)
 }
 
 /// `route "NAME"`, else `route "PATH"`, else `route #N` (1-based).

@@ -261,3 +261,36 @@ fn worker_count_is_one_to_the_maximum_or_one_per_core() {
         "routes.yaml:2:12: server.workers: must be between 1 and 256 (or left out for one per CPU core)"
     );
 }
+
+#[test]
+fn methods_may_be_a_single_string() {
+    let source = "backends: {a: {url: 'http://127.0.0.1:1'}}\nroutes:\n  - path: /x\n    methods: PATCH\n    backend: a\n";
+    let config = compiled(source);
+    assert_eq!(config.routes[0].methods, Some(vec![http::Method::PATCH]));
+    let typo = "backends: {a: {url: 'http://127.0.0.1:1'}}\nroutes:\n  - {path: /x, methods: PATHC, backend: a}\n";
+    assert!(
+        errors_of(typo).starts_with("routes.yaml:3:"),
+        "{}",
+        errors_of(typo)
+    );
+}
+
+#[test]
+fn server_drain_delay_defaults_to_zero() {
+    assert_eq!(compiled("").server.drain_delay, Duration::ZERO);
+    let config = compiled("server: { drain_delay: 5s }\n");
+    assert_eq!(config.server.drain_delay, Duration::from_secs(5));
+}
+
+#[test]
+fn a_reload_may_drop_every_route_only_when_the_file_says_routes_empty() {
+    let serving = compiled(
+        "backends: {a: {url: 'http://127.0.0.1:1'}}\nroutes:\n  - {path: /x, backend: a}\n",
+    );
+    for truncated in ["", "backends: {}\n", "routes:\n"] {
+        let errors = check_reload(&compiled(truncated), &serving, "routes.yaml").unwrap_err();
+        assert!(errors.to_string().contains("`routes: []`"), "{errors}");
+    }
+    check_reload(&compiled("routes: []\n"), &serving, "routes.yaml").unwrap();
+    check_reload(&compiled(""), &compiled(""), "routes.yaml").unwrap();
+}

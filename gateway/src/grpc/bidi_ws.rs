@@ -8,7 +8,13 @@
 //! written to the socket. The call's end becomes a close frame: 1000 for
 //! OK, `4000 + grpc code` for a gRPC error, 1007 for a frame that is not a
 //! valid message, 1003 for a binary frame, 1014 when the backend cannot be
-//! reached. A client that disconnects resets the upstream stream.
+//! reached, 1001 when the gateway shuts down (the call is cancelled). A
+//! client that disconnects resets the upstream stream.
+//!
+//! A client that ends its side with a Close frame gets the WebSocket
+//! closing handshake's echo of its own frame at once (RFC 6455 forbids
+//! data after a Close): the upstream stream is half-closed and ends with
+//! it; replies the backend sends after that are not delivered.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +45,7 @@ use super::transcode::{self, JsonOptions};
 use super::{framing, ws_close};
 use crate::body::{self, BoxError, GatewayBody};
 use crate::context::RequestContext;
+use crate::drain::Drain;
 use crate::upstream::UpstreamPool;
 
 type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
@@ -69,9 +76,12 @@ pub async fn bidirectional(
         input: transcoding.method.input(),
         output: transcoding.method.output(),
         json: transcoding.json,
+        drain: ctx.drain.clone(),
     };
     let on_upgrade = hyper::upgrade::on(&mut request);
+    let guard = ctx.drain.track_stream();
     tokio::spawn(async move {
+        let _open = guard;
         match on_upgrade.await {
             Ok(upgraded) => {
                 let socket =
@@ -126,6 +136,7 @@ struct Bridge {
     input: MessageDescriptor,
     output: MessageDescriptor,
     json: JsonOptions,
+    drain: Drain,
 }
 
 impl Bridge {
@@ -142,6 +153,7 @@ impl Bridge {
                     Uplink::Gone => None,
                 },
                 down = &mut downlink => Some(down),
+                () = self.drain.started() => Some(ws_close::going_away()),
             }
         };
         if let Some(close) = close {

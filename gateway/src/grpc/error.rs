@@ -41,6 +41,9 @@ pub enum GrpcError {
     Upstream(#[from] UpstreamError),
     #[error("backend {0:?} has no pool in this snapshot")]
     NoPool(String),
+    /// The gateway is draining: the last word of a long-lived stream.
+    #[error("the gateway is shutting down; reconnect to continue")]
+    ShuttingDown,
 }
 
 impl GrpcError {
@@ -63,7 +66,9 @@ impl GrpcError {
                 code::UNKNOWN
             }
             GrpcError::Upstream(UpstreamError::Timeout { .. }) => code::DEADLINE_EXCEEDED,
-            GrpcError::Upstream(_) | GrpcError::NoPool(_) => code::UNAVAILABLE,
+            GrpcError::Upstream(_) | GrpcError::NoPool(_) | GrpcError::ShuttingDown => {
+                code::UNAVAILABLE
+            }
         }
     }
 
@@ -95,6 +100,7 @@ impl GrpcError {
             GrpcError::Upstream(UpstreamError::Timeout { .. }) => "UPSTREAM_TIMEOUT",
             GrpcError::Upstream(_) => "UPSTREAM_UNAVAILABLE",
             GrpcError::NoPool(_) => "BACKEND_MISSING",
+            GrpcError::ShuttingDown => "SHUTTING_DOWN",
         }
     }
 

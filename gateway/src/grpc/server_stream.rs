@@ -6,7 +6,10 @@
 //! mapped HTTP status; an error once the stream is open becomes a final error line (`{"error": Status}`) or an
 //! `event: error`, so a cut-short stream is never a silent 200. When the
 //! client goes away, hyper drops the body, which drops the upstream stream
-//! and so cancels the call.
+//! and so cancels the call. When the gateway starts to drain, the stream
+//! ends with a final `UNAVAILABLE` error whose reason is `SHUTTING_DOWN`
+//! (an `{"error": ...}` line, or an `event: error`), and the call is
+//! cancelled.
 
 use bytes::Bytes;
 use futures::stream;
@@ -102,7 +105,7 @@ pub async fn server_streaming(
     if messages.is_trailers_only() {
         messages.next_message().await?;
     }
-    Ok(stream_response(messages, route, transcoding, format))
+    Ok(stream_response(messages, route, transcoding, format, &ctx))
 }
 
 /// The 200 head (with metadata) and a body that writes each reply.
@@ -111,6 +114,7 @@ fn stream_response(
     route: &GrpcRoute,
     transcoding: &Transcoding,
     format: StreamFormat,
+    ctx: &RequestContext,
 ) -> Response<GatewayBody> {
     let mut response = Response::new(body::empty());
     messages.copy_metadata(&route.metadata, response.headers_mut());
@@ -126,7 +130,11 @@ fn stream_response(
         format,
         finished: false,
     };
-    let chunks = stream::unfold(replies, Replies::next_chunk);
+    let chunks = ctx
+        .drain
+        .cut_short(stream::unfold(replies, Replies::next_chunk), move || {
+            Ok(Frame::data(format.error(&GrpcError::ShuttingDown)))
+        });
     *response.body_mut() = body::boxed(StreamBody::new(chunks));
     response
 }

@@ -6,6 +6,7 @@
 //! | a binary frame from the client | 1003 |
 //! | a text frame that is not a valid message | 1007 |
 //! | backend unreachable | 1014 |
+//! | the gateway shuts down | 1001 (`SHUTTING_DOWN: ...`) |
 //! | any other gRPC status `c` | `4000 + c` (e.g. 4005 NOT_FOUND) |
 //!
 //! The reason is `CODE_NAME: message`, cut to the protocol's 123 bytes.
@@ -23,6 +24,10 @@ const MAX_REASON: usize = 123;
 
 pub fn normal() -> CloseFrame {
     frame(1000, "OK".into())
+}
+
+pub fn going_away() -> CloseFrame {
+    frame(1001, format!("SHUTTING_DOWN: {}", GrpcError::ShuttingDown))
 }
 
 pub fn binary_refused() -> CloseFrame {
@@ -87,6 +92,7 @@ mod tests {
     fn client_and_backend_failures_have_their_own_codes() {
         assert_eq!(code(&normal()), 1000);
         assert_eq!(code(&binary_refused()), 1003);
+        assert_eq!(code(&going_away()), 1001);
         assert_eq!(
             code(&invalid_message(&TranscodeError::MalformedJson("x".into()))),
             1007

@@ -37,3 +37,4 @@ mod proxy_workers;
 mod readme_ids;
 mod reload;
 mod shutdown;
+mod shutdown_streams;

@@ -1,11 +1,14 @@
 //! Hot reload: a valid file swaps in, an invalid one is refused while the
-//! old table serves, and reloads under load fail no request.
+//! old table serves (every error listed with its file, line and column),
+//! a file that would drop every route is refused unless it says
+//! `routes: []`, a file written slowly is read once it is stable, and
+//! reloads under load fail no request.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use serde_json::Value;
-use tests::gateway::TestGateway;
+use tests::gateway::{TestGateway, eventually};
 
 const V1: &str = r#"
 backends:
@@ -37,6 +40,21 @@ routes:
     colour: blue
 "#;
 
+async fn admin_config(gw: &TestGateway) -> Value {
+    gw.client
+        .get(gw.admin_url("/config"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn rejected_reloads(gw: &TestGateway) -> u64 {
+    admin_config(gw).await["rejected_reloads"].as_u64().unwrap()
+}
+
 async fn status(gw: &TestGateway, path: &str) -> u16 {
     gw.client
         .get(gw.url(path))
@@ -62,17 +80,19 @@ async fn a_valid_file_is_swapped_in_by_the_watcher() {
     gw.update_config(V2);
     gw.assert_reloaded(2).await;
     assert_eq!(status(&gw, &product_path()).await, 200);
-    let config: Value = gw
-        .client
-        .get(gw.admin_url("/config"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let config = admin_config(&gw).await;
     assert_eq!(config["version"], 2);
-    assert_eq!(config["routes"], 2);
+    assert_eq!(
+        config["routes"][1],
+        serde_json::json!({
+            "name": "/v1/products/{id}",
+            "methods": null,
+            "pattern": "/v1/products/{id}",
+            "host": null,
+            "action": {"proxy": {"backend": "products"}},
+        })
+    );
+    assert_eq!(config["routes"].as_array().unwrap().len(), 2);
 }
 
 #[tokio::test]
@@ -92,20 +112,25 @@ async fn an_invalid_file_is_refused_and_the_old_table_keeps_serving() {
     );
     assert_eq!(gw.gateway.version(), 1);
     assert_eq!(status(&gw, &user_path()).await, 200);
-    let config: Value = gw
-        .client
-        .get(gw.admin_url("/config"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let errors = admin_config(&gw).await["last_reload_error"].clone();
+    let unknown_backend = errors
+        .as_array()
+        .expect("a list of errors")
+        .iter()
+        .find(|e| e["message"].as_str().unwrap().contains("unknown backend"))
+        .expect("the unknown backend error");
+    assert_eq!(unknown_backend["line"], 6, "{errors}");
+    assert_eq!(unknown_backend["column"], 14, "{errors}");
     assert!(
-        config["last_reload_error"]
+        unknown_backend["file"]
             .as_str()
             .unwrap()
-            .contains("unknown backend")
+            .ends_with("routes.yaml")
+    );
+    assert_eq!(
+        errors.as_array().unwrap().len(),
+        3,
+        "one entry per error: {errors}"
     );
     let admin_reload = gw
         .client
@@ -114,6 +139,85 @@ async fn an_invalid_file_is_refused_and_the_old_table_keeps_serving() {
         .await
         .unwrap();
     assert_eq!(admin_reload.status(), 422);
+    let body: Value = admin_reload.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "CONFIG_REJECTED");
+    assert_eq!(body["error"]["errors"], errors);
+}
+
+#[tokio::test]
+async fn a_file_that_drops_every_route_is_refused_unless_it_says_routes_empty() {
+    let gw = TestGateway::start(V1).await;
+    gw.update_config("");
+    eventually("the empty file to be refused", || async {
+        rejected_reloads(&gw).await == 1
+    })
+    .await;
+    let errors = admin_config(&gw).await["last_reload_error"].clone();
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("routes: []"),
+        "{errors}"
+    );
+    assert_eq!(gw.gateway.version(), 1);
+    assert_eq!(status(&gw, &user_path()).await, 200);
+    gw.update_config("backends:\n  users: { url: $USERS }\nroutes: []\n");
+    gw.assert_reloaded(2).await;
+    assert_eq!(status(&gw, &user_path()).await, 404);
+}
+
+#[tokio::test]
+async fn a_file_written_slowly_is_read_once_it_is_stable() {
+    use std::io::Write;
+    let gw = TestGateway::start(V1).await;
+    let full = std::fs::read_to_string(gw.config_path()).unwrap().replace(
+        "routes:",
+        "routes:\n  - path: /v1/products/{id}\n    backend: users",
+    );
+    // An editor that truncates the file, then writes it in pieces.
+    let mut file = std::fs::File::create(gw.config_path()).unwrap();
+    for piece in full.as_bytes().chunks(full.len().div_ceil(5)) {
+        file.write_all(piece).unwrap();
+        file.flush().unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    }
+    drop(file);
+    gw.assert_reloaded(2).await;
+    assert_eq!(rejected_reloads(&gw).await, 0, "no partial file was read");
+    assert_eq!(status(&gw, &product_path()).await, 200);
+}
+
+#[tokio::test]
+async fn reloading_an_unchanged_file_says_unchanged() {
+    let gw = TestGateway::start_unwatched(V1).await;
+    let answer: Value = gw
+        .client
+        .post(gw.admin_url("/reload"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer,
+        serde_json::json!({"reloaded": false, "unchanged": true, "version": 1})
+    );
+    gw.update_config(V2);
+    let answer: Value = gw
+        .client
+        .post(gw.admin_url("/reload"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer,
+        serde_json::json!({"reloaded": true, "unchanged": false, "version": 2})
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

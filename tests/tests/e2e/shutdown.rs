@@ -1,4 +1,6 @@
-//! Graceful shutdown: in-flight requests finish, new ones are refused.
+//! Graceful shutdown: `/readyz` turns 503 first and the admin listener
+//! answers throughout; after the drain delay the main listener closes and
+//! in-flight requests finish. Long-lived streams: see `shutdown_streams`.
 
 use std::time::Duration;
 
@@ -12,6 +14,16 @@ routes:
   - path: /v1/orders
     backend: orders
 "#;
+
+async fn readiness(gw: &TestGateway) -> u16 {
+    gw.client
+        .get(gw.admin_url("/readyz"))
+        .send()
+        .await
+        .expect("the admin listener answers during the drain")
+        .status()
+        .as_u16()
+}
 
 #[tokio::test]
 async fn shutdown_drains_an_in_flight_request() {
@@ -27,21 +39,50 @@ async fn shutdown_drains_an_in_flight_request() {
     })
     .await;
     let addr = gw.gateway.addr;
-    let readiness = gw.admin_url("/readyz");
+    assert_eq!(readiness(&gw).await, 200);
     gw.gateway.begin_shutdown();
-    let ready = reqwest::get(&readiness)
-        .await
-        .map(|r| r.status().as_u16())
-        .unwrap_or(0);
-    assert!(
-        ready == 503 || ready == 0,
-        "readiness during drain: {ready}"
-    );
+    assert_eq!(readiness(&gw).await, 503, "readiness during the drain");
     let response = in_flight.await.unwrap().unwrap();
     assert_eq!(response.status(), 200, "the in-flight request completes");
+    assert_eq!(
+        readiness(&gw).await,
+        503,
+        "the admin listener is up until the drain ends"
+    );
     assert!(gw.gateway.wait().await, "drained within the grace period");
     assert!(
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "the listener is closed"
     );
+}
+
+#[tokio::test]
+async fn during_the_drain_delay_readiness_is_503_and_requests_are_still_served() {
+    let gw = TestGateway::start(&ROUTES.replace(
+        "shutdown_grace: 10s",
+        "shutdown_grace: 10s, drain_delay: 1s",
+    ))
+    .await;
+    let (addr, admin_addr) = (gw.gateway.addr, gw.gateway.admin_addr);
+    gw.gateway.begin_shutdown();
+    assert_eq!(readiness(&gw).await, 503);
+    let fresh = reqwest::Client::new();
+    let served = fresh.get(gw.url("/v1/orders")).send().await.unwrap();
+    assert_eq!(
+        served.status(),
+        200,
+        "a new connection during the delay is served"
+    );
+    assert!(gw.gateway.wait().await, "drained within the grace period");
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    assert!(
+        tokio::net::TcpStream::connect(admin_addr).await.is_err(),
+        "the admin listener closes last"
+    );
+}
+
+#[tokio::test]
+async fn an_idle_gateway_stops_at_once() {
+    let gw = TestGateway::start(ROUTES).await;
+    assert!(gw.gateway.shutdown().await);
 }

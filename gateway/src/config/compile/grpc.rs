@@ -35,6 +35,8 @@ pub(crate) struct GrpcSection {
     pub pool: DescriptorPool,
     pub json: JsonOptions,
     pub metadata: Vec<HeaderName>,
+    /// The .proto files on disk the pool was compiled from, imports included.
+    pub files: Vec<std::path::PathBuf>,
 }
 
 /// Compiles the section; `None` if absent or if the protos failed.
@@ -70,6 +72,7 @@ pub(super) fn compile_section(
         .collect();
     match compile_protos(&files, &includes) {
         Ok(pool) => Some(GrpcSection {
+            files: files_on_disk(&pool, &files, &includes),
             pool,
             json,
             metadata,
@@ -79,6 +82,36 @@ pub(super) fn compile_section(
             None
         }
     }
+}
+
+/// Where each file of `pool` was read from, for the reload watcher: the
+/// named files, and each import found under an import root (well-known
+/// types are built in and have no file).
+fn files_on_disk(
+    pool: &DescriptorPool,
+    files: &[std::path::PathBuf],
+    includes: &[std::path::PathBuf],
+) -> Vec<std::path::PathBuf> {
+    let roots: Vec<_> = includes
+        .iter()
+        .cloned()
+        .chain(
+            files
+                .iter()
+                .filter_map(|f| f.parent().map(Path::to_path_buf)),
+        )
+        .collect();
+    let mut found: Vec<_> = files.to_vec();
+    for file in pool.files() {
+        let on_disk = roots
+            .iter()
+            .map(|root| root.join(file.name()))
+            .find(|path| path.is_file());
+        found.extend(on_disk);
+    }
+    found.sort();
+    found.dedup();
+    found
 }
 
 /// Reports a proto error against the proto file when it can be found.

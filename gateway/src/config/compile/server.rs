@@ -69,6 +69,8 @@ pub(super) fn settings(raw: Option<&RawServer>, diag: &mut Diagnostics) -> Serve
         .unwrap_or(defaults.header_read_timeout),
         shutdown_grace: duration(raw.shutdown_grace.as_ref(), "server.shutdown_grace", diag)
             .unwrap_or(defaults.shutdown_grace),
+        drain_delay: duration(raw.drain_delay.as_ref(), "server.drain_delay", diag)
+            .unwrap_or(defaults.drain_delay),
         default_max_body: size(raw.max_body.as_ref(), "server.max_body", diag),
         workers: workers(raw.workers.as_ref(), diag),
     }

@@ -3,7 +3,8 @@
 //! `connection_init` → `connection_ack`, and any number of `subscribe`
 //! operations, each answered with `next` messages and a `complete` (or an
 //! `error`); the client's `complete` cancels one. Queries and mutations
-//! sent this way get a single `next`.
+//! sent this way get a single `next`. When the gateway starts to drain,
+//! every running operation gets a `complete` and the socket a close 1001.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -73,7 +74,9 @@ pub fn accept(mut request: Request<GatewayBody>, ctx: RequestContext) -> Respons
         return reject(RequestError::NotReady);
     };
     let upgrade = hyper::upgrade::on(&mut request);
+    let guard = ctx.drain.track_stream();
     tokio::spawn(async move {
+        let _open = guard;
         match upgrade.await {
             Ok(upgraded) => {
                 let socket =
@@ -110,6 +113,8 @@ struct Session {
 async fn serve(socket: ServerSocket, service: Arc<GraphqlService>, ctx: RequestContext) {
     let (mut sink, mut incoming) = socket.split();
     let (outgoing, mut queue) = mpsc::channel::<Message>(64);
+    let draining = ctx.drain.started();
+    tokio::pin!(draining);
     let mut session = Session {
         service,
         ctx,
@@ -131,10 +136,16 @@ async fn serve(socket: ServerSocket, service: Arc<GraphqlService>, ctx: RequestC
                     break;
                 }
             }
+            () = &mut draining => {
+                session.going_away(&mut sink, &mut queue).await;
+                break;
+            }
         }
     }
     session.running.values().for_each(AbortHandle::abort);
 }
+
+type Sink = futures::stream::SplitSink<ServerSocket, Message>;
 
 fn text(value: Value) -> Message {
     Message::text(value.to_string())
@@ -148,6 +159,27 @@ fn close(code: u16, reason: &'static str) -> Message {
 }
 
 impl Session {
+    /// The drain: what is already queued, `complete` for every operation
+    /// still running, then close 1001.
+    async fn going_away(&mut self, sink: &mut Sink, queue: &mut mpsc::Receiver<Message>) {
+        let mut unfinished = Vec::new();
+        for (id, handle) in self.running.drain() {
+            if !handle.is_finished() {
+                unfinished.push(id);
+            }
+            handle.abort();
+        }
+        while let Ok(message) = queue.try_recv() {
+            let _ = sink.send(message).await;
+        }
+        for id in unfinished {
+            let _ = sink
+                .send(text(json!({ "type": "complete", "id": id })))
+                .await;
+        }
+        let _ = sink.send(close(1001, "the gateway is shutting down")).await;
+    }
+
     /// Handles one client message; returns a close frame to end the session.
     fn on_message(&mut self, message: Message) -> Option<Message> {
         let parsed: Value = match &message {
