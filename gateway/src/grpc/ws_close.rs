@@ -90,7 +90,7 @@ mod tests {
 
     #[test]
     fn client_and_backend_failures_have_their_own_codes() {
-        assert_eq!(code(&normal()), 1000);
+        assert_eq!((code(&normal()), normal().reason.as_str()), (1000, "OK"));
         assert_eq!(code(&binary_refused()), 1003);
         assert_eq!(code(&going_away()), 1001);
         assert_eq!(

@@ -1,8 +1,8 @@
 //! `routes:`: the fields every route shares, and the choice of its action.
 //!
-//! A route's action is chosen by which action key it carries: today only
-//! `backend` (proxy, see `proxy.rs`). To add one (e.g. `grpc:` or
-//! `compose:`):
+//! A route's action is chosen by which action key it carries: `backend`
+//! (proxy, see `proxy.rs`), `grpc` (`grpc.rs`) or `compose` (`compose.rs`).
+//! To add one:
 //! 1. add the raw field to `RawRoute` in `raw.rs`;
 //! 2. add a variant to [`ActionKey`] and a line in [`declared_actions`];
 //! 3. add an arm in [`compile_action`] calling your `compile/<action>.rs`,
