@@ -96,7 +96,8 @@ impl Drain {
     }
 
     /// `stream`, cut short when the drain starts: then `farewell()` is its
-    /// last item. A stream that ends first ends as usual.
+    /// last item, after any item the stream already had ready. A stream
+    /// that ends first ends as usual.
     pub fn cut_short<S, F>(&self, stream: S, farewell: F) -> BoxStream<'static, S::Item>
     where
         S: Stream + Send + 'static,
@@ -110,10 +111,11 @@ impl Drain {
         };
         stream::unfold(Some(state), |state| async move {
             let mut state = state?;
+            // What the stream already has is delivered first.
             tokio::select! {
                 biased;
-                () = &mut state.stop => Some(((state.farewell)(), None)),
                 item = state.stream.next() => item.map(|item| (item, Some(state))),
+                () = &mut state.stop => Some(((state.farewell)(), None)),
             }
         })
         .boxed()
@@ -147,6 +149,14 @@ mod tests {
         trigger.start();
         assert!(drain.is_draining());
         assert_eq!((cut.next().await, cut.next().await), (Some(0), None));
+    }
+
+    #[tokio::test]
+    async fn ready_items_come_before_the_farewell() {
+        let (trigger, drain) = channel();
+        trigger.start();
+        let cut = drain.cut_short(stream::iter([1]).chain(stream::pending()), || 0);
+        assert_eq!(cut.collect::<Vec<_>>().await, vec![1, 0]);
     }
 
     #[tokio::test]

@@ -82,7 +82,11 @@ async fn during_the_drain_delay_readiness_is_503_and_requests_are_still_served()
 }
 
 #[tokio::test]
-async fn an_idle_gateway_stops_at_once() {
+async fn an_idle_gateway_closes_both_listeners_and_reports_a_clean_drain() {
     let gw = TestGateway::start(ROUTES).await;
+    let (addr, admin_addr) = (gw.gateway.addr, gw.gateway.admin_addr);
     assert!(gw.gateway.shutdown().await);
+    for closed in [addr, admin_addr] {
+        assert!(tokio::net::TcpStream::connect(closed).await.is_err());
+    }
 }
