@@ -156,7 +156,13 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
     let (shutdown, requested) = watch::channel(false);
     let accepting = async move {
         wait_for(requested).await;
-        tokio::time::sleep(drain_delay).await;
+        if !drain_delay.is_zero() {
+            tracing::info!(
+                ?drain_delay,
+                "readiness is 503; the listener closes after the drain delay"
+            );
+            tokio::time::sleep(drain_delay).await;
+        }
     };
     let main_task = tokio::spawn(async move {
         accept_for_workers(listener, &workers, accepting).await;
