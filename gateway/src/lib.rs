@@ -3,11 +3,13 @@
 //! `routes.yaml`.
 //!
 //! The request path, outermost first: [`server`] (acceptor, HTTP/1.1 and
-//! h2c, drain) on one of the [`workers`] (thread-per-core) → [`layers`] (request id, error rescue) → [`dispatch`] (path check, [`router`] match, body [`limits`]) →
-//! a handler such as [`proxy`] → [`upstream`] pools. [`config`] turns the
-//! YAML into an immutable model; [`snapshot`] bundles it with its route
-//! table and pools; [`reload`] swaps snapshots; [`runtime`] starts it all, and
-//! [`drain`] tells long-lived streams when it stops.
+//! h2c, drain) on one of the [`workers`] (thread-per-core) → [`layers`]
+//! (request id, error rescue) → [`dispatch`] (path check, [`router`] match,
+//! body [`limits`]) → a handler: [`proxy`], [`grpc`], [`compose`] or
+//! [`graphql`] → [`upstream`] pools. [`config`] turns the YAML into an
+//! immutable model; [`snapshot`] bundles it with its route table and pools;
+//! [`reload`] swaps snapshots; [`runtime`] starts it all and sequences the
+//! drain, and [`drain`] tells long-lived streams when it starts.
 //! See ARCHITECTURE.md for the code map and invariants.
 
 pub mod admin;

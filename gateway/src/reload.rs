@@ -316,42 +316,4 @@ fn spawn_sighup(tx: mpsc::UnboundedSender<()>) {
 fn spawn_sighup(_tx: mpsc::UnboundedSender<()>) {}
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config(listen: &str) -> config::GatewayConfig {
-        config::load_str(&format!("listen: {listen}\n"), "routes.yaml").unwrap()
-    }
-
-    #[test]
-    fn listeners_move_only_against_the_addresses_bound_at_start() {
-        let start = config("127.0.0.1:8080");
-        let started = StartAddresses {
-            listen: Some(start.listen),
-            admin: Some(start.admin),
-        };
-        assert!(started.moved(&config("127.0.0.1:8081")));
-        assert!(
-            !started.moved(&config("127.0.0.1:8080")),
-            "the file restored"
-        );
-        let overridden = StartAddresses::default();
-        assert!(!overridden.moved(&config("127.0.0.1:8081")));
-    }
-
-    #[test]
-    fn problems_keep_file_line_and_column_apart() {
-        let errors = config::load_str("listen: nowhere\n", "routes.yaml").unwrap_err();
-        let problems = ReloadError::Config(errors).problems("routes.yaml");
-        assert_eq!(
-            (
-                problems[0].line,
-                problems[0].column,
-                problems[0].file.as_str()
-            ),
-            (Some(1), Some(9), "routes.yaml")
-        );
-        let task = ReloadError::Task("panicked".into()).problems("routes.yaml");
-        assert_eq!((task[0].line, task.len()), (None, 1));
-    }
-}
+mod tests;
