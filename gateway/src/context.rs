@@ -7,7 +7,6 @@ use std::time::Duration;
 use http::HeaderName;
 
 use crate::config::model::RouteSpec;
-use crate::drain::Drain;
 use crate::router::Params;
 use crate::snapshot::Snapshot;
 
@@ -39,8 +38,6 @@ pub struct RequestContext {
     pub route: Arc<RouteSpec>,
     /// Path parameters, raw (percent-encoded).
     pub params: Params,
-    /// Tells long-lived streams when the gateway starts to shut down.
-    pub drain: Drain,
 }
 
 impl RequestContext {

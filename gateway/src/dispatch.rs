@@ -17,7 +17,6 @@ use http::{Method, Request, Response, StatusCode};
 use crate::body::{self, GatewayBody};
 use crate::config::model::RouteAction;
 use crate::context::{ClientAddr, RequestContext, RequestId};
-use crate::drain::Drain;
 use crate::edge_error::GatewayError;
 use crate::router::{RouteMatch, check_path};
 use crate::snapshot::Snapshot;
@@ -27,12 +26,11 @@ use crate::{compose, graphql, grpc, limits, proxy};
 #[derive(Clone)]
 pub struct Dispatcher {
     current: Arc<ArcSwap<Snapshot>>,
-    drain: Drain,
 }
 
 impl Dispatcher {
-    pub fn new(current: Arc<ArcSwap<Snapshot>>, drain: Drain) -> Self {
-        Self { current, drain }
+    pub fn new(current: Arc<ArcSwap<Snapshot>>) -> Self {
+        Self { current }
     }
 }
 
@@ -47,14 +45,13 @@ impl tower::Service<Request<GatewayBody>> for Dispatcher {
 
     fn call(&mut self, request: Request<GatewayBody>) -> Self::Future {
         let snapshot = self.current.load_full();
-        Box::pin(dispatch(request, snapshot, self.drain.clone()))
+        Box::pin(dispatch(request, snapshot))
     }
 }
 
 async fn dispatch(
     request: Request<GatewayBody>,
     snapshot: Arc<Snapshot>,
-    drain: Drain,
 ) -> Result<Response<GatewayBody>, GatewayError> {
     check_path(request.uri().path())
         .map_err(|e| GatewayError::new(StatusCode::BAD_REQUEST, "BAD_PATH", e.to_string()))?;
@@ -91,7 +88,6 @@ async fn dispatch(
         params,
         route: Arc::clone(&route),
         snapshot: Arc::clone(&snapshot),
-        drain,
     };
     let limit = route.max_body.or(snapshot.config.server.default_max_body);
     let (parts, body) = request.into_parts();

@@ -5,11 +5,14 @@
 //! no more). A stream that could stay open forever (an SSE or NDJSON
 //! watch, a WebSocket, a GraphQL subscription) instead ends itself when
 //! the drain starts, with a last word for its client: a final event
-//! saying the server is going away, or a WebSocket close 1001. Every
-//! request carries a [`Drain`] in its context; WebSocket sessions, which
-//! outlive their HTTP request, also hold a [`StreamGuard`] so that the
-//! workers wait for their close frames before stopping.
+//! saying the server is going away, or a WebSocket close 1001. Each
+//! worker thread holds the [`Drain`] ([`current`], set by
+//! [`crate::workers`]), so ordinary requests never touch it: only stream
+//! handlers take it. WebSocket sessions, which outlive their HTTP request,
+//! also hold a [`StreamGuard`] so that the workers wait for their close
+//! frames before stopping.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -39,6 +42,23 @@ impl Drop for StreamGuard {
     fn drop(&mut self) {
         self.0.send_modify(|open| *open = open.saturating_sub(1));
     }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Drain>> = const { RefCell::new(None) };
+}
+
+/// The drain of the worker running this code; outside a worker, one that
+/// never starts.
+pub fn current() -> Drain {
+    CURRENT
+        .with(|current| current.borrow().clone())
+        .unwrap_or_else(|| channel().1)
+}
+
+/// Makes `drain` this thread's [`current`] one (done by each worker).
+pub(crate) fn set_current(drain: Drain) {
+    CURRENT.with(|current| *current.borrow_mut() = Some(drain));
 }
 
 /// A new drain signal, not started.
@@ -76,11 +96,14 @@ impl Drain {
         *self.started.borrow()
     }
 
-    /// Resolves when the drain starts (or the gateway is gone).
+    /// Resolves when the drain starts; never if its trigger is dropped
+    /// unfired.
     pub fn started(&self) -> impl Future<Output = ()> + Send + 'static {
         let mut started = self.started.clone();
         async move {
-            let _ = started.wait_for(|started| *started).await;
+            if started.wait_for(|started| *started).await.is_err() {
+                std::future::pending::<()>().await;
+            }
         }
     }
 
@@ -164,6 +187,17 @@ mod tests {
         let (_trigger, drain) = channel();
         let cut = drain.cut_short(stream::iter([1, 2]), || 0);
         assert_eq!(cut.collect::<Vec<_>>().await, vec![1, 2]);
+    }
+
+    #[tokio::test]
+    async fn outside_a_worker_the_drain_never_starts() {
+        let drain = current();
+        let mut started = Box::pin(drain.started());
+        assert!(futures::poll!(&mut started).is_pending() && !drain.is_draining());
+        let (trigger, worker_drain) = channel();
+        set_current(worker_drain);
+        trigger.start();
+        assert!(current().is_draining());
     }
 
     #[tokio::test]

@@ -26,19 +26,17 @@ use tower::util::BoxCloneSyncService;
 
 use crate::body::GatewayBody;
 use crate::dispatch::Dispatcher;
-use crate::drain::Drain;
 use crate::snapshot::Snapshot;
 
 /// The gateway's whole request path as one cloneable service.
 pub type GatewayService =
     BoxCloneSyncService<Request<GatewayBody>, Response<GatewayBody>, Infallible>;
 
-/// Builds the layer stack over a dispatcher reading `current`; `drain`
-/// reaches every request's context.
-pub fn gateway_service(current: Arc<ArcSwap<Snapshot>>, drain: Drain) -> GatewayService {
+/// Builds the layer stack over a dispatcher reading `current`.
+pub fn gateway_service(current: Arc<ArcSwap<Snapshot>>) -> GatewayService {
     let stack = ServiceBuilder::new()
         .layer(RequestIdLayer)
         .layer(RescueLayer)
-        .service(Dispatcher::new(current, drain));
+        .service(Dispatcher::new(current));
     BoxCloneSyncService::new(stack)
 }

@@ -142,7 +142,7 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
     let workers = WorkerSet::spawn(
         workers_count,
         &options.thread_name,
-        &gateway_service(current, drain.clone()),
+        &gateway_service(current),
         settings,
         &workers_stopped,
         &drain,

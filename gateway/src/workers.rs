@@ -104,6 +104,7 @@ impl WorkerSet {
                 .name(format!("{name}-{index}"))
                 .spawn(move || {
                     WORKER_INDEX.with(|cell| cell.set(index));
+                    crate::drain::set_current(drain.clone());
                     let drained = run_worker(incoming, service, settings, stop, drain);
                     let _ = finished_tx.send(drained);
                 })?;

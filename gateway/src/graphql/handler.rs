@@ -114,7 +114,7 @@ async fn serve_event_stream(
         };
         Box::pin(futures::stream::once(async move { payload }))
     };
-    Ok(subscribe::sse::response(events, &ctx.drain))
+    Ok(subscribe::sse::response(events, &crate::drain::current()))
 }
 
 /// Executes a prepared query or mutation and shapes its data.

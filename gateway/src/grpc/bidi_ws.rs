@@ -76,10 +76,10 @@ pub async fn bidirectional(
         input: transcoding.method.input(),
         output: transcoding.method.output(),
         json: transcoding.json,
-        drain: ctx.drain.clone(),
+        drain: crate::drain::current(),
     };
     let on_upgrade = hyper::upgrade::on(&mut request);
-    let guard = ctx.drain.track_stream();
+    let guard = bridge.drain.track_stream();
     tokio::spawn(async move {
         let _open = guard;
         match on_upgrade.await {

@@ -105,7 +105,7 @@ pub async fn server_streaming(
     if messages.is_trailers_only() {
         messages.next_message().await?;
     }
-    Ok(stream_response(messages, route, transcoding, format, &ctx))
+    Ok(stream_response(messages, route, transcoding, format))
 }
 
 /// The 200 head (with metadata) and a body that writes each reply.
@@ -114,7 +114,6 @@ fn stream_response(
     route: &GrpcRoute,
     transcoding: &Transcoding,
     format: StreamFormat,
-    ctx: &RequestContext,
 ) -> Response<GatewayBody> {
     let mut response = Response::new(body::empty());
     messages.copy_metadata(&route.metadata, response.headers_mut());
@@ -130,8 +129,7 @@ fn stream_response(
         format,
         finished: false,
     };
-    let chunks = ctx
-        .drain
+    let chunks = crate::drain::current()
         .cut_short(stream::unfold(replies, Replies::next_chunk), move || {
             Ok(Frame::data(format.error(&GrpcError::ShuttingDown)))
         });

@@ -26,6 +26,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 
 use crate::body::{self, GatewayBody};
 use crate::context::RequestContext;
+use crate::drain::Drain;
 use crate::graphql::error::{GraphqlError, RequestError};
 use crate::graphql::execute::ExecutionOptions;
 use crate::graphql::handler::run;
@@ -74,7 +75,8 @@ pub fn accept(mut request: Request<GatewayBody>, ctx: RequestContext) -> Respons
         return reject(RequestError::NotReady);
     };
     let upgrade = hyper::upgrade::on(&mut request);
-    let guard = ctx.drain.track_stream();
+    let drain = crate::drain::current();
+    let guard = drain.track_stream();
     tokio::spawn(async move {
         let _open = guard;
         match upgrade.await {
@@ -82,7 +84,7 @@ pub fn accept(mut request: Request<GatewayBody>, ctx: RequestContext) -> Respons
                 let socket =
                     WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None)
                         .await;
-                serve(socket, service, ctx).await;
+                serve(socket, service, ctx, drain).await;
             }
             Err(error) => tracing::debug!(%error, "websocket upgrade failed"),
         }
@@ -110,10 +112,15 @@ struct Session {
     acknowledged: bool,
 }
 
-async fn serve(socket: ServerSocket, service: Arc<GraphqlService>, ctx: RequestContext) {
+async fn serve(
+    socket: ServerSocket,
+    service: Arc<GraphqlService>,
+    ctx: RequestContext,
+    drain: Drain,
+) {
     let (mut sink, mut incoming) = socket.split();
     let (outgoing, mut queue) = mpsc::channel::<Message>(64);
-    let draining = ctx.drain.started();
+    let draining = drain.started();
     tokio::pin!(draining);
     let mut session = Session {
         service,
