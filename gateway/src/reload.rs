@@ -98,6 +98,15 @@ pub struct ReloadStatus {
     pub rejected: u64,
 }
 
+/// The listener addresses taken from the file at start (`None` when the
+/// command line or a test chose the address instead): a reload cannot
+/// move a socket, so a different address in the file is worth a warning.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StartAddresses {
+    pub listen: Option<SocketAddr>,
+    pub admin: Option<SocketAddr>,
+}
+
 impl StartAddresses {
     /// Whether `config` names other addresses than those bound at start.
     /// Compared with the start, not with the previous file: restoring the
@@ -107,15 +116,6 @@ impl StartAddresses {
             |started: Option<SocketAddr>, now: SocketAddr| started.is_some_and(|a| a != now);
         moved(self.listen, config.listen) || moved(self.admin, config.admin)
     }
-}
-
-/// The listener addresses taken from the file at start (`None` when the
-/// command line or a test chose the address instead): a reload cannot
-/// move a socket, so a different address in the file is worth a warning.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct StartAddresses {
-    pub listen: Option<SocketAddr>,
-    pub admin: Option<SocketAddr>,
 }
 
 /// Owns the path and the swap.
