@@ -7,7 +7,6 @@
 //! GraphiQL served offline ([`graphiql`]).
 //! See docs/graphql-federation.md.
 
-pub mod supergraph_compose;
 pub mod error;
 pub mod execute;
 pub mod graphiql;
@@ -21,6 +20,7 @@ pub mod service;
 pub mod source;
 pub mod subscribe;
 pub mod supergraph;
+pub mod supergraph_compose;
 
 pub use handler::{GraphqlSettings, handle};
 pub use service::GraphqlService;

@@ -12,8 +12,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use gateway::config::model::SubgraphEndpoint;
-use gateway::graphql::supergraph_compose::{SubgraphSdl, compose_supergraph};
 use gateway::graphql::source::fetch_sdl;
+use gateway::graphql::supergraph_compose::{SubgraphSdl, compose_supergraph};
 use mock_backends::{MockOptions, SubgraphKind, Subgraphs};
 use serde_json::{Value, json};
 

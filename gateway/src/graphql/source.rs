@@ -13,9 +13,9 @@ use http_body_util::BodyExt;
 use notify::Watcher;
 use serde_json::Value;
 
-use super::supergraph_compose::{SubgraphSdl, SupergraphComposeError, compose_supergraph};
 use super::service::GraphqlService;
 use super::supergraph::{Supergraph, SupergraphError, subgraph_client};
+use super::supergraph_compose::{SubgraphSdl, SupergraphComposeError, compose_supergraph};
 use crate::body;
 use crate::config::model::{SubgraphEndpoint, SupergraphSource};
 

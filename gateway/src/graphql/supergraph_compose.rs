@@ -67,7 +67,9 @@ fn check_unique_names(models: &[SubgraphModel]) -> Result<(), SupergraphComposeE
     Ok(())
 }
 
-fn merge_types(models: &[SubgraphModel]) -> Result<BTreeMap<&str, MergedType<'_>>, SupergraphComposeError> {
+fn merge_types(
+    models: &[SubgraphModel],
+) -> Result<BTreeMap<&str, MergedType<'_>>, SupergraphComposeError> {
     let mut merged: BTreeMap<&str, MergedType<'_>> = BTreeMap::new();
     for (graph, model) in models.iter().enumerate() {
         for ty in &model.types {

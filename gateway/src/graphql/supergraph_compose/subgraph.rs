@@ -88,7 +88,9 @@ pub(crate) struct SubgraphModel {
 }
 
 /// Parses the SDL of `subgraph`.
-pub(crate) fn read_subgraph(subgraph: &SubgraphSdl) -> Result<SubgraphModel, SupergraphComposeError> {
+pub(crate) fn read_subgraph(
+    subgraph: &SubgraphSdl,
+) -> Result<SubgraphModel, SupergraphComposeError> {
     let sdl = strip_schema_extensions(&subgraph.sdl);
     let document = graphql_tools::parser::parse_schema::<String>(&sdl)
         .map_err(|error| SupergraphComposeError::Parse {

@@ -80,7 +80,9 @@ fn the_same_type_kind_is_required() {
 #[test]
 fn invalid_sdl_names_the_subgraph() {
     let error = compose_supergraph(&[subgraph("broken", "type {")]).unwrap_err();
-    assert!(matches!(error, SupergraphComposeError::Parse { ref subgraph, .. } if subgraph == "broken"));
+    assert!(
+        matches!(error, SupergraphComposeError::Parse { ref subgraph, .. } if subgraph == "broken")
+    );
 }
 
 #[test]
