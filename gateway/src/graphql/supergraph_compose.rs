@@ -114,4 +114,6 @@ pub fn graph_enum_name(subgraph: &str) -> String {
 }
 
 #[cfg(test)]
+mod reference_tests;
+#[cfg(test)]
 mod tests;

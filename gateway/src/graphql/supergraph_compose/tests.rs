@@ -27,7 +27,7 @@ type Product @key(fields: "id") { id: ID! grams: Int! name: String! @shareable }
 type Query { product(id: ID!): Product }
 "#;
 
-fn plan(supergraph: &str, query: &str) -> String {
+pub(super) fn plan(supergraph: &str, query: &str) -> String {
     let schema = safe_parse_schema(supergraph).expect("supergraph parses");
     let planner =
         Planner::new_from_supergraph(&schema, QueryPlannerOptions::default()).expect("planner");
