@@ -17,7 +17,7 @@ use crate::services::ServiceKind;
 #[derive(Debug, Parser)]
 #[command(name = "mock-backends", version, about)]
 pub struct Args {
-    /// Fixed latency, e.g. `users=30ms` (units: us, ms, s). Repeatable.
+    /// Fixed latency, e.g. `users=30ms` or `users=1.5s` (units: us, ms, s, m, h). Repeatable.
     #[arg(long, value_name = "SERVICE=DURATION")]
     pub latency: Vec<String>,
     /// Extra random latency in [0, jitter], e.g. `users=5ms`. Repeatable.
@@ -156,23 +156,10 @@ pub fn parse_targets(name: &str) -> Result<Vec<ServiceKind>, String> {
     }
 }
 
-/// Parses `30ms`, `1.5s`, `250us` or `0`.
+/// Parses a duration in the syntax `routes.yaml` uses too (crate
+/// `durations`): `30ms`, `1.5s`, `250us`, `1m`, `0`.
 pub fn parse_duration(raw: &str) -> Result<Duration, String> {
-    let split = raw
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(raw.len());
-    let (number, unit) = raw.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("expected a duration such as 30ms, got {raw:?}"))?;
-    let seconds = match unit {
-        "s" => value,
-        "ms" => value / 1e3,
-        "us" | "µs" => value / 1e6,
-        "" if value == 0.0 => 0.0,
-        _ => return Err(format!("unknown unit in {raw:?}: use us, ms or s")),
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|e| format!("{raw:?}: {e}"))
+    durations::parse(raw).map_err(|error| error.to_string())
 }
 
 /// Parses a rate in `[0, 1]`.
@@ -211,9 +198,12 @@ mod tests {
         assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
         assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
-        assert!(parse_duration("30").is_err());
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(
+            parse_duration("30").unwrap_err(),
+            "duration \"30\" needs a unit (us, ms, s, m or h), e.g. \"30ms\""
+        );
         assert!(parse_duration("fast").is_err());
-        assert!(parse_duration("5m").is_err());
     }
 
     #[test]
