@@ -28,6 +28,7 @@ mod mock_debug;
 mod mock_injection;
 mod mock_orders_grpc;
 mod mock_orders_rest;
+mod mock_subgraph_injection;
 mod proxy_balancing;
 mod proxy_errors;
 mod proxy_headers;
