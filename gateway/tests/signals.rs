@@ -1,6 +1,11 @@
 //! The real `gateway serve` process and its signals: SIGHUP reloads,
 //! SIGTERM drains in-flight requests and exits 0.
 
+// Test-only crate: an `unwrap` that fails is a failed test, which is what
+// it should be (clippy.toml allows unwrap in #[test] functions; this also
+// covers the helpers they call).
+#![allow(clippy::unwrap_used)]
+
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -2,6 +2,11 @@
 //! address as `NAME=ADDR` and each one answers there; `--latency users=...`
 //! slows the users subgraph; a taken address names the right listener.
 
+// Test-only crate: an `unwrap` that fails is a failed test, which is what
+// it should be (clippy.toml allows unwrap in #[test] functions; this also
+// covers the helpers they call).
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
