@@ -99,7 +99,10 @@ async fn a_refusing_endpoint_is_ejected_then_brought_back() {
     // must show the refusing endpoint ejected, and only that one.
     let states = endpoint_states(&gw, &instances).await;
     assert_eq!(
-        states.iter().map(|s| s["ejected"] == true).collect::<Vec<_>>(),
+        states
+            .iter()
+            .map(|s| s["ejected"] == true)
+            .collect::<Vec<_>>(),
         [false, true, false],
         "{states:?}"
     );
@@ -127,7 +130,10 @@ async fn endpoint_states(gw: &TestGateway, instances: &[ServiceHandle]) -> Vec<V
         .json()
         .await
         .unwrap();
-    let endpoints = report["users"]["endpoints"].as_array().cloned().unwrap_or_default();
+    let endpoints = report["users"]["endpoints"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     instances
         .iter()
         .map(|instance| {
