@@ -72,7 +72,8 @@ pub fn parse(text: &str) -> Result<Duration, DurationError> {
 }
 
 /// Splits `"1.5m 30s"` into `[("1.5", "m"), ("30", "s")]`: a number is
-/// digits and dots, a unit runs to the next space or digit. `None` when a
+/// digits and dots, then optional spaces, then a unit up to the next
+/// space or digit. `None` when a
 /// part does not start with a number.
 fn parts(text: &str) -> Option<Vec<(&str, &str)>> {
     let mut parts = Vec::new();
@@ -84,7 +85,7 @@ fn parts(text: &str) -> Option<Vec<(&str, &str)>> {
         if number_end == 0 {
             return None;
         }
-        let after = &rest[number_end..];
+        let after = rest[number_end..].trim_start();
         let unit_len = after
             .find(|c: char| c.is_ascii_digit() || c == '.' || c.is_whitespace())
             .unwrap_or(after.len());

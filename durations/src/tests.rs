@@ -29,6 +29,7 @@ fn parts_combine() {
     assert_eq!(parse("1m30s"), Ok(Duration::from_secs(90)));
     assert_eq!(parse("1h 30m"), Ok(Duration::from_secs(5400)));
     assert_eq!(parse("1s500ms"), Ok(Duration::from_millis(1500)));
+    assert_eq!(parse("1.5 s"), Ok(Duration::from_millis(1500)));
 }
 
 #[test]
