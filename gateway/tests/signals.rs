@@ -45,6 +45,7 @@ impl Serve {
             .args(["serve", "--config"])
             .arg(config_path)
             .env("RUST_LOG", "info")
+            .env_remove("NO_COLOR")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -90,17 +91,23 @@ fn listening_addresses(stdout: std::process::ChildStdout) -> (String, String) {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
             if line.contains("gateway listening")
-                && let (Some(listen), Some(admin)) =
-                    (field(&line, "addr"), field(&line, "admin_addr"))
                 && let Some(sender) = sender.take()
             {
-                let _ = sender.send((listen, admin));
+                let _ = sender.send(line);
             }
         }
     });
-    receiver
+    let line = receiver
         .recv_timeout(Duration::from_secs(60))
-        .expect("the gateway logs the addresses it listens on")
+        .expect("the gateway logs the addresses it listens on");
+    // NO_COLOR is not set: the log is plain because it is not a terminal.
+    assert!(
+        !line.contains('\u{1b}'),
+        "colour codes in a piped log: {line:?}"
+    );
+    let listen = field(&line, "addr").expect("addr=");
+    let admin = field(&line, "admin_addr").expect("admin_addr=");
+    (listen, admin)
 }
 
 /// The value of ` name=value` in a log line.
