@@ -89,7 +89,7 @@ async fn demo(config: PathBuf, seed_latencies: bool) -> ExitCode {
     if seed_latencies {
         options = options.with_seed_latencies();
     }
-    let mocks = match mock_backends::start_all(options).await {
+    let mocks = match mock_backends::start_all(options.clone()).await {
         Ok(mocks) => mocks,
         Err(error) => {
             eprintln!("cannot start the mock backends: {error}");
@@ -97,9 +97,7 @@ async fn demo(config: PathBuf, seed_latencies: bool) -> ExitCode {
         }
     };
     let store = std::sync::Arc::clone(&mocks.store);
-    let subgraphs =
-        mock_backends::Subgraphs::start(store, mock_backends::SubgraphKind::default_addr).await;
-    let _subgraphs = match subgraphs {
+    let subgraphs = match options.start_subgraphs(store).await {
         Ok(subgraphs) => subgraphs,
         Err(error) => {
             eprintln!("cannot start the GraphQL subgraphs: {error}");
@@ -113,7 +111,7 @@ async fn demo(config: PathBuf, seed_latencies: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    print_tour(&gateway, &mocks);
+    print_tour(&gateway, &mocks, &subgraphs);
     let code = run_until_signal(gateway).await;
     mocks.shutdown().await;
     code
@@ -128,7 +126,11 @@ async fn demo(_config: PathBuf, _seed_latencies: bool) -> ExitCode {
 }
 
 #[cfg(feature = "demo")]
-fn print_tour(gateway: &RunningGateway, mocks: &mock_backends::MockBackends) {
+fn print_tour(
+    gateway: &RunningGateway,
+    mocks: &mock_backends::MockBackends,
+    subgraphs: &mock_backends::Subgraphs,
+) {
     let base = format!("http://{}", gateway.addr);
     let order = mock_backends::seed::FIRST_ORDER_ID;
     println!(
@@ -138,6 +140,13 @@ fn print_tour(gateway: &RunningGateway, mocks: &mock_backends::MockBackends) {
         mocks.users.addr,
         mocks.products.addr,
         mocks.payments.addr
+    );
+    println!(
+        "GraphQL subgraphs: orders {}, users {}, products {}, payments {}",
+        subgraphs.orders.url(),
+        subgraphs.users.url(),
+        subgraphs.products.url(),
+        subgraphs.payments.url()
     );
     println!("gateway on {base}, admin on http://{}", gateway.admin_addr);
     println!("try:");

@@ -39,11 +39,8 @@ use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderValue, Request, Response};
 
 use crate::body::GatewayBody;
-use crate::context::RequestContext;
+use crate::context::{RequestContext, X_REQUEST_ID};
 use crate::edge_error::GatewayError;
-
-/// The header that carries the request id to every call.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// Runs `plan` for one request. Dropping the returned future (the client
 /// went away) cancels every outstanding call.
@@ -82,7 +79,7 @@ fn forwarded_headers(client: &HeaderMap, ctx: &RequestContext) -> HeaderMap {
         headers.insert(AUTHORIZATION, auth.clone());
     }
     if let Ok(id) = HeaderValue::from_str(ctx.request_id.as_str()) {
-        headers.insert(REQUEST_ID_HEADER, id);
+        headers.insert(X_REQUEST_ID, id);
     }
     headers
 }

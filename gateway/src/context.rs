@@ -10,7 +10,8 @@ use crate::config::model::RouteSpec;
 use crate::router::Params;
 use crate::snapshot::Snapshot;
 
-/// The request-id header.
+/// The request-id header: the one spelling the gateway reads, mints and
+/// forwards (REST, gRPC, composition, GraphQL) and the tests assert on.
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The request id: taken from `x-request-id` or generated, then sent

@@ -1,5 +1,5 @@
 //! Federated GraphQL on `/graphql`: composition of subgraph SDLs into a
-//! supergraph ([`compose`]), planning with `hive-router-query-planner`
+//! supergraph ([`supergraph_compose`]), planning with `hive-router-query-planner`
 //! ([`prepare`]), our own executor of the plans on the gateway's upstream
 //! pools ([`execute`]), response shaping with null propagation
 //! ([`response`]), introspection from the public schema
@@ -7,7 +7,6 @@
 //! GraphiQL served offline ([`graphiql`]).
 //! See docs/graphql-federation.md.
 
-pub mod compose;
 pub mod error;
 pub mod execute;
 pub mod graphiql;
@@ -21,6 +20,7 @@ pub mod service;
 pub mod source;
 pub mod subscribe;
 pub mod supergraph;
+pub mod supergraph_compose;
 
 pub use handler::{GraphqlSettings, handle};
 pub use service::GraphqlService;

@@ -32,4 +32,5 @@ pub mod runtime;
 pub mod server;
 pub mod snapshot;
 pub mod upstream;
+pub mod websocket;
 pub mod workers;

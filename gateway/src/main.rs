@@ -1,5 +1,6 @@
 //! The `gateway` binary: parse the command line, run the library.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -13,6 +14,7 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,hyper=warn".into()),
         )
+        .with_ansi(colour_on_stdout())
         .init();
     let cli = gateway::cli::Cli::parse();
     match tokio::runtime::Builder::new_multi_thread()
@@ -25,4 +27,12 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Logs (written to standard output) are coloured only for a person at a
+/// terminal, and never with `NO_COLOR` set (no-color.org: present and not
+/// empty); a file or a pipe gets plain text.
+fn colour_on_stdout() -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+    std::io::stdout().is_terminal() && !no_color
 }

@@ -1,7 +1,10 @@
 //! Command-line flags of the `mock-backends` binary, and how they turn
 //! into [`MockOptions`]. Per-service flags take `SERVICE=VALUE`, where
-//! SERVICE is `orders` (REST and gRPC), `orders-rest`, `orders-grpc`,
-//! `users`, `products`, `payments` or `all`.
+//! SERVICE is one listener (`orders-rest`, `orders-grpc`, `users-rest`,
+//! `products-rest`, `payments-rest`, `orders-graphql`, `users-graphql`,
+//! `products-graphql`, `payments-graphql`), a domain with every listener
+//! that serves it (`orders` = REST + gRPC + GraphQL, `users`, `products`,
+//! `payments` = REST + GraphQL), or `all`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -9,15 +12,16 @@ use std::time::Duration;
 use clap::Parser;
 use http::StatusCode;
 
-use crate::control::FaultKind;
+use crate::control::{FaultKind, Faults};
 use crate::options::MockOptions;
 use crate::services::ServiceKind;
+use crate::subgraphs::SubgraphKind;
 
 /// Runs every mock service on its default address.
 #[derive(Debug, Parser)]
 #[command(name = "mock-backends", version, about)]
 pub struct Args {
-    /// Fixed latency, e.g. `users=30ms` (units: us, ms, s). Repeatable.
+    /// Fixed latency, e.g. `users=30ms` or `users=1.5s` (units: us, ms, s, m, h). Repeatable.
     #[arg(long, value_name = "SERVICE=DURATION")]
     pub latency: Vec<String>,
     /// Extra random latency in [0, jitter], e.g. `users=5ms`. Repeatable.
@@ -35,16 +39,35 @@ pub struct Args {
     /// Extra generated orders, for benchmarks on a large store.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub generate_orders: usize,
-    #[arg(long, value_name = "ADDR")]
+    /// Every listener on 127.0.0.1 port 0 (a free port each), unless its
+    /// own address flag says otherwise. The chosen addresses are printed.
+    #[arg(long)]
+    pub any_port: bool,
+    #[arg(long, value_name = "ADDR", alias = "orders-rest-addr")]
     pub orders_addr: Option<SocketAddr>,
     #[arg(long, value_name = "ADDR")]
     pub orders_grpc_addr: Option<SocketAddr>,
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", alias = "users-rest-addr")]
     pub users_addr: Option<SocketAddr>,
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", alias = "products-rest-addr")]
     pub products_addr: Option<SocketAddr>,
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", alias = "payments-rest-addr")]
     pub payments_addr: Option<SocketAddr>,
+    #[arg(long, value_name = "ADDR")]
+    pub orders_graphql_addr: Option<SocketAddr>,
+    #[arg(long, value_name = "ADDR")]
+    pub users_graphql_addr: Option<SocketAddr>,
+    #[arg(long, value_name = "ADDR")]
+    pub products_graphql_addr: Option<SocketAddr>,
+    #[arg(long, value_name = "ADDR")]
+    pub payments_graphql_addr: Option<SocketAddr>,
+}
+
+/// What a SERVICE name in a flag selects: one listener.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Service(ServiceKind),
+    Subgraph(SubgraphKind),
 }
 
 /// A flag value that does not parse.
@@ -59,24 +82,16 @@ pub struct FlagError {
 impl Args {
     /// Turns the flags into options, reporting every bad flag at once.
     pub fn into_options(self) -> Result<MockOptions, Vec<FlagError>> {
-        let mut opts = if self.seed_latencies {
-            MockOptions::default_addrs().with_seed_latencies()
+        let mut opts = if self.any_port {
+            MockOptions::ephemeral()
         } else {
             MockOptions::default_addrs()
         };
-        opts.seed_orders = self.generate_orders;
-        let addrs = [
-            (ServiceKind::OrdersRest, self.orders_addr),
-            (ServiceKind::OrdersGrpc, self.orders_grpc_addr),
-            (ServiceKind::Users, self.users_addr),
-            (ServiceKind::Products, self.products_addr),
-            (ServiceKind::Payments, self.payments_addr),
-        ];
-        for (kind, addr) in addrs {
-            if let Some(addr) = addr {
-                *opts.addrs.get_mut(kind) = addr;
-            }
+        if self.seed_latencies {
+            opts = opts.with_seed_latencies();
         }
+        opts.seed_orders = self.generate_orders;
+        self.apply_addrs(&mut opts);
         let mut errors = Vec::new();
         apply_each(
             &mut opts,
@@ -118,13 +133,41 @@ impl Args {
     }
 }
 
+impl Args {
+    fn apply_addrs(&self, opts: &mut MockOptions) {
+        let services = [
+            (ServiceKind::OrdersRest, self.orders_addr),
+            (ServiceKind::OrdersGrpc, self.orders_grpc_addr),
+            (ServiceKind::Users, self.users_addr),
+            (ServiceKind::Products, self.products_addr),
+            (ServiceKind::Payments, self.payments_addr),
+        ];
+        for (kind, addr) in services {
+            if let Some(addr) = addr {
+                *opts.addrs.get_mut(kind) = addr;
+            }
+        }
+        let subgraphs = [
+            (SubgraphKind::Orders, self.orders_graphql_addr),
+            (SubgraphKind::Users, self.users_graphql_addr),
+            (SubgraphKind::Products, self.products_graphql_addr),
+            (SubgraphKind::Payments, self.payments_graphql_addr),
+        ];
+        for (kind, addr) in subgraphs {
+            if let Some(addr) = addr {
+                *opts.subgraph_addrs.get_mut(kind) = addr;
+            }
+        }
+    }
+}
+
 fn apply_each<T: Copy>(
     opts: &mut MockOptions,
     errors: &mut Vec<FlagError>,
     flag: &'static str,
     values: &[String],
     parse: fn(&str) -> Result<T, String>,
-    set: impl Fn(&mut crate::Faults, T),
+    set: impl Fn(&mut Faults, T),
 ) {
     for raw in values {
         let error = |problem: String| FlagError {
@@ -137,42 +180,67 @@ fn apply_each<T: Copy>(
             .ok_or_else(|| "expected SERVICE=VALUE".to_owned())
             .and_then(|(service, value)| Ok((parse_targets(service)?, parse(value.trim())?)));
         match parsed {
-            Ok((targets, value)) => targets
-                .iter()
-                .for_each(|kind| set(opts.faults.get_mut(*kind), value)),
+            Ok((targets, value)) => {
+                for target in targets {
+                    let faults = match target {
+                        Target::Service(kind) => opts.faults.get_mut(kind),
+                        Target::Subgraph(kind) => opts.subgraph_faults.get_mut(kind),
+                    };
+                    set(faults, value);
+                }
+            }
             Err(problem) => errors.push(error(problem)),
         }
     }
 }
 
-/// The services a SERVICE name selects.
-pub fn parse_targets(name: &str) -> Result<Vec<ServiceKind>, String> {
-    match name.trim() {
-        "all" => Ok(ServiceKind::ALL.to_vec()),
-        "orders" => Ok(vec![ServiceKind::OrdersRest, ServiceKind::OrdersGrpc]),
-        other => ServiceKind::ALL.into_iter().find(|k| k.name() == other).map(|k| vec![k]).ok_or_else(|| {
-            format!("unknown service {other:?}: expected orders, orders-rest, orders-grpc, users, products, payments or all")
-        }),
-    }
+/// The listeners a SERVICE name selects.
+pub fn parse_targets(name: &str) -> Result<Vec<Target>, String> {
+    let services = ServiceKind::ALL.map(Target::Service);
+    let subgraphs = SubgraphKind::ALL.map(Target::Subgraph);
+    let targets = match name.trim() {
+        "all" => services.iter().chain(&subgraphs).copied().collect(),
+        "orders" => vec![
+            Target::Service(ServiceKind::OrdersRest),
+            Target::Service(ServiceKind::OrdersGrpc),
+            Target::Subgraph(SubgraphKind::Orders),
+        ],
+        "users" => domain(ServiceKind::Users, SubgraphKind::Users),
+        "products" => domain(ServiceKind::Products, SubgraphKind::Products),
+        "payments" => domain(ServiceKind::Payments, SubgraphKind::Payments),
+        "orders-rest" => vec![Target::Service(ServiceKind::OrdersRest)],
+        "orders-grpc" => vec![Target::Service(ServiceKind::OrdersGrpc)],
+        "users-rest" => vec![Target::Service(ServiceKind::Users)],
+        "products-rest" => vec![Target::Service(ServiceKind::Products)],
+        "payments-rest" => vec![Target::Service(ServiceKind::Payments)],
+        other => {
+            let subgraph = SubgraphKind::ALL
+                .into_iter()
+                .find(|kind| kind.service_name() == other);
+            match subgraph {
+                Some(kind) => vec![Target::Subgraph(kind)],
+                None => {
+                    return Err(format!(
+                        "unknown service {other:?}: expected all, orders, users, products, payments \
+                     (every listener of that domain), or one listener: orders-rest, orders-grpc, \
+                     users-rest, products-rest, payments-rest, orders-graphql, users-graphql, \
+                     products-graphql or payments-graphql"
+                    ));
+                }
+            }
+        }
+    };
+    Ok(targets)
 }
 
-/// Parses `30ms`, `1.5s`, `250us` or `0`.
+fn domain(service: ServiceKind, subgraph: SubgraphKind) -> Vec<Target> {
+    vec![Target::Service(service), Target::Subgraph(subgraph)]
+}
+
+/// Parses a duration in the syntax `routes.yaml` uses too (crate
+/// `durations`): `30ms`, `1.5s`, `250us`, `1m`, `0`.
 pub fn parse_duration(raw: &str) -> Result<Duration, String> {
-    let split = raw
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(raw.len());
-    let (number, unit) = raw.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("expected a duration such as 30ms, got {raw:?}"))?;
-    let seconds = match unit {
-        "s" => value,
-        "ms" => value / 1e3,
-        "us" | "µs" => value / 1e6,
-        "" if value == 0.0 => 0.0,
-        _ => return Err(format!("unknown unit in {raw:?}: use us, ms or s")),
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|e| format!("{raw:?}: {e}"))
+    durations::parse(raw).map_err(|error| error.to_string())
 }
 
 /// Parses a rate in `[0, 1]`.
@@ -198,87 +266,4 @@ pub fn parse_fault_kind(raw: &str) -> Result<FaultKind, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(flags: &[&str]) -> Args {
-        Args::parse_from(std::iter::once("mock-backends").chain(flags.iter().copied()))
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("30ms"), Ok(Duration::from_millis(30)));
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
-        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
-        assert!(parse_duration("30").is_err());
-        assert!(parse_duration("fast").is_err());
-        assert!(parse_duration("5m").is_err());
-    }
-
-    #[test]
-    fn flags_become_options() {
-        let opts = args(&[
-            "--latency",
-            "users=30ms",
-            "--jitter",
-            "users=5ms",
-            "--error-rate",
-            "orders=0.1",
-            "--error-kind",
-            "payments=503",
-            "--generate-orders",
-            "7",
-            "--users-addr",
-            "127.0.0.1:9000",
-        ])
-        .into_options()
-        .unwrap();
-        assert_eq!(opts.faults.users.latency, Duration::from_millis(30));
-        assert_eq!(opts.faults.users.jitter, Duration::from_millis(5));
-        assert_eq!(
-            (
-                opts.faults.orders.error_rate,
-                opts.faults.orders_grpc.error_rate
-            ),
-            (0.1, 0.1)
-        );
-        assert_eq!(
-            opts.faults.orders_grpc.error_kind,
-            FaultKind::Grpc(tonic::Code::Unavailable)
-        );
-        assert_eq!(
-            opts.faults.payments.error_kind,
-            FaultKind::Http(StatusCode::SERVICE_UNAVAILABLE)
-        );
-        assert_eq!(opts.seed_orders, 7);
-        assert_eq!(opts.addrs.users.port(), 9000);
-        assert_eq!(opts.addrs.orders.port(), 7101);
-    }
-
-    #[test]
-    fn seed_latencies_preset() {
-        let opts = args(&["--seed-latencies", "--latency", "users=1ms"])
-            .into_options()
-            .unwrap();
-        assert_eq!(opts.faults.orders.latency, Duration::from_millis(50));
-        assert_eq!(opts.faults.products.latency, Duration::from_millis(40));
-        assert_eq!(opts.faults.users.latency, Duration::from_millis(1));
-    }
-
-    #[test]
-    fn every_bad_flag_is_reported() {
-        let errors = args(&[
-            "--latency",
-            "userz=1ms",
-            "--error-rate",
-            "orders=2",
-            "--jitter",
-            "users",
-        ])
-        .into_options()
-        .unwrap_err();
-        let flags: Vec<&str> = errors.iter().map(|e| e.flag).collect();
-        assert_eq!(flags, ["latency", "jitter", "error-rate"]);
-    }
-}
+mod tests;

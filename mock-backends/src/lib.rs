@@ -30,4 +30,4 @@ pub use server::{ServiceHandle, start_service};
 pub use services::ServiceKind;
 pub use store::{OrderChanged, OrderDeleted, Store};
 pub mod subgraphs;
-pub use subgraphs::{SubgraphHandle, SubgraphKind, Subgraphs, start_subgraph};
+pub use subgraphs::{PerSubgraph, SubgraphHandle, SubgraphKind, Subgraphs, start_subgraph};

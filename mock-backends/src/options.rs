@@ -1,5 +1,5 @@
 //! Starting every service at once: addresses, initial faults and the size
-//! of the store.
+//! of the store, for the REST and gRPC services and the GraphQL subgraphs.
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use crate::error::MockError;
 use crate::server::{ServiceHandle, start_service};
 use crate::services::ServiceKind;
 use crate::store::Store;
+use crate::subgraphs::{PerSubgraph, SubgraphKind, Subgraphs};
 
 /// One value per service.
 #[derive(Clone, Debug, PartialEq)]
@@ -100,11 +101,14 @@ impl Faults {
     }
 }
 
-/// What [`start_all`] starts.
+/// What [`start_all`] starts, and the GraphQL subgraphs
+/// ([`MockOptions::start_subgraphs`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct MockOptions {
     pub addrs: ServiceAddrs,
     pub faults: PerService<Faults>,
+    pub subgraph_addrs: PerSubgraph<SocketAddr>,
+    pub subgraph_faults: PerSubgraph<Faults>,
     /// Generated orders added after the seeded ones.
     pub seed_orders: usize,
 }
@@ -115,6 +119,7 @@ impl MockOptions {
         let any_port = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0));
         MockOptions {
             addrs: PerService::from_fn(|_| any_port),
+            subgraph_addrs: PerSubgraph::from_fn(|_| any_port),
             ..MockOptions::default_addrs()
         }
     }
@@ -124,16 +129,28 @@ impl MockOptions {
         MockOptions {
             addrs: PerService::from_fn(ServiceKind::default_addr),
             faults: PerService::from_fn(Faults::none_for),
+            subgraph_addrs: PerSubgraph::from_fn(SubgraphKind::default_addr),
+            subgraph_faults: PerSubgraph::from_fn(|_| Faults::default()),
             seed_orders: 0,
         }
     }
 
-    /// Applies the seed document's latencies (see [`ServiceKind::seed_latency`]).
+    /// Applies the seed document's latencies (see [`ServiceKind::seed_latency`])
+    /// to the services and to the subgraphs that stand for them.
     pub fn with_seed_latencies(mut self) -> MockOptions {
         for kind in ServiceKind::ALL {
             self.faults.get_mut(kind).latency = kind.seed_latency();
         }
+        for kind in SubgraphKind::ALL {
+            self.subgraph_faults.get_mut(kind).latency = kind.seed_latency();
+        }
         self
+    }
+
+    /// Starts the four GraphQL subgraphs on `store` (usually
+    /// [`MockBackends::store`]) with these addresses and faults.
+    pub async fn start_subgraphs(&self, store: Arc<Store>) -> Result<Subgraphs, MockError> {
+        Subgraphs::start_with(store, &self.subgraph_addrs, &self.subgraph_faults).await
     }
 }
 

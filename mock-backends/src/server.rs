@@ -54,26 +54,39 @@ pub async fn start_service(
 ) -> Result<ServiceHandle, MockError> {
     let state = ControlState::new(faults.clone());
     let router = build_router(kind, store, Arc::clone(&state));
-    let listener = bind(kind, addr)?;
-    let addr = listener.local_addr().map_err(|source| MockError::Bind {
-        service: kind.name(),
-        addr,
-        source,
-    })?;
-    let supervisor = Arc::new(ListenerSupervisor::new(kind, addr, router));
-    supervisor.start(listener, faults.down).await;
+    let supervisor = serve_router(kind.name(), addr, router, faults.down).await?;
     Ok(ServiceHandle {
         kind,
-        addr,
+        addr: supervisor.addr,
         control: Control::new(state, Arc::clone(&supervisor)),
         _stop_on_drop: supervisor.shutdown.clone().drop_guard(),
         supervisor,
     })
 }
 
-fn bind(kind: ServiceKind, addr: SocketAddr) -> Result<TcpListener, MockError> {
+/// Binds `addr` for the listener called `name` (in errors) and serves
+/// `router` on it, unless it starts `down`. The supervisor knows the bound
+/// address.
+pub(crate) async fn serve_router(
+    name: &'static str,
+    addr: SocketAddr,
+    router: Router,
+    down: bool,
+) -> Result<Arc<ListenerSupervisor>, MockError> {
+    let listener = bind(name, addr)?;
+    let addr = listener.local_addr().map_err(|source| MockError::Bind {
+        service: name,
+        addr,
+        source,
+    })?;
+    let supervisor = Arc::new(ListenerSupervisor::new(name, addr, router));
+    supervisor.start(listener, down).await;
+    Ok(supervisor)
+}
+
+fn bind(name: &'static str, addr: SocketAddr) -> Result<TcpListener, MockError> {
     let error = |source| MockError::Bind {
-        service: kind.name(),
+        service: name,
         addr,
         source,
     };
@@ -92,10 +105,10 @@ fn bind(kind: ServiceKind, addr: SocketAddr) -> Result<TcpListener, MockError> {
 /// Owns the listener of one service and opens or closes it on demand.
 #[derive(Debug)]
 pub(crate) struct ListenerSupervisor {
-    kind: ServiceKind,
-    addr: SocketAddr,
+    name: &'static str,
+    pub(crate) addr: SocketAddr,
     router: Router,
-    shutdown: CancellationToken,
+    pub(crate) shutdown: CancellationToken,
     running: tokio::sync::Mutex<Option<Running>>,
     down: AtomicBool,
 }
@@ -108,9 +121,9 @@ struct Running {
 }
 
 impl ListenerSupervisor {
-    fn new(kind: ServiceKind, addr: SocketAddr, router: Router) -> ListenerSupervisor {
+    fn new(name: &'static str, addr: SocketAddr, router: Router) -> ListenerSupervisor {
         ListenerSupervisor {
-            kind,
+            name,
             addr,
             router,
             shutdown: CancellationToken::new(),
@@ -146,13 +159,11 @@ impl ListenerSupervisor {
     /// Binds the same address again and serves on it.
     pub(crate) async fn go_up(&self) -> Result<(), MockError> {
         if self.shutdown.is_cancelled() {
-            return Err(MockError::ShutDown {
-                service: self.kind.name(),
-            });
+            return Err(MockError::ShutDown { service: self.name });
         }
         let mut running = self.running.lock().await;
         if running.is_none() {
-            *running = Some(self.serve(bind(self.kind, self.addr)?));
+            *running = Some(self.serve(bind(self.name, self.addr)?));
         }
         self.down.store(false, Ordering::SeqCst);
         Ok(())

@@ -5,7 +5,9 @@
 //! `Subscription.orderStatusChanged` fires for changes made over REST.
 //!
 //! Each subgraph serves GraphQL on `POST /graphql` (with `_service { sdl }`
-//! and `_entities`), graphql-transport-ws on `GET /graphql` and `/healthz`.
+//! and `_entities`), graphql-transport-ws on `GET /graphql` and `/healthz`,
+//! behind the same injection middleware and [`crate::Control`] as the
+//! other services (latency, jitter, error rate, down, request log).
 //! [`start_subgraph`] starts one; see `docs/graphql-federation.md` for the
 //! schema and which federation feature each field exercises.
 
@@ -18,9 +20,11 @@ pub mod users;
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use http::{SubgraphHandle, start_subgraph};
 
+use crate::control::Faults;
 use crate::store::Store;
 
 /// One of the four subgraphs.
@@ -50,6 +54,28 @@ impl SubgraphKind {
             SubgraphKind::Products => "products",
             SubgraphKind::Payments => "payments",
         }
+    }
+
+    /// The listener's name in flags, errors and the address listing:
+    /// `orders-graphql`, `users-graphql`, ...
+    pub fn service_name(self) -> &'static str {
+        match self {
+            SubgraphKind::Orders => "orders-graphql",
+            SubgraphKind::Users => "users-graphql",
+            SubgraphKind::Products => "products-graphql",
+            SubgraphKind::Payments => "payments-graphql",
+        }
+    }
+
+    /// The seed document's latency of the service this subgraph stands
+    /// for: orders 50 ms, users 30, products 40, payments 20.
+    pub fn seed_latency(self) -> Duration {
+        Duration::from_millis(match self {
+            SubgraphKind::Orders => 50,
+            SubgraphKind::Users => 30,
+            SubgraphKind::Products => 40,
+            SubgraphKind::Payments => 20,
+        })
     }
 
     /// The fixed default port: orders 7111, users 7112, products 7113, payments 7114.
@@ -85,6 +111,45 @@ impl std::fmt::Display for SubgraphKind {
     }
 }
 
+/// One value per subgraph.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PerSubgraph<T> {
+    pub orders: T,
+    pub users: T,
+    pub products: T,
+    pub payments: T,
+}
+
+impl<T> PerSubgraph<T> {
+    /// Builds each value from its subgraph kind.
+    pub fn from_fn(mut make: impl FnMut(SubgraphKind) -> T) -> PerSubgraph<T> {
+        PerSubgraph {
+            orders: make(SubgraphKind::Orders),
+            users: make(SubgraphKind::Users),
+            products: make(SubgraphKind::Products),
+            payments: make(SubgraphKind::Payments),
+        }
+    }
+
+    pub fn get(&self, kind: SubgraphKind) -> &T {
+        match kind {
+            SubgraphKind::Orders => &self.orders,
+            SubgraphKind::Users => &self.users,
+            SubgraphKind::Products => &self.products,
+            SubgraphKind::Payments => &self.payments,
+        }
+    }
+
+    pub fn get_mut(&mut self, kind: SubgraphKind) -> &mut T {
+        match kind {
+            SubgraphKind::Orders => &mut self.orders,
+            SubgraphKind::Users => &mut self.users,
+            SubgraphKind::Products => &mut self.products,
+            SubgraphKind::Payments => &mut self.payments,
+        }
+    }
+}
+
 /// The four subgraphs, running on one store. Dropping it stops them.
 #[derive(Debug)]
 pub struct Subgraphs {
@@ -95,12 +160,28 @@ pub struct Subgraphs {
 }
 
 impl Subgraphs {
-    /// Starts all four, each on `addr(kind)` (port 0 picks a free port).
+    /// Starts all four, each on `addr(kind)` (port 0 picks a free port),
+    /// with no injection.
     pub async fn start(
         store: Arc<Store>,
         addr: impl Fn(SubgraphKind) -> SocketAddr,
     ) -> Result<Subgraphs, crate::MockError> {
-        let start = |kind| start_subgraph(kind, addr(kind), Arc::clone(&store));
+        let addrs = PerSubgraph::from_fn(addr);
+        Subgraphs::start_with(store, &addrs, &PerSubgraph::from_fn(|_| Faults::default())).await
+    }
+
+    /// Starts all four on `addrs` with the initial `faults` (latency,
+    /// jitter and error rate apply to every GraphQL request, as on the
+    /// REST and gRPC services).
+    pub async fn start_with(
+        store: Arc<Store>,
+        addrs: &PerSubgraph<SocketAddr>,
+        faults: &PerSubgraph<Faults>,
+    ) -> Result<Subgraphs, crate::MockError> {
+        let start = |kind| {
+            let faults = faults.get(kind).clone();
+            start_subgraph(kind, *addrs.get(kind), Arc::clone(&store), faults)
+        };
         Ok(Subgraphs {
             orders: start(SubgraphKind::Orders).await?,
             users: start(SubgraphKind::Users).await?,

@@ -12,8 +12,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use gateway::config::model::SubgraphEndpoint;
-use gateway::graphql::compose::{SubgraphSdl, compose};
 use gateway::graphql::source::fetch_sdl;
+use gateway::graphql::supergraph_compose::{SubgraphSdl, compose_supergraph};
 use mock_backends::{MockOptions, SubgraphKind, Subgraphs};
 use serde_json::{Value, json};
 
@@ -105,7 +105,7 @@ pub async fn compose_live(
             sdl,
         });
     }
-    compose(&sdls).expect("subgraphs compose")
+    compose_supergraph(&sdls).expect("subgraphs compose")
 }
 
 async fn composed_supergraph(endpoints: &[SubgraphEndpoint]) -> String {

@@ -119,6 +119,34 @@ fn errors_are_sorted_by_position() {
 }
 
 #[test]
+fn durations_take_decimals_and_minutes() {
+    let config = compiled(
+        "backends:\n  a:\n    url: http://127.0.0.1:1\n    connect_timeout: 1.5s\n    request_timeout: 1m\n",
+    );
+    let backend = &config.backends["a"];
+    assert_eq!(backend.connect_timeout, Duration::from_millis(1500));
+    assert_eq!(backend.request_timeout, Duration::from_secs(60));
+}
+
+#[test]
+fn bad_durations_say_what_is_wrong() {
+    insta::assert_snapshot!(errors_of(
+        "backends:
+  a:
+    url: http://127.0.0.1:1
+    connect_timeout: 1.5x
+    request_timeout: \"30\"
+    ejection:
+      cooldown: 1..5s
+  b:
+    url: http://127.0.0.1:2
+    connect_timeout: 2sec
+    request_timeout: 99999999999999999999h
+"
+    ));
+}
+
+#[test]
 fn an_empty_file_is_all_defaults() {
     let config = compiled("# nothing yet\n");
     assert_eq!(config.listen.to_string(), "127.0.0.1:8080");

@@ -1,50 +1,17 @@
-//! Durations (`150ms`, `2s`, `1m30s`) and byte sizes (`2MB`, `512KiB`).
+//! Durations (`150ms`, `1.5s`, `1m30s`; the `durations` crate, shared with
+//! the mocks' flags) and byte sizes (`2MB`, `512KiB`).
 //!
 //! Pure string parsers; their `Err` is the message shown to the user,
 //! without position (the caller adds that).
 
 use std::time::Duration;
 
-const DURATION_UNITS: &str = "us, ms, s, m or h";
 const SIZE_UNITS: &str = "B, KB, MB, GB, KiB, MiB or GiB";
 
-/// Parses one or more `<integer><unit>` parts, units `us`, `ms`, `s`, `m`,
-/// `h`: `500us`, `150ms`, `2s`, `1m30s`.
+/// Parses a duration with the syntax the mocks' flags share (crate
+/// `durations`): `500us`, `150ms`, `1.5s`, `1m30s`, `2h`.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let trimmed = text.trim();
-    if trimmed.is_empty() {
-        return Err("empty duration; write e.g. \"150ms\", \"2s\" or \"1m\"".to_owned());
-    }
-    let mut total = Duration::ZERO;
-    for (number, unit) in split_number_unit_parts(trimmed).ok_or_else(|| {
-        format!("invalid duration \"{text}\"; write e.g. \"150ms\", \"2s\" or \"1m\"")
-    })? {
-        if unit.is_empty() {
-            return Err(format!(
-                "duration \"{text}\" needs a unit ({DURATION_UNITS}), e.g. \"{number}ms\""
-            ));
-        }
-        let part = duration_part(number, unit).ok_or_else(|| {
-            format!("unknown unit \"{unit}\" in duration \"{text}\"; use {DURATION_UNITS}")
-        })?;
-        total = total
-            .checked_add(part.ok_or_else(|| format!("duration \"{text}\" is too large"))?)
-            .ok_or_else(|| format!("duration \"{text}\" is too large"))?;
-    }
-    Ok(total)
-}
-
-/// `None` for an unknown unit, `Some(None)` on overflow.
-fn duration_part(number: u64, unit: &str) -> Option<Option<Duration>> {
-    let part = match unit {
-        "us" | "µs" => Some(Duration::from_micros(number)),
-        "ms" => Some(Duration::from_millis(number)),
-        "s" => Some(Duration::from_secs(number)),
-        "m" => number.checked_mul(60).map(Duration::from_secs),
-        "h" => number.checked_mul(3600).map(Duration::from_secs),
-        _ => return None,
-    };
-    Some(part)
+    durations::parse(text).map_err(|error| error.to_string())
 }
 
 /// Parses a byte size: a plain integer (bytes) or an integer with a unit.
@@ -107,52 +74,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_in_every_unit() {
-        assert_eq!(parse_duration("500us"), Ok(Duration::from_micros(500)));
+    fn durations_use_the_shared_syntax() {
         assert_eq!(parse_duration("150ms"), Ok(Duration::from_millis(150)));
-        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
-        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
-        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
-        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
-    }
-
-    #[test]
-    fn durations_combine_parts() {
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("1s500ms"), Ok(Duration::from_millis(1500)));
-    }
-
-    #[test]
-    fn duration_errors_say_what_is_wrong() {
         assert_eq!(
-            parse_duration("150").unwrap_err(),
-            "duration \"150\" needs a unit (us, ms, s, m or h), e.g. \"150ms\""
+            parse_duration("1.5x").unwrap_err(),
+            "unknown unit \"x\" in duration \"1.5x\"; use us, ms, s, m or h"
         );
-        assert_eq!(
-            parse_duration("2sec").unwrap_err(),
-            "unknown unit \"sec\" in duration \"2sec\"; use us, ms, s, m or h"
-        );
-        assert_eq!(
-            parse_duration("fast").unwrap_err(),
-            "invalid duration \"fast\"; write e.g. \"150ms\", \"2s\" or \"1m\""
-        );
-        assert!(
-            parse_duration("")
-                .unwrap_err()
-                .starts_with("empty duration")
-        );
-        assert!(parse_duration("-1s").is_err());
-        assert!(parse_duration("1.5s").is_err());
-    }
-
-    #[test]
-    fn duration_overflow_is_an_error_not_a_panic() {
-        let huge = format!("{}h", u64::MAX);
-        assert_eq!(
-            parse_duration(&huge).unwrap_err(),
-            format!("duration \"{huge}\" is too large")
-        );
-        assert!(parse_duration("99999999999999999999999s").is_err());
     }
 
     #[test]

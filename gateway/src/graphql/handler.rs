@@ -58,7 +58,7 @@ pub async fn handle(
     if settings.console && wants_html(&request) {
         return Ok(graphiql::page(&settings.path));
     }
-    if subscribe::transport_ws::is_upgrade(&request) {
+    if crate::websocket::is_upgrade(&request) {
         return Ok(subscribe::transport_ws::accept(request, ctx));
     }
     let event_stream = subscribe::sse::wants_event_stream(&request);

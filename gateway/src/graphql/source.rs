@@ -13,9 +13,9 @@ use http_body_util::BodyExt;
 use notify::Watcher;
 use serde_json::Value;
 
-use super::compose::{ComposeError, SubgraphSdl, compose};
 use super::service::GraphqlService;
 use super::supergraph::{Supergraph, SupergraphError, subgraph_client};
+use super::supergraph_compose::{SubgraphSdl, SupergraphComposeError, compose_supergraph};
 use crate::body;
 use crate::config::model::{SubgraphEndpoint, SupergraphSource};
 
@@ -31,7 +31,7 @@ pub enum LoadError {
         message: String,
     },
     #[error("composition failed: {0}")]
-    Compose(#[from] ComposeError),
+    Composition(#[from] SupergraphComposeError),
     #[error(transparent)]
     Supergraph(#[from] SupergraphError),
 }
@@ -75,7 +75,7 @@ pub async fn compose_subgraphs(list: &[SubgraphEndpoint]) -> Result<String, Load
         })
     });
     let subgraphs = futures::future::try_join_all(fetches).await?;
-    Ok(compose(&subgraphs)?)
+    Ok(compose_supergraph(&subgraphs)?)
 }
 
 /// `{ _service { sdl } }` of one subgraph.

@@ -22,20 +22,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
-use http::header::{
-    CONNECTION, HeaderValue, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION,
-    UPGRADE,
-};
-use http::{HeaderMap, Request, Response, StatusCode};
+use http::{Request, Response};
 use http_body::Frame;
 use http_body_util::StreamBody;
-use hyper_util::rt::TokioIo;
 use prost_reflect::MessageDescriptor;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::call::{self, grpc_request, pool_for};
@@ -47,8 +40,8 @@ use crate::body::{self, BoxError, GatewayBody};
 use crate::context::RequestContext;
 use crate::drain::Drain;
 use crate::upstream::UpstreamPool;
+use crate::websocket::{self, ServerSocket as Socket};
 
-type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 type FrameSender = mpsc::Sender<Result<Frame<Bytes>, BoxError>>;
 
 /// Answers a WebSocket upgrade and bridges it to the bidirectional call.
@@ -58,7 +51,12 @@ pub async fn bidirectional(
     route: &GrpcRoute,
     transcoding: &Transcoding,
 ) -> Result<Response<GatewayBody>, GrpcError> {
-    let accept = accept_key(request.headers())?;
+    let handshake = websocket::check(&request, None).map_err(|error| {
+        GrpcError::bad_request(
+            "WEBSOCKET_REQUIRED",
+            format!("this route streams both ways over WebSocket: {error}"),
+        )
+    })?;
     let pool = pool_for(&ctx, &route.backend.name)?;
     let (sender, receiver) = mpsc::channel(8);
     let upstream_body = body::boxed(StreamBody::new(ReceiverStream::new(receiver)));
@@ -78,55 +76,11 @@ pub async fn bidirectional(
         json: transcoding.json,
         drain: crate::drain::current(),
     };
-    let on_upgrade = hyper::upgrade::on(&mut request);
     let guard = bridge.drain.track_stream();
-    tokio::spawn(async move {
+    Ok(websocket::accept(&mut request, handshake, move |socket| async move {
         let _open = guard;
-        match on_upgrade.await {
-            Ok(upgraded) => {
-                let socket =
-                    WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None)
-                        .await;
-                bridge.run(socket, upstream, sender).await;
-            }
-            Err(error) => tracing::debug!(%error, "websocket upgrade failed"),
-        }
-    });
-    Ok(switching_protocols(accept))
-}
-
-/// The 101 answer to an upgrade.
-fn switching_protocols(accept: HeaderValue) -> Response<GatewayBody> {
-    let mut response = Response::new(body::empty());
-    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let headers = response.headers_mut();
-    headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
-    headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
-    headers.insert(SEC_WEBSOCKET_ACCEPT, accept);
-    response
-}
-
-/// Checks the upgrade request and computes `Sec-WebSocket-Accept`.
-fn accept_key(headers: &HeaderMap) -> Result<HeaderValue, GrpcError> {
-    let has = |name, token: &str| {
-        headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-    };
-    let required = "this route streams both ways over WebSocket: send a GET with Connection: Upgrade, Upgrade: websocket, Sec-WebSocket-Version: 13";
-    if !has(UPGRADE, "websocket")
-        || !has(CONNECTION, "upgrade")
-        || !has(SEC_WEBSOCKET_VERSION, "13")
-    {
-        return Err(GrpcError::bad_request("WEBSOCKET_REQUIRED", required));
-    }
-    let key = headers
-        .get(SEC_WEBSOCKET_KEY)
-        .ok_or_else(|| GrpcError::bad_request("WEBSOCKET_REQUIRED", required))?;
-    HeaderValue::from_str(&derive_accept_key(key.as_bytes()))
-        .map_err(|_| GrpcError::bad_request("WEBSOCKET_REQUIRED", required))
+        bridge.run(socket, upstream, sender).await;
+    }))
 }
 
 /// What the bridging task needs.

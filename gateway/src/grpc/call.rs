@@ -18,7 +18,7 @@ use super::error::GrpcError;
 use super::framing::FrameDecoder;
 use super::status::{RpcStatus, read_status};
 use crate::body::GatewayBody;
-use crate::context::RequestContext;
+use crate::context::{RequestContext, X_REQUEST_ID};
 use crate::limits::BodyTooLarge;
 use crate::upstream::{UpstreamError, UpstreamPool};
 
@@ -55,7 +55,7 @@ pub fn grpc_request(
         }
     }
     if let Ok(id) = HeaderValue::from_str(ctx.request_id.as_str()) {
-        headers.insert("x-request-id", id);
+        headers.insert(X_REQUEST_ID, id);
     }
     if let Some(timeout) = deadline.and_then(|d| HeaderValue::from_str(&grpc_timeout(d)).ok()) {
         headers.insert("grpc-timeout", timeout);

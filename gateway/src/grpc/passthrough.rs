@@ -12,7 +12,7 @@ use super::error::{GrpcError, NativeGrpcError};
 use super::grpc_web;
 use super::route::GrpcRoute;
 use crate::body::GatewayBody;
-use crate::context::RequestContext;
+use crate::context::{RequestContext, X_REQUEST_ID};
 use crate::edge_error::GatewayError;
 use crate::proxy::strip_hop_by_hop;
 
@@ -67,7 +67,7 @@ fn prepare_headers(parts: &mut Parts, ctx: &RequestContext) {
         .headers
         .insert(TE, HeaderValue::from_static("trailers"));
     if let Ok(id) = HeaderValue::from_str(ctx.request_id.as_str()) {
-        parts.headers.insert("x-request-id", id);
+        parts.headers.insert(X_REQUEST_ID, id);
     }
     let deadline = ctx
         .route

@@ -189,7 +189,7 @@ mod tests {
             headers["forwarded"],
             "for=10.1.2.3;proto=http;host=\"api.example.com\""
         );
-        assert_eq!(headers["x-request-id"], "req-1");
+        assert_eq!(headers[X_REQUEST_ID], "req-1");
         assert!(headers.get("host").is_none());
         assert_eq!(headers.get_all("x-forwarded-for").iter().count(), 1);
     }

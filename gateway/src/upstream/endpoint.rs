@@ -54,13 +54,23 @@ impl Endpoint {
 
     /// Records a connect failure; returns true if this ejected the endpoint.
     pub fn record_connect_failure(&self, policy: &EjectionPolicy, now: Instant) -> bool {
-        let failures = self.consecutive_failures.fetch_add(1, Ordering::Relaxed) + 1;
+        let failures = self
+            .consecutive_failures
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1);
         if policy.consecutive_failures == 0 || failures < policy.consecutive_failures {
             return false;
         }
-        let until = self.nanos(now) + duration_nanos(policy.cooldown);
-        self.ejected_until.store(until, Ordering::Relaxed);
+        self.ejected_until
+            .store(self.ejection_end(policy.cooldown, now), Ordering::Relaxed);
         true
+    }
+
+    /// `now + cooldown` in nanoseconds since the epoch; a cooldown too large
+    /// to add (a huge configured value) ejects until the far future
+    /// (`u64::MAX` ns, about 584 years) instead of overflowing.
+    fn ejection_end(&self, cooldown: Duration, now: Instant) -> u64 {
+        self.nanos(now).saturating_add(duration_nanos(cooldown))
     }
 
     fn nanos(&self, now: Instant) -> u64 {
@@ -80,5 +90,36 @@ pub struct InFlightGuard(Arc<Endpoint>);
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(cooldown: Duration) -> EjectionPolicy {
+        EjectionPolicy {
+            consecutive_failures: 1,
+            cooldown,
+        }
+    }
+
+    #[test]
+    fn a_huge_cooldown_ejects_until_the_far_future_without_overflow() {
+        let epoch = Instant::now();
+        let endpoint = Endpoint::new(Uri::from_static("http://a"), epoch);
+        let later = epoch + Duration::from_secs(3600);
+        assert!(endpoint.record_connect_failure(&policy(Duration::MAX), later));
+        assert_eq!(endpoint.ejected_until.load(Ordering::Relaxed), u64::MAX);
+        assert!(!endpoint.is_available(later + Duration::from_secs(365 * 24 * 3600)));
+    }
+
+    #[test]
+    fn an_ordinary_cooldown_ends() {
+        let epoch = Instant::now();
+        let endpoint = Endpoint::new(Uri::from_static("http://a"), epoch);
+        assert!(endpoint.record_connect_failure(&policy(Duration::from_secs(10)), epoch));
+        assert!(!endpoint.is_available(epoch + Duration::from_secs(9)));
+        assert!(endpoint.is_available(epoch + Duration::from_secs(10)));
     }
 }

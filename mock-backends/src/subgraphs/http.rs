@@ -2,6 +2,9 @@
 //! mutations, graphql-transport-ws on `GET /graphql` for subscriptions,
 //! `/healthz`, a log of the operations received, and a switch that makes
 //! every GraphQL request fail with an HTTP status (for partial-data tests).
+//! The listener is the services' own (`server::serve_router`), behind the
+//! same injection middleware, so `--latency users=200ms` slows the users
+//! subgraph as it slows the users REST service.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -9,16 +12,18 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use async_graphql::{ObjectType, Schema, SubscriptionType};
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse, GraphQLSubscription};
-use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Router, middleware};
 use http::StatusCode;
-use tokio::net::TcpListener;
-use tokio_util::sync::{CancellationToken, DropGuard};
+use tokio_util::sync::DropGuard;
 
 use super::{SubgraphKind, orders, payments, products, users};
+use crate::control::injection::inject;
+use crate::control::{Control, ControlState, Faults};
 use crate::error::MockError;
+use crate::server::{ListenerSupervisor, serve_router};
 use crate::store::Store;
 
 /// What the subgraph received and how it should misbehave.
@@ -36,8 +41,11 @@ pub struct SubgraphHandle {
     pub kind: SubgraphKind,
     /// The bound address (the real port when started on port 0).
     pub addr: SocketAddr,
-    control: Arc<SubgraphControl>,
-    stop: CancellationToken,
+    /// Latency, error and down injection and the request log, as on the
+    /// REST and gRPC services.
+    pub control: Control,
+    graphql: Arc<SubgraphControl>,
+    supervisor: Arc<ListenerSupervisor>,
     _stop_on_drop: DropGuard,
 }
 
@@ -49,29 +57,29 @@ impl SubgraphHandle {
 
     /// The operation texts received over `POST /graphql`, oldest first.
     pub fn operations(&self) -> Vec<String> {
-        lock(&self.control.operations).clone()
+        lock(&self.graphql.operations).clone()
     }
 
     /// Forgets the recorded operations.
     pub fn clear_operations(&self) {
-        lock(&self.control.operations).clear();
+        lock(&self.graphql.operations).clear();
     }
 
     /// How many subscriptions are open (orders only; 0 elsewhere).
     pub fn open_subscriptions(&self) -> usize {
-        self.control.open_subscriptions.0.load(Ordering::SeqCst)
+        self.graphql.open_subscriptions.0.load(Ordering::SeqCst)
     }
 
-    /// Stops accepting connections and closes idle ones (the subgraph is
-    /// down from then on).
+    /// Stops accepting connections and closes open ones (the subgraph is
+    /// down for good; [`Control::set_down`] can bring it back instead).
     pub fn stop(&self) {
-        self.stop.cancel();
+        self.supervisor.shutdown.cancel();
     }
 
     /// `Some(status)` makes every GraphQL POST fail with it; `None` heals.
     pub fn set_forced_status(&self, status: Option<StatusCode>) {
         let code = status.map_or(0, |s| s.as_u16());
-        self.control.forced_status.store(code, Ordering::SeqCst);
+        self.graphql.forced_status.store(code, Ordering::SeqCst);
     }
 }
 
@@ -79,35 +87,26 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Starts one subgraph on `addr` (port 0 picks a free port).
+/// Starts one subgraph on `addr` (port 0 picks a free port) with the
+/// initial `faults`. Bind errors name it `{kind}-graphql`.
 pub async fn start_subgraph(
     kind: SubgraphKind,
     addr: SocketAddr,
     store: Arc<Store>,
+    faults: Faults,
 ) -> Result<SubgraphHandle, MockError> {
-    let bind_error = |source| MockError::Bind {
-        service: kind.name(),
-        addr,
-        source,
-    };
-    let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
-    let addr = listener.local_addr().map_err(bind_error)?;
-    let control = Arc::new(SubgraphControl::default());
-    let app = router(kind, store, Arc::clone(&control));
-    let stop = CancellationToken::new();
-    let stopped = stop.clone();
-    tokio::spawn(async move {
-        let serve = axum::serve(listener, app).with_graceful_shutdown(stopped.cancelled_owned());
-        if let Err(error) = serve.await {
-            tracing::warn!(%error, "subgraph server stopped");
-        }
-    });
+    let graphql = Arc::new(SubgraphControl::default());
+    let state = ControlState::new(faults.clone());
+    let app = router(kind, store, Arc::clone(&graphql))
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), inject));
+    let supervisor = serve_router(kind.service_name(), addr, app, faults.down).await?;
     Ok(SubgraphHandle {
         kind,
-        addr,
-        control,
-        stop: stop.clone(),
-        _stop_on_drop: stop.drop_guard(),
+        addr: supervisor.addr,
+        control: Control::new(state, Arc::clone(&supervisor)),
+        graphql,
+        _stop_on_drop: supervisor.shutdown.clone().drop_guard(),
+        supervisor,
     })
 }
 

@@ -109,7 +109,8 @@ impl Environment {
     }
 
     /// Turns the seed document's latencies (orders 50 ms, users 30,
-    /// products 40, payments 20) on or off on every mock service.
+    /// products 40, payments 20) on or off on every mock service and on
+    /// the GraphQL subgraph of each domain.
     pub fn set_seed_latencies(&self, on: bool) {
         for kind in ServiceKind::ALL {
             let latency = if on {
@@ -121,6 +122,15 @@ impl Environment {
                 .service(kind)
                 .control
                 .set_latency(latency, Duration::ZERO);
+        }
+        for kind in SubgraphKind::ALL {
+            let latency = if on {
+                kind.seed_latency()
+            } else {
+                Duration::ZERO
+            };
+            let control = &self.subgraphs.get(kind).control;
+            control.set_latency(latency, Duration::ZERO);
         }
     }
 

@@ -1,6 +1,7 @@
 //! Call kinds in one composition: a unary gRPC call through the bridge's
 //! transcoder feeding a REST call.
 
+use gateway::context::X_REQUEST_ID;
 use mock_backends::seed::FIRST_ORDER_ID;
 use serde_json::Value;
 use tests::gateway::TestGateway;
@@ -50,7 +51,7 @@ async fn a_grpc_call_feeds_a_rest_call() {
     assert_eq!(grpc.len(), 1);
     assert_eq!(grpc[0].path, "/orders.OrderService/GetOrder");
     assert_eq!(grpc[0].headers["authorization"], "Bearer g");
-    assert!(grpc[0].headers.contains_key("x-request-id"));
+    assert!(grpc[0].headers.contains_key(X_REQUEST_ID));
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Composition results: the shipped order-details route answers with the
 //! right data, and every call carries the client's auth and request id.
 
+use gateway::context::X_REQUEST_ID;
 use mock_backends::seed::{FIRST_CUSTOMER_ID, FIRST_ORDER_ID, FIRST_PRODUCT_ID};
 use serde_json::Value;
 use tests::gateway::TestGateway;
@@ -41,7 +42,7 @@ async fn every_call_carries_authorization_and_the_request_id() {
         .client
         .get(gw.url(&format!("/v1/orders/{FIRST_ORDER_ID}/details")))
         .header("authorization", "Bearer t0ken")
-        .header("x-request-id", "req-42")
+        .header(X_REQUEST_ID, "req-42")
         .send()
         .await
         .unwrap();
@@ -60,7 +61,7 @@ async fn every_call_carries_authorization_and_the_request_id() {
             "{:?}",
             service.kind
         );
-        assert_eq!(headers["x-request-id"], "req-42", "{:?}", service.kind);
+        assert_eq!(headers[X_REQUEST_ID], "req-42", "{:?}", service.kind);
     }
 }
 

@@ -128,3 +128,33 @@ async fn sse_subscribers_see_a_change_made_over_rest() {
         expected_event()
     );
 }
+
+#[tokio::test]
+async fn an_invalid_websocket_handshake_is_a_400_graphql_error_naming_what_is_wrong() {
+    let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
+    let handshake = |protocol: &'static str, version: &'static str| {
+        fed.gw
+            .client
+            .get(fed.gw.url("/graphql"))
+            .header("connection", "upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", version)
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .header("sec-websocket-protocol", protocol)
+            .send()
+    };
+    for (protocol, version, expected) in [
+        (
+            "graphql-ws",
+            "13",
+            "subprotocol must be graphql-transport-ws",
+        ),
+        ("graphql-transport-ws", "8", "sec-websocket-version"),
+    ] {
+        let response = handshake(protocol, version).await.unwrap();
+        assert_eq!(response.status(), 400);
+        let body: Value = response.json().await.unwrap();
+        let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(expected), "{body}");
+    }
+}

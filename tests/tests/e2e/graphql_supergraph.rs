@@ -3,7 +3,12 @@
 //! serves a subgraph list it composes itself at start.
 //!
 //! After a schema change, regenerate the file with
-//! `UPDATE_SUPERGRAPH=1 cargo test -p tests --test e2e graphql_supergraph`.
+//! `UPDATE_SUPERGRAPH=1 cargo test -p tests --test e2e graphql_supergraph`,
+//! and the reference composer's fixtures with
+//! `UPDATE_REFERENCE_SUBGRAPHS=1 cargo test -p tests --test e2e graphql_supergraph`
+//! then `npm ci && node compose.mjs` in `tests/fixtures/compose-reference/`
+//! (the gateway's `supergraph_compose::reference_tests` compare our
+//! composer with that output).
 
 use gateway::graphql::Supergraph;
 use mock_backends::SubgraphKind;
@@ -34,6 +39,28 @@ async fn committed_supergraph_matches_the_live_composition() {
     );
     Supergraph::from_sdl(&committed, &Default::default())
         .expect("the planner accepts the committed supergraph");
+}
+
+#[test]
+fn the_reference_composer_fixtures_hold_the_mocks_current_sdl() {
+    let store = std::sync::Arc::new(mock_backends::Store::seeded());
+    let update = std::env::var_os("UPDATE_REFERENCE_SUBGRAPHS").is_some();
+    for kind in SubgraphKind::ALL {
+        let path = repo_path(&format!(
+            "tests/fixtures/compose-reference/subgraphs/{kind}.graphql"
+        ));
+        let live = kind.sdl(std::sync::Arc::clone(&store));
+        if update {
+            std::fs::write(&path, &live).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).expect("the fixture is committed");
+        assert_eq!(
+            committed,
+            live,
+            "{} is stale: regenerate the fixtures (see the module docs)",
+            path.display()
+        );
+    }
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! translated to gRPC, and backends whose grpc-status is missing or
 //! malformed (502).
 
+use gateway::context::X_REQUEST_ID;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 
@@ -89,7 +90,7 @@ async fn a_grpc_client_calls_through_the_gateway_with_status_and_streams_intact(
     assert!(
         grpc_calls(&gateway, "GetOrder")
             .iter()
-            .all(|call| call.headers.contains_key("x-request-id"))
+            .all(|call| call.headers.contains_key(X_REQUEST_ID))
     );
 }
 

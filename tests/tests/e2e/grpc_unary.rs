@@ -1,6 +1,7 @@
 //! The gRPC bridge, unary calls: JSON mapping both ways, metadata, the
 //! deadline, and the gRPC → HTTP status table against the real mock.
 
+use gateway::context::X_REQUEST_ID;
 use mock_backends::{FaultKind, seed};
 use serde_json::json;
 use tests::grpc::{bridge, create_order_json, grpc_calls, json_call};
@@ -63,11 +64,11 @@ async fn metadata_request_id_and_deadline_reach_the_backend() {
         .client
         .get(url)
         .header("x-tenant-id", "acme")
-        .header("x-request-id", "req-42")
+        .header(X_REQUEST_ID, "req-42")
         .header("cookie", "secret");
     let (status, headers, _) = json_call(request).await;
     assert_eq!(status, 200);
-    assert_eq!(headers["x-request-id"], "req-42");
+    assert_eq!(headers[X_REQUEST_ID], "req-42");
     let call = grpc_calls(&gateway, "GetOrder")
         .pop()
         .expect("one GetOrder call");
@@ -75,7 +76,7 @@ async fn metadata_request_id_and_deadline_reach_the_backend() {
         call.headers["x-tenant-id"], "acme",
         "configured metadata passes"
     );
-    assert_eq!(call.headers["x-request-id"], "req-42");
+    assert_eq!(call.headers[X_REQUEST_ID], "req-42");
     assert!(
         call.headers.get("cookie").is_none(),
         "unconfigured headers stay at the edge"

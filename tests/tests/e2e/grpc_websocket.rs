@@ -121,6 +121,24 @@ async fn a_plain_get_on_the_websocket_route_is_400() {
 }
 
 #[tokio::test]
+async fn a_handshake_with_an_old_websocket_version_is_400_naming_the_header() {
+    let gateway = bridge().await;
+    let request = gateway
+        .client
+        .get(gateway.url("/grpc/v1/orders/updates"))
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "8")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
+    let (status, _, body) = json_call(request).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["details"][0]["reason"], "WEBSOCKET_REQUIRED");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.contains("sec-websocket-version"), "{body}");
+    assert_eq!(grpc_call_count(&gateway), 0);
+}
+
+#[tokio::test]
 async fn a_client_that_drops_the_socket_cancels_the_backend_call() {
     let gateway = bridge().await;
     let mut socket = connect(&gateway).await;

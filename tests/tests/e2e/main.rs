@@ -1,6 +1,11 @@
 //! The end-to-end test binary: one module per topic, every test through
 //! real sockets on 127.0.0.1 port 0.
 
+// Test-only crate: an `unwrap` that fails is a failed test, which is what
+// it should be (clippy.toml allows unwrap in #[test] functions; this also
+// covers the helpers they call).
+#![allow(clippy::unwrap_used)]
+
 mod compare_smoke;
 mod compose_caching;
 mod compose_failures;
@@ -28,6 +33,7 @@ mod mock_debug;
 mod mock_injection;
 mod mock_orders_grpc;
 mod mock_orders_rest;
+mod mock_subgraph_injection;
 mod proxy_balancing;
 mod proxy_errors;
 mod proxy_headers;

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use mock_backends::{Faults, ServiceHandle, ServiceKind};
+use serde_json::Value;
 use tests::gateway::TestGateway;
 
 async fn users_instance(gw_store: &std::sync::Arc<mock_backends::Store>) -> ServiceHandle {
@@ -94,6 +95,18 @@ async fn a_refusing_endpoint_is_ejected_then_brought_back() {
         instances[2].control.request_count(),
     ];
     assert_eq!(before.iter().sum::<usize>(), 30);
+    // The retry above hides a broken ejection from clients: the admin API
+    // must show the refusing endpoint ejected, and only that one.
+    let states = endpoint_states(&gw, &instances).await;
+    assert_eq!(
+        states
+            .iter()
+            .map(|s| s["ejected"] == true)
+            .collect::<Vec<_>>(),
+        [false, true, false],
+        "{states:?}"
+    );
+    assert!(states[1]["consecutive_failures"].as_u64() >= Some(2));
 
     // Back up: after the cool-down the endpoint takes traffic again.
     instances[1].control.set_down(false).await;
@@ -101,4 +114,35 @@ async fn a_refusing_endpoint_is_ejected_then_brought_back() {
         get_user(&gw).await == 200 && instances[1].control.request_count() > 0
     })
     .await;
+    let states = endpoint_states(&gw, &instances).await;
+    assert_eq!(states[1]["ejected"], false, "{states:?}");
+    assert_eq!(states[1]["consecutive_failures"], 0, "{states:?}");
+}
+
+/// `GET /upstreams`' entry for each instance, in the instances' order.
+async fn endpoint_states(gw: &TestGateway, instances: &[ServiceHandle]) -> Vec<Value> {
+    let report: Value = gw
+        .client
+        .get(gw.admin_url("/upstreams"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let endpoints = report["users"]["endpoints"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    instances
+        .iter()
+        .map(|instance| {
+            let found = endpoints.iter().find(|e| {
+                e["url"]
+                    .as_str()
+                    .is_some_and(|url| url.trim_end_matches('/') == instance.url())
+            });
+            found.cloned().unwrap_or(Value::Null)
+        })
+        .collect()
 }

@@ -1,5 +1,6 @@
 //! The gateway's own errors: JSON with a stable code and the request id.
 
+use gateway::context::X_REQUEST_ID;
 use std::time::Duration;
 
 use mock_backends::ServiceKind;
@@ -29,7 +30,7 @@ async fn error_of(response: reqwest::Response) -> (u16, Value, Option<String>) {
     let status = response.status().as_u16();
     let request_id = response
         .headers()
-        .get("x-request-id")
+        .get(X_REQUEST_ID)
         .map(|v| v.to_str().unwrap().to_owned());
     let body: Value = response.json().await.unwrap();
     (status, body, request_id)
@@ -41,7 +42,7 @@ async fn unknown_paths_get_no_route_with_the_request_id() {
     let response = gw
         .client
         .get(gw.url("/nowhere"))
-        .header("x-request-id", "abc-123")
+        .header(X_REQUEST_ID, "abc-123")
         .send()
         .await
         .unwrap();

@@ -1,6 +1,7 @@
 //! Header handling: hop-by-hop, forwarding headers, request ids, route
 //! rules, and pass-through of whatever the backend answered.
 
+use gateway::context::X_REQUEST_ID;
 use serde_json::Value;
 use tests::gateway::TestGateway;
 
@@ -108,22 +109,22 @@ async fn request_ids_pass_through_or_are_minted() {
     let response = gw
         .client
         .get(gw.url("/echo/x"))
-        .header("x-request-id", "client-42")
+        .header(X_REQUEST_ID, "client-42")
         .send()
         .await
         .unwrap();
-    assert_eq!(response.headers()["x-request-id"], "client-42");
+    assert_eq!(response.headers()[X_REQUEST_ID], "client-42");
     let echo: Value = response.json().await.unwrap();
-    assert_eq!(header(&echo, "x-request-id"), vec!["client-42"]);
+    assert_eq!(header(&echo, X_REQUEST_ID.as_str()), vec!["client-42"]);
 
     let response = gw.client.get(gw.url("/echo/x")).send().await.unwrap();
-    let minted = response.headers()["x-request-id"]
+    let minted = response.headers()[X_REQUEST_ID]
         .to_str()
         .unwrap()
         .to_owned();
     assert_eq!(minted.len(), 36, "a UUID: {minted}");
     let echo: Value = response.json().await.unwrap();
-    assert_eq!(header(&echo, "x-request-id"), vec![minted.as_str()]);
+    assert_eq!(header(&echo, X_REQUEST_ID.as_str()), vec![minted.as_str()]);
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use hive_router_query_planner::utils::parsing::{safe_parse_operation, safe_parse
 use serde_json::{Map, Value, json};
 
 use super::Projection;
-use crate::graphql::compose::{SubgraphSdl, compose};
+use crate::graphql::supergraph_compose::{SubgraphSdl, compose_supergraph};
 
 const SDL: &str = r#"
 type Query { me: User  pets: [Pet!] }
@@ -23,7 +23,7 @@ fn shape(query: &str, variables: Value, data: Value) -> (Value, Vec<String>) {
         url: "http://a/graphql".into(),
         sdl: SDL.into(),
     };
-    let supergraph = safe_parse_schema(&compose(&[subgraph]).unwrap()).unwrap();
+    let supergraph = safe_parse_schema(&compose_supergraph(&[subgraph]).unwrap()).unwrap();
     let state = SupergraphState::new(&supergraph);
     let operation = safe_parse_operation(query).unwrap();
     let normalized = normalize_operation(&state, &operation, None).unwrap();

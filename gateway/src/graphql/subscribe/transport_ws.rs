@@ -10,21 +10,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures::{SinkExt, StreamExt};
-use http::header::{
-    CONNECTION, HeaderValue, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL,
-    UPGRADE,
-};
-use http::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use http::{Request, Response};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
-use crate::body::{self, GatewayBody};
+use crate::body::GatewayBody;
 use crate::context::RequestContext;
 use crate::drain::Drain;
 use crate::graphql::error::{GraphqlError, RequestError};
@@ -33,18 +26,10 @@ use crate::graphql::handler::run;
 use crate::graphql::prepare::prepare;
 use crate::graphql::request::GraphqlRequest;
 use crate::graphql::service::GraphqlService;
+use crate::websocket::{self, ServerSocket};
 use hive_router_query_planner::state::supergraph_state::OperationKind;
 
 const PROTOCOL: &str = "graphql-transport-ws";
-
-/// Whether the request asks for a WebSocket upgrade.
-pub fn is_upgrade<B>(request: &Request<B>) -> bool {
-    request
-        .headers()
-        .get(UPGRADE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
-}
 
 /// Answers the handshake and serves the socket in a task; a request that
 /// is not a valid graphql-transport-ws handshake gets a GraphQL error.
@@ -54,54 +39,20 @@ pub fn accept(mut request: Request<GatewayBody>, ctx: RequestContext) -> Respons
             .into_gateway_error("application/json")
             .into_response(ctx.request_id.as_str())
     };
-    let Some(key) = request.headers().get(SEC_WEBSOCKET_KEY) else {
-        return reject(RequestError::BadRequest(
-            "missing sec-websocket-key".to_owned(),
-        ));
+    let handshake = match websocket::check(&request, Some(PROTOCOL)) {
+        Ok(handshake) => handshake,
+        Err(error) => return reject(RequestError::BadRequest(error.to_string())),
     };
-    let offers_protocol = request
-        .headers()
-        .get_all(SEC_WEBSOCKET_PROTOCOL)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.split(',').any(|p| p.trim() == PROTOCOL));
-    if !offers_protocol {
-        return reject(RequestError::BadRequest(
-            "the WebSocket subprotocol must be graphql-transport-ws".to_owned(),
-        ));
-    }
-    let accept_key = derive_accept_key(key.as_bytes());
     let Some(service) = ctx.snapshot.graphql.clone() else {
         return reject(RequestError::NotReady);
     };
-    let upgrade = hyper::upgrade::on(&mut request);
     let drain = crate::drain::current();
     let guard = drain.track_stream();
-    tokio::spawn(async move {
+    websocket::accept(&mut request, handshake, move |socket| async move {
         let _open = guard;
-        match upgrade.await {
-            Ok(upgraded) => {
-                let socket =
-                    WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None)
-                        .await;
-                serve(socket, service, ctx, drain).await;
-            }
-            Err(error) => tracing::debug!(%error, "websocket upgrade failed"),
-        }
-    });
-    let mut response = Response::new(body::empty());
-    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let headers = response.headers_mut();
-    headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
-    headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
-    headers.insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(PROTOCOL));
-    if let Ok(value) = HeaderValue::from_str(&accept_key) {
-        headers.insert(SEC_WEBSOCKET_ACCEPT, value);
-    }
-    response
+        serve(socket, service, ctx, drain).await;
+    })
 }
-
-type ServerSocket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
 /// What a session needs to start operations.
 struct Session {

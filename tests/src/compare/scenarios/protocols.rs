@@ -203,7 +203,7 @@ const GET_ORDER_QUERY: &str = "query GetOrder($id: ID!) { order(id: $id) { id st
 createdAt items { quantity unitPrice product { id } } } }";
 
 /// One request body per seeded order: `{"query": ..., "variables": {"id": ...}}`.
-fn graphql_bodies(query: &str) -> Vec<Bytes> {
+pub(super) fn graphql_bodies(query: &str) -> Vec<Bytes> {
     order_ids()
         .iter()
         .map(|id| Bytes::from(json!({ "query": query, "variables": { "id": id } }).to_string()))

@@ -27,7 +27,7 @@ type Product @key(fields: "id") { id: ID! grams: Int! name: String! @shareable }
 type Query { product(id: ID!): Product }
 "#;
 
-fn plan(supergraph: &str, query: &str) -> String {
+pub(super) fn plan(supergraph: &str, query: &str) -> String {
     let schema = safe_parse_schema(supergraph).expect("supergraph parses");
     let planner =
         Planner::new_from_supergraph(&schema, QueryPlannerOptions::default()).expect("planner");
@@ -47,7 +47,7 @@ fn plan(supergraph: &str, query: &str) -> String {
 #[test]
 fn composed_supergraph_is_planned_across_subgraphs() {
     let supergraph =
-        compose(&[subgraph("orders", ORDERS), subgraph("products", PRODUCTS)]).unwrap();
+        compose_supergraph(&[subgraph("orders", ORDERS), subgraph("products", PRODUCTS)]).unwrap();
     assert!(
         supergraph.contains("@join__type(graph: ORDERS, key: \"id\")"),
         "{supergraph}"
@@ -70,7 +70,7 @@ fn composed_supergraph_is_planned_across_subgraphs() {
 fn the_same_type_kind_is_required() {
     let other = "type Product { id: ID! } type Query { a: Int }";
     let union = "union Product = Query type Query { b: Int }";
-    let error = compose(&[subgraph("a", other), subgraph("b", union)]).unwrap_err();
+    let error = compose_supergraph(&[subgraph("a", other), subgraph("b", union)]).unwrap_err();
     assert_eq!(
         error.to_string(),
         "type \"Product\" is a type in one subgraph and a union in another"
@@ -79,8 +79,10 @@ fn the_same_type_kind_is_required() {
 
 #[test]
 fn invalid_sdl_names_the_subgraph() {
-    let error = compose(&[subgraph("broken", "type {")]).unwrap_err();
-    assert!(matches!(error, ComposeError::Parse { ref subgraph, .. } if subgraph == "broken"));
+    let error = compose_supergraph(&[subgraph("broken", "type {")]).unwrap_err();
+    assert!(
+        matches!(error, SupergraphComposeError::Parse { ref subgraph, .. } if subgraph == "broken")
+    );
 }
 
 #[test]

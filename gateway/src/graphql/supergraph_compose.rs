@@ -20,7 +20,7 @@ use subgraph::{SubgraphModel, TypeModel, read_subgraph};
 
 /// Why composition failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ComposeError {
+pub enum SupergraphComposeError {
     #[error("subgraph {subgraph:?}: invalid SDL: {message}")]
     Parse { subgraph: String, message: String },
     #[error("type {name:?} is a {first} in one subgraph and a {second} in another")]
@@ -44,7 +44,7 @@ pub(crate) struct MergedType<'a> {
 
 /// Composes the supergraph SDL of `subgraphs` (their order names the
 /// `join__Graph` values' order).
-pub fn compose(subgraphs: &[SubgraphSdl]) -> Result<String, ComposeError> {
+pub fn compose_supergraph(subgraphs: &[SubgraphSdl]) -> Result<String, SupergraphComposeError> {
     let models = subgraphs
         .iter()
         .map(read_subgraph)
@@ -52,22 +52,24 @@ pub fn compose(subgraphs: &[SubgraphSdl]) -> Result<String, ComposeError> {
     check_unique_names(&models)?;
     let merged = merge_types(&models)?;
     if !merged.contains_key("Query") {
-        return Err(ComposeError::NoQuery);
+        return Err(SupergraphComposeError::NoQuery);
     }
     Ok(emit::supergraph(&models, &merged))
 }
 
-fn check_unique_names(models: &[SubgraphModel]) -> Result<(), ComposeError> {
+fn check_unique_names(models: &[SubgraphModel]) -> Result<(), SupergraphComposeError> {
     let mut seen = std::collections::HashSet::new();
     for model in models {
         if !seen.insert(graph_enum_name(&model.name)) {
-            return Err(ComposeError::DuplicateName(model.name.clone()));
+            return Err(SupergraphComposeError::DuplicateName(model.name.clone()));
         }
     }
     Ok(())
 }
 
-fn merge_types(models: &[SubgraphModel]) -> Result<BTreeMap<&str, MergedType<'_>>, ComposeError> {
+fn merge_types(
+    models: &[SubgraphModel],
+) -> Result<BTreeMap<&str, MergedType<'_>>, SupergraphComposeError> {
     let mut merged: BTreeMap<&str, MergedType<'_>> = BTreeMap::new();
     for (graph, model) in models.iter().enumerate() {
         for ty in &model.types {
@@ -79,7 +81,7 @@ fn merge_types(models: &[SubgraphModel]) -> Result<BTreeMap<&str, MergedType<'_>
                     definitions: Vec::new(),
                 });
             if entry.kind != ty.kind {
-                return Err(ComposeError::KindMismatch {
+                return Err(SupergraphComposeError::KindMismatch {
                     name: ty.name.clone(),
                     first: entry.kind.keyword(),
                     second: ty.kind.keyword(),
@@ -111,5 +113,7 @@ pub fn graph_enum_name(subgraph: &str) -> String {
     }
 }
 
+#[cfg(test)]
+mod reference_tests;
 #[cfg(test)]
 mod tests;

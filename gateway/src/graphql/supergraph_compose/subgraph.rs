@@ -6,7 +6,7 @@
 
 use graphql_tools::parser::schema::{self as ast, Definition, TypeDefinition, TypeExtension};
 
-use super::ComposeError;
+use super::SupergraphComposeError;
 
 type Directives = [ast::Directive<'static, String>];
 
@@ -88,10 +88,12 @@ pub(crate) struct SubgraphModel {
 }
 
 /// Parses the SDL of `subgraph`.
-pub(crate) fn read_subgraph(subgraph: &SubgraphSdl) -> Result<SubgraphModel, ComposeError> {
+pub(crate) fn read_subgraph(
+    subgraph: &SubgraphSdl,
+) -> Result<SubgraphModel, SupergraphComposeError> {
     let sdl = strip_schema_extensions(&subgraph.sdl);
     let document = graphql_tools::parser::parse_schema::<String>(&sdl)
-        .map_err(|error| ComposeError::Parse {
+        .map_err(|error| SupergraphComposeError::Parse {
             subgraph: subgraph.name.clone(),
             message: error.to_string(),
         })?
