@@ -13,6 +13,7 @@
 pub mod admin;
 pub mod body;
 pub mod cli;
+pub mod client_body;
 pub mod compose;
 pub mod config;
 pub mod context;

@@ -14,7 +14,6 @@ use crate::body::GatewayBody;
 use crate::config::model::{PathRewrite, ProxyAction};
 use crate::context::RequestContext;
 use crate::edge_error::GatewayError;
-use crate::limits;
 
 /// Forwards a request to the route's backend.
 pub async fn forward(
@@ -27,14 +26,13 @@ pub async fn forward(
         .upstreams
         .get(&action.backend.name)
         .ok_or_else(|| {
+            let detail = format!("backend {:?} has no pool in this snapshot", action.backend.name);
             GatewayError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "BACKEND_MISSING",
-                format!(
-                    "backend {:?} has no pool in this snapshot",
-                    action.backend.name
-                ),
+                "internal error",
             )
+            .with_source(detail)
         })?;
     let (mut parts, body) = request.into_parts();
     // Without a rewrite the client's target goes up as it came, uncopied.
@@ -57,8 +55,7 @@ pub async fn forward(
     let timeout = ctx.timeout_or(pool.spec().request_timeout);
     let response = pool
         .send(Request::from_parts(parts, body), timeout)
-        .await
-        .map_err(limits::body_too_large_or)?;
+        .await?;
     let (mut parts, body) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     ctx.route.headers.apply_to_response(&mut parts.headers);

@@ -24,7 +24,8 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt;
 
-use crate::body::{self, GatewayBody};
+use crate::body::GatewayBody;
+use crate::client_body;
 use crate::context::ClientAddr;
 use crate::layers::GatewayService;
 use crate::workers::WorkerSet;
@@ -145,7 +146,7 @@ fn per_connection(
     Future: Send,
 > + Clone {
     service.map_request(move |request: Request<Incoming>| {
-        let mut request = request.map(body::boxed);
+        let mut request = request.map(client_body::from_incoming);
         request.extensions_mut().insert(ClientAddr(peer));
         request
     })

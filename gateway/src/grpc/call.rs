@@ -19,8 +19,8 @@ use super::framing::FrameDecoder;
 use super::status::{RpcStatus, read_status};
 use crate::body::GatewayBody;
 use crate::context::RequestContext;
-use crate::limits::BodyTooLarge;
-use crate::upstream::{UpstreamError, UpstreamPool};
+use crate::client_body::RequestBodyFault;
+use crate::upstream::UpstreamPool;
 
 /// The pool of a route's backend in the request's snapshot.
 pub fn pool_for(ctx: &RequestContext, backend: &str) -> Result<Arc<UpstreamPool>, GrpcError> {
@@ -79,21 +79,8 @@ pub async fn start(
     request: Request<GatewayBody>,
     timeout: Duration,
 ) -> Result<MessageStream, GrpcError> {
-    let response = pool.send(request, timeout).await.map_err(upstream_error)?;
+    let response = pool.send(request, timeout).await?;
     MessageStream::new(response)
-}
-
-/// An upstream failure; a request body that passed its limit is the
-/// client's 413, not the backend's fault.
-fn upstream_error(error: UpstreamError) -> GrpcError {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
-    while let Some(current) = cause {
-        if let Some(too_large) = current.downcast_ref::<BodyTooLarge>() {
-            return GrpcError::BodyTooLarge(*too_large);
-        }
-        cause = current.source();
-    }
-    GrpcError::Upstream(error)
 }
 
 /// The response of a call as messages, then its status.
@@ -166,9 +153,15 @@ impl MessageStream {
                 },
                 Some(Err(error)) => {
                     self.done = true;
-                    return Err(GrpcError::BadResponse(format!(
-                        "the response stream broke: {error}"
-                    )));
+                    return Err(match RequestBodyFault::find_boxed(&error) {
+                        Some(RequestBodyFault::TooLarge(too_large)) => {
+                            GrpcError::BodyTooLarge(too_large)
+                        }
+                        Some(RequestBodyFault::Malformed) => GrpcError::ClientBody,
+                        None => GrpcError::BadResponse(format!(
+                            "the response stream broke: {error}"
+                        )),
+                    });
                 }
                 None => {
                     self.done = true;

@@ -157,7 +157,7 @@ impl Replies {
 
     /// The final error chunk; the stream ends after it.
     fn fail(mut self, error: &GrpcError) -> (Result<Frame<Bytes>, BoxError>, Self) {
-        tracing::debug!(%error, "server stream ended with an error");
+        error.log_stream_end();
         self.finished = true;
         (Ok(Frame::data(self.format.error(error))), self)
     }

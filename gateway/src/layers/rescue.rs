@@ -55,10 +55,11 @@ where
                 Ok(result.unwrap_or_else(|error| {
                     let path = uri.path();
                     let request_id = request_id.as_ref().map(RequestId::as_str).unwrap_or("");
+                    let detail = error.detail();
                     if error.status.is_server_error() {
-                        tracing::warn!(%method, %path, request_id, error = %error, "request failed");
+                        tracing::warn!(%method, %path, request_id, error = %error, detail, "request failed");
                     } else {
-                        tracing::debug!(%method, %path, request_id, error = %error, "request refused");
+                        tracing::debug!(%method, %path, request_id, error = %error, detail, "request refused");
                     }
                     error.into_response(request_id)
                 }))

@@ -17,6 +17,7 @@ use super::balancer::Balancer;
 use super::endpoint::Endpoint;
 use super::error::{UpstreamError, describe};
 use crate::body::{self, GatewayBody};
+use crate::client_body::RequestBodyFault;
 use crate::config::model::{BackendSpec, UpstreamProtocol};
 
 /// One endpoint's state as the admin API shows it.
@@ -152,6 +153,11 @@ impl UpstreamPool {
                             frame
                         }))
                     }));
+                }
+                // The client's own body failed while it was being sent.
+                Err(error) if RequestBodyFault::find(&error).is_some() => {
+                    let fault = RequestBodyFault::find(&error).unwrap_or(RequestBodyFault::Malformed);
+                    return Err(UpstreamError::ClientBody(fault));
                 }
                 Err(error) if error.is_connect() => {
                     endpoint.record_connect_failure(&self.spec.ejection, Instant::now());
