@@ -6,15 +6,21 @@
 //!    extensions and on the response.
 //! 2. [`RescueLayer`]: render any `GatewayError` as the client's error form;
 //!    below it services may fail, above it nothing does.
-//! 3. The [`Dispatcher`]: route and handle.
+//! 3. [`StrictRequestLayer`]: refuse ambiguous or oversized request heads
+//!    (framing, host, target length, header count), apply the
+//!    underscore-header policy, and resolve the client's address through
+//!    the trusted proxies (docs/security.md).
+//! 4. The [`Dispatcher`]: route and handle.
 //!
-//! Resilience, security and observability layers slot in between 2 and 3.
+//! Resilience, security and observability layers slot in between 3 and 4.
 
 mod request_id;
 mod rescue;
+mod strict_request;
 
 pub use request_id::{RequestIdLayer, RequestIdService};
 pub use rescue::{RescueLayer, RescueService};
+pub use strict_request::{StrictRequestLayer, StrictRequestService};
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -37,6 +43,7 @@ pub fn gateway_service(current: Arc<ArcSwap<Snapshot>>) -> GatewayService {
     let stack = ServiceBuilder::new()
         .layer(RequestIdLayer)
         .layer(RescueLayer)
+        .layer(StrictRequestLayer::new(Arc::clone(&current)))
         .service(Dispatcher::new(current));
     BoxCloneSyncService::new(stack)
 }

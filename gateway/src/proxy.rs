@@ -5,7 +5,7 @@
 mod headers;
 mod rewrite;
 
-pub use headers::{ForwardedFor, strip_hop_by_hop};
+pub use headers::{ForwardedFor, forwarding_headers, set_forwarding_headers, strip_hop_by_hop};
 pub use rewrite::rewrite_path;
 
 use http::{Request, Response, StatusCode, Uri};
@@ -47,7 +47,7 @@ pub async fn forward(
         })?;
     }
     let forwarded = ForwardedFor {
-        client: ctx.client_addr,
+        client: ctx.client,
         host: host_of(&parts),
     };
     headers::prepare_request_headers(&mut parts.headers, &forwarded, &ctx.request_id);
@@ -60,6 +60,17 @@ pub async fn forward(
     strip_hop_by_hop(&mut parts.headers);
     ctx.route.headers.apply_to_response(&mut parts.headers);
     Ok(Response::from_parts(parts, body))
+}
+
+/// The forwarding headers for an upstream request made on behalf of the
+/// request `ctx` (see [`forwarding_headers`]); `headers` and `uri` are the
+/// client's.
+pub fn forwarding_for(ctx: &RequestContext, headers: &http::HeaderMap, uri: &Uri) -> http::HeaderMap {
+    let forwarded = ForwardedFor {
+        client: ctx.client,
+        host: host_from(headers, uri).map(str::to_owned),
+    };
+    forwarding_headers(headers, &forwarded)
 }
 
 /// The host the client asked for: `Host` (HTTP/1.1) or `:authority` (h2).

@@ -19,6 +19,7 @@ use super::framing::FrameDecoder;
 use super::status::{RpcStatus, read_status};
 use crate::body::GatewayBody;
 use crate::context::RequestContext;
+use crate::proxy::forwarding_for;
 use crate::client_body::RequestBodyFault;
 use crate::upstream::UpstreamPool;
 
@@ -32,10 +33,12 @@ pub fn pool_for(ctx: &RequestContext, backend: &str) -> Result<Arc<UpstreamPool>
 }
 
 /// A gRPC request for `grpc_path`, carrying the configured metadata from
-/// the client's headers, the request id and the deadline.
+/// the client's headers, the forwarding headers, the request id and the
+/// deadline.
 pub fn grpc_request(
     grpc_path: &str,
     client_headers: &HeaderMap,
+    client_uri: &http::Uri,
     metadata: &[HeaderName],
     ctx: &RequestContext,
     deadline: Option<Duration>,
@@ -54,6 +57,7 @@ pub fn grpc_request(
             headers.append(name.clone(), value.clone());
         }
     }
+    headers.extend(forwarding_for(ctx, client_headers, client_uri));
     if let Ok(id) = HeaderValue::from_str(ctx.request_id.as_str()) {
         headers.insert("x-request-id", id);
     }

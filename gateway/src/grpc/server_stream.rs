@@ -89,6 +89,7 @@ pub async fn server_streaming(
     let upstream = grpc_request(
         &transcoding.grpc_path,
         &parts.headers,
+        &parts.uri,
         &route.metadata,
         &ctx,
         ctx.route.timeout,

@@ -31,6 +31,7 @@ pub async fn unary(
     let upstream = grpc_request(
         &transcoding.grpc_path,
         &parts.headers,
+        &parts.uri,
         &route.metadata,
         &ctx,
         Some(timeout),

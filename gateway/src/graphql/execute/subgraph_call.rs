@@ -53,8 +53,11 @@ pub(crate) async fn call(
         )
     })?;
     let failed = |code: &'static str, detail: String| failure(ctx, service, code, detail);
-    let request = build_request(&client.path, &ctx.options.request_id, query, variables)
+    let mut request = build_request(&client.path, &ctx.options.request_id, query, variables)
         .map_err(|e| failed("SUBGRAPH_REQUEST_FAILED", e.to_string()))?;
+    if let Some(forwarding) = &ctx.options.forwarding {
+        request.headers_mut().extend(forwarding.as_ref().clone());
+    }
     let response = client
         .pool
         .send(request, client.timeout)

@@ -248,6 +248,7 @@ async fn stream_operation(
     let options = ExecutionOptions {
         expose_subgraph_errors: service.settings.expose_subgraph_errors,
         request_id: ctx.request_id.as_str().to_owned(),
+        forwarding: ctx.forwarding.clone(),
     };
     let mut events =
         crate::graphql::subscribe::start(supergraph, Arc::new(prepared), options).await?;
