@@ -9,6 +9,8 @@ mod compose_kinds;
 mod compose_results;
 mod compose_support;
 mod compose_timing;
+mod edge_strict_framing;
+mod edge_strict_host;
 mod graphql_errors;
 mod graphql_graphiql;
 mod graphql_introspection;
