@@ -9,6 +9,7 @@ mod compose_kinds;
 mod compose_results;
 mod compose_support;
 mod compose_timing;
+mod edge_strict_client_ip;
 mod edge_strict_framing;
 mod edge_strict_host;
 mod graphql_errors;
