@@ -11,6 +11,8 @@
 //! to `400 BAD_REQUEST_BODY` or `413 BODY_TOO_LARGE`, never to an
 //! upstream code.
 
+use std::sync::{Arc, OnceLock};
+
 use http::StatusCode;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -29,6 +31,31 @@ pub struct ClientBodyError(#[source] hyper::Error);
 pub fn from_incoming(body: Incoming) -> GatewayBody {
     body.map_err(|error| BoxError::from(ClientBodyError(error)))
         .boxed_unsync()
+}
+
+/// Remembers the fault of a body on its way upstream. Over HTTP/1.1 the
+/// upstream client returns the body's error itself; over HTTP/2 it resets
+/// the stream and reports the reset instead, so the pool asks the watch.
+#[derive(Debug, Clone, Default)]
+pub struct BodyFaultWatch(Arc<OnceLock<RequestBodyFault>>);
+
+impl BodyFaultWatch {
+    /// `body`, recording its first fault here.
+    pub fn watch(&self, body: GatewayBody) -> GatewayBody {
+        let seen = Arc::clone(&self.0);
+        body.map_err(move |error| {
+            if let Some(fault) = RequestBodyFault::find_boxed(&error) {
+                let _ = seen.set(fault);
+            }
+            error
+        })
+        .boxed_unsync()
+    }
+
+    /// The fault, if the body failed.
+    pub fn fault(&self) -> Option<RequestBodyFault> {
+        self.0.get().copied()
+    }
 }
 
 /// What was wrong with the client's body.
