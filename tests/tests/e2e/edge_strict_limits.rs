@@ -105,3 +105,30 @@ async fn head_limits_follow_the_config() {
     let big = format!("GET /echo/big HTTP/1.1\r\nHost: gw\r\nX-Big: {}\r\n\r\n", "b".repeat(20 * 1024));
     assert_eq!(send(addr, big.as_bytes()).await.status, 431);
 }
+
+#[tokio::test]
+async fn http2_heads_are_bounded_too() {
+    let gw = TestGateway::start(ROUTES).await;
+    let client = tests::mocks::h2c();
+    let mut many = client.get(gw.url("/echo/h2many"));
+    for i in 0..150 {
+        many = many.header(format!("x-h{i}"), "1");
+    }
+    let response = many.send().await.unwrap();
+    assert_eq!(response.status(), 431);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "HEADERS_TOO_LARGE");
+    // Past max_header_list_size, the HTTP/2 layer answers 431 itself.
+    let big = client
+        .get(gw.url("/echo/h2big"))
+        .header("x-big", "b".repeat(70 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(big.status(), 431);
+    let forwarded = gw.mocks.users.control.requests();
+    assert!(forwarded.is_empty(), "{forwarded:?}");
+    // The connection still serves normal requests.
+    let ok = client.get(gw.url("/echo/h2ok")).send().await.unwrap();
+    assert_eq!(ok.status(), 200);
+}
