@@ -143,7 +143,10 @@ mod tests {
     #[test]
     fn an_untrusted_peer_is_the_client_whatever_it_claims() {
         let claims = [("x-forwarded-for", "1.1.1.1"), ("forwarded", "for=2.2.2.2")];
-        assert_eq!(client("203.0.113.5:4000", &claims, &["10.0.0.0/8"]), "203.0.113.5");
+        assert_eq!(
+            client("203.0.113.5:4000", &claims, &["10.0.0.0/8"]),
+            "203.0.113.5"
+        );
         assert_eq!(client("10.0.0.1:4000", &claims, &[]), "10.0.0.1");
     }
 

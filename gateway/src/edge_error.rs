@@ -75,7 +75,10 @@ impl GatewayError {
     /// The whole cause chain in one line, for the log (never the client).
     pub fn detail(&self) -> String {
         let mut text = String::new();
-        let mut cause = self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static));
+        let mut cause = self
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static));
         while let Some(current) = cause {
             let current_text = current.to_string();
             if !text.contains(&current_text) {

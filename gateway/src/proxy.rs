@@ -26,7 +26,10 @@ pub async fn forward(
         .upstreams
         .get(&action.backend.name)
         .ok_or_else(|| {
-            let detail = format!("backend {:?} has no pool in this snapshot", action.backend.name);
+            let detail = format!(
+                "backend {:?} has no pool in this snapshot",
+                action.backend.name
+            );
             GatewayError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "BACKEND_MISSING",
@@ -53,9 +56,7 @@ pub async fn forward(
     headers::prepare_request_headers(&mut parts.headers, &forwarded, &ctx.request_id);
     ctx.route.headers.apply_to_request(&mut parts.headers);
     let timeout = ctx.timeout_or(pool.spec().request_timeout);
-    let response = pool
-        .send(Request::from_parts(parts, body), timeout)
-        .await?;
+    let response = pool.send(Request::from_parts(parts, body), timeout).await?;
     let (mut parts, body) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     ctx.route.headers.apply_to_response(&mut parts.headers);
@@ -65,7 +66,11 @@ pub async fn forward(
 /// The forwarding headers for an upstream request made on behalf of the
 /// request `ctx` (see [`forwarding_headers`]); `headers` and `uri` are the
 /// client's.
-pub fn forwarding_for(ctx: &RequestContext, headers: &http::HeaderMap, uri: &Uri) -> http::HeaderMap {
+pub fn forwarding_for(
+    ctx: &RequestContext,
+    headers: &http::HeaderMap,
+    uri: &Uri,
+) -> http::HeaderMap {
     let forwarded = ForwardedFor {
         client: ctx.client,
         host: host_from(headers, uri).map(str::to_owned),

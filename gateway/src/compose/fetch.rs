@@ -83,13 +83,10 @@ async fn read_body(mut incoming: body::GatewayBody, backend: &str) -> Result<Byt
     let mut collected = BytesMut::new();
     while let Some(frame) = incoming.frame().await {
         let frame = frame.map_err(|error| {
-            CallFailure::new(
-                FailureKind::Unavailable,
-                {
-                    tracing::warn!(%error, backend, "reading a composition response failed");
-                    "reading the upstream response failed".to_owned()
-                },
-            )
+            CallFailure::new(FailureKind::Unavailable, {
+                tracing::warn!(%error, backend, "reading a composition response failed");
+                "reading the upstream response failed".to_owned()
+            })
         })?;
         if let Ok(data) = frame.into_data() {
             if collected.len() + data.len() > MAX_CALL_BODY {

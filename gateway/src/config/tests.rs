@@ -292,10 +292,25 @@ fn edge_settings_are_read_and_checked() {
     let errors = errors_of(
         "server:\n  trusted_proxies: [10.0.0.0/33, nonsense]\n  max_header_bytes: 1KiB\n  max_headers: 0\n",
     );
-    assert!(errors.contains("routes.yaml:2:21: server.trusted_proxies: \"10.0.0.0/33\""), "{errors}");
-    assert!(errors.contains("\"nonsense\" is not an IP address or CIDR"), "{errors}");
-    assert!(errors.contains("server.max_header_bytes: must be between 8192 bytes"), "{errors}");
-    assert!(errors.contains("server.max_headers: must be between 1 and 10000"), "{errors}");
+    assert!(
+        errors.contains("routes.yaml:2:21: server.trusted_proxies: \"10.0.0.0/33\""),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("\"nonsense\" is not an IP address or CIDR"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("server.max_header_bytes: must be between 8192 bytes"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("server.max_headers: must be between 1 and 10000"),
+        "{errors}"
+    );
     let bad_policy = errors_of("server:\n  headers_with_underscores: maybe\n");
-    assert!(bad_policy.contains("headers_with_underscores"), "{bad_policy}");
+    assert!(
+        bad_policy.contains("headers_with_underscores"),
+        "{bad_policy}"
+    );
 }

@@ -18,9 +18,9 @@ use super::error::GrpcError;
 use super::framing::FrameDecoder;
 use super::status::{RpcStatus, read_status};
 use crate::body::GatewayBody;
+use crate::client_body::RequestBodyFault;
 use crate::context::RequestContext;
 use crate::proxy::forwarding_for;
-use crate::client_body::RequestBodyFault;
 use crate::upstream::UpstreamPool;
 
 /// The pool of a route's backend in the request's snapshot.
@@ -162,9 +162,9 @@ impl MessageStream {
                             GrpcError::BodyTooLarge(too_large)
                         }
                         Some(RequestBodyFault::Malformed) => GrpcError::ClientBody,
-                        None => GrpcError::BadResponse(format!(
-                            "the response stream broke: {error}"
-                        )),
+                        None => {
+                            GrpcError::BadResponse(format!("the response stream broke: {error}"))
+                        }
                     });
                 }
                 None => {

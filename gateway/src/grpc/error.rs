@@ -19,9 +19,9 @@ use super::framing::FramingError;
 use super::status::{RpcStatus, StatusReadError, code, code_name, http_status_for};
 use super::transcode::TranscodeError;
 use crate::client_body::MALFORMED_MESSAGE;
+use crate::client_body::RequestBodyFault;
 use crate::edge_error::{ErrorFormat, GatewayError};
 use crate::limits::BodyTooLarge;
-use crate::client_body::RequestBodyFault;
 use crate::upstream::{UNAVAILABLE_MESSAGE, UpstreamError};
 
 /// What the client reads when the backend's answer is not usable gRPC.

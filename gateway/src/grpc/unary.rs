@@ -13,8 +13,8 @@ use super::framing;
 use super::route::{GrpcRoute, Transcoding};
 use super::transcode;
 use crate::body::{self, BoxError, GatewayBody};
-use crate::context::RequestContext;
 use crate::client_body::RequestBodyFault;
+use crate::context::RequestContext;
 
 /// Transcodes a unary call.
 pub async fn unary(

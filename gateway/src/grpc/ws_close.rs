@@ -44,7 +44,11 @@ pub fn for_error(error: &GrpcError) -> CloseFrame {
     };
     frame(
         code,
-        format!("{}: {}", code_name(error.grpc_code()), error.public_message()),
+        format!(
+            "{}: {}",
+            code_name(error.grpc_code()),
+            error.public_message()
+        ),
     )
 }
 

@@ -2,8 +2,8 @@
 //! `X-Forwarded-*` / `Forwarded` family, the request id, and the route's
 //! add/remove rules.
 
-use std::fmt::Write as _;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use std::fmt::Write as _;
 
 use crate::config::model::HeaderRules;
 use crate::context::{ClientIp, RequestId, X_REQUEST_ID};

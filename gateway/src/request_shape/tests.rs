@@ -26,7 +26,12 @@ fn transfer_encoding_must_be_exactly_chunked_once() {
     let host = ("host", "a");
     assert_eq!(h11("/", &[host, ("transfer-encoding", "chunked")]), Ok(()));
     assert_eq!(h11("/", &[host, ("transfer-encoding", "Chunked")]), Ok(()));
-    for bad in ["chunked, chunked", "gzip, chunked", "chunked ,chunked", "identity"] {
+    for bad in [
+        "chunked, chunked",
+        "gzip, chunked",
+        "chunked ,chunked",
+        "identity",
+    ] {
         assert_eq!(
             h11("/", &[host, ("transfer-encoding", bad)]),
             Err(ShapeError::BadTransferEncoding),
@@ -49,11 +54,19 @@ fn http11_needs_exactly_one_valid_host() {
         h11("/", &[("host", "a"), ("host", "b")]),
         Err(ShapeError::MultipleHosts)
     );
-    for bad in ["", "user@a", "a b", "a:99999", "a:", "a:x", "[::1", "a/b", "a\"b"] {
+    for bad in [
+        "", "user@a", "a b", "a:99999", "a:", "a:x", "[::1", "a/b", "a\"b",
+    ] {
         let result = h11("/", &[("host", bad)]);
         assert!(result.is_err(), "{bad:?} was accepted");
     }
-    for good in ["a", "api.example.com:8080", "127.0.0.1:80", "[::1]:443", "under_score"] {
+    for good in [
+        "a",
+        "api.example.com:8080",
+        "127.0.0.1:80",
+        "[::1]:443",
+        "under_score",
+    ] {
         assert_eq!(h11("/", &[("host", good)]), Ok(()), "{good:?}");
     }
 }
@@ -74,7 +87,10 @@ fn http2_authority_and_host_agree_or_one_is_present() {
     assert_eq!(h2("http://a:1/x", &[]), Ok(()));
     assert_eq!(h2("/x", &[("host", "a")]), Ok(()));
     assert_eq!(h2("/x", &[]), Err(ShapeError::MissingHost));
-    assert_eq!(h2("http://a/x", &[("host", "b")]), Err(ShapeError::HostMismatch));
+    assert_eq!(
+        h2("http://a/x", &[("host", "b")]),
+        Err(ShapeError::HostMismatch)
+    );
 }
 
 #[test]

@@ -163,7 +163,8 @@ impl UpstreamPool {
                 // The client's own body failed while it was being sent.
                 Err(error) if client_fault(&error, &body_fault).is_some() => {
                     tracing::debug!(%error, "the client's body failed on its way upstream");
-                    let fault = client_fault(&error, &body_fault).unwrap_or(RequestBodyFault::Malformed);
+                    let fault =
+                        client_fault(&error, &body_fault).unwrap_or(RequestBodyFault::Malformed);
                     return Err(UpstreamError::ClientBody(fault));
                 }
                 Err(error) if error.is_connect() => {

@@ -55,10 +55,17 @@ const SPOOFS: [(&str, &str); 5] = [
 async fn a_direct_client_cannot_choose_its_address() {
     let gw = TestGateway::start(&routes("  workers: 1")).await;
     let seen = echo(&gw, &SPOOFS).await;
-    assert_eq!(header(&seen, "x-forwarded-for"), vec!["127.0.0.1"], "{seen}");
+    assert_eq!(
+        header(&seen, "x-forwarded-for"),
+        vec!["127.0.0.1"],
+        "{seen}"
+    );
     assert_eq!(header(&seen, "x-real-ip"), vec!["127.0.0.1"], "{seen}");
     assert_eq!(header(&seen, "forwarded").len(), 1, "{seen}");
-    assert!(!seen.to_string().contains("6.6.6.6"), "a spoof got through: {seen}");
+    assert!(
+        !seen.to_string().contains("6.6.6.6"),
+        "a spoof got through: {seen}"
+    );
     assert!(header(&seen, "x_forwarded_for").is_empty());
 }
 
@@ -106,7 +113,10 @@ async fn composition_calls_carry_the_same_client_address() {
     let gw = TestGateway::start(&routes("  workers: 1")).await;
     let response = gw
         .client
-        .get(gw.url(&format!("/composed/{}", mock_backends::seed::FIRST_CUSTOMER_ID)))
+        .get(gw.url(&format!(
+            "/composed/{}",
+            mock_backends::seed::FIRST_CUSTOMER_ID
+        )))
         .header("x-forwarded-for", "6.6.6.6")
         .header("x-real-ip", "6.6.6.6")
         .send()

@@ -60,9 +60,18 @@ async fn upstream_failures_are_generic_on_every_rest_and_grpc_kind() {
     let order = FIRST_ORDER_ID;
     let cases = [
         ("proxy", client.get(gw.url(&format!("/v1/orders/{order}")))),
-        ("compose", client.get(gw.url(&format!("/v1/orders/{order}/details")))),
-        ("grpc unary", client.get(gw.url(&format!("/grpc/v1/orders/{order}")))),
-        ("grpc server stream", client.get(gw.url(&format!("/grpc/v1/orders/{order}/watch")))),
+        (
+            "compose",
+            client.get(gw.url(&format!("/v1/orders/{order}/details"))),
+        ),
+        (
+            "grpc unary",
+            client.get(gw.url(&format!("/grpc/v1/orders/{order}"))),
+        ),
+        (
+            "grpc server stream",
+            client.get(gw.url(&format!("/grpc/v1/orders/{order}/watch"))),
+        ),
         (
             "grpc-web",
             client
@@ -134,7 +143,11 @@ async fn a_malformed_body_is_the_clients_400_on_every_kind_that_reads_one() {
     let json_kinds = [
         ("proxy", "/v1/orders", "application/json"),
         ("grpc unary", "/grpc/v1/orders", "application/json"),
-        ("grpc client stream", "/grpc/v1/orders:batch", "application/x-ndjson"),
+        (
+            "grpc client stream",
+            "/grpc/v1/orders:batch",
+            "application/x-ndjson",
+        ),
     ];
     for (kind, path, content_type) in json_kinds {
         let answer = send(addr, &broken_body(path, content_type)).await;
@@ -156,7 +169,10 @@ async fn a_malformed_body_is_the_clients_400_on_every_kind_that_reads_one() {
     );
     let web = send(
         addr,
-        &broken_body("/orders.OrderService/GetOrder", "application/grpc-web+proto"),
+        &broken_body(
+            "/orders.OrderService/GetOrder",
+            "application/grpc-web+proto",
+        ),
     )
     .await;
     assert_eq!(web.header("grpc-status"), Some("3"), "{web:?}");

@@ -94,7 +94,8 @@ async fn framing_hyper_refuses_is_refused_before_any_routing() {
         assert_refused_without_smuggling(&gw, framing, "").await;
     }
     // Transfer-Encoding is not HTTP/1.0.
-    let old = b"POST /echo/front HTTP/1.0\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+    let old =
+        b"POST /echo/front HTTP/1.0\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
     assert_eq!(send(gw.gateway.addr, old).await.status, 400);
     assert!(received(&gw, "front").is_empty());
 }
@@ -117,7 +118,12 @@ async fn transfer_encoding_with_content_length_cannot_smuggle() {
         );
         let forwarded = received(&gw, "front");
         for request in &forwarded {
-            assert!(request.headers.get("content-length").is_none_or(|v| v == "0"));
+            assert!(
+                request
+                    .headers
+                    .get("content-length")
+                    .is_none_or(|v| v == "0")
+            );
         }
     }
 }
@@ -142,7 +148,11 @@ async fn malformed_chunked_bodies_are_the_clients_400_not_a_502() {
         );
         let answer = send(gw.gateway.addr, request.as_bytes()).await;
         assert_eq!(answer.status, 400, "{body:?}: {answer:?}");
-        assert_eq!(answer.error_code(), "BAD_REQUEST_BODY", "{body:?}: {answer:?}");
+        assert_eq!(
+            answer.error_code(),
+            "BAD_REQUEST_BODY",
+            "{body:?}: {answer:?}"
+        );
         for leak in ["hyper", "chunk", "os error", "127.0.0.1", "users"] {
             assert!(
                 !answer.body.to_lowercase().contains(leak),

@@ -34,10 +34,22 @@ async fn http11_needs_exactly_one_valid_host() {
     let gw = TestGateway::start(ROUTES).await;
     let cases = [
         ("GET /echo/h1 HTTP/1.1\r\n", 400, "MISSING_HOST"),
-        ("GET /echo/h2 HTTP/1.1\r\nHost: a\r\nHost: b\r\n", 400, "MULTIPLE_HOSTS"),
+        (
+            "GET /echo/h2 HTTP/1.1\r\nHost: a\r\nHost: b\r\n",
+            400,
+            "MULTIPLE_HOSTS",
+        ),
         ("GET /echo/h3 HTTP/1.1\r\nHost: a b\r\n", 400, "BAD_HOST"),
-        ("GET /echo/h4 HTTP/1.1\r\nHost: user@evil\r\n", 400, "BAD_HOST"),
-        ("GET /echo/h5 HTTP/1.1\r\nHost: a:99999\r\n", 400, "BAD_HOST"),
+        (
+            "GET /echo/h4 HTTP/1.1\r\nHost: user@evil\r\n",
+            400,
+            "BAD_HOST",
+        ),
+        (
+            "GET /echo/h5 HTTP/1.1\r\nHost: a:99999\r\n",
+            400,
+            "BAD_HOST",
+        ),
         ("GET /echo/h6 HTTP/1.1\r\nHost: a:x\r\n", 400, "BAD_HOST"),
         ("GET /echo/h7 HTTP/1.1\r\nHost:\r\n", 400, "BAD_HOST"),
     ];
@@ -49,10 +61,16 @@ async fn http11_needs_exactly_one_valid_host() {
         );
     }
     for marker in ["h1", "h2", "h3", "h4", "h5", "h6", "h7"] {
-        assert!(!backend_saw(&gw, &format!("/{marker}")), "{marker} was forwarded");
+        assert!(
+            !backend_saw(&gw, &format!("/{marker}")),
+            "{marker} was forwarded"
+        );
     }
     // HTTP/1.0 has no Host requirement; a valid host passes.
-    assert_eq!(status_and_code(&gw, "GET /echo/ok10 HTTP/1.0\r\n").await.0, 200);
+    assert_eq!(
+        status_and_code(&gw, "GET /echo/ok10 HTTP/1.0\r\n").await.0,
+        200
+    );
     let ok = "GET /echo/ok11 HTTP/1.1\r\nHost: api.example.com:8080\r\n";
     assert_eq!(status_and_code(&gw, ok).await.0, 200);
 }

@@ -84,9 +84,19 @@ async fn long_targets_get_414_and_big_heads_get_431() {
     let request = format!("GET /echo/big HTTP/1.1\r\nHost: gw\r\n{big}\r\n");
     assert_eq!(send(addr, request.as_bytes()).await.status, 431);
     // Within every limit, the request passes.
-    let fine = format!("GET /echo/fine HTTP/1.1\r\nHost: gw\r\nX-Ok: {}\r\nConnection: close\r\n\r\n", "o".repeat(8 * 1024));
+    let fine = format!(
+        "GET /echo/fine HTTP/1.1\r\nHost: gw\r\nX-Ok: {}\r\nConnection: close\r\n\r\n",
+        "o".repeat(8 * 1024)
+    );
     assert_eq!(send(addr, fine.as_bytes()).await.status, 200);
-    let forwarded: Vec<String> = gw.mocks.users.control.requests().into_iter().map(|r| r.path).collect();
+    let forwarded: Vec<String> = gw
+        .mocks
+        .users
+        .control
+        .requests()
+        .into_iter()
+        .map(|r| r.path)
+        .collect();
     assert_eq!(forwarded, vec!["/debug/echo/fine".to_owned()]);
 }
 
@@ -97,12 +107,18 @@ async fn head_limits_follow_the_config() {
     ))
     .await;
     let addr = gw.gateway.addr;
-    let long = format!("GET /echo/{} HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n", "a".repeat(200));
+    let long = format!(
+        "GET /echo/{} HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n",
+        "a".repeat(200)
+    );
     assert_eq!(send(addr, long.as_bytes()).await.status, 414);
     let many: String = (0..12).map(|i| format!("X-H{i}: 1\r\n")).collect();
     let request = format!("GET /echo/many HTTP/1.1\r\nHost: gw\r\n{many}\r\n");
     assert_eq!(send(addr, request.as_bytes()).await.status, 431);
-    let big = format!("GET /echo/big HTTP/1.1\r\nHost: gw\r\nX-Big: {}\r\n\r\n", "b".repeat(20 * 1024));
+    let big = format!(
+        "GET /echo/big HTTP/1.1\r\nHost: gw\r\nX-Big: {}\r\n\r\n",
+        "b".repeat(20 * 1024)
+    );
     assert_eq!(send(addr, big.as_bytes()).await.status, 431);
 }
 
