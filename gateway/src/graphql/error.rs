@@ -106,9 +106,21 @@ impl RequestError {
         }
     }
 
+    /// What the client reads: the planner's own error text is internal
+    /// (logged here, with its detail), everything else names the problem.
+    pub fn public_message(&self) -> String {
+        match self {
+            RequestError::Planning(detail) => {
+                tracing::warn!(detail, "query planning failed");
+                "the operation could not be planned".to_owned()
+            }
+            other => other.to_string(),
+        }
+    }
+
     /// The gateway error in GraphQL form, in the media type `content_type`.
     pub fn into_gateway_error(self, content_type: &'static str) -> GatewayError {
-        let error = GatewayError::new(self.status(), self.code(), self.to_string())
+        let error = GatewayError::new(self.status(), self.code(), self.public_message())
             .with_format(ErrorFormat::Graphql { content_type });
         match self {
             RequestError::MutationOverGet => {

@@ -121,7 +121,7 @@ async fn resolve_event(
         Ok((data, errors)) if errors.is_empty() => json!({ "data": data }),
         Ok((data, errors)) => json!({ "data": data, "errors": errors }),
         Err(error) => {
-            json!({ "data": null, "errors": [GraphqlError::new(error.code(), error.to_string())] })
+            json!({ "data": null, "errors": [GraphqlError::new(error.code(), error.public_message())] })
         }
     }
 }

@@ -47,9 +47,13 @@ pub(crate) async fn call(
     variables: Map<String, Value>,
 ) -> Result<SubgraphResponse, GraphqlError> {
     let client = ctx.supergraph.subgraphs.get(service).ok_or_else(|| {
+        tracing::warn!(
+            subgraph = service,
+            "the subgraph has no usable http:// URL in the supergraph"
+        );
         GraphqlError::new(
             "SUBGRAPH_UNKNOWN",
-            format!("subgraph {service:?} has no usable http:// URL in the supergraph"),
+            "a subgraph of this operation cannot be called",
         )
     })?;
     let failed = |code: &'static str, detail: String| failure(ctx, service, code, detail);

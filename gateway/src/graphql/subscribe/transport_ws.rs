@@ -215,7 +215,7 @@ async fn run_operation(
     let last = match result {
         Ok(()) => json!({ "type": "complete", "id": id }),
         Err(error) => {
-            let payload = [GraphqlError::new(error.code(), error.to_string())];
+            let payload = [GraphqlError::new(error.code(), error.public_message())];
             json!({ "type": "error", "id": id, "payload": payload })
         }
     };
