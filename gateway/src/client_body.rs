@@ -21,15 +21,22 @@ use crate::body::{BoxError, GatewayBody};
 use crate::edge_error::GatewayError;
 use crate::limits::BodyTooLarge;
 
-/// Reading the client's body failed: bad framing, or the client went away.
-/// The hyper error is kept as the source, for the log only.
+/// Reading the client's body failed: bad framing, the client went away, or
+/// a body encoding the gateway decodes (gRPC-Web text) is broken. The cause
+/// is kept as the source, for the log only.
 #[derive(Debug, thiserror::Error)]
 #[error("the request body could not be read")]
-pub struct ClientBodyError(#[source] hyper::Error);
+pub struct ClientBodyError(#[source] BoxError);
+
+impl ClientBodyError {
+    pub fn new(cause: impl Into<BoxError>) -> Self {
+        Self(cause.into())
+    }
+}
 
 /// The client's body as the gateway's body type, its errors typed.
 pub fn from_incoming(body: Incoming) -> GatewayBody {
-    body.map_err(|error| BoxError::from(ClientBodyError(error)))
+    body.map_err(|error| BoxError::from(ClientBodyError::new(error)))
         .boxed_unsync()
 }
 

@@ -1,8 +1,6 @@
 //! The edge checks every request passes before routing: its shape
-//! ([`crate::request_shape`]: framing, host, target length, header count),
-//! the `server.headers_with_underscores` policy, and who the client is
-//! ([`crate::client_ip`], through `server.trusted_proxies`), recorded as
-//! the request's [`ClientIp`].
+//! ([`crate::request_shape`]: framing, host, target length, header count)
+//! and the `server.headers_with_underscores` policy.
 //!
 //! A refused HTTP/1.x request is answered with `Connection: close`: its
 //! body was not read and its framing may not be trusted, so the
@@ -18,8 +16,6 @@ use http::{Request, Response, Version};
 use tower::{Layer, Service};
 
 use crate::body::GatewayBody;
-use crate::client_ip;
-use crate::context::{ClientAddr, ClientIp};
 use crate::edge_error::GatewayError;
 use crate::request_shape::{self, Head, ShapeError};
 use crate::snapshot::Snapshot;
@@ -77,7 +73,7 @@ where
 }
 
 impl<S> StrictRequestService<S> {
-    /// Checks the head, applies the underscore policy, records the client.
+    /// Checks the head, applies the underscore policy.
     fn admit(&self, request: &mut Request<GatewayBody>) -> Result<(), ShapeError> {
         let snapshot = self.current.load();
         let server = &snapshot.config.server;
@@ -87,15 +83,7 @@ impl<S> StrictRequestService<S> {
             headers: request.headers(),
         };
         request_shape::check(&head, &server.request_limits)?;
-        request_shape::underscore_headers(request.headers_mut(), server.headers_with_underscores)?;
-        let client = match request.extensions().get::<ClientAddr>() {
-            Some(ClientAddr(peer)) => {
-                client_ip::resolve(*peer, request.headers(), &server.trusted_proxies)
-            }
-            None => ClientIp::direct(std::net::SocketAddr::from(([0, 0, 0, 0], 0))),
-        };
-        request.extensions_mut().insert(client);
-        Ok(())
+        request_shape::underscore_headers(request.headers_mut(), server.headers_with_underscores)
     }
 }
 

@@ -177,4 +177,18 @@ async fn a_malformed_body_is_the_clients_400_on_every_kind_that_reads_one() {
     .await;
     assert_eq!(web.header("grpc-status"), Some("3"), "{web:?}");
     assert_no_leak("grpc-web", &format!("{web:?}"));
+    // gRPC-Web text whose base64 is broken: the client's body, not the backend.
+    let text = send(
+        addr,
+        b"POST /orders.OrderService/GetOrder HTTP/1.1\r\nHost: gw\r\n\
+          Content-Type: application/grpc-web-text\r\nContent-Length: 8\r\n\
+          Connection: close\r\n\r\n!!!!????",
+    )
+    .await;
+    assert_eq!(text.header("grpc-status"), Some("3"), "{text:?}");
+    assert_eq!(
+        text.header("grpc-message"),
+        Some("the request body is malformed or was cut short"),
+        "{text:?}"
+    );
 }
