@@ -206,3 +206,51 @@ impl From<NativeGrpcError> for GatewayError {
             .with_source(error)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grpc::status::RpcStatus;
+
+    fn down() -> UpstreamError {
+        UpstreamError::Unavailable {
+            backend: "orders-grpc".into(),
+            reason: "tcp connect error: Connection refused (os error 111)".into(),
+            source: None,
+        }
+    }
+
+    #[test]
+    fn failures_on_the_backends_side_read_generic() {
+        for error in [
+            GrpcError::Upstream(down()),
+            GrpcError::NoPool("orders-grpc".into()),
+            GrpcError::BadResponse("the response stream broke: hyper::Error(Io)".into()),
+        ] {
+            let public = error.public_message();
+            assert!(
+                !public.contains("orders-grpc") && !public.contains("os error"),
+                "{public}"
+            );
+            let rendered = GatewayError::from(NativeGrpcError(error));
+            assert_eq!(rendered.message, public);
+            assert!(
+                rendered.detail().contains("orders-grpc") || rendered.detail().contains("hyper")
+            );
+        }
+    }
+
+    #[test]
+    fn a_backends_own_status_message_and_client_body_faults_pass_as_they_are() {
+        let status = GrpcError::Status(RpcStatus {
+            code: 5,
+            message: "order x not found".into(),
+            details: vec![],
+        });
+        assert_eq!(status.public_message(), "order x not found");
+        let body = GrpcError::from(UpstreamError::ClientBody(RequestBodyFault::Malformed));
+        assert_eq!(body.code(), "BAD_REQUEST_BODY");
+        assert_eq!(body.http_status(), StatusCode::BAD_REQUEST);
+        assert_eq!(body.grpc_code(), code::INVALID_ARGUMENT);
+    }
+}

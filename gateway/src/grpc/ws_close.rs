@@ -100,11 +100,17 @@ mod tests {
             1007
         );
         let down = UpstreamError::Unavailable {
-            backend: "b".into(),
-            reason: "refused".into(),
+            backend: "orders-grpc".into(),
+            reason: "tcp connect error: Connection refused (os error 111)".into(),
             source: None,
         };
-        assert_eq!(code(&for_error(&GrpcError::Upstream(down))), 1014);
+        let close = for_error(&GrpcError::Upstream(down));
+        assert_eq!(code(&close), 1014);
+        // The reason is generic: no backend name, no connection error.
+        assert_eq!(
+            close.reason.as_str(),
+            "UNAVAILABLE: the upstream service is unavailable"
+        );
     }
 
     #[test]

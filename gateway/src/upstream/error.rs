@@ -73,3 +73,48 @@ pub(crate) fn describe(error: &(dyn std::error::Error + 'static)) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::BodyTooLarge;
+
+    #[test]
+    fn clients_read_generic_messages_and_the_log_reads_the_detail() {
+        let refused = UpstreamError::Unavailable {
+            backend: "users".into(),
+            reason: "connection failed".into(),
+            source: Some("tcp connect error: Connection refused (os error 111)".into()),
+        };
+        let error = GatewayError::from(refused);
+        assert_eq!(error.status, StatusCode::BAD_GATEWAY);
+        assert_eq!(error.message, UNAVAILABLE_MESSAGE);
+        assert!(error.detail().contains("\"users\""), "{}", error.detail());
+        assert!(
+            error.detail().contains("os error 111"),
+            "{}",
+            error.detail()
+        );
+        let slow = UpstreamError::Timeout {
+            backend: "users".into(),
+            after: Duration::from_millis(100),
+        };
+        assert_eq!(GatewayError::from(slow).message, TIMEOUT_MESSAGE);
+    }
+
+    #[test]
+    fn a_client_body_fault_is_the_clients_error() {
+        let malformed = GatewayError::from(UpstreamError::ClientBody(RequestBodyFault::Malformed));
+        assert_eq!(
+            (malformed.status, malformed.code),
+            (StatusCode::BAD_REQUEST, "BAD_REQUEST_BODY")
+        );
+        let too_large =
+            UpstreamError::ClientBody(RequestBodyFault::TooLarge(BodyTooLarge { limit: 9 }));
+        let too_large = GatewayError::from(too_large);
+        assert_eq!(
+            (too_large.status, too_large.code),
+            (StatusCode::PAYLOAD_TOO_LARGE, "BODY_TOO_LARGE")
+        );
+    }
+}

@@ -73,6 +73,13 @@ async fn upstream_failures_are_generic_on_every_rest_and_grpc_kind() {
             client.get(gw.url(&format!("/grpc/v1/orders/{order}/watch"))),
         ),
         (
+            "grpc client stream",
+            client
+                .post(gw.url("/grpc/v1/orders:batch"))
+                .header("content-type", "application/x-ndjson")
+                .body("{}\n"),
+        ),
+        (
             "grpc-web",
             client
                 .post(gw.url("/orders.OrderService/GetOrder"))
