@@ -174,3 +174,17 @@ async fn a_well_formed_chunked_request_still_passes_and_keeps_the_connection() {
     assert_eq!(statuses, vec![200, 200], "{responses:?}");
     assert_eq!(received(&gw, "second").len(), 1);
 }
+
+/// Bare-LF line endings in the head are accepted (as nginx does): the
+/// request is re-framed upstream, so no backend sees them.
+#[tokio::test]
+async fn bare_lf_heads_are_accepted_and_reframed() {
+    let gw = TestGateway::start(ROUTES).await;
+    let answer = send(
+        gw.gateway.addr,
+        b"GET /echo/lf HTTP/1.1\nHost: gw\nConnection: close\n\n",
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(received(&gw, "lf").len(), 1);
+}
