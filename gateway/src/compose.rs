@@ -58,7 +58,7 @@ pub async fn handle(
     {
         return Ok(response::json_response(body, false, true));
     }
-    let forwarded = forwarded_headers(request.headers(), &ctx);
+    let forwarded = forwarded_headers(&request, &ctx);
     let env = call::CallEnv {
         upstreams: &ctx.snapshot.upstreams,
         forwarded: &forwarded,
@@ -72,10 +72,11 @@ pub async fn handle(
     Ok(response::json_response(body, partial, false))
 }
 
-/// `authorization` from the client and the request id.
-fn forwarded_headers(client: &HeaderMap, ctx: &RequestContext) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    if let Some(auth) = client.get(AUTHORIZATION) {
+/// `authorization` from the client, the forwarding headers and the
+/// request id.
+fn forwarded_headers(request: &Request<GatewayBody>, ctx: &RequestContext) -> HeaderMap {
+    let mut headers = crate::proxy::forwarding_for(ctx, request.headers(), request.uri());
+    if let Some(auth) = request.headers().get(AUTHORIZATION) {
         headers.insert(AUTHORIZATION, auth.clone());
     }
     if let Ok(id) = HeaderValue::from_str(ctx.request_id.as_str()) {

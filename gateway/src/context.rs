@@ -29,11 +29,45 @@ impl RequestId {
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub SocketAddr);
 
+/// The client's address as the gateway believes it: the socket's peer,
+/// or, from a trusted proxy, the address resolved from its forwarding
+/// headers (see [`crate::client_ip`]). Set once per request by the edge
+/// layer; the access log, rate limits and the forwarding headers all read
+/// this one value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp {
+    /// The client's address.
+    pub ip: std::net::IpAddr,
+    /// The socket's peer (the client itself, or the last proxy).
+    pub peer: SocketAddr,
+    /// Whether the peer is one of `server.trusted_proxies`: only then are
+    /// the incoming forwarding headers kept and extended.
+    pub trusted_peer: bool,
+}
+
+impl ClientIp {
+    /// A direct client: its socket is all there is.
+    pub fn direct(peer: SocketAddr) -> Self {
+        Self {
+            ip: peer.ip().to_canonical(),
+            peer,
+            trusted_peer: false,
+        }
+    }
+}
+
 /// Everything a handler needs besides the request itself.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
     pub request_id: RequestId,
+    /// The socket's peer.
     pub client_addr: SocketAddr,
+    /// The client, resolved through trusted proxies.
+    pub client: ClientIp,
+    /// The forwarding headers for upstream calls, for handlers that no
+    /// longer hold the client's request when they call out (GraphQL).
+    /// Set by the dispatcher for those routes only.
+    pub forwarding: Option<Arc<http::HeaderMap>>,
     /// The snapshot this request started on.
     pub snapshot: Arc<Snapshot>,
     pub route: Arc<RouteSpec>,

@@ -16,7 +16,7 @@ use http::{Method, Request, Response, StatusCode};
 
 use crate::body::{self, GatewayBody};
 use crate::config::model::RouteAction;
-use crate::context::{ClientAddr, RequestContext, RequestId};
+use crate::context::{ClientAddr, ClientIp, RequestContext, RequestId};
 use crate::edge_error::GatewayError;
 use crate::router::{RouteMatch, check_path};
 use crate::snapshot::Snapshot;
@@ -74,7 +74,7 @@ async fn dispatch(
                 ));
             }
         };
-    let ctx = RequestContext {
+    let mut ctx = RequestContext {
         request_id: request
             .extensions()
             .get::<RequestId>()
@@ -85,10 +85,20 @@ async fn dispatch(
             .get::<ClientAddr>()
             .map(|a| a.0)
             .unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], 0))),
+        client: request
+            .extensions()
+            .get::<ClientIp>()
+            .copied()
+            .unwrap_or_else(|| ClientIp::direct(std::net::SocketAddr::from(([0, 0, 0, 0], 0)))),
+        forwarding: None,
         params,
         route: Arc::clone(&route),
         snapshot: Arc::clone(&snapshot),
     };
+    if matches!(route.action, RouteAction::Graphql) {
+        let forwarding = proxy::forwarding_for(&ctx, request.headers(), request.uri());
+        ctx.forwarding = Some(Arc::new(forwarding));
+    }
     let limit = route.max_body.or(snapshot.config.server.default_max_body);
     let (parts, body) = request.into_parts();
     let body = limits::limit_body(&parts.headers, body, limit)?;

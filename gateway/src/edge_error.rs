@@ -4,6 +4,12 @@
 //! and converts it into a [`GatewayError`]: a status, a stable `code`, a
 //! message and the wire form the client expects. [`GatewayError::into_response`]
 //! renders it. Nothing reaches hyper as an error.
+//!
+//! The `message` is what the client reads: it names what the client got
+//! wrong, or is a generic, stable sentence for failures on the gateway's
+//! or a backend's side. Backend names and addresses, connection and OS
+//! errors and library error chains live only in `source`, which the
+//! rescue layer logs with the request id ([`GatewayError::detail`]).
 
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, Response, StatusCode};
@@ -64,6 +70,26 @@ impl GatewayError {
     pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
         self.source = Some(source.into());
         self
+    }
+
+    /// The whole cause chain in one line, for the log (never the client).
+    pub fn detail(&self) -> String {
+        let mut text = String::new();
+        let mut cause = self
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static));
+        while let Some(current) = cause {
+            let current_text = current.to_string();
+            if !text.contains(&current_text) {
+                if !text.is_empty() {
+                    text.push_str(": ");
+                }
+                text.push_str(&current_text);
+            }
+            cause = current.source();
+        }
+        text
     }
 
     /// Renders the error. `request_id` is echoed in the body (the

@@ -4,17 +4,27 @@
 //!
 //! 1. [`RequestIdLayer`]: take or mint `x-request-id`, put it in the request
 //!    extensions and on the response.
-//! 2. [`RescueLayer`]: render any `GatewayError` as the client's error form;
-//!    below it services may fail, above it nothing does.
-//! 3. The [`Dispatcher`]: route and handle.
+//! 2. [`ClientIpLayer`]: resolve the client's address through the trusted
+//!    proxies, once (docs/security.md); never fails.
+//! 3. [`RescueLayer`]: render any `GatewayError` as the client's error form,
+//!    and log it with the request id and client address; below it services
+//!    may fail, above it nothing does.
+//! 4. [`StrictRequestLayer`]: refuse ambiguous or oversized request heads
+//!    (framing, host, target length, header count) and apply the
+//!    underscore-header policy (docs/security.md).
+//! 5. The [`Dispatcher`]: route and handle.
 //!
-//! Resilience, security and observability layers slot in between 2 and 3.
+//! Resilience, security and observability layers slot in between 4 and 5.
 
+mod client_ip;
 mod request_id;
 mod rescue;
+mod strict_request;
 
+pub use client_ip::{ClientIpLayer, ClientIpService};
 pub use request_id::{RequestIdLayer, RequestIdService};
 pub use rescue::{RescueLayer, RescueService};
+pub use strict_request::{StrictRequestLayer, StrictRequestService};
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -36,7 +46,9 @@ pub type GatewayService =
 pub fn gateway_service(current: Arc<ArcSwap<Snapshot>>) -> GatewayService {
     let stack = ServiceBuilder::new()
         .layer(RequestIdLayer)
+        .layer(ClientIpLayer::new(Arc::clone(&current)))
         .layer(RescueLayer)
+        .layer(StrictRequestLayer::new(Arc::clone(&current)))
         .service(Dispatcher::new(current));
     BoxCloneSyncService::new(stack)
 }

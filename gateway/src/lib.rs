@@ -15,6 +15,8 @@
 pub mod admin;
 pub mod body;
 pub mod cli;
+pub mod client_body;
+pub mod client_ip;
 pub mod compose;
 pub mod config;
 pub mod context;
@@ -27,6 +29,7 @@ pub mod layers;
 pub mod limits;
 pub mod proxy;
 pub mod reload;
+pub mod request_shape;
 pub mod router;
 pub mod runtime;
 pub mod server;

@@ -16,7 +16,7 @@ use crate::body::{BoxError, GatewayBody};
 use crate::edge_error::GatewayError;
 
 /// The body passed the route's limit.
-#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("request body exceeds the limit of {limit} bytes")]
 pub struct BodyTooLarge {
     pub limit: u64,
@@ -51,23 +51,6 @@ pub fn limit_body(
         remaining: limit,
         limit,
     }))
-}
-
-/// Maps an error whose cause chain holds [`BodyTooLarge`] to 413, and
-/// anything else through its own conversion.
-pub fn body_too_large_or<E>(error: E) -> GatewayError
-where
-    E: std::error::Error + 'static,
-    GatewayError: From<E>,
-{
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
-    while let Some(current) = cause {
-        if let Some(too_large) = current.downcast_ref::<BodyTooLarge>() {
-            return (*too_large).into();
-        }
-        cause = current.source();
-    }
-    error.into()
 }
 
 struct LimitedBody {

@@ -5,7 +5,7 @@
 mod headers;
 mod rewrite;
 
-pub use headers::{ForwardedFor, strip_hop_by_hop};
+pub use headers::{ForwardedFor, forwarding_headers, set_forwarding_headers, strip_hop_by_hop};
 pub use rewrite::rewrite_path;
 
 use http::{Request, Response, StatusCode, Uri};
@@ -14,7 +14,6 @@ use crate::body::GatewayBody;
 use crate::config::model::{PathRewrite, ProxyAction};
 use crate::context::RequestContext;
 use crate::edge_error::GatewayError;
-use crate::limits;
 
 /// Forwards a request to the route's backend.
 pub async fn forward(
@@ -27,14 +26,16 @@ pub async fn forward(
         .upstreams
         .get(&action.backend.name)
         .ok_or_else(|| {
+            let detail = format!(
+                "backend {:?} has no pool in this snapshot",
+                action.backend.name
+            );
             GatewayError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "BACKEND_MISSING",
-                format!(
-                    "backend {:?} has no pool in this snapshot",
-                    action.backend.name
-                ),
+                "internal error",
             )
+            .with_source(detail)
         })?;
     let (mut parts, body) = request.into_parts();
     // Without a rewrite the client's target goes up as it came, uncopied.
@@ -49,20 +50,32 @@ pub async fn forward(
         })?;
     }
     let forwarded = ForwardedFor {
-        client: ctx.client_addr,
+        client: ctx.client,
         host: host_of(&parts),
     };
     headers::prepare_request_headers(&mut parts.headers, &forwarded, &ctx.request_id);
     ctx.route.headers.apply_to_request(&mut parts.headers);
     let timeout = ctx.timeout_or(pool.spec().request_timeout);
-    let response = pool
-        .send(Request::from_parts(parts, body), timeout)
-        .await
-        .map_err(limits::body_too_large_or)?;
+    let response = pool.send(Request::from_parts(parts, body), timeout).await?;
     let (mut parts, body) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     ctx.route.headers.apply_to_response(&mut parts.headers);
     Ok(Response::from_parts(parts, body))
+}
+
+/// The forwarding headers for an upstream request made on behalf of the
+/// request `ctx` (see [`forwarding_headers`]); `headers` and `uri` are the
+/// client's.
+pub fn forwarding_for(
+    ctx: &RequestContext,
+    headers: &http::HeaderMap,
+    uri: &Uri,
+) -> http::HeaderMap {
+    let forwarded = ForwardedFor {
+        client: ctx.client,
+        host: host_from(headers, uri).map(str::to_owned),
+    };
+    forwarding_headers(headers, &forwarded)
 }
 
 /// The host the client asked for: `Host` (HTTP/1.1) or `:authority` (h2).

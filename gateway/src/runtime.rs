@@ -114,6 +114,7 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
     let settings = ConnectionSettings {
         header_read_timeout: config.server.header_read_timeout,
         shutdown_grace: config.server.shutdown_grace,
+        request_limits: config.server.request_limits,
     };
     let workers_count = config.server.worker_count();
     let drain_delay = config.server.drain_delay;

@@ -24,7 +24,9 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt;
 
-use crate::body::{self, GatewayBody};
+use crate::body::GatewayBody;
+use crate::client_body;
+use crate::config::model::RequestLimits;
 use crate::context::ClientAddr;
 use crate::layers::GatewayService;
 use crate::workers::WorkerSet;
@@ -34,6 +36,8 @@ use crate::workers::WorkerSet;
 pub struct ConnectionSettings {
     pub header_read_timeout: Duration,
     pub shutdown_grace: Duration,
+    /// Request-head bounds hyper enforces (431 / 414 before any service).
+    pub request_limits: RequestLimits,
 }
 
 /// Where connections come from: a listener (the admin port), or the
@@ -131,7 +135,24 @@ fn connection_builder(settings: ConnectionSettings) -> auto::Builder<TokioExecut
         .http2()
         .timer(TokioTimer::new())
         .enable_connect_protocol();
+    apply_request_limits(&mut builder, &settings.request_limits);
     builder
+}
+
+/// The head bounds hyper enforces: HTTP/1.1's read buffer (a longer head
+/// is answered 431) and header count (431), HTTP/2's header list size.
+fn apply_request_limits(builder: &mut auto::Builder<TokioExecutor>, limits: &RequestLimits) {
+    let head_bytes = limits.max_header_bytes.max(RequestLimits::MIN_HEADER_BYTES);
+    let mut http1 = builder.http1();
+    http1.max_buf_size(head_bytes);
+    // hyper's own default is 100; setting it moves the parse buffer to the
+    // heap, so only a different value is set.
+    if limits.max_headers != 100 {
+        http1.max_headers(limits.max_headers);
+    }
+    builder
+        .http2()
+        .max_header_list_size(u32::try_from(head_bytes).unwrap_or(u32::MAX));
 }
 
 /// Adapts the body type and records the peer address on each request.
@@ -145,7 +166,7 @@ fn per_connection(
     Future: Send,
 > + Clone {
     service.map_request(move |request: Request<Incoming>| {
-        let mut request = request.map(body::boxed);
+        let mut request = request.map(client_body::from_incoming);
         request.extensions_mut().insert(ClientAddr(peer));
         request
     })

@@ -12,7 +12,7 @@ mod endpoint;
 mod error;
 mod pool;
 
-pub use error::UpstreamError;
+pub use error::{TIMEOUT_MESSAGE, UNAVAILABLE_MESSAGE, UpstreamError};
 pub use pool::{EndpointState, UpstreamPool};
 
 use std::collections::HashMap;

@@ -19,7 +19,7 @@ use super::eval::Bindings;
 use super::fetch::{CallOutput, fetch};
 use super::plan::CallSpec;
 use super::request::render_call;
-use crate::upstream::Upstreams;
+use crate::upstream::{UNAVAILABLE_MESSAGE, Upstreams};
 
 /// A call's index and how it ended.
 pub type Finished = (usize, Result<Arc<Value>, CallFailure>);
@@ -43,10 +43,8 @@ pub fn start_call(
         Err(failure) => return futures::future::ready((index, Err(failure))).boxed(),
     };
     let Some(pool) = env.upstreams.get(&spec.backend.name).cloned() else {
-        let failure = CallFailure::new(
-            FailureKind::Unavailable,
-            format!("backend \"{}\" has no upstream pool", spec.backend.name),
-        );
+        tracing::error!(backend = %spec.backend.name, "no upstream pool for a composition call");
+        let failure = CallFailure::new(FailureKind::Unavailable, UNAVAILABLE_MESSAGE);
         return futures::future::ready((index, Err(failure))).boxed();
     };
     let key = rendered.key(&spec.backend.name);

@@ -7,6 +7,10 @@
 //! [`GatewayError`] picks the status: the primary call's 404 is the
 //! client's 404, its other 4xx are passed on, a timeout is 504, and every
 //! other upstream problem is 502.
+//!
+//! Messages name the route's own calls (`_meta.errors[].call`, part of the
+//! route's contract) but never a backend's name, address or connection
+//! error: those are logged.
 
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -93,13 +97,18 @@ impl CallFailure {
     }
 }
 
+/// The client reads the generic message; the backend and the connection
+/// error go to the log.
 impl From<UpstreamError> for CallFailure {
     fn from(error: UpstreamError) -> Self {
         let kind = match &error {
             UpstreamError::Timeout { .. } => FailureKind::Timeout,
             UpstreamError::Unavailable { .. } => FailureKind::Unavailable,
+            // Calls send bodies the gateway built whole: cannot happen.
+            UpstreamError::ClientBody(_) => FailureKind::BadInput,
         };
-        Self::new(kind, error.to_string())
+        tracing::warn!(error = %error, "composition call failed");
+        Self::new(kind, error.public_message())
     }
 }
 
@@ -136,7 +145,11 @@ impl From<ComposeError> for GatewayError {
             }
             ComposeError::NoPool { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
         };
-        GatewayError::new(status, code, error.to_string()).with_source(error)
+        let message = match &error {
+            ComposeError::NoPool { .. } => "internal error".to_owned(),
+            other => other.to_string(),
+        };
+        GatewayError::new(status, code, message).with_source(error)
     }
 }
 

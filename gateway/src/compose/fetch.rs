@@ -39,12 +39,11 @@ pub async fn fetch(
     call: RenderedCall,
     timeout: Duration,
 ) -> Result<CallOutput, CallFailure> {
-    let backend = pool.spec().name.clone();
     match tokio::time::timeout(timeout, send_and_decode(&pool, call, timeout)).await {
         Ok(result) => result,
         Err(_) => Err(CallFailure::new(
             FailureKind::Timeout,
-            format!("backend \"{backend}\" did not answer within {timeout:?}"),
+            format!("the upstream service did not answer within {timeout:?}"),
         )),
     }
 }
@@ -66,14 +65,14 @@ async fn send_and_decode(
     let (parts, incoming) = response.into_parts();
     let bytes = read_body(incoming, backend).await?;
     if !parts.status.is_success() {
-        return Err(status_failure(backend, parts.status, &bytes));
+        return Err(status_failure(parts.status, &bytes));
     }
     let cache_control = parts
         .headers
         .get(CACHE_CONTROL)
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
-    let value = decode(&bytes, &call.decode, backend)?;
+    let value = decode(&bytes, &call.decode)?;
     Ok(CallOutput {
         value: Arc::new(value),
         cache_control,
@@ -84,15 +83,15 @@ async fn read_body(mut incoming: body::GatewayBody, backend: &str) -> Result<Byt
     let mut collected = BytesMut::new();
     while let Some(frame) = incoming.frame().await {
         let frame = frame.map_err(|error| {
-            CallFailure::new(
-                FailureKind::Unavailable,
-                format!("backend \"{backend}\": reading the response body failed: {error}"),
-            )
+            CallFailure::new(FailureKind::Unavailable, {
+                tracing::warn!(%error, backend, "reading a composition response failed");
+                "reading the upstream response failed".to_owned()
+            })
         })?;
         if let Ok(data) = frame.into_data() {
             if collected.len() + data.len() > MAX_CALL_BODY {
                 let message =
-                    format!("backend \"{backend}\" sent a body larger than {MAX_CALL_BODY} bytes");
+                    format!("the upstream service sent a body larger than {MAX_CALL_BODY} bytes");
                 return Err(CallFailure::new(FailureKind::BadResponse, message));
             }
             collected.extend_from_slice(&data);
@@ -126,7 +125,7 @@ async fn grpc_reply(
     }
     let json =
         transcode::json_from_protobuf(output, reply).map_err(|error| failed(error.into()))?;
-    let value = decode(&json, &Decode::Json, backend)?;
+    let value = decode(&json, &Decode::Json)?;
     Ok(CallOutput {
         value: Arc::new(value),
         cache_control: None,
@@ -138,39 +137,39 @@ fn grpc_failure(backend: &str, error: GrpcError) -> CallFailure {
     match error {
         GrpcError::Upstream(upstream) => upstream.into(),
         GrpcError::Status(_) => {
-            let message = format!("backend \"{backend}\" answered {}: {error}", error.code());
+            let message = format!("the upstream service answered {}: {error}", error.code());
             CallFailure::new(FailureKind::Status(error.http_status()), message)
         }
-        other => CallFailure::new(
-            FailureKind::BadResponse,
-            format!("backend \"{backend}\": {other}"),
-        ),
+        other => {
+            tracing::warn!(error = %other, backend, "composition gRPC call failed");
+            CallFailure::new(FailureKind::BadResponse, other.public_message())
+        }
     }
 }
 
 /// A non-2xx answer; the backend's own `error.message` is kept if present.
-fn status_failure(backend: &str, status: StatusCode, body: &[u8]) -> CallFailure {
+fn status_failure(status: StatusCode, body: &[u8]) -> CallFailure {
     let detail = serde_json::from_slice::<Value>(body).ok().and_then(|json| {
         json.pointer("/error/message")
             .and_then(Value::as_str)
             .map(str::to_owned)
     });
     let message = match detail {
-        Some(detail) => format!("backend \"{backend}\" answered {status}: {detail}"),
-        None => format!("backend \"{backend}\" answered {status}"),
+        Some(detail) => format!("the upstream service answered {status}: {detail}"),
+        None => format!("the upstream service answered {status}"),
     };
     CallFailure::new(FailureKind::Status(status), message)
 }
 
-fn decode(bytes: &[u8], decode: &Decode, backend: &str) -> Result<Value, CallFailure> {
+fn decode(bytes: &[u8], decode: &Decode) -> Result<Value, CallFailure> {
     let json: Value = serde_json::from_slice(bytes).map_err(|error| {
         CallFailure::new(
             FailureKind::BadResponse,
-            format!("backend \"{backend}\" sent a body that is not JSON: {error}"),
+            format!("the upstream service sent a body that is not JSON: {error}"),
         )
     })?;
     match decode {
-        Decode::GraphQl { data_path } => graphql_data(json, data_path, backend),
+        Decode::GraphQl { data_path } => graphql_data(json, data_path),
         Decode::Json | Decode::Grpc { .. } => Ok(json),
     }
 }
@@ -179,7 +178,6 @@ fn decode(bytes: &[u8], decode: &Decode, backend: &str) -> Result<Value, CallFai
 pub fn graphql_data(
     mut json: Value,
     data_path: &[super::template::Segment],
-    backend: &str,
 ) -> Result<Value, CallFailure> {
     if let Some(errors) = json
         .get("errors")
@@ -191,7 +189,7 @@ pub fn graphql_data(
             .filter_map(|error| error.get("message").and_then(Value::as_str))
             .collect();
         return Err(CallFailure::graphql(format!(
-            "backend \"{backend}\" returned GraphQL errors: {}",
+            "the upstream service returned GraphQL errors: {}",
             messages.join("; ")
         )));
     }
@@ -209,12 +207,11 @@ mod tests {
     #[test]
     fn graphql_errors_fail_the_call_and_data_is_extracted_by_path() {
         let path = [Segment::Field("order".into())];
-        let ok = graphql_data(json!({"data": {"order": {"id": "1"}}}), &path, "b").unwrap();
+        let ok = graphql_data(json!({"data": {"order": {"id": "1"}}}), &path).unwrap();
         assert_eq!(ok, json!({"id": "1"}));
         let failed = graphql_data(
             json!({"data": null, "errors": [{"message": "boom"}]}),
             &path,
-            "b",
         )
         .unwrap_err();
         assert_eq!(failed.code, "UPSTREAM_GRAPHQL_ERRORS");
@@ -224,7 +221,6 @@ mod tests {
     #[test]
     fn status_failures_keep_the_backends_message() {
         let failure = status_failure(
-            "orders",
             StatusCode::NOT_FOUND,
             br#"{"error":{"code":"X","message":"order 1 not found"}}"#,
         );
@@ -234,5 +230,6 @@ mod tests {
             "{}",
             failure.message
         );
+        assert!(!failure.message.contains("orders"), "{}", failure.message);
     }
 }

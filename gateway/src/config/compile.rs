@@ -132,6 +132,16 @@ fn positive_duration(value: Option<&Text>, what: &str, diag: &mut Diagnostics) -
 }
 
 /// Parses an optional byte size; a bad value is recorded and `None` returned.
+/// A body limit: a size, or `unlimited`. `None` when absent,
+/// `Some(None)` for `unlimited`.
+fn body_limit(value: Option<&Text>, what: &str, diag: &mut Diagnostics) -> Option<Option<u64>> {
+    let text = value?;
+    if text.trim() == "unlimited" {
+        return Some(None);
+    }
+    size(Some(text), what, diag).map(Some)
+}
+
 fn size(value: Option<&Text>, what: &str, diag: &mut Diagnostics) -> Option<u64> {
     let text = value?;
     parse_size(text)

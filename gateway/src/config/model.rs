@@ -54,11 +54,59 @@ pub struct ServerSettings {
     /// Serving threads, each with its own single-threaded runtime and its
     /// own upstream connections. `None` means one per CPU core.
     pub workers: Option<usize>,
+    /// Peers whose `X-Forwarded-For` / `Forwarded` are believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// What to do with request header names that contain `_`.
+    pub headers_with_underscores: UnderscoreHeaders,
+    /// Bounds on the request head.
+    pub request_limits: RequestLimits,
+}
+
+/// `server.headers_with_underscores` (Envoy's `headers_with_underscores_action`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnderscoreHeaders {
+    /// Remove such headers before any handler sees them (default).
+    #[default]
+    Drop,
+    /// Refuse the request with 400.
+    Reject,
+    /// Keep them.
+    Allow,
+}
+
+/// Bounds on the request head, checked before routing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestLimits {
+    /// Longest request target (path and query, or absolute form), in bytes: 414 past it.
+    pub max_uri_length: usize,
+    /// Most bytes of request head (HTTP/1.1 request line and headers;
+    /// HTTP/2 header list size): 431 past it. Read at start only.
+    pub max_header_bytes: usize,
+    /// Most header fields in one request: 431 past it.
+    pub max_headers: usize,
+}
+
+impl RequestLimits {
+    /// hyper's smallest HTTP/1.1 read buffer.
+    pub const MIN_HEADER_BYTES: usize = 8192;
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        Self {
+            max_uri_length: 8 * 1024,
+            max_header_bytes: 64 * 1024,
+            max_headers: 100,
+        }
+    }
 }
 
 impl ServerSettings {
     /// Most workers `server.workers` may ask for.
     pub const MAX_WORKERS: usize = 256;
+    /// `server.max_body` when it is left out: 1 MiB, as nginx's
+    /// `client_max_body_size`.
+    pub const DEFAULT_MAX_BODY: u64 = 1024 * 1024;
 
     /// The worker count to run: as configured, else one per CPU core.
     pub fn worker_count(&self) -> usize {
@@ -76,8 +124,11 @@ impl Default for ServerSettings {
             header_read_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(30),
             drain_delay: Duration::ZERO,
-            default_max_body: None,
+            default_max_body: Some(ServerSettings::DEFAULT_MAX_BODY),
             workers: None,
+            trusted_proxies: Vec::new(),
+            headers_with_underscores: UnderscoreHeaders::default(),
+            request_limits: RequestLimits::default(),
         }
     }
 }

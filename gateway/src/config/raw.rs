@@ -68,6 +68,20 @@ pub(crate) struct RawServer {
     pub drain_delay: Option<Text>,
     pub max_body: Option<Text>,
     pub workers: Option<Spanned<u64>>,
+    pub trusted_proxies: Option<Vec<Text>>,
+    pub headers_with_underscores: Option<Spanned<RawUnderscoreHeaders>>,
+    pub max_uri_length: Option<Text>,
+    pub max_header_bytes: Option<Text>,
+    pub max_headers: Option<Spanned<u64>>,
+}
+
+/// `server.headers_with_underscores`
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RawUnderscoreHeaders {
+    Drop,
+    Reject,
+    Allow,
 }
 
 /// One entry of `backends:`.

@@ -316,3 +316,56 @@ fn a_reload_may_drop_every_route_only_when_the_file_says_routes_empty() {
     check_reload(&compiled("routes: []\n"), &serving, "routes.yaml").unwrap();
     check_reload(&compiled(""), &compiled(""), "routes.yaml").unwrap();
 }
+
+#[test]
+fn edge_settings_have_documented_defaults() {
+    let config = compiled("");
+    let server = &config.server;
+    assert_eq!(server.default_max_body, Some(1024 * 1024));
+    assert!(server.trusted_proxies.is_empty());
+    assert_eq!(
+        server.headers_with_underscores,
+        super::model::UnderscoreHeaders::Drop
+    );
+    assert_eq!(server.request_limits.max_uri_length, 8 * 1024);
+    assert_eq!(server.request_limits.max_header_bytes, 64 * 1024);
+    assert_eq!(server.request_limits.max_headers, 100);
+}
+
+#[test]
+fn edge_settings_are_read_and_checked() {
+    let config = compiled(
+        "server:\n  max_body: unlimited\n  trusted_proxies: [10.0.0.0/8, 192.168.1.7, \"fd00::/8\"]\n  headers_with_underscores: reject\n  max_uri_length: 2KiB\n  max_headers: 50\n  max_header_bytes: 32KiB\nroutes:\n  - { path: /up, backend: b, max_body: unlimited }\nbackends:\n  b: { url: \"http://127.0.0.1:1\" }\n",
+    );
+    let server = &config.server;
+    assert_eq!(server.default_max_body, None);
+    assert_eq!(server.trusted_proxies.len(), 3);
+    assert_eq!(server.trusted_proxies[1].to_string(), "192.168.1.7/32");
+    assert_eq!(server.request_limits.max_uri_length, 2048);
+    assert_eq!(server.request_limits.max_headers, 50);
+    assert_eq!(config.routes[0].max_body, Some(u64::MAX));
+    let errors = errors_of(
+        "server:\n  trusted_proxies: [10.0.0.0/33, nonsense]\n  max_header_bytes: 1KiB\n  max_headers: 0\n",
+    );
+    assert!(
+        errors.contains("routes.yaml:2:21: server.trusted_proxies: \"10.0.0.0/33\""),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("\"nonsense\" is not an IP address or CIDR"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("server.max_header_bytes: must be between 8192 bytes"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("server.max_headers: must be between 1 and 10000"),
+        "{errors}"
+    );
+    let bad_policy = errors_of("server:\n  headers_with_underscores: maybe\n");
+    assert!(
+        bad_policy.contains("headers_with_underscores"),
+        "{bad_policy}"
+    );
+}

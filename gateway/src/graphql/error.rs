@@ -48,6 +48,13 @@ pub enum RequestError {
     BadRequest(String),
     #[error("request body is larger than the limit of {limit} bytes")]
     BodyTooLarge { limit: u64 },
+    /// The client's body was malformed or cut short.
+    #[error("the request body is malformed or was cut short")]
+    BadRequestBody,
+    /// The subgraph serving a subscription could not be reached (the
+    /// detail is logged, not shown).
+    #[error("the subgraph serving this subscription is unavailable")]
+    SubgraphUnavailable,
     #[error("syntax error: {0}")]
     Parse(String),
     #[error("{0}")]
@@ -72,6 +79,8 @@ impl RequestError {
         match self {
             RequestError::BadRequest(_) => "BAD_REQUEST",
             RequestError::BodyTooLarge { .. } => "BODY_TOO_LARGE",
+            RequestError::BadRequestBody => "BAD_REQUEST_BODY",
+            RequestError::SubgraphUnavailable => "SUBGRAPH_UNAVAILABLE",
             RequestError::Parse(_) => "GRAPHQL_PARSE_FAILED",
             RequestError::Validation(_) => "GRAPHQL_VALIDATION_FAILED",
             RequestError::LimitExceeded { code, .. } => code,
@@ -92,13 +101,26 @@ impl RequestError {
             RequestError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             RequestError::Planning(_) => StatusCode::INTERNAL_SERVER_ERROR,
             RequestError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            RequestError::SubgraphUnavailable => StatusCode::BAD_GATEWAY,
             _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// What the client reads: the planner's own error text is internal
+    /// (logged here, with its detail), everything else names the problem.
+    pub fn public_message(&self) -> String {
+        match self {
+            RequestError::Planning(detail) => {
+                tracing::warn!(detail, "query planning failed");
+                "the operation could not be planned".to_owned()
+            }
+            other => other.to_string(),
         }
     }
 
     /// The gateway error in GraphQL form, in the media type `content_type`.
     pub fn into_gateway_error(self, content_type: &'static str) -> GatewayError {
-        let error = GatewayError::new(self.status(), self.code(), self.to_string())
+        let error = GatewayError::new(self.status(), self.code(), self.public_message())
             .with_format(ErrorFormat::Graphql { content_type });
         match self {
             RequestError::MutationOverGet => {

@@ -28,6 +28,8 @@ pub struct ExecutionOptions {
     pub expose_subgraph_errors: bool,
     /// Sent upstream as `x-request-id`.
     pub request_id: String,
+    /// The forwarding headers every subgraph request carries.
+    pub forwarding: Option<std::sync::Arc<http::HeaderMap>>,
 }
 
 /// The state of one execution, shared by concurrent fetches.

@@ -103,6 +103,7 @@ async fn serve_event_stream(
         let options = ExecutionOptions {
             expose_subgraph_errors: settings.expose_subgraph_errors,
             request_id: ctx.request_id.as_str().to_owned(),
+            forwarding: ctx.forwarding.clone(),
         };
         subscribe::start(supergraph, std::sync::Arc::new(prepared), options).await?
     } else {
@@ -138,6 +139,7 @@ pub(crate) async fn run(
     let options = ExecutionOptions {
         expose_subgraph_errors: settings.expose_subgraph_errors,
         request_id: ctx.request_id.as_str().to_owned(),
+        forwarding: ctx.forwarding.clone(),
     };
     let (merged, errors) = execute_plan(supergraph, plan, &prepared.variables, &options).await;
     shape(supergraph, prepared, &merged, errors)

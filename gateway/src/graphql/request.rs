@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use super::error::RequestError;
 use crate::body::GatewayBody;
+use crate::client_body::RequestBodyFault;
 
 /// `application/graphql-response+json`.
 pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -92,12 +93,9 @@ async fn from_body(
 async fn read_limited(mut body: GatewayBody, max_body: u64) -> Result<Vec<u8>, RequestError> {
     let mut bytes = Vec::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| {
-            if e.downcast_ref::<crate::limits::BodyTooLarge>().is_some() {
-                RequestError::BodyTooLarge { limit: max_body }
-            } else {
-                RequestError::BadRequest(format!("reading the body failed: {e}"))
-            }
+        let frame = frame.map_err(|e| match RequestBodyFault::find_boxed(&e) {
+            Some(RequestBodyFault::TooLarge(_)) => RequestError::BodyTooLarge { limit: max_body },
+            Some(RequestBodyFault::Malformed) | None => RequestError::BadRequestBody,
         })?;
         if let Ok(data) = frame.into_data() {
             if (bytes.len() + data.len()) as u64 > max_body {

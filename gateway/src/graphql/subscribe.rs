@@ -51,11 +51,14 @@ pub async fn start(
         .collect();
     let events = upstream::subscribe(&client.url, &primary.operation.document_str, variables)
         .await
-        .map_err(|e| {
-            RequestError::Planning(format!(
-                "cannot subscribe at subgraph {:?}: {e}",
-                primary.service_name
-            ))
+        .map_err(|detail| {
+            tracing::warn!(
+                request_id = %options.request_id,
+                subgraph = %primary.service_name,
+                detail,
+                "subscribing at the subgraph failed"
+            );
+            RequestError::SubgraphUnavailable
         })?;
     let service = primary.service_name.clone();
     Ok(events
@@ -107,19 +110,18 @@ async fn resolve_event(
     let (merged, mut errors) =
         execute_nodes(supergraph, rest, data, &prepared.variables, options).await;
     errors.extend(event.errors.into_iter().map(|message| {
-        let message = if options.expose_subgraph_errors {
-            message
+        if options.expose_subgraph_errors {
+            GraphqlError::new("DOWNSTREAM_SERVICE_ERROR", message)
+                .with_extension("serviceName", service)
         } else {
-            "Subgraph errors redacted".to_owned()
-        };
-        GraphqlError::new("DOWNSTREAM_SERVICE_ERROR", message)
-            .with_extension("serviceName", service)
+            GraphqlError::new("DOWNSTREAM_SERVICE_ERROR", "Subgraph errors redacted")
+        }
     }));
     match shape(supergraph, prepared, &merged, errors) {
         Ok((data, errors)) if errors.is_empty() => json!({ "data": data }),
         Ok((data, errors)) => json!({ "data": data, "errors": errors }),
         Err(error) => {
-            json!({ "data": null, "errors": [GraphqlError::new(error.code(), error.to_string())] })
+            json!({ "data": null, "errors": [GraphqlError::new(error.code(), error.public_message())] })
         }
     }
 }

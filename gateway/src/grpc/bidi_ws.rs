@@ -63,6 +63,7 @@ pub async fn bidirectional(
     let upstream = grpc_request(
         &transcoding.grpc_path,
         request.headers(),
+        request.uri(),
         &route.metadata,
         &ctx,
         ctx.route.timeout,

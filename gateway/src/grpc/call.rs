@@ -18,9 +18,10 @@ use super::error::GrpcError;
 use super::framing::FrameDecoder;
 use super::status::{RpcStatus, read_status};
 use crate::body::GatewayBody;
+use crate::client_body::RequestBodyFault;
 use crate::context::{RequestContext, X_REQUEST_ID};
-use crate::limits::BodyTooLarge;
-use crate::upstream::{UpstreamError, UpstreamPool};
+use crate::proxy::forwarding_for;
+use crate::upstream::UpstreamPool;
 
 /// The pool of a route's backend in the request's snapshot.
 pub fn pool_for(ctx: &RequestContext, backend: &str) -> Result<Arc<UpstreamPool>, GrpcError> {
@@ -32,10 +33,12 @@ pub fn pool_for(ctx: &RequestContext, backend: &str) -> Result<Arc<UpstreamPool>
 }
 
 /// A gRPC request for `grpc_path`, carrying the configured metadata from
-/// the client's headers, the request id and the deadline.
+/// the client's headers, the forwarding headers, the request id and the
+/// deadline.
 pub fn grpc_request(
     grpc_path: &str,
     client_headers: &HeaderMap,
+    client_uri: &http::Uri,
     metadata: &[HeaderName],
     ctx: &RequestContext,
     deadline: Option<Duration>,
@@ -54,6 +57,7 @@ pub fn grpc_request(
             headers.append(name.clone(), value.clone());
         }
     }
+    headers.extend(forwarding_for(ctx, client_headers, client_uri));
     if let Ok(id) = HeaderValue::from_str(ctx.request_id.as_str()) {
         headers.insert(X_REQUEST_ID, id);
     }
@@ -79,21 +83,8 @@ pub async fn start(
     request: Request<GatewayBody>,
     timeout: Duration,
 ) -> Result<MessageStream, GrpcError> {
-    let response = pool.send(request, timeout).await.map_err(upstream_error)?;
+    let response = pool.send(request, timeout).await?;
     MessageStream::new(response)
-}
-
-/// An upstream failure; a request body that passed its limit is the
-/// client's 413, not the backend's fault.
-fn upstream_error(error: UpstreamError) -> GrpcError {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
-    while let Some(current) = cause {
-        if let Some(too_large) = current.downcast_ref::<BodyTooLarge>() {
-            return GrpcError::BodyTooLarge(*too_large);
-        }
-        cause = current.source();
-    }
-    GrpcError::Upstream(error)
 }
 
 /// The response of a call as messages, then its status.
@@ -166,9 +157,15 @@ impl MessageStream {
                 },
                 Some(Err(error)) => {
                     self.done = true;
-                    return Err(GrpcError::BadResponse(format!(
-                        "the response stream broke: {error}"
-                    )));
+                    return Err(match RequestBodyFault::find_boxed(&error) {
+                        Some(RequestBodyFault::TooLarge(too_large)) => {
+                            GrpcError::BodyTooLarge(too_large)
+                        }
+                        Some(RequestBodyFault::Malformed) => GrpcError::ClientBody,
+                        None => {
+                            GrpcError::BadResponse(format!("the response stream broke: {error}"))
+                        }
+                    });
                 }
                 None => {
                     self.done = true;

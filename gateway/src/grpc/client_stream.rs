@@ -48,6 +48,7 @@ pub async fn client_streaming(
     let upstream = grpc_request(
         &transcoding.grpc_path,
         &parts.headers,
+        &parts.uri,
         &route.metadata,
         &ctx,
         Some(timeout),

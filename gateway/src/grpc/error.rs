@@ -5,6 +5,12 @@
 //! on passthrough routes a trailers-only gRPC response ([`NativeGrpcError`]).
 //! Gateway-made errors carry a `google.rpc.ErrorInfo` detail whose
 //! `reason` is the stable error code.
+//!
+//! The client reads [`GrpcError::public_message`]: the backend's own
+//! `grpc-message` for a status it sent, what was wrong for the client's
+//! own mistakes, and a generic sentence for everything on the gateway's or
+//! backend's side (no backend names, addresses or connection errors; those
+//! stay in `Display` and go to the log).
 
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -12,9 +18,14 @@ use serde_json::{Value, json};
 use super::framing::FramingError;
 use super::status::{RpcStatus, StatusReadError, code, code_name, http_status_for};
 use super::transcode::TranscodeError;
+use crate::client_body::MALFORMED_MESSAGE;
+use crate::client_body::RequestBodyFault;
 use crate::edge_error::{ErrorFormat, GatewayError};
 use crate::limits::BodyTooLarge;
-use crate::upstream::UpstreamError;
+use crate::upstream::{UNAVAILABLE_MESSAGE, UpstreamError};
+
+/// What the client reads when the backend's answer is not usable gRPC.
+pub const BAD_RESPONSE_MESSAGE: &str = "the upstream service sent an invalid response";
 
 #[derive(Debug, thiserror::Error)]
 pub enum GrpcError {
@@ -26,8 +37,9 @@ pub enum GrpcError {
     BadRequest { code: &'static str, message: String },
     #[error(transparent)]
     BodyTooLarge(#[from] BodyTooLarge),
-    #[error("reading the request body failed: {0}")]
-    ClientBody(String),
+    /// The client's body was malformed or cut short.
+    #[error("reading the request body failed")]
+    ClientBody,
     /// The backend answered with a non-OK status.
     #[error("{}", .0.message)]
     Status(RpcStatus),
@@ -38,7 +50,7 @@ pub enum GrpcError {
     #[error("the backend's message framing is broken: {0}")]
     Framing(#[from] FramingError),
     #[error(transparent)]
-    Upstream(#[from] UpstreamError),
+    Upstream(UpstreamError),
     #[error("backend {0:?} has no pool in this snapshot")]
     NoPool(String),
     /// The gateway is draining: the last word of a long-lived stream.
@@ -60,7 +72,7 @@ impl GrpcError {
             GrpcError::Transcode(TranscodeError::UndecodableResponse { .. }) => code::INTERNAL,
             GrpcError::Transcode(_) | GrpcError::BadRequest { .. } => code::INVALID_ARGUMENT,
             GrpcError::BodyTooLarge(_) => code::RESOURCE_EXHAUSTED,
-            GrpcError::ClientBody(_) => code::CANCELLED,
+            GrpcError::ClientBody => code::INVALID_ARGUMENT,
             GrpcError::Status(status) => status.code,
             GrpcError::StatusUnreadable(_) | GrpcError::BadResponse(_) | GrpcError::Framing(_) => {
                 code::UNKNOWN
@@ -80,7 +92,7 @@ impl GrpcError {
             | GrpcError::BadResponse(_)
             | GrpcError::Framing(_) => StatusCode::BAD_GATEWAY,
             GrpcError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            GrpcError::ClientBody(_) => StatusCode::BAD_REQUEST,
+            GrpcError::ClientBody => StatusCode::BAD_REQUEST,
             GrpcError::Upstream(UpstreamError::Unavailable { .. }) => StatusCode::BAD_GATEWAY,
             other => http_status_for(other.grpc_code()),
         }
@@ -92,7 +104,7 @@ impl GrpcError {
             GrpcError::Transcode(error) => error.code(),
             GrpcError::BadRequest { code, .. } => code,
             GrpcError::BodyTooLarge(_) => "BODY_TOO_LARGE",
-            GrpcError::ClientBody(_) => "CLIENT_BODY_ERROR",
+            GrpcError::ClientBody => "BAD_REQUEST_BODY",
             GrpcError::Status(status) => code_name(status.code),
             GrpcError::StatusUnreadable(StatusReadError::Missing) => "GRPC_STATUS_MISSING",
             GrpcError::StatusUnreadable(StatusReadError::Malformed(_)) => "GRPC_STATUS_MALFORMED",
@@ -101,6 +113,43 @@ impl GrpcError {
             GrpcError::Upstream(_) => "UPSTREAM_UNAVAILABLE",
             GrpcError::NoPool(_) => "BACKEND_MISSING",
             GrpcError::ShuttingDown => "SHUTTING_DOWN",
+        }
+    }
+
+    /// What the client reads (see the module doc).
+    pub fn public_message(&self) -> String {
+        match self {
+            GrpcError::Upstream(error) => error.public_message(),
+            GrpcError::NoPool(_) => UNAVAILABLE_MESSAGE.to_owned(),
+            GrpcError::ClientBody => MALFORMED_MESSAGE.to_owned(),
+            GrpcError::Transcode(TranscodeError::UndecodableResponse { .. })
+            | GrpcError::StatusUnreadable(_)
+            | GrpcError::BadResponse(_)
+            | GrpcError::Framing(_) => BAD_RESPONSE_MESSAGE.to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Whether the public message hides a detail that must be logged.
+    pub fn hides_detail(&self) -> bool {
+        matches!(
+            self,
+            GrpcError::Upstream(_)
+                | GrpcError::NoPool(_)
+                | GrpcError::Transcode(TranscodeError::UndecodableResponse { .. })
+                | GrpcError::StatusUnreadable(_)
+                | GrpcError::BadResponse(_)
+                | GrpcError::Framing(_)
+        )
+    }
+
+    /// Logs an error that ends a stream (those never reach the rescue
+    /// layer): what the client did not see goes to the log.
+    pub fn log_stream_end(&self) {
+        if self.hides_detail() {
+            tracing::warn!(error = %self, "gRPC call ended with an error");
+        } else {
+            tracing::debug!(error = %self, "gRPC call ended with an error");
         }
     }
 
@@ -118,7 +167,21 @@ impl GrpcError {
 
     /// The JSON `google.rpc.Status` body (also the final NDJSON/SSE error).
     pub fn to_status_json(&self) -> Value {
-        json!({"code": self.grpc_code(), "message": self.to_string(), "details": self.details()})
+        json!({"code": self.grpc_code(), "message": self.public_message(), "details": self.details()})
+    }
+}
+
+/// An upstream failure; a request body that failed while being sent (over
+/// its limit, malformed) is the client's 413 / 400, not the backend's.
+impl From<UpstreamError> for GrpcError {
+    fn from(error: UpstreamError) -> Self {
+        match error {
+            UpstreamError::ClientBody(RequestBodyFault::TooLarge(too_large)) => {
+                GrpcError::BodyTooLarge(too_large)
+            }
+            UpstreamError::ClientBody(RequestBodyFault::Malformed) => GrpcError::ClientBody,
+            other => GrpcError::Upstream(other),
+        }
     }
 }
 
@@ -128,7 +191,7 @@ impl From<GrpcError> for GatewayError {
             grpc_code: error.grpc_code(),
             details: error.details(),
         };
-        GatewayError::new(error.http_status(), error.code(), error.to_string())
+        GatewayError::new(error.http_status(), error.code(), error.public_message())
             .with_format(format)
             .with_source(error)
     }
@@ -144,8 +207,56 @@ impl From<NativeGrpcError> for GatewayError {
         let format = ErrorFormat::Grpc {
             grpc_code: error.grpc_code(),
         };
-        GatewayError::new(StatusCode::OK, error.code(), error.to_string())
+        GatewayError::new(StatusCode::OK, error.code(), error.public_message())
             .with_format(format)
             .with_source(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grpc::status::RpcStatus;
+
+    fn down() -> UpstreamError {
+        UpstreamError::Unavailable {
+            backend: "orders-grpc".into(),
+            reason: "tcp connect error: Connection refused (os error 111)".into(),
+            source: None,
+        }
+    }
+
+    #[test]
+    fn failures_on_the_backends_side_read_generic() {
+        for error in [
+            GrpcError::Upstream(down()),
+            GrpcError::NoPool("orders-grpc".into()),
+            GrpcError::BadResponse("the response stream broke: hyper::Error(Io)".into()),
+        ] {
+            let public = error.public_message();
+            assert!(
+                !public.contains("orders-grpc") && !public.contains("os error"),
+                "{public}"
+            );
+            let rendered = GatewayError::from(NativeGrpcError(error));
+            assert_eq!(rendered.message, public);
+            assert!(
+                rendered.detail().contains("orders-grpc") || rendered.detail().contains("hyper")
+            );
+        }
+    }
+
+    #[test]
+    fn a_backends_own_status_message_and_client_body_faults_pass_as_they_are() {
+        let status = GrpcError::Status(RpcStatus {
+            code: 5,
+            message: "order x not found".into(),
+            details: vec![],
+        });
+        assert_eq!(status.public_message(), "order x not found");
+        let body = GrpcError::from(UpstreamError::ClientBody(RequestBodyFault::Malformed));
+        assert_eq!(body.code(), "BAD_REQUEST_BODY");
+        assert_eq!(body.http_status(), StatusCode::BAD_REQUEST);
+        assert_eq!(body.grpc_code(), code::INVALID_ARGUMENT);
     }
 }

@@ -22,6 +22,7 @@ use super::framing::{TRAILER_FLAG, encode_with_flags};
 use super::passthrough::forward;
 use super::route::GrpcRoute;
 use crate::body::{self, BoxError, GatewayBody};
+use crate::client_body::ClientBodyError;
 use crate::context::RequestContext;
 
 /// Which gRPC-Web encoding a request uses.
@@ -116,7 +117,10 @@ fn decode_text_body(body: GatewayBody) -> GatewayBody {
     let frames = BodyStream::new(body).map(move |frame| -> Result<Frame<Bytes>, BoxError> {
         let frame = frame?;
         match frame.into_data() {
-            Ok(data) => Ok(Frame::data(decoder.push(&data)?)),
+            // Broken base64 is the client's malformed body, not the backend's.
+            Ok(data) => Ok(Frame::data(
+                decoder.push(&data).map_err(ClientBodyError::new)?,
+            )),
             Err(other) => Ok(other),
         }
     });

@@ -14,7 +14,7 @@ use super::route::GrpcRoute;
 use crate::body::GatewayBody;
 use crate::context::{RequestContext, X_REQUEST_ID};
 use crate::edge_error::GatewayError;
-use crate::proxy::strip_hop_by_hop;
+use crate::proxy::{forwarding_for, set_forwarding_headers, strip_hop_by_hop};
 
 /// Serves a passthrough route: native gRPC, or gRPC-Web translated.
 pub async fn passthrough(
@@ -62,6 +62,8 @@ pub(super) async fn forward(
 
 fn prepare_headers(parts: &mut Parts, ctx: &RequestContext) {
     strip_hop_by_hop(&mut parts.headers);
+    let forwarding = forwarding_for(ctx, &parts.headers, &parts.uri);
+    set_forwarding_headers(&mut parts.headers, forwarding);
     parts.headers.remove(http::header::HOST);
     parts
         .headers

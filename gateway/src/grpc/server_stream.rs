@@ -92,6 +92,7 @@ pub async fn server_streaming(
     let upstream = grpc_request(
         &transcoding.grpc_path,
         &parts.headers,
+        &parts.uri,
         &route.metadata,
         &ctx,
         ctx.route.timeout,
@@ -163,7 +164,7 @@ impl Replies {
 
     /// The final error chunk; the stream ends after it.
     fn fail(mut self, error: &GrpcError) -> (Result<Frame<Bytes>, BoxError>, Self) {
-        tracing::debug!(%error, "server stream ended with an error");
+        error.log_stream_end();
         self.finished = true;
         (Ok(Frame::data(self.format.error(error))), self)
     }

@@ -13,8 +13,8 @@ use super::framing;
 use super::route::{GrpcRoute, Transcoding};
 use super::transcode;
 use crate::body::{self, BoxError, GatewayBody};
+use crate::client_body::RequestBodyFault;
 use crate::context::RequestContext;
-use crate::limits::BodyTooLarge;
 
 /// Transcodes a unary call.
 pub async fn unary(
@@ -31,6 +31,7 @@ pub async fn unary(
     let upstream = grpc_request(
         &transcoding.grpc_path,
         &parts.headers,
+        &parts.uri,
         &route.metadata,
         &ctx,
         Some(timeout),
@@ -85,11 +86,14 @@ pub(super) async fn read_body(body: GatewayBody) -> Result<Bytes, GrpcError> {
         .map_err(client_body_error)
 }
 
-/// A failed client body read: over the limit (413), or broken.
+/// A failed client body read: over the limit (413), or broken (400).
 pub(super) fn client_body_error(error: BoxError) -> GrpcError {
-    match error.downcast::<BodyTooLarge>() {
-        Ok(too_large) => GrpcError::BodyTooLarge(*too_large),
-        Err(other) => GrpcError::ClientBody(other.to_string()),
+    match RequestBodyFault::find_boxed(&error) {
+        Some(RequestBodyFault::TooLarge(too_large)) => GrpcError::BodyTooLarge(too_large),
+        Some(RequestBodyFault::Malformed) | None => {
+            tracing::debug!(error = %error, "reading the client's body failed");
+            GrpcError::ClientBody
+        }
     }
 }
 

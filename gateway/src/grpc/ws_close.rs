@@ -42,11 +42,19 @@ pub fn invalid_message(error: &TranscodeError) -> CloseFrame {
 }
 
 pub fn for_error(error: &GrpcError) -> CloseFrame {
+    error.log_stream_end();
     let code = match error {
         GrpcError::Upstream(UpstreamError::Unavailable { .. }) | GrpcError::NoPool(_) => 1014,
         other => 4000 + u16::try_from(other.grpc_code()).unwrap_or(2),
     };
-    frame(code, format!("{}: {error}", code_name(error.grpc_code())))
+    frame(
+        code,
+        format!(
+            "{}: {}",
+            code_name(error.grpc_code()),
+            error.public_message()
+        ),
+    )
 }
 
 fn frame(code: u16, reason: String) -> CloseFrame {
@@ -98,11 +106,17 @@ mod tests {
             1007
         );
         let down = UpstreamError::Unavailable {
-            backend: "b".into(),
-            reason: "refused".into(),
+            backend: "orders-grpc".into(),
+            reason: "tcp connect error: Connection refused (os error 111)".into(),
             source: None,
         };
-        assert_eq!(code(&for_error(&GrpcError::Upstream(down))), 1014);
+        let close = for_error(&GrpcError::Upstream(down));
+        assert_eq!(code(&close), 1014);
+        // The reason is generic: no backend name, no connection error.
+        assert_eq!(
+            close.reason.as_str(),
+            "UNAVAILABLE: the upstream service is unavailable"
+        );
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Turns every `GatewayError` into a response: the single edge where
-//! errors meet the wire. Server errors are logged here, once.
+//! errors meet the wire. Server errors are logged here, once, with the
+//! request id, the client address and the error's full cause chain (which
+//! the client never sees).
 
 use std::convert::Infallible;
 use std::task::{Context, Poll};
@@ -9,7 +11,7 @@ use http::{Request, Response};
 use tower::{Layer, Service};
 
 use crate::body::GatewayBody;
-use crate::context::RequestId;
+use crate::context::{ClientIp, RequestId};
 use crate::edge_error::GatewayError;
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -47,6 +49,7 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         // Cheap clones (reference counts): only a failure reads them.
         let request_id = request.extensions().get::<RequestId>().cloned();
+        let client = request.extensions().get::<ClientIp>().map(|c| c.ip);
         let method = request.method().clone();
         let uri = request.uri().clone();
         self.inner
@@ -55,10 +58,12 @@ where
                 Ok(result.unwrap_or_else(|error| {
                     let path = uri.path();
                     let request_id = request_id.as_ref().map(RequestId::as_str).unwrap_or("");
+                    let detail = error.detail();
+                    let client = client.map(|ip| ip.to_string()).unwrap_or_default();
                     if error.status.is_server_error() {
-                        tracing::warn!(%method, %path, request_id, error = %error, "request failed");
+                        tracing::warn!(%method, %path, request_id, client, error = %error, detail, "request failed");
                     } else {
-                        tracing::debug!(%method, %path, request_id, error = %error, "request refused");
+                        tracing::debug!(%method, %path, request_id, client, error = %error, detail, "request refused");
                     }
                     error.into_response(request_id)
                 }))

@@ -2,13 +2,11 @@
 //! `X-Forwarded-*` / `Forwarded` family, the request id, and the route's
 //! add/remove rules.
 
-use std::fmt::Write as _;
-use std::net::SocketAddr;
-
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use std::fmt::Write as _;
 
 use crate::config::model::HeaderRules;
-use crate::context::{RequestId, X_REQUEST_ID};
+use crate::context::{ClientIp, RequestId, X_REQUEST_ID};
 
 /// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1).
 /// Constant names, so removing them needs no parsing.
@@ -58,17 +56,20 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// What the gateway knows about the client, from the socket.
+const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+
+/// What the gateway knows about the client.
 #[derive(Debug, Clone)]
 pub struct ForwardedFor {
-    pub client: SocketAddr,
+    /// The client, resolved through the trusted proxies.
+    pub client: ClientIp,
     /// The `Host` / `:authority` the client used.
     pub host: Option<String>,
 }
 
-/// Makes request headers ready to go upstream. Client-sent forwarding
-/// headers are replaced, never trusted or appended to: the gateway is the
-/// edge, so only the socket tells who the client is.
+/// Makes request headers ready to go upstream: hop-by-hop headers and
+/// `Host` removed, the forwarding family set ([`forwarding_headers`]),
+/// the request id.
 pub fn prepare_request_headers(
     headers: &mut HeaderMap,
     forwarded: &ForwardedFor,
@@ -76,31 +77,93 @@ pub fn prepare_request_headers(
 ) {
     strip_hop_by_hop(headers);
     headers.remove(header::HOST);
+    let forwarding = forwarding_headers(headers, forwarded);
+    set_forwarding_headers(headers, forwarding);
+    headers.insert(X_REQUEST_ID, header_value(request_id.as_str()));
+}
+
+/// The forwarding headers every upstream request carries, whatever the
+/// handler (proxy, gRPC, composition, GraphQL): `X-Forwarded-For`,
+/// `X-Forwarded-Proto`, `X-Forwarded-Host`, `Forwarded` and `X-Real-IP`.
+///
+/// From a direct client (a peer not in `server.trusted_proxies`) the
+/// client's own values are ignored: the gateway is the edge, so only the
+/// socket tells who the client is. From a trusted proxy, its
+/// `X-Forwarded-For` and `Forwarded` are kept and extended with the peer,
+/// and its `X-Forwarded-Proto` / `X-Forwarded-Host` kept. `X-Real-IP` is
+/// always the resolved client address.
+pub fn forwarding_headers(incoming: &HeaderMap, forwarded: &ForwardedFor) -> HeaderMap {
+    let client = &forwarded.client;
+    let peer_ip = client.peer.ip().to_canonical();
+    let kept = |name: &HeaderName| {
+        client
+            .trusted_peer
+            .then(|| joined(incoming, name))
+            .flatten()
+    };
+    let mut out = HeaderMap::with_capacity(5);
+    let mut text = String::with_capacity(96);
+    if let Some(prior) = kept(&X_FORWARDED_FOR) {
+        let _ = write!(text, "{prior}, ");
+    }
+    let _ = write!(text, "{peer_ip}");
+    out.insert(X_FORWARDED_FOR, header_value(&text));
+    let proto = incoming
+        .get(&X_FORWARDED_PROTO)
+        .filter(|_| client.trusted_peer)
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from_static("http"));
+    out.insert(X_FORWARDED_PROTO, proto);
+    let host = forwarded.host.as_deref().filter(|h| is_token_safe(h));
+    let forwarded_host = incoming
+        .get(&X_FORWARDED_HOST)
+        .filter(|_| client.trusted_peer)
+        .cloned()
+        .or_else(|| host.map(header_value));
+    if let Some(value) = forwarded_host {
+        out.insert(X_FORWARDED_HOST, value);
+    }
+    text.clear();
+    if let Some(prior) = kept(&FORWARDED) {
+        let _ = write!(text, "{prior}, ");
+    }
+    let _ = if peer_ip.is_ipv6() {
+        write!(text, "for=\"[{peer_ip}]\";proto=http")
+    } else {
+        write!(text, "for={peer_ip};proto=http")
+    };
+    if let Some(host) = host {
+        let _ = write!(text, ";host=\"{host}\"");
+    }
+    out.insert(FORWARDED, header_value(&text));
+    text.clear();
+    let _ = write!(text, "{}", client.ip);
+    out.insert(X_REAL_IP, header_value(&text));
+    out
+}
+
+/// Replaces the forwarding family in `headers` with `forwarding`.
+pub fn set_forwarding_headers(headers: &mut HeaderMap, forwarding: HeaderMap) {
     for name in [
         &X_FORWARDED_FOR,
         &X_FORWARDED_PROTO,
         &X_FORWARDED_HOST,
         &FORWARDED,
+        &X_REAL_IP,
     ] {
         headers.remove(name);
     }
-    let ip = forwarded.client.ip();
-    let mut text = String::with_capacity(96);
-    let _ = write!(text, "{ip}");
-    headers.insert(X_FORWARDED_FOR, header_value(&text));
-    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
-    text.clear();
-    let _ = if ip.is_ipv6() {
-        write!(text, "for=\"[{ip}]\";proto=http")
-    } else {
-        write!(text, "for={ip};proto=http")
-    };
-    if let Some(host) = forwarded.host.as_deref().filter(|h| is_token_safe(h)) {
-        headers.insert(X_FORWARDED_HOST, header_value(host));
-        let _ = write!(text, ";host=\"{host}\"");
-    }
-    headers.insert(FORWARDED, header_value(&text));
-    headers.insert(X_REQUEST_ID, header_value(request_id.as_str()));
+    headers.extend(forwarding);
+}
+
+/// All lines of a header as one comma-separated list.
+fn joined(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
+    let values: Vec<&str> = headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.join(", "))
 }
 
 fn is_token_safe(host: &str) -> bool {
@@ -178,7 +241,7 @@ mod tests {
             ("host", "api.example.com"),
         ]);
         let forwarded = ForwardedFor {
-            client: "10.1.2.3:5555".parse().unwrap(),
+            client: ClientIp::direct("10.1.2.3:5555".parse().unwrap()),
             host: Some("api.example.com".into()),
         };
         prepare_request_headers(&mut headers, &forwarded, &RequestId(Arc::from("req-1")));
@@ -198,11 +261,54 @@ mod tests {
     fn ipv6_clients_are_quoted_in_forwarded() {
         let mut headers = HeaderMap::new();
         let forwarded = ForwardedFor {
-            client: "[::1]:80".parse().unwrap(),
+            client: ClientIp::direct("[::1]:80".parse().unwrap()),
             host: None,
         };
         prepare_request_headers(&mut headers, &forwarded, &RequestId(Arc::from("r")));
         assert_eq!(headers["forwarded"], "for=\"[::1]\";proto=http");
         assert!(headers.get("x-forwarded-host").is_none());
+        assert_eq!(headers["x-real-ip"], "::1");
+    }
+
+    #[test]
+    fn a_direct_client_cannot_plant_forwarding_headers() {
+        let incoming = map(&[
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-real-ip", "6.6.6.6"),
+            ("x-forwarded-host", "evil"),
+        ]);
+        let forwarded = ForwardedFor {
+            client: ClientIp::direct("198.51.100.7:1".parse().unwrap()),
+            host: Some("api".into()),
+        };
+        let out = forwarding_headers(&incoming, &forwarded);
+        assert_eq!(out["x-forwarded-for"], "198.51.100.7");
+        assert_eq!(out["x-real-ip"], "198.51.100.7");
+        assert_eq!(out["x-forwarded-host"], "api");
+    }
+
+    #[test]
+    fn a_trusted_proxy_chain_is_kept_and_extended() {
+        let incoming = map(&[
+            ("x-forwarded-for", "203.0.113.9"),
+            ("forwarded", "for=203.0.113.9;proto=https"),
+            ("x-forwarded-proto", "https"),
+        ]);
+        let forwarded = ForwardedFor {
+            client: ClientIp {
+                ip: "203.0.113.9".parse().unwrap(),
+                peer: "10.0.0.2:1".parse().unwrap(),
+                trusted_peer: true,
+            },
+            host: Some("api".into()),
+        };
+        let out = forwarding_headers(&incoming, &forwarded);
+        assert_eq!(out["x-forwarded-for"], "203.0.113.9, 10.0.0.2");
+        assert_eq!(out["x-real-ip"], "203.0.113.9");
+        assert_eq!(out["x-forwarded-proto"], "https");
+        assert_eq!(
+            out["forwarded"],
+            "for=203.0.113.9;proto=https, for=10.0.0.2;proto=http;host=\"api\""
+        );
     }
 }

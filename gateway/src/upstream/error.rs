@@ -1,11 +1,22 @@
 //! Why an upstream call failed, and how that looks to the client.
+//!
+//! The client sees a generic, stable message and code; the backend's name,
+//! its address and the connection error stay in this error's `Display` and
+//! source chain, which go to the log with the request id (see
+//! `layers::rescue`), never into the response.
 
 use std::time::Duration;
 
 use http::StatusCode;
 
 use crate::body::BoxError;
+use crate::client_body::RequestBodyFault;
 use crate::edge_error::GatewayError;
+
+/// What the client reads when a backend cannot be reached.
+pub const UNAVAILABLE_MESSAGE: &str = "the upstream service is unavailable";
+/// What the client reads when a backend does not answer in time.
+pub const TIMEOUT_MESSAGE: &str = "the upstream service did not respond in time";
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
@@ -20,6 +31,21 @@ pub enum UpstreamError {
     /// No response head within the deadline; the call was cancelled.
     #[error("backend {backend:?} did not respond within {after:?}")]
     Timeout { backend: String, after: Duration },
+    /// The client's own body failed (bad framing, over its limit) while it
+    /// was being sent: the client's fault, not the backend's.
+    #[error("{0}")]
+    ClientBody(RequestBodyFault),
+}
+
+impl UpstreamError {
+    /// The client-facing message: generic and stable.
+    pub fn public_message(&self) -> String {
+        match self {
+            UpstreamError::Unavailable { .. } => UNAVAILABLE_MESSAGE.to_owned(),
+            UpstreamError::Timeout { .. } => TIMEOUT_MESSAGE.to_owned(),
+            UpstreamError::ClientBody(fault) => fault.message(),
+        }
+    }
 }
 
 impl From<UpstreamError> for GatewayError {
@@ -27,12 +53,13 @@ impl From<UpstreamError> for GatewayError {
         let (status, code) = match &error {
             UpstreamError::Unavailable { .. } => (StatusCode::BAD_GATEWAY, "UPSTREAM_UNAVAILABLE"),
             UpstreamError::Timeout { .. } => (StatusCode::GATEWAY_TIMEOUT, "UPSTREAM_TIMEOUT"),
+            UpstreamError::ClientBody(fault) => (fault.status(), fault.code()),
         };
-        GatewayError::new(status, code, error.to_string()).with_source(error)
+        GatewayError::new(status, code, error.public_message()).with_source(error)
     }
 }
 
-/// Flattens an error chain into one line for messages and logs.
+/// Flattens an error chain into one line for logs.
 pub(crate) fn describe(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
@@ -45,4 +72,49 @@ pub(crate) fn describe(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::BodyTooLarge;
+
+    #[test]
+    fn clients_read_generic_messages_and_the_log_reads_the_detail() {
+        let refused = UpstreamError::Unavailable {
+            backend: "users".into(),
+            reason: "connection failed".into(),
+            source: Some("tcp connect error: Connection refused (os error 111)".into()),
+        };
+        let error = GatewayError::from(refused);
+        assert_eq!(error.status, StatusCode::BAD_GATEWAY);
+        assert_eq!(error.message, UNAVAILABLE_MESSAGE);
+        assert!(error.detail().contains("\"users\""), "{}", error.detail());
+        assert!(
+            error.detail().contains("os error 111"),
+            "{}",
+            error.detail()
+        );
+        let slow = UpstreamError::Timeout {
+            backend: "users".into(),
+            after: Duration::from_millis(100),
+        };
+        assert_eq!(GatewayError::from(slow).message, TIMEOUT_MESSAGE);
+    }
+
+    #[test]
+    fn a_client_body_fault_is_the_clients_error() {
+        let malformed = GatewayError::from(UpstreamError::ClientBody(RequestBodyFault::Malformed));
+        assert_eq!(
+            (malformed.status, malformed.code),
+            (StatusCode::BAD_REQUEST, "BAD_REQUEST_BODY")
+        );
+        let too_large =
+            UpstreamError::ClientBody(RequestBodyFault::TooLarge(BodyTooLarge { limit: 9 }));
+        let too_large = GatewayError::from(too_large);
+        assert_eq!(
+            (too_large.status, too_large.code),
+            (StatusCode::PAYLOAD_TOO_LARGE, "BODY_TOO_LARGE")
+        );
+    }
 }

@@ -17,6 +17,7 @@ use super::balancer::Balancer;
 use super::endpoint::Endpoint;
 use super::error::{UpstreamError, describe};
 use crate::body::{self, GatewayBody};
+use crate::client_body::{BodyFaultWatch, RequestBodyFault};
 use crate::config::model::{BackendSpec, UpstreamProtocol};
 
 /// One endpoint's state as the admin API shows it.
@@ -116,6 +117,12 @@ impl UpstreamPool {
             .map_err(|_| self.unavailable("pool closed", None))?;
         let (parts, body) = request.into_parts();
         let replayable = body.size_hint().exact() == Some(0);
+        let body_fault = BodyFaultWatch::default();
+        let body = if replayable {
+            body
+        } else {
+            body_fault.watch(body)
+        };
         let mut tried = Vec::new();
         let mut body = Some(body);
         let mut parts = Some(parts);
@@ -153,6 +160,13 @@ impl UpstreamPool {
                         }))
                     }));
                 }
+                // The client's own body failed while it was being sent.
+                Err(error) if client_fault(&error, &body_fault).is_some() => {
+                    tracing::debug!(%error, "the client's body failed on its way upstream");
+                    let fault =
+                        client_fault(&error, &body_fault).unwrap_or(RequestBodyFault::Malformed);
+                    return Err(UpstreamError::ClientBody(fault));
+                }
                 Err(error) if error.is_connect() => {
                     endpoint.record_connect_failure(&self.spec.ejection, Instant::now());
                     if last_attempt {
@@ -180,6 +194,14 @@ impl UpstreamPool {
             source,
         }
     }
+}
+
+/// The client body's fault behind an upstream error, if it was one.
+fn client_fault(
+    error: &(dyn std::error::Error + 'static),
+    watch: &BodyFaultWatch,
+) -> Option<RequestBodyFault> {
+    RequestBodyFault::find(error).or_else(|| watch.fault())
 }
 
 fn build_client(spec: &BackendSpec) -> UpstreamClient {

@@ -35,7 +35,10 @@ async fn a_failed_optional_call_gives_a_partial_response_with_meta() {
     assert_eq!(errors[0]["call"], "payment");
     assert_eq!(errors[0]["code"], "UPSTREAM_BAD_STATUS");
     assert_eq!(errors[0]["status"], 503);
-    assert!(errors[0]["message"].as_str().unwrap().contains("payments"));
+    // The backend's status, never its name (docs/security.md, "Error bodies").
+    let message = errors[0]["message"].as_str().unwrap();
+    assert!(message.contains("503"), "{message}");
+    assert!(!message.contains("payments"), "{message}");
 }
 
 #[tokio::test]

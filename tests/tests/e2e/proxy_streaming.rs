@@ -12,6 +12,8 @@ backends:
 routes:
   - path: /debug/{*rest}
     backend: orders
+    # Streams large uploads: raised past the 1 MiB default.
+    max_body: unlimited
 "#;
 
 const SIZE: u64 = 256 * 1024 * 1024;

@@ -22,7 +22,7 @@ use super::super::raw::{RawCompose, RawRoute, RouteEntry, Text};
 use super::super::raw_grpc::RawGrpcRoute;
 
 use super::headers::compile_headers;
-use super::{compose, grpc, positive_duration, proxy, size};
+use super::{body_limit, compose, grpc, positive_duration, proxy};
 use crate::router::PathPattern;
 
 /// A compiled route with what error messages need to point back at it.
@@ -152,7 +152,9 @@ fn compile_route(
     };
     let action = compile_action(raw, &entry.span, methods.as_deref(), &context, diag);
     let timeout = positive_duration(raw.timeout.as_ref(), &format!("{label}: timeout"), diag);
-    let max_body = size(raw.max_body.as_ref(), &format!("{label}: max_body"), diag);
+    // `unlimited` is a limit no body reaches (a route that streams uploads).
+    let max_body = body_limit(raw.max_body.as_ref(), &format!("{label}: max_body"), diag)
+        .map(|limit| limit.unwrap_or(u64::MAX));
     let headers = compile_headers(raw.headers.as_ref(), label, diag);
     if diag.error_count() > errors_before {
         return None;

@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 use marked_yaml::Spanned;
 
 use super::super::errors::Diagnostics;
-use super::super::model::ServerSettings;
-use super::super::raw::{RawConfig, RawServer, Text};
-use super::{duration, positive_duration, size};
+use super::super::model::{RequestLimits, ServerSettings, UnderscoreHeaders};
+use super::super::raw::{RawConfig, RawServer, RawUnderscoreHeaders, Text};
+use super::{body_limit, duration, positive_duration, size};
 
 pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub(crate) const DEFAULT_ADMIN: &str = "127.0.0.1:9901";
@@ -71,8 +71,85 @@ pub(super) fn settings(raw: Option<&RawServer>, diag: &mut Diagnostics) -> Serve
             .unwrap_or(defaults.shutdown_grace),
         drain_delay: duration(raw.drain_delay.as_ref(), "server.drain_delay", diag)
             .unwrap_or(defaults.drain_delay),
-        default_max_body: size(raw.max_body.as_ref(), "server.max_body", diag),
+        default_max_body: body_limit(raw.max_body.as_ref(), "server.max_body", diag)
+            .unwrap_or(defaults.default_max_body),
         workers: workers(raw.workers.as_ref(), diag),
+        trusted_proxies: trusted_proxies(raw.trusted_proxies.as_deref(), diag),
+        headers_with_underscores: match raw.headers_with_underscores.as_deref() {
+            Some(RawUnderscoreHeaders::Drop) | None => UnderscoreHeaders::Drop,
+            Some(RawUnderscoreHeaders::Reject) => UnderscoreHeaders::Reject,
+            Some(RawUnderscoreHeaders::Allow) => UnderscoreHeaders::Allow,
+        },
+        request_limits: request_limits(raw, diag),
+    }
+}
+
+/// `server.trusted_proxies`: CIDRs (`10.0.0.0/8`) or single addresses.
+fn trusted_proxies(values: Option<&[Text]>, diag: &mut Diagnostics) -> Vec<ipnet::IpNet> {
+    let mut nets = Vec::new();
+    for text in values.unwrap_or_default() {
+        let trimmed = text.trim();
+        let parsed = trimmed
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| trimmed.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+        match parsed {
+            Ok(net) => nets.push(net.trunc()),
+            Err(_) => diag.error(
+                text.span(),
+                format!(
+                    "server.trusted_proxies: \"{}\" is not an IP address or CIDR (e.g. \"10.0.0.0/8\")",
+                    text.as_str()
+                ),
+            ),
+        }
+    }
+    nets
+}
+
+/// `server.max_uri_length`, `max_header_bytes`, `max_headers`.
+fn request_limits(raw: &RawServer, diag: &mut Diagnostics) -> RequestLimits {
+    let defaults = RequestLimits::default();
+    let mut bounded = |value: Option<&Text>, what: &str, min: u64, default: usize| {
+        let Some(text) = value else { return default };
+        match size(Some(text), what, diag) {
+            Some(n) if n >= min && n <= u64::from(u32::MAX) => n as usize,
+            Some(_) => {
+                diag.error(
+                    text.span(),
+                    format!("{what}: must be between {min} bytes and 4GiB"),
+                );
+                default
+            }
+            None => default,
+        }
+    };
+    let max_uri_length = bounded(
+        raw.max_uri_length.as_ref(),
+        "server.max_uri_length",
+        64,
+        defaults.max_uri_length,
+    );
+    let max_header_bytes = bounded(
+        raw.max_header_bytes.as_ref(),
+        "server.max_header_bytes",
+        RequestLimits::MIN_HEADER_BYTES as u64,
+        defaults.max_header_bytes,
+    );
+    let max_headers = match raw.max_headers.as_ref() {
+        None => defaults.max_headers,
+        Some(value) if (1..=10_000).contains(&**value) => **value as usize,
+        Some(value) => {
+            diag.error(
+                value.span(),
+                "server.max_headers: must be between 1 and 10000",
+            );
+            defaults.max_headers
+        }
+    };
+    RequestLimits {
+        max_uri_length,
+        max_header_bytes,
+        max_headers,
     }
 }
 

@@ -47,13 +47,21 @@ pub(crate) async fn call(
     variables: Map<String, Value>,
 ) -> Result<SubgraphResponse, GraphqlError> {
     let client = ctx.supergraph.subgraphs.get(service).ok_or_else(|| {
+        tracing::warn!(
+            subgraph = service,
+            "the subgraph has no usable http:// URL in the supergraph"
+        );
         GraphqlError::new(
             "SUBGRAPH_UNKNOWN",
-            format!("subgraph {service:?} has no usable http:// URL in the supergraph"),
+            "a subgraph of this operation cannot be called",
         )
     })?;
-    let request = build_request(&client.path, &ctx.options.request_id, query, variables)
-        .map_err(|e| failure(service, "SUBGRAPH_REQUEST_FAILED", e.to_string()))?;
+    let failed = |code: &'static str, detail: String| failure(ctx, service, code, detail);
+    let mut request = build_request(&client.path, &ctx.options.request_id, query, variables)
+        .map_err(|e| failed("SUBGRAPH_REQUEST_FAILED", e.to_string()))?;
+    if let Some(forwarding) = &ctx.options.forwarding {
+        request.headers_mut().extend(forwarding.as_ref().clone());
+    }
     let response = client
         .pool
         .send(request, client.timeout)
@@ -62,14 +70,16 @@ pub(crate) async fn call(
             let code = match error {
                 UpstreamError::Timeout { .. } => "SUBGRAPH_TIMEOUT",
                 UpstreamError::Unavailable { .. } => "SUBGRAPH_UNAVAILABLE",
+                // The gateway builds this body whole: it cannot fail.
+                UpstreamError::ClientBody(_) => "SUBGRAPH_REQUEST_FAILED",
             };
-            failure(service, code, error.to_string())
+            failed(code, error.to_string())
         })?;
     let status = response.status();
     let bytes = read_body(response.into_body())
         .await
-        .map_err(|detail| failure(service, "SUBGRAPH_REQUEST_FAILED", detail))?;
-    parse_response(service, status, &bytes)
+        .map_err(|detail| failed("SUBGRAPH_REQUEST_FAILED", detail))?;
+    parse_response(status, &bytes).map_err(|(code, detail)| failed(code, detail))
 }
 
 fn build_request(
@@ -94,24 +104,21 @@ fn build_request(
 }
 
 /// A GraphQL body is used whatever the status; without one, a non-2xx
-/// status is the error.
+/// status is the error (its code and the detail for the log).
 fn parse_response(
-    service: &str,
     status: http::StatusCode,
     bytes: &[u8],
-) -> Result<SubgraphResponse, GraphqlError> {
+) -> Result<SubgraphResponse, (&'static str, String)> {
     match serde_json::from_slice::<SubgraphResponse>(bytes) {
         Ok(parsed) if status.is_success() || parsed.data.is_some() || !parsed.errors.is_empty() => {
             Ok(parsed)
         }
-        Ok(_) | Err(_) if !status.is_success() => Err(failure(
-            service,
+        Ok(_) | Err(_) if !status.is_success() => Err((
             "SUBGRAPH_HTTP_ERROR",
             format!("subgraph answered HTTP {}", status.as_u16()),
         )),
         Ok(parsed) => Ok(parsed),
-        Err(error) => Err(failure(
-            service,
+        Err(error) => Err((
             "SUBGRAPH_INVALID_RESPONSE",
             format!("subgraph response is not GraphQL JSON: {error}"),
         )),
@@ -134,12 +141,35 @@ async fn read_body(mut body: body::GatewayBody) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-fn failure(service: &str, code: &str, detail: String) -> GraphqlError {
-    GraphqlError::new(
+/// A failed subgraph request as the client sees it: a generic message per
+/// code, the subgraph's name only when the route exposes subgraph errors.
+/// The detail (backend, connection error) goes to the log.
+fn failure(
+    ctx: &ExecutionContext<'_>,
+    service: &str,
+    code: &'static str,
+    detail: String,
+) -> GraphqlError {
+    tracing::warn!(
+        request_id = %ctx.options.request_id,
+        subgraph = service,
         code,
-        format!("request to subgraph {service:?} failed: {detail}"),
-    )
-    .with_extension("serviceName", service)
+        detail,
+        "subgraph request failed"
+    );
+    let message = match code {
+        "SUBGRAPH_TIMEOUT" => "a subgraph did not respond in time",
+        "SUBGRAPH_UNAVAILABLE" => "a subgraph is unavailable",
+        "SUBGRAPH_HTTP_ERROR" => "a subgraph answered with an error status",
+        "SUBGRAPH_INVALID_RESPONSE" => "a subgraph sent an invalid response",
+        _ => "a subgraph request failed",
+    };
+    let error = GraphqlError::new(code, message);
+    if ctx.options.expose_subgraph_errors {
+        error.with_extension("serviceName", service)
+    } else {
+        error
+    }
 }
 
 /// A subgraph's error as the client sees it: its message masked unless
@@ -161,10 +191,12 @@ pub(crate) fn rewrite_error(
     } else {
         "Subgraph errors redacted".to_owned()
     };
-    let mut rewritten = GraphqlError::new("DOWNSTREAM_SERVICE_ERROR", message)
-        .with_extension("serviceName", service);
-    if let Some(code) = original_code.filter(|_| ctx.options.expose_subgraph_errors) {
-        rewritten = rewritten.with_extension("code", code);
+    let mut rewritten = GraphqlError::new("DOWNSTREAM_SERVICE_ERROR", message);
+    if ctx.options.expose_subgraph_errors {
+        rewritten = rewritten.with_extension("serviceName", service);
+        if let Some(code) = original_code {
+            rewritten = rewritten.with_extension("code", code);
+        }
     }
     rewritten.path = path;
     rewritten

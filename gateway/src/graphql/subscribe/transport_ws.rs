@@ -205,7 +205,7 @@ async fn run_operation(
     let last = match result {
         Ok(()) => json!({ "type": "complete", "id": id }),
         Err(error) => {
-            let payload = [GraphqlError::new(error.code(), error.to_string())];
+            let payload = [GraphqlError::new(error.code(), error.public_message())];
             json!({ "type": "error", "id": id, "payload": payload })
         }
     };
@@ -238,6 +238,7 @@ async fn stream_operation(
     let options = ExecutionOptions {
         expose_subgraph_errors: service.settings.expose_subgraph_errors,
         request_id: ctx.request_id.as_str().to_owned(),
+        forwarding: ctx.forwarding.clone(),
     };
     let mut events =
         crate::graphql::subscribe::start(supergraph, Arc::new(prepared), options).await?;

@@ -1,0 +1,150 @@
+//! Request limits with their defaults: the 1 MiB body limit (raised per
+//! route, `unlimited` for uploads), the request-target length (414) and
+//! the head's header count and size (431).
+
+use tests::gateway::TestGateway;
+use tests::raw_http::send;
+
+const ROUTES: &str = r#"
+backends:
+  users: { url: $USERS }
+routes:
+  - path: /echo/{*rest}
+    backend: users
+    rewrite: { template: "/debug/echo/{rest}" }
+  - path: /upload
+    method: POST
+    backend: users
+    rewrite: { template: /debug/upload }
+    max_body: unlimited
+"#;
+
+const MIB: usize = 1024 * 1024;
+
+#[tokio::test]
+async fn bodies_are_limited_to_1_mib_unless_the_route_raises_it() {
+    let gw = TestGateway::start(ROUTES).await;
+    let at_limit = gw
+        .client
+        .post(gw.url("/echo/a"))
+        .body(vec![b'x'; MIB])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(at_limit.status(), 200);
+    let over = gw
+        .client
+        .post(gw.url("/echo/b"))
+        .body(vec![b'x'; MIB + 1])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(over.status(), 413);
+    let body: serde_json::Value = over.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "BODY_TOO_LARGE");
+    // Streamed without a length, the limit holds while the body flows.
+    let chunks = futures::stream::iter(
+        (0..3).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b'y'; MIB / 2]))),
+    );
+    let streamed = gw
+        .client
+        .post(gw.url("/echo/c"))
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(streamed.status(), 413);
+    let upload = gw
+        .client
+        .post(gw.url("/upload"))
+        .body(vec![b'z'; 3 * MIB])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upload.status(), 200, "the upload route is unlimited");
+}
+
+#[tokio::test]
+async fn long_targets_get_414_and_big_heads_get_431() {
+    let gw = TestGateway::start(ROUTES).await;
+    let addr = gw.gateway.addr;
+    let long_path = format!("/echo/{}", "a".repeat(9 * 1024));
+    let request = format!("GET {long_path} HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n");
+    let answer = send(addr, request.as_bytes()).await;
+    assert_eq!(answer.status, 414);
+    assert_eq!(answer.error_code(), "URI_TOO_LONG");
+    // A target so long the head passes max_header_bytes: hyper's 431.
+    let huge_path = format!("/echo/{}", "a".repeat(70 * 1024));
+    let request = format!("GET {huge_path} HTTP/1.1\r\nHost: gw\r\n\r\n");
+    assert_eq!(send(addr, request.as_bytes()).await.status, 431);
+    let many: String = (0..150).map(|i| format!("X-H{i}: 1\r\n")).collect();
+    let request = format!("GET /echo/many HTTP/1.1\r\nHost: gw\r\n{many}\r\n");
+    assert_eq!(send(addr, request.as_bytes()).await.status, 431);
+    let big = format!("X-Big: {}\r\n", "b".repeat(70 * 1024));
+    let request = format!("GET /echo/big HTTP/1.1\r\nHost: gw\r\n{big}\r\n");
+    assert_eq!(send(addr, request.as_bytes()).await.status, 431);
+    // Within every limit, the request passes.
+    let fine = format!(
+        "GET /echo/fine HTTP/1.1\r\nHost: gw\r\nX-Ok: {}\r\nConnection: close\r\n\r\n",
+        "o".repeat(8 * 1024)
+    );
+    assert_eq!(send(addr, fine.as_bytes()).await.status, 200);
+    let forwarded: Vec<String> = gw
+        .mocks
+        .users
+        .control
+        .requests()
+        .into_iter()
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(forwarded, vec!["/debug/echo/fine".to_owned()]);
+}
+
+#[tokio::test]
+async fn head_limits_follow_the_config() {
+    let gw = TestGateway::start(&format!(
+        "server: {{ max_uri_length: 128, max_headers: 10, max_header_bytes: 16KiB }}\n{ROUTES}"
+    ))
+    .await;
+    let addr = gw.gateway.addr;
+    let long = format!(
+        "GET /echo/{} HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n",
+        "a".repeat(200)
+    );
+    assert_eq!(send(addr, long.as_bytes()).await.status, 414);
+    let many: String = (0..12).map(|i| format!("X-H{i}: 1\r\n")).collect();
+    let request = format!("GET /echo/many HTTP/1.1\r\nHost: gw\r\n{many}\r\n");
+    assert_eq!(send(addr, request.as_bytes()).await.status, 431);
+    let big = format!(
+        "GET /echo/big HTTP/1.1\r\nHost: gw\r\nX-Big: {}\r\n\r\n",
+        "b".repeat(20 * 1024)
+    );
+    assert_eq!(send(addr, big.as_bytes()).await.status, 431);
+}
+
+#[tokio::test]
+async fn http2_heads_are_bounded_too() {
+    let gw = TestGateway::start(ROUTES).await;
+    let client = tests::mocks::h2c();
+    let mut many = client.get(gw.url("/echo/h2many"));
+    for i in 0..150 {
+        many = many.header(format!("x-h{i}"), "1");
+    }
+    let response = many.send().await.unwrap();
+    assert_eq!(response.status(), 431);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "HEADERS_TOO_LARGE");
+    // Past max_header_list_size, the HTTP/2 layer answers 431 itself.
+    let big = client
+        .get(gw.url("/echo/h2big"))
+        .header("x-big", "b".repeat(70 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(big.status(), 431);
+    let forwarded = gw.mocks.users.control.requests();
+    assert!(forwarded.is_empty(), "{forwarded:?}");
+    // The connection still serves normal requests.
+    let ok = client.get(gw.url("/echo/h2ok")).send().await.unwrap();
+    assert_eq!(ok.status(), 200);
+}
