@@ -24,6 +24,7 @@ fn backend(name: &str) -> Arc<BackendSpec> {
         protocol: UpstreamProtocol::Http1,
         connect_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_secs(5),
+        body_idle_timeout: Duration::from_secs(5),
         max_connections: 8,
         load_balancing: LoadBalancing::LeastRequest,
         ejection: EjectionPolicy {
@@ -44,6 +45,7 @@ fn call(name: &str, backend_name: &str, path: &str) -> CallInput {
         },
         optional: false,
         timeout: None,
+        body_idle_timeout: None,
         headers: vec![],
         coalesce: None,
         cache: None,

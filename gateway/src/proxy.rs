@@ -55,8 +55,12 @@ pub async fn forward(
     headers::prepare_request_headers(&mut parts.headers, &forwarded, &ctx.request_id);
     ctx.route.headers.apply_to_request(&mut parts.headers);
     let timeout = ctx.timeout_or(pool.spec().request_timeout);
+    let body_idle = ctx
+        .route
+        .body_idle_timeout
+        .unwrap_or(pool.spec().body_idle_timeout);
     let response = pool
-        .send(Request::from_parts(parts, body), timeout)
+        .send_with(Request::from_parts(parts, body), timeout, Some(body_idle))
         .await
         .map_err(limits::body_too_large_or)?;
     let (mut parts, body) = response.into_parts();

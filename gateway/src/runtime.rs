@@ -20,7 +20,9 @@ use crate::admin::{AdminState, admin_service};
 use crate::config::{self, ConfigErrors};
 use crate::layers::gateway_service;
 use crate::reload::{ReloadError, ReloadOutcome, Reloader, spawn_triggers};
-use crate::server::{ConnectionSettings, accept_for_workers, serve};
+use crate::server::{
+    self, ADMIN_MAX_CONNECTIONS, CappedListener, ConnectionSettings, accept_for_workers, serve,
+};
 use crate::snapshot::Snapshot;
 use crate::workers::WorkerSet;
 
@@ -99,17 +101,15 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
     if let Some(workers) = options.workers {
         config.server.workers = Some(workers.max(1));
     }
-    let settings = ConnectionSettings {
-        header_read_timeout: config.server.header_read_timeout,
-        shutdown_grace: config.server.shutdown_grace,
-    };
+    let settings = ConnectionSettings::from_server(&config.server);
+    let backlog = config.server.listen_backlog;
     let workers_count = config.server.worker_count();
     let listen = options.listen.unwrap_or(config.listen);
     let admin_listen = options.admin.unwrap_or(config.admin);
     let snapshot = Snapshot::build(config, 1, None).map_err(|c| StartError::Routes(c.len()))?;
     let current = Arc::new(ArcSwap::from_pointee(snapshot));
-    let listener = bind(listen).await?;
-    let admin_listener = bind(admin_listen).await?;
+    let listener = bind(listen, backlog)?;
+    let admin_listener = bind(admin_listen, backlog)?;
     let (addr, admin_addr) = (
         local_addr(&listener, listen)?,
         local_addr(&admin_listener, admin_listen)?,
@@ -139,7 +139,7 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
         workers.wait().await
     });
     let admin_task = tokio::spawn(serve(
-        admin_listener,
+        CappedListener::new(admin_listener, ADMIN_MAX_CONNECTIONS),
         admin_service(Arc::clone(&admin)),
         settings,
         wait_for(stopped),
@@ -198,10 +198,8 @@ impl RunningGateway {
     }
 }
 
-async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Bind { addr, source })
+fn bind(addr: SocketAddr, backlog: u32) -> Result<TcpListener, StartError> {
+    server::bind(addr, backlog).map_err(|source| StartError::Bind { addr, source })
 }
 
 fn local_addr(listener: &TcpListener, addr: SocketAddr) -> Result<SocketAddr, StartError> {

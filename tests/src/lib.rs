@@ -6,3 +6,4 @@ pub mod federation;
 pub mod gateway;
 pub mod grpc;
 pub mod mocks;
+pub mod raw;

@@ -94,8 +94,13 @@ pub async fn server_streaming(
         ctx.route.timeout,
         payload,
     )?;
-    let mut messages =
-        call::start(&pool, upstream, ctx.timeout_or(pool.spec().request_timeout)).await?;
+    let mut messages = call::start_stream(
+        &pool,
+        upstream,
+        ctx.timeout_or(pool.spec().request_timeout),
+        ctx.route.body_idle_timeout,
+    )
+    .await?;
     // A trailers-only answer (NOT_FOUND, ...) is known at once: give it its
     // HTTP status. Otherwise answer now, so the client has the head while
     // waiting for the first reply.

@@ -152,6 +152,11 @@ fn compile_route(
     };
     let action = compile_action(raw, &entry.span, methods.as_deref(), &context, diag);
     let timeout = positive_duration(raw.timeout.as_ref(), &format!("{label}: timeout"), diag);
+    let body_idle_timeout = positive_duration(
+        raw.body_idle_timeout.as_ref(),
+        &format!("{label}: body_idle_timeout"),
+        diag,
+    );
     let max_body = size(raw.max_body.as_ref(), &format!("{label}: max_body"), diag);
     let headers = compile_headers(raw.headers.as_ref(), label, diag);
     if diag.error_count() > errors_before {
@@ -164,6 +169,7 @@ fn compile_route(
         host,
         action: action?,
         timeout,
+        body_idle_timeout,
         max_body,
         headers,
     };
