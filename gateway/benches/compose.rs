@@ -45,7 +45,6 @@ fn call(name: &str, backend_name: &str, path: &str) -> CallInput {
         },
         optional: false,
         timeout: None,
-        body_idle_timeout: None,
         headers: vec![],
         coalesce: None,
         cache: None,

@@ -138,8 +138,8 @@ const GRPC_MESSAGE_ESCAPES: &percent_encoding::AsciiSet = &percent_encoding::CON
 /// with a fresh request id, and `connection: close`.
 pub fn raw_http1_error(status: StatusCode, code: &'static str, message: &str) -> Vec<u8> {
     let request_id = uuid::Uuid::new_v4().to_string();
-    let body = json!({"error": {"code": code, "message": message, "request_id": request_id}})
-        .to_string();
+    let body =
+        json!({"error": {"code": code, "message": message, "request_id": request_id}}).to_string();
     format!(
         "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
          x-request-id: {request_id}\r\nconnection: close\r\n\r\n{body}",

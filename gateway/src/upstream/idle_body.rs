@@ -137,9 +137,12 @@ mod tests {
     use http_body_util::{BodyExt, StreamBody};
 
     fn stall() -> Stall {
-        let spec = crate::config::load_str("backends:\n  orders: { url: \"http://127.0.0.1:1\" }\n", "routes.yaml")
-            .expect("a valid config")
-            .backends["orders"]
+        let spec = crate::config::load_str(
+            "backends:\n  orders: { url: \"http://127.0.0.1:1\" }\n",
+            "routes.yaml",
+        )
+        .expect("a valid config")
+        .backends["orders"]
             .clone();
         Stall {
             backend: spec,
@@ -151,18 +154,21 @@ mod tests {
     async fn a_body_that_goes_silent_fails_after_the_idle_timeout() {
         let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, BoxError>>(4);
         let stream = tokio_stream::wrappers::ReceiverStream::new(receiver);
-        let mut body = IdleTimeoutBody::new(
-            StreamBody::new(stream),
-            Duration::from_secs(5),
-            stall(),
-        );
-        sender.send(Ok(Frame::data(Bytes::from_static(b"0123456789")))).await.unwrap();
+        let mut body =
+            IdleTimeoutBody::new(StreamBody::new(stream), Duration::from_secs(5), stall());
+        sender
+            .send(Ok(Frame::data(Bytes::from_static(b"0123456789"))))
+            .await
+            .unwrap();
         let first = body.frame().await.unwrap().unwrap();
         assert_eq!(first.into_data().unwrap().len(), 10);
         // Frames keep it alive past the limit in total.
         for _ in 0..3 {
             tokio::time::advance(Duration::from_secs(4)).await;
-            sender.send(Ok(Frame::data(Bytes::from_static(b"x")))).await.unwrap();
+            sender
+                .send(Ok(Frame::data(Bytes::from_static(b"x"))))
+                .await
+                .unwrap();
             assert!(body.frame().await.unwrap().is_ok());
         }
         let started = Instant::now();
@@ -176,8 +182,13 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_body_that_ends_in_time_is_untouched() {
-        let chunks = futures::stream::iter([Ok::<_, BoxError>(Frame::data(Bytes::from_static(b"ab")))]);
-        let body = IdleTimeoutBody::new(StreamBody::new(chunks.boxed()), Duration::from_secs(1), stall());
+        let chunks =
+            futures::stream::iter([Ok::<_, BoxError>(Frame::data(Bytes::from_static(b"ab")))]);
+        let body = IdleTimeoutBody::new(
+            StreamBody::new(chunks.boxed()),
+            Duration::from_secs(1),
+            stall(),
+        );
         let collected = body.collect().await.unwrap().to_bytes();
         assert_eq!(&collected[..], b"ab");
     }

@@ -61,7 +61,12 @@ async fn a_continuation_flood_is_cut_and_the_gateway_keeps_serving() {
     let mut abuser = h2c_connect(gw.gateway.addr).await;
     let mut flood = frame(HEADERS, 0, 1, &get_headers_block("/v1/users"));
     let filler = literal_header("x-filler", &"a".repeat(100));
-    let payload: Vec<u8> = filler.iter().copied().cycle().take(filler.len() * 100).collect();
+    let payload: Vec<u8> = filler
+        .iter()
+        .copied()
+        .cycle()
+        .take(filler.len() * 100)
+        .collect();
     // About 100 MB of headers, never ended, if nothing stops it.
     for _ in 0..10_000 {
         flood.extend(frame(CONTINUATION, 0, 1, &payload));

@@ -7,9 +7,7 @@
 use serde_json::Value;
 use tests::gateway::{TestGateway, eventually};
 use tests::mocks::send_json;
-use tests::raw::{
-    GOAWAY, connection_fds, h2c_connect, http1_get, read_until_closed, until_goaway,
-};
+use tests::raw::{GOAWAY, connection_fds, h2c_connect, http1_get, read_until_closed, until_goaway};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -33,12 +31,19 @@ async fn send_and_wait_for_close(gw: &TestGateway, bytes: &[u8]) -> String {
 }
 
 fn assert_408(answer: &str) {
-    assert!(answer.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{answer:?}");
+    assert!(
+        answer.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+        "{answer:?}"
+    );
     assert!(answer.contains("connection: close\r\n"), "{answer:?}");
     let body = &answer[answer.find("\r\n\r\n").unwrap() + 4..];
     let body: Value = serde_json::from_str(body).unwrap();
     assert_eq!(body["error"]["code"], "REQUEST_TIMEOUT", "{body}");
-    assert!(body["error"]["request_id"].as_str().is_some_and(|id| !id.is_empty()));
+    assert!(
+        body["error"]["request_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
 }
 
 #[tokio::test]
@@ -85,7 +90,10 @@ async fn a_second_request_head_that_stalls_gets_408() {
     let mut stream = TcpStream::connect(gw.gateway.addr).await.unwrap();
     let (status, _) = http1_get(&mut stream, "/v1/users").await.unwrap();
     assert_eq!(status, 200);
-    stream.write_all(b"GET /v1/users/2 HTTP/1.1\r\n").await.unwrap();
+    stream
+        .write_all(b"GET /v1/users/2 HTTP/1.1\r\n")
+        .await
+        .unwrap();
     let answer = String::from_utf8_lossy(&read_until_closed(&mut stream).await).into_owned();
     assert_408(&answer);
 }
@@ -103,14 +111,22 @@ async fn an_idle_h2c_connection_gets_goaway_and_is_closed() {
 
 #[tokio::test]
 async fn silent_connections_are_all_closed_and_the_descriptors_return_to_baseline() {
-    let gw = TestGateway::start(&ROUTES.replace("header_read_timeout: 300ms", "header_read_timeout: 1s")).await;
+    let gw = TestGateway::start(
+        &ROUTES.replace("header_read_timeout: 300ms", "header_read_timeout: 1s"),
+    )
+    .await;
     let port = gw.gateway.addr.port();
     let baseline = connection_fds(port);
     let mut silent = Vec::new();
     for _ in 0..50 {
         silent.push(TcpStream::connect(gw.gateway.addr).await.unwrap());
     }
-    let partial = [b"".as_slice(), b"P", b"PRI * HTTP/2.0\r\n", b"GET / HTTP/1.1\r\n"];
+    let partial = [
+        b"".as_slice(),
+        b"P",
+        b"PRI * HTTP/2.0\r\n",
+        b"GET / HTTP/1.1\r\n",
+    ];
     for (stream, bytes) in silent.iter_mut().zip(partial.iter().cycle()) {
         stream.write_all(bytes).await.unwrap();
     }
@@ -176,7 +192,10 @@ async fn past_the_connection_limit_new_connections_are_closed_and_served_clients
     assert_eq!(http1_get(&mut served, "/v1/users").await.unwrap().0, 200);
     // A slot freed is a slot for the next client.
     drop(silent.pop());
-    eventually("a freed slot", || async { open_connections(&gw).await == 3 }).await;
+    eventually("a freed slot", || async {
+        open_connections(&gw).await == 3
+    })
+    .await;
     let mut next = TcpStream::connect(gw.gateway.addr).await.unwrap();
     assert_eq!(http1_get(&mut next, "/v1/users").await.unwrap().0, 200);
 }

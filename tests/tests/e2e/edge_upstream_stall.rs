@@ -35,7 +35,8 @@ async fn stall_one(mut stream: TcpStream, dropped: mpsc::UnboundedSender<()>) {
             Ok(n) => head.extend_from_slice(&buf[..n]),
         }
     }
-    let answer = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 100\r\n\r\n0123456789";
+    let answer =
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 100\r\n\r\n0123456789";
     if stream.write_all(answer).await.is_err() {
         return;
     }
@@ -84,11 +85,7 @@ async fn h2_a_stalled_body_resets_the_stream() {
     let (backend, mut dropped) = stalling_backend().await;
     let gw = TestGateway::start(&routes(backend)).await;
     let client = tests::mocks::h2c();
-    let response = client
-        .get(gw.url("/stall"))
-        .send()
-        .await
-        .unwrap();
+    let response = client.get(gw.url("/stall")).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let body = within("the stream to end", response.bytes()).await;
     assert!(body.is_err(), "{body:?}");

@@ -64,8 +64,7 @@ pub(super) fn http2(raw: Option<&RawHttp2>, diag: &mut Diagnostics) -> Http2Sett
         )
         .and_then(|streams| u32::try_from(streams).ok())
         .unwrap_or(defaults.max_concurrent_streams),
-        max_header_list_size: header_list_size(raw, diag)
-            .unwrap_or(defaults.max_header_list_size),
+        max_header_list_size: header_list_size(raw, diag).unwrap_or(defaults.max_header_list_size),
         max_pending_accept_reset_streams: small(
             raw.max_pending_accept_reset_streams.as_ref(),
             "max_pending_accept_reset_streams",
@@ -104,12 +103,8 @@ pub(super) fn streams(raw: Option<&RawStreams>, diag: &mut Diagnostics) -> Strea
     };
     let what = |key: &str| format!("server.streams.{key}");
     StreamSettings {
-        sse_heartbeat: positive_duration(
-            raw.sse_heartbeat.as_ref(),
-            &what("sse_heartbeat"),
-            diag,
-        )
-        .unwrap_or(defaults.sse_heartbeat),
+        sse_heartbeat: positive_duration(raw.sse_heartbeat.as_ref(), &what("sse_heartbeat"), diag)
+            .unwrap_or(defaults.sse_heartbeat),
         websocket_ping_interval: positive_duration(
             raw.websocket_ping_interval.as_ref(),
             &what("websocket_ping_interval"),
