@@ -201,10 +201,11 @@ fn socket_inodes_on_local_port(port: u16) -> HashSet<u64> {
                 .rsplit(':')
                 .next()
                 .and_then(|hex| u16::from_str_radix(hex, 16).ok());
-            if local_port == Some(port) && *state != "0A" {
-                if let Ok(inode) = inode.parse() {
-                    inodes.insert(inode);
-                }
+            if local_port == Some(port)
+                && *state != "0A"
+                && let Ok(inode) = inode.parse()
+            {
+                inodes.insert(inode);
             }
         }
     }

@@ -71,10 +71,10 @@ impl Future for TrackedCall {
         let response = ready!(this.call.poll(cx))?;
         let in_flight = this.in_flight.take();
         let status = response.status();
-        if status == StatusCode::SWITCHING_PROTOCOLS || (*this.connect && status.is_success()) {
-            if let Some(guard) = &in_flight {
-                guard.activity().mark_tunnel();
-            }
+        let tunnel =
+            status == StatusCode::SWITCHING_PROTOCOLS || (*this.connect && status.is_success());
+        if tunnel && let Some(guard) = &in_flight {
+            guard.activity().mark_tunnel();
         }
         Poll::Ready(Ok(response.map(|body| {
             body::boxed(body.map_frame(move |frame| {
