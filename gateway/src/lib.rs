@@ -28,5 +28,6 @@ pub mod router;
 pub mod runtime;
 pub mod server;
 pub mod snapshot;
+pub mod sse_heartbeat;
 pub mod upstream;
 pub mod workers;

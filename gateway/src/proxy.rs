@@ -1,6 +1,8 @@
 //! The REST edge proxy handler: one request in, one upstream call, the
 //! response streamed back unchanged but for hop-by-hop headers and the
-//! route's header rules.
+//! route's header rules (and heartbeat comments between the events of a
+//! quiet `text/event-stream`). The body is under the route's, else the
+//! backend's, `body_idle_timeout`.
 
 mod headers;
 mod rewrite;
@@ -15,6 +17,7 @@ use crate::config::model::{PathRewrite, ProxyAction};
 use crate::context::RequestContext;
 use crate::edge_error::GatewayError;
 use crate::limits;
+use crate::sse_heartbeat::SseHeartbeat;
 
 /// Forwards a request to the route's backend.
 pub async fn forward(
@@ -66,7 +69,21 @@ pub async fn forward(
     let (mut parts, body) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     ctx.route.headers.apply_to_response(&mut parts.headers);
+    let body = if is_event_stream(&parts.headers) {
+        let heartbeat = ctx.snapshot.config.server.streams.sse_heartbeat;
+        crate::body::boxed(SseHeartbeat::new(body, heartbeat))
+    } else {
+        body
+    };
     Ok(Response::from_parts(parts, body))
+}
+
+/// A `text/event-stream` response gets heartbeats between its events.
+fn is_event_stream(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.trim_start().starts_with("text/event-stream"))
 }
 
 /// The host the client asked for: `Host` (HTTP/1.1) or `:authority` (h2).

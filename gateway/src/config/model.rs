@@ -123,25 +123,18 @@ impl Default for Http2Settings {
     }
 }
 
-/// `server.streams:` keeping long-lived responses alive and honest.
+/// `server.streams:` keeping long-lived responses alive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamSettings {
     /// A comment line (`:`) sent on an SSE stream that has been quiet
     /// this long.
     pub sse_heartbeat: Duration,
-    /// A WebSocket ping sent to the client after this much silence.
-    pub websocket_ping_interval: Duration,
-    /// The WebSocket is closed when nothing (no pong, no message) arrives
-    /// this long after a ping.
-    pub websocket_pong_timeout: Duration,
 }
 
 impl Default for StreamSettings {
     fn default() -> Self {
         Self {
             sse_heartbeat: Duration::from_secs(15),
-            websocket_ping_interval: Duration::from_secs(30),
-            websocket_pong_timeout: Duration::from_secs(10),
         }
     }
 }
