@@ -31,3 +31,4 @@ pub mod snapshot;
 pub mod sse_heartbeat;
 pub mod upstream;
 pub mod workers;
+pub mod ws_keepalive;

@@ -129,12 +129,19 @@ pub struct StreamSettings {
     /// A comment line (`:`) sent on an SSE stream that has been quiet
     /// this long.
     pub sse_heartbeat: Duration,
+    /// A WebSocket Ping is sent to the client after this much silence.
+    pub websocket_ping_interval: Duration,
+    /// The WebSocket is closed when nothing (no Pong, no message) arrives
+    /// this long after a Ping.
+    pub websocket_pong_timeout: Duration,
 }
 
 impl Default for StreamSettings {
     fn default() -> Self {
         Self {
             sse_heartbeat: Duration::from_secs(15),
+            websocket_ping_interval: Duration::from_secs(30),
+            websocket_pong_timeout: Duration::from_secs(10),
         }
     }
 }

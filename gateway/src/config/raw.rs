@@ -90,6 +90,8 @@ pub(crate) struct RawHttp2 {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawStreams {
     pub sse_heartbeat: Option<Text>,
+    pub websocket_ping_interval: Option<Text>,
+    pub websocket_pong_timeout: Option<Text>,
 }
 
 /// One entry of `backends:`.

@@ -6,6 +6,7 @@
 //! | a binary frame from the client | 1003 |
 //! | a text frame that is not a valid message | 1007 |
 //! | backend unreachable | 1014 |
+//! | the client stopped answering pings | 1001 |
 //! | any other gRPC status `c` | `4000 + c` (e.g. 4005 NOT_FOUND) |
 //!
 //! The reason is `CODE_NAME: message`, cut to the protocol's 123 bytes.
@@ -23,6 +24,14 @@ const MAX_REASON: usize = 123;
 
 pub fn normal() -> CloseFrame {
     frame(1000, "OK".into())
+}
+
+/// The client stopped answering pings.
+pub fn ping_timeout() -> CloseFrame {
+    frame(
+        crate::ws_keepalive::PING_TIMEOUT_CODE,
+        crate::ws_keepalive::PING_TIMEOUT_REASON.into(),
+    )
 }
 
 pub fn binary_refused() -> CloseFrame {

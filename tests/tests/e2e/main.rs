@@ -11,6 +11,7 @@ mod compose_support;
 mod compose_timing;
 mod edge_http2_abuse;
 mod edge_slow_clients;
+mod edge_stream_liveness;
 mod edge_upstream_stall;
 mod graphql_errors;
 mod graphql_graphiql;

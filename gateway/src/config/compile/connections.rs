@@ -105,5 +105,17 @@ pub(super) fn streams(raw: Option<&RawStreams>, diag: &mut Diagnostics) -> Strea
     StreamSettings {
         sse_heartbeat: positive_duration(raw.sse_heartbeat.as_ref(), &what("sse_heartbeat"), diag)
             .unwrap_or(defaults.sse_heartbeat),
+        websocket_ping_interval: positive_duration(
+            raw.websocket_ping_interval.as_ref(),
+            &what("websocket_ping_interval"),
+            diag,
+        )
+        .unwrap_or(defaults.websocket_ping_interval),
+        websocket_pong_timeout: positive_duration(
+            raw.websocket_pong_timeout.as_ref(),
+            &what("websocket_pong_timeout"),
+            diag,
+        )
+        .unwrap_or(defaults.websocket_pong_timeout),
     }
 }

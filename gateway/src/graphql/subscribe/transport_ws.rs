@@ -31,6 +31,7 @@ use crate::graphql::handler::run;
 use crate::graphql::prepare::prepare;
 use crate::graphql::request::GraphqlRequest;
 use crate::graphql::service::GraphqlService;
+use crate::ws_keepalive::{Keepalive, PING_TIMEOUT_CODE, PING_TIMEOUT_REASON, WsKeepalive};
 use hive_router_query_planner::state::supergraph_state::OperationKind;
 
 const PROTOCOL: &str = "graphql-transport-ws";
@@ -110,6 +111,8 @@ struct Session {
 async fn serve(socket: ServerSocket, service: Arc<GraphqlService>, ctx: RequestContext) {
     let (mut sink, mut incoming) = socket.split();
     let (outgoing, mut queue) = mpsc::channel::<Message>(64);
+    let mut keepalive = WsKeepalive::new(&ctx.snapshot.config.server.streams);
+    let heard = keepalive.heard();
     let mut session = Session {
         service,
         ctx,
@@ -121,6 +124,7 @@ async fn serve(socket: ServerSocket, service: Arc<GraphqlService>, ctx: RequestC
         tokio::select! {
             message = incoming.next() => {
                 let Some(Ok(message)) = message else { break };
+                heard.now();
                 if let Some(close) = session.on_message(message) {
                     let _ = sink.send(close).await;
                     break;
@@ -128,6 +132,15 @@ async fn serve(socket: ServerSocket, service: Arc<GraphqlService>, ctx: RequestC
             }
             Some(message) = queue.recv() => {
                 if sink.send(message).await.is_err() {
+                    break;
+                }
+            }
+            due = keepalive.due() => {
+                let message = match due {
+                    Keepalive::Ping => Message::Ping(Default::default()),
+                    Keepalive::GiveUp => close(PING_TIMEOUT_CODE, PING_TIMEOUT_REASON),
+                };
+                if sink.send(message).await.is_err() || due == Keepalive::GiveUp {
                     break;
                 }
             }
