@@ -77,3 +77,63 @@ async fn a_websocket_client_that_never_answers_pings_is_closed_with_1001() {
     assert_eq!(&received[close + 2..close + 4], &1001u16.to_be_bytes());
     assert_eq!(&received[close + 4..], b"ping timeout");
 }
+
+/// A backend that opens an event stream, sends one event, then stays
+/// quiet (holding the socket open).
+async fn quiet_sse_backend() -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+                let event = "data: 1\n\n";
+                let first = format!("{head}{:x}\r\n{event}\r\n", event.len());
+                let _ = stream.write_all(first.as_bytes()).await;
+                while let Ok(n) = stream.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_quiet_proxied_event_stream_gets_heartbeats_between_events() {
+    let backend = quiet_sse_backend().await;
+    let gateway = TestGateway::start(&format!(
+        r#"
+server:
+  streams: {{ sse_heartbeat: 100ms }}
+backends:
+  events: {{ url: "http://{backend}" }}
+routes:
+  - path: /events
+    backend: events
+    body_idle_timeout: 30s
+"#
+    ))
+    .await;
+    let response = gateway
+        .client
+        .get(gateway.url("/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut events = StreamReader::sse(response);
+    assert_eq!(
+        within("the event", events.next()).await.as_deref(),
+        Some("data: 1")
+    );
+    assert_eq!(
+        within("a heartbeat", events.next()).await.as_deref(),
+        Some(": keep-alive")
+    );
+}
