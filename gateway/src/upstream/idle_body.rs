@@ -12,7 +12,8 @@
 //!
 //! The timer is not reset per frame: each frame only records when it
 //! came, and the timer, when it fires, is moved to the last frame's time
-//! plus the limit if that is still ahead.
+//! plus the limit if that is still ahead. It is only created the first
+//! time the body has to wait.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -50,7 +51,9 @@ pin_project_lite::pin_project! {
     pub struct IdleTimeoutBody<B> {
         #[pin]
         inner: B,
-        sleep: Pin<Box<Sleep>>,
+        // Created on the first wait: a body that is ready at once (most
+        // small responses) never touches the timer.
+        sleep: Option<Pin<Box<Sleep>>>,
         idle: Duration,
         last_frame: Instant,
         received: u64,
@@ -64,7 +67,7 @@ impl<B> IdleTimeoutBody<B> {
         let now = Instant::now();
         Self {
             inner,
-            sleep: Box::pin(tokio::time::sleep_until(now + idle)),
+            sleep: None,
             idle,
             last_frame: now,
             received: 0,
@@ -101,13 +104,17 @@ where
             Poll::Ready(other) => return Poll::Ready(other.map(|r| r.map_err(Into::into))),
             Poll::Pending => {}
         }
+        let deadline = *this.last_frame + *this.idle;
+        let sleep = this
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
         loop {
-            if this.sleep.as_mut().poll(cx).is_pending() {
+            if sleep.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
             }
             let deadline = *this.last_frame + *this.idle;
             if deadline > Instant::now() {
-                this.sleep.as_mut().reset(deadline);
+                sleep.as_mut().reset(deadline);
                 continue;
             }
             *this.expired = true;
