@@ -4,10 +4,11 @@
 //! descriptors return to their baseline once the abuser is gone.
 
 use tests::gateway::{TestGateway, eventually};
+use tests::mocks::within;
 use tests::raw::{
     CONTINUATION, END_HEADERS, END_STREAM, GOAWAY, HEADERS, PING, RST_STREAM, connection_fds,
-    frame, get_headers_block, h2c_connect, h2c_get, literal_header, read_frame, until_goaway,
-    write_for_at_most,
+    frame, get_headers_block, h2c_connect, h2c_get, literal_header, read_frame, read_until_closed,
+    until_goaway, write_for_at_most,
 };
 use tokio::net::TcpStream;
 
@@ -95,4 +96,27 @@ async fn a_ping_flood_does_not_disturb_other_clients() {
     let first = read_frame(&mut abuser).await;
     assert!(first.is_some());
     still_serving_and_back_to_baseline(&gw, baseline, abuser).await;
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_answer_pings_loses_its_connection() {
+    let yaml = format!(
+        "server:\n  http2: {{ keepalive_interval: 100ms, keepalive_timeout: 100ms }}\n{ROUTES}"
+    );
+    let gw = TestGateway::start(&yaml).await;
+    let mut silent = h2c_connect(gw.gateway.addr).await;
+    let ping = within("a PING from the gateway", async {
+        loop {
+            let frame = read_frame(&mut silent)
+                .await
+                .expect("the connection stays up until then");
+            if frame.kind == PING {
+                return frame;
+            }
+        }
+    })
+    .await;
+    assert_eq!(ping.flags & 0x1, 0, "a PING, not an ACK");
+    // No PING ACK goes back: the gateway closes the connection.
+    read_until_closed(&mut silent).await;
 }
