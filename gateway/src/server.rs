@@ -8,14 +8,18 @@
 //! enabled (WebSocket routes). Its time is bounded from accept on: the
 //! socket wrapper [`head_deadline`] keeps the header-read deadline (which
 //! covers the sniff and answers 408 where HTTP/1 allows) and the HTTP/1
-//! keep-alive deadline; the connection's driver closes HTTP/2 connections
+//! keep-alive deadline; the connection's [`driver`] closes HTTP/2 connections
 //! idle for `server.idle_timeout` with a GOAWAY; hyper's HTTP/2 pings drop
 //! peers that stop answering. [`activity`] is what they share. On
 //! shutdown the loop stops accepting, every connection is told to finish
 //! its in-flight requests, and the drain waits up to the grace period.
 //!
-//! Both accept loops back off when accepting fails for lack of resources
-//! (`EMFILE`, ...) and log it once per interval ([`accept_errors`]).
+//! The acceptor closes new connections past `server.max_connections` or
+//! the per-worker limit (counted by [`crate::workers`]), the admin
+//! listener past [`ADMIN_MAX_CONNECTIONS`]. Both accept loops back off
+//! when accepting fails for lack of resources (`EMFILE`, ...), and every
+//! such event is logged once per interval ([`accept_errors`]). Listeners
+//! are bound with an explicit backlog ([`listener`]).
 
 mod accept_errors;
 mod activity;
@@ -32,19 +36,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use self::accept_errors::{AcceptErrors, LOG_INTERVAL, LogEvery};
-use self::activity::ConnActivity;
-use self::driver::{IdleCheck, idle_check};
-use self::head_deadline::{HeadDeadlineIo, HeadTimeouts};
-use self::tracked::TrackedService;
 use crate::config::model::{Http2Settings, ServerSettings};
 use crate::layers::GatewayService;
 use crate::workers::{Refused, WorkerSet};
@@ -167,7 +166,7 @@ pub async fn serve(
             accepted = incoming.next() => match accepted {
                 Some(Ok((stream, peer, held))) => {
                     accept_errors.succeeded();
-                    let connection = serve_connection(&builder, stream, peer, service.clone(), settings, draining.clone());
+                    let connection = driver::serve_connection(&builder, stream, peer, service.clone(), settings, draining.clone());
                     connections.spawn(async move {
                         let _held = held;
                         connection.await;
@@ -249,76 +248,4 @@ fn connection_builder(settings: &ConnectionSettings) -> auto::Builder<TokioExecu
         .max_pending_accept_reset_streams(http2.max_pending_accept_reset_streams)
         .max_local_error_reset_streams(http2.max_local_error_reset_streams);
     builder
-}
-
-/// Where a connection's driver is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stage {
-    Serving,
-    /// The server drains: finish what is in flight.
-    Draining,
-    /// Idle HTTP/2: GOAWAY sent; dropped if still open at the timer.
-    ClosingIdle,
-}
-
-/// Serves one connection to its end: hyper, under the header-read
-/// deadline, the HTTP/2 idle timeout and the drain signal.
-fn serve_connection(
-    builder: &auto::Builder<TokioExecutor>,
-    stream: TcpStream,
-    peer: SocketAddr,
-    service: GatewayService,
-    settings: ConnectionSettings,
-    draining: CancellationToken,
-) -> impl Future<Output = ()> + Send + 'static {
-    listener::configure_accepted(&stream);
-    let activity = ConnActivity::new(Instant::now());
-    let timeouts = HeadTimeouts {
-        header_read: settings.header_read_timeout,
-        keep_alive_idle: settings.idle_timeout,
-    };
-    let io = HeadDeadlineIo::new(stream, Arc::clone(&activity), timeouts);
-    let hyper_service = TowerToHyperService::new(TrackedService {
-        service,
-        peer,
-        activity: Arc::clone(&activity),
-    });
-    let connection = builder
-        .serve_connection_with_upgrades(TokioIo::new(io), hyper_service)
-        .into_owned();
-    async move {
-        let mut connection = std::pin::pin!(connection);
-        let timer = tokio::time::sleep_until(activity.accepted() + settings.idle_timeout);
-        let mut timer = std::pin::pin!(timer);
-        let mut stage = Stage::Serving;
-        loop {
-            tokio::select! {
-                result = connection.as_mut() => {
-                    if let Err(error) = result {
-                        tracing::debug!(%peer, %error, "connection ended with an error");
-                    }
-                    return;
-                }
-                () = draining.cancelled(), if stage == Stage::Serving => {
-                    connection.as_mut().graceful_shutdown();
-                    stage = Stage::Draining;
-                }
-                () = timer.as_mut(), if stage != Stage::Draining => {
-                    if stage == Stage::ClosingIdle {
-                        tracing::debug!(%peer, "idle HTTP/2 connection still open after GOAWAY; closing it");
-                        return;
-                    }
-                    match idle_check(&activity, settings.idle_timeout, Instant::now()) {
-                        IdleCheck::RecheckAt(at) => timer.as_mut().reset(at),
-                        IdleCheck::Expired => {
-                            tracing::debug!(%peer, "HTTP/2 connection idle; sending GOAWAY");
-                            connection.as_mut().graceful_shutdown();
-                            stage = Stage::ClosingIdle;
-                            timer.as_mut().reset(Instant::now() + settings.header_read_timeout);
-                        }
-                    }
-                }
-            }
-        }
-    }
 }

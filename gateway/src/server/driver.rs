@@ -1,17 +1,126 @@
-//! When an HTTP/2 connection has been idle too long.
+//! Serving one connection to its end: hyper over the socket wrapper,
+//! under the drain signal and the HTTP/2 idle timeout.
 //!
 //! HTTP/1 deadlines live in the socket wrapper ([`super::head_deadline`]);
 //! HTTP/2 needs the connection itself, since closing it politely means a
-//! GOAWAY. The connection's driver (in `server.rs`) asks [`idle_check`]
-//! when its timer fires: with no stream open for `server.idle_timeout`,
-//! it starts a graceful shutdown (GOAWAY), and drops the connection if the
-//! client still holds it open after the header-read timeout.
+//! GOAWAY. The driver asks [`idle_check`] when its timer fires: with no
+//! stream open for `server.idle_timeout`, it starts a graceful shutdown
+//! (GOAWAY), and drops the connection if the client still holds it open
+//! after the header-read timeout.
 
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpStream;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
+use super::ConnectionSettings;
 use super::activity::{ConnActivity, Protocol};
+use super::head_deadline::{HeadDeadlineIo, HeadTimeouts};
+use super::listener::configure_accepted;
+use super::tracked::TrackedService;
+use crate::layers::GatewayService;
+
+/// Where a connection's driver is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Serving,
+    /// The server drains: finish what is in flight.
+    Draining,
+    /// Idle HTTP/2: GOAWAY sent; dropped if still open at the timer.
+    ClosingIdle,
+}
+
+/// What to do when the driver's timer fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnTimer {
+    RecheckAt(Instant),
+    /// Send GOAWAY; drop the connection if still open at this time.
+    Goaway {
+        drop_at: Instant,
+    },
+    Drop,
+}
+
+fn on_timer(stage: Stage, activity: &ConnActivity, settings: &ConnectionSettings) -> OnTimer {
+    if stage == Stage::ClosingIdle {
+        return OnTimer::Drop;
+    }
+    let now = Instant::now();
+    match idle_check(activity, settings.idle_timeout, now) {
+        IdleCheck::RecheckAt(at) => OnTimer::RecheckAt(at),
+        IdleCheck::Expired => OnTimer::Goaway {
+            drop_at: now + settings.header_read_timeout,
+        },
+    }
+}
+
+/// Serves one accepted connection until it ends (or is dropped).
+pub(super) fn serve_connection(
+    builder: &auto::Builder<TokioExecutor>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    service: GatewayService,
+    settings: ConnectionSettings,
+    draining: CancellationToken,
+) -> impl Future<Output = ()> + Send + 'static {
+    configure_accepted(&stream);
+    let activity = ConnActivity::new(Instant::now());
+    let timeouts = HeadTimeouts {
+        header_read: settings.header_read_timeout,
+        keep_alive_idle: settings.idle_timeout,
+    };
+    let io = HeadDeadlineIo::new(stream, Arc::clone(&activity), timeouts);
+    let hyper_service = TowerToHyperService::new(TrackedService {
+        service,
+        peer,
+        activity: Arc::clone(&activity),
+    });
+    let connection = builder
+        .serve_connection_with_upgrades(TokioIo::new(io), hyper_service)
+        .into_owned();
+    async move {
+        let mut connection = std::pin::pin!(connection);
+        let timer = tokio::time::sleep_until(activity.accepted() + settings.idle_timeout);
+        let mut timer = std::pin::pin!(timer);
+        let mut stage = Stage::Serving;
+        loop {
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(error) = result {
+                        tracing::debug!(%peer, %error, "connection ended with an error");
+                    }
+                    return;
+                }
+                () = draining.cancelled(), if stage == Stage::Serving => {
+                    connection.as_mut().graceful_shutdown();
+                    stage = Stage::Draining;
+                }
+                () = timer.as_mut(), if stage != Stage::Draining => {
+                    match on_timer(stage, &activity, &settings) {
+                        OnTimer::RecheckAt(at) => timer.as_mut().reset(at),
+                        OnTimer::Goaway { drop_at } => {
+                            tracing::debug!(%peer, "HTTP/2 connection idle; sending GOAWAY");
+                            connection.as_mut().graceful_shutdown();
+                            stage = Stage::ClosingIdle;
+                            timer.as_mut().reset(drop_at);
+                        }
+                        OnTimer::Drop => {
+                            tracing::debug!(%peer, "idle HTTP/2 connection still open after GOAWAY; closing it");
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
 
 /// What the driver's idle timer should do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
