@@ -57,12 +57,13 @@ async fn a_websocket_client_that_answers_pings_stays_and_sees_them() {
     }
 }
 
-#[tokio::test]
-async fn a_websocket_client_that_never_answers_pings_is_closed_with_1001() {
-    let gateway = gateway().await;
-    let url = format!("ws://{}/grpc/v1/orders/updates", gateway.gateway.addr);
-    let (socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    // Read the raw socket: nothing answers the pings.
+/// Reads the raw socket under a WebSocket, so nothing answers the pings,
+/// and checks that a ping came, then a close frame 1001 "ping timeout".
+async fn assert_closed_for_ping_timeout(
+    socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) {
     let mut stream = match socket.into_inner() {
         tokio_tungstenite::MaybeTlsStream::Plain(stream) => stream,
         _ => unreachable!("plain ws://"),
@@ -76,6 +77,36 @@ async fn a_websocket_client_that_never_answers_pings_is_closed_with_1001() {
         .expect("a close frame");
     assert_eq!(&received[close + 2..close + 4], &1001u16.to_be_bytes());
     assert_eq!(&received[close + 4..], b"ping timeout");
+}
+
+#[tokio::test]
+async fn a_grpc_websocket_client_that_never_answers_pings_is_closed_with_1001() {
+    let gateway = gateway().await;
+    let url = format!("ws://{}/grpc/v1/orders/updates", gateway.gateway.addr);
+    let (socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    assert_closed_for_ping_timeout(socket).await;
+}
+
+#[tokio::test]
+async fn a_graphql_websocket_client_that_never_answers_pings_is_closed_with_1001() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let fed = tests::federation::FederatedGateway::start(&format!(
+        "server:\n  streams: {{ websocket_ping_interval: 100ms, websocket_pong_timeout: 200ms }}\n{}",
+        tests::federation::SUPERGRAPH_FILE_CONFIG
+    ))
+    .await;
+    let mut request = fed
+        .gw
+        .url("/graphql")
+        .replacen("http", "ws", 1)
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_closed_for_ping_timeout(socket).await;
 }
 
 /// A backend that opens an event stream, sends one event, then stays
