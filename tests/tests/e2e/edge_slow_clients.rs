@@ -134,6 +134,10 @@ async fn silent_connections_are_all_closed_and_the_descriptors_return_to_baselin
         connection_fds(port) >= baseline + 50
     })
     .await;
+    // Meanwhile a normal client is served.
+    let mut normal = TcpStream::connect(gw.gateway.addr).await.unwrap();
+    assert_eq!(http1_get(&mut normal, "/v1/users").await.unwrap().0, 200);
+    drop(normal);
     for stream in &mut silent {
         read_until_closed(stream).await;
     }
