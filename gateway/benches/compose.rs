@@ -24,6 +24,7 @@ fn backend(name: &str) -> Arc<BackendSpec> {
         protocol: UpstreamProtocol::Http1,
         connect_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_secs(5),
+        body_idle_timeout: Duration::from_secs(5),
         max_connections: 8,
         load_balancing: LoadBalancing::LeastRequest,
         ejection: EjectionPolicy {

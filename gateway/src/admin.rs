@@ -6,7 +6,7 @@
 //! | `GET /readyz` | 200 while serving, 503 once draining |
 //! | `GET /config` | the active version, hash, file, routes, backends and the last reload's errors |
 //! | `GET /upstreams` | every backend's endpoints: in-flight, failures, ejected |
-//! | `GET /workers` | the worker count and each worker's open connections |
+//! | `GET /workers` | the worker count, each worker's open connections, and the connections refused at a limit |
 //! | `POST /reload` | reloads now; 200 with the outcome (`reloaded`, `unchanged`), 422 with every error |
 
 use std::convert::Infallible;
@@ -56,7 +56,7 @@ async fn handle(state: &AdminState, method: &Method, path: &str) -> Response<Gat
             let open = state.workers.open_connections();
             json_response(
                 StatusCode::OK,
-                json!({"workers": open.len(), "open_connections": open}),
+                json!({"workers": open.len(), "open_connections": open, "rejected_connections": state.workers.rejected_connections()}),
             )
         }
         (&Method::POST, "/reload") => reload(state).await,

@@ -158,3 +158,20 @@ fn grpc_trailers_only(grpc_code: i32, message: &str) -> Response<GatewayBody> {
 /// Percent-encoding for `grpc-message`, per the gRPC HTTP/2 spec: bytes
 /// outside printable ASCII, and `%` itself.
 const GRPC_MESSAGE_ESCAPES: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b'%');
+
+/// An error written straight to an HTTP/1 socket, outside any request
+/// (the header-read timeout's 408): the status line, the usual JSON body
+/// with a fresh request id, and `connection: close`.
+pub fn raw_http1_error(status: StatusCode, code: &'static str, message: &str) -> Vec<u8> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let body =
+        json!({"error": {"code": code, "message": message, "request_id": request_id}}).to_string();
+    format!(
+        "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+         x-request-id: {request_id}\r\nconnection: close\r\n\r\n{body}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or(""),
+        body.len()
+    )
+    .into_bytes()
+}

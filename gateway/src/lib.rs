@@ -34,6 +34,8 @@ pub mod router;
 pub mod runtime;
 pub mod server;
 pub mod snapshot;
+pub mod sse_heartbeat;
 pub mod upstream;
 pub mod websocket;
 pub mod workers;
+pub mod ws_keepalive;

@@ -1,6 +1,8 @@
 //! The REST edge proxy handler: one request in, one upstream call, the
 //! response streamed back unchanged but for hop-by-hop headers and the
-//! route's header rules.
+//! route's header rules (and heartbeat comments between the events of a
+//! quiet `text/event-stream`). The body is under the route's, else the
+//! backend's, `body_idle_timeout`.
 
 mod headers;
 mod rewrite;
@@ -14,6 +16,7 @@ use crate::body::GatewayBody;
 use crate::config::model::{PathRewrite, ProxyAction};
 use crate::context::RequestContext;
 use crate::edge_error::GatewayError;
+use crate::sse_heartbeat::SseHeartbeat;
 
 /// Forwards a request to the route's backend.
 pub async fn forward(
@@ -56,10 +59,22 @@ pub async fn forward(
     headers::prepare_request_headers(&mut parts.headers, &forwarded, &ctx.request_id);
     ctx.route.headers.apply_to_request(&mut parts.headers);
     let timeout = ctx.timeout_or(pool.spec().request_timeout);
-    let response = pool.send(Request::from_parts(parts, body), timeout).await?;
+    let body_idle = ctx
+        .route
+        .body_idle_timeout
+        .unwrap_or(pool.spec().body_idle_timeout);
+    let response = pool
+        .send_with(Request::from_parts(parts, body), timeout, Some(body_idle))
+        .await?;
     let (mut parts, body) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     ctx.route.headers.apply_to_response(&mut parts.headers);
+    let body = if is_event_stream(&parts.headers) {
+        let heartbeat = ctx.snapshot.config.server.streams.sse_heartbeat;
+        crate::body::boxed(SseHeartbeat::new(body, heartbeat))
+    } else {
+        body
+    };
     Ok(Response::from_parts(parts, body))
 }
 
@@ -76,6 +91,14 @@ pub fn forwarding_for(
         host: host_from(headers, uri).map(str::to_owned),
     };
     forwarding_headers(headers, &forwarded)
+}
+
+/// A `text/event-stream` response gets heartbeats between its events.
+fn is_event_stream(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.trim_start().starts_with("text/event-stream"))
 }
 
 /// The host the client asked for: `Host` (HTTP/1.1) or `:authority` (h2).

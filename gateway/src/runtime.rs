@@ -29,7 +29,9 @@ use crate::layers::gateway_service;
 use crate::reload::{
     FileWatch, ReloadError, ReloadOutcome, Reloader, StartAddresses, spawn_triggers,
 };
-use crate::server::{ConnectionSettings, accept_for_workers, serve};
+use crate::server::{
+    self, ADMIN_MAX_CONNECTIONS, CappedListener, ConnectionSettings, accept_for_workers, serve,
+};
 use crate::snapshot::Snapshot;
 use crate::workers::WorkerSet;
 
@@ -111,11 +113,8 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
     if let Some(workers) = options.workers {
         config.server.workers = Some(workers.max(1));
     }
-    let settings = ConnectionSettings {
-        header_read_timeout: config.server.header_read_timeout,
-        shutdown_grace: config.server.shutdown_grace,
-        request_limits: config.server.request_limits,
-    };
+    let settings = ConnectionSettings::from_server(&config.server);
+    let backlog = config.server.listen_backlog;
     let workers_count = config.server.worker_count();
     let drain_delay = config.server.drain_delay;
     let listen = options.listen.unwrap_or(config.listen);
@@ -126,8 +125,8 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
     };
     let snapshot = Snapshot::build(config, 1, None).map_err(|c| StartError::Routes(c.len()))?;
     let current = Arc::new(ArcSwap::from_pointee(snapshot));
-    let listener = bind(listen).await?;
-    let admin_listener = bind(admin_listen).await?;
+    let listener = bind(listen, backlog)?;
+    let admin_listener = bind(admin_listen, backlog)?;
     let (addr, admin_addr) = (
         local_addr(&listener, listen)?,
         local_addr(&admin_listener, admin_listen)?,
@@ -171,7 +170,7 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
     });
     let (admin_stop, admin_stopped) = watch::channel(false);
     let admin_task = tokio::spawn(serve(
-        admin_listener,
+        CappedListener::new(admin_listener, ADMIN_MAX_CONNECTIONS),
         admin_service(Arc::clone(&admin)),
         settings,
         wait_for(admin_stopped),
@@ -243,10 +242,8 @@ async fn drain_workers(workers: WorkerSet, stop: watch::Sender<bool>, drain: Dra
     workers.wait().await
 }
 
-async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Bind { addr, source })
+fn bind(addr: SocketAddr, backlog: u32) -> Result<TcpListener, StartError> {
+    server::bind(addr, backlog).map_err(|source| StartError::Bind { addr, source })
 }
 
 fn local_addr(listener: &TcpListener, addr: SocketAddr) -> Result<SocketAddr, StartError> {

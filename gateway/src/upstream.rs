@@ -10,9 +10,11 @@
 mod balancer;
 mod endpoint;
 mod error;
+mod idle_body;
 mod pool;
 
 pub use error::{TIMEOUT_MESSAGE, UNAVAILABLE_MESSAGE, UpstreamError};
+pub use idle_body::BodyIdleTimeout;
 pub use pool::{EndpointState, UpstreamPool};
 
 use std::collections::HashMap;

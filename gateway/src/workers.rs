@@ -9,6 +9,11 @@
 //! [`current_index`]. A proxied request therefore never changes thread: no
 //! work stealing, no cross-thread wake-ups, no shared connection pool lock.
 //!
+//! The acceptor also enforces the connection limits: past
+//! `server.max_connections` in all, or when even the least-loaded worker
+//! holds `server.max_connections_per_worker`, a new connection is closed
+//! at once, so the ones already served keep their worker.
+//!
 //! Invariant: a worker stops when the stop signal fires (or its sender is
 //! dropped), drains its connections and waits for the WebSocket sessions
 //! the drain signal ended ([`crate::drain`]) within the grace period, and
@@ -17,14 +22,14 @@
 use std::cell::Cell;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::drain::Drain;
 use crate::layers::GatewayService;
-use crate::server::{ConnectionSettings, IncomingConnections, serve};
+use crate::server::{ConnectionLimits, ConnectionSettings, IncomingConnections, serve};
 
 thread_local! {
     static WORKER_INDEX: Cell<usize> = const { Cell::new(0) };
@@ -51,21 +56,40 @@ struct Worker {
 
 /// Each worker's open connections, as the admin API shows them.
 #[derive(Debug, Clone, Default)]
-pub struct WorkerLoad(Arc<Vec<Arc<AtomicUsize>>>);
+pub struct WorkerLoad {
+    open: Arc<Vec<Arc<AtomicUsize>>>,
+    rejected: Arc<AtomicU64>,
+}
 
 impl WorkerLoad {
     /// How many workers there are.
     pub fn count(&self) -> usize {
-        self.0.len()
+        self.open.len()
     }
 
     /// Open connections per worker, by index.
     pub fn open_connections(&self) -> Vec<usize> {
-        self.0
+        self.open
             .iter()
             .map(|open| open.load(Ordering::Relaxed))
             .collect()
     }
+
+    /// Connections closed at accept because a limit was reached.
+    pub fn rejected_connections(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
+    }
+}
+
+/// A connection the acceptor closed instead of handing it on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// `server.max_connections` reached.
+    TotalLimit,
+    /// Every worker is at `server.max_connections_per_worker`.
+    WorkerLimit,
+    /// The worker is gone (shutting down) or the socket unusable.
+    Unavailable,
 }
 
 /// The running workers.
@@ -73,6 +97,10 @@ impl WorkerLoad {
 pub struct WorkerSet {
     workers: Vec<Worker>,
     finished: Vec<oneshot::Receiver<bool>>,
+    limits: ConnectionLimits,
+    /// Open connections over all workers.
+    total: Arc<AtomicUsize>,
+    rejected: Arc<AtomicU64>,
 }
 
 impl WorkerSet {
@@ -90,6 +118,9 @@ impl WorkerSet {
         let mut set = WorkerSet {
             workers: Vec::with_capacity(count),
             finished: Vec::with_capacity(count),
+            limits: settings.limits,
+            total: Arc::new(AtomicUsize::new(0)),
+            rejected: Arc::new(AtomicU64::new(0)),
         };
         for index in 0..count.max(1) {
             let (sender, receiver) = mpsc::unbounded_channel();
@@ -98,6 +129,7 @@ impl WorkerSet {
             let incoming = HandedConnections {
                 receiver,
                 open: Arc::clone(&open),
+                total: Arc::clone(&set.total),
             };
             let (service, stop, drain) = (service.clone(), stop.clone(), drain.clone());
             std::thread::Builder::new()
@@ -119,35 +151,54 @@ impl WorkerSet {
 
     /// A live view of each worker's open connections.
     pub fn load(&self) -> WorkerLoad {
-        WorkerLoad(Arc::new(
-            self.workers
-                .iter()
-                .map(|worker| Arc::clone(&worker.open))
-                .collect(),
-        ))
+        WorkerLoad {
+            open: Arc::new(
+                self.workers
+                    .iter()
+                    .map(|worker| Arc::clone(&worker.open))
+                    .collect(),
+            ),
+            rejected: Arc::clone(&self.rejected),
+        }
     }
 
-    /// Gives an accepted connection to the least-loaded worker.
-    pub fn hand(&self, stream: TcpStream, peer: SocketAddr) {
+    /// Gives an accepted connection to the least-loaded worker, unless a
+    /// connection limit is reached: then the connection is dropped (closed
+    /// at once) and counted.
+    pub fn hand(&self, stream: TcpStream, peer: SocketAddr) -> Result<(), Refused> {
+        let refused = |reason| {
+            self.rejected.fetch_add(1, Ordering::Relaxed);
+            Err(reason)
+        };
+        if self.total.load(Ordering::Relaxed) >= self.limits.total {
+            return refused(Refused::TotalLimit);
+        }
         let Some(worker) = self
             .workers
             .iter()
             .min_by_key(|worker| worker.open.load(Ordering::Relaxed))
         else {
-            return;
+            return Err(Refused::Unavailable);
         };
+        if worker.open.load(Ordering::Relaxed) >= self.limits.per_worker {
+            return refused(Refused::WorkerLimit);
+        }
         // Leave this runtime's reactor; the worker registers it with its own.
         let stream = match stream.into_std() {
             Ok(stream) => stream,
             Err(error) => {
                 tracing::debug!(%peer, %error, "cannot hand a connection to a worker");
-                return;
+                return Err(Refused::Unavailable);
             }
         };
         worker.open.fetch_add(1, Ordering::Relaxed);
+        self.total.fetch_add(1, Ordering::Relaxed);
         if worker.connections.send(Handed { stream, peer }).is_err() {
             worker.open.fetch_sub(1, Ordering::Relaxed);
+            self.total.fetch_sub(1, Ordering::Relaxed);
+            return Err(Refused::Unavailable);
         }
+        Ok(())
     }
 
     /// Waits for every worker to finish draining; true if all connections
@@ -203,14 +254,20 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
 struct HandedConnections {
     receiver: mpsc::UnboundedReceiver<Handed>,
     open: Arc<AtomicUsize>,
+    total: Arc<AtomicUsize>,
 }
 
-/// Counts a connection as open on its worker until dropped.
-pub struct OpenConnection(Arc<AtomicUsize>);
+/// Counts a connection as open, on its worker and in the total, until
+/// dropped.
+pub struct OpenConnection {
+    worker: Arc<AtomicUsize>,
+    total: Arc<AtomicUsize>,
+}
 
 impl Drop for OpenConnection {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.worker.fetch_sub(1, Ordering::Relaxed);
+        self.total.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -219,7 +276,10 @@ impl IncomingConnections for HandedConnections {
 
     async fn next(&mut self) -> Option<std::io::Result<(TcpStream, SocketAddr, Self::Held)>> {
         let Handed { stream, peer } = self.receiver.recv().await?;
-        let held = OpenConnection(Arc::clone(&self.open));
+        let held = OpenConnection {
+            worker: Arc::clone(&self.open),
+            total: Arc::clone(&self.total),
+        };
         Some(TcpStream::from_std(stream).map(|stream| (stream, peer, held)))
     }
 }

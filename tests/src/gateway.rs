@@ -83,6 +83,17 @@ impl TestGateway {
         Self::start_with(mocks, &yaml).await
     }
 
+    /// The repository's routes.yaml, changed by `edit` first (e.g. to
+    /// shorten a timeout), with the mocks' real ports.
+    pub async fn with_default_routes_edited(edit: impl FnOnce(String) -> String) -> TestGateway {
+        let mocks = mock_backends::start_all(MockOptions::ephemeral())
+            .await
+            .expect("mock backends start");
+        let yaml = std::fs::read_to_string(repo_path("routes.yaml")).expect("read routes.yaml");
+        let yaml = edit(default_ports_to_placeholders(&yaml));
+        Self::start_with(mocks, &yaml).await
+    }
+
     /// `http://gateway-addr{path}`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.gateway.addr)

@@ -6,4 +6,5 @@ pub mod federation;
 pub mod gateway;
 pub mod grpc;
 pub mod mocks;
+pub mod raw;
 pub mod raw_http;

@@ -10,6 +10,7 @@
 
 mod backends;
 mod compose;
+mod connections;
 mod graphql;
 mod grpc;
 mod headers;

@@ -42,8 +42,23 @@ pub struct GatewayConfig {
 /// Listener-wide settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerSettings {
-    /// Time allowed for a client to send the request head (HTTP/1.1).
+    /// Time allowed for a client to send the request head, counted from
+    /// accept for the first request (it covers the HTTP/1-or-2 sniff) and
+    /// from the first byte for later ones.
     pub header_read_timeout: Duration,
+    /// Longest a connection may sit with no request in flight: between
+    /// HTTP/1 keep-alive requests, or with no open HTTP/2 stream.
+    pub idle_timeout: Duration,
+    /// Most open client connections on the main listener.
+    pub max_connections: usize,
+    /// Most open client connections on one worker.
+    pub max_connections_per_worker: usize,
+    /// The main listener's accept queue (the kernel caps it at somaxconn).
+    pub listen_backlog: u32,
+    /// HTTP/2 limits and keep-alive pings.
+    pub http2: Http2Settings,
+    /// Heartbeats and pings on long-lived streams.
+    pub streams: StreamSettings,
     /// How long in-flight requests may run after SIGTERM / Ctrl-C.
     pub shutdown_grace: Duration,
     /// Between `/readyz` turning 503 and the listeners closing, so load
@@ -122,6 +137,12 @@ impl Default for ServerSettings {
     fn default() -> Self {
         Self {
             header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 16_384,
+            max_connections_per_worker: 4_096,
+            listen_backlog: 4_096,
+            http2: Http2Settings::default(),
+            streams: StreamSettings::default(),
             shutdown_grace: Duration::from_secs(30),
             drain_delay: Duration::ZERO,
             default_max_body: Some(ServerSettings::DEFAULT_MAX_BODY),
@@ -129,6 +150,61 @@ impl Default for ServerSettings {
             trusted_proxies: Vec::new(),
             headers_with_underscores: UnderscoreHeaders::default(),
             request_limits: RequestLimits::default(),
+        }
+    }
+}
+
+/// `server.http2:` what one HTTP/2 client connection may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Http2Settings {
+    /// PING interval; a peer that does not answer within
+    /// `keepalive_timeout` loses its connection.
+    pub keepalive_interval: Duration,
+    pub keepalive_timeout: Duration,
+    /// SETTINGS_MAX_CONCURRENT_STREAMS.
+    pub max_concurrent_streams: u32,
+    /// SETTINGS_MAX_HEADER_LIST_SIZE, in bytes (HPACK-decoded).
+    pub max_header_list_size: u32,
+    /// Streams the client opened and reset before they were served (rapid
+    /// reset, CVE-2023-44487): past this many pending, GOAWAY.
+    pub max_pending_accept_reset_streams: usize,
+    /// Streams the gateway had to reset for the client's protocol errors:
+    /// past this many, GOAWAY (CVE-2024-27316 style floods).
+    pub max_local_error_reset_streams: usize,
+}
+
+impl Default for Http2Settings {
+    fn default() -> Self {
+        Self {
+            keepalive_interval: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(10),
+            max_concurrent_streams: 100,
+            max_header_list_size: 32 * 1024,
+            max_pending_accept_reset_streams: 20,
+            max_local_error_reset_streams: 1024,
+        }
+    }
+}
+
+/// `server.streams:` keeping long-lived responses alive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamSettings {
+    /// A comment line (`:`) sent on an SSE stream that has been quiet
+    /// this long.
+    pub sse_heartbeat: Duration,
+    /// A WebSocket Ping is sent to the client after this much silence.
+    pub websocket_ping_interval: Duration,
+    /// The WebSocket is closed when nothing (no Pong, no message) arrives
+    /// this long after a Ping.
+    pub websocket_pong_timeout: Duration,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        Self {
+            sse_heartbeat: Duration::from_secs(15),
+            websocket_ping_interval: Duration::from_secs(30),
+            websocket_pong_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -168,6 +244,9 @@ pub struct BackendSpec {
     pub connect_timeout: Duration,
     /// Time to the response head; a route's own timeout overrides it.
     pub request_timeout: Duration,
+    /// Longest silence between two pieces of a response body; a stall
+    /// aborts the response. A route's own `body_idle_timeout` overrides it.
+    pub body_idle_timeout: Duration,
     /// Most concurrent requests (and so connections) to this backend.
     pub max_connections: usize,
     pub load_balancing: LoadBalancing,
@@ -188,6 +267,8 @@ pub struct RouteSpec {
     pub action: RouteAction,
     /// Overrides the backend's request timeout.
     pub timeout: Option<Duration>,
+    /// Overrides the backend's body idle timeout.
+    pub body_idle_timeout: Option<Duration>,
     /// Request body limit in bytes; `None` falls back to the server default.
     pub max_body: Option<u64>,
     pub headers: HeaderRules,

@@ -64,6 +64,12 @@ pub(crate) struct RouteEntry {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawServer {
     pub header_read_timeout: Option<Text>,
+    pub idle_timeout: Option<Text>,
+    pub max_connections: Option<Spanned<u64>>,
+    pub max_connections_per_worker: Option<Spanned<u64>>,
+    pub listen_backlog: Option<Spanned<u64>>,
+    pub http2: Option<RawHttp2>,
+    pub streams: Option<RawStreams>,
     pub shutdown_grace: Option<Text>,
     pub drain_delay: Option<Text>,
     pub max_body: Option<Text>,
@@ -84,6 +90,27 @@ pub(crate) enum RawUnderscoreHeaders {
     Allow,
 }
 
+/// `server.http2:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHttp2 {
+    pub keepalive_interval: Option<Text>,
+    pub keepalive_timeout: Option<Text>,
+    pub max_concurrent_streams: Option<Spanned<u64>>,
+    pub max_header_list_size: Option<Text>,
+    pub max_pending_accept_reset_streams: Option<Spanned<u64>>,
+    pub max_local_error_reset_streams: Option<Spanned<u64>>,
+}
+
+/// `server.streams:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStreams {
+    pub sse_heartbeat: Option<Text>,
+    pub websocket_ping_interval: Option<Text>,
+    pub websocket_pong_timeout: Option<Text>,
+}
+
 /// One entry of `backends:`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -93,6 +120,7 @@ pub(crate) struct RawBackend {
     pub protocol: Option<Spanned<RawProtocol>>,
     pub connect_timeout: Option<Text>,
     pub request_timeout: Option<Text>,
+    pub body_idle_timeout: Option<Text>,
     pub max_connections: Option<Spanned<u64>>,
     pub load_balancing: Option<Spanned<RawLoadBalancing>>,
     pub ejection: Option<RawEjection>,
@@ -140,6 +168,7 @@ pub(crate) struct RawRoute {
     pub rewrite: Option<Spanned<RawRewrite>>,
     pub headers: Option<RawHeaders>,
     pub timeout: Option<Text>,
+    pub body_idle_timeout: Option<Text>,
     pub max_body: Option<Text>,
     /// Action: compose one response from several calls (see `compose.rs`).
     pub compose: Option<Spanned<RawCompose>>,

@@ -369,3 +369,52 @@ fn edge_settings_are_read_and_checked() {
         "{bad_policy}"
     );
 }
+
+#[test]
+fn connection_limits_and_timeouts_are_read_and_checked() {
+    let config = compiled(
+        "server:\n  idle_timeout: 5s\n  max_connections: 100\n  max_connections_per_worker: 50\n  listen_backlog: 1024\n  http2: { keepalive_interval: 1s, keepalive_timeout: 2s, max_concurrent_streams: 10, max_header_list_size: 8KiB, max_pending_accept_reset_streams: 5, max_local_error_reset_streams: 6 }\n  streams: { sse_heartbeat: 3s, websocket_ping_interval: 4s, websocket_pong_timeout: 5s }\nbackends:\n  a: { url: http://127.0.0.1:1, body_idle_timeout: 7s }\nroutes:\n  - { path: /a, backend: a, body_idle_timeout: 8s }\n",
+    );
+    let server = &config.server;
+    assert_eq!(
+        (
+            server.idle_timeout,
+            server.max_connections,
+            server.max_connections_per_worker,
+            server.listen_backlog
+        ),
+        (Duration::from_secs(5), 100, 50, 1024)
+    );
+    assert_eq!(server.http2.max_header_list_size, 8 * 1024);
+    assert_eq!(server.http2.max_concurrent_streams, 10);
+    assert_eq!(server.http2.max_local_error_reset_streams, 6);
+    assert_eq!(
+        server.streams.websocket_pong_timeout,
+        Duration::from_secs(5)
+    );
+    assert_eq!(
+        config.backends["a"].body_idle_timeout,
+        Duration::from_secs(7)
+    );
+    assert_eq!(
+        config.routes[0].body_idle_timeout,
+        Some(Duration::from_secs(8))
+    );
+
+    let errors = errors_of(
+        "server:\n  max_connections: 0\n  listen_backlog: 70000\n  idle_timeout: 0s\n  http2: { max_header_list_size: 10, max_concurrent_streams: 0 }\n  streams: { sse_heartbeat: soon }\n",
+    );
+    for expected in [
+        "routes.yaml:2:20: server.max_connections: must be between 1 and 10000000",
+        "routes.yaml:3:19: server.listen_backlog: must be between 1 and 65535",
+        "routes.yaml:4:17: server.idle_timeout: must be greater than zero",
+        "server.http2.max_header_list_size: must be between 1KiB and 1MiB",
+        "server.http2.max_concurrent_streams: must be between 1 and 4294967295",
+        "server.streams.sse_heartbeat:",
+    ] {
+        assert!(
+            errors.contains(expected),
+            "missing {expected:?} in:\n{errors}"
+        );
+    }
+}

@@ -115,7 +115,9 @@ async fn serve_event_stream(
         };
         Box::pin(futures::stream::once(async move { payload }))
     };
-    Ok(subscribe::sse::response(events, &crate::drain::current()))
+    let heartbeat = ctx.snapshot.config.server.streams.sse_heartbeat;
+    Ok(subscribe::sse::response(events, &crate::drain::current())
+        .map(|body| crate::body::boxed(crate::sse_heartbeat::SseHeartbeat::new(body, heartbeat))))
 }
 
 /// Executes a prepared query or mutation and shapes its data.

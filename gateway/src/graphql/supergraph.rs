@@ -139,6 +139,7 @@ pub(crate) fn subgraph_client(name: &str, url: &str) -> Result<SubgraphClient, S
         protocol: UpstreamProtocol::Http1,
         connect_timeout: Duration::from_secs(2),
         request_timeout: Duration::from_secs(30),
+        body_idle_timeout: Duration::from_secs(60),
         max_connections: 512,
         load_balancing: LoadBalancing::LeastRequest,
         ejection: EjectionPolicy {

@@ -8,8 +8,10 @@
 //! written to the socket. The call's end becomes a close frame: 1000 for
 //! OK, `4000 + grpc code` for a gRPC error, 1007 for a frame that is not a
 //! valid message, 1003 for a binary frame, 1014 when the backend cannot be
-//! reached, 1001 when the gateway shuts down (the call is cancelled). A
-//! client that disconnects resets the upstream stream.
+//! reached, 1001 when the gateway shuts down (the call is cancelled) or
+//! when the client stops answering pings ([`crate::ws_keepalive`]). A
+//! client that disconnects resets the upstream stream. The upstream call
+//! has no body idle timeout unless the route sets `body_idle_timeout`.
 //!
 //! A client that ends its side with a Close frame gets the WebSocket
 //! closing handshake's echo of its own frame at once (RFC 6455 forbids
@@ -37,10 +39,12 @@ use super::route::{GrpcRoute, Transcoding};
 use super::transcode::{self, JsonOptions};
 use super::{framing, ws_close};
 use crate::body::{self, BoxError, GatewayBody};
+use crate::config::model::StreamSettings;
 use crate::context::RequestContext;
 use crate::drain::Drain;
 use crate::upstream::UpstreamPool;
 use crate::websocket::{self, ServerSocket as Socket};
+use crate::ws_keepalive::{Heard, Keepalive, WsKeepalive};
 
 type FrameSender = mpsc::Sender<Result<Frame<Bytes>, BoxError>>;
 
@@ -72,22 +76,31 @@ pub async fn bidirectional(
     let bridge = Bridge {
         pool,
         timeout: ctx.timeout_or(route.backend.request_timeout),
+        body_idle: ctx.route.body_idle_timeout,
+        streams: ctx.snapshot.config.server.streams,
         input: transcoding.method.input(),
         output: transcoding.method.output(),
         json: transcoding.json,
         drain: crate::drain::current(),
     };
     let guard = bridge.drain.track_stream();
-    Ok(websocket::accept(&mut request, handshake, move |socket| async move {
-        let _open = guard;
-        bridge.run(socket, upstream, sender).await;
-    }))
+    Ok(websocket::accept(
+        &mut request,
+        handshake,
+        move |socket| async move {
+            let _open = guard;
+            bridge.run(socket, upstream, sender).await;
+        },
+    ))
 }
 
 /// What the bridging task needs.
 struct Bridge {
     pool: Arc<UpstreamPool>,
     timeout: Duration,
+    /// The route's own body idle timeout; none by default for a stream.
+    body_idle: Option<Duration>,
+    streams: StreamSettings,
     input: MessageDescriptor,
     output: MessageDescriptor,
     json: JsonOptions,
@@ -97,9 +110,16 @@ struct Bridge {
 impl Bridge {
     async fn run(self, socket: Socket, upstream: Request<GatewayBody>, sender: FrameSender) {
         let (mut sink, source) = socket.split();
+        let keepalive = WsKeepalive::new(&self.streams);
         let close = {
-            let uplink = uplink(source, sender, self.input.clone(), self.json);
-            let downlink = self.downlink(upstream, &mut sink);
+            let uplink = uplink(
+                source,
+                sender,
+                self.input.clone(),
+                self.json,
+                keepalive.heard(),
+            );
+            let downlink = self.downlink(upstream, &mut sink, keepalive);
             tokio::pin!(uplink, downlink);
             tokio::select! {
                 up = &mut uplink => match up {
@@ -122,13 +142,27 @@ impl Bridge {
         &self,
         upstream: Request<GatewayBody>,
         sink: &mut SplitSink<Socket, Message>,
+        mut keepalive: WsKeepalive,
     ) -> CloseFrame {
-        let mut messages = match call::start(&self.pool, upstream, self.timeout).await {
+        let started = call::start_stream(&self.pool, upstream, self.timeout, self.body_idle);
+        let mut messages = match started.await {
             Ok(messages) => messages,
             Err(error) => return ws_close::for_error(&error),
         };
         loop {
-            let payload = match messages.next_message().await {
+            let next = tokio::select! {
+                next = messages.next_message() => next,
+                due = keepalive.due() => match due {
+                    Keepalive::Ping => {
+                        if sink.send(Message::Ping(Bytes::new())).await.is_err() {
+                            return ws_close::normal();
+                        }
+                        continue;
+                    }
+                    Keepalive::GiveUp => return ws_close::ping_timeout(),
+                },
+            };
+            let payload = match next {
                 Ok(Some(payload)) => payload,
                 Ok(None) => return ws_close::normal(),
                 Err(error) => return ws_close::for_error(&error),
@@ -161,8 +195,10 @@ async fn uplink(
     sender: FrameSender,
     input: MessageDescriptor,
     json: JsonOptions,
+    heard: Heard,
 ) -> Uplink {
     while let Some(frame) = source.next().await {
+        heard.now();
         let text = match frame {
             Ok(Message::Text(text)) => text,
             Ok(Message::Binary(_)) => return invalid(&sender, ws_close::binary_refused()).await,

@@ -77,13 +77,28 @@ pub fn grpc_timeout(deadline: Duration) -> String {
     }
 }
 
-/// Sends the call and checks the response head.
+/// Sends the call and checks the response head. The response is under
+/// the backend's body idle timeout.
 pub async fn start(
     pool: &UpstreamPool,
     request: Request<GatewayBody>,
     timeout: Duration,
 ) -> Result<MessageStream, GrpcError> {
     let response = pool.send(request, timeout).await?;
+    MessageStream::new(response)
+}
+
+/// [`start`] for a long-lived stream (server streaming, bidi): the
+/// upstream may stay quiet between messages for as long as it likes
+/// unless the route sets `body_idle_timeout`; the client side is kept
+/// alive with SSE heartbeats and WebSocket pings instead.
+pub async fn start_stream(
+    pool: &UpstreamPool,
+    request: Request<GatewayBody>,
+    timeout: Duration,
+    body_idle: Option<Duration>,
+) -> Result<MessageStream, GrpcError> {
+    let response = pool.send_with(request, timeout, body_idle).await?;
     MessageStream::new(response)
 }
 

@@ -1,7 +1,10 @@
 //! Server streaming: one JSON request, then the replies as NDJSON or as
 //! Server-Sent Events (`Accept: text/event-stream`).
 //!
-//! Each reply is written as soon as it arrives. An immediate error (a
+//! Each reply is written as soon as it arrives. The upstream call has no
+//! body idle timeout unless the route sets `body_idle_timeout` (a watch
+//! may be quiet for long); an SSE stream gets a heartbeat comment after
+//! `server.streams.sse_heartbeat` of silence. An immediate error (a
 //! trailers-only gRPC response) is an ordinary error response with its
 //! mapped HTTP status; an error once the stream is open becomes a final error line (`{"error": Status}`) or an
 //! `event: error`, so a cut-short stream is never a silent 200. When the
@@ -27,6 +30,7 @@ use super::unary::request_message;
 use super::{framing, transcode};
 use crate::body::{self, BoxError, GatewayBody};
 use crate::context::RequestContext;
+use crate::sse_heartbeat::SseHeartbeat;
 
 /// How the replies are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,15 +102,25 @@ pub async fn server_streaming(
         ctx.route.timeout,
         payload,
     )?;
-    let mut messages =
-        call::start(&pool, upstream, ctx.timeout_or(pool.spec().request_timeout)).await?;
+    let mut messages = call::start_stream(
+        &pool,
+        upstream,
+        ctx.timeout_or(pool.spec().request_timeout),
+        ctx.route.body_idle_timeout,
+    )
+    .await?;
     // A trailers-only answer (NOT_FOUND, ...) is known at once: give it its
     // HTTP status. Otherwise answer now, so the client has the head while
     // waiting for the first reply.
     if messages.is_trailers_only() {
         messages.next_message().await?;
     }
-    Ok(stream_response(messages, route, transcoding, format))
+    let response = stream_response(messages, route, transcoding, format);
+    if format != StreamFormat::Sse {
+        return Ok(response);
+    }
+    let heartbeat = ctx.snapshot.config.server.streams.sse_heartbeat;
+    Ok(response.map(|body| body::boxed(SseHeartbeat::new(body, heartbeat))))
 }
 
 /// The 200 head (with metadata) and a body that writes each reply.

@@ -7,6 +7,7 @@
 //! | a text frame that is not a valid message | 1007 |
 //! | backend unreachable | 1014 |
 //! | the gateway shuts down | 1001 (`SHUTTING_DOWN: ...`) |
+//! | the client stopped answering pings | 1001 |
 //! | any other gRPC status `c` | `4000 + c` (e.g. 4005 NOT_FOUND) |
 //!
 //! The reason is `CODE_NAME: message`, cut to the protocol's 123 bytes.
@@ -28,6 +29,14 @@ pub fn normal() -> CloseFrame {
 
 pub fn going_away() -> CloseFrame {
     frame(1001, format!("SHUTTING_DOWN: {}", GrpcError::ShuttingDown))
+}
+
+/// The client stopped answering pings.
+pub fn ping_timeout() -> CloseFrame {
+    frame(
+        crate::ws_keepalive::PING_TIMEOUT_CODE,
+        crate::ws_keepalive::PING_TIMEOUT_REASON.into(),
+    )
 }
 
 pub fn binary_refused() -> CloseFrame {

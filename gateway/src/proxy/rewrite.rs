@@ -73,6 +73,7 @@ mod tests {
                     protocol: UpstreamProtocol::Http1,
                     connect_timeout: std::time::Duration::from_secs(1),
                     request_timeout: std::time::Duration::from_secs(1),
+                    body_idle_timeout: std::time::Duration::from_secs(1),
                     max_connections: 1,
                     load_balancing: LoadBalancing::RoundRobin,
                     ejection: EjectionPolicy {
@@ -83,6 +84,7 @@ mod tests {
                 rewrite: PathRewrite::None,
             }),
             timeout: None,
+            body_idle_timeout: None,
             max_body: None,
             headers: HeaderRules::default(),
         });

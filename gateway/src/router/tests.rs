@@ -16,6 +16,7 @@ fn backend() -> Arc<BackendSpec> {
         protocol: UpstreamProtocol::Http1,
         connect_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_secs(1),
+        body_idle_timeout: Duration::from_secs(1),
         max_connections: 10,
         load_balancing: LoadBalancing::LeastRequest,
         ejection: EjectionPolicy {
@@ -36,6 +37,7 @@ fn route(name: &str, methods: &[Method], path: &str, host: Option<&str>) -> Arc<
             rewrite: PathRewrite::None,
         }),
         timeout: None,
+        body_idle_timeout: None,
         max_body: None,
         headers: HeaderRules::default(),
     })

@@ -16,6 +16,7 @@ use tokio::sync::Semaphore;
 use super::balancer::Balancer;
 use super::endpoint::Endpoint;
 use super::error::{UpstreamError, describe};
+use super::idle_body::{IdleTimeoutBody, Stall};
 use crate::body::{self, GatewayBody};
 use crate::client_body::{BodyFaultWatch, RequestBodyFault};
 use crate::config::model::{BackendSpec, UpstreamProtocol};
@@ -93,12 +94,27 @@ impl UpstreamPool {
     /// head; when it passes, the call is dropped, which cancels it. A
     /// bodiless request that fails to connect is tried on the other
     /// endpoints, since nothing was sent.
+    ///
+    /// The response body is under the backend's `body_idle_timeout`.
     pub async fn send(
         &self,
         request: Request<GatewayBody>,
         timeout: Duration,
     ) -> Result<Response<GatewayBody>, UpstreamError> {
-        match tokio::time::timeout(timeout, self.send_within_deadline(request)).await {
+        self.send_with(request, timeout, Some(self.spec.body_idle_timeout))
+            .await
+    }
+
+    /// [`Self::send`] with the body idle timeout chosen by the caller: a
+    /// route's own, or `None` for long-lived streams (gRPC server streams
+    /// and bidi, whose liveness is kept by heartbeats and pings instead).
+    pub async fn send_with(
+        &self,
+        request: Request<GatewayBody>,
+        timeout: Duration,
+        body_idle: Option<Duration>,
+    ) -> Result<Response<GatewayBody>, UpstreamError> {
+        match tokio::time::timeout(timeout, self.send_within_deadline(request, body_idle)).await {
             Ok(result) => result,
             Err(_) => Err(UpstreamError::Timeout {
                 backend: self.spec.name.clone(),
@@ -110,6 +126,7 @@ impl UpstreamPool {
     async fn send_within_deadline(
         &self,
         request: Request<GatewayBody>,
+        body_idle: Option<Duration>,
     ) -> Result<Response<GatewayBody>, UpstreamError> {
         let permit = Arc::clone(&self.limit)
             .acquire_owned()
@@ -154,10 +171,21 @@ impl UpstreamPool {
                 Ok(response) => {
                     endpoint.record_success();
                     return Ok(response.map(|incoming| {
-                        body::boxed(incoming.map_frame(move |frame| {
+                        let held = incoming.map_frame(move |frame| {
                             let _held_until_body_ends = (&guard, &permit);
                             frame
-                        }))
+                        });
+                        match body_idle {
+                            Some(idle) => body::boxed(IdleTimeoutBody::new(
+                                held,
+                                idle,
+                                Stall {
+                                    backend: Arc::clone(&self.spec),
+                                    endpoint: endpoint.base.clone(),
+                                },
+                            )),
+                            None => body::boxed(held),
+                        }
                     }));
                 }
                 // The client's own body failed while it was being sent.

@@ -16,6 +16,8 @@ use super::positive_duration;
 
 pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 pub(crate) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// nginx's `proxy_read_timeout`.
+pub(crate) const DEFAULT_BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub(crate) const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 pub(crate) const DEFAULT_EJECTION: EjectionPolicy = EjectionPolicy {
     consecutive_failures: 5,
@@ -79,6 +81,12 @@ fn compile_backend(name: &Text, raw: &RawBackend, diag: &mut Diagnostics) -> Bac
             diag,
         )
         .unwrap_or(DEFAULT_REQUEST_TIMEOUT),
+        body_idle_timeout: positive_duration(
+            raw.body_idle_timeout.as_ref(),
+            &what("body_idle_timeout"),
+            diag,
+        )
+        .unwrap_or(DEFAULT_BODY_IDLE_TIMEOUT),
         max_connections: max_connections(
             raw.max_connections.as_ref(),
             &what("max_connections"),

@@ -248,6 +248,7 @@ fn fallback_backend(name: &Text) -> Arc<BackendSpec> {
         protocol: UpstreamProtocol::Http1,
         connect_timeout: Duration::ZERO,
         request_timeout: Duration::ZERO,
+        body_idle_timeout: Duration::ZERO,
         max_connections: 0,
         load_balancing: LoadBalancing::RoundRobin,
         ejection: EjectionPolicy {

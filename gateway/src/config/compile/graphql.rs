@@ -191,6 +191,7 @@ fn route(
         host: None,
         action,
         timeout: None,
+        body_idle_timeout: None,
         max_body: Some(u64::MAX),
         headers: Default::default(),
     };

@@ -152,6 +152,11 @@ fn compile_route(
     };
     let action = compile_action(raw, &entry.span, methods.as_deref(), &context, diag);
     let timeout = positive_duration(raw.timeout.as_ref(), &format!("{label}: timeout"), diag);
+    let body_idle_timeout = positive_duration(
+        raw.body_idle_timeout.as_ref(),
+        &format!("{label}: body_idle_timeout"),
+        diag,
+    );
     // `unlimited` is a limit no body reaches (a route that streams uploads).
     let max_body = body_limit(raw.max_body.as_ref(), &format!("{label}: max_body"), diag)
         .map(|limit| limit.unwrap_or(u64::MAX));
@@ -166,6 +171,7 @@ fn compile_route(
         host,
         action: action?,
         timeout,
+        body_idle_timeout,
         max_body,
         headers,
     };

@@ -7,10 +7,13 @@ use marked_yaml::Spanned;
 use super::super::errors::Diagnostics;
 use super::super::model::{RequestLimits, ServerSettings, UnderscoreHeaders};
 use super::super::raw::{RawConfig, RawServer, RawUnderscoreHeaders, Text};
+use super::connections::{count, http2, streams};
 use super::{body_limit, duration, positive_duration, size};
 
 pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub(crate) const DEFAULT_ADMIN: &str = "127.0.0.1:9901";
+/// Upper bound for the connection limits (a sanity check on typos).
+const MAX_CONNECTIONS: usize = 10_000_000;
 
 /// The main and admin listener addresses. They must differ unless one
 /// asks for an ephemeral port (`:0`).
@@ -67,6 +70,32 @@ pub(super) fn settings(raw: Option<&RawServer>, diag: &mut Diagnostics) -> Serve
             diag,
         )
         .unwrap_or(defaults.header_read_timeout),
+        idle_timeout: positive_duration(raw.idle_timeout.as_ref(), "server.idle_timeout", diag)
+            .unwrap_or(defaults.idle_timeout),
+        max_connections: count(
+            raw.max_connections.as_ref(),
+            "server.max_connections",
+            1..=MAX_CONNECTIONS,
+            diag,
+        )
+        .unwrap_or(defaults.max_connections),
+        max_connections_per_worker: count(
+            raw.max_connections_per_worker.as_ref(),
+            "server.max_connections_per_worker",
+            1..=MAX_CONNECTIONS,
+            diag,
+        )
+        .unwrap_or(defaults.max_connections_per_worker),
+        listen_backlog: count(
+            raw.listen_backlog.as_ref(),
+            "server.listen_backlog",
+            1..=65_535,
+            diag,
+        )
+        .and_then(|backlog| u32::try_from(backlog).ok())
+        .unwrap_or(defaults.listen_backlog),
+        http2: http2(raw.http2.as_ref(), diag),
+        streams: streams(raw.streams.as_ref(), diag),
         shutdown_grace: duration(raw.shutdown_grace.as_ref(), "server.shutdown_grace", diag)
             .unwrap_or(defaults.shutdown_grace),
         drain_delay: duration(raw.drain_delay.as_ref(), "server.drain_delay", diag)

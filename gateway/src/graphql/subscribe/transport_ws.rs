@@ -27,6 +27,7 @@ use crate::graphql::prepare::prepare;
 use crate::graphql::request::GraphqlRequest;
 use crate::graphql::service::GraphqlService;
 use crate::websocket::{self, ServerSocket};
+use crate::ws_keepalive::{Keepalive, PING_TIMEOUT_CODE, PING_TIMEOUT_REASON, WsKeepalive};
 use hive_router_query_planner::state::supergraph_state::OperationKind;
 
 const PROTOCOL: &str = "graphql-transport-ws";
@@ -73,6 +74,8 @@ async fn serve(
     let (outgoing, mut queue) = mpsc::channel::<Message>(64);
     let draining = drain.started();
     tokio::pin!(draining);
+    let mut keepalive = WsKeepalive::new(&ctx.snapshot.config.server.streams);
+    let heard = keepalive.heard();
     let mut session = Session {
         service,
         ctx,
@@ -84,6 +87,7 @@ async fn serve(
         tokio::select! {
             message = incoming.next() => {
                 let Some(Ok(message)) = message else { break };
+                heard.now();
                 if let Some(close) = session.on_message(message) {
                     let _ = sink.send(close).await;
                     break;
@@ -97,6 +101,15 @@ async fn serve(
             () = &mut draining => {
                 session.going_away(&mut sink, &mut queue).await;
                 break;
+            }
+            due = keepalive.due() => {
+                let message = match due {
+                    Keepalive::Ping => Message::Ping(Default::default()),
+                    Keepalive::GiveUp => close(PING_TIMEOUT_CODE, PING_TIMEOUT_REASON),
+                };
+                if sink.send(message).await.is_err() || due == Keepalive::GiveUp {
+                    break;
+                }
             }
         }
     }

@@ -149,6 +149,7 @@ impl Target<'_> {
             host: None,
             action: RouteAction::Grpc(Arc::new(route)),
             timeout: self.timeout,
+            body_idle_timeout: None,
             max_body: None,
             headers: HeaderRules::default(),
         })

@@ -1,0 +1,223 @@
+//! The client socket as hyper sees it, with the header-read deadline
+//! around it: it starts at accept, so it covers the HTTP/1-or-2 sniff
+//! (a lone `P`, a partial preface, nothing at all), and it bounds the
+//! keep-alive wait between HTTP/1 requests.
+//!
+//! hyper reads the socket whenever it waits for a request head, so the
+//! deadline lives in `poll_read`: when it passes, the wrapper answers
+//! `408` itself where HTTP/1 allows it (nothing sent yet, or a request
+//! head started and the previous response fully flushed), as HAProxy's
+//! `timeout http-request` does, then fails the read so hyper closes the
+//! connection. An idle keep-alive connection, or a client that started
+//! the HTTP/2 preface, is closed without a word. Once a request is in
+//! flight, the connection speaks HTTP/2, or it was upgraded, this
+//! wrapper only passes bytes through.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::StatusCode;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, Sleep};
+
+use super::activity::{ConnActivity, Protocol};
+use crate::edge_error::raw_http1_error;
+
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+/// `PRI ` starts no HTTP/1 request but the preface: past it, the client
+/// speaks HTTP/2, and HTTP/2 has no way to answer before its preface.
+const H2_COMMITTED: usize = 4;
+
+/// The two deadlines this wrapper keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct HeadTimeouts {
+    /// From accept (first request) or the first byte (later ones) to the
+    /// end of the request head.
+    pub header_read: Duration,
+    /// From the end of one HTTP/1 response to the first byte of the next
+    /// request.
+    pub keep_alive_idle: Duration,
+}
+
+/// Where an HTTP/1 connection is between two requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    /// Waiting for (the rest of) a request head: the header-read deadline.
+    Head,
+    /// A request is in flight: no deadline here.
+    Request,
+    /// Between requests, no byte yet: the keep-alive deadline.
+    Idle,
+}
+
+/// A client socket under the header-read deadline.
+#[derive(Debug)]
+pub struct HeadDeadlineIo {
+    stream: TcpStream,
+    activity: Arc<ConnActivity>,
+    timeouts: HeadTimeouts,
+    sleep: Pin<Box<Sleep>>,
+    /// Bytes of the HTTP/2 preface matched while sniffing.
+    matched: usize,
+    wait: Wait,
+    /// Requests seen finished, to notice the end of the next one.
+    seen_finished: u64,
+    /// Everything hyper wrote has been flushed: a 408 cannot interleave
+    /// with the tail of a previous response.
+    flushed: bool,
+}
+
+impl HeadDeadlineIo {
+    pub fn new(stream: TcpStream, activity: Arc<ConnActivity>, timeouts: HeadTimeouts) -> Self {
+        let deadline = activity.accepted() + timeouts.header_read;
+        Self {
+            stream,
+            activity,
+            timeouts,
+            sleep: Box::pin(tokio::time::sleep_until(deadline)),
+            matched: 0,
+            wait: Wait::Head,
+            seen_finished: 0,
+            flushed: true,
+        }
+    }
+
+    /// Follows the requests' progress; true if a deadline applies now.
+    fn deadline_applies(&mut self) -> bool {
+        match self.activity.protocol() {
+            Protocol::Http2 => return false,
+            Protocol::Sniffing => return true,
+            Protocol::Http1 => {}
+        }
+        if self.activity.is_tunnel() {
+            return false;
+        }
+        if self.activity.in_flight() > 0 {
+            self.wait = Wait::Request;
+            return false;
+        }
+        let finished = self.activity.finished();
+        if finished != self.seen_finished {
+            self.seen_finished = finished;
+            self.wait = Wait::Idle;
+            let deadline = Instant::now() + self.timeouts.keep_alive_idle;
+            self.sleep.as_mut().reset(deadline);
+        }
+        self.wait != Wait::Request
+    }
+
+    /// Bytes arrived: sniff the protocol, start the head deadline.
+    fn on_bytes(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        if self.activity.protocol() == Protocol::Sniffing {
+            self.sniff(bytes);
+        }
+        if self.wait == Wait::Idle {
+            self.wait = Wait::Head;
+            let deadline = Instant::now() + self.timeouts.header_read;
+            self.sleep.as_mut().reset(deadline);
+        }
+    }
+
+    fn sniff(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            if H2_PREFACE.get(self.matched) != Some(byte) {
+                self.activity.set_protocol(Protocol::Http1);
+                return;
+            }
+            self.matched += 1;
+            if self.matched == H2_PREFACE.len() {
+                self.activity.set_protocol(Protocol::Http2);
+                return;
+            }
+        }
+    }
+
+    /// The deadline passed: answer 408 where HTTP/1 allows it, then fail
+    /// the read so hyper closes the connection.
+    fn expire(&mut self) -> io::Error {
+        let answer = match self.activity.protocol() {
+            Protocol::Sniffing => self.matched < H2_COMMITTED,
+            Protocol::Http1 => self.wait == Wait::Head && self.flushed,
+            Protocol::Http2 => false,
+        };
+        let peer = self.stream.peer_addr().ok();
+        tracing::debug!(?peer, phase = ?self.wait, protocol = ?self.activity.protocol(), answered_408 = answer, "header-read or keep-alive timeout");
+        if answer {
+            let response = raw_http1_error(
+                StatusCode::REQUEST_TIMEOUT,
+                "REQUEST_TIMEOUT",
+                "the request head was not received in time",
+            );
+            // Best effort, never waiting: a client that reads nothing
+            // cannot hold the connection open this way.
+            let _ = self.stream.try_write(&response);
+        }
+        io::Error::new(io::ErrorKind::TimedOut, "request head not received in time")
+    }
+}
+
+impl AsyncRead for HeadDeadlineIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.deadline_applies() && this.sleep.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Err(this.expire()));
+        }
+        let before = buf.filled().len();
+        let read = Pin::new(&mut this.stream).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = read {
+            let filled = buf.filled();
+            this.on_bytes(&filled[before..]);
+        }
+        read
+    }
+}
+
+impl AsyncWrite for HeadDeadlineIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        this.flushed = false;
+        Pin::new(&mut this.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        this.flushed = false;
+        Pin::new(&mut this.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let flushed = Pin::new(&mut this.stream).poll_flush(cx);
+        if let Poll::Ready(Ok(())) = flushed {
+            this.flushed = true;
+        }
+        flushed
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}

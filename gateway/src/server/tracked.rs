@@ -1,0 +1,87 @@
+//! The per-connection service: adapts the body type, records the peer
+//! address on each request, and counts the request in flight on the
+//! connection's [`ConnActivity`] until its response body is done (hyper
+//! drops the body once it has written the last frame). An upgrade (101)
+//! or an HTTP/2 CONNECT tunnel marks the connection as a tunnel, which no
+//! idle or header deadline touches.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use tower::ServiceExt;
+use tower::util::Oneshot;
+
+use super::activity::{ConnActivity, RequestGuard};
+use crate::body::{self, GatewayBody};
+use crate::client_body;
+use crate::context::ClientAddr;
+use crate::layers::GatewayService;
+
+/// The gateway service as one connection serves it.
+#[derive(Clone)]
+pub struct TrackedService {
+    pub service: GatewayService,
+    pub peer: SocketAddr,
+    pub activity: Arc<ConnActivity>,
+}
+
+impl tower::Service<Request<Incoming>> for TrackedService {
+    type Response = Response<GatewayBody>;
+    type Error = Infallible;
+    type Future = TrackedCall;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Incoming>) -> TrackedCall {
+        let in_flight = self.activity.begin_request();
+        let connect = request.method() == Method::CONNECT;
+        let mut request = request.map(client_body::from_incoming);
+        request.extensions_mut().insert(ClientAddr(self.peer));
+        TrackedCall {
+            call: self.service.clone().oneshot(request),
+            in_flight: Some(in_flight),
+            connect,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// One request's call; its guard moves into the response body.
+    pub struct TrackedCall {
+        #[pin]
+        call: Oneshot<GatewayService, Request<GatewayBody>>,
+        in_flight: Option<RequestGuard>,
+        connect: bool,
+    }
+}
+
+impl Future for TrackedCall {
+    type Output = Result<Response<GatewayBody>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let response = ready!(this.call.poll(cx))?;
+        let in_flight = this.in_flight.take();
+        let status = response.status();
+        let tunnel =
+            status == StatusCode::SWITCHING_PROTOCOLS || (*this.connect && status.is_success());
+        if tunnel && let Some(guard) = &in_flight {
+            guard.activity().mark_tunnel();
+        }
+        Poll::Ready(Ok(response.map(|body| {
+            body::boxed(body.map_frame(move |frame| {
+                let _counted_until_the_body_ends = &in_flight;
+                frame
+            }))
+        })))
+    }
+}
