@@ -64,6 +64,7 @@ pub struct ConnectionLimits {
 pub struct ConnectionSettings {
     pub header_read_timeout: Duration,
     pub idle_timeout: Duration,
+    pub send_timeout: Duration,
     pub http2: Http2Settings,
     pub limits: ConnectionLimits,
     pub shutdown_grace: Duration,
@@ -76,6 +77,7 @@ impl ConnectionSettings {
         Self {
             header_read_timeout: server.header_read_timeout,
             idle_timeout: server.idle_timeout,
+            send_timeout: server.send_timeout,
             http2: server.http2,
             limits: ConnectionLimits {
                 total: server.max_connections,

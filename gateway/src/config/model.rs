@@ -49,6 +49,9 @@ pub struct ServerSettings {
     /// Longest a connection may sit with no request in flight: between
     /// HTTP/1 keep-alive requests, or with no open HTTP/2 stream.
     pub idle_timeout: Duration,
+    /// Longest a write to a client may stay blocked (the client stopped
+    /// reading); then the connection is closed (nginx's `send_timeout`).
+    pub send_timeout: Duration,
     /// Most open client connections on the main listener.
     pub max_connections: usize,
     /// Most open client connections on one worker.
@@ -138,6 +141,7 @@ impl Default for ServerSettings {
         Self {
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(60),
             max_connections: 16_384,
             max_connections_per_worker: 4_096,
             listen_backlog: 4_096,

@@ -65,6 +65,7 @@ pub(crate) struct RouteEntry {
 pub(crate) struct RawServer {
     pub header_read_timeout: Option<Text>,
     pub idle_timeout: Option<Text>,
+    pub send_timeout: Option<Text>,
     pub max_connections: Option<Spanned<u64>>,
     pub max_connections_per_worker: Option<Spanned<u64>>,
     pub listen_backlog: Option<Spanned<u64>>,

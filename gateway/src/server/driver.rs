@@ -75,6 +75,7 @@ pub(super) fn serve_connection(
     let timeouts = HeadTimeouts {
         header_read: settings.header_read_timeout,
         keep_alive_idle: settings.idle_timeout,
+        send: settings.send_timeout,
     };
     let io = HeadDeadlineIo::new(stream, Arc::clone(&activity), timeouts);
     let hyper_service = TowerToHyperService::new(TrackedService {

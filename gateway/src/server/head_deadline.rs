@@ -10,8 +10,13 @@
 //! `timeout http-request` does, then fails the read so hyper closes the
 //! connection. An idle keep-alive connection, or a client that started
 //! the HTTP/2 preface, is closed without a word. Once a request is in
-//! flight, the connection speaks HTTP/2, or it was upgraded, this
-//! wrapper only passes bytes through.
+//! flight, the connection speaks HTTP/2, or it was upgraded, reads pass
+//! straight through.
+//!
+//! Writes have their own bound, on every protocol and on upgraded
+//! connections alike: a write that stays blocked for the send timeout (the
+//! client stopped reading, as in a slow-read attack) fails, and hyper
+//! closes the connection, which frees the upstream call too.
 
 use std::io;
 use std::pin::Pin;
@@ -41,6 +46,8 @@ pub struct HeadTimeouts {
     /// From the end of one HTTP/1 response to the first byte of the next
     /// request.
     pub keep_alive_idle: Duration,
+    /// Longest a write may stay blocked on a client that does not read.
+    pub send: Duration,
 }
 
 /// Where an HTTP/1 connection is between two requests.
@@ -69,6 +76,8 @@ pub struct HeadDeadlineIo {
     /// Everything hyper wrote has been flushed: a 408 cannot interleave
     /// with the tail of a previous response.
     flushed: bool,
+    /// Started when a write blocks; cleared when one makes progress.
+    write_stall: Option<Pin<Box<Sleep>>>,
 }
 
 impl HeadDeadlineIo {
@@ -83,6 +92,7 @@ impl HeadDeadlineIo {
             wait: Wait::Head,
             seen_finished: 0,
             flushed: true,
+            write_stall: None,
         }
     }
 
@@ -161,6 +171,32 @@ impl HeadDeadlineIo {
         }
         io::Error::new(io::ErrorKind::TimedOut, "request head not received in time")
     }
+
+    /// Bounds how long a write may stay blocked: the timer starts at the
+    /// first `Pending` and is cleared by any progress.
+    fn bound_write<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        result: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if result.is_ready() {
+            self.write_stall = None;
+            return result;
+        }
+        let send = self.timeouts.send;
+        let stall = self
+            .write_stall
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(send)));
+        if stall.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let peer = self.stream.peer_addr().ok();
+        tracing::debug!(?peer, timeout = ?send, "send timeout: the client stopped reading");
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the client did not read the response in time",
+        )))
+    }
 }
 
 impl AsyncRead for HeadDeadlineIo {
@@ -191,7 +227,8 @@ impl AsyncWrite for HeadDeadlineIo {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         this.flushed = false;
-        Pin::new(&mut this.stream).poll_write(cx, buf)
+        let written = Pin::new(&mut this.stream).poll_write(cx, buf);
+        this.bound_write(cx, written)
     }
 
     fn poll_write_vectored(
@@ -201,7 +238,8 @@ impl AsyncWrite for HeadDeadlineIo {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         this.flushed = false;
-        Pin::new(&mut this.stream).poll_write_vectored(cx, bufs)
+        let written = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
+        this.bound_write(cx, written)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -214,7 +252,7 @@ impl AsyncWrite for HeadDeadlineIo {
         if let Poll::Ready(Ok(())) = flushed {
             this.flushed = true;
         }
-        flushed
+        this.bound_write(cx, flushed)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -219,3 +219,45 @@ async fn the_per_worker_limit_caps_each_worker() {
     let mut refused = TcpStream::connect(gw.gateway.addr).await.unwrap();
     assert_eq!(read_until_closed(&mut refused).await, b"");
 }
+
+const SLOW_READER: &str = r#"
+server:
+  send_timeout: 300ms
+  max_body: 1KiB
+backends:
+  orders: { url: $ORDERS }
+routes:
+  - path: /debug/download
+    backend: orders
+"#;
+
+/// A slow-read attack: the client asks for a large response and never
+/// reads it. Once the socket buffers are full the gateway's writes block;
+/// after `send_timeout` it closes the connection (and so frees the
+/// upstream call) while the client still holds its end open.
+#[tokio::test]
+async fn a_client_that_stops_reading_is_closed_after_the_send_timeout() {
+    const SIZE: u64 = 256 * 1024 * 1024;
+    let gw = TestGateway::start(SLOW_READER).await;
+    let mut reader = TcpStream::connect(gw.gateway.addr).await.unwrap();
+    let request = format!("GET /debug/download?bytes={SIZE} HTTP/1.1\r\nhost: x\r\n\r\n");
+    reader.write_all(request.as_bytes()).await.unwrap();
+    eventually(
+        "the gateway gave up on the client that does not read",
+        || async { open_connections(&gw).await == 0 },
+    )
+    .await;
+    let received = read_until_closed(&mut reader).await;
+    assert!(
+        received.starts_with(b"HTTP/1.1 200 OK\r\n"),
+        "{:?}",
+        &received[..received.len().min(40)]
+    );
+    assert!((received.len() as u64) < SIZE, "the whole body arrived");
+    // Other clients are served as usual.
+    let mut other = TcpStream::connect(gw.gateway.addr).await.unwrap();
+    let (status, _) = http1_get(&mut other, "/debug/download?bytes=10")
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+}

@@ -72,6 +72,8 @@ pub(super) fn settings(raw: Option<&RawServer>, diag: &mut Diagnostics) -> Serve
         .unwrap_or(defaults.header_read_timeout),
         idle_timeout: positive_duration(raw.idle_timeout.as_ref(), "server.idle_timeout", diag)
             .unwrap_or(defaults.idle_timeout),
+        send_timeout: positive_duration(raw.send_timeout.as_ref(), "server.send_timeout", diag)
+            .unwrap_or(defaults.send_timeout),
         max_connections: count(
             raw.max_connections.as_ref(),
             "server.max_connections",
