@@ -1,6 +1,9 @@
 //! Federated GraphQL on `/graphql`: composition of subgraph SDLs into a
-//! supergraph ([`compose`]), planning with `hive-router-query-planner`
-//! ([`prepare`]), our own executor of the plans on the gateway's upstream
+//! supergraph ([`compose`]), protection limits checked in linear time
+//! ([`limits`]), validation ([`validate`]), planning with
+//! `hive-router-query-planner` ([`prepare`]) on a bounded pool off the
+//! serving threads ([`planning`]) through byte-sized caches
+//! ([`operation_cache`]), our own executor of the plans on the gateway's upstream
 //! pools ([`execute`]), response shaping with null propagation
 //! ([`response`]), introspection from the public schema
 //! ([`introspection`]), GraphQL over HTTP ([`request`], [`handler`]) and
@@ -14,6 +17,8 @@ pub mod graphiql;
 pub mod handler;
 pub mod introspection;
 pub mod limits;
+pub mod operation_cache;
+pub mod planning;
 pub mod prepare;
 pub mod request;
 pub mod response;
@@ -21,6 +26,7 @@ pub mod service;
 pub mod source;
 pub mod subscribe;
 pub mod supergraph;
+pub mod validate;
 
 pub use handler::{GraphqlSettings, handle};
 pub use service::GraphqlService;

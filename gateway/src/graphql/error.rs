@@ -14,6 +14,8 @@ use crate::edge_error::{ErrorFormat, GatewayError};
 pub struct GraphqlError {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub locations: Option<Vec<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<Vec<Value>>,
     pub extensions: Map<String, Value>,
 }
@@ -25,6 +27,7 @@ impl GraphqlError {
         extensions.insert("code".to_owned(), Value::from(code));
         Self {
             message: message.into(),
+            locations: None,
             path: None,
             extensions,
         }
@@ -33,6 +36,21 @@ impl GraphqlError {
     pub fn at(mut self, path: Vec<Value>) -> Self {
         self.path = Some(path);
         self
+    }
+
+    /// One entry per validation violation (with its locations), or the
+    /// single entry of any other request error.
+    pub fn from_request_error(error: &RequestError) -> Vec<GraphqlError> {
+        match error {
+            RequestError::Invalid(violations) => violations
+                .iter()
+                .map(|v| GraphqlError {
+                    locations: Some(v.locations.clone()),
+                    ..GraphqlError::new(error.code(), v.message.clone())
+                })
+                .collect(),
+            other => vec![GraphqlError::new(other.code(), other.to_string())],
+        }
     }
 
     pub fn with_extension(mut self, key: &str, value: impl Into<Value>) -> Self {
@@ -52,6 +70,9 @@ pub enum RequestError {
     Parse(String),
     #[error("{0}")]
     Validation(String),
+    /// Violations of the specification's validation rules, one each.
+    #[error("{}", join_messages(.0))]
+    Invalid(Vec<Violation>),
     #[error("{message}")]
     LimitExceeded { code: &'static str, message: String },
     #[error("mutations are not allowed over GET; use POST")]
@@ -64,6 +85,23 @@ pub enum RequestError {
     Planning(String),
     #[error("no supergraph is loaded")]
     NotReady,
+    #[error("the operation could not be prepared within its budget of {budget:?}")]
+    PlanningTimeout { budget: std::time::Duration },
+    #[error("too many operations are being planned ({threads} at once, {queued} waiting); retry later")]
+    PlanningOverloaded { threads: usize, queued: usize },
+}
+
+/// One validation rule violation and where it is in the document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Violation {
+    pub message: String,
+    /// `{line, column}` objects, 1-based.
+    pub locations: Vec<Value>,
+}
+
+fn join_messages(violations: &[Violation]) -> String {
+    let messages: Vec<&str> = violations.iter().map(|v| v.message.as_str()).collect();
+    messages.join("; ")
 }
 
 impl RequestError {
@@ -73,7 +111,7 @@ impl RequestError {
             RequestError::BadRequest(_) => "BAD_REQUEST",
             RequestError::BodyTooLarge { .. } => "BODY_TOO_LARGE",
             RequestError::Parse(_) => "GRAPHQL_PARSE_FAILED",
-            RequestError::Validation(_) => "GRAPHQL_VALIDATION_FAILED",
+            RequestError::Validation(_) | RequestError::Invalid(_) => "GRAPHQL_VALIDATION_FAILED",
             RequestError::LimitExceeded { code, .. } => code,
             RequestError::MutationOverGet | RequestError::MethodNotAllowed(_) => {
                 "METHOD_NOT_ALLOWED"
@@ -81,6 +119,8 @@ impl RequestError {
             RequestError::IntrospectionDisabled => "INTROSPECTION_DISABLED",
             RequestError::Planning(_) => "QUERY_PLANNING_FAILED",
             RequestError::NotReady => "SUPERGRAPH_NOT_READY",
+            RequestError::PlanningTimeout { .. } => "PLANNING_TIMEOUT",
+            RequestError::PlanningOverloaded { .. } => "PLANNING_OVERLOADED",
         }
     }
 
@@ -91,7 +131,9 @@ impl RequestError {
             }
             RequestError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             RequestError::Planning(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            RequestError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            RequestError::NotReady
+            | RequestError::PlanningTimeout { .. }
+            | RequestError::PlanningOverloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -101,6 +143,17 @@ impl RequestError {
         let error = GatewayError::new(self.status(), self.code(), self.to_string())
             .with_format(ErrorFormat::Graphql { content_type });
         match self {
+            RequestError::Invalid(violations) => error.with_format(ErrorFormat::GraphqlList {
+                content_type,
+                errors: violations
+                    .into_iter()
+                    .map(|v| serde_json::json!({"message": v.message, "locations": v.locations}))
+                    .collect(),
+            }),
+            RequestError::PlanningOverloaded { .. } => error.with_header(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from_static("1"),
+            ),
             RequestError::MutationOverGet => {
                 error.with_header(http::header::ALLOW, http::HeaderValue::from_static("POST"))
             }

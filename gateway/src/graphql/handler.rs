@@ -11,6 +11,8 @@ use serde_json::{Map, Value, json};
 use super::error::{GraphqlError, RequestError};
 use super::execute::{ExecutionOptions, execute_plan};
 use super::limits::Limits;
+use super::operation_cache::CacheSettings;
+use super::planning::PlanningSettings;
 use super::prepare::{PreparedOperation, prepare};
 use super::request::{self, response_media_type, wants_html};
 use super::response::Projection;
@@ -33,6 +35,10 @@ pub struct GraphqlSettings {
     pub console: bool,
     /// Pass subgraph error messages through (default off: masked).
     pub expose_subgraph_errors: bool,
+    /// The planning pool: threads, queue, time budget.
+    pub planning: PlanningSettings,
+    /// Cache sizes and warm-up.
+    pub cache: CacheSettings,
 }
 
 impl Default for GraphqlSettings {
@@ -43,6 +49,8 @@ impl Default for GraphqlSettings {
             introspection: true,
             console: true,
             expose_subgraph_errors: false,
+            planning: PlanningSettings::default(),
+            cache: CacheSettings::default(),
         }
     }
 }
@@ -70,7 +78,7 @@ pub async fn handle(
     let graphql = request::read(request, settings.limits.max_body_bytes)
         .await
         .map_err(reject)?;
-    let prepared = prepare(&supergraph, &graphql, &settings.limits)
+    let prepared = prepare(service, &supergraph, &graphql)
         .await
         .map_err(reject)?;
     if prepared.kind == OperationKind::Mutation && is_get {

@@ -8,9 +8,13 @@ use marked_yaml::Spanned;
 
 use super::super::errors::Diagnostics;
 use super::super::model::{GraphqlConfig, RouteAction, SubgraphEndpoint, SupergraphSource};
-use super::super::raw_graphql::{RawGraphql, RawGraphqlLimits};
-use super::size;
+use super::super::raw_graphql::{
+    RawGraphql, RawGraphqlCache, RawGraphqlLimits, RawGraphqlPlanning,
+};
+use super::{positive_duration, size};
 use crate::graphql::limits::Limits;
+use crate::graphql::operation_cache::CacheSettings;
+use crate::graphql::planning::PlanningSettings;
 use crate::graphql::{GraphqlSettings, graphiql};
 
 /// Compiles the section; `None` when it is absent or wrong.
@@ -59,6 +63,8 @@ pub(super) fn compile_graphql(
         expose_subgraph_errors: raw
             .expose_subgraph_errors
             .unwrap_or(defaults.expose_subgraph_errors),
+        planning: planning(raw.planning.as_ref(), diag),
+        cache: cache(raw.cache.as_ref(), diag),
     };
     Some(GraphqlConfig {
         settings,
@@ -131,9 +137,63 @@ fn limits(raw: Option<&RawGraphqlLimits>, diag: &mut Diagnostics) -> Limits {
             defaults.max_root_fields,
             diag,
         ),
+        max_expanded_fields: count(
+            &raw.max_expanded_fields,
+            "max_expanded_fields",
+            defaults.max_expanded_fields,
+            diag,
+        ),
+        max_selection_fields: count(
+            &raw.max_selection_fields,
+            "max_selection_fields",
+            defaults.max_selection_fields,
+            diag,
+        ),
         max_tokens: count(&raw.max_tokens, "max_tokens", defaults.max_tokens, diag),
         max_body_bytes: size(raw.max_body.as_ref(), "graphql.limits.max_body", diag)
             .unwrap_or(defaults.max_body_bytes),
+    }
+}
+
+fn planning(raw: Option<&RawGraphqlPlanning>, diag: &mut Diagnostics) -> PlanningSettings {
+    let defaults = PlanningSettings::default();
+    let Some(raw) = raw else { return defaults };
+    let threads = match &raw.threads {
+        Some(v) if **v == 0 || **v > 256 => {
+            diag.error(
+                v.span(),
+                "graphql.planning.threads: must be between 1 and 256",
+            );
+            defaults.threads
+        }
+        Some(v) => usize::try_from(**v).unwrap_or(defaults.threads),
+        None => defaults.threads,
+    };
+    PlanningSettings {
+        threads,
+        max_queued: raw
+            .max_queued
+            .as_ref()
+            .map_or(defaults.max_queued, |v| {
+                usize::try_from(**v).unwrap_or(usize::MAX)
+            }),
+        timeout: positive_duration(raw.timeout.as_ref(), "graphql.planning.timeout", diag)
+            .unwrap_or(defaults.timeout),
+    }
+}
+
+fn cache(raw: Option<&RawGraphqlCache>, diag: &mut Diagnostics) -> CacheSettings {
+    let defaults = CacheSettings::default();
+    let Some(raw) = raw else { return defaults };
+    CacheSettings {
+        operations_bytes: size(raw.operations.as_ref(), "graphql.cache.operations", diag)
+            .unwrap_or(defaults.operations_bytes),
+        plans_bytes: size(raw.plans.as_ref(), "graphql.cache.plans", diag)
+            .unwrap_or(defaults.plans_bytes),
+        warm_up: raw
+            .warm_up
+            .as_ref()
+            .map_or(defaults.warm_up, |v| usize::try_from(**v).unwrap_or(usize::MAX)),
     }
 }
 

@@ -215,7 +215,7 @@ async fn run_operation(
     let last = match result {
         Ok(()) => json!({ "type": "complete", "id": id }),
         Err(error) => {
-            let payload = [GraphqlError::new(error.code(), error.to_string())];
+            let payload = GraphqlError::from_request_error(&error);
             json!({ "type": "error", "id": id, "payload": payload })
         }
     };
@@ -230,7 +230,7 @@ async fn stream_operation(
     out: &mpsc::Sender<Message>,
 ) -> Result<(), RequestError> {
     let supergraph = service.current().ok_or(RequestError::NotReady)?;
-    let prepared = prepare(&supergraph, &request, &service.settings.limits).await?;
+    let prepared = prepare(service, &supergraph, &request).await?;
     if prepared.kind != OperationKind::Subscription {
         let (data, errors) = run(&supergraph, &prepared, &service.settings, ctx).await?;
         let payload = if errors.is_empty() {
