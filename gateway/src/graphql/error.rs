@@ -14,8 +14,6 @@ use crate::edge_error::{ErrorFormat, GatewayError};
 pub struct GraphqlError {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub locations: Option<Vec<Value>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<Vec<Value>>,
     pub extensions: Map<String, Value>,
 }
@@ -27,7 +25,6 @@ impl GraphqlError {
         extensions.insert("code".to_owned(), Value::from(code));
         Self {
             message: message.into(),
-            locations: None,
             path: None,
             extensions,
         }
@@ -36,21 +33,6 @@ impl GraphqlError {
     pub fn at(mut self, path: Vec<Value>) -> Self {
         self.path = Some(path);
         self
-    }
-
-    /// One entry per validation violation (with its locations), or the
-    /// single entry of any other request error.
-    pub fn from_request_error(error: &RequestError) -> Vec<GraphqlError> {
-        match error {
-            RequestError::Invalid(violations) => violations
-                .iter()
-                .map(|v| GraphqlError {
-                    locations: Some(v.locations.clone()),
-                    ..GraphqlError::new(error.code(), v.message.clone())
-                })
-                .collect(),
-            other => vec![GraphqlError::new(other.code(), other.to_string())],
-        }
     }
 
     pub fn with_extension(mut self, key: &str, value: impl Into<Value>) -> Self {
@@ -87,7 +69,9 @@ pub enum RequestError {
     NotReady,
     #[error("the operation could not be prepared within its budget of {budget:?}")]
     PlanningTimeout { budget: std::time::Duration },
-    #[error("too many operations are being planned ({threads} at once, {queued} waiting); retry later")]
+    #[error(
+        "too many operations are being planned ({threads} at once, {queued} waiting); retry later"
+    )]
     PlanningOverloaded { threads: usize, queued: usize },
 }
 
@@ -105,6 +89,29 @@ fn join_messages(violations: &[Violation]) -> String {
 }
 
 impl RequestError {
+    /// The `errors` entries of this error: one per validation violation
+    /// (with its `locations`), else one.
+    pub fn graphql_errors(&self) -> Vec<Value> {
+        let entry = |message: &str, locations: Option<&Vec<Value>>| {
+            let mut entry = Map::new();
+            entry.insert("message".to_owned(), Value::from(message));
+            if let Some(locations) = locations {
+                entry.insert("locations".to_owned(), Value::from(locations.clone()));
+            }
+            let mut extensions = Map::new();
+            extensions.insert("code".to_owned(), Value::from(self.code()));
+            entry.insert("extensions".to_owned(), Value::Object(extensions));
+            Value::Object(entry)
+        };
+        match self {
+            RequestError::Invalid(violations) => violations
+                .iter()
+                .map(|v| entry(&v.message, Some(&v.locations)))
+                .collect(),
+            other => vec![entry(&other.to_string(), None)],
+        }
+    }
+
     /// The stable `extensions.code`.
     pub fn code(&self) -> &'static str {
         match self {

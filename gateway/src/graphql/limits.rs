@@ -11,9 +11,7 @@
 
 pub mod cost;
 
-use graphql_tools::parser::query::{
-    Definition, Document, OperationDefinition, SelectionSet,
-};
+use graphql_tools::parser::query::{Definition, Document, OperationDefinition, SelectionSet};
 
 use super::error::RequestError;
 use cost::{Cost, CostAnalysis, FragmentCycle};
@@ -75,9 +73,24 @@ pub fn check(document: &Doc, limits: &Limits) -> Result<(), RequestError> {
         };
     }
     let checks = [
-        ("MAX_ROOT_FIELDS_EXCEEDED", "root fields", root_fields, limits.max_root_fields),
-        ("MAX_DEPTH_EXCEEDED", "selection depth", worst.depth, limits.max_depth),
-        ("MAX_ALIASES_EXCEEDED", "number of aliases", worst.aliases, limits.max_aliases),
+        (
+            "MAX_ROOT_FIELDS_EXCEEDED",
+            "root fields",
+            root_fields,
+            limits.max_root_fields,
+        ),
+        (
+            "MAX_DEPTH_EXCEEDED",
+            "selection depth",
+            worst.depth,
+            limits.max_depth,
+        ),
+        (
+            "MAX_ALIASES_EXCEEDED",
+            "number of aliases",
+            worst.aliases,
+            limits.max_aliases,
+        ),
         (
             "MAX_EXPANDED_FIELDS_EXCEEDED",
             "number of fields after fragment expansion",
@@ -212,10 +225,7 @@ mod tests {
 
     #[test]
     fn an_unused_fragment_is_checked_too() {
-        let query = format!(
-            "{{ a }} fragment Big on T {{ {} }}",
-            "x ".repeat(501)
-        );
+        let query = format!("{{ a }} fragment Big on T {{ {} }}", "x ".repeat(501));
         let error = run(&query, Limits::default()).unwrap_err();
         assert_eq!(error.code(), "MAX_SELECTION_FIELDS_EXCEEDED");
     }

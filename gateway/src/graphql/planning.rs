@@ -17,7 +17,7 @@
 //! normalization) are bounded by the protection limits, checked first in
 //! linear time (see [`super::limits`]).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -87,6 +87,10 @@ type Job = Box<dyn FnOnce() + Send>;
 pub struct PlanningPool {
     settings: PlanningSettings,
     sender: SyncSender<Job>,
+    /// Threads running a job now.
+    busy: Arc<AtomicUsize>,
+    /// Jobs admitted and not finished (running or queued).
+    admitted: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for PlanningPool {
@@ -99,23 +103,36 @@ impl std::fmt::Debug for PlanningPool {
 
 impl PlanningPool {
     pub fn new(settings: PlanningSettings) -> Self {
-        let (sender, receiver) = mpsc::sync_channel::<Job>(settings.max_queued);
+        let capacity = settings.threads.max(1) + settings.max_queued;
+        let (sender, receiver) = mpsc::sync_channel::<Job>(capacity);
         let receiver = Arc::new(Mutex::new(receiver));
+        let busy = Arc::new(AtomicUsize::new(0));
         for index in 0..settings.threads.max(1) {
             let receiver = Arc::clone(&receiver);
+            let busy = Arc::clone(&busy);
             let spawned = std::thread::Builder::new()
                 .name(format!("graphql-plan-{index}"))
                 .stack_size(STACK_BYTES)
-                .spawn(move || run_jobs(&receiver));
+                .spawn(move || run_jobs(&receiver, &busy));
             if let Err(error) = spawned {
                 tracing::error!(%error, "a GraphQL planning thread could not start");
             }
         }
-        PlanningPool { settings, sender }
+        PlanningPool {
+            settings,
+            sender,
+            busy,
+            admitted: Arc::new(AtomicUsize::new(0)),
+        }
     }
 
     pub fn settings(&self) -> &PlanningSettings {
         &self.settings
+    }
+
+    /// How many threads are preparing an operation now.
+    pub fn busy(&self) -> usize {
+        self.busy.load(Ordering::Relaxed)
     }
 
     /// Runs `work` on the pool within the budget and returns its result.
@@ -131,8 +148,18 @@ impl PlanningPool {
             timeout: self.settings.timeout,
             abandoned: Arc::clone(&abandoned),
         };
+        let capacity = self.settings.threads.max(1) + self.settings.max_queued;
+        if self.admitted.fetch_add(1, Ordering::AcqRel) >= capacity {
+            self.admitted.fetch_sub(1, Ordering::AcqRel);
+            return Err(RequestError::PlanningOverloaded {
+                threads: self.settings.threads,
+                queued: self.settings.max_queued,
+            });
+        }
+        let admission = Admission(Arc::clone(&self.admitted));
         let (reply, answer) = oneshot::channel();
         let job: Job = Box::new(move || {
+            let _admission = admission;
             // Skipped when the requester has already been answered.
             if budget.check().is_err() {
                 return;
@@ -145,15 +172,10 @@ impl PlanningPool {
                 });
             let _ = reply.send(result);
         });
+        // Admission bounds the jobs in the channel, so it is never full.
         match self.sender.try_send(job) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                return Err(RequestError::PlanningOverloaded {
-                    threads: self.settings.threads,
-                    queued: self.settings.max_queued,
-                });
-            }
-            Err(TrySendError::Disconnected(_)) => {
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 return Err(RequestError::Planning(
                     "the planning pool is not running".to_owned(),
                 ));
@@ -174,16 +196,26 @@ impl PlanningPool {
     }
 }
 
-fn run_jobs(receiver: &Mutex<Receiver<Job>>) {
+/// One admitted job; dropping it (the job ran, was skipped or was
+/// dropped unrun) frees its place.
+struct Admission(Arc<AtomicUsize>);
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn run_jobs(receiver: &Mutex<Receiver<Job>>, busy: &AtomicUsize) {
     loop {
         let next = receiver
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .recv();
-        match next {
-            Ok(job) => job(),
-            Err(_) => return,
-        }
+        let Ok(job) = next else { return };
+        busy.fetch_add(1, Ordering::Relaxed);
+        job();
+        busy.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -92,7 +92,10 @@ pub async fn prepare_on_pool(
             budget,
         )?);
         budget.check()?;
-        supergraph.caches.operations.insert(key, Arc::clone(&prepared));
+        supergraph
+            .caches
+            .operations
+            .insert(key, Arc::clone(&prepared));
         Ok(prepared)
     })
     .await
@@ -157,7 +160,12 @@ fn prepare_document(
     let plan = if introspection_only {
         None
     } else {
-        Some(plan_cached(supergraph, &normalized, normalized_text, budget)?)
+        Some(plan_cached(
+            supergraph,
+            &normalized,
+            normalized_text,
+            budget,
+        )?)
     };
     Ok(PreparedDocument::new(
         kind,

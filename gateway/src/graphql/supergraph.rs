@@ -14,10 +14,10 @@ use hive_router_query_planner::utils::parsing::safe_parse_schema;
 use http::Uri;
 use http::uri::PathAndQuery;
 
+use super::operation_cache::OperationCaches;
 use crate::config::model::{
     BackendSpec, EjectionPolicy, LoadBalancing, ServerSettings, UpstreamProtocol,
 };
-use super::operation_cache::OperationCaches;
 use crate::upstream::UpstreamPool;
 
 /// Why a supergraph could not be loaded.

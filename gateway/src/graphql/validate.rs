@@ -123,7 +123,14 @@ mod tests {
     fn fields_that_differ_in_anything_are_kept() {
         let query = "{ a(x: 1) a(x: 2) b: a c: a a @skip(if: true) a { id } }";
         let items = dedup(query);
-        for part in ["a(x: 1)", "a(x: 2)", "b: a", "c: a", "@skip(if: true)", "a {"] {
+        for part in [
+            "a(x: 1)",
+            "a(x: 2)",
+            "b: a",
+            "c: a",
+            "@skip(if: true)",
+            "a {",
+        ] {
             assert!(items.contains(part), "{part} missing from {items}");
         }
     }

@@ -171,12 +171,9 @@ fn planning(raw: Option<&RawGraphqlPlanning>, diag: &mut Diagnostics) -> Plannin
     };
     PlanningSettings {
         threads,
-        max_queued: raw
-            .max_queued
-            .as_ref()
-            .map_or(defaults.max_queued, |v| {
-                usize::try_from(**v).unwrap_or(usize::MAX)
-            }),
+        max_queued: raw.max_queued.as_ref().map_or(defaults.max_queued, |v| {
+            usize::try_from(**v).unwrap_or(usize::MAX)
+        }),
         timeout: positive_duration(raw.timeout.as_ref(), "graphql.planning.timeout", diag)
             .unwrap_or(defaults.timeout),
     }
@@ -190,10 +187,9 @@ fn cache(raw: Option<&RawGraphqlCache>, diag: &mut Diagnostics) -> CacheSettings
             .unwrap_or(defaults.operations_bytes),
         plans_bytes: size(raw.plans.as_ref(), "graphql.cache.plans", diag)
             .unwrap_or(defaults.plans_bytes),
-        warm_up: raw
-            .warm_up
-            .as_ref()
-            .map_or(defaults.warm_up, |v| usize::try_from(**v).unwrap_or(usize::MAX)),
+        warm_up: raw.warm_up.as_ref().map_or(defaults.warm_up, |v| {
+            usize::try_from(**v).unwrap_or(usize::MAX)
+        }),
     }
 }
 

@@ -133,7 +133,10 @@ impl<'d> CostAnalysis<'d> {
 
     fn cycle_to(&self, name: &str) -> FragmentCycle {
         let start = self.stack.iter().position(|n| *n == name).unwrap_or(0);
-        let mut path: Vec<String> = self.stack[start..].iter().map(|n| (*n).to_owned()).collect();
+        let mut path: Vec<String> = self.stack[start..]
+            .iter()
+            .map(|n| (*n).to_owned())
+            .collect();
         path.push(name.to_owned());
         FragmentCycle(path)
     }
@@ -168,7 +171,8 @@ pub(crate) mod tests {
 
     /// `fragment F0 { id }`, `fragment Fk { ...Fk-1 ...Fk-1 }`, `{ customers { ...Fn } }`.
     pub(crate) fn fragment_bomb(levels: usize) -> String {
-        let mut query = format!("{{ customers {{ ...F{levels} }} }}\nfragment F0 on Customer {{ id }}\n");
+        let mut query =
+            format!("{{ customers {{ ...F{levels} }} }}\nfragment F0 on Customer {{ id }}\n");
         for k in 1..=levels {
             query.push_str(&format!(
                 "fragment F{k} on Customer {{ ...F{p} ...F{p} }}\n",

@@ -25,7 +25,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 
 use crate::body::{self, GatewayBody};
 use crate::context::RequestContext;
-use crate::graphql::error::{GraphqlError, RequestError};
+use crate::graphql::error::RequestError;
 use crate::graphql::execute::ExecutionOptions;
 use crate::graphql::handler::run;
 use crate::graphql::prepare::prepare;
@@ -215,7 +215,7 @@ async fn run_operation(
     let last = match result {
         Ok(()) => json!({ "type": "complete", "id": id }),
         Err(error) => {
-            let payload = GraphqlError::from_request_error(&error);
+            let payload = error.graphql_errors();
             json!({ "type": "error", "id": id, "payload": payload })
         }
     };
