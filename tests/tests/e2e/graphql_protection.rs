@@ -277,9 +277,17 @@ async fn thousands_of_nesting_levels_are_refused_without_a_crash() {
     let query = format!("{}{}", "{ a ".repeat(levels), "}".repeat(levels));
     let (status, body) = fed.post(&query, json!({})).await;
     // The parser's own recursion limit stops it first.
-    assert_eq!((status, first_code(&body)), (400, "GRAPHQL_PARSE_FAILED"), "{body}");
+    assert_eq!(
+        (status, first_code(&body)),
+        (400, "GRAPHQL_PARSE_FAILED"),
+        "{body}"
+    );
     let nested = format!("{{ customers {}{} }}", "{ id ".repeat(20), "}".repeat(20));
     let (status, body) = fed.post(&nested, json!({})).await;
-    assert_eq!((status, first_code(&body)), (400, "MAX_DEPTH_EXCEEDED"), "{body}");
+    assert_eq!(
+        (status, first_code(&body)),
+        (400, "MAX_DEPTH_EXCEEDED"),
+        "{body}"
+    );
     fed.data("{ customers { id } }", json!({})).await;
 }
