@@ -3,7 +3,10 @@
 //! `connection_init` → `connection_ack`, and any number of `subscribe`
 //! operations, each answered with `next` messages and a `complete` (or an
 //! `error`); the client's `complete` cancels one. Queries and mutations
-//! sent this way get a single `next`.
+//! sent this way get a single `next`. Closing is a handshake both ways: a
+//! client's close frame is echoed before the connection ends, and after a
+//! server close (a protocol violation's 44xx code) the client's reply is
+//! awaited.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,6 +37,9 @@ use crate::graphql::service::GraphqlService;
 use hive_router_query_planner::state::supergraph_state::OperationKind;
 
 const PROTOCOL: &str = "graphql-transport-ws";
+
+/// How long the server waits for the client's reply to its close frame.
+const CLOSE_REPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Whether the request asks for a WebSocket upgrade.
 pub fn is_upgrade<B>(request: &Request<B>) -> bool {
@@ -121,8 +127,15 @@ async fn serve(socket: ServerSocket, service: Arc<GraphqlService>, ctx: RequestC
         tokio::select! {
             message = incoming.next() => {
                 let Some(Ok(message)) = message else { break };
+                if let Message::Close(_) = message {
+                    // tungstenite has queued the echo of the client's close
+                    // frame; flushing sends it and completes the handshake.
+                    let _ = sink.flush().await;
+                    break;
+                }
                 if let Some(close) = session.on_message(message) {
                     let _ = sink.send(close).await;
+                    await_close_reply(&mut incoming).await;
                     break;
                 }
             }
@@ -134,6 +147,13 @@ async fn serve(socket: ServerSocket, service: Arc<GraphqlService>, ctx: RequestC
         }
     }
     session.running.values().for_each(AbortHandle::abort);
+}
+
+/// After the server's close frame: reads until the client's reply ends the
+/// stream (bounded), so the connection closes with a handshake.
+async fn await_close_reply(incoming: &mut futures::stream::SplitStream<ServerSocket>) {
+    let drain = async { while let Some(Ok(_)) = incoming.next().await {} };
+    let _ = tokio::time::timeout(CLOSE_REPLY_WAIT, drain).await;
 }
 
 fn text(value: Value) -> Message {
@@ -152,7 +172,6 @@ impl Session {
     fn on_message(&mut self, message: Message) -> Option<Message> {
         let parsed: Value = match &message {
             Message::Text(text) => serde_json::from_str(text.as_str()).ok()?,
-            Message::Close(_) => return Some(close(1000, "bye")),
             _ => return None,
         };
         match parsed["type"].as_str() {
