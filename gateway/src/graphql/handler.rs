@@ -64,7 +64,7 @@ pub async fn handle(
     let media = response_media_type(&request);
     let settings = &service.settings;
     if settings.console && wants_html(&request) {
-        return Ok(graphiql::page(&settings.path));
+        return Ok(graphiql::page(&settings.path, request.uri().query()));
     }
     if subscribe::transport_ws::is_upgrade(&request) {
         return Ok(subscribe::transport_ws::accept(request, ctx));

@@ -45,15 +45,22 @@ pub fn response_media_type<B>(request: &Request<B>) -> &'static str {
     }
 }
 
-/// Whether a browser asks for a page (GraphiQL) rather than data.
+/// Whether a browser asks for a page (GraphiQL) rather than data: a GET
+/// whose `Accept` lists `text/html` and no JSON type (browsers send
+/// `text/html,…,*/*`; GraphQL clients ask for JSON). With `?query=`, the
+/// page opens with that query.
 pub fn wants_html<B>(request: &Request<B>) -> bool {
+    let accept = request
+        .headers()
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
     request.method() == Method::GET
-        && request.uri().query().is_none_or(|q| !q.contains("query="))
-        && request
-            .headers()
-            .get(ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("text/html"))
+        && accept.contains("text/html")
+        && !accept.contains("application/json")
+        && !accept.contains(GRAPHQL_RESPONSE_JSON)
 }
 
 /// Reads the GraphQL request from a GET or POST.
@@ -137,7 +144,8 @@ fn from_query_string(query: &str) -> Result<GraphqlRequest, RequestError> {
     Ok(request)
 }
 
-fn decode(value: &str) -> Result<String, RequestError> {
+/// Decodes one `application/x-www-form-urlencoded` value.
+pub(crate) fn decode(value: &str) -> Result<String, RequestError> {
     let spaced = value.replace('+', " ");
     percent_encoding::percent_decode_str(&spaced)
         .decode_utf8()
