@@ -134,4 +134,44 @@ mod tests {
             assert!(items.contains(part), "{part} missing from {items}");
         }
     }
+
+    /// The 14,895 × `id` query: validated as one field. Prints the
+    /// time (measured: 6.9 ms here, against 6.2 s for the same rules on
+    /// the raw document; dependencies at opt-level 1).
+    #[test]
+    fn the_repeated_field_query_validates_as_one_field() {
+        let sdl = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../supergraph.graphql"
+        ))
+        .unwrap();
+        let supergraph = crate::graphql::Supergraph::from_sdl(&sdl, &Default::default()).unwrap();
+        let query = format!("{{ customers {{ {} }} }}", "id ".repeat(14_895));
+        let document = graphql_tools::parser::parse_query::<String>(&query)
+            .unwrap()
+            .into_static();
+        assert_eq!(
+            deduplicated(&document)
+                .to_string()
+                .split_whitespace()
+                .collect::<String>(),
+            "{customers{id}}"
+        );
+        let started = std::time::Instant::now();
+        assert_eq!(validate_document(&supergraph, &document), Ok(()));
+        println!("14,895 x id validated in {:?}", started.elapsed());
+        let invalid = "{\n  customers { nope nope }\n}";
+        let document = graphql_tools::parser::parse_query::<String>(invalid)
+            .unwrap()
+            .into_static();
+        let Err(RequestError::Invalid(violations)) = validate_document(&supergraph, &document)
+        else {
+            panic!("expected violations");
+        };
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        assert_eq!(
+            violations[0].locations,
+            vec![json!({"line": 2, "column": 15})]
+        );
+    }
 }
