@@ -178,3 +178,56 @@ impl From<RequestError> for GatewayError {
         error.into_gateway_error("application/json")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn each_violation_is_its_own_entry_with_its_locations() {
+        let error = RequestError::Invalid(vec![
+            Violation {
+                message: "first".to_owned(),
+                locations: vec![json!({"line": 1, "column": 3})],
+            },
+            Violation {
+                message: "second".to_owned(),
+                locations: vec![json!({"line": 2, "column": 5})],
+            },
+        ]);
+        assert_eq!(error.to_string(), "first; second");
+        assert_eq!(
+            Value::from(error.graphql_errors()),
+            json!([
+                {"message": "first", "locations": [{"line": 1, "column": 3}],
+                 "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}},
+                {"message": "second", "locations": [{"line": 2, "column": 5}],
+                 "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}},
+            ])
+        );
+        let rendered = error
+            .into_gateway_error("application/json")
+            .into_response("rid");
+        assert_eq!(rendered.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn planning_pressure_is_a_503_with_a_stable_code() {
+        let overloaded = RequestError::PlanningOverloaded {
+            threads: 2,
+            queued: 64,
+        };
+        assert_eq!(overloaded.code(), "PLANNING_OVERLOADED");
+        let response = overloaded
+            .into_gateway_error("application/json")
+            .into_response("rid");
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[http::header::RETRY_AFTER], "1");
+        let timeout = RequestError::PlanningTimeout {
+            budget: std::time::Duration::from_secs(5),
+        };
+        assert_eq!(timeout.code(), "PLANNING_TIMEOUT");
+        assert_eq!(timeout.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+}
