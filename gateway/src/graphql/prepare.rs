@@ -102,8 +102,9 @@ pub async fn prepare_on_pool(
 }
 
 /// Prepares the hottest operations of `previous` against `next` (one at a
-/// time, so live requests keep the rest of the pool). Returns how many
-/// were prepared.
+/// time, so live requests keep the rest of the pool). Stops starting new
+/// ones once one planning budget has passed, so a reload is delayed by at
+/// most two budgets. Returns how many were prepared.
 pub async fn warm_up(
     pool: &PlanningPool,
     previous: &Supergraph,
@@ -111,8 +112,13 @@ pub async fn warm_up(
     limits: Limits,
     count: usize,
 ) -> usize {
+    let started = std::time::Instant::now();
     let mut warmed = 0;
     for (query, operation_name) in previous.caches.hottest(count) {
+        if started.elapsed() >= pool.settings().timeout {
+            tracing::info!(warmed, "cache warm-up stopped at its time budget");
+            break;
+        }
         let key = operation_key(&query, operation_name.as_deref());
         if prepare_on_pool(pool, next, key, query, operation_name, limits)
             .await
