@@ -18,6 +18,7 @@ pub mod handler;
 pub mod introspection;
 pub mod limits;
 pub mod operation_cache;
+pub mod persisted;
 pub mod planning;
 pub mod prepare;
 pub mod request;

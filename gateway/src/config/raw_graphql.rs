@@ -21,6 +21,7 @@ pub(crate) struct RawGraphql {
     pub limits: Option<RawGraphqlLimits>,
     pub planning: Option<RawGraphqlPlanning>,
     pub cache: Option<RawGraphqlCache>,
+    pub persisted_queries: Option<RawPersistedQueries>,
 }
 
 /// One entry of `graphql.subgraphs`.
@@ -60,4 +61,12 @@ pub(crate) struct RawGraphqlCache {
     pub operations: Option<Text>,
     pub plans: Option<Text>,
     pub warm_up: Option<Spanned<u64>>,
+}
+
+/// `graphql.persisted_queries`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPersistedQueries {
+    pub apq: Option<bool>,
+    pub cache: Option<Text>,
 }

@@ -73,6 +73,12 @@ pub enum RequestError {
         "too many operations are being planned ({threads} at once, {queued} waiting); retry later"
     )]
     PlanningOverloaded { threads: usize, queued: usize },
+    #[error("PersistedQueryNotFound")]
+    PersistedQueryNotFound,
+    #[error("PersistedQueryNotSupported")]
+    PersistedQueryNotSupported,
+    #[error("provided sha does not match query")]
+    PersistedQueryHashMismatch,
 }
 
 /// One validation rule violation and where it is in the document.
@@ -128,6 +134,9 @@ impl RequestError {
             RequestError::NotReady => "SUPERGRAPH_NOT_READY",
             RequestError::PlanningTimeout { .. } => "PLANNING_TIMEOUT",
             RequestError::PlanningOverloaded { .. } => "PLANNING_OVERLOADED",
+            RequestError::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            RequestError::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
+            RequestError::PersistedQueryHashMismatch => "PERSISTED_QUERY_HASH_MISMATCH",
         }
     }
 
@@ -137,6 +146,11 @@ impl RequestError {
                 StatusCode::METHOD_NOT_ALLOWED
             }
             RequestError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            // As Apollo Router answers them: clients read the code from a
+            // normal GraphQL response and resend with the text.
+            RequestError::PersistedQueryNotFound | RequestError::PersistedQueryNotSupported => {
+                StatusCode::OK
+            }
             RequestError::Planning(_) => StatusCode::INTERNAL_SERVER_ERROR,
             RequestError::NotReady
             | RequestError::PlanningTimeout { .. }

@@ -1,4 +1,5 @@
-//! The `/graphql` endpoint: GraphiQL for browsers, then read → prepare →
+//! The `/graphql` endpoint: GraphiQL for browsers, then read → persisted
+//! query → prepare →
 //! execute → shape, answering with `{data, errors}` in the media type the
 //! client accepts. Request-level failures use the same GraphQL error
 //! shape, through [`GatewayError`].
@@ -12,6 +13,7 @@ use super::error::{GraphqlError, RequestError};
 use super::execute::{ExecutionOptions, execute_plan};
 use super::limits::Limits;
 use super::operation_cache::CacheSettings;
+use super::persisted::PersistedSettings;
 use super::planning::PlanningSettings;
 use super::prepare::{PreparedOperation, prepare};
 use super::request::{self, response_media_type, wants_html};
@@ -39,6 +41,8 @@ pub struct GraphqlSettings {
     pub planning: PlanningSettings,
     /// Cache sizes and warm-up.
     pub cache: CacheSettings,
+    /// Automatic persisted queries.
+    pub persisted: PersistedSettings,
 }
 
 impl Default for GraphqlSettings {
@@ -51,6 +55,7 @@ impl Default for GraphqlSettings {
             expose_subgraph_errors: false,
             planning: PlanningSettings::default(),
             cache: CacheSettings::default(),
+            persisted: PersistedSettings::default(),
         }
     }
 }
@@ -75,9 +80,10 @@ pub async fn handle(
         .current()
         .ok_or_else(|| reject(RequestError::NotReady))?;
     let is_get = request.method() == Method::GET;
-    let graphql = request::read(request, settings.limits.max_body_bytes)
+    let mut graphql = request::read(request, settings.limits.max_body_bytes)
         .await
         .map_err(reject)?;
+    service.persisted.resolve(&mut graphql).map_err(reject)?;
     let prepared = prepare(service, &supergraph, &graphql)
         .await
         .map_err(reject)?;

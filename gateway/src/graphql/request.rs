@@ -1,5 +1,6 @@
 //! GraphQL over HTTP, request side: a POST with a JSON body or a GET with
-//! `query`, `operationName` and `variables` in the query string; and the
+//! `query`, `operationName`, `variables` and `extensions` in the query
+//! string (an APQ request may carry only a hash); and the
 //! response media type the client accepts.
 
 use http::header::{ACCEPT, CONTENT_TYPE};
@@ -18,11 +19,16 @@ pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GraphqlRequest {
+    /// Empty when absent (an APQ request may send only a hash).
+    #[serde(default)]
     pub query: String,
     #[serde(default)]
     pub operation_name: Option<String>,
     #[serde(default, deserialize_with = "null_as_empty")]
     pub variables: Map<String, Value>,
+    /// `extensions` (e.g. `persistedQuery`).
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub extensions: Map<String, Value>,
 }
 
 fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Map<String, Value>, D::Error> {
@@ -133,12 +139,18 @@ fn from_query_string(query: &str) -> Result<GraphqlRequest, RequestError> {
                     RequestError::BadRequest(format!("`variables` is not a JSON object: {e}"))
                 })?;
             }
+            "extensions" if !value.is_empty() => {
+                request.extensions = serde_json::from_str(&value).map_err(|e| {
+                    RequestError::BadRequest(format!("`extensions` is not a JSON object: {e}"))
+                })?;
+                has_query = true;
+            }
             _ => {}
         }
     }
     if !has_query {
         return Err(RequestError::BadRequest(
-            "missing `query` parameter".to_owned(),
+            "missing `query` (or `extensions` with a persisted query) parameter".to_owned(),
         ));
     }
     Ok(request)

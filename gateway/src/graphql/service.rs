@@ -15,6 +15,7 @@ use tokio::sync::watch;
 
 use super::handler::GraphqlSettings;
 use super::operation_cache::OperationCaches;
+use super::persisted::PersistedQueries;
 use super::planning::PlanningPool;
 use super::source::{self, LoadError};
 use super::supergraph::Supergraph;
@@ -25,6 +26,8 @@ pub struct GraphqlService {
     pub settings: GraphqlSettings,
     /// Where operations are parsed, validated, normalized and planned.
     pub planning: PlanningPool,
+    /// Registered APQ texts (kept across supergraph reloads).
+    pub persisted: PersistedQueries,
     pub source: SupergraphSource,
     supergraph: ArcSwapOption<Supergraph>,
     /// Bumped on every successful load; tests and readiness wait on it.
@@ -52,6 +55,7 @@ impl GraphqlService {
     ) -> Self {
         GraphqlService {
             planning: PlanningPool::new(settings.planning),
+            persisted: PersistedQueries::new(settings.persisted),
             settings,
             source,
             generation: watch::channel(u64::from(supergraph.is_some())).0,

@@ -12,6 +12,7 @@ mod compose_timing;
 mod graphql_errors;
 mod graphql_graphiql;
 mod graphql_introspection;
+mod graphql_persisted;
 mod graphql_protection;
 mod graphql_queries;
 mod graphql_reload;

@@ -9,11 +9,12 @@ use marked_yaml::Spanned;
 use super::super::errors::Diagnostics;
 use super::super::model::{GraphqlConfig, RouteAction, SubgraphEndpoint, SupergraphSource};
 use super::super::raw_graphql::{
-    RawGraphql, RawGraphqlCache, RawGraphqlLimits, RawGraphqlPlanning,
+    RawGraphql, RawGraphqlCache, RawGraphqlLimits, RawGraphqlPlanning, RawPersistedQueries,
 };
 use super::{positive_duration, size};
 use crate::graphql::limits::Limits;
 use crate::graphql::operation_cache::CacheSettings;
+use crate::graphql::persisted::PersistedSettings;
 use crate::graphql::planning::PlanningSettings;
 use crate::graphql::{GraphqlSettings, graphiql};
 
@@ -65,6 +66,7 @@ pub(super) fn compile_graphql(
             .unwrap_or(defaults.expose_subgraph_errors),
         planning: planning(raw.planning.as_ref(), diag),
         cache: cache(raw.cache.as_ref(), diag),
+        persisted: persisted(raw.persisted_queries.as_ref(), diag),
     };
     Some(GraphqlConfig {
         settings,
@@ -190,6 +192,16 @@ fn cache(raw: Option<&RawGraphqlCache>, diag: &mut Diagnostics) -> CacheSettings
         warm_up: raw.warm_up.as_ref().map_or(defaults.warm_up, |v| {
             usize::try_from(**v).unwrap_or(usize::MAX)
         }),
+    }
+}
+
+fn persisted(raw: Option<&RawPersistedQueries>, diag: &mut Diagnostics) -> PersistedSettings {
+    let defaults = PersistedSettings::default();
+    let Some(raw) = raw else { return defaults };
+    PersistedSettings {
+        apq: raw.apq.unwrap_or(defaults.apq),
+        cache_bytes: size(raw.cache.as_ref(), "graphql.persisted_queries.cache", diag)
+            .unwrap_or(defaults.cache_bytes),
     }
 }
 

@@ -243,12 +243,13 @@ async fn run_operation(
 
 async fn stream_operation(
     id: &str,
-    request: GraphqlRequest,
+    mut request: GraphqlRequest,
     service: &GraphqlService,
     ctx: &RequestContext,
     out: &mpsc::Sender<Message>,
 ) -> Result<(), RequestError> {
     let supergraph = service.current().ok_or(RequestError::NotReady)?;
+    service.persisted.resolve(&mut request)?;
     let prepared = prepare(service, &supergraph, &request).await?;
     if prepared.kind != OperationKind::Subscription {
         let (data, errors) = run(&supergraph, &prepared, &service.settings, ctx).await?;
