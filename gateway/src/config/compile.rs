@@ -63,6 +63,7 @@ pub(crate) fn compile(
     }
     check_conflicts(&routes, diag);
     let hash = grpc::hash_with_protos(hash, grpc_section.as_ref());
+    let hash = graphql::hash_with_manifest(hash, graphql.as_ref());
     if diag.has_errors() {
         return None;
     }

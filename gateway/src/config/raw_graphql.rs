@@ -69,4 +69,7 @@ pub(crate) struct RawGraphqlCache {
 pub(crate) struct RawPersistedQueries {
     pub apq: Option<bool>,
     pub cache: Option<Text>,
+    /// A trusted-documents manifest (relative to routes.yaml).
+    pub manifest: Option<Text>,
+    pub trusted_only: Option<Spanned<bool>>,
 }

@@ -79,6 +79,8 @@ pub enum RequestError {
     PersistedQueryNotSupported,
     #[error("provided sha does not match query")]
     PersistedQueryHashMismatch,
+    #[error("the operation is not in the trusted documents manifest")]
+    PersistedQueryNotInList,
 }
 
 /// One validation rule violation and where it is in the document.
@@ -137,6 +139,7 @@ impl RequestError {
             RequestError::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             RequestError::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
             RequestError::PersistedQueryHashMismatch => "PERSISTED_QUERY_HASH_MISMATCH",
+            RequestError::PersistedQueryNotInList => "PERSISTED_QUERY_NOT_IN_LIST",
         }
     }
 

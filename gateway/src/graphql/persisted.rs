@@ -12,6 +12,14 @@
 //! `PERSISTED_QUERY_NOT_SUPPORTED` and clients fall back to sending text.
 //! The store is a moka cache sized in bytes, kept across supergraph
 //! reloads (it holds texts, not plans).
+//!
+//! A **manifest** of trusted documents ([`manifest`]) adds operations
+//! known by id. With `trusted_only: true` (trusted-documents mode) only
+//! they are served: by id, or as text equal to a manifest document;
+//! anything else gets 400 `PERSISTED_QUERY_NOT_IN_LIST`, and APQ
+//! registration is off.
+
+pub mod manifest;
 
 use std::sync::Arc;
 
@@ -20,14 +28,19 @@ use sha2::{Digest, Sha256};
 
 use super::error::RequestError;
 use super::request::GraphqlRequest;
+use manifest::Manifest;
 
 /// `graphql.persisted_queries`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PersistedSettings {
     /// Accept and register APQ hashes (default on).
     pub apq: bool,
     /// Memory for registered texts (default 16 MiB).
     pub cache_bytes: u64,
+    /// Trusted documents, by id (loaded with the config).
+    pub manifest: Option<Arc<Manifest>>,
+    /// Serve only the manifest's documents (default off).
+    pub trusted_only: bool,
 }
 
 impl Default for PersistedSettings {
@@ -35,6 +48,8 @@ impl Default for PersistedSettings {
         PersistedSettings {
             apq: true,
             cache_bytes: 16 * 1024 * 1024,
+            manifest: None,
+            trusted_only: false,
         }
     }
 }
@@ -56,22 +71,52 @@ impl PersistedQueries {
         PersistedQueries { settings, texts }
     }
 
-    /// Fills `request.query` from the store, or registers its text.
-    /// Requests without `persistedQuery` pass unchanged, but must have a
-    /// query.
+    /// Fills `request.query` from the manifest or the store, or registers
+    /// its text; in trusted-documents mode, refuses what the manifest does
+    /// not hold. Requests without `persistedQuery` must have a query.
     pub fn resolve(&self, request: &mut GraphqlRequest) -> Result<(), RequestError> {
+        let manifest = self.settings.manifest.as_deref();
         let Some(persisted) = request.extensions.get("persistedQuery") else {
             if request.query.is_empty() {
                 return Err(RequestError::BadRequest(
                     "the request has no `query` (and no persisted query hash)".to_owned(),
                 ));
             }
+            if self.settings.trusted_only
+                && !manifest.is_some_and(|m| m.contains_text(&request.query))
+            {
+                return Err(RequestError::PersistedQueryNotInList);
+            }
             return Ok(());
         };
+        check_version(persisted)?;
+        let id = persisted
+            .get("sha256Hash")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad_extension("`sha256Hash` is missing"))?
+            .to_owned();
+        let id = id.as_str();
+        if let Some(document) = manifest.and_then(|m| m.document(id)) {
+            if request.query.is_empty() {
+                request.query = document.as_ref().to_owned();
+            } else if request.query != document.as_ref() {
+                return Err(RequestError::PersistedQueryHashMismatch);
+            }
+            return Ok(());
+        }
+        if self.settings.trusted_only {
+            return Err(RequestError::PersistedQueryNotInList);
+        }
+        self.automatic(request, id)
+    }
+
+    /// The APQ protocol for a hash the manifest does not hold.
+    fn automatic(&self, request: &mut GraphqlRequest, id: &str) -> Result<(), RequestError> {
         if !self.settings.apq {
             return Err(RequestError::PersistedQueryNotSupported);
         }
-        let hash = requested_hash(persisted)?;
+        let hash = parse_hex(id)
+            .ok_or_else(|| bad_extension("`sha256Hash` must be 64 hexadecimal digits"))?;
         if request.query.is_empty() {
             let text = self
                 .texts
@@ -89,17 +134,15 @@ impl PersistedQueries {
     }
 }
 
-/// The 32 bytes of `persistedQuery.sha256Hash` (64 hex digits), version 1.
-fn requested_hash(persisted: &Value) -> Result<[u8; 32], RequestError> {
-    let bad = |what: &str| RequestError::BadRequest(format!("extensions.persistedQuery: {what}"));
+fn bad_extension(what: &str) -> RequestError {
+    RequestError::BadRequest(format!("extensions.persistedQuery: {what}"))
+}
+
+fn check_version(persisted: &Value) -> Result<(), RequestError> {
     if persisted.get("version").and_then(Value::as_u64) != Some(1) {
-        return Err(bad("`version` must be 1"));
+        return Err(bad_extension("`version` must be 1"));
     }
-    let hex = persisted
-        .get("sha256Hash")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("`sha256Hash` is missing"))?;
-    parse_hex(hex).ok_or_else(|| bad("`sha256Hash` must be 64 hexadecimal digits"))
+    Ok(())
 }
 
 fn parse_hex(hex: &str) -> Option<[u8; 32]> {
@@ -163,6 +206,45 @@ mod tests {
         let mut v2 = request("", &wrong);
         v2.extensions["persistedQuery"]["version"] = json!(2);
         assert_eq!(store.resolve(&mut v2).unwrap_err().code(), "BAD_REQUEST");
+    }
+
+    #[test]
+    fn trusted_documents_mode_serves_only_the_manifest() {
+        let manifest = Manifest::parse(br#"{"op-1": "{ customers { id } }"}"#).unwrap();
+        let store = PersistedQueries::new(PersistedSettings {
+            manifest: Some(Arc::new(manifest)),
+            trusted_only: true,
+            ..PersistedSettings::default()
+        });
+        let mut by_id = request("", "op-1");
+        store.resolve(&mut by_id).unwrap();
+        assert_eq!(by_id.query, "{ customers { id } }");
+        let mut by_text = GraphqlRequest {
+            query: "{ customers { id } }".to_owned(),
+            ..GraphqlRequest::default()
+        };
+        store.resolve(&mut by_text).unwrap();
+        let mut unknown_text = GraphqlRequest {
+            query: "{ customers { name } }".to_owned(),
+            ..GraphqlRequest::default()
+        };
+        let code = |r: Result<(), RequestError>| r.unwrap_err().code();
+        assert_eq!(
+            code(store.resolve(&mut unknown_text)),
+            "PERSISTED_QUERY_NOT_IN_LIST"
+        );
+        let query = "{ customers { name } }";
+        // APQ registration is off in this mode.
+        let mut register = request(query, &sha256_hex(query));
+        assert_eq!(
+            code(store.resolve(&mut register)),
+            "PERSISTED_QUERY_NOT_IN_LIST"
+        );
+        let mut wrong_text = request("{ other }", "op-1");
+        assert_eq!(
+            code(store.resolve(&mut wrong_text)),
+            "PERSISTED_QUERY_HASH_MISMATCH"
+        );
     }
 
     #[test]

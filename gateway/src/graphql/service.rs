@@ -55,7 +55,7 @@ impl GraphqlService {
     ) -> Self {
         GraphqlService {
             planning: PlanningPool::new(settings.planning),
-            persisted: PersistedQueries::new(settings.persisted),
+            persisted: PersistedQueries::new(settings.persisted.clone()),
             settings,
             source,
             generation: watch::channel(u64::from(supergraph.is_some())).0,

@@ -104,3 +104,49 @@ async fn a_wrong_hash_is_refused_and_apq_can_be_switched_off() {
     let (status, _) = post(&fed, json!({ "query": QUERY })).await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn trusted_documents_mode_refuses_unknown_operations() {
+    let dir = std::env::temp_dir().join(format!("trusted-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let manifest = dir.join("manifest.json");
+    let trusted = json!({
+        "format": "apollo-persisted-query-manifest",
+        "version": 1,
+        "operations": [{ "id": "customers-v1", "body": QUERY, "name": null, "type": "query" }]
+    });
+    std::fs::write(&manifest, trusted.to_string()).unwrap();
+    let yaml = format!(
+        "graphql:\n  supergraph: $SUPERGRAPH\n  persisted_queries: {{ manifest: {}, trusted_only: true }}\n",
+        manifest.display()
+    );
+    let fed = FederatedGateway::start(&yaml).await;
+    let (status, body) = post(&fed, json!({ "extensions": extensions("customers-v1") })).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["data"]["customers"][0]["name"].is_string(), "{body}");
+    let (status, body) = post(&fed, json!({ "query": QUERY })).await;
+    assert_eq!(status, 200, "the manifest's text is trusted too: {body}");
+    for kind in mock_backends::SubgraphKind::ALL {
+        fed.subgraphs.get(kind).clear_operations();
+    }
+    let other = "{ products(first: 1) { name } }";
+    let refused = [
+        json!({ "query": other }),
+        json!({ "query": other, "extensions": extensions(&sha256_hex(other)) }),
+        json!({ "extensions": extensions(&sha256_hex(other)) }),
+    ];
+    for body in refused {
+        let (status, answer) = post(&fed, body).await;
+        assert_eq!(
+            (status, first_code(&answer)),
+            (400, "PERSISTED_QUERY_NOT_IN_LIST"),
+            "{answer}"
+        );
+    }
+    for kind in mock_backends::SubgraphKind::ALL {
+        assert!(
+            fed.subgraphs.get(kind).operations().is_empty(),
+            "{kind} was called"
+        );
+    }
+}

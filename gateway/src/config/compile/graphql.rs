@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use marked_yaml::Spanned;
+use sha2::Digest;
 
 use super::super::errors::Diagnostics;
 use super::super::model::{GraphqlConfig, RouteAction, SubgraphEndpoint, SupergraphSource};
@@ -15,6 +16,7 @@ use super::{positive_duration, size};
 use crate::graphql::limits::Limits;
 use crate::graphql::operation_cache::CacheSettings;
 use crate::graphql::persisted::PersistedSettings;
+use crate::graphql::persisted::manifest::Manifest;
 use crate::graphql::planning::PlanningSettings;
 use crate::graphql::{GraphqlSettings, graphiql};
 
@@ -66,7 +68,7 @@ pub(super) fn compile_graphql(
             .unwrap_or(defaults.expose_subgraph_errors),
         planning: planning(raw.planning.as_ref(), diag),
         cache: cache(raw.cache.as_ref(), diag),
-        persisted: persisted(raw.persisted_queries.as_ref(), diag),
+        persisted: persisted(raw.persisted_queries.as_ref(), base_dir, diag),
     };
     Some(GraphqlConfig {
         settings,
@@ -195,13 +197,57 @@ fn cache(raw: Option<&RawGraphqlCache>, diag: &mut Diagnostics) -> CacheSettings
     }
 }
 
-fn persisted(raw: Option<&RawPersistedQueries>, diag: &mut Diagnostics) -> PersistedSettings {
+fn persisted(
+    raw: Option<&RawPersistedQueries>,
+    base_dir: &std::path::Path,
+    diag: &mut Diagnostics,
+) -> PersistedSettings {
     let defaults = PersistedSettings::default();
     let Some(raw) = raw else { return defaults };
+    let manifest = raw.manifest.as_ref().and_then(|path| {
+        let full = base_dir.join(path.as_str());
+        let loaded = std::fs::read(&full)
+            .map_err(|e| format!("cannot read {}: {e}", full.display()))
+            .and_then(|bytes| Manifest::parse(&bytes));
+        loaded
+            .map_err(|message| {
+                diag.error(
+                    path.span(),
+                    format!("graphql.persisted_queries.manifest: {message}"),
+                )
+            })
+            .ok()
+            .map(std::sync::Arc::new)
+    });
+    let trusted_only = raw.trusted_only.as_ref().is_some_and(|flag| **flag);
+    if let Some(flag) = raw.trusted_only.as_ref().filter(|f| ***f) {
+        if raw.manifest.is_none() {
+            diag.error(
+                flag.span(),
+                "graphql.persisted_queries.trusted_only: needs a `manifest` of trusted documents",
+            );
+        }
+    }
     PersistedSettings {
         apq: raw.apq.unwrap_or(defaults.apq),
         cache_bytes: size(raw.cache.as_ref(), "graphql.persisted_queries.cache", diag)
             .unwrap_or(defaults.cache_bytes),
+        manifest,
+        trusted_only,
+    }
+}
+
+/// The config's hash with the trusted-documents manifest mixed in, so an
+/// edited manifest is a changed config on reload.
+pub(super) fn hash_with_manifest(hash: String, config: Option<&GraphqlConfig>) -> String {
+    match config.and_then(|c| c.settings.persisted.manifest.as_ref()) {
+        None => hash,
+        Some(manifest) => hex::encode(
+            sha2::Sha256::new()
+                .chain_update(hash)
+                .chain_update(manifest.digest())
+                .finalize(),
+        ),
     }
 }
 
@@ -270,93 +316,4 @@ fn route(
 }
 
 #[cfg(test)]
-mod tests {
-    use crate::config::load_str;
-    use crate::config::model::SupergraphSource;
-
-    fn errors(yaml: &str) -> String {
-        load_str(yaml, "routes.yaml").unwrap_err().to_string()
-    }
-
-    #[test]
-    fn a_supergraph_file_section_compiles_with_defaults() {
-        let config = load_str("graphql:\n  supergraph: sg.graphql\n", "routes.yaml").unwrap();
-        let graphql = config.graphql.unwrap();
-        assert!(
-            matches!(&graphql.source, SupergraphSource::File(path) if path.ends_with("sg.graphql")),
-            "{:?}",
-            graphql.source
-        );
-        assert_eq!(graphql.settings, crate::graphql::GraphqlSettings::default());
-        assert!(config.routes.iter().any(|r| r.name == "graphql /graphql"));
-        assert!(
-            config
-                .routes
-                .iter()
-                .any(|r| r.name == "graphql /graphql/assets/{file}")
-        );
-    }
-
-    #[test]
-    fn every_graphql_mistake_is_reported_with_its_position() {
-        let yaml = "graphql:\n  supergraph: a.graphql\n  subgraphs:\n    - { name: a, url: ftp://x }\n  limits: { max_depth: 0, max_body: lots }\n";
-        let text = errors(yaml);
-        assert!(
-            text.contains("routes.yaml:2:15: graphql: set either `supergraph`"),
-            "{text}"
-        );
-        assert!(
-            text.contains("graphql.limits.max_depth: must be at least 1"),
-            "{text}"
-        );
-        assert!(text.contains("graphql.limits.max_body"), "{text}");
-        let unknown = errors("graphql:\n  supergraph: a\n  colour: blue\n");
-        assert!(unknown.contains("colour"), "{unknown}");
-    }
-
-    #[test]
-    fn planning_cache_and_new_limits_compile() {
-        let yaml = "graphql:\n  supergraph: sg.graphql\n  limits: { max_expanded_fields: 100, max_selection_fields: 10 }\n  planning: { threads: 3, max_queued: 0, timeout: 250ms }\n  cache: { operations: 1MiB, plans: 2MB, warm_up: 0 }\n";
-        let settings = load_str(yaml, "routes.yaml")
-            .unwrap()
-            .graphql
-            .unwrap()
-            .settings;
-        assert_eq!(settings.limits.max_expanded_fields, 100);
-        assert_eq!(settings.limits.max_selection_fields, 10);
-        assert_eq!(
-            settings.planning,
-            crate::graphql::planning::PlanningSettings {
-                threads: 3,
-                max_queued: 0,
-                timeout: std::time::Duration::from_millis(250),
-            }
-        );
-        assert_eq!(
-            settings.cache,
-            crate::graphql::operation_cache::CacheSettings {
-                operations_bytes: 1024 * 1024,
-                plans_bytes: 2_000_000,
-                warm_up: 0,
-            }
-        );
-    }
-
-    #[test]
-    fn bad_planning_and_cache_values_are_reported_together() {
-        let yaml = "graphql:\n  supergraph: sg.graphql\n  limits: { max_expanded_fields: 0 }\n  planning: { threads: 0, timeout: 0s, queue: 3 }\n";
-        let text = errors(yaml);
-        assert!(text.contains("planning"), "{text}");
-        assert!(text.contains("queue"), "{text}");
-        let yaml = "graphql:\n  supergraph: sg.graphql\n  limits: { max_expanded_fields: 0 }\n  planning: { threads: 0, timeout: 0s }\n  cache: { plans: huge }\n";
-        let text = errors(yaml);
-        for expected in [
-            "routes.yaml:3:34: graphql.limits.max_expanded_fields: must be at least 1",
-            "routes.yaml:4:24: graphql.planning.threads: must be between 1 and 256",
-            "routes.yaml:4:36: graphql.planning.timeout: must be greater than zero",
-            "graphql.cache.plans",
-        ] {
-            assert!(text.contains(expected), "{expected} not in {text}");
-        }
-    }
-}
+mod tests;
