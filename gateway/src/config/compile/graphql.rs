@@ -220,13 +220,15 @@ fn persisted(
             .map(std::sync::Arc::new)
     });
     let trusted_only = raw.trusted_only.as_ref().is_some_and(|flag| **flag);
-    if let Some(flag) = raw.trusted_only.as_ref().filter(|f| ***f) {
-        if raw.manifest.is_none() {
-            diag.error(
-                flag.span(),
-                "graphql.persisted_queries.trusted_only: needs a `manifest` of trusted documents",
-            );
-        }
+    if let Some(flag) = raw
+        .trusted_only
+        .as_ref()
+        .filter(|f| ***f && raw.manifest.is_none())
+    {
+        diag.error(
+            flag.span(),
+            "graphql.persisted_queries.trusted_only: needs a `manifest` of trusted documents",
+        );
     }
     PersistedSettings {
         apq: raw.apq.unwrap_or(defaults.apq),
