@@ -6,8 +6,9 @@
 //! ([`operation_cache`]), our own executor of the plans on the gateway's upstream
 //! pools ([`execute`]), response shaping with null propagation
 //! ([`response`]), introspection from the public schema
-//! ([`introspection`]), GraphQL over HTTP ([`request`], [`handler`]) and
-//! GraphiQL served offline ([`graphiql`]).
+//! ([`introspection`]), GraphQL over HTTP ([`request`], [`handler`]),
+//! persisted queries and trusted documents ([`persisted`]) and GraphiQL
+//! served offline ([`graphiql`]).
 //! See docs/graphql-federation.md.
 
 pub mod compose;
