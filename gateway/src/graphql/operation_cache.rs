@@ -59,34 +59,16 @@ pub struct PreparedDocument {
     pub operation_name: Option<String>,
     /// Estimated memory, in bytes.
     pub weight: u32,
-    hits: AtomicU64,
+    /// Cache hits so far (for warm-up); start at zero.
+    pub hits: AtomicU64,
 }
 
 impl PreparedDocument {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        kind: OperationKind,
-        normalized: NormalizedDocument,
-        normalized_text_len: usize,
-        plan: Option<CachedPlan>,
-        introspection_only: bool,
-        document: Document<'static, String>,
-        query: Arc<str>,
-        operation_name: Option<String>,
-    ) -> Self {
-        // The AST and the normalized tree take a few times their text.
-        let estimate = query.len() * 6 + normalized_text_len * 6 + 1024;
-        PreparedDocument {
-            kind,
-            normalized,
-            plan,
-            introspection_only,
-            document,
-            query,
-            operation_name,
-            weight: u32::try_from(estimate).unwrap_or(u32::MAX),
-            hits: AtomicU64::new(0),
-        }
+    /// The estimated memory of an entry: the AST and the normalized tree
+    /// take a few times their text.
+    pub fn estimate_weight(query_len: usize, normalized_text_len: usize) -> u32 {
+        let estimate = query_len * 6 + normalized_text_len * 6 + 1024;
+        u32::try_from(estimate).unwrap_or(u32::MAX)
     }
 
     pub fn hits(&self) -> u64 {

@@ -9,6 +9,7 @@
 
 use std::ops::Deref;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use graphql_tools::parser::query::{Definition, Document, OperationDefinition, Selection};
 use hive_router_query_planner::ast::document::NormalizedDocument;
@@ -173,16 +174,17 @@ fn prepare_document(
             budget,
         )?)
     };
-    Ok(PreparedDocument::new(
+    Ok(PreparedDocument {
         kind,
         normalized,
-        normalized_len,
         plan,
         introspection_only,
         document,
+        weight: PreparedDocument::estimate_weight(query.len(), normalized_len),
         query,
         operation_name,
-    ))
+        hits: AtomicU64::new(0),
+    })
 }
 
 fn parse(query: &str, max_tokens: usize) -> Result<Document<'static, String>, RequestError> {
