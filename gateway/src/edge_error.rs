@@ -29,6 +29,13 @@ pub enum ErrorFormat {
     /// `{"errors":[{"message":..,"extensions":{"code":..}}]}` (GraphQL),
     /// with the media type the client accepted.
     Graphql { content_type: &'static str },
+    /// Several GraphQL errors (one per validation violation): each entry of
+    /// `errors` (`message`, `locations`) gets `extensions.code` and
+    /// `extensions.requestId`.
+    GraphqlList {
+        content_type: &'static str,
+        errors: Vec<Value>,
+    },
 }
 
 /// An error on its way to the client.
@@ -108,6 +115,23 @@ impl GatewayError {
                 *content_type,
                 json!({"errors": [{"message": self.message, "extensions": {"code": self.code, "requestId": request_id}}]}),
             ),
+            ErrorFormat::GraphqlList {
+                content_type,
+                errors,
+            } => {
+                let extensions = json!({"code": self.code, "requestId": request_id});
+                let errors: Vec<Value> = errors
+                    .iter()
+                    .cloned()
+                    .map(|mut entry| {
+                        if let Some(object) = entry.as_object_mut() {
+                            object.insert("extensions".to_owned(), extensions.clone());
+                        }
+                        entry
+                    })
+                    .collect();
+                (*content_type, json!({ "errors": errors }))
+            }
             ErrorFormat::Grpc { grpc_code } => {
                 return grpc_trailers_only(*grpc_code, &self.message);
             }

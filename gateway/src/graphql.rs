@@ -1,10 +1,14 @@
 //! Federated GraphQL on `/graphql`: composition of subgraph SDLs into a
-//! supergraph ([`supergraph_compose`]), planning with `hive-router-query-planner`
-//! ([`prepare`]), our own executor of the plans on the gateway's upstream
+//! supergraph ([`supergraph_compose`]), protection limits checked in linear time
+//! ([`limits`]), validation ([`validate`]), planning with
+//! `hive-router-query-planner` ([`prepare`]) on a bounded pool off the
+//! serving threads ([`planning`]) through byte-sized caches
+//! ([`operation_cache`]), our own executor of the plans on the gateway's upstream
 //! pools ([`execute`]), response shaping with null propagation
 //! ([`response`]), introspection from the public schema
-//! ([`introspection`]), GraphQL over HTTP ([`request`], [`handler`]) and
-//! GraphiQL served offline ([`graphiql`]).
+//! ([`introspection`]), GraphQL over HTTP ([`request`], [`handler`]),
+//! persisted queries and trusted documents ([`persisted`]) and GraphiQL
+//! served offline ([`graphiql`]).
 //! See docs/graphql-federation.md.
 
 pub mod error;
@@ -13,6 +17,9 @@ pub mod graphiql;
 pub mod handler;
 pub mod introspection;
 pub mod limits;
+pub mod operation_cache;
+pub mod persisted;
+pub mod planning;
 pub mod prepare;
 pub mod request;
 pub mod response;
@@ -21,6 +28,7 @@ pub mod source;
 pub mod subscribe;
 pub mod supergraph;
 pub mod supergraph_compose;
+pub mod validate;
 
 pub use handler::{GraphqlSettings, handle};
 pub use service::GraphqlService;

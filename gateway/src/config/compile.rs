@@ -69,6 +69,7 @@ pub(crate) fn compile(
         .map(|section| section.files.clone())
         .unwrap_or_default();
     let routes_declared_empty = raw.routes_declared_empty;
+    let hash = graphql::hash_with_manifest(hash, graphql.as_ref());
     if diag.has_errors() {
         return None;
     }

@@ -19,6 +19,9 @@ pub(crate) struct RawGraphql {
     pub console: Option<bool>,
     pub expose_subgraph_errors: Option<bool>,
     pub limits: Option<RawGraphqlLimits>,
+    pub planning: Option<RawGraphqlPlanning>,
+    pub cache: Option<RawGraphqlCache>,
+    pub persisted_queries: Option<RawPersistedQueries>,
 }
 
 /// One entry of `graphql.subgraphs`.
@@ -36,6 +39,37 @@ pub(crate) struct RawGraphqlLimits {
     pub max_depth: Option<Spanned<u64>>,
     pub max_aliases: Option<Spanned<u64>>,
     pub max_root_fields: Option<Spanned<u64>>,
+    pub max_expanded_fields: Option<Spanned<u64>>,
+    pub max_selection_fields: Option<Spanned<u64>>,
     pub max_tokens: Option<Spanned<u64>>,
     pub max_body: Option<Text>,
+}
+
+/// `graphql.planning`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGraphqlPlanning {
+    pub threads: Option<Spanned<u64>>,
+    pub max_queued: Option<Spanned<u64>>,
+    pub timeout: Option<Text>,
+}
+
+/// `graphql.cache`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGraphqlCache {
+    pub operations: Option<Text>,
+    pub plans: Option<Text>,
+    pub warm_up: Option<Spanned<u64>>,
+}
+
+/// `graphql.persisted_queries`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPersistedQueries {
+    pub apq: Option<bool>,
+    pub cache: Option<Text>,
+    /// A trusted-documents manifest (relative to routes.yaml).
+    pub manifest: Option<Text>,
+    pub trusted_only: Option<Spanned<bool>>,
 }

@@ -59,6 +59,9 @@ pub enum RequestError {
     Parse(String),
     #[error("{0}")]
     Validation(String),
+    /// Violations of the specification's validation rules, one each.
+    #[error("{}", join_messages(.0))]
+    Invalid(Vec<Violation>),
     #[error("{message}")]
     LimitExceeded { code: &'static str, message: String },
     #[error("mutations are not allowed over GET; use POST")]
@@ -71,9 +74,59 @@ pub enum RequestError {
     Planning(String),
     #[error("no supergraph is loaded")]
     NotReady,
+    #[error("the operation could not be prepared within its budget of {budget:?}")]
+    PlanningTimeout { budget: std::time::Duration },
+    #[error(
+        "too many operations are being planned ({threads} at once, {queued} waiting); retry later"
+    )]
+    PlanningOverloaded { threads: usize, queued: usize },
+    #[error("PersistedQueryNotFound")]
+    PersistedQueryNotFound,
+    #[error("PersistedQueryNotSupported")]
+    PersistedQueryNotSupported,
+    #[error("provided sha does not match query")]
+    PersistedQueryHashMismatch,
+    #[error("the operation is not in the trusted documents manifest")]
+    PersistedQueryNotInList,
+}
+
+/// One validation rule violation and where it is in the document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Violation {
+    pub message: String,
+    /// `{line, column}` objects, 1-based.
+    pub locations: Vec<Value>,
+}
+
+fn join_messages(violations: &[Violation]) -> String {
+    let messages: Vec<&str> = violations.iter().map(|v| v.message.as_str()).collect();
+    messages.join("; ")
 }
 
 impl RequestError {
+    /// The `errors` entries of this error: one per validation violation
+    /// (with its `locations`), else one.
+    pub fn graphql_errors(&self) -> Vec<Value> {
+        let entry = |message: &str, locations: Option<&Vec<Value>>| {
+            let mut entry = Map::new();
+            entry.insert("message".to_owned(), Value::from(message));
+            if let Some(locations) = locations {
+                entry.insert("locations".to_owned(), Value::from(locations.clone()));
+            }
+            let mut extensions = Map::new();
+            extensions.insert("code".to_owned(), Value::from(self.code()));
+            entry.insert("extensions".to_owned(), Value::Object(extensions));
+            Value::Object(entry)
+        };
+        match self {
+            RequestError::Invalid(violations) => violations
+                .iter()
+                .map(|v| entry(&v.message, Some(&v.locations)))
+                .collect(),
+            other => vec![entry(&other.public_message(), None)],
+        }
+    }
+
     /// The stable `extensions.code`.
     pub fn code(&self) -> &'static str {
         match self {
@@ -82,7 +135,7 @@ impl RequestError {
             RequestError::BadRequestBody => "BAD_REQUEST_BODY",
             RequestError::SubgraphUnavailable => "SUBGRAPH_UNAVAILABLE",
             RequestError::Parse(_) => "GRAPHQL_PARSE_FAILED",
-            RequestError::Validation(_) => "GRAPHQL_VALIDATION_FAILED",
+            RequestError::Validation(_) | RequestError::Invalid(_) => "GRAPHQL_VALIDATION_FAILED",
             RequestError::LimitExceeded { code, .. } => code,
             RequestError::MutationOverGet | RequestError::MethodNotAllowed(_) => {
                 "METHOD_NOT_ALLOWED"
@@ -90,6 +143,12 @@ impl RequestError {
             RequestError::IntrospectionDisabled => "INTROSPECTION_DISABLED",
             RequestError::Planning(_) => "QUERY_PLANNING_FAILED",
             RequestError::NotReady => "SUPERGRAPH_NOT_READY",
+            RequestError::PlanningTimeout { .. } => "PLANNING_TIMEOUT",
+            RequestError::PlanningOverloaded { .. } => "PLANNING_OVERLOADED",
+            RequestError::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            RequestError::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
+            RequestError::PersistedQueryHashMismatch => "PERSISTED_QUERY_HASH_MISMATCH",
+            RequestError::PersistedQueryNotInList => "PERSISTED_QUERY_NOT_IN_LIST",
         }
     }
 
@@ -99,8 +158,15 @@ impl RequestError {
                 StatusCode::METHOD_NOT_ALLOWED
             }
             RequestError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            // As Apollo Router answers them: clients read the code from a
+            // normal GraphQL response and resend with the text.
+            RequestError::PersistedQueryNotFound | RequestError::PersistedQueryNotSupported => {
+                StatusCode::OK
+            }
             RequestError::Planning(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            RequestError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            RequestError::NotReady
+            | RequestError::PlanningTimeout { .. }
+            | RequestError::PlanningOverloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             RequestError::SubgraphUnavailable => StatusCode::BAD_GATEWAY,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -123,6 +189,17 @@ impl RequestError {
         let error = GatewayError::new(self.status(), self.code(), self.public_message())
             .with_format(ErrorFormat::Graphql { content_type });
         match self {
+            RequestError::Invalid(violations) => error.with_format(ErrorFormat::GraphqlList {
+                content_type,
+                errors: violations
+                    .into_iter()
+                    .map(|v| serde_json::json!({"message": v.message, "locations": v.locations}))
+                    .collect(),
+            }),
+            RequestError::PlanningOverloaded { .. } => error.with_header(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from_static("1"),
+            ),
             RequestError::MutationOverGet => {
                 error.with_header(http::header::ALLOW, http::HeaderValue::from_static("POST"))
             }
@@ -138,5 +215,58 @@ impl RequestError {
 impl From<RequestError> for GatewayError {
     fn from(error: RequestError) -> Self {
         error.into_gateway_error("application/json")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn each_violation_is_its_own_entry_with_its_locations() {
+        let error = RequestError::Invalid(vec![
+            Violation {
+                message: "first".to_owned(),
+                locations: vec![json!({"line": 1, "column": 3})],
+            },
+            Violation {
+                message: "second".to_owned(),
+                locations: vec![json!({"line": 2, "column": 5})],
+            },
+        ]);
+        assert_eq!(error.to_string(), "first; second");
+        assert_eq!(
+            Value::from(error.graphql_errors()),
+            json!([
+                {"message": "first", "locations": [{"line": 1, "column": 3}],
+                 "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}},
+                {"message": "second", "locations": [{"line": 2, "column": 5}],
+                 "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}},
+            ])
+        );
+        let rendered = error
+            .into_gateway_error("application/json")
+            .into_response("rid");
+        assert_eq!(rendered.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn planning_pressure_is_a_503_with_a_stable_code() {
+        let overloaded = RequestError::PlanningOverloaded {
+            threads: 2,
+            queued: 64,
+        };
+        assert_eq!(overloaded.code(), "PLANNING_OVERLOADED");
+        let response = overloaded
+            .into_gateway_error("application/json")
+            .into_response("rid");
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[http::header::RETRY_AFTER], "1");
+        let timeout = RequestError::PlanningTimeout {
+            budget: std::time::Duration::from_secs(5),
+        };
+        assert_eq!(timeout.code(), "PLANNING_TIMEOUT");
+        assert_eq!(timeout.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
 }

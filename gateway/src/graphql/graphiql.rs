@@ -4,7 +4,9 @@
 //! `gateway/assets/graphiql/` (versions and licenses in its README) and
 //! compiled into the binary, so nothing comes from a CDN. The page's
 //! fetcher posts to the endpoint on the same origin and runs
-//! subscriptions over the endpoint's WebSocket (graphql-transport-ws).
+//! subscriptions over the endpoint's WebSocket (graphql-transport-ws). A
+//! browser opening `/graphql?query=…` gets the page with the operation
+//! (and `variables`, `operationName`) filled in.
 
 use std::sync::LazyLock;
 
@@ -64,8 +66,9 @@ const fetcher = GraphiQL.createFetcher({
   url: endpoint,
   subscriptionUrl: socketScheme + location.host + endpoint,
 });
+const prefill = __PREFILL__;
 ReactDOM.createRoot(document.getElementById("graphiql"))
-  .render(React.createElement(GraphiQL, { fetcher }));
+  .render(React.createElement(GraphiQL, Object.assign({ fetcher }, prefill)));
 </script>
 </body></html>
 "#;
@@ -75,11 +78,14 @@ pub fn assets_path(endpoint: &str) -> String {
     format!("{}/assets", endpoint.trim_end_matches('/'))
 }
 
-/// The GraphiQL page for the endpoint at `endpoint`.
-pub fn page(endpoint: &str) -> Response<GatewayBody> {
+/// The GraphiQL page for the endpoint at `endpoint`; `query_string` (the
+/// request's, e.g. `query=…&variables=…&operationName=…`) fills the
+/// editors, so a link to `/graphql?query=…` opens with that operation.
+pub fn page(endpoint: &str, query_string: Option<&str>) -> Response<GatewayBody> {
     let html = PAGE
         .replace("__ASSETS__", &escape_html(&assets_path(endpoint)))
-        .replace("__ENDPOINT__", &script_string(endpoint));
+        .replace("__ENDPOINT__", &script_string(endpoint))
+        .replace("__PREFILL__", &prefill(query_string.unwrap_or("")));
     let mut response = Response::new(body::full(html));
     response.headers_mut().insert(
         CONTENT_TYPE,
@@ -148,6 +154,31 @@ fn etag_of(bytes: &[u8]) -> String {
     format!("\"{hash:016x}\"")
 }
 
+/// GraphiQL's `query`, `variables` and `operationName` props from a query
+/// string, as a JavaScript object literal that cannot close the script.
+/// Empty or undecodable parameters are left out (the page still opens).
+fn prefill(query_string: &str) -> String {
+    let mut props = serde_json::Map::new();
+    for pair in query_string.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let prop = match key {
+            "query" => "query",
+            "variables" => "variables",
+            "operationName" => "operationName",
+            _ => continue,
+        };
+        match super::request::decode(value) {
+            Ok(value) if !value.is_empty() => {
+                props.insert(prop.to_owned(), serde_json::Value::from(value));
+            }
+            _ => {}
+        }
+    }
+    serde_json::Value::Object(props)
+        .to_string()
+        .replace('<', "\\u003c")
+}
+
 /// `text` as a JavaScript string literal that cannot close the script.
 fn script_string(text: &str) -> String {
     serde_json::Value::from(text)
@@ -170,7 +201,8 @@ mod tests {
     fn the_page_loads_only_local_assets_and_posts_to_the_endpoint() {
         let html = PAGE
             .replace("__ASSETS__", &assets_path("/api/graphql/"))
-            .replace("__ENDPOINT__", &script_string("/api/graphql/"));
+            .replace("__ENDPOINT__", &script_string("/api/graphql/"))
+            .replace("__PREFILL__", &prefill(""));
         for asset in &ASSETS {
             assert!(
                 html.contains(&format!("\"/api/graphql/assets/{}\"", asset.name)),
@@ -191,6 +223,26 @@ mod tests {
     fn the_endpoint_cannot_break_out_of_the_script() {
         assert_eq!(script_string("/a</script>"), r#""/a\u003c/script>""#);
         assert_eq!(escape_html("/a\"<b>&"), "/a&quot;&lt;b&gt;&amp;");
+    }
+
+    #[test]
+    fn the_query_string_fills_the_editors_safely() {
+        let props = prefill(
+            "query=%7B+customers+%7B+id+%7D+%7D&variables=%7B%22a%22%3A1%7D&operationName=Op&x=1",
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&props).unwrap();
+        assert_eq!(
+            parsed,
+            serde_json::json!({
+                "query": "{ customers { id } }",
+                "variables": "{\"a\":1}",
+                "operationName": "Op",
+            })
+        );
+        assert_eq!(prefill(""), "{}");
+        assert_eq!(prefill("query=&operationName="), "{}");
+        let hostile = prefill("query=%3C%2Fscript%3E%3Cscript%3Ealert(1)");
+        assert!(!hostile.contains('<'), "{hostile}");
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The `/graphql` endpoint: GraphiQL for browsers, then read → prepare →
+//! The `/graphql` endpoint: GraphiQL for browsers, then read → persisted
+//! query → prepare →
 //! execute → shape, answering with `{data, errors}` in the media type the
 //! client accepts. Request-level failures use the same GraphQL error
 //! shape, through [`GatewayError`].
@@ -11,6 +12,9 @@ use serde_json::{Map, Value, json};
 use super::error::{GraphqlError, RequestError};
 use super::execute::{ExecutionOptions, execute_plan};
 use super::limits::Limits;
+use super::operation_cache::CacheSettings;
+use super::persisted::PersistedSettings;
+use super::planning::PlanningSettings;
 use super::prepare::{PreparedOperation, prepare};
 use super::request::{self, response_media_type, wants_html};
 use super::response::Projection;
@@ -33,6 +37,12 @@ pub struct GraphqlSettings {
     pub console: bool,
     /// Pass subgraph error messages through (default off: masked).
     pub expose_subgraph_errors: bool,
+    /// The planning pool: threads, queue, time budget.
+    pub planning: PlanningSettings,
+    /// Cache sizes and warm-up.
+    pub cache: CacheSettings,
+    /// Automatic persisted queries.
+    pub persisted: PersistedSettings,
 }
 
 impl Default for GraphqlSettings {
@@ -43,6 +53,9 @@ impl Default for GraphqlSettings {
             introspection: true,
             console: true,
             expose_subgraph_errors: false,
+            planning: PlanningSettings::default(),
+            cache: CacheSettings::default(),
+            persisted: PersistedSettings::default(),
         }
     }
 }
@@ -56,7 +69,7 @@ pub async fn handle(
     let media = response_media_type(&request);
     let settings = &service.settings;
     if settings.console && wants_html(&request) {
-        return Ok(graphiql::page(&settings.path));
+        return Ok(graphiql::page(&settings.path, request.uri().query()));
     }
     if crate::websocket::is_upgrade(&request) {
         return Ok(subscribe::transport_ws::accept(request, ctx));
@@ -67,10 +80,11 @@ pub async fn handle(
         .current()
         .ok_or_else(|| reject(RequestError::NotReady))?;
     let is_get = request.method() == Method::GET;
-    let graphql = request::read(request, settings.limits.max_body_bytes)
+    let mut graphql = request::read(request, settings.limits.max_body_bytes)
         .await
         .map_err(reject)?;
-    let prepared = prepare(&supergraph, &graphql, &settings.limits)
+    service.persisted.resolve(&mut graphql).map_err(reject)?;
+    let prepared = prepare(service, &supergraph, &graphql)
         .await
         .map_err(reject)?;
     if prepared.kind == OperationKind::Mutation && is_get {

@@ -1,14 +1,20 @@
-//! Protection limits checked on the parsed operation before planning:
-//! selection depth, aliases, root fields (tokens are capped by the parser
-//! and body size by the request reader). Fragments are expanded while
-//! counting, and a fragment cycle cannot loop (each spread is followed
-//! once per path).
+//! Protection limits checked on the parsed document before validation,
+//! normalization or planning, in time linear in the document: selection
+//! depth, aliases, root fields, fields after fragment expansion and the
+//! widest selection set (tokens are capped by the parser and the body size
+//! by the request reader). Fragments are summarised once each
+//! ([`cost`]), so a fragment bomb is measured without being expanded, and
+//! a fragment cycle is rejected here.
+//!
+//! Every operation and fragment of the document is checked, not only the
+//! one that runs: validation walks them all.
 
-use graphql_tools::parser::query::{
-    Definition, Document, OperationDefinition, Selection, SelectionSet,
-};
+pub mod cost;
+
+use graphql_tools::parser::query::{Definition, Document, OperationDefinition, SelectionSet};
 
 use super::error::RequestError;
+use cost::{Cost, CostAnalysis, FragmentCycle};
 
 /// The limits of one GraphQL endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +22,10 @@ pub struct Limits {
     pub max_depth: usize,
     pub max_aliases: usize,
     pub max_root_fields: usize,
+    /// Fields after fragment expansion, in any operation or fragment.
+    pub max_expanded_fields: usize,
+    /// Fields of one selection set after merging its fragments.
+    pub max_selection_fields: usize,
     pub max_tokens: usize,
     pub max_body_bytes: u64,
 }
@@ -26,6 +36,8 @@ impl Default for Limits {
             max_depth: 15,
             max_aliases: 15,
             max_root_fields: 20,
+            max_expanded_fields: 5_000,
+            max_selection_fields: 500,
             max_tokens: 15_000,
             max_body_bytes: 2 * 1024 * 1024,
         }
@@ -34,48 +46,90 @@ impl Default for Limits {
 
 type Doc = Document<'static, String>;
 
-/// Checks `operation` of `document` against `limits`.
-pub fn check(
-    document: &Doc,
-    operation: &OperationDefinition<'static, String>,
-    limits: &Limits,
-) -> Result<(), RequestError> {
-    let root = selection_set(operation);
-    let root_fields = count_fields(document, root, &mut Vec::new());
-    if root_fields > limits.max_root_fields {
-        return Err(exceeded(
+/// Checks every operation and fragment of `document` against `limits`.
+pub fn check(document: &Doc, limits: &Limits) -> Result<(), RequestError> {
+    let mut analysis = CostAnalysis::new(document);
+    let mut worst = Cost::default();
+    let mut root_fields = 0;
+    for definition in &document.definitions {
+        let cost = match definition {
+            Definition::Operation(operation) => {
+                let cost = analysis
+                    .selection_set(selection_set(operation))
+                    .map_err(cycle_error)?;
+                root_fields = root_fields.max(cost.width);
+                cost
+            }
+            Definition::Fragment(fragment) => {
+                analysis.fragment(&fragment.name).map_err(cycle_error)?
+            }
+        };
+        worst = Cost {
+            fields: worst.fields.max(cost.fields),
+            width: worst.width.max(cost.width),
+            widest_below: worst.widest_below.max(cost.widest_below),
+            depth: worst.depth.max(cost.depth),
+            aliases: worst.aliases.max(cost.aliases),
+        };
+    }
+    let checks = [
+        (
             "MAX_ROOT_FIELDS_EXCEEDED",
             "root fields",
             root_fields,
             limits.max_root_fields,
-        ));
-    }
-    let depth = depth(document, root, &mut Vec::new());
-    if depth > limits.max_depth {
-        return Err(exceeded(
+        ),
+        (
             "MAX_DEPTH_EXCEEDED",
             "selection depth",
-            depth,
+            worst.depth,
             limits.max_depth,
-        ));
-    }
-    let aliases = aliases(document, root, &mut Vec::new());
-    if aliases > limits.max_aliases {
-        return Err(exceeded(
+        ),
+        (
             "MAX_ALIASES_EXCEEDED",
             "number of aliases",
-            aliases,
+            worst.aliases,
             limits.max_aliases,
-        ));
+        ),
+        (
+            "MAX_EXPANDED_FIELDS_EXCEEDED",
+            "number of fields after fragment expansion",
+            worst.fields,
+            limits.max_expanded_fields,
+        ),
+        (
+            "MAX_SELECTION_FIELDS_EXCEEDED",
+            "number of fields in one selection set",
+            worst.widest(),
+            limits.max_selection_fields,
+        ),
+    ];
+    for (code, what, actual, limit) in checks {
+        if actual > limit as u64 {
+            return Err(exceeded(code, what, actual, limit));
+        }
     }
     Ok(())
 }
 
-fn exceeded(code: &'static str, what: &str, actual: usize, limit: usize) -> RequestError {
+fn exceeded(code: &'static str, what: &str, actual: u64, limit: usize) -> RequestError {
+    let actual = if actual == u64::MAX {
+        "astronomical".to_owned()
+    } else {
+        actual.to_string()
+    };
     RequestError::LimitExceeded {
         code,
         message: format!("{what} is {actual}, above the limit of {limit}"),
     }
+}
+
+fn cycle_error(cycle: FragmentCycle) -> RequestError {
+    RequestError::Validation(format!(
+        "fragment {} spreads itself ({})",
+        cycle.0.first().map_or("", String::as_str),
+        cycle.0.join(" → ")
+    ))
 }
 
 pub(crate) fn selection_set<'d>(
@@ -89,92 +143,6 @@ pub(crate) fn selection_set<'d>(
     }
 }
 
-fn fragment<'d>(document: &'d Doc, name: &str) -> Option<&'d SelectionSet<'static, String>> {
-    document.definitions.iter().find_map(|d| match d {
-        Definition::Fragment(f) if f.name == name => Some(&f.selection_set),
-        _ => None,
-    })
-}
-
-/// Follows a spread unless it is already on the current path (a cycle).
-fn with_fragment<R: Default>(
-    document: &Doc,
-    name: &str,
-    visiting: &mut Vec<String>,
-    f: impl FnOnce(&SelectionSet<'static, String>, &mut Vec<String>) -> R,
-) -> R {
-    if visiting.iter().any(|v| v == name) {
-        return R::default();
-    }
-    let Some(set) = fragment(document, name) else {
-        return R::default();
-    };
-    visiting.push(name.to_owned());
-    let result = f(set, visiting);
-    visiting.pop();
-    result
-}
-
-fn count_fields(
-    document: &Doc,
-    set: &SelectionSet<'static, String>,
-    visiting: &mut Vec<String>,
-) -> usize {
-    set.items
-        .iter()
-        .map(|item| match item {
-            Selection::Field(_) => 1,
-            Selection::InlineFragment(inline) => {
-                count_fields(document, &inline.selection_set, visiting)
-            }
-            Selection::FragmentSpread(spread) => {
-                with_fragment(document, &spread.fragment_name, visiting, |s, v| {
-                    count_fields(document, s, v)
-                })
-            }
-        })
-        .sum()
-}
-
-fn depth(document: &Doc, set: &SelectionSet<'static, String>, visiting: &mut Vec<String>) -> usize {
-    set.items
-        .iter()
-        .map(|item| match item {
-            Selection::Field(field) if field.selection_set.items.is_empty() => 1,
-            Selection::Field(field) => 1 + depth(document, &field.selection_set, visiting),
-            Selection::InlineFragment(inline) => depth(document, &inline.selection_set, visiting),
-            Selection::FragmentSpread(spread) => {
-                with_fragment(document, &spread.fragment_name, visiting, |s, v| {
-                    depth(document, s, v)
-                })
-            }
-        })
-        .max()
-        .unwrap_or(0)
-}
-
-fn aliases(
-    document: &Doc,
-    set: &SelectionSet<'static, String>,
-    visiting: &mut Vec<String>,
-) -> usize {
-    set.items
-        .iter()
-        .map(|item| match item {
-            Selection::Field(field) => {
-                usize::from(field.alias.is_some())
-                    + aliases(document, &field.selection_set, visiting)
-            }
-            Selection::InlineFragment(inline) => aliases(document, &inline.selection_set, visiting),
-            Selection::FragmentSpread(spread) => {
-                with_fragment(document, &spread.fragment_name, visiting, |s, v| {
-                    aliases(document, s, v)
-                })
-            }
-        })
-        .sum()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,15 +151,7 @@ mod tests {
         let document = graphql_tools::parser::parse_query::<String>(query)
             .unwrap()
             .into_static();
-        let operation = document
-            .definitions
-            .iter()
-            .find_map(|d| match d {
-                Definition::Operation(op) => Some(op.clone()),
-                _ => None,
-            })
-            .unwrap();
-        check(&document, &operation, &limits)
+        check(&document, &limits)
     }
 
     #[test]
@@ -243,13 +203,45 @@ mod tests {
     }
 
     #[test]
-    fn fragment_cycles_terminate() {
-        assert!(
-            run(
-                "{ ...A } fragment A on Q { ...B } fragment B on Q { ...A a }",
-                Limits::default()
-            )
-            .is_ok()
+    fn fragment_cycles_are_rejected() {
+        let error = run(
+            "{ ...A } fragment A on Q { ...B } fragment B on Q { ...A a }",
+            Limits::default(),
+        )
+        .unwrap_err();
+        assert_eq!(error.code(), "GRAPHQL_VALIDATION_FAILED");
+        assert_eq!(error.to_string(), "fragment A spreads itself (A → B → A)");
+    }
+
+    #[test]
+    fn the_fragment_bomb_is_rejected_by_its_expanded_size() {
+        let error = run(&cost::tests::fragment_bomb(22), Limits::default()).unwrap_err();
+        assert_eq!(error.code(), "MAX_EXPANDED_FIELDS_EXCEEDED");
+        assert_eq!(
+            error.to_string(),
+            "number of fields after fragment expansion is 4194305, above the limit of 5000"
+        );
+    }
+
+    #[test]
+    fn an_unused_fragment_is_checked_too() {
+        let query = format!("{{ a }} fragment Big on T {{ {} }}", "x ".repeat(501));
+        let error = run(&query, Limits::default()).unwrap_err();
+        assert_eq!(error.code(), "MAX_SELECTION_FIELDS_EXCEEDED");
+    }
+
+    #[test]
+    fn one_wide_selection_set_is_capped() {
+        let query = format!("{{ customers {{ {} }} }}", "id ".repeat(14_895));
+        let limits = Limits {
+            max_expanded_fields: 20_000,
+            ..Limits::default()
+        };
+        let error = run(&query, limits).unwrap_err();
+        assert_eq!(error.code(), "MAX_SELECTION_FIELDS_EXCEEDED");
+        assert_eq!(
+            error.to_string(),
+            "number of fields in one selection set is 14895, above the limit of 500"
         );
     }
 }

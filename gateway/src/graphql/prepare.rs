@@ -1,50 +1,150 @@
-//! From request to plan: parse (with the token limit), pick the
-//! operation, check the protection limits, validate against the public
-//! schema, normalize, then plan — through the plan cache, keyed by the
-//! normalized operation and its name. Variables get their defaults here.
+//! From request to plan. On the worker thread: look the document up in
+//! the operation cache (by the SHA-256 of its text and the operation
+//! name); a hit only adds the variables' defaults. A miss goes to the
+//! planning pool ([`super::planning`]), within the time budget: parse
+//! (with the token limit), pick the operation, check the protection limits
+//! (linear, before anything expensive), validate against the public schema,
+//! normalize, then plan through the plan cache (keyed by the normalized
+//! operation and its name). The result is cached unless its budget ran out.
 
+use std::ops::Deref;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use graphql_tools::parser::query::{Definition, Document, OperationDefinition, Selection};
-use graphql_tools::validation::rules::default_rules_validation_plan;
-use graphql_tools::validation::validate::validate;
 use hive_router_query_planner::ast::document::NormalizedDocument;
 use hive_router_query_planner::ast::normalization::normalize_operation;
 use hive_router_query_planner::ast::value::Value as PlannerValue;
 use hive_router_query_planner::graph::PlannerOverrideContext;
+use hive_router_query_planner::planner::PlannerError;
 use hive_router_query_planner::state::supergraph_state::{OperationKind, TypeNode};
-use hive_router_query_planner::utils::cancellation::CancellationToken;
 use hive_router_query_planner::utils::parsing::safe_parse_operation_with_token_limit;
 use serde_json::{Map, Value};
 
 use super::error::RequestError;
 use super::limits::{self, Limits};
+use super::operation_cache::{OperationKey, PreparedDocument, WeighedPlan, operation_key};
+use super::planning::{Budget, PlanningPool};
 use super::request::GraphqlRequest;
+use super::service::GraphqlService;
 use super::supergraph::{CachedPlan, Supergraph};
+use super::validate::validate_document;
 
-/// An operation ready to execute.
+/// An operation ready to execute: the cached, prepared document plus this
+/// request's variables (with the operation's defaults).
 pub struct PreparedOperation {
-    pub kind: OperationKind,
-    pub normalized: NormalizedDocument,
-    /// `None` for introspection-only operations, which the gateway answers.
-    pub plan: Option<CachedPlan>,
-    /// The request's variables plus the operation's defaults.
+    pub operation: Arc<PreparedDocument>,
     pub variables: Map<String, Value>,
-    /// Whether the operation selects only `__schema`, `__type` or `__typename`.
-    pub introspection_only: bool,
-    pub document: Document<'static, String>,
 }
 
-/// Parses, checks, validates, normalizes and plans `request`.
+impl Deref for PreparedOperation {
+    type Target = PreparedDocument;
+
+    fn deref(&self) -> &PreparedDocument {
+        &self.operation
+    }
+}
+
+/// Prepares `request` on `supergraph`: from the cache, or on the pool.
 pub async fn prepare(
-    supergraph: &Supergraph,
+    service: &GraphqlService,
+    supergraph: &Arc<Supergraph>,
     request: &GraphqlRequest,
-    limits: &Limits,
 ) -> Result<PreparedOperation, RequestError> {
-    let document = parse(&request.query, limits.max_tokens)?;
-    let operation = pick_operation(&document, request.operation_name.as_deref())?;
-    limits::check(&document, operation, limits)?;
+    let key = operation_key(&request.query, request.operation_name.as_deref());
+    let operation = match supergraph.caches.operation(&key) {
+        Some(hit) => hit,
+        None => {
+            let query: Arc<str> = Arc::from(request.query.as_str());
+            prepare_on_pool(
+                &service.planning,
+                supergraph,
+                key,
+                query,
+                request.operation_name.clone(),
+                service.settings.limits,
+            )
+            .await?
+        }
+    };
+    let variables = with_defaults(&request.variables, &operation.normalized)?;
+    Ok(PreparedOperation {
+        operation,
+        variables,
+    })
+}
+
+/// Prepares a document on the planning pool and caches it.
+pub async fn prepare_on_pool(
+    pool: &PlanningPool,
+    supergraph: &Arc<Supergraph>,
+    key: OperationKey,
+    query: Arc<str>,
+    operation_name: Option<String>,
+    limits: Limits,
+) -> Result<Arc<PreparedDocument>, RequestError> {
+    let supergraph = Arc::clone(supergraph);
+    pool.run(move |budget| {
+        let prepared = Arc::new(prepare_document(
+            &supergraph,
+            query,
+            operation_name,
+            &limits,
+            budget,
+        )?);
+        budget.check()?;
+        supergraph
+            .caches
+            .operations
+            .insert(key, Arc::clone(&prepared));
+        Ok(prepared)
+    })
+    .await
+}
+
+/// Prepares the hottest operations of `previous` against `next` (one at a
+/// time, so live requests keep the rest of the pool). Stops starting new
+/// ones once one planning budget has passed, so a reload is delayed by at
+/// most two budgets. Returns how many were prepared.
+pub async fn warm_up(
+    pool: &PlanningPool,
+    previous: &Supergraph,
+    next: &Arc<Supergraph>,
+    limits: Limits,
+    count: usize,
+) -> usize {
+    let started = std::time::Instant::now();
+    let mut warmed = 0;
+    for (query, operation_name) in previous.caches.hottest(count) {
+        if started.elapsed() >= pool.settings().timeout {
+            tracing::info!(warmed, "cache warm-up stopped at its time budget");
+            break;
+        }
+        let key = operation_key(&query, operation_name.as_deref());
+        if prepare_on_pool(pool, next, key, query, operation_name, limits)
+            .await
+            .is_ok()
+        {
+            warmed += 1;
+        }
+    }
+    warmed
+}
+
+/// The expensive steps, on a pool thread, checking the budget between them.
+fn prepare_document(
+    supergraph: &Supergraph,
+    query: Arc<str>,
+    operation_name: Option<String>,
+    limits: &Limits,
+    budget: &Budget,
+) -> Result<PreparedDocument, RequestError> {
+    let document = parse(&query, limits.max_tokens)?;
+    let operation = pick_operation(&document, operation_name.as_deref())?;
+    limits::check(&document, limits)?;
+    budget.check()?;
     validate_document(supergraph, &document)?;
+    budget.check()?;
     let kind = operation_kind(operation);
     let introspection_only = match introspection_fields(operation) {
         RootIntrospection::None => false,
@@ -55,42 +155,36 @@ pub async fn prepare(
             ));
         }
     };
-    let normalized = guarded(|| {
-        normalize_operation(
-            &supergraph.planner.supergraph,
-            &document,
-            request.operation_name.as_deref(),
-        )
-        .map_err(|e| RequestError::Validation(e.to_string()))
-    })?;
-    let variables = with_defaults(&request.variables, &normalized)?;
+    let normalized = normalize_operation(
+        &supergraph.planner.supergraph,
+        &document,
+        operation_name.as_deref(),
+    )
+    .map_err(|e| RequestError::Validation(e.to_string()))?;
+    budget.check()?;
+    let normalized_text = normalized.executable_operation().to_string();
+    let normalized_len = normalized_text.len();
     let plan = if introspection_only {
         None
     } else {
-        Some(plan_cached(supergraph, &normalized).await?)
+        Some(plan_cached(
+            supergraph,
+            &normalized,
+            normalized_text,
+            budget,
+        )?)
     };
-    Ok(PreparedOperation {
+    Ok(PreparedDocument {
         kind,
         normalized,
         plan,
-        variables,
         introspection_only,
         document,
+        weight: PreparedDocument::estimate_weight(query.len(), normalized_len),
+        query,
+        operation_name,
+        hits: AtomicU64::new(0),
     })
-}
-
-/// The specification's validation rules, against the public schema.
-fn validate_document(
-    supergraph: &Supergraph,
-    document: &Document<'static, String>,
-) -> Result<(), RequestError> {
-    let schema = &supergraph.planner.consumer_schema.document;
-    let errors = validate(schema, document, &default_rules_validation_plan());
-    if errors.is_empty() {
-        return Ok(());
-    }
-    let messages: Vec<String> = errors.into_iter().map(|e| e.message).collect();
-    Err(RequestError::Validation(messages.join("; ")))
 }
 
 fn parse(query: &str, max_tokens: usize) -> Result<Document<'static, String>, RequestError> {
@@ -178,43 +272,36 @@ fn introspection_fields(op: &OperationDefinition<'static, String>) -> RootIntros
     }
 }
 
-async fn plan_cached(
+/// The plan of `normalized`, from the plan cache or the planner (which
+/// stops at the budget's deadline).
+fn plan_cached(
     supergraph: &Supergraph,
     normalized: &NormalizedDocument,
+    normalized_text: String,
+    budget: &Budget,
 ) -> Result<CachedPlan, RequestError> {
-    let operation = normalized.executable_operation();
-    let key = (operation.to_string(), normalized.operation_name.clone());
+    let key = (normalized_text, normalized.operation_name.clone());
+    if let Some(hit) = supergraph.caches.plans.get(&key) {
+        return Ok(hit.plan);
+    }
+    let plan = supergraph
+        .planner
+        .plan_from_normalized_operation(
+            normalized.executable_operation(),
+            PlannerOverrideContext::default(),
+            &budget.planner_token(),
+        )
+        .map(Arc::new)
+        .map_err(|error| match error {
+            PlannerError::CancellationError(_) => budget.timed_out(),
+            other => RequestError::Planning(other.to_string()),
+        })?;
+    budget.check()?;
     supergraph
-        .plan_cache
-        .try_get_with(key, async {
-            guarded(|| {
-                supergraph
-                    .planner
-                    .plan_from_normalized_operation(
-                        operation,
-                        PlannerOverrideContext::default(),
-                        &CancellationToken::new(),
-                    )
-                    .map(Arc::new)
-                    .map_err(|e| RequestError::Planning(e.to_string()))
-            })
-            .map_err(|e| match e {
-                RequestError::Planning(message) => message,
-                other => other.to_string(),
-            })
-        })
-        .await
-        .map_err(|e| RequestError::Planning(e.as_ref().clone()))
-}
-
-/// Runs a planner step, turning a panic inside the planner into an error
-/// for this request instead of a dropped connection.
-fn guarded<T>(step: impl FnOnce() -> Result<T, RequestError>) -> Result<T, RequestError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)).unwrap_or_else(|_| {
-        Err(RequestError::Planning(
-            "the query planner failed on this operation".to_owned(),
-        ))
-    })
+        .caches
+        .plans
+        .insert(key, WeighedPlan::new(Arc::clone(&plan)));
+    Ok(plan)
 }
 
 fn with_defaults(

@@ -1,5 +1,6 @@
 //! GraphQL over HTTP, request side: a POST with a JSON body or a GET with
-//! `query`, `operationName` and `variables` in the query string; and the
+//! `query`, `operationName`, `variables` and `extensions` in the query
+//! string (an APQ request may carry only a hash); and the
 //! response media type the client accepts.
 
 use http::header::{ACCEPT, CONTENT_TYPE};
@@ -19,11 +20,16 @@ pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GraphqlRequest {
+    /// Empty when absent (an APQ request may send only a hash).
+    #[serde(default)]
     pub query: String,
     #[serde(default)]
     pub operation_name: Option<String>,
     #[serde(default, deserialize_with = "null_as_empty")]
     pub variables: Map<String, Value>,
+    /// `extensions` (e.g. `persistedQuery`).
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub extensions: Map<String, Value>,
 }
 
 fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Map<String, Value>, D::Error> {
@@ -46,15 +52,22 @@ pub fn response_media_type<B>(request: &Request<B>) -> &'static str {
     }
 }
 
-/// Whether a browser asks for a page (GraphiQL) rather than data.
+/// Whether a browser asks for a page (GraphiQL) rather than data: a GET
+/// whose `Accept` lists `text/html` and no JSON type (browsers send
+/// `text/html,…,*/*`; GraphQL clients ask for JSON). With `?query=`, the
+/// page opens with that query.
 pub fn wants_html<B>(request: &Request<B>) -> bool {
+    let accept = request
+        .headers()
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
     request.method() == Method::GET
-        && request.uri().query().is_none_or(|q| !q.contains("query="))
-        && request
-            .headers()
-            .get(ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("text/html"))
+        && accept.contains("text/html")
+        && !accept.contains("application/json")
+        && !accept.contains(GRAPHQL_RESPONSE_JSON)
 }
 
 /// Reads the GraphQL request from a GET or POST.
@@ -124,18 +137,25 @@ fn from_query_string(query: &str) -> Result<GraphqlRequest, RequestError> {
                     RequestError::BadRequest(format!("`variables` is not a JSON object: {e}"))
                 })?;
             }
+            "extensions" if !value.is_empty() => {
+                request.extensions = serde_json::from_str(&value).map_err(|e| {
+                    RequestError::BadRequest(format!("`extensions` is not a JSON object: {e}"))
+                })?;
+                has_query = true;
+            }
             _ => {}
         }
     }
     if !has_query {
         return Err(RequestError::BadRequest(
-            "missing `query` parameter".to_owned(),
+            "missing `query` (or `extensions` with a persisted query) parameter".to_owned(),
         ));
     }
     Ok(request)
 }
 
-fn decode(value: &str) -> Result<String, RequestError> {
+/// Decodes one `application/x-www-form-urlencoded` value.
+pub(crate) fn decode(value: &str) -> Result<String, RequestError> {
     let spaced = value.replace('+', " ");
     percent_encoding::percent_decode_str(&spaced)
         .decode_utf8()

@@ -4,7 +4,9 @@
 //! watched and reloaded when it changes; a subgraph list is composed at
 //! start and again on every gateway reload (SIGHUP, admin `POST /reload`,
 //! a changed routes.yaml). A failed load or composition is logged and the
-//! previous supergraph keeps serving.
+//! previous supergraph keeps serving. A new supergraph gets fresh caches,
+//! warmed with the old one's hottest operations before it is swapped in.
+//! The service owns the planning pool.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -12,6 +14,9 @@ use arc_swap::ArcSwapOption;
 use tokio::sync::watch;
 
 use super::handler::GraphqlSettings;
+use super::operation_cache::OperationCaches;
+use super::persisted::PersistedQueries;
+use super::planning::PlanningPool;
 use super::source::{self, LoadError};
 use super::supergraph::Supergraph;
 use crate::config::model::{GraphqlConfig, SupergraphSource};
@@ -19,6 +24,10 @@ use crate::config::model::{GraphqlConfig, SupergraphSource};
 /// The endpoint's settings plus the supergraph it currently serves.
 pub struct GraphqlService {
     pub settings: GraphqlSettings,
+    /// Where operations are parsed, validated, normalized and planned.
+    pub planning: PlanningPool,
+    /// Registered APQ texts (kept across supergraph reloads).
+    pub persisted: PersistedQueries,
     pub source: SupergraphSource,
     supergraph: ArcSwapOption<Supergraph>,
     /// Bumped on every successful load; tests and readiness wait on it.
@@ -45,6 +54,8 @@ impl GraphqlService {
         supergraph: Option<Arc<Supergraph>>,
     ) -> Self {
         GraphqlService {
+            planning: PlanningPool::new(settings.planning),
+            persisted: PersistedQueries::new(settings.persisted.clone()),
             settings,
             source,
             generation: watch::channel(u64::from(supergraph.is_some())).0,
@@ -69,7 +80,10 @@ impl GraphqlService {
         }
         let initial = match &config.source {
             SupergraphSource::File(path) => match source::load_file(path) {
-                Ok(supergraph) => Some(Arc::new(supergraph)),
+                Ok(mut supergraph) => {
+                    supergraph.caches = OperationCaches::new(&config.settings.cache);
+                    Some(Arc::new(supergraph))
+                }
                 Err(error) => {
                     tracing::error!(%error, "supergraph not loaded; the previous one keeps serving");
                     previous.and_then(|p| p.current())
@@ -131,6 +145,23 @@ impl GraphqlService {
             .clone()
     }
 
+    /// Prepares the current supergraph's hottest operations against
+    /// `next` before it serves, so they do not all miss at once.
+    async fn warm_up(&self, next: &Arc<Supergraph>) -> usize {
+        let Some(previous) = self.current() else {
+            return 0;
+        };
+        let settings = &self.settings;
+        super::prepare::warm_up(
+            &self.planning,
+            &previous,
+            next,
+            settings.limits,
+            settings.cache.warm_up,
+        )
+        .await
+    }
+
     /// Loads the source again (re-reads the file or recomposes the
     /// subgraphs). Returns whether the supergraph changed; on error the
     /// current one keeps serving.
@@ -144,9 +175,12 @@ impl GraphqlService {
             {
                 Ok(false)
             }
-            Ok(next) => {
-                self.replace(Arc::new(next));
-                tracing::info!("supergraph loaded");
+            Ok(mut next) => {
+                next.caches = OperationCaches::new(&self.settings.cache);
+                let next = Arc::new(next);
+                let warmed = self.warm_up(&next).await;
+                self.replace(next);
+                tracing::info!(warmed, "supergraph loaded");
                 Ok(true)
             }
             Err(error) => {

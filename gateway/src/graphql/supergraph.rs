@@ -1,6 +1,7 @@
 //! A loaded supergraph: its SDL, the query planner built from it, one
 //! pooled upstream client per subgraph (so balancing, ejection and
-//! connection limits apply to subgraph calls) and the plan cache. Built
+//! connection limits apply to subgraph calls) and its operation and plan
+//! caches. Built
 //! off the request path and swapped in whole on reload.
 
 use std::collections::HashMap;
@@ -13,13 +14,11 @@ use hive_router_query_planner::utils::parsing::safe_parse_schema;
 use http::Uri;
 use http::uri::PathAndQuery;
 
+use super::operation_cache::OperationCaches;
 use crate::config::model::{
     BackendSpec, EjectionPolicy, LoadBalancing, ServerSettings, UpstreamProtocol,
 };
 use crate::upstream::UpstreamPool;
-
-/// How many plans the cache keeps.
-const PLAN_CACHE_CAPACITY: u64 = 1024;
 
 /// Why a supergraph could not be loaded.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -51,7 +50,8 @@ pub struct Supergraph {
     pub sdl: String,
     pub planner: Planner,
     pub subgraphs: HashMap<String, Arc<SubgraphClient>>,
-    pub plan_cache: moka::future::Cache<(String, Option<String>), CachedPlan>,
+    /// Prepared operations and plans (see [`OperationCaches`]).
+    pub caches: OperationCaches,
     /// The public schema for introspection, or why it could not be built.
     pub introspection: Result<async_graphql::dynamic::Schema, String>,
 }
@@ -60,7 +60,8 @@ impl std::fmt::Debug for Supergraph {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Supergraph")
             .field("subgraphs", &self.subgraphs.keys().collect::<Vec<_>>())
-            .field("cached_plans", &self.plan_cache.entry_count())
+            .field("cached_operations", &self.caches.operations.entry_count())
+            .field("cached_plans", &self.caches.plans.entry_count())
             .finish_non_exhaustive()
     }
 }
@@ -106,7 +107,7 @@ impl Supergraph {
             sdl: sdl.to_owned(),
             planner,
             subgraphs,
-            plan_cache: moka::future::Cache::new(PLAN_CACHE_CAPACITY),
+            caches: OperationCaches::default(),
         })
     }
 }

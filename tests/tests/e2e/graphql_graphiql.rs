@@ -140,3 +140,42 @@ async fn with_the_console_off_there_is_no_page_and_no_assets() {
     let body: Value = asset.json().await.unwrap();
     assert_eq!(body["error"]["code"], "NO_ROUTE", "{body}");
 }
+
+#[tokio::test]
+async fn a_browser_opening_a_query_link_gets_graphiql_with_the_query_filled_in() {
+    let fed = FederatedGateway::start(GRAPHQL_ONLY).await;
+    let link = fed
+        .gw
+        .url("/graphql?query=%7B+customers+%7B+name+%7D+%7D&operationName=&variables=%7B%7D");
+    let browser_accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    let page = fed
+        .gw
+        .client
+        .get(&link)
+        .header("accept", browser_accept)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains(r#"const prefill = {"query":"{ customers { name } }","variables":"{}"};"#),
+        "{html}"
+    );
+    // A GraphQL client on the same link gets the result.
+    let data = fed
+        .gw
+        .client
+        .get(&link)
+        .header(
+            "accept",
+            "application/graphql-response+json, application/json",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(data.status(), 200);
+    let body: serde_json::Value = data.json().await.unwrap();
+    assert!(body["data"]["customers"][0]["name"].is_string(), "{body}");
+}

@@ -1,6 +1,7 @@
 //! Reload of the supergraph: a changed file is picked up by the watcher,
-//! a broken one keeps the old graph serving, and the plan cache keys on
-//! the normalized operation.
+//! a broken one keeps the old graph serving, the caches key on the text
+//! (operations) and the normalized operation (plans), and a reload warms
+//! the new caches with the hottest operations.
 
 use gateway::config::model::SupergraphSource;
 use serde_json::json;
@@ -58,37 +59,40 @@ async fn a_changed_supergraph_file_is_reloaded_and_a_broken_one_is_refused() {
     );
 }
 
+/// (prepared operations, plans) in the current supergraph's caches.
+fn cache_entries(fed: &FederatedGateway) -> (u64, u64) {
+    let service = fed.gw.gateway.snapshot().graphql.clone().unwrap();
+    let caches = &service.current().unwrap().caches;
+    caches.operations.run_pending_tasks();
+    caches.plans.run_pending_tasks();
+    (caches.operations.entry_count(), caches.plans.entry_count())
+}
+
 #[tokio::test]
-async fn plans_are_cached_by_normalized_operation_and_name() {
+async fn operations_are_cached_by_text_and_plans_by_normalized_operation() {
     let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
-    let supergraph = fed
-        .gw
-        .gateway
-        .snapshot()
-        .graphql
-        .clone()
-        .unwrap()
-        .current()
-        .unwrap();
-    let entries = || async {
-        supergraph.plan_cache.run_pending_tasks().await;
-        supergraph.plan_cache.entry_count()
-    };
     let id = mock_backends::seed::FIRST_ORDER_ID;
-    fed.data(
-        "query A($id: ID!) { order(id: $id) { status } }",
-        json!({ "id": id }),
-    )
-    .await;
+    let first = "query A($id: ID!) { order(id: $id) { status } }";
+    fed.data(first, json!({ "id": id })).await;
     fed.data(
         "query A($id: ID!) {\n  order(id: $id) {\n    status\n  }\n}",
         json!({ "id": id }),
     )
     .await;
     assert_eq!(
-        entries().await,
-        1,
-        "whitespace and variable values share a plan"
+        cache_entries(&fed),
+        (2, 1),
+        "two texts, one plan: whitespace shares a plan"
+    );
+    fed.data(
+        first,
+        json!({ "id": mock_backends::seed::DELIVERED_ORDER_ID }),
+    )
+    .await;
+    assert_eq!(
+        cache_entries(&fed),
+        (2, 1),
+        "the same text with other variables is a hit"
     );
     fed.data(
         "query B($id: ID!) { order(id: $id) { status } }",
@@ -96,8 +100,8 @@ async fn plans_are_cached_by_normalized_operation_and_name() {
     )
     .await;
     assert_eq!(
-        entries().await,
-        2,
+        cache_entries(&fed),
+        (3, 2),
         "another operation name is another entry"
     );
     fed.data(
@@ -105,7 +109,41 @@ async fn plans_are_cached_by_normalized_operation_and_name() {
         json!({ "id": id }),
     )
     .await;
-    assert_eq!(entries().await, 3);
+    assert_eq!(cache_entries(&fed), (4, 3));
+}
+
+#[tokio::test]
+async fn a_reloaded_supergraph_is_warmed_with_the_hottest_operations() {
+    let yaml = "graphql:\n  supergraph: $SUPERGRAPH\n  cache: { operations: 1MiB, plans: 1MiB, warm_up: 1 }\n";
+    let fed = FederatedGateway::start(yaml).await;
+    let service = fed.gw.gateway.snapshot().graphql.clone().unwrap();
+    let hot = "{ customers { name } }";
+    let cold = "{ products(first: 1) { name } }";
+    for _ in 0..3 {
+        fed.data(hot, json!({})).await;
+    }
+    fed.data(cold, json!({})).await;
+    let before = service.current().unwrap();
+    let path = supergraph_path(&fed);
+    let sdl = std::fs::read_to_string(&path).unwrap();
+    let mut generation = service.generation();
+    generation.mark_unchanged();
+    replace_file(&path, &format!("{sdl}\n# touched\n"));
+    tests::mocks::within("the reload", generation.changed())
+        .await
+        .unwrap();
+    let after = service.current().unwrap();
+    assert!(!std::sync::Arc::ptr_eq(&before, &after));
+    // Warmed before the swap: the hottest operation only, no request yet.
+    let warmed: Vec<_> = after
+        .caches
+        .operations
+        .iter()
+        .map(|(_, prepared)| prepared.query.to_string())
+        .collect();
+    assert_eq!(warmed, vec![hot.to_owned()]);
+    fed.data(hot, json!({})).await;
+    assert_eq!(cache_entries(&fed), (1, 1), "the request was a hit");
 }
 
 #[tokio::test]

@@ -158,3 +158,76 @@ async fn an_invalid_websocket_handshake_is_a_400_graphql_error_naming_what_is_wr
         assert!(message.contains(expected), "{body}");
     }
 }
+
+/// A graphql-transport-ws session after `connection_ack`.
+async fn acknowledged_socket(
+    fed: &FederatedGateway,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let mut request = fed
+        .gw
+        .url("/graphql")
+        .replacen("http", "ws", 1)
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    socket
+        .send(Message::text(
+            json!({ "type": "connection_init" }).to_string(),
+        ))
+        .await
+        .unwrap();
+    let ack = within("ack", socket.next()).await.unwrap().unwrap();
+    assert_eq!(ack.to_text().unwrap(), r#"{"type":"connection_ack"}"#);
+    socket
+}
+
+#[tokio::test]
+async fn the_client_close_handshake_is_answered() {
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
+    let mut socket = acknowledged_socket(&fed).await;
+    socket
+        .send(Message::Close(Some(CloseFrame {
+            code: CloseCode::Normal,
+            reason: "done".into(),
+        })))
+        .await
+        .unwrap();
+    // The server echoes the close frame (RFC 6455 §5.5.1), then the
+    // connection ends cleanly: no reset, so no 1006 on the client.
+    let reply = within("the close reply", socket.next()).await;
+    match reply {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(frame.code, CloseCode::Normal),
+        other => panic!("expected the server's close frame, got {other:?}"),
+    }
+    let end = within("the end of the stream", socket.next()).await;
+    assert!(end.is_none(), "expected a clean end, got {end:?}");
+}
+
+#[tokio::test]
+async fn a_protocol_violation_is_closed_with_its_code_and_a_handshake() {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
+    let mut socket = acknowledged_socket(&fed).await;
+    socket
+        .send(Message::text(
+            json!({ "type": "connection_init" }).to_string(),
+        ))
+        .await
+        .unwrap();
+    match within("the close frame", socket.next()).await {
+        Some(Ok(Message::Close(Some(frame)))) => {
+            assert_eq!(frame.code, CloseCode::from(4429));
+            assert_eq!(frame.reason.as_str(), "Too many initialisation requests");
+        }
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    // The client's reply completes the handshake; then the stream ends.
+    let end = within("the end of the stream", socket.next()).await;
+    assert!(end.is_none(), "expected a clean end, got {end:?}");
+}

@@ -26,6 +26,8 @@ mod edge_upstream_stall;
 mod graphql_errors;
 mod graphql_graphiql;
 mod graphql_introspection;
+mod graphql_persisted;
+mod graphql_protection;
 mod graphql_queries;
 mod graphql_reload;
 mod graphql_subscriptions;

@@ -5,12 +5,19 @@
 use std::path::PathBuf;
 
 use marked_yaml::Spanned;
+use sha2::Digest;
 
 use super::super::errors::Diagnostics;
 use super::super::model::{GraphqlConfig, RouteAction, SubgraphEndpoint, SupergraphSource};
-use super::super::raw_graphql::{RawGraphql, RawGraphqlLimits};
-use super::size;
+use super::super::raw_graphql::{
+    RawGraphql, RawGraphqlCache, RawGraphqlLimits, RawGraphqlPlanning, RawPersistedQueries,
+};
+use super::{positive_duration, size};
 use crate::graphql::limits::Limits;
+use crate::graphql::operation_cache::CacheSettings;
+use crate::graphql::persisted::PersistedSettings;
+use crate::graphql::persisted::manifest::Manifest;
+use crate::graphql::planning::PlanningSettings;
 use crate::graphql::{GraphqlSettings, graphiql};
 
 /// Compiles the section; `None` when it is absent or wrong.
@@ -59,6 +66,9 @@ pub(super) fn compile_graphql(
         expose_subgraph_errors: raw
             .expose_subgraph_errors
             .unwrap_or(defaults.expose_subgraph_errors),
+        planning: planning(raw.planning.as_ref(), diag),
+        cache: cache(raw.cache.as_ref(), diag),
+        persisted: persisted(raw.persisted_queries.as_ref(), base_dir, diag),
     };
     Some(GraphqlConfig {
         settings,
@@ -131,9 +141,115 @@ fn limits(raw: Option<&RawGraphqlLimits>, diag: &mut Diagnostics) -> Limits {
             defaults.max_root_fields,
             diag,
         ),
+        max_expanded_fields: count(
+            &raw.max_expanded_fields,
+            "max_expanded_fields",
+            defaults.max_expanded_fields,
+            diag,
+        ),
+        max_selection_fields: count(
+            &raw.max_selection_fields,
+            "max_selection_fields",
+            defaults.max_selection_fields,
+            diag,
+        ),
         max_tokens: count(&raw.max_tokens, "max_tokens", defaults.max_tokens, diag),
         max_body_bytes: size(raw.max_body.as_ref(), "graphql.limits.max_body", diag)
             .unwrap_or(defaults.max_body_bytes),
+    }
+}
+
+fn planning(raw: Option<&RawGraphqlPlanning>, diag: &mut Diagnostics) -> PlanningSettings {
+    let defaults = PlanningSettings::default();
+    let Some(raw) = raw else { return defaults };
+    let threads = match &raw.threads {
+        Some(v) if **v == 0 || **v > 256 => {
+            diag.error(
+                v.span(),
+                "graphql.planning.threads: must be between 1 and 256",
+            );
+            defaults.threads
+        }
+        Some(v) => usize::try_from(**v).unwrap_or(defaults.threads),
+        None => defaults.threads,
+    };
+    PlanningSettings {
+        threads,
+        max_queued: raw.max_queued.as_ref().map_or(defaults.max_queued, |v| {
+            usize::try_from(**v).unwrap_or(usize::MAX)
+        }),
+        timeout: positive_duration(raw.timeout.as_ref(), "graphql.planning.timeout", diag)
+            .unwrap_or(defaults.timeout),
+    }
+}
+
+fn cache(raw: Option<&RawGraphqlCache>, diag: &mut Diagnostics) -> CacheSettings {
+    let defaults = CacheSettings::default();
+    let Some(raw) = raw else { return defaults };
+    CacheSettings {
+        operations_bytes: size(raw.operations.as_ref(), "graphql.cache.operations", diag)
+            .unwrap_or(defaults.operations_bytes),
+        plans_bytes: size(raw.plans.as_ref(), "graphql.cache.plans", diag)
+            .unwrap_or(defaults.plans_bytes),
+        warm_up: raw.warm_up.as_ref().map_or(defaults.warm_up, |v| {
+            usize::try_from(**v).unwrap_or(usize::MAX)
+        }),
+    }
+}
+
+fn persisted(
+    raw: Option<&RawPersistedQueries>,
+    base_dir: &std::path::Path,
+    diag: &mut Diagnostics,
+) -> PersistedSettings {
+    let defaults = PersistedSettings::default();
+    let Some(raw) = raw else { return defaults };
+    let manifest = raw.manifest.as_ref().and_then(|path| {
+        let full = base_dir.join(path.as_str());
+        let loaded = std::fs::read(&full)
+            .map_err(|e| format!("cannot read {}: {e}", full.display()))
+            .and_then(|bytes| Manifest::parse(&bytes));
+        loaded
+            .map_err(|message| {
+                diag.error(
+                    path.span(),
+                    format!("graphql.persisted_queries.manifest: {message}"),
+                )
+            })
+            .ok()
+            .map(std::sync::Arc::new)
+    });
+    let trusted_only = raw.trusted_only.as_ref().is_some_and(|flag| **flag);
+    if let Some(flag) = raw
+        .trusted_only
+        .as_ref()
+        .filter(|f| ***f && raw.manifest.is_none())
+    {
+        diag.error(
+            flag.span(),
+            "graphql.persisted_queries.trusted_only: needs a `manifest` of trusted documents",
+        );
+    }
+    PersistedSettings {
+        apq: raw.apq.unwrap_or(defaults.apq),
+        cache_bytes: size(raw.cache.as_ref(), "graphql.persisted_queries.cache", diag)
+            .unwrap_or(defaults.cache_bytes),
+        manifest,
+        trusted_only,
+    }
+}
+
+/// The config's hash with the trusted-documents manifest mixed in, so an
+/// edited manifest is a changed config on reload.
+pub(super) fn hash_with_manifest(hash: String, config: Option<&GraphqlConfig>) -> String {
+    match config.and_then(|c| c.settings.persisted.manifest.as_ref()) {
+        None => hash,
+        Some(manifest) => hex::encode(
+            sha2::Sha256::new()
+                .chain_update(hash)
+                .chain_update(manifest.digest())
+                .finalize(),
+        ),
     }
 }
 
@@ -203,47 +319,4 @@ fn route(
 }
 
 #[cfg(test)]
-mod tests {
-    use crate::config::load_str;
-    use crate::config::model::SupergraphSource;
-
-    fn errors(yaml: &str) -> String {
-        load_str(yaml, "routes.yaml").unwrap_err().to_string()
-    }
-
-    #[test]
-    fn a_supergraph_file_section_compiles_with_defaults() {
-        let config = load_str("graphql:\n  supergraph: sg.graphql\n", "routes.yaml").unwrap();
-        let graphql = config.graphql.unwrap();
-        assert!(
-            matches!(&graphql.source, SupergraphSource::File(path) if path.ends_with("sg.graphql")),
-            "{:?}",
-            graphql.source
-        );
-        assert_eq!(graphql.settings, crate::graphql::GraphqlSettings::default());
-        assert!(config.routes.iter().any(|r| r.name == "graphql /graphql"));
-        assert!(
-            config
-                .routes
-                .iter()
-                .any(|r| r.name == "graphql /graphql/assets/{file}")
-        );
-    }
-
-    #[test]
-    fn every_graphql_mistake_is_reported_with_its_position() {
-        let yaml = "graphql:\n  supergraph: a.graphql\n  subgraphs:\n    - { name: a, url: ftp://x }\n  limits: { max_depth: 0, max_body: lots }\n";
-        let text = errors(yaml);
-        assert!(
-            text.contains("routes.yaml:2:15: graphql: set either `supergraph`"),
-            "{text}"
-        );
-        assert!(
-            text.contains("graphql.limits.max_depth: must be at least 1"),
-            "{text}"
-        );
-        assert!(text.contains("graphql.limits.max_body"), "{text}");
-        let unknown = errors("graphql:\n  supergraph: a\n  colour: blue\n");
-        assert!(unknown.contains("colour"), "{unknown}");
-    }
-}
+mod tests;

@@ -3,8 +3,11 @@
 //! `connection_init` → `connection_ack`, and any number of `subscribe`
 //! operations, each answered with `next` messages and a `complete` (or an
 //! `error`); the client's `complete` cancels one. Queries and mutations
-//! sent this way get a single `next`. When the gateway starts to drain,
-//! every running operation gets a `complete` and the socket a close 1001.
+//! sent this way get a single `next`. Closing is a handshake both ways: a
+//! client's close frame is echoed before the connection ends, and after a
+//! server close (a protocol violation's 44xx code) the client's reply is
+//! awaited. When the gateway starts to drain, every running operation gets
+//! a `complete` and the socket a close 1001.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,7 +23,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use crate::body::GatewayBody;
 use crate::context::RequestContext;
 use crate::drain::Drain;
-use crate::graphql::error::{GraphqlError, RequestError};
+use crate::graphql::error::RequestError;
 use crate::graphql::execute::ExecutionOptions;
 use crate::graphql::handler::run;
 use crate::graphql::prepare::prepare;
@@ -31,6 +34,9 @@ use crate::ws_keepalive::{Keepalive, PING_TIMEOUT_CODE, PING_TIMEOUT_REASON, WsK
 use hive_router_query_planner::state::supergraph_state::OperationKind;
 
 const PROTOCOL: &str = "graphql-transport-ws";
+
+/// How long the server waits for the client's reply to its close frame.
+const CLOSE_REPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Answers the handshake and serves the socket in a task; a request that
 /// is not a valid graphql-transport-ws handshake gets a GraphQL error.
@@ -88,8 +94,15 @@ async fn serve(
             message = incoming.next() => {
                 let Some(Ok(message)) = message else { break };
                 heard.now();
+                if let Message::Close(_) = message {
+                    // tungstenite has queued the echo of the client's close
+                    // frame; flushing sends it and completes the handshake.
+                    let _ = sink.flush().await;
+                    break;
+                }
                 if let Some(close) = session.on_message(message) {
                     let _ = sink.send(close).await;
+                    await_close_reply(&mut incoming).await;
                     break;
                 }
             }
@@ -117,6 +130,12 @@ async fn serve(
 }
 
 type Sink = futures::stream::SplitSink<ServerSocket, Message>;
+/// After the server's close frame: reads until the client's reply ends the
+/// stream (bounded), so the connection closes with a handshake.
+async fn await_close_reply(incoming: &mut futures::stream::SplitStream<ServerSocket>) {
+    let drain = async { while let Some(Ok(_)) = incoming.next().await {} };
+    let _ = tokio::time::timeout(CLOSE_REPLY_WAIT, drain).await;
+}
 
 fn text(value: Value) -> Message {
     Message::text(value.to_string())
@@ -155,7 +174,6 @@ impl Session {
     fn on_message(&mut self, message: Message) -> Option<Message> {
         let parsed: Value = match &message {
             Message::Text(text) => serde_json::from_str(text.as_str()).ok()?,
-            Message::Close(_) => return Some(close(1000, "bye")),
             _ => return None,
         };
         match parsed["type"].as_str() {
@@ -218,7 +236,7 @@ async fn run_operation(
     let last = match result {
         Ok(()) => json!({ "type": "complete", "id": id }),
         Err(error) => {
-            let payload = [GraphqlError::new(error.code(), error.public_message())];
+            let payload = error.graphql_errors();
             json!({ "type": "error", "id": id, "payload": payload })
         }
     };
@@ -227,13 +245,14 @@ async fn run_operation(
 
 async fn stream_operation(
     id: &str,
-    request: GraphqlRequest,
+    mut request: GraphqlRequest,
     service: &GraphqlService,
     ctx: &RequestContext,
     out: &mpsc::Sender<Message>,
 ) -> Result<(), RequestError> {
     let supergraph = service.current().ok_or(RequestError::NotReady)?;
-    let prepared = prepare(&supergraph, &request, &service.settings.limits).await?;
+    service.persisted.resolve(&mut request)?;
+    let prepared = prepare(service, &supergraph, &request).await?;
     if prepared.kind != OperationKind::Subscription {
         let (data, errors) = run(&supergraph, &prepared, &service.settings, ctx).await?;
         let payload = if errors.is_empty() {
