@@ -83,6 +83,22 @@ impl FederatedGateway {
         body["data"].clone()
     }
 
+    /// POSTs a subscription asking for `text/event-stream`; checks it was
+    /// accepted with 200 and returns the streaming response.
+    pub async fn subscribe_sse(&self, query: &str, variables: Value) -> reqwest::Response {
+        let response = self
+            .gw
+            .client
+            .post(self.gw.url("/graphql"))
+            .header("accept", "text/event-stream")
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("subscription request sent");
+        assert_eq!(response.status(), 200, "subscription accepted");
+        response
+    }
+
     /// Opens a WebSocket on `/graphql` offering `graphql-transport-ws`;
     /// returns the socket and the handshake response.
     pub async fn connect_graphql_ws(&self) -> (GraphqlSocket, WsResponse) {

@@ -89,15 +89,8 @@ async fn websocket_subscribers_see_a_change_made_over_rest() {
 async fn sse_subscribers_see_a_change_made_over_rest() {
     let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
     let response = fed
-        .gw
-        .client
-        .post(fed.gw.url("/graphql"))
-        .header("accept", "text/event-stream")
-        .json(&json!({ "query": SUBSCRIPTION, "variables": { "id": PENDING_ORDER_ID } }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+        .subscribe_sse(SUBSCRIPTION, json!({ "id": PENDING_ORDER_ID }))
+        .await;
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     let mut body = response.bytes_stream();
     subscription_opened(&fed).await;

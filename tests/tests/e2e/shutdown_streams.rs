@@ -97,15 +97,8 @@ async fn subscription_opened(fed: &FederatedGateway, open: usize) {
 async fn a_graphql_sse_subscription_ends_with_a_shutting_down_error_then_complete() {
     let fed = federated().await;
     let response = fed
-        .gw
-        .client
-        .post(fed.gw.url("/graphql"))
-        .header("accept", "text/event-stream")
-        .json(&json!({ "query": SUBSCRIPTION, "variables": { "id": PENDING_ORDER_ID } }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+        .subscribe_sse(SUBSCRIPTION, json!({ "id": PENDING_ORDER_ID }))
+        .await;
     let mut events = StreamReader::sse(response);
     subscription_opened(&fed, 1).await;
     fed.gw.gateway.begin_shutdown();
