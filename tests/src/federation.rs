@@ -16,6 +16,11 @@ use gateway::graphql::source::fetch_sdl;
 use gateway::graphql::supergraph_compose::{SubgraphSdl, compose_supergraph};
 use mock_backends::{MockOptions, SubgraphKind, Subgraphs};
 use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::Response as WsResponse;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::gateway::TestGateway;
 
@@ -77,7 +82,44 @@ impl FederatedGateway {
         assert!(body.get("errors").is_none(), "unexpected errors: {body}");
         body["data"].clone()
     }
+
+    /// POSTs a subscription asking for `text/event-stream`; checks it was
+    /// accepted with 200 and returns the streaming response.
+    pub async fn subscribe_sse(&self, query: &str, variables: Value) -> reqwest::Response {
+        let response = self
+            .gw
+            .client
+            .post(self.gw.url("/graphql"))
+            .header("accept", "text/event-stream")
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("subscription request sent");
+        assert_eq!(response.status(), 200, "subscription accepted");
+        response
+    }
+
+    /// Opens a WebSocket on `/graphql` offering `graphql-transport-ws`;
+    /// returns the socket and the handshake response.
+    pub async fn connect_graphql_ws(&self) -> (GraphqlSocket, WsResponse) {
+        let mut request = self
+            .gw
+            .url("/graphql")
+            .replacen("http", "ws", 1)
+            .into_client_request()
+            .expect("a valid WebSocket URL");
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            HeaderValue::from_static("graphql-transport-ws"),
+        );
+        tokio_tungstenite::connect_async(request)
+            .await
+            .expect("WebSocket handshake")
+    }
 }
+
+/// A client WebSocket to the gateway.
+pub type GraphqlSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Every subgraph's name and URL.
 pub fn endpoints(subgraphs: &Subgraphs) -> Vec<SubgraphEndpoint> {

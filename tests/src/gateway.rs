@@ -18,6 +18,26 @@ use mock_backends::{MockBackends, MockOptions, ServiceKind};
 /// How long `eventually` waits before failing a test.
 pub const EVENTUALLY: Duration = Duration::from_secs(15);
 
+/// The routes.yaml literal of [`ECHO_ROUTES`], for `concat!` with more
+/// routes: `/echo/{*rest}` proxied to the users mock's `/debug/echo/{rest}`.
+#[macro_export]
+macro_rules! echo_routes {
+    () => {
+        r#"
+backends:
+  users: { url: $USERS }
+routes:
+  - path: /echo/{*rest}
+    backend: users
+    rewrite: { template: "/debug/echo/{rest}" }
+"#
+    };
+}
+
+/// One route, `/echo/{*rest}`, answered by the users mock's echo of the
+/// request it received.
+pub const ECHO_ROUTES: &str = echo_routes!();
+
 pub struct TestGateway {
     pub gateway: RunningGateway,
     pub mocks: MockBackends,

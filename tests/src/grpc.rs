@@ -121,6 +121,20 @@ pub async fn set_status(gateway: &TestGateway, order_id: &str, status: &str) {
     assert_eq!(response.status(), 200, "status change to {status}");
 }
 
+/// Opens WatchOrder on the gateway for `order_id`, as SSE when `sse`
+/// (else NDJSON), and checks the stream was accepted with 200.
+pub async fn watch_order(gateway: &TestGateway, order_id: &str, sse: bool) -> reqwest::Response {
+    let mut request = gateway
+        .client
+        .get(gateway.url(&format!("/grpc/v1/orders/{order_id}/watch")));
+    if sse {
+        request = request.header("accept", "text/event-stream");
+    }
+    let response = request.send().await.expect("watch request sent");
+    assert_eq!(response.status(), 200, "watch accepted");
+    response
+}
+
 /// Creates a PENDING order through the gateway and returns its id.
 pub async fn new_order_id(gateway: &TestGateway) -> String {
     let (status, _, created) = json_call(

@@ -89,6 +89,12 @@ pub async fn send_json(request: reqwest::RequestBuilder) -> (reqwest::StatusCode
     (status, body)
 }
 
+/// Sends a request and returns its JSON body, whatever the status.
+pub async fn json_body(request: reqwest::RequestBuilder) -> Value {
+    let response = request.send().await.expect("request is answered");
+    response.json().await.expect("JSON body")
+}
+
 /// The stable error code of a JSON error body.
 pub fn error_code(body: &Value) -> &str {
     body["error"]["code"]

@@ -4,7 +4,7 @@
 
 use futures::StreamExt;
 use tests::gateway::TestGateway;
-use tests::grpc::{StreamReader, new_order_id};
+use tests::grpc::{StreamReader, new_order_id, watch_order};
 use tests::mocks::within;
 use tests::raw::read_until_closed;
 use tokio_tungstenite::tungstenite::Message;
@@ -27,13 +27,7 @@ async fn gateway() -> TestGateway {
 async fn a_quiet_grpc_sse_stream_gets_heartbeat_comments() {
     let gateway = gateway().await;
     let id = new_order_id(&gateway).await;
-    let response = gateway
-        .client
-        .get(gateway.url(&format!("/grpc/v1/orders/{id}/watch")))
-        .header("accept", "text/event-stream")
-        .send()
-        .await
-        .unwrap();
+    let response = watch_order(&gateway, &id, true).await;
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     let mut events = StreamReader::sse(response);
     // Nothing happens to the order: the first thing on the wire is a
@@ -89,23 +83,12 @@ async fn a_grpc_websocket_client_that_never_answers_pings_is_closed_with_1001() 
 
 #[tokio::test]
 async fn a_graphql_websocket_client_that_never_answers_pings_is_closed_with_1001() {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let fed = tests::federation::FederatedGateway::start(&format!(
         "server:\n  streams: {{ websocket_ping_interval: 100ms, websocket_pong_timeout: 200ms }}\n{}",
         tests::federation::SUPERGRAPH_FILE_CONFIG
     ))
     .await;
-    let mut request = fed
-        .gw
-        .url("/graphql")
-        .replacen("http", "ws", 1)
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let (socket, _) = fed.connect_graphql_ws().await;
     assert_closed_for_ping_timeout(socket).await;
 }
 

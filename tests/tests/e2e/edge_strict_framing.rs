@@ -6,17 +6,8 @@
 use std::net::SocketAddr;
 
 use mock_backends::RecordedRequest;
-use tests::gateway::TestGateway;
+use tests::gateway::{ECHO_ROUTES, TestGateway};
 use tests::raw_http::{exchange, send};
-
-const ROUTES: &str = r#"
-backends:
-  users: { url: $USERS }
-routes:
-  - path: /echo/{*rest}
-    backend: users
-    rewrite: { template: "/debug/echo/{rest}" }
-"#;
 
 /// The users mock's requests whose path mentions `marker`.
 fn received(gw: &TestGateway, marker: &str) -> Vec<RecordedRequest> {
@@ -60,7 +51,7 @@ async fn assert_refused_without_smuggling(gw: &TestGateway, framing: &str, body:
 
 #[tokio::test]
 async fn ambiguous_transfer_encodings_are_refused_by_the_gateway() {
-    let gw = TestGateway::start(ROUTES).await;
+    let gw = TestGateway::start(ECHO_ROUTES).await;
     for framing in [
         "Transfer-Encoding: chunked, chunked\r\n",
         "Transfer-Encoding: gzip, chunked\r\n",
@@ -77,7 +68,7 @@ async fn ambiguous_transfer_encodings_are_refused_by_the_gateway() {
 
 #[tokio::test]
 async fn framing_hyper_refuses_is_refused_before_any_routing() {
-    let gw = TestGateway::start(ROUTES).await;
+    let gw = TestGateway::start(ECHO_ROUTES).await;
     for framing in [
         "Transfer-Encoding: identity\r\n",
         "Transfer-Encoding: xchunked\r\n",
@@ -105,7 +96,7 @@ async fn framing_hyper_refuses_is_refused_before_any_routing() {
 /// bytes after the chunked body are never read as a request.
 #[tokio::test]
 async fn transfer_encoding_with_content_length_cannot_smuggle() {
-    let gw = TestGateway::start(ROUTES).await;
+    let gw = TestGateway::start(ECHO_ROUTES).await;
     for framing in [
         "Content-Length: 6\r\nTransfer-Encoding: chunked\r\n",
         "Transfer-Encoding: chunked\r\nContent-Length: 6\r\n",
@@ -130,7 +121,7 @@ async fn transfer_encoding_with_content_length_cannot_smuggle() {
 
 #[tokio::test]
 async fn malformed_chunked_bodies_are_the_clients_400_not_a_502() {
-    let gw = TestGateway::start(ROUTES).await;
+    let gw = TestGateway::start(ECHO_ROUTES).await;
     let long_extension = format!("5;{}\r\nhello\r\n0\r\n\r\n", "x".repeat(20_000));
     for body in [
         "-0x0\r\n\r\n",
@@ -165,7 +156,7 @@ async fn malformed_chunked_bodies_are_the_clients_400_not_a_502() {
 
 #[tokio::test]
 async fn a_well_formed_chunked_request_still_passes_and_keeps_the_connection() {
-    let gw = TestGateway::start(ROUTES).await;
+    let gw = TestGateway::start(ECHO_ROUTES).await;
     let request = b"POST /echo/ok HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n\
                     5\r\nhello\r\n0\r\n\r\n\
                     GET /echo/second HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n";
@@ -179,7 +170,7 @@ async fn a_well_formed_chunked_request_still_passes_and_keeps_the_connection() {
 /// request is re-framed upstream, so no backend sees them.
 #[tokio::test]
 async fn bare_lf_heads_are_accepted_and_reframed() {
-    let gw = TestGateway::start(ROUTES).await;
+    let gw = TestGateway::start(ECHO_ROUTES).await;
     let answer = send(
         gw.gateway.addr,
         b"GET /echo/lf HTTP/1.1\nHost: gw\nConnection: close\n\n",

@@ -2,17 +2,8 @@
 //! absolute-form target that must agree with it, and HTTP/2's
 //! `:authority`.
 
-use tests::gateway::TestGateway;
+use tests::gateway::{ECHO_ROUTES, TestGateway};
 use tests::raw_http::send;
-
-const ROUTES: &str = r#"
-backends:
-  users: { url: $USERS }
-routes:
-  - path: /echo/{*rest}
-    backend: users
-    rewrite: { template: "/debug/echo/{rest}" }
-"#;
 
 async fn status_and_code(gw: &TestGateway, head: &str) -> (u16, String) {
     let request = format!("{head}Connection: close\r\n\r\n");
@@ -31,7 +22,7 @@ fn backend_saw(gw: &TestGateway, marker: &str) -> bool {
 
 #[tokio::test]
 async fn http11_needs_exactly_one_valid_host() {
-    let gw = TestGateway::start(ROUTES).await;
+    let gw = TestGateway::start(ECHO_ROUTES).await;
     let cases = [
         ("GET /echo/h1 HTTP/1.1\r\n", 400, "MISSING_HOST"),
         (
@@ -77,7 +68,7 @@ async fn http11_needs_exactly_one_valid_host() {
 
 #[tokio::test]
 async fn an_absolute_form_target_must_agree_with_host() {
-    let gw = TestGateway::start(ROUTES).await;
+    let gw = TestGateway::start(ECHO_ROUTES).await;
     let mismatch = "GET http://evil.example/echo/abs1 HTTP/1.1\r\nHost: api.example.com\r\n";
     assert_eq!(
         status_and_code(&gw, mismatch).await,
@@ -93,7 +84,7 @@ async fn an_absolute_form_target_must_agree_with_host() {
 
 #[tokio::test]
 async fn http2_authority_and_host_must_agree() {
-    let gw = TestGateway::start(ROUTES).await;
+    let gw = TestGateway::start(ECHO_ROUTES).await;
     let client = tests::mocks::h2c();
     let ok = client.get(gw.url("/echo/h2ok")).send().await.unwrap();
     assert_eq!(ok.status(), 200);

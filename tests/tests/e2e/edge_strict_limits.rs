@@ -5,19 +5,15 @@
 use tests::gateway::TestGateway;
 use tests::raw_http::send;
 
-const ROUTES: &str = r#"
-backends:
-  users: { url: $USERS }
-routes:
-  - path: /echo/{*rest}
-    backend: users
-    rewrite: { template: "/debug/echo/{rest}" }
-  - path: /upload
+const ROUTES: &str = concat!(
+    tests::echo_routes!(),
+    r#"  - path: /upload
     method: POST
     backend: users
     rewrite: { template: /debug/upload }
     max_body: unlimited
-"#;
+"#
+);
 
 const MIB: usize = 1024 * 1024;
 

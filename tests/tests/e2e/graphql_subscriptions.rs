@@ -9,7 +9,6 @@ use tests::federation::{FederatedGateway, SUPERGRAPH_FILE_CONFIG};
 use tests::gateway::eventually;
 use tests::mocks::within;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 const SUBSCRIPTION: &str = "subscription($id: ID) { orderStatusChanged(id: $id) { previousStatus status order { id customer { name } } } }";
 
@@ -45,17 +44,7 @@ fn expected_event() -> Value {
 #[tokio::test]
 async fn websocket_subscribers_see_a_change_made_over_rest() {
     let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
-    let mut request = fed
-        .gw
-        .url("/graphql")
-        .replacen("http", "ws", 1)
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let (mut socket, response) = fed.connect_graphql_ws().await;
     assert_eq!(
         response.headers()["sec-websocket-protocol"],
         "graphql-transport-ws"
@@ -100,15 +89,8 @@ async fn websocket_subscribers_see_a_change_made_over_rest() {
 async fn sse_subscribers_see_a_change_made_over_rest() {
     let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
     let response = fed
-        .gw
-        .client
-        .post(fed.gw.url("/graphql"))
-        .header("accept", "text/event-stream")
-        .json(&json!({ "query": SUBSCRIPTION, "variables": { "id": PENDING_ORDER_ID } }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+        .subscribe_sse(SUBSCRIPTION, json!({ "id": PENDING_ORDER_ID }))
+        .await;
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     let mut body = response.bytes_stream();
     subscription_opened(&fed).await;

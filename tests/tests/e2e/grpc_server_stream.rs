@@ -3,20 +3,14 @@
 //! object, and a client that leaves cancelling the backend call.
 
 use mock_backends::Outcome;
-use tests::grpc::{StreamReader, bridge, grpc_calls, new_order_id, set_status};
+use tests::grpc::{StreamReader, bridge, grpc_calls, new_order_id, set_status, watch_order};
 use tests::mocks::{cancelled_call, within};
 
 #[tokio::test]
 async fn ndjson_updates_arrive_one_by_one_as_they_happen() {
     let gateway = bridge().await;
     let id = new_order_id(&gateway).await;
-    let response = gateway
-        .client
-        .get(gateway.url(&format!("/grpc/v1/orders/{id}/watch")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    let response = watch_order(&gateway, &id, false).await;
     assert_eq!(response.headers()["content-type"], "application/x-ndjson");
     let mut lines = StreamReader::ndjson(response);
     // Each change is made only after the previous update was received: the
@@ -48,14 +42,7 @@ async fn ndjson_updates_arrive_one_by_one_as_they_happen() {
 async fn sse_when_the_client_asks_for_event_stream() {
     let gateway = bridge().await;
     let id = new_order_id(&gateway).await;
-    let url = gateway.url(&format!("/grpc/v1/orders/{id}/watch"));
-    let response = gateway
-        .client
-        .get(url)
-        .header("accept", "text/event-stream")
-        .send()
-        .await
-        .unwrap();
+    let response = watch_order(&gateway, &id, true).await;
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     let mut events = StreamReader::sse(response);
     set_status(&gateway, &id, "cancelled").await;
@@ -71,14 +58,7 @@ async fn a_mid_stream_error_becomes_a_final_error_object_or_event() {
     let gateway = bridge().await;
     for sse in [false, true] {
         let id = new_order_id(&gateway).await;
-        let mut request = gateway
-            .client
-            .get(gateway.url(&format!("/grpc/v1/orders/{id}/watch")));
-        if sse {
-            request = request.header("accept", "text/event-stream");
-        }
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status(), 200);
+        let response = watch_order(&gateway, &id, sse).await;
         let delete = tests::mocks::url(&gateway.mocks.orders, &format!("/v1/orders/{id}"));
         assert!(
             gateway
@@ -130,13 +110,7 @@ async fn an_unknown_order_is_404_before_the_stream_opens() {
 async fn a_client_that_disconnects_cancels_the_backend_call() {
     let gateway = bridge().await;
     let id = new_order_id(&gateway).await;
-    let response = gateway
-        .client
-        .get(gateway.url(&format!("/grpc/v1/orders/{id}/watch")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    let response = watch_order(&gateway, &id, false).await;
     let control = &gateway.mocks.orders_grpc.control;
     let in_flight = |calls: &[mock_backends::RecordedRequest]| {
         calls

@@ -2,6 +2,7 @@
 //! endpoint that refuses connections.
 
 use std::net::SocketAddr;
+use tests::mocks::json_body;
 
 use mock_backends::{Faults, ServiceHandle, ServiceKind};
 use serde_json::Value;
@@ -121,15 +122,7 @@ async fn a_refusing_endpoint_is_ejected_then_brought_back() {
 
 /// `GET /upstreams`' entry for each instance, in the instances' order.
 async fn endpoint_states(gw: &TestGateway, instances: &[ServiceHandle]) -> Vec<Value> {
-    let report: Value = gw
-        .client
-        .get(gw.admin_url("/upstreams"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let report = json_body(gw.client.get(gw.admin_url("/upstreams"))).await;
     let endpoints = report["users"]["endpoints"]
         .as_array()
         .cloned()

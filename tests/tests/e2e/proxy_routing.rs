@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 use tests::gateway::TestGateway;
+use tests::mocks::json_body;
 
 const ROUTES: &str = r#"
 backends:
@@ -36,7 +37,7 @@ async fn echo_path(gw: &TestGateway, path: &str, host: Option<&str>) -> String {
     if let Some(host) = host {
         request = request.header("host", host);
     }
-    let body: Value = request.send().await.unwrap().json().await.unwrap();
+    let body = json_body(request).await;
     body["path"].as_str().unwrap_or_default().to_owned()
 }
 
@@ -108,15 +109,7 @@ async fn h2c_clients_are_served() {
 #[tokio::test]
 async fn the_default_routes_yaml_serves_the_mock_backends() {
     let gw = TestGateway::with_default_routes().await;
-    let list: Value = gw
-        .client
-        .get(gw.url("/v1/orders?page_size=2"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = json_body(gw.client.get(gw.url("/v1/orders?page_size=2"))).await;
     assert_eq!(list["items"].as_array().map(Vec::len), Some(2));
     let order = mock_backends::seed::FIRST_ORDER_ID;
     for path in [

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use tests::mocks::json_body;
 
 use serde_json::Value;
 use tests::gateway::{TestGateway, eventually};
@@ -192,29 +193,13 @@ async fn a_file_written_slowly_is_read_once_it_is_stable() {
 #[tokio::test]
 async fn reloading_an_unchanged_file_says_unchanged() {
     let gw = TestGateway::start_unwatched(V1).await;
-    let answer: Value = gw
-        .client
-        .post(gw.admin_url("/reload"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = json_body(gw.client.post(gw.admin_url("/reload"))).await;
     assert_eq!(
         answer,
         serde_json::json!({"reloaded": false, "unchanged": true, "version": 1})
     );
     gw.update_config(V2);
-    let answer: Value = gw
-        .client
-        .post(gw.admin_url("/reload"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = json_body(gw.client.post(gw.admin_url("/reload"))).await;
     assert_eq!(
         answer,
         serde_json::json!({"reloaded": true, "unchanged": false, "version": 2})

@@ -9,25 +9,15 @@ use mock_backends::seed::PENDING_ORDER_ID;
 use serde_json::{Value, json};
 use tests::federation::{FederatedGateway, SUPERGRAPH_FILE_CONFIG};
 use tests::gateway::{TestGateway, eventually};
-use tests::grpc::{StreamReader, bridge, new_order_id};
+use tests::grpc::{StreamReader, bridge, new_order_id, watch_order};
 use tests::mocks::{cancelled_call, within};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 const SUBSCRIPTION: &str =
     "subscription($id: ID) { orderStatusChanged(id: $id) { status order { id } } }";
 
 async fn open_watch(gateway: &TestGateway, sse: bool) -> reqwest::Response {
-    let id = new_order_id(gateway).await;
-    let mut request = gateway
-        .client
-        .get(gateway.url(&format!("/grpc/v1/orders/{id}/watch")));
-    if sse {
-        request = request.header("accept", "text/event-stream");
-    }
-    let response = request.send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    response
+    watch_order(gateway, &new_order_id(gateway).await, sse).await
 }
 
 fn assert_shutting_down(status: &Value) {
@@ -107,15 +97,8 @@ async fn subscription_opened(fed: &FederatedGateway, open: usize) {
 async fn a_graphql_sse_subscription_ends_with_a_shutting_down_error_then_complete() {
     let fed = federated().await;
     let response = fed
-        .gw
-        .client
-        .post(fed.gw.url("/graphql"))
-        .header("accept", "text/event-stream")
-        .json(&json!({ "query": SUBSCRIPTION, "variables": { "id": PENDING_ORDER_ID } }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+        .subscribe_sse(SUBSCRIPTION, json!({ "id": PENDING_ORDER_ID }))
+        .await;
     let mut events = StreamReader::sse(response);
     subscription_opened(&fed, 1).await;
     fed.gw.gateway.begin_shutdown();
@@ -133,17 +116,7 @@ async fn a_graphql_sse_subscription_ends_with_a_shutting_down_error_then_complet
 #[tokio::test]
 async fn a_graphql_websocket_subscription_gets_complete_then_close_1001() {
     let fed = federated().await;
-    let mut request = fed
-        .gw
-        .url("/graphql")
-        .replacen("http", "ws", 1)
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let (mut socket, _) = fed.connect_graphql_ws().await;
     let send = |value: Value| Message::text(value.to_string());
     socket
         .send(send(json!({ "type": "connection_init" })))

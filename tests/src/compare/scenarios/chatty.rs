@@ -7,12 +7,12 @@
 use http::Method;
 use mock_backends::ServiceKind;
 
-use super::protocols::graphql_bodies;
+use super::protocols::gateway_graphql_probe;
 use super::{RunContext, order_ids, order_uris};
 use crate::compare::clients::{HttpClient, HttpVersion};
 use crate::compare::environment::suite_config::{COMPOSED_PATH, COMPOSED_SEQUENTIAL_PATH};
 use crate::compare::needs::Need;
-use crate::compare::probes::{ChattyClient, Counted, Fanout, GraphqlPost, HttpGet};
+use crate::compare::probes::{ChattyClient, Counted, Fanout, HttpGet};
 use crate::compare::report::ScenarioReport;
 
 /// Number of series (for the progress estimate).
@@ -155,16 +155,7 @@ async fn graphql_series(ctx: &RunContext<'_>, report: &mut ScenarioReport) {
         ctx.skipped(&[plan]);
         return report.skip(name, "GraphQL", reason);
     }
-    let client = HttpClient::new(HttpVersion::Http1);
-    let probe = GraphqlPost {
-        client: client.clone(),
-        uri: format!("{}/graphql", ctx.env.gateway_base())
-            .parse()
-            .unwrap_or_default(),
-        bodies: graphql_bodies(DETAILS_QUERY),
-    };
-    let stats = ctx
-        .measure(name, &Counted::new(probe, client.wire()), plan)
-        .await;
+    let probe = gateway_graphql_probe(ctx, DETAILS_QUERY);
+    let stats = ctx.measure(name, &probe, plan).await;
     report.measured(name, "GraphQL", plan, stats);
 }

@@ -166,22 +166,8 @@ async fn graphql_series(ctx: &RunContext<'_>, report: &mut ScenarioReport) {
         ctx.skipped(&ctx.profile.protocols());
         return report.skip(name, "GraphQL", reason);
     }
-    let client = HttpClient::new(HttpVersion::Http1);
-    let probe = GraphqlPost {
-        client: client.clone(),
-        uri: format!("{}/graphql", ctx.env.gateway_base())
-            .parse()
-            .unwrap_or_default(),
-        bodies: graphql_bodies(GET_ORDER_QUERY),
-    };
-    run_plans(
-        ctx,
-        report,
-        name,
-        "GraphQL",
-        &Counted::new(probe, client.wire()),
-    )
-    .await;
+    let probe = gateway_graphql_probe(ctx, GET_ORDER_QUERY);
+    run_plans(ctx, report, name, "GraphQL", &probe).await;
 }
 
 async fn run_plans<P: Probe>(
@@ -202,8 +188,22 @@ async fn run_plans<P: Probe>(
 const GET_ORDER_QUERY: &str = "query GetOrder($id: ID!) { order(id: $id) { id status total \
 createdAt items { quantity unitPrice product { id } } } }";
 
+/// A counted probe POSTing `query` (one body per seeded order) to the
+/// gateway's `/graphql` over HTTP/1.1.
+pub(super) fn gateway_graphql_probe(ctx: &RunContext<'_>, query: &str) -> Counted<GraphqlPost> {
+    let client = HttpClient::new(HttpVersion::Http1);
+    let probe = GraphqlPost {
+        client: client.clone(),
+        uri: format!("{}/graphql", ctx.env.gateway_base())
+            .parse()
+            .unwrap_or_default(),
+        bodies: graphql_bodies(query),
+    };
+    Counted::new(probe, client.wire())
+}
+
 /// One request body per seeded order: `{"query": ..., "variables": {"id": ...}}`.
-pub(super) fn graphql_bodies(query: &str) -> Vec<Bytes> {
+fn graphql_bodies(query: &str) -> Vec<Bytes> {
     order_ids()
         .iter()
         .map(|id| Bytes::from(json!({ "query": query, "variables": { "id": id } }).to_string()))
