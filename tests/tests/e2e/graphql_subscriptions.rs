@@ -142,20 +142,8 @@ async fn an_invalid_websocket_handshake_is_a_400_graphql_error_naming_what_is_wr
 }
 
 /// A graphql-transport-ws session after `connection_ack`.
-async fn acknowledged_socket(
-    fed: &FederatedGateway,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    let mut request = fed
-        .gw
-        .url("/graphql")
-        .replacen("http", "ws", 1)
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+async fn acknowledged_socket(fed: &FederatedGateway) -> tests::federation::GraphqlSocket {
+    let (mut socket, _) = fed.connect_graphql_ws().await;
     socket
         .send(Message::text(
             json!({ "type": "connection_init" }).to_string(),
