@@ -9,6 +9,7 @@ mod compose_kinds;
 mod compose_results;
 mod compose_support;
 mod compose_timing;
+mod federation_batch_fetch;
 mod graphql_errors;
 mod graphql_graphiql;
 mod graphql_introspection;
