@@ -11,6 +11,7 @@
 
 mod entities;
 mod fetch;
+mod representation;
 mod subgraph_call;
 pub(crate) mod tree;
 
@@ -41,9 +42,13 @@ pub(crate) struct ExecutionContext<'a> {
     errors: Mutex<Vec<GraphqlError>>,
 }
 
-impl ExecutionContext<'_> {
+impl<'a> ExecutionContext<'a> {
     pub(crate) fn with_data<R>(&self, f: impl FnOnce(&mut Value) -> R) -> R {
         f(&mut self.data.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    pub(crate) fn types(&self) -> tree::PossibleTypes<'a> {
+        tree::PossibleTypes(&self.supergraph.planner.supergraph)
     }
 
     pub(crate) fn push_errors(&self, errors: impl IntoIterator<Item = GraphqlError>) {

@@ -10,6 +10,7 @@ mod compose_results;
 mod compose_support;
 mod compose_timing;
 mod federation_batch_fetch;
+mod federation_interface_object;
 mod graphql_errors;
 mod graphql_graphiql;
 mod graphql_introspection;

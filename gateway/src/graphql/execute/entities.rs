@@ -15,8 +15,9 @@ use serde_json::{Map, Value};
 
 use super::ExecutionContext;
 use super::fetch::used_variables;
+use super::representation::representation;
 use super::subgraph_call::{self, SubgraphError, SubgraphResponse};
-use super::tree::{self, Position};
+use super::tree::{self, Position, PossibleTypes};
 
 /// The variable and response key of a plain (Flatten) entity fetch.
 const REPRESENTATIONS: &str = "representations";
@@ -109,8 +110,14 @@ pub(crate) async fn batch_fetch(ctx: &ExecutionContext<'_>, node: &BatchFetchNod
 }
 
 async fn run(ctx: &ExecutionContext<'_>, mut fetch: EntityFetch<'_>) {
-    let mut gathered: Vec<Gathered> =
-        ctx.with_data(|root| fetch.groups.iter().map(|g| gather(root, g)).collect());
+    let types = ctx.types();
+    let mut gathered: Vec<Gathered> = ctx.with_data(|root| {
+        fetch
+            .groups
+            .iter()
+            .map(|g| gather(root, g, types))
+            .collect()
+    });
     if gathered.iter().all(|g| g.representations.is_empty()) {
         return;
     }
@@ -137,18 +144,18 @@ async fn run(ctx: &ExecutionContext<'_>, mut fetch: EntityFetch<'_>) {
     }
 }
 
-fn gather(root: &Value, group: &EntityGroup<'_>) -> Gathered {
+fn gather(root: &Value, group: &EntityGroup<'_>, types: PossibleTypes<'_>) -> Gathered {
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut batch = Gathered::default();
     for path in group.paths {
-        for position in tree::collect_positions(root, path.as_slice()) {
+        for position in tree::collect_positions(root, path.as_slice(), types) {
             let Some(entity) = tree::get(root, &position) else {
                 continue;
             };
-            let Some(mut representation) = tree::representation(entity, group.requires) else {
+            let Some(mut representation) = representation(entity, group.requires, types) else {
                 continue;
             };
-            tree::apply_rewrites(&mut representation, group.input_rewrites);
+            tree::apply_rewrites(&mut representation, group.input_rewrites, types);
             let key = representation.to_string();
             let index = *seen.entry(key).or_insert_with(|| {
                 batch.representations.push(representation);
@@ -170,6 +177,7 @@ fn merge(
         Some(Value::Object(data)) => data,
         _ => Map::new(),
     };
+    let types = ctx.types();
     let answers: Vec<Vec<Value>> = fetch
         .groups
         .iter()
@@ -179,7 +187,7 @@ fn merge(
                 _ => Vec::new(),
             };
             for entity in &mut entities {
-                tree::apply_rewrites(entity, group.output_rewrites);
+                tree::apply_rewrites(entity, group.output_rewrites, types);
             }
             entities
         })
@@ -198,10 +206,28 @@ fn merge(
                 else {
                     continue;
                 };
-                tree::deep_merge(target, entity.clone());
+                merge_entity(target, entity, types);
             }
         }
     });
+}
+
+/// Merges a subgraph's answer for one entity. A `__typename` naming an
+/// interface (from a subgraph that knows the type only as an
+/// `@interfaceObject`) never replaces the concrete type already known.
+fn merge_entity(target: &mut Value, entity: &Value, types: PossibleTypes<'_>) {
+    let mut entity = entity.clone();
+    let abstract_typename = entity
+        .get("__typename")
+        .and_then(Value::as_str)
+        .is_some_and(|t| types.is_interface(t));
+    let known = target.get("__typename").is_some_and(Value::is_string);
+    if abstract_typename && known {
+        if let Value::Object(object) = &mut entity {
+            object.remove("__typename");
+        }
+    }
+    tree::deep_merge(target, entity);
 }
 
 /// A subgraph error at `[response_key, i, rest..]` is reported at the

@@ -24,7 +24,7 @@ pub(crate) async fn root_fetch(ctx: &ExecutionContext<'_>, node: &FetchNode) {
             ctx.push_errors(rewritten.collect::<Vec<_>>());
             if let Some(mut data) = data {
                 if let Some(rewrites) = &node.output_rewrites {
-                    tree::apply_rewrites(&mut data, rewrites);
+                    tree::apply_rewrites(&mut data, rewrites, ctx.types());
                 }
                 ctx.with_data(|root| tree::deep_merge(root, data));
             }

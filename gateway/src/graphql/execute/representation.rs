@@ -1,0 +1,106 @@
+//! Entity representations: the object sent to a subgraph's `_entities`
+//! for one entity of the tree, built from the fetch's `requires`
+//! selection. Type conditions match by possible types, so an entity
+//! typed `Admin` matches `... on Account` when `Admin` implements the
+//! `Account` interface (the planner then rewrites `__typename` for a
+//! subgraph that knows `Account` only as an `@interfaceObject`).
+
+use hive_router_query_planner::ast::selection_item::SelectionItem;
+use hive_router_query_planner::ast::selection_set::{FieldSelection, SelectionSet};
+use serde_json::{Map, Value};
+
+use super::tree::{PossibleTypes, deep_merge};
+
+/// The representation of `entity` for a `requires` selection: the key
+/// and required fields under their field names. `None` when no type
+/// condition of the selection matches the entity.
+pub(crate) fn representation(
+    entity: &Value,
+    requires: &SelectionSet,
+    types: PossibleTypes<'_>,
+) -> Option<Value> {
+    let object = entity.as_object()?;
+    let typename = object.get("__typename").and_then(Value::as_str);
+    let projector = Projector { types };
+    let mut out = Map::new();
+    let mut matched = false;
+    for item in &requires.items {
+        match item {
+            SelectionItem::InlineFragment(fragment) => {
+                if typename.is_some_and(|t| types.matches(t, &fragment.type_condition)) {
+                    matched = true;
+                    projector.selections_into(object, &fragment.selections, &mut out);
+                }
+            }
+            SelectionItem::Field(field) => {
+                matched = true;
+                projector.field_into(object, field, &mut out);
+            }
+            SelectionItem::FragmentSpread(_) => {}
+        }
+    }
+    matched.then_some(Value::Object(out))
+}
+
+struct Projector<'t> {
+    types: PossibleTypes<'t>,
+}
+
+impl Projector<'_> {
+    fn selections_into(
+        &self,
+        object: &Map<String, Value>,
+        selections: &SelectionSet,
+        out: &mut Map<String, Value>,
+    ) {
+        let typename = object.get("__typename").and_then(Value::as_str);
+        for item in &selections.items {
+            match item {
+                SelectionItem::Field(field) => self.field_into(object, field, out),
+                SelectionItem::InlineFragment(fragment) => {
+                    if typename.is_none_or(|t| self.types.matches(t, &fragment.type_condition)) {
+                        self.selections_into(object, &fragment.selections, out);
+                    }
+                }
+                SelectionItem::FragmentSpread(_) => {}
+            }
+        }
+    }
+
+    fn field_into(
+        &self,
+        object: &Map<String, Value>,
+        field: &FieldSelection,
+        out: &mut Map<String, Value>,
+    ) {
+        let value = object
+            .get(field.selection_identifier())
+            .or_else(|| object.get(&field.name));
+        let Some(value) = value else { return };
+        let projected = if field.selections.is_empty() {
+            value.clone()
+        } else {
+            self.value(value, &field.selections)
+        };
+        match out.get_mut(&field.name) {
+            Some(existing) => deep_merge(existing, projected),
+            None => {
+                out.insert(field.name.clone(), projected);
+            }
+        }
+    }
+
+    fn value(&self, value: &Value, selections: &SelectionSet) -> Value {
+        match value {
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|i| self.value(i, selections)).collect())
+            }
+            Value::Object(object) => {
+                let mut out = Map::new();
+                self.selections_into(object, selections, &mut out);
+                Value::Object(out)
+            }
+            other => other.clone(),
+        }
+    }
+}
