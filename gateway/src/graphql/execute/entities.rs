@@ -222,10 +222,8 @@ fn merge_entity(target: &mut Value, entity: &Value, types: PossibleTypes<'_>) {
         .and_then(Value::as_str)
         .is_some_and(|t| types.is_interface(t));
     let known = target.get("__typename").is_some_and(Value::is_string);
-    if abstract_typename && known {
-        if let Value::Object(object) = &mut entity {
-            object.remove("__typename");
-        }
+    if let (true, Value::Object(object)) = (abstract_typename && known, &mut entity) {
+        object.remove("__typename");
     }
     tree::deep_merge(target, entity);
 }
