@@ -9,6 +9,7 @@ mod compose_kinds;
 mod compose_results;
 mod compose_support;
 mod compose_timing;
+mod federation_aliased_requires;
 mod federation_batch_fetch;
 mod federation_interface_object;
 mod graphql_errors;

@@ -3,7 +3,9 @@
 //! selection. Type conditions match by possible types, so an entity
 //! typed `Admin` matches `... on Account` when `Admin` implements the
 //! `Account` interface (the planner then rewrites `__typename` for a
-//! subgraph that knows `Account` only as an `@interfaceObject`).
+//! subgraph that knows `Account` only as an `@interfaceObject`). A field
+//! the planner fetched under an internal alias is read there and sent
+//! under its field name.
 
 use hive_router_query_planner::ast::selection_item::SelectionItem;
 use hive_router_query_planner::ast::selection_set::{FieldSelection, SelectionSet};
@@ -73,19 +75,22 @@ impl Projector<'_> {
         field: &FieldSelection,
         out: &mut Map<String, Value>,
     ) {
-        let value = object
-            .get(field.selection_identifier())
-            .or_else(|| object.get(&field.name));
-        let Some(value) = value else { return };
+        // `comments: _internal_qp_alias_0 { … }`: the planner fetched the
+        // required field under an internal alias (the selection's name);
+        // the subgraph expects it under its field name (the alias).
+        let Some(value) = object.get(&field.name) else {
+            return;
+        };
         let projected = if field.selections.is_empty() {
             value.clone()
         } else {
             self.value(value, &field.selections)
         };
-        match out.get_mut(&field.name) {
+        let key = field.selection_identifier();
+        match out.get_mut(key) {
             Some(existing) => deep_merge(existing, projected),
             None => {
-                out.insert(field.name.clone(), projected);
+                out.insert(key.to_owned(), projected);
             }
         }
     }
