@@ -12,6 +12,7 @@ mod compose_timing;
 mod federation_aliased_requires;
 mod federation_batch_fetch;
 mod federation_interface_object;
+mod federation_missing_key;
 mod graphql_errors;
 mod graphql_graphiql;
 mod graphql_introspection;

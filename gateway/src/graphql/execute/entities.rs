@@ -15,9 +15,10 @@ use serde_json::{Map, Value};
 
 use super::ExecutionContext;
 use super::fetch::used_variables;
-use super::representation::representation;
+use super::representation::{Representation, representation};
 use super::subgraph_call::{self, SubgraphError, SubgraphResponse};
 use super::tree::{self, Position, PossibleTypes};
+use crate::graphql::error::GraphqlError;
 
 /// The variable and response key of a plain (Flatten) entity fetch.
 const REPRESENTATIONS: &str = "representations";
@@ -50,6 +51,8 @@ struct EntityFetch<'n> {
 struct Gathered {
     representations: Vec<Value>,
     targets: Vec<(Position, usize)>,
+    /// Entities without a value for a key field, and that field: not sent.
+    invalid: Vec<(Position, String)>,
 }
 
 /// A Flatten(Fetch) node: entities at `path`.
@@ -118,6 +121,7 @@ async fn run(ctx: &ExecutionContext<'_>, mut fetch: EntityFetch<'_>) {
             .map(|g| gather(root, g, types))
             .collect()
     });
+    null_invalid_entities(ctx, fetch.service, &gathered);
     if gathered.iter().all(|g| g.representations.is_empty()) {
         return;
     }
@@ -152,8 +156,13 @@ fn gather(root: &Value, group: &EntityGroup<'_>, types: PossibleTypes<'_>) -> Ga
             let Some(entity) = tree::get(root, &position) else {
                 continue;
             };
-            let Some(mut representation) = representation(entity, group.requires, types) else {
-                continue;
+            let mut representation = match representation(entity, group.requires, types) {
+                Representation::Valid(representation) => representation,
+                Representation::Invalid(field) => {
+                    batch.invalid.push((position, field));
+                    continue;
+                }
+                Representation::NotApplicable => continue,
             };
             tree::apply_rewrites(&mut representation, group.input_rewrites, types);
             let key = representation.to_string();
@@ -165,6 +174,32 @@ fn gather(root: &Value, group: &EntityGroup<'_>, types: PossibleTypes<'_>) -> Ga
         }
     }
     batch
+}
+
+/// An entity that cannot be represented resolves to null, with an error
+/// at its path; the others of the batch are still fetched.
+fn null_invalid_entities(ctx: &ExecutionContext<'_>, service: &str, gathered: &[Gathered]) {
+    let invalid: Vec<&(Position, String)> = gathered.iter().flat_map(|g| &g.invalid).collect();
+    if invalid.is_empty() {
+        return;
+    }
+    ctx.with_data(|root| {
+        for (position, _) in &invalid {
+            if let Some(entity) = tree::get_mut(root, position) {
+                *entity = Value::Null;
+            }
+        }
+    });
+    ctx.push_errors(invalid.into_iter().map(|(position, field)| {
+        GraphqlError::new(
+            "INVALID_ENTITY_REPRESENTATION",
+            format!(
+                "the entity has no value for its key field {field:?}, so it was not fetched from subgraph {service:?}"
+            ),
+        )
+        .with_extension("serviceName", service)
+        .at(tree::error_path(position))
+    }).collect::<Vec<_>>());
 }
 
 fn merge(
@@ -236,7 +271,7 @@ fn rewrite_entity_error(
     fetch: &EntityFetch<'_>,
     gathered: &[Gathered],
     error: SubgraphError,
-) -> Vec<crate::graphql::error::GraphqlError> {
+) -> Vec<GraphqlError> {
     let paths = entity_error_paths(error.path.as_deref(), fetch, gathered);
     if paths.is_empty() {
         return vec![subgraph_call::rewrite_error(

@@ -13,15 +13,26 @@ use serde_json::{Map, Value};
 
 use super::tree::{PossibleTypes, deep_merge};
 
-/// The representation of `entity` for a `requires` selection: the key
-/// and required fields under their field names. `None` when no type
-/// condition of the selection matches the entity.
+/// What an entity gives for a `requires` selection.
+pub(crate) enum Representation {
+    /// No type condition of the selection matches the entity.
+    NotApplicable,
+    /// A key field (or a non-null required field) is missing or null:
+    /// the entity cannot be fetched. Names the field.
+    Invalid(String),
+    /// The key and required fields under their field names.
+    Valid(Value),
+}
+
+/// The representation of `entity` for a `requires` selection.
 pub(crate) fn representation(
     entity: &Value,
     requires: &SelectionSet,
     types: PossibleTypes<'_>,
-) -> Option<Value> {
-    let object = entity.as_object()?;
+) -> Representation {
+    let Some(object) = entity.as_object() else {
+        return Representation::NotApplicable;
+    };
     let typename = object.get("__typename").and_then(Value::as_str);
     let projector = Projector { types };
     let mut out = Map::new();
@@ -29,8 +40,14 @@ pub(crate) fn representation(
     for item in &requires.items {
         match item {
             SelectionItem::InlineFragment(fragment) => {
-                if typename.is_some_and(|t| types.matches(t, &fragment.type_condition)) {
+                let condition = &fragment.type_condition;
+                if typename.is_some_and(|t| types.matches(t, condition)) {
                     matched = true;
+                    if let Some(field) =
+                        missing_field(object, condition, &fragment.selections, types)
+                    {
+                        return Representation::Invalid(field);
+                    }
                     projector.selections_into(object, &fragment.selections, &mut out);
                 }
             }
@@ -41,7 +58,30 @@ pub(crate) fn representation(
             SelectionItem::FragmentSpread(_) => {}
         }
     }
-    matched.then_some(Value::Object(out))
+    if matched {
+        Representation::Valid(Value::Object(out))
+    } else {
+        Representation::NotApplicable
+    }
+}
+
+/// The first field of `selections` that must have a value and has none:
+/// a field of one of the type's `@key`s, or a non-null field.
+fn missing_field(
+    object: &Map<String, Value>,
+    type_name: &str,
+    selections: &SelectionSet,
+    types: PossibleTypes<'_>,
+) -> Option<String> {
+    selections.items.iter().find_map(|item| match item {
+        SelectionItem::Field(field) if field.name != "__typename" => {
+            let absent = object.get(&field.name).is_none_or(Value::is_null);
+            let required = types.is_key_field(type_name, field.selection_identifier())
+                || types.is_non_null_field(type_name, field.selection_identifier());
+            (absent && required).then(|| field.selection_identifier().to_owned())
+        }
+        _ => None,
+    })
 }
 
 struct Projector<'t> {

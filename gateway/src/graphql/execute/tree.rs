@@ -40,6 +40,26 @@ impl PossibleTypes<'_> {
         conditions.into_iter().any(|c| self.matches(typename, c))
     }
 
+    /// Whether `field` belongs to one of `type_name`'s `@key`s (in any
+    /// subgraph), at the top level of the key.
+    pub(crate) fn is_key_field(self, type_name: &str, field: &str) -> bool {
+        self.0.definitions.get(type_name).is_some_and(|def| {
+            def.join_types()
+                .iter()
+                .filter_map(|join| join.key.as_deref())
+                .any(|key| top_level_fields(key).any(|name| name == field))
+        })
+    }
+
+    /// Whether `type_name.field` is declared non-null.
+    pub(crate) fn is_non_null_field(self, type_name: &str, field: &str) -> bool {
+        self.0
+            .definitions
+            .get(type_name)
+            .and_then(|def| def.fields().get(field))
+            .is_some_and(|f| f.field_type.is_non_null())
+    }
+
     /// Whether `name` is an interface of the supergraph.
     pub(crate) fn is_interface(self, name: &str) -> bool {
         matches!(
@@ -47,6 +67,41 @@ impl PossibleTypes<'_> {
             Some(SupergraphDefinition::Interface(_))
         )
     }
+}
+
+/// The field names at the top level of a `@key` field set
+/// (`"id owner { id }"` gives `id` and `owner`).
+fn top_level_fields(key: &str) -> impl Iterator<Item = &str> {
+    let mut depth = 0usize;
+    key.split(|c: char| c.is_whitespace() || c == ',')
+        .flat_map(|word| split_braces(word))
+        .filter(move |token| match *token {
+            "{" => {
+                depth += 1;
+                false
+            }
+            "}" => {
+                depth = depth.saturating_sub(1);
+                false
+            }
+            "" => false,
+            _ => depth == 0,
+        })
+}
+
+/// `"owner{id}"` → `owner`, `{`, `id`, `}`.
+fn split_braces(word: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for (i, c) in word.char_indices() {
+        if c == '{' || c == '}' {
+            parts.push(&word[start..i]);
+            parts.push(&word[i..i + 1]);
+            start = i + 1;
+        }
+    }
+    parts.push(&word[start..]);
+    parts
 }
 
 /// One step from the root to a value in the tree.
@@ -294,6 +349,12 @@ mod tests {
             representations,
             json!([{"__typename": "Node", "id": "2"}, {"__typename": "Refund", "id": "3"}])
         );
+    }
+
+    #[test]
+    fn key_field_sets_give_their_top_level_fields() {
+        let fields: Vec<&str> = top_level_fields("id owner{ id org {id}} sku").collect();
+        assert_eq!(fields, ["id", "owner", "sku"]);
     }
 
     #[test]
