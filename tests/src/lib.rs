@@ -3,6 +3,7 @@
 
 pub mod compare;
 pub mod federation;
+pub mod federation_cases;
 pub mod gateway;
 pub mod grpc;
 pub mod mocks;

@@ -1,5 +1,6 @@
 //! Our executor of query plans. It walks the plan — Sequence, Parallel,
-//! Fetch, Flatten (with `_entities` representations) and Condition —
+//! Fetch, Flatten (with `_entities` representations), BatchFetch (several
+//! entity fetches to one subgraph in one request) and Condition —
 //! sending each fetch through the subgraph's upstream pool and merging
 //! the results into one response tree. Siblings of a Parallel node run
 //! concurrently; the tree is only locked to read representations and to
@@ -8,7 +9,9 @@
 //! The merged tree is shaped by the client's operation afterwards, in
 //! [`crate::graphql::response`].
 
+mod entities;
 mod fetch;
+mod representation;
 mod subgraph_call;
 pub(crate) mod tree;
 
@@ -41,9 +44,13 @@ pub(crate) struct ExecutionContext<'a> {
     errors: Mutex<Vec<GraphqlError>>,
 }
 
-impl ExecutionContext<'_> {
+impl<'a> ExecutionContext<'a> {
     pub(crate) fn with_data<R>(&self, f: impl FnOnce(&mut Value) -> R) -> R {
         f(&mut self.data.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    pub(crate) fn types(&self) -> tree::PossibleTypes<'a> {
+        tree::PossibleTypes(&self.supergraph.planner.supergraph)
     }
 
     pub(crate) fn push_errors(&self, errors: impl IntoIterator<Item = GraphqlError>) {
@@ -101,9 +108,10 @@ fn execute_node<'a>(ctx: &'a ExecutionContext<'a>, node: &'a PlanNode) -> BoxFut
         match node {
             PlanNode::Fetch(fetch) => fetch::root_fetch(ctx, fetch).await,
             PlanNode::Flatten(flatten) => match flatten.node.as_ref() {
-                PlanNode::Fetch(fetch) => fetch::entity_fetch(ctx, &flatten.path, fetch).await,
+                PlanNode::Fetch(fetch) => entities::flatten_fetch(ctx, &flatten.path, fetch).await,
                 other => unsupported(ctx, other),
             },
+            PlanNode::BatchFetch(batch) => entities::batch_fetch(ctx, batch).await,
             PlanNode::Sequence(sequence) => {
                 for child in &sequence.nodes {
                     execute_node(ctx, child).await;
@@ -130,7 +138,6 @@ fn execute_node<'a>(ctx: &'a ExecutionContext<'a>, node: &'a PlanNode) -> BoxFut
 
 fn unsupported(ctx: &ExecutionContext<'_>, node: &PlanNode) {
     let kind = match node {
-        PlanNode::BatchFetch(_) => "BatchFetch",
         PlanNode::Defer(_) => "Defer",
         PlanNode::Subscription(_) => "Subscription",
         _ => "nested",

@@ -105,7 +105,15 @@ impl Projection<'_> {
         path.push(Value::from(key.as_str()));
         let completed = self.complete(raw, &field_type, &field.selections, path);
         path.pop();
-        out.insert(key, completed?);
+        let completed = completed?;
+        // The same response key across fragments and type conditions is
+        // one field (the spec's CollectFields): merge, don't overwrite.
+        match out.get_mut(&key) {
+            Some(existing) => merge_same_key(existing, completed),
+            None => {
+                out.insert(key, completed);
+            }
+        }
         Ok(())
     }
 
@@ -211,6 +219,31 @@ impl Projection<'_> {
                 .is_some_and(|members| members.contains(concrete)),
             _ => false,
         }
+    }
+}
+
+/// Merges two completions of one response key: objects field by field,
+/// lists element by element; a null (propagated) stays null.
+fn merge_same_key(existing: &mut Value, completed: Value) {
+    match (existing, completed) {
+        (Value::Null, _) => {}
+        (existing, Value::Null) => *existing = Value::Null,
+        (Value::Object(into), Value::Object(from)) => {
+            for (key, value) in from {
+                match into.get_mut(&key) {
+                    Some(slot) => merge_same_key(slot, value),
+                    None => {
+                        into.insert(key, value);
+                    }
+                }
+            }
+        }
+        (Value::Array(into), Value::Array(from)) if into.len() == from.len() => {
+            for (slot, value) in into.iter_mut().zip(from) {
+                merge_same_key(slot, value);
+            }
+        }
+        (existing, completed) => *existing = completed,
     }
 }
 

@@ -29,7 +29,7 @@ pub(crate) struct SubgraphResponse {
 }
 
 /// One error as a subgraph reported it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub(crate) struct SubgraphError {
     #[serde(default)]
     pub message: String,

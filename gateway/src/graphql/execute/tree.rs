@@ -1,14 +1,108 @@
 //! Operations on the merged response tree: finding the entities a Flatten
-//! path points at, building their representations from a `requires`
-//! selection, applying the planner's input/output rewrites, and deep
-//! merging subgraph results into place.
+//! path points at, applying the planner's input/output rewrites, and deep
+//! merging subgraph results into place. Type conditions match by possible
+//! types ([`PossibleTypes`]), not only by the exact type name.
 
-use hive_router_query_planner::ast::selection_item::SelectionItem;
-use hive_router_query_planner::ast::selection_set::SelectionSet;
 use hive_router_query_planner::planner::plan_nodes::{
     FetchNodePathSegment, FetchRewrite, FlattenNodePathSegment,
 };
+use hive_router_query_planner::state::supergraph_state::{SupergraphDefinition, SupergraphState};
 use serde_json::{Map, Value};
+
+/// Type conditions as the planner means them: an object matches a
+/// condition naming its own type, an interface it implements, or a union
+/// it belongs to. An object typed by an interface name (what a subgraph
+/// knowing it as an `@interfaceObject` returns) matches that interface.
+#[derive(Clone, Copy)]
+pub(crate) struct PossibleTypes<'a>(pub &'a SupergraphState);
+
+impl PossibleTypes<'_> {
+    pub(crate) fn matches(self, typename: &str, condition: &str) -> bool {
+        if typename == condition {
+            return true;
+        }
+        match self.0.definitions.get(condition) {
+            Some(SupergraphDefinition::Union(union)) => union.types.iter().any(|t| t == typename),
+            Some(SupergraphDefinition::Interface(_)) => self
+                .0
+                .interface_to_object_types
+                .get(condition)
+                .is_some_and(|members| members.contains(typename)),
+            _ => false,
+        }
+    }
+
+    pub(crate) fn matches_any<'c>(
+        self,
+        typename: &str,
+        conditions: impl IntoIterator<Item = &'c String>,
+    ) -> bool {
+        conditions.into_iter().any(|c| self.matches(typename, c))
+    }
+
+    /// Whether `field` belongs to one of `type_name`'s `@key`s (in any
+    /// subgraph), at the top level of the key.
+    pub(crate) fn is_key_field(self, type_name: &str, field: &str) -> bool {
+        self.0.definitions.get(type_name).is_some_and(|def| {
+            def.join_types()
+                .iter()
+                .filter_map(|join| join.key.as_deref())
+                .any(|key| top_level_fields(key).any(|name| name == field))
+        })
+    }
+
+    /// Whether `type_name.field` is declared non-null.
+    pub(crate) fn is_non_null_field(self, type_name: &str, field: &str) -> bool {
+        self.0
+            .definitions
+            .get(type_name)
+            .and_then(|def| def.fields().get(field))
+            .is_some_and(|f| f.field_type.is_non_null())
+    }
+
+    /// Whether `name` is an interface of the supergraph.
+    pub(crate) fn is_interface(self, name: &str) -> bool {
+        matches!(
+            self.0.definitions.get(name),
+            Some(SupergraphDefinition::Interface(_))
+        )
+    }
+}
+
+/// The field names at the top level of a `@key` field set
+/// (`"id owner { id }"` gives `id` and `owner`).
+fn top_level_fields(key: &str) -> impl Iterator<Item = &str> {
+    let mut depth = 0usize;
+    key.split(|c: char| c.is_whitespace() || c == ',')
+        .flat_map(|word| split_braces(word))
+        .filter(move |token| match *token {
+            "{" => {
+                depth += 1;
+                false
+            }
+            "}" => {
+                depth = depth.saturating_sub(1);
+                false
+            }
+            "" => false,
+            _ => depth == 0,
+        })
+}
+
+/// `"owner{id}"` → `owner`, `{`, `id`, `}`.
+fn split_braces(word: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for (i, c) in word.char_indices() {
+        if c == '{' || c == '}' {
+            parts.push(&word[start..i]);
+            parts.push(&word[i..i + 1]);
+            start = i + 1;
+        }
+    }
+    parts.push(&word[start..]);
+    parts
+}
 
 /// One step from the root to a value in the tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,61 +126,65 @@ pub(crate) fn error_path(position: &[Step]) -> Vec<Value> {
 }
 
 /// Every object the Flatten `path` reaches, with its position.
-pub(crate) fn collect_positions(root: &Value, path: &[FlattenNodePathSegment]) -> Vec<Position> {
-    let mut found = Vec::new();
-    walk(root, path, &mut Vec::new(), &mut found);
-    found
+pub(crate) fn collect_positions(
+    root: &Value,
+    path: &[FlattenNodePathSegment],
+    types: PossibleTypes<'_>,
+) -> Vec<Position> {
+    let mut walker = Walker {
+        types,
+        found: Vec::new(),
+    };
+    walker.walk(root, path, &mut Vec::new());
+    walker.found
 }
 
-fn walk(
-    value: &Value,
-    path: &[FlattenNodePathSegment],
-    at: &mut Position,
-    found: &mut Vec<Position>,
-) {
-    let Some((segment, rest)) = path.split_first() else {
-        match value {
-            Value::Object(_) => found.push(at.clone()),
-            // A list at the end of the path: its elements are the entities.
-            Value::Array(items) => walk_items(items, path, at, found),
+struct Walker<'t> {
+    types: PossibleTypes<'t>,
+    found: Vec<Position>,
+}
+
+impl Walker<'_> {
+    fn walk(&mut self, value: &Value, path: &[FlattenNodePathSegment], at: &mut Position) {
+        let Some((segment, rest)) = path.split_first() else {
+            match value {
+                Value::Object(_) => self.found.push(at.clone()),
+                // A list at the end of the path: its elements are the entities.
+                Value::Array(items) => self.walk_items(items, path, at),
+                _ => {}
+            }
+            return;
+        };
+        match (segment, value) {
+            (_, Value::Array(items)) => self.walk_items(items, path, at),
+            (FlattenNodePathSegment::Field(key), Value::Object(object)) => {
+                if let Some(child) = object.get(key) {
+                    at.push(Step::Key(key.clone()));
+                    self.walk(child, rest, at);
+                    at.pop();
+                }
+            }
+            (FlattenNodePathSegment::List, _) => {}
+            (FlattenNodePathSegment::TypeCondition(conditions), Value::Object(object)) => {
+                let typename = object.get("__typename").and_then(Value::as_str);
+                if typename.is_some_and(|t| self.types.matches_any(t, conditions)) {
+                    self.walk(value, rest, at);
+                }
+            }
             _ => {}
         }
-        return;
-    };
-    match (segment, value) {
-        (_, Value::Array(items)) => walk_items(items, path, at, found),
-        (FlattenNodePathSegment::Field(key), Value::Object(object)) => {
-            if let Some(child) = object.get(key) {
-                at.push(Step::Key(key.clone()));
-                walk(child, rest, at, found);
-                at.pop();
-            }
-        }
-        (FlattenNodePathSegment::List, _) => {}
-        (FlattenNodePathSegment::TypeCondition(types), Value::Object(object)) => {
-            let typename = object.get("__typename").and_then(Value::as_str);
-            if typename.is_some_and(|t| types.contains(t)) {
-                walk(value, rest, at, found);
-            }
-        }
-        _ => {}
     }
-}
 
-fn walk_items(
-    items: &[Value],
-    path: &[FlattenNodePathSegment],
-    at: &mut Position,
-    found: &mut Vec<Position>,
-) {
-    let rest = match path.first() {
-        Some(FlattenNodePathSegment::List) => &path[1..],
-        _ => path,
-    };
-    for (index, item) in items.iter().enumerate() {
-        at.push(Step::Index(index));
-        walk(item, rest, at, found);
-        at.pop();
+    fn walk_items(&mut self, items: &[Value], path: &[FlattenNodePathSegment], at: &mut Position) {
+        let rest = match path.first() {
+            Some(FlattenNodePathSegment::List) => &path[1..],
+            _ => path,
+        };
+        for (index, item) in items.iter().enumerate() {
+            at.push(Step::Index(index));
+            self.walk(item, rest, at);
+            at.pop();
+        }
     }
 }
 
@@ -135,98 +233,21 @@ pub(crate) fn deep_merge(target: &mut Value, source: Value) {
     }
 }
 
-/// The representation of `entity` for a `requires` selection: the key
-/// and required fields under their field names. `None` when no type
-/// condition of the selection matches the entity.
-pub(crate) fn representation(entity: &Value, requires: &SelectionSet) -> Option<Value> {
-    let object = entity.as_object()?;
-    let typename = object.get("__typename").and_then(Value::as_str);
-    let mut out = Map::new();
-    let mut matched = false;
-    for item in &requires.items {
-        match item {
-            SelectionItem::InlineFragment(fragment) => {
-                if typename == Some(fragment.type_condition.as_str()) {
-                    matched = true;
-                    project_into(object, &fragment.selections, &mut out);
-                }
-            }
-            SelectionItem::Field(_) => {
-                matched = true;
-                project_into(
-                    object,
-                    &SelectionSet {
-                        items: vec![item.clone()],
-                    },
-                    &mut out,
-                );
-            }
-            SelectionItem::FragmentSpread(_) => {}
-        }
-    }
-    matched.then_some(Value::Object(out))
-}
-
-fn project_into(
-    object: &Map<String, Value>,
-    selections: &SelectionSet,
-    out: &mut Map<String, Value>,
-) {
-    let typename = object.get("__typename").and_then(Value::as_str);
-    for item in &selections.items {
-        match item {
-            SelectionItem::Field(field) => {
-                let value = object
-                    .get(field.selection_identifier())
-                    .or_else(|| object.get(&field.name));
-                let Some(value) = value else { continue };
-                let projected = if field.selections.is_empty() {
-                    value.clone()
-                } else {
-                    project_value(value, &field.selections)
-                };
-                match out.get_mut(&field.name) {
-                    Some(existing) => deep_merge(existing, projected),
-                    None => {
-                        out.insert(field.name.clone(), projected);
-                    }
-                }
-            }
-            SelectionItem::InlineFragment(fragment) => {
-                if typename.is_none_or(|t| t == fragment.type_condition) {
-                    project_into(object, &fragment.selections, out);
-                }
-            }
-            SelectionItem::FragmentSpread(_) => {}
-        }
-    }
-}
-
-fn project_value(value: &Value, selections: &SelectionSet) -> Value {
-    match value {
-        Value::Array(items) => {
-            Value::Array(items.iter().map(|i| project_value(i, selections)).collect())
-        }
-        Value::Object(object) => {
-            let mut out = Map::new();
-            project_into(object, selections, &mut out);
-            Value::Object(out)
-        }
-        other => other.clone(),
-    }
-}
-
 /// Applies the planner's value setters and key renamers.
-pub(crate) fn apply_rewrites(value: &mut Value, rewrites: &[FetchRewrite]) {
+pub(crate) fn apply_rewrites(
+    value: &mut Value,
+    rewrites: &[FetchRewrite],
+    types: PossibleTypes<'_>,
+) {
     for rewrite in rewrites {
         match rewrite {
             FetchRewrite::ValueSetter(setter) => {
-                rewrite_at(value, &setter.path, &mut |parent, key| {
+                rewrite_at(value, &setter.path, types, &mut |parent, key| {
                     parent.insert(key.to_owned(), Value::from(setter.set_value_to.as_str()));
                 });
             }
             FetchRewrite::KeyRenamer(renamer) => {
-                rewrite_at(value, &renamer.path, &mut |parent, key| {
+                rewrite_at(value, &renamer.path, types, &mut |parent, key| {
                     if let Some(moved) = parent.remove(key) {
                         parent.insert(renamer.rename_key_to.clone(), moved);
                     }
@@ -239,23 +260,24 @@ pub(crate) fn apply_rewrites(value: &mut Value, rewrites: &[FetchRewrite]) {
 fn rewrite_at(
     value: &mut Value,
     path: &[FetchNodePathSegment],
+    types: PossibleTypes<'_>,
     apply: &mut dyn FnMut(&mut Map<String, Value>, &str),
 ) {
     match value {
         Value::Array(items) => items
             .iter_mut()
-            .for_each(|item| rewrite_at(item, path, apply)),
+            .for_each(|item| rewrite_at(item, path, types, apply)),
         Value::Object(object) => match path {
             [FetchNodePathSegment::Key(key)] => apply(object, key),
             [FetchNodePathSegment::Key(key), rest @ ..] => {
                 if let Some(child) = object.get_mut(key) {
-                    rewrite_at(child, rest, apply);
+                    rewrite_at(child, rest, types, apply);
                 }
             }
-            [FetchNodePathSegment::TypenameEquals(types), rest @ ..] => {
+            [FetchNodePathSegment::TypenameEquals(conditions), rest @ ..] => {
                 let typename = object.get("__typename").and_then(Value::as_str);
-                if typename.is_some_and(|t| types.contains(t)) {
-                    rewrite_at(value, rest, apply);
+                if typename.is_some_and(|t| types.matches_any(t, conditions)) {
+                    rewrite_at(value, rest, types, apply);
                 }
             }
             [] => {}
@@ -267,20 +289,73 @@ fn rewrite_at(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hive_router_query_planner::planner::plan_nodes::ValueSetter;
+    use hive_router_query_planner::utils::parsing::safe_parse_schema;
     use serde_json::json;
+
+    fn state() -> SupergraphState {
+        let sdl = "type Query { search: [Node] }
+            interface Node { id: ID! }
+            type Order implements Node { id: ID! }
+            type Product implements Node { id: ID! }
+            type Refund { id: ID! }";
+        let subgraph = crate::graphql::supergraph_compose::SubgraphSdl {
+            name: "a".into(),
+            url: "http://a/graphql".into(),
+            sdl: sdl.into(),
+        };
+        let supergraph =
+            crate::graphql::supergraph_compose::compose_supergraph(&[subgraph]).unwrap();
+        SupergraphState::new(&safe_parse_schema(&supergraph).unwrap())
+    }
 
     #[test]
     fn positions_follow_lists_and_type_conditions() {
-        let data = json!({"search": [{"__typename": "Product", "id": "1"}, {"__typename": "Order", "id": "2"}]});
-        let path: Vec<FlattenNodePathSegment> = serde_json::from_value(json!([
-            {"Field": "search"}, "@", {"TypeCondition": ["Order"]}
-        ]))
-        .unwrap();
-        let positions = collect_positions(&data, &path);
+        let state = state();
+        let data = json!({"search": [
+            {"__typename": "Product", "id": "1"},
+            {"__typename": "Order", "id": "2"},
+            {"__typename": "Refund", "id": "3"},
+        ]});
+        let path = |condition: &str| -> Vec<FlattenNodePathSegment> {
+            serde_json::from_value(json!([
+                {"Field": "search"}, "@", {"TypeCondition": [condition]}
+            ]))
+            .unwrap()
+        };
+        let at = |index| vec![Step::Key("search".into()), Step::Index(index)];
+        let types = PossibleTypes(&state);
+        assert_eq!(collect_positions(&data, &path("Order"), types), vec![at(1)]);
+        // An interface condition matches every implementation.
         assert_eq!(
-            positions,
-            vec![vec![Step::Key("search".into()), Step::Index(1)]]
+            collect_positions(&data, &path("Node"), types),
+            vec![at(0), at(1)]
         );
+    }
+
+    #[test]
+    fn typename_setters_apply_to_implementations_of_the_interface() {
+        let state = state();
+        let rewrites = [FetchRewrite::ValueSetter(ValueSetter {
+            path: vec![
+                FetchNodePathSegment::typename_equals_from_type("Node".into()),
+                FetchNodePathSegment::Key("__typename".into()),
+            ],
+            set_value_to: "Node".into(),
+        })];
+        let mut representations =
+            json!([{"__typename": "Order", "id": "2"}, {"__typename": "Refund", "id": "3"}]);
+        apply_rewrites(&mut representations, &rewrites, PossibleTypes(&state));
+        assert_eq!(
+            representations,
+            json!([{"__typename": "Node", "id": "2"}, {"__typename": "Refund", "id": "3"}])
+        );
+    }
+
+    #[test]
+    fn key_field_sets_give_their_top_level_fields() {
+        let fields: Vec<&str> = top_level_fields("id owner{ id org {id}} sku").collect();
+        assert_eq!(fields, ["id", "owner", "sku"]);
     }
 
     #[test]

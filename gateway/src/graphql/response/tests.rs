@@ -12,9 +12,9 @@ use crate::graphql::supergraph_compose::{SubgraphSdl, compose_supergraph};
 const SDL: &str = r#"
 type Query { me: User  pets: [Pet!] }
 type User { id: ID! name: String! nick: String }
-interface Pet { name: String! }
-type Dog implements Pet { name: String! barks: Boolean! }
-type Cat implements Pet { name: String! }
+interface Pet { name: String! owner: User }
+type Dog implements Pet { name: String! barks: Boolean! owner: User }
+type Cat implements Pet { name: String! owner: User }
 "#;
 
 fn shape(query: &str, variables: Value, data: Value) -> (Value, Vec<String>) {
@@ -90,5 +90,21 @@ fn skip_and_include_follow_the_variables() {
     assert_eq!(
         shaped,
         json!({ "me": { "id": "1", "name": "Ada", "nick": "a" } })
+    );
+}
+
+#[test]
+fn one_response_key_across_type_conditions_is_merged_not_overwritten() {
+    let data = json!({ "pets": [
+        { "__typename": "Dog", "name": "Rex", "owner": { "id": "1", "name": "Ada" } },
+        { "__typename": "Cat", "name": "Tom", "owner": { "id": "2", "name": "Bob" } } ] });
+    let query = "{ pets { ... on Dog { owner { id } } ... on Pet { owner { name } } } }";
+    let (shaped, errors) = shape(query, json!({}), data);
+    assert!(errors.is_empty());
+    assert_eq!(
+        shaped,
+        json!({ "pets": [
+        { "owner": { "id": "1", "name": "Ada" } },
+        { "owner": { "name": "Bob" } } ] })
     );
 }

@@ -1,0 +1,151 @@
+//! Entity representations: the object sent to a subgraph's `_entities`
+//! for one entity of the tree, built from the fetch's `requires`
+//! selection. Type conditions match by possible types, so an entity
+//! typed `Admin` matches `... on Account` when `Admin` implements the
+//! `Account` interface (the planner then rewrites `__typename` for a
+//! subgraph that knows `Account` only as an `@interfaceObject`). A field
+//! the planner fetched under an internal alias is read there and sent
+//! under its field name.
+
+use hive_router_query_planner::ast::selection_item::SelectionItem;
+use hive_router_query_planner::ast::selection_set::{FieldSelection, SelectionSet};
+use serde_json::{Map, Value};
+
+use super::tree::{PossibleTypes, deep_merge};
+
+/// What an entity gives for a `requires` selection.
+pub(crate) enum Representation {
+    /// No type condition of the selection matches the entity.
+    NotApplicable,
+    /// A key field (or a non-null required field) is missing or null:
+    /// the entity cannot be fetched. Names the field.
+    Invalid(String),
+    /// The key and required fields under their field names.
+    Valid(Value),
+}
+
+/// The representation of `entity` for a `requires` selection.
+pub(crate) fn representation(
+    entity: &Value,
+    requires: &SelectionSet,
+    types: PossibleTypes<'_>,
+) -> Representation {
+    let Some(object) = entity.as_object() else {
+        return Representation::NotApplicable;
+    };
+    let typename = object.get("__typename").and_then(Value::as_str);
+    let projector = Projector { types };
+    let mut out = Map::new();
+    let mut matched = false;
+    for item in &requires.items {
+        match item {
+            SelectionItem::InlineFragment(fragment) => {
+                let condition = &fragment.type_condition;
+                if typename.is_some_and(|t| types.matches(t, condition)) {
+                    matched = true;
+                    if let Some(field) =
+                        missing_field(object, condition, &fragment.selections, types)
+                    {
+                        return Representation::Invalid(field);
+                    }
+                    projector.selections_into(object, &fragment.selections, &mut out);
+                }
+            }
+            SelectionItem::Field(field) => {
+                matched = true;
+                projector.field_into(object, field, &mut out);
+            }
+            SelectionItem::FragmentSpread(_) => {}
+        }
+    }
+    if matched {
+        Representation::Valid(Value::Object(out))
+    } else {
+        Representation::NotApplicable
+    }
+}
+
+/// The first field of `selections` that must have a value and has none:
+/// a field of one of the type's `@key`s, or a non-null field.
+fn missing_field(
+    object: &Map<String, Value>,
+    type_name: &str,
+    selections: &SelectionSet,
+    types: PossibleTypes<'_>,
+) -> Option<String> {
+    selections.items.iter().find_map(|item| match item {
+        SelectionItem::Field(field) if field.name != "__typename" => {
+            let absent = object.get(&field.name).is_none_or(Value::is_null);
+            let required = types.is_key_field(type_name, field.selection_identifier())
+                || types.is_non_null_field(type_name, field.selection_identifier());
+            (absent && required).then(|| field.selection_identifier().to_owned())
+        }
+        _ => None,
+    })
+}
+
+struct Projector<'t> {
+    types: PossibleTypes<'t>,
+}
+
+impl Projector<'_> {
+    fn selections_into(
+        &self,
+        object: &Map<String, Value>,
+        selections: &SelectionSet,
+        out: &mut Map<String, Value>,
+    ) {
+        let typename = object.get("__typename").and_then(Value::as_str);
+        for item in &selections.items {
+            match item {
+                SelectionItem::Field(field) => self.field_into(object, field, out),
+                SelectionItem::InlineFragment(fragment) => {
+                    if typename.is_none_or(|t| self.types.matches(t, &fragment.type_condition)) {
+                        self.selections_into(object, &fragment.selections, out);
+                    }
+                }
+                SelectionItem::FragmentSpread(_) => {}
+            }
+        }
+    }
+
+    fn field_into(
+        &self,
+        object: &Map<String, Value>,
+        field: &FieldSelection,
+        out: &mut Map<String, Value>,
+    ) {
+        // `comments: _internal_qp_alias_0 { … }`: the planner fetched the
+        // required field under an internal alias (the selection's name);
+        // the subgraph expects it under its field name (the alias).
+        let Some(value) = object.get(&field.name) else {
+            return;
+        };
+        let projected = if field.selections.is_empty() {
+            value.clone()
+        } else {
+            self.value(value, &field.selections)
+        };
+        let key = field.selection_identifier();
+        match out.get_mut(key) {
+            Some(existing) => deep_merge(existing, projected),
+            None => {
+                out.insert(key.to_owned(), projected);
+            }
+        }
+    }
+
+    fn value(&self, value: &Value, selections: &SelectionSet) -> Value {
+        match value {
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|i| self.value(i, selections)).collect())
+            }
+            Value::Object(object) => {
+                let mut out = Map::new();
+                self.selections_into(object, selections, &mut out);
+                Value::Object(out)
+            }
+            other => other.clone(),
+        }
+    }
+}
