@@ -71,7 +71,12 @@ impl RecordingSubgraph {
         let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
             .await
             .expect("bind a test subgraph");
-        let url = format!("http://{}/graphql", listener.local_addr().unwrap());
+        let url = format!(
+            "http://{}/graphql",
+            listener
+                .local_addr()
+                .expect("a bound listener has an address")
+        );
         let requests = Arc::new(Mutex::new(Vec::new()));
         let recorded = Arc::clone(&requests);
         let app = Router::new().route(
