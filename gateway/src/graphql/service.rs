@@ -8,6 +8,7 @@
 //! warmed with the old one's hottest operations before it is swapped in.
 //! The service owns the planning pool.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwapOption;
@@ -33,6 +34,8 @@ pub struct GraphqlService {
     /// Bumped on every successful load; tests and readiness wait on it.
     generation: watch::Sender<u64>,
     last_error: Mutex<Option<String>>,
+    /// How many times the source was loaded again (file or subgraphs).
+    loads: AtomicU64,
     _file_watch: Mutex<Option<notify::RecommendedWatcher>>,
 }
 
@@ -61,6 +64,7 @@ impl GraphqlService {
             generation: watch::channel(u64::from(supergraph.is_some())).0,
             supergraph: ArcSwapOption::new(supergraph),
             last_error: Mutex::new(None),
+            loads: AtomicU64::new(0),
             _file_watch: Mutex::new(None),
         }
     }
@@ -137,6 +141,11 @@ impl GraphqlService {
         self.generation.subscribe()
     }
 
+    /// How many times the source was loaded again since start.
+    pub fn reloads_attempted(&self) -> u64 {
+        self.loads.load(Ordering::Relaxed)
+    }
+
     /// The error of the last failed load, if the last attempt failed.
     pub fn last_error(&self) -> Option<String> {
         self.last_error
@@ -166,6 +175,7 @@ impl GraphqlService {
     /// subgraphs). Returns whether the supergraph changed; on error the
     /// current one keeps serving.
     pub async fn reload_supergraph(&self) -> Result<bool, LoadError> {
+        self.loads.fetch_add(1, Ordering::Relaxed);
         let result = source::load(&self.source).await;
         let outcome = match result {
             Ok(next)

@@ -131,6 +131,12 @@ pub(crate) fn watch_file(
         .to_owned();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let Ok(event) = event else { return };
+        // Reading the file is no change, and the reload itself reads it:
+        // without this, every reload's own read would fire the watcher
+        // again and the gateway would reload in a loop forever.
+        if event.kind.is_access() {
+            return;
+        }
         if !event
             .paths
             .iter()

@@ -181,3 +181,29 @@ graphql:
     let data = fed.data("{ products(first: 1) { name } }", json!({})).await;
     assert!(data["products"][0]["name"].is_string());
 }
+
+/// Reading the supergraph file is not a change. The reload reads the file
+/// itself, so a watcher that took reads for changes would reload in a loop
+/// forever after the first real change (found as a gateway burning CPU).
+#[tokio::test]
+async fn reading_the_supergraph_file_does_not_trigger_reloads() {
+    let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
+    let path = supergraph_path(&fed);
+    let service = fed.gw.gateway.snapshot().graphql.clone().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut generation = service.generation();
+    for change in 1..=2 {
+        for _ in 0..20 {
+            std::fs::read(&path).unwrap();
+        }
+        generation.mark_unchanged();
+        replace_file(&path, &format!("{text}\n# change {change}\n"));
+        tests::mocks::within("the reload", generation.changed())
+            .await
+            .unwrap();
+    }
+    // Two changes, each a rename (one or two events): a handful of loads,
+    // not one per read nor an endless chain of them.
+    let loads = service.reloads_attempted();
+    assert!((2..=4).contains(&loads), "{loads} loads for two changes");
+}
