@@ -4,7 +4,7 @@
 //!
 //! A test writes only its `join__Graph` values and its types; the
 //! supergraph's fixed preamble (the `@link`s and the join directives) is
-//! [`SUPERGRAPH_PREAMBLE`]. In the graph values, `$NAME` stands for the URL
+//! [`SUPERGRAPH_SCHEMA`] and [`SUPERGRAPH_DEFINITIONS`]. In the graph values, `$NAME` stands for the URL
 //! of the subgraph registered under `NAME`.
 
 use std::net::SocketAddr;
@@ -17,10 +17,13 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
+use gateway::graphql::supergraph_compose::SUPERGRAPH_DEFINITIONS;
+
 use crate::gateway::TestGateway;
 
-/// The directives and enums every supergraph declares.
-pub const SUPERGRAPH_PREAMBLE: &str = r#"
+/// The schema block every test supergraph starts with; the definitions
+/// after it are the composer's own ([`SUPERGRAPH_DEFINITIONS`]).
+pub const SUPERGRAPH_SCHEMA: &str = r#"
 schema
   @link(url: "https://specs.apollo.dev/link/v1.0")
   @link(url: "https://specs.apollo.dev/join/v0.3", for: EXECUTION)
@@ -29,22 +32,6 @@ schema
   query: Query
 }
 
-directive @inaccessible on FIELD_DEFINITION | OBJECT | INTERFACE | UNION | ARGUMENT_DEFINITION | SCALAR | ENUM | ENUM_VALUE | INPUT_OBJECT | INPUT_FIELD_DEFINITION
-directive @join__enumValue(graph: join__Graph!) repeatable on ENUM_VALUE
-directive @join__field(graph: join__Graph, requires: join__FieldSet, provides: join__FieldSet, type: String, external: Boolean, override: String, usedOverridden: Boolean) repeatable on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
-directive @join__graph(name: String!, url: String!) on ENUM_VALUE
-directive @join__implements(graph: join__Graph!, interface: String!) repeatable on OBJECT | INTERFACE
-directive @join__type(graph: join__Graph!, key: join__FieldSet, extension: Boolean! = false, resolvable: Boolean! = true, isInterfaceObject: Boolean! = false) repeatable on OBJECT | INTERFACE | UNION | ENUM | INPUT_OBJECT | SCALAR
-directive @join__unionMember(graph: join__Graph!, member: String!) repeatable on UNION
-directive @link(url: String, as: String, for: link__Purpose, import: [link__Import]) repeatable on SCHEMA
-
-scalar join__FieldSet
-scalar link__Import
-
-enum link__Purpose {
-  SECURITY
-  EXECUTION
-}
 "#;
 
 /// One subgraph of a test federation. Dropping it stops the server.
@@ -132,7 +119,7 @@ impl CaseGateway {
     /// `types` is the supergraph after the preamble; `$NAME` in it is
     /// replaced by the URL of `subgraphs`' entry `NAME`.
     pub async fn start(types: &str, subgraphs: &[(&str, &RecordingSubgraph)]) -> CaseGateway {
-        let mut supergraph = format!("{SUPERGRAPH_PREAMBLE}{types}");
+        let mut supergraph = format!("{SUPERGRAPH_SCHEMA}{SUPERGRAPH_DEFINITIONS}{types}");
         for (name, subgraph) in subgraphs {
             supergraph = supergraph.replace(&format!("${name}"), &subgraph.url);
         }

@@ -15,6 +15,7 @@ mod subgraph;
 
 use std::collections::BTreeMap;
 
+pub use emit::PREAMBLE as SUPERGRAPH_DEFINITIONS;
 pub use subgraph::SubgraphSdl;
 use subgraph::{SubgraphModel, TypeModel, read_subgraph};
 

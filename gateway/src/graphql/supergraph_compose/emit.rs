@@ -8,7 +8,9 @@ use std::fmt::Write as _;
 use super::subgraph::{FieldModel, SubgraphModel, TypeKind};
 use super::{MergedType, graph_enum_name};
 
-const PREAMBLE: &str = r#"directive @inaccessible on FIELD_DEFINITION | OBJECT | INTERFACE | UNION | ARGUMENT_DEFINITION | SCALAR | ENUM | ENUM_VALUE | INPUT_OBJECT | INPUT_FIELD_DEFINITION
+/// The directive, scalar and enum definitions every supergraph declares
+/// (join v0.3, link v1.0, inaccessible v0.2).
+pub const PREAMBLE: &str = r#"directive @inaccessible on FIELD_DEFINITION | OBJECT | INTERFACE | UNION | ARGUMENT_DEFINITION | SCALAR | ENUM | ENUM_VALUE | INPUT_OBJECT | INPUT_FIELD_DEFINITION
 
 directive @join__enumValue(graph: join__Graph!) repeatable on ENUM_VALUE
 
