@@ -7,6 +7,7 @@ use std::time::Duration;
 use http::HeaderName;
 
 use crate::config::model::RouteSpec;
+use crate::observe::Exchange;
 use crate::router::Params;
 use crate::snapshot::Snapshot;
 
@@ -73,6 +74,9 @@ pub struct RequestContext {
     pub route: Arc<RouteSpec>,
     /// Path parameters, raw (percent-encoded).
     pub params: Params,
+    /// The request's observation record, when observation is on; upstream
+    /// requests carry it so the pools can report their attempts.
+    pub exchange: Option<Arc<Exchange>>,
 }
 
 impl RequestContext {

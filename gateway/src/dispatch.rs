@@ -18,6 +18,7 @@ use crate::body::{self, GatewayBody};
 use crate::config::model::RouteAction;
 use crate::context::{ClientAddr, ClientIp, RequestContext, RequestId};
 use crate::edge_error::GatewayError;
+use crate::observe::Exchange;
 use crate::router::{RouteMatch, check_path};
 use crate::snapshot::Snapshot;
 use crate::{compose, graphql, grpc, limits, proxy};
@@ -74,6 +75,10 @@ async fn dispatch(
                 ));
             }
         };
+    let exchange = Exchange::of(&request).cloned();
+    if let Some(exchange) = &exchange {
+        exchange.set_route(Arc::clone(&route));
+    }
     let mut ctx = RequestContext {
         request_id: request
             .extensions()
@@ -94,6 +99,7 @@ async fn dispatch(
         params,
         route: Arc::clone(&route),
         snapshot: Arc::clone(&snapshot),
+        exchange,
     };
     if matches!(route.action, RouteAction::Graphql) {
         let forwarding = proxy::forwarding_for(&ctx, request.headers(), request.uri());

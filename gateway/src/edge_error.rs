@@ -16,6 +16,7 @@ use http::{HeaderMap, Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::body::{self, BoxError, GatewayBody};
+use crate::observe::ErrorCode;
 
 /// The wire form of an error, chosen by the module that raised it.
 #[derive(Debug, Clone, PartialEq)]
@@ -133,11 +134,14 @@ impl GatewayError {
                 (*content_type, json!({ "errors": errors }))
             }
             ErrorFormat::Grpc { grpc_code } => {
-                return grpc_trailers_only(*grpc_code, &self.message);
+                let mut response = grpc_trailers_only(*grpc_code, &self.message);
+                response.extensions_mut().insert(ErrorCode(self.code));
+                return response;
             }
         };
         let mut response = Response::new(body::full(body.to_string()));
         *response.status_mut() = self.status;
+        response.extensions_mut().insert(ErrorCode(self.code));
         response.headers_mut().extend(self.headers);
         response
             .headers_mut()

@@ -6,15 +6,17 @@
 //!    extensions and on the response.
 //! 2. [`ClientIpLayer`]: resolve the client's address through the trusted
 //!    proxies, once (docs/security.md); never fails.
-//! 3. [`RescueLayer`]: render any `GatewayError` as the client's error form,
+//! 3. [`ObserveLayer`]: open the request's [`crate::observe::Exchange`] and
+//!    finish it when the response body ends (access log, metrics, traces).
+//! 4. [`RescueLayer`]: render any `GatewayError` as the client's error form,
 //!    and log it with the request id and client address; below it services
 //!    may fail, above it nothing does.
-//! 4. [`StrictRequestLayer`]: refuse ambiguous or oversized request heads
+//! 5. [`StrictRequestLayer`]: refuse ambiguous or oversized request heads
 //!    (framing, host, target length, header count) and apply the
 //!    underscore-header policy (docs/security.md).
-//! 5. The [`Dispatcher`]: route and handle.
+//! 6. The [`Dispatcher`]: route and handle.
 //!
-//! Resilience, security and observability layers slot in between 4 and 5.
+//! Resilience, security and observability layers hang on each route's own pipeline, after dispatch.
 
 mod client_ip;
 mod request_id;
@@ -36,17 +38,23 @@ use tower::util::BoxCloneSyncService;
 
 use crate::body::GatewayBody;
 use crate::dispatch::Dispatcher;
+use crate::observe::{ObserveLayer, Observers};
 use crate::snapshot::Snapshot;
 
 /// The gateway's whole request path as one cloneable service.
 pub type GatewayService =
     BoxCloneSyncService<Request<GatewayBody>, Response<GatewayBody>, Infallible>;
 
-/// Builds the layer stack over a dispatcher reading `current`.
-pub fn gateway_service(current: Arc<ArcSwap<Snapshot>>) -> GatewayService {
+/// Builds the layer stack over a dispatcher reading `current`, reporting
+/// to `observers`.
+pub fn gateway_service(
+    current: Arc<ArcSwap<Snapshot>>,
+    observers: Arc<Observers>,
+) -> GatewayService {
     let stack = ServiceBuilder::new()
         .layer(RequestIdLayer)
         .layer(ClientIpLayer::new(Arc::clone(&current)))
+        .layer(ObserveLayer::new(observers))
         .layer(RescueLayer)
         .layer(StrictRequestLayer::new(Arc::clone(&current)))
         .service(Dispatcher::new(current));

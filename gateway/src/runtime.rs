@@ -26,6 +26,7 @@ use crate::admin::{AdminState, admin_service};
 use crate::config::{self, ConfigErrors};
 use crate::drain::{self, DrainTrigger};
 use crate::layers::gateway_service;
+use crate::observe::Observers;
 use crate::reload::{
     FileWatch, ReloadError, ReloadOutcome, Reloader, StartAddresses, spawn_triggers,
 };
@@ -142,7 +143,7 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
     let workers = WorkerSet::spawn(
         workers_count,
         &options.thread_name,
-        &gateway_service(current),
+        &gateway_service(current, Arc::new(Observers::default())),
         settings,
         &workers_stopped,
         &drain,

@@ -12,6 +12,8 @@ use crate::config::model::EjectionPolicy;
 #[derive(Debug)]
 pub struct Endpoint {
     pub base: Uri,
+    /// `base` as text, for logs, metrics and traces.
+    pub label: Arc<str>,
     in_flight: AtomicUsize,
     consecutive_failures: AtomicU32,
     /// Nanoseconds after `epoch` until which the endpoint is ejected.
@@ -22,6 +24,7 @@ pub struct Endpoint {
 impl Endpoint {
     pub fn new(base: Uri, epoch: Instant) -> Self {
         Self {
+            label: Arc::from(base.to_string()),
             base,
             in_flight: AtomicUsize::new(0),
             consecutive_failures: AtomicU32::new(0),

@@ -20,6 +20,7 @@ use super::idle_body::{IdleTimeoutBody, Stall};
 use crate::body::{self, GatewayBody};
 use crate::client_body::{BodyFaultWatch, RequestBodyFault};
 use crate::config::model::{BackendSpec, UpstreamProtocol};
+use crate::observe::{AttemptOutcome, Exchange, UpstreamAttempt};
 
 /// One endpoint's state as the admin API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -34,6 +35,8 @@ pub struct EndpointState {
 #[derive(Debug)]
 pub struct UpstreamPool {
     spec: Arc<BackendSpec>,
+    /// The backend's name, for logs, metrics and traces.
+    label: Arc<str>,
     endpoints: Vec<Arc<Endpoint>>,
     balancer: Balancer,
     /// One client, and so one connection pool, per worker thread: a
@@ -58,6 +61,7 @@ impl UpstreamPool {
             balancer: Balancer::new(spec.load_balancing),
             clients: (0..workers.max(1)).map(|_| OnceLock::new()).collect(),
             limit: Arc::new(Semaphore::new(spec.max_connections.max(1))),
+            label: Arc::from(spec.name.as_str()),
             spec,
         }
     }
@@ -133,6 +137,7 @@ impl UpstreamPool {
             .await
             .map_err(|_| self.unavailable("pool closed", None))?;
         let (parts, body) = request.into_parts();
+        let exchange = parts.extensions.get::<Arc<Exchange>>().cloned();
         let replayable = body.size_hint().exact() == Some(0);
         let body_fault = BodyFaultWatch::default();
         let body = if replayable {
@@ -158,7 +163,7 @@ impl UpstreamPool {
             let uri = join_uri(&endpoint.base, &head.uri)
                 .map_err(|e| self.unavailable("bad upstream URI", Some(e.into())))?;
             let attempt_body = body.take().unwrap_or_else(body::empty);
-            let attempt = if last_attempt {
+            let mut attempt = if last_attempt {
                 let head = parts
                     .take()
                     .ok_or_else(|| self.unavailable("no request left to send", None))?;
@@ -166,8 +171,20 @@ impl UpstreamPool {
             } else {
                 request_with(head, uri, attempt_body)
             };
+            let observed = UpstreamAttempt::start(
+                exchange.clone(),
+                &self.label,
+                &endpoint.label,
+                attempt.headers_mut(),
+            );
             let guard = endpoint.start_request();
-            match self.client().request(attempt).await {
+            let result = self.client().request(attempt).await;
+            observed.finish(match &result {
+                Ok(response) => AttemptOutcome::Response(response.status()),
+                Err(error) if error.is_connect() => AttemptOutcome::ConnectFailed,
+                Err(_) => AttemptOutcome::Failed,
+            });
+            match result {
                 Ok(response) => {
                     endpoint.record_success();
                     return Ok(response.map(|incoming| {

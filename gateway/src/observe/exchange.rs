@@ -1,0 +1,138 @@
+//! One request's record, filled in as the request travels and read once
+//! when it ends.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use http::{HeaderValue, Method, Request, StatusCode};
+
+use super::observers::Observers;
+use crate::config::model::RouteSpec;
+use crate::context::{ClientIp, RequestId};
+
+/// The stable `code` of the error a response carries, put in the
+/// response's extensions where errors are rendered (`edge_error`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCode(pub &'static str);
+
+/// One upstream attempt as the access log shows it.
+#[derive(Debug, Clone)]
+pub struct UpstreamRecord {
+    pub backend: Arc<str>,
+    /// The endpoint's base URL.
+    pub endpoint: Arc<str>,
+    /// The response status, when a response head arrived.
+    pub status: Option<StatusCode>,
+    /// From sending to the response head (or the failure).
+    pub duration: Duration,
+}
+
+/// What the upstream attempts of one request add up to.
+#[derive(Debug, Clone, Default)]
+pub struct UpstreamSummary {
+    pub attempts: u32,
+    /// Sum of every attempt's duration.
+    pub total: Duration,
+    /// The attempt that finished last.
+    pub last: Option<UpstreamRecord>,
+}
+
+/// How a request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExchangeEnd {
+    /// The whole response body was handed to the connection.
+    Completed,
+    /// The response body failed, or the client went away first.
+    Aborted,
+}
+
+/// One request's record.
+#[derive(Debug)]
+pub struct Exchange {
+    pub started: Instant,
+    pub started_at: SystemTime,
+    pub request_id: RequestId,
+    pub client: ClientIp,
+    pub method: Method,
+    /// The request path, without the query (which may carry secrets).
+    pub path: Box<str>,
+    pub user_agent: Option<HeaderValue>,
+    pub observers: Arc<Observers>,
+    route: OnceLock<Arc<RouteSpec>>,
+    upstream: Mutex<UpstreamSummary>,
+    bytes_in: AtomicU64,
+}
+
+impl Exchange {
+    /// Opens the record of `request`, after the request-id and client
+    /// layers have run.
+    pub fn begin<B>(request: &Request<B>, observers: Arc<Observers>) -> Self {
+        let unknown = ClientIp::direct(SocketAddr::from(([0, 0, 0, 0], 0)));
+        Self {
+            started: Instant::now(),
+            started_at: SystemTime::now(),
+            request_id: request
+                .extensions()
+                .get::<RequestId>()
+                .cloned()
+                .unwrap_or_else(|| RequestId(Arc::from(""))),
+            client: request
+                .extensions()
+                .get::<ClientIp>()
+                .copied()
+                .unwrap_or(unknown),
+            method: request.method().clone(),
+            path: request.uri().path().into(),
+            user_agent: request.headers().get(http::header::USER_AGENT).cloned(),
+            observers,
+            route: OnceLock::new(),
+            upstream: Mutex::new(UpstreamSummary::default()),
+            bytes_in: AtomicU64::new(0),
+        }
+    }
+
+    /// The exchange a request (or an upstream request built for it) carries.
+    pub fn of<B>(request: &Request<B>) -> Option<&Arc<Exchange>> {
+        request.extensions().get::<Arc<Exchange>>()
+    }
+
+    /// Names the matched route (the dispatcher does, once).
+    pub fn set_route(&self, route: Arc<RouteSpec>) {
+        let _ = self.route.set(route);
+    }
+
+    /// The matched route; `None` for requests refused before routing. Its
+    /// `name` labels logs and metrics; its `path` pattern is the
+    /// OpenTelemetry `http.route` (never the raw path).
+    pub fn route(&self) -> Option<&Arc<RouteSpec>> {
+        self.route.get()
+    }
+
+    /// Counts request body bytes as they are read.
+    pub fn add_bytes_in(&self, bytes: u64) {
+        self.bytes_in.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    pub fn bytes_in(&self) -> u64 {
+        self.bytes_in.load(Ordering::Relaxed)
+    }
+
+    /// Records a finished upstream attempt (see `UpstreamAttempt`). The
+    /// lock is the request's own, never shared between requests.
+    pub fn record_upstream(&self, record: UpstreamRecord) {
+        let mut summary = self.upstream.lock().unwrap_or_else(PoisonError::into_inner);
+        summary.attempts += 1;
+        summary.total += record.duration;
+        summary.last = Some(record);
+    }
+
+    /// The upstream attempts so far.
+    pub fn upstream(&self) -> UpstreamSummary {
+        self.upstream
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}

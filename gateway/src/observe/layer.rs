@@ -1,0 +1,253 @@
+//! [`ObserveLayer`]: opens each request's [`Exchange`] and finishes it
+//! when the response body ends, fails, or is dropped (the client went
+//! away). A request dropped before its response head is finished as 499
+//! (nginx's "client closed request"), aborted.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use futures::future::Either;
+use http::{Request, Response, StatusCode};
+use http_body::{Body, Frame, SizeHint};
+use tower::{Layer, Service};
+
+use super::exchange::{ErrorCode, Exchange, ExchangeEnd};
+use super::observers::{Finished, Observers};
+use crate::body::{self, BoxError, GatewayBody};
+
+/// The status recorded for a request whose client left before the
+/// response head.
+const CLIENT_CLOSED_REQUEST: u16 = 499;
+
+#[derive(Debug, Clone)]
+pub struct ObserveLayer {
+    observers: Arc<Observers>,
+}
+
+impl ObserveLayer {
+    pub fn new(observers: Arc<Observers>) -> Self {
+        Self { observers }
+    }
+}
+
+impl<S> Layer<S> for ObserveLayer {
+    type Service = ObserveService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ObserveService {
+            inner,
+            observers: Arc::clone(&self.observers),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ObserveService<S> {
+    inner: S,
+    observers: Arc<Observers>,
+}
+
+impl<S> Service<Request<GatewayBody>> for ObserveService<S>
+where
+    S: Service<Request<GatewayBody>, Response = Response<GatewayBody>>,
+{
+    type Response = Response<GatewayBody>;
+    type Error = S::Error;
+    type Future = Either<S::Future, ObservedFuture<S::Future>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<GatewayBody>) -> Self::Future {
+        if self.observers.is_empty() {
+            return Either::Left(self.inner.call(request));
+        }
+        let exchange = Arc::new(Exchange::begin(&request, Arc::clone(&self.observers)));
+        self.observers.start(&exchange);
+        request.extensions_mut().insert(Arc::clone(&exchange));
+        let counted = Arc::clone(&exchange);
+        let request = request.map(|inner| {
+            body::boxed(CountedBody {
+                inner,
+                exchange: counted,
+            })
+        });
+        Either::Right(ObservedFuture {
+            inner: self.inner.call(request),
+            exchange: Some(exchange),
+        })
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The inner service's future; wraps the response body when it comes.
+    pub struct ObservedFuture<F> {
+        #[pin]
+        inner: F,
+        exchange: Option<Arc<Exchange>>,
+    }
+
+    impl<F> PinnedDrop for ObservedFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(exchange) = this.project().exchange.take() {
+                let status = StatusCode::from_u16(CLIENT_CLOSED_REQUEST)
+                    .unwrap_or(StatusCode::BAD_REQUEST);
+                finish(&exchange, status, None, 0, ExchangeEnd::Aborted);
+            }
+        }
+    }
+}
+
+impl<F, E> Future for ObservedFuture<F>
+where
+    F: Future<Output = Result<Response<GatewayBody>, E>>,
+{
+    type Output = Result<Response<GatewayBody>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = ready!(this.inner.poll(cx));
+        let Some(exchange) = this.exchange.take() else {
+            return Poll::Ready(result);
+        };
+        Poll::Ready(result.map(|response| {
+            let status = response.status();
+            let error_code = response.extensions().get::<ErrorCode>().map(|code| code.0);
+            response.map(|inner| {
+                body::boxed(ObservedBody {
+                    inner,
+                    exchange: Some(exchange),
+                    status,
+                    error_code,
+                    bytes_out: 0,
+                })
+            })
+        }))
+    }
+}
+
+fn finish(
+    exchange: &Exchange,
+    status: StatusCode,
+    error_code: Option<&'static str>,
+    bytes_out: u64,
+    end: ExchangeEnd,
+) {
+    let finished = Finished {
+        status,
+        error_code,
+        bytes_out,
+        end,
+    };
+    exchange.observers.finish(exchange, &finished);
+}
+
+pin_project_lite::pin_project! {
+    /// The response body, counted; finishes the exchange at its end.
+    struct ObservedBody {
+        #[pin]
+        inner: GatewayBody,
+        exchange: Option<Arc<Exchange>>,
+        status: StatusCode,
+        error_code: Option<&'static str>,
+        bytes_out: u64,
+    }
+
+    impl PinnedDrop for ObservedBody {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(exchange) = this.exchange.take() {
+                // hyper may drop a body it knows is empty without polling it.
+                let end = if this.inner.is_end_stream() {
+                    ExchangeEnd::Completed
+                } else {
+                    ExchangeEnd::Aborted
+                };
+                finish(&exchange, *this.status, *this.error_code, *this.bytes_out, end);
+            }
+        }
+    }
+}
+
+impl Body for ObservedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.project();
+        let frame = ready!(this.inner.poll_frame(cx));
+        let end = match &frame {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    *this.bytes_out += data.len() as u64;
+                }
+                None
+            }
+            Some(Err(_)) => Some(ExchangeEnd::Aborted),
+            None => Some(ExchangeEnd::Completed),
+        };
+        if let Some(end) = end
+            && let Some(exchange) = this.exchange.take()
+        {
+            finish(
+                &exchange,
+                *this.status,
+                *this.error_code,
+                *this.bytes_out,
+                end,
+            );
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The request body, counted as it is read.
+    struct CountedBody {
+        #[pin]
+        inner: GatewayBody,
+        exchange: Arc<Exchange>,
+    }
+}
+
+impl Body for CountedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.project();
+        let frame = ready!(this.inner.poll_frame(cx));
+        if let Some(Ok(frame)) = &frame
+            && let Some(data) = frame.data_ref()
+        {
+            this.exchange.add_bytes_in(data.len() as u64);
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -1,0 +1,79 @@
+//! The sinks a running gateway hands its exchanges to.
+
+use std::sync::Arc;
+
+use http::StatusCode;
+
+use super::attempt::AttemptOutcome;
+use super::exchange::{Exchange, ExchangeEnd, UpstreamRecord};
+
+/// What a finished request looked like on the wire.
+#[derive(Debug, Clone, Copy)]
+pub struct Finished {
+    pub status: StatusCode,
+    /// The gateway's error code, when the response is a rendered error.
+    pub error_code: Option<&'static str>,
+    /// Response body bytes handed to the connection.
+    pub bytes_out: u64,
+    pub end: ExchangeEnd,
+}
+
+/// Something that wants to know about requests: the access log, the
+/// metrics. Every method runs on the request's worker thread, so it must
+/// not block (the access log hands records to a writer thread).
+pub trait ExchangeSink: Send + Sync + std::fmt::Debug {
+    /// The request arrived (before routing).
+    fn on_start(&self, _exchange: &Exchange) {}
+
+    /// One upstream attempt finished (a response head, or a failure).
+    fn on_upstream_attempt(
+        &self,
+        _exchange: &Exchange,
+        _record: &UpstreamRecord,
+        _outcome: AttemptOutcome,
+    ) {
+    }
+
+    /// The response body ended, or was dropped before its end.
+    fn on_finish(&self, _exchange: &Exchange, _finished: &Finished) {}
+}
+
+/// One running gateway's sinks. Empty means observation is off, and the
+/// [`super::ObserveLayer`] then adds nothing to a request.
+#[derive(Debug, Default)]
+pub struct Observers {
+    sinks: Vec<Arc<dyn ExchangeSink>>,
+}
+
+impl Observers {
+    pub fn new(sinks: Vec<Arc<dyn ExchangeSink>>) -> Self {
+        Self { sinks }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sinks.is_empty()
+    }
+
+    pub(super) fn start(&self, exchange: &Exchange) {
+        for sink in &self.sinks {
+            sink.on_start(exchange);
+        }
+    }
+
+    pub(super) fn upstream_attempt(
+        &self,
+        exchange: &Exchange,
+        record: &UpstreamRecord,
+        outcome: AttemptOutcome,
+    ) {
+        for sink in &self.sinks {
+            sink.on_upstream_attempt(exchange, record, outcome);
+        }
+    }
+
+    pub(super) fn finish(&self, exchange: &Exchange, finished: &Finished) {
+        for sink in &self.sinks {
+            sink.on_finish(exchange, finished);
+        }
+    }
+}
