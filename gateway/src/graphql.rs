@@ -21,6 +21,7 @@ pub mod operation_cache;
 pub mod persisted;
 pub mod planning;
 pub mod prepare;
+pub mod public_types;
 pub mod request;
 pub mod response;
 pub mod service;

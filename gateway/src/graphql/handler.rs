@@ -175,6 +175,7 @@ pub(crate) fn shape(
         .to_owned();
     let mut projection = Projection {
         supergraph: state,
+        public: &supergraph.public,
         variables: &prepared.variables,
         errors: &mut errors,
     };

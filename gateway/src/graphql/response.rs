@@ -3,7 +3,9 @@
 //! fragments applied by type, `@skip`/`@include` honoured, and nulls
 //! propagated exactly as the GraphQL specification's "Handling Field
 //! Errors" says: a null in a non-null position nulls the nearest nullable
-//! parent, with one error at the path where it happened.
+//! parent, with one error at the path where it happened. Values the
+//! public schema does not have (an `@inaccessible` enum value, an object
+//! of an `@inaccessible` type) are nulls with an error, never shown.
 
 use hive_router_query_planner::ast::selection_item::SelectionItem;
 use hive_router_query_planner::ast::selection_set::{FieldSelection, SelectionSet};
@@ -14,10 +16,12 @@ use serde_json::{Map, Value};
 
 use super::error::GraphqlError;
 use super::execute::variable_is_true;
+use super::public_types::PublicTypes;
 
 /// What projection reads.
 pub(crate) struct Projection<'a> {
     pub supergraph: &'a SupergraphState,
+    pub public: &'a PublicTypes,
     pub variables: &'a Map<String, Value>,
     pub errors: &'a mut Vec<GraphqlError>,
 }
@@ -53,6 +57,10 @@ impl Projection<'_> {
             .and_then(Value::as_str)
             .unwrap_or(type_name)
             .to_owned();
+        if !self.public.has_object(&concrete) && self.is_object_type(&concrete) {
+            self.not_public(path, "its type is not part of the public schema");
+            return Err(NullPropagates);
+        }
         let mut out = Map::new();
         self.selections_into(object, &concrete, selections, path, &mut out)?;
         Ok(out)
@@ -158,9 +166,26 @@ impl Projection<'_> {
                 {
                     Ok(Value::Null)
                 }
+                Value::String(value) if self.public.has_enum_value(name, value) == Some(false) => {
+                    self.not_public(path, &format!("not a value of enum {name}"));
+                    Ok(Value::Null)
+                }
                 other => Ok(other.clone()),
             },
         }
+    }
+
+    /// Records that the value at `path` is withheld (it is not in the
+    /// public schema), without naming what it was.
+    fn not_public(&mut self, path: &[Value], why: &str) {
+        let display = display_path(path);
+        self.errors.push(
+            GraphqlError::new(
+                "RESPONSE_VALIDATION_FAILED",
+                format!("Invalid value at {display}: {why}"),
+            )
+            .at(path.to_vec()),
+        );
     }
 
     /// Records "cannot be null" unless an error already explains a null
@@ -171,11 +196,7 @@ impl Projection<'_> {
             None => true,
         });
         if !explained {
-            let display = path
-                .iter()
-                .map(|s| s.to_string().trim_matches('"').to_owned())
-                .collect::<Vec<_>>()
-                .join(".");
+            let display = display_path(path);
             self.errors.push(
                 GraphqlError::new(
                     "NULL_IN_NON_NULL_FIELD",
@@ -201,6 +222,13 @@ impl Projection<'_> {
             .unwrap_or_else(|| TypeNode::Named(String::new()))
     }
 
+    fn is_object_type(&self, name: &str) -> bool {
+        matches!(
+            self.supergraph.definitions.get(name),
+            Some(SupergraphDefinition::Object(_))
+        )
+    }
+
     fn is_scalar(&self, name: &str) -> bool {
         name.is_empty() || self.supergraph.is_scalar_type(name)
     }
@@ -220,6 +248,14 @@ impl Projection<'_> {
             _ => false,
         }
     }
+}
+
+/// `a.0.b` for the path `["a", 0, "b"]`.
+fn display_path(path: &[Value]) -> String {
+    path.iter()
+        .map(|s| s.to_string().trim_matches('"').to_owned())
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// Merges two completions of one response key: objects field by field,

@@ -15,6 +15,7 @@ use http::Uri;
 use http::uri::PathAndQuery;
 
 use super::operation_cache::OperationCaches;
+use super::public_types::PublicTypes;
 use crate::config::model::{
     BackendSpec, EjectionPolicy, LoadBalancing, ServerSettings, UpstreamProtocol,
 };
@@ -52,6 +53,8 @@ pub struct Supergraph {
     pub subgraphs: HashMap<String, Arc<SubgraphClient>>,
     /// Prepared operations and plans (see [`OperationCaches`]).
     pub caches: OperationCaches,
+    /// The object types and enum values a response may show.
+    pub public: PublicTypes,
     /// The public schema for introspection, or why it could not be built.
     pub introspection: Result<async_graphql::dynamic::Schema, String>,
 }
@@ -102,7 +105,9 @@ impl Supergraph {
         ];
         let introspection =
             super::introspection::build_schema(&planner.consumer_schema.document, roots);
+        let public = PublicTypes::from_consumer_schema(&planner.consumer_schema.document);
         Ok(Supergraph {
+            public,
             introspection,
             sdl: sdl.to_owned(),
             planner,

@@ -27,6 +27,7 @@ mod federation_aliased_requires;
 mod federation_batch_fetch;
 mod federation_interface_object;
 mod federation_missing_key;
+mod federation_public_schema;
 mod graphql_errors;
 mod graphql_graphiql;
 mod graphql_introspection;

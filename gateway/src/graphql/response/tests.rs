@@ -2,19 +2,23 @@
 //! abstract types, `@skip`, and null propagation.
 
 use hive_router_query_planner::ast::normalization::normalize_operation;
+use hive_router_query_planner::consumer_schema::ConsumerSchema;
 use hive_router_query_planner::state::supergraph_state::SupergraphState;
 use hive_router_query_planner::utils::parsing::{safe_parse_operation, safe_parse_schema};
 use serde_json::{Map, Value, json};
 
 use super::Projection;
+use crate::graphql::public_types::PublicTypes;
 use crate::graphql::supergraph_compose::{SubgraphSdl, compose_supergraph};
 
 const SDL: &str = r#"
-type Query { me: User  pets: [Pet!] }
+type Query { me: User  pets: [Pet!]  pet: Pet  status: Status  statuses: [Status!] }
 type User { id: ID! name: String! nick: String }
 interface Pet { name: String! owner: User }
 type Dog implements Pet { name: String! barks: Boolean! owner: User }
 type Cat implements Pet { name: String! owner: User }
+type Robot implements Pet @inaccessible { name: String! owner: User }
+enum Status { OPEN CLOSED SECRET @inaccessible }
 "#;
 
 fn shape(query: &str, variables: Value, data: Value) -> (Value, Vec<String>) {
@@ -25,12 +29,16 @@ fn shape(query: &str, variables: Value, data: Value) -> (Value, Vec<String>) {
     };
     let supergraph = safe_parse_schema(&compose_supergraph(&[subgraph]).unwrap()).unwrap();
     let state = SupergraphState::new(&supergraph);
+    let public = PublicTypes::from_consumer_schema(
+        &ConsumerSchema::new_from_supergraph(&supergraph).document,
+    );
     let operation = safe_parse_operation(query).unwrap();
     let normalized = normalize_operation(&state, &operation, None).unwrap();
     let variables: Map<String, Value> = serde_json::from_value(variables).unwrap();
     let mut errors = Vec::new();
     let mut projection = Projection {
         supergraph: &state,
+        public: &public,
         variables: &variables,
         errors: &mut errors,
     };
@@ -106,5 +114,39 @@ fn one_response_key_across_type_conditions_is_merged_not_overwritten() {
         json!({ "pets": [
         { "owner": { "id": "1", "name": "Ada" } },
         { "owner": { "name": "Bob" } } ] })
+    );
+}
+
+#[test]
+fn an_inaccessible_enum_value_is_null_with_an_error_and_propagates_in_non_null_lists() {
+    let data = json!({ "status": "SECRET", "statuses": ["OPEN", "SECRET"] });
+    let (shaped, errors) = shape("{ status statuses }", json!({}), data);
+    assert_eq!(shaped, json!({ "status": null, "statuses": null }));
+    assert_eq!(
+        errors,
+        vec![
+            "\"RESPONSE_VALIDATION_FAILED\"",
+            "\"RESPONSE_VALIDATION_FAILED\""
+        ]
+    );
+    let (shaped, errors) = shape("{ status }", json!({}), json!({ "status": "CLOSED" }));
+    assert_eq!(shaped, json!({ "status": "CLOSED" }));
+    assert!(errors.is_empty());
+}
+
+#[test]
+fn an_object_of_an_inaccessible_type_is_null_with_an_error_and_propagates() {
+    let data = json!({
+        "pet": { "__typename": "Robot", "name": "R2" },
+        "pets": [{ "__typename": "Dog", "name": "Rex" }, { "__typename": "Robot", "name": "R2" }],
+    });
+    let (shaped, errors) = shape("{ pet { name } pets { name } }", json!({}), data);
+    // `pets: [Pet!]`: the hidden element nulls the whole (nullable) list.
+    assert_eq!(shaped, json!({ "pet": null, "pets": null }));
+    assert_eq!(errors.len(), 2);
+    assert!(
+        errors
+            .iter()
+            .all(|code| code == "\"RESPONSE_VALIDATION_FAILED\"")
     );
 }

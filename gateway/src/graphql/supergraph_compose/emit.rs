@@ -167,21 +167,26 @@ fn write_enum_values(out: &mut String, ty: &MergedType<'_>, graphs: &[String]) {
     let values = union_of(
         ty.definitions
             .iter()
-            .flat_map(|(_, d)| d.values.iter().map(|(v, _)| v)),
+            .flat_map(|(_, d)| d.values.iter().map(|v| &v.name)),
     );
     for value in values {
-        let description = ty
-            .definitions
-            .iter()
-            .flat_map(|(_, d)| &d.values)
-            .find(|(v, _)| v == value)
-            .and_then(|(_, d)| d.as_deref());
+        let definitions = || {
+            ty.definitions
+                .iter()
+                .flat_map(|(_, d)| &d.values)
+                .filter(|v| &v.name == value)
+        };
+        let description = definitions().find_map(|v| v.description.as_deref());
         write_description(out, description, "  ");
         let _ = write!(out, "  {value}");
         for (graph, def) in &ty.definitions {
-            if def.values.iter().any(|(v, _)| v == value) {
+            if def.values.iter().any(|v| &v.name == value) {
                 let _ = write!(out, " @join__enumValue(graph: {})", graphs[*graph]);
             }
+        }
+        // Hidden in one subgraph is hidden in the supergraph (as with fields).
+        if definitions().any(|v| v.inaccessible) {
+            out.push_str(" @inaccessible");
         }
         out.push('\n');
     }

@@ -64,6 +64,14 @@ pub(crate) struct FieldModel {
     pub inaccessible: bool,
 }
 
+/// One enum value as one subgraph defines it.
+#[derive(Clone, Debug)]
+pub(crate) struct EnumValueModel {
+    pub name: String,
+    pub description: Option<String>,
+    pub inaccessible: bool,
+}
+
 /// One named type as one subgraph defines it.
 #[derive(Clone, Debug)]
 pub(crate) struct TypeModel {
@@ -74,7 +82,7 @@ pub(crate) struct TypeModel {
     pub implements: Vec<String>,
     pub fields: Vec<FieldModel>,
     pub members: Vec<String>,
-    pub values: Vec<(String, Option<String>)>,
+    pub values: Vec<EnumValueModel>,
     pub inaccessible: bool,
     pub extension: bool,
 }
@@ -191,10 +199,11 @@ fn read_type(def: &TypeDefinition<'static, String>) -> TypeModel {
         }
         TypeDefinition::Union(t) => model.members = t.types.clone(),
         TypeDefinition::Enum(t) => {
-            let values = t
-                .values
-                .iter()
-                .map(|v| (v.name.clone(), v.description.clone()));
+            let values = t.values.iter().map(|v| EnumValueModel {
+                name: v.name.clone(),
+                description: v.description.clone(),
+                inaccessible: has_directive(&v.directives, "inaccessible"),
+            });
             model.values = values.collect();
         }
         TypeDefinition::InputObject(t) => {
