@@ -174,13 +174,13 @@ fn write_enum_values(out: &mut String, ty: &MergedType<'_>, graphs: &[String]) {
             ty.definitions
                 .iter()
                 .flat_map(|(_, d)| &d.values)
-                .filter(|v| &v.name == value)
+                .filter(|v| v.name == *value)
         };
         let description = definitions().find_map(|v| v.description.as_deref());
         write_description(out, description, "  ");
         let _ = write!(out, "  {value}");
         for (graph, def) in &ty.definitions {
-            if def.values.iter().any(|v| &v.name == value) {
+            if def.values.iter().any(|v| v.name == *value) {
                 let _ = write!(out, " @join__enumValue(graph: {})", graphs[*graph]);
             }
         }
