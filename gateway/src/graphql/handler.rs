@@ -20,7 +20,7 @@ use super::request::{self, response_media_type, wants_html};
 use super::response::Projection;
 use super::service::GraphqlService;
 use super::supergraph::Supergraph;
-use super::{graphiql, introspection, subscribe};
+use super::{defer, graphiql, introspection, subscribe};
 use crate::body::{self, GatewayBody};
 use crate::context::RequestContext;
 use crate::edge_error::GatewayError;
@@ -80,10 +80,18 @@ pub async fn handle(
         .current()
         .ok_or_else(|| reject(RequestError::NotReady))?;
     let is_get = request.method() == Method::GET;
+    let incremental = defer::accepts_multipart(&request) && !event_stream;
     let mut graphql = request::read(request, settings.limits.max_body_bytes)
         .await
         .map_err(reject)?;
     service.persisted.resolve(&mut graphql).map_err(reject)?;
+    let deferred = if defer::mentions_defer(&graphql.query) {
+        defer::split_request(service, &mut graphql, incremental)
+            .await
+            .map_err(reject)?
+    } else {
+        Vec::new()
+    };
     let prepared = prepare(service, &supergraph, &graphql)
         .await
         .map_err(reject)?;
@@ -99,6 +107,14 @@ pub async fn handle(
         return Err(reject(RequestError::BadRequest(
             "subscriptions are served over WebSocket (graphql-transport-ws) or SSE (Accept: text/event-stream)".to_owned(),
         )));
+    }
+    if !deferred.is_empty()
+        && prepared.kind == OperationKind::Query
+        && let Some(service) = ctx.snapshot.graphql.clone()
+    {
+        return defer::respond(service, supergraph, prepared, graphql, deferred, ctx)
+            .await
+            .map_err(reject);
     }
     let (data, errors) = run(&supergraph, &prepared, settings, &ctx)
         .await
