@@ -20,6 +20,7 @@ pub mod profile;
 pub mod progress;
 pub mod proxies;
 pub mod report;
+pub mod routers;
 pub mod scenarios;
 
 use std::path::{Path, PathBuf};
@@ -92,6 +93,7 @@ pub async fn run(options: &CompareOptions) -> Result<Report, CompareError> {
         tools: [ProxyKind::Nginx, ProxyKind::Haproxy]
             .into_iter()
             .filter_map(ProxyKind::version)
+            .chain(routers::HiveRouter::version())
             .collect(),
         scenarios,
     };

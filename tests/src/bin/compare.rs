@@ -23,7 +23,7 @@ struct Cli {
     /// Run every scenario for a few seconds only (smoke test).
     #[arg(long)]
     quick: bool,
-    /// Run only this scenario: chatty, protocols, proxy or events.
+    /// Run only this scenario: chatty, protocols, proxy, federation or events.
     #[arg(long, value_name = "NAME")]
     scenario: Option<String>,
     /// Where to write report.md, report.json and the charts.

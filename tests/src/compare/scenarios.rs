@@ -8,6 +8,7 @@
 
 mod chatty;
 mod events;
+mod federation;
 mod protocols;
 mod proxy;
 
@@ -30,14 +31,16 @@ pub enum ScenarioName {
     Chatty,
     Protocols,
     Proxy,
+    Federation,
     Events,
 }
 
 impl ScenarioName {
-    pub const ALL: [ScenarioName; 4] = [
+    pub const ALL: [ScenarioName; 5] = [
         ScenarioName::Chatty,
         ScenarioName::Protocols,
         ScenarioName::Proxy,
+        ScenarioName::Federation,
         ScenarioName::Events,
     ];
 
@@ -47,6 +50,7 @@ impl ScenarioName {
             ScenarioName::Chatty => "chatty",
             ScenarioName::Protocols => "protocols",
             ScenarioName::Proxy => "proxy",
+            ScenarioName::Federation => "federation",
             ScenarioName::Events => "events",
         }
     }
@@ -64,6 +68,10 @@ impl ScenarioName {
             ScenarioName::Chatty => total(&[profile.chatty()], chatty::SERIES),
             ScenarioName::Protocols => total(&profile.protocols(), protocols::SERIES),
             ScenarioName::Proxy => total(&profile.proxy(), proxy::TARGETS * profile.proxy_rounds()),
+            ScenarioName::Federation => total(
+                &profile.proxy(),
+                federation::SERIES * profile.proxy_rounds(),
+            ),
             ScenarioName::Events => Duration::ZERO,
         }
     }
@@ -74,6 +82,7 @@ impl ScenarioName {
             ScenarioName::Chatty => chatty::run(ctx).await,
             ScenarioName::Protocols => protocols::run(ctx).await,
             ScenarioName::Proxy => proxy::run(ctx).await,
+            ScenarioName::Federation => federation::run(ctx).await,
             ScenarioName::Events => events::run(),
         }
     }
