@@ -42,6 +42,10 @@ mod units;
 #[cfg(test)]
 mod tests;
 
+/// The composition compiler (`compose:` input → `ComposeSpec`), public for
+/// the benches.
+pub use compile::compose::build as compose_build;
+
 use std::path::Path;
 
 use sha2::{Digest, Sha256};

@@ -15,31 +15,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName};
+use http::HeaderMap;
 use moka::Expiry;
 use moka::future::Cache;
 use serde_json::Value;
 
+pub use crate::config::model::compose::{CallCacheSettings, ResponseCacheSettings};
 use crate::router::Params;
-
-/// `cache:` on a call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallCacheSettings {
-    /// The longest an entry lives (and how long it lives when the backend
-    /// says nothing).
-    pub ttl: Duration,
-    pub honor_cache_control: bool,
-    pub max_entries: u64,
-}
-
-/// `cache:` on the composition.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResponseCacheSettings {
-    pub ttl: Duration,
-    /// Request headers whose values are part of the key.
-    pub vary: Vec<HeaderName>,
-    pub max_entries: u64,
-}
 
 /// A value with the TTL chosen for it.
 #[derive(Debug, Clone)]

@@ -16,10 +16,10 @@ use prost_reflect::MessageDescriptor;
 use serde_json::Value;
 
 use super::error::{CallFailure, FailureKind};
-use super::eval::walk;
 use super::request::{Decode, RenderedCall};
 use crate::body;
 use crate::grpc::{self, GrpcError, transcode};
+use crate::template::eval::walk;
 use crate::upstream::UpstreamPool;
 
 /// The most bytes of a call's response body the gateway reads.

@@ -14,7 +14,7 @@ use http_body_util::StreamBody;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::call::{self, grpc_request, pool_for};
+use super::call::{self, grpc_request};
 use super::error::GrpcError;
 use super::json_input::JsonMessages;
 use super::route::{GrpcRoute, Transcoding};
@@ -32,7 +32,7 @@ pub async fn client_streaming(
     route: &GrpcRoute,
     transcoding: &Transcoding,
 ) -> Result<Response<GatewayBody>, GrpcError> {
-    let pool = pool_for(&ctx, &route.backend.name)?;
+    let pool = std::sync::Arc::clone(&route.pool);
     let (parts, body) = request.into_parts();
     let mut input = JsonMessages::open(
         &parts.headers,

@@ -7,7 +7,7 @@ use http::{Request, Response};
 use http_body_util::BodyExt;
 use prost_reflect::DynamicMessage;
 
-use super::call::{self, MessageStream, grpc_request, pool_for};
+use super::call::{self, MessageStream, grpc_request};
 use super::error::GrpcError;
 use super::framing;
 use super::route::{GrpcRoute, Transcoding};
@@ -23,7 +23,7 @@ pub async fn unary(
     route: &GrpcRoute,
     transcoding: &Transcoding,
 ) -> Result<Response<GatewayBody>, GrpcError> {
-    let pool = pool_for(&ctx, &route.backend.name)?;
+    let pool = std::sync::Arc::clone(&route.pool);
     let (parts, body) = request.into_parts();
     let message = request_message(&parts, body, &ctx, transcoding).await?;
     let timeout = ctx.timeout_or(pool.spec().request_timeout);

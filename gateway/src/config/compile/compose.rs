@@ -1,4 +1,5 @@
-//! The `compose` action: raw calls → [`ComposeInput`] → [`ComposePlan`].
+//! The `compose` action: raw calls → [`ComposeInput`] → [`ComposeSpec`]
+//! (`build`: templates parsed, references resolved, the call graph).
 //!
 //! This step resolves backends, parses methods, durations and header
 //! names, and turns YAML trees into JSON; `compose::build` then checks the
@@ -19,9 +20,8 @@ use super::super::raw::{
 };
 use super::positive_duration;
 use super::routes::RouteContext;
-use crate::compose::build::{CallField, CallInput, CallKindInput, Location, PlanError};
-use crate::compose::cache::{CallCacheSettings, ResponseCacheSettings};
-use crate::compose::{ComposeInput, ComposePlan, build};
+use crate::config::model::compose::{CallCacheSettings, ComposeSpec, ResponseCacheSettings};
+use build::{CallField, CallInput, CallKindInput, ComposeInput, Location, PlanError, build};
 
 /// The deadline of a composed route that sets no `timeout`.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(10);
@@ -51,7 +51,7 @@ pub(super) fn compile_compose(
     route_timeout: Option<&Text>,
     context: &RouteContext<'_>,
     diag: &mut Diagnostics,
-) -> Option<Arc<ComposePlan>> {
+) -> Option<Arc<ComposeSpec>> {
     let label = format!("{}: compose", context.label);
     let errors_before = diag.error_count();
     let (input, spans) = compose_input(compose, route_timeout, &label, context, diag);
@@ -348,6 +348,7 @@ fn response_cache(
     })
 }
 
+pub mod build;
 mod kinds;
 #[cfg(test)]
 mod tests;
