@@ -78,3 +78,6 @@ impl Routed for Arc<Route> {
         &self.spec
     }
 }
+
+#[cfg(test)]
+mod tests;
