@@ -45,3 +45,6 @@ pub mod upstream;
 pub mod websocket;
 pub mod workers;
 pub mod ws_keepalive;
+
+#[cfg(test)]
+mod module_graph;

@@ -107,3 +107,6 @@ impl Snapshot {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -23,6 +23,21 @@ use serde_json::Value;
 pub use crate::config::model::compose::{CallCacheSettings, ResponseCacheSettings};
 use crate::router::Params;
 
+thread_local! {
+    /// Caches built on this thread: tests prove with it that compiling a
+    /// config (`gateway check`) builds none and a snapshot builds them.
+    static BUILT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many caches (call or response) this thread has built so far.
+pub fn built_on_this_thread() -> u64 {
+    BUILT.with(std::cell::Cell::get)
+}
+
+fn count_built() {
+    BUILT.with(|built| built.set(built.get() + 1));
+}
+
 /// A value with the TTL chosen for it.
 #[derive(Debug, Clone)]
 struct Timed<V> {
@@ -65,6 +80,7 @@ pub struct CallCache {
 
 impl CallCache {
     pub fn new(settings: CallCacheSettings) -> Self {
+        count_built();
         let entries = build_cache(settings.max_entries);
         Self { settings, entries }
     }
@@ -137,6 +153,7 @@ pub struct ResponseCache {
 
 impl ResponseCache {
     pub fn new(settings: ResponseCacheSettings) -> Self {
+        count_built();
         let entries = build_cache(settings.max_entries);
         Self { settings, entries }
     }
