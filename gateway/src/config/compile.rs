@@ -8,6 +8,7 @@
 //! (pattern, methods, host, action, limits, headers), then route conflicts
 //! through `RouteTable::build`, the same check the live router relies on.
 
+mod action_keys;
 mod backends;
 pub(super) mod compose;
 mod connections;

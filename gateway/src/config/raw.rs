@@ -167,7 +167,8 @@ pub(crate) struct RawRoute {
     pub grpc: Option<super::raw_grpc::RawGrpcRoute>,
     /// Proxy only: how the path is rewritten.
     pub rewrite: Option<Spanned<RawRewrite>>,
-    pub headers: Option<RawHeaders>,
+    /// Proxy only: header edits.
+    pub headers: Option<Spanned<RawHeaders>>,
     pub timeout: Option<Text>,
     pub body_idle_timeout: Option<Text>,
     pub max_body: Option<Text>,

@@ -54,7 +54,9 @@ pub async fn client_streaming(
         Some(timeout),
         upstream_body,
     )?;
-    let call = call::start(&pool, upstream, timeout);
+    // The route's `body_idle_timeout` applies, else the backend's.
+    let body_idle = ctx.body_idle_or(pool.spec().body_idle_timeout);
+    let call = call::start_stream(&pool, upstream, timeout, Some(body_idle));
     let pump = forward_messages(first, input, sender);
     tokio::pin!(call, pump);
     let mut messages = tokio::select! {

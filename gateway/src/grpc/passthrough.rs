@@ -54,7 +54,10 @@ pub(super) async fn forward(
     let (mut parts, body) = request.into_parts();
     prepare_headers(&mut parts, ctx);
     let timeout = ctx.timeout_or(pool.spec().request_timeout);
-    let response = pool.send(Request::from_parts(parts, body), timeout).await?;
+    let body_idle = ctx.body_idle_or(pool.spec().body_idle_timeout);
+    let response = pool
+        .send_with(Request::from_parts(parts, body), timeout, Some(body_idle))
+        .await?;
     let (mut parts, body) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     Ok(Response::from_parts(parts, body))

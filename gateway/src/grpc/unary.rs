@@ -37,7 +37,9 @@ pub async fn unary(
         Some(timeout),
         payload,
     )?;
-    let mut messages = call::start(&pool, upstream, timeout).await?;
+    // The route's `body_idle_timeout` applies, else the backend's.
+    let body_idle = ctx.body_idle_or(pool.spec().body_idle_timeout);
+    let mut messages = call::start_stream(&pool, upstream, timeout, Some(body_idle)).await?;
     single_reply(&mut messages, route, transcoding).await
 }
 

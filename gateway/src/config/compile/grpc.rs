@@ -181,7 +181,10 @@ pub(super) fn compile_grpc_route(
         None => section.map(|s| s.metadata.clone()).unwrap_or_default(),
     };
     let mode = match (&raw.method, raw.passthrough.as_ref().map(|p| **p)) {
-        (None, Some(true)) => GrpcModeSpec::Passthrough,
+        (None, Some(true)) => {
+            passthrough_ignores(raw, label, diag);
+            GrpcModeSpec::Passthrough
+        }
         (Some(method), None | Some(false)) => {
             GrpcModeSpec::Transcode(Box::new(transcoding(raw, method, methods, context, diag)?))
         }
@@ -205,6 +208,29 @@ pub(super) fn compile_grpc_route(
         mode,
         metadata,
     })
+}
+
+/// `body`, `unknown_fields` and `max_depth` shape a transcoded request
+/// message; a passthrough route forwards messages as they are.
+fn passthrough_ignores(raw: &RawGrpcRoute, label: &str, diag: &mut Diagnostics) {
+    let keys = [
+        ("body", raw.body.as_ref().map(|b| b.span())),
+        (
+            "unknown_fields",
+            raw.unknown_fields.as_ref().map(|u| u.span()),
+        ),
+        ("max_depth", raw.max_depth.as_ref().map(|m| m.span())),
+    ];
+    for (key, span) in keys {
+        if let Some(span) = span {
+            diag.error(
+                span,
+                format!(
+                    "{label}: grpc: `{key}` does not apply with passthrough: true (it shapes a transcoded request; set `method` instead)"
+                ),
+            );
+        }
+    }
 }
 
 fn resolve_backend(

@@ -62,6 +62,12 @@ fn rest(
             format!("{label}: `data` is only for GraphQL calls"),
         );
     }
+    if let Some(variables) = &raw.variables {
+        diag.error(
+            variables.span(),
+            format!("{label}: a REST call takes no `variables` (they are for GraphQL calls; send a `body`)"),
+        );
+    }
     let method = method(raw.method.as_ref(), label, diag)?;
     Some(CallKindInput::Rest {
         method,
