@@ -202,7 +202,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::compose::template::Segment;
+    use crate::template::Segment;
 
     #[test]
     fn graphql_errors_fail_the_call_and_data_is_extracted_by_path() {

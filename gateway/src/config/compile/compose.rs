@@ -2,7 +2,7 @@
 //! (`build`: templates parsed, references resolved, the call graph).
 //!
 //! This step resolves backends, parses methods, durations and header
-//! names, and turns YAML trees into JSON; `compose::build` then checks the
+//! names, and turns YAML trees into JSON; `build` then checks the
 //! templates and the call graph. Its errors come back with a location
 //! inside the input, which is mapped here to the YAML node's line and
 //! column.
@@ -28,7 +28,7 @@ pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(10);
 /// Default size of each cache.
 const DEFAULT_CACHE_ENTRIES: u64 = 10_000;
 
-/// What errors from `compose::build` are mapped back to.
+/// What errors from `build` are mapped back to.
 struct Spans<'a> {
     compose: &'a Span,
     calls: Vec<CallSpans<'a>>,

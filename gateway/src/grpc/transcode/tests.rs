@@ -4,7 +4,7 @@ use prost_reflect::{DescriptorPool, MessageDescriptor};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::grpc::descriptors::compile_protos;
+use crate::protos::descriptors::compile_protos;
 use crate::grpc::path_template;
 
 pub(crate) fn kitchen_pool() -> DescriptorPool {
