@@ -19,8 +19,9 @@ use crate::graphql::GraphqlService;
 use crate::grpc::GrpcRoute;
 use crate::upstream::Upstreams;
 
-/// A route whose runtime objects could not be built: its method is missing
-/// from the descriptors (which validation rules out).
+/// A route whose runtime objects could not be built: its gRPC method is
+/// missing from the descriptors, or a GraphQL route has no GraphQL service
+/// (compilation rules both out).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("route {route:?}: {message}")]
 pub struct BuildError {
@@ -90,7 +91,11 @@ pub fn build_routes(
                     .map_err(fail)?;
                     RouteHandler::Compose(Arc::new(plan))
                 }
-                RouteAction::Graphql => RouteHandler::Graphql(graphql.cloned()),
+                RouteAction::Graphql => {
+                    RouteHandler::Graphql(Arc::clone(graphql.ok_or_else(|| {
+                        fail("a GraphQL route needs the graphql: section".to_owned())
+                    })?))
+                }
                 RouteAction::GraphiqlAsset => RouteHandler::GraphiqlAsset,
             };
             Ok(Arc::new(route(Arc::clone(spec), handler, policies(spec))))

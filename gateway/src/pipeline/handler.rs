@@ -28,9 +28,8 @@ pub enum RouteHandler {
     },
     Grpc(Arc<grpc::GrpcRoute>),
     Compose(Arc<compose::ComposePlan>),
-    /// The snapshot's GraphQL service (`None`: no `graphql:` section, which
-    /// compilation rules out for a GraphQL route; answered as not ready).
-    Graphql(Option<Arc<GraphqlService>>),
+    /// The snapshot's GraphQL service.
+    Graphql(Arc<GraphqlService>),
     GraphiqlAsset,
 }
 
@@ -59,12 +58,11 @@ impl RouteHandler {
             // this future (allocated for every request) proxy-sized.
             RouteHandler::Compose(plan) => Box::pin(compose::handle(request, ctx, plan)).await,
             RouteHandler::Grpc(route) => Box::pin(grpc::handle(request, ctx, route)).await,
-            RouteHandler::Graphql(Some(service)) => {
+            RouteHandler::Graphql(service) => {
                 let forwarding = proxy::forwarding_for(&ctx, request.headers(), request.uri());
                 ctx.forwarding = Some(Arc::new(forwarding));
                 Box::pin(graphql::handle(request, ctx, service)).await
             }
-            RouteHandler::Graphql(None) => Err(graphql::error::RequestError::NotReady.into()),
             RouteHandler::GraphiqlAsset => {
                 let file = ctx.params.get("file").unwrap_or_default();
                 graphql::graphiql::asset(file, request.headers()).map_err(GatewayError::from)

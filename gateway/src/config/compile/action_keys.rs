@@ -16,7 +16,7 @@
 use marked_yaml::Span;
 
 use super::super::errors::Diagnostics;
-use super::super::raw::RawRoute;
+use super::super::raw::{RawHeaderEdits, RawHeaders, RawRoute};
 use super::routes::{ActionKey, declared_actions};
 
 /// Records an error for every key of `raw` its action does not apply.
@@ -49,7 +49,10 @@ fn ignored_keys<'a>(
     action: &ActionKey<'_>,
 ) -> Vec<(&'static str, &'a Span, &'static str)> {
     let rewrite = raw.rewrite.as_ref().map(|r| r.span());
-    let headers = raw.headers.as_ref().map(|h| h.span());
+    let headers = raw
+        .headers
+        .as_ref()
+        .map(|h| headers_span(h).unwrap_or(raw.path.span()));
     let body_idle = raw.body_idle_timeout.as_ref().map(|t| t.span());
     let candidates = match action {
         ActionKey::Backend(_) => vec![],
@@ -79,6 +82,18 @@ fn ignored_keys<'a>(
         .into_iter()
         .filter_map(|(key, span, hint)| Some((key, span?, hint)))
         .collect()
+}
+
+/// Where `headers:` is written: its first header name (an empty mapping
+/// has none; the route's path stands in).
+fn headers_span(headers: &RawHeaders) -> Option<&Span> {
+    first_header(headers.request.as_ref()).or_else(|| first_header(headers.response.as_ref()))
+}
+
+fn first_header(edits: Option<&RawHeaderEdits>) -> Option<&Span> {
+    let edits = edits?;
+    let added = edits.add.0.first().map(|(name, _)| name.span());
+    added.or_else(|| edits.remove.first().map(|name| name.span()))
 }
 
 #[cfg(test)]

@@ -160,7 +160,7 @@ fn compile_route(
     // `unlimited` is a limit no body reaches (a route that streams uploads).
     let max_body = body_limit(raw.max_body.as_ref(), &format!("{label}: max_body"), diag)
         .map(|limit| limit.unwrap_or(u64::MAX));
-    let headers = compile_headers(raw.headers.as_deref(), label, diag);
+    let headers = compile_headers(raw.headers.as_ref(), label, diag);
     action_keys::check(raw, label, diag);
     if diag.error_count() > errors_before {
         return None;
