@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use gateway::compose::build::{CallInput, CallKindInput};
-use gateway::compose::eval::{Bindings, Target};
-use gateway::compose::value::Strictness;
-use gateway::compose::{ComposeInput, ComposePlan, build};
+use gateway::config::compose_build::{CallInput, CallKindInput, ComposeInput, build};
+use gateway::config::model::compose::{ComposeCallKind, ComposeSpec};
 use gateway::config::model::{BackendSpec, EjectionPolicy, LoadBalancing, UpstreamProtocol};
 use gateway::router::Params;
+use gateway::template::eval::{Bindings, Target};
+use gateway::template::value::Strictness;
 use http::Method;
 use serde_json::{Value, json};
 
@@ -51,7 +51,7 @@ fn call(name: &str, backend_name: &str, path: &str) -> CallInput {
     }
 }
 
-fn plan() -> ComposePlan {
+fn plan() -> ComposeSpec {
     let response = json!({
         "order_id": "{order.id}", "status": "{order.status}", "total": "{order.total}",
         "customer": {"$from": "{customer}", "$allow": ["id", "name", "email"]},
@@ -113,7 +113,7 @@ fn bench_compose(c: &mut Criterion) {
             results: &results,
         };
         c.bench_function(&format!("render_products_path/{items}_items"), |b| {
-            let gateway::compose::plan::CallKind::Rest(rest) = &plan.calls[2].kind else {
+            let ComposeCallKind::Rest(rest) = &plan.calls[2].kind else {
                 unreachable!()
             };
             b.iter(|| black_box(bindings.render(&rest.path, Target::Url).expect("renders")))

@@ -1,7 +1,8 @@
 //! Declarative composition: one client request, many backend calls, one
 //! composed JSON response (the seed's order-details BFF, generalised).
 //!
-//! A route's `compose:` block is compiled into a [`ComposePlan`]: its calls
+//! A route's `compose:` block is compiled by `config` into a plain
+//! `ComposeSpec`; `Snapshot::build` makes it a [`ComposePlan`]: its calls
 //! (REST, GraphQL, or unary gRPC through the bridge's transcoder), the
 //! call graph derived from their templates (`/v1/users/{order.customer_id}`
 //! waits for `order`), a response template, failure policy, timeouts,
@@ -10,27 +11,22 @@
 //! are ready, required failures end the request with the right status,
 //! optional ones leave `null` and an entry in `_meta.errors`.
 //!
-//! Stages: [`build`] (config time) → `execute` (the DAG driver) → `call`
+//! Stages: `config::compile::compose::build` (config time) → [`plan`]
+//! (snapshot time: pools, caches, coalescer) → `execute` (the DAG driver) → `call`
 //! (cache, coalesce) → `fetch` (the upstream pool) → `response`.
 //! The user guide is docs/composition.md.
 
-pub mod build;
 pub mod cache;
 mod call;
 pub mod coalesce;
-pub mod dag;
 pub mod error;
-pub mod eval;
 mod execute;
 mod fetch;
 pub mod plan;
 mod request;
 mod response;
-pub mod shape;
-pub mod template;
-pub mod value;
 
-pub use build::{ComposeInput, build};
+pub use crate::template::{self, eval, shape, value};
 pub use error::{CallFailure, ComposeError};
 pub use plan::ComposePlan;
 pub use response::{CACHE_HEADER, PARTIAL_HEADER};
@@ -60,7 +56,6 @@ pub async fn handle(
     }
     let forwarded = forwarded_headers(&request, &ctx);
     let env = call::CallEnv {
-        upstreams: &ctx.snapshot.upstreams,
         forwarded: &forwarded,
         coalescer: &plan.coalescer,
     };

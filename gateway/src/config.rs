@@ -27,6 +27,10 @@
 //! * A **per-route setting** shared by every action (retries, auth, rate
 //!   limit): add it to `raw::RawRoute` and `model::RouteSpec`, and compile it
 //!   in `compile/routes.rs::compile_route`.
+//!   A setting that is a policy becomes a layer in the route's pipeline:
+//!   `pipeline::policy_layers` (ARCHITECTURE.md, "Adding a policy layer").
+//!   A setting only some actions apply goes in `compile/action_keys.rs`,
+//!   so that the others refuse it.
 //!
 //! The user-facing reference is docs/configuration.md.
 
@@ -41,6 +45,10 @@ mod units;
 
 #[cfg(test)]
 mod tests;
+
+/// The composition compiler (`compose:` input → `ComposeSpec`), public for
+/// the benches.
+pub use compile::compose::build as compose_build;
 
 use std::path::Path;
 

@@ -1,4 +1,5 @@
-//! Per-request state handed from the dispatcher to a route's handler.
+//! Per-request state handed from the dispatcher to a route's pipeline, in
+//! the request's extensions (`pipeline::take_context` takes it out).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -83,5 +84,10 @@ impl RequestContext {
     /// The route's timeout, else the given backend default.
     pub fn timeout_or(&self, backend_default: Duration) -> Duration {
         self.route.timeout.unwrap_or(backend_default)
+    }
+
+    /// The route's body idle timeout, else the given backend default.
+    pub fn body_idle_or(&self, backend_default: Duration) -> Duration {
+        self.route.body_idle_timeout.unwrap_or(backend_default)
     }
 }

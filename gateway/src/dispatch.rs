@@ -1,9 +1,11 @@
-//! The innermost service: route the request, then hand it to its handler.
+//! The innermost service of the outer stack: route the request, then hand
+//! it to its route's pipeline.
 //!
 //! Stage order: path safety check → route match (404 / 405) → body limit →
-//! the route's handler (proxy, gRPC bridge, composition, GraphQL or a
-//! GraphiQL asset). The snapshot is loaded once here and travels
-//! with the request in its [`RequestContext`].
+//! the route's pipeline ([`crate::pipeline`]: its policy layers, then its
+//! handler). The snapshot is loaded once here; the request's
+//! [`RequestContext`] (snapshot, route, parameters, ids) travels in the
+//! request's extensions. Dispatch knows no handler kind and no policy.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,15 +15,16 @@ use std::task::{Context, Poll};
 use arc_swap::ArcSwap;
 use http::header::{ALLOW, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
+use tower::ServiceExt;
 
 use crate::body::{self, GatewayBody};
-use crate::config::model::RouteAction;
 use crate::context::{ClientAddr, ClientIp, RequestContext, RequestId};
 use crate::edge_error::GatewayError;
 use crate::observe::Exchange;
+use crate::pipeline::RouteService;
 use crate::router::{RouteMatch, check_path};
 use crate::snapshot::Snapshot;
-use crate::{compose, graphql, grpc, limits, proxy};
+use crate::{limits, proxy};
 
 /// Routes requests against the current snapshot.
 #[derive(Clone)]
@@ -46,14 +49,26 @@ impl tower::Service<Request<GatewayBody>> for Dispatcher {
 
     fn call(&mut self, request: Request<GatewayBody>) -> Self::Future {
         let snapshot = self.current.load_full();
-        Box::pin(dispatch(request, snapshot))
+        match dispatch(request, snapshot) {
+            Ok(Dispatched::Route(service, request)) => Box::pin(service.oneshot(request)),
+            Ok(Dispatched::Answered(response)) => Box::pin(std::future::ready(Ok(response))),
+            Err(error) => Box::pin(std::future::ready(Err(*error))),
+        }
     }
 }
 
-async fn dispatch(
+/// Where a request goes after routing.
+enum Dispatched {
+    /// The route's pipeline, and the request carrying its context.
+    Route(RouteService, Request<GatewayBody>),
+    /// Answered here (the built-in `/healthz`).
+    Answered(Response<GatewayBody>),
+}
+
+fn dispatch(
     request: Request<GatewayBody>,
     snapshot: Arc<Snapshot>,
-) -> Result<Response<GatewayBody>, GatewayError> {
+) -> Result<Dispatched, Box<GatewayError>> {
     check_path(request.uri().path())
         .map_err(|e| GatewayError::new(StatusCode::BAD_REQUEST, "BAD_PATH", e.to_string()))?;
     let host = proxy::host_of_request(&request);
@@ -64,22 +79,24 @@ async fn dispatch(
         {
             RouteMatch::Found { route, params } => (Arc::clone(route), params),
             RouteMatch::MethodNotAllowed { allow } => {
-                return Err(method_not_allowed(request.method(), &allow));
+                return Err(Box::new(method_not_allowed(request.method(), &allow)));
             }
-            RouteMatch::NotFound if request.uri().path() == "/healthz" => return Ok(healthz()),
+            RouteMatch::NotFound if request.uri().path() == "/healthz" => {
+                return Ok(Dispatched::Answered(healthz()));
+            }
             RouteMatch::NotFound => {
-                return Err(GatewayError::new(
+                return Err(Box::new(GatewayError::new(
                     StatusCode::NOT_FOUND,
                     "NO_ROUTE",
                     format!("no route for {} {}", request.method(), request.uri().path()),
-                ));
+                )));
             }
         };
     let exchange = Exchange::of(&request).cloned();
     if let Some(exchange) = &exchange {
-        exchange.set_route(Arc::clone(&route));
+        exchange.set_route(Arc::clone(&route.spec));
     }
-    let mut ctx = RequestContext {
+    let ctx = RequestContext {
         request_id: request
             .extensions()
             .get::<RequestId>()
@@ -97,33 +114,19 @@ async fn dispatch(
             .unwrap_or_else(|| ClientIp::direct(std::net::SocketAddr::from(([0, 0, 0, 0], 0)))),
         forwarding: None,
         params,
-        route: Arc::clone(&route),
+        route: Arc::clone(&route.spec),
         snapshot: Arc::clone(&snapshot),
         exchange,
     };
-    if matches!(route.action, RouteAction::Graphql) {
-        let forwarding = proxy::forwarding_for(&ctx, request.headers(), request.uri());
-        ctx.forwarding = Some(Arc::new(forwarding));
-    }
-    let limit = route.max_body.or(snapshot.config.server.default_max_body);
+    let limit = route
+        .spec
+        .max_body
+        .or(snapshot.config.server.default_max_body);
     let (parts, body) = request.into_parts();
-    let body = limits::limit_body(&parts.headers, body, limit)?;
-    let request = Request::from_parts(parts, body);
-    match &route.action {
-        RouteAction::Proxy(action) => proxy::forward(request, ctx, action).await,
-        // The other handlers' futures are large: boxing them keeps this
-        // future (allocated and moved for every request) proxy-sized.
-        RouteAction::Compose(plan) => Box::pin(compose::handle(request, ctx, plan)).await,
-        RouteAction::Grpc(route) => Box::pin(grpc::handle(request, ctx, route)).await,
-        RouteAction::Graphql => match snapshot.graphql.as_deref() {
-            Some(service) => Box::pin(graphql::handle(request, ctx, service)).await,
-            None => Err(graphql::error::RequestError::NotReady.into()),
-        },
-        RouteAction::GraphiqlAsset => {
-            let file = ctx.params.get("file").unwrap_or_default();
-            graphql::graphiql::asset(file, request.headers()).map_err(GatewayError::from)
-        }
-    }
+    let body = limits::limit_body(&parts.headers, body, limit).map_err(GatewayError::from)?;
+    let mut request = Request::from_parts(parts, body);
+    request.extensions_mut().insert(ctx);
+    Ok(Dispatched::Route(route.service(), request))
 }
 
 fn method_not_allowed(method: &Method, allow: &[Method]) -> GatewayError {

@@ -24,14 +24,11 @@
 pub mod bidi_ws;
 pub mod call;
 pub mod client_stream;
-pub mod descriptors;
 pub mod error;
 pub mod framing;
 pub mod grpc_web;
-pub mod http_rule;
 pub mod json_input;
 pub mod passthrough;
-pub mod path_template;
 pub mod route;
 pub mod server_stream;
 pub mod status;
@@ -39,6 +36,7 @@ pub mod transcode;
 pub mod unary;
 pub mod ws_close;
 
+pub use crate::protos::{descriptors, http_rule, path_template};
 pub use error::GrpcError;
 pub use route::{CallKind, GrpcMode, GrpcRoute, Transcoding};
 

@@ -5,9 +5,12 @@
 //! The request path, outermost first: [`server`] (acceptor, HTTP/1.1 and
 //! h2c, drain) on one of the [`workers`] (thread-per-core) → [`layers`]
 //! (request id, error rescue) → [`dispatch`] (path check, [`router`] match,
-//! body [`limits`]) → a handler: [`proxy`], [`grpc`], [`compose`] or
-//! [`graphql`] → [`upstream`] pools. [`config`] turns the YAML into an
-//! immutable model; [`snapshot`] bundles it with its route table and pools;
+//! body [`limits`]) → the route's [`pipeline`] (policy layers, then a
+//! handler: [`proxy`], [`grpc`], [`compose`] or [`graphql`]) → [`upstream`]
+//! pools. [`config`] turns the YAML into an immutable model of plain data
+//! (with [`template`] and [`protos`], the pure languages it shares with the
+//! handlers); [`snapshot`] builds the runtime objects from it: pools,
+//! pipelines, caches;
 //! [`reload`] swaps snapshots; [`runtime`] starts it all and sequences the
 //! drain, and [`drain`] tells long-lived streams when it starts.
 //! See ARCHITECTURE.md for the code map and invariants.
@@ -28,6 +31,8 @@ pub mod grpc;
 pub mod layers;
 pub mod limits;
 pub mod observe;
+pub mod pipeline;
+pub mod protos;
 pub mod proxy;
 pub mod reload;
 pub mod request_shape;
@@ -36,7 +41,11 @@ pub mod runtime;
 pub mod server;
 pub mod snapshot;
 pub mod sse_heartbeat;
+pub mod template;
 pub mod upstream;
 pub mod websocket;
 pub mod workers;
 pub mod ws_keepalive;
+
+#[cfg(test)]
+mod module_graph;

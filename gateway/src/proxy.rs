@@ -17,29 +17,16 @@ use crate::config::model::{PathRewrite, ProxyAction};
 use crate::context::RequestContext;
 use crate::edge_error::GatewayError;
 use crate::sse_heartbeat::SseHeartbeat;
+use crate::upstream::UpstreamPool;
 
-/// Forwards a request to the route's backend.
+/// Forwards a request to the route's backend, through its pool (resolved
+/// into the route when the snapshot was built).
 pub async fn forward(
     request: Request<GatewayBody>,
     ctx: RequestContext,
     action: &ProxyAction,
+    pool: &UpstreamPool,
 ) -> Result<Response<GatewayBody>, GatewayError> {
-    let pool = ctx
-        .snapshot
-        .upstreams
-        .get(&action.backend.name)
-        .ok_or_else(|| {
-            let detail = format!(
-                "backend {:?} has no pool in this snapshot",
-                action.backend.name
-            );
-            GatewayError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "BACKEND_MISSING",
-                "internal error",
-            )
-            .with_source(detail)
-        })?;
     let (mut parts, body) = request.into_parts();
     // Without a rewrite the client's target goes up as it came, uncopied.
     if action.rewrite != PathRewrite::None {

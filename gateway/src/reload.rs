@@ -232,9 +232,8 @@ impl Reloader {
         config::check_reload(&config, &old.config, &self.path.display().to_string())?;
         self.warn_if_listeners_moved(&config);
         let version = old.version + 1;
-        let next = Snapshot::build(config, version, Some(&old)).map_err(|conflicts| {
-            ReloadError::Routes(format!("{} route conflict(s)", conflicts.len()))
-        })?;
+        let next = Snapshot::build(config, version, Some(&old))
+            .map_err(|error| ReloadError::Routes(error.to_string()))?;
         self.current.store(Arc::new(next));
         Ok(ReloadOutcome::Applied { version })
     }

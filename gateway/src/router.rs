@@ -15,7 +15,7 @@ mod table;
 
 pub use path_check::{PathError, check_path};
 pub use pattern::{PathPattern, PatternError};
-pub use table::{Params, RouteConflict, RouteMatch, RouteTable};
+pub use table::{Params, RouteConflict, RouteMatch, RouteTable, Routed};
 
 #[cfg(test)]
 mod tests;

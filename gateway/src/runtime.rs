@@ -82,8 +82,8 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("route table rejected: {0} conflict(s)")]
-    Routes(usize),
+    #[error("cannot build the routes: {0}")]
+    Snapshot(crate::snapshot::SnapshotError),
     #[error("config loading task failed: {0}")]
     Task(String),
     #[error("cannot start the worker threads: {0}")]
@@ -124,7 +124,7 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
         listen: options.listen.is_none().then_some(config.listen),
         admin: options.admin.is_none().then_some(config.admin),
     };
-    let snapshot = Snapshot::build(config, 1, None).map_err(|c| StartError::Routes(c.len()))?;
+    let snapshot = Snapshot::build(config, 1, None).map_err(StartError::Snapshot)?;
     let current = Arc::new(ArcSwap::from_pointee(snapshot));
     let listener = bind(listen, backlog)?;
     let admin_listener = bind(admin_listen, backlog)?;

@@ -1,15 +1,27 @@
 //! The immutable state one request runs against.
 //!
-//! A [`Snapshot`] bundles a compiled config, its route table and its
-//! upstream pools. The server holds the current one in an `ArcSwap`; a
-//! request loads it once and keeps that `Arc` until it finishes, so a
-//! reload never changes the rules under a request in flight.
+//! A [`Snapshot`] bundles a compiled config with everything built from it
+//! at run time: the upstream pools, the decoded protobuf descriptors, the
+//! GraphQL service, and every route's compiled pipeline
+//! ([`crate::pipeline`]) indexed by the route table. The server holds the
+//! current one in an `ArcSwap`; a request loads it once and keeps that
+//! `Arc` until it finishes, so a reload never changes the rules under a
+//! request in flight.
+//!
+//! Runtime objects whose inputs did not change are carried over from the
+//! previous snapshot: pools (same backend spec), the descriptor pool (same
+//! descriptor bytes), a composition's caches and coalescer (same route
+//! spec), the GraphQL service. The config itself holds none of them, so
+//! `gateway check` builds none.
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::config::model::GatewayConfig;
+use prost_reflect::DescriptorPool;
+
+use crate::config::model::{GatewayConfig, RouteSpec};
 use crate::graphql::GraphqlService;
+use crate::pipeline::{self, BuildError, PolicyLayer, Route, RouteInputs};
 use crate::router::{RouteConflict, RouteTable};
 use crate::upstream::Upstreams;
 
@@ -18,33 +30,83 @@ pub struct Snapshot {
     /// 1 for the config loaded at start, +1 per successful reload.
     pub version: u64,
     pub config: Arc<GatewayConfig>,
-    pub routes: RouteTable,
+    /// The routes' pipelines, indexed for matching.
+    pub routes: RouteTable<Arc<Route>>,
+    /// The same routes in config order.
+    pub pipelines: Vec<Arc<Route>>,
     pub upstreams: Upstreams,
+    /// The `grpc:` protos, decoded from the config's descriptor bytes.
+    pub descriptors: Option<DescriptorPool>,
     /// The federated GraphQL endpoint, when `graphql:` is configured.
     pub graphql: Option<Arc<GraphqlService>>,
     pub loaded_at: SystemTime,
 }
 
+/// Why a snapshot could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("{} route conflict(s)", .0.len())]
+    Conflicts(Vec<RouteConflict>),
+    #[error("the grpc: descriptors do not decode: {0}")]
+    Descriptors(String),
+    #[error(transparent)]
+    Route(#[from] BuildError),
+}
+
 impl Snapshot {
-    /// Builds a snapshot, carrying over unchanged upstream pools from
+    /// Builds a snapshot, carrying over unchanged runtime objects from
     /// `previous`.
     pub fn build(
         config: GatewayConfig,
         version: u64,
         previous: Option<&Snapshot>,
-    ) -> Result<Self, Vec<RouteConflict>> {
-        let routes = RouteTable::build(&config.routes)?;
-        let upstreams = Upstreams::build(&config, previous.map(|p| &p.upstreams));
+    ) -> Result<Self, SnapshotError> {
+        Self::build_with_policies(config, version, previous, &pipeline::policy_layers)
+    }
+
+    /// [`Snapshot::build`] with the route policy layers chosen by
+    /// `policies` instead of [`pipeline::policy_layers`] (tests mount stock
+    /// layers this way).
+    pub fn build_with_policies(
+        config: GatewayConfig,
+        version: u64,
+        previous: Option<&Snapshot>,
+        policies: &dyn Fn(&RouteSpec) -> Vec<PolicyLayer>,
+    ) -> Result<Self, SnapshotError> {
+        let mut upstreams = Upstreams::build(&config, previous.map(|p| &p.upstreams));
         let graphql = config.graphql.as_ref().map(|section| {
             GraphqlService::for_config(section, previous.and_then(|p| p.graphql.as_ref()))
         });
+        let protos_unchanged = previous.is_some_and(|p| p.config.protos == config.protos);
+        let descriptors = match (&config.protos, previous) {
+            (Some(_), Some(previous)) if protos_unchanged => previous.descriptors.clone(),
+            (Some(set), _) => Some(
+                set.decode()
+                    .map_err(|e| SnapshotError::Descriptors(e.to_string()))?,
+            ),
+            (None, _) => None,
+        };
+        let inputs = RouteInputs {
+            upstreams: &mut upstreams,
+            descriptors: descriptors.as_ref(),
+            graphql: graphql.as_ref(),
+            previous: previous.map(|p| (p.pipelines.as_slice(), protos_unchanged)),
+            policies,
+        };
+        let pipelines = pipeline::build_routes(&config, inputs)?;
+        let routes = RouteTable::build(&pipelines).map_err(SnapshotError::Conflicts)?;
         Ok(Self {
             version,
             config: Arc::new(config),
             routes,
+            pipelines,
             upstreams,
+            descriptors,
             graphql,
             loaded_at: SystemTime::now(),
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

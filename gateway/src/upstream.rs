@@ -26,6 +26,7 @@ use crate::config::model::GatewayConfig;
 #[derive(Debug, Default)]
 pub struct Upstreams {
     pools: HashMap<String, Arc<UpstreamPool>>,
+    workers: usize,
 }
 
 impl Upstreams {
@@ -46,7 +47,23 @@ impl Upstreams {
                 (name.clone(), pool)
             })
             .collect();
-        Self { pools }
+        Self { pools, workers }
+    }
+
+    /// The pool for `spec`, for a route being built into the snapshot:
+    /// the backend's pool, or (for a spec that is not one of the config's
+    /// backends, which compilation rules out) a new pool added to the set,
+    /// so that a route can never be built without its pool.
+    pub fn pool_for(&mut self, spec: &Arc<crate::config::model::BackendSpec>) -> Arc<UpstreamPool> {
+        let workers = self.workers.max(1);
+        let pool = self
+            .pools
+            .entry(spec.name.clone())
+            .or_insert_with(|| Arc::new(UpstreamPool::new(Arc::clone(spec), workers)));
+        if pool.spec() != spec.as_ref() {
+            *pool = Arc::new(UpstreamPool::new(Arc::clone(spec), workers));
+        }
+        Arc::clone(pool)
     }
 
     /// Every pool, by backend name, in name order.
@@ -58,10 +75,5 @@ impl Upstreams {
             .collect();
         pools.sort_by_key(|(name, _)| *name);
         pools.into_iter()
-    }
-
-    /// The pool for a backend.
-    pub fn get(&self, backend: &str) -> Option<&Arc<UpstreamPool>> {
-        self.pools.get(backend)
     }
 }

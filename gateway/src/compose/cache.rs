@@ -15,30 +15,27 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName};
+use http::HeaderMap;
 use moka::Expiry;
 use moka::future::Cache;
 use serde_json::Value;
 
+pub use crate::config::model::compose::{CallCacheSettings, ResponseCacheSettings};
 use crate::router::Params;
 
-/// `cache:` on a call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallCacheSettings {
-    /// The longest an entry lives (and how long it lives when the backend
-    /// says nothing).
-    pub ttl: Duration,
-    pub honor_cache_control: bool,
-    pub max_entries: u64,
+thread_local! {
+    /// Caches built on this thread: tests prove with it that compiling a
+    /// config (`gateway check`) builds none and a snapshot builds them.
+    static BUILT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
-/// `cache:` on the composition.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResponseCacheSettings {
-    pub ttl: Duration,
-    /// Request headers whose values are part of the key.
-    pub vary: Vec<HeaderName>,
-    pub max_entries: u64,
+/// How many caches (call or response) this thread has built so far.
+pub fn built_on_this_thread() -> u64 {
+    BUILT.with(std::cell::Cell::get)
+}
+
+fn count_built() {
+    BUILT.with(|built| built.set(built.get() + 1));
 }
 
 /// A value with the TTL chosen for it.
@@ -83,6 +80,7 @@ pub struct CallCache {
 
 impl CallCache {
     pub fn new(settings: CallCacheSettings) -> Self {
+        count_built();
         let entries = build_cache(settings.max_entries);
         Self { settings, entries }
     }
@@ -155,6 +153,7 @@ pub struct ResponseCache {
 
 impl ResponseCache {
     pub fn new(settings: ResponseCacheSettings) -> Self {
+        count_built();
         let entries = build_cache(settings.max_entries);
         Self { settings, entries }
     }

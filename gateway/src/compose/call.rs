@@ -14,19 +14,17 @@ use serde_json::Value;
 
 use super::cache::CallCache;
 use super::coalesce::Coalescer;
-use super::error::{CallFailure, FailureKind};
-use super::eval::Bindings;
+use super::error::CallFailure;
 use super::fetch::{CallOutput, fetch};
 use super::plan::CallSpec;
 use super::request::render_call;
-use crate::upstream::{UNAVAILABLE_MESSAGE, Upstreams};
+use crate::template::eval::Bindings;
 
 /// A call's index and how it ended.
 pub type Finished = (usize, Result<Arc<Value>, CallFailure>);
 
 /// Everything shared by the calls of one composition.
 pub struct CallEnv<'a> {
-    pub upstreams: &'a Upstreams,
     pub forwarded: &'a HeaderMap,
     pub coalescer: &'a Arc<Coalescer>,
 }
@@ -42,11 +40,7 @@ pub fn start_call(
         Ok(rendered) => rendered,
         Err(failure) => return futures::future::ready((index, Err(failure))).boxed(),
     };
-    let Some(pool) = env.upstreams.get(&spec.backend.name).cloned() else {
-        tracing::error!(backend = %spec.backend.name, "no upstream pool for a composition call");
-        let failure = CallFailure::new(FailureKind::Unavailable, UNAVAILABLE_MESSAGE);
-        return futures::future::ready((index, Err(failure))).boxed();
-    };
+    let pool = Arc::clone(&spec.pool);
     let key = rendered.key(&spec.backend.name);
     let cache = spec.cache.clone();
     let coalescer = spec.coalesce.then(|| Arc::clone(env.coalescer));

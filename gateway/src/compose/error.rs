@@ -128,10 +128,6 @@ pub enum ComposeError {
         deadline_ms: u128,
         outstanding: Vec<String>,
     },
-    /// The plan names a backend the snapshot has no pool for (a bug: the
-    /// config compiler resolves backends).
-    #[error("call \"{call}\" names backend \"{backend}\", which has no upstream pool")]
-    NoPool { call: String, backend: String },
 }
 
 impl From<ComposeError> for GatewayError {
@@ -143,12 +139,8 @@ impl From<ComposeError> for GatewayError {
             ComposeError::Deadline { .. } => {
                 (StatusCode::GATEWAY_TIMEOUT, "COMPOSE_DEADLINE_EXCEEDED")
             }
-            ComposeError::NoPool { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
         };
-        let message = match &error {
-            ComposeError::NoPool { .. } => "internal error".to_owned(),
-            other => other.to_string(),
-        };
+        let message = error.to_string();
         GatewayError::new(status, code, message).with_source(error)
     }
 }

@@ -21,9 +21,9 @@ use serde_json::Value;
 
 use super::call::{CallEnv, Finished, start_call};
 use super::error::{CallFailure, ComposeError, FailureKind};
-use super::eval::Bindings;
 use super::plan::ComposePlan;
 use crate::router::Params;
+use crate::template::eval::Bindings;
 
 /// What a finished composition knows: values by call, and the optional
 /// calls that failed.

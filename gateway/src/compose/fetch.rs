@@ -16,10 +16,10 @@ use prost_reflect::MessageDescriptor;
 use serde_json::Value;
 
 use super::error::{CallFailure, FailureKind};
-use super::eval::walk;
 use super::request::{Decode, RenderedCall};
 use crate::body;
 use crate::grpc::{self, GrpcError, transcode};
+use crate::template::eval::walk;
 use crate::upstream::UpstreamPool;
 
 /// The most bytes of a call's response body the gateway reads.
@@ -202,7 +202,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::compose::template::Segment;
+    use crate::template::Segment;
 
     #[test]
     fn graphql_errors_fail_the_call_and_data_is_extracted_by_path() {

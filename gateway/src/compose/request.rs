@@ -12,12 +12,12 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::error::{CallFailure, FailureKind};
-use super::eval::{Bindings, EvalError, Target};
 use super::plan::{CallKind, CallSpec, GraphQlCall, GrpcCall, RestCall};
-use super::template::Segment;
-use super::value::Strictness;
 use crate::grpc::call::grpc_timeout;
 use crate::grpc::{framing, transcode};
+use crate::template::Segment;
+use crate::template::eval::{Bindings, EvalError, Target};
+use crate::template::value::Strictness;
 
 /// How a call's response body becomes its value.
 #[derive(Debug, Clone, PartialEq)]

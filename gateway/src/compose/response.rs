@@ -7,12 +7,12 @@ use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Response, StatusCode};
 use serde_json::{Value, json};
 
-use super::eval::Bindings;
 use super::execute::Execution;
 use super::plan::ComposePlan;
-use super::value::Strictness;
 use crate::body::{self, GatewayBody};
 use crate::router::Params;
+use crate::template::eval::Bindings;
+use crate::template::value::Strictness;
 
 /// Set on responses in which at least one optional call failed.
 pub const PARTIAL_HEADER: &str = "x-gateway-partial";

@@ -8,8 +8,9 @@
 //! (pattern, methods, host, action, limits, headers), then route conflicts
 //! through `RouteTable::build`, the same check the live router relies on.
 
+mod action_keys;
 mod backends;
-mod compose;
+pub(super) mod compose;
 mod connections;
 mod graphql;
 mod grpc;
@@ -68,6 +69,7 @@ pub(crate) fn compile(
         .as_ref()
         .map(|section| section.files.clone())
         .unwrap_or_default();
+    let protos = grpc_section.map(|section| section.descriptors);
     let routes_declared_empty = raw.routes_declared_empty;
     let hash = graphql::hash_with_manifest(hash, graphql.as_ref());
     if diag.has_errors() {
@@ -82,6 +84,7 @@ pub(crate) fn compile(
         graphql,
         hash,
         proto_files,
+        protos,
         routes_declared_empty,
     })
 }

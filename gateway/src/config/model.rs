@@ -11,7 +11,11 @@ use std::time::Duration;
 
 use http::{HeaderName, HeaderValue, Method, Uri};
 
+use crate::protos::DescriptorSet;
 use crate::router::PathPattern;
+
+pub mod compose;
+pub mod grpc;
 
 /// A whole routes.yaml, compiled.
 #[derive(Debug, Clone)]
@@ -35,6 +39,10 @@ pub struct GatewayConfig {
     /// The .proto files (imports included) compiled for `grpc:`, as paths
     /// on disk; the reload watcher watches them with the file itself.
     pub proto_files: Vec<std::path::PathBuf>,
+    /// The compiled descriptors of `grpc:` protos: plain bytes; the
+    /// snapshot decodes them into the pool the gRPC bridge and gRPC
+    /// composition calls use.
+    pub protos: Option<DescriptorSet>,
     /// The file says `routes: []`: a reload may then drop every route.
     pub routes_declared_empty: bool,
 }
@@ -284,9 +292,9 @@ pub enum RouteAction {
     /// Forward to a backend over HTTP.
     Proxy(ProxyAction),
     /// Compose one response from several backend calls.
-    Compose(Arc<crate::compose::ComposePlan>),
+    Compose(Arc<compose::ComposeSpec>),
     /// Transcode to, or pass through as, gRPC.
-    Grpc(Arc<crate::grpc::GrpcRoute>),
+    Grpc(Arc<grpc::GrpcRouteSpec>),
     /// The federated GraphQL endpoint (added by the `graphql:` section).
     Graphql,
     /// A vendored GraphiQL asset, at `{graphql path}/assets/{file}`.

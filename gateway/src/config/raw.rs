@@ -167,6 +167,8 @@ pub(crate) struct RawRoute {
     pub grpc: Option<super::raw_grpc::RawGrpcRoute>,
     /// Proxy only: how the path is rewritten.
     pub rewrite: Option<Spanned<RawRewrite>>,
+    /// Proxy only: header edits. (Not `Spanned`: that would move the
+    /// position of errors inside it.)
     pub headers: Option<RawHeaders>,
     pub timeout: Option<Text>,
     pub body_idle_timeout: Option<Text>,

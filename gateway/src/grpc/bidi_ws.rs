@@ -33,7 +33,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
-use super::call::{self, grpc_request, pool_for};
+use super::call::{self, grpc_request};
 use super::error::GrpcError;
 use super::route::{GrpcRoute, Transcoding};
 use super::transcode::{self, JsonOptions};
@@ -61,7 +61,7 @@ pub async fn bidirectional(
             format!("this route streams both ways over WebSocket: {error}"),
         )
     })?;
-    let pool = pool_for(&ctx, &route.backend.name)?;
+    let pool = Arc::clone(&route.pool);
     let (sender, receiver) = mpsc::channel(8);
     let upstream_body = body::boxed(StreamBody::new(ReceiverStream::new(receiver)));
     let upstream = grpc_request(

@@ -6,7 +6,6 @@
 //! the HTTP/2 stream, which resets it: that is how a client that goes away
 //! cancels the call on the backend.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -22,15 +21,6 @@ use crate::client_body::RequestBodyFault;
 use crate::context::{RequestContext, X_REQUEST_ID};
 use crate::proxy::forwarding_for;
 use crate::upstream::UpstreamPool;
-
-/// The pool of a route's backend in the request's snapshot.
-pub fn pool_for(ctx: &RequestContext, backend: &str) -> Result<Arc<UpstreamPool>, GrpcError> {
-    ctx.snapshot
-        .upstreams
-        .get(backend)
-        .cloned()
-        .ok_or_else(|| GrpcError::NoPool(backend.to_owned()))
-}
 
 /// A gRPC request for `grpc_path`, carrying the configured metadata from
 /// the client's headers, the forwarding headers, the request id and the

@@ -22,7 +22,7 @@ use crate::client_body::MALFORMED_MESSAGE;
 use crate::client_body::RequestBodyFault;
 use crate::edge_error::{ErrorFormat, GatewayError};
 use crate::limits::BodyTooLarge;
-use crate::upstream::{UNAVAILABLE_MESSAGE, UpstreamError};
+use crate::upstream::UpstreamError;
 
 /// What the client reads when the backend's answer is not usable gRPC.
 pub const BAD_RESPONSE_MESSAGE: &str = "the upstream service sent an invalid response";
@@ -51,8 +51,6 @@ pub enum GrpcError {
     Framing(#[from] FramingError),
     #[error(transparent)]
     Upstream(UpstreamError),
-    #[error("backend {0:?} has no pool in this snapshot")]
-    NoPool(String),
     /// The gateway is draining: the last word of a long-lived stream.
     #[error("the gateway is shutting down; reconnect to continue")]
     ShuttingDown,
@@ -78,9 +76,7 @@ impl GrpcError {
                 code::UNKNOWN
             }
             GrpcError::Upstream(UpstreamError::Timeout { .. }) => code::DEADLINE_EXCEEDED,
-            GrpcError::Upstream(_) | GrpcError::NoPool(_) | GrpcError::ShuttingDown => {
-                code::UNAVAILABLE
-            }
+            GrpcError::Upstream(_) | GrpcError::ShuttingDown => code::UNAVAILABLE,
         }
     }
 
@@ -111,7 +107,6 @@ impl GrpcError {
             GrpcError::BadResponse(_) | GrpcError::Framing(_) => "BAD_GRPC_RESPONSE",
             GrpcError::Upstream(UpstreamError::Timeout { .. }) => "UPSTREAM_TIMEOUT",
             GrpcError::Upstream(_) => "UPSTREAM_UNAVAILABLE",
-            GrpcError::NoPool(_) => "BACKEND_MISSING",
             GrpcError::ShuttingDown => "SHUTTING_DOWN",
         }
     }
@@ -120,7 +115,6 @@ impl GrpcError {
     pub fn public_message(&self) -> String {
         match self {
             GrpcError::Upstream(error) => error.public_message(),
-            GrpcError::NoPool(_) => UNAVAILABLE_MESSAGE.to_owned(),
             GrpcError::ClientBody => MALFORMED_MESSAGE.to_owned(),
             GrpcError::Transcode(TranscodeError::UndecodableResponse { .. })
             | GrpcError::StatusUnreadable(_)
@@ -135,7 +129,6 @@ impl GrpcError {
         matches!(
             self,
             GrpcError::Upstream(_)
-                | GrpcError::NoPool(_)
                 | GrpcError::Transcode(TranscodeError::UndecodableResponse { .. })
                 | GrpcError::StatusUnreadable(_)
                 | GrpcError::BadResponse(_)
@@ -230,7 +223,6 @@ mod tests {
     fn failures_on_the_backends_side_read_generic() {
         for error in [
             GrpcError::Upstream(down()),
-            GrpcError::NoPool("orders-grpc".into()),
             GrpcError::BadResponse("the response stream broke: hyper::Error(Io)".into()),
         ] {
             let public = error.public_message();

@@ -7,7 +7,7 @@ use http::header::{CONTENT_TYPE, HeaderValue, TE};
 use http::request::Parts;
 use http::{Request, Response, Uri};
 
-use super::call::{grpc_timeout, pool_for};
+use super::call::grpc_timeout;
 use super::error::{GrpcError, NativeGrpcError};
 use super::grpc_web;
 use super::route::GrpcRoute;
@@ -50,11 +50,14 @@ pub(super) async fn forward(
     ctx: &RequestContext,
     route: &GrpcRoute,
 ) -> Result<Response<GatewayBody>, GrpcError> {
-    let pool = pool_for(ctx, &route.backend.name)?;
+    let pool = std::sync::Arc::clone(&route.pool);
     let (mut parts, body) = request.into_parts();
     prepare_headers(&mut parts, ctx);
     let timeout = ctx.timeout_or(pool.spec().request_timeout);
-    let response = pool.send(Request::from_parts(parts, body), timeout).await?;
+    let body_idle = ctx.body_idle_or(pool.spec().body_idle_timeout);
+    let response = pool
+        .send_with(Request::from_parts(parts, body), timeout, Some(body_idle))
+        .await?;
     let (mut parts, body) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     Ok(Response::from_parts(parts, body))

@@ -23,7 +23,7 @@ use http_body_util::StreamBody;
 use prost_reflect::MessageDescriptor;
 use serde_json::json;
 
-use super::call::{self, MessageStream, grpc_request, pool_for};
+use super::call::{self, MessageStream, grpc_request};
 use super::error::GrpcError;
 use super::route::{GrpcRoute, Transcoding};
 use super::unary::request_message;
@@ -88,7 +88,7 @@ pub async fn server_streaming(
     route: &GrpcRoute,
     transcoding: &Transcoding,
 ) -> Result<Response<GatewayBody>, GrpcError> {
-    let pool = pool_for(&ctx, &route.backend.name)?;
+    let pool = std::sync::Arc::clone(&route.pool);
     let format = StreamFormat::from_accept(request.headers());
     let (parts, body) = request.into_parts();
     let message = request_message(&parts, body, &ctx, transcoding).await?;

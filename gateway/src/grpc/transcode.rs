@@ -18,32 +18,7 @@ use prost::Message as _;
 use prost_reflect::{DeserializeOptions, DynamicMessage, MessageDescriptor, SerializeOptions};
 use serde_json::{Map, Value};
 
-pub use params::{BodyBinding, RequestBindings};
-
-/// What to do with a JSON field the message does not have.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum UnknownFields {
-    #[default]
-    Reject,
-    Ignore,
-}
-
-/// Per-route JSON parsing limits and policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct JsonOptions {
-    pub unknown_fields: UnknownFields,
-    /// Deepest allowed nesting of objects and arrays in a request body.
-    pub max_depth: usize,
-}
-
-impl Default for JsonOptions {
-    fn default() -> Self {
-        Self {
-            unknown_fields: UnknownFields::Reject,
-            max_depth: 32,
-        }
-    }
-}
+pub use crate::protos::bindings::{BodyBinding, JsonOptions, RequestBindings, UnknownFields};
 
 /// Why a request could not be turned into a message (always the client's
 /// fault: 400), or a response not into JSON.

@@ -7,7 +7,7 @@ use http::{Request, Response};
 use http_body_util::BodyExt;
 use prost_reflect::DynamicMessage;
 
-use super::call::{self, MessageStream, grpc_request, pool_for};
+use super::call::{self, MessageStream, grpc_request};
 use super::error::GrpcError;
 use super::framing;
 use super::route::{GrpcRoute, Transcoding};
@@ -23,7 +23,7 @@ pub async fn unary(
     route: &GrpcRoute,
     transcoding: &Transcoding,
 ) -> Result<Response<GatewayBody>, GrpcError> {
-    let pool = pool_for(&ctx, &route.backend.name)?;
+    let pool = std::sync::Arc::clone(&route.pool);
     let (parts, body) = request.into_parts();
     let message = request_message(&parts, body, &ctx, transcoding).await?;
     let timeout = ctx.timeout_or(pool.spec().request_timeout);
@@ -37,7 +37,9 @@ pub async fn unary(
         Some(timeout),
         payload,
     )?;
-    let mut messages = call::start(&pool, upstream, timeout).await?;
+    // The route's `body_idle_timeout` applies, else the backend's.
+    let body_idle = ctx.body_idle_or(pool.spec().body_idle_timeout);
+    let mut messages = call::start_stream(&pool, upstream, timeout, Some(body_idle)).await?;
     single_reply(&mut messages, route, transcoding).await
 }
 

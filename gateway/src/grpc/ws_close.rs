@@ -53,7 +53,7 @@ pub fn invalid_message(error: &TranscodeError) -> CloseFrame {
 pub fn for_error(error: &GrpcError) -> CloseFrame {
     error.log_stream_end();
     let code = match error {
-        GrpcError::Upstream(UpstreamError::Unavailable { .. }) | GrpcError::NoPool(_) => 1014,
+        GrpcError::Upstream(UpstreamError::Unavailable { .. }) => 1014,
         other => 4000 + u16::try_from(other.grpc_code()).unwrap_or(2),
     };
     frame(

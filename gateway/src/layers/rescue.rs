@@ -2,6 +2,12 @@
 //! errors meet the wire. Server errors are logged here, once, with the
 //! request id, the client address and the error's full cause chain (which
 //! the client never sees).
+//!
+//! Readiness passes through: the rescue service is ready when its inner
+//! service is (a concurrency limit below it holds requests back). An inner
+//! readiness *error* cannot surface as an error (nothing above fails), so
+//! it is kept and becomes the response to the request the caller then
+//! sends, without calling the inner service.
 
 use std::convert::Infallible;
 use std::task::{Context, Poll};
@@ -21,13 +27,28 @@ impl<S> Layer<S> for RescueLayer {
     type Service = RescueService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RescueService { inner }
+        RescueService {
+            inner,
+            not_ready: None,
+        }
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct RescueService<S> {
     inner: S,
+    /// The inner service's readiness error, answered on the next call.
+    not_ready: Option<GatewayError>,
+}
+
+impl<S: Clone> Clone for RescueService<S> {
+    /// A clone has not been polled ready: it starts with no error.
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            not_ready: None,
+        }
+    }
 }
 
 impl<S, B> Service<Request<B>> for RescueService<S>
@@ -40,8 +61,15 @@ where
     type Future = BoxFuture<'static, Result<Response<GatewayBody>, Infallible>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        if self.not_ready.is_some() {
+            return Poll::Ready(Ok(()));
+        }
         match self.inner.poll_ready(cx) {
-            Poll::Ready(_) => Poll::Ready(Ok(())),
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
+            Poll::Ready(Err(error)) => {
+                self.not_ready = Some(error);
+                Poll::Ready(Ok(()))
+            }
             Poll::Pending => Poll::Pending,
         }
     }
@@ -52,8 +80,11 @@ where
         let client = request.extensions().get::<ClientIp>().map(|c| c.ip);
         let method = request.method().clone();
         let uri = request.uri().clone();
-        self.inner
-            .call(request)
+        let outcome = match self.not_ready.take() {
+            Some(error) => futures::future::ready(Err(error)).boxed(),
+            None => self.inner.call(request).boxed(),
+        };
+        outcome
             .map(move |result| {
                 Ok(result.unwrap_or_else(|error| {
                     let path = uri.path();
@@ -71,3 +102,6 @@ where
             .boxed()
     }
 }
+
+#[cfg(test)]
+mod tests;

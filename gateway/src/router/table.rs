@@ -7,6 +7,19 @@ use http::Method;
 
 use crate::config::model::RouteSpec;
 
+/// What the table stores per route: anything that exposes its
+/// [`RouteSpec`] (the config's `Arc<RouteSpec>`, or the snapshot's runtime
+/// route with its pipeline). The table only reads the spec.
+pub trait Routed: Clone {
+    fn spec(&self) -> &RouteSpec;
+}
+
+impl Routed for Arc<RouteSpec> {
+    fn spec(&self) -> &RouteSpec {
+        self
+    }
+}
+
 /// Parameters captured from the path, in their raw (still percent-encoded)
 /// form: exactly the bytes the client sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -52,9 +65,9 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Params {
 
 /// The outcome of matching one request.
 #[derive(Debug)]
-pub enum RouteMatch<'a> {
+pub enum RouteMatch<'a, R = Arc<RouteSpec>> {
     Found {
-        route: &'a Arc<RouteSpec>,
+        route: &'a R,
         params: Params,
     },
     /// A route has this path but not this method.
@@ -76,31 +89,49 @@ pub struct RouteConflict {
 }
 
 /// An immutable, per-snapshot routing index.
-#[derive(Debug, Default)]
-pub struct RouteTable {
-    by_host: HashMap<String, HostRoutes>,
-    any_host: HostRoutes,
+#[derive(Debug)]
+pub struct RouteTable<R = Arc<RouteSpec>> {
+    by_host: HashMap<String, HostRoutes<R>>,
+    any_host: HostRoutes<R>,
 }
 
-#[derive(Debug, Default)]
-struct HostRoutes {
+impl<R> Default for RouteTable<R> {
+    fn default() -> Self {
+        Self {
+            by_host: HashMap::new(),
+            any_host: HostRoutes::default(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct HostRoutes<R> {
     paths: matchit::Router<usize>,
-    entries: Vec<PathEntry>,
+    entries: Vec<PathEntry<R>>,
+}
+
+impl<R> Default for HostRoutes<R> {
+    fn default() -> Self {
+        Self {
+            paths: matchit::Router::new(),
+            entries: Vec::new(),
+        }
+    }
 }
 
 /// Every route sharing one host and one pattern, told apart by method.
 #[derive(Debug)]
-struct PathEntry {
-    routes: Vec<(usize, Arc<RouteSpec>)>,
+struct PathEntry<R> {
+    routes: Vec<(usize, R)>,
 }
 
-impl RouteTable {
+impl<R: Routed> RouteTable<R> {
     /// Indexes the routes; every conflict is reported, not just the first.
-    pub fn build(routes: &[Arc<RouteSpec>]) -> Result<Self, Vec<RouteConflict>> {
+    pub fn build(routes: &[R]) -> Result<Self, Vec<RouteConflict>> {
         let mut table = RouteTable::default();
         let mut conflicts = Vec::new();
         for (index, route) in routes.iter().enumerate() {
-            let host_routes = match &route.host {
+            let host_routes = match &route.spec().host {
                 Some(host) => table.by_host.entry(host.to_ascii_lowercase()).or_default(),
                 None => &mut table.any_host,
             };
@@ -116,7 +147,12 @@ impl RouteTable {
     }
 
     /// Matches a request. `host` may carry a port; it is ignored.
-    pub fn match_request(&self, method: &Method, host: Option<&str>, path: &str) -> RouteMatch<'_> {
+    pub fn match_request(
+        &self,
+        method: &Method,
+        host: Option<&str>,
+        path: &str,
+    ) -> RouteMatch<'_, R> {
         // Most tables have no host routes: skip normalizing the host then.
         let host = host.filter(|_| !self.by_host.is_empty());
         if let Some(host_routes) = host.and_then(|h| self.by_host.get(&normalize_host(h))) {
@@ -129,9 +165,9 @@ impl RouteTable {
     }
 }
 
-impl HostRoutes {
-    fn insert(&mut self, index: usize, route: &Arc<RouteSpec>) -> Result<(), RouteConflict> {
-        let pattern = route.path.as_str();
+impl<R: Routed> HostRoutes<R> {
+    fn insert(&mut self, index: usize, route: &R) -> Result<(), RouteConflict> {
+        let pattern = route.spec().path.as_str();
         if let Ok(found) = self.paths.at(pattern) {
             let entry_index = *found.value;
             if self.paths_identical(entry_index, pattern) {
@@ -142,11 +178,11 @@ impl HostRoutes {
         match self.paths.insert(pattern, entry_index) {
             Ok(()) => {
                 self.entries.push(PathEntry {
-                    routes: vec![(index, Arc::clone(route))],
+                    routes: vec![(index, route.clone())],
                 });
                 Ok(())
             }
-            Err(error) => Err(self.insert_conflict(index, route, &error)),
+            Err(error) => Err(self.insert_conflict(index, route.spec(), &error)),
         }
     }
 
@@ -154,7 +190,7 @@ impl HostRoutes {
         self.entries[entry_index]
             .routes
             .first()
-            .is_some_and(|(_, r)| r.path.as_str() == pattern)
+            .is_some_and(|(_, r)| r.spec().path.as_str() == pattern)
     }
 
     fn insert_conflict(
@@ -187,11 +223,11 @@ impl HostRoutes {
     fn entry_with_pattern(&self, pattern: &str) -> Option<(usize, String)> {
         self.entries.iter().find_map(|entry| {
             let (index, route) = entry.routes.first()?;
-            (route.path.as_str() == pattern).then(|| (*index, pattern.to_owned()))
+            (route.spec().path.as_str() == pattern).then(|| (*index, pattern.to_owned()))
         })
     }
 
-    fn match_path(&self, method: &Method, path: &str) -> RouteMatch<'_> {
+    fn match_path(&self, method: &Method, path: &str) -> RouteMatch<'_, R> {
         let Ok(found) = self.paths.at(path) else {
             return RouteMatch::NotFound;
         };
@@ -212,9 +248,11 @@ impl HostRoutes {
     }
 }
 
-impl PathEntry {
-    fn add(&mut self, index: usize, route: &Arc<RouteSpec>) -> Result<(), RouteConflict> {
+impl<R: Routed> PathEntry<R> {
+    fn add(&mut self, index: usize, route: &R) -> Result<(), RouteConflict> {
+        let new = route.spec();
         for (other_index, other) in &self.routes {
+            let (other, route) = (other.spec(), new);
             if methods_overlap(other.methods.as_deref(), route.methods.as_deref()) {
                 return Err(RouteConflict {
                     route_index: index,
@@ -226,11 +264,11 @@ impl PathEntry {
                 });
             }
         }
-        self.routes.push((index, Arc::clone(route)));
+        self.routes.push((index, route.clone()));
         Ok(())
     }
 
-    fn find(&self, method: &Method) -> Option<&Arc<RouteSpec>> {
+    fn find(&self, method: &Method) -> Option<&R> {
         let serves = |methods: &Option<Vec<Method>>| match methods {
             None => true,
             Some(list) => {
@@ -240,7 +278,7 @@ impl PathEntry {
         self.routes
             .iter()
             .map(|(_, route)| route)
-            .find(|route| serves(&route.methods))
+            .find(|route| serves(&route.spec().methods))
     }
 
     fn allowed_methods(&self) -> Vec<Method> {
@@ -248,7 +286,7 @@ impl PathEntry {
         for method in self
             .routes
             .iter()
-            .filter_map(|(_, r)| r.methods.as_ref())
+            .filter_map(|(_, r)| r.spec().methods.as_ref())
             .flatten()
         {
             if !allow.contains(method) {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use gateway::config::model::RouteAction;
+use gateway::pipeline::RouteHandler;
 use mock_backends::seed::{FIRST_ORDER_ID, PENDING_ORDER_ID};
 use tests::gateway::{TestGateway, eventually};
 
@@ -86,7 +86,7 @@ async fn identical_concurrent_compositions_share_each_upstream_call() {
             .set_latency(Duration::from_secs(1), Duration::ZERO);
     }
     let snapshot = gw.gateway.snapshot();
-    let RouteAction::Compose(plan) = &snapshot.config.routes[0].action else {
+    let RouteHandler::Compose(plan) = &snapshot.pipelines[0].handler else {
         panic!("not a compose route")
     };
     let requests =

@@ -11,6 +11,7 @@ mod compose_caching;
 mod compose_failures;
 mod compose_graphql;
 mod compose_kinds;
+mod compose_reload;
 mod compose_results;
 mod compose_support;
 mod compose_timing;

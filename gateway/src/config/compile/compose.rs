@@ -1,7 +1,8 @@
-//! The `compose` action: raw calls → [`ComposeInput`] → [`ComposePlan`].
+//! The `compose` action: raw calls → [`ComposeInput`] → [`ComposeSpec`]
+//! (`build`: templates parsed, references resolved, the call graph).
 //!
 //! This step resolves backends, parses methods, durations and header
-//! names, and turns YAML trees into JSON; `compose::build` then checks the
+//! names, and turns YAML trees into JSON; `build` then checks the
 //! templates and the call graph. Its errors come back with a location
 //! inside the input, which is mapped here to the YAML node's line and
 //! column.
@@ -19,16 +20,15 @@ use super::super::raw::{
 };
 use super::positive_duration;
 use super::routes::RouteContext;
-use crate::compose::build::{CallField, CallInput, CallKindInput, Location, PlanError};
-use crate::compose::cache::{CallCacheSettings, ResponseCacheSettings};
-use crate::compose::{ComposeInput, ComposePlan, build};
+use crate::config::model::compose::{CallCacheSettings, ComposeSpec, ResponseCacheSettings};
+use build::{CallField, CallInput, CallKindInput, ComposeInput, Location, PlanError, build};
 
 /// The deadline of a composed route that sets no `timeout`.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(10);
 /// Default size of each cache.
 const DEFAULT_CACHE_ENTRIES: u64 = 10_000;
 
-/// What errors from `compose::build` are mapped back to.
+/// What errors from `build` are mapped back to.
 struct Spans<'a> {
     compose: &'a Span,
     calls: Vec<CallSpans<'a>>,
@@ -51,7 +51,7 @@ pub(super) fn compile_compose(
     route_timeout: Option<&Text>,
     context: &RouteContext<'_>,
     diag: &mut Diagnostics,
-) -> Option<Arc<ComposePlan>> {
+) -> Option<Arc<ComposeSpec>> {
     let label = format!("{}: compose", context.label);
     let errors_before = diag.error_count();
     let (input, spans) = compose_input(compose, route_timeout, &label, context, diag);
@@ -348,6 +348,7 @@ fn response_cache(
     })
 }
 
+pub mod build;
 mod kinds;
 #[cfg(test)]
 mod tests;

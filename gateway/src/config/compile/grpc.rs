@@ -19,20 +19,24 @@ use prost_reflect::{DescriptorPool, MethodDescriptor};
 use sha2::{Digest, Sha256};
 
 use super::super::errors::Diagnostics;
+use super::super::model::grpc::{GrpcModeSpec, GrpcRouteSpec, TranscodeSpec};
 use super::super::raw::Text;
 use super::super::raw_grpc::{RawGrpc, RawGrpcRoute};
 use super::routes::RouteContext;
-use crate::grpc::descriptors::{ProtoError, compile_protos, find_method};
-use crate::grpc::path_template::{Variable, VariablePart};
-use crate::grpc::route::{GrpcMode, GrpcRoute, Transcoding};
-use crate::grpc::transcode::{BodyBinding, JsonOptions, RequestBindings};
+use crate::protos::DescriptorSet;
+use crate::protos::bindings::{BodyBinding, JsonOptions, RequestBindings};
+use crate::protos::descriptors::{CallKind, ProtoError, compile_protos, find_method, method_name};
+use crate::protos::path_template::{Variable, VariablePart};
 
 pub(super) use annotations::annotation_routes;
 
-/// The compiled `grpc:` section.
+/// The compiled `grpc:` section. `pool` is a temporary, for validation:
+/// the config keeps only [`GrpcSection::descriptors`], the runtime pool is
+/// decoded from those when the snapshot is built.
 #[derive(Debug, Clone)]
 pub(crate) struct GrpcSection {
     pub pool: DescriptorPool,
+    pub descriptors: DescriptorSet,
     pub json: JsonOptions,
     pub metadata: Vec<HeaderName>,
     /// The .proto files on disk the pool was compiled from, imports included.
@@ -73,6 +77,7 @@ pub(super) fn compile_section(
     match compile_protos(&files, &includes) {
         Ok(pool) => Some(GrpcSection {
             files: files_on_disk(&pool, &files, &includes),
+            descriptors: DescriptorSet::of(&pool),
             pool,
             json,
             metadata,
@@ -155,7 +160,7 @@ pub(super) fn hash_with_protos(hash: String, section: Option<&GrpcSection>) -> S
         Some(section) => hex::encode(
             Sha256::new()
                 .chain_update(hash)
-                .chain_update(section.pool.encode_to_vec())
+                .chain_update(section.descriptors.as_bytes())
                 .finalize(),
         ),
     }
@@ -167,7 +172,7 @@ pub(super) fn compile_grpc_route(
     methods: Option<&[Method]>,
     context: &RouteContext<'_>,
     diag: &mut Diagnostics,
-) -> Option<GrpcRoute> {
+) -> Option<GrpcRouteSpec> {
     let label = context.label;
     let backend = resolve_backend(&raw.backend, context, diag);
     let section = context.grpc;
@@ -176,9 +181,12 @@ pub(super) fn compile_grpc_route(
         None => section.map(|s| s.metadata.clone()).unwrap_or_default(),
     };
     let mode = match (&raw.method, raw.passthrough.as_ref().map(|p| **p)) {
-        (None, Some(true)) => GrpcMode::Passthrough,
+        (None, Some(true)) => {
+            passthrough_ignores(raw, label, diag);
+            GrpcModeSpec::Passthrough
+        }
         (Some(method), None | Some(false)) => {
-            GrpcMode::Transcode(Box::new(transcoding(raw, method, methods, context, diag)?))
+            GrpcModeSpec::Transcode(Box::new(transcoding(raw, method, methods, context, diag)?))
         }
         (Some(method), Some(true)) => {
             diag.error(
@@ -195,11 +203,34 @@ pub(super) fn compile_grpc_route(
             return None;
         }
     };
-    Some(GrpcRoute {
+    Some(GrpcRouteSpec {
         backend: backend?,
         mode,
         metadata,
     })
+}
+
+/// `body`, `unknown_fields` and `max_depth` shape a transcoded request
+/// message; a passthrough route forwards messages as they are.
+fn passthrough_ignores(raw: &RawGrpcRoute, label: &str, diag: &mut Diagnostics) {
+    let keys = [
+        ("body", raw.body.as_ref().map(|b| b.span())),
+        (
+            "unknown_fields",
+            raw.unknown_fields.as_ref().map(|u| u.span()),
+        ),
+        ("max_depth", raw.max_depth.as_ref().map(|m| m.span())),
+    ];
+    for (key, span) in keys {
+        if let Some(span) = span {
+            diag.error(
+                span,
+                format!(
+                    "{label}: grpc: `{key}` does not apply with passthrough: true (it shapes a transcoded request; set `method` instead)"
+                ),
+            );
+        }
+    }
 }
 
 fn resolve_backend(
@@ -227,16 +258,16 @@ fn resolve_backend(
 
 fn transcoding(
     raw: &RawGrpcRoute,
-    method_name: &Text,
+    name: &Text,
     methods: Option<&[Method]>,
     context: &RouteContext<'_>,
     diag: &mut Diagnostics,
-) -> Option<Transcoding> {
+) -> Option<TranscodeSpec> {
     let label = context.label;
     let Some(section) = context.grpc else {
         if !context.grpc_declared {
             diag.error(
-                method_name.span(),
+                name.span(),
                 format!(
                     "{label}: grpc: method needs a top-level grpc: section listing the .proto files"
                 ),
@@ -244,8 +275,8 @@ fn transcoding(
         }
         return None;
     };
-    let method = find_method(&section.pool, method_name)
-        .map_err(|problem| diag.error(method_name.span(), format!("{label}: grpc: {problem}")))
+    let method = find_method(&section.pool, name)
+        .map_err(|problem| diag.error(name.span(), format!("{label}: grpc: {problem}")))
         .ok()?;
     let json = options::json_options(
         raw.unknown_fields.as_ref(),
@@ -254,12 +285,13 @@ fn transcoding(
         diag,
     );
     let body = body_binding(raw.body.as_ref(), &method, methods, label, diag)?;
-    let path = path_variables(&method, context, label, method_name, diag)?;
-    Some(Transcoding::new(
-        method,
-        RequestBindings { body, path },
+    let path = path_variables(&method, context, label, name, diag)?;
+    Some(TranscodeSpec {
+        method: method_name(&method),
+        kind: CallKind::of(&method),
+        bindings: RequestBindings { body, path },
         json,
-    ))
+    })
 }
 
 /// `body:`; by default none for GET/DELETE, the whole message otherwise.

@@ -22,7 +22,7 @@ use super::super::raw::{RawCompose, RawRoute, RouteEntry, Text};
 use super::super::raw_grpc::RawGrpcRoute;
 
 use super::headers::compile_headers;
-use super::{body_limit, compose, grpc, positive_duration, proxy};
+use super::{action_keys, body_limit, compose, grpc, positive_duration, proxy};
 use crate::router::PathPattern;
 
 /// A compiled route with what error messages need to point back at it.
@@ -52,7 +52,7 @@ pub(super) struct RouteContext<'a> {
 }
 
 /// The keys that choose a route's action. Exactly one must be present.
-enum ActionKey<'a> {
+pub(super) enum ActionKey<'a> {
     Backend(&'a Text),
     Grpc(&'a RawGrpcRoute),
     Compose(&'a Spanned<RawCompose>),
@@ -62,7 +62,7 @@ enum ActionKey<'a> {
 const ACTION_KEYS: &[&str] = &["backend", "grpc", "compose"];
 
 impl ActionKey<'_> {
-    fn key(&self) -> &'static str {
+    pub(super) fn key(&self) -> &'static str {
         match self {
             ActionKey::Backend(_) => "backend",
             ActionKey::Grpc(_) => "grpc",
@@ -79,7 +79,7 @@ impl ActionKey<'_> {
     }
 }
 
-fn declared_actions(raw: &RawRoute) -> Vec<ActionKey<'_>> {
+pub(super) fn declared_actions(raw: &RawRoute) -> Vec<ActionKey<'_>> {
     let mut declared = Vec::new();
     if let Some(backend) = &raw.backend {
         declared.push(ActionKey::Backend(backend));
@@ -161,6 +161,7 @@ fn compile_route(
     let max_body = body_limit(raw.max_body.as_ref(), &format!("{label}: max_body"), diag)
         .map(|limit| limit.unwrap_or(u64::MAX));
     let headers = compile_headers(raw.headers.as_ref(), label, diag);
+    action_keys::check(raw, label, diag);
     if diag.error_count() > errors_before {
         return None;
     }

@@ -9,29 +9,10 @@ use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 use serde_json::{Map, Value};
 
 use super::{
-    JsonOptions, TranscodeError, UnknownFields, body_object, body_value, message_from_json,
-    message_from_value,
+    BodyBinding, JsonOptions, RequestBindings, TranscodeError, UnknownFields, body_object,
+    body_value, message_from_json, message_from_value,
 };
-use crate::grpc::path_template::Variable;
 use prost_reflect::DynamicMessage;
-
-/// Where the request body goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BodyBinding {
-    /// No body: every field comes from the path and query.
-    None,
-    /// `body: "*"`: the body is the whole message (path fields added).
-    All,
-    /// `body: "field"`: the body is this field's value.
-    Field(String),
-}
-
-/// How one route builds its request message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestBindings {
-    pub body: BodyBinding,
-    pub path: Vec<Variable>,
-}
 
 impl RequestBindings {
     /// Builds the request message. `param` returns a decoded path parameter.

@@ -4,8 +4,8 @@ use prost_reflect::{DescriptorPool, MessageDescriptor};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::grpc::descriptors::compile_protos;
 use crate::grpc::path_template;
+use crate::protos::descriptors::compile_protos;
 
 pub(crate) fn kitchen_pool() -> DescriptorPool {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

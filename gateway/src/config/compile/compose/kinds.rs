@@ -7,9 +7,9 @@ use serde_json::Value;
 use super::super::super::errors::Diagnostics;
 use super::super::super::raw::{RawCall, Text};
 use super::super::routes::RouteContext;
-use crate::compose::build::CallKindInput;
-use crate::grpc::descriptors::find_method;
-use crate::grpc::transcode::JsonOptions;
+use super::build::CallKindInput;
+use crate::protos::bindings::JsonOptions;
+use crate::protos::descriptors::{find_method, grpc_path, method_name};
 use prost_reflect::MethodDescriptor;
 
 /// The call's kind; `None` (errors recorded) if it cannot be told.
@@ -60,6 +60,12 @@ fn rest(
         diag.error(
             data.span(),
             format!("{label}: `data` is only for GraphQL calls"),
+        );
+    }
+    if let Some(variables) = &raw.variables {
+        diag.error(
+            variables.span(),
+            format!("{label}: a REST call takes no `variables` (they are for GraphQL calls; send a `body`)"),
         );
     }
     let method = method(raw.method.as_ref(), label, diag)?;
@@ -118,7 +124,12 @@ fn grpc(
         }
     }
     let (method, json) = unary_method(context, name, label, diag)?;
-    Some(CallKindInput::Grpc { method, body, json })
+    Some(CallKindInput::Grpc {
+        method: method_name(&method),
+        path: grpc_path(&method),
+        body,
+        json,
+    })
 }
 
 /// The unary method named `name` in the `grpc:` section's protos.

@@ -10,15 +10,16 @@ use std::time::Duration;
 use marked_yaml::Spanned;
 
 use super::super::super::errors::Diagnostics;
+use super::super::super::model::grpc::{GrpcModeSpec, GrpcRouteSpec, TranscodeSpec};
 use super::super::super::model::{BackendSpec, HeaderRules, RouteAction, RouteSpec};
 use super::super::super::raw_grpc::{RawAnnotations, RawGrpc};
 use super::super::positive_duration;
 use super::super::routes::{CompiledRoute, RouteContext};
 use super::GrpcSection;
-use crate::grpc::http_rule::{HttpRule, http_rules};
-use crate::grpc::path_template;
-use crate::grpc::route::{GrpcMode, GrpcRoute, Transcoding};
-use crate::grpc::transcode::{BodyBinding, RequestBindings};
+use crate::protos::bindings::{BodyBinding, RequestBindings};
+use crate::protos::descriptors::{CallKind, method_name};
+use crate::protos::http_rule::{HttpRule, http_rules};
+use crate::protos::path_template;
 use crate::router::PathPattern;
 use prost_reflect::{MethodDescriptor, ServiceDescriptor};
 
@@ -136,10 +137,15 @@ impl Target<'_> {
             body: body_binding(rule.body.as_deref(), method)?,
             path: template.variables,
         };
-        let transcoding = Transcoding::new(method.clone(), bindings, self.section.json);
-        let route = GrpcRoute {
+        let transcoding = TranscodeSpec {
+            method: method_name(method),
+            kind: CallKind::of(method),
+            bindings,
+            json: self.section.json,
+        };
+        let route = GrpcRouteSpec {
             backend: Arc::clone(&self.backend),
-            mode: GrpcMode::Transcode(Box::new(transcoding)),
+            mode: GrpcModeSpec::Transcode(Box::new(transcoding)),
             metadata: self.section.metadata.clone(),
         };
         Ok(RouteSpec {

@@ -6,7 +6,7 @@ use marked_yaml::Spanned;
 use super::super::super::errors::Diagnostics;
 use super::super::super::raw::Text;
 use super::super::super::raw_grpc::RawUnknownFields;
-use crate::grpc::transcode::{JsonOptions, UnknownFields};
+use crate::protos::bindings::{JsonOptions, UnknownFields};
 
 /// Deepest nesting a route may allow (serde_json's own limit is 128).
 const MAX_DEPTH_CEILING: u64 = 100;

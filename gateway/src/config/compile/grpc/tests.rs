@@ -1,8 +1,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::model::RouteAction;
+use crate::config::model::grpc::GrpcModeSpec as GrpcMode;
 use crate::config::{load_file, load_str};
-use crate::grpc::{CallKind, GrpcMode};
+use crate::protos::descriptors::CallKind;
 
 fn proto_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto")
@@ -35,7 +36,7 @@ fn the_default_routes_file_has_every_bridged_route() {
             .iter()
             .find(|(p, _)| p == path)
             .and_then(|(_, mode)| match mode {
-                GrpcMode::Transcode(t) => Some(t.call_kind()),
+                GrpcMode::Transcode(t) => Some(t.kind),
                 GrpcMode::Passthrough => None,
             })
     };

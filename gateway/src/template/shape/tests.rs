@@ -5,9 +5,9 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::compose::template::Root;
-use crate::compose::value::ValueTemplate;
 use crate::router::Params;
+use crate::template::Root;
+use crate::template::value::ValueTemplate;
 
 struct Calls;
 
@@ -54,7 +54,7 @@ fn render(template: Value) -> Value {
         results: &results,
     };
     compile(template)
-        .render(&bindings, crate::compose::value::Strictness::Lenient)
+        .render(&bindings, crate::template::value::Strictness::Lenient)
         .unwrap()
 }
 

@@ -5,6 +5,16 @@
 //! root is just a name. [`Expr::resolve`] later decides, against the route's
 //! path parameters and the composition's call names, whether that root is a
 //! parameter or a call; that is what gives the call graph its edges.
+//!
+//! This is the composition's template language, plain and pure, shared by
+//! the config (which parses and checks templates) and `compose` (which
+//! renders them per request): [`eval`] evaluates expressions against one
+//! request's values, [`value`] is the JSON-shaped templates and [`shape`]
+//! their `$from` views.
+
+pub mod eval;
+pub mod shape;
+pub mod value;
 
 use std::fmt;
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::*;
-use crate::compose::template::{Expr, Root, StringTemplate};
+use crate::template::{Expr, Root, StringTemplate};
 
 struct Fixture {
     params: Params,

@@ -18,8 +18,8 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use super::eval::{Bindings, borrow_path};
-use super::template::{Expr, Scope, Segment};
 use super::value::{TemplateError, resolve_expr, with_key};
+use super::{Expr, Scope, Segment};
 
 /// Every key a view may have.
 const VIEW_KEYS: &[&str] = &["$from", "$join", "$allow", "$deny", "$rename"];
@@ -257,8 +257,7 @@ fn single_expr(value: &Value) -> Result<Expr, String> {
     let text = value
         .as_str()
         .ok_or("expected a string holding one expression, such as \"{order.items}\"")?;
-    let template =
-        super::template::StringTemplate::parse(text).map_err(|error| error.to_string())?;
+    let template = super::StringTemplate::parse(text).map_err(|error| error.to_string())?;
     template.as_single_expr().cloned().ok_or_else(|| {
         format!("\"{text}\" must be exactly one expression, such as \"{{order.items}}\"")
     })

@@ -93,7 +93,7 @@ fn verb_and_template(rule: &DynamicMessage) -> Result<(Method, String), String> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::grpc::descriptors::{compile_protos, find_method};
+    use crate::protos::descriptors::{compile_protos, find_method};
 
     #[test]
     fn reads_the_orders_annotations() {

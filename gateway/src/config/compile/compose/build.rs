@@ -1,4 +1,4 @@
-//! Building a [`ComposePlan`] from checked-but-unparsed input.
+//! Building a [`ComposeSpec`] from checked-but-unparsed input.
 //!
 //! The config loader hands over plain values (names, durations, template
 //! strings, JSON trees) in a [`ComposeInput`]; this module parses every
@@ -11,17 +11,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderName, Method};
-use prost_reflect::MethodDescriptor;
 use serde_json::Value;
 
-use super::cache::{CallCacheSettings, ResponseCache, ResponseCacheSettings};
-use super::coalesce::Coalescer;
-use super::dag::CallGraph;
-use super::plan::{CallSpec, ComposePlan};
-use super::template::{Expr, Scope, StringTemplate};
-use super::value::{TemplateError, ValueTemplate};
 use crate::config::model::BackendSpec;
-use crate::grpc::transcode::JsonOptions;
+use crate::config::model::compose::{
+    CallCacheSettings, CallGraph, ComposeCall, ComposeSpec, ResponseCacheSettings,
+};
+use crate::protos::bindings::JsonOptions;
+use crate::template::value::{TemplateError, ValueTemplate};
+use crate::template::{Expr, Scope, StringTemplate};
 
 /// `compose:` as the loader read it.
 #[derive(Debug, Clone)]
@@ -66,7 +64,10 @@ pub enum CallKindInput {
     },
     /// A unary method, already checked to exist and to be unary.
     Grpc {
-        method: MethodDescriptor,
+        /// `package.Service/Method`.
+        method: String,
+        /// `/package.Service/Method`.
+        path: String,
         body: Option<Value>,
         json: JsonOptions,
     },
@@ -123,7 +124,7 @@ impl Scope for Names<'_> {
 }
 
 /// Compiles `input` for a route capturing `params`. Collects every error.
-pub fn build(input: ComposeInput, params: &[String]) -> Result<ComposePlan, Vec<PlanError>> {
+pub fn build(input: ComposeInput, params: &[String]) -> Result<ComposeSpec, Vec<PlanError>> {
     let mut errors = Vec::new();
     if input.calls.is_empty() {
         errors.push(PlanError {
@@ -136,7 +137,7 @@ pub fn build(input: ComposeInput, params: &[String]) -> Result<ComposePlan, Vec<
         params,
     };
     check_names(&input.calls, params, &mut errors);
-    let compiled: Vec<(CallSpec, BTreeSet<usize>)> = input
+    let compiled: Vec<(ComposeCall, BTreeSet<usize>)> = input
         .calls
         .iter()
         .enumerate()
@@ -147,15 +148,14 @@ pub fn build(input: ComposeInput, params: &[String]) -> Result<ComposePlan, Vec<
     let (calls, dependencies): (Vec<_>, Vec<_>) = compiled.into_iter().unzip();
     let graph = call_graph(dependencies, &names, &mut errors);
     match graph {
-        Some(graph) if errors.is_empty() => Ok(ComposePlan {
+        Some(graph) if errors.is_empty() => Ok(ComposeSpec {
             calls,
             graph,
             response,
             primary,
             sequential: input.sequential,
             deadline: input.deadline,
-            response_cache: input.cache.map(ResponseCache::new),
-            coalescer: Arc::new(Coalescer::default()),
+            response_cache: input.cache,
         }),
         _ => Err(errors),
     }
@@ -259,7 +259,7 @@ fn compile_response(
     let Some(response) = response else {
         let fields = names.calls.iter().enumerate().map(|(index, name)| {
             let expr = Expr {
-                root: super::template::Root::Call {
+                root: crate::template::Root::Call {
                     index,
                     name: name.to_string(),
                 },

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
-use super::template::{Expr, Filter, Part, Root, Segment, StringTemplate};
+use super::{Expr, Filter, Part, Root, Segment, StringTemplate};
 use crate::router::Params;
 
 /// Everything an expression can read during one composition.

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::eval::{Bindings, EvalError};
 use super::shape::View;
-use super::template::{Expr, Scope, StringTemplate};
+use super::{Expr, Scope, StringTemplate};
 
 /// A compiled JSON template.
 #[derive(Debug, Clone, PartialEq)]

@@ -10,10 +10,11 @@ use super::{
     CallField, CallInput, CallKindInput, Location, Names, PlanError, json_template, path_template,
     string_template,
 };
-use crate::compose::cache::CallCache;
-use crate::compose::plan::{CallKind, CallSpec, GraphQlCall, GrpcCall, RestCall};
-use crate::compose::template::{Expr, Segment, StringTemplate};
-use crate::compose::value::ValueTemplate;
+use crate::config::model::compose::{
+    ComposeCall, ComposeCallKind as CallKind, GraphQlCall, GrpcCallSpec, RestCall,
+};
+use crate::template::value::ValueTemplate;
+use crate::template::{Expr, Segment, StringTemplate};
 
 /// Collects one call's expressions and errors while its parts compile.
 struct CallCompiler<'a> {
@@ -29,7 +30,7 @@ pub(super) fn compile_call(
     input: &CallInput,
     names: &Names<'_>,
     errors: &mut Vec<PlanError>,
-) -> (CallSpec, BTreeSet<usize>) {
+) -> (ComposeCall, BTreeSet<usize>) {
     let mut compiler = CallCompiler {
         index,
         names,
@@ -46,11 +47,11 @@ pub(super) fn compile_call(
         })
         .collect();
     let dependencies = compiler.exprs.iter().filter_map(Expr::call).collect();
-    let spec = CallSpec {
+    let spec = ComposeCall {
         name: input.name.clone(),
         timeout: input.timeout.unwrap_or(input.backend.request_timeout),
         coalesce: input.coalesce.unwrap_or_else(|| kind.is_safe()),
-        cache: input.cache.clone().map(CallCache::new),
+        cache: input.cache.clone(),
         backend: Arc::clone(&input.backend),
         kind,
         optional: input.optional,
@@ -78,9 +79,14 @@ impl CallCompiler<'_> {
                 variables: self.json(variables.as_ref(), CallField::Variables),
                 data_path: data.as_deref().map(dotted_path).unwrap_or_default(),
             }),
-            CallKindInput::Grpc { method, body, json } => CallKind::Grpc(GrpcCall {
+            CallKindInput::Grpc {
+                method,
+                path,
+                body,
+                json,
+            } => CallKind::Grpc(GrpcCallSpec {
                 method: method.clone(),
-                path: crate::grpc::descriptors::grpc_path(method),
+                path: path.clone(),
                 message: self.json(body.as_ref(), CallField::Body),
                 json: *json,
             }),

@@ -95,6 +95,32 @@ pub fn find_method(pool: &DescriptorPool, name: &str) -> Result<MethodDescriptor
         })
 }
 
+/// gRPC's four call kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    Unary,
+    ServerStreaming,
+    ClientStreaming,
+    Bidirectional,
+}
+
+impl CallKind {
+    /// Which kind `method` is.
+    pub fn of(method: &MethodDescriptor) -> Self {
+        match (method.is_client_streaming(), method.is_server_streaming()) {
+            (false, false) => CallKind::Unary,
+            (false, true) => CallKind::ServerStreaming,
+            (true, false) => CallKind::ClientStreaming,
+            (true, true) => CallKind::Bidirectional,
+        }
+    }
+}
+
+/// The name [`find_method`] finds `method` by: `package.Service/Method`.
+pub fn method_name(method: &MethodDescriptor) -> String {
+    format!("{}/{}", method.parent_service().full_name(), method.name())
+}
+
 /// The gRPC request path of a method: `/package.Service/Method`.
 pub fn grpc_path(method: &MethodDescriptor) -> String {
     format!("/{}/{}", method.parent_service().full_name(), method.name())
