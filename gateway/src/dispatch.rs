@@ -74,7 +74,7 @@ async fn dispatch(
                 ));
             }
         };
-    let mut ctx = RequestContext {
+    let ctx = RequestContext {
         request_id: request
             .extensions()
             .get::<RequestId>()
@@ -90,15 +90,11 @@ async fn dispatch(
             .get::<ClientIp>()
             .copied()
             .unwrap_or_else(|| ClientIp::direct(std::net::SocketAddr::from(([0, 0, 0, 0], 0)))),
-        forwarding: None,
+        outbound: None,
         params,
         route: Arc::clone(&route),
         snapshot: Arc::clone(&snapshot),
     };
-    if matches!(route.action, RouteAction::Graphql) {
-        let forwarding = proxy::forwarding_for(&ctx, request.headers(), request.uri());
-        ctx.forwarding = Some(Arc::new(forwarding));
-    }
     let limit = route.max_body.or(snapshot.config.server.default_max_body);
     let (parts, body) = request.into_parts();
     let body = limits::limit_body(&parts.headers, body, limit)?;

@@ -27,6 +27,7 @@ pub mod graphql;
 pub mod grpc;
 pub mod layers;
 pub mod limits;
+pub mod observe;
 pub mod proxy;
 pub mod reload;
 pub mod request_shape;

@@ -11,6 +11,7 @@ mod balancer;
 mod endpoint;
 mod error;
 mod idle_body;
+pub mod outbound;
 mod pool;
 
 pub use error::{TIMEOUT_MESSAGE, UNAVAILABLE_MESSAGE, UpstreamError};

@@ -20,7 +20,7 @@ use super::dag::CallGraph;
 use super::plan::{CallSpec, ComposePlan};
 use super::template::{Expr, Scope, StringTemplate};
 use super::value::{TemplateError, ValueTemplate};
-use crate::config::model::BackendSpec;
+use crate::config::model::{BackendSpec, HeaderRule};
 use crate::grpc::transcode::JsonOptions;
 
 /// `compose:` as the loader read it.
@@ -49,6 +49,8 @@ pub struct CallInput {
     /// Defaults to on for safe calls (GET, HEAD, GraphQL queries).
     pub coalesce: Option<bool>,
     pub cache: Option<CallCacheSettings>,
+    /// Header propagation rules, after the global `propagate.all`.
+    pub propagate: Vec<HeaderRule>,
 }
 
 #[derive(Debug, Clone)]

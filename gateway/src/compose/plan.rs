@@ -17,7 +17,7 @@ use super::coalesce::Coalescer;
 use super::dag::CallGraph;
 use super::template::{Segment, StringTemplate};
 use super::value::ValueTemplate;
-use crate::config::model::BackendSpec;
+use crate::config::model::{BackendSpec, HeaderRule};
 use crate::grpc::transcode::JsonOptions;
 
 /// One route's composition.
@@ -55,6 +55,8 @@ pub struct CallSpec {
     /// Identical concurrent calls share one upstream request.
     pub coalesce: bool,
     pub cache: Option<CallCache>,
+    /// Header propagation rules, applied after the global `propagate.all`.
+    pub propagate: Vec<HeaderRule>,
 }
 
 /// What kind of request a call makes.

@@ -13,6 +13,10 @@ use http::{HeaderName, HeaderValue, Method, Uri};
 
 use crate::router::PathPattern;
 
+mod propagation;
+
+pub use propagation::{HeaderRule, MANAGED_HEADERS, Propagation, is_managed};
+
 /// A whole routes.yaml, compiled.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -27,6 +31,9 @@ pub struct GatewayConfig {
     pub routes: Vec<Arc<RouteSpec>>,
     /// The federated GraphQL endpoint, when `graphql:` is set.
     pub graphql: Option<GraphqlConfig>,
+    /// `propagate:`: client headers sent on composition calls and
+    /// subgraph requests (none by default).
+    pub propagate: Arc<Propagation>,
     /// Identifies the config: hex SHA-256 of the file's bytes, and, when
     /// `grpc:` is set, of those together with the compiled proto
     /// descriptors (so an edited proto is a change). The supergraph file

@@ -24,6 +24,7 @@ use super::{graphiql, introspection, subscribe};
 use crate::body::{self, GatewayBody};
 use crate::context::RequestContext;
 use crate::edge_error::GatewayError;
+use crate::upstream::outbound::Outbound;
 
 /// Settings of the GraphQL endpoint.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,9 +64,12 @@ impl Default for GraphqlSettings {
 /// Serves one request on the GraphQL endpoint.
 pub async fn handle(
     request: Request<GatewayBody>,
-    ctx: RequestContext,
+    mut ctx: RequestContext,
     service: &GraphqlService,
 ) -> Result<Response<GatewayBody>, GatewayError> {
+    let outbound = Outbound::new(&ctx, request.headers(), request.uri())
+        .with_client_headers(request.headers());
+    ctx.outbound = Some(std::sync::Arc::new(outbound));
     let media = response_media_type(&request);
     let settings = &service.settings;
     if settings.console && wants_html(&request) {
@@ -114,11 +118,7 @@ async fn serve_event_stream(
     ctx: &RequestContext,
 ) -> Result<Response<GatewayBody>, RequestError> {
     let events: subscribe::ResponseStream = if prepared.kind == OperationKind::Subscription {
-        let options = ExecutionOptions {
-            expose_subgraph_errors: settings.expose_subgraph_errors,
-            request_id: ctx.request_id.as_str().to_owned(),
-            forwarding: ctx.forwarding.clone(),
-        };
+        let options = ExecutionOptions::for_request(settings, ctx);
         subscribe::start(supergraph, std::sync::Arc::new(prepared), options).await?
     } else {
         let (data, errors) = run(&supergraph, &prepared, settings, ctx).await?;
@@ -152,11 +152,7 @@ pub(crate) async fn run(
             "the operation has no plan".to_owned(),
         ));
     };
-    let options = ExecutionOptions {
-        expose_subgraph_errors: settings.expose_subgraph_errors,
-        request_id: ctx.request_id.as_str().to_owned(),
-        forwarding: ctx.forwarding.clone(),
-    };
+    let options = ExecutionOptions::for_request(settings, ctx);
     let (merged, errors) = execute_plan(supergraph, plan, &prepared.variables, &options).await;
     shape(supergraph, prepared, &merged, errors)
 }

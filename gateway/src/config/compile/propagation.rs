@@ -1,0 +1,126 @@
+//! `propagate:` and a composition call's `propagate:` list: header
+//! propagation rules, checked name by name (every bad or gateway-managed
+//! name is its own error, at its line and column).
+
+use http::{HeaderName, HeaderValue};
+
+use super::super::errors::Diagnostics;
+use super::super::model::{GraphqlConfig, HeaderRule, Propagation, SupergraphSource, is_managed};
+use super::super::raw::{RawHeaderRule, RawPropagation, Text};
+
+/// Compiles the top-level section. With `graphql.subgraphs` listed, a rule
+/// list for a subgraph that is not among them is an error (with a
+/// supergraph file the names are only known when it loads).
+pub(super) fn compile_propagation(
+    raw: Option<&RawPropagation>,
+    graphql: Option<&GraphqlConfig>,
+    diag: &mut Diagnostics,
+) -> Propagation {
+    let Some(raw) = raw else {
+        return Propagation::default();
+    };
+    let listed = graphql.and_then(|config| match &config.source {
+        SupergraphSource::Subgraphs(list) => Some(list),
+        SupergraphSource::File(_) => None,
+    });
+    let mut subgraphs = std::collections::BTreeMap::new();
+    for (name, rules) in &raw.subgraphs.0 {
+        if let Some(list) = listed.filter(|list| !list.iter().any(|s| s.name == name.as_str())) {
+            let known: Vec<&str> = list.iter().map(|s| s.name.as_str()).collect();
+            diag.error(
+                name.span(),
+                format!(
+                    "propagate.subgraphs: {:?} is not a subgraph of graphql.subgraphs ({})",
+                    name.as_str(),
+                    known.join(", ")
+                ),
+            );
+        }
+        let what = format!("propagate.subgraphs.{}", name.as_str());
+        subgraphs.insert(name.as_str().to_owned(), compile_rules(rules, &what, diag));
+    }
+    Propagation {
+        all: compile_rules(&raw.all, "propagate.all", diag),
+        subgraphs,
+    }
+}
+
+/// Compiles one rule list; `what` names it in messages.
+pub(crate) fn compile_rules(
+    raw: &[RawHeaderRule],
+    what: &str,
+    diag: &mut Diagnostics,
+) -> Vec<HeaderRule> {
+    raw.iter()
+        .filter_map(|rule| compile_rule(rule, what, diag))
+        .collect()
+}
+
+fn compile_rule(raw: &RawHeaderRule, what: &str, diag: &mut Diagnostics) -> Option<HeaderRule> {
+    match raw {
+        RawHeaderRule::Propagate(rule) => {
+            let what = format!("{what}: propagate");
+            let named = header_name(&rule.named, &format!("{what}.named"), diag);
+            let rename = rule
+                .rename
+                .as_ref()
+                .map(|text| header_name(text, &format!("{what}.rename"), diag));
+            let default = rule
+                .default
+                .as_ref()
+                .map(|text| header_value(text, &format!("{what}.default"), diag));
+            Some(HeaderRule::Propagate {
+                named: named?,
+                rename: rename.map_or(Some(None), |name| name.map(Some))?,
+                default: default.map_or(Some(None), |value| value.map(Some))?,
+            })
+        }
+        RawHeaderRule::Insert(rule) => {
+            let what = format!("{what}: insert");
+            let name = header_name(&rule.name, &format!("{what}.name"), diag);
+            let value = header_value(&rule.value, &format!("{what}.value"), diag);
+            Some(HeaderRule::Insert {
+                name: name?,
+                value: value?,
+            })
+        }
+        RawHeaderRule::Remove(rule) => Some(HeaderRule::Remove {
+            named: header_name(&rule.named, &format!("{what}: remove.named"), diag)?,
+        }),
+    }
+}
+
+/// A valid header name the gateway does not manage itself.
+fn header_name(text: &Text, what: &str, diag: &mut Diagnostics) -> Option<HeaderName> {
+    let Ok(name) = HeaderName::from_bytes(text.as_bytes()) else {
+        diag.error(
+            text.span(),
+            format!("{what}: \"{}\" is not a valid header name", text.as_str()),
+        );
+        return None;
+    };
+    if is_managed(&name) {
+        diag.error(
+            text.span(),
+            format!(
+                "{what}: \"{name}\" is set by the gateway itself (request id, forwarding, trace context or framing) and cannot be propagated, inserted or removed"
+            ),
+        );
+        return None;
+    }
+    Some(name)
+}
+
+fn header_value(text: &Text, what: &str, diag: &mut Diagnostics) -> Option<HeaderValue> {
+    HeaderValue::from_str(text)
+        .map_err(|_| {
+            diag.error(
+                text.span(),
+                format!(
+                    "{what}: the value {:?} is not a valid header value (visible ASCII only, no line breaks)",
+                    text.as_str()
+                ),
+            )
+        })
+        .ok()
+}
