@@ -16,7 +16,7 @@ mod pool;
 
 pub use error::{TIMEOUT_MESSAGE, UNAVAILABLE_MESSAGE, UpstreamError};
 pub use idle_body::BodyIdleTimeout;
-pub use pool::{EndpointState, UpstreamPool};
+pub use pool::{EndpointState, UpgradedConnection, UpstreamPool};
 
 use std::collections::HashMap;
 use std::sync::Arc;
