@@ -13,8 +13,13 @@ use http::{HeaderName, HeaderValue, Method, Uri};
 
 use crate::router::PathPattern;
 
+mod graphql;
 mod propagation;
 
+pub use graphql::{
+    CacheSettings, GraphqlConfig, GraphqlSettings, Limits, Manifest, PersistedSettings,
+    PlanningSettings, SubgraphEndpoint, SupergraphSource, graphiql_assets_path,
+};
 pub use propagation::{HeaderRule, MANAGED_HEADERS, Propagation, is_managed};
 
 /// A whole routes.yaml, compiled.
@@ -326,27 +331,4 @@ pub struct HeaderRules {
     pub request_remove: Vec<HeaderName>,
     pub response_add: Vec<(HeaderName, HeaderValue)>,
     pub response_remove: Vec<HeaderName>,
-}
-
-/// `graphql:`: the federated GraphQL endpoint.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GraphqlConfig {
-    pub settings: crate::graphql::GraphqlSettings,
-    pub source: SupergraphSource,
-}
-
-/// Where the supergraph comes from.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SupergraphSource {
-    /// A supergraph SDL file (join v0.3), reloaded when it changes.
-    File(std::path::PathBuf),
-    /// Subgraphs composed from their `_service { sdl }` at start and on reload.
-    Subgraphs(Vec<SubgraphEndpoint>),
-}
-
-/// One subgraph of `graphql.subgraphs`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubgraphEndpoint {
-    pub name: String,
-    pub url: String,
 }

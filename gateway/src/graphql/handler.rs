@@ -11,10 +11,6 @@ use serde_json::{Map, Value, json};
 
 use super::error::{GraphqlError, RequestError};
 use super::execute::{ExecutionOptions, execute_plan};
-use super::limits::Limits;
-use super::operation_cache::CacheSettings;
-use super::persisted::PersistedSettings;
-use super::planning::PlanningSettings;
 use super::prepare::{PreparedOperation, prepare};
 use super::request::{self, response_media_type, wants_html};
 use super::response::Projection;
@@ -22,44 +18,10 @@ use super::service::GraphqlService;
 use super::supergraph::Supergraph;
 use super::{graphiql, introspection, subscribe};
 use crate::body::{self, GatewayBody};
+pub use crate::config::model::GraphqlSettings;
 use crate::context::RequestContext;
 use crate::edge_error::GatewayError;
 use crate::upstream::outbound::Outbound;
-
-/// Settings of the GraphQL endpoint.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GraphqlSettings {
-    /// The endpoint path (default `/graphql`).
-    pub path: String,
-    pub limits: Limits,
-    /// Answer `__schema` / `__type` (default on).
-    pub introspection: bool,
-    /// Serve GraphiQL (and its assets) to browsers on GET (default on).
-    pub console: bool,
-    /// Pass subgraph error messages through (default off: masked).
-    pub expose_subgraph_errors: bool,
-    /// The planning pool: threads, queue, time budget.
-    pub planning: PlanningSettings,
-    /// Cache sizes and warm-up.
-    pub cache: CacheSettings,
-    /// Automatic persisted queries.
-    pub persisted: PersistedSettings,
-}
-
-impl Default for GraphqlSettings {
-    fn default() -> Self {
-        GraphqlSettings {
-            path: "/graphql".to_owned(),
-            limits: Limits::default(),
-            introspection: true,
-            console: true,
-            expose_subgraph_errors: false,
-            planning: PlanningSettings::default(),
-            cache: CacheSettings::default(),
-            persisted: PersistedSettings::default(),
-        }
-    }
-}
 
 /// Serves one request on the GraphQL endpoint.
 pub async fn handle(

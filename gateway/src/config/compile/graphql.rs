@@ -13,12 +13,10 @@ use super::super::raw_graphql::{
     RawGraphql, RawGraphqlCache, RawGraphqlLimits, RawGraphqlPlanning, RawPersistedQueries,
 };
 use super::{positive_duration, size};
-use crate::graphql::limits::Limits;
-use crate::graphql::operation_cache::CacheSettings;
-use crate::graphql::persisted::PersistedSettings;
-use crate::graphql::persisted::manifest::Manifest;
-use crate::graphql::planning::PlanningSettings;
-use crate::graphql::{GraphqlSettings, graphiql};
+use super::super::model::{
+    CacheSettings, GraphqlSettings, Limits, Manifest, PersistedSettings, PlanningSettings,
+    graphiql_assets_path,
+};
 
 /// Compiles the section; `None` when it is absent or wrong.
 pub(super) fn compile_graphql(
@@ -273,7 +271,7 @@ pub(super) fn endpoint_routes(
         diag,
     ));
     if settings.console {
-        let assets = format!("{}/{{file}}", graphiql::assets_path(&settings.path));
+        let assets = format!("{}/{{file}}", graphiql_assets_path(&settings.path));
         let get = Some(vec![http::Method::GET]);
         routes.extend(route(
             section,

@@ -16,7 +16,7 @@ fn a_supergraph_file_section_compiles_with_defaults() {
         "{:?}",
         graphql.source
     );
-    assert_eq!(graphql.settings, crate::graphql::GraphqlSettings::default());
+    assert_eq!(graphql.settings, crate::config::model::GraphqlSettings::default());
     assert!(config.routes.iter().any(|r| r.name == "graphql /graphql"));
     assert!(
         config
@@ -55,7 +55,7 @@ fn planning_cache_and_new_limits_compile() {
     assert_eq!(settings.limits.max_selection_fields, 10);
     assert_eq!(
         settings.planning,
-        crate::graphql::planning::PlanningSettings {
+        crate::config::model::PlanningSettings {
             threads: 3,
             max_queued: 0,
             timeout: std::time::Duration::from_millis(250),
@@ -63,7 +63,7 @@ fn planning_cache_and_new_limits_compile() {
     );
     assert_eq!(
         settings.cache,
-        crate::graphql::operation_cache::CacheSettings {
+        crate::config::model::CacheSettings {
             operations_bytes: 1024 * 1024,
             plans_bytes: 2_000_000,
             warm_up: 0,
