@@ -68,9 +68,15 @@ pub(super) fn compile_graphql(
         cache: cache(raw.cache.as_ref(), diag),
         persisted: persisted(raw.persisted_queries.as_ref(), base_dir, diag),
     };
+    let listed = match &source {
+        Some(SupergraphSource::Subgraphs(list)) => Some(list.as_slice()),
+        _ => None,
+    };
+    let traffic = traffic::compile_traffic(raw.traffic_shaping.as_ref(), listed, diag);
     Some(GraphqlConfig {
         settings,
         source: source?,
+        traffic,
     })
 }
 
@@ -315,6 +321,8 @@ fn route(
         span: *section.span(),
     })
 }
+
+mod traffic;
 
 #[cfg(test)]
 mod tests;

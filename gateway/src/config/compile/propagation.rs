@@ -124,3 +124,82 @@ fn header_value(text: &Text, what: &str, diag: &mut Diagnostics) -> Option<Heade
         })
         .ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::load_str;
+    use crate::config::model::HeaderRule;
+
+    #[test]
+    fn rules_compile_in_order_global_and_per_subgraph() {
+        let yaml = r#"
+graphql:
+  subgraphs: [{ name: products, url: "http://127.0.0.1:1/graphql" }]
+propagate:
+  all:
+    - propagate: { named: Authorization }
+    - propagate: { named: x-tenant, rename: x-tenant-id, default: none }
+    - insert: { name: x-gateway, value: bff }
+  subgraphs:
+    products:
+      - remove: { named: authorization }
+"#;
+        let config = load_str(yaml, "routes.yaml").unwrap();
+        let all = &config.propagate.all;
+        assert_eq!(all.len(), 3);
+        assert!(
+            matches!(&all[0], HeaderRule::Propagate { named, rename: None, default: None } if named == "authorization")
+        );
+        assert!(
+            matches!(&all[1], HeaderRule::Propagate { rename: Some(r), default: Some(d), .. } if r == "x-tenant-id" && d == "none")
+        );
+        assert!(matches!(&all[2], HeaderRule::Insert { name, value } if name == "x-gateway" && value == "bff"));
+        let [global, own] = config.propagate.for_subgraph("products");
+        assert_eq!(global.len(), 3);
+        assert!(matches!(&own[0], HeaderRule::Remove { named } if named == "authorization"));
+        assert!(config.propagate.for_subgraph("other")[1].is_empty());
+    }
+
+    #[test]
+    fn nothing_is_propagated_by_default() {
+        let config = load_str("listen: 127.0.0.1:0\n", "routes.yaml").unwrap();
+        assert!(config.propagate.all.is_empty());
+        assert!(config.propagate.subgraphs.is_empty());
+    }
+
+    #[test]
+    fn every_bad_rule_is_reported_at_its_position() {
+        let yaml = r#"graphql:
+  subgraphs: [{ name: products, url: "http://127.0.0.1:1/graphql" }]
+backends:
+  users: { url: "http://127.0.0.1:1" }
+propagate:
+  all:
+    - propagate: { named: "bad name" }
+    - propagate: { named: x-ok, rename: x-request-id }
+    - insert: { name: x-a, value: "line\nbreak" }
+    - remove: { named: traceparent }
+  subgraphs:
+    reviews:
+      - insert: { name: host, value: h }
+routes:
+  - path: /c
+    compose:
+      calls:
+        one:
+          backend: users
+          path: /x
+          propagate:
+            - propagate: { named: "x y" }
+"#;
+        let text = load_str(yaml, "routes.yaml").unwrap_err().to_string();
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn an_unknown_rule_kind_names_the_known_ones() {
+        let yaml = "propagate:\n  all:\n    - rename: { named: x-b }\n";
+        let text = load_str(yaml, "routes.yaml").unwrap_err().to_string();
+        insta::assert_snapshot!(text);
+    }
+}

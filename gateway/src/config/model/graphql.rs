@@ -4,8 +4,13 @@
 //! persisted queries (with the trusted-documents manifest, parsed) — and
 //! nothing that runs.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
+
+use http::Uri;
+
+use super::{BackendSpec, EjectionPolicy, LoadBalancing, UpstreamProtocol};
 
 mod manifest;
 
@@ -16,6 +21,71 @@ pub use manifest::Manifest;
 pub struct GraphqlConfig {
     pub settings: GraphqlSettings,
     pub source: SupergraphSource,
+    /// `graphql.traffic_shaping`: each subgraph's backend settings.
+    pub traffic: SubgraphTraffic,
+}
+
+/// `graphql.traffic_shaping`: subgraphs are backends like those of
+/// `backends:` (one pool each, named `subgraph:<name>` on `/upstreams`),
+/// with these settings: `all`, overridden key by key per subgraph.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SubgraphTraffic {
+    pub all: SubgraphBackendSettings,
+    /// By subgraph name; every key not set there comes from `all`.
+    pub subgraphs: BTreeMap<String, SubgraphBackendSettings>,
+}
+
+/// One subgraph's backend settings (the keys of a `backends:` entry but
+/// its URL, which comes from the supergraph or `graphql.subgraphs`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubgraphBackendSettings {
+    pub connect_timeout: Duration,
+    /// Bounds a subgraph request up to its response head, and a
+    /// subscription's handshake.
+    pub request_timeout: Duration,
+    pub body_idle_timeout: Duration,
+    pub max_connections: usize,
+    pub load_balancing: LoadBalancing,
+    pub ejection: EjectionPolicy,
+}
+
+impl Default for SubgraphBackendSettings {
+    fn default() -> Self {
+        SubgraphBackendSettings {
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(30),
+            body_idle_timeout: Duration::from_secs(60),
+            max_connections: 512,
+            load_balancing: LoadBalancing::LeastRequest,
+            ejection: EjectionPolicy {
+                consecutive_failures: 5,
+                cooldown: Duration::from_secs(5),
+            },
+        }
+    }
+}
+
+impl SubgraphTraffic {
+    /// The settings of subgraph `name`.
+    pub fn for_subgraph(&self, name: &str) -> &SubgraphBackendSettings {
+        self.subgraphs.get(name).unwrap_or(&self.all)
+    }
+
+    /// The backend of subgraph `name` at `base` (scheme and authority).
+    pub fn backend_spec(&self, name: &str, base: Uri) -> BackendSpec {
+        let settings = self.for_subgraph(name);
+        BackendSpec {
+            name: format!("subgraph:{name}"),
+            urls: vec![base],
+            protocol: UpstreamProtocol::Http1,
+            connect_timeout: settings.connect_timeout,
+            request_timeout: settings.request_timeout,
+            body_idle_timeout: settings.body_idle_timeout,
+            max_connections: settings.max_connections,
+            load_balancing: settings.load_balancing,
+            ejection: settings.ejection,
+        }
+    }
 }
 
 /// Where the supergraph comes from.

@@ -109,3 +109,33 @@ fn a_bad_or_missing_manifest_is_reported() {
         "{text}"
     );
 }
+
+#[test]
+fn traffic_shaping_defaults_to_the_old_fixed_values_and_overrides_key_by_key() {
+    use crate::config::model::{LoadBalancing, SubgraphBackendSettings};
+    use std::time::Duration;
+    let plain = load_str("graphql:\n  supergraph: sg.graphql\n", "routes.yaml").unwrap();
+    let traffic = plain.graphql.unwrap().traffic;
+    assert_eq!(traffic.all, SubgraphBackendSettings::default());
+    assert_eq!(traffic.all.request_timeout, Duration::from_secs(30));
+    assert_eq!(traffic.all.max_connections, 512);
+    let yaml = "graphql:\n  supergraph: sg.graphql\n  traffic_shaping:\n    all: { request_timeout: 5s, max_connections: 64 }\n    subgraphs:\n      products: { request_timeout: 1s, load_balancing: round_robin, ejection: { cooldown: 2s } }\n";
+    let traffic = load_str(yaml, "routes.yaml").unwrap().graphql.unwrap().traffic;
+    assert_eq!(traffic.all.request_timeout, Duration::from_secs(5));
+    let products = traffic.for_subgraph("products");
+    assert_eq!(products.request_timeout, Duration::from_secs(1));
+    assert_eq!(products.max_connections, 64, "unset keys come from `all`");
+    assert_eq!(products.load_balancing, LoadBalancing::RoundRobin);
+    assert_eq!(products.ejection.cooldown, Duration::from_secs(2));
+    assert_eq!(products.ejection.consecutive_failures, 5);
+    assert_eq!(traffic.for_subgraph("reviews"), &traffic.all);
+    let spec = traffic.backend_spec("products", "http://127.0.0.1:9/".parse().unwrap());
+    assert_eq!(spec.name, "subgraph:products");
+    assert_eq!(spec.request_timeout, Duration::from_secs(1));
+}
+
+#[test]
+fn every_traffic_shaping_mistake_is_reported_with_its_position() {
+    let yaml = "graphql:\n  subgraphs: [{ name: products, url: \"http://127.0.0.1:1/graphql\" }]\n  traffic_shaping:\n    all: { request_timeout: 0s, max_connections: 0 }\n    subgraphs:\n      reviews: { connect_timeout: soon, ejection: { consecutive_failures: 0 } }\n";
+    insta::assert_snapshot!(errors(yaml));
+}
