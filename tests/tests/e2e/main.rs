@@ -59,3 +59,4 @@ mod readme_ids;
 mod reload;
 mod shutdown;
 mod shutdown_streams;
+mod upstream_headers;
