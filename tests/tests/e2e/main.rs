@@ -34,6 +34,7 @@ mod graphql_persisted;
 mod graphql_protection;
 mod graphql_queries;
 mod graphql_reload;
+mod graphql_subgraph_pools;
 mod graphql_subscriptions;
 mod graphql_supergraph;
 mod grpc_bad_input;

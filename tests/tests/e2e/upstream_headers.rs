@@ -5,6 +5,7 @@
 //! forwarding headers — and the `propagate:` rules decide which client
 //! headers reach composition calls and subgraphs.
 
+use futures::SinkExt;
 use http::HeaderMap;
 use mock_backends::{Control, RecordedRequest};
 use mock_backends::proto::GetOrderRequest;
@@ -14,6 +15,9 @@ use prost::Message as _;
 use serde_json::json;
 use tests::federation::FederatedGateway;
 use tests::gateway::eventually;
+use tests::grpc::create_order_json;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 const ORDER_QUERY: &str = "query($id: ID!) { order(id: $id) { id customer { name } } }";
 
@@ -33,6 +37,12 @@ routes:
   - path: /grpc/v1/orders/{order_id}/watch
     method: GET
     grpc: { backend: orders-grpc, method: orders.OrderService/WatchOrder }
+  - path: /grpc/v1/orders:batch
+    method: POST
+    grpc: { backend: orders-grpc, method: orders.OrderService/CreateOrders }
+  - path: /grpc/v1/orders/updates
+    method: GET
+    grpc: { backend: orders-grpc, method: orders.OrderService/OrderUpdates }
   - path: /orders.OrderService/{*rpc}
     method: POST
     grpc: { backend: orders-grpc, passthrough: true }
@@ -150,6 +160,45 @@ async fn proxy_grpc_and_compose_send_the_same_family() {
     assert_family("compose gRPC call", &rpc.headers, "fam-compose", &host);
     let graph = recorded(&fed.subgraphs.orders.control, "/graphql");
     assert_family("compose GraphQL call", &graph.headers, "fam-compose", &host);
+}
+
+#[tokio::test]
+async fn grpc_client_streams_and_websocket_bidi_send_the_same_family() {
+    let fed = FederatedGateway::start(FAMILY_ROUTES).await;
+    let gw = &fed.gw;
+    let host = gw.gateway.addr.to_string();
+    clear(&fed);
+    let body = format!("{}\n", create_order_json(1));
+    let response = gw
+        .client
+        .post(gw.url("/grpc/v1/orders:batch"))
+        .header("content-type", "application/x-ndjson")
+        .header("x-request-id", "fam-client-stream")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let request = recorded(&gw.mocks.orders_grpc.control, "/orders.OrderService/CreateOrders");
+    assert_family("gRPC client stream", &request.headers, "fam-client-stream", &host);
+
+    clear(&fed);
+    let mut upgrade = format!("ws://{host}/grpc/v1/orders/updates")
+        .into_client_request()
+        .unwrap();
+    upgrade
+        .headers_mut()
+        .insert("x-request-id", "fam-bidi".parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(upgrade).await.unwrap();
+    let command = json!({ "orderId": PENDING_ORDER_ID, "action": "confirm" });
+    socket.send(Message::text(command.to_string())).await.unwrap();
+    let control = &gw.mocks.orders_grpc.control;
+    eventually("the bidi call reaches the backend", || async {
+        control.request_count() > 0
+    })
+    .await;
+    let request = recorded(control, "/orders.OrderService/OrderUpdates");
+    assert_family("gRPC WebSocket bidi", &request.headers, "fam-bidi", &host);
 }
 
 #[tokio::test]
