@@ -121,7 +121,10 @@ fn upstreams_report(state: &AdminState) -> Value {
             )
         })
         .collect();
-    let supergraph = snapshot.graphql.as_ref().and_then(|service| service.current());
+    let supergraph = snapshot
+        .graphql
+        .as_ref()
+        .and_then(|service| service.current());
     for client in supergraph.iter().flat_map(|s| s.subgraphs.values()) {
         backends.insert(
             client.pool.spec().name.clone(),

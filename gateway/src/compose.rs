@@ -61,7 +61,8 @@ pub async fn handle(
         return Ok(response::json_response(body, false, true));
     }
     let outbound = Arc::new(
-        Outbound::new(&ctx, request.headers(), request.uri()).with_client_headers(request.headers()),
+        Outbound::new(&ctx, request.headers(), request.uri())
+            .with_client_headers(request.headers()),
     );
     let env = call::CallEnv {
         upstreams: &ctx.snapshot.upstreams,

@@ -63,7 +63,8 @@ pub(crate) fn compile(
     if let (Some(section), Some(config)) = (&raw.graphql, &graphql) {
         routes.extend(graphql::endpoint_routes(section, config, diag));
     }
-    let propagate = propagation::compile_propagation(raw.propagate.as_ref(), graphql.as_ref(), diag);
+    let propagate =
+        propagation::compile_propagation(raw.propagate.as_ref(), graphql.as_ref(), diag);
     check_conflicts(&routes, diag);
     let hash = grpc::hash_with_protos(hash, grpc_section.as_ref());
     let proto_files = grpc_section

@@ -18,8 +18,8 @@ mod propagation;
 
 pub use graphql::{
     CacheSettings, GraphqlConfig, GraphqlSettings, Limits, Manifest, PersistedSettings,
-    PlanningSettings, SubgraphBackendSettings, SubgraphEndpoint, SubgraphTraffic,
-    SupergraphSource, graphiql_assets_path,
+    PlanningSettings, SubgraphBackendSettings, SubgraphEndpoint, SubgraphTraffic, SupergraphSource,
+    graphiql_assets_path,
 };
 pub use propagation::{HeaderRule, MANAGED_HEADERS, Propagation, is_managed};
 

@@ -19,7 +19,6 @@
 //! anything else gets 400 `PERSISTED_QUERY_NOT_IN_LIST`, and APQ
 //! registration is off.
 
-
 use std::sync::Arc;
 
 use serde_json::Value;

@@ -61,9 +61,7 @@ async fn a_subgraphs_request_timeout_comes_from_traffic_shaping() {
         .users
         .control
         .set_latency(Duration::from_secs(30), Duration::ZERO);
-    let (status, body) = fed
-        .post(ORDER_QUERY, json!({ "id": FIRST_ORDER_ID }))
-        .await;
+    let (status, body) = fed.post(ORDER_QUERY, json!({ "id": FIRST_ORDER_ID })).await;
     assert_eq!(status, 200);
     assert_eq!(first_code(&body), "SUBGRAPH_TIMEOUT", "{body}");
     assert_eq!(body["errors"][0]["extensions"]["serviceName"], "users");
@@ -107,9 +105,7 @@ async fn an_open_subscription_holds_one_of_its_subgraphs_connection_slots() {
         fed.subgraphs.orders.open_subscriptions() == 1
     })
     .await;
-    let (_, body) = fed
-        .post(ORDER_QUERY, json!({ "id": FIRST_ORDER_ID }))
-        .await;
+    let (_, body) = fed.post(ORDER_QUERY, json!({ "id": FIRST_ORDER_ID })).await;
     assert_eq!(first_code(&body), "SUBGRAPH_TIMEOUT", "{body}");
     drop(events);
     eventually("the slot is free again", || async {

@@ -7,10 +7,10 @@
 
 use futures::SinkExt;
 use http::HeaderMap;
-use mock_backends::{Control, RecordedRequest};
 use mock_backends::proto::GetOrderRequest;
 use mock_backends::proto::order_service_client::OrderServiceClient;
 use mock_backends::seed::{FIRST_ORDER_ID, PENDING_ORDER_ID};
+use mock_backends::{Control, RecordedRequest};
 use prost::Message as _;
 use serde_json::json;
 use tests::federation::FederatedGateway;
@@ -127,7 +127,10 @@ async fn proxy_grpc_and_compose_send_the_same_family() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let request = recorded(&gw.mocks.orders_grpc.control, "/orders.OrderService/GetOrder");
+    let request = recorded(
+        &gw.mocks.orders_grpc.control,
+        "/orders.OrderService/GetOrder",
+    );
     assert_family("gRPC unary", &request.headers, "fam-unary", &host);
 
     clear(&fed);
@@ -156,7 +159,10 @@ async fn proxy_grpc_and_compose_send_the_same_family() {
     assert_eq!(response.status(), 200, "{:?}", response.text().await);
     let rest = recorded(&gw.mocks.orders.control, "/v1/orders/");
     assert_family("compose REST call", &rest.headers, "fam-compose", &host);
-    let rpc = recorded(&gw.mocks.orders_grpc.control, "/orders.OrderService/GetOrder");
+    let rpc = recorded(
+        &gw.mocks.orders_grpc.control,
+        "/orders.OrderService/GetOrder",
+    );
     assert_family("compose gRPC call", &rpc.headers, "fam-compose", &host);
     let graph = recorded(&fed.subgraphs.orders.control, "/graphql");
     assert_family("compose GraphQL call", &graph.headers, "fam-compose", &host);
@@ -179,8 +185,16 @@ async fn grpc_client_streams_and_websocket_bidi_send_the_same_family() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let request = recorded(&gw.mocks.orders_grpc.control, "/orders.OrderService/CreateOrders");
-    assert_family("gRPC client stream", &request.headers, "fam-client-stream", &host);
+    let request = recorded(
+        &gw.mocks.orders_grpc.control,
+        "/orders.OrderService/CreateOrders",
+    );
+    assert_family(
+        "gRPC client stream",
+        &request.headers,
+        "fam-client-stream",
+        &host,
+    );
 
     clear(&fed);
     let mut upgrade = format!("ws://{host}/grpc/v1/orders/updates")
@@ -191,7 +205,10 @@ async fn grpc_client_streams_and_websocket_bidi_send_the_same_family() {
         .insert("x-request-id", "fam-bidi".parse().unwrap());
     let (mut socket, _) = tokio_tungstenite::connect_async(upgrade).await.unwrap();
     let command = json!({ "orderId": PENDING_ORDER_ID, "action": "confirm" });
-    socket.send(Message::text(command.to_string())).await.unwrap();
+    socket
+        .send(Message::text(command.to_string()))
+        .await
+        .unwrap();
     let control = &gw.mocks.orders_grpc.control;
     eventually("the bidi call reaches the backend", || async {
         control.request_count() > 0
@@ -217,8 +234,16 @@ async fn native_grpc_and_grpc_web_passthrough_send_the_same_family() {
         .metadata_mut()
         .insert("x-request-id", "fam-native".parse().unwrap());
     client.get_order(request).await.unwrap();
-    let request = recorded(&gw.mocks.orders_grpc.control, "/orders.OrderService/GetOrder");
-    assert_family("native gRPC passthrough", &request.headers, "fam-native", &host);
+    let request = recorded(
+        &gw.mocks.orders_grpc.control,
+        "/orders.OrderService/GetOrder",
+    );
+    assert_family(
+        "native gRPC passthrough",
+        &request.headers,
+        "fam-native",
+        &host,
+    );
 
     clear(&fed);
     let message = GetOrderRequest {
@@ -238,7 +263,10 @@ async fn native_grpc_and_grpc_web_passthrough_send_the_same_family() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let request = recorded(&gw.mocks.orders_grpc.control, "/orders.OrderService/GetOrder");
+    let request = recorded(
+        &gw.mocks.orders_grpc.control,
+        "/orders.OrderService/GetOrder",
+    );
     assert_family("gRPC-Web", &request.headers, "fam-web", &host);
 }
 
@@ -257,7 +285,10 @@ async fn graphql_fetches_and_subscriptions_send_the_same_family() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    for (name, subgraph) in [("orders", &fed.subgraphs.orders), ("users", &fed.subgraphs.users)] {
+    for (name, subgraph) in [
+        ("orders", &fed.subgraphs.orders),
+        ("users", &fed.subgraphs.users),
+    ] {
         let request = recorded(&subgraph.control, "/graphql");
         assert_family(name, &request.headers, "fam-graphql", &host);
     }
@@ -280,7 +311,12 @@ async fn graphql_fetches_and_subscriptions_send_the_same_family() {
     .await;
     let handshake = recorded(&fed.subgraphs.orders.control, "/graphql");
     assert_eq!(handshake.headers["upgrade"], "websocket");
-    assert_family("subscription", &handshake.headers, "fam-subscription", &host);
+    assert_family(
+        "subscription",
+        &handshake.headers,
+        "fam-subscription",
+        &host,
+    );
 }
 
 const PROPAGATION_ROUTES: &str = r#"
@@ -329,10 +365,21 @@ async fn propagation_rules_shape_what_compose_calls_and_subgraphs_receive() {
         .unwrap();
     assert_eq!(response.status(), 200);
     let call = recorded(&gw.mocks.orders.control, "/v1/orders/");
-    assert_eq!(header(&call.headers, "authorization"), Some("Bearer c0mpose"));
-    assert_eq!(header(&call.headers, "x-tenant-id"), Some("acme"), "renamed");
+    assert_eq!(
+        header(&call.headers, "authorization"),
+        Some("Bearer c0mpose")
+    );
+    assert_eq!(
+        header(&call.headers, "x-tenant-id"),
+        Some("acme"),
+        "renamed"
+    );
     assert_eq!(header(&call.headers, "x-tenant"), None);
-    assert_eq!(header(&call.headers, "x-client"), Some("anonymous"), "default");
+    assert_eq!(
+        header(&call.headers, "x-client"),
+        Some("anonymous"),
+        "default"
+    );
     assert_eq!(header(&call.headers, "x-gateway"), Some("edge"), "inserted");
     assert_eq!(header(&call.headers, "x-secret"), None, "not listed");
 
@@ -394,7 +441,11 @@ async fn without_rules_no_client_header_is_propagated() {
         ("compose call", &gw.mocks.orders.control),
         ("subgraph", &fed.subgraphs.orders.control),
     ] {
-        let prefix = if what == "subgraph" { "/graphql" } else { "/v1/orders/" };
+        let prefix = if what == "subgraph" {
+            "/graphql"
+        } else {
+            "/v1/orders/"
+        };
         let request = recorded(control, prefix);
         assert_eq!(header(&request.headers, "authorization"), None, "{what}");
         assert!(request.headers.contains_key("x-request-id"), "{what}");

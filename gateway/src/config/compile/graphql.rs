@@ -8,15 +8,15 @@ use marked_yaml::Spanned;
 use sha2::Digest;
 
 use super::super::errors::Diagnostics;
+use super::super::model::{
+    CacheSettings, GraphqlSettings, Limits, Manifest, PersistedSettings, PlanningSettings,
+    graphiql_assets_path,
+};
 use super::super::model::{GraphqlConfig, RouteAction, SubgraphEndpoint, SupergraphSource};
 use super::super::raw_graphql::{
     RawGraphql, RawGraphqlCache, RawGraphqlLimits, RawGraphqlPlanning, RawPersistedQueries,
 };
 use super::{positive_duration, size};
-use super::super::model::{
-    CacheSettings, GraphqlSettings, Limits, Manifest, PersistedSettings, PlanningSettings,
-    graphiql_assets_path,
-};
 
 /// Compiles the section; `None` when it is absent or wrong.
 pub(super) fn compile_graphql(

@@ -153,7 +153,9 @@ propagate:
         assert!(
             matches!(&all[1], HeaderRule::Propagate { rename: Some(r), default: Some(d), .. } if r == "x-tenant-id" && d == "none")
         );
-        assert!(matches!(&all[2], HeaderRule::Insert { name, value } if name == "x-gateway" && value == "bff"));
+        assert!(
+            matches!(&all[2], HeaderRule::Insert { name, value } if name == "x-gateway" && value == "bff")
+        );
         let [global, own] = config.propagate.for_subgraph("products");
         assert_eq!(global.len(), 3);
         assert!(matches!(&own[0], HeaderRule::Remove { named } if named == "authorization"));

@@ -19,7 +19,10 @@ pub enum HeaderRule {
         default: Option<HeaderValue>,
     },
     /// Set a static value (replacing any value set before).
-    Insert { name: HeaderName, value: HeaderValue },
+    Insert {
+        name: HeaderName,
+        value: HeaderValue,
+    },
     /// Remove a header set by an earlier rule.
     Remove { named: HeaderName },
 }

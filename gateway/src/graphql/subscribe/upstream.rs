@@ -63,14 +63,16 @@ pub(super) async fn subscribe(
 }
 
 /// The WebSocket handshake through the subgraph's pool.
-async fn open_socket(client: &SubgraphClient, options: &ExecutionOptions) -> Result<Socket, String> {
+async fn open_socket(
+    client: &SubgraphClient,
+    options: &ExecutionOptions,
+) -> Result<Socket, String> {
     let key = tokio_tungstenite::tungstenite::handshake::client::generate_key();
     let mut request = Request::new(());
     *request.method_mut() = Method::GET;
     *request.uri_mut() = client.path.clone().into();
     if let Some(outbound) = options.outbound.as_deref() {
-        *request.headers_mut() =
-            outbound.propagated(&options.propagate.for_subgraph(&client.name));
+        *request.headers_mut() = outbound.propagated(&options.propagate.for_subgraph(&client.name));
     }
     let headers = request.headers_mut();
     headers.insert(UPGRADE, HeaderValue::from_static("websocket"));

@@ -94,7 +94,11 @@ mod tests {
             default: Some(HeaderValue::from_static("anonymous")),
         };
         let mut out = HeaderMap::new();
-        apply_rules(&[rule("x-user"), rule("authorization")], &client(), &mut out);
+        apply_rules(
+            &[rule("x-user"), rule("authorization")],
+            &client(),
+            &mut out,
+        );
         assert_eq!(out["x-user"], "anonymous");
         assert_eq!(out["authorization"], "Bearer t");
     }

@@ -98,7 +98,9 @@ impl UpstreamPool {
                     }
                 }
                 Err(error) => {
-                    return Err(self.unavailable("connection lost before a response", Some(error.into())));
+                    return Err(
+                        self.unavailable("connection lost before a response", Some(error.into()))
+                    );
                 }
             }
         }

@@ -16,7 +16,10 @@ fn a_supergraph_file_section_compiles_with_defaults() {
         "{:?}",
         graphql.source
     );
-    assert_eq!(graphql.settings, crate::config::model::GraphqlSettings::default());
+    assert_eq!(
+        graphql.settings,
+        crate::config::model::GraphqlSettings::default()
+    );
     assert!(config.routes.iter().any(|r| r.name == "graphql /graphql"));
     assert!(
         config
@@ -120,7 +123,11 @@ fn traffic_shaping_defaults_to_the_old_fixed_values_and_overrides_key_by_key() {
     assert_eq!(traffic.all.request_timeout, Duration::from_secs(30));
     assert_eq!(traffic.all.max_connections, 512);
     let yaml = "graphql:\n  supergraph: sg.graphql\n  traffic_shaping:\n    all: { request_timeout: 5s, max_connections: 64 }\n    subgraphs:\n      products: { request_timeout: 1s, load_balancing: round_robin, ejection: { cooldown: 2s } }\n";
-    let traffic = load_str(yaml, "routes.yaml").unwrap().graphql.unwrap().traffic;
+    let traffic = load_str(yaml, "routes.yaml")
+        .unwrap()
+        .graphql
+        .unwrap()
+        .traffic;
     assert_eq!(traffic.all.request_timeout, Duration::from_secs(5));
     let products = traffic.for_subgraph("products");
     assert_eq!(products.request_timeout, Duration::from_secs(1));

@@ -44,10 +44,7 @@ pub(super) fn compile_traffic(
             );
         }
         let what = format!("graphql.traffic_shaping.subgraphs.{}", name.as_str());
-        subgraphs.insert(
-            name.as_str().to_owned(),
-            settings(entry, &all, &what, diag),
-        );
+        subgraphs.insert(name.as_str().to_owned(), settings(entry, &all, &what, diag));
     }
     SubgraphTraffic { all, subgraphs }
 }
