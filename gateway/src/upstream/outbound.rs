@@ -76,13 +76,17 @@ impl Outbound {
     /// family either; then [`Self::forward_parts`].
     pub fn forward_client_head(ctx: &RequestContext, parts: &mut Parts) {
         strip_hop_by_hop(&mut parts.headers);
-        Self::new(ctx, &parts.headers, &parts.uri).forward_parts(parts);
+        Self::new(ctx, &parts.headers, &parts.uri).set_on_stripped_head(parts);
     }
 
     /// Forwards a client's request head upstream: hop-by-hop headers and
     /// `Host` removed, then the gateway's headers set as for any request.
     pub fn forward_parts(self, parts: &mut Parts) {
         strip_hop_by_hop(&mut parts.headers);
+        self.set_on_stripped_head(parts);
+    }
+
+    fn set_on_stripped_head(self, parts: &mut Parts) {
         parts.headers.remove(header::HOST);
         set_gateway_headers(
             &mut parts.headers,
