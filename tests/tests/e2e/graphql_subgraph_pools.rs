@@ -116,3 +116,26 @@ async fn an_open_subscription_holds_one_of_its_subgraphs_connection_slots() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_subscription_to_a_refusing_subgraph_counts_toward_its_ejection() {
+    let yaml = format!(
+        "{SUPERGRAPH_FILE_CONFIG}  traffic_shaping:\n    subgraphs:\n      orders: {{ ejection: {{ consecutive_failures: 1, cooldown: 1m }} }}\n"
+    );
+    let fed = FederatedGateway::start(&yaml).await;
+    fed.subgraphs.orders.control.set_down(true).await;
+    let response = fed
+        .gw
+        .client
+        .post(fed.gw.url("/graphql"))
+        .header("accept", "text/event-stream")
+        .json(&json!({ "query": SUBSCRIPTION, "variables": { "id": PENDING_ORDER_ID } }))
+        .send()
+        .await
+        .unwrap();
+    let body = response.text().await.unwrap();
+    assert!(body.contains("SUBGRAPH_UNAVAILABLE"), "{body}");
+    let endpoint = &upstreams(&fed).await["subgraph:orders"]["endpoints"][0];
+    assert_eq!(endpoint["consecutive_failures"], 1, "{endpoint}");
+    assert_eq!(endpoint["ejected"], true, "{endpoint}");
+}
