@@ -48,6 +48,7 @@ fn call(name: &str, backend_name: &str, path: &str) -> CallInput {
         headers: vec![],
         coalesce: None,
         cache: None,
+        propagate: vec![],
     }
 }
 

@@ -5,7 +5,7 @@
 //! | `GET /healthz` | 200 while the process runs |
 //! | `GET /readyz` | 200 while serving, 503 once draining |
 //! | `GET /config` | the active version, hash, file, routes, backends and the last reload's errors |
-//! | `GET /upstreams` | every backend's endpoints: in-flight, failures, ejected |
+//! | `GET /upstreams` | every backend's endpoints (GraphQL subgraphs as `subgraph:<name>`): in-flight, failures, ejected |
 //! | `GET /workers` | the worker count, each worker's open connections, and the connections refused at a limit |
 //! | `POST /reload` | reloads now; 200 with the outcome (`reloaded`, `unchanged`), 422 with every error |
 
@@ -107,9 +107,11 @@ fn action_report(action: &RouteAction) -> Value {
     }
 }
 
+/// Every backend's pool by name, then the current supergraph's subgraph
+/// pools as `subgraph:<name>`.
 fn upstreams_report(state: &AdminState) -> Value {
     let snapshot = state.reloader.current();
-    let backends: serde_json::Map<String, Value> = snapshot
+    let mut backends: serde_json::Map<String, Value> = snapshot
         .upstreams
         .iter()
         .map(|(name, pool)| {
@@ -119,6 +121,16 @@ fn upstreams_report(state: &AdminState) -> Value {
             )
         })
         .collect();
+    let supergraph = snapshot
+        .graphql
+        .as_ref()
+        .and_then(|service| service.current());
+    for client in supergraph.iter().flat_map(|s| s.subgraphs.values()) {
+        backends.insert(
+            client.pool.spec().name.clone(),
+            json!({"endpoints": client.pool.endpoint_states()}),
+        );
+    }
     Value::Object(backends)
 }
 

@@ -31,12 +31,14 @@ pub use error::{CallFailure, ComposeError};
 pub use plan::ComposePlan;
 pub use response::{CACHE_HEADER, PARTIAL_HEADER};
 
-use http::header::AUTHORIZATION;
-use http::{HeaderMap, HeaderValue, Request, Response};
+use std::sync::Arc;
+
+use http::{Request, Response};
 
 use crate::body::GatewayBody;
-use crate::context::{RequestContext, X_REQUEST_ID};
+use crate::context::RequestContext;
 use crate::edge_error::GatewayError;
+use crate::upstream::outbound::Outbound;
 
 /// Runs `plan` for one request. Dropping the returned future (the client
 /// went away) cancels every outstanding call.
@@ -54,9 +56,13 @@ pub async fn handle(
     {
         return Ok(response::json_response(body, false, true));
     }
-    let forwarded = forwarded_headers(&request, &ctx);
+    let outbound = Arc::new(
+        Outbound::new(&ctx, request.headers(), request.uri())
+            .with_client_headers(request.headers()),
+    );
     let env = call::CallEnv {
-        forwarded: &forwarded,
+        outbound: &outbound,
+        propagate: &ctx.snapshot.config.propagate,
         coalescer: &plan.coalescer,
     };
     let execution = execute::execute(plan, &ctx.params, &env).await?;
@@ -65,17 +71,4 @@ pub async fn handle(
         cache.store(key, body.clone()).await;
     }
     Ok(response::json_response(body, partial, false))
-}
-
-/// `authorization` from the client, the forwarding headers and the
-/// request id.
-fn forwarded_headers(request: &Request<GatewayBody>, ctx: &RequestContext) -> HeaderMap {
-    let mut headers = crate::proxy::forwarding_for(ctx, request.headers(), request.uri());
-    if let Some(auth) = request.headers().get(AUTHORIZATION) {
-        headers.insert(AUTHORIZATION, auth.clone());
-    }
-    if let Ok(id) = HeaderValue::from_str(ctx.request_id.as_str()) {
-        headers.insert(X_REQUEST_ID, id);
-    }
-    headers
 }

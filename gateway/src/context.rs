@@ -66,10 +66,9 @@ pub struct RequestContext {
     pub client_addr: SocketAddr,
     /// The client, resolved through trusted proxies.
     pub client: ClientIp,
-    /// The forwarding headers for upstream calls, for handlers that no
-    /// longer hold the client's request when they call out (GraphQL).
-    /// Set by the dispatcher for those routes only.
-    pub forwarding: Option<Arc<http::HeaderMap>>,
+    /// The upstream-request builder, for handlers that no longer hold the
+    /// client's request when they call out (GraphQL sets it on entry).
+    pub outbound: Option<Arc<crate::upstream::outbound::Outbound>>,
     /// The snapshot this request started on.
     pub snapshot: Arc<Snapshot>,
     pub route: Arc<RouteSpec>,

@@ -112,7 +112,7 @@ fn dispatch(
             .get::<ClientIp>()
             .copied()
             .unwrap_or_else(|| ClientIp::direct(std::net::SocketAddr::from(([0, 0, 0, 0], 0)))),
-        forwarding: None,
+        outbound: None,
         params,
         route: Arc::clone(&route.spec),
         snapshot: Arc::clone(&snapshot),

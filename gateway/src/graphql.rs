@@ -27,6 +27,7 @@ pub mod request;
 pub mod response;
 pub mod service;
 pub mod source;
+pub mod subgraph_pools;
 pub mod subscribe;
 pub mod supergraph;
 pub mod supergraph_compose;

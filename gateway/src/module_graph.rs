@@ -14,14 +14,6 @@ const FORBIDDEN: &[&str] = &[
     "runtime", "server", "snapshot", "upstream", "workers",
 ];
 
-/// Files still allowed to use `crate::graphql` until the GraphQL settings
-/// move into config (the `outbound` branch); empty it then.
-const GRAPHQL_PENDING: &[&str] = &[
-    "config/model.rs",
-    "config/compile/graphql.rs",
-    "config/compile/graphql/tests.rs",
-];
-
 fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
         let path = entry.path();
@@ -96,8 +88,7 @@ fn config_imports_no_handler_or_runtime_module() {
             let Some(top) = top_module(&module, &path) else {
                 continue;
             };
-            let pending = top == "graphql" && GRAPHQL_PENDING.contains(&relative.as_str());
-            if FORBIDDEN.contains(&top.as_str()) && !pending {
+            if FORBIDDEN.contains(&top.as_str()) {
                 violations.push(format!("{relative}: {path}"));
             }
         }

@@ -4,10 +4,8 @@
 //! quiet `text/event-stream`). The body is under the route's, else the
 //! backend's, `body_idle_timeout`.
 
-mod headers;
 mod rewrite;
 
-pub use headers::{ForwardedFor, forwarding_headers, set_forwarding_headers, strip_hop_by_hop};
 pub use rewrite::rewrite_path;
 
 use http::{Request, Response, StatusCode, Uri};
@@ -18,6 +16,7 @@ use crate::context::RequestContext;
 use crate::edge_error::GatewayError;
 use crate::sse_heartbeat::SseHeartbeat;
 use crate::upstream::UpstreamPool;
+use crate::upstream::outbound::{Outbound, host_from, strip_hop_by_hop};
 
 /// Forwards a request to the route's backend, through its pool (resolved
 /// into the route when the snapshot was built).
@@ -39,12 +38,7 @@ pub async fn forward(
             )
         })?;
     }
-    let forwarded = ForwardedFor {
-        client: ctx.client,
-        host: host_of(&parts),
-    };
-    headers::prepare_request_headers(&mut parts.headers, &forwarded, &ctx.request_id);
-    ctx.route.headers.apply_to_request(&mut parts.headers);
+    Outbound::forward_client_head(&ctx, &mut parts);
     let timeout = ctx.timeout_or(pool.spec().request_timeout);
     let body_idle = ctx
         .route
@@ -65,21 +59,6 @@ pub async fn forward(
     Ok(Response::from_parts(parts, body))
 }
 
-/// The forwarding headers for an upstream request made on behalf of the
-/// request `ctx` (see [`forwarding_headers`]); `headers` and `uri` are the
-/// client's.
-pub fn forwarding_for(
-    ctx: &RequestContext,
-    headers: &http::HeaderMap,
-    uri: &Uri,
-) -> http::HeaderMap {
-    let forwarded = ForwardedFor {
-        client: ctx.client,
-        host: host_from(headers, uri).map(str::to_owned),
-    };
-    forwarding_headers(headers, &forwarded)
-}
-
 /// A `text/event-stream` response gets heartbeats between its events.
 fn is_event_stream(headers: &http::HeaderMap) -> bool {
     headers
@@ -89,18 +68,6 @@ fn is_event_stream(headers: &http::HeaderMap) -> bool {
 }
 
 /// The host the client asked for: `Host` (HTTP/1.1) or `:authority` (h2).
-pub fn host_of(parts: &http::request::Parts) -> Option<String> {
-    host_from(&parts.headers, &parts.uri).map(str::to_owned)
-}
-
-/// [`host_of`] for a whole request, borrowed.
 pub fn host_of_request<B>(request: &Request<B>) -> Option<&str> {
     host_from(request.headers(), request.uri())
-}
-
-fn host_from<'a>(headers: &'a http::HeaderMap, uri: &'a Uri) -> Option<&'a str> {
-    headers
-        .get(http::header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| uri.authority().map(|a| a.as_str()))
 }

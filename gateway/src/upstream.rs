@@ -11,11 +11,12 @@ mod balancer;
 mod endpoint;
 mod error;
 mod idle_body;
+pub mod outbound;
 mod pool;
 
 pub use error::{TIMEOUT_MESSAGE, UNAVAILABLE_MESSAGE, UpstreamError};
 pub use idle_body::BodyIdleTimeout;
-pub use pool::{EndpointState, UpstreamPool};
+pub use pool::{EndpointState, UpgradedConnection, UpstreamPool};
 
 use std::collections::HashMap;
 use std::sync::Arc;

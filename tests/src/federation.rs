@@ -5,14 +5,16 @@
 //! A test's routes.yaml may use `$SUPERGRAPH` (a supergraph file composed
 //! from the live subgraphs, written next to the config) and
 //! `$ORDERS_GRAPHQL`, `$USERS_GRAPHQL`, `$PRODUCTS_GRAPHQL`,
-//! `$PAYMENTS_GRAPHQL` (the subgraphs' URLs), plus the placeholders of
-//! [`TestGateway`].
+//! `$PAYMENTS_GRAPHQL` (the subgraphs' URLs), `$ORDERS_SUBGRAPH` and so on
+//! (their origins, `http://addr`, for use as a backend), plus the
+//! placeholders of [`TestGateway`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use gateway::config::model::SubgraphEndpoint;
 use gateway::graphql::source::fetch_sdl;
+use gateway::graphql::subgraph_pools::SubgraphPools;
 use gateway::graphql::supergraph_compose::{SubgraphSdl, compose_supergraph};
 use mock_backends::{MockOptions, SubgraphKind, Subgraphs};
 use serde_json::{Value, json};
@@ -50,8 +52,10 @@ impl FederatedGateway {
         std::fs::write(&supergraph_path, supergraph).expect("write supergraph");
         let mut yaml = yaml.replace("$SUPERGRAPH", &supergraph_path.display().to_string());
         for endpoint in &endpoints {
-            let placeholder = format!("${}_GRAPHQL", endpoint.name.to_uppercase());
-            yaml = yaml.replace(&placeholder, &endpoint.url);
+            let name = endpoint.name.to_uppercase();
+            yaml = yaml.replace(&format!("${name}_GRAPHQL"), &endpoint.url);
+            let origin = endpoint.url.trim_end_matches("/graphql");
+            yaml = yaml.replace(&format!("${name}_SUBGRAPH"), origin);
         }
         let gw = TestGateway::start_with(mocks, &yaml).await;
         // Tests count subgraph calls; composition's SDL fetches are not theirs.
@@ -140,7 +144,8 @@ pub async fn compose_live(
 ) -> String {
     let mut sdls = Vec::new();
     for endpoint in endpoints {
-        let sdl = fetch_sdl(endpoint).await.expect("subgraph SDL");
+        let pools = SubgraphPools::default();
+        let sdl = fetch_sdl(endpoint, &pools).await.expect("subgraph SDL");
         sdls.push(SubgraphSdl {
             name: endpoint.name.clone(),
             url: url_of(endpoint),

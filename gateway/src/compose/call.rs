@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use http::HeaderMap;
 use serde_json::Value;
 
 use super::cache::CallCache;
@@ -18,14 +17,19 @@ use super::error::CallFailure;
 use super::fetch::{CallOutput, fetch};
 use super::plan::CallSpec;
 use super::request::render_call;
+use crate::config::model::Propagation;
 use crate::template::eval::Bindings;
+use crate::upstream::outbound::Outbound;
 
 /// A call's index and how it ended.
 pub type Finished = (usize, Result<Arc<Value>, CallFailure>);
 
 /// Everything shared by the calls of one composition.
 pub struct CallEnv<'a> {
-    pub forwarded: &'a HeaderMap,
+    /// The upstream-request builder of the client's request.
+    pub outbound: &'a Arc<Outbound>,
+    /// The global `propagate:` rules (`all` applies to every call).
+    pub propagate: &'a Propagation,
     pub coalescer: &'a Arc<Coalescer>,
 }
 
@@ -36,7 +40,10 @@ pub fn start_call(
     bindings: &Bindings<'_>,
     env: &CallEnv<'_>,
 ) -> BoxFuture<'static, Finished> {
-    let rendered = match render_call(spec, bindings, env.forwarded) {
+    let propagated = env
+        .outbound
+        .propagated(&[&env.propagate.all, &spec.propagate]);
+    let rendered = match render_call(spec, bindings, propagated) {
         Ok(rendered) => rendered,
         Err(failure) => return futures::future::ready((index, Err(failure))).boxed(),
     };
@@ -44,7 +51,7 @@ pub fn start_call(
     let key = rendered.key(&spec.backend.name);
     let cache = spec.cache.clone();
     let coalescer = spec.coalesce.then(|| Arc::clone(env.coalescer));
-    let fetching = fetch(pool, rendered, spec.timeout);
+    let fetching = fetch(pool, rendered, spec.timeout, Arc::clone(env.outbound));
     async move { (index, complete(key, cache, coalescer, fetching).await) }.boxed()
 }
 

@@ -21,6 +21,7 @@ use crate::body;
 use crate::grpc::{self, GrpcError, transcode};
 use crate::template::eval::walk;
 use crate::upstream::UpstreamPool;
+use crate::upstream::outbound::Outbound;
 
 /// The most bytes of a call's response body the gateway reads.
 pub const MAX_CALL_BODY: usize = 16 * 1024 * 1024;
@@ -38,8 +39,10 @@ pub async fn fetch(
     pool: Arc<UpstreamPool>,
     call: RenderedCall,
     timeout: Duration,
+    outbound: Arc<Outbound>,
 ) -> Result<CallOutput, CallFailure> {
-    match tokio::time::timeout(timeout, send_and_decode(&pool, call, timeout)).await {
+    let sending = send_and_decode(&pool, call, timeout, &outbound);
+    match tokio::time::timeout(timeout, sending).await {
         Ok(result) => result,
         Err(_) => Err(CallFailure::new(
             FailureKind::Timeout,
@@ -52,12 +55,14 @@ async fn send_and_decode(
     pool: &UpstreamPool,
     call: RenderedCall,
     timeout: Duration,
+    outbound: &Outbound,
 ) -> Result<CallOutput, CallFailure> {
     let backend = &pool.spec().name;
     let mut request = Request::new(body::full(call.body));
     *request.method_mut() = call.method;
     *request.uri_mut() = call.uri;
     *request.headers_mut() = call.headers;
+    outbound.finish(&mut request);
     if let Decode::Grpc { output } = &call.decode {
         return grpc_reply(pool, request, output, timeout).await;
     }

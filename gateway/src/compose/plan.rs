@@ -15,9 +15,9 @@ use prost_reflect::{DescriptorPool, MethodDescriptor};
 
 use super::cache::{CallCache, ResponseCache};
 use super::coalesce::Coalescer;
-use crate::config::model::BackendSpec;
 use crate::config::model::compose::{CallGraph, ComposeCallKind, ComposeSpec};
 pub use crate::config::model::compose::{GraphQlCall, RestCall};
+use crate::config::model::{BackendSpec, HeaderRule};
 use crate::grpc::transcode::JsonOptions;
 use crate::protos::descriptors::find_method;
 use crate::template::StringTemplate;
@@ -63,6 +63,8 @@ pub struct CallSpec {
     /// Identical concurrent calls share one upstream request.
     pub coalesce: bool,
     pub cache: Option<CallCache>,
+    /// Header propagation rules, applied after the global `propagate.all`.
+    pub propagate: Vec<HeaderRule>,
 }
 
 /// What kind of request a call makes.
@@ -146,6 +148,7 @@ impl ComposePlan {
                 headers: call.headers.clone(),
                 coalesce: call.coalesce,
                 cache,
+                propagate: call.propagate.clone(),
             });
         }
         Ok(Self {

@@ -1,8 +1,10 @@
 //! Turning a call's templates into a concrete upstream request.
 //!
 //! Rendering happens when the call starts, with the values of the calls it
-//! depends on. Every call carries the client's `authorization` and the
-//! request id; the call's own templated headers come on top.
+//! depends on. A call carries the client headers its propagation rules
+//! select, then its own templated headers on top; the gateway's own
+//! headers (request id, forwarding, trace context) are added when it is
+//! sent, by the upstream-request builder.
 
 use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_TYPE, TE};
@@ -43,8 +45,10 @@ pub struct RenderedCall {
 
 impl RenderedCall {
     /// Identifies the upstream request for caching and coalescing: the
-    /// backend, method, URI, body and the caller's `authorization`. Hashed,
-    /// so no credential is kept in a key.
+    /// backend, method, URI, body and headers (the propagated client
+    /// headers and the templated ones; the gateway's per-request headers
+    /// are not part of a call yet). Hashed, so no credential is kept in a
+    /// key.
     pub fn key(&self, backend: &str) -> String {
         let mut hasher = Sha256::new();
         for part in [
@@ -56,11 +60,12 @@ impl RenderedCall {
             hasher.update((part.len() as u64).to_be_bytes());
             hasher.update(part);
         }
-        let auth = self
-            .headers
-            .get(http::header::AUTHORIZATION)
-            .map_or(&[][..], HeaderValue::as_bytes);
-        hasher.update(auth);
+        for (name, value) in &self.headers {
+            for part in [name.as_str().as_bytes(), value.as_bytes()] {
+                hasher.update((part.len() as u64).to_be_bytes());
+                hasher.update(part);
+            }
+        }
         hex::encode(hasher.finalize())
     }
 }
@@ -73,12 +78,12 @@ struct Prepared {
     decode: Decode,
 }
 
-/// Renders `spec` with the values at hand. `forwarded` holds the headers
-/// every call carries (authorization, request id).
+/// Renders `spec` with the values at hand. `propagated` holds the client
+/// headers the call's propagation rules selected.
 pub fn render_call(
     spec: &CallSpec,
     bindings: &Bindings<'_>,
-    forwarded: &HeaderMap,
+    propagated: HeaderMap,
 ) -> Result<RenderedCall, CallFailure> {
     let prepared = match &spec.kind {
         CallKind::Rest(rest) => prepare_rest(rest, bindings)?,
@@ -97,7 +102,7 @@ pub fn render_call(
             format!("rendered path \"{path}\" is not a valid URI: {error}"),
         )
     })?;
-    let mut headers = render_headers(spec, bindings, forwarded)?;
+    let mut headers = render_headers(spec, bindings, propagated)?;
     let body = match body {
         Some((bytes, content_type)) => {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -204,9 +209,8 @@ fn prepare_grpc(call: &GrpcCall, bindings: &Bindings<'_>) -> Result<Prepared, Ca
 fn render_headers(
     spec: &CallSpec,
     bindings: &Bindings<'_>,
-    forwarded: &HeaderMap,
+    mut headers: HeaderMap,
 ) -> Result<HeaderMap, CallFailure> {
-    let mut headers = forwarded.clone();
     headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
     for (name, template) in &spec.headers {
         let text = bindings.render(template, Target::Text).map_err(missing)?;

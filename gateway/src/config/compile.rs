@@ -15,6 +15,7 @@ mod connections;
 mod graphql;
 mod grpc;
 mod headers;
+mod propagation;
 mod proxy;
 mod routes;
 mod server;
@@ -63,6 +64,8 @@ pub(crate) fn compile(
     if let (Some(section), Some(config)) = (&raw.graphql, &graphql) {
         routes.extend(graphql::endpoint_routes(section, config, diag));
     }
+    let propagate =
+        propagation::compile_propagation(raw.propagate.as_ref(), graphql.as_ref(), diag);
     check_conflicts(&routes, diag);
     let hash = grpc::hash_with_protos(hash, grpc_section.as_ref());
     let proto_files = grpc_section
@@ -82,6 +85,7 @@ pub(crate) fn compile(
         backends,
         routes: routes.into_iter().map(|route| route.spec).collect(),
         graphql,
+        propagate: std::sync::Arc::new(propagate),
         hash,
         proto_files,
         protos,

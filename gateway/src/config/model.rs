@@ -15,7 +15,16 @@ use crate::protos::DescriptorSet;
 use crate::router::PathPattern;
 
 pub mod compose;
+mod graphql;
 pub mod grpc;
+mod propagation;
+
+pub use graphql::{
+    CacheSettings, GraphqlConfig, GraphqlSettings, Limits, Manifest, PersistedSettings,
+    PlanningSettings, SubgraphBackendSettings, SubgraphEndpoint, SubgraphTraffic, SupergraphSource,
+    graphiql_assets_path,
+};
+pub use propagation::{HeaderRule, MANAGED_HEADERS, Propagation, is_managed};
 
 /// A whole routes.yaml, compiled.
 #[derive(Debug, Clone)]
@@ -31,6 +40,9 @@ pub struct GatewayConfig {
     pub routes: Vec<Arc<RouteSpec>>,
     /// The federated GraphQL endpoint, when `graphql:` is set.
     pub graphql: Option<GraphqlConfig>,
+    /// `propagate:`: client headers sent on composition calls and
+    /// subgraph requests (none by default).
+    pub propagate: Arc<Propagation>,
     /// Identifies the config: hex SHA-256 of the file's bytes, and, when
     /// `grpc:` is set, of those together with the compiled proto
     /// descriptors (so an edited proto is a change). The supergraph file
@@ -327,27 +339,4 @@ pub struct HeaderRules {
     pub request_remove: Vec<HeaderName>,
     pub response_add: Vec<(HeaderName, HeaderValue)>,
     pub response_remove: Vec<HeaderName>,
-}
-
-/// `graphql:`: the federated GraphQL endpoint.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GraphqlConfig {
-    pub settings: crate::graphql::GraphqlSettings,
-    pub source: SupergraphSource,
-}
-
-/// Where the supergraph comes from.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SupergraphSource {
-    /// A supergraph SDL file (join v0.3), reloaded when it changes.
-    File(std::path::PathBuf),
-    /// Subgraphs composed from their `_service { sdl }` at start and on reload.
-    Subgraphs(Vec<SubgraphEndpoint>),
-}
-
-/// One subgraph of `graphql.subgraphs`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubgraphEndpoint {
-    pub name: String,
-    pub url: String,
 }

@@ -17,10 +17,12 @@ use serde::Deserialize;
 use serde::de::{MapAccess, Visitor};
 
 mod compose;
+mod propagation;
 
 pub(crate) use compose::{
     RawCall, RawCallCache, RawCompose, RawResponseCache, SpanIndex, YamlTree, locate,
 };
+pub(crate) use propagation::{RawHeaderRule, RawPropagation};
 
 /// A string value with its position.
 pub(crate) type Text = Spanned<String>;
@@ -41,6 +43,8 @@ pub(crate) struct RawConfig {
     /// `grpc:` (see `raw_grpc`).
     pub grpc: Option<super::raw_grpc::RawGrpc>,
     pub graphql: Option<Spanned<super::raw_graphql::RawGraphql>>,
+    /// `propagate:` (header propagation for composition and GraphQL).
+    pub propagate: Option<RawPropagation>,
 }
 
 /// One backend as written: its name (the mapping key) and its settings,

@@ -3,7 +3,7 @@
 use marked_yaml::Spanned;
 use serde::Deserialize;
 
-use super::raw::Text;
+use super::raw::{OrderedPairs, RawEjection, RawLoadBalancing, Text};
 
 /// `graphql:`
 #[derive(Debug, Deserialize)]
@@ -22,6 +22,30 @@ pub(crate) struct RawGraphql {
     pub planning: Option<RawGraphqlPlanning>,
     pub cache: Option<RawGraphqlCache>,
     pub persisted_queries: Option<RawPersistedQueries>,
+    /// The subgraphs' backend settings.
+    pub traffic_shaping: Option<RawTrafficShaping>,
+}
+
+/// `graphql.traffic_shaping`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTrafficShaping {
+    pub all: Option<RawSubgraphBackend>,
+    #[serde(default)]
+    pub subgraphs: OrderedPairs<Text, RawSubgraphBackend>,
+}
+
+/// `graphql.traffic_shaping.all` or one subgraph's entry: the keys of a
+/// `backends:` entry but its URL.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSubgraphBackend {
+    pub connect_timeout: Option<Text>,
+    pub request_timeout: Option<Text>,
+    pub body_idle_timeout: Option<Text>,
+    pub max_connections: Option<Spanned<u64>>,
+    pub load_balancing: Option<Spanned<RawLoadBalancing>>,
+    pub ejection: Option<RawEjection>,
 }
 
 /// One entry of `graphql.subgraphs`.

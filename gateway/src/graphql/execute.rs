@@ -15,24 +15,43 @@ mod representation;
 mod subgraph_call;
 pub(crate) mod tree;
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::future::{BoxFuture, FutureExt, join_all};
 use hive_router_query_planner::planner::plan_nodes::{PlanNode, QueryPlan};
 use serde_json::{Map, Value};
 
+use super::GraphqlSettings;
 use super::error::GraphqlError;
 use super::supergraph::Supergraph;
+use crate::config::model::Propagation;
+use crate::context::RequestContext;
+use crate::upstream::outbound::Outbound;
 
 /// Execution-wide settings.
 #[derive(Debug, Clone, Default)]
 pub struct ExecutionOptions {
     /// Pass subgraph error messages through instead of masking them.
     pub expose_subgraph_errors: bool,
-    /// Sent upstream as `x-request-id`.
+    /// The client request's id, for the log.
     pub request_id: String,
-    /// The forwarding headers every subgraph request carries.
-    pub forwarding: Option<std::sync::Arc<http::HeaderMap>>,
+    /// Builds every subgraph request (forwarding headers, request id,
+    /// propagated client headers, trace context).
+    pub outbound: Option<Arc<Outbound>>,
+    /// The `propagate:` rules (`all`, then the subgraph's own).
+    pub propagate: Arc<Propagation>,
+}
+
+impl ExecutionOptions {
+    /// The options of one client request on the endpoint.
+    pub fn for_request(settings: &GraphqlSettings, ctx: &RequestContext) -> Self {
+        ExecutionOptions {
+            expose_subgraph_errors: settings.expose_subgraph_errors,
+            request_id: ctx.request_id.as_str().to_owned(),
+            outbound: ctx.outbound.clone(),
+            propagate: Arc::clone(&ctx.snapshot.config.propagate),
+        }
+    }
 }
 
 /// The state of one execution, shared by concurrent fetches.

@@ -14,6 +14,7 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, HeaderValue, IF_NONE_MATCH
 use http::{HeaderMap, Response, StatusCode};
 
 use crate::body::{self, GatewayBody};
+pub use crate::config::model::graphiql_assets_path as assets_path;
 use crate::edge_error::GatewayError;
 
 const JAVASCRIPT: &str = "application/javascript; charset=utf-8";
@@ -72,11 +73,6 @@ ReactDOM.createRoot(document.getElementById("graphiql"))
 </script>
 </body></html>
 "#;
-
-/// Where the assets of the endpoint at `endpoint` are served.
-pub fn assets_path(endpoint: &str) -> String {
-    format!("{}/assets", endpoint.trim_end_matches('/'))
-}
 
 /// The GraphiQL page for the endpoint at `endpoint`; `query_string` (the
 /// request's, e.g. `query=…&variables=…&operationName=…`) fills the

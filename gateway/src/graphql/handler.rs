@@ -11,10 +11,6 @@ use serde_json::{Map, Value, json};
 
 use super::error::{GraphqlError, RequestError};
 use super::execute::{ExecutionOptions, execute_plan};
-use super::limits::Limits;
-use super::operation_cache::CacheSettings;
-use super::persisted::PersistedSettings;
-use super::planning::PlanningSettings;
 use super::prepare::{PreparedOperation, prepare};
 use super::request::{self, response_media_type, wants_html};
 use super::response::Projection;
@@ -22,50 +18,20 @@ use super::service::GraphqlService;
 use super::supergraph::Supergraph;
 use super::{defer, graphiql, introspection, subscribe};
 use crate::body::{self, GatewayBody};
+pub use crate::config::model::GraphqlSettings;
 use crate::context::RequestContext;
 use crate::edge_error::GatewayError;
-
-/// Settings of the GraphQL endpoint.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GraphqlSettings {
-    /// The endpoint path (default `/graphql`).
-    pub path: String,
-    pub limits: Limits,
-    /// Answer `__schema` / `__type` (default on).
-    pub introspection: bool,
-    /// Serve GraphiQL (and its assets) to browsers on GET (default on).
-    pub console: bool,
-    /// Pass subgraph error messages through (default off: masked).
-    pub expose_subgraph_errors: bool,
-    /// The planning pool: threads, queue, time budget.
-    pub planning: PlanningSettings,
-    /// Cache sizes and warm-up.
-    pub cache: CacheSettings,
-    /// Automatic persisted queries.
-    pub persisted: PersistedSettings,
-}
-
-impl Default for GraphqlSettings {
-    fn default() -> Self {
-        GraphqlSettings {
-            path: "/graphql".to_owned(),
-            limits: Limits::default(),
-            introspection: true,
-            console: true,
-            expose_subgraph_errors: false,
-            planning: PlanningSettings::default(),
-            cache: CacheSettings::default(),
-            persisted: PersistedSettings::default(),
-        }
-    }
-}
+use crate::upstream::outbound::Outbound;
 
 /// Serves one request on the GraphQL endpoint.
 pub async fn handle(
     request: Request<GatewayBody>,
-    ctx: RequestContext,
+    mut ctx: RequestContext,
     service: &GraphqlService,
 ) -> Result<Response<GatewayBody>, GatewayError> {
+    let outbound = Outbound::new(&ctx, request.headers(), request.uri())
+        .with_client_headers(request.headers());
+    ctx.outbound = Some(std::sync::Arc::new(outbound));
     let media = response_media_type(&request);
     let settings = &service.settings;
     if settings.console && wants_html(&request) {
@@ -130,11 +96,7 @@ async fn serve_event_stream(
     ctx: &RequestContext,
 ) -> Result<Response<GatewayBody>, RequestError> {
     let events: subscribe::ResponseStream = if prepared.kind == OperationKind::Subscription {
-        let options = ExecutionOptions {
-            expose_subgraph_errors: settings.expose_subgraph_errors,
-            request_id: ctx.request_id.as_str().to_owned(),
-            forwarding: ctx.forwarding.clone(),
-        };
+        let options = ExecutionOptions::for_request(settings, ctx);
         subscribe::start(supergraph, std::sync::Arc::new(prepared), options).await?
     } else {
         let (data, errors) = run(&supergraph, &prepared, settings, ctx).await?;
@@ -168,11 +130,7 @@ pub(crate) async fn run(
             "the operation has no plan".to_owned(),
         ));
     };
-    let options = ExecutionOptions {
-        expose_subgraph_errors: settings.expose_subgraph_errors,
-        request_id: ctx.request_id.as_str().to_owned(),
-        forwarding: ctx.forwarding.clone(),
-    };
+    let options = ExecutionOptions::for_request(settings, ctx);
     let (merged, errors) = execute_plan(supergraph, plan, &prepared.variables, &options).await;
     shape(supergraph, prepared, &merged, errors)
 }

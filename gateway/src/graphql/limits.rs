@@ -14,35 +14,8 @@ pub mod cost;
 use graphql_tools::parser::query::{Definition, Document, OperationDefinition, SelectionSet};
 
 use super::error::RequestError;
+pub use crate::config::model::Limits;
 use cost::{Cost, CostAnalysis, FragmentCycle};
-
-/// The limits of one GraphQL endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    pub max_depth: usize,
-    pub max_aliases: usize,
-    pub max_root_fields: usize,
-    /// Fields after fragment expansion, in any operation or fragment.
-    pub max_expanded_fields: usize,
-    /// Fields of one selection set after merging its fragments.
-    pub max_selection_fields: usize,
-    pub max_tokens: usize,
-    pub max_body_bytes: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_depth: 15,
-            max_aliases: 15,
-            max_root_fields: 20,
-            max_expanded_fields: 5_000,
-            max_selection_fields: 500,
-            max_tokens: 15_000,
-            max_body_bytes: 2 * 1024 * 1024,
-        }
-    }
-}
 
 type Doc = Document<'static, String>;
 

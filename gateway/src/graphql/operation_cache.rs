@@ -23,27 +23,7 @@ use hive_router_query_planner::state::supergraph_state::OperationKind;
 use sha2::{Digest, Sha256};
 
 use super::supergraph::CachedPlan;
-
-/// `graphql.cache`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CacheSettings {
-    /// Memory for prepared operations (default 32 MiB).
-    pub operations_bytes: u64,
-    /// Memory for plans (default 32 MiB).
-    pub plans_bytes: u64,
-    /// Hottest operations re-planned on a supergraph reload (default 100).
-    pub warm_up: usize,
-}
-
-impl Default for CacheSettings {
-    fn default() -> Self {
-        CacheSettings {
-            operations_bytes: 32 * 1024 * 1024,
-            plans_bytes: 32 * 1024 * 1024,
-            warm_up: 100,
-        }
-    }
-}
+pub use crate::config::model::CacheSettings;
 
 /// An operation ready to execute with any variables.
 pub struct PreparedDocument {

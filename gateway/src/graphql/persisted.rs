@@ -13,13 +13,11 @@
 //! The store is a moka cache sized in bytes, kept across supergraph
 //! reloads (it holds texts, not plans).
 //!
-//! A **manifest** of trusted documents ([`manifest`]) adds operations
+//! A **manifest** of trusted documents ([`Manifest`]) adds operations
 //! known by id. With `trusted_only: true` (trusted-documents mode) only
 //! they are served: by id, or as text equal to a manifest document;
 //! anything else gets 400 `PERSISTED_QUERY_NOT_IN_LIST`, and APQ
 //! registration is off.
-
-pub mod manifest;
 
 use std::sync::Arc;
 
@@ -28,31 +26,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::RequestError;
 use super::request::GraphqlRequest;
-use manifest::Manifest;
-
-/// `graphql.persisted_queries`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PersistedSettings {
-    /// Accept and register APQ hashes (default on).
-    pub apq: bool,
-    /// Memory for registered texts (default 16 MiB).
-    pub cache_bytes: u64,
-    /// Trusted documents, by id (loaded with the config).
-    pub manifest: Option<Arc<Manifest>>,
-    /// Serve only the manifest's documents (default off).
-    pub trusted_only: bool,
-}
-
-impl Default for PersistedSettings {
-    fn default() -> Self {
-        PersistedSettings {
-            apq: true,
-            cache_bytes: 16 * 1024 * 1024,
-            manifest: None,
-            trusted_only: false,
-        }
-    }
-}
+pub use crate::config::model::{Manifest, PersistedSettings};
 
 /// The registered operation texts, by SHA-256.
 pub struct PersistedQueries {

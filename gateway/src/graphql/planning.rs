@@ -26,32 +26,11 @@ use hive_router_query_planner::utils::cancellation::CancellationToken;
 use tokio::sync::oneshot;
 
 use super::error::RequestError;
+pub use crate::config::model::PlanningSettings;
 
 /// Stack size of a planning thread: parsing and validation recurse once
 /// per nesting level, and the token limit allows thousands of levels.
 const STACK_BYTES: usize = 16 * 1024 * 1024;
-
-/// `graphql.planning`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PlanningSettings {
-    /// Threads of the pool (default: half the cores, at least 1).
-    pub threads: usize,
-    /// Operations that may wait for a thread (default 64).
-    pub max_queued: usize,
-    /// Time budget of one operation (default 5 s).
-    pub timeout: Duration,
-}
-
-impl Default for PlanningSettings {
-    fn default() -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-        PlanningSettings {
-            threads: (cores / 2).max(1),
-            max_queued: 64,
-            timeout: Duration::from_secs(5),
-        }
-    }
-}
 
 /// The time budget of one operation, as seen by the work.
 pub struct Budget {

@@ -19,6 +19,7 @@ use super::operation_cache::OperationCaches;
 use super::persisted::PersistedQueries;
 use super::planning::PlanningPool;
 use super::source::{self, LoadError};
+use super::subgraph_pools::SubgraphPools;
 use super::supergraph::Supergraph;
 use crate::config::model::{GraphqlConfig, SupergraphSource};
 
@@ -30,6 +31,8 @@ pub struct GraphqlService {
     /// Registered APQ texts (kept across supergraph reloads).
     pub persisted: PersistedQueries,
     pub source: SupergraphSource,
+    /// The subgraphs' pools (`graphql.traffic_shaping`).
+    pub pools: Arc<SubgraphPools>,
     supergraph: ArcSwapOption<Supergraph>,
     /// Bumped on every successful load; tests and readiness wait on it.
     generation: watch::Sender<u64>,
@@ -54,9 +57,11 @@ impl GraphqlService {
     pub fn new(
         settings: GraphqlSettings,
         source: SupergraphSource,
+        pools: Arc<SubgraphPools>,
         supergraph: Option<Arc<Supergraph>>,
     ) -> Self {
         GraphqlService {
+            pools,
             planning: PlanningPool::new(settings.planning),
             persisted: PersistedQueries::new(settings.persisted.clone()),
             settings,
@@ -71,19 +76,27 @@ impl GraphqlService {
 
     /// The service for a new config snapshot. An unchanged `graphql:`
     /// section keeps the previous service (its supergraph, plan cache and
-    /// watch); otherwise a new one starts from the previous supergraph and
-    /// loads its source in the background.
+    /// watch); otherwise a new one starts from the previous supergraph
+    /// (rebuilt over the new pools when `traffic_shaping` changed) and
+    /// loads its source in the background. Pools whose subgraph URL and
+    /// settings are unchanged are carried over.
     pub fn for_config(
         config: &GraphqlConfig,
         previous: Option<&Arc<GraphqlService>>,
     ) -> Arc<GraphqlService> {
-        if let Some(previous) =
-            previous.filter(|p| p.settings == config.settings && p.source == config.source)
-        {
+        if let Some(previous) = previous.filter(|p| {
+            p.settings == config.settings
+                && p.source == config.source
+                && p.pools.traffic() == &config.traffic
+        }) {
             return Arc::clone(previous);
         }
+        let pools = Arc::new(SubgraphPools::new(
+            config.traffic.clone(),
+            previous.map(|p| p.pools.as_ref()),
+        ));
         let initial = match &config.source {
-            SupergraphSource::File(path) => match source::load_file(path) {
+            SupergraphSource::File(path) => match source::load_file(path, &pools) {
                 Ok(mut supergraph) => {
                     supergraph.caches = OperationCaches::new(&config.settings.cache);
                     Some(Arc::new(supergraph))
@@ -93,11 +106,22 @@ impl GraphqlService {
                     previous.and_then(|p| p.current())
                 }
             },
-            SupergraphSource::Subgraphs(_) => previous.and_then(|p| p.current()),
+            SupergraphSource::Subgraphs(_) => previous.and_then(|p| {
+                let current = p.current()?;
+                if p.pools.traffic() == &config.traffic {
+                    return Some(current);
+                }
+                let mut rebuilt = Supergraph::from_sdl(&current.sdl, &pools)
+                    .map_err(|error| tracing::error!(%error, "supergraph not rebuilt"))
+                    .ok()?;
+                rebuilt.caches = OperationCaches::new(&config.settings.cache);
+                Some(Arc::new(rebuilt))
+            }),
         };
         let service = Arc::new(GraphqlService::new(
             config.settings.clone(),
             config.source.clone(),
+            pools,
             initial,
         ));
         service.start_background_work();
@@ -176,7 +200,7 @@ impl GraphqlService {
     /// current one keeps serving.
     pub async fn reload_supergraph(&self) -> Result<bool, LoadError> {
         self.loads.fetch_add(1, Ordering::Relaxed);
-        let result = source::load(&self.source).await;
+        let result = source::load(&self.source, &self.pools).await;
         let outcome = match result {
             Ok(next)
                 if self

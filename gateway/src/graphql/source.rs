@@ -2,9 +2,8 @@
 //! whose `_service { sdl }` is fetched and composed; and the watch that
 //! reloads a file when it changes.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
@@ -14,6 +13,7 @@ use notify::Watcher;
 use serde_json::Value;
 
 use super::service::GraphqlService;
+use super::subgraph_pools::SubgraphPools;
 use super::supergraph::{Supergraph, SupergraphError, subgraph_client};
 use super::supergraph_compose::{SubgraphSdl, SupergraphComposeError, compose_supergraph};
 use crate::body;
@@ -36,12 +36,15 @@ pub enum LoadError {
     Supergraph(#[from] SupergraphError),
 }
 
-/// Loads `source`.
-pub async fn load(source: &SupergraphSource) -> Result<Supergraph, LoadError> {
+/// Loads `source`, its subgraph clients over `pools`.
+pub async fn load(
+    source: &SupergraphSource,
+    pools: &Arc<SubgraphPools>,
+) -> Result<Supergraph, LoadError> {
     match source {
         SupergraphSource::File(path) => {
-            let path = path.clone();
-            tokio::task::spawn_blocking(move || load_file(&path))
+            let (path, pools) = (path.clone(), Arc::clone(pools));
+            tokio::task::spawn_blocking(move || load_file(&path, &pools))
                 .await
                 .map_err(|e| LoadError::Read {
                     path: PathBuf::new(),
@@ -49,25 +52,28 @@ pub async fn load(source: &SupergraphSource) -> Result<Supergraph, LoadError> {
                 })?
         }
         SupergraphSource::Subgraphs(list) => {
-            let sdl = compose_subgraphs(list).await?;
-            Ok(Supergraph::from_sdl(&sdl, &HashMap::new())?)
+            let sdl = compose_subgraphs(list, pools).await?;
+            Ok(Supergraph::from_sdl(&sdl, pools)?)
         }
     }
 }
 
 /// Reads and builds a supergraph file.
-pub fn load_file(path: &Path) -> Result<Supergraph, LoadError> {
+pub fn load_file(path: &Path, pools: &SubgraphPools) -> Result<Supergraph, LoadError> {
     let sdl = std::fs::read_to_string(path).map_err(|e| LoadError::Read {
         path: path.to_owned(),
         message: e.to_string(),
     })?;
-    Ok(Supergraph::from_sdl(&sdl, &HashMap::new())?)
+    Ok(Supergraph::from_sdl(&sdl, pools)?)
 }
 
 /// Fetches every subgraph's SDL (concurrently) and composes them.
-pub async fn compose_subgraphs(list: &[SubgraphEndpoint]) -> Result<String, LoadError> {
+pub async fn compose_subgraphs(
+    list: &[SubgraphEndpoint],
+    pools: &SubgraphPools,
+) -> Result<String, LoadError> {
     let fetches = list.iter().map(|endpoint| async move {
-        let sdl = fetch_sdl(endpoint).await?;
+        let sdl = fetch_sdl(endpoint, pools).await?;
         Ok::<_, LoadError>(SubgraphSdl {
             name: endpoint.name.clone(),
             url: endpoint.url.clone(),
@@ -78,14 +84,17 @@ pub async fn compose_subgraphs(list: &[SubgraphEndpoint]) -> Result<String, Load
     Ok(compose_supergraph(&subgraphs)?)
 }
 
-/// `{ _service { sdl } }` of one subgraph.
-pub async fn fetch_sdl(endpoint: &SubgraphEndpoint) -> Result<String, LoadError> {
+/// `{ _service { sdl } }` of one subgraph, through its pool.
+pub async fn fetch_sdl(
+    endpoint: &SubgraphEndpoint,
+    pools: &SubgraphPools,
+) -> Result<String, LoadError> {
     let error = |message: String| LoadError::Fetch {
         name: endpoint.name.clone(),
         url: endpoint.url.clone(),
         message,
     };
-    let client = subgraph_client(&endpoint.name, &endpoint.url)?;
+    let client = subgraph_client(&endpoint.name, &endpoint.url, pools)?;
     let request = Request::builder()
         .method(Method::POST)
         .uri(client.path.clone())

@@ -49,7 +49,8 @@ pub async fn start(
                 .map(|v| (name.clone(), v.clone()))
         })
         .collect();
-    let events = upstream::subscribe(&client.url, &primary.operation.document_str, variables)
+    let query = &primary.operation.document_str;
+    let events = upstream::subscribe(client, &options, query, variables)
         .await
         .map_err(|detail| {
             tracing::warn!(

@@ -1,8 +1,9 @@
 //! A loaded supergraph: its SDL, the query planner built from it, one
-//! pooled upstream client per subgraph (so balancing, ejection and
-//! connection limits apply to subgraph calls) and its operation and plan
-//! caches. Built
-//! off the request path and swapped in whole on reload.
+//! pooled upstream client per subgraph (its pool from
+//! [`SubgraphPools`], so `graphql.traffic_shaping`, balancing, ejection
+//! and connection limits apply to subgraph calls) and its operation and
+//! plan caches. Built off the request path and swapped in whole on
+//! reload.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,9 +17,7 @@ use http::uri::PathAndQuery;
 
 use super::operation_cache::OperationCaches;
 use super::public_types::PublicTypes;
-use crate::config::model::{
-    BackendSpec, EjectionPolicy, LoadBalancing, ServerSettings, UpstreamProtocol,
-};
+use super::subgraph_pools::SubgraphPools;
 use crate::upstream::UpstreamPool;
 
 /// Why a supergraph could not be loaded.
@@ -70,13 +69,9 @@ impl std::fmt::Debug for Supergraph {
 }
 
 impl Supergraph {
-    /// Parses `sdl`, builds the planner and a client per `join__Graph`.
-    /// `url_override` replaces a subgraph's URL by name (for subgraphs
-    /// listed in routes.yaml).
-    pub fn from_sdl(
-        sdl: &str,
-        url_override: &HashMap<String, String>,
-    ) -> Result<Supergraph, SupergraphError> {
+    /// Parses `sdl`, builds the planner and a client per `join__Graph`,
+    /// each over its pool from `pools`.
+    pub fn from_sdl(sdl: &str, pools: &SubgraphPools) -> Result<Supergraph, SupergraphError> {
         let document = safe_parse_schema(sdl).map_err(|e| SupergraphError::Parse(e.to_string()))?;
         let planner = std::panic::catch_unwind(|| {
             Planner::new_from_supergraph(&document, QueryPlannerOptions::default())
@@ -87,10 +82,9 @@ impl Supergraph {
         .map_err(|e| SupergraphError::Planner(e.to_string()))?;
         let mut subgraphs = HashMap::new();
         for (name, url) in &planner.supergraph.subgraph_endpoint_map {
-            let url = url_override.get(name).unwrap_or(url);
             // A subgraph without a usable URL does not stop the others:
             // operations that need it get SUBGRAPH_UNKNOWN for its part.
-            match subgraph_client(name, url) {
+            match subgraph_client(name, url, pools) {
                 Ok(client) => {
                     subgraphs.insert(name.clone(), Arc::new(client));
                 }
@@ -117,7 +111,11 @@ impl Supergraph {
     }
 }
 
-pub(crate) fn subgraph_client(name: &str, url: &str) -> Result<SubgraphClient, SupergraphError> {
+pub(crate) fn subgraph_client(
+    name: &str,
+    url: &str,
+    pools: &SubgraphPools,
+) -> Result<SubgraphClient, SupergraphError> {
     let bad_url = || SupergraphError::BadUrl {
         name: name.to_owned(),
         url: url.to_owned(),
@@ -139,30 +137,12 @@ pub(crate) fn subgraph_client(name: &str, url: &str) -> Result<SubgraphClient, S
         .path_and_query()
         .cloned()
         .unwrap_or_else(|| PathAndQuery::from_static("/"));
-    let spec = BackendSpec {
-        name: format!("subgraph:{name}"),
-        urls: vec![base],
-        protocol: UpstreamProtocol::Http1,
-        connect_timeout: Duration::from_secs(2),
-        request_timeout: Duration::from_secs(30),
-        body_idle_timeout: Duration::from_secs(60),
-        max_connections: 512,
-        load_balancing: LoadBalancing::LeastRequest,
-        ejection: EjectionPolicy {
-            consecutive_failures: 5,
-            cooldown: Duration::from_secs(5),
-        },
-    };
+    let pool = pools.pool(name, base);
     Ok(SubgraphClient {
         name: name.to_owned(),
         url: url.to_owned(),
-        timeout: spec.request_timeout,
-        // A client slot per core; with another worker count, workers share
-        // slots by index, which stays correct.
-        pool: Arc::new(UpstreamPool::new(
-            Arc::new(spec),
-            ServerSettings::default().worker_count(),
-        )),
+        timeout: pool.spec().request_timeout,
+        pool,
         path,
     })
 }

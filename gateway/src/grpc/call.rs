@@ -18,13 +18,13 @@ use super::framing::FrameDecoder;
 use super::status::{RpcStatus, read_status};
 use crate::body::GatewayBody;
 use crate::client_body::RequestBodyFault;
-use crate::context::{RequestContext, X_REQUEST_ID};
-use crate::proxy::forwarding_for;
+use crate::context::RequestContext;
 use crate::upstream::UpstreamPool;
+use crate::upstream::outbound::Outbound;
 
 /// A gRPC request for `grpc_path`, carrying the configured metadata from
-/// the client's headers, the forwarding headers, the request id and the
-/// deadline.
+/// the client's headers and the deadline, finished by the upstream-request
+/// builder (forwarding headers, request id, route rules, trace context).
 pub fn grpc_request(
     grpc_path: &str,
     client_headers: &HeaderMap,
@@ -47,13 +47,10 @@ pub fn grpc_request(
             headers.append(name.clone(), value.clone());
         }
     }
-    headers.extend(forwarding_for(ctx, client_headers, client_uri));
-    if let Ok(id) = HeaderValue::from_str(ctx.request_id.as_str()) {
-        headers.insert(X_REQUEST_ID, id);
-    }
     if let Some(timeout) = deadline.and_then(|d| HeaderValue::from_str(&grpc_timeout(d)).ok()) {
         headers.insert("grpc-timeout", timeout);
     }
+    Outbound::new(ctx, client_headers, client_uri).finish(&mut request);
     Ok(request)
 }
 

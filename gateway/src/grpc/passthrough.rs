@@ -12,9 +12,9 @@ use super::error::{GrpcError, NativeGrpcError};
 use super::grpc_web;
 use super::route::GrpcRoute;
 use crate::body::GatewayBody;
-use crate::context::{RequestContext, X_REQUEST_ID};
+use crate::context::RequestContext;
 use crate::edge_error::GatewayError;
-use crate::proxy::{forwarding_for, set_forwarding_headers, strip_hop_by_hop};
+use crate::upstream::outbound::{Outbound, strip_hop_by_hop};
 
 /// Serves a passthrough route: native gRPC, or gRPC-Web translated.
 pub async fn passthrough(
@@ -63,17 +63,13 @@ pub(super) async fn forward(
     Ok(Response::from_parts(parts, body))
 }
 
+/// The client's head through the upstream-request builder, plus what
+/// gRPC needs: `te: trailers`, the route's deadline, origin-form URI.
 fn prepare_headers(parts: &mut Parts, ctx: &RequestContext) {
-    strip_hop_by_hop(&mut parts.headers);
-    let forwarding = forwarding_for(ctx, &parts.headers, &parts.uri);
-    set_forwarding_headers(&mut parts.headers, forwarding);
-    parts.headers.remove(http::header::HOST);
+    Outbound::forward_client_head(ctx, parts);
     parts
         .headers
         .insert(TE, HeaderValue::from_static("trailers"));
-    if let Ok(id) = HeaderValue::from_str(ctx.request_id.as_str()) {
-        parts.headers.insert(X_REQUEST_ID, id);
-    }
     let deadline = ctx
         .route
         .timeout

@@ -47,7 +47,7 @@ impl RouteHandler {
         &self,
         mut request: Request<GatewayBody>,
     ) -> Result<Response<GatewayBody>, GatewayError> {
-        let Some(mut ctx) = take_context(&mut request) else {
+        let Some(ctx) = take_context(&mut request) else {
             return Err(missing_context());
         };
         match self {
@@ -59,8 +59,6 @@ impl RouteHandler {
             RouteHandler::Compose(plan) => Box::pin(compose::handle(request, ctx, plan)).await,
             RouteHandler::Grpc(route) => Box::pin(grpc::handle(request, ctx, route)).await,
             RouteHandler::Graphql(service) => {
-                let forwarding = proxy::forwarding_for(&ctx, request.headers(), request.uri());
-                ctx.forwarding = Some(Arc::new(forwarding));
                 Box::pin(graphql::handle(request, ctx, service)).await
             }
             RouteHandler::GraphiqlAsset => {

@@ -314,6 +314,10 @@ pub(crate) fn join_uri(base: &Uri, origin: &Uri) -> Result<Uri, http::Error> {
     builder.build()
 }
 
+mod upgrade;
+
+pub use upgrade::UpgradedConnection;
+
 #[cfg(test)]
 mod tests {
     use super::join_uri;

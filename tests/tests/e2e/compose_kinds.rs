@@ -7,6 +7,9 @@ use serde_json::Value;
 use tests::gateway::TestGateway;
 
 const ROUTES: &str = r#"
+propagate:
+  all:
+    - propagate: { named: authorization }
 backends:
   orders-grpc: { url: $ORDERS_GRPC, protocol: h2c }
   users: { url: $USERS }

@@ -4,10 +4,14 @@
 use mock_backends::RecordedRequest;
 
 /// The order-details composition with the given extra keys on `payment`
-/// and on the route itself.
+/// and on the route itself; the client's `authorization` is propagated
+/// to every call.
 pub fn order_details(route_extra: &str, payment_extra: &str) -> String {
     format!(
         r#"
+propagate:
+  all:
+    - propagate: {{ named: authorization }}
 backends:
   orders: {{ url: $ORDERS }}
   users: {{ url: $USERS }}

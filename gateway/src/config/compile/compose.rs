@@ -235,6 +235,11 @@ fn call_input<'a>(
         headers,
         coalesce: raw.coalesce,
         cache,
+        propagate: super::propagation::compile_rules(
+            &raw.propagate,
+            &format!("{label}: propagate"),
+            diag,
+        ),
     };
     (input, spans)
 }

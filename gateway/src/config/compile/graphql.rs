@@ -8,17 +8,15 @@ use marked_yaml::Spanned;
 use sha2::Digest;
 
 use super::super::errors::Diagnostics;
+use super::super::model::{
+    CacheSettings, GraphqlSettings, Limits, Manifest, PersistedSettings, PlanningSettings,
+    graphiql_assets_path,
+};
 use super::super::model::{GraphqlConfig, RouteAction, SubgraphEndpoint, SupergraphSource};
 use super::super::raw_graphql::{
     RawGraphql, RawGraphqlCache, RawGraphqlLimits, RawGraphqlPlanning, RawPersistedQueries,
 };
 use super::{positive_duration, size};
-use crate::graphql::limits::Limits;
-use crate::graphql::operation_cache::CacheSettings;
-use crate::graphql::persisted::PersistedSettings;
-use crate::graphql::persisted::manifest::Manifest;
-use crate::graphql::planning::PlanningSettings;
-use crate::graphql::{GraphqlSettings, graphiql};
 
 /// Compiles the section; `None` when it is absent or wrong.
 pub(super) fn compile_graphql(
@@ -70,9 +68,15 @@ pub(super) fn compile_graphql(
         cache: cache(raw.cache.as_ref(), diag),
         persisted: persisted(raw.persisted_queries.as_ref(), base_dir, diag),
     };
+    let listed = match &source {
+        Some(SupergraphSource::Subgraphs(list)) => Some(list.as_slice()),
+        _ => None,
+    };
+    let traffic = traffic::compile_traffic(raw.traffic_shaping.as_ref(), listed, diag);
     Some(GraphqlConfig {
         settings,
         source: source?,
+        traffic,
     })
 }
 
@@ -273,7 +277,7 @@ pub(super) fn endpoint_routes(
         diag,
     ));
     if settings.console {
-        let assets = format!("{}/{{file}}", graphiql::assets_path(&settings.path));
+        let assets = format!("{}/{{file}}", graphiql_assets_path(&settings.path));
         let get = Some(vec![http::Method::GET]);
         routes.extend(route(
             section,
@@ -317,6 +321,8 @@ fn route(
         span: *section.span(),
     })
 }
+
+mod traffic;
 
 #[cfg(test)]
 mod tests;

@@ -66,6 +66,8 @@ pub struct ComposeCall {
     /// Identical concurrent calls share one upstream request.
     pub coalesce: bool,
     pub cache: Option<CallCacheSettings>,
+    /// Header propagation rules, applied after the global `propagate.all`.
+    pub propagate: Vec<super::HeaderRule>,
 }
 
 /// What kind of request a call makes.

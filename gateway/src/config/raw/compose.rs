@@ -45,6 +45,9 @@ pub(crate) struct RawCall {
     pub headers: OrderedPairs<Text, Text>,
     pub coalesce: Option<bool>,
     pub cache: Option<Spanned<RawCallCache>>,
+    /// Header propagation rules for this call, after `propagate.all`.
+    #[serde(default)]
+    pub propagate: Vec<super::RawHeaderRule>,
 }
 
 /// `compose.calls.<name>.cache:`

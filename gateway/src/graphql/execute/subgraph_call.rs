@@ -4,7 +4,7 @@
 //! unless the route exposes them.
 
 use bytes::Bytes;
-use http::header::{ACCEPT, CONTENT_TYPE};
+use http::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 use http::{Method, Request};
 use http_body_util::BodyExt;
 use serde::Deserialize;
@@ -12,7 +12,6 @@ use serde_json::{Map, Value, json};
 
 use super::ExecutionContext;
 use crate::body;
-use crate::context::X_REQUEST_ID;
 use crate::graphql::error::GraphqlError;
 use crate::upstream::UpstreamError;
 
@@ -57,11 +56,8 @@ pub(crate) async fn call(
         )
     })?;
     let failed = |code: &'static str, detail: String| failure(ctx, service, code, detail);
-    let mut request = build_request(&client.path, &ctx.options.request_id, query, variables)
+    let request = build_request(ctx, service, &client.path, query, variables)
         .map_err(|e| failed("SUBGRAPH_REQUEST_FAILED", e.to_string()))?;
-    if let Some(forwarding) = &ctx.options.forwarding {
-        request.headers_mut().extend(forwarding.as_ref().clone());
-    }
     let response = client
         .pool
         .send(request, client.timeout)
@@ -82,9 +78,13 @@ pub(crate) async fn call(
     parse_response(status, &bytes).map_err(|(code, detail)| failed(code, detail))
 }
 
+/// The subgraph request: the client headers the propagation rules select
+/// for `service`, the GraphQL media types, then the upstream-request
+/// builder's headers.
 fn build_request(
+    ctx: &ExecutionContext<'_>,
+    service: &str,
     path: &http::uri::PathAndQuery,
-    request_id: &str,
     query: &str,
     variables: Map<String, Value>,
 ) -> Result<Request<body::GatewayBody>, http::Error> {
@@ -92,15 +92,21 @@ fn build_request(
     let mut request = Request::builder()
         .method(Method::POST)
         .uri(path.clone())
-        .header(CONTENT_TYPE, "application/json")
-        .header(
-            ACCEPT,
-            "application/graphql-response+json, application/json",
-        );
-    if !request_id.is_empty() {
-        request = request.header(X_REQUEST_ID, request_id);
+        .body(body::full(Bytes::from(payload)))?;
+    let outbound = ctx.options.outbound.as_deref();
+    if let Some(outbound) = outbound {
+        *request.headers_mut() = outbound.propagated(&ctx.options.propagate.for_subgraph(service));
     }
-    request.body(body::full(Bytes::from(payload)))
+    let headers = request.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        ACCEPT,
+        HeaderValue::from_static("application/graphql-response+json, application/json"),
+    );
+    if let Some(outbound) = outbound {
+        outbound.finish(&mut request);
+    }
+    Ok(request)
 }
 
 /// A GraphQL body is used whatever the status; without one, a non-2xx

@@ -267,11 +267,7 @@ async fn stream_operation(
             .await;
         return Ok(());
     }
-    let options = ExecutionOptions {
-        expose_subgraph_errors: service.settings.expose_subgraph_errors,
-        request_id: ctx.request_id.as_str().to_owned(),
-        forwarding: ctx.forwarding.clone(),
-    };
+    let options = ExecutionOptions::for_request(&service.settings, ctx);
     let mut events =
         crate::graphql::subscribe::start(supergraph, Arc::new(prepared), options).await?;
     while let Some(payload) = events.next().await {

@@ -1,18 +1,28 @@
-//! The gateway as a graphql-transport-ws client of a subgraph: connect,
-//! `connection_init`, wait for `connection_ack`, `subscribe`, then yield
-//! every `next` payload until `complete`, an `error` or the socket closes.
+//! The gateway as a graphql-transport-ws client of a subgraph: the
+//! WebSocket is opened through the subgraph's [`UpstreamPool`] (its
+//! balancer, connection limit and ejection; the socket counts in flight
+//! while open) with the headers of the upstream-request builder, then
+//! `connection_init`, wait for `connection_ack`, `subscribe`, and every
+//! `next` payload is yielded until `complete`, an `error` or the socket
+//! closes.
 
 use futures::SinkExt;
 use futures::stream::{BoxStream, StreamExt};
+use http::header::{
+    CONNECTION, HeaderValue, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL,
+    SEC_WEBSOCKET_VERSION, UPGRADE,
+};
+use http::{Method, Request};
 use serde_json::{Map, Value, json};
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::Role;
 
 use crate::graphql::error::GraphqlError;
-
-/// How long the subgraph may take to accept the WebSocket.
-const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+use crate::graphql::execute::ExecutionOptions;
+use crate::graphql::supergraph::SubgraphClient;
+use crate::upstream::UpgradedConnection;
 
 /// One event from the subgraph: its data and its error messages.
 #[derive(Debug)]
@@ -21,30 +31,29 @@ pub(super) struct Event {
     pub errors: Vec<String>,
 }
 
-/// Opens the subscription `query` at the subgraph whose HTTP URL is `url`.
+/// Opens the subscription `query` at the subgraph `client`; the
+/// handshake (connection slot, upgrade, `connection_ack`) is bounded by
+/// the subgraph's request timeout.
 pub(super) async fn subscribe(
-    url: &str,
+    client: &SubgraphClient,
+    options: &ExecutionOptions,
     query: &str,
     variables: Map<String, Value>,
 ) -> Result<BoxStream<'static, Result<Event, GraphqlError>>, String> {
-    let ws_url = url.replacen("http://", "ws://", 1);
-    let mut request = ws_url.into_client_request().map_err(|e| e.to_string())?;
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        HeaderValue::from_static("graphql-transport-ws"),
-    );
-    let connect = tokio_tungstenite::connect_async(request);
-    let (mut socket, _) = tokio::time::timeout(CONNECT_TIMEOUT, connect)
+    let handshake = async {
+        let mut socket = open_socket(client, options).await?;
+        socket
+            .send(Message::text(
+                json!({ "type": "connection_init" }).to_string(),
+            ))
+            .await
+            .map_err(|e| e.to_string())?;
+        wait_for_ack(&mut socket).await?;
+        Ok::<_, String>(socket)
+    };
+    let mut socket = tokio::time::timeout(client.timeout, handshake)
         .await
-        .map_err(|_| format!("no WebSocket handshake within {CONNECT_TIMEOUT:?}"))?
-        .map_err(|e| e.to_string())?;
-    socket
-        .send(Message::text(
-            json!({ "type": "connection_init" }).to_string(),
-        ))
-        .await
-        .map_err(|e| e.to_string())?;
-    wait_for_ack(&mut socket).await?;
+        .map_err(|_| format!("no subscription handshake within {:?}", client.timeout))??;
     let subscribe = json!({ "type": "subscribe", "id": "1", "payload": { "query": query, "variables": variables } });
     socket
         .send(Message::text(subscribe.to_string()))
@@ -53,8 +62,49 @@ pub(super) async fn subscribe(
     Ok(futures::stream::unfold(Some(socket), next_event).boxed())
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+/// The WebSocket handshake through the subgraph's pool.
+async fn open_socket(
+    client: &SubgraphClient,
+    options: &ExecutionOptions,
+) -> Result<Socket, String> {
+    let key = tokio_tungstenite::tungstenite::handshake::client::generate_key();
+    let mut request = Request::new(());
+    *request.method_mut() = Method::GET;
+    *request.uri_mut() = client.path.clone().into();
+    if let Some(outbound) = options.outbound.as_deref() {
+        *request.headers_mut() = outbound.propagated(&options.propagate.for_subgraph(&client.name));
+    }
+    let headers = request.headers_mut();
+    headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+    headers.insert(
+        SEC_WEBSOCKET_PROTOCOL,
+        HeaderValue::from_static("graphql-transport-ws"),
+    );
+    headers.insert(
+        SEC_WEBSOCKET_KEY,
+        HeaderValue::from_str(&key).map_err(|e| e.to_string())?,
+    );
+    if let Some(outbound) = options.outbound.as_deref() {
+        outbound.finish(&mut request);
+    }
+    let (response, connection) = client
+        .pool
+        .upgrade(request, client.timeout)
+        .await
+        .map_err(|e| e.to_string())?;
+    let accepted = response
+        .headers()
+        .get(SEC_WEBSOCKET_ACCEPT)
+        .is_some_and(|value| value.as_bytes() == derive_accept_key(key.as_bytes()).as_bytes());
+    if !accepted {
+        return Err("the subgraph's WebSocket handshake has a wrong Sec-WebSocket-Accept".into());
+    }
+    Ok(WebSocketStream::from_raw_socket(connection, Role::Client, None).await)
+}
+
+type Socket = WebSocketStream<UpgradedConnection>;
 
 async fn wait_for_ack(socket: &mut Socket) -> Result<(), String> {
     while let Some(message) = socket.next().await {

@@ -13,10 +13,10 @@ use std::time::Duration;
 use http::{HeaderName, Method};
 use serde_json::Value;
 
-use crate::config::model::BackendSpec;
 use crate::config::model::compose::{
     CallCacheSettings, CallGraph, ComposeCall, ComposeSpec, ResponseCacheSettings,
 };
+use crate::config::model::{BackendSpec, HeaderRule};
 use crate::protos::bindings::JsonOptions;
 use crate::template::value::{TemplateError, ValueTemplate};
 use crate::template::{Expr, Scope, StringTemplate};
@@ -47,6 +47,8 @@ pub struct CallInput {
     /// Defaults to on for safe calls (GET, HEAD, GraphQL queries).
     pub coalesce: Option<bool>,
     pub cache: Option<CallCacheSettings>,
+    /// Header propagation rules, after the global `propagate.all`.
+    pub propagate: Vec<HeaderRule>,
 }
 
 #[derive(Debug, Clone)]

@@ -16,7 +16,10 @@ fn a_supergraph_file_section_compiles_with_defaults() {
         "{:?}",
         graphql.source
     );
-    assert_eq!(graphql.settings, crate::graphql::GraphqlSettings::default());
+    assert_eq!(
+        graphql.settings,
+        crate::config::model::GraphqlSettings::default()
+    );
     assert!(config.routes.iter().any(|r| r.name == "graphql /graphql"));
     assert!(
         config
@@ -55,7 +58,7 @@ fn planning_cache_and_new_limits_compile() {
     assert_eq!(settings.limits.max_selection_fields, 10);
     assert_eq!(
         settings.planning,
-        crate::graphql::planning::PlanningSettings {
+        crate::config::model::PlanningSettings {
             threads: 3,
             max_queued: 0,
             timeout: std::time::Duration::from_millis(250),
@@ -63,7 +66,7 @@ fn planning_cache_and_new_limits_compile() {
     );
     assert_eq!(
         settings.cache,
-        crate::graphql::operation_cache::CacheSettings {
+        crate::config::model::CacheSettings {
             operations_bytes: 1024 * 1024,
             plans_bytes: 2_000_000,
             warm_up: 0,
@@ -108,4 +111,38 @@ fn a_bad_or_missing_manifest_is_reported() {
         ),
         "{text}"
     );
+}
+
+#[test]
+fn traffic_shaping_defaults_to_the_old_fixed_values_and_overrides_key_by_key() {
+    use crate::config::model::{LoadBalancing, SubgraphBackendSettings};
+    use std::time::Duration;
+    let plain = load_str("graphql:\n  supergraph: sg.graphql\n", "routes.yaml").unwrap();
+    let traffic = plain.graphql.unwrap().traffic;
+    assert_eq!(traffic.all, SubgraphBackendSettings::default());
+    assert_eq!(traffic.all.request_timeout, Duration::from_secs(30));
+    assert_eq!(traffic.all.max_connections, 512);
+    let yaml = "graphql:\n  supergraph: sg.graphql\n  traffic_shaping:\n    all: { request_timeout: 5s, max_connections: 64 }\n    subgraphs:\n      products: { request_timeout: 1s, load_balancing: round_robin, ejection: { cooldown: 2s } }\n";
+    let traffic = load_str(yaml, "routes.yaml")
+        .unwrap()
+        .graphql
+        .unwrap()
+        .traffic;
+    assert_eq!(traffic.all.request_timeout, Duration::from_secs(5));
+    let products = traffic.for_subgraph("products");
+    assert_eq!(products.request_timeout, Duration::from_secs(1));
+    assert_eq!(products.max_connections, 64, "unset keys come from `all`");
+    assert_eq!(products.load_balancing, LoadBalancing::RoundRobin);
+    assert_eq!(products.ejection.cooldown, Duration::from_secs(2));
+    assert_eq!(products.ejection.consecutive_failures, 5);
+    assert_eq!(traffic.for_subgraph("reviews"), &traffic.all);
+    let spec = traffic.backend_spec("products", "http://127.0.0.1:9/".parse().unwrap());
+    assert_eq!(spec.name, "subgraph:products");
+    assert_eq!(spec.request_timeout, Duration::from_secs(1));
+}
+
+#[test]
+fn every_traffic_shaping_mistake_is_reported_with_its_position() {
+    let yaml = "graphql:\n  subgraphs: [{ name: products, url: \"http://127.0.0.1:1/graphql\" }]\n  traffic_shaping:\n    all: { request_timeout: 0s, max_connections: 0 }\n    subgraphs:\n      reviews: { connect_timeout: soon, ejection: { consecutive_failures: 0 } }\n";
+    insta::assert_snapshot!(errors(yaml));
 }

@@ -56,6 +56,7 @@ pub(super) fn compile_call(
         kind,
         optional: input.optional,
         headers,
+        propagate: input.propagate.clone(),
     };
     (spec, dependencies)
 }

@@ -38,6 +38,7 @@ fn get(name: &str, backend_name: &str, path: &str) -> CallInput {
         headers: vec![],
         coalesce: None,
         cache: None,
+        propagate: vec![],
     }
 }
 

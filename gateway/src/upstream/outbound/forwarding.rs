@@ -1,12 +1,12 @@
-//! Header handling on the way up and down: hop-by-hop stripping, the
-//! `X-Forwarded-*` / `Forwarded` family, the request id, and the route's
-//! add/remove rules.
+//! The pure header work of the way up (and the route's rules on the way
+//! down): hop-by-hop stripping, the `X-Forwarded-*` / `Forwarded` /
+//! `X-Real-IP` family, and the route's add/remove rules.
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use std::fmt::Write as _;
 
 use crate::config::model::HeaderRules;
-use crate::context::{ClientIp, RequestId, X_REQUEST_ID};
+use crate::context::ClientIp;
 
 /// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1).
 /// Constant names, so removing them needs no parsing.
@@ -21,10 +21,10 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::PROXY_AUTHORIZATION,
 ];
 
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
+pub(crate) const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+pub(crate) const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+pub(crate) const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+pub(crate) const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
 
 /// Removes hop-by-hop headers, including every header that `Connection`
 /// names. `TE: trailers` survives on requests: gRPC needs it end to end.
@@ -56,7 +56,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+pub(crate) const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 
 /// What the gateway knows about the client.
 #[derive(Debug, Clone)]
@@ -65,21 +65,6 @@ pub struct ForwardedFor {
     pub client: ClientIp,
     /// The `Host` / `:authority` the client used.
     pub host: Option<String>,
-}
-
-/// Makes request headers ready to go upstream: hop-by-hop headers and
-/// `Host` removed, the forwarding family set ([`forwarding_headers`]),
-/// the request id.
-pub fn prepare_request_headers(
-    headers: &mut HeaderMap,
-    forwarded: &ForwardedFor,
-    request_id: &RequestId,
-) {
-    strip_hop_by_hop(headers);
-    headers.remove(header::HOST);
-    let forwarding = forwarding_headers(headers, forwarded);
-    set_forwarding_headers(headers, forwarding);
-    headers.insert(X_REQUEST_ID, header_value(request_id.as_str()));
 }
 
 /// The forwarding headers every upstream request carries, whatever the
@@ -202,7 +187,6 @@ fn apply(headers: &mut HeaderMap, remove: &[HeaderName], add: &[(HeaderName, Hea
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     fn map(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -244,7 +228,8 @@ mod tests {
             client: ClientIp::direct("10.1.2.3:5555".parse().unwrap()),
             host: Some("api.example.com".into()),
         };
-        prepare_request_headers(&mut headers, &forwarded, &RequestId(Arc::from("req-1")));
+        let forwarding = forwarding_headers(&headers, &forwarded);
+        set_forwarding_headers(&mut headers, forwarding);
         assert_eq!(headers["x-forwarded-for"], "10.1.2.3");
         assert_eq!(headers["x-forwarded-proto"], "http");
         assert_eq!(headers["x-forwarded-host"], "api.example.com");
@@ -252,8 +237,6 @@ mod tests {
             headers["forwarded"],
             "for=10.1.2.3;proto=http;host=\"api.example.com\""
         );
-        assert_eq!(headers[X_REQUEST_ID], "req-1");
-        assert!(headers.get("host").is_none());
         assert_eq!(headers.get_all("x-forwarded-for").iter().count(), 1);
     }
 
@@ -264,7 +247,8 @@ mod tests {
             client: ClientIp::direct("[::1]:80".parse().unwrap()),
             host: None,
         };
-        prepare_request_headers(&mut headers, &forwarded, &RequestId(Arc::from("r")));
+        let forwarding = forwarding_headers(&headers, &forwarded);
+        set_forwarding_headers(&mut headers, forwarding);
         assert_eq!(headers["forwarded"], "for=\"[::1]\";proto=http");
         assert!(headers.get("x-forwarded-host").is_none());
         assert_eq!(headers["x-real-ip"], "::1");

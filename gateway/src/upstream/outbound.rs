@@ -1,0 +1,171 @@
+//! The one upstream-request builder. Every request the gateway sends on a
+//! client's behalf — proxied, gRPC (unary, streams, WebSocket bidi,
+//! passthrough, gRPC-Web), composition calls, GraphQL subgraph fetches
+//! and subscriptions — gets its gateway-owned headers here, in one order:
+//!
+//! 1. the header propagation rules (`propagate:`; derived calls only: a
+//!    proxied request already carries the client's headers);
+//! 2. the forwarding family (`X-Forwarded-For/-Proto/-Host`, `Forwarded`,
+//!    `X-Real-IP`, from the resolved client address) and `x-request-id`;
+//! 3. the route's `headers.request` rules (remove, then add);
+//! 4. the W3C trace context ([`crate::observe::trace_context::inject`]);
+//! 5. the request extensions carried from the client's request
+//!    ([`carried_extensions`]).
+//!
+//! Handlers differ only in what they pass: the client's request head to
+//! forward in place ([`Outbound::forward_parts`]), or a request of their
+//! own ([`Outbound::finish`]) plus the propagation rules that apply.
+
+mod forwarding;
+mod propagate;
+
+pub use forwarding::{ForwardedFor, forwarding_headers, set_forwarding_headers, strip_hop_by_hop};
+pub use propagate::apply_rules;
+
+use std::sync::Arc;
+
+use http::header::{self, HeaderMap, HeaderValue};
+use http::request::Parts;
+use http::{Extensions, Request, Uri};
+
+use crate::config::model::{HeaderRule, HeaderRules, RouteSpec};
+use crate::context::{RequestContext, X_REQUEST_ID};
+
+/// What every upstream request made for one client request carries,
+/// captured once when the handler starts (so a composition's many calls,
+/// or a GraphQL operation's fetches, compute the forwarding family once).
+#[derive(Debug, Clone)]
+pub struct Outbound {
+    request_id: Option<HeaderValue>,
+    forwarding: HeaderMap,
+    route: Arc<RouteSpec>,
+    /// The client's headers, kept only for handlers that propagate them.
+    client_headers: Option<Arc<HeaderMap>>,
+    extensions: Extensions,
+}
+
+impl Outbound {
+    /// The builder for upstream requests made on behalf of the request
+    /// `ctx`, whose head is `client_headers` and `client_uri`.
+    pub fn new(ctx: &RequestContext, client_headers: &HeaderMap, client_uri: &Uri) -> Self {
+        let forwarded = ForwardedFor {
+            client: ctx.client,
+            host: host_from(client_headers, client_uri).map(str::to_owned),
+        };
+        Self {
+            request_id: Some(ctx.request_id.as_str())
+                .filter(|id| !id.is_empty())
+                .and_then(|id| HeaderValue::from_str(id).ok()),
+            forwarding: forwarding_headers(client_headers, &forwarded),
+            route: Arc::clone(&ctx.route),
+            client_headers: None,
+            extensions: carried_extensions(ctx),
+        }
+    }
+
+    /// Keeps a copy of the client's headers for the propagation rules of
+    /// derived calls (composition, GraphQL).
+    pub fn with_client_headers(mut self, headers: &HeaderMap) -> Self {
+        self.client_headers = Some(Arc::new(headers.clone()));
+        self
+    }
+
+    /// Makes the client's own request head ready to go upstream (proxy,
+    /// gRPC passthrough and gRPC-Web): hop-by-hop headers (and those
+    /// `Connection` names) go first, so they never reach the forwarding
+    /// family either; then [`Self::forward_parts`].
+    pub fn forward_client_head(ctx: &RequestContext, parts: &mut Parts) {
+        strip_hop_by_hop(&mut parts.headers);
+        Self::new(ctx, &parts.headers, &parts.uri).set_on_stripped_head(parts);
+    }
+
+    /// Forwards a client's request head upstream: hop-by-hop headers and
+    /// `Host` removed, then the gateway's headers set as for any request.
+    pub fn forward_parts(self, parts: &mut Parts) {
+        strip_hop_by_hop(&mut parts.headers);
+        self.set_on_stripped_head(parts);
+    }
+
+    fn set_on_stripped_head(self, parts: &mut Parts) {
+        parts.headers.remove(header::HOST);
+        set_gateway_headers(
+            &mut parts.headers,
+            &self.forwarding,
+            self.request_id.as_ref(),
+            &self.route.headers,
+        );
+        crate::observe::trace_context::inject(&mut parts.headers);
+        parts.extensions.extend(self.extensions);
+    }
+
+    /// The client headers the rule lists select, applied in order: what a
+    /// derived call carries from the client. Part of a composition call's
+    /// identity (cache and coalescing key), unlike the gateway's own
+    /// headers.
+    pub fn propagated(&self, lists: &[&[HeaderRule]]) -> HeaderMap {
+        let mut out = HeaderMap::new();
+        let empty = HeaderMap::new();
+        let client = self.client_headers.as_deref().unwrap_or(&empty);
+        for rules in lists {
+            apply_rules(rules, client, &mut out);
+        }
+        out
+    }
+
+    /// Sets the gateway's headers (forwarding family, request id, the
+    /// route's rules, trace context) and the carried extensions on a
+    /// request the handler built itself. Propagated headers, if any, are
+    /// already in it ([`Self::propagated`]).
+    pub fn finish<B>(&self, request: &mut Request<B>) {
+        let headers = request.headers_mut();
+        set_gateway_headers(
+            headers,
+            &self.forwarding,
+            self.request_id.as_ref(),
+            &self.route.headers,
+        );
+        crate::observe::trace_context::inject(headers);
+        request.extensions_mut().extend(self.extensions.clone());
+    }
+}
+
+/// The client request's extensions that travel with every upstream
+/// request made for it, so code around [`super::UpstreamPool::send`]
+/// (logs, metrics, traces) can tell whose request it is. Request-scoped
+/// records are added here, one line each.
+fn carried_extensions(ctx: &RequestContext) -> Extensions {
+    let mut extensions = Extensions::new();
+    extensions.insert(ctx.request_id.clone());
+    // The pools report each attempt on the client request's exchange.
+    if let Some(exchange) = &ctx.exchange {
+        extensions.insert(std::sync::Arc::clone(exchange));
+    }
+    extensions
+}
+
+/// Steps 2 and 3 of the module's order: the forwarding family and the
+/// request id replace whatever the headers held, then the route's rules.
+fn set_gateway_headers(
+    headers: &mut HeaderMap,
+    forwarding: &HeaderMap,
+    request_id: Option<&HeaderValue>,
+    rules: &HeaderRules,
+) {
+    set_forwarding_headers(headers, forwarding.clone());
+    match request_id {
+        Some(id) => headers.insert(X_REQUEST_ID, id.clone()),
+        None => headers.remove(X_REQUEST_ID),
+    };
+    rules.apply_to_request(headers);
+}
+
+/// The host the client asked for: `Host` (HTTP/1.1) or `:authority` (h2).
+pub fn host_from<'a>(headers: &'a HeaderMap, uri: &'a Uri) -> Option<&'a str> {
+    headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()))
+}
+
+#[cfg(test)]
+mod tests;
