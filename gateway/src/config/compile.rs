@@ -14,6 +14,7 @@ mod connections;
 mod graphql;
 mod grpc;
 mod headers;
+pub(crate) mod log;
 mod proxy;
 mod routes;
 mod server;
@@ -70,6 +71,7 @@ pub(crate) fn compile(
         .unwrap_or_default();
     let routes_declared_empty = raw.routes_declared_empty;
     let hash = graphql::hash_with_manifest(hash, graphql.as_ref());
+    let log = log::log_settings(raw.log.as_ref(), base_dir, diag);
     if diag.has_errors() {
         return None;
     }
@@ -83,6 +85,7 @@ pub(crate) fn compile(
         hash,
         proto_files,
         routes_declared_empty,
+        log,
     })
 }
 

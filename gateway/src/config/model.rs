@@ -13,6 +13,8 @@ use http::{HeaderName, HeaderValue, Method, Uri};
 
 use crate::router::PathPattern;
 
+pub mod log;
+
 /// A whole routes.yaml, compiled.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -37,6 +39,8 @@ pub struct GatewayConfig {
     pub proto_files: Vec<std::path::PathBuf>,
     /// The file says `routes: []`: a reload may then drop every route.
     pub routes_declared_empty: bool,
+    /// `log:`: general logs and the access log, read at start.
+    pub log: log::LogSettings,
 }
 
 /// Listener-wide settings.

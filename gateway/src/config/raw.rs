@@ -41,6 +41,8 @@ pub(crate) struct RawConfig {
     /// `grpc:` (see `raw_grpc`).
     pub grpc: Option<super::raw_grpc::RawGrpc>,
     pub graphql: Option<Spanned<super::raw_graphql::RawGraphql>>,
+    /// `log:` (see `raw_log`).
+    pub log: Option<super::raw_log::RawLog>,
 }
 
 /// One backend as written: its name (the mapping key) and its settings,
