@@ -41,6 +41,8 @@ mod sections;
 mod units;
 
 #[cfg(test)]
+mod log_tests;
+#[cfg(test)]
 mod tests;
 
 use std::path::Path;
