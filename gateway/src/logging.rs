@@ -29,7 +29,8 @@ pub const DEFAULT_FILTER: &str = "info,hyper=warn";
 /// Installs the process's subscriber from `settings` (see the module
 /// docs). Does nothing if one is installed already.
 pub fn init(settings: &LogSettings) {
-    let (filter, rejected_env) = filter(settings.level.as_deref());
+    let from_env = std::env::var(EnvFilter::DEFAULT_ENV).ok();
+    let (filter, rejected_env) = filter(from_env.as_deref(), settings.level.as_deref());
     let installed = tracing_subscriber::registry()
         .with(filter)
         .with(format_layer(settings.format, colour_on_stdout()))
@@ -40,22 +41,57 @@ pub fn init(settings: &LogSettings) {
     }
 }
 
-/// `RUST_LOG` if set (and valid), else `level`, else the default. The
-/// second value is why a set `RUST_LOG` was not used.
-fn filter(level: Option<&str>) -> (EnvFilter, Option<String>) {
+/// `from_env` (`RUST_LOG`) if set and valid, else `level`, else the
+/// default. The second value is why a set `RUST_LOG` was not used.
+fn filter(from_env: Option<&str>, level: Option<&str>) -> (EnvFilter, Option<String>) {
     let configured = || {
         EnvFilter::builder()
             .parse(level.unwrap_or(DEFAULT_FILTER))
             .unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER))
     };
-    match std::env::var(EnvFilter::DEFAULT_ENV) {
-        Ok(directives) if !directives.trim().is_empty() => {
-            match EnvFilter::builder().parse(&directives) {
+    match from_env {
+        Some(directives) if !directives.trim().is_empty() => {
+            match EnvFilter::builder().parse(directives) {
                 Ok(filter) => (filter, None),
                 Err(error) => (configured(), Some(error.to_string())),
             }
         }
         _ => (configured(), None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DEFAULT_FILTER, filter};
+
+    fn chosen(from_env: Option<&str>, level: Option<&str>) -> (String, bool) {
+        let (filter, rejected) = filter(from_env, level);
+        (filter.to_string(), rejected.is_some())
+    }
+
+    #[test]
+    fn rust_log_wins_over_the_config_level() {
+        assert_eq!(chosen(Some("debug"), Some("warn")), ("debug".into(), false));
+    }
+
+    #[test]
+    fn the_config_level_applies_without_rust_log() {
+        assert_eq!(chosen(None, Some("warn")), ("warn".into(), false));
+        assert_eq!(chosen(Some(" "), Some("warn")), ("warn".into(), false));
+    }
+
+    #[test]
+    fn the_default_applies_without_either() {
+        let (filter, rejected) = chosen(None, None);
+        assert!(!rejected);
+        // Directives print most specific first.
+        assert_eq!(filter, "hyper=warn,info");
+        assert_eq!(DEFAULT_FILTER, "info,hyper=warn");
+    }
+
+    #[test]
+    fn an_invalid_rust_log_is_reported_and_the_config_level_used() {
+        assert_eq!(chosen(Some("info,=="), Some("warn")), ("warn".into(), true));
     }
 }
 
