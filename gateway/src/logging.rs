@@ -60,6 +60,25 @@ fn filter(from_env: Option<&str>, level: Option<&str>) -> (EnvFilter, Option<Str
     }
 }
 
+/// The layer that writes events to standard output in `format`.
+pub fn format_layer<S>(format: LogFormat, ansi: bool) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: Subscriber + for<'span> LookupSpan<'span>,
+{
+    match format {
+        LogFormat::Text => tracing_subscriber::fmt::layer().with_ansi(ansi).boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .boxed(),
+    }
+}
+
+fn colour_on_stdout() -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+    std::io::stdout().is_terminal() && !no_color
+}
+
 #[cfg(test)]
 mod tests {
     use super::{DEFAULT_FILTER, filter};
@@ -93,23 +112,4 @@ mod tests {
     fn an_invalid_rust_log_is_reported_and_the_config_level_used() {
         assert_eq!(chosen(Some("info,=="), Some("warn")), ("warn".into(), true));
     }
-}
-
-/// The layer that writes events to standard output in `format`.
-pub fn format_layer<S>(format: LogFormat, ansi: bool) -> Box<dyn Layer<S> + Send + Sync>
-where
-    S: Subscriber + for<'span> LookupSpan<'span>,
-{
-    match format {
-        LogFormat::Text => tracing_subscriber::fmt::layer().with_ansi(ansi).boxed(),
-        LogFormat::Json => tracing_subscriber::fmt::layer()
-            .json()
-            .flatten_event(true)
-            .boxed(),
-    }
-}
-
-fn colour_on_stdout() -> bool {
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
-    std::io::stdout().is_terminal() && !no_color
 }

@@ -180,10 +180,13 @@ fn a_field_never_breaks_the_text_layout() {
     assert_eq!(json["end"], "aborted");
 }
 
+/// Whether the gate is open, and what was written through it.
+type Gate = (Mutex<(bool, Vec<u8>)>, Condvar);
+
 /// A writer that blocks until released, then keeps what it is given.
 #[derive(Clone, Default)]
 struct GatedWriter {
-    state: Arc<(Mutex<(bool, Vec<u8>)>, Condvar)>,
+    state: Arc<Gate>,
 }
 
 impl GatedWriter {
