@@ -311,3 +311,29 @@ async fn the_last_records_are_written_when_the_gateway_stops() {
         assert_eq!(count, 1, "{id}");
     }
 }
+
+#[tokio::test]
+async fn a_client_that_leaves_before_the_response_head_is_499_aborted() {
+    let gw = TestGateway::start(ROUTES).await;
+    let orders = &gw.mocks.orders.control;
+    orders.set_latency(Duration::from_secs(5), Duration::ZERO);
+    let request = gw
+        .client
+        .get(gw.url("/v1/orders/anything"))
+        .header(X_REQUEST_ID, "al-499")
+        .timeout(Duration::from_millis(300))
+        .send();
+    // The client gives up while the backend is still answering.
+    let waiting = orders.wait_for_requests(|seen| !seen.is_empty());
+    let (sent, _) = tokio::join!(request, waiting);
+    assert!(sent.unwrap_err().is_timeout());
+    let record = record_of(&gw, "al-499").await;
+    assert_every_field(&record);
+    assert_eq!(record["status"], 499);
+    assert_eq!(record["end"], "aborted");
+    assert_eq!(record["route"], "order");
+    assert_eq!(record["bytes_out"], 0);
+    assert_eq!(record["upstream_backend"], "orders");
+    assert_eq!(record["upstream_status"], Value::Null);
+    assert_eq!(record["upstream_attempts"], 1);
+}
