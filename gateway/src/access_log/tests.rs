@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::AccessLog;
 use super::record::Record;
+use super::writer::RateLimitedWarning;
 use crate::config::model::log::LogFormat;
 use crate::context::{ClientIp, RequestId};
 use crate::observe::{Exchange, ExchangeEnd, ExchangeSink, Finished, Observers, UpstreamRecord};
@@ -250,4 +251,13 @@ fn closing_the_writer_writes_every_queued_record() {
     drop(guard);
     assert_eq!(sink.lines(), 5);
     assert_eq!(log.dropped(), 0);
+}
+
+#[test]
+fn a_growing_count_is_warned_about_once_per_period() {
+    let warning = RateLimitedWarning::default();
+    assert!(!warning.due(0), "nothing dropped, nothing to say");
+    assert!(warning.due(3));
+    assert!(!warning.due(3), "no news");
+    assert!(!warning.due(9), "within the period: quiet");
 }

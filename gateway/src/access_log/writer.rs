@@ -98,16 +98,25 @@ impl RecordQueue {
     }
 }
 
+/// Bytes gathered before a write; the writer thread also flushes after
+/// each batch of records, so a quiet log is never held back.
+const WRITE_BUFFER: usize = 64 * 1024;
+
 /// Opens where the records go: standard output or error, or a file
-/// opened for appending (created if missing).
+/// opened for appending (created if missing). Buffered: one write per
+/// batch of records rather than one per record.
 pub(super) fn open(target: &AccessLogTarget) -> io::Result<Box<dyn Write + Send>> {
     Ok(match target {
-        AccessLogTarget::Stdout => Box::new(io::stdout()),
-        AccessLogTarget::Stderr => Box::new(io::stderr()),
+        AccessLogTarget::Stdout => {
+            Box::new(io::BufWriter::with_capacity(WRITE_BUFFER, io::stdout()))
+        }
+        AccessLogTarget::Stderr => {
+            Box::new(io::BufWriter::with_capacity(WRITE_BUFFER, io::stderr()))
+        }
         AccessLogTarget::File(path) => {
             let file = OpenOptions::new().create(true).append(true).open(path)?;
             Box::new(ReportingFile {
-                file: io::BufWriter::with_capacity(64 * 1024, file),
+                file: io::BufWriter::with_capacity(WRITE_BUFFER, file),
                 path: path.clone(),
                 warnings: RateLimitedWarning::default(),
                 failures: 0,
@@ -158,7 +167,7 @@ impl Write for ReportingFile {
 /// Says "warn now" when a count has grown and the last warning is at
 /// least [`WARN_EVERY`] old. Lock-free: one atomic load on the usual path.
 #[derive(Debug, Default)]
-struct RateLimitedWarning {
+pub(super) struct RateLimitedWarning {
     /// The count at the last warning.
     reported: AtomicU64,
     /// Milliseconds since `epoch()` of the last warning, plus one (zero:
@@ -167,7 +176,7 @@ struct RateLimitedWarning {
 }
 
 impl RateLimitedWarning {
-    fn due(&self, count: u64) -> bool {
+    pub(super) fn due(&self, count: u64) -> bool {
         if count <= self.reported.load(Ordering::Relaxed) {
             return false;
         }
