@@ -39,10 +39,28 @@ pub enum Command {
     Check { file: PathBuf },
 }
 
+impl Cli {
+    /// The `log:` section of the config file the command will serve
+    /// (defaults for `check`, or when the file cannot be read: the gateway
+    /// then reports the problem itself).
+    pub fn log_settings(&self) -> crate::config::model::log::LogSettings {
+        match &self.command {
+            Some(Command::Serve { config } | Command::Demo { config, .. }) => {
+                crate::config::load_log_settings(config)
+            }
+            None => crate::config::load_log_settings(Path::new(DEFAULT_CONFIG)),
+            Some(Command::Check { .. }) => Default::default(),
+        }
+    }
+}
+
+/// The config file `demo` reads when none is named.
+const DEFAULT_CONFIG: &str = "routes.yaml";
+
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> ExitCode {
     let command = cli.command.unwrap_or(Command::Demo {
-        config: PathBuf::from("routes.yaml"),
+        config: PathBuf::from(DEFAULT_CONFIG),
         seed_latencies: false,
     });
     match command {
@@ -104,7 +122,9 @@ async fn demo(config: PathBuf, seed_latencies: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let gateway = match runtime::start(StartOptions::new(config)).await {
+    let mut options = StartOptions::new(config);
+    options.access_log_by_default = true;
+    let gateway = match runtime::start(options).await {
         Ok(gateway) => gateway,
         Err(error) => {
             eprintln!("{error}");

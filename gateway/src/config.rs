@@ -40,9 +40,12 @@ pub mod model;
 mod raw;
 mod raw_graphql;
 mod raw_grpc;
+mod raw_log;
 mod sections;
 mod units;
 
+#[cfg(test)]
+mod log_tests;
 #[cfg(test)]
 mod tests;
 
@@ -77,6 +80,28 @@ pub fn load_file(path: &Path) -> Result<GatewayConfig, ConfigErrors> {
 /// `Err`'s `Display` (one `FILE:LINE:COL: message` per line) and exit 1.
 pub fn check_file(path: &Path) -> Result<GatewayConfig, ConfigErrors> {
     load_file(path)
+}
+
+/// Only the `log:` section of a config file, so the binary can set up
+/// its logs before it starts the gateway, which then loads the whole file
+/// and reports every error. A file that cannot be read, or whose `log:`
+/// section has a mistake, gives the defaults here.
+pub fn load_log_settings(path: &Path) -> model::log::LogSettings {
+    let Ok(source) = std::fs::read_to_string(path) else {
+        return model::log::LogSettings::default();
+    };
+    let label = path.display().to_string();
+    // Mistakes elsewhere in the file are not this function's to report.
+    let Some(raw) = sections::read(&source, &mut Diagnostics::new(&label)) else {
+        return model::log::LogSettings::default();
+    };
+    let mut diag = Diagnostics::new(&label);
+    let base_dir = path.parent().unwrap_or(Path::new("."));
+    let settings = compile::log::log_settings(raw.log.as_ref(), base_dir, &mut diag);
+    if diag.has_errors() {
+        return model::log::LogSettings::default();
+    }
+    settings
 }
 
 /// Refuses a reload to `next` that would drop every route `current`

@@ -15,6 +15,7 @@
 //! drain, and [`drain`] tells long-lived streams when it starts.
 //! See ARCHITECTURE.md for the code map and invariants.
 
+pub mod access_log;
 pub mod admin;
 pub mod body;
 pub mod cli;
@@ -30,6 +31,7 @@ pub mod graphql;
 pub mod grpc;
 pub mod layers;
 pub mod limits;
+pub mod logging;
 pub mod observe;
 pub mod pipeline;
 pub mod protos;

@@ -1,6 +1,6 @@
-//! The `gateway` binary: parse the command line, run the library.
+//! The `gateway` binary: parse the command line, set up the logs, run
+//! the library.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -9,14 +9,8 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,hyper=warn".into()),
-        )
-        .with_ansi(colour_on_stdout())
-        .init();
     let cli = gateway::cli::Cli::parse();
+    gateway::logging::init(&cli.log_settings());
     match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -27,12 +21,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Logs (written to standard output) are coloured only for a person at a
-/// terminal, and never with `NO_COLOR` set (no-color.org: present and not
-/// empty); a file or a pipe gets plain text.
-fn colour_on_stdout() -> bool {
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
-    std::io::stdout().is_terminal() && !no_color
 }

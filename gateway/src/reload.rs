@@ -231,6 +231,9 @@ impl Reloader {
         }
         config::check_reload(&config, &old.config, &self.path.display().to_string())?;
         self.warn_if_listeners_moved(&config);
+        if config.log != old.config.log {
+            tracing::warn!("the log: section applies at restart only; logging is unchanged");
+        }
         let version = old.version + 1;
         let next = Snapshot::build(config, version, Some(&old))
             .map_err(|error| ReloadError::Routes(error.to_string()))?;

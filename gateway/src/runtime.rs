@@ -22,11 +22,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::access_log::{AccessLog, WriterGuard};
 use crate::admin::{AdminState, admin_service};
 use crate::config::{self, ConfigErrors};
 use crate::drain::{self, DrainTrigger};
 use crate::layers::gateway_service;
-use crate::observe::Observers;
+use crate::observe::{ExchangeSink, Observers};
 use crate::reload::{
     FileWatch, ReloadError, ReloadOutcome, Reloader, StartAddresses, spawn_triggers,
 };
@@ -50,6 +51,9 @@ pub struct StartOptions {
     pub thread_name: String,
     /// Overrides `server.workers` from the file.
     pub workers: Option<usize>,
+    /// Whether the access log is on when `log.access_log.enabled` is not
+    /// set: off for `serve`, on for `demo`.
+    pub access_log_by_default: bool,
 }
 
 impl StartOptions {
@@ -61,6 +65,7 @@ impl StartOptions {
             watch: true,
             thread_name: "gateway-worker".to_owned(),
             workers: None,
+            access_log_by_default: false,
         }
     }
 
@@ -88,6 +93,11 @@ pub enum StartError {
     Task(String),
     #[error("cannot start the worker threads: {0}")]
     Workers(std::io::Error),
+    #[error("cannot open the access log {target}: {source}")]
+    AccessLog {
+        target: String,
+        source: std::io::Error,
+    },
 }
 
 /// A gateway that is serving.
@@ -102,6 +112,8 @@ pub struct RunningGateway {
     admin_stop: watch::Sender<bool>,
     main_task: JoinHandle<bool>,
     admin_task: JoinHandle<bool>,
+    /// Writes the last access-log records when the gateway stops.
+    access_log: Option<WriterGuard>,
     _watcher: Option<Arc<FileWatch>>,
 }
 
@@ -124,6 +136,9 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
         listen: options.listen.is_none().then_some(config.listen),
         admin: options.admin.is_none().then_some(config.admin),
     };
+    let (access_log, access_log_writer) = start_access_log(&config, &options)?;
+    let mut sinks: Vec<Arc<dyn ExchangeSink>> = Vec::new();
+    sinks.extend(access_log.map(|log| log as Arc<dyn ExchangeSink>));
     let snapshot = Snapshot::build(config, 1, None).map_err(StartError::Snapshot)?;
     let current = Arc::new(ArcSwap::from_pointee(snapshot));
     let listener = bind(listen, backlog)?;
@@ -143,7 +158,7 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
     let workers = WorkerSet::spawn(
         workers_count,
         &options.thread_name,
-        &gateway_service(current, Arc::new(Observers::default())),
+        &gateway_service(current, Arc::new(Observers::new(sinks))),
         settings,
         &workers_stopped,
         &drain,
@@ -185,6 +200,7 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
         admin_stop,
         main_task,
         admin_task,
+        access_log: access_log_writer,
         _watcher: watcher,
     })
 }
@@ -228,10 +244,30 @@ impl RunningGateway {
     /// closes the admin listener.
     pub async fn wait(self) -> bool {
         let main = self.main_task.await.unwrap_or(false);
+        if let Some(access_log) = self.access_log {
+            access_log.close().await;
+        }
         self.admin_stop.send_replace(true);
         let admin = self.admin_task.await.unwrap_or(false);
         main && admin
     }
+}
+
+/// The access log, when `log.access_log.enabled` (or, unset, the
+/// command's default) turns it on: its sink and its writer's guard.
+fn start_access_log(
+    config: &config::GatewayConfig,
+    options: &StartOptions,
+) -> Result<(Option<Arc<AccessLog>>, Option<WriterGuard>), StartError> {
+    let settings = &config.log.access_log;
+    if !settings.enabled.unwrap_or(options.access_log_by_default) {
+        return Ok((None, None));
+    }
+    let (log, guard) = AccessLog::start(settings).map_err(|source| StartError::AccessLog {
+        target: settings.target.to_string(),
+        source,
+    })?;
+    Ok((Some(log), Some(guard)))
 }
 
 /// After the main listener closed: end the long-lived streams, stop the

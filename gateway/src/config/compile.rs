@@ -15,6 +15,7 @@ mod connections;
 mod graphql;
 mod grpc;
 mod headers;
+pub(crate) mod log;
 mod propagation;
 mod proxy;
 mod routes;
@@ -75,6 +76,7 @@ pub(crate) fn compile(
     let protos = grpc_section.map(|section| section.descriptors);
     let routes_declared_empty = raw.routes_declared_empty;
     let hash = graphql::hash_with_manifest(hash, graphql.as_ref());
+    let log = log::log_settings(raw.log.as_ref(), base_dir, diag);
     if diag.has_errors() {
         return None;
     }
@@ -90,6 +92,7 @@ pub(crate) fn compile(
         proto_files,
         protos,
         routes_declared_empty,
+        log,
     })
 }
 

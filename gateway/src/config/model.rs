@@ -25,6 +25,7 @@ pub use graphql::{
     graphiql_assets_path,
 };
 pub use propagation::{HeaderRule, MANAGED_HEADERS, Propagation, is_managed};
+pub mod log;
 
 /// A whole routes.yaml, compiled.
 #[derive(Debug, Clone)]
@@ -57,6 +58,8 @@ pub struct GatewayConfig {
     pub protos: Option<DescriptorSet>,
     /// The file says `routes: []`: a reload may then drop every route.
     pub routes_declared_empty: bool,
+    /// `log:`: general logs and the access log, read at start.
+    pub log: log::LogSettings,
 }
 
 /// Listener-wide settings.

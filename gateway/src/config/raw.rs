@@ -45,6 +45,8 @@ pub(crate) struct RawConfig {
     pub graphql: Option<Spanned<super::raw_graphql::RawGraphql>>,
     /// `propagate:` (header propagation for composition and GraphQL).
     pub propagate: Option<RawPropagation>,
+    /// `log:` (see `raw_log`).
+    pub log: Option<super::raw_log::RawLog>,
 }
 
 /// One backend as written: its name (the mapping key) and its settings,

@@ -26,6 +26,7 @@ pub(crate) const SECTIONS: &[&str] = &[
     "grpc",
     "graphql",
     "propagate",
+    "log",
 ];
 
 /// Parses `source` and deserialises every section that can be. Returns
@@ -54,6 +55,7 @@ fn read_section(raw: &mut RawConfig, key: &MarkedScalarNode, value: &Node, diag:
         "grpc" => raw.grpc = deserialize(value, "grpc", diag),
         "graphql" => raw.graphql = deserialize(value, "graphql", diag),
         "propagate" => raw.propagate = deserialize(value, "propagate", diag),
+        "log" => raw.log = deserialize(value, "log", diag),
         other => diag.error(
             key.span(),
             format!(

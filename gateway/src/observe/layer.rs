@@ -77,7 +77,7 @@ where
             })
         });
         Either::Right(ObservedFuture {
-            inner: self.inner.call(request),
+            inner: Some(self.inner.call(request)),
             exchange: Some(exchange),
         })
     }
@@ -86,14 +86,18 @@ where
 pin_project_lite::pin_project! {
     /// The inner service's future; wraps the response body when it comes.
     pub struct ObservedFuture<F> {
+        // `None` only once dropped: the request's work is dropped first,
+        // so that the upstream attempts it abandons are in the record.
         #[pin]
-        inner: F,
+        inner: Option<F>,
         exchange: Option<Arc<Exchange>>,
     }
 
     impl<F> PinnedDrop for ObservedFuture<F> {
         fn drop(this: Pin<&mut Self>) {
-            if let Some(exchange) = this.project().exchange.take() {
+            let mut this = this.project();
+            if let Some(exchange) = this.exchange.take() {
+                this.inner.set(None);
                 let status = StatusCode::from_u16(CLIENT_CLOSED_REQUEST)
                     .unwrap_or(StatusCode::BAD_REQUEST);
                 finish(&exchange, status, None, 0, ExchangeEnd::Aborted);
@@ -110,7 +114,10 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = ready!(this.inner.poll(cx));
+        let Some(inner) = this.inner.as_pin_mut() else {
+            return Poll::Pending;
+        };
+        let result = ready!(inner.poll(cx));
         let Some(exchange) = this.exchange.take() else {
             return Poll::Ready(result);
         };

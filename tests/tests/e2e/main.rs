@@ -6,6 +6,7 @@
 // covers the helpers they call).
 #![allow(clippy::unwrap_used)]
 
+mod access_log;
 mod compare_smoke;
 mod compose_caching;
 mod compose_failures;

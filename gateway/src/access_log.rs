@@ -1,0 +1,78 @@
+//! The access log: one record per request, written when the response body
+//! ends or is aborted (an [`ExchangeSink`] on the observation seam).
+//!
+//! A record is formatted on the request's worker thread (a JSON object or
+//! a text line, see `record`) and handed to a bounded queue; a thread of
+//! its own writes it (see `writer`). A slow disk fills the queue, and a
+//! full queue drops records and counts them ([`AccessLog::dropped`]),
+//! rather than slowing requests. The log belongs to one running gateway;
+//! [`WriterGuard::close`] writes what is queued when the gateway stops.
+//!
+//! Fields and layouts: docs/observability.md, "Access log".
+
+mod record;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+use std::io;
+use std::sync::Arc;
+
+pub use writer::{DroppedRecords, WriterGuard};
+
+use crate::config::model::log::{AccessLogSettings, LogFormat};
+use crate::observe::{Exchange, ExchangeSink, Finished};
+use record::Record;
+use writer::RecordQueue;
+
+/// Room for a typical record, so formatting one allocates once.
+const RECORD_CAPACITY: usize = 512;
+
+/// The access-log sink of one running gateway.
+#[derive(Debug)]
+pub struct AccessLog {
+    format: LogFormat,
+    queue: RecordQueue,
+}
+
+impl AccessLog {
+    /// Opens the log's target and starts its writer thread. Keep the
+    /// guard for as long as the gateway serves.
+    pub fn start(settings: &AccessLogSettings) -> io::Result<(Arc<AccessLog>, WriterGuard)> {
+        let sink = writer::open(&settings.target)?;
+        Ok(Self::over(sink, settings.format, settings.buffer_records))
+    }
+
+    /// An access log writing to `sink`, queuing `capacity` records.
+    fn over(
+        sink: Box<dyn io::Write + Send>,
+        format: LogFormat,
+        capacity: usize,
+    ) -> (Arc<AccessLog>, WriterGuard) {
+        let (queue, guard) = RecordQueue::start(sink, capacity);
+        (Arc::new(AccessLog { format, queue }), guard)
+    }
+
+    /// Records dropped so far because the writer fell behind.
+    pub fn dropped(&self) -> u64 {
+        self.queue.dropped().get()
+    }
+
+    /// A handle on the dropped-records count, for the metrics.
+    pub fn dropped_records(&self) -> DroppedRecords {
+        self.queue.dropped()
+    }
+}
+
+impl ExchangeSink for AccessLog {
+    fn on_finish(&self, exchange: &Exchange, finished: &Finished) {
+        let record = Record::of(exchange, finished);
+        let mut line = Vec::with_capacity(RECORD_CAPACITY);
+        match self.format {
+            LogFormat::Json => record.write_json(&mut line),
+            LogFormat::Text => record.write_text(&mut line),
+        }
+        self.queue.push(&line);
+    }
+}

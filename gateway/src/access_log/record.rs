@@ -1,0 +1,203 @@
+//! One access-log record: what a finished [`Exchange`] looked like, and
+//! its two renderings, a JSON object and a text line (the layouts are
+//! documented in docs/observability.md; the tests pin them).
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use crate::observe::{Exchange, ExchangeEnd, Finished, UpstreamSummary};
+
+/// The fields of one record, borrowed from the exchange.
+#[derive(Debug)]
+pub(super) struct Record<'a> {
+    /// When the request arrived.
+    pub time: SystemTime,
+    pub request_id: &'a str,
+    pub trace_id: Option<&'a str>,
+    pub client: IpAddr,
+    pub method: &'a str,
+    /// Without the query.
+    pub path: &'a str,
+    pub route: Option<&'a str>,
+    pub status: u16,
+    pub error_code: Option<&'a str>,
+    pub upstream: UpstreamSummary,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub duration: Duration,
+    pub user_agent: Option<&'a [u8]>,
+    pub end: ExchangeEnd,
+}
+
+impl<'a> Record<'a> {
+    /// The record of `exchange`, finished as `finished`, now.
+    pub fn of(exchange: &'a Exchange, finished: &'a Finished) -> Self {
+        Self {
+            time: exchange.started_at,
+            request_id: exchange.request_id.as_str(),
+            trace_id: exchange.trace_id(),
+            client: exchange.client.ip,
+            method: exchange.method.as_str(),
+            path: &exchange.path,
+            route: exchange.route().map(|route| route.name.as_str()),
+            status: finished.status.as_u16(),
+            error_code: finished.error_code,
+            upstream: exchange.upstream(),
+            bytes_in: exchange.bytes_in(),
+            bytes_out: finished.bytes_out,
+            duration: exchange.started.elapsed(),
+            user_agent: exchange.user_agent.as_ref().map(|agent| agent.as_bytes()),
+            end: finished.end,
+        }
+    }
+
+    /// One JSON object and a newline. Absent values are `null`.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let last = self.upstream.last.as_ref();
+        let json = JsonRecord {
+            time: timestamp(self.time),
+            request_id: self.request_id,
+            trace_id: self.trace_id,
+            client_address: self.client,
+            method: self.method,
+            path: self.path,
+            route: self.route,
+            status: self.status,
+            error_code: self.error_code,
+            upstream_backend: last.map(|record| &*record.backend),
+            upstream_endpoint: last.map(|record| &*record.endpoint),
+            upstream_status: last.and_then(|record| record.status.map(|s| s.as_u16())),
+            upstream_attempts: self.upstream.attempts,
+            bytes_in: self.bytes_in,
+            bytes_out: self.bytes_out,
+            duration_ms: millis(self.duration),
+            upstream_duration_ms: (self.upstream.attempts > 0).then(|| millis(self.upstream.total)),
+            user_agent: self.user_agent.map(String::from_utf8_lossy),
+            end: end_word(self.end),
+        };
+        // Serialising plain strings and numbers into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, &json);
+        out.push(b'\n');
+    }
+
+    /// One text line (fields separated by one space, `-` for an absent
+    /// value, quoted fields in `"`):
+    ///
+    /// `TIME CLIENT REQUEST_ID TRACE_ID "METHOD PATH" STATUS ERROR_CODE
+    /// BYTES_IN BYTES_OUT DURATION_MS "ROUTE" UPSTREAM_BACKEND
+    /// UPSTREAM_ENDPOINT UPSTREAM_STATUS UPSTREAM_ATTEMPTS
+    /// UPSTREAM_DURATION_MS END "USER_AGENT"`
+    pub fn write_text(&self, out: &mut Vec<u8>) {
+        let last = self.upstream.last.as_ref();
+        let _ = write!(out, "{} {} ", timestamp(self.time), self.client);
+        token(out, Some(self.request_id.as_bytes()));
+        token(out, self.trace_id.map(str::as_bytes));
+        out.push(b'"');
+        escape(out, self.method.as_bytes(), b'"');
+        out.push(b' ');
+        escape(out, self.path.as_bytes(), b'"');
+        out.extend_from_slice(b"\" ");
+        let _ = write!(out, "{} ", self.status);
+        token(out, self.error_code.map(str::as_bytes));
+        let _ = write!(
+            out,
+            "{} {} {:.3} ",
+            self.bytes_in,
+            self.bytes_out,
+            millis(self.duration)
+        );
+        quoted(out, self.route.map(str::as_bytes));
+        token(out, last.map(|record| record.backend.as_bytes()));
+        token(out, last.map(|record| record.endpoint.as_bytes()));
+        match last.and_then(|record| record.status) {
+            Some(status) => _ = write!(out, "{} ", status.as_u16()),
+            None => out.extend_from_slice(b"- "),
+        }
+        let _ = write!(out, "{} ", self.upstream.attempts);
+        if self.upstream.attempts > 0 {
+            let _ = write!(out, "{:.3} ", millis(self.upstream.total));
+        } else {
+            out.extend_from_slice(b"- ");
+        }
+        let _ = write!(out, "{} ", end_word(self.end));
+        quoted(out, self.user_agent);
+        out.pop();
+        out.push(b'\n');
+    }
+}
+
+#[derive(Serialize)]
+struct JsonRecord<'a> {
+    time: String,
+    request_id: &'a str,
+    trace_id: Option<&'a str>,
+    client_address: IpAddr,
+    method: &'a str,
+    path: &'a str,
+    route: Option<&'a str>,
+    status: u16,
+    error_code: Option<&'a str>,
+    upstream_backend: Option<&'a str>,
+    upstream_endpoint: Option<&'a str>,
+    upstream_status: Option<u16>,
+    upstream_attempts: u32,
+    bytes_in: u64,
+    bytes_out: u64,
+    duration_ms: f64,
+    upstream_duration_ms: Option<f64>,
+    user_agent: Option<std::borrow::Cow<'a, str>>,
+    end: &'static str,
+}
+
+/// RFC 3339 in UTC with milliseconds: `2026-11-30T13:33:42.123Z`.
+fn timestamp(time: SystemTime) -> String {
+    DateTime::<Utc>::from(time).to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Milliseconds with microsecond precision.
+fn millis(duration: Duration) -> f64 {
+    (duration.as_micros() as f64) / 1000.0
+}
+
+fn end_word(end: ExchangeEnd) -> &'static str {
+    match end {
+        ExchangeEnd::Completed => "completed",
+        ExchangeEnd::Aborted => "aborted",
+    }
+}
+
+/// An unquoted field and its separating space: `-` when absent; spaces,
+/// quotes, backslashes and bytes outside printable ASCII as `\xHH`.
+fn token(out: &mut Vec<u8>, value: Option<&[u8]>) {
+    match value {
+        Some(value) if !value.is_empty() => escape(out, value, b' '),
+        _ => out.push(b'-'),
+    }
+    out.push(b' ');
+}
+
+/// A field in double quotes and its separating space; `"-"` when absent.
+fn quoted(out: &mut Vec<u8>, value: Option<&[u8]>) {
+    out.push(b'"');
+    match value {
+        Some(value) if !value.is_empty() => escape(out, value, b'"'),
+        _ => out.push(b'-'),
+    }
+    out.extend_from_slice(b"\" ");
+}
+
+/// Copies `value`, writing `\xHH` for `also`, `"`, `\` and any byte
+/// outside printable ASCII, so a field never breaks the line's layout.
+fn escape(out: &mut Vec<u8>, value: &[u8], also: u8) {
+    for &byte in value {
+        if byte == also || byte == b'"' || byte == b'\\' || !(0x20..0x7f).contains(&byte) {
+            let _ = write!(out, "\\x{byte:02X}");
+        } else {
+            out.push(byte);
+        }
+    }
+}

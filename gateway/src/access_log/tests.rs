@@ -1,0 +1,263 @@
+//! The record layouts, field by field, and the writer's bound: a full
+//! queue drops records and counts them, and closing writes the rest.
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, SystemTime};
+
+use http::{Method, Request, StatusCode};
+use serde_json::Value;
+
+use super::AccessLog;
+use super::record::Record;
+use super::writer::RateLimitedWarning;
+use crate::config::model::log::LogFormat;
+use crate::context::{ClientIp, RequestId};
+use crate::observe::{Exchange, ExchangeEnd, ExchangeSink, Finished, Observers, UpstreamRecord};
+
+/// 2026-11-30T13:33:42.123Z
+const TIME: Duration = Duration::from_millis(1_796_045_622_123);
+
+const ROUTES: &str = r#"
+backends:
+  orders: { url: "http://127.0.0.1:3001" }
+routes:
+  - path: /v1/orders/{id}
+    method: GET
+    backend: orders
+"#;
+
+/// An exchange for `GET /v1/orders/ord_1` from 203.0.113.7, routed, with
+/// two upstream attempts (the first refused, the second answered 200).
+fn routed_exchange() -> Exchange {
+    let exchange = exchange_for("/v1/orders/ord_1", Some("curl/8.5.0"));
+    let config = crate::config::load_str(ROUTES, "routes.yaml").expect("config");
+    exchange.set_route(Arc::clone(&config.routes[0]));
+    exchange.set_trace_id("4bf92f3577b34da6a3ce929d0e0e4736");
+    exchange.add_bytes_in(17);
+    for (status, millis) in [(None, 1), (Some(StatusCode::OK), 11)] {
+        exchange.record_upstream(UpstreamRecord {
+            backend: Arc::from("orders"),
+            endpoint: Arc::from("http://127.0.0.1:3001"),
+            status,
+            duration: Duration::from_micros(millis * 1000 + 500),
+        });
+    }
+    exchange
+}
+
+fn exchange_for(path: &str, user_agent: Option<&str>) -> Exchange {
+    let mut request = Request::builder().method(Method::GET).uri(path);
+    if let Some(agent) = user_agent {
+        request = request.header("user-agent", agent);
+    }
+    let mut request = request.body(()).expect("request");
+    request
+        .extensions_mut()
+        .insert(RequestId(Arc::from("req-1")));
+    request
+        .extensions_mut()
+        .insert(ClientIp::direct(SocketAddr::from(([203, 0, 113, 7], 5555))));
+    Exchange::begin(&request, Arc::new(Observers::default()))
+}
+
+fn finished(status: StatusCode, code: Option<&'static str>, end: ExchangeEnd) -> Finished {
+    Finished {
+        status,
+        error_code: code,
+        bytes_out: 312,
+        end,
+    }
+}
+
+/// The record with a fixed time and duration.
+fn record<'a>(exchange: &'a Exchange, finished: &'a Finished) -> Record<'a> {
+    let mut record = Record::of(exchange, finished);
+    record.time = SystemTime::UNIX_EPOCH + TIME;
+    record.duration = Duration::from_micros(12_345);
+    record
+}
+
+fn text(record: &Record<'_>) -> String {
+    let mut out = Vec::new();
+    record.write_text(&mut out);
+    String::from_utf8(out).expect("ASCII")
+}
+
+fn json(record: &Record<'_>) -> Value {
+    let mut out = Vec::new();
+    record.write_json(&mut out);
+    assert_eq!(out.last(), Some(&b'\n'));
+    assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
+    serde_json::from_slice(&out).expect("one JSON object")
+}
+
+#[test]
+fn a_text_line_has_the_documented_layout() {
+    let exchange = routed_exchange();
+    let finished = finished(StatusCode::OK, None, ExchangeEnd::Completed);
+    assert_eq!(
+        text(&record(&exchange, &finished)),
+        "2026-11-30T13:33:42.123Z 203.0.113.7 req-1 4bf92f3577b34da6a3ce929d0e0e4736 \
+         \"GET /v1/orders/ord_1\" 200 - 17 312 12.345 \"GET /v1/orders/{id}\" orders \
+         http://127.0.0.1:3001 200 2 13.000 completed \"curl/8.5.0\"\n"
+    );
+}
+
+#[test]
+fn a_json_record_has_every_field() {
+    let exchange = routed_exchange();
+    let finished = finished(StatusCode::OK, None, ExchangeEnd::Completed);
+    let record = json(&record(&exchange, &finished));
+    let expected = serde_json::json!({
+        "time": "2026-11-30T13:33:42.123Z",
+        "request_id": "req-1",
+        "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+        "client_address": "203.0.113.7",
+        "method": "GET",
+        "path": "/v1/orders/ord_1",
+        "route": "GET /v1/orders/{id}",
+        "status": 200,
+        "error_code": null,
+        "upstream_backend": "orders",
+        "upstream_endpoint": "http://127.0.0.1:3001",
+        "upstream_status": 200,
+        "upstream_attempts": 2,
+        "bytes_in": 17,
+        "bytes_out": 312,
+        "duration_ms": 12.345,
+        "upstream_duration_ms": 13.0,
+        "user_agent": "curl/8.5.0",
+        "end": "completed",
+    });
+    assert_eq!(record, expected);
+}
+
+#[test]
+fn an_unrouted_request_has_dashes_in_text_and_nulls_in_json() {
+    let exchange = exchange_for("/nowhere", None);
+    let finished = finished(
+        StatusCode::NOT_FOUND,
+        Some("NO_ROUTE"),
+        ExchangeEnd::Completed,
+    );
+    let record = record(&exchange, &finished);
+    assert_eq!(
+        text(&record),
+        "2026-11-30T13:33:42.123Z 203.0.113.7 req-1 - \"GET /nowhere\" 404 NO_ROUTE 0 312 \
+         12.345 \"-\" - - - 0 - completed \"-\"\n"
+    );
+    let json = json(&record);
+    for absent in [
+        "trace_id",
+        "route",
+        "upstream_backend",
+        "upstream_endpoint",
+        "upstream_status",
+        "upstream_duration_ms",
+        "user_agent",
+    ] {
+        assert_eq!(json[absent], Value::Null, "{absent}");
+    }
+    assert_eq!(json["error_code"], "NO_ROUTE");
+    assert_eq!(json["upstream_attempts"], 0);
+}
+
+#[test]
+fn a_field_never_breaks_the_text_layout() {
+    let exchange = exchange_for("/a\"b", Some("evil\" agent\\ \u{e9}"));
+    let finished = finished(StatusCode::OK, None, ExchangeEnd::Aborted);
+    let line = text(&record(&exchange, &finished));
+    assert!(line.contains(r#""GET /a\x22b""#), "{line}");
+    assert!(
+        line.ends_with("aborted \"evil\\x22 agent\\x5C \\xC3\\xA9\"\n"),
+        "{line}"
+    );
+    assert_eq!(line.matches('\n').count(), 1);
+    // The JSON record keeps the agent as text.
+    let json = json(&record(&exchange, &finished));
+    assert_eq!(json["user_agent"], "evil\" agent\\ \u{e9}");
+    assert_eq!(json["end"], "aborted");
+}
+
+/// Whether the gate is open, and what was written through it.
+type Gate = (Mutex<(bool, Vec<u8>)>, Condvar);
+
+/// A writer that blocks until released, then keeps what it is given.
+#[derive(Clone, Default)]
+struct GatedWriter {
+    state: Arc<Gate>,
+}
+
+impl GatedWriter {
+    fn open(&self) {
+        let (lock, gate) = &*self.state;
+        lock.lock().expect("lock").0 = true;
+        gate.notify_all();
+    }
+
+    fn lines(&self) -> usize {
+        let (lock, _) = &*self.state;
+        let written = &lock.lock().expect("lock").1;
+        written.iter().filter(|&&b| b == b'\n').count()
+    }
+}
+
+impl Write for GatedWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let (lock, gate) = &*self.state;
+        let mut state = gate
+            .wait_while(lock.lock().expect("lock"), |(open, _)| !*open)
+            .expect("lock");
+        state.1.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn log_records(log: &AccessLog, count: usize) {
+    let exchange = routed_exchange();
+    let finished = finished(StatusCode::OK, None, ExchangeEnd::Completed);
+    for _ in 0..count {
+        log.on_finish(&exchange, &finished);
+    }
+}
+
+#[test]
+fn a_full_queue_drops_records_and_counts_them() {
+    let sink = GatedWriter::default();
+    let (log, guard) = AccessLog::over(Box::new(sink.clone()), LogFormat::Json, 2);
+    // The writer thread holds at most one record while blocked, and the
+    // queue two more: of ten, at least seven are dropped, without waiting.
+    log_records(&log, 10);
+    let dropped = log.dropped();
+    assert!(dropped >= 7, "dropped {dropped}");
+    assert_eq!(log.dropped_records().get(), dropped);
+    sink.open();
+    drop(guard);
+    assert_eq!(sink.lines() as u64 + dropped, 10);
+}
+
+#[test]
+fn closing_the_writer_writes_every_queued_record() {
+    let sink = GatedWriter::default();
+    let (log, guard) = AccessLog::over(Box::new(sink.clone()), LogFormat::Text, 100);
+    log_records(&log, 5);
+    sink.open();
+    drop(guard);
+    assert_eq!(sink.lines(), 5);
+    assert_eq!(log.dropped(), 0);
+}
+
+#[test]
+fn a_growing_count_is_warned_about_once_per_period() {
+    let warning = RateLimitedWarning::default();
+    assert!(!warning.due(0), "nothing dropped, nothing to say");
+    assert!(warning.due(3));
+    assert!(!warning.due(3), "no news");
+    assert!(!warning.due(9), "within the period: quiet");
+}
