@@ -26,7 +26,7 @@ use crate::admin::{AdminState, admin_service};
 use crate::config::{self, ConfigErrors};
 use crate::drain::{self, DrainTrigger};
 use crate::layers::gateway_service;
-use crate::observe::Observers;
+use crate::observe::observers_for;
 use crate::reload::{
     FileWatch, ReloadError, ReloadOutcome, Reloader, StartAddresses, spawn_triggers,
 };
@@ -124,6 +124,7 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
         listen: options.listen.is_none().then_some(config.listen),
         admin: options.admin.is_none().then_some(config.admin),
     };
+    let observers = Arc::new(observers_for(&config));
     let snapshot = Snapshot::build(config, 1, None).map_err(|c| StartError::Routes(c.len()))?;
     let current = Arc::new(ArcSwap::from_pointee(snapshot));
     let listener = bind(listen, backlog)?;
@@ -143,7 +144,7 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
     let workers = WorkerSet::spawn(
         workers_count,
         &options.thread_name,
-        &gateway_service(current, Arc::new(Observers::default())),
+        &gateway_service(current, Arc::clone(&observers)),
         settings,
         &workers_stopped,
         &drain,
@@ -153,6 +154,7 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
         reloader,
         draining: Default::default(),
         workers: workers.load(),
+        metrics: observers.metrics().cloned(),
     });
     let (shutdown, requested) = watch::channel(false);
     let accepting = async move {

@@ -37,6 +37,21 @@ pub struct GatewayConfig {
     pub proto_files: Vec<std::path::PathBuf>,
     /// The file says `routes: []`: a reload may then drop every route.
     pub routes_declared_empty: bool,
+    /// `metrics:` (read at start).
+    pub metrics: MetricsSettings,
+}
+
+/// `metrics:`: the Prometheus endpoint on the admin listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsSettings {
+    /// Count and serve `GET /metrics` (default on).
+    pub enabled: bool,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
 }
 
 /// Listener-wide settings.

@@ -41,6 +41,14 @@ pub(crate) struct RawConfig {
     /// `grpc:` (see `raw_grpc`).
     pub grpc: Option<super::raw_grpc::RawGrpc>,
     pub graphql: Option<Spanned<super::raw_graphql::RawGraphql>>,
+    pub metrics: Option<RawMetrics>,
+}
+
+/// `metrics:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMetrics {
+    pub enabled: Option<bool>,
 }
 
 /// One backend as written: its name (the mapping key) and its settings,
