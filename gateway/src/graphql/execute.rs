@@ -33,6 +33,8 @@ pub struct ExecutionOptions {
     pub request_id: String,
     /// The forwarding headers every subgraph request carries.
     pub forwarding: Option<std::sync::Arc<http::HeaderMap>>,
+    /// Subgraph fetch durations go here, when metrics are on.
+    pub metrics: Option<std::sync::Arc<crate::observe::metrics::Metrics>>,
 }
 
 /// The state of one execution, shared by concurrent fetches.

@@ -20,7 +20,7 @@ use super::request::{self, response_media_type, wants_html};
 use super::response::Projection;
 use super::service::GraphqlService;
 use super::supergraph::Supergraph;
-use super::{graphiql, introspection, subscribe};
+use super::{graphiql, introspection, metrics, subscribe};
 use crate::body::{self, GatewayBody};
 use crate::context::RequestContext;
 use crate::edge_error::GatewayError;
@@ -75,7 +75,10 @@ pub async fn handle(
         return Ok(subscribe::transport_ws::accept(request, ctx));
     }
     let event_stream = subscribe::sse::wants_event_stream(&request);
-    let reject = |error: RequestError| error.into_gateway_error(media);
+    let reject = |error: RequestError| {
+        metrics::request_error(&ctx, &error);
+        error.into_gateway_error(media)
+    };
     let supergraph = service
         .current()
         .ok_or_else(|| reject(RequestError::NotReady))?;
@@ -91,6 +94,7 @@ pub async fn handle(
         return Err(reject(RequestError::MutationOverGet));
     }
     if event_stream {
+        metrics::operation(&ctx, &prepared);
         return serve_event_stream(supergraph, prepared, settings, &ctx)
             .await
             .map_err(reject);
@@ -100,6 +104,7 @@ pub async fn handle(
             "subscriptions are served over WebSocket (graphql-transport-ws) or SSE (Accept: text/event-stream)".to_owned(),
         )));
     }
+    metrics::operation(&ctx, &prepared);
     let (data, errors) = run(&supergraph, &prepared, settings, &ctx)
         .await
         .map_err(reject)?;
@@ -118,6 +123,7 @@ async fn serve_event_stream(
             expose_subgraph_errors: settings.expose_subgraph_errors,
             request_id: ctx.request_id.as_str().to_owned(),
             forwarding: ctx.forwarding.clone(),
+            metrics: metrics::of(ctx).cloned(),
         };
         subscribe::start(supergraph, std::sync::Arc::new(prepared), options).await?
     } else {
@@ -156,9 +162,12 @@ pub(crate) async fn run(
         expose_subgraph_errors: settings.expose_subgraph_errors,
         request_id: ctx.request_id.as_str().to_owned(),
         forwarding: ctx.forwarding.clone(),
+        metrics: metrics::of(ctx).cloned(),
     };
     let (merged, errors) = execute_plan(supergraph, plan, &prepared.variables, &options).await;
-    shape(supergraph, prepared, &merged, errors)
+    let shaped = shape(supergraph, prepared, &merged, errors)?;
+    metrics::errors(ctx, &shaped.1);
+    Ok(shaped)
 }
 
 /// Shapes a merged data tree into the client's response data.

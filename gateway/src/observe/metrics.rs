@@ -262,29 +262,6 @@ impl Metrics {
         self.streams.open(kind)
     }
 
-    /// A composition call's cache lookup.
-    pub fn compose_call_cache(&self, route: &str, call: &str, hit: bool) {
-        self.compose
-            .call_cache
-            .get_or_create(&CallCacheLabels {
-                route: Arc::from(route),
-                call: Arc::from(call),
-                result: hit_or_miss(hit),
-            })
-            .inc();
-    }
-
-    /// A composition call joined an identical call in flight.
-    pub fn compose_coalesced(&self, route: &str, call: &str) {
-        self.compose
-            .coalesced
-            .get_or_create(&CallLabels {
-                route: Arc::from(route),
-                call: Arc::from(call),
-            })
-            .inc();
-    }
-
     /// A composed-response cache lookup.
     pub fn compose_response_cache(&self, route: &str, hit: bool) {
         self.compose
@@ -341,6 +318,50 @@ impl Metrics {
                 subgraph: Arc::from(subgraph),
             })
             .observe(duration);
+    }
+}
+
+/// One composition call's counters: its route and call names, resolved
+/// once per call.
+#[derive(Debug, Clone)]
+pub struct ComposeCallMetrics {
+    metrics: Arc<Metrics>,
+    route: Arc<str>,
+    call: Arc<str>,
+}
+
+impl ComposeCallMetrics {
+    pub fn new(metrics: &Arc<Metrics>, route: &str, call: &str) -> Self {
+        Self {
+            metrics: Arc::clone(metrics),
+            route: Arc::from(route),
+            call: Arc::from(call),
+        }
+    }
+
+    /// The call's cache lookup.
+    pub fn cache_lookup(&self, hit: bool) {
+        self.metrics
+            .compose
+            .call_cache
+            .get_or_create(&CallCacheLabels {
+                route: Arc::clone(&self.route),
+                call: Arc::clone(&self.call),
+                result: hit_or_miss(hit),
+            })
+            .inc();
+    }
+
+    /// The call joined an identical call in flight.
+    pub fn coalesced(&self) {
+        self.metrics
+            .compose
+            .coalesced
+            .get_or_create(&CallLabels {
+                route: Arc::clone(&self.route),
+                call: Arc::clone(&self.call),
+            })
+            .inc();
     }
 }
 

@@ -236,6 +236,7 @@ async fn run_operation(
     let last = match result {
         Ok(()) => json!({ "type": "complete", "id": id }),
         Err(error) => {
+            crate::graphql::metrics::request_error(&ctx, &error);
             let payload = error.graphql_errors();
             json!({ "type": "error", "id": id, "payload": payload })
         }
@@ -253,6 +254,7 @@ async fn stream_operation(
     let supergraph = service.current().ok_or(RequestError::NotReady)?;
     service.persisted.resolve(&mut request)?;
     let prepared = prepare(service, &supergraph, &request).await?;
+    crate::graphql::metrics::operation(ctx, &prepared);
     if prepared.kind != OperationKind::Subscription {
         let (data, errors) = run(&supergraph, &prepared, &service.settings, ctx).await?;
         let payload = if errors.is_empty() {
@@ -271,6 +273,7 @@ async fn stream_operation(
         expose_subgraph_errors: service.settings.expose_subgraph_errors,
         request_id: ctx.request_id.as_str().to_owned(),
         forwarding: ctx.forwarding.clone(),
+        metrics: crate::graphql::metrics::of(ctx).cloned(),
     };
     let mut events =
         crate::graphql::subscribe::start(supergraph, Arc::new(prepared), options).await?;
