@@ -5,6 +5,7 @@ pub mod compare;
 pub mod federation;
 pub mod federation_cases;
 pub mod gateway;
+pub mod metrics;
 pub mod grpc;
 pub mod mocks;
 pub mod raw;

@@ -106,7 +106,7 @@ mod tests {
         encode(&mut text, &registry).expect("encode");
         assert!(text.contains("d_seconds_bucket{le=\"0.005\"} 1\n"), "{text}");
         assert!(text.contains("d_seconds_bucket{le=\"0.01\"} 2\n"), "{text}");
-        assert!(text.contains("d_seconds_bucket{le=\"10.0\"} 2\n"), "{text}");
+        assert!(text.contains("d_seconds_bucket{le=\"10\"} 2\n"), "{text}");
         assert!(text.contains("d_seconds_bucket{le=\"+Inf\"} 3\n"), "{text}");
         assert!(text.contains("d_seconds_sum 60.013\n"), "{text}");
         assert!(text.contains("d_seconds_count 3\n"), "{text}");
