@@ -43,13 +43,18 @@ fn bench_observe(c: &mut Criterion) {
     let mut group = c.benchmark_group("observe_one_request");
     for (name, observers) in [
         ("off", Observers::default()),
-        ("metrics", Observers::default().with_metrics(Arc::new(Metrics::new()))),
+        (
+            "metrics",
+            Observers::default().with_metrics(Arc::new(Metrics::new())),
+        ),
     ] {
         let mut service = ObserveLayer::new(Arc::new(observers)).layer(handler.clone());
         group.bench_function(name, |b| {
             b.iter(|| {
                 runtime.block_on(async {
-                    let request = Request::get("/orders").body(body::empty()).expect("request");
+                    let request = Request::get("/orders")
+                        .body(body::empty())
+                        .expect("request");
                     let response = service.ready().await.expect("ready").call(request).await;
                     let response = response.expect("response");
                     black_box(response.into_body().collect().await.expect("body"));

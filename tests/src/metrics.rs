@@ -72,7 +72,10 @@ impl Metrics {
                 other => panic!("{name} is not a histogram: {other:?}"),
             })
             .sum();
-        assert_eq!(count, infinite, "{name}{labels:?}: _count is the +Inf bucket");
+        assert_eq!(
+            count, infinite,
+            "{name}{labels:?}: _count is the +Inf bucket"
+        );
         count
     }
 }

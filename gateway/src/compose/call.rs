@@ -57,7 +57,13 @@ pub fn start_call(
     let counted = env
         .metrics
         .map(|(metrics, route)| ComposeCallMetrics::new(metrics, route, &spec.name));
-    async move { (index, complete(key, cache, coalescer, fetching, counted).await) }.boxed()
+    async move {
+        (
+            index,
+            complete(key, cache, coalescer, fetching, counted).await,
+        )
+    }
+    .boxed()
 }
 
 /// Cache, then coalesce, then fetch; stores what the cache may keep.

@@ -69,7 +69,8 @@ impl Observers {
 
     /// Adds `metrics` as a sink and as [`Self::metrics`].
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
-        self.sinks.push(Arc::clone(&metrics) as Arc<dyn ExchangeSink>);
+        self.sinks
+            .push(Arc::clone(&metrics) as Arc<dyn ExchangeSink>);
         self.metrics = Some(metrics);
         self
     }

@@ -41,9 +41,20 @@ async fn composition_cache_lookups_are_counted_per_route_and_call() {
     let metrics = scrape(&gw).await;
     let response_cache = |result| [("route", DETAILS_ROUTE), ("result", result)];
     let name = "gateway_compose_response_cache_lookups_total";
-    assert_eq!(metrics.value(name, &response_cache("miss")), 2.0, "{}", metrics.text);
+    assert_eq!(
+        metrics.value(name, &response_cache("miss")),
+        2.0,
+        "{}",
+        metrics.text
+    );
     assert_eq!(metrics.value(name, &response_cache("hit")), 1.0);
-    let payment = |result| [("route", DETAILS_ROUTE), ("call", "payment"), ("result", result)];
+    let payment = |result| {
+        [
+            ("route", DETAILS_ROUTE),
+            ("call", "payment"),
+            ("result", result),
+        ]
+    };
     let name = "gateway_compose_call_cache_lookups_total";
     assert_eq!(metrics.value(name, &payment("miss")), 1.0);
     assert_eq!(metrics.value(name, &payment("hit")), 1.0);
@@ -103,7 +114,10 @@ async fn graphql_operations_caches_errors_and_subgraph_fetches_are_counted() {
     assert_eq!(metrics.value(lookups, &cache("operation", "hit")), 1.0);
     assert_eq!(metrics.value(lookups, &cache("plan", "miss")), 1.0);
     let validation = [("code", "GRAPHQL_VALIDATION_FAILED")];
-    assert_eq!(metrics.value("gateway_graphql_errors_total", &validation), 1.0);
+    assert_eq!(
+        metrics.value("gateway_graphql_errors_total", &validation),
+        1.0
+    );
     // `order { status }` is one fetch to the orders subgraph per query.
     let fetches = metrics.histogram_count(
         "gateway_graphql_subgraph_fetch_duration_seconds",
@@ -118,7 +132,10 @@ const SUBSCRIPTION: &str = "subscription($id: ID) { orderStatusChanged(id: $id) 
 async fn an_open_sse_stream_is_counted_until_it_closes() {
     let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
     let sse = [("kind", "sse")];
-    assert_eq!(scrape(&fed.gw).await.value("gateway_open_streams", &sse), 0.0);
+    assert_eq!(
+        scrape(&fed.gw).await.value("gateway_open_streams", &sse),
+        0.0
+    );
     let stream = fed
         .subscribe_sse(SUBSCRIPTION, json!({ "id": PENDING_ORDER_ID }))
         .await;
@@ -141,12 +158,50 @@ async fn an_open_websocket_session_is_counted_until_it_ends() {
     let websocket = [("kind", "websocket")];
     let (socket, _) = fed.connect_graphql_ws().await;
     eventually("the session is counted", || async {
-        scrape(&fed.gw).await.value("gateway_open_streams", &websocket) == 1.0
+        scrape(&fed.gw)
+            .await
+            .value("gateway_open_streams", &websocket)
+            == 1.0
     })
     .await;
     drop(socket);
     eventually("the session is counted out", || async {
-        scrape(&fed.gw).await.value("gateway_open_streams", &websocket) == 0.0
+        scrape(&fed.gw)
+            .await
+            .value("gateway_open_streams", &websocket)
+            == 0.0
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_ndjson_stream_is_counted_until_it_ends() {
+    let gateway = tests::grpc::bridge().await;
+    let id = tests::grpc::new_order_id(&gateway).await;
+    let ndjson = [("kind", "ndjson")];
+    let response = tests::grpc::watch_order(&gateway, &id, false).await;
+    assert_eq!(response.headers()["content-type"], "application/x-ndjson");
+    assert_eq!(
+        scrape(&gateway)
+            .await
+            .value("gateway_open_streams", &ndjson),
+        1.0
+    );
+    let mut lines = tests::grpc::StreamReader::ndjson(response);
+    for status in ["confirmed", "shipped", "delivered"] {
+        tests::grpc::set_status(&gateway, &id, status).await;
+        lines.next_json().await.expect("an update");
+    }
+    assert_eq!(
+        lines.next_json().await,
+        None,
+        "the stream ends after DELIVERED"
+    );
+    eventually("the ended stream is counted out", || async {
+        scrape(&gateway)
+            .await
+            .value("gateway_open_streams", &ndjson)
+            == 0.0
     })
     .await;
 }

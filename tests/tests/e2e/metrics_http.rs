@@ -118,9 +118,7 @@ async fn open_connections_are_reported_per_worker() {
     let gw = TestGateway::start(ROUTES).await;
     let idle = scrape(&gw).await;
     assert_eq!(idle.value("gateway_worker_open_connections", &[]), 0.0);
-    let workers = idle
-        .samples("gateway_worker_open_connections", &[])
-        .count();
+    let workers = idle.samples("gateway_worker_open_connections", &[]).count();
     assert_eq!(workers, gw.gateway.workers());
     // The client keeps its connection alive after the request.
     assert_eq!(get(&gw, "/echo/keep").await, 200);
@@ -139,7 +137,10 @@ async fn reloads_are_counted_by_result_with_the_config_version() {
     let reloads = |result: &'static str| [("result", result)];
     let start = scrape(&gw).await;
     assert_eq!(start.value("gateway_config_version", &[]), 1.0);
-    assert_eq!(start.value("gateway_config_last_reload_successful", &[]), 1.0);
+    assert_eq!(
+        start.value("gateway_config_last_reload_successful", &[]),
+        1.0
+    );
     gw.update_config(&ROUTES.replace("name: echo", "name: echo2"));
     gw.gateway.reload().await.unwrap();
     gw.update_config("routes: [ {");

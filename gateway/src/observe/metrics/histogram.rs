@@ -104,7 +104,10 @@ mod tests {
         registry.register_with_unit("d", "help", Unit::Seconds, histogram.clone());
         let mut text = String::new();
         encode(&mut text, &registry).expect("encode");
-        assert!(text.contains("d_seconds_bucket{le=\"0.005\"} 1\n"), "{text}");
+        assert!(
+            text.contains("d_seconds_bucket{le=\"0.005\"} 1\n"),
+            "{text}"
+        );
         assert!(text.contains("d_seconds_bucket{le=\"0.01\"} 2\n"), "{text}");
         assert!(text.contains("d_seconds_bucket{le=\"10\"} 2\n"), "{text}");
         assert!(text.contains("d_seconds_bucket{le=\"+Inf\"} 3\n"), "{text}");

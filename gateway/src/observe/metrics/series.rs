@@ -16,9 +16,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
 
 use super::histogram::DurationHistogram;
-use super::labels::{
-    METHOD_SLOTS, STATUS_CLASSES, method_index, method_label, status_class_index,
-};
+use super::labels::{METHOD_SLOTS, STATUS_CLASSES, method_index, method_label, status_class_index};
 use crate::observe::AttemptOutcome;
 
 /// `http_server_request_duration_seconds` labels.

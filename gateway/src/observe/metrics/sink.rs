@@ -19,11 +19,9 @@ impl ExchangeSink for Metrics {
         record: &UpstreamRecord,
         outcome: AttemptOutcome,
     ) {
-        let backend = self
-            .endpoints
-            .get_or_insert(&*record.backend, || {
-                (Arc::clone(&record.backend), ReadMostly::default())
-            });
+        let backend = self.endpoints.get_or_insert(&*record.backend, || {
+            (Arc::clone(&record.backend), ReadMostly::default())
+        });
         let endpoint = backend.get_or_insert(&*record.endpoint, || {
             let series =
                 EndpointSeries::new(Arc::clone(&record.backend), Arc::clone(&record.endpoint));

@@ -39,16 +39,13 @@ impl StreamKind {
     /// session runs, not here (the 101 answer itself ends at once).
     pub fn of_response<B>(response: &Response<B>) -> Option<StreamKind> {
         let content_type = response.headers().get(CONTENT_TYPE)?.to_str().ok()?;
-        let essence = content_type
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
-        match essence.as_str() {
-            "text/event-stream" => Some(StreamKind::Sse),
-            "application/x-ndjson" => Some(StreamKind::Ndjson),
-            _ => None,
+        let essence = content_type.split(';').next().unwrap_or_default().trim();
+        if essence.eq_ignore_ascii_case("text/event-stream") {
+            Some(StreamKind::Sse)
+        } else if essence.eq_ignore_ascii_case("application/x-ndjson") {
+            Some(StreamKind::Ndjson)
+        } else {
+            None
         }
     }
 }

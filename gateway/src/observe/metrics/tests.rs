@@ -130,7 +130,16 @@ fn operation_names_past_the_cap_are_other() {
     }
     metrics.graphql_operation("query", None);
     let text = encoded(&metrics);
-    assert!(text.contains("graphql_operation_name=\"Op0\"} 1\n"), "{text}");
-    assert!(text.contains("graphql_operation_name=\"_other\"} 1\n"), "{text}");
-    assert!(text.contains("graphql_operation_name=\"_anonymous\"} 1\n"), "{text}");
+    assert!(
+        text.contains("graphql_operation_name=\"Op0\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("graphql_operation_name=\"_other\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("graphql_operation_name=\"_anonymous\"} 1\n"),
+        "{text}"
+    );
 }
