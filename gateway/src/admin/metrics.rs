@@ -19,6 +19,7 @@ use super::{AdminState, json_response};
 use crate::body::{self, GatewayBody};
 use crate::observe::metrics::{CONTENT_TYPE as PROMETHEUS_TEXT, Metrics};
 use crate::reload::Reloader;
+use crate::upstream::EndpointState;
 use crate::workers::WorkerLoad;
 
 /// The scrape, or 404 when metrics are disabled.
@@ -116,7 +117,7 @@ impl Collector for GatewayState {
                 let labels = WorkerLabels {
                     worker: index.to_string(),
                 };
-                (labels, ConstGauge::new(*open as i64))
+                (labels, ConstGauge::new(saturating_i64(*open)))
             }),
         )?;
         let rejected = ConstCounter::new(self.workers.rejected_connections());
@@ -146,34 +147,39 @@ impl GatewayState {
                 })
             })
             .collect();
-        let each = |value: fn(&crate::upstream::EndpointState) -> i64| {
+        let counter = |value: fn(&EndpointState) -> u64| {
             states
                 .iter()
-                .map(move |(labels, state)| (labels.clone(), value(state)))
+                .map(move |(labels, state)| (labels.clone(), ConstCounter::new(value(state))))
+        };
+        let gauge = |value: fn(&EndpointState) -> i64| {
+            states
+                .iter()
+                .map(move |(labels, state)| (labels.clone(), ConstGauge::new(value(state))))
         };
         family(
             encoder,
             "gateway_upstream_connect_errors",
             "Upstream connection attempts that failed, by backend and endpoint",
-            each(|s| s.connect_failures as i64).map(|(l, v)| (l, ConstCounter::new(v as u64))),
+            counter(|state| state.connect_failures),
         )?;
         family(
             encoder,
             "gateway_upstream_ejections",
             "Times an endpoint was taken out of rotation by passive ejection",
-            each(|s| s.ejections as i64).map(|(l, v)| (l, ConstCounter::new(v as u64))),
+            counter(|state| state.ejections),
         )?;
         family(
             encoder,
             "gateway_upstream_endpoint_ejected",
             "1 while an endpoint is ejected, else 0",
-            each(|s| i64::from(s.ejected)).map(|(l, v)| (l, ConstGauge::new(v))),
+            gauge(|state| i64::from(state.ejected)),
         )?;
         family(
             encoder,
             "http_client_active_requests",
             "Upstream requests in flight, by backend and endpoint",
-            each(|s| s.in_flight as i64).map(|(l, v)| (l, ConstGauge::new(v))),
+            gauge(|state| saturating_i64(state.in_flight)),
         )
     }
 
@@ -190,7 +196,8 @@ impl GatewayState {
             ]
             .map(|(result, count)| (ResultLabels { result }, ConstCounter::new(count))),
         )?;
-        let version = ConstGauge::new(self.reloader.current().version as i64);
+        let version =
+            ConstGauge::new(i64::try_from(self.reloader.current().version).unwrap_or(i64::MAX));
         version.encode(encoder.encode_descriptor(
             "gateway_config_version",
             "The version of the config serving now (1 at start, +1 per applied reload)",
@@ -205,4 +212,8 @@ impl GatewayState {
             successful.metric_type(),
         )?)
     }
+}
+
+fn saturating_i64(value: usize) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
 }
