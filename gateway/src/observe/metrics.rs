@@ -18,6 +18,7 @@
 //! GraphQL operation names and error codes pass through [`BoundedNames`].
 //! Every metric is documented in docs/observability.md.
 
+mod collectors;
 mod histogram;
 pub mod labels;
 mod series;
@@ -27,18 +28,18 @@ mod streams;
 pub use histogram::DurationHistogram;
 pub use streams::{OpenStream, StreamKind};
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
-use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 
+use collectors::{AccessLogDropped, StreamsCollector};
 use labels::{BoundedNames, OTHER_NAME};
 use series::{ClientLabels, EndpointSeries, ReadMostly, RouteSeries, ServerLabels};
 use streams::OpenStreams;
@@ -126,11 +127,6 @@ struct GraphqlInstruments {
     error_codes: BoundedNames,
     cache: Family<CacheLabels, Counter>,
     fetch_duration: Family<SubgraphLabels, DurationHistogram>,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct StreamLabels {
-    kind: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -362,51 +358,6 @@ impl ComposeCallMetrics {
                 call: Arc::clone(&self.call),
             })
             .inc();
-    }
-}
-
-/// `gateway_open_streams{kind}`: the gauges [`OpenStreams`] moves.
-#[derive(Debug)]
-struct StreamsCollector {
-    gauges: [(StreamKind, Gauge); 3],
-}
-
-impl Collector for StreamsCollector {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
-        let gauge = Gauge::<i64>::default();
-        let mut family = encoder.encode_descriptor(
-            "gateway_open_streams",
-            "Long-lived streams open now, by kind (sse, ndjson, websocket)",
-            None,
-            gauge.metric_type(),
-        )?;
-        for (kind, gauge) in &self.gauges {
-            let labels = StreamLabels { kind: kind.label() };
-            gauge.encode(family.encode_family(&labels)?)?;
-        }
-        Ok(())
-    }
-}
-
-/// `gateway_access_log_dropped_records_total`: read from the access log's
-/// own counter at scrape time (0 while no access log is writing).
-#[derive(Debug)]
-struct AccessLogDropped(Arc<OnceLock<Arc<AtomicU64>>>);
-
-impl Collector for AccessLogDropped {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
-        let dropped = self
-            .0
-            .get()
-            .map_or(0, |dropped| dropped.load(Ordering::Relaxed));
-        let counter = ConstCounter::new(dropped);
-        let metric = encoder.encode_descriptor(
-            "gateway_access_log_dropped_records",
-            "Access-log records dropped because the writer's buffer was full",
-            None,
-            counter.metric_type(),
-        )?;
-        counter.encode(metric)
     }
 }
 
