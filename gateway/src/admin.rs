@@ -7,7 +7,10 @@
 //! | `GET /config` | the active version, hash, file, routes, backends and the last reload's errors |
 //! | `GET /upstreams` | every backend's endpoints (GraphQL subgraphs as `subgraph:<name>`): in-flight, failures, ejected |
 //! | `GET /workers` | the worker count, each worker's open connections, and the connections refused at a limit |
+//! | `GET /metrics` | the Prometheus metrics (docs/observability.md); 404 when `metrics.enabled` is false |
 //! | `POST /reload` | reloads now; 200 with the outcome (`reloaded`, `unchanged`), 422 with every error |
+
+mod metrics;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -22,6 +25,7 @@ use tower::util::BoxCloneSyncService;
 use crate::body::{self, GatewayBody};
 use crate::config::model::{RouteAction, RouteSpec};
 use crate::layers::GatewayService;
+use crate::observe::metrics::Metrics;
 use crate::reload::{ReloadOutcome, Reloader};
 use crate::workers::WorkerLoad;
 
@@ -31,6 +35,8 @@ pub struct AdminState {
     pub reloader: Arc<Reloader>,
     pub draining: AtomicBool,
     pub workers: WorkerLoad,
+    /// `None` when `metrics.enabled` is false.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 /// The admin service.
@@ -59,10 +65,11 @@ async fn handle(state: &AdminState, method: &Method, path: &str) -> Response<Gat
                 json!({"workers": open.len(), "open_connections": open, "rejected_connections": state.workers.rejected_connections()}),
             )
         }
+        (&Method::GET, "/metrics") => metrics::scrape(state),
         (&Method::POST, "/reload") => reload(state).await,
         (_, path) => json_response(
             StatusCode::NOT_FOUND,
-            json!({"error": {"code": "NO_ROUTE", "message": format!("admin has no {path}; try /healthz, /readyz, /config, /upstreams, /workers, POST /reload")}}),
+            json!({"error": {"code": "NO_ROUTE", "message": format!("admin has no {path}; try /healthz, /readyz, /config, /upstreams, /workers, /metrics, POST /reload")}}),
         ),
     }
 }

@@ -51,10 +51,15 @@ pub async fn handle(
         .response_cache
         .as_ref()
         .map(|cache| cache.key(&ctx.params, request.headers()));
-    if let (Some(cache), Some(key)) = (&plan.response_cache, &cache_key)
-        && let Some(body) = cache.get(key).await
-    {
-        return Ok(response::json_response(body, false, true));
+    let metrics = ctx.exchange.as_ref().and_then(|e| e.observers.metrics());
+    if let (Some(cache), Some(key)) = (&plan.response_cache, &cache_key) {
+        let cached = cache.get(key).await;
+        if let Some(metrics) = metrics {
+            metrics.compose_response_cache(&ctx.route.name, cached.is_some());
+        }
+        if let Some(body) = cached {
+            return Ok(response::json_response(body, false, true));
+        }
     }
     let outbound = Arc::new(
         Outbound::new(&ctx, request.headers(), request.uri())
@@ -64,6 +69,7 @@ pub async fn handle(
         outbound: &outbound,
         propagate: &ctx.snapshot.config.propagate,
         coalescer: &plan.coalescer,
+        metrics: metrics.map(|metrics| (metrics, ctx.route.name.as_str())),
     };
     let execution = execute::execute(plan, &ctx.params, &env).await?;
     let (body, partial) = response::render_body(plan, &execution, &ctx.params);

@@ -18,6 +18,7 @@ pub mod graphiql;
 pub mod handler;
 pub mod introspection;
 pub mod limits;
+pub mod metrics;
 pub mod operation_cache;
 pub mod persisted;
 pub mod planning;

@@ -12,18 +12,21 @@
 //! - [`Observers`] is the per-gateway set of sinks a finished exchange is
 //!   handed to. It belongs to one running gateway (tests run several in one
 //!   process), never to a global.
+//! - [`metrics`] is the Prometheus sink (`GET /metrics` on the admin
+//!   listener).
 //! - [`trace_context`] injects the W3C trace context into upstream requests.
 
 mod attempt;
 mod exchange;
 mod layer;
+pub mod metrics;
 mod observers;
 pub mod trace_context;
 
 pub use attempt::{AttemptOutcome, UpstreamAttempt};
 pub use exchange::{ErrorCode, Exchange, ExchangeEnd, UpstreamRecord, UpstreamSummary};
 pub use layer::{ObserveLayer, ObserveService};
-pub use observers::{ExchangeSink, Finished, Observers};
+pub use observers::{ExchangeSink, Finished, Observers, observers_for};
 
 #[cfg(test)]
 mod tests;

@@ -96,6 +96,10 @@ pub struct ReloadStatus {
     /// Why the latest attempt was rejected; `None` if it was not.
     pub last_error: Option<Vec<ReloadProblem>>,
     pub rejected: u64,
+    /// Reloads that swapped in a new snapshot, and those that found the
+    /// files unchanged (with `rejected`: the reloads by result).
+    pub applied: u64,
+    pub unchanged: u64,
 }
 
 /// The listener addresses taken from the file at start (`None` when the
@@ -174,6 +178,8 @@ impl Reloader {
             status.last_attempt = Some(SystemTime::now());
             status.last_error = result.as_ref().err().map(|error| error.problems(&label));
             status.rejected += u64::from(result.is_err());
+            status.applied += u64::from(matches!(result, Ok(ReloadOutcome::Applied { .. })));
+            status.unchanged += u64::from(matches!(result, Ok(ReloadOutcome::Unchanged { .. })));
         }
         match &result {
             Ok(ReloadOutcome::Applied { version }) => {
@@ -233,6 +239,9 @@ impl Reloader {
         self.warn_if_listeners_moved(&config);
         if config.log != old.config.log {
             tracing::warn!("the log: section applies at restart only; logging is unchanged");
+        }
+        if config.metrics != old.config.metrics {
+            tracing::warn!("metrics settings apply at restart only; keeping the current ones");
         }
         let version = old.version + 1;
         let next = Snapshot::build(config, version, Some(&old))

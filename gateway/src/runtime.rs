@@ -27,7 +27,7 @@ use crate::admin::{AdminState, admin_service};
 use crate::config::{self, ConfigErrors};
 use crate::drain::{self, DrainTrigger};
 use crate::layers::gateway_service;
-use crate::observe::{ExchangeSink, Observers};
+use crate::observe::{ExchangeSink, observers_for};
 use crate::reload::{
     FileWatch, ReloadError, ReloadOutcome, Reloader, StartAddresses, spawn_triggers,
 };
@@ -138,7 +138,11 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
     };
     let (access_log, access_log_writer) = start_access_log(&config, &options)?;
     let mut sinks: Vec<Arc<dyn ExchangeSink>> = Vec::new();
-    sinks.extend(access_log.map(|log| log as Arc<dyn ExchangeSink>));
+    sinks.extend(access_log.clone().map(|log| log as Arc<dyn ExchangeSink>));
+    let observers = Arc::new(observers_for(&config, sinks));
+    if let (Some(metrics), Some(log)) = (observers.metrics(), &access_log) {
+        metrics.set_access_log_dropped(Arc::new(log.dropped_records()));
+    }
     let snapshot = Snapshot::build(config, 1, None).map_err(StartError::Snapshot)?;
     let current = Arc::new(ArcSwap::from_pointee(snapshot));
     let listener = bind(listen, backlog)?;
@@ -158,7 +162,7 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
     let workers = WorkerSet::spawn(
         workers_count,
         &options.thread_name,
-        &gateway_service(current, Arc::new(Observers::new(sinks))),
+        &gateway_service(current, Arc::clone(&observers)),
         settings,
         &workers_stopped,
         &drain,
@@ -168,6 +172,7 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
         reloader,
         draining: Default::default(),
         workers: workers.load(),
+        metrics: observers.metrics().cloned(),
     });
     let (shutdown, requested) = watch::channel(false);
     let accepting = async move {

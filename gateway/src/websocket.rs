@@ -97,8 +97,12 @@ where
     F: FnOnce(ServerSocket) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    let open_stream = crate::observe::Exchange::of(request)
+        .and_then(|exchange| exchange.observers.metrics())
+        .map(|metrics| metrics.open_stream(crate::observe::metrics::StreamKind::WebSocket));
     let on_upgrade = hyper::upgrade::on(request);
     tokio::spawn(async move {
+        let _counted_until_the_session_ends = open_stream;
         match on_upgrade.await {
             Ok(upgraded) => {
                 let io = TokioIo::new(upgraded);

@@ -6,6 +6,7 @@ pub mod federation;
 pub mod federation_cases;
 pub mod gateway;
 pub mod grpc;
+pub mod metrics;
 pub mod mocks;
 pub mod raw;
 pub mod raw_http;

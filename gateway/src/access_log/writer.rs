@@ -31,6 +31,12 @@ impl DroppedRecords {
     }
 }
 
+impl crate::observe::metrics::DroppedCount for DroppedRecords {
+    fn dropped(&self) -> u64 {
+        self.get()
+    }
+}
+
 impl std::fmt::Debug for DroppedRecords {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("DroppedRecords").field(&self.get()).finish()

@@ -18,6 +18,7 @@ use super::fetch::{CallOutput, fetch};
 use super::plan::CallSpec;
 use super::request::render_call;
 use crate::config::model::Propagation;
+use crate::observe::metrics::{ComposeCallMetrics, Metrics};
 use crate::template::eval::Bindings;
 use crate::upstream::outbound::Outbound;
 
@@ -31,6 +32,8 @@ pub struct CallEnv<'a> {
     /// The global `propagate:` rules (`all` applies to every call).
     pub propagate: &'a Propagation,
     pub coalescer: &'a Arc<Coalescer>,
+    /// The gateway's metrics and the route's name, when metrics are on.
+    pub metrics: Option<(&'a Arc<Metrics>, &'a str)>,
 }
 
 /// Renders call `index` now and returns the future that completes it.
@@ -52,7 +55,16 @@ pub fn start_call(
     let cache = spec.cache.clone();
     let coalescer = spec.coalesce.then(|| Arc::clone(env.coalescer));
     let fetching = fetch(pool, rendered, spec.timeout, Arc::clone(env.outbound));
-    async move { (index, complete(key, cache, coalescer, fetching).await) }.boxed()
+    let counted = env
+        .metrics
+        .map(|(metrics, route)| ComposeCallMetrics::new(metrics, route, &spec.name));
+    async move {
+        (
+            index,
+            complete(key, cache, coalescer, fetching, counted).await,
+        )
+    }
+    .boxed()
 }
 
 /// Cache, then coalesce, then fetch; stores what the cache may keep.
@@ -61,14 +73,25 @@ async fn complete(
     cache: Option<CallCache>,
     coalescer: Option<Arc<Coalescer>>,
     fetching: impl Future<Output = Result<CallOutput, CallFailure>> + Send + 'static,
+    counted: Option<ComposeCallMetrics>,
 ) -> Result<Arc<Value>, CallFailure> {
-    if let Some(cache) = &cache
-        && let Some(value) = cache.get(&key).await
-    {
-        return Ok(value);
+    if let Some(cache) = &cache {
+        let cached = cache.get(&key).await;
+        if let Some(counted) = &counted {
+            counted.cache_lookup(cached.is_some());
+        }
+        if let Some(value) = cached {
+            return Ok(value);
+        }
     }
     let result = match coalescer {
-        Some(coalescer) => coalescer.run(key.clone(), fetching).await.0,
+        Some(coalescer) => {
+            let (result, joined) = coalescer.run(key.clone(), fetching).await;
+            if let (true, Some(counted)) = (joined, &counted) {
+                counted.coalesced();
+            }
+            result
+        }
         None => fetching.await,
     };
     if let (Ok(output), Some(cache)) = (&result, &cache) {

@@ -25,7 +25,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::errors::Diagnostics;
-use super::model::GatewayConfig;
+use super::model::{GatewayConfig, MetricsSettings};
 use super::raw::{RawConfig, Text};
 use super::units::{parse_duration, parse_size};
 use crate::router::RouteTable;
@@ -93,6 +93,13 @@ pub(crate) fn compile(
         protos,
         routes_declared_empty,
         log,
+        metrics: MetricsSettings {
+            enabled: raw
+                .metrics
+                .as_ref()
+                .and_then(|metrics| metrics.enabled)
+                .unwrap_or(true),
+        },
     })
 }
 

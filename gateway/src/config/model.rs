@@ -60,6 +60,21 @@ pub struct GatewayConfig {
     pub routes_declared_empty: bool,
     /// `log:`: general logs and the access log, read at start.
     pub log: log::LogSettings,
+    /// `metrics:` (read at start).
+    pub metrics: MetricsSettings,
+}
+
+/// `metrics:`: the Prometheus endpoint on the admin listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsSettings {
+    /// Count and serve `GET /metrics` (default on).
+    pub enabled: bool,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
 }
 
 /// Listener-wide settings.

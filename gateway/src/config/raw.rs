@@ -47,6 +47,14 @@ pub(crate) struct RawConfig {
     pub propagate: Option<RawPropagation>,
     /// `log:` (see `raw_log`).
     pub log: Option<super::raw_log::RawLog>,
+    pub metrics: Option<RawMetrics>,
+}
+
+/// `metrics:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMetrics {
+    pub enabled: Option<bool>,
 }
 
 /// One backend as written: its name (the mapping key) and its settings,

@@ -27,6 +27,7 @@ pub(crate) const SECTIONS: &[&str] = &[
     "graphql",
     "propagate",
     "log",
+    "metrics",
 ];
 
 /// Parses `source` and deserialises every section that can be. Returns
@@ -56,6 +57,7 @@ fn read_section(raw: &mut RawConfig, key: &MarkedScalarNode, value: &Node, diag:
         "graphql" => raw.graphql = deserialize(value, "graphql", diag),
         "propagate" => raw.propagate = deserialize(value, "propagate", diag),
         "log" => raw.log = deserialize(value, "log", diag),
+        "metrics" => raw.metrics = deserialize(value, "metrics", diag),
         other => diag.error(
             key.span(),
             format!(

@@ -40,6 +40,8 @@ pub struct ExecutionOptions {
     pub outbound: Option<Arc<Outbound>>,
     /// The `propagate:` rules (`all`, then the subgraph's own).
     pub propagate: Arc<Propagation>,
+    /// Subgraph fetch durations go here, when metrics are on.
+    pub metrics: Option<Arc<crate::observe::metrics::Metrics>>,
 }
 
 impl ExecutionOptions {
@@ -50,6 +52,7 @@ impl ExecutionOptions {
             request_id: ctx.request_id.as_str().to_owned(),
             outbound: ctx.outbound.clone(),
             propagate: Arc::clone(&ctx.snapshot.config.propagate),
+            metrics: super::metrics::of(ctx).cloned(),
         }
     }
 }

@@ -16,7 +16,7 @@ use super::request::{self, response_media_type, wants_html};
 use super::response::Projection;
 use super::service::GraphqlService;
 use super::supergraph::Supergraph;
-use super::{defer, graphiql, introspection, subscribe};
+use super::{defer, graphiql, introspection, metrics, subscribe};
 use crate::body::{self, GatewayBody};
 pub use crate::config::model::GraphqlSettings;
 use crate::context::RequestContext;
@@ -41,7 +41,10 @@ pub async fn handle(
         return Ok(subscribe::transport_ws::accept(request, ctx));
     }
     let event_stream = subscribe::sse::wants_event_stream(&request);
-    let reject = |error: RequestError| error.into_gateway_error(media);
+    let reject = |error: RequestError| {
+        metrics::request_error(&ctx, &error);
+        error.into_gateway_error(media)
+    };
     let supergraph = service
         .current()
         .ok_or_else(|| reject(RequestError::NotReady))?;
@@ -65,6 +68,7 @@ pub async fn handle(
         return Err(reject(RequestError::MutationOverGet));
     }
     if event_stream {
+        metrics::operation(&ctx, &prepared);
         return serve_event_stream(supergraph, prepared, settings, &ctx)
             .await
             .map_err(reject);
@@ -74,13 +78,21 @@ pub async fn handle(
             "subscriptions are served over WebSocket (graphql-transport-ws) or SSE (Accept: text/event-stream)".to_owned(),
         )));
     }
+    metrics::operation(&ctx, &prepared);
     if !deferred.is_empty()
         && prepared.kind == OperationKind::Query
         && let Some(service) = ctx.snapshot.graphql.clone()
     {
-        return defer::respond(service, supergraph, prepared, graphql, deferred, ctx)
-            .await
-            .map_err(reject);
+        return defer::respond(
+            service,
+            supergraph,
+            prepared,
+            graphql,
+            deferred,
+            ctx.clone(),
+        )
+        .await
+        .map_err(reject);
     }
     let (data, errors) = run(&supergraph, &prepared, settings, &ctx)
         .await
@@ -132,7 +144,9 @@ pub(crate) async fn run(
     };
     let options = ExecutionOptions::for_request(settings, ctx);
     let (merged, errors) = execute_plan(supergraph, plan, &prepared.variables, &options).await;
-    shape(supergraph, prepared, &merged, errors)
+    let shaped = shape(supergraph, prepared, &merged, errors)?;
+    metrics::errors(ctx, &shaped.1);
+    Ok(shaped)
 }
 
 /// Shapes a merged data tree into the client's response data.

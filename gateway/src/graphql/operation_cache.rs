@@ -41,6 +41,8 @@ pub struct PreparedDocument {
     pub weight: u32,
     /// Cache hits so far (for warm-up); start at zero.
     pub hits: AtomicU64,
+    /// Whether its plan came from the plan cache (`None`: no plan).
+    pub plan_cache_hit: Option<bool>,
 }
 
 impl PreparedDocument {

@@ -35,6 +35,8 @@ use super::validate::validate_document;
 pub struct PreparedOperation {
     pub operation: Arc<PreparedDocument>,
     pub variables: Map<String, Value>,
+    /// Found in the operation cache (metrics).
+    pub cache_hit: bool,
 }
 
 impl Deref for PreparedOperation {
@@ -52,7 +54,9 @@ pub async fn prepare(
     request: &GraphqlRequest,
 ) -> Result<PreparedOperation, RequestError> {
     let key = operation_key(&request.query, request.operation_name.as_deref());
-    let operation = match supergraph.caches.operation(&key) {
+    let cached = supergraph.caches.operation(&key);
+    let cache_hit = cached.is_some();
+    let operation = match cached {
         Some(hit) => hit,
         None => {
             let query: Arc<str> = Arc::from(request.query.as_str());
@@ -71,6 +75,7 @@ pub async fn prepare(
     Ok(PreparedOperation {
         operation,
         variables,
+        cache_hit,
     })
 }
 
@@ -164,15 +169,11 @@ fn prepare_document(
     budget.check()?;
     let normalized_text = normalized.executable_operation().to_string();
     let normalized_len = normalized_text.len();
-    let plan = if introspection_only {
-        None
+    let (plan, plan_cache_hit) = if introspection_only {
+        (None, None)
     } else {
-        Some(plan_cached(
-            supergraph,
-            &normalized,
-            normalized_text,
-            budget,
-        )?)
+        let (plan, hit) = plan_cached(supergraph, &normalized, normalized_text, budget)?;
+        (Some(plan), Some(hit))
     };
     Ok(PreparedDocument {
         kind,
@@ -184,6 +185,7 @@ fn prepare_document(
         query,
         operation_name,
         hits: AtomicU64::new(0),
+        plan_cache_hit,
     })
 }
 
@@ -279,10 +281,10 @@ fn plan_cached(
     normalized: &NormalizedDocument,
     normalized_text: String,
     budget: &Budget,
-) -> Result<CachedPlan, RequestError> {
+) -> Result<(CachedPlan, bool), RequestError> {
     let key = (normalized_text, normalized.operation_name.clone());
     if let Some(hit) = supergraph.caches.plans.get(&key) {
-        return Ok(hit.plan);
+        return Ok((hit.plan, true));
     }
     let plan = supergraph
         .planner
@@ -301,7 +303,7 @@ fn plan_cached(
         .caches
         .plans
         .insert(key, WeighedPlan::new(Arc::clone(&plan)));
-    Ok(plan)
+    Ok((plan, false))
 }
 
 fn with_defaults(

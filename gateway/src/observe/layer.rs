@@ -15,6 +15,7 @@ use http_body::{Body, Frame, SizeHint};
 use tower::{Layer, Service};
 
 use super::exchange::{ErrorCode, Exchange, ExchangeEnd};
+use super::metrics::{OpenStream, StreamKind};
 use super::observers::{Finished, Observers};
 use crate::body::{self, BoxError, GatewayBody};
 
@@ -124,6 +125,9 @@ where
         Poll::Ready(result.map(|response| {
             let status = response.status();
             let error_code = response.extensions().get::<ErrorCode>().map(|code| code.0);
+            let open_stream = StreamKind::of_response(&response)
+                .zip(exchange.observers.metrics())
+                .map(|(kind, metrics)| metrics.open_stream(kind));
             response.map(|inner| {
                 body::boxed(ObservedBody {
                     inner,
@@ -131,6 +135,7 @@ where
                     status,
                     error_code,
                     bytes_out: 0,
+                    _open_stream: open_stream,
                 })
             })
         }))
@@ -162,6 +167,9 @@ pin_project_lite::pin_project! {
         status: StatusCode,
         error_code: Option<&'static str>,
         bytes_out: u64,
+        // Counts an SSE or NDJSON response as an open stream until the
+        // body is dropped.
+        _open_stream: Option<OpenStream>,
     }
 
     impl PinnedDrop for ObservedBody {

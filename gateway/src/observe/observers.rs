@@ -6,6 +6,8 @@ use http::StatusCode;
 
 use super::attempt::AttemptOutcome;
 use super::exchange::{Exchange, ExchangeEnd, UpstreamRecord};
+use super::metrics::Metrics;
+use crate::config::GatewayConfig;
 
 /// What a finished request looked like on the wire.
 #[derive(Debug, Clone, Copy)]
@@ -43,11 +45,40 @@ pub trait ExchangeSink: Send + Sync + std::fmt::Debug {
 #[derive(Debug, Default)]
 pub struct Observers {
     sinks: Vec<Arc<dyn ExchangeSink>>,
+    /// The metrics, also among `sinks`, for the handlers that count more
+    /// than an exchange shows (caches, GraphQL operations, streams).
+    metrics: Option<Arc<Metrics>>,
+}
+
+/// The sinks `config` asks for: `sinks` (the access log, built by the
+/// runtime), then the metrics when `metrics.enabled`.
+pub fn observers_for(config: &GatewayConfig, sinks: Vec<Arc<dyn ExchangeSink>>) -> Observers {
+    let mut observers = Observers::new(sinks);
+    if config.metrics.enabled {
+        observers = observers.with_metrics(Arc::new(Metrics::new()));
+    }
+    observers
 }
 
 impl Observers {
     pub fn new(sinks: Vec<Arc<dyn ExchangeSink>>) -> Self {
-        Self { sinks }
+        Self {
+            sinks,
+            metrics: None,
+        }
+    }
+
+    /// Adds `metrics` as a sink and as [`Self::metrics`].
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.sinks
+            .push(Arc::clone(&metrics) as Arc<dyn ExchangeSink>);
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// The gateway's metrics, when enabled.
+    pub fn metrics(&self) -> Option<&Arc<Metrics>> {
+        self.metrics.as_ref()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -16,6 +16,9 @@ pub struct Endpoint {
     pub label: Arc<str>,
     in_flight: AtomicUsize,
     consecutive_failures: AtomicU32,
+    /// Connect failures and ejections since the pool was built (metrics).
+    connect_failures: AtomicU64,
+    ejections: AtomicU64,
     /// Nanoseconds after `epoch` until which the endpoint is ejected.
     ejected_until: AtomicU64,
     epoch: Instant,
@@ -28,6 +31,8 @@ impl Endpoint {
             base,
             in_flight: AtomicUsize::new(0),
             consecutive_failures: AtomicU32::new(0),
+            connect_failures: AtomicU64::new(0),
+            ejections: AtomicU64::new(0),
             ejected_until: AtomicU64::new(0),
             epoch,
         }
@@ -51,18 +56,32 @@ impl Endpoint {
         self.consecutive_failures.load(Ordering::Relaxed)
     }
 
+    pub fn connect_failures(&self) -> u64 {
+        self.connect_failures.load(Ordering::Relaxed)
+    }
+
+    pub fn ejections(&self) -> u64 {
+        self.ejections.load(Ordering::Relaxed)
+    }
+
     pub fn record_success(&self) {
         self.consecutive_failures.store(0, Ordering::Relaxed);
     }
 
     /// Records a connect failure; returns true if this ejected the endpoint.
     pub fn record_connect_failure(&self, policy: &EjectionPolicy, now: Instant) -> bool {
+        self.connect_failures.fetch_add(1, Ordering::Relaxed);
         let failures = self
             .consecutive_failures
             .fetch_add(1, Ordering::Relaxed)
             .saturating_add(1);
         if policy.consecutive_failures == 0 || failures < policy.consecutive_failures {
             return false;
+        }
+        if self.is_available(now) {
+            // Counted when the endpoint leaves the rotation, not when an
+            // ejection is extended.
+            self.ejections.fetch_add(1, Ordering::Relaxed);
         }
         self.ejected_until
             .store(self.ejection_end(policy.cooldown, now), Ordering::Relaxed);

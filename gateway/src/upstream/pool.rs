@@ -29,6 +29,10 @@ pub struct EndpointState {
     pub in_flight: usize,
     pub consecutive_failures: u32,
     pub ejected: bool,
+    /// Since the pool was built (a reload that changes the backend
+    /// rebuilds it).
+    pub connect_failures: u64,
+    pub ejections: u64,
 }
 
 /// A backend's pooled client and endpoints.
@@ -86,6 +90,8 @@ impl UpstreamPool {
                 in_flight: endpoint.in_flight(),
                 consecutive_failures: endpoint.consecutive_failures(),
                 ejected: !endpoint.is_available(now),
+                connect_failures: endpoint.connect_failures(),
+                ejections: endpoint.ejections(),
             })
             .collect()
     }

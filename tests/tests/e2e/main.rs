@@ -48,6 +48,8 @@ mod grpc_reload;
 mod grpc_server_stream;
 mod grpc_unary;
 mod grpc_websocket;
+mod metrics_handlers;
+mod metrics_http;
 mod mock_catalog;
 mod mock_debug;
 mod mock_injection;

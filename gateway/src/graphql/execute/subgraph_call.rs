@@ -38,8 +38,22 @@ pub(crate) struct SubgraphError {
     pub extensions: Option<Map<String, Value>>,
 }
 
-/// Sends `query` with `variables` to `service`.
+/// Sends `query` with `variables` to `service`, timed for the metrics.
 pub(crate) async fn call(
+    ctx: &ExecutionContext<'_>,
+    service: &str,
+    query: &str,
+    variables: Map<String, Value>,
+) -> Result<SubgraphResponse, GraphqlError> {
+    let started = std::time::Instant::now();
+    let result = send(ctx, service, query, variables).await;
+    if let Some(metrics) = &ctx.options.metrics {
+        metrics.graphql_subgraph_fetch(service, started.elapsed());
+    }
+    result
+}
+
+async fn send(
     ctx: &ExecutionContext<'_>,
     service: &str,
     query: &str,

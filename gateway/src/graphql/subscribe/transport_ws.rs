@@ -236,6 +236,7 @@ async fn run_operation(
     let last = match result {
         Ok(()) => json!({ "type": "complete", "id": id }),
         Err(error) => {
+            crate::graphql::metrics::request_error(&ctx, &error);
             let payload = error.graphql_errors();
             json!({ "type": "error", "id": id, "payload": payload })
         }
@@ -253,6 +254,7 @@ async fn stream_operation(
     let supergraph = service.current().ok_or(RequestError::NotReady)?;
     service.persisted.resolve(&mut request)?;
     let prepared = prepare(service, &supergraph, &request).await?;
+    crate::graphql::metrics::operation(ctx, &prepared);
     if prepared.kind != OperationKind::Subscription {
         let (data, errors) = run(&supergraph, &prepared, &service.settings, ctx).await?;
         let payload = if errors.is_empty() {

@@ -1,0 +1,154 @@
+//! The request-path series, resolved once and then reached without a
+//! lock: the label lookup of a prometheus-client `Family` takes a lock, so
+//! each route (and each upstream endpoint) gets a table of histogram
+//! handles, one slot per method and status class, filled on first use.
+//! The tables live in an `ArcSwap` map that is only written when a new
+//! route or endpoint appears, so a request does an atomic load, one hash
+//! lookup and relaxed `fetch_add`s.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use arc_swap::ArcSwap;
+use http::{Method, StatusCode};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+
+use super::histogram::DurationHistogram;
+use super::labels::{METHOD_SLOTS, STATUS_CLASSES, method_index, method_label, status_class_index};
+use crate::observe::AttemptOutcome;
+
+/// `http_server_request_duration_seconds` labels.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(super) struct ServerLabels {
+    pub route: Arc<str>,
+    pub http_request_method: &'static str,
+    pub status_class: &'static str,
+}
+
+/// `http_client_request_duration_seconds` labels.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(super) struct ClientLabels {
+    pub backend: Arc<str>,
+    pub endpoint: Arc<str>,
+    pub status_class: &'static str,
+    /// Empty when a response head arrived.
+    pub error_type: &'static str,
+}
+
+/// A map written rarely and read on every request.
+#[derive(Debug)]
+pub(super) struct ReadMostly<K, V> {
+    map: ArcSwap<HashMap<K, Arc<V>>>,
+    writing: Mutex<()>,
+}
+
+impl<K, V> Default for ReadMostly<K, V> {
+    fn default() -> Self {
+        Self {
+            map: ArcSwap::from_pointee(HashMap::new()),
+            writing: Mutex::new(()),
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone, V> ReadMostly<K, V> {
+    /// The value for `key`, made by `make` the first time.
+    pub(super) fn get_or_insert<Q>(&self, key: &Q, make: impl FnOnce() -> (K, V)) -> Arc<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        if let Some(found) = self.map.load().get(key) {
+            return Arc::clone(found);
+        }
+        let _writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(found) = self.map.load().get(key) {
+            return Arc::clone(found);
+        }
+        let (key, value) = make();
+        let value = Arc::new(value);
+        let mut next = HashMap::clone(&self.map.load());
+        next.insert(key, Arc::clone(&value));
+        self.map.store(Arc::new(next));
+        value
+    }
+}
+
+/// One route's server series: a slot per method and status class.
+#[derive(Debug)]
+pub(super) struct RouteSeries {
+    route: Arc<str>,
+    slots: [[OnceLock<DurationHistogram>; STATUS_CLASSES.len()]; METHOD_SLOTS],
+}
+
+impl RouteSeries {
+    pub(super) fn new(route: Arc<str>) -> Self {
+        Self {
+            route,
+            slots: Default::default(),
+        }
+    }
+
+    pub(super) fn histogram(
+        &self,
+        family: &Family<ServerLabels, DurationHistogram>,
+        method: &Method,
+        status: StatusCode,
+    ) -> &DurationHistogram {
+        let (method, class) = (method_index(method), status_class_index(status));
+        self.slots[method][class].get_or_init(|| {
+            family.get_or_create_owned(&ServerLabels {
+                route: Arc::clone(&self.route),
+                http_request_method: method_label(method),
+                status_class: STATUS_CLASSES[class],
+            })
+        })
+    }
+}
+
+/// How an attempt that got no response is labelled (`error_type`).
+const ERROR_TYPES: [&str; 3] = ["connect_error", "connection_error", "abandoned"];
+
+/// One endpoint's client series: a slot per status class and per error.
+#[derive(Debug)]
+pub(super) struct EndpointSeries {
+    backend: Arc<str>,
+    endpoint: Arc<str>,
+    slots: [OnceLock<DurationHistogram>; STATUS_CLASSES.len() + ERROR_TYPES.len()],
+}
+
+impl EndpointSeries {
+    pub(super) fn new(backend: Arc<str>, endpoint: Arc<str>) -> Self {
+        Self {
+            backend,
+            endpoint,
+            slots: Default::default(),
+        }
+    }
+
+    pub(super) fn histogram(
+        &self,
+        family: &Family<ClientLabels, DurationHistogram>,
+        outcome: AttemptOutcome,
+    ) -> &DurationHistogram {
+        let (slot, status_class, error_type) = match outcome {
+            AttemptOutcome::Response(status) => {
+                let class = status_class_index(status);
+                (class, STATUS_CLASSES[class], "")
+            }
+            AttemptOutcome::ConnectFailed => (STATUS_CLASSES.len(), "", ERROR_TYPES[0]),
+            AttemptOutcome::Failed => (STATUS_CLASSES.len() + 1, "", ERROR_TYPES[1]),
+            AttemptOutcome::Abandoned => (STATUS_CLASSES.len() + 2, "", ERROR_TYPES[2]),
+        };
+        self.slots[slot].get_or_init(|| {
+            family.get_or_create_owned(&ClientLabels {
+                backend: Arc::clone(&self.backend),
+                endpoint: Arc::clone(&self.endpoint),
+                status_class,
+                error_type,
+            })
+        })
+    }
+}
