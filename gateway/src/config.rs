@@ -36,6 +36,7 @@ pub mod model;
 mod raw;
 mod raw_graphql;
 mod raw_grpc;
+mod raw_tracing;
 mod sections;
 mod units;
 

@@ -13,11 +13,15 @@
 //!   handed to. It belongs to one running gateway (tests run several in one
 //!   process), never to a global.
 //! - [`trace_context`] injects the W3C trace context into upstream requests.
+//! - [`otel`] is the OpenTelemetry trace pipeline and the spans of the
+//!   request path; with traces on, the observe layer opens each request's
+//!   server span and each `UpstreamAttempt` a client span.
 
 mod attempt;
 mod exchange;
 mod layer;
 mod observers;
+pub mod otel;
 pub mod trace_context;
 
 pub use attempt::{AttemptOutcome, UpstreamAttempt};

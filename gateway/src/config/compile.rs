@@ -17,6 +17,7 @@ mod headers;
 mod proxy;
 mod routes;
 mod server;
+mod tracing;
 
 use std::path::Path;
 use std::time::Duration;
@@ -70,6 +71,7 @@ pub(crate) fn compile(
         .unwrap_or_default();
     let routes_declared_empty = raw.routes_declared_empty;
     let hash = graphql::hash_with_manifest(hash, graphql.as_ref());
+    let tracing = tracing::compile_tracing(raw.tracing.as_ref(), diag);
     if diag.has_errors() {
         return None;
     }
@@ -83,6 +85,7 @@ pub(crate) fn compile(
         hash,
         proto_files,
         routes_declared_empty,
+        tracing,
     })
 }
 

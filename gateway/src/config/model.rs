@@ -13,6 +13,13 @@ use http::{HeaderName, HeaderValue, Method, Uri};
 
 use crate::router::PathPattern;
 
+mod traces;
+
+pub use traces::{
+    BatchSettings, DEFAULT_GRPC_ENDPOINT, DEFAULT_HTTP_ENDPOINT, ExporterSettings, OtlpProtocol,
+    TracingSettings,
+};
+
 /// A whole routes.yaml, compiled.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -37,6 +44,8 @@ pub struct GatewayConfig {
     pub proto_files: Vec<std::path::PathBuf>,
     /// The file says `routes: []`: a reload may then drop every route.
     pub routes_declared_empty: bool,
+    /// `tracing:` (OpenTelemetry), read at start.
+    pub tracing: TracingSettings,
 }
 
 /// Listener-wide settings.

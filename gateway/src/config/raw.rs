@@ -41,6 +41,8 @@ pub(crate) struct RawConfig {
     /// `grpc:` (see `raw_grpc`).
     pub grpc: Option<super::raw_grpc::RawGrpc>,
     pub graphql: Option<Spanned<super::raw_graphql::RawGraphql>>,
+    /// `tracing:` (see `raw_tracing`).
+    pub tracing: Option<super::raw_tracing::RawTracing>,
 }
 
 /// One backend as written: its name (the mapping key) and its settings,

@@ -18,7 +18,7 @@ use super::raw::{BackendEntry, RawConfig, RouteEntry};
 
 /// Every top-level key routes.yaml accepts.
 pub(crate) const SECTIONS: &[&str] = &[
-    "listen", "admin", "server", "backends", "routes", "grpc", "graphql",
+    "listen", "admin", "server", "backends", "routes", "grpc", "graphql", "tracing",
 ];
 
 /// Parses `source` and deserialises every section that can be. Returns
@@ -46,6 +46,7 @@ fn read_section(raw: &mut RawConfig, key: &MarkedScalarNode, value: &Node, diag:
         }
         "grpc" => raw.grpc = deserialize(value, "grpc", diag),
         "graphql" => raw.graphql = deserialize(value, "graphql", diag),
+        "tracing" => raw.tracing = deserialize(value, "tracing", diag),
         other => diag.error(
             key.span(),
             format!(

@@ -61,6 +61,7 @@ pub struct Exchange {
     pub user_agent: Option<HeaderValue>,
     pub observers: Arc<Observers>,
     route: OnceLock<Arc<RouteSpec>>,
+    trace_id: OnceLock<Box<str>>,
     upstream: Mutex<UpstreamSummary>,
     bytes_in: AtomicU64,
 }
@@ -88,6 +89,7 @@ impl Exchange {
             user_agent: request.headers().get(http::header::USER_AGENT).cloned(),
             observers,
             route: OnceLock::new(),
+            trace_id: OnceLock::new(),
             upstream: Mutex::new(UpstreamSummary::default()),
             bytes_in: AtomicU64::new(0),
         }
@@ -108,6 +110,18 @@ impl Exchange {
     /// OpenTelemetry `http.route` (never the raw path).
     pub fn route(&self) -> Option<&Arc<RouteSpec>> {
         self.route.get()
+    }
+
+    /// Sets the request's trace id (the observe layer does, once, when
+    /// traces are on).
+    pub fn set_trace_id(&self, trace_id: impl Into<Box<str>>) {
+        let _ = self.trace_id.set(trace_id.into());
+    }
+
+    /// The W3C trace id (32 hex digits) of the request's server span;
+    /// `None` with traces off.
+    pub fn trace_id(&self) -> Option<&str> {
+        self.trace_id.get().map(|id| &**id)
     }
 
     /// Counts request body bytes as they are read.

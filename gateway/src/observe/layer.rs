@@ -2,6 +2,11 @@
 //! when the response body ends, fails, or is dropped (the client went
 //! away). A request dropped before its response head is finished as 499
 //! (nginx's "client closed request"), aborted.
+//!
+//! With traces on, it also opens the request's server span, enters it
+//! while the inner service runs (so upstream attempts are its children),
+//! and keeps it open until the response body ends: a stream's span lasts
+//! as long as the stream.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,9 +18,11 @@ use futures::future::Either;
 use http::{Request, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use tower::{Layer, Service};
+use tracing::Span;
 
 use super::exchange::{ErrorCode, Exchange, ExchangeEnd};
 use super::observers::{Finished, Observers};
+use super::otel::{self, spans};
 use crate::body::{self, BoxError, GatewayBody};
 
 /// The status recorded for a request whose client left before the
@@ -63,10 +70,14 @@ where
     }
 
     fn call(&mut self, mut request: Request<GatewayBody>) -> Self::Future {
-        if self.observers.is_empty() {
+        if self.observers.is_empty() && !otel::enabled() {
             return Either::Left(self.inner.call(request));
         }
         let exchange = Arc::new(Exchange::begin(&request, Arc::clone(&self.observers)));
+        let span = spans::server(&request, &exchange.client);
+        if let Some(trace_id) = spans::trace_id(&span) {
+            exchange.set_trace_id(trace_id);
+        }
         self.observers.start(&exchange);
         request.extensions_mut().insert(Arc::clone(&exchange));
         let counted = Arc::clone(&exchange);
@@ -76,9 +87,11 @@ where
                 exchange: counted,
             })
         });
+        let inner = span.in_scope(|| self.inner.call(request));
         Either::Right(ObservedFuture {
-            inner: self.inner.call(request),
+            inner,
             exchange: Some(exchange),
+            span,
         })
     }
 }
@@ -89,13 +102,16 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         exchange: Option<Arc<Exchange>>,
+        span: Span,
     }
 
     impl<F> PinnedDrop for ObservedFuture<F> {
         fn drop(this: Pin<&mut Self>) {
-            if let Some(exchange) = this.project().exchange.take() {
+            let this = this.project();
+            if let Some(exchange) = this.exchange.take() {
                 let status = StatusCode::from_u16(CLIENT_CLOSED_REQUEST)
                     .unwrap_or(StatusCode::BAD_REQUEST);
+                spans::server_aborted(this.span, Some(status));
                 finish(&exchange, status, None, 0, ExchangeEnd::Aborted);
             }
         }
@@ -110,13 +126,18 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = ready!(this.inner.poll(cx));
+        let result = {
+            let _entered = this.span.enter();
+            ready!(this.inner.poll(cx))
+        };
         let Some(exchange) = this.exchange.take() else {
             return Poll::Ready(result);
         };
+        let span = std::mem::replace(this.span, Span::none());
         Poll::Ready(result.map(|response| {
             let status = response.status();
             let error_code = response.extensions().get::<ErrorCode>().map(|code| code.0);
+            spans::server_response(&span, &exchange, status, error_code);
             response.map(|inner| {
                 body::boxed(ObservedBody {
                     inner,
@@ -124,6 +145,7 @@ where
                     status,
                     error_code,
                     bytes_out: 0,
+                    span,
                 })
             })
         }))
@@ -155,6 +177,8 @@ pin_project_lite::pin_project! {
         status: StatusCode,
         error_code: Option<&'static str>,
         bytes_out: u64,
+        // The server span, closed with the body.
+        span: Span,
     }
 
     impl PinnedDrop for ObservedBody {
@@ -165,6 +189,7 @@ pin_project_lite::pin_project! {
                 let end = if this.inner.is_end_stream() {
                     ExchangeEnd::Completed
                 } else {
+                    spans::server_aborted(this.span, None);
                     ExchangeEnd::Aborted
                 };
                 finish(&exchange, *this.status, *this.error_code, *this.bytes_out, end);
@@ -196,6 +221,11 @@ impl Body for ObservedBody {
         if let Some(end) = end
             && let Some(exchange) = this.exchange.take()
         {
+            if end == ExchangeEnd::Aborted {
+                spans::server_aborted(this.span, None);
+            }
+            // The span ends with the body.
+            *this.span = Span::none();
             finish(
                 &exchange,
                 *this.status,

@@ -171,14 +171,13 @@ impl UpstreamPool {
             } else {
                 request_with(head, uri, attempt_body)
             };
-            let observed = UpstreamAttempt::start(
-                exchange.clone(),
-                &self.label,
-                &endpoint.label,
-                attempt.headers_mut(),
-            );
+            let mut observed =
+                UpstreamAttempt::start(exchange.clone(), &self.label, &endpoint.label, &mut attempt);
             let guard = endpoint.start_request();
             let result = self.client().request(attempt).await;
+            if let Err(error) = &result {
+                observed.record_failure(|| describe(error));
+            }
             observed.finish(match &result {
                 Ok(response) => AttemptOutcome::Response(response.status()),
                 Err(error) if error.is_connect() => AttemptOutcome::ConnectFailed,
