@@ -39,6 +39,17 @@ pub enum Command {
     Check { file: PathBuf },
 }
 
+impl Cli {
+    /// The config file that `demo` or `serve` will run (`check` runs none).
+    pub fn config_path(&self) -> Option<&Path> {
+        match &self.command {
+            None => Some(Path::new("routes.yaml")),
+            Some(Command::Demo { config, .. } | Command::Serve { config }) => Some(config),
+            Some(Command::Check { .. }) => None,
+        }
+    }
+}
+
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> ExitCode {
     let command = cli.command.unwrap_or(Command::Demo {

@@ -66,6 +66,19 @@ pub fn load_file(path: &Path) -> Result<GatewayConfig, ConfigErrors> {
     }
 }
 
+/// The `tracing:` section of a config file alone, for the binary to set
+/// up its trace pipeline before anything else starts (the rest of the
+/// file is not compiled: no protos are read). `None` when the file cannot
+/// be read or the section has errors; the full load reports them.
+pub fn load_tracing(path: &Path) -> Option<model::TracingSettings> {
+    let source = std::fs::read_to_string(path).ok()?;
+    let mut diag = Diagnostics::new(&path.display().to_string());
+    let raw = sections::read(&source, &mut diag)?;
+    let mut section_diag = Diagnostics::new("");
+    let settings = compile::compile_tracing(raw.tracing.as_ref(), &mut section_diag);
+    (!section_diag.has_errors()).then_some(settings)
+}
+
 /// What `gateway check FILE` runs: the same as [`load_file`]. Print the
 /// `Err`'s `Display` (one `FILE:LINE:COL: message` per line) and exit 1.
 pub fn check_file(path: &Path) -> Result<GatewayConfig, ConfigErrors> {

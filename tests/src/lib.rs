@@ -7,5 +7,6 @@ pub mod federation_cases;
 pub mod gateway;
 pub mod grpc;
 pub mod mocks;
+pub mod otlp;
 pub mod raw;
 pub mod raw_http;

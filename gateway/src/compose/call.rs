@@ -3,6 +3,8 @@
 //!
 //! The returned future owns everything it needs (`'static`), so it can be
 //! shared by the coalescer and dropped at any point to cancel the call.
+//! With traces on it runs in the call's span (cache hit and coalescing as
+//! attributes), the parent of the call's upstream attempt.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -11,6 +13,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use http::HeaderMap;
 use serde_json::Value;
+use tracing::{Instrument, Span};
 
 use super::cache::CallCache;
 use super::coalesce::Coalescer;
@@ -19,6 +22,7 @@ use super::eval::Bindings;
 use super::fetch::{CallOutput, fetch};
 use super::plan::CallSpec;
 use super::request::render_call;
+use crate::observe::otel::{otel_span, spans};
 use crate::upstream::{UNAVAILABLE_MESSAGE, Upstreams};
 
 /// A call's index and how it ended.
@@ -51,7 +55,23 @@ pub fn start_call(
     let cache = spec.cache.clone();
     let coalescer = spec.coalesce.then(|| Arc::clone(env.coalescer));
     let fetching = fetch(pool, rendered, spec.timeout);
-    async move { (index, complete(key, cache, coalescer, fetching).await) }.boxed()
+    let span = otel_span!(
+        "compose call",
+        gateway.compose.call = spec.name.as_str(),
+        gateway.backend = spec.backend.name.as_str(),
+        gateway.compose.cache_hit = tracing::field::Empty,
+        gateway.compose.coalesced = tracing::field::Empty,
+    );
+    let traced = span.clone();
+    async move {
+        let result = complete(key, cache, coalescer, fetching, &traced).await;
+        if let Err(failure) = &result {
+            spans::fail(&traced, failure.code, &failure.message);
+        }
+        (index, result)
+    }
+    .instrument(span)
+    .boxed()
 }
 
 /// Cache, then coalesce, then fetch; stores what the cache may keep.
@@ -60,16 +80,20 @@ async fn complete(
     cache: Option<CallCache>,
     coalescer: Option<Arc<Coalescer>>,
     fetching: impl Future<Output = Result<CallOutput, CallFailure>> + Send + 'static,
+    span: &Span,
 ) -> Result<Arc<Value>, CallFailure> {
     if let Some(cache) = &cache
         && let Some(value) = cache.get(&key).await
     {
+        span.record("gateway.compose.cache_hit", true);
         return Ok(value);
     }
-    let result = match coalescer {
-        Some(coalescer) => coalescer.run(key.clone(), fetching).await.0,
-        None => fetching.await,
+    span.record("gateway.compose.cache_hit", false);
+    let (result, coalesced) = match coalescer {
+        Some(coalescer) => coalescer.run(key.clone(), fetching).await,
+        None => (fetching.await, false),
     };
+    span.record("gateway.compose.coalesced", coalesced);
     if let (Ok(output), Some(cache)) = (&result, &cache) {
         let value = Arc::clone(&output.value);
         cache

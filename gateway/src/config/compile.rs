@@ -19,6 +19,8 @@ mod routes;
 mod server;
 mod tracing;
 
+pub(crate) use tracing::compile_tracing;
+
 use std::path::Path;
 use std::time::Duration;
 

@@ -53,7 +53,7 @@ impl UpstreamAttempt {
         endpoint: &Arc<str>,
         request: &mut Request<B>,
     ) -> Self {
-        let span = spans::client(request.method(), request.uri(), backend);
+        let span = spans::client(request, backend);
         trace_context::inject_span(&span, request.headers_mut());
         Self {
             exchange,
@@ -75,9 +75,15 @@ impl UpstreamAttempt {
         }
     }
 
-    /// Reports how the attempt ended.
+    /// Reports how the attempt ended (at its response head, or failure).
     pub fn finish(mut self, outcome: AttemptOutcome) {
         self.report(outcome);
+    }
+
+    /// The attempt's client span, for the pool to keep open until the
+    /// response body ends (`Span::none()` with traces off).
+    pub fn span(&self) -> &Span {
+        &self.span
     }
 
     fn report(&mut self, outcome: AttemptOutcome) {

@@ -19,24 +19,20 @@ mod export;
 mod pipeline;
 pub mod spans;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub use pipeline::{OtelError, TracingPipeline};
 
 /// The `tracing` target of every gateway span.
 pub const TARGET: &str = "otel";
 
-/// Set while a pipeline's layer is installed.
-static ENABLED: AtomicBool = AtomicBool::new(false);
+/// How many pipelines have a layer out (one in the binary).
+static LAYERS: AtomicUsize = AtomicUsize::new(0);
 
 /// Whether traces are on in this process.
 #[inline]
 pub fn enabled() -> bool {
-    ENABLED.load(Ordering::Relaxed)
-}
-
-fn set_enabled(on: bool) {
-    ENABLED.store(on, Ordering::Relaxed);
+    LAYERS.load(Ordering::Relaxed) > 0
 }
 
 /// Opens a span on [`TARGET`] when traces are on, `Span::none()`

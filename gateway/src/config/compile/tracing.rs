@@ -16,7 +16,7 @@ use super::positive_duration;
 const MAX_QUEUE: u64 = 1_000_000;
 
 /// `tracing:`, with [`TracingSettings::default`] for absent keys.
-pub(super) fn compile_tracing(raw: Option<&RawTracing>, diag: &mut Diagnostics) -> TracingSettings {
+pub(crate) fn compile_tracing(raw: Option<&RawTracing>, diag: &mut Diagnostics) -> TracingSettings {
     let mut settings = TracingSettings::default();
     let Some(raw) = raw else {
         return settings;
@@ -83,9 +83,9 @@ fn compile_exporter(
 fn endpoint(text: &Text, protocol: OtlpProtocol, diag: &mut Diagnostics) -> Option<String> {
     let trimmed = text.trim();
     let uri: Option<Uri> = trimmed.parse().ok();
-    let valid = uri.as_ref().is_some_and(|uri| {
-        uri.scheme_str() == Some("http") && uri.host().is_some()
-    });
+    let valid = uri
+        .as_ref()
+        .is_some_and(|uri| uri.scheme_str() == Some("http") && uri.host().is_some());
     let Some(uri) = uri.filter(|_| valid) else {
         diag.error(
             text.span(),
@@ -129,7 +129,10 @@ fn headers(raw: &OrderedPairs<Text, Text>, diag: &mut Diagnostics) -> Vec<(Strin
         if http::HeaderName::from_bytes(lower.as_bytes()).is_err() {
             diag.error(
                 name.span(),
-                format!("tracing.exporter.headers: \"{}\" is not a valid header name", name.as_str()),
+                format!(
+                    "tracing.exporter.headers: \"{}\" is not a valid header name",
+                    name.as_str()
+                ),
             );
             continue;
         }
@@ -147,8 +150,12 @@ fn headers(raw: &OrderedPairs<Text, Text>, diag: &mut Diagnostics) -> Vec<(Strin
 
 fn compile_batch(raw: &RawBatch, diag: &mut Diagnostics) -> BatchSettings {
     let defaults = BatchSettings::default();
-    let max_queue_size = bounded(raw.max_queue_size.as_ref(), "tracing.batch.max_queue_size", diag)
-        .unwrap_or(defaults.max_queue_size);
+    let max_queue_size = bounded(
+        raw.max_queue_size.as_ref(),
+        "tracing.batch.max_queue_size",
+        diag,
+    )
+    .unwrap_or(defaults.max_queue_size);
     let max_export_batch_size = bounded(
         raw.max_export_batch_size.as_ref(),
         "tracing.batch.max_export_batch_size",

@@ -78,7 +78,10 @@ impl ExportRuntime {
                 .with_endpoint(settings.endpoint.clone())
                 .with_timeout(settings.timeout)
                 .with_headers(settings.headers.iter().cloned().collect::<HashMap<_, _>>())
-                .with_http_client(RuntimeHttpClient::new(self.handle.clone(), settings.timeout))
+                .with_http_client(RuntimeHttpClient::new(
+                    self.handle.clone(),
+                    settings.timeout,
+                ))
                 .build(),
         };
         built.map_err(|error| OtelError::Exporter(error.to_string()))

@@ -1,17 +1,21 @@
 //! [`TracingPipeline`]: the tracer provider (batch span processor, parent-
 //! based ratio sampler, resource) and the `tracing` layer that feeds it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider};
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider,
+};
 use tracing::Subscriber;
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::registry::LookupSpan;
 
 use super::export::ExportRuntime;
-use super::{TARGET, set_enabled};
+use super::{LAYERS, TARGET};
 use crate::config::model::TracingSettings;
 
 /// How long shutting down may take to export what is left.
@@ -32,6 +36,8 @@ pub enum OtelError {
 #[derive(Debug)]
 pub struct TracingPipeline {
     provider: SdkTracerProvider,
+    /// Whether [`TracingPipeline::layer`] counted this pipeline in.
+    layered: AtomicBool,
     /// Declared after `provider`: the exports of its shutdown run here.
     runtime: ExportRuntime,
 }
@@ -57,7 +63,11 @@ impl TracingPipeline {
             ))))
             .with_resource(resource(settings))
             .build();
-        Ok(Self { provider, runtime })
+        Ok(Self {
+            provider,
+            layered: AtomicBool::new(false),
+            runtime,
+        })
     }
 
     /// The layer to add to the process's subscriber; from then on the
@@ -66,7 +76,9 @@ impl TracingPipeline {
     where
         S: Subscriber + for<'span> LookupSpan<'span> + Send + Sync,
     {
-        set_enabled(true);
+        if !self.layered.swap(true, Ordering::Relaxed) {
+            LAYERS.fetch_add(1, Ordering::Relaxed);
+        }
         tracing_opentelemetry::layer()
             .with_tracer(self.provider.tracer("gateway"))
             .with_location(false)
@@ -87,7 +99,9 @@ impl TracingPipeline {
 
 impl Drop for TracingPipeline {
     fn drop(&mut self) {
-        set_enabled(false);
+        if self.layered.load(Ordering::Relaxed) {
+            LAYERS.fetch_sub(1, Ordering::Relaxed);
+        }
         if let Err(error) = self.provider.shutdown_with_timeout(SHUTDOWN_TIMEOUT) {
             tracing::warn!(%error, "traces: the last export failed");
         }

@@ -3,7 +3,7 @@
 //! with `otel_span!`, so with traces off each is `Span::none()` and every
 //! recorder here returns at once.
 
-use http::{Method, Request, StatusCode, Uri};
+use http::{Request, StatusCode, Uri};
 use opentelemetry::trace::{Status, TraceContextExt};
 use tracing::Span;
 use tracing::field::Empty;
@@ -103,9 +103,12 @@ pub fn server_aborted(span: &Span, status: Option<StatusCode>) {
     span.record("error.type", "aborted");
 }
 
-/// One upstream attempt (its request is about to be sent to `uri`).
-pub fn client(method: &Method, uri: &Uri, backend: &str) -> Span {
-    otel_span!(
+/// One upstream attempt (its request is about to be sent). A gRPC call
+/// (`application/grpc*`, from the bridge or passed through) is named
+/// `package.Service/Method` and carries the `rpc.*` attributes.
+pub fn client<B>(request: &Request<B>, backend: &str) -> Span {
+    let (method, uri) = (request.method(), request.uri());
+    let span = otel_span!(
         "HTTP client",
         otel.name = %method,
         otel.kind = "client",
@@ -116,7 +119,52 @@ pub fn client(method: &Method, uri: &Uri, backend: &str) -> Span {
         gateway.backend = backend,
         http.response.status_code = Empty,
         error.type = Empty,
-    )
+        rpc.system = Empty,
+        rpc.service = Empty,
+        rpc.method = Empty,
+        rpc.grpc.status_code = Empty,
+    );
+    if span.is_none() {
+        return span;
+    }
+    let grpc = request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"));
+    if grpc && let Some((service, rpc)) = uri.path().trim_start_matches('/').split_once('/') {
+        span.record("rpc.system", "grpc");
+        span.record("rpc.service", service);
+        span.record("rpc.method", rpc);
+        span.context()
+            .span()
+            .update_name(format!("{service}/{rpc}"));
+    }
+    span
+}
+
+/// A `grpc-status` seen on an attempt's response (in its head for a
+/// trailers-only answer, else in its trailers); not OK is an error.
+pub fn client_grpc_status(span: &Span, headers: &http::HeaderMap) {
+    if span.is_none() {
+        return;
+    }
+    let Some(code) = headers
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i64>().ok())
+    else {
+        return;
+    };
+    span.record("rpc.grpc.status_code", code);
+    if code != 0 {
+        let message = headers
+            .get("grpc-message")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("gRPC error");
+        span.record("error.type", code);
+        span.set_status(Status::error(format!("grpc-status {code}: {message}")));
+    }
 }
 
 /// How an attempt ended: its status (4xx and 5xx are errors of a client
