@@ -231,6 +231,11 @@ impl Reloader {
         }
         config::check_reload(&config, &old.config, &self.path.display().to_string())?;
         self.warn_if_listeners_moved(&config);
+        if config.tracing != old.config.tracing {
+            tracing::warn!(
+                "tracing: the section changed; traces keep their settings until the gateway restarts"
+            );
+        }
         let version = old.version + 1;
         let next = Snapshot::build(config, version, Some(&old)).map_err(|conflicts| {
             ReloadError::Routes(format!("{} route conflict(s)", conflicts.len()))
