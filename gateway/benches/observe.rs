@@ -5,7 +5,8 @@
 //! - `bare`: the inner service, no layer;
 //! - `layer_off`: the observe layer with no sinks and traces off (the
 //!   `serve` default): one flag check, no exchange, no span;
-//! - `attempt_off`: `UpstreamAttempt::start` + `finish` with traces off;
+//! - `attempt_off`: `UpstreamAttempt::start` + `finish` with traces off,
+//!   over `attempt_baseline` (building the request alone);
 //! - `layer_traces_0pct` / `layer_traces_100pct`: traces on (a pipeline
 //!   whose collector is unreachable, so the batch queue drops what it
 //!   cannot send), sampling nothing or everything.
@@ -19,7 +20,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use gateway::body::{self, GatewayBody};
-use gateway::config::model::TracingSettings;
+use gateway::config::model::{ExporterSettings, TracingSettings};
 use gateway::observe::otel::TracingPipeline;
 use gateway::observe::{AttemptOutcome, ObserveLayer, Observers, UpstreamAttempt};
 use http::{Request, Response, StatusCode};
@@ -68,6 +69,14 @@ fn observe(c: &mut Criterion) {
     bench_layer(c, "layer_off", &runtime);
     let backend: Arc<str> = Arc::from("orders");
     let endpoint: Arc<str> = Arc::from("http://127.0.0.1:9");
+    c.bench_function("attempt_baseline", |b| {
+        b.iter(|| {
+            let upstream = Request::get("http://127.0.0.1:9/v1/orders/42")
+                .body(())
+                .expect("request");
+            black_box(upstream);
+        });
+    });
     c.bench_function("attempt_off", |b| {
         b.iter(|| {
             let mut upstream = Request::get("http://127.0.0.1:9/v1/orders/42")
@@ -79,11 +88,17 @@ fn observe(c: &mut Criterion) {
         });
     });
     for (name, ratio) in [("layer_traces_0pct", 0.0), ("layer_traces_100pct", 1.0)] {
-        let mut settings = TracingSettings::default();
-        settings.enabled = true;
-        settings.sampling_ratio = ratio;
-        settings.exporter.endpoint = "http://127.0.0.1:9".to_owned();
-        settings.exporter.timeout = Duration::from_millis(100);
+        let defaults = TracingSettings::default();
+        let settings = TracingSettings {
+            enabled: true,
+            sampling_ratio: ratio,
+            exporter: ExporterSettings {
+                endpoint: "http://127.0.0.1:9".to_owned(),
+                timeout: Duration::from_millis(100),
+                ..defaults.exporter.clone()
+            },
+            ..defaults
+        };
         let pipeline = TracingPipeline::start(&settings).expect("pipeline");
         let subscriber = tracing_subscriber::registry().with(pipeline.layer());
         tracing::subscriber::with_default(subscriber, || bench_layer(c, name, &runtime));
