@@ -307,3 +307,47 @@ async fn a_graphql_query_is_parse_validate_plan_and_one_span_per_subgraph_fetch(
         .expect("plan");
     assert_eq!(plan.attribute("graphql.plan.cache_hit"), Some("false"));
 }
+
+#[tokio::test]
+async fn a_websocket_session_runs_in_its_request_span() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    traces();
+    let gw = TestGateway::with_default_routes().await;
+    let url = format!("ws://{}/grpc/v1/orders/updates", gw.gateway.addr);
+    let (mut socket, response) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket upgrade");
+    assert_eq!(response.status(), 101);
+    let command =
+        json!({"orderId": mock_backends::seed::PENDING_ORDER_ID.to_string(), "action": "confirm"});
+    socket
+        .send(Message::text(command.to_string()))
+        .await
+        .expect("frame sent");
+    let event = tests::mocks::within("an event", socket.next()).await;
+    assert!(matches!(event, Some(Ok(Message::Text(_)))), "{event:?}");
+    socket.close(None).await.expect("close sent");
+    while let Some(Ok(_)) = socket.next().await {}
+    let recorded: Vec<_> = gw
+        .mocks
+        .orders_grpc
+        .control
+        .requests()
+        .into_iter()
+        .filter(|request| request.path.ends_with("/OrderUpdates"))
+        .collect();
+    assert_eq!(recorded.len(), 1, "{recorded:#?}");
+    let (trace_id, _) = traceparent(&recorded[0]);
+    let spans = spans_of(&trace_id, |spans| spans.len() >= 2).await;
+    let server = server_span(&spans);
+    assert_eq!(
+        server.attribute("http.route"),
+        Some("/grpc/v1/orders/updates")
+    );
+    assert_eq!(server.attribute("http.response.status_code"), Some("101"));
+    let clients = assert_upstreams_in_trace(&spans, &trace_id, &recorded);
+    assert_eq!(clients[0].name, "orders.OrderService/OrderUpdates");
+    assert_eq!(clients[0].parent_span_id, server.span_id);
+}
