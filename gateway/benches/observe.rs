@@ -13,7 +13,7 @@ use gateway::body::{self, GatewayBody};
 use gateway::config;
 use gateway::observe::metrics::Metrics;
 use gateway::observe::{AttemptOutcome, Exchange, ObserveLayer, Observers, UpstreamAttempt};
-use http::{HeaderMap, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use tower::{Layer, Service, ServiceExt, service_fn};
 
@@ -32,7 +32,7 @@ fn bench_observe(c: &mut Criterion) {
                 exchange.set_route(route);
             }
             let attempt =
-                UpstreamAttempt::start(exchange, &backend, &endpoint, &mut HeaderMap::new());
+                UpstreamAttempt::start(exchange, &backend, &endpoint, &mut Request::new(()));
             attempt.finish(AttemptOutcome::Response(StatusCode::OK));
             Ok::<_, std::convert::Infallible>(Response::new(body::full("ok")))
         }

@@ -44,12 +44,17 @@ impl Cli {
     /// (defaults for `check`, or when the file cannot be read: the gateway
     /// then reports the problem itself).
     pub fn log_settings(&self) -> crate::config::model::log::LogSettings {
+        self.config_path()
+            .map(crate::config::load_log_settings)
+            .unwrap_or_default()
+    }
+
+    /// The config file that `demo` or `serve` will run (`check` runs none).
+    pub fn config_path(&self) -> Option<&Path> {
         match &self.command {
-            Some(Command::Serve { config } | Command::Demo { config, .. }) => {
-                crate::config::load_log_settings(config)
-            }
-            None => crate::config::load_log_settings(Path::new(DEFAULT_CONFIG)),
-            Some(Command::Check { .. }) => Default::default(),
+            None => Some(Path::new(DEFAULT_CONFIG)),
+            Some(Command::Demo { config, .. } | Command::Serve { config }) => Some(config),
+            Some(Command::Check { .. }) => None,
         }
     }
 }

@@ -41,6 +41,7 @@ mod raw;
 mod raw_graphql;
 mod raw_grpc;
 mod raw_log;
+mod raw_tracing;
 mod sections;
 mod units;
 
@@ -74,6 +75,19 @@ pub fn load_file(path: &Path) -> Result<GatewayConfig, ConfigErrors> {
             Err(diag.into_errors())
         }
     }
+}
+
+/// The `tracing:` section of a config file alone, for the binary to set
+/// up its trace pipeline before anything else starts (the rest of the
+/// file is not compiled: no protos are read). `None` when the file cannot
+/// be read or the section has errors; the full load reports them.
+pub fn load_tracing(path: &Path) -> Option<model::TracingSettings> {
+    let source = std::fs::read_to_string(path).ok()?;
+    let mut diag = Diagnostics::new(&path.display().to_string());
+    let raw = sections::read(&source, &mut diag)?;
+    let mut section_diag = Diagnostics::new("");
+    let settings = compile::compile_tracing(raw.tracing.as_ref(), &mut section_diag);
+    (!section_diag.has_errors()).then_some(settings)
 }
 
 /// What `gateway check FILE` runs: the same as [`load_file`]. Print the

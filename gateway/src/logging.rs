@@ -8,8 +8,10 @@
 //! - **Colours:** text is coloured only for a person at a terminal, and
 //!   never with `NO_COLOR` set (no-color.org: present and not empty).
 //!
-//! The subscriber is a registry with layers: the filter, then the format
-//! layer; further layers (an OpenTelemetry exporter) are one more `.with`.
+//! The subscriber is a registry with two layers: the format layer under
+//! its filter (a per-layer filter that never enables the trace spans'
+//! target, `otel`), and the OpenTelemetry layer when `tracing:` turns
+//! traces on (it sees every `otel` span whatever the log level).
 //! The access log is not a `tracing` layer: it is a sink of its own
 //! (`access_log`), owned by each running gateway.
 
@@ -22,18 +24,23 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::model::log::{LogFormat, LogSettings};
+use crate::observe::otel::{self, TracingPipeline};
 
 /// The filter when neither `RUST_LOG` nor `log.level` says otherwise.
 pub const DEFAULT_FILTER: &str = "info,hyper=warn";
 
 /// Installs the process's subscriber from `settings` (see the module
 /// docs). Does nothing if one is installed already.
-pub fn init(settings: &LogSettings) {
+pub fn init(settings: &LogSettings, traces: Option<&TracingPipeline>) {
     let from_env = std::env::var(EnvFilter::DEFAULT_ENV).ok();
     let (filter, rejected_env) = filter(from_env.as_deref(), settings.level.as_deref());
+    let filter = match format!("{}=off", otel::TARGET).parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    };
     let installed = tracing_subscriber::registry()
-        .with(filter)
-        .with(format_layer(settings.format, colour_on_stdout()))
+        .with(format_layer(settings.format, colour_on_stdout()).with_filter(filter))
+        .with(traces.map(TracingPipeline::layer))
         .try_init()
         .is_ok();
     if installed && let Some(error) = rejected_env {

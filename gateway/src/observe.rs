@@ -15,12 +15,16 @@
 //! - [`metrics`] is the Prometheus sink (`GET /metrics` on the admin
 //!   listener).
 //! - [`trace_context`] injects the W3C trace context into upstream requests.
+//! - [`otel`] is the OpenTelemetry trace pipeline and the spans of the
+//!   request path; with traces on, the observe layer opens each request's
+//!   server span and each `UpstreamAttempt` a client span.
 
 mod attempt;
 mod exchange;
 mod layer;
 pub mod metrics;
 mod observers;
+pub mod otel;
 pub mod trace_context;
 
 pub use attempt::{AttemptOutcome, UpstreamAttempt};

@@ -243,6 +243,11 @@ impl Reloader {
         if config.metrics != old.config.metrics {
             tracing::warn!("metrics settings apply at restart only; keeping the current ones");
         }
+        if config.tracing != old.config.tracing {
+            tracing::warn!(
+                "tracing: the section changed; traces keep their settings until the gateway restarts"
+            );
+        }
         let version = old.version + 1;
         let next = Snapshot::build(config, version, Some(&old))
             .map_err(|error| ReloadError::Routes(error.to_string()))?;

@@ -101,16 +101,22 @@ where
         .and_then(|exchange| exchange.observers.metrics())
         .map(|metrics| metrics.open_stream(crate::observe::metrics::StreamKind::WebSocket));
     let on_upgrade = hyper::upgrade::on(request);
-    tokio::spawn(async move {
-        let _counted_until_the_session_ends = open_stream;
-        match on_upgrade.await {
-            Ok(upgraded) => {
-                let io = TokioIo::new(upgraded);
-                serve(WebSocketStream::from_raw_socket(io, Role::Server, None).await).await;
+    // The session runs in the request's span (with traces on), so its
+    // upstream calls are children of it and the span lasts as long.
+    let span = tracing::Span::current();
+    tokio::spawn(tracing::Instrument::instrument(
+        async move {
+            let _counted_until_the_session_ends = open_stream;
+            match on_upgrade.await {
+                Ok(upgraded) => {
+                    let io = TokioIo::new(upgraded);
+                    serve(WebSocketStream::from_raw_socket(io, Role::Server, None).await).await;
+                }
+                Err(error) => tracing::debug!(%error, "websocket upgrade failed"),
             }
-            Err(error) => tracing::debug!(%error, "websocket upgrade failed"),
-        }
-    });
+        },
+        span,
+    ));
     switching_protocols(handshake)
 }
 

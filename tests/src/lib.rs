@@ -8,5 +8,6 @@ pub mod gateway;
 pub mod grpc;
 pub mod metrics;
 pub mod mocks;
+pub mod otlp;
 pub mod raw;
 pub mod raw_http;

@@ -3,6 +3,8 @@
 //!
 //! The returned future owns everything it needs (`'static`), so it can be
 //! shared by the coalescer and dropped at any point to cancel the call.
+//! With traces on it runs in the call's span (cache hit and coalescing as
+//! attributes), the parent of the call's upstream attempt.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -10,6 +12,7 @@ use std::sync::Arc;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde_json::Value;
+use tracing::{Instrument, Span};
 
 use super::cache::CallCache;
 use super::coalesce::Coalescer;
@@ -19,6 +22,7 @@ use super::plan::CallSpec;
 use super::request::render_call;
 use crate::config::model::Propagation;
 use crate::observe::metrics::{ComposeCallMetrics, Metrics};
+use crate::observe::otel::{otel_span, spans};
 use crate::template::eval::Bindings;
 use crate::upstream::outbound::Outbound;
 
@@ -58,12 +62,22 @@ pub fn start_call(
     let counted = env
         .metrics
         .map(|(metrics, route)| ComposeCallMetrics::new(metrics, route, &spec.name));
+    let span = otel_span!(
+        "compose call",
+        gateway.compose.call = spec.name.as_str(),
+        gateway.backend = spec.backend.name.as_str(),
+        gateway.compose.cache_hit = tracing::field::Empty,
+        gateway.compose.coalesced = tracing::field::Empty,
+    );
+    let traced = span.clone();
     async move {
-        (
-            index,
-            complete(key, cache, coalescer, fetching, counted).await,
-        )
+        let result = complete(key, cache, coalescer, fetching, counted, &traced).await;
+        if let Err(failure) = &result {
+            spans::fail(&traced, failure.code, &failure.message);
+        }
+        (index, result)
     }
+    .instrument(span)
     .boxed()
 }
 
@@ -74,26 +88,28 @@ async fn complete(
     coalescer: Option<Arc<Coalescer>>,
     fetching: impl Future<Output = Result<CallOutput, CallFailure>> + Send + 'static,
     counted: Option<ComposeCallMetrics>,
+    span: &Span,
 ) -> Result<Arc<Value>, CallFailure> {
     if let Some(cache) = &cache {
         let cached = cache.get(&key).await;
         if let Some(counted) = &counted {
             counted.cache_lookup(cached.is_some());
         }
+        span.record("gateway.compose.cache_hit", cached.is_some());
         if let Some(value) = cached {
             return Ok(value);
         }
+    } else {
+        span.record("gateway.compose.cache_hit", false);
     }
-    let result = match coalescer {
-        Some(coalescer) => {
-            let (result, joined) = coalescer.run(key.clone(), fetching).await;
-            if let (true, Some(counted)) = (joined, &counted) {
-                counted.coalesced();
-            }
-            result
-        }
-        None => fetching.await,
+    let (result, coalesced) = match coalescer {
+        Some(coalescer) => coalescer.run(key.clone(), fetching).await,
+        None => (fetching.await, false),
     };
+    span.record("gateway.compose.coalesced", coalesced);
+    if let (true, Some(counted)) = (coalesced, &counted) {
+        counted.coalesced();
+    }
     if let (Ok(output), Some(cache)) = (&result, &cache) {
         let value = Arc::clone(&output.value);
         cache

@@ -20,6 +20,9 @@ mod propagation;
 mod proxy;
 mod routes;
 mod server;
+mod tracing;
+
+pub(crate) use tracing::compile_tracing;
 
 use std::path::Path;
 use std::time::Duration;
@@ -77,6 +80,7 @@ pub(crate) fn compile(
     let routes_declared_empty = raw.routes_declared_empty;
     let hash = graphql::hash_with_manifest(hash, graphql.as_ref());
     let log = log::log_settings(raw.log.as_ref(), base_dir, diag);
+    let tracing = tracing::compile_tracing(raw.tracing.as_ref(), diag);
     if diag.has_errors() {
         return None;
     }
@@ -100,6 +104,7 @@ pub(crate) fn compile(
                 .and_then(|metrics| metrics.enabled)
                 .unwrap_or(true),
         },
+        tracing,
     })
 }
 

@@ -26,6 +26,12 @@ pub use graphql::{
 };
 pub use propagation::{HeaderRule, MANAGED_HEADERS, Propagation, is_managed};
 pub mod log;
+mod traces;
+
+pub use traces::{
+    BatchSettings, DEFAULT_GRPC_ENDPOINT, DEFAULT_HTTP_ENDPOINT, ExporterSettings, OtlpProtocol,
+    TracingSettings,
+};
 
 /// A whole routes.yaml, compiled.
 #[derive(Debug, Clone)]
@@ -58,6 +64,8 @@ pub struct GatewayConfig {
     pub protos: Option<DescriptorSet>,
     /// The file says `routes: []`: a reload may then drop every route.
     pub routes_declared_empty: bool,
+    /// `tracing:` (OpenTelemetry), read at start.
+    pub tracing: TracingSettings,
     /// `log:`: general logs and the access log, read at start.
     pub log: log::LogSettings,
     /// `metrics:` (read at start).

@@ -43,6 +43,8 @@ pub(crate) struct RawConfig {
     /// `grpc:` (see `raw_grpc`).
     pub grpc: Option<super::raw_grpc::RawGrpc>,
     pub graphql: Option<Spanned<super::raw_graphql::RawGraphql>>,
+    /// `tracing:` (see `raw_tracing`).
+    pub tracing: Option<super::raw_tracing::RawTracing>,
     /// `propagate:` (header propagation for composition and GraphQL).
     pub propagate: Option<RawPropagation>,
     /// `log:` (see `raw_log`).

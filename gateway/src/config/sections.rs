@@ -28,6 +28,7 @@ pub(crate) const SECTIONS: &[&str] = &[
     "propagate",
     "log",
     "metrics",
+    "tracing",
 ];
 
 /// Parses `source` and deserialises every section that can be. Returns
@@ -58,6 +59,7 @@ fn read_section(raw: &mut RawConfig, key: &MarkedScalarNode, value: &Node, diag:
         "propagate" => raw.propagate = deserialize(value, "propagate", diag),
         "log" => raw.log = deserialize(value, "log", diag),
         "metrics" => raw.metrics = deserialize(value, "metrics", diag),
+        "tracing" => raw.tracing = deserialize(value, "tracing", diag),
         other => diag.error(
             key.span(),
             format!(

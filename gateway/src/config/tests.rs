@@ -418,3 +418,36 @@ fn connection_limits_and_timeouts_are_read_and_checked() {
         );
     }
 }
+
+#[test]
+fn tracing_is_off_by_default_and_compiles_every_key() {
+    assert_eq!(compiled("").tracing, model::TracingSettings::default());
+    assert!(!compiled("").tracing.enabled);
+    let config = compiled(
+        "tracing:\n  enabled: true\n  service_name: edge\n  resource: { deployment.environment: prod }\n  sampling: { ratio: 0.25 }\n  exporter: { protocol: http, endpoint: \"http://collector:4318\", timeout: 2s, headers: { X-Scope-OrgID: shop } }\n  batch: { max_queue_size: 100, max_export_batch_size: 10, scheduled_delay: 200ms }\n",
+    );
+    let tracing = config.tracing;
+    assert!(tracing.enabled);
+    assert_eq!(tracing.service_name, "edge");
+    assert_eq!(
+        tracing.resource,
+        [("deployment.environment".to_owned(), "prod".to_owned())]
+    );
+    assert!((tracing.sampling_ratio - 0.25).abs() < f64::EPSILON);
+    assert_eq!(tracing.exporter.protocol, model::OtlpProtocol::HttpProtobuf);
+    assert_eq!(tracing.exporter.endpoint, "http://collector:4318/v1/traces");
+    assert_eq!(tracing.exporter.timeout, Duration::from_secs(2));
+    assert_eq!(
+        tracing.exporter.headers,
+        [("x-scope-orgid".to_owned(), "shop".to_owned())]
+    );
+    assert_eq!(tracing.batch.max_queue_size, 100);
+    assert_eq!(tracing.batch.scheduled_delay, Duration::from_millis(200));
+}
+
+#[test]
+fn tracing_errors_are_all_reported_with_positions() {
+    insta::assert_snapshot!(errors_of(
+        "tracing:\n  service_name: \" \"\n  sampling: { ratio: -0.5 }\n  exporter: { protocol: grpc, endpoint: \"https://collector:4317\", timeout: 0s }\n  batch: { max_queue_size: 10, max_export_batch_size: 20 }\n"
+    ));
+}

@@ -6,6 +6,10 @@
 //! (linear, before anything expensive), validate against the public schema,
 //! normalize, then plan through the plan cache (keyed by the normalized
 //! operation and its name). The result is cached unless its budget ran out.
+//!
+//! With traces on, parse, validate and plan are spans (plan with its
+//! plan-cache hit), children of the request's span although they run on
+//! a pool thread: the request's span is carried there and entered.
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -20,6 +24,7 @@ use hive_router_query_planner::planner::PlannerError;
 use hive_router_query_planner::state::supergraph_state::{OperationKind, TypeNode};
 use hive_router_query_planner::utils::parsing::safe_parse_operation_with_token_limit;
 use serde_json::{Map, Value};
+use tracing::Span;
 
 use super::error::RequestError;
 use super::limits::{self, Limits};
@@ -29,6 +34,7 @@ use super::request::GraphqlRequest;
 use super::service::GraphqlService;
 use super::supergraph::{CachedPlan, Supergraph};
 use super::validate::validate_document;
+use crate::observe::otel::{otel_span, spans};
 
 /// An operation ready to execute: the cached, prepared document plus this
 /// request's variables (with the operation's defaults).
@@ -89,14 +95,12 @@ pub async fn prepare_on_pool(
     limits: Limits,
 ) -> Result<Arc<PreparedDocument>, RequestError> {
     let supergraph = Arc::clone(supergraph);
+    let request_span = Span::current();
     pool.run(move |budget| {
-        let prepared = Arc::new(prepare_document(
-            &supergraph,
-            query,
-            operation_name,
-            &limits,
-            budget,
-        )?);
+        let prepared =
+            Arc::new(request_span.in_scope(|| {
+                prepare_document(&supergraph, query, operation_name, &limits, budget)
+            })?);
         budget.check()?;
         supergraph
             .caches
@@ -144,12 +148,17 @@ fn prepare_document(
     limits: &Limits,
     budget: &Budget,
 ) -> Result<PreparedDocument, RequestError> {
-    let document = parse(&query, limits.max_tokens)?;
-    let operation = pick_operation(&document, operation_name.as_deref())?;
-    limits::check(&document, limits)?;
-    budget.check()?;
-    validate_document(supergraph, &document)?;
-    budget.check()?;
+    let document = traced(otel_span!("graphql parse"), || {
+        parse(&query, limits.max_tokens)
+    })?;
+    let operation = traced(otel_span!("graphql validate"), || {
+        let operation = pick_operation(&document, operation_name.as_deref())?;
+        limits::check(&document, limits)?;
+        budget.check()?;
+        validate_document(supergraph, &document)?;
+        budget.check()?;
+        Ok(operation)
+    })?;
     let kind = operation_kind(operation);
     let introspection_only = match introspection_fields(operation) {
         RootIntrospection::None => false,
@@ -160,21 +169,29 @@ fn prepare_document(
             ));
         }
     };
-    let normalized = normalize_operation(
-        &supergraph.planner.supergraph,
-        &document,
-        operation_name.as_deref(),
-    )
-    .map_err(|e| RequestError::Validation(e.to_string()))?;
-    budget.check()?;
-    let normalized_text = normalized.executable_operation().to_string();
-    let normalized_len = normalized_text.len();
-    let (plan, plan_cache_hit) = if introspection_only {
-        (None, None)
-    } else {
-        let (plan, hit) = plan_cached(supergraph, &normalized, normalized_text, budget)?;
-        (Some(plan), Some(hit))
-    };
+    let plan_span = otel_span!(
+        "graphql plan",
+        graphql.plan.cache_hit = tracing::field::Empty
+    );
+    let (normalized, normalized_len, plan, plan_cache_hit) = traced(plan_span.clone(), || {
+        let normalized = normalize_operation(
+            &supergraph.planner.supergraph,
+            &document,
+            operation_name.as_deref(),
+        )
+        .map_err(|e| RequestError::Validation(e.to_string()))?;
+        budget.check()?;
+        let normalized_text = normalized.executable_operation().to_string();
+        let normalized_len = normalized_text.len();
+        let (plan, plan_cache_hit) = if introspection_only {
+            (None, None)
+        } else {
+            let (plan, hit) =
+                plan_cached(supergraph, &normalized, normalized_text, budget, &plan_span)?;
+            (Some(plan), Some(hit))
+        };
+        Ok((normalized, normalized_len, plan, plan_cache_hit))
+    })?;
     Ok(PreparedDocument {
         kind,
         normalized,
@@ -187,6 +204,18 @@ fn prepare_document(
         hits: AtomicU64::new(0),
         plan_cache_hit,
     })
+}
+
+/// Runs one preparation step in `span`; its error is recorded there.
+fn traced<T>(
+    span: Span,
+    step: impl FnOnce() -> Result<T, RequestError>,
+) -> Result<T, RequestError> {
+    let result = span.in_scope(step);
+    if let Err(error) = &result {
+        spans::fail(&span, error.code(), &error.to_string());
+    }
+    result
 }
 
 fn parse(query: &str, max_tokens: usize) -> Result<Document<'static, String>, RequestError> {
@@ -281,9 +310,12 @@ fn plan_cached(
     normalized: &NormalizedDocument,
     normalized_text: String,
     budget: &Budget,
+    span: &Span,
 ) -> Result<(CachedPlan, bool), RequestError> {
     let key = (normalized_text, normalized.operation_name.clone());
-    if let Some(hit) = supergraph.caches.plans.get(&key) {
+    let hit = supergraph.caches.plans.get(&key);
+    span.record("graphql.plan.cache_hit", hit.is_some());
+    if let Some(hit) = hit {
         return Ok((hit.plan, true));
     }
     let plan = supergraph

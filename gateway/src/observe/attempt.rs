@@ -1,14 +1,17 @@
 //! One upstream attempt, as the pools report it: started just before the
 //! request is sent to an endpoint, finished with its outcome. Dropped
 //! unfinished (the call's deadline passed, or the caller went away), it
-//! reports itself abandoned.
+//! reports itself abandoned. With traces on, each attempt is a client span
+//! (the parent the upstream sees in its `traceparent`), ended with it.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::{HeaderMap, StatusCode};
+use http::{Request, StatusCode};
+use tracing::Span;
 
 use super::exchange::{Exchange, UpstreamRecord};
+use super::otel::spans;
 use super::trace_context;
 
 /// How an upstream attempt ended.
@@ -32,35 +35,60 @@ pub struct UpstreamAttempt {
     endpoint: Arc<str>,
     started: Instant,
     finished: bool,
+    /// The client span (`Span::none()` with traces off).
+    span: Span,
+    /// Why the attempt failed, for the span.
+    failure: Option<String>,
 }
 
 impl UpstreamAttempt {
     /// Starts an attempt to `endpoint` of `backend` on behalf of
     /// `exchange` (none for the gateway's own calls, such as fetching
-    /// subgraph schemas), and writes the trace context into `headers`.
-    pub fn start(
+    /// subgraph schemas): opens its client span and writes the trace
+    /// context into `request`'s headers (the request as it will be sent,
+    /// its URI absolute).
+    pub fn start<B>(
         exchange: Option<Arc<Exchange>>,
         backend: &Arc<str>,
         endpoint: &Arc<str>,
-        headers: &mut HeaderMap,
+        request: &mut Request<B>,
     ) -> Self {
-        trace_context::inject(headers);
+        let span = spans::client(request, backend);
+        trace_context::inject_span(&span, request.headers_mut());
         Self {
             exchange,
             backend: Arc::clone(backend),
             endpoint: Arc::clone(endpoint),
             started: Instant::now(),
             finished: false,
+            span,
+            failure: None,
         }
     }
 
-    /// Reports how the attempt ended.
+    /// Notes why the attempt failed (the connection's error), for its
+    /// span; call before [`UpstreamAttempt::finish`].
+    /// `describe` only runs with traces on.
+    pub fn record_failure(&mut self, describe: impl FnOnce() -> String) {
+        if !self.span.is_none() {
+            self.failure = Some(describe());
+        }
+    }
+
+    /// Reports how the attempt ended (at its response head, or failure).
     pub fn finish(mut self, outcome: AttemptOutcome) {
         self.report(outcome);
     }
 
+    /// The attempt's client span, for the pool to keep open until the
+    /// response body ends (`Span::none()` with traces off).
+    pub fn span(&self) -> &Span {
+        &self.span
+    }
+
     fn report(&mut self, outcome: AttemptOutcome) {
         self.finished = true;
+        spans::client_outcome(&self.span, outcome, self.failure.as_deref());
         let Some(exchange) = &self.exchange else {
             return;
         };

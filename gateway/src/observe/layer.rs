@@ -2,6 +2,11 @@
 //! when the response body ends, fails, or is dropped (the client went
 //! away). A request dropped before its response head is finished as 499
 //! (nginx's "client closed request"), aborted.
+//!
+//! With traces on, it also opens the request's server span, enters it
+//! while the inner service runs (so upstream attempts are its children),
+//! and keeps it open until the response body ends: a stream's span lasts
+//! as long as the stream.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,10 +18,12 @@ use futures::future::Either;
 use http::{Request, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use tower::{Layer, Service};
+use tracing::Span;
 
 use super::exchange::{ErrorCode, Exchange, ExchangeEnd};
 use super::metrics::{OpenStream, StreamKind};
 use super::observers::{Finished, Observers};
+use super::otel::{self, spans};
 use crate::body::{self, BoxError, GatewayBody};
 
 /// The status recorded for a request whose client left before the
@@ -64,10 +71,14 @@ where
     }
 
     fn call(&mut self, mut request: Request<GatewayBody>) -> Self::Future {
-        if self.observers.is_empty() {
+        if self.observers.is_empty() && !otel::enabled() {
             return Either::Left(self.inner.call(request));
         }
         let exchange = Arc::new(Exchange::begin(&request, Arc::clone(&self.observers)));
+        let span = spans::server(&request, &exchange.client);
+        if let Some(trace_id) = spans::trace_id(&span) {
+            exchange.set_trace_id(trace_id);
+        }
         self.observers.start(&exchange);
         request.extensions_mut().insert(Arc::clone(&exchange));
         let counted = Arc::clone(&exchange);
@@ -77,9 +88,11 @@ where
                 exchange: counted,
             })
         });
+        let inner = span.in_scope(|| self.inner.call(request));
         Either::Right(ObservedFuture {
-            inner: Some(self.inner.call(request)),
+            inner: Some(inner),
             exchange: Some(exchange),
+            span,
         })
     }
 }
@@ -92,6 +105,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: Option<F>,
         exchange: Option<Arc<Exchange>>,
+        span: Span,
     }
 
     impl<F> PinnedDrop for ObservedFuture<F> {
@@ -101,6 +115,7 @@ pin_project_lite::pin_project! {
                 this.inner.set(None);
                 let status = StatusCode::from_u16(CLIENT_CLOSED_REQUEST)
                     .unwrap_or(StatusCode::BAD_REQUEST);
+                spans::server_aborted(this.span, Some(status));
                 finish(&exchange, status, None, 0, ExchangeEnd::Aborted);
             }
         }
@@ -118,16 +133,21 @@ where
         let Some(inner) = this.inner.as_pin_mut() else {
             return Poll::Pending;
         };
-        let result = ready!(inner.poll(cx));
+        let result = {
+            let _entered = this.span.enter();
+            ready!(inner.poll(cx))
+        };
         let Some(exchange) = this.exchange.take() else {
             return Poll::Ready(result);
         };
+        let span = std::mem::replace(this.span, Span::none());
         Poll::Ready(result.map(|response| {
             let status = response.status();
             let error_code = response.extensions().get::<ErrorCode>().map(|code| code.0);
             let open_stream = StreamKind::of_response(&response)
                 .zip(exchange.observers.metrics())
                 .map(|(kind, metrics)| metrics.open_stream(kind));
+            spans::server_response(&span, &exchange, status, error_code);
             response.map(|inner| {
                 body::boxed(ObservedBody {
                     inner,
@@ -136,6 +156,7 @@ where
                     error_code,
                     bytes_out: 0,
                     _open_stream: open_stream,
+                    span,
                 })
             })
         }))
@@ -170,6 +191,8 @@ pin_project_lite::pin_project! {
         // Counts an SSE or NDJSON response as an open stream until the
         // body is dropped.
         _open_stream: Option<OpenStream>,
+        // The server span, closed with the body.
+        span: Span,
     }
 
     impl PinnedDrop for ObservedBody {
@@ -180,6 +203,7 @@ pin_project_lite::pin_project! {
                 let end = if this.inner.is_end_stream() {
                     ExchangeEnd::Completed
                 } else {
+                    spans::server_aborted(this.span, None);
                     ExchangeEnd::Aborted
                 };
                 finish(&exchange, *this.status, *this.error_code, *this.bytes_out, end);
@@ -211,6 +235,11 @@ impl Body for ObservedBody {
         if let Some(end) = end
             && let Some(exchange) = this.exchange.take()
         {
+            if end == ExchangeEnd::Aborted {
+                spans::server_aborted(this.span, None);
+            }
+            // The span ends with the body.
+            *this.span = Span::none();
             finish(
                 &exchange,
                 *this.status,

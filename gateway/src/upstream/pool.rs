@@ -20,6 +20,7 @@ use super::idle_body::{IdleTimeoutBody, Stall};
 use crate::body::{self, GatewayBody};
 use crate::client_body::{BodyFaultWatch, RequestBodyFault};
 use crate::config::model::{BackendSpec, UpstreamProtocol};
+use crate::observe::otel::spans;
 use crate::observe::{AttemptOutcome, Exchange, UpstreamAttempt};
 
 /// One endpoint's state as the admin API shows it.
@@ -177,14 +178,21 @@ impl UpstreamPool {
             } else {
                 request_with(head, uri, attempt_body)
             };
-            let observed = UpstreamAttempt::start(
+            let mut observed = UpstreamAttempt::start(
                 exchange.clone(),
                 &self.label,
                 &endpoint.label,
-                attempt.headers_mut(),
+                &mut attempt,
             );
             let guard = endpoint.start_request();
             let result = self.client().request(attempt).await;
+            if let Err(error) = &result {
+                observed.record_failure(|| describe(error));
+            }
+            let span = observed.span().clone();
+            if let Ok(response) = &result {
+                spans::client_grpc_status(&span, response.headers());
+            }
             observed.finish(match &result {
                 Ok(response) => AttemptOutcome::Response(response.status()),
                 Err(error) if error.is_connect() => AttemptOutcome::ConnectFailed,
@@ -195,7 +203,10 @@ impl UpstreamPool {
                     endpoint.record_success();
                     return Ok(response.map(|incoming| {
                         let held = incoming.map_frame(move |frame| {
-                            let _held_until_body_ends = (&guard, &permit);
+                            let _held_until_body_ends = (&guard, &permit, &span);
+                            if let Some(trailers) = frame.trailers_ref() {
+                                spans::client_grpc_status(&span, trailers);
+                            }
                             frame
                         });
                         match body_idle {

@@ -213,13 +213,13 @@ impl Session {
         else {
             return Some(close(4400, "Invalid subscribe payload"));
         };
-        let task = tokio::spawn(run_operation(
+        let task = tokio::spawn(tracing::Instrument::in_current_span(run_operation(
             id.clone(),
             request,
             Arc::clone(&self.service),
             self.ctx.clone(),
             self.outgoing.clone(),
-        ));
+        )));
         self.running.insert(id, task.abort_handle());
         None
     }
