@@ -11,6 +11,23 @@ use tests::federation::{FederatedGateway, SUPERGRAPH_FILE_CONFIG};
 
 const MULTIPART: &str = "multipart/mixed;deferSpec=20220824, application/json";
 
+/// POSTs `query` to `/graphql` asking for `accept`.
+async fn send(
+    fed: &FederatedGateway,
+    accept: &str,
+    query: &str,
+    variables: Value,
+) -> reqwest::Response {
+    fed.gw
+        .client
+        .post(fed.gw.url("/graphql"))
+        .header("accept", accept)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .expect("request sent")
+}
+
 /// POSTs with `accept`; returns the content type and the raw body.
 async fn post(
     fed: &FederatedGateway,
@@ -18,15 +35,7 @@ async fn post(
     query: &str,
     variables: Value,
 ) -> (String, String) {
-    let response = fed
-        .gw
-        .client
-        .post(fed.gw.url("/graphql"))
-        .header("accept", accept)
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .expect("request sent");
+    let response = send(fed, accept, query, variables).await;
     assert_eq!(response.status().as_u16(), 200);
     let content_type = response
         .headers()
@@ -155,15 +164,7 @@ async fn the_primary_part_is_sent_while_a_deferred_subgraph_is_still_working() {
         .control
         .set_latency(Duration::from_secs(3600), Duration::ZERO);
     let query = "query($id: ID!) { order(id: $id) { id ... @defer { customer { name } } } }";
-    let mut response = fed
-        .gw
-        .client
-        .post(fed.gw.url("/graphql"))
-        .header("accept", MULTIPART)
-        .json(&json!({ "query": query, "variables": { "id": FIRST_ORDER_ID } }))
-        .send()
-        .await
-        .expect("request sent");
+    let mut response = send(&fed, MULTIPART, query, json!({ "id": FIRST_ORDER_ID })).await;
     let mut received = String::new();
     while !received.contains("\"hasNext\":true}") {
         let chunk = response
@@ -190,15 +191,7 @@ async fn too_many_deferred_fragments_are_refused() {
     let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
     let fragments = "... @defer { status } ".repeat(17);
     let query = format!("query($id: ID!) {{ order(id: $id) {{ id {fragments} }} }}");
-    let response = fed
-        .gw
-        .client
-        .post(fed.gw.url("/graphql"))
-        .header("accept", MULTIPART)
-        .json(&json!({ "query": query, "variables": { "id": FIRST_ORDER_ID } }))
-        .send()
-        .await
-        .expect("request sent");
+    let response = send(&fed, MULTIPART, &query, json!({ "id": FIRST_ORDER_ID })).await;
     assert_eq!(response.status().as_u16(), 400);
     let body: Value = response.json().await.expect("JSON error");
     assert_eq!(

@@ -88,14 +88,7 @@ pub fn split(
             deferred: Vec::new(),
         });
     };
-    let fragments: HashMap<&str, &FragmentDefinition<'static, String>> = inline
-        .definitions
-        .iter()
-        .filter_map(|d| match d {
-            Definition::Fragment(f) => Some((f.name.as_str(), f)),
-            Definition::Operation(_) => None,
-        })
-        .collect();
+    let fragments = fragments_by_name(&inline);
     let mut primary_selections = query.selection_set.clone();
     let mut found = Vec::new();
     let mut finder = Finder {
@@ -420,17 +413,22 @@ fn variables_in(value: &Value<'static, String>, out: &mut HashSet<String>) {
     }
 }
 
-/// Drops the variable definitions an operation no longer uses (the
-/// removed `@defer(if: $v)` may have been the only use).
-fn prune_unused_variables(document: &mut Doc) {
-    let fragments: HashMap<&str, &FragmentDefinition<'static, String>> = document
+/// The document's fragment definitions, by name.
+fn fragments_by_name(document: &Doc) -> HashMap<&str, &FragmentDefinition<'static, String>> {
+    document
         .definitions
         .iter()
         .filter_map(|d| match d {
             Definition::Fragment(f) => Some((f.name.as_str(), f)),
             Definition::Operation(_) => None,
         })
-        .collect();
+        .collect()
+}
+
+/// Drops the variable definitions an operation no longer uses (the
+/// removed `@defer(if: $v)` may have been the only use).
+fn prune_unused_variables(document: &mut Doc) {
+    let fragments = fragments_by_name(document);
     let mut pruned = Vec::new();
     for (index, definition) in document.definitions.iter().enumerate() {
         let (selections, directives, definitions) = match definition {
