@@ -93,7 +93,6 @@ pub async fn run(options: &CompareOptions) -> Result<Report, CompareError> {
         tools: [ProxyKind::Nginx, ProxyKind::Haproxy]
             .into_iter()
             .filter_map(ProxyKind::version)
-            .chain(routers::HiveRouter::version())
             .collect(),
         scenarios,
     };

@@ -13,8 +13,11 @@ use std::time::{Duration, Instant};
 use super::CompareError;
 use super::needs::find_program;
 
-/// The program's name on `PATH`.
+/// The router's name in the report.
 pub const HIVE_ROUTER: &str = "hive-router";
+
+/// The executable `cargo install hive-router` puts on `PATH`.
+pub const HIVE_ROUTER_PROGRAM: &str = "hive_router";
 
 /// A running Hive Router; dropping it stops it.
 #[derive(Debug)]
@@ -32,8 +35,9 @@ impl HiveRouter {
         supergraph: &Path,
         workers: usize,
     ) -> Result<HiveRouter, CompareError> {
-        let program = find_program(HIVE_ROUTER)
-            .ok_or_else(|| CompareError::Start(format!("{HIVE_ROUTER} is not installed")))?;
+        let program = find_program(HIVE_ROUTER_PROGRAM).ok_or_else(|| {
+            CompareError::Start(format!("{HIVE_ROUTER_PROGRAM} is not installed"))
+        })?;
         let io = |e: std::io::Error| CompareError::Output(dir.display().to_string(), e);
         std::fs::create_dir_all(dir).map_err(io)?;
         let addr = std::net::TcpListener::bind("127.0.0.1:0")
@@ -66,19 +70,6 @@ impl HiveRouter {
     /// `http://addr/graphql`.
     pub fn graphql_url(&self) -> String {
         format!("http://{}/graphql", self.addr)
-    }
-
-    /// The first line `hive-router --version` prints, if it prints one.
-    pub fn version() -> Option<String> {
-        let output = Command::new(find_program(HIVE_ROUTER)?)
-            .arg("--version")
-            .output()
-            .ok()?;
-        let text = [output.stdout, output.stderr].concat();
-        String::from_utf8_lossy(&text)
-            .lines()
-            .next()
-            .map(str::to_owned)
     }
 
     fn wait_until_accepting(&mut self, dir: &Path) -> Result<(), CompareError> {

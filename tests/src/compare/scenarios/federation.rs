@@ -22,7 +22,7 @@ use crate::compare::loadgen::Measurement;
 use crate::compare::needs::Need;
 use crate::compare::probes::{Counted, GraphqlPost};
 use crate::compare::report::ScenarioReport;
-use crate::compare::routers::{HIVE_ROUTER, HiveRouter};
+use crate::compare::routers::{HIVE_ROUTER, HIVE_ROUTER_PROGRAM, HiveRouter};
 
 /// Operations × routers (for the progress estimate).
 pub const SERIES: usize = OPERATIONS.len() * 2;
@@ -200,7 +200,7 @@ fn bodies(query: &str, by_id: bool) -> Vec<Bytes> {
 }
 
 async fn start_hive_router(ctx: &RunContext<'_>) -> Result<HiveRouter, String> {
-    if let Some(reason) = ctx.unmet(&[Need::Program(HIVE_ROUTER)]).await {
+    if let Some(reason) = ctx.unmet(&[Need::Program(HIVE_ROUTER_PROGRAM)]).await {
         return Err(reason);
     }
     let supergraph = ctx.out_dir.join("gateway").join("supergraph.graphql");
