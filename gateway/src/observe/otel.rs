@@ -35,16 +35,32 @@ pub fn enabled() -> bool {
     LAYERS.load(Ordering::Relaxed) > 0
 }
 
-/// Opens a span on [`TARGET`] when traces are on, `Span::none()`
-/// otherwise; the fields are only evaluated when on. Same syntax as
-/// `tracing::trace_span!` after the target.
+/// The level of every trace span. Not `TRACE` (nor `DEBUG`): a dependency
+/// (hive-router-query-planner) turns on tracing's `release_max_level_debug`,
+/// which compiles `TRACE` spans out of release builds, and traces then
+/// silently export nothing. The log filter never shows [`TARGET`] anyway.
+pub const SPAN_LEVEL: tracing::Level = tracing::Level::INFO;
+
+/// Opens a span on [`TARGET`] at [`SPAN_LEVEL`] when traces are on,
+/// `Span::none()` otherwise; the fields are only evaluated when on. Same
+/// syntax as `tracing::info_span!` after the target.
 macro_rules! otel_span {
     ($name:literal $(, $($fields:tt)*)?) => {
         if $crate::observe::otel::enabled() {
-            ::tracing::trace_span!(target: "otel", $name $(, $($fields)*)?)
+            ::tracing::span!(target: "otel", $crate::observe::otel::SPAN_LEVEL, $name $(, $($fields)*)?)
         } else {
             ::tracing::Span::none()
         }
     };
 }
 pub(crate) use otel_span;
+
+#[cfg(test)]
+mod level_tests {
+    /// Holds in every profile the tests run in (`cargo test --release`
+    /// included): a span level above the static maximum is compiled out.
+    #[test]
+    fn trace_spans_are_not_compiled_out() {
+        assert!(super::SPAN_LEVEL <= tracing::level_filters::STATIC_MAX_LEVEL);
+    }
+}
