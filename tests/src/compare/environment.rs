@@ -80,8 +80,15 @@ impl Environment {
         dir: &Path,
         mocks_runtime: &Runtime,
         gateway_runtime: &Runtime,
-    ) -> Result<(MockBackends, Subgraphs, RunningGateway, suite_config::SuiteConfig), CompareError>
-    {
+    ) -> Result<
+        (
+            MockBackends,
+            Subgraphs,
+            RunningGateway,
+            suite_config::SuiteConfig,
+        ),
+        CompareError,
+    > {
         let mocks = mocks_runtime
             .spawn(mock_backends::start_all(MockOptions::ephemeral()))
             .await

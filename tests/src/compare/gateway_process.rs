@@ -111,9 +111,11 @@ impl GatewayProcess {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             child,
         };
-        let address = stdout.ok_or_else(|| "no stdout".to_owned()).and_then(|stdout| {
-            read_address(stdout, output, Instant::now() + Duration::from_secs(10))
-        });
+        let address = stdout
+            .ok_or_else(|| "no stdout".to_owned())
+            .and_then(|stdout| {
+                read_address(stdout, output, Instant::now() + Duration::from_secs(10))
+            });
         match address {
             Ok(addr) => {
                 process.addr = addr;
@@ -186,4 +188,3 @@ impl Drop for GatewayProcess {
         let _ = self.child.wait();
     }
 }
-

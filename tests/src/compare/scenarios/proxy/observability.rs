@@ -116,7 +116,10 @@ mod tests {
         let log = Path::new("/tmp/out/a.log");
         let off = ObservabilityRow::Off.sections(log, otlp);
         assert!(off.contains("metrics:\n  enabled: false"), "{off}");
-        assert!(!off.contains("access_log") && !off.contains("tracing"), "{off}");
+        assert!(
+            !off.contains("access_log") && !off.contains("tracing"),
+            "{off}"
+        );
         let logged = ObservabilityRow::AccessLogAndMetrics.sections(log, otlp);
         assert!(logged.contains("format: json"), "{logged}");
         assert!(logged.contains("path: \"/tmp/out/a.log\""), "{logged}");

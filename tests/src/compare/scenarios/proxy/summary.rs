@@ -184,7 +184,10 @@ pub fn observability_notes(report: &ScenarioReport, direct_p50s: &[f64]) -> Vec<
     };
     let noise = spread(direct_p50s);
     let rows = [
-        ("gateway, access log + metrics", Some(ACCESS_LOG_METRICS_BUDGET)),
+        (
+            "gateway, access log + metrics",
+            Some(ACCESS_LOG_METRICS_BUDGET),
+        ),
         ("gateway, tracing 1%", Some(TRACING_ONE_PERCENT_BUDGET)),
         ("gateway, tracing 100%", None),
     ];
@@ -255,7 +258,10 @@ mod tests {
         );
         assert!(throughput_cost(9_600.0, 10_000.0, Some(0.03)).ends_with("MISSED)"));
         assert!(!throughput_cost(5_000.0, 10_000.0, None).contains("goal"));
-        assert_eq!(spread(&[0.21, 0.25, 0.19]).map(|s| (s * 100.0).round()), Some(6.0));
+        assert_eq!(
+            spread(&[0.21, 0.25, 0.19]).map(|s| (s * 100.0).round()),
+            Some(6.0)
+        );
         assert_eq!(spread(&[0.2]), None);
         assert!(p50_change(0.05, Some(0.06)).ends_with("(met)"));
         assert!(p50_change(0.07, Some(0.06)).ends_with("(MISSED)"));
