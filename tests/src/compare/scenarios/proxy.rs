@@ -158,9 +158,14 @@ pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
         .notes
         .extend(summary::observability_notes(&report, direct_p50s));
     if targets.iter().any(|t| t.name.contains("tracing")) {
+        let received = spans.received();
+        let warning = if received == 0 {
+            " (WARNING: the tracing rows exported nothing, so their figures leave out the export)"
+        } else {
+            ""
+        };
         report.notes.push(format!(
-            "spans received by the suite's OTLP receiver: {}",
-            spans.received()
+            "spans received by the suite's OTLP receiver: {received}{warning}"
         ));
     }
     report
