@@ -13,6 +13,7 @@
 pub mod clients;
 pub mod cpu;
 pub mod environment;
+pub mod gateway_process;
 pub mod loadgen;
 pub mod needs;
 pub mod probes;
@@ -46,6 +47,10 @@ pub struct CompareOptions {
     pub progress: bool,
     /// The command line, quoted in the report.
     pub command: String,
+    /// The `compare` binary, run with `--serve-gateway` for the proxy
+    /// scenario's observability rows (gateways in processes of their
+    /// own); without it those rows are skipped.
+    pub gateway_program: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +80,7 @@ pub async fn run(options: &CompareOptions) -> Result<Report, CompareError> {
         profile,
         progress: &progress,
         out_dir: &options.out,
+        gateway_program: options.gateway_program.as_deref(),
     };
     let mut scenarios = Vec::new();
     for scenario in selected {

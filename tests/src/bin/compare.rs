@@ -13,7 +13,7 @@ use clap::Parser;
 /// it deploys (the mocks and the load generator share it).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use tests::compare::{self, CompareOptions};
+use tests::compare::{self, CompareOptions, gateway_process};
 
 /// Measures the seed's claims: chatty client vs BFF, REST vs gRPC vs
 /// GraphQL, and the gateway's overhead against nginx and HAProxy.
@@ -29,16 +29,24 @@ struct Cli {
     /// Where to write report.md, report.json and the charts.
     #[arg(long, value_name = "DIR", default_value = "target/compare")]
     out: PathBuf,
+    /// Internal: serve a gateway on this config in this process until
+    /// killed (the proxy scenario's observability rows).
+    #[arg(long = "serve-gateway", value_name = "ROUTES", hide = true)]
+    serve_gateway: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(config) = &cli.serve_gateway {
+        return gateway_process::serve(config);
+    }
     let options = CompareOptions {
         quick: cli.quick,
         scenario: cli.scenario,
         out: cli.out,
         progress: true,
         command: std::env::args().collect::<Vec<_>>().join(" "),
+        gateway_program: std::env::current_exe().ok(),
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

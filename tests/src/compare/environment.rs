@@ -12,7 +12,7 @@
 pub mod suite_config;
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,6 +36,8 @@ pub struct Environment {
     /// The federated GraphQL subgraphs, on the mocks' store.
     pub subgraphs: Subgraphs,
     pub gateway: RunningGateway,
+    /// The config file the gateway serves.
+    pub config_path: PathBuf,
     /// Why the suite's own routes were left out of the config, if they were.
     pub rejected_routes: Option<String>,
     runtimes: Vec<Runtime>,
@@ -56,11 +58,12 @@ impl Environment {
             }
         };
         match Self::start_on(dir, &mocks_runtime, &gateway_runtime).await {
-            Ok((mocks, subgraphs, gateway, rejected_routes)) => Ok(Environment {
+            Ok((mocks, subgraphs, gateway, config)) => Ok(Environment {
                 mocks,
                 subgraphs,
                 gateway,
-                rejected_routes,
+                config_path: config.path,
+                rejected_routes: config.rejected_routes,
                 runtimes: vec![mocks_runtime, gateway_runtime],
             }),
             Err(error) => {
@@ -77,7 +80,15 @@ impl Environment {
         dir: &Path,
         mocks_runtime: &Runtime,
         gateway_runtime: &Runtime,
-    ) -> Result<(MockBackends, Subgraphs, RunningGateway, Option<String>), CompareError> {
+    ) -> Result<
+        (
+            MockBackends,
+            Subgraphs,
+            RunningGateway,
+            suite_config::SuiteConfig,
+        ),
+        CompareError,
+    > {
         let mocks = mocks_runtime
             .spawn(mock_backends::start_all(MockOptions::ephemeral()))
             .await
@@ -100,7 +111,7 @@ impl Environment {
             .await
             .map_err(|e| CompareError::Start(format!("gateway: {e}")))?
             .map_err(|e| CompareError::Start(format!("gateway: {e}")))?;
-        Ok((mocks, subgraphs, gateway, config.rejected_routes))
+        Ok((mocks, subgraphs, gateway, config))
     }
 
     /// `http://gateway-addr`.

@@ -138,7 +138,24 @@ impl Measurement {
     pub fn stats(&self) -> Stats {
         self.recorder.finish(self.measured, self.wire_bytes)
     }
+
+    /// The latencies measured so far, for [`Measurement::p50_since`].
+    pub fn mark(&self) -> LatencyMark {
+        LatencyMark(self.recorder.latencies())
+    }
+
+    /// The median latency (ms) of the calls measured since `mark` (one
+    /// round of the proxy scenario), if there were any.
+    pub fn p50_since(&self, mark: &LatencyMark) -> Option<f64> {
+        let mut latest = self.recorder.latencies();
+        latest.subtract(&mark.0).ok()?;
+        (!latest.is_empty()).then(|| latest.value_at_quantile(0.5) as f64 / 1000.0)
+    }
 }
+
+/// A copy of a [`Measurement`]'s latencies at one point.
+#[derive(Debug, Clone)]
+pub struct LatencyMark(hdrhistogram::Histogram<u64>);
 
 mod secs {
     use std::time::Duration;

@@ -95,6 +95,9 @@ pub struct RunContext<'a> {
     pub progress: &'a Progress,
     /// Where reference proxies write their configs.
     pub out_dir: &'a Path,
+    /// The program that serves a gateway in a child process
+    /// ([`crate::compare::gateway_process`]).
+    pub gateway_program: Option<&'a Path>,
 }
 
 impl RunContext<'_> {

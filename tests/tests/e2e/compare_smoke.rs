@@ -17,6 +17,7 @@ async fn quick_run_reports_every_scenario_without_errors() {
         out: out.clone(),
         progress: false,
         command: "compare --quick (smoke test)".to_owned(),
+        gateway_program: Some(env!("CARGO_BIN_EXE_compare").into()),
     };
     let report = compare::run(&options)
         .await

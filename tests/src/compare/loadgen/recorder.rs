@@ -71,6 +71,11 @@ impl Recorder {
         self.calls.load(Ordering::Relaxed)
     }
 
+    /// A copy of the measured latencies so far (µs).
+    pub fn latencies(&self) -> Histogram<u64> {
+        lock(&self.latencies).clone()
+    }
+
     /// The statistics of the measured window of `duration`, given the
     /// bytes the probe's sockets carried during the whole run.
     pub fn finish(&self, duration: Duration, wire_bytes: u64) -> Stats {

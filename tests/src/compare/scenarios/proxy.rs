@@ -1,10 +1,14 @@
 //! Scenario 3, proxy overhead: GetOrder straight to the orders mock, and
-//! through the gateway, nginx and HAProxy in front of that same mock. The
-//! targets take turns in rounds whose order alternates (forward, then
-//! backward), so drift on a shared machine is spread over all of them.
+//! through the gateway, nginx and HAProxy in front of that same mock, plus
+//! the gateway in four child processes whose observability differs
+//! ([`observability`]). The targets take turns in rounds whose order
+//! alternates (forward, then backward), so drift on a shared machine is
+//! spread over all of them.
 
+mod observability;
 mod summary;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use mock_backends::ServiceKind;
@@ -13,20 +17,27 @@ use super::{RunContext, order_uris};
 use crate::compare::clients::{HttpClient, HttpVersion};
 use crate::compare::cpu::{self, CpuTime};
 use crate::compare::environment::GATEWAY_THREADS;
-use crate::compare::loadgen::Measurement;
+use crate::compare::gateway_process::GatewayProcess;
+use crate::compare::loadgen::{LoadMode, Measurement};
 use crate::compare::needs::Need;
 use crate::compare::probes::{Counted, HttpGet};
 use crate::compare::proxies::{ExternalProxy, ProxyKind};
 use crate::compare::report::ScenarioReport;
+use crate::otlp::{self, Collector};
+use observability::ObservabilityRow;
 
-/// Direct, gateway, nginx, HAProxy (for the progress estimate).
-pub const TARGETS: usize = 4;
+/// Direct, gateway, nginx, HAProxy and the four observability rows (for
+/// the progress estimate).
+pub const TARGETS: usize = 8;
 
 const MEASURES: &str = "GET /v1/orders/{id} over HTTP/1.1 keep-alive, straight to the orders \
 mock and through each proxy in front of it: the gateway (its plain proxy route), nginx and \
 HAProxy (configs written by the suite: same worker count as the gateway's worker threads, upstream \
-keep-alive, no access log). Open loop at a fixed rate for the added latency, closed loop for \
-the most throughput; targets alternate over several rounds.";
+keep-alive, no access log). Then the gateway in child processes of its own on the same route, \
+differing only in observability: off (no access log, no metrics, no traces), JSON access log to \
+a file + metrics, traces at 1% and at 100% sampling exported over OTLP/gRPC to a receiver in \
+the suite's process. Open loop at a fixed rate for the added latency, closed loop for the most \
+throughput; targets alternate over several rounds.";
 
 /// The proxy's CPU time per request it served (warm-up included), in µs.
 fn cpu_per_request(target: &Target) -> Option<summary::CpuPerRequest> {
@@ -48,7 +59,38 @@ struct Target {
     cpu: CpuSource,
     /// The proxy's CPU time over this target's runs.
     cpu_used: CpuTime,
-    _proxy: Option<ExternalProxy>,
+    /// The process serving it, stopped when the target is dropped.
+    _process: Option<ChildProcess>,
+    /// The open loop's p50 (ms) of each round, for the direct series' noise.
+    round_p50s: Vec<f64>,
+}
+
+/// A target's own process.
+enum ChildProcess {
+    Reference(ExternalProxy),
+    Gateway(GatewayProcess),
+}
+
+impl ChildProcess {
+    fn pid(&self) -> u32 {
+        match self {
+            ChildProcess::Reference(proxy) => proxy.pid(),
+            ChildProcess::Gateway(gateway) => gateway.pid(),
+        }
+    }
+
+    fn base(&self) -> String {
+        match self {
+            ChildProcess::Reference(proxy) => proxy.base(),
+            ChildProcess::Gateway(gateway) => gateway.base(),
+        }
+    }
+}
+
+/// A target served by `process`, whose CPU time is the process tree's.
+fn process_target(name: &'static str, process: ChildProcess) -> Target {
+    let (base, cpu) = (process.base(), CpuSource::Process(process.pid()));
+    target(name, base, cpu, Some(process))
 }
 
 /// Whose CPU time a target's runs cost.
@@ -83,8 +125,10 @@ pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
     for kind in [ProxyKind::Nginx, ProxyKind::Haproxy] {
         match start_proxy(ctx, kind).await {
             Ok(proxy) => {
-                let cpu = CpuSource::Process(proxy.pid());
-                targets.push(target(kind.program(), proxy.base(), cpu, Some(proxy)));
+                targets.push(process_target(
+                    kind.program(),
+                    ChildProcess::Reference(proxy),
+                ));
             }
             Err(reason) => {
                 ctx.skipped(&vec![ctx.profile.proxy(); ctx.profile.proxy_rounds()].concat());
@@ -92,6 +136,8 @@ pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
             }
         }
     }
+    let spans = Collector::counting();
+    start_observability_rows(ctx, &mut report, &mut targets, &spans).await;
     run_rounds(ctx, &mut targets).await;
     for target in &targets {
         for (plan, measurement) in ctx.profile.proxy().into_iter().zip(&target.results) {
@@ -104,14 +150,71 @@ pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
         .collect();
     report.summary = Some(summary::table(&report, &cpu));
     report.notes = summary::verdicts(&report, ctx.profile.proxy_rounds(), &cpu);
+    let direct_p50s = targets
+        .iter()
+        .find(|t| t.name == "direct")
+        .map_or(&[][..], |t| &t.round_p50s);
     report
+        .notes
+        .extend(summary::observability_notes(&report, direct_p50s));
+    if targets.iter().any(|t| t.name.contains("tracing")) {
+        let received = spans.received();
+        let warning = if received == 0 {
+            " (WARNING: the tracing rows exported nothing, so their figures leave out the export)"
+        } else {
+            ""
+        };
+        report.notes.push(format!(
+            "spans received by the suite's OTLP receiver: {received}{warning}"
+        ));
+    }
+    report
+}
+
+/// Starts the four observability rows' gateways (skipped with the reason
+/// when one cannot start, or when no program to run them was given).
+async fn start_observability_rows(
+    ctx: &RunContext<'_>,
+    report: &mut ScenarioReport,
+    targets: &mut Vec<Target>,
+    spans: &Collector,
+) {
+    let otlp = otlp::serve_grpc(spans.clone()).await;
+    for row in ObservabilityRow::ALL {
+        match start_row(ctx, row, otlp).await {
+            Ok(process) => {
+                targets.push(process_target(row.name(), ChildProcess::Gateway(process)));
+            }
+            Err(reason) => {
+                ctx.skipped(&vec![ctx.profile.proxy(); ctx.profile.proxy_rounds()].concat());
+                report.skip(row.name(), "HTTP/1.1", reason);
+            }
+        }
+    }
+}
+
+async fn start_row(
+    ctx: &RunContext<'_>,
+    row: ObservabilityRow,
+    otlp: SocketAddr,
+) -> Result<GatewayProcess, String> {
+    let program = ctx
+        .gateway_program
+        .ok_or("no program to run a gateway child process with (run the compare binary)")?
+        .to_owned();
+    let routes = ctx.env.config_path.clone();
+    let out_dir = ctx.out_dir.to_owned();
+    tokio::task::spawn_blocking(move || row.start(&program, &routes, &out_dir, otlp))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
 }
 
 fn target(
     name: &'static str,
     base: String,
     cpu: CpuSource,
-    proxy: Option<ExternalProxy>,
+    process: Option<ChildProcess>,
 ) -> Target {
     let client = HttpClient::new(HttpVersion::Http1);
     let uris = order_uris(&base, |id| format!("/v1/orders/{id}"));
@@ -127,7 +230,8 @@ fn target(
         results: vec![Measurement::new(), Measurement::new()],
         cpu,
         cpu_used: CpuTime::default(),
-        _proxy: proxy,
+        _process: process,
+        round_p50s: Vec::new(),
     }
 }
 
@@ -160,8 +264,14 @@ async fn run_rounds(ctx: &RunContext<'_>, targets: &mut [Target]) {
 async fn run_target(ctx: &RunContext<'_>, target: &mut Target) {
     let cpu_before = target.cpu.read();
     for (plan, measurement) in ctx.profile.proxy().into_iter().zip(&mut target.results) {
+        let mark = measurement.mark();
         ctx.measure_into(measurement, target.name, &target.probe, plan)
             .await;
+        if matches!(plan.mode, LoadMode::Open { .. })
+            && let Some(p50) = measurement.p50_since(&mark)
+        {
+            target.round_p50s.push(p50);
+        }
     }
     if let (Some(before), Some(after)) = (cpu_before, target.cpu.read()) {
         target.cpu_used.add(after.since(before));

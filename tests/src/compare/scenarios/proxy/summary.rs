@@ -166,9 +166,107 @@ fn latency_verdict(gateway: &Stats, nginx: &Stats, direct: &Stats) -> String {
     )
 }
 
+/// The issue's goals for observability, against the "observability off"
+/// row: access log + metrics cost at most this share of throughput.
+pub const ACCESS_LOG_METRICS_BUDGET: f64 = 0.05;
+/// Traces at 1 % sampling cost at most this share of throughput.
+pub const TRACING_ONE_PERCENT_BUDGET: f64 = 0.03;
+
+const OFF: &str = "gateway, observability off";
+
+/// The observability rows against the "off" row: each one's throughput
+/// cost (with the goal where the issue sets one) and its added p50 change
+/// against the direct series' noise (the spread of its per-round p50s).
+pub fn observability_notes(report: &ScenarioReport, direct_p50s: &[f64]) -> Vec<String> {
+    let (Some(off_closed), Some(off_open)) = (find(report, OFF, false), find(report, OFF, true))
+    else {
+        return Vec::new();
+    };
+    let noise = spread(direct_p50s);
+    let rows = [
+        (
+            "gateway, access log + metrics",
+            Some(ACCESS_LOG_METRICS_BUDGET),
+        ),
+        ("gateway, tracing 1%", Some(TRACING_ONE_PERCENT_BUDGET)),
+        ("gateway, tracing 100%", None),
+    ];
+    rows.iter()
+        .filter_map(|(name, budget)| {
+            let closed = find(report, name, false)?;
+            let open = find(report, name, true)?;
+            Some(format!(
+                "{name} vs observability off: {}; {}",
+                throughput_cost(closed.throughput, off_closed.throughput, *budget),
+                p50_change(open.p50 - off_open.p50, noise)
+            ))
+        })
+        .collect()
+}
+
+/// `max - min` of the values, when there are at least two.
+fn spread(values: &[f64]) -> Option<f64> {
+    if values.len() < 2 {
+        return None;
+    }
+    let max = values.iter().copied().fold(f64::MIN, f64::max);
+    let min = values.iter().copied().fold(f64::MAX, f64::min);
+    Some(max - min)
+}
+
+fn throughput_cost(row: f64, off: f64, budget: Option<f64>) -> String {
+    let cost = 1.0 - row / off.max(f64::EPSILON);
+    let goal = budget.map_or(String::new(), |budget| {
+        let verdict = if cost <= budget { "met" } else { "MISSED" };
+        format!(" (goal <= {:.0}%: {verdict})", budget * 100.0)
+    });
+    format!(
+        "throughput {row:.0} vs {off:.0} req/s, cost {:.1}%{goal}",
+        cost * 100.0
+    )
+}
+
+/// The row's added p50 minus the off row's, against the direct series'
+/// round-to-round p50 spread.
+fn p50_change(change: f64, noise: Option<f64>) -> String {
+    match noise {
+        Some(noise) => {
+            let verdict = if change <= noise {
+                "within the noise (met)"
+            } else {
+                "beyond the noise (MISSED)"
+            };
+            format!(
+                "added p50 {change:+.3} ms vs the direct series' noise {noise:.3} ms: {verdict}"
+            )
+        }
+        None => format!(
+            "added p50 {change:+.3} ms (the direct series' noise needs 2 rounds or more: no verdict)"
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn observability_cost_is_the_throughput_lost_against_off() {
+        assert_eq!(
+            throughput_cost(9_600.0, 10_000.0, Some(0.05)),
+            "throughput 9600 vs 10000 req/s, cost 4.0% (goal <= 5%: met)"
+        );
+        assert!(throughput_cost(9_600.0, 10_000.0, Some(0.03)).ends_with("MISSED)"));
+        assert!(!throughput_cost(5_000.0, 10_000.0, None).contains("goal"));
+        assert_eq!(
+            spread(&[0.21, 0.25, 0.19]).map(|s| (s * 100.0).round()),
+            Some(6.0)
+        );
+        assert_eq!(spread(&[0.2]), None);
+        assert!(p50_change(0.05, Some(0.06)).ends_with("(met)"));
+        assert!(p50_change(0.07, Some(0.06)).ends_with("(MISSED)"));
+        assert!(p50_change(0.07, None).contains("no verdict"));
+    }
 
     #[test]
     fn the_budget_is_the_target_cost_minus_a_direct_request() {
