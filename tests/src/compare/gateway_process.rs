@@ -173,18 +173,6 @@ impl Drop for GatewayProcess {
     /// SIGTERM (the child installs no handler: it ends at once), then
     /// SIGKILL if it is still there after two seconds.
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        super::proxies::stop_child(&mut self.child, Duration::from_secs(2));
     }
 }

@@ -91,18 +91,6 @@ impl HiveRouter {
 impl Drop for HiveRouter {
     /// SIGTERM, then SIGKILL if it is still there after a second.
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(1);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        super::proxies::stop_child(&mut self.child, Duration::from_secs(1));
     }
 }
