@@ -31,6 +31,34 @@ impl RequestId {
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub SocketAddr);
 
+/// Who sent the request, as an authentication policy layer verified it
+/// (a JWT's claims or an API key's consumer). Put in the request's
+/// extensions by that layer; absent on routes without authentication.
+/// Rate limits key on it, the access log and metrics name the consumer,
+/// and GraphQL's `@authenticated` / `@requiresScopes` read it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Principal {
+    /// The JWT's `sub` claim, when the credential was a JWT.
+    pub subject: Option<Arc<str>>,
+    /// The consumer name: an API key's configured consumer, or the JWT
+    /// provider's consumer claim when one is configured.
+    pub consumer: Option<Arc<str>>,
+    /// The granted scopes (a JWT's `scope` / `scp` claim; an API key's
+    /// configured scopes).
+    pub scopes: Arc<[Arc<str>]>,
+    /// The verified JWT claims (empty for an API key).
+    pub claims: Arc<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl Principal {
+    /// Whether every one of `required` was granted.
+    pub fn has_scopes<'a>(&self, required: impl IntoIterator<Item = &'a str>) -> bool {
+        required
+            .into_iter()
+            .all(|scope| self.scopes.iter().any(|granted| &**granted == scope))
+    }
+}
+
 /// The client's address as the gateway believes it: the socket's peer,
 /// or, from a trusted proxy, the address resolved from its forwarding
 /// headers (see [`crate::client_ip`]). Set once per request by the edge

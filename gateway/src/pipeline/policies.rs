@@ -4,9 +4,17 @@
 use super::PolicyLayer;
 use crate::config::model::RouteSpec;
 
-/// The route's policy layers, outermost first, from its config. No policy
-/// exists yet, so every route's list is empty; auth, CORS, rate limits and
-/// retries add their layer here, each from its own key of `route`.
+/// The route's policy layers, outermost first, from its config.
+///
+/// The order is fixed, and each policy adds its layer in its slot:
+/// 1. CORS: a preflight is answered before anything else runs, and every
+///    answer (refusals included) carries the CORS headers;
+/// 2. authentication (JWT, API keys): sets the request's
+///    [`crate::context::Principal`];
+/// 3. rate limits: may key on the principal, so they come after it;
+/// 4. load shedding (the route's concurrency limit);
+/// 5. retries: attach the route's retry policy, which the upstream pool
+///    applies to each attempt.
 pub fn policy_layers(route: &RouteSpec) -> Vec<PolicyLayer> {
     let _ = route;
     Vec::new()
