@@ -62,6 +62,8 @@ pub struct Exchange {
     pub observers: Arc<Observers>,
     route: OnceLock<Arc<RouteSpec>>,
     trace_id: OnceLock<Box<str>>,
+    /// An unsampled request's `traceparent` for its upstream requests.
+    unsampled_traceparent: OnceLock<HeaderValue>,
     upstream: Mutex<UpstreamSummary>,
     bytes_in: AtomicU64,
 }
@@ -90,6 +92,7 @@ impl Exchange {
             observers,
             route: OnceLock::new(),
             trace_id: OnceLock::new(),
+            unsampled_traceparent: OnceLock::new(),
             upstream: Mutex::new(UpstreamSummary::default()),
             bytes_in: AtomicU64::new(0),
         }
@@ -113,12 +116,25 @@ impl Exchange {
     }
 
     /// Records the request's trace id (hex, as in `traceparent`), once,
-    /// when the request is traced.
+    /// when traces are on.
     pub fn set_trace_id(&self, trace_id: impl Into<Box<str>>) {
         let _ = self.trace_id.set(trace_id.into());
     }
 
-    /// The request's trace id, when it is traced; the access log writes it.
+    /// Records what the edge decided not to sample: the trace id, and the
+    /// `traceparent` its upstream requests carry (sampled flag off).
+    pub fn set_unsampled(&self, trace: crate::observe::otel::sampling::UnsampledTrace) {
+        self.set_trace_id(trace.trace_id);
+        let _ = self.unsampled_traceparent.set(trace.traceparent);
+    }
+
+    /// The `traceparent` of an unsampled request's upstream requests.
+    pub fn unsampled_traceparent(&self) -> Option<&HeaderValue> {
+        self.unsampled_traceparent.get()
+    }
+
+    /// The request's trace id (sampled or not), when traces are on; the
+    /// access log writes it.
     pub fn trace_id(&self) -> Option<&str> {
         self.trace_id.get().map(|id| &**id)
     }

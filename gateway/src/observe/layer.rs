@@ -23,6 +23,7 @@ use tracing::Span;
 use super::exchange::{ErrorCode, Exchange, ExchangeEnd};
 use super::metrics::{OpenStream, StreamKind};
 use super::observers::{Finished, Observers};
+use super::otel::sampling::{self, Decision};
 use super::otel::{self, spans};
 use crate::body::{self, BoxError, GatewayBody};
 
@@ -75,10 +76,20 @@ where
             return Either::Left(self.inner.call(request));
         }
         let exchange = Arc::new(Exchange::begin(&request, Arc::clone(&self.observers)));
-        let span = spans::server(&request, &exchange.client);
-        if let Some(trace_id) = spans::trace_id(&span) {
-            exchange.set_trace_id(trace_id);
-        }
+        let span = match otel::enabled().then(|| sampling::decide(request.headers())) {
+            Some(Decision::Sampled) => {
+                let span = spans::server(&request, &exchange.client);
+                if let Some(trace_id) = spans::trace_id(&span) {
+                    exchange.set_trace_id(trace_id);
+                }
+                span
+            }
+            Some(Decision::Unsampled(trace)) => {
+                exchange.set_unsampled(trace);
+                Span::none()
+            }
+            None => Span::none(),
+        };
         self.observers.start(&exchange);
         request.extensions_mut().insert(Arc::clone(&exchange));
         let counted = Arc::clone(&exchange);

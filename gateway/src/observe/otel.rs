@@ -6,6 +6,10 @@
 //! subscriber. Gateway spans are `tracing` spans on their own target,
 //! [`TARGET`], which only the OpenTelemetry layer listens to.
 //!
+//! **Sampling is decided before any span exists** ([`sampling`]): an
+//! unsampled request opens no span, and its child spans (opened only
+//! inside a gateway trace span) none either.
+//!
 //! **Off costs nothing.** Every span of the request path is opened with
 //! [`otel_span!`], which checks one process-wide flag first (a relaxed
 //! atomic load) and hands out `Span::none()` when no pipeline is
@@ -17,6 +21,7 @@
 
 mod export;
 mod pipeline;
+pub mod sampling;
 pub mod spans;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -41,12 +46,35 @@ pub fn enabled() -> bool {
 /// silently export nothing. The log filter never shows [`TARGET`] anyway.
 pub const SPAN_LEVEL: tracing::Level = tracing::Level::INFO;
 
-/// Opens a span on [`TARGET`] at [`SPAN_LEVEL`] when traces are on,
-/// `Span::none()` otherwise; the fields are only evaluated when on. Same
-/// syntax as `tracing::info_span!` after the target.
+/// Whether `span` is a gateway trace span (so the request it belongs to
+/// was sampled: see [`sampling`]).
+#[inline]
+pub fn is_trace_span(span: &tracing::Span) -> bool {
+    span.metadata().is_some_and(|meta| meta.target() == TARGET)
+}
+
+/// Whether the current span is a gateway trace span: a child span is only
+/// opened inside a sampled request's trace.
+#[inline]
+pub fn in_sampled_trace() -> bool {
+    enabled() && is_trace_span(&tracing::Span::current())
+}
+
+/// Opens a child span on [`TARGET`] at [`SPAN_LEVEL`] when the current
+/// span is a gateway trace span (traces on, and the request sampled),
+/// `Span::none()` otherwise; the fields are only evaluated then. With
+/// `root:` first, opens the server span of a sampled request (traces on).
+/// Same syntax as `tracing::info_span!` after the target.
 macro_rules! otel_span {
-    ($name:literal $(, $($fields:tt)*)?) => {
+    (root: $name:literal $(, $($fields:tt)*)?) => {
         if $crate::observe::otel::enabled() {
+            ::tracing::span!(target: "otel", $crate::observe::otel::SPAN_LEVEL, $name $(, $($fields)*)?)
+        } else {
+            ::tracing::Span::none()
+        }
+    };
+    ($name:literal $(, $($fields:tt)*)?) => {
+        if $crate::observe::otel::in_sampled_trace() {
             ::tracing::span!(target: "otel", $crate::observe::otel::SPAN_LEVEL, $name $(, $($fields)*)?)
         } else {
             ::tracing::Span::none()

@@ -15,6 +15,7 @@ use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use super::Exchange;
 use super::otel;
 
 /// W3C Trace Context, then W3C Baggage.
@@ -27,12 +28,22 @@ static PROPAGATOR: LazyLock<TextMapCompositePropagator> = LazyLock::new(|| {
 
 /// Writes `traceparent` / `tracestate` / `baggage` for the current span
 /// into an upstream request's headers (replacing the client's: the
-/// upstream's parent is the gateway's span).
-pub fn inject(headers: &mut HeaderMap) {
-    if otel::enabled() {
-        inject_span(&Span::current(), headers);
+/// upstream's parent is the gateway's span). A request the edge did not
+/// sample opened no span: its upstream requests carry the `traceparent`
+/// its `exchange` recorded (the client's, or a new trace's), flag off.
+pub fn inject(headers: &mut HeaderMap, exchange: Option<&Exchange>) {
+    if !otel::enabled() {
+        return;
+    }
+    let current = Span::current();
+    if otel::is_trace_span(&current) {
+        inject_span(&current, headers);
+    } else if let Some(traceparent) = exchange.and_then(Exchange::unsampled_traceparent) {
+        headers.insert(TRACEPARENT, traceparent.clone());
     }
 }
+
+const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
 
 /// Like [`inject`], with `span` as the upstream's parent.
 pub fn inject_span(span: &Span, headers: &mut HeaderMap) {

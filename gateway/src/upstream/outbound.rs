@@ -30,6 +30,7 @@ use http::{Extensions, Request, Uri};
 
 use crate::config::model::{HeaderRule, HeaderRules, RouteSpec};
 use crate::context::{RequestContext, X_REQUEST_ID};
+use crate::observe::Exchange;
 
 /// What every upstream request made for one client request carries,
 /// captured once when the handler starts (so a composition's many calls,
@@ -94,7 +95,10 @@ impl Outbound {
             self.request_id.as_ref(),
             &self.route.headers,
         );
-        crate::observe::trace_context::inject(&mut parts.headers);
+        crate::observe::trace_context::inject(
+            &mut parts.headers,
+            self.extensions.get::<Arc<Exchange>>().map(|e| &**e),
+        );
         parts.extensions.extend(self.extensions);
     }
 
@@ -124,7 +128,10 @@ impl Outbound {
             self.request_id.as_ref(),
             &self.route.headers,
         );
-        crate::observe::trace_context::inject(headers);
+        crate::observe::trace_context::inject(
+            headers,
+            self.extensions.get::<Arc<Exchange>>().map(|e| &**e),
+        );
         request.extensions_mut().extend(self.extensions.clone());
     }
 }

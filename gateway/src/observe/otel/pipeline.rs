@@ -1,5 +1,5 @@
-//! [`TracingPipeline`]: the tracer provider (batch span processor, parent-
-//! based ratio sampler, resource) and the `tracing` layer that feeds it.
+//! [`TracingPipeline`]: the tracer provider (batch span processor, the
+//! edge's sampling ratio, resource) and the `tracing` layer that feeds it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -46,6 +46,7 @@ impl TracingPipeline {
     /// Starts the exporter and the provider for `settings` (whether or not
     /// `settings.enabled`: the caller decides).
     pub fn start(settings: &TracingSettings) -> Result<Self, OtelError> {
+        super::sampling::set_ratio(settings.sampling_ratio);
         let runtime = ExportRuntime::start()?;
         let exporter = runtime.exporter(&settings.exporter)?;
         let batch = BatchConfigBuilder::default()
@@ -58,9 +59,9 @@ impl TracingPipeline {
             .build();
         let provider = SdkTracerProvider::builder()
             .with_span_processor(processor)
-            .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
-                settings.sampling_ratio,
-            ))))
+            // The ratio is applied at the edge, before a span exists
+            // (`sampling`); every span the SDK is given is kept.
+            .with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)))
             .with_resource(resource(settings))
             .build();
         Ok(Self {

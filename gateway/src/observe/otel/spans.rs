@@ -15,12 +15,12 @@ use crate::observe::attempt::AttemptOutcome;
 use crate::observe::exchange::Exchange;
 use crate::observe::trace_context;
 
-/// The server span of one request, continuing the client's trace when it
-/// sent a `traceparent`.
+/// The server span of one sampled request (see `sampling`), continuing
+/// the client's trace when it sent a `traceparent`.
 pub fn server<B>(request: &Request<B>, client: &ClientIp) -> Span {
     let method = request.method();
     let span = otel_span!(
-        "HTTP server",
+        root: "HTTP server",
         otel.name = %method,
         otel.kind = "server",
         http.request.method = %method,

@@ -1,0 +1,207 @@
+//! Head sampling, decided at the edge before any span exists.
+//!
+//! The OpenTelemetry SDK samples when a span starts, so leaving the choice
+//! to it means building the `tracing` span, its registry entry and the
+//! OpenTelemetry span data for every request, to export 1% of them: that
+//! is most of the cost of tracing (measured in docs/latency-comparison.md,
+//! "Observability"). Here the server span is only opened for a request the
+//! trace will keep; an unsampled request opens no span at all (its child
+//! spans see no traced parent and open none either), and still carries its
+//! trace context upstream with the sampled flag off, so the services behind
+//! the gateway make the same decision.
+//!
+//! The rule is the SDK's `ParentBased(TraceIdRatioBased(ratio))`: a valid
+//! client `traceparent` decides by its sampled flag; otherwise a request is
+//! kept with probability `ratio`. The provider then samples every span it
+//! is given (`ParentBased(AlwaysOn)`), so the two never disagree.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use http::{HeaderMap, HeaderValue};
+use rand::Rng;
+
+/// `ratio` scaled to `u64`: a request without a parent is kept when a
+/// random `u64` is below it; `u64::MAX` keeps every request.
+static THRESHOLD: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// Sets the ratio of traces started at the gateway that are kept (the
+/// trace pipeline does, when it starts).
+pub fn set_ratio(ratio: f64) {
+    THRESHOLD.store(threshold(ratio), Ordering::Relaxed);
+}
+
+fn threshold(ratio: f64) -> u64 {
+    if ratio >= 1.0 {
+        u64::MAX
+    } else if ratio > 0.0 {
+        // Exact enough: the ratio is a configured decimal.
+        (ratio * u64::MAX as f64) as u64
+    } else {
+        0
+    }
+}
+
+/// What the edge decided for one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Open the server span (and its children) and export them.
+    Sampled,
+    /// No span: the request's trace context goes upstream as is.
+    Unsampled(UnsampledTrace),
+}
+
+/// The trace context of a request that is not sampled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsampledTrace {
+    /// The `traceparent` to send upstream: the client's own, or a new
+    /// trace's, with the sampled flag off.
+    pub traceparent: HeaderValue,
+    /// Its trace id (32 hex digits), for the access log.
+    pub trace_id: Box<str>,
+}
+
+/// Decides for a request whose headers are `headers`.
+pub fn decide(headers: &HeaderMap) -> Decision {
+    decide_with(headers, THRESHOLD.load(Ordering::Relaxed), &mut rand::rng())
+}
+
+fn decide_with(headers: &HeaderMap, threshold: u64, rng: &mut impl Rng) -> Decision {
+    if let Some(value) = headers.get("traceparent")
+        && let Some(parent) = parse_traceparent(value.as_bytes())
+    {
+        return if parent.sampled {
+            Decision::Sampled
+        } else {
+            Decision::Unsampled(UnsampledTrace {
+                traceparent: value.clone(),
+                trace_id: parent.trace_id.into(),
+            })
+        };
+    }
+    if threshold == u64::MAX || rng.random::<u64>() < threshold {
+        return Decision::Sampled;
+    }
+    let trace_id = format!("{:032x}", rng.random_range(1..=u128::MAX));
+    let span_id = rng.random_range(1..=u64::MAX);
+    let traceparent = format!("00-{trace_id}-{span_id:016x}-00");
+    Decision::Unsampled(UnsampledTrace {
+        traceparent: HeaderValue::from_str(&traceparent)
+            .unwrap_or_else(|_| HeaderValue::from_static("")),
+        trace_id: trace_id.into(),
+    })
+}
+
+/// The parts of a valid W3C `traceparent` the decision needs.
+#[derive(Debug, PartialEq, Eq)]
+struct Parent<'a> {
+    trace_id: &'a str,
+    sampled: bool,
+}
+
+/// Parses `version-traceid-parentid-flags` as W3C Trace Context level 1
+/// (and the SDK's propagator) accepts it: lowercase hex, neither id all
+/// zeros, version `ff` invalid, version `00` exactly 55 bytes, later
+/// versions possibly longer after a `-`.
+fn parse_traceparent(value: &[u8]) -> Option<Parent<'_>> {
+    let text = std::str::from_utf8(value).ok()?.trim();
+    if text.len() < 55 {
+        return None;
+    }
+    let (version, rest) = (&text[..2], &text[2..]);
+    let lower_hex = |s: &str| s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if !lower_hex(version) || version == "ff" || (version == "00" && text.len() != 55) {
+        return None;
+    }
+    if text.len() > 55 && text.as_bytes()[55] != b'-' {
+        return None;
+    }
+    let bytes = rest.as_bytes();
+    if bytes[0] != b'-' || bytes[33] != b'-' || bytes[50] != b'-' {
+        return None;
+    }
+    let (trace_id, parent_id, flags) = (&rest[1..33], &rest[34..50], &rest[51..53]);
+    let all_zero = |s: &str| s.bytes().all(|b| b == b'0');
+    if !lower_hex(trace_id) || !lower_hex(parent_id) || !lower_hex(flags) {
+        return None;
+    }
+    if all_zero(trace_id) || all_zero(parent_id) {
+        return None;
+    }
+    let flags = u8::from_str_radix(flags, 16).ok()?;
+    Some(Parent {
+        trace_id,
+        sampled: flags & 1 == 1,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+    fn headers(traceparent: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("traceparent", HeaderValue::from_str(traceparent).unwrap());
+        headers
+    }
+
+    #[test]
+    fn a_valid_parent_decides_by_its_flag_whatever_the_ratio() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let sampled = headers(&format!("00-{TRACE}-00f067aa0ba902b7-01"));
+        assert_eq!(decide_with(&sampled, 0, &mut rng), Decision::Sampled);
+        let value = format!("00-{TRACE}-00f067aa0ba902b7-00");
+        let Decision::Unsampled(trace) = decide_with(&headers(&value), u64::MAX, &mut rng) else {
+            panic!("a 00 flag is not sampled");
+        };
+        assert_eq!(trace.traceparent, value.as_str());
+        assert_eq!(&*trace.trace_id, TRACE);
+    }
+
+    #[test]
+    fn invalid_parents_are_ignored() {
+        for bad in [
+            format!("00-{TRACE}-0000000000000000-01"),
+            format!("00-{}-00f067aa0ba902b7-01", "0".repeat(32)),
+            format!("00-{}-00f067aa0ba902b7-01", TRACE.to_uppercase()),
+            format!("ff-{TRACE}-00f067aa0ba902b7-01"),
+            format!("00-{TRACE}-00f067aa0ba902b7-01-extra"),
+            format!("00_{TRACE}-00f067aa0ba902b7-01"),
+            "garbage".to_owned(),
+        ] {
+            assert_eq!(parse_traceparent(bad.as_bytes()), None, "{bad}");
+        }
+        let future = format!("01-{TRACE}-00f067aa0ba902b7-01-more");
+        assert!(parse_traceparent(future.as_bytes()).is_some());
+    }
+
+    #[test]
+    fn without_a_parent_the_ratio_decides_and_a_new_unsampled_trace_is_made() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let none = HeaderMap::new();
+        assert_eq!(decide_with(&none, u64::MAX, &mut rng), Decision::Sampled);
+        let Decision::Unsampled(trace) = decide_with(&none, 0, &mut rng) else {
+            panic!("ratio 0 samples nothing");
+        };
+        let value = trace.traceparent.to_str().unwrap();
+        let parsed = parse_traceparent(value.as_bytes()).expect("a valid traceparent");
+        assert!(!parsed.sampled);
+        assert_eq!(parsed.trace_id, &*trace.trace_id);
+
+        let kept = (0..10_000)
+            .filter(|_| decide_with(&none, threshold(0.25), &mut rng) == Decision::Sampled)
+            .count();
+        assert!((2_200..2_800).contains(&kept), "{kept} of 10000 at 25%");
+    }
+
+    #[test]
+    fn thresholds() {
+        assert_eq!(threshold(1.0), u64::MAX);
+        assert_eq!(threshold(0.0), 0);
+        assert_eq!(threshold(-1.0), 0);
+        assert!(threshold(0.5).abs_diff(u64::MAX / 2) < 1 << 12);
+    }
+}
