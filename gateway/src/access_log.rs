@@ -73,6 +73,6 @@ impl ExchangeSink for AccessLog {
             LogFormat::Json => record.write_json(&mut line),
             LogFormat::Text => record.write_text(&mut line),
         }
-        self.queue.push(&line);
+        self.queue.push(line);
     }
 }
