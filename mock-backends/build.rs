@@ -4,7 +4,10 @@
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let proto_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../proto");
+    // Read at run time, not `env!` at compile time: the compiled build
+    // script is reused by checkouts that share a target directory, and an
+    // embedded path would point at another checkout's protos.
+    let proto_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../proto");
     let files = [proto_dir.join("orders.proto")];
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
