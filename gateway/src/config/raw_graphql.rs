@@ -46,6 +46,7 @@ pub(crate) struct RawSubgraphBackend {
     pub max_connections: Option<Spanned<u64>>,
     pub load_balancing: Option<Spanned<RawLoadBalancing>>,
     pub ejection: Option<RawEjection>,
+    pub dedupe: Option<Spanned<bool>>,
 }
 
 /// One entry of `graphql.subgraphs`.

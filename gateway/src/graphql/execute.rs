@@ -9,6 +9,7 @@
 //! The merged tree is shaped by the client's operation afterwards, in
 //! [`crate::graphql::response`].
 
+mod dedupe;
 mod entities;
 mod fetch;
 mod representation;

@@ -40,6 +40,9 @@ pub struct SubgraphClient {
     /// The path (and query) requests are sent to, e.g. `/graphql`.
     pub path: PathAndQuery,
     pub timeout: Duration,
+    /// Identical queries in flight share one request
+    /// (`graphql.traffic_shaping.*.dedupe`).
+    pub dedupe: bool,
 }
 
 /// A planned operation, cached by its normalized text and name.
@@ -142,6 +145,7 @@ pub(crate) fn subgraph_client(
         name: name.to_owned(),
         url: url.to_owned(),
         timeout: pool.spec().request_timeout,
+        dedupe: pools.traffic().for_subgraph(name).dedupe,
         pool,
         path,
     })

@@ -47,6 +47,9 @@ pub struct SubgraphBackendSettings {
     pub max_connections: usize,
     pub load_balancing: LoadBalancing,
     pub ejection: EjectionPolicy,
+    /// Identical queries in flight at once share one subgraph request
+    /// (never mutations). On by default, as in Hive Router.
+    pub dedupe: bool,
 }
 
 impl Default for SubgraphBackendSettings {
@@ -61,6 +64,7 @@ impl Default for SubgraphBackendSettings {
                 consecutive_failures: 5,
                 cooldown: Duration::from_secs(5),
             },
+            dedupe: true,
         }
     }
 }

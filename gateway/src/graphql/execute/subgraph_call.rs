@@ -13,11 +13,14 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tracing::Instrument;
 
+use std::sync::Arc;
+
 use super::ExecutionContext;
+use super::dedupe::{self, FetchKey};
 use crate::body;
 use crate::graphql::error::GraphqlError;
 use crate::observe::otel::{otel_span, spans};
-use crate::upstream::UpstreamError;
+use crate::upstream::{UpstreamError, UpstreamPool};
 
 /// Largest subgraph response body read.
 const MAX_SUBGRAPH_RESPONSE: usize = 64 * 1024 * 1024;
@@ -85,26 +88,53 @@ async fn send(
         )
     })?;
     let failed = |code: &'static str, detail: String| failure(ctx, service, code, detail);
-    let request = build_request(ctx, service, &client.path, query, variables)
+    let outgoing = build_request(ctx, service, &client.path, query, variables)
         .map_err(|e| failed("SUBGRAPH_REQUEST_FAILED", e.to_string()))?;
-    let response = client
-        .pool
-        .send(request, client.timeout)
-        .await
-        .map_err(|error| {
-            let code = match error {
-                UpstreamError::Timeout { .. } => "SUBGRAPH_TIMEOUT",
-                UpstreamError::Unavailable { .. } => "SUBGRAPH_UNAVAILABLE",
-                // The gateway builds this body whole: it cannot fail.
-                UpstreamError::ClientBody(_) => "SUBGRAPH_REQUEST_FAILED",
-            };
-            failed(code, error.to_string())
-        })?;
+    let fetch = fetch(Arc::clone(&client.pool), outgoing.request, client.timeout);
+    let answer = if client.dedupe && !is_mutation(query) {
+        let key = FetchKey::new(&client.pool, outgoing.body, &outgoing.propagated);
+        dedupe::join_or_start(key, fetch).await.0
+    } else {
+        fetch.await
+    };
+    let (status, bytes) = answer.map_err(|(code, detail)| failed(code, detail))?;
+    parse_response(status, &bytes).map_err(|(code, detail)| failed(code, detail))
+}
+
+/// One subgraph request on its own (it owns what it needs, so callers
+/// with the identical request can share it: see [`dedupe`]).
+async fn fetch(
+    pool: Arc<UpstreamPool>,
+    request: Request<body::GatewayBody>,
+    timeout: std::time::Duration,
+) -> dedupe::FetchResult {
+    let response = pool.send(request, timeout).await.map_err(|error| {
+        let code = match error {
+            UpstreamError::Timeout { .. } => "SUBGRAPH_TIMEOUT",
+            UpstreamError::Unavailable { .. } => "SUBGRAPH_UNAVAILABLE",
+            // The gateway builds this body whole: it cannot fail.
+            UpstreamError::ClientBody(_) => "SUBGRAPH_REQUEST_FAILED",
+        };
+        (code, error.to_string())
+    })?;
     let status = response.status();
     let bytes = read_body(response.into_body())
         .await
-        .map_err(|detail| failed("SUBGRAPH_REQUEST_FAILED", detail))?;
-    parse_response(status, &bytes).map_err(|(code, detail)| failed(code, detail))
+        .map_err(|detail| ("SUBGRAPH_REQUEST_FAILED", detail))?;
+    Ok((status, Bytes::from(bytes)))
+}
+
+/// Whether a subgraph operation is a mutation (never deduplicated).
+fn is_mutation(query: &str) -> bool {
+    query.trim_start().starts_with("mutation")
+}
+
+/// A subgraph request, with what identifies it for [`dedupe`].
+struct Outgoing {
+    request: Request<body::GatewayBody>,
+    body: Bytes,
+    /// The client headers the propagation rules selected.
+    propagated: http::HeaderMap,
 }
 
 /// The subgraph request: the client headers the propagation rules select
@@ -116,16 +146,17 @@ fn build_request(
     path: &http::uri::PathAndQuery,
     query: &str,
     variables: Map<String, Value>,
-) -> Result<Request<body::GatewayBody>, http::Error> {
-    let payload = json!({ "query": query, "variables": variables }).to_string();
+) -> Result<Outgoing, http::Error> {
+    let body = Bytes::from(json!({ "query": query, "variables": variables }).to_string());
     let mut request = Request::builder()
         .method(Method::POST)
         .uri(path.clone())
-        .body(body::full(Bytes::from(payload)))?;
+        .body(body::full(body.clone()))?;
     let outbound = ctx.options.outbound.as_deref();
-    if let Some(outbound) = outbound {
-        *request.headers_mut() = outbound.propagated(&ctx.options.propagate.for_subgraph(service));
-    }
+    let propagated = outbound
+        .map(|outbound| outbound.propagated(&ctx.options.propagate.for_subgraph(service)))
+        .unwrap_or_default();
+    *request.headers_mut() = propagated.clone();
     let headers = request.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(
@@ -135,7 +166,11 @@ fn build_request(
     if let Some(outbound) = outbound {
         outbound.finish(&mut request);
     }
-    Ok(request)
+    Ok(Outgoing {
+        request,
+        body,
+        propagated,
+    })
 }
 
 /// A GraphQL body is used whatever the status; without one, a non-2xx

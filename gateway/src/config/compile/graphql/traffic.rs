@@ -2,7 +2,7 @@
 //! then each subgraph's entry overriding it key by key. Unset keys keep
 //! the defaults subgraph pools always had (connect 2s, request 30s, body
 //! idle 60s, 512 connections, least-request, ejection after 5 failures
-//! for 5s).
+//! for 5s, identical in-flight queries deduplicated).
 
 use std::collections::BTreeMap;
 
@@ -85,6 +85,7 @@ fn settings(
             Some(RawLoadBalancing::RoundRobin) => LoadBalancing::RoundRobin,
         },
         ejection: ejection(raw.ejection.as_ref(), &base.ejection, what, diag),
+        dedupe: raw.dedupe.as_deref().copied().unwrap_or(base.dedupe),
     }
 }
 
