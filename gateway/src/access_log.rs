@@ -27,7 +27,6 @@ use record::Record;
 use writer::RecordQueue;
 
 /// Room for a typical record, so formatting one allocates once.
-const RECORD_CAPACITY: usize = 512;
 
 /// The access-log sink of one running gateway.
 #[derive(Debug)]
@@ -68,11 +67,9 @@ impl AccessLog {
 impl ExchangeSink for AccessLog {
     fn on_finish(&self, exchange: &Exchange, finished: &Finished) {
         let record = Record::of(exchange, finished);
-        let mut line = Vec::with_capacity(RECORD_CAPACITY);
-        match self.format {
-            LogFormat::Json => record.write_json(&mut line),
-            LogFormat::Text => record.write_text(&mut line),
-        }
-        self.queue.push(line);
+        self.queue.push_with(|line| match self.format {
+            LogFormat::Json => record.write_json(line),
+            LogFormat::Text => record.write_text(line),
+        });
     }
 }

@@ -1,25 +1,27 @@
-//! The access log's writer: records are handed to a bounded queue and
-//! written by a thread of their own, so a slow disk never slows a request.
-//! When the queue is full a record is dropped and counted, and a warning
-//! says so at most once per [`WARN_EVERY`].
+//! The access log's writer: records are formatted straight into a
+//! bounded per-worker buffer and written by a thread of their own, so a
+//! slow disk never slows a request. When a worker's buffer is full a
+//! record is dropped and counted, and a warning says so at most once per
+//! [`WARN_EVERY`].
 //!
-//! Our own loop rather than `tracing-appender`'s non-blocking writer,
-//! because of a measurement: its thread blocks on the queue and flushes
-//! after each batch, and at the rates a gateway serves a batch is usually
-//! one record, so every request paid a thread wake-up (a futex call and a
-//! context switch) and a `write(2)` of its own; on the 2-core machine the
-//! access log then cost about a tenth of the gateway's throughput. Here
-//! the writer never blocks on the queue: it wakes every [`FLUSH_EVERY`]
-//! (or when asked to stop), writes everything queued and flushes once,
-//! so a sender never wakes anybody (`std::sync::mpsc`'s `try_send` only
-//! signals a receiver that is blocked, and this one never is).
+//! Our own writer rather than `tracing-appender`'s non-blocking one,
+//! because of a measurement: its thread blocks on a queue of records and
+//! flushes after each batch, and at the rates a gateway serves a batch is
+//! usually one record, so every request paid a thread wake-up (a futex
+//! call and a context switch), an allocation freed on another thread, and
+//! a `write(2)` of its own; on the 2-core machine the access log then cost
+//! about a tenth of the gateway's throughput. Here a record costs its
+//! formatting into its worker's buffer (a per-worker shard: the lock is
+//! only ever contended by the writer, once per round) and nothing else;
+//! the writer wakes every [`FLUSH_EVERY`] (or when asked to stop), swaps
+//! each buffer for an empty one, writes them and flushes once, as nginx's
+//! `access_log ... buffer= flush=` does.
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -29,12 +31,15 @@ use crate::config::model::log::AccessLogTarget;
 /// failed writes.
 pub(super) const WARN_EVERY: Duration = Duration::from_secs(10);
 
-/// How long a record may wait in the queue before it is written: the
+/// How long a record may wait in its buffer before it is written: the
 /// writer thread's period (nginx's `access_log ... flush=`, Envoy's file
 /// flush interval).
 pub const FLUSH_EVERY: Duration = Duration::from_millis(50);
 
-/// How many records were dropped because the queue was full; a cheap
+/// Buffers: one per worker (workers past this many share, by index).
+const SHARDS: usize = 16;
+
+/// How many records were dropped because a buffer was full; a cheap
 /// handle for the metrics.
 #[derive(Debug, Clone, Default)]
 pub struct DroppedRecords(Arc<AtomicU64>);
@@ -51,16 +56,36 @@ impl crate::observe::metrics::DroppedCount for DroppedRecords {
     }
 }
 
-/// The sending side: never blocks, never wakes the writer.
+/// The records a worker has formatted since the writer's last round.
+#[derive(Debug, Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    records: usize,
+}
+
+/// One worker's buffer, on a cache line of its own.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Shard(Mutex<Batch>);
+
+impl Shard {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Batch> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The workers' side: never blocks on the disk, never wakes the writer.
 #[derive(Debug)]
 pub(super) struct RecordQueue {
-    sender: SyncSender<Vec<u8>>,
+    shards: Arc<[Shard]>,
+    /// Most records one buffer holds between two rounds.
+    capacity: usize,
     dropped: DroppedRecords,
     warnings: RateLimitedWarning,
 }
 
 /// Keeps the writer thread; dropping it (or [`WriterGuard::close`]) writes
-/// what is queued, flushes, and stops the thread.
+/// what is buffered, flushes, and stops the thread.
 pub struct WriterGuard {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -83,46 +108,53 @@ impl Drop for WriterGuard {
 }
 
 impl RecordQueue {
-    /// Starts the writer thread over `sink`, queuing `capacity` records.
+    /// Starts the writer thread over `sink`; each worker's buffer holds
+    /// up to `capacity` records between two rounds.
     pub fn start(sink: Box<dyn Write + Send>, capacity: usize) -> (Self, WriterGuard) {
-        let (sender, receiver) = sync_channel(capacity.max(1));
+        let shards: Arc<[Shard]> = (0..SHARDS).map(|_| Shard::default()).collect();
         let stop = Arc::new(AtomicBool::new(false));
         let thread = std::thread::Builder::new()
             .name("gateway-access-log".to_owned())
             .spawn({
-                let stop = Arc::clone(&stop);
-                move || write_until_stopped(sink, &receiver, &stop)
+                let (shards, stop) = (Arc::clone(&shards), Arc::clone(&stop));
+                move || write_until_stopped(sink, &shards, &stop)
             });
         let thread = match thread {
             Ok(thread) => Some(thread),
             Err(error) => {
-                // Records then stay queued until the queue is full, then
-                // are dropped and counted: the gateway still serves.
+                // Records then fill the buffers and are dropped and
+                // counted: the gateway still serves.
                 tracing::error!(%error, "access log: cannot start the writer thread");
                 None
             }
         };
         let queue = Self {
-            sender,
+            shards,
+            capacity: capacity.max(1),
             dropped: DroppedRecords::default(),
             warnings: RateLimitedWarning::default(),
         };
         (queue, WriterGuard { stop, thread })
     }
 
-    /// Queues one record (a whole line); drops it when the queue is full.
-    pub fn push(&self, record: Vec<u8>) {
-        match self.sender.try_send(record) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                let dropped = self.dropped.0.fetch_add(1, Ordering::Relaxed) + 1;
-                if self.warnings.due(dropped) {
-                    tracing::warn!(
-                        dropped_total = dropped,
-                        "access log: the writer is behind and its queue is full; records were dropped"
-                    );
-                }
+    /// Formats one record (a whole line) with `write` into the current
+    /// worker's buffer; drops it when the buffer is full.
+    pub fn push_with(&self, write: impl FnOnce(&mut Vec<u8>)) {
+        let shard = &self.shards[crate::workers::current_index() % SHARDS];
+        {
+            let mut batch = shard.lock();
+            if batch.records < self.capacity {
+                write(&mut batch.bytes);
+                batch.records += 1;
+                return;
             }
+        }
+        let dropped = self.dropped.0.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.warnings.due(dropped) {
+            tracing::warn!(
+                dropped_total = dropped,
+                "access log: the writer is behind and its buffer is full; records were dropped"
+            );
         }
     }
 
@@ -131,34 +163,35 @@ impl RecordQueue {
     }
 }
 
-/// The writer thread: every [`FLUSH_EVERY`], everything queued, then one
-/// flush; after the stop signal, a last round.
-fn write_until_stopped(
-    mut sink: Box<dyn Write + Send>,
-    queue: &Receiver<Vec<u8>>,
-    stop: &AtomicBool,
-) {
+/// The writer thread: every [`FLUSH_EVERY`], each worker's buffer swapped
+/// for an empty one and written, then one flush; after the stop signal, a
+/// last round.
+fn write_until_stopped(mut sink: Box<dyn Write + Send>, shards: &[Shard], stop: &AtomicBool) {
+    let mut spare = Vec::new();
     loop {
+        std::thread::park_timeout(FLUSH_EVERY);
         let stopping = stop.load(Ordering::Acquire);
         let mut wrote = false;
-        let disconnected = loop {
-            match queue.try_recv() {
-                Ok(record) => {
-                    // Failures are reported by the sink (`ReportingFile`).
-                    let _ = sink.write_all(&record);
-                    wrote = true;
+        for shard in shards {
+            {
+                let mut batch = shard.lock();
+                if batch.records == 0 {
+                    continue;
                 }
-                Err(TryRecvError::Empty) => break false,
-                Err(TryRecvError::Disconnected) => break true,
+                std::mem::swap(&mut batch.bytes, &mut spare);
+                batch.records = 0;
             }
-        };
+            // Failures are reported by the sink (`ReportingFile`).
+            let _ = sink.write_all(&spare);
+            spare.clear();
+            wrote = true;
+        }
         if wrote {
             let _ = sink.flush();
         }
-        if stopping || disconnected {
+        if stopping {
             return;
         }
-        std::thread::park_timeout(FLUSH_EVERY);
     }
 }
 

@@ -31,12 +31,12 @@ pub struct AccessLogSettings {
     pub enabled: Option<bool>,
     pub format: LogFormat,
     pub target: AccessLogTarget,
-    /// Records queued for the writer thread at most; past that, records
-    /// are dropped and counted.
+    /// Records one worker's buffer holds between two rounds of the writer
+    /// thread at most; past that, records are dropped and counted.
     pub buffer_records: usize,
 }
 
-/// Records queued for the access log's writer by default (a few MiB of
+/// Records a worker's access-log buffer holds by default (a few MiB of
 /// text at a few hundred bytes a record).
 pub const DEFAULT_ACCESS_LOG_BUFFER: usize = 16_384;
 
