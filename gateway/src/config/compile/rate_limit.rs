@@ -79,12 +79,13 @@ pub(super) fn compile_route_limits(
     let Some(raw) = raw else {
         return Vec::new();
     };
-    let global: HashMap<&str, &Span> = section
+    let mut global: HashMap<&str, &Span> = HashMap::new();
+    for limit in section
         .and_then(|section| section.global.as_deref())
         .unwrap_or_default()
-        .iter()
-        .map(|limit| (limit.name.as_str(), limit.name.span()))
-        .collect();
+    {
+        global.entry(limit.name.as_str()).or_insert(limit.name.span());
+    }
     let what = format!("{label}: rate_limits");
     check_unique_names(raw, &global, &what, diag);
     let has_redis = section.is_some_and(|section| section.redis.is_some());
