@@ -46,7 +46,7 @@ pub enum Outcome {
 
 /// Which limits a limiter's state belongs to (part of its Redis keys).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Scope {
+pub(crate) enum Scope {
     Global,
     Route(String),
 }

@@ -219,3 +219,6 @@ fn is_native_grpc(request: &Request<GatewayBody>) -> bool {
         .and_then(|value: &HeaderValue| value.to_str().ok())
         .is_some_and(|value| value.starts_with("application/grpc"))
 }
+
+#[cfg(test)]
+mod tests;
