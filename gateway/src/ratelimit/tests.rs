@@ -115,3 +115,41 @@ fn routes_without_limits_get_no_layer() {
     let limits = RateLimits::build(&config, None);
     assert!(limits.layer_for(&config.routes[0]).is_none());
 }
+
+fn redis_config(timeout: &str) -> crate::config::GatewayConfig {
+    config(&format!(
+        "backends:\n  b: {{ url: http://127.0.0.1:1 }}\nrate_limits:\n  redis: {{ url: \"redis://127.0.0.1:1\", timeout: {timeout} }}\n  global:\n    - {{ name: shared, key: client_ip, rate: 5/s, store: redis }}\nroutes: []\n"
+    ))
+}
+
+#[tokio::test]
+async fn the_redis_client_survives_reloads_that_keep_its_settings() {
+    let first = RateLimits::build(&redis_config("20ms"), None);
+    let same = RateLimits::build(&redis_config("20ms"), Some(&first));
+    let (Some(old), Some(kept)) = (first.redis(), same.redis()) else {
+        panic!("no Redis store was built");
+    };
+    assert!(Arc::ptr_eq(old, kept));
+    assert!(Arc::ptr_eq(&first.global[0], &same.global[0]));
+    let changed = RateLimits::build(&redis_config("30ms"), Some(&same));
+    assert!(!Arc::ptr_eq(kept, changed.redis().unwrap()));
+    // Its limiters move to the new store.
+    assert!(!Arc::ptr_eq(&same.global[0], &changed.global[0]));
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_answers_from_the_fallback_within_the_timeout() {
+    // Nothing listens on port 1: the check fails fast, and the failure
+    // mode (open: the limit's own quota, locally) answers.
+    let limits = RateLimits::build(&redis_config("50ms"), None);
+    let limiter = &limits.global[0];
+    for remaining in [4, 3] {
+        assert!(matches!(
+            limiter.check(b"k").await,
+            Outcome::Allowed { remaining: r, .. } if r == remaining
+        ));
+    }
+    let store = limits.redis().unwrap();
+    assert!(!store.is_up());
+    assert!(store.fallbacks() >= 2);
+}
