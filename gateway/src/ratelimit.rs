@@ -39,7 +39,10 @@ pub enum Outcome {
     Allowed { remaining: u32, reset: Duration },
     /// Over the limit: the next request of this key passes after
     /// `retry_after`.
-    Limited { retry_after: Duration, reset: Duration },
+    Limited {
+        retry_after: Duration,
+        reset: Duration,
+    },
     /// Redis did not answer and `failure_mode` is `closed`.
     Unavailable,
 }
@@ -161,7 +164,11 @@ impl RateLimits {
         });
         let uses_redis = |spec: &LimitSpec| spec.store == LimitStore::Redis;
         let needs_redis = settings.global.iter().any(|spec| uses_redis(spec))
-            || config.routes.iter().flat_map(|r| &r.rate_limits).any(|s| uses_redis(s));
+            || config
+                .routes
+                .iter()
+                .flat_map(|r| &r.rate_limits)
+                .any(|s| uses_redis(s));
         let redis = redis.filter(|_| needs_redis);
         let old: Vec<&Arc<Limiter>> = previous
             .map(|p| p.global.iter().chain(p.routes.values()).collect())
@@ -173,7 +180,14 @@ impl RateLimits {
                         && limiter.local.max_keys() == settings.max_keys
                 })
                 .map_or_else(
-                    || Arc::new(Limiter::build(spec, scope.clone(), settings.max_keys, redis.as_ref())),
+                    || {
+                        Arc::new(Limiter::build(
+                            spec,
+                            scope.clone(),
+                            settings.max_keys,
+                            redis.as_ref(),
+                        ))
+                    },
                     |found| Arc::clone(found),
                 )
         };

@@ -78,7 +78,10 @@ impl Report {
         if self.is_empty() {
             return;
         }
-        for (name, items) in [(RATELIMIT_POLICY, &self.policies), (RATELIMIT, &self.states)] {
+        for (name, items) in [
+            (RATELIMIT_POLICY, &self.policies),
+            (RATELIMIT, &self.states),
+        ] {
             if let Ok(value) = HeaderValue::from_str(&items.join(", ")) {
                 headers.insert(name, value);
             }
@@ -112,7 +115,10 @@ mod tests {
     #[test]
     fn the_policy_states_the_burst_and_the_time_it_takes_to_drain() {
         let minute = Duration::from_secs(60);
-        assert_eq!(policy_item(&spec(100, minute, 100)), "\"per-ip\";q=100;w=60");
+        assert_eq!(
+            policy_item(&spec(100, minute, 100)),
+            "\"per-ip\";q=100;w=60"
+        );
         assert_eq!(
             policy_item(&spec(10, Duration::from_secs(1), 20)),
             "\"per-ip\";q=20;w=2"
@@ -138,8 +144,14 @@ mod tests {
     #[test]
     fn a_report_lists_every_limit_in_order() {
         let mut report = Report::default();
-        report.push("\"g\";q=10;w=1", state_item("g", 9, Duration::from_millis(100)));
-        report.push("\"r\";q=2;w=60", state_item("r", 0, Duration::from_secs(60)));
+        report.push(
+            "\"g\";q=10;w=1",
+            state_item("g", 9, Duration::from_millis(100)),
+        );
+        report.push(
+            "\"r\";q=2;w=60",
+            state_item("r", 0, Duration::from_secs(60)),
+        );
         let mut headers = HeaderMap::new();
         report.apply(&mut headers);
         assert_eq!(headers[RATELIMIT_POLICY], "\"g\";q=10;w=1, \"r\";q=2;w=60");

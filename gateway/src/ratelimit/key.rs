@@ -28,7 +28,11 @@ pub struct KeyInputs<'a> {
 
 /// The key of `inputs` for a limit keyed on `sources`; `None` when the
 /// limit does not apply (a part is missing and `missing` is `skip`).
-pub fn key_for(sources: &[KeySource], missing: MissingKey, inputs: &KeyInputs<'_>) -> Option<Vec<u8>> {
+pub fn key_for(
+    sources: &[KeySource],
+    missing: MissingKey,
+    inputs: &KeyInputs<'_>,
+) -> Option<Vec<u8>> {
     let mut key = Vec::with_capacity(48);
     for (index, source) in sources.iter().enumerate() {
         if index > 0 {
@@ -151,7 +155,10 @@ mod tests {
     fn an_empty_header_is_no_value() {
         let mut headers = HeaderMap::new();
         headers.insert("x-tenant", HeaderValue::from_static(""));
-        assert_eq!(key_for(&[tenant()], MissingKey::Skip, &inputs(&headers, None)), None);
+        assert_eq!(
+            key_for(&[tenant()], MissingKey::Skip, &inputs(&headers, None)),
+            None
+        );
     }
 
     #[test]
@@ -161,7 +168,10 @@ mod tests {
         headers.insert("x-tenant", HeaderValue::from_str(&long).unwrap());
         let key = key_for(&[tenant()], MissingKey::Skip, &inputs(&headers, None)).unwrap();
         assert_eq!(key.len(), 65);
-        headers.insert("x-tenant", HeaderValue::from_str(&format!("{long}y")).unwrap());
+        headers.insert(
+            "x-tenant",
+            HeaderValue::from_str(&format!("{long}y")).unwrap(),
+        );
         let other = key_for(&[tenant()], MissingKey::Skip, &inputs(&headers, None)).unwrap();
         assert_ne!(key, other);
     }

@@ -128,7 +128,9 @@ impl RedisStore {
 
     async fn run_script(&self, key: &[u8], quota: &Quota) -> Result<Outcome, RedisCheckError> {
         let Some(connection) = &self.connection else {
-            return Err(RedisCheckError::NoConnection("see the log at start".to_owned()));
+            return Err(RedisCheckError::NoConnection(
+                "see the log at start".to_owned(),
+            ));
         };
         let mut connection = connection.clone();
         let interval = micros(quota.emission_interval());
@@ -171,7 +173,9 @@ fn probe(connection: ConnectionManager, store: Weak<RedisStore>) {
 }
 
 fn micros(duration: Duration) -> u64 {
-    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX).max(1)
+    u64::try_from(duration.as_micros())
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 /// The script's reply as an [`Outcome`].
@@ -223,7 +227,9 @@ impl Health {
     fn failed(&self, error: &RedisCheckError, mode: FailureMode) {
         let was_up = self.up.swap(false, Ordering::Relaxed);
         let fallbacks = self.fallbacks.fetch_add(1, Ordering::Relaxed) + 1;
-        let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX).max(1);
+        let now = u64::try_from(self.epoch.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
         let last = self.last_warning_ms.load(Ordering::Relaxed);
         let due = last == 0 || now.saturating_sub(last) >= LOG_EVERY.as_millis() as u64;
         if !(was_up || due) {

@@ -32,7 +32,10 @@ fn exactly_the_burst_passes_then_the_key_is_limited() {
     assert!(retry_after > Duration::from_secs(50) && retry_after <= Duration::from_secs(60));
     assert!(reset > Duration::from_secs(170));
     // Another key has its own budget.
-    assert!(matches!(limiter.check(b"b"), Outcome::Allowed { remaining: 2, .. }));
+    assert!(matches!(
+        limiter.check(b"b"),
+        Outcome::Allowed { remaining: 2, .. }
+    ));
 }
 
 #[test]
@@ -47,13 +50,19 @@ fn keys_past_the_bound_share_the_overflow_bucket() {
     assert!(matches!(limiter.check(b"e"), Outcome::Limited { .. }));
     assert_eq!(limiter.len(), 2);
     // Known keys keep their own budget.
-    assert!(matches!(limiter.check(b"a"), Outcome::Allowed { remaining: 0, .. }));
+    assert!(matches!(
+        limiter.check(b"a"),
+        Outcome::Allowed { remaining: 0, .. }
+    ));
 }
 
 #[test]
 fn the_sweep_evicts_keys_whose_state_is_idle_again() {
     // 1000/s: a key is idle again 1 ms after its request.
-    let limiter = Arc::new(LocalLimiter::new(quota(1000, Duration::from_secs(1), 1), 100));
+    let limiter = Arc::new(LocalLimiter::new(
+        quota(1000, Duration::from_secs(1), 1),
+        100,
+    ));
     for key in 0..50u8 {
         limiter.check(&[key]);
     }
@@ -89,7 +98,9 @@ fn every_route_gets_the_global_limits_and_its_own() {
     let config = config(LIMITED);
     let limits = RateLimits::build(&config, None);
     let names = |route: usize| {
-        limits.layer_for(&config.routes[route]).map(|layer| layer.name())
+        limits
+            .layer_for(&config.routes[route])
+            .map(|layer| layer.name())
     };
     assert_eq!(names(0), Some("rate_limit"));
     assert_eq!(names(1), Some("rate_limit"));
@@ -111,7 +122,9 @@ fn a_reload_keeps_the_state_of_unchanged_limits() {
 
 #[test]
 fn routes_without_limits_get_no_layer() {
-    let config = config("backends:\n  b: { url: http://127.0.0.1:1 }\nroutes:\n  - { path: /x, backend: b }\n");
+    let config = config(
+        "backends:\n  b: { url: http://127.0.0.1:1 }\nroutes:\n  - { path: /x, backend: b }\n",
+    );
     let limits = RateLimits::build(&config, None);
     assert!(limits.layer_for(&config.routes[0]).is_none());
 }

@@ -59,7 +59,10 @@ async fn exactly_the_burst_passes_then_429_with_the_ratelimit_headers() {
     for remaining in [2, 1, 0] {
         let response = get(&gw, "/echo/x", &[]).await;
         assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(header(&response, "ratelimit-policy"), "\"per-ip\";q=3;w=180");
+        assert_eq!(
+            header(&response, "ratelimit-policy"),
+            "\"per-ip\";q=3;w=180"
+        );
         let state = header(&response, "ratelimit");
         assert!(
             state.starts_with(&format!("\"per-ip\";r={remaining};t=")),
@@ -77,7 +80,12 @@ async fn exactly_the_burst_passes_then_429_with_the_ratelimit_headers() {
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["error"]["code"], "RATE_LIMITED");
     assert_eq!(body["error"]["request_id"], request_id.as_str());
-    assert!(body["error"]["message"].as_str().unwrap().contains("per-ip"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("per-ip")
+    );
     // The refused request never reached the backend.
     assert_eq!(backend_calls(&gw), 3);
     // Another route has no limit.
@@ -127,9 +135,15 @@ async fn the_client_address_comes_through_a_trusted_proxy() {
     let limit = "{ name: per-ip, key: client_ip, rate: 1/min, burst: 2 }";
     let gw = TestGateway::start(&routes("  trusted_proxies: [127.0.0.1/32]", "", limit)).await;
     let from = |ip: &'static str| [("x-forwarded-for", ip)];
-    assert_eq!(futures_statuses(&gw, 3, &from("203.0.113.1")).await, [200, 200, 429]);
+    assert_eq!(
+        futures_statuses(&gw, 3, &from("203.0.113.1")).await,
+        [200, 200, 429]
+    );
     // Another client behind the same proxy has its own budget.
-    assert_eq!(futures_statuses(&gw, 2, &from("203.0.113.2")).await, [200, 200]);
+    assert_eq!(
+        futures_statuses(&gw, 2, &from("203.0.113.2")).await,
+        [200, 200]
+    );
     assert_eq!(backend_calls(&gw), 4);
 }
 
@@ -162,7 +176,12 @@ async fn a_global_limit_counts_every_route_and_combines_with_the_routes_own() {
     let refused = get(&gw, "/echo/x", &[]).await;
     assert_eq!(refused.status(), 429);
     let body: Value = refused.json().await.unwrap();
-    assert!(body["error"]["message"].as_str().unwrap().contains("echo-only"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("echo-only")
+    );
     // …and the global one (its third token went to the refused request)
     // then refuses on the other route too.
     assert_eq!(get(&gw, "/other/x", &[]).await.status(), 200);

@@ -89,7 +89,10 @@ async fn two_gateways_share_one_limit_through_redis() {
     let backend_calls =
         first.mocks.users.control.request_count() + second.mocks.users.control.request_count();
     assert_eq!(backend_calls, 5);
-    assert_eq!(redis_failures(&first).await + redis_failures(&second).await, 0.0);
+    assert_eq!(
+        redis_failures(&first).await + redis_failures(&second).await,
+        0.0
+    );
 }
 
 #[tokio::test]
@@ -102,7 +105,11 @@ async fn redis_killed_fails_open_to_the_local_fallback_quota() {
     // The fallback (burst 2, per gateway) applies; no request hangs.
     let mut statuses = Vec::new();
     for _ in 0..3 {
-        statuses.push(within("a request while Redis is down", get(&gw)).await.status());
+        statuses.push(
+            within("a request while Redis is down", get(&gw))
+                .await
+                .status(),
+        );
     }
     assert_eq!(statuses, [200, 200, 429]);
     assert_eq!(gw.mocks.users.control.request_count(), 3);

@@ -52,7 +52,10 @@ pub(super) fn compile_section(
         Some(value) => usize::try_from(**value).unwrap_or(usize::MAX),
         None => DEFAULT_MAX_KEYS,
     };
-    let redis = raw.redis.as_ref().and_then(|redis| compile_redis(redis, diag));
+    let redis = raw
+        .redis
+        .as_ref()
+        .and_then(|redis| compile_redis(redis, diag));
     let has_redis = raw.redis.is_some();
     let global = raw.global.as_deref().unwrap_or_default();
     check_unique_names(global, &HashMap::new(), "rate_limits.global", diag);
@@ -84,7 +87,9 @@ pub(super) fn compile_route_limits(
         .and_then(|section| section.global.as_deref())
         .unwrap_or_default()
     {
-        global.entry(limit.name.as_str()).or_insert(limit.name.span());
+        global
+            .entry(limit.name.as_str())
+            .or_insert(limit.name.span());
     }
     let what = format!("{label}: rate_limits");
     check_unique_names(raw, &global, &what, diag);
@@ -112,10 +117,10 @@ fn compile_redis(raw: &RawRedis, diag: &mut Diagnostics) -> Option<RedisSettings
         diag,
     )
     .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
-    let key_prefix = raw
-        .key_prefix
-        .as_ref()
-        .map_or_else(|| DEFAULT_KEY_PREFIX.to_owned(), |prefix| prefix.to_string());
+    let key_prefix = raw.key_prefix.as_ref().map_or_else(
+        || DEFAULT_KEY_PREFIX.to_owned(),
+        |prefix| prefix.to_string(),
+    );
     let failure_mode = match raw.failure_mode.as_deref() {
         Some(RawFailureMode::Closed) => FailureMode::Closed,
         Some(RawFailureMode::Open) | None => FailureMode::Open,
@@ -388,6 +393,10 @@ mod tests {
         assert!(parse_rate("ten/s").unwrap_err().contains("whole number"));
         assert!(parse_rate("1/0s").unwrap_err().contains("more than 0"));
         assert!(parse_rate("1/25h").unwrap_err().contains("at most 1 day"));
-        assert!(parse_rate("1/fortnight").unwrap_err().starts_with("period:"));
+        assert!(
+            parse_rate("1/fortnight")
+                .unwrap_err()
+                .starts_with("period:")
+        );
     }
 }

@@ -80,8 +80,14 @@ async fn each_consumer_has_its_own_budget_and_anonymous_requests_pass() {
     let acme = || Some(consumer("acme"));
     assert_eq!(status(&service, acme()).await, StatusCode::OK);
     assert_eq!(status(&service, acme()).await, StatusCode::OK);
-    assert_eq!(status(&service, acme()).await, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(status(&service, Some(consumer("globex"))).await, StatusCode::OK);
+    assert_eq!(
+        status(&service, acme()).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        status(&service, Some(consumer("globex"))).await,
+        StatusCode::OK
+    );
     // No principal: no consumer, and the limit does not apply.
     assert_eq!(status(&service, None).await, StatusCode::OK);
     assert_eq!(calls.load(Ordering::Relaxed), 4);
@@ -95,13 +101,23 @@ async fn a_claim_keys_the_limit_and_a_refusal_carries_the_headers() {
             .layer(counting_handler(&calls)),
     );
     for _ in 0..2 {
-        assert_eq!(status(&service, Some(consumer("acme"))).await, StatusCode::OK);
+        assert_eq!(
+            status(&service, Some(consumer("acme"))).await,
+            StatusCode::OK
+        );
     }
-    let Err(refused) = service.clone().oneshot(request(Some(consumer("acme")))).await else {
+    let Err(refused) = service
+        .clone()
+        .oneshot(request(Some(consumer("acme"))))
+        .await
+    else {
         panic!("the third request passed");
     };
     assert_eq!(refused.code, "RATE_LIMITED");
     assert_eq!(refused.headers["retry-after"], "60");
-    assert_eq!(refused.headers["ratelimit-policy"], "\"per-consumer\";q=2;w=120");
+    assert_eq!(
+        refused.headers["ratelimit-policy"],
+        "\"per-consumer\";q=2;w=120"
+    );
     assert_eq!(calls.load(Ordering::Relaxed), 2);
 }

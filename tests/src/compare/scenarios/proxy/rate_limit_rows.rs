@@ -64,7 +64,13 @@ impl LimiterRow {
         redis: Option<SocketAddr>,
     ) -> Result<GatewayProcess, CompareError> {
         let dir = row_dir(out_dir)?;
-        start_child(program, routes, &dir, self.file_stem(), &self.sections(redis))
+        start_child(
+            program,
+            routes,
+            &dir,
+            self.file_stem(),
+            &self.sections(redis),
+        )
     }
 }
 
@@ -82,15 +88,21 @@ pub fn notes(report: &ScenarioReport) -> Vec<String> {
     };
     let mut notes = Vec::new();
     for row in LimiterRow::ALL {
-        let (Some(closed), Some(open)) = (find(report, row.name(), false), find(report, row.name(), true))
-        else {
+        let (Some(closed), Some(open)) = (
+            find(report, row.name(), false),
+            find(report, row.name(), true),
+        ) else {
             continue;
         };
         let budget = (row == LimiterRow::Local).then_some(LOCAL_BUDGET);
         let added = open.p50 - off_open.p50;
         let p50 = match row {
             LimiterRow::Redis => {
-                let verdict = if added <= REDIS_P50_BUDGET_MS { "met" } else { "MISSED" };
+                let verdict = if added <= REDIS_P50_BUDGET_MS {
+                    "met"
+                } else {
+                    "MISSED"
+                };
                 format!("added p50 {added:+.3} ms (goal <= {REDIS_P50_BUDGET_MS} ms: {verdict})")
             }
             LimiterRow::Local => format!("added p50 {added:+.3} ms"),
@@ -112,7 +124,10 @@ mod tests {
     fn every_row_is_a_valid_config_with_one_global_limit() {
         let redis: SocketAddr = "127.0.0.1:6399".parse().unwrap();
         for row in LimiterRow::ALL {
-            let yaml = format!("listen: 127.0.0.1:0\nroutes: []\n{}", row.sections(Some(redis)));
+            let yaml = format!(
+                "listen: 127.0.0.1:0\nroutes: []\n{}",
+                row.sections(Some(redis))
+            );
             let config = gateway::config::load_str(&yaml, "routes.yaml")
                 .unwrap_or_else(|errors| panic!("{}: {errors}\n{yaml}", row.name()));
             assert_eq!(config.rate_limits.global.len(), 1);
