@@ -36,6 +36,7 @@ pub mod observe;
 pub mod pipeline;
 pub mod protos;
 pub mod proxy;
+pub mod ratelimit;
 pub mod reload;
 pub mod request_shape;
 pub mod router;

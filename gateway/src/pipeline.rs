@@ -27,7 +27,7 @@ mod policy;
 
 pub use build::{BuildError, RouteInputs, build_routes};
 pub use handler::{RouteHandler, take_context};
-pub use policies::policy_layers;
+pub use policies::{PolicyRuntime, policy_layers};
 pub use policy::PolicyLayer;
 
 use std::sync::Arc;

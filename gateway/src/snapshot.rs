@@ -21,7 +21,8 @@ use prost_reflect::DescriptorPool;
 
 use crate::config::model::{GatewayConfig, RouteSpec};
 use crate::graphql::GraphqlService;
-use crate::pipeline::{self, BuildError, PolicyLayer, Route, RouteInputs};
+use crate::pipeline::{self, BuildError, PolicyLayer, PolicyRuntime, Route, RouteInputs};
+use crate::ratelimit::RateLimits;
 use crate::router::{RouteConflict, RouteTable};
 use crate::upstream::Upstreams;
 
@@ -39,6 +40,8 @@ pub struct Snapshot {
     pub descriptors: Option<DescriptorPool>,
     /// The federated GraphQL endpoint, when `graphql:` is configured.
     pub graphql: Option<Arc<GraphqlService>>,
+    /// The rate limiters and the Redis store (`rate_limits:`).
+    pub rate_limits: RateLimits,
     pub loaded_at: SystemTime,
 }
 
@@ -61,13 +64,38 @@ impl Snapshot {
         version: u64,
         previous: Option<&Snapshot>,
     ) -> Result<Self, SnapshotError> {
-        Self::build_with_policies(config, version, previous, &pipeline::policy_layers)
+        let rate_limits = RateLimits::build(&config, previous.map(|p| &p.rate_limits));
+        let runtime = PolicyRuntime {
+            rate_limits: &rate_limits,
+        };
+        let policies = |route: &RouteSpec| pipeline::policy_layers(route, &runtime);
+        let snapshot = Self::assemble(config, version, previous, &policies)?;
+        Ok(Self {
+            rate_limits,
+            ..snapshot
+        })
     }
 
     /// [`Snapshot::build`] with the route policy layers chosen by
     /// `policies` instead of [`pipeline::policy_layers`] (tests mount stock
     /// layers this way).
     pub fn build_with_policies(
+        config: GatewayConfig,
+        version: u64,
+        previous: Option<&Snapshot>,
+        policies: &dyn Fn(&RouteSpec) -> Vec<PolicyLayer>,
+    ) -> Result<Self, SnapshotError> {
+        let rate_limits = RateLimits::build(&config, previous.map(|p| &p.rate_limits));
+        let snapshot = Self::assemble(config, version, previous, policies)?;
+        Ok(Self {
+            rate_limits,
+            ..snapshot
+        })
+    }
+
+    /// Everything but the rate limiters (built by the caller, which the
+    /// policies borrow them from).
+    fn assemble(
         config: GatewayConfig,
         version: u64,
         previous: Option<&Snapshot>,
@@ -103,6 +131,7 @@ impl Snapshot {
             upstreams,
             descriptors,
             graphql,
+            rate_limits: RateLimits::default(),
             loaded_at: SystemTime::now(),
         })
     }

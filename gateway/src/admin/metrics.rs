@@ -127,7 +127,8 @@ impl Collector for GatewayState {
             None,
             rejected.metric_type(),
         )?)?;
-        self.encode_reloads(&mut encoder)
+        self.encode_reloads(&mut encoder)?;
+        self.encode_rate_limit_store(&mut encoder)
     }
 }
 
@@ -181,6 +182,28 @@ impl GatewayState {
             "Upstream requests in flight, by backend and endpoint",
             gauge(|state| saturating_i64(state.in_flight)),
         )
+    }
+
+    /// The Redis store of the rate limits, when a limit uses it.
+    fn encode_rate_limit_store(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
+        let snapshot = self.reloader.current();
+        let Some(store) = snapshot.rate_limits.redis() else {
+            return Ok(());
+        };
+        let up = ConstGauge::new(i64::from(store.is_up()));
+        up.encode(encoder.encode_descriptor(
+            "gateway_rate_limit_redis_up",
+            "1 while the rate limits' Redis answered the last check in time, else 0",
+            None,
+            up.metric_type(),
+        )?)?;
+        let failures = ConstCounter::new(store.fallbacks());
+        failures.encode(encoder.encode_descriptor(
+            "gateway_rate_limit_redis_failures",
+            "Rate-limit checks Redis did not answer in time (answered by the failure mode: the local fallback, or a refusal)",
+            None,
+            failures.metric_type(),
+        )?)
     }
 
     fn encode_reloads(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {

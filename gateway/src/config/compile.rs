@@ -18,6 +18,7 @@ mod headers;
 pub(crate) mod log;
 mod propagation;
 mod proxy;
+mod rate_limit;
 mod routes;
 mod server;
 mod tracing;
@@ -56,6 +57,7 @@ pub(crate) fn compile(
         declared_backends: &declared_backends,
         grpc: grpc_section.as_ref(),
         grpc_declared: raw.grpc.is_some(),
+        rate_limits: raw.rate_limits.as_ref(),
     };
     let mut routes = routes::compile_routes(&raw.routes, &context, diag);
     routes.extend(grpc::annotation_routes(
@@ -81,6 +83,7 @@ pub(crate) fn compile(
     let hash = graphql::hash_with_manifest(hash, graphql.as_ref());
     let log = log::log_settings(raw.log.as_ref(), base_dir, diag);
     let tracing = tracing::compile_tracing(raw.tracing.as_ref(), diag);
+    let rate_limits = rate_limit::compile_section(raw.rate_limits.as_ref(), diag);
     if diag.has_errors() {
         return None;
     }
@@ -105,6 +108,7 @@ pub(crate) fn compile(
                 .unwrap_or(true),
         },
         tracing,
+        rate_limits,
     })
 }
 

@@ -18,6 +18,7 @@ pub mod compose;
 mod graphql;
 pub mod grpc;
 mod propagation;
+pub mod rate_limit;
 
 pub use graphql::{
     CacheSettings, GraphqlConfig, GraphqlSettings, Limits, Manifest, PersistedSettings,
@@ -70,6 +71,8 @@ pub struct GatewayConfig {
     pub log: log::LogSettings,
     /// `metrics:` (read at start).
     pub metrics: MetricsSettings,
+    /// `rate_limits:`: global limits, the key bound, the Redis store.
+    pub rate_limits: rate_limit::RateLimitSettings,
 }
 
 /// `metrics:`: the Prometheus endpoint on the admin listener.
@@ -322,6 +325,8 @@ pub struct RouteSpec {
     /// Request body limit in bytes; `None` falls back to the server default.
     pub max_body: Option<u64>,
     pub headers: HeaderRules,
+    /// The route's own rate limits, checked after the global ones.
+    pub rate_limits: Vec<Arc<rate_limit::LimitSpec>>,
 }
 
 /// What a matched route does.

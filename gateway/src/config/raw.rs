@@ -18,6 +18,7 @@ use serde::de::{MapAccess, Visitor};
 
 mod compose;
 mod propagation;
+pub(crate) mod rate_limit;
 
 pub(crate) use compose::{
     RawCall, RawCallCache, RawCompose, RawResponseCache, SpanIndex, YamlTree, locate,
@@ -50,6 +51,8 @@ pub(crate) struct RawConfig {
     /// `log:` (see `raw_log`).
     pub log: Option<super::raw_log::RawLog>,
     pub metrics: Option<RawMetrics>,
+    /// `rate_limits:` (see `raw/rate_limit`).
+    pub rate_limits: Option<rate_limit::RawRateLimits>,
 }
 
 /// `metrics:`
@@ -191,6 +194,8 @@ pub(crate) struct RawRoute {
     pub max_body: Option<Text>,
     /// Action: compose one response from several calls (see `compose.rs`).
     pub compose: Option<Spanned<RawCompose>>,
+    /// The route's own rate limits (see `raw/rate_limit`).
+    pub rate_limits: Option<Vec<rate_limit::RawLimit>>,
 }
 
 /// `rewrite:` — exactly one of the two keys.

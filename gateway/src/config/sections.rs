@@ -29,6 +29,7 @@ pub(crate) const SECTIONS: &[&str] = &[
     "log",
     "metrics",
     "tracing",
+    "rate_limits",
 ];
 
 /// Parses `source` and deserialises every section that can be. Returns
@@ -60,6 +61,7 @@ fn read_section(raw: &mut RawConfig, key: &MarkedScalarNode, value: &Node, diag:
         "log" => raw.log = deserialize(value, "log", diag),
         "metrics" => raw.metrics = deserialize(value, "metrics", diag),
         "tracing" => raw.tracing = deserialize(value, "tracing", diag),
+        "rate_limits" => raw.rate_limits = deserialize(value, "rate_limits", diag),
         other => diag.error(
             key.span(),
             format!(

@@ -3,6 +3,14 @@
 
 use super::PolicyLayer;
 use crate::config::model::RouteSpec;
+use crate::ratelimit::RateLimits;
+
+/// The runtime objects policies are made from, built with the snapshot
+/// (config stays plain data).
+pub struct PolicyRuntime<'a> {
+    /// The snapshot's limiters and Redis store.
+    pub rate_limits: &'a RateLimits,
+}
 
 /// The route's policy layers, outermost first, from its config.
 ///
@@ -15,7 +23,9 @@ use crate::config::model::RouteSpec;
 /// 4. load shedding (the route's concurrency limit);
 /// 5. retries: attach the route's retry policy, which the upstream pool
 ///    applies to each attempt.
-pub fn policy_layers(route: &RouteSpec) -> Vec<PolicyLayer> {
-    let _ = route;
-    Vec::new()
+pub fn policy_layers(route: &RouteSpec, runtime: &PolicyRuntime<'_>) -> Vec<PolicyLayer> {
+    let mut layers = Vec::new();
+    // 3. rate limits: the global limits, then the route's own.
+    layers.extend(runtime.rate_limits.layer_for(route));
+    layers
 }

@@ -63,6 +63,8 @@ mod proxy_headers;
 mod proxy_routing;
 mod proxy_streaming;
 mod proxy_workers;
+mod rate_limits;
+mod rate_limits_redis;
 mod readme_ids;
 mod reload;
 mod shutdown;

@@ -49,6 +49,9 @@ pub(super) struct RouteContext<'a> {
     /// Whether the file has a `grpc:` section at all (if it does but it
     /// failed, routes using it are not reported again).
     pub grpc_declared: bool,
+    /// The `rate_limits:` section, if present (route limits may not reuse
+    /// its global names; `store: redis` needs its `redis:`).
+    pub rate_limits: Option<&'a super::super::raw::rate_limit::RawRateLimits>,
 }
 
 /// The keys that choose a route's action. Exactly one must be present.
@@ -161,6 +164,12 @@ fn compile_route(
     let max_body = body_limit(raw.max_body.as_ref(), &format!("{label}: max_body"), diag)
         .map(|limit| limit.unwrap_or(u64::MAX));
     let headers = compile_headers(raw.headers.as_ref(), label, diag);
+    let rate_limits = super::rate_limit::compile_route_limits(
+        raw.rate_limits.as_ref(),
+        label,
+        context.rate_limits,
+        diag,
+    );
     action_keys::check(raw, label, diag);
     if diag.error_count() > errors_before {
         return None;
@@ -175,6 +184,7 @@ fn compile_route(
         body_idle_timeout,
         max_body,
         headers,
+        rate_limits,
     };
     Some(CompiledRoute {
         spec: Arc::new(spec),

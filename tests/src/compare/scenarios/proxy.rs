@@ -6,6 +6,7 @@
 //! spread over all of them.
 
 mod observability;
+mod rate_limit_rows;
 mod summary;
 
 use std::net::SocketAddr;
@@ -24,11 +25,13 @@ use crate::compare::probes::{Counted, HttpGet};
 use crate::compare::proxies::{ExternalProxy, ProxyKind};
 use crate::compare::report::ScenarioReport;
 use crate::otlp::{self, Collector};
+use crate::redis_server::RedisServer;
 use observability::ObservabilityRow;
+use rate_limit_rows::LimiterRow;
 
-/// Direct, gateway, nginx, HAProxy and the four observability rows (for
-/// the progress estimate).
-pub const TARGETS: usize = 8;
+/// Direct, gateway, nginx, HAProxy, the four observability rows and the
+/// two rate-limiter rows (for the progress estimate).
+pub const TARGETS: usize = 10;
 
 const MEASURES: &str = "GET /v1/orders/{id} over HTTP/1.1 keep-alive, straight to the orders \
 mock and through each proxy in front of it: the gateway (its plain proxy route), nginx and \
@@ -36,7 +39,8 @@ HAProxy (configs written by the suite: same worker count as the gateway's worker
 keep-alive, no access log). Then the gateway in child processes of its own on the same route, \
 differing only in observability: off (no access log, no metrics, no traces), JSON access log to \
 a file + metrics, traces at 1% and at 100% sampling exported over OTLP/gRPC to a receiver in \
-the suite's process. Open loop at a fixed rate for the added latency, closed loop for the most \
+the suite's process. Then the observability-off child with one global rate limit that never \
+refuses, kept in local memory, and in a redis-server the suite starts. Open loop at a fixed rate for the added latency, closed loop for the most \
 throughput; targets alternate over several rounds.";
 
 /// The proxy's CPU time per request it served (warm-up included), in µs.
@@ -138,6 +142,7 @@ pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
     }
     let spans = Collector::counting();
     start_observability_rows(ctx, &mut report, &mut targets, &spans).await;
+    let _redis = start_rate_limit_rows(ctx, &mut report, &mut targets).await;
     run_rounds(ctx, &mut targets).await;
     for target in &targets {
         for (plan, measurement) in ctx.profile.proxy().into_iter().zip(&target.results) {
@@ -157,6 +162,7 @@ pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
     report
         .notes
         .extend(summary::observability_notes(&report, direct_p50s));
+    report.notes.extend(rate_limit_rows::notes(&report));
     if targets.iter().any(|t| t.name.contains("tracing")) {
         let received = spans.received();
         let warning = if received == 0 {
@@ -191,6 +197,55 @@ async fn start_observability_rows(
             }
         }
     }
+}
+
+/// Starts the rate-limiter rows; the Redis row's server is returned, to
+/// live as long as the targets (none when redis-server cannot start).
+async fn start_rate_limit_rows(
+    ctx: &RunContext<'_>,
+    report: &mut ScenarioReport,
+    targets: &mut Vec<Target>,
+) -> Option<RedisServer> {
+    let can_run_children = ctx.gateway_program.is_some();
+    let redis = match ctx.unmet(&[Need::Program("redis-server")]).await {
+        None if can_run_children => Some(RedisServer::start().await),
+        _ => None,
+    };
+    for row in LimiterRow::ALL {
+        let started = match (row, &redis) {
+            (LimiterRow::Redis, None) if can_run_children => {
+                Err("redis-server is not installed".to_owned())
+            }
+            _ => start_limiter_row(ctx, row, redis.as_ref().map(|r| r.addr)).await,
+        };
+        match started {
+            Ok(process) => {
+                targets.push(process_target(row.name(), ChildProcess::Gateway(process)));
+            }
+            Err(reason) => {
+                ctx.skipped(&vec![ctx.profile.proxy(); ctx.profile.proxy_rounds()].concat());
+                report.skip(row.name(), "HTTP/1.1", reason);
+            }
+        }
+    }
+    redis
+}
+
+async fn start_limiter_row(
+    ctx: &RunContext<'_>,
+    row: LimiterRow,
+    redis: Option<SocketAddr>,
+) -> Result<GatewayProcess, String> {
+    let program = ctx
+        .gateway_program
+        .ok_or("no program to run a gateway child process with (run the compare binary)")?
+        .to_owned();
+    let routes = ctx.env.config_path.clone();
+    let out_dir = ctx.out_dir.to_owned();
+    tokio::task::spawn_blocking(move || row.start(&program, &routes, &out_dir, redis))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
 }
 
 async fn start_row(

@@ -84,26 +84,45 @@ impl ObservabilityRow {
         out_dir: &Path,
         otlp: SocketAddr,
     ) -> Result<GatewayProcess, CompareError> {
-        let folder = routes.parent().unwrap_or(Path::new("."));
-        let io = |path: &Path| {
-            let shown = path.display().to_string();
-            move |e: std::io::Error| CompareError::Output(shown, e)
-        };
-        let base = std::fs::read_to_string(routes).map_err(io(routes))?;
-        let dir = out_dir.join("observability");
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let dir = std::fs::canonicalize(&dir).map_err(io(&dir))?;
+        let dir = row_dir(out_dir)?;
         let access_log = dir.join(format!("{}.access.log", self.file_stem()));
-        let config = folder.join(format!("routes-{}.yaml", self.file_stem()));
-        let text = format!(
-            "{}\n# Added by the comparison suite's proxy scenario.\n{}",
-            base.trim_end(),
-            self.sections(&access_log, otlp)
-        );
-        std::fs::write(&config, text).map_err(io(&config))?;
-        let log = dir.join(format!("{}.output.log", self.file_stem()));
-        GatewayProcess::start(program, &config, &log)
+        let sections = self.sections(&access_log, otlp);
+        start_child(program, routes, &dir, self.file_stem(), &sections)
     }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CompareError {
+    let shown = path.display().to_string();
+    move |e: std::io::Error| CompareError::Output(shown, e)
+}
+
+/// The folder of the child gateways' files (`OUT/observability`).
+pub(super) fn row_dir(out_dir: &Path) -> Result<std::path::PathBuf, CompareError> {
+    let dir = out_dir.join("observability");
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    std::fs::canonicalize(&dir).map_err(io(&dir))
+}
+
+/// Writes `routes` plus `sections` beside `routes` (same folder: the
+/// protos and the supergraph resolve alike) as `routes-STEM.yaml`, and
+/// starts a gateway child on it, its output in `dir/STEM.output.log`.
+pub(super) fn start_child(
+    program: &Path,
+    routes: &Path,
+    dir: &Path,
+    stem: &str,
+    sections: &str,
+) -> Result<GatewayProcess, CompareError> {
+    let folder = routes.parent().unwrap_or(Path::new("."));
+    let base = std::fs::read_to_string(routes).map_err(io(routes))?;
+    let config = folder.join(format!("routes-{stem}.yaml"));
+    let text = format!(
+        "{}\n# Added by the comparison suite's proxy scenario.\n{sections}",
+        base.trim_end(),
+    );
+    std::fs::write(&config, text).map_err(io(&config))?;
+    let log = dir.join(format!("{stem}.output.log"));
+    GatewayProcess::start(program, &config, &log)
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ impl CpuPerRequest {
 }
 
 /// The measured stats of `name` under open (`true`) or closed load.
-fn find<'a>(report: &'a ScenarioReport, name: &str, open: bool) -> Option<&'a Stats> {
+pub(super) fn find<'a>(report: &'a ScenarioReport, name: &str, open: bool) -> Option<&'a Stats> {
     report.measurements().find_map(|(series, stats)| {
         let is_open = matches!(series.plan.map(|p| p.mode), Some(LoadMode::Open { .. }));
         (series.name == name && is_open == open).then_some(stats)
@@ -172,7 +172,7 @@ pub const ACCESS_LOG_METRICS_BUDGET: f64 = 0.05;
 /// Traces at 1 % sampling cost at most this share of throughput.
 pub const TRACING_ONE_PERCENT_BUDGET: f64 = 0.03;
 
-const OFF: &str = "gateway, observability off";
+pub(super) const OFF: &str = "gateway, observability off";
 
 /// The observability rows against the "off" row: each one's throughput
 /// cost (with the goal where the issue sets one) and its added p50 change
@@ -214,7 +214,7 @@ fn spread(values: &[f64]) -> Option<f64> {
     Some(max - min)
 }
 
-fn throughput_cost(row: f64, off: f64, budget: Option<f64>) -> String {
+pub(super) fn throughput_cost(row: f64, off: f64, budget: Option<f64>) -> String {
     let cost = 1.0 - row / off.max(f64::EPSILON);
     let goal = budget.map_or(String::new(), |budget| {
         let verdict = if cost <= budget { "met" } else { "MISSED" };

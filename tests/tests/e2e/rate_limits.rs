@@ -1,0 +1,192 @@
+//! Local rate limits through the real path: exactly the burst passes, then
+//! 429 `RATE_LIMITED` with `Retry-After` and the `RateLimit-Policy` /
+//! `RateLimit` headers, and the backend never sees the refused requests;
+//! keys by header and by client address behind a trusted proxy; global
+//! limits on every route.
+
+use reqwest::{Response, StatusCode};
+use serde_json::Value;
+use tests::gateway::TestGateway;
+
+fn routes(server: &str, global: &str, route_limits: &str) -> String {
+    format!(
+        r#"
+server:
+  workers: 2
+{server}
+backends:
+  users: {{ url: $USERS }}
+rate_limits:
+  global: [{global}]
+routes:
+  - name: echo
+    path: /echo/{{*rest}}
+    backend: users
+    rewrite: {{ template: "/debug/echo/{{rest}}" }}
+    rate_limits: [{route_limits}]
+  - name: other
+    path: /other/{{*rest}}
+    backend: users
+    rewrite: {{ template: "/debug/echo/{{rest}}" }}
+"#
+    )
+}
+
+async fn get(gw: &TestGateway, path: &str, headers: &[(&str, &str)]) -> Response {
+    let mut request = gw.client.get(gw.url(path));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap()
+}
+
+fn header(response: &Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .map(|value| value.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+fn backend_calls(gw: &TestGateway) -> usize {
+    gw.mocks.users.control.request_count()
+}
+
+#[tokio::test]
+async fn exactly_the_burst_passes_then_429_with_the_ratelimit_headers() {
+    let limit = "{ name: per-ip, key: client_ip, rate: 1/min, burst: 3 }";
+    let gw = TestGateway::start(&routes("", "", limit)).await;
+    for remaining in [2, 1, 0] {
+        let response = get(&gw, "/echo/x", &[]).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            header(&response, "ratelimit-policy"),
+            "\"per-ip\";q=3;w=180"
+        );
+        let state = header(&response, "ratelimit");
+        assert!(
+            state.starts_with(&format!("\"per-ip\";r={remaining};t=")),
+            "{state}"
+        );
+    }
+    let refused = get(&gw, "/echo/x", &[]).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = header(&refused, "retry-after").parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
+    assert_eq!(header(&refused, "ratelimit-policy"), "\"per-ip\";q=3;w=180");
+    let state = header(&refused, "ratelimit");
+    assert!(state.starts_with("\"per-ip\";r=0;t="), "{state}");
+    let request_id = header(&refused, "x-request-id");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "RATE_LIMITED");
+    assert_eq!(body["error"]["request_id"], request_id.as_str());
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("per-ip")
+    );
+    // The refused request never reached the backend.
+    assert_eq!(backend_calls(&gw), 3);
+    // Another route has no limit.
+    let other = get(&gw, "/other/x", &[]).await;
+    assert_eq!(other.status(), StatusCode::OK);
+    assert_eq!(header(&other, "ratelimit"), "");
+}
+
+#[tokio::test]
+async fn a_header_key_gives_each_value_its_own_budget_and_skips_requests_without_it() {
+    let limit = "{ name: tenant, key: { header: x-tenant }, rate: 1/min, burst: 2 }";
+    let gw = TestGateway::start(&routes("", "", limit)).await;
+    let tenant = |name: &'static str| [("x-tenant", name)];
+    for _ in 0..2 {
+        assert_eq!(get(&gw, "/echo/a", &tenant("acme")).await.status(), 200);
+    }
+    assert_eq!(get(&gw, "/echo/a", &tenant("acme")).await.status(), 429);
+    assert_eq!(get(&gw, "/echo/b", &tenant("globex")).await.status(), 200);
+    // Without the header the limit does not apply (missing_key: skip).
+    for _ in 0..3 {
+        let response = get(&gw, "/echo/c", &[]).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(header(&response, "ratelimit"), "");
+    }
+    assert_eq!(backend_calls(&gw), 2 + 1 + 3);
+}
+
+#[tokio::test]
+async fn requests_without_the_key_can_share_one_bucket() {
+    let limit =
+        "{ name: tenant, key: { header: x-tenant }, rate: 1/min, burst: 2, missing_key: shared }";
+    let gw = TestGateway::start(&routes("", "", limit)).await;
+    let statuses: Vec<u16> = futures_statuses(&gw, 3, &[]).await;
+    assert_eq!(statuses, [200, 200, 429]);
+}
+
+async fn futures_statuses(gw: &TestGateway, n: usize, headers: &[(&str, &str)]) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for _ in 0..n {
+        statuses.push(get(gw, "/echo/s", headers).await.status().as_u16());
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn the_client_address_comes_through_a_trusted_proxy() {
+    let limit = "{ name: per-ip, key: client_ip, rate: 1/min, burst: 2 }";
+    let gw = TestGateway::start(&routes("  trusted_proxies: [127.0.0.1/32]", "", limit)).await;
+    let from = |ip: &'static str| [("x-forwarded-for", ip)];
+    assert_eq!(
+        futures_statuses(&gw, 3, &from("203.0.113.1")).await,
+        [200, 200, 429]
+    );
+    // Another client behind the same proxy has its own budget.
+    assert_eq!(
+        futures_statuses(&gw, 2, &from("203.0.113.2")).await,
+        [200, 200]
+    );
+    assert_eq!(backend_calls(&gw), 4);
+}
+
+#[tokio::test]
+async fn a_direct_client_cannot_escape_its_limit_with_forwarding_headers() {
+    let limit = "{ name: per-ip, key: client_ip, rate: 1/min, burst: 2 }";
+    let gw = TestGateway::start(&routes("", "", limit)).await;
+    let mut statuses = Vec::new();
+    for spoof in ["198.51.100.1", "198.51.100.2", "198.51.100.3"] {
+        let response = get(&gw, "/echo/x", &[("x-forwarded-for", spoof)]).await;
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 429]);
+}
+
+#[tokio::test]
+async fn a_global_limit_counts_every_route_and_combines_with_the_routes_own() {
+    let global = "{ name: everywhere, key: client_ip, rate: 1/min, burst: 3 }";
+    let limit = "{ name: echo-only, key: client_ip, rate: 1/min, burst: 1 }";
+    let gw = TestGateway::start(&routes("", global, limit)).await;
+    let first = get(&gw, "/echo/x", &[]).await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(
+        header(&first, "ratelimit-policy"),
+        "\"everywhere\";q=3;w=180, \"echo-only\";q=1;w=60"
+    );
+    let state = header(&first, "ratelimit");
+    assert!(state.contains("\"everywhere\";r=2;") && state.contains("\"echo-only\";r=0;"));
+    // The route's own limit refuses first…
+    let refused = get(&gw, "/echo/x", &[]).await;
+    assert_eq!(refused.status(), 429);
+    let body: Value = refused.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("echo-only")
+    );
+    // …and the global one (its third token went to the refused request)
+    // then refuses on the other route too.
+    assert_eq!(get(&gw, "/other/x", &[]).await.status(), 200);
+    let other = get(&gw, "/other/x", &[]).await;
+    assert_eq!(other.status(), 429);
+    assert!(header(&other, "ratelimit").starts_with("\"everywhere\";r=0;"));
+    assert_eq!(backend_calls(&gw), 2);
+}
