@@ -17,6 +17,7 @@ use crate::router::PathPattern;
 pub mod compose;
 mod graphql;
 pub mod grpc;
+mod health;
 mod propagation;
 
 pub use graphql::{
@@ -24,6 +25,7 @@ pub use graphql::{
     PlanningSettings, SubgraphBackendSettings, SubgraphEndpoint, SubgraphTraffic, SupergraphSource,
     graphiql_assets_path,
 };
+pub use health::{AdaptiveLimitSpec, HealthCheckSpec, HealthProbe, LoadSheddingSpec};
 pub use propagation::{HeaderRule, MANAGED_HEADERS, Propagation, is_managed};
 pub mod log;
 mod traces;
@@ -301,6 +303,8 @@ pub struct BackendSpec {
     pub max_connections: usize,
     pub load_balancing: LoadBalancing,
     pub ejection: EjectionPolicy,
+    /// Active health checks; `None`: endpoints are only ejected passively.
+    pub health_check: Option<HealthCheckSpec>,
 }
 
 /// One route.
@@ -322,6 +326,8 @@ pub struct RouteSpec {
     /// Request body limit in bytes; `None` falls back to the server default.
     pub max_body: Option<u64>,
     pub headers: HeaderRules,
+    /// The route's concurrency limit; `None`: no limit.
+    pub load_shedding: Option<LoadSheddingSpec>,
 }
 
 /// What a matched route does.

@@ -17,11 +17,13 @@ use serde::Deserialize;
 use serde::de::{MapAccess, Visitor};
 
 mod compose;
+mod health;
 mod propagation;
 
 pub(crate) use compose::{
     RawCall, RawCallCache, RawCompose, RawResponseCache, SpanIndex, YamlTree, locate,
 };
+pub(crate) use health::{RawAdaptiveLimit, RawHealthCheck, RawHttpProbe, RawLoadShedding};
 pub(crate) use propagation::{RawHeaderRule, RawPropagation};
 
 /// A string value with its position.
@@ -141,6 +143,7 @@ pub(crate) struct RawBackend {
     pub max_connections: Option<Spanned<u64>>,
     pub load_balancing: Option<Spanned<RawLoadBalancing>>,
     pub ejection: Option<RawEjection>,
+    pub health_check: Option<RawHealthCheck>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -191,6 +194,8 @@ pub(crate) struct RawRoute {
     pub max_body: Option<Text>,
     /// Action: compose one response from several calls (see `compose.rs`).
     pub compose: Option<Spanned<RawCompose>>,
+    /// Every action: the route's concurrency limit (see `raw/health.rs`).
+    pub load_shedding: Option<RawLoadShedding>,
 }
 
 /// `rewrite:` — exactly one of the two keys.
