@@ -182,7 +182,8 @@ impl GatewayState {
             gauge(|state| {
                 i64::from(matches!(
                     state.health,
-                    crate::upstream::HealthStatus::Unhealthy | crate::upstream::HealthStatus::Pending
+                    crate::upstream::HealthStatus::Unhealthy
+                        | crate::upstream::HealthStatus::Pending
                 ))
             }),
         )?;

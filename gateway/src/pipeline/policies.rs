@@ -1,6 +1,9 @@
 //! Which policy layers a route gets: the one function to extend when a
 //! policy is added (see ARCHITECTURE.md, "Adding a policy layer").
 
+mod concurrency_limiter;
+mod load_shedding;
+
 use super::PolicyLayer;
 use crate::config::model::RouteSpec;
 
@@ -16,6 +19,9 @@ use crate::config::model::RouteSpec;
 /// 5. retries: attach the route's retry policy, which the upstream pool
 ///    applies to each attempt.
 pub fn policy_layers(route: &RouteSpec) -> Vec<PolicyLayer> {
-    let _ = route;
-    Vec::new()
+    let mut layers = Vec::new();
+    if let Some(shedding) = &route.load_shedding {
+        layers.push(load_shedding::load_shedding(route, shedding));
+    }
+    layers
 }

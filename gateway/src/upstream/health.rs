@@ -164,7 +164,11 @@ mod tests {
         let pauses: Vec<Duration> = (0..200)
             .map(|_| next_pause(interval, jitter, &mut rng))
             .collect();
-        assert!(pauses.iter().all(|p| *p >= interval && *p <= interval + jitter));
+        assert!(
+            pauses
+                .iter()
+                .all(|p| *p >= interval && *p <= interval + jitter)
+        );
         assert!(pauses.iter().any(|p| *p != pauses[0]));
         assert_eq!(next_pause(interval, Duration::ZERO, &mut rng), interval);
         assert_eq!(

@@ -15,8 +15,8 @@ use tokio::sync::Semaphore;
 
 use super::balancer::Balancer;
 use super::endpoint::Endpoint;
-use super::health::{HealthChecks, HealthStatus};
 use super::error::{UpstreamError, describe};
+use super::health::{HealthChecks, HealthStatus};
 use super::idle_body::{IdleTimeoutBody, Stall};
 use crate::body::{self, GatewayBody};
 use crate::client_body::{BodyFaultWatch, RequestBodyFault};

@@ -163,7 +163,11 @@ async fn tcp_check(base: &Uri, connect_timeout: Duration) -> Result<(), String> 
     let host = base.host().ok_or("no host")?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let port = base.port_u16().unwrap_or(80);
-    match tokio::time::timeout(connect_timeout, tokio::net::TcpStream::connect((host, port))).await
+    match tokio::time::timeout(
+        connect_timeout,
+        tokio::net::TcpStream::connect((host, port)),
+    )
+    .await
     {
         Ok(Ok(_stream)) => Ok(()),
         Ok(Err(error)) => Err(format!("connect failed: {error}")),
@@ -198,7 +202,11 @@ fn grpc_frame(message: &impl Message) -> Bytes {
     let encoded = message.encode_to_vec();
     let mut frame = Vec::with_capacity(5 + encoded.len());
     frame.push(0);
-    frame.extend_from_slice(&u32::try_from(encoded.len()).unwrap_or(u32::MAX).to_be_bytes());
+    frame.extend_from_slice(
+        &u32::try_from(encoded.len())
+            .unwrap_or(u32::MAX)
+            .to_be_bytes(),
+    );
     frame.extend_from_slice(&encoded);
     Bytes::from(frame)
 }

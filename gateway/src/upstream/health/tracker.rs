@@ -63,7 +63,10 @@ mod tests {
     use super::*;
 
     fn run(tracker: &mut HealthTracker, results: &[bool]) -> Vec<Option<HealthStatus>> {
-        results.iter().map(|passed| tracker.record(*passed)).collect()
+        results
+            .iter()
+            .map(|passed| tracker.record(*passed))
+            .collect()
     }
 
     #[test]
