@@ -38,7 +38,7 @@ backends:
       unhealthy_threshold: 4
   cache:
     url: http://127.0.0.1:3
-    health_check: { tcp: {}, http: null }
+    health_check: { tcp: {} }
 routes: []
 ",
     );
@@ -97,13 +97,13 @@ routes: []
     );
     insta::assert_snapshot!(errors, @r#"
     routes.yaml:6:21: backend "users": health_check.http.path: "healthz" must start with '/' and be a valid path (query allowed)
-    routes.yaml:6:56: backend "users": health_check.http.expected_statuses: "299-200" is a range whose start is after its end
-    routes.yaml:6:67: backend "users": health_check.http.expected_statuses: "700" is not a status (100-599) or a range of them, e.g. 200 or "200-399"
-    routes.yaml:6:72: backend "users": health_check.http.expected_statuses: "2xx" is not a status (100-599) or a range of them, e.g. 200 or "200-399"
+    routes.yaml:6:55: backend "users": health_check.http.expected_statuses: "299-200" is a range whose start is after its end
+    routes.yaml:6:66: backend "users": health_check.http.expected_statuses: "700" is not a status (100-599) or a range of them, e.g. 200 or "200-399"
+    routes.yaml:6:71: backend "users": health_check.http.expected_statuses: "2xx" is not a status (100-599) or a range of them, e.g. 200 or "200-399"
     routes.yaml:7:17: backend "users": health_check.interval: must be greater than zero
     routes.yaml:8:26: backend "users": health_check.healthy_threshold: must be at least 1
     routes.yaml:9:3: backend "orders": health_check: set exactly one of `http`, `grpc` or `tcp`
-    routes.yaml:14:43: backend "payments": unknown key "timeot"; did you mean "timeout"?
+    routes.yaml:14:43: backend "payments": health_check: unknown key "timeot" (did you mean "timeout"?)
     "#);
 }
 
@@ -119,7 +119,7 @@ routes: []
 ",
     );
     assert!(
-        errors.starts_with("routes.yaml:5:37: backend \"orders\": health_check.grpc: gRPC health checks need the backend's `protocol: h2c`"),
+        errors.starts_with("routes.yaml:5:38: backend \"orders\": health_check.grpc: gRPC health checks need the backend's `protocol: h2c`"),
         "{errors}"
     );
 }
@@ -180,5 +180,12 @@ routes:
     load_shedding: { max_concurrent_requests: 4, adaptive: { backoff_ratio: 0.5 }, queue_size: 1 }
 ",
     );
-    insta::assert_snapshot!(errors, @"");
+    insta::assert_snapshot!(errors, @r#"
+    routes.yaml:5:11: route "/a": load_shedding: needs max_concurrent_requests (the route's concurrency limit)
+    routes.yaml:10:47: route "/b": load_shedding.max_concurrent_requests: must be between 1 and 1048576, got 0
+    routes.yaml:10:65: route "/b": load_shedding.queue_timeout: must be greater than zero
+    routes.yaml:15:67: route "/c": load_shedding.adaptive.min_concurrent_requests: 5 is above max_concurrent_requests (4)
+    routes.yaml:15:85: route "/c": load_shedding.adaptive.backoff_ratio: must be between 0 and 1 (exclusive), got 1.5
+    routes.yaml:18:84: route "/d": load_shedding: unknown key "queue_size"; expected one of: max_concurrent_requests, queue, queue_timeout, retry_after, adaptive
+    "#);
 }

@@ -96,7 +96,9 @@ async fn rest_services_answer_grpc_health_over_h2c_and_nothing_while_down() {
     let mut client = health_client(products.url()).await;
     assert_eq!(check(&mut client, "").await, ServingStatus::Serving);
     products.control.set_down(true).await;
-    let refused = client.check(ask("")).await.unwrap_err();
+    // A new connection is refused (the old one was closed with the listener).
+    let channel = Channel::from_shared(products.url()).unwrap().connect_lazy();
+    let refused = HealthClient::new(channel).check(ask("")).await.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::Unavailable);
     products.control.set_down(false).await;
     assert_eq!(get_status(url(products, "/healthz")).await, 200);

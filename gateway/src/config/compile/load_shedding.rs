@@ -27,40 +27,48 @@ pub(super) fn compile(
     diag: &mut Diagnostics,
 ) -> Option<LoadSheddingSpec> {
     let what = format!("{label}: load_shedding");
-    let Some(max) = &raw.max_concurrent_requests else {
-        diag.error(
-            route_span,
-            format!("{what}: needs max_concurrent_requests (the route's concurrency limit)"),
-        );
-        return None;
+    let max = match &raw.max_concurrent_requests {
+        Some(max) => count(max, 1, &format!("{what}.max_concurrent_requests"), diag),
+        None => {
+            diag.error(
+                route_span,
+                format!("{what}: needs max_concurrent_requests (the route's concurrency limit)"),
+            );
+            None
+        }
     };
-    let max = count(max, 1, &format!("{what}.max_concurrent_requests"), diag)?;
     let queue = match &raw.queue {
         None => max,
-        Some(queue) => count(queue, 0, &format!("{what}.queue"), diag)?,
+        Some(queue) => count(queue, 0, &format!("{what}.queue"), diag),
     };
     let queue_timeout = positive_duration(
         raw.queue_timeout.as_ref(),
         &format!("{what}.queue_timeout"),
         diag,
-    )
-    .unwrap_or(DEFAULT_QUEUE_TIMEOUT);
+    );
     let retry_after = positive_duration(
         raw.retry_after.as_ref(),
         &format!("{what}.retry_after"),
         diag,
-    )
-    .unwrap_or(DEFAULT_RETRY_AFTER);
-    let adaptive = match &raw.adaptive {
-        None => None,
-        Some(adaptive) => Some(compile_adaptive(adaptive, max, route_span, &what, diag)?),
-    };
+    );
+    let adaptive = raw.adaptive.as_ref().map(|adaptive| {
+        compile_adaptive(adaptive, max.unwrap_or(usize::MAX), route_span, &what, diag)
+    });
     Some(LoadSheddingSpec {
-        max_concurrent_requests: max,
-        queue,
-        queue_timeout,
-        retry_after_secs: whole_seconds_up(retry_after),
-        adaptive,
+        max_concurrent_requests: max?,
+        queue: queue?,
+        queue_timeout: match raw.queue_timeout {
+            None => DEFAULT_QUEUE_TIMEOUT,
+            Some(_) => queue_timeout?,
+        },
+        retry_after_secs: whole_seconds_up(match raw.retry_after {
+            None => DEFAULT_RETRY_AFTER,
+            Some(_) => retry_after?,
+        }),
+        adaptive: match adaptive {
+            None => None,
+            Some(compiled) => Some(compiled?),
+        },
     })
 }
 
@@ -82,25 +90,26 @@ fn compile_adaptive(
         return None;
     };
     let latency_threshold =
-        positive_duration(Some(latency), &format!("{what}.latency_threshold"), diag)?;
+        positive_duration(Some(latency), &format!("{what}.latency_threshold"), diag);
     let min = match &raw.min_concurrent_requests {
-        None => DEFAULT_MIN_CONCURRENT.min(max),
+        None => Some(DEFAULT_MIN_CONCURRENT.min(max)),
         Some(min) => {
             let key = format!("{what}.min_concurrent_requests");
-            let value = count(min, 1, &key, diag)?;
-            if value > max {
-                diag.error(
-                    min.span(),
-                    format!("{key}: {value} is above max_concurrent_requests ({max})"),
-                );
-                return None;
-            }
-            value
+            count(min, 1, &key, diag).filter(|value| {
+                let fits = *value <= max;
+                if !fits {
+                    diag.error(
+                        min.span(),
+                        format!("{key}: {value} is above max_concurrent_requests ({max})"),
+                    );
+                }
+                fits
+            })
         }
     };
     let backoff_ratio = match &raw.backoff_ratio {
-        None => DEFAULT_BACKOFF_RATIO,
-        Some(ratio) if **ratio > 0.0 && **ratio < 1.0 => **ratio,
+        None => Some(DEFAULT_BACKOFF_RATIO),
+        Some(ratio) if **ratio > 0.0 && **ratio < 1.0 => Some(**ratio),
         Some(ratio) => {
             diag.error(
                 ratio.span(),
@@ -109,13 +118,13 @@ fn compile_adaptive(
                     **ratio
                 ),
             );
-            return None;
+            None
         }
     };
     Some(AdaptiveLimitSpec {
-        min_concurrent_requests: min,
-        latency_threshold,
-        backoff_ratio,
+        min_concurrent_requests: min?,
+        latency_threshold: latency_threshold?,
+        backoff_ratio: backoff_ratio?,
     })
 }
 

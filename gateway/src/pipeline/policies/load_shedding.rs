@@ -85,9 +85,10 @@ impl Service<Request<GatewayBody>> for LoadShedding {
                 .map_err(|why| refusal.error(why, graphql_media))?;
             let started = Instant::now();
             let result = call_inner(inner, request).await;
-            let failed = result
-                .as_ref()
-                .map_or(true, |response| response.status().is_server_error());
+            let failed = match &result {
+                Ok(response) => response.status().is_server_error(),
+                Err(_) => true,
+            };
             slot.observe(started.elapsed(), failed);
             // The slot is held until the response body ends or is dropped.
             result.map(|response| {
