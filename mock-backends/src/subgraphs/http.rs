@@ -111,7 +111,7 @@ pub async fn start_subgraph(
 }
 
 fn router(kind: SubgraphKind, store: Arc<Store>, control: Arc<SubgraphControl>) -> Router {
-    let graphql = match kind {
+    match kind {
         SubgraphKind::Orders => {
             let open = control.open_subscriptions.clone();
             graphql_routes(orders::schema_counting(store, open), control)
@@ -119,8 +119,7 @@ fn router(kind: SubgraphKind, store: Arc<Store>, control: Arc<SubgraphControl>) 
         SubgraphKind::Users => graphql_routes(users::schema(store), control),
         SubgraphKind::Products => graphql_routes(products::schema(store), control),
         SubgraphKind::Payments => graphql_routes(payments::schema(store), control),
-    };
-    graphql
+    }
 }
 
 fn graphql_routes<Q, M, S>(schema: Schema<Q, M, S>, control: Arc<SubgraphControl>) -> Router

@@ -83,7 +83,8 @@ impl ConcurrencyLimiter {
         }
     }
 
-    /// The current limit (the adaptive one, or the configured one).
+    /// The current adaptive limit (`None` without `adaptive`).
+    #[cfg(test)]
     pub fn limit(&self) -> Option<usize> {
         self.adaptive
             .as_ref()
