@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 
 fn backend(name: &str) -> Arc<BackendSpec> {
     Arc::new(BackendSpec {
+        health_check: None,
         name: name.into(),
         urls: vec!["http://127.0.0.1:1".parse().expect("static URL")],
         protocol: UpstreamProtocol::Http1,

@@ -46,6 +46,8 @@ mod sections;
 mod units;
 
 #[cfg(test)]
+mod health_tests;
+#[cfg(test)]
 mod log_tests;
 #[cfg(test)]
 mod rate_limit_tests;

@@ -2,19 +2,22 @@
 //!
 //! An [`UpstreamPool`] owns a pooled keep-alive hyper client (HTTP/1.1 or
 //! h2c), a connection limit, and the backend's endpoints with their
-//! in-flight counts and passive-ejection state. [`Upstreams`] is the set of
+//! in-flight counts and passive-ejection state, and (with `health_check`)
+//! the active health checks of its endpoints. [`Upstreams`] is the set of
 //! pools for one config snapshot; on reload, pools whose backend spec did
-//! not change are carried over so their connections and ejection state
-//! survive.
+//! not change are carried over so their connections, ejection state and
+//! health checks survive.
 
 mod balancer;
 mod endpoint;
 mod error;
+mod health;
 mod idle_body;
 pub mod outbound;
 mod pool;
 
 pub use error::{TIMEOUT_MESSAGE, UNAVAILABLE_MESSAGE, UpstreamError};
+pub use health::HealthStatus;
 pub use idle_body::BodyIdleTimeout;
 pub use pool::{EndpointState, UpgradedConnection, UpstreamPool};
 

@@ -54,6 +54,8 @@ pub(crate) struct ControlState {
     pub(crate) recorder: Arc<Recorder>,
     pub(crate) upload_progress: watch::Sender<u64>,
     health_checks: AtomicUsize,
+    /// What `/healthz` and `grpc.health.v1` report (see `crate::health`).
+    serving: watch::Sender<bool>,
 }
 
 impl ControlState {
@@ -63,6 +65,7 @@ impl ControlState {
             recorder: Arc::default(),
             upload_progress: watch::channel(0).0,
             health_checks: AtomicUsize::new(0),
+            serving: watch::channel(true).0,
         })
     }
 
@@ -79,6 +82,14 @@ impl ControlState {
 
     pub(crate) fn note_health_check(&self) {
         self.health_checks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn is_serving(&self) -> bool {
+        *self.serving.borrow()
+    }
+
+    pub(crate) fn watch_serving(&self) -> watch::Receiver<bool> {
+        self.serving.subscribe()
     }
 }
 
@@ -150,6 +161,19 @@ impl Control {
         }
     }
 
+    /// `false` makes the service's health checks fail while it keeps
+    /// answering everything else (a backend draining for maintenance):
+    /// `/healthz` answers 503 and `grpc.health.v1` reports `NOT_SERVING`
+    /// (a `Watch` stream sees the change). `true` (the default) heals.
+    pub fn set_serving(&self, serving: bool) {
+        self.state.serving.send_replace(serving);
+    }
+
+    /// What the health checks report (see [`Control::set_serving`]).
+    pub fn is_serving(&self) -> bool {
+        self.state.is_serving()
+    }
+
     /// Whether the listener is currently closed.
     pub fn is_down(&self) -> bool {
         self.listener.is_down()
@@ -173,7 +197,8 @@ impl Control {
         self.state.recorder.count()
     }
 
-    /// How many `/healthz` requests were served.
+    /// How many health checks (`/healthz` and `grpc.health.v1` calls)
+    /// were served.
     pub fn health_check_count(&self) -> usize {
         self.state.health_checks.load(Ordering::Relaxed)
     }

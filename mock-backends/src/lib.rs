@@ -13,6 +13,7 @@ pub mod debug;
 pub mod domain;
 pub mod error;
 pub mod grpc;
+pub mod health;
 pub mod options;
 pub mod pagination;
 pub mod proto;

@@ -1,17 +1,17 @@
 //! The five services and what each one serves. Every service gets
-//! `/healthz`, the `/debug/*` test utilities (REST services) and the
-//! injection middleware in front of all of it.
+//! `/healthz` and `grpc.health.v1` (see `health`), the `/debug/*` test
+//! utilities (REST services) and the injection middleware in front of all
+//! of it.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::middleware;
-use axum::routing::get;
 
 use crate::control::ControlState;
-use crate::control::injection::{HEALTH_PATH, inject};
+use crate::control::injection::inject;
 use crate::store::Store;
-use crate::{grpc, rest};
+use crate::{grpc, health, rest};
 
 /// One of the mock services.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -77,11 +77,12 @@ pub(crate) fn build_router(
             .fallback(rest::route_not_found)
             .method_not_allowed_fallback(rest::method_not_allowed)
     };
+    let grpc_services: &'static [&'static str] = if kind == ServiceKind::OrdersGrpc {
+        &["orders.OrderService"]
+    } else {
+        &[]
+    };
     routes
-        .route(HEALTH_PATH, get(healthz))
+        .merge(health::routes(Arc::clone(&control), grpc_services))
         .layer(middleware::from_fn_with_state(control, inject))
-}
-
-async fn healthz() -> &'static str {
-    "ok"
 }

@@ -178,6 +178,18 @@ impl GatewayState {
         )?;
         family(
             encoder,
+            "gateway_upstream_endpoint_unhealthy",
+            "1 while active health checks hold an endpoint out (unhealthy, or pending its first check), else 0",
+            gauge(|state| {
+                i64::from(matches!(
+                    state.health,
+                    crate::upstream::HealthStatus::Unhealthy
+                        | crate::upstream::HealthStatus::Pending
+                ))
+            }),
+        )?;
+        family(
+            encoder,
             "http_client_active_requests",
             "Upstream requests in flight, by backend and endpoint",
             gauge(|state| saturating_i64(state.in_flight)),

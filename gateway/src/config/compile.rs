@@ -15,6 +15,8 @@ mod connections;
 mod graphql;
 mod grpc;
 mod headers;
+mod health_check;
+mod load_shedding;
 pub(crate) mod log;
 mod propagation;
 mod proxy;

@@ -17,6 +17,7 @@ use crate::router::PathPattern;
 pub mod compose;
 mod graphql;
 pub mod grpc;
+mod health;
 mod propagation;
 pub mod rate_limit;
 
@@ -25,6 +26,7 @@ pub use graphql::{
     PlanningSettings, SubgraphBackendSettings, SubgraphEndpoint, SubgraphTraffic, SupergraphSource,
     graphiql_assets_path,
 };
+pub use health::{AdaptiveLimitSpec, HealthCheckSpec, HealthProbe, LoadSheddingSpec};
 pub use propagation::{HeaderRule, MANAGED_HEADERS, Propagation, is_managed};
 pub mod log;
 mod traces;
@@ -304,6 +306,8 @@ pub struct BackendSpec {
     pub max_connections: usize,
     pub load_balancing: LoadBalancing,
     pub ejection: EjectionPolicy,
+    /// Active health checks; `None`: endpoints are only ejected passively.
+    pub health_check: Option<HealthCheckSpec>,
 }
 
 /// One route.
@@ -327,6 +331,8 @@ pub struct RouteSpec {
     pub headers: HeaderRules,
     /// The route's own rate limits, checked after the global ones.
     pub rate_limits: Vec<Arc<rate_limit::LimitSpec>>,
+    /// The route's concurrency limit; `None`: no limit.
+    pub load_shedding: Option<LoadSheddingSpec>,
 }
 
 /// What a matched route does.

@@ -17,12 +17,14 @@ use serde::Deserialize;
 use serde::de::{MapAccess, Visitor};
 
 mod compose;
+mod health;
 mod propagation;
 pub(crate) mod rate_limit;
 
 pub(crate) use compose::{
     RawCall, RawCallCache, RawCompose, RawResponseCache, SpanIndex, YamlTree, locate,
 };
+pub(crate) use health::{RawAdaptiveLimit, RawHealthCheck, RawHttpProbe, RawLoadShedding};
 pub(crate) use propagation::{RawHeaderRule, RawPropagation};
 
 /// A string value with its position.
@@ -144,6 +146,7 @@ pub(crate) struct RawBackend {
     pub max_connections: Option<Spanned<u64>>,
     pub load_balancing: Option<Spanned<RawLoadBalancing>>,
     pub ejection: Option<RawEjection>,
+    pub health_check: Option<RawHealthCheck>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -196,6 +199,8 @@ pub(crate) struct RawRoute {
     pub compose: Option<Spanned<RawCompose>>,
     /// The route's own rate limits (see `raw/rate_limit`).
     pub rate_limits: Option<Vec<rate_limit::RawLimit>>,
+    /// Every action: the route's concurrency limit (see `raw/health.rs`).
+    pub load_shedding: Option<RawLoadShedding>,
 }
 
 /// `rewrite:` — exactly one of the two keys.

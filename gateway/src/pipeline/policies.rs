@@ -1,6 +1,9 @@
 //! Which policy layers a route gets: the one function to extend when a
 //! policy is added (see ARCHITECTURE.md, "Adding a policy layer").
 
+mod concurrency_limiter;
+mod load_shedding;
+
 use super::PolicyLayer;
 use crate::config::model::RouteSpec;
 use crate::ratelimit::RateLimits;
@@ -27,5 +30,9 @@ pub fn policy_layers(route: &RouteSpec, runtime: &PolicyRuntime<'_>) -> Vec<Poli
     let mut layers = Vec::new();
     // 3. rate limits: the global limits, then the route's own.
     layers.extend(runtime.rate_limits.layer_for(route));
+    // 4. load shedding: the route's concurrency limit.
+    if let Some(shedding) = &route.load_shedding {
+        layers.push(load_shedding::load_shedding(route, shedding));
+    }
     layers
 }

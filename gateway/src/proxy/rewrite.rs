@@ -62,12 +62,14 @@ mod tests {
         use crate::config::model::*;
         use std::sync::Arc;
         let route = Arc::new(RouteSpec {
+            load_shedding: None,
             name: "r".into(),
             methods: None,
             path: PathPattern::parse(pattern).unwrap(),
             host: None,
             action: RouteAction::Proxy(ProxyAction {
                 backend: Arc::new(BackendSpec {
+                    health_check: None,
                     name: "b".into(),
                     urls: vec![],
                     protocol: UpstreamProtocol::Http1,

@@ -11,6 +11,7 @@ use crate::config::model::{
 
 fn backend() -> Arc<BackendSpec> {
     Arc::new(BackendSpec {
+        health_check: None,
         name: "b".into(),
         urls: vec!["http://127.0.0.1:1".parse().unwrap()],
         protocol: UpstreamProtocol::Http1,
@@ -28,6 +29,7 @@ fn backend() -> Arc<BackendSpec> {
 
 fn route(name: &str, methods: &[Method], path: &str, host: Option<&str>) -> Arc<RouteSpec> {
     Arc::new(RouteSpec {
+        load_shedding: None,
         name: name.into(),
         methods: (!methods.is_empty()).then(|| methods.to_vec()),
         path: PathPattern::parse(path).unwrap(),

@@ -1,7 +1,7 @@
 //! Endpoint choice: round-robin, or power of two choices on fewest
-//! in-flight requests. Ejected endpoints are skipped unless every endpoint
-//! is ejected, in which case all are candidates again (a guess beats a
-//! certain failure).
+//! in-flight requests. Ejected endpoints, and those active health checks
+//! hold out, are skipped unless every endpoint is, in which case all are
+//! candidates again (a guess beats a certain failure).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,7 +34,10 @@ impl Balancer {
         now: Instant,
     ) -> Option<(usize, &'a Arc<Endpoint>)> {
         let mut candidates: Vec<usize> = (0..endpoints.len())
-            .filter(|i| !exclude.contains(i) && endpoints[*i].is_available(now))
+            .filter(|i| {
+                let endpoint = &endpoints[*i];
+                !exclude.contains(i) && endpoint.is_available(now) && endpoint.health().admits()
+            })
             .collect();
         if candidates.is_empty() {
             candidates = (0..endpoints.len())

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use http::Uri;
 
+use super::health::HealthCell;
 use crate::config::model::EjectionPolicy;
 
 /// A backend URL, its in-flight count and its passive-ejection state.
@@ -22,6 +23,9 @@ pub struct Endpoint {
     /// Nanoseconds after `epoch` until which the endpoint is ejected.
     ejected_until: AtomicU64,
     epoch: Instant,
+    /// Active health checks' verdict (`upstream::health`), apart from
+    /// passive ejection.
+    health: HealthCell,
 }
 
 impl Endpoint {
@@ -35,6 +39,7 @@ impl Endpoint {
             ejections: AtomicU64::new(0),
             ejected_until: AtomicU64::new(0),
             epoch,
+            health: HealthCell::default(),
         }
     }
 
@@ -44,6 +49,10 @@ impl Endpoint {
 
     pub fn is_available(&self, now: Instant) -> bool {
         self.nanos(now) >= self.ejected_until.load(Ordering::Relaxed)
+    }
+
+    pub fn health(&self) -> &HealthCell {
+        &self.health
     }
 
     /// Counts one request until the guard drops.

@@ -16,6 +16,7 @@ use tokio::sync::Semaphore;
 use super::balancer::Balancer;
 use super::endpoint::Endpoint;
 use super::error::{UpstreamError, describe};
+use super::health::{HealthChecks, HealthStatus};
 use super::idle_body::{IdleTimeoutBody, Stall};
 use crate::body::{self, GatewayBody};
 use crate::client_body::{BodyFaultWatch, RequestBodyFault};
@@ -34,6 +35,8 @@ pub struct EndpointState {
     /// rebuilds it).
     pub connect_failures: u64,
     pub ejections: u64,
+    /// Active health checks' verdict (`unchecked` without `health_check`).
+    pub health: HealthStatus,
 }
 
 /// A backend's pooled client and endpoints.
@@ -48,6 +51,8 @@ pub struct UpstreamPool {
     /// connection is only ever used by the worker that opened it.
     clients: Box<[OnceLock<UpstreamClient>]>,
     limit: Arc<Semaphore>,
+    /// The endpoints' health checks, stopped when the pool is dropped.
+    _health_checks: Option<HealthChecks>,
 }
 
 type UpstreamClient = Client<HttpConnector, GatewayBody>;
@@ -60,8 +65,9 @@ impl UpstreamPool {
             .urls
             .iter()
             .map(|url| Arc::new(Endpoint::new(url.clone(), epoch)))
-            .collect();
+            .collect::<Vec<_>>();
         Self {
+            _health_checks: HealthChecks::start(&spec, &endpoints),
             endpoints,
             balancer: Balancer::new(spec.load_balancing),
             clients: (0..workers.max(1)).map(|_| OnceLock::new()).collect(),
@@ -93,6 +99,7 @@ impl UpstreamPool {
                 ejected: !endpoint.is_available(now),
                 connect_failures: endpoint.connect_failures(),
                 ejections: endpoint.ejections(),
+                health: endpoint.health().get(),
             })
             .collect()
     }

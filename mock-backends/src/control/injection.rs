@@ -1,7 +1,8 @@
 //! The middleware in front of every route of every service: it records the
-//! request, then applies the injected latency and error rate. `/healthz`
-//! is only counted, never delayed, failed or recorded, so health checks
-//! keep working and never pollute what tests assert on.
+//! request, then applies the injected latency and error rate. Health
+//! checks (`/healthz` and the `grpc.health.v1.Health` methods) are only
+//! counted, never delayed, failed or recorded, so they keep working and
+//! never pollute what tests assert on.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,8 +16,13 @@ use rand::Rng;
 use super::{ControlState, FaultKind};
 use crate::rest::api_error::ApiError;
 
-/// The path exempt from injection and recording.
+/// The HTTP health path, exempt from injection and recording.
 pub const HEALTH_PATH: &str = "/healthz";
+
+/// Whether `path` is a health check (exempt from injection and recording).
+pub fn is_health_check(path: &str) -> bool {
+    path == HEALTH_PATH || path.starts_with(crate::health::GRPC_HEALTH_PREFIX)
+}
 
 /// Records, delays and possibly fails one request.
 pub(crate) async fn inject(
@@ -24,7 +30,7 @@ pub(crate) async fn inject(
     request: Request,
     next: Next,
 ) -> Response {
-    if request.uri().path() == HEALTH_PATH {
+    if is_health_check(request.uri().path()) {
         control.note_health_check();
         return next.run(request).await;
     }

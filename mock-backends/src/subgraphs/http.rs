@@ -14,7 +14,6 @@ use async_graphql::{ObjectType, Schema, SubscriptionType};
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse, GraphQLSubscription};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::{Router, middleware};
 use http::StatusCode;
 use tokio_util::sync::DropGuard;
@@ -98,6 +97,7 @@ pub async fn start_subgraph(
     let graphql = Arc::new(SubgraphControl::default());
     let state = ControlState::new(faults.clone());
     let app = router(kind, store, Arc::clone(&graphql))
+        .merge(crate::health::routes(Arc::clone(&state), &[]))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), inject));
     let supervisor = serve_router(kind.service_name(), addr, app, faults.down).await?;
     Ok(SubgraphHandle {
@@ -111,7 +111,7 @@ pub async fn start_subgraph(
 }
 
 fn router(kind: SubgraphKind, store: Arc<Store>, control: Arc<SubgraphControl>) -> Router {
-    let graphql = match kind {
+    match kind {
         SubgraphKind::Orders => {
             let open = control.open_subscriptions.clone();
             graphql_routes(orders::schema_counting(store, open), control)
@@ -119,8 +119,7 @@ fn router(kind: SubgraphKind, store: Arc<Store>, control: Arc<SubgraphControl>) 
         SubgraphKind::Users => graphql_routes(users::schema(store), control),
         SubgraphKind::Products => graphql_routes(products::schema(store), control),
         SubgraphKind::Payments => graphql_routes(payments::schema(store), control),
-    };
-    graphql.route("/healthz", get(|| async { "ok" }))
+    }
 }
 
 fn graphql_routes<Q, M, S>(schema: Schema<Q, M, S>, control: Arc<SubgraphControl>) -> Router

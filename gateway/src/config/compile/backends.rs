@@ -65,10 +65,7 @@ fn compile_backend(name: &Text, raw: &RawBackend, diag: &mut Diagnostics) -> Bac
     BackendSpec {
         name: name.to_string(),
         urls: urls(name, raw, diag),
-        protocol: match raw.protocol.as_deref() {
-            None | Some(RawProtocol::Http1) => UpstreamProtocol::Http1,
-            Some(RawProtocol::H2c) => UpstreamProtocol::H2c,
-        },
+        protocol: protocol(raw),
         connect_timeout: positive_duration(
             raw.connect_timeout.as_ref(),
             &what("connect_timeout"),
@@ -97,6 +94,17 @@ fn compile_backend(name: &Text, raw: &RawBackend, diag: &mut Diagnostics) -> Bac
             Some(RawLoadBalancing::RoundRobin) => LoadBalancing::RoundRobin,
         },
         ejection: ejection(raw.ejection.as_ref(), &what("ejection"), diag),
+        health_check: raw
+            .health_check
+            .as_ref()
+            .map(|check| super::health_check::compile(check, name, protocol(raw), diag)),
+    }
+}
+
+fn protocol(raw: &RawBackend) -> UpstreamProtocol {
+    match raw.protocol.as_deref() {
+        None | Some(RawProtocol::Http1) => UpstreamProtocol::Http1,
+        Some(RawProtocol::H2c) => UpstreamProtocol::H2c,
     }
 }
 

@@ -305,6 +305,7 @@ fn route(
         _ => format!("graphql endpoint {path:?}"),
     };
     let spec = crate::config::model::RouteSpec {
+        load_shedding: None,
         name: format!("graphql {path}"),
         methods,
         path: pattern,

@@ -22,7 +22,7 @@ use super::super::raw::{RawCompose, RawRoute, RouteEntry, Text};
 use super::super::raw_grpc::RawGrpcRoute;
 
 use super::headers::compile_headers;
-use super::{action_keys, body_limit, compose, grpc, positive_duration, proxy};
+use super::{action_keys, body_limit, compose, grpc, load_shedding, positive_duration, proxy};
 use crate::router::PathPattern;
 
 /// A compiled route with what error messages need to point back at it.
@@ -170,6 +170,10 @@ fn compile_route(
         context.rate_limits,
         diag,
     );
+    let load_shedding = raw
+        .load_shedding
+        .as_ref()
+        .and_then(|shedding| load_shedding::compile(shedding, label, raw.path.span(), diag));
     action_keys::check(raw, label, diag);
     if diag.error_count() > errors_before {
         return None;
@@ -185,6 +189,7 @@ fn compile_route(
         max_body,
         headers,
         rate_limits,
+        load_shedding,
     };
     Some(CompiledRoute {
         spec: Arc::new(spec),

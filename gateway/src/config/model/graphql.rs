@@ -79,6 +79,7 @@ impl SubgraphTraffic {
     pub fn backend_spec(&self, name: &str, base: Uri) -> BackendSpec {
         let settings = self.for_subgraph(name);
         BackendSpec {
+            health_check: None,
             name: format!("subgraph:{name}"),
             urls: vec![base],
             protocol: UpstreamProtocol::Http1,

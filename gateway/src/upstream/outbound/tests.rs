@@ -9,6 +9,7 @@ use crate::router::PathPattern;
 
 fn route(headers: HeaderRules) -> Arc<RouteSpec> {
     Arc::new(RouteSpec {
+        load_shedding: None,
         name: "r".into(),
         methods: None,
         path: PathPattern::parse("/x").unwrap(),

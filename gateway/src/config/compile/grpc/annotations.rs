@@ -149,6 +149,7 @@ impl Target<'_> {
             metadata: self.section.metadata.clone(),
         };
         Ok(RouteSpec {
+            load_shedding: None,
             name: format!("{} {} {}", method.full_name(), rule.method, path),
             methods: Some(vec![rule.method.clone()]),
             path,
