@@ -15,10 +15,10 @@ pub fn find_token(
     headers: &HeaderMap,
     sources: &TokenSources,
 ) -> Result<Option<String>, AuthFailure> {
-    if sources.bearer {
-        if let Some(token) = bearer(headers)? {
-            return Ok(Some(token));
-        }
+    if sources.bearer
+        && let Some(token) = bearer(headers)?
+    {
+        return Ok(Some(token));
     }
     for name in &sources.headers {
         if let Some(value) = headers.get(name) {

@@ -49,7 +49,10 @@ pub fn check(principal: &Principal, auth: &RouteAuth) -> Result<(), AuthFailure>
     for (claim, accepted) in &auth.claims {
         let fits = |value: &Value| match value {
             Value::String(text) => accepted.iter().any(|a| a == text),
-            Value::Number(_) | Value::Bool(_) => accepted.iter().any(|a| *a == value.to_string()),
+            Value::Number(_) | Value::Bool(_) => {
+                let text = value.to_string();
+                accepted.contains(&text)
+            }
             _ => false,
         };
         let ok = match principal.claims.get(claim) {

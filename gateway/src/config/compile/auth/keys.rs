@@ -145,13 +145,13 @@ fn jwks_endpoint(
         diag,
     )
     .unwrap_or(DEFAULT_MIN_REFRESH.min(refresh));
-    if floor > refresh {
-        if let Some(text) = &raw.min_refresh_interval {
-            diag.error(
-                text.span(),
-                format!("{label}: jwks.min_refresh_interval: must not exceed refresh_interval"),
-            );
-        }
+    if floor > refresh
+        && let Some(text) = &raw.min_refresh_interval
+    {
+        diag.error(
+            text.span(),
+            format!("{label}: jwks.min_refresh_interval: must not exceed refresh_interval"),
+        );
     }
     Some(JwksEndpoint {
         backend: backend?,
