@@ -41,6 +41,7 @@ mod raw;
 mod raw_graphql;
 mod raw_grpc;
 mod raw_log;
+mod raw_security;
 mod raw_tracing;
 mod sections;
 mod units;
@@ -51,6 +52,7 @@ mod health_tests;
 mod log_tests;
 #[cfg(test)]
 mod rate_limit_tests;
+mod security_tests;
 #[cfg(test)]
 mod tests;
 

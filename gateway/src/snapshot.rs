@@ -19,9 +19,9 @@ use std::time::SystemTime;
 
 use prost_reflect::DescriptorPool;
 
-use crate::config::model::{GatewayConfig, RouteSpec};
+use crate::config::model::GatewayConfig;
 use crate::graphql::GraphqlService;
-use crate::pipeline::{self, BuildError, PolicyLayer, PolicyRuntime, Route, RouteInputs};
+use crate::pipeline::{self, BuildError, PolicyChooser, PolicyRuntime, Route, RouteInputs};
 use crate::ratelimit::RateLimits;
 use crate::router::{RouteConflict, RouteTable};
 use crate::upstream::Upstreams;
@@ -40,8 +40,9 @@ pub struct Snapshot {
     pub descriptors: Option<DescriptorPool>,
     /// The federated GraphQL endpoint, when `graphql:` is configured.
     pub graphql: Option<Arc<GraphqlService>>,
-    /// The rate limiters and the Redis store (`rate_limits:`).
-    pub rate_limits: RateLimits,
+    /// The policies' shared runtime objects (JWT providers' keys, the
+    /// rate limiters and their Redis store).
+    pub policy_runtime: PolicyRuntime,
     pub loaded_at: SystemTime,
 }
 
@@ -54,6 +55,8 @@ pub enum SnapshotError {
     Descriptors(String),
     #[error(transparent)]
     Route(#[from] BuildError),
+    #[error("auth: {0}")]
+    Auth(String),
 }
 
 impl Snapshot {
@@ -64,16 +67,7 @@ impl Snapshot {
         version: u64,
         previous: Option<&Snapshot>,
     ) -> Result<Self, SnapshotError> {
-        let rate_limits = RateLimits::build(&config, previous.map(|p| &p.rate_limits));
-        let runtime = PolicyRuntime {
-            rate_limits: &rate_limits,
-        };
-        let policies = |route: &RouteSpec| pipeline::policy_layers(route, &runtime);
-        let snapshot = Self::assemble(config, version, previous, &policies)?;
-        Ok(Self {
-            rate_limits,
-            ..snapshot
-        })
+        Self::build_with_policies(config, version, previous, &pipeline::policy_layers)
     }
 
     /// [`Snapshot::build`] with the route policy layers chosen by
@@ -83,25 +77,21 @@ impl Snapshot {
         config: GatewayConfig,
         version: u64,
         previous: Option<&Snapshot>,
-        policies: &dyn Fn(&RouteSpec) -> Vec<PolicyLayer>,
-    ) -> Result<Self, SnapshotError> {
-        let rate_limits = RateLimits::build(&config, previous.map(|p| &p.rate_limits));
-        let snapshot = Self::assemble(config, version, previous, policies)?;
-        Ok(Self {
-            rate_limits,
-            ..snapshot
-        })
-    }
-
-    /// Everything but the rate limiters (built by the caller, which the
-    /// policies borrow them from).
-    fn assemble(
-        config: GatewayConfig,
-        version: u64,
-        previous: Option<&Snapshot>,
-        policies: &dyn Fn(&RouteSpec) -> Vec<PolicyLayer>,
+        policies: &PolicyChooser,
     ) -> Result<Self, SnapshotError> {
         let mut upstreams = Upstreams::build(&config, previous.map(|p| &p.upstreams));
+        let policy_runtime = PolicyRuntime {
+            auth: crate::auth::AuthRuntime::build(
+                &config,
+                &mut upstreams,
+                previous.map(|p| &p.policy_runtime.auth),
+            )
+            .map_err(SnapshotError::Auth)?,
+            rate_limits: RateLimits::build(
+                &config,
+                previous.map(|p| &p.policy_runtime.rate_limits),
+            ),
+        };
         let graphql = config.graphql.as_ref().map(|section| {
             GraphqlService::for_config(section, previous.and_then(|p| p.graphql.as_ref()))
         });
@@ -120,6 +110,7 @@ impl Snapshot {
             graphql: graphql.as_ref(),
             previous: previous.map(|p| (p.pipelines.as_slice(), protos_unchanged)),
             policies,
+            policy_runtime: &policy_runtime,
         };
         let pipelines = pipeline::build_routes(&config, inputs)?;
         let routes = RouteTable::build(&pipelines).map_err(SnapshotError::Conflicts)?;
@@ -131,7 +122,7 @@ impl Snapshot {
             upstreams,
             descriptors,
             graphql,
-            rate_limits: RateLimits::default(),
+            policy_runtime,
             loaded_at: SystemTime::now(),
         })
     }

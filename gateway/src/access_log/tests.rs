@@ -101,7 +101,7 @@ fn a_text_line_has_the_documented_layout() {
         text(&record(&exchange, &finished)),
         "2026-11-30T13:33:42.123Z 203.0.113.7 req-1 4bf92f3577b34da6a3ce929d0e0e4736 \
          \"GET /v1/orders/ord_1\" 200 - 17 312 12.345 \"GET /v1/orders/{id}\" orders \
-         http://127.0.0.1:3001 200 2 13.000 completed \"curl/8.5.0\"\n"
+         http://127.0.0.1:3001 200 2 13.000 completed \"curl/8.5.0\" -\n"
     );
 }
 
@@ -118,6 +118,7 @@ fn a_json_record_has_every_field() {
         "method": "GET",
         "path": "/v1/orders/ord_1",
         "route": "GET /v1/orders/{id}",
+        "consumer": null,
         "status": 200,
         "error_code": null,
         "upstream_backend": "orders",
@@ -146,7 +147,7 @@ fn an_unrouted_request_has_dashes_in_text_and_nulls_in_json() {
     assert_eq!(
         text(&record),
         "2026-11-30T13:33:42.123Z 203.0.113.7 req-1 - \"GET /nowhere\" 404 NO_ROUTE 0 312 \
-         12.345 \"-\" - - - 0 - completed \"-\"\n"
+         12.345 \"-\" - - - 0 - completed \"-\" -\n"
     );
     let json = json(&record);
     for absent in [
@@ -157,6 +158,7 @@ fn an_unrouted_request_has_dashes_in_text_and_nulls_in_json() {
         "upstream_status",
         "upstream_duration_ms",
         "user_agent",
+        "consumer",
     ] {
         assert_eq!(json[absent], Value::Null, "{absent}");
     }
@@ -171,7 +173,7 @@ fn a_field_never_breaks_the_text_layout() {
     let line = text(&record(&exchange, &finished));
     assert!(line.contains(r#""GET /a\x22b""#), "{line}");
     assert!(
-        line.ends_with("aborted \"evil\\x22 agent\\x5C \\xC3\\xA9\"\n"),
+        line.ends_with("aborted \"evil\\x22 agent\\x5C \\xC3\\xA9\" -\n"),
         "{line}"
     );
     assert_eq!(line.matches('\n').count(), 1);

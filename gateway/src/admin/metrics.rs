@@ -199,7 +199,7 @@ impl GatewayState {
     /// The Redis store of the rate limits, when a limit uses it.
     fn encode_rate_limit_store(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
         let snapshot = self.reloader.current();
-        let Some(store) = snapshot.rate_limits.redis() else {
+        let Some(store) = snapshot.policy_runtime.rate_limits.redis() else {
             return Ok(());
         };
         let up = ConstGauge::new(i64::from(store.is_up()));

@@ -20,6 +20,7 @@ pub mod grpc;
 mod health;
 mod propagation;
 pub mod rate_limit;
+pub mod security;
 
 pub use graphql::{
     CacheSettings, GraphqlConfig, GraphqlSettings, Limits, Manifest, PersistedSettings,
@@ -75,6 +76,8 @@ pub struct GatewayConfig {
     pub metrics: MetricsSettings,
     /// `rate_limits:`: global limits, the key bound, the Redis store.
     pub rate_limits: rate_limit::RateLimitSettings,
+    /// `auth:`: the JWT providers and API-key sets routes refer to.
+    pub auth: security::AuthSettings,
 }
 
 /// `metrics:`: the Prometheus endpoint on the admin listener.
@@ -333,6 +336,8 @@ pub struct RouteSpec {
     pub rate_limits: Vec<Arc<rate_limit::LimitSpec>>,
     /// The route's concurrency limit; `None`: no limit.
     pub load_shedding: Option<LoadSheddingSpec>,
+    /// Authentication and CORS.
+    pub security: security::RouteSecurity,
 }
 
 /// What a matched route does.

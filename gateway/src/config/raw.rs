@@ -55,6 +55,10 @@ pub(crate) struct RawConfig {
     pub metrics: Option<RawMetrics>,
     /// `rate_limits:` (see `raw/rate_limit`).
     pub rate_limits: Option<rate_limit::RawRateLimits>,
+    /// `auth:` (JWT providers, API-key sets; see `raw_security`).
+    pub auth: Option<super::raw_security::RawAuth>,
+    /// `cors:`: every route's CORS policy unless it sets its own.
+    pub cors: Option<super::raw_security::RawCors>,
 }
 
 /// `metrics:`
@@ -201,6 +205,10 @@ pub(crate) struct RawRoute {
     pub rate_limits: Option<Vec<rate_limit::RawLimit>>,
     /// Every action: the route's concurrency limit (see `raw/health.rs`).
     pub load_shedding: Option<RawLoadShedding>,
+    /// Who may call (see `raw_security`).
+    pub auth: Option<super::raw_security::RawRouteAuth>,
+    /// Which browser origins may call; replaces the top-level `cors:`.
+    pub cors: Option<super::raw_security::RawCors>,
 }
 
 /// `rewrite:` — exactly one of the two keys.

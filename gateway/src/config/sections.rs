@@ -30,6 +30,8 @@ pub(crate) const SECTIONS: &[&str] = &[
     "metrics",
     "tracing",
     "rate_limits",
+    "auth",
+    "cors",
 ];
 
 /// Parses `source` and deserialises every section that can be. Returns
@@ -62,6 +64,8 @@ fn read_section(raw: &mut RawConfig, key: &MarkedScalarNode, value: &Node, diag:
         "metrics" => raw.metrics = deserialize(value, "metrics", diag),
         "tracing" => raw.tracing = deserialize(value, "tracing", diag),
         "rate_limits" => raw.rate_limits = deserialize(value, "rate_limits", diag),
+        "auth" => raw.auth = deserialize(value, "auth", diag),
+        "cors" => raw.cors = deserialize(value, "cors", diag),
         other => diag.error(
             key.span(),
             format!(

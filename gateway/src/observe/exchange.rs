@@ -64,6 +64,7 @@ pub struct Exchange {
     trace_id: OnceLock<Box<str>>,
     /// An unsampled request's `traceparent` for its upstream requests.
     unsampled_traceparent: OnceLock<HeaderValue>,
+    consumer: OnceLock<Arc<str>>,
     upstream: Mutex<UpstreamSummary>,
     bytes_in: AtomicU64,
 }
@@ -93,6 +94,7 @@ impl Exchange {
             route: OnceLock::new(),
             trace_id: OnceLock::new(),
             unsampled_traceparent: OnceLock::new(),
+            consumer: OnceLock::new(),
             upstream: Mutex::new(UpstreamSummary::default()),
             bytes_in: AtomicU64::new(0),
         }
@@ -137,6 +139,18 @@ impl Exchange {
     /// access log writes it.
     pub fn trace_id(&self) -> Option<&str> {
         self.trace_id.get().map(|id| &**id)
+    }
+
+    /// Records who the authentication layer verified (an API key's
+    /// consumer, a JWT's consumer claim), once.
+    pub fn set_consumer(&self, consumer: &Arc<str>) {
+        let _ = self.consumer.set(Arc::clone(consumer));
+    }
+
+    /// The verified consumer, when the route authenticates; the access
+    /// log writes it.
+    pub fn consumer(&self) -> Option<&str> {
+        self.consumer.get().map(|c| &**c)
     }
 
     /// Counts request body bytes as they are read.

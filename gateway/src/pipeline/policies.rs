@@ -5,14 +5,18 @@ mod concurrency_limiter;
 mod load_shedding;
 
 use super::PolicyLayer;
+use crate::auth::{AuthLayer, AuthRuntime};
 use crate::config::model::RouteSpec;
 use crate::ratelimit::RateLimits;
 
-/// The runtime objects policies are made from, built with the snapshot
-/// (config stays plain data).
-pub struct PolicyRuntime<'a> {
-    /// The snapshot's limiters and Redis store.
-    pub rate_limits: &'a RateLimits,
+/// The runtime objects policy layers share, built with the snapshot (and
+/// carried over reloads where their inputs did not change).
+#[derive(Debug, Default)]
+pub struct PolicyRuntime {
+    /// The JWT providers' keys.
+    pub auth: AuthRuntime,
+    /// The rate limiters and their Redis store.
+    pub rate_limits: RateLimits,
 }
 
 /// The route's policy layers, outermost first, from its config.
@@ -26,8 +30,16 @@ pub struct PolicyRuntime<'a> {
 /// 4. load shedding (the route's concurrency limit);
 /// 5. retries: attach the route's retry policy, which the upstream pool
 ///    applies to each attempt.
-pub fn policy_layers(route: &RouteSpec, runtime: &PolicyRuntime<'_>) -> Vec<PolicyLayer> {
+pub fn policy_layers(route: &RouteSpec, runtime: &PolicyRuntime) -> Vec<PolicyLayer> {
     let mut layers = Vec::new();
+    // 1. CORS.
+    if let Some(policy) = &route.security.cors {
+        layers.push(crate::cors::cors_policy(policy, route));
+    }
+    // 2. authentication.
+    if let Some(authenticator) = runtime.auth.for_route(route) {
+        layers.push(PolicyLayer::new("auth", AuthLayer::new(authenticator)));
+    }
     // 3. rate limits: the global limits, then the route's own.
     layers.extend(runtime.rate_limits.layer_for(route));
     // 4. load shedding: the route's concurrency limit.

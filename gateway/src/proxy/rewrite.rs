@@ -90,6 +90,7 @@ mod tests {
             max_body: None,
             headers: HeaderRules::default(),
             rate_limits: Vec::new(),
+            security: Default::default(),
         });
         let table = RouteTable::build(&[route]).unwrap();
         match table.match_request(&http::Method::GET, None, path) {

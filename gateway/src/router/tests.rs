@@ -43,6 +43,7 @@ fn route(name: &str, methods: &[Method], path: &str, host: Option<&str>) -> Arc<
         max_body: None,
         headers: HeaderRules::default(),
         rate_limits: Vec::new(),
+        security: Default::default(),
     })
 }
 

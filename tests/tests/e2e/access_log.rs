@@ -89,7 +89,7 @@ async fn get(gw: &TestGateway, path: &str, request_id: &str) -> reqwest::Respons
         .unwrap()
 }
 
-const FIELDS: [&str; 19] = [
+const FIELDS: [&str; 20] = [
     "time",
     "request_id",
     "trace_id",
@@ -97,6 +97,7 @@ const FIELDS: [&str; 19] = [
     "method",
     "path",
     "route",
+    "consumer",
     "status",
     "error_code",
     "upstream_backend",
@@ -266,9 +267,9 @@ async fn text_records_have_the_documented_layout() {
     // TIME CLIENT REQUEST_ID TRACE_ID "METHOD PATH" STATUS ERROR_CODE
     // BYTES_IN BYTES_OUT DURATION_MS "ROUTE" UPSTREAM_BACKEND
     // UPSTREAM_ENDPOINT UPSTREAM_STATUS UPSTREAM_ATTEMPTS
-    // UPSTREAM_DURATION_MS END "USER_AGENT"
+    // UPSTREAM_DURATION_MS END "USER_AGENT" CONSUMER
     let fields: Vec<&str> = line.split(' ').collect();
-    assert_eq!(fields.len(), 19, "{line}");
+    assert_eq!(fields.len(), 20, "{line}");
     assert!(chrono::DateTime::parse_from_rfc3339(fields[0]).is_ok());
     assert_eq!(fields[1], "127.0.0.1");
     assert_eq!(fields[2], "al-text");
@@ -290,6 +291,7 @@ async fn text_records_have_the_documented_layout() {
     assert!(fields[16].parse::<f64>().is_ok(), "{line}");
     assert_eq!(fields[17], "completed");
     assert_eq!(fields[18], "\"access-log-test/1.0\"");
+    assert_eq!(fields[19], "-", "no consumer on a route without auth");
 }
 
 #[tokio::test]

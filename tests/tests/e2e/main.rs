@@ -7,6 +7,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod access_log;
+mod auth_api_keys;
+mod auth_jwt;
 mod compare_smoke;
 mod compose_caching;
 mod compose_failures;
@@ -16,6 +18,7 @@ mod compose_reload;
 mod compose_results;
 mod compose_support;
 mod compose_timing;
+mod cors;
 mod edge_http2_abuse;
 mod edge_slow_clients;
 mod edge_stream_liveness;

@@ -20,6 +20,7 @@ fn route(headers: HeaderRules) -> Arc<RouteSpec> {
         max_body: None,
         headers,
         rate_limits: Vec::new(),
+        security: Default::default(),
     })
 }
 

@@ -160,6 +160,8 @@ impl Target<'_> {
             max_body: None,
             headers: HeaderRules::default(),
             rate_limits: Vec::new(),
+            // The top-level `cors:` is applied by `compile`.
+            security: Default::default(),
         })
     }
 }
