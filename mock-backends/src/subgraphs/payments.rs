@@ -9,6 +9,7 @@ use async_graphql::{
     Context, EmptyMutation, EmptySubscription, Enum, ID, Interface, Object, Schema, SimpleObject,
 };
 
+use super::auth_directives::FederationSdl;
 use super::common::parse_id;
 use crate::domain::{Payment, PaymentMethod, PaymentStatus};
 use crate::store::Store;
@@ -20,6 +21,7 @@ pub type PaymentsSchema = Schema<PaymentsQuery, EmptyMutation, EmptySubscription
 pub fn schema(store: Arc<Store>) -> PaymentsSchema {
     Schema::build(PaymentsQuery, EmptyMutation, EmptySubscription)
         .enable_federation()
+        .extension(FederationSdl)
         .data(store)
         .finish()
 }
@@ -35,9 +37,9 @@ pub struct OrderPayment {
     pub total: f64,
 }
 
-/// The payment of one order.
+/// The payment of one order: only for callers granted `payments:read`.
 #[derive(SimpleObject, Clone, Debug)]
-#[graphql(name = "Payment")]
+#[graphql(name = "Payment", requires_scopes = "payments:read")]
 pub struct PaymentNode {
     pub id: ID,
     pub status: GqlPaymentStatus,
@@ -87,6 +89,8 @@ pub struct CardMethod {
 #[derive(SimpleObject, Clone, Debug)]
 pub struct PaypalMethod {
     pub label: String,
+    /// Personal data: `payments:read` with `pii:read`, or `admin`.
+    #[graphql(requires_scopes = "payments:read pii:read", requires_scopes = "admin")]
     pub account_email: String,
 }
 
