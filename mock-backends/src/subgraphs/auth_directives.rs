@@ -15,8 +15,9 @@ use async_graphql::extensions::{
 };
 use async_graphql::{ServerResult, TypeDirective, Value};
 
-/// `@authenticated`: only an authenticated caller may read the field or
-/// type (the gateway enforces it).
+// `@authenticated`: only an authenticated caller may read the field or
+// type (the gateway enforces it). A plain comment: a doc comment would
+// become a description printed before the definition this file removes.
 #[TypeDirective(
     location = "FieldDefinition",
     location = "Object",
