@@ -79,8 +79,7 @@ pub async fn start(
 fn split_plan(prepared: &PreparedOperation) -> Result<(&FetchNode, &[PlanNode]), RequestError> {
     let no_plan = || RequestError::Planning("the subscription has no subscription node".to_owned());
     let node = prepared
-        .plan
-        .as_ref()
+        .plan()
         .and_then(|p| p.node.as_ref())
         .ok_or_else(no_plan)?;
     match node {

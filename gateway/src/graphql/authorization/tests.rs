@@ -1,0 +1,2 @@
+//! The rules, the guards, the per-request check and the filter, on a
+//! small supergraph.
