@@ -37,9 +37,9 @@ pub struct OrderPayment {
     pub total: f64,
 }
 
-/// The payment of one order: only for callers granted `payments:read`.
+/// The payment of one order.
 #[derive(SimpleObject, Clone, Debug)]
-#[graphql(name = "Payment", requires_scopes = "payments:read")]
+#[graphql(name = "Payment")]
 pub struct PaymentNode {
     pub id: ID,
     pub status: GqlPaymentStatus,
@@ -98,6 +98,8 @@ pub struct PaypalMethod {
 #[derive(SimpleObject, Clone, Debug)]
 pub struct BankTransferMethod {
     pub label: String,
+    /// The transfer's reference: only for callers granted `payments:read`.
+    #[graphql(requires_scopes = "payments:read")]
     pub reference: String,
 }
 

@@ -62,7 +62,7 @@ fn sdl_imports_and_applies_the_authorization_directives() {
     assert!(!users.contains("directive @authenticated"));
     assert!(users.contains("email: String! @authenticated"));
     let payments = SubgraphKind::Payments.sdl(store);
-    assert!(payments.contains("type Payment @requiresScopes(scopes: [[\"payments:read\"]])"));
+    assert!(payments.contains("reference: String! @requiresScopes(scopes: [[\"payments:read\"]])"));
     assert!(payments.contains(
         "accountEmail: String! @requiresScopes(scopes: [[\"payments:read\", \"pii:read\"], [\"admin\"]])"
     ));

@@ -30,6 +30,7 @@ mod federation_batch_fetch;
 mod federation_interface_object;
 mod federation_missing_key;
 mod federation_public_schema;
+mod graphql_authorization;
 mod graphql_defer;
 mod graphql_errors;
 mod graphql_graphiql;

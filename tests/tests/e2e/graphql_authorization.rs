@@ -1,0 +1,145 @@
+//! `@authenticated` and `@requiresScopes` from the supergraph, through
+//! the real gateway and the real mock subgraphs: `Customer.email`
+//! (`@authenticated`), `PaypalMethod.accountEmail` (`payments:read` with
+//! `pii:read`, or `admin`) and `BankTransferMethod.reference`
+//! (`payments:read`). A caller without a principal (no authentication
+//! layer on the route) loses every guarded field: each is null with an
+//! `UNAUTHORIZED_FIELD` error, null propagation follows the schema, and
+//! the subgraphs are never asked for it.
+
+use mock_backends::SubgraphKind;
+use mock_backends::seed::FIRST_ORDER_ID;
+use serde_json::{Value, json};
+use tests::federation::{FederatedGateway, SUPERGRAPH_FILE_CONFIG};
+
+fn unauthorized(path: Value) -> Value {
+    json!({
+        "message": "Unauthorized field or type",
+        "path": path,
+        "extensions": { "code": "UNAUTHORIZED_FIELD" }
+    })
+}
+
+/// Every operation each subgraph received, in subgraph order.
+fn calls(fed: &FederatedGateway) -> Vec<(&'static str, Vec<String>)> {
+    SubgraphKind::ALL
+        .iter()
+        .map(|kind| (kind.name(), fed.subgraphs.get(*kind).operations()))
+        .collect()
+}
+
+fn without_request_ids(mut body: Value) -> Value {
+    if let Some(errors) = body["errors"].as_array_mut() {
+        for error in errors {
+            if let Some(extensions) = error["extensions"].as_object_mut() {
+                extensions.remove("requestId");
+            }
+        }
+    }
+    body
+}
+
+#[tokio::test]
+async fn a_removed_non_null_field_nulls_its_nearest_nullable_parent_and_is_never_fetched() {
+    let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
+    let query = "query($id: ID!) { order(id: $id) { id customer { name email } } }";
+    let (status, body) = fed.post(query, json!({ "id": FIRST_ORDER_ID })).await;
+    assert_eq!(status, 200);
+    // email is String! and customer is Customer!: order (nullable) is null.
+    assert_eq!(
+        without_request_ids(body),
+        json!({
+            "errors": [unauthorized(json!(["order", "customer", "email"]))],
+            "data": { "order": null }
+        })
+    );
+    let calls = calls(&fed);
+    assert_eq!(calls[0].1.len(), 1, "orders: {calls:?}");
+    assert_eq!(calls[1].1.len(), 1, "users: {calls:?}");
+    assert!(calls[1].1[0].contains("customer{name}"), "{calls:?}");
+    assert!(
+        calls.iter().all(|(_, ops)| ops.iter().all(|op| !op.contains("email"))),
+        "email was fetched: {calls:?}"
+    );
+    assert!(calls[2].1.is_empty() && calls[3].1.is_empty(), "{calls:?}");
+}
+
+#[tokio::test]
+async fn fields_guarded_in_fragments_are_removed_per_type() {
+    let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
+    let query = "{ orders(first: 4) { nodes { id payment { method { __typename label \
+                 ... on PaypalMethod { accountEmail } ... on BankTransferMethod { reference } } } } } }";
+    let (status, body) = fed.post(query, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let body = without_request_ids(body);
+    assert_eq!(
+        body["errors"],
+        json!([
+            unauthorized(json!(["orders", "nodes", "@", "payment", "method", "accountEmail"])),
+            unauthorized(json!(["orders", "nodes", "@", "payment", "method", "reference"])),
+        ])
+    );
+    // Cards keep their method; a PayPal or bank-transfer method lost a
+    // non-null field, so its payment (nullable) is null.
+    let nodes = body["data"]["orders"]["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 4);
+    let mut seen = Vec::new();
+    for node in nodes {
+        match &node["payment"] {
+            Value::Null => seen.push("withheld"),
+            payment => {
+                assert_eq!(payment["method"]["__typename"], "CardMethod", "{body}");
+                assert_eq!(payment["method"]["label"], "Card");
+                seen.push("card");
+            }
+        }
+    }
+    assert!(seen.contains(&"card") && seen.contains(&"withheld"), "{body}");
+    let payments = fed.subgraphs.payments.operations();
+    assert_eq!(payments.len(), 1, "{payments:?}");
+    assert!(
+        !payments[0].contains("accountEmail") && !payments[0].contains("reference"),
+        "{payments:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_same_operation_is_served_from_its_cached_variant() {
+    let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
+    let query = "query($id: ID!) { order(id: $id) { id customer { name email } } }";
+    let first = fed.post(query, json!({ "id": FIRST_ORDER_ID })).await;
+    let second = fed.post(query, json!({ "id": FIRST_ORDER_ID })).await;
+    assert_eq!(without_request_ids(first.1), without_request_ids(second.1));
+    let service = fed.gw.gateway.snapshot().graphql.clone().expect("graphql");
+    let supergraph = service.current().expect("a supergraph");
+    let key = gateway::graphql::operation_cache::operation_key(query, None);
+    let prepared = supergraph.caches.operation(&key).expect("cached");
+    assert_eq!(prepared.authorized.len(), 1, "one outcome, one variant");
+    assert_eq!(prepared.guards.guards.len(), 1);
+    // An unguarded operation needs no variant and fetches what it asks.
+    let data = fed
+        .data(
+            "query($id: ID!) { order(id: $id) { id customer { name } } }",
+            json!({ "id": FIRST_ORDER_ID }),
+        )
+        .await;
+    assert_eq!(data["order"]["customer"]["name"], "John Doe");
+}
+
+#[tokio::test]
+async fn introspection_still_shows_guarded_fields() {
+    let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
+    let data = fed
+        .data(
+            r#"{ __type(name: "Customer") { fields { name } } }"#,
+            json!({}),
+        )
+        .await;
+    let names: Vec<&str> = data["__type"]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f["name"].as_str())
+        .collect();
+    assert!(names.contains(&"email"), "{names:?}");
+}
