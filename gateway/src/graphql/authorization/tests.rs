@@ -71,10 +71,16 @@ fn check(query: &str, caller: Option<&Principal>, variables: Value) -> (Vec<Valu
     let removed = unauthorized(&guards, caller, &variables);
     let (errors, _) = AuthorizedVariant::describe(&guards, &removed);
     let paths = errors.into_iter().map(|e| json!(e.path)).collect();
-    let selections: HashSet<u32> = removed.iter().map(|i| guards.guards[*i].selection).collect();
+    let selections: HashSet<u32> = removed
+        .iter()
+        .map(|i| guards.guards[*i].selection)
+        .collect();
     let filtered = filter::without_selections(operation, &selections)
         .map_or_else(|| "(nothing)".to_owned(), |op| op.to_string());
-    (paths, filtered.split_whitespace().collect::<Vec<_>>().join(" "))
+    (
+        paths,
+        filtered.split_whitespace().collect::<Vec<_>>().join(" "),
+    )
 }
 
 #[test]
@@ -102,12 +108,19 @@ fn requires_scopes_is_an_or_of_ands_and_needs_a_caller() {
 fn rules_are_read_from_fields_and_types() {
     let planner = planner();
     let rules = AuthorizationRules::from_supergraph(&planner.supergraph);
-    assert!(rules.of_field("User", "email").is_some_and(|r| r.authenticated));
+    assert!(
+        rules
+            .of_field("User", "email")
+            .is_some_and(|r| r.authenticated)
+    );
     assert_eq!(
         rules.of_type("Wallet").map(|r| r.scopes.clone()),
         Some(vec![vec![Arc::from("payments:read")]])
     );
-    assert_eq!(rules.of_field("Wallet", "iban").map(|r| r.scopes.len()), Some(2));
+    assert_eq!(
+        rules.of_field("Wallet", "iban").map(|r| r.scopes.len()),
+        Some(2)
+    );
     assert!(rules.of_field("User", "name").is_none());
     assert!(rules.of_type("User").is_none());
 }
