@@ -235,3 +235,73 @@ fn variants_are_kept_by_outcome_and_bounded() {
     assert!(variants.get(&[0]).is_none(), "the oldest went first");
     assert!(variants.get(&[39]).is_some());
 }
+
+/// Through `prepare`: each caller gets the plan of what they may see,
+/// whatever was prepared before for someone else.
+#[tokio::test]
+async fn a_plan_made_for_one_caller_is_never_served_to_a_less_privileged_one() {
+    use crate::config::model::SupergraphSource;
+    use crate::graphql::prepare::prepare;
+    use crate::graphql::request::GraphqlRequest;
+    use crate::graphql::service::GraphqlService;
+    use crate::graphql::subgraph_pools::SubgraphPools;
+    use crate::graphql::supergraph::Supergraph;
+
+    let sdl = compose_supergraph(&[SubgraphSdl {
+        name: "a".into(),
+        url: "http://a.test/graphql".into(),
+        sdl: SDL.into(),
+    }])
+    .unwrap();
+    let pools = Arc::new(SubgraphPools::default());
+    let supergraph = Arc::new(Supergraph::from_sdl(&sdl, &pools).expect("loads"));
+    let service = GraphqlService::new(
+        Default::default(),
+        SupergraphSource::Subgraphs(Vec::new()),
+        pools,
+        Some(Arc::clone(&supergraph)),
+    );
+    let request = |principal: Option<Principal>| GraphqlRequest {
+        query: "{ me { name email wallet { balance iban } } }".into(),
+        principal,
+        ..GraphqlRequest::default()
+    };
+    let fetched = |prepared: &crate::graphql::prepare::PreparedOperation| {
+        serde_json::to_string(prepared.plan().expect("a plan").as_ref()).unwrap()
+    };
+    // The most privileged caller first: the whole operation's plan.
+    let admin = Some(principal(&["payments:read", "admin"]));
+    let full = prepare(&service, &supergraph, &request(admin.clone()))
+        .await
+        .unwrap();
+    assert!(full.authorized.is_none());
+    assert!(fetched(&full).contains("iban") && fetched(&full).contains("email"));
+    // Then less privileged callers, each with its own variant.
+    let reader = prepare(
+        &service,
+        &supergraph,
+        &request(Some(principal(&["payments:read"]))),
+    )
+    .await
+    .unwrap();
+    assert!(reader.cache_hit, "the prepared operation is shared");
+    let plan = fetched(&reader);
+    assert!(
+        plan.contains("email") && plan.contains("balance") && !plan.contains("iban"),
+        "{plan}"
+    );
+    let anonymous = prepare(&service, &supergraph, &request(None))
+        .await
+        .unwrap();
+    let plan = fetched(&anonymous);
+    assert!(
+        !plan.contains("email") && !plan.contains("wallet"),
+        "{plan}"
+    );
+    assert_eq!(anonymous.operation.authorized.len(), 2);
+    // The privileged caller still gets the whole plan afterwards.
+    let again = prepare(&service, &supergraph, &request(admin))
+        .await
+        .unwrap();
+    assert!(again.authorized.is_none() && fetched(&again).contains("iban"));
+}
