@@ -41,12 +41,15 @@ mod raw;
 mod raw_graphql;
 mod raw_grpc;
 mod raw_log;
+mod raw_security;
 mod raw_tracing;
 mod sections;
 mod units;
 
 #[cfg(test)]
 mod log_tests;
+#[cfg(test)]
+mod security_tests;
 #[cfg(test)]
 mod tests;
 

@@ -17,6 +17,7 @@
 
 pub mod access_log;
 pub mod admin;
+pub mod auth;
 pub mod body;
 pub mod cli;
 pub mod client_body;
@@ -24,6 +25,7 @@ pub mod client_ip;
 pub mod compose;
 pub mod config;
 pub mod context;
+pub mod cors;
 pub mod dispatch;
 pub mod drain;
 pub mod edge_error;

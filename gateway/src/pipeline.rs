@@ -25,9 +25,9 @@ mod handler;
 mod policies;
 mod policy;
 
-pub use build::{BuildError, RouteInputs, build_routes};
+pub use build::{BuildError, PolicyChooser, RouteInputs, build_routes};
 pub use handler::{RouteHandler, take_context};
-pub use policies::policy_layers;
+pub use policies::{PolicyRuntime, policy_layers};
 pub use policy::PolicyLayer;
 
 use std::sync::Arc;

@@ -19,9 +19,9 @@ use std::time::SystemTime;
 
 use prost_reflect::DescriptorPool;
 
-use crate::config::model::{GatewayConfig, RouteSpec};
+use crate::config::model::GatewayConfig;
 use crate::graphql::GraphqlService;
-use crate::pipeline::{self, BuildError, PolicyLayer, Route, RouteInputs};
+use crate::pipeline::{self, BuildError, PolicyChooser, PolicyRuntime, Route, RouteInputs};
 use crate::router::{RouteConflict, RouteTable};
 use crate::upstream::Upstreams;
 
@@ -39,6 +39,8 @@ pub struct Snapshot {
     pub descriptors: Option<DescriptorPool>,
     /// The federated GraphQL endpoint, when `graphql:` is configured.
     pub graphql: Option<Arc<GraphqlService>>,
+    /// The policies' shared runtime objects (JWT providers' keys).
+    pub policy_runtime: PolicyRuntime,
     pub loaded_at: SystemTime,
 }
 
@@ -51,6 +53,8 @@ pub enum SnapshotError {
     Descriptors(String),
     #[error(transparent)]
     Route(#[from] BuildError),
+    #[error("auth: {0}")]
+    Auth(String),
 }
 
 impl Snapshot {
@@ -71,9 +75,17 @@ impl Snapshot {
         config: GatewayConfig,
         version: u64,
         previous: Option<&Snapshot>,
-        policies: &dyn Fn(&RouteSpec) -> Vec<PolicyLayer>,
+        policies: &PolicyChooser,
     ) -> Result<Self, SnapshotError> {
         let mut upstreams = Upstreams::build(&config, previous.map(|p| &p.upstreams));
+        let policy_runtime = PolicyRuntime {
+            auth: crate::auth::AuthRuntime::build(
+                &config,
+                &mut upstreams,
+                previous.map(|p| &p.policy_runtime.auth),
+            )
+            .map_err(SnapshotError::Auth)?,
+        };
         let graphql = config.graphql.as_ref().map(|section| {
             GraphqlService::for_config(section, previous.and_then(|p| p.graphql.as_ref()))
         });
@@ -92,6 +104,7 @@ impl Snapshot {
             graphql: graphql.as_ref(),
             previous: previous.map(|p| (p.pipelines.as_slice(), protos_unchanged)),
             policies,
+            policy_runtime: &policy_runtime,
         };
         let pipelines = pipeline::build_routes(&config, inputs)?;
         let routes = RouteTable::build(&pipelines).map_err(SnapshotError::Conflicts)?;
@@ -103,6 +116,7 @@ impl Snapshot {
             upstreams,
             descriptors,
             graphql,
+            policy_runtime,
             loaded_at: SystemTime::now(),
         })
     }

@@ -1,6 +1,7 @@
 //! Shared harness for the end-to-end tests, and the latency comparison
 //! suite behind the `compare` binary.
 
+pub mod auth;
 pub mod compare;
 pub mod federation;
 pub mod federation_cases;

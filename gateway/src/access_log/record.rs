@@ -23,6 +23,8 @@ pub(super) struct Record<'a> {
     /// Without the query.
     pub path: &'a str,
     pub route: Option<&'a str>,
+    /// The authenticated consumer.
+    pub consumer: Option<&'a str>,
     pub status: u16,
     pub error_code: Option<&'a str>,
     pub upstream: UpstreamSummary,
@@ -44,6 +46,7 @@ impl<'a> Record<'a> {
             method: exchange.method.as_str(),
             path: &exchange.path,
             route: exchange.route().map(|route| route.name.as_str()),
+            consumer: exchange.consumer(),
             status: finished.status.as_u16(),
             error_code: finished.error_code,
             upstream: exchange.upstream(),
@@ -66,6 +69,7 @@ impl<'a> Record<'a> {
             method: self.method,
             path: self.path,
             route: self.route,
+            consumer: self.consumer,
             status: self.status,
             error_code: self.error_code,
             upstream_backend: last.map(|record| &*record.backend),
@@ -90,7 +94,7 @@ impl<'a> Record<'a> {
     /// `TIME CLIENT REQUEST_ID TRACE_ID "METHOD PATH" STATUS ERROR_CODE
     /// BYTES_IN BYTES_OUT DURATION_MS "ROUTE" UPSTREAM_BACKEND
     /// UPSTREAM_ENDPOINT UPSTREAM_STATUS UPSTREAM_ATTEMPTS
-    /// UPSTREAM_DURATION_MS END "USER_AGENT"`
+    /// UPSTREAM_DURATION_MS END "USER_AGENT" CONSUMER`
     pub fn write_text(&self, out: &mut Vec<u8>) {
         let last = self.upstream.last.as_ref();
         let _ = write!(out, "{} {} ", timestamp(self.time), self.client);
@@ -125,6 +129,7 @@ impl<'a> Record<'a> {
         }
         let _ = write!(out, "{} ", end_word(self.end));
         quoted(out, self.user_agent);
+        token(out, self.consumer.map(str::as_bytes));
         out.pop();
         out.push(b'\n');
     }
@@ -139,6 +144,7 @@ struct JsonRecord<'a> {
     method: &'a str,
     path: &'a str,
     route: Option<&'a str>,
+    consumer: Option<&'a str>,
     status: u16,
     error_code: Option<&'a str>,
     upstream_backend: Option<&'a str>,

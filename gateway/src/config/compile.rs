@@ -9,9 +9,11 @@
 //! through `RouteTable::build`, the same check the live router relies on.
 
 mod action_keys;
+mod auth;
 mod backends;
 pub(super) mod compose;
 mod connections;
+mod cors;
 mod graphql;
 mod grpc;
 mod headers;
@@ -49,6 +51,16 @@ pub(crate) fn compile(
         .map(|entry| entry.name.as_str())
         .collect();
     let grpc_section = grpc::compile_section(raw.grpc.as_ref(), base_dir, diag);
+    let auth = auth::compile_auth(raw.auth.as_ref(), &backends, base_dir, diag);
+    let auth_declared: std::collections::BTreeSet<&str> = raw
+        .auth
+        .iter()
+        .flat_map(|auth| {
+            let providers = auth.jwt_providers.0.iter().map(|(name, _)| name.as_str());
+            providers.chain(auth.api_keys.0.iter().map(|(name, _)| name.as_str()))
+        })
+        .collect();
+    let default_cors = cors::compile_cors(raw.cors.as_ref(), "top-level", diag);
     let context = routes::RouteContext {
         label: "grpc",
         pattern: None,
@@ -56,17 +68,20 @@ pub(crate) fn compile(
         declared_backends: &declared_backends,
         grpc: grpc_section.as_ref(),
         grpc_declared: raw.grpc.is_some(),
+        auth: &auth,
+        auth_declared: &auth_declared,
+        default_cors: default_cors.as_ref(),
     };
     let mut routes = routes::compile_routes(&raw.routes, &context, diag);
-    routes.extend(grpc::annotation_routes(
-        raw.grpc.as_ref(),
-        grpc_section.as_ref(),
-        &context,
-        diag,
-    ));
+    let annotated =
+        grpc::annotation_routes(raw.grpc.as_ref(), grpc_section.as_ref(), &context, diag);
+    routes.extend(annotated.into_iter().map(|mut route| {
+        std::sync::Arc::make_mut(&mut route.spec).security.cors = default_cors.clone();
+        route
+    }));
     let graphql = graphql::compile_graphql(raw.graphql.as_ref(), base_dir, diag);
     if let (Some(section), Some(config)) = (&raw.graphql, &graphql) {
-        routes.extend(graphql::endpoint_routes(section, config, diag));
+        routes.extend(graphql::endpoint_routes(section, config, &context, diag));
     }
     let propagate =
         propagation::compile_propagation(raw.propagate.as_ref(), graphql.as_ref(), diag);
@@ -105,6 +120,7 @@ pub(crate) fn compile(
                 .unwrap_or(true),
         },
         tracing,
+        auth,
     })
 }
 

@@ -18,6 +18,7 @@ pub mod compose;
 mod graphql;
 pub mod grpc;
 mod propagation;
+pub mod security;
 
 pub use graphql::{
     CacheSettings, GraphqlConfig, GraphqlSettings, Limits, Manifest, PersistedSettings,
@@ -70,6 +71,8 @@ pub struct GatewayConfig {
     pub log: log::LogSettings,
     /// `metrics:` (read at start).
     pub metrics: MetricsSettings,
+    /// `auth:`: the JWT providers and API-key sets routes refer to.
+    pub auth: security::AuthSettings,
 }
 
 /// `metrics:`: the Prometheus endpoint on the admin listener.
@@ -322,6 +325,8 @@ pub struct RouteSpec {
     /// Request body limit in bytes; `None` falls back to the server default.
     pub max_body: Option<u64>,
     pub headers: HeaderRules,
+    /// Authentication and CORS.
+    pub security: security::RouteSecurity,
 }
 
 /// What a matched route does.

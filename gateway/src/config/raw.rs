@@ -50,6 +50,10 @@ pub(crate) struct RawConfig {
     /// `log:` (see `raw_log`).
     pub log: Option<super::raw_log::RawLog>,
     pub metrics: Option<RawMetrics>,
+    /// `auth:` (JWT providers, API-key sets; see `raw_security`).
+    pub auth: Option<super::raw_security::RawAuth>,
+    /// `cors:`: every route's CORS policy unless it sets its own.
+    pub cors: Option<super::raw_security::RawCors>,
 }
 
 /// `metrics:`
@@ -191,6 +195,10 @@ pub(crate) struct RawRoute {
     pub max_body: Option<Text>,
     /// Action: compose one response from several calls (see `compose.rs`).
     pub compose: Option<Spanned<RawCompose>>,
+    /// Who may call (see `raw_security`).
+    pub auth: Option<super::raw_security::RawRouteAuth>,
+    /// Which browser origins may call; replaces the top-level `cors:`.
+    pub cors: Option<super::raw_security::RawCors>,
 }
 
 /// `rewrite:` — exactly one of the two keys.

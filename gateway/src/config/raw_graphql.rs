@@ -24,6 +24,10 @@ pub(crate) struct RawGraphql {
     pub persisted_queries: Option<RawPersistedQueries>,
     /// The subgraphs' backend settings.
     pub traffic_shaping: Option<RawTrafficShaping>,
+    /// Who may call the endpoint (see `raw_security`).
+    pub auth: Option<super::raw_security::RawRouteAuth>,
+    /// The endpoint's CORS policy; replaces the top-level `cors:`.
+    pub cors: Option<super::raw_security::RawCors>,
 }
 
 /// `graphql.traffic_shaping`

@@ -29,6 +29,8 @@ pub(crate) const SECTIONS: &[&str] = &[
     "log",
     "metrics",
     "tracing",
+    "auth",
+    "cors",
 ];
 
 /// Parses `source` and deserialises every section that can be. Returns
@@ -60,6 +62,8 @@ fn read_section(raw: &mut RawConfig, key: &MarkedScalarNode, value: &Node, diag:
         "log" => raw.log = deserialize(value, "log", diag),
         "metrics" => raw.metrics = deserialize(value, "metrics", diag),
         "tracing" => raw.tracing = deserialize(value, "tracing", diag),
+        "auth" => raw.auth = deserialize(value, "auth", diag),
+        "cors" => raw.cors = deserialize(value, "cors", diag),
         other => diag.error(
             key.span(),
             format!(

@@ -62,6 +62,7 @@ pub struct Exchange {
     pub observers: Arc<Observers>,
     route: OnceLock<Arc<RouteSpec>>,
     trace_id: OnceLock<Box<str>>,
+    consumer: OnceLock<Arc<str>>,
     upstream: Mutex<UpstreamSummary>,
     bytes_in: AtomicU64,
 }
@@ -90,6 +91,7 @@ impl Exchange {
             observers,
             route: OnceLock::new(),
             trace_id: OnceLock::new(),
+            consumer: OnceLock::new(),
             upstream: Mutex::new(UpstreamSummary::default()),
             bytes_in: AtomicU64::new(0),
         }
@@ -121,6 +123,18 @@ impl Exchange {
     /// The request's trace id, when it is traced; the access log writes it.
     pub fn trace_id(&self) -> Option<&str> {
         self.trace_id.get().map(|id| &**id)
+    }
+
+    /// Records who the authentication layer verified (an API key's
+    /// consumer, a JWT's consumer claim), once.
+    pub fn set_consumer(&self, consumer: &Arc<str>) {
+        let _ = self.consumer.set(Arc::clone(consumer));
+    }
+
+    /// The verified consumer, when the route authenticates; the access
+    /// log writes it.
+    pub fn consumer(&self) -> Option<&str> {
+        self.consumer.get().map(|c| &**c)
     }
 
     /// Counts request body bytes as they are read.

@@ -29,6 +29,9 @@ pub struct BuildError {
     pub message: String,
 }
 
+/// Picks a route's policy layers.
+pub type PolicyChooser = dyn Fn(&RouteSpec, &super::PolicyRuntime) -> Vec<PolicyLayer>;
+
 /// What the routes are built from, besides the config.
 pub struct RouteInputs<'a> {
     pub upstreams: &'a mut Upstreams,
@@ -37,7 +40,9 @@ pub struct RouteInputs<'a> {
     /// The previous snapshot's routes and whether its protos were the same.
     pub previous: Option<(&'a [Arc<Route>], bool)>,
     /// The policy layers of a route: [`super::policy_layers`], or a test's.
-    pub policies: &'a dyn Fn(&RouteSpec) -> Vec<PolicyLayer>,
+    pub policies: &'a PolicyChooser,
+    /// The runtime objects the policies share.
+    pub policy_runtime: &'a super::PolicyRuntime,
 }
 
 /// Builds the pipeline of every route of `config`, in config order.
@@ -51,6 +56,7 @@ pub fn build_routes(
         graphql,
         previous,
         policies,
+        policy_runtime,
     } = inputs;
     let (previous_routes, protos_unchanged) = previous.unwrap_or((&[], false));
     let previous_plans: HashMap<&str, &Arc<ComposePlan>> = previous_routes
@@ -98,7 +104,11 @@ pub fn build_routes(
                 }
                 RouteAction::GraphiqlAsset => RouteHandler::GraphiqlAsset,
             };
-            Ok(Arc::new(route(Arc::clone(spec), handler, policies(spec))))
+            Ok(Arc::new(route(
+                Arc::clone(spec),
+                handler,
+                policies(spec, policy_runtime),
+            )))
         })
         .collect()
 }

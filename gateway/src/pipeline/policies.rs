@@ -2,7 +2,16 @@
 //! policy is added (see ARCHITECTURE.md, "Adding a policy layer").
 
 use super::PolicyLayer;
+use crate::auth::{AuthLayer, AuthRuntime};
 use crate::config::model::RouteSpec;
+
+/// The runtime objects policy layers share, built with the snapshot (and
+/// carried over reloads where their inputs did not change).
+#[derive(Debug, Default)]
+pub struct PolicyRuntime {
+    /// The JWT providers' keys.
+    pub auth: AuthRuntime,
+}
 
 /// The route's policy layers, outermost first, from its config.
 ///
@@ -15,7 +24,13 @@ use crate::config::model::RouteSpec;
 /// 4. load shedding (the route's concurrency limit);
 /// 5. retries: attach the route's retry policy, which the upstream pool
 ///    applies to each attempt.
-pub fn policy_layers(route: &RouteSpec) -> Vec<PolicyLayer> {
-    let _ = route;
-    Vec::new()
+pub fn policy_layers(route: &RouteSpec, runtime: &PolicyRuntime) -> Vec<PolicyLayer> {
+    let mut layers = Vec::new();
+    if let Some(policy) = &route.security.cors {
+        layers.push(crate::cors::cors_policy(policy, route));
+    }
+    if let Some(authenticator) = runtime.auth.for_route(route) {
+        layers.push(PolicyLayer::new("auth", AuthLayer::new(authenticator)));
+    }
+    layers
 }

@@ -45,7 +45,7 @@ async fn backend() -> std::net::SocketAddr {
 }
 
 /// Serves a gateway whose routes get `policies`; returns its address.
-async fn gateway(policies: &dyn Fn(&RouteSpec) -> Vec<PolicyLayer>) -> std::net::SocketAddr {
+async fn gateway(policies: &super::PolicyChooser) -> std::net::SocketAddr {
     let backend = backend().await;
     let yaml = format!(
         "backends:\n  b: {{ url: http://{backend} }}\nroutes:\n  - name: tagged\n    path: /tagged\n    backend: b\n  - name: plain\n    path: /plain\n    backend: b\n"
@@ -87,7 +87,7 @@ fn tag(tag: &'static str) -> PolicyLayer {
 
 #[tokio::test]
 async fn stock_layers_mounted_as_policies_shape_the_real_response() {
-    let addr = gateway(&|route: &RouteSpec| {
+    let addr = gateway(&|route: &RouteSpec, _: &super::PolicyRuntime| {
         if route.name != "tagged" {
             return Vec::new();
         }

@@ -87,6 +87,7 @@ mod tests {
             body_idle_timeout: None,
             max_body: None,
             headers: HeaderRules::default(),
+            security: Default::default(),
         });
         let table = RouteTable::build(&[route]).unwrap();
         match table.match_request(&http::Method::GET, None, path) {

@@ -40,6 +40,7 @@ fn route(name: &str, methods: &[Method], path: &str, host: Option<&str>) -> Arc<
         body_idle_timeout: None,
         max_body: None,
         headers: HeaderRules::default(),
+        security: Default::default(),
     })
 }
 

@@ -56,7 +56,11 @@ impl Outbound {
             request_id: Some(ctx.request_id.as_str())
                 .filter(|id| !id.is_empty())
                 .and_then(|id| HeaderValue::from_str(id).ok()),
-            forwarding: forwarding_headers(client_headers, &forwarded),
+            forwarding: with_claim_headers(
+                forwarding_headers(client_headers, &forwarded),
+                ctx,
+                client_headers,
+            ),
             route: Arc::clone(&ctx.route),
             client_headers: None,
             extensions: carried_extensions(ctx),
@@ -141,6 +145,24 @@ fn carried_extensions(ctx: &RequestContext) -> Extensions {
         extensions.insert(std::sync::Arc::clone(exchange));
     }
     extensions
+}
+
+/// The route's verified claim headers (set by the auth layer, which
+/// removed the client's own) travel with the forwarding family, so derived
+/// calls (composition, GraphQL subgraphs) carry them too.
+fn with_claim_headers(
+    mut forwarding: HeaderMap,
+    ctx: &RequestContext,
+    client: &HeaderMap,
+) -> HeaderMap {
+    if let Some(auth) = &ctx.route.security.auth {
+        for name in auth.claim_headers() {
+            for value in client.get_all(name) {
+                forwarding.append(name.clone(), value.clone());
+            }
+        }
+    }
+    forwarding
 }
 
 /// Steps 2 and 3 of the module's order: the forwarding family and the

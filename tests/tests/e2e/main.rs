@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod access_log;
+mod auth_jwt;
 mod compare_smoke;
 mod compose_caching;
 mod compose_failures;

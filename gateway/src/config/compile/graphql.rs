@@ -263,17 +263,34 @@ pub(super) fn hash_with_manifest(hash: String, config: Option<&GraphqlConfig>) -
 pub(super) fn endpoint_routes(
     section: &Spanned<RawGraphql>,
     config: &GraphqlConfig,
+    context: &super::routes::RouteContext<'_>,
     diag: &mut Diagnostics,
 ) -> Vec<super::routes::CompiledRoute> {
     let settings = &config.settings;
     let mut routes = Vec::new();
     // The handler enforces `graphql.limits.max_body` itself, so the
     // rejection has the GraphQL shape.
+    let label = format!("graphql endpoint {:?}", settings.path);
+    let context = super::routes::RouteContext {
+        label: &label,
+        ..*context
+    };
+    let security = super::routes::route_security(
+        section.auth.as_ref(),
+        section.cors.as_ref(),
+        &context,
+        section.span(),
+        diag,
+    );
+    let assets_security = crate::config::model::security::RouteSecurity {
+        auth: None,
+        cors: security.cors.clone(),
+    };
     routes.extend(route(
         section,
         &settings.path,
         None,
-        RouteAction::Graphql,
+        (RouteAction::Graphql, security),
         diag,
     ));
     if settings.console {
@@ -283,7 +300,7 @@ pub(super) fn endpoint_routes(
             section,
             &assets,
             get,
-            RouteAction::GraphiqlAsset,
+            (RouteAction::GraphiqlAsset, assets_security),
             diag,
         ));
     }
@@ -294,7 +311,7 @@ fn route(
     section: &Spanned<RawGraphql>,
     path: &str,
     methods: Option<Vec<http::Method>>,
-    action: RouteAction,
+    (action, security): (RouteAction, crate::config::model::security::RouteSecurity),
     diag: &mut Diagnostics,
 ) -> Option<super::routes::CompiledRoute> {
     let pattern = crate::router::PathPattern::parse(path)
@@ -314,6 +331,7 @@ fn route(
         body_idle_timeout: None,
         max_body: Some(u64::MAX),
         headers: Default::default(),
+        security,
     };
     Some(super::routes::CompiledRoute {
         spec: std::sync::Arc::new(spec),

@@ -17,6 +17,7 @@ use http::Method;
 use marked_yaml::{Span, Spanned};
 
 use super::super::errors::Diagnostics;
+use super::super::model::security::RouteSecurity;
 use super::super::model::{BackendSpec, RouteAction, RouteSpec};
 use super::super::raw::{RawCompose, RawRoute, RouteEntry, Text};
 use super::super::raw_grpc::RawGrpcRoute;
@@ -49,6 +50,13 @@ pub(super) struct RouteContext<'a> {
     /// Whether the file has a `grpc:` section at all (if it does but it
     /// failed, routes using it are not reported again).
     pub grpc_declared: bool,
+    /// The compiled `auth:` section, for routes' `auth:` to refer to.
+    pub auth: &'a crate::config::model::security::AuthSettings,
+    /// Every provider and key-set name written under `auth:`, including
+    /// those with errors (a route naming one is not reported again).
+    pub auth_declared: &'a BTreeSet<&'a str>,
+    /// The top-level `cors:`, for routes without their own.
+    pub default_cors: Option<&'a Arc<crate::config::model::security::CorsPolicy>>,
 }
 
 /// The keys that choose a route's action. Exactly one must be present.
@@ -161,6 +169,13 @@ fn compile_route(
     let max_body = body_limit(raw.max_body.as_ref(), &format!("{label}: max_body"), diag)
         .map(|limit| limit.unwrap_or(u64::MAX));
     let headers = compile_headers(raw.headers.as_ref(), label, diag);
+    let security = route_security(
+        raw.auth.as_ref(),
+        raw.cors.as_ref(),
+        &context,
+        &entry.span,
+        diag,
+    );
     action_keys::check(raw, label, diag);
     if diag.error_count() > errors_before {
         return None;
@@ -175,12 +190,37 @@ fn compile_route(
         body_idle_timeout,
         max_body,
         headers,
+        security,
     };
     Some(CompiledRoute {
         spec: Arc::new(spec),
         label: label.to_owned(),
         span: *raw.path.span(),
     })
+}
+
+/// A route's `auth:` and `cors:` (else the top-level `cors:`).
+pub(super) fn route_security(
+    auth: Option<&crate::config::raw_security::RawRouteAuth>,
+    cors: Option<&crate::config::raw_security::RawCors>,
+    context: &RouteContext<'_>,
+    span: &Span,
+    diag: &mut Diagnostics,
+) -> RouteSecurity {
+    let label = context.label;
+    RouteSecurity {
+        auth: super::auth::compile_route_auth(
+            auth,
+            (context.auth, context.auth_declared),
+            label,
+            span,
+            diag,
+        ),
+        cors: match cors {
+            Some(raw) => super::cors::compile_cors(Some(raw), label, diag),
+            None => context.default_cors.cloned(),
+        },
+    }
 }
 
 /// `route "NAME"` if named, else `route "PATH"`.

@@ -158,6 +158,8 @@ impl Target<'_> {
             body_idle_timeout: None,
             max_body: None,
             headers: HeaderRules::default(),
+            // The top-level `cors:` is applied by `compile`.
+            security: Default::default(),
         })
     }
 }

@@ -1,0 +1,110 @@
+//! [`AuthLayer`]: the authentication policy layer. Per request: the
+//! route's claim headers are removed from the client's input (whatever
+//! credential it carries, also on optional routes), the credential is
+//! verified, the route's requirements are checked, then the verified
+//! claim headers are set, the [`Principal`](crate::context::Principal)
+//! goes into the request's extensions and its consumer onto the
+//! access-log record. A refusal is a `GatewayError` (rendered by the
+//! rescue layer); the handler is never called.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures::future::BoxFuture;
+use http::{Request, Response};
+use tower::{Layer, Service};
+
+use super::{AuthFailure, RouteAuthenticator, Verified, principal};
+use crate::body::GatewayBody;
+use crate::context::RequestContext;
+use crate::edge_error::GatewayError;
+use crate::pipeline::RouteService;
+
+/// The layer of one route.
+#[derive(Debug, Clone)]
+pub struct AuthLayer {
+    route: Arc<RouteAuthenticator>,
+}
+
+impl AuthLayer {
+    pub fn new(route: Arc<RouteAuthenticator>) -> Self {
+        Self { route }
+    }
+}
+
+impl Layer<RouteService> for AuthLayer {
+    type Service = AuthService;
+
+    fn layer(&self, inner: RouteService) -> Self::Service {
+        AuthService {
+            inner,
+            route: Arc::clone(&self.route),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AuthService {
+    inner: RouteService,
+    route: Arc<RouteAuthenticator>,
+}
+
+impl Service<Request<GatewayBody>> for AuthService {
+    type Response = Response<GatewayBody>;
+    type Error = GatewayError;
+    type Future = BoxFuture<'static, Result<Response<GatewayBody>, GatewayError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), GatewayError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<GatewayBody>) -> Self::Future {
+        // The clone that was polled ready serves this request.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let route = Arc::clone(&self.route);
+        Box::pin(async move {
+            admit(&route, &mut request)
+                .await
+                .map_err(|failure| failure.into_gateway_error(&route.action, request.headers()))?;
+            inner.call(request).await
+        })
+    }
+}
+
+/// Authenticates `request` and prepares it for the handler.
+async fn admit(
+    route: &RouteAuthenticator,
+    request: &mut Request<GatewayBody>,
+) -> Result<(), AuthFailure> {
+    for name in route.auth.claim_headers() {
+        request.headers_mut().remove(name);
+    }
+    let Some(Verified {
+        principal: who,
+        provider,
+    }) = route.authenticate(request).await?
+    else {
+        if route.auth.optional {
+            return Ok(());
+        }
+        return Err(AuthFailure::Missing {
+            bearer: route.wants_bearer(),
+        });
+    };
+    principal::check(&who, &route.auth)?;
+    if let Some(provider) = &provider {
+        principal::set_claim_headers(request.headers_mut(), &who, provider);
+    }
+    if let (Some(consumer), Some(exchange)) = (
+        &who.consumer,
+        request
+            .extensions()
+            .get::<RequestContext>()
+            .and_then(|ctx| ctx.exchange.as_ref()),
+    ) {
+        exchange.set_consumer(consumer);
+    }
+    request.extensions_mut().insert(who);
+    Ok(())
+}
