@@ -177,3 +177,152 @@ async fn introspection_still_shows_guarded_fields() {
         .collect();
     assert!(names.contains(&"email"), "{names:?}");
 }
+
+const HS_SECRET: &str = "0123456789abcdef0123456789abcdef-gql";
+
+/// The endpoint behind an optional JWT (HS256): a request without a
+/// token is served anonymously, one with a valid token as its principal.
+fn jwt_config() -> String {
+    format!(
+        r#"
+auth:
+  jwt_providers:
+    shared:
+      issuer: https://hs.test
+      algorithms: [HS256]
+      secret: {{ value: "{HS_SECRET}" }}
+graphql:
+  supergraph: $SUPERGRAPH
+  auth: {{ jwt: shared, optional: true }}
+"#
+    )
+}
+
+fn token(scope: Option<&str>) -> String {
+    let mut claims = json!({
+        "iss": "https://hs.test",
+        "sub": "user-42",
+        "iat": tests::auth::now(),
+        "exp": tests::auth::now() + 300,
+    });
+    if let Some(scope) = scope {
+        claims["scope"] = json!(scope);
+    }
+    tests::auth::SigningKey::hmac(HS_SECRET.as_bytes()).sign(&claims)
+}
+
+/// POSTs `query` with an optional bearer token; the body without request ids.
+async fn post_as(fed: &FederatedGateway, token: Option<&str>, query: &str) -> Value {
+    let mut request = fed
+        .gw
+        .client
+        .post(fed.gw.url("/graphql"))
+        .json(&json!({ "query": query }));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("request sent");
+    assert_eq!(response.status().as_u16(), 200);
+    without_request_ids(response.json().await.expect("JSON"))
+}
+
+const GUARDED: &str = "{ customers { email } orders(first: 4) { nodes { payment { method { \
+    ... on PaypalMethod { accountEmail } ... on BankTransferMethod { reference } } } } } }";
+
+/// What each caller sees of the guarded fields, and what the subgraphs
+/// were asked for.
+async fn seen_by(fed: &FederatedGateway, token: Option<&str>) -> (Value, String) {
+    SubgraphKind::ALL
+        .iter()
+        .for_each(|kind| fed.subgraphs.get(*kind).clear_operations());
+    let body = post_as(fed, token, GUARDED).await;
+    let fetched = calls(fed)
+        .into_iter()
+        .flat_map(|(_, ops)| ops)
+        .collect::<Vec<_>>()
+        .join("\n");
+    (body, fetched)
+}
+
+fn codes_and_paths(body: &Value) -> Vec<Value> {
+    body["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| json!([e["extensions"]["code"], e["path"]]))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn signed_tokens_see_what_their_scopes_allow_and_nothing_else_is_fetched() {
+    let fed = FederatedGateway::start(&jwt_config()).await;
+    let email = json!(["UNAUTHORIZED_FIELD", ["customers", "@", "email"]]);
+    let account = json!([
+        "UNAUTHORIZED_FIELD",
+        ["orders", "nodes", "@", "payment", "method", "accountEmail"]
+    ]);
+    let reference = json!([
+        "UNAUTHORIZED_FIELD",
+        ["orders", "nodes", "@", "payment", "method", "reference"]
+    ]);
+
+    // Anonymous: every guarded field is removed; `customers` is
+    // `[Customer!]!`, so the nulls reach `data`.
+    let (body, fetched) = seen_by(&fed, None).await;
+    assert_eq!(
+        codes_and_paths(&body),
+        vec![email, account.clone(), reference.clone()]
+    );
+    assert_eq!(body["data"], Value::Null);
+    for field in ["email", "accountEmail", "reference"] {
+        assert!(!fetched.contains(field), "{field} fetched: {fetched}");
+    }
+
+    // Authenticated without scopes: the email, not the payment details.
+    let (body, fetched) = seen_by(&fed, Some(&token(None))).await;
+    assert_eq!(codes_and_paths(&body), vec![account.clone(), reference]);
+    assert!(body["data"]["customers"][0]["email"].is_string(), "{body}");
+    assert!(
+        fetched.contains("email")
+            && !fetched.contains("accountEmail")
+            && !fetched.contains("reference")
+    );
+
+    // `payments:read` alone: the reference, not the PayPal email (that
+    // needs `pii:read` too).
+    let (body, fetched) = seen_by(&fed, Some(&token(Some("payments:read")))).await;
+    assert_eq!(codes_and_paths(&body), vec![account]);
+    assert!(
+        fetched.contains("reference") && !fetched.contains("accountEmail"),
+        "{fetched}"
+    );
+
+    // Both scopes, or `admin`: everything, nothing removed.
+    for scope in ["payments:read pii:read", "admin payments:read"] {
+        let (body, fetched) = seen_by(&fed, Some(&token(Some(scope)))).await;
+        assert!(body.get("errors").is_none(), "{scope}: {body}");
+        assert!(
+            fetched.contains("accountEmail") && fetched.contains("reference"),
+            "{fetched}"
+        );
+        let methods: Vec<&Value> = body["data"]["orders"]["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .map(|node| &node["payment"]["method"])
+            .collect();
+        assert!(
+            methods.iter().any(|m| m["accountEmail"].is_string()),
+            "{body}"
+        );
+        assert!(methods.iter().any(|m| m["reference"].is_string()), "{body}");
+    }
+
+    // Anonymous again: the privileged plans are not reused.
+    let (body, fetched) = seen_by(&fed, None).await;
+    assert_eq!(body["data"], Value::Null);
+    assert!(!fetched.contains("email"), "{fetched}");
+}
