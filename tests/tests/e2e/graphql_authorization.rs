@@ -29,7 +29,7 @@ fn calls(fed: &FederatedGateway) -> Vec<(&'static str, Vec<String>)> {
 }
 
 fn without_request_ids(mut body: Value) -> Value {
-    if let Some(errors) = body["errors"].as_array_mut() {
+    if let Some(errors) = body.get_mut("errors").and_then(Value::as_array_mut) {
         for error in errors {
             if let Some(extensions) = error["extensions"].as_object_mut() {
                 extensions.remove("requestId");
