@@ -52,6 +52,7 @@ mod health_tests;
 mod log_tests;
 #[cfg(test)]
 mod rate_limit_tests;
+#[cfg(test)]
 mod security_tests;
 #[cfg(test)]
 mod tests;

@@ -11,6 +11,7 @@
 //! served offline ([`graphiql`]).
 //! See docs/graphql-federation.md.
 
+pub mod authorization;
 pub mod defer;
 pub mod error;
 pub mod execute;

@@ -11,6 +11,7 @@
 //! [`start_subgraph`] starts one; see `docs/graphql-federation.md` for the
 //! schema and which federation feature each field exercises.
 
+mod auth_directives;
 mod common;
 mod http;
 pub mod orders;
@@ -96,12 +97,13 @@ impl SubgraphKind {
     /// The subgraph's schema in SDL, as `_service { sdl }` returns it.
     pub fn sdl(self, store: Arc<Store>) -> String {
         let options = common::sdl_options();
-        match self {
+        let sdl = match self {
             SubgraphKind::Orders => orders::schema(store).sdl_with_options(options),
             SubgraphKind::Users => users::schema(store).sdl_with_options(options),
             SubgraphKind::Products => products::schema(store).sdl_with_options(options),
             SubgraphKind::Payments => payments::schema(store).sdl_with_options(options),
-        }
+        };
+        auth_directives::with_authorization_imports(&sdl)
     }
 }
 

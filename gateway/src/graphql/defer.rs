@@ -119,7 +119,13 @@ pub async fn respond(
                 Arc::clone(&service),
                 Arc::clone(&supergraph),
                 Arc::clone(&primary_data),
-                (request.operation_name.clone(), request.variables.clone()),
+                GraphqlRequest {
+                    query: part.query.clone(),
+                    operation_name: request.operation_name.clone(),
+                    variables: request.variables.clone(),
+                    extensions: Map::new(),
+                    principal: request.principal.clone(),
+                },
                 part,
                 ctx.clone(),
             )
@@ -138,16 +144,10 @@ async fn deferred_part(
     service: Arc<GraphqlService>,
     supergraph: Arc<Supergraph>,
     primary: Arc<Value>,
-    (operation_name, variables): (Option<String>, Map<String, Value>),
+    request: GraphqlRequest,
     part: DeferredPart,
     ctx: RequestContext,
 ) -> Vec<Value> {
-    let request = GraphqlRequest {
-        query: part.query.clone(),
-        operation_name,
-        variables,
-        extensions: Map::new(),
-    };
     let outcome = async {
         let prepared = prepare(&service, &supergraph, &request).await?;
         run(&supergraph, &prepared, &service.settings, &ctx).await

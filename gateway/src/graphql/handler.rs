@@ -19,7 +19,7 @@ use super::supergraph::Supergraph;
 use super::{defer, graphiql, introspection, metrics, subscribe};
 use crate::body::{self, GatewayBody};
 pub use crate::config::model::GraphqlSettings;
-use crate::context::RequestContext;
+use crate::context::{Principal, RequestContext};
 use crate::edge_error::GatewayError;
 use crate::upstream::outbound::Outbound;
 
@@ -50,9 +50,11 @@ pub async fn handle(
         .ok_or_else(|| reject(RequestError::NotReady))?;
     let is_get = request.method() == Method::GET;
     let incremental = defer::accepts_multipart(&request) && !event_stream;
+    let principal = request.extensions().get::<Principal>().cloned();
     let mut graphql = request::read(request, settings.limits.max_body_bytes)
         .await
         .map_err(reject)?;
+    graphql.principal = principal;
     service.persisted.resolve(&mut graphql).map_err(reject)?;
     let deferred = if defer::mentions_defer(&graphql.query) {
         defer::split_request(service, &mut graphql, incremental)
@@ -137,25 +139,35 @@ pub(crate) async fn run(
         }
         return introspection::execute(supergraph, prepared).await;
     }
-    let Some(plan) = &prepared.plan else {
-        return Err(RequestError::Planning(
-            "the operation has no plan".to_owned(),
-        ));
-    };
     let options = ExecutionOptions::for_request(settings, ctx);
-    let (merged, errors) = execute_plan(supergraph, plan, &prepared.variables, &options).await;
+    let (merged, errors) = match (prepared.plan(), &prepared.authorized) {
+        (Some(plan), _) => execute_plan(supergraph, plan, &prepared.variables, &options).await,
+        // Every root field was removed: nothing to fetch.
+        (None, Some(_)) => (Value::Object(Map::new()), Vec::new()),
+        (None, None) => {
+            return Err(RequestError::Planning(
+                "the operation has no plan".to_owned(),
+            ));
+        }
+    };
     let shaped = shape(supergraph, prepared, &merged, errors)?;
     metrics::errors(ctx, &shaped.1);
     Ok(shaped)
 }
 
-/// Shapes a merged data tree into the client's response data.
+/// Shapes a merged data tree into the client's response data. The
+/// authorization errors come first; removed fields are projected as nulls.
 pub(crate) fn shape(
     supergraph: &Supergraph,
     prepared: &PreparedOperation,
     merged: &Value,
-    mut errors: Vec<GraphqlError>,
+    fetch_errors: Vec<GraphqlError>,
 ) -> Result<(Value, Vec<GraphqlError>), RequestError> {
+    let (mut errors, withheld) = match &prepared.authorized {
+        Some(variant) => (variant.errors.clone(), variant.withheld.as_slice()),
+        None => (Vec::new(), &[][..]),
+    };
+    errors.extend(fetch_errors);
     let state = &supergraph.planner.supergraph;
     let root_type = state
         .root_type_name(Some(&prepared.kind))
@@ -165,6 +177,7 @@ pub(crate) fn shape(
         supergraph: state,
         public: &supergraph.public,
         variables: &prepared.variables,
+        withheld,
         errors: &mut errors,
     };
     let operation = prepared.normalized.executable_operation();

@@ -22,6 +22,7 @@ use hive_router_query_planner::ast::document::NormalizedDocument;
 use hive_router_query_planner::state::supergraph_state::OperationKind;
 use sha2::{Digest, Sha256};
 
+use super::authorization::{AuthorizedVariants, OperationGuards};
 use super::supergraph::CachedPlan;
 pub use crate::config::model::CacheSettings;
 
@@ -29,8 +30,15 @@ pub use crate::config::model::CacheSettings;
 pub struct PreparedDocument {
     pub kind: OperationKind,
     pub normalized: NormalizedDocument,
-    /// `None` for introspection-only operations, which the gateway answers.
-    pub plan: Option<CachedPlan>,
+    /// The plan of the whole operation, for a caller every field allows
+    /// (`PreparedOperation::plan` picks the caller's). `None` for
+    /// introspection-only operations, which the gateway answers.
+    pub full_plan: Option<CachedPlan>,
+    /// The selections `@authenticated` / `@requiresScopes` guard (none on
+    /// a supergraph without them).
+    pub guards: OperationGuards,
+    /// The plans made for callers some guard refused, by outcome.
+    pub authorized: AuthorizedVariants,
     /// Whether the operation selects only `__schema`, `__type` or `__typename`.
     pub introspection_only: bool,
     pub document: Document<'static, String>,
@@ -48,8 +56,8 @@ pub struct PreparedDocument {
 impl PreparedDocument {
     /// The estimated memory of an entry: the AST and the normalized tree
     /// take a few times their text.
-    pub fn estimate_weight(query_len: usize, normalized_text_len: usize) -> u32 {
-        let estimate = query_len * 6 + normalized_text_len * 6 + 1024;
+    pub fn estimate_weight(query_len: usize, normalized_text_len: usize, guards: usize) -> u32 {
+        let estimate = query_len * 6 + normalized_text_len * 6 + guards * 256 + 1024;
         u32::try_from(estimate).unwrap_or(u32::MAX)
     }
 

@@ -7,6 +7,11 @@
 //! normalize, then plan through the plan cache (keyed by the normalized
 //! operation and its name). The result is cached unless its budget ran out.
 //!
+//! Then authorization ([`authorize`]): on a supergraph with
+//! `@authenticated` / `@requiresScopes`, the operation's guarded
+//! selections are checked against the request's principal; a caller some
+//! guard refuses gets the plan of the operation without those selections.
+//!
 //! With traces on, parse, validate and plan are spans (plan with its
 //! plan-cache hit), children of the request's span although they run on
 //! a pool thread: the request's span is carried there and entered.
@@ -26,6 +31,9 @@ use hive_router_query_planner::utils::parsing::safe_parse_operation_with_token_l
 use serde_json::{Map, Value};
 use tracing::Span;
 
+mod authorize;
+
+use super::authorization::{AuthorizedVariant, AuthorizedVariants, OperationGuards};
 use super::error::RequestError;
 use super::limits::{self, Limits};
 use super::operation_cache::{OperationKey, PreparedDocument, WeighedPlan, operation_key};
@@ -43,6 +51,20 @@ pub struct PreparedOperation {
     pub variables: Map<String, Value>,
     /// Found in the operation cache (metrics).
     pub cache_hit: bool,
+    /// What the caller may not see, when a guard refused them.
+    pub authorized: Option<Arc<AuthorizedVariant>>,
+}
+
+impl PreparedOperation {
+    /// The plan to execute for this caller: the whole operation's, or
+    /// the one without the selections they may not see (`None` when no
+    /// root field is left, or for introspection).
+    pub fn plan(&self) -> Option<&CachedPlan> {
+        match &self.authorized {
+            Some(variant) => variant.plan.as_ref(),
+            None => self.operation.full_plan.as_ref(),
+        }
+    }
 }
 
 impl Deref for PreparedOperation {
@@ -78,10 +100,19 @@ pub async fn prepare(
         }
     };
     let variables = with_defaults(&request.variables, &operation.normalized)?;
+    let authorized = authorize::authorize(
+        &service.planning,
+        supergraph,
+        &operation,
+        request.principal.as_ref(),
+        &variables,
+    )
+    .await?;
     Ok(PreparedOperation {
         operation,
         variables,
         cache_hit,
+        authorized,
     })
 }
 
@@ -192,13 +223,20 @@ fn prepare_document(
         };
         Ok((normalized, normalized_len, plan, plan_cache_hit))
     })?;
+    let guards = if introspection_only {
+        OperationGuards::default()
+    } else {
+        authorize::guards(supergraph, &normalized, &kind)
+    };
     Ok(PreparedDocument {
         kind,
         normalized,
-        plan,
+        full_plan: plan,
+        weight: PreparedDocument::estimate_weight(query.len(), normalized_len, guards.guards.len()),
+        guards,
+        authorized: AuthorizedVariants::default(),
         introspection_only,
         document,
-        weight: PreparedDocument::estimate_weight(query.len(), normalized_len),
         query,
         operation_name,
         hits: AtomicU64::new(0),

@@ -30,6 +30,11 @@ pub struct GraphqlRequest {
     /// `extensions` (e.g. `persistedQuery`).
     #[serde(default, deserialize_with = "null_as_empty")]
     pub extensions: Map<String, Value>,
+    /// Who sent it, as the route's authentication layer verified it
+    /// (`None`: unauthenticated); `@authenticated` / `@requiresScopes`
+    /// are checked against it. Never read from the body.
+    #[serde(skip)]
+    pub principal: Option<crate::context::Principal>,
 }
 
 fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Map<String, Value>, D::Error> {

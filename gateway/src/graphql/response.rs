@@ -14,6 +14,7 @@ use hive_router_query_planner::state::supergraph_state::{
 };
 use serde_json::{Map, Value};
 
+use super::authorization::WithheldSelection;
 use super::error::GraphqlError;
 use super::execute::variable_is_true;
 use super::public_types::PublicTypes;
@@ -23,6 +24,9 @@ pub(crate) struct Projection<'a> {
     pub supergraph: &'a SupergraphState,
     pub public: &'a PublicTypes,
     pub variables: &'a Map<String, Value>,
+    /// Selections removed by authorization: null (a field) or left out
+    /// (a fragment), with their errors already in `errors`.
+    pub withheld: &'a [WithheldSelection],
     pub errors: &'a mut Vec<GraphqlError>,
 }
 
@@ -85,7 +89,8 @@ impl Projection<'_> {
                 SelectionItem::InlineFragment(fragment)
                     if self
                         .included(fragment.skip_if.as_deref(), fragment.include_if.as_deref())
-                        && self.type_matches(concrete, &fragment.type_condition) =>
+                        && self.type_matches(concrete, &fragment.type_condition)
+                        && !self.withheld_fragment(&fragment.type_condition, path) =>
                 {
                     self.selections_into(object, concrete, &fragment.selections, path, out)?;
                 }
@@ -109,6 +114,14 @@ impl Projection<'_> {
             return Ok(());
         }
         let field_type = self.field_type(concrete, &field.name);
+        if self.withheld_field(concrete, &key, path) {
+            // Removed by authorization: its error is already recorded.
+            if field_type.is_non_null() {
+                return Err(NullPropagates);
+            }
+            out.entry(key).or_insert(Value::Null);
+            return Ok(());
+        }
         let raw = object.get(&key).unwrap_or(&Value::Null);
         path.push(Value::from(key.as_str()));
         let completed = self.complete(raw, &field_type, &field.selections, path);
@@ -188,11 +201,32 @@ impl Projection<'_> {
         );
     }
 
+    /// Whether authorization removed the field `key` of an object of type
+    /// `concrete` at `path`.
+    fn withheld_field(&self, concrete: &str, key: &str, path: &[Value]) -> bool {
+        !self.withheld.is_empty()
+            && self.withheld.iter().any(|w| {
+                w.field.as_deref() == Some(key)
+                    && same_keys(&w.keys, path)
+                    && self.type_matches(concrete, &w.on_type)
+            })
+    }
+
+    /// Whether authorization removed the fragment on `condition` at `path`.
+    fn withheld_fragment(&self, condition: &str, path: &[Value]) -> bool {
+        !self.withheld.is_empty()
+            && self
+                .withheld
+                .iter()
+                .any(|w| w.field.is_none() && w.on_type == condition && same_keys(&w.keys, path))
+    }
+
     /// Records "cannot be null" unless an error already explains a null
-    /// at or below this path.
+    /// at or below this path (an `"@"` in an error's path stands for any
+    /// list index, as in authorization errors).
     fn null_error(&mut self, path: &[Value]) {
         let explained = self.errors.iter().any(|e| match &e.path {
-            Some(p) => p.starts_with(path) || path.starts_with(p),
+            Some(p) => is_prefix(p, path) || is_prefix(path, p),
             None => true,
         });
         if !explained {
@@ -248,6 +282,22 @@ impl Projection<'_> {
             _ => false,
         }
     }
+}
+
+/// Whether `keys` are the response keys of `path` (its indices aside).
+fn same_keys(keys: &[String], path: &[Value]) -> bool {
+    let mut names = path.iter().filter_map(Value::as_str);
+    keys.iter().all(|key| names.next() == Some(key.as_str())) && names.next().is_none()
+}
+
+/// Whether `prefix` starts `path`, `"@"` matching any index.
+fn is_prefix(prefix: &[Value], path: &[Value]) -> bool {
+    prefix.len() <= path.len()
+        && prefix.iter().zip(path).all(|(a, b)| {
+            a == b
+                || (a.as_str() == Some("@") && b.is_number())
+                || (b.as_str() == Some("@") && a.is_number())
+        })
 }
 
 /// `a.0.b` for the path `["a", 0, "b"]`.

@@ -31,6 +31,12 @@ pub async fn start(
     prepared: Arc<PreparedOperation>,
     options: ExecutionOptions,
 ) -> Result<ResponseStream, RequestError> {
+    if let (None, Some(variant)) = (prepared.plan(), &prepared.authorized) {
+        // Authorization removed the subscription's root field: one result
+        // with its error, then the end; nothing is opened upstream.
+        let payload = json!({ "data": null, "errors": variant.errors });
+        return Ok(futures::stream::once(async move { payload }).boxed());
+    }
     let (primary, _) = split_plan(&prepared)?;
     let client = supergraph
         .subgraphs
@@ -79,8 +85,7 @@ pub async fn start(
 fn split_plan(prepared: &PreparedOperation) -> Result<(&FetchNode, &[PlanNode]), RequestError> {
     let no_plan = || RequestError::Planning("the subscription has no subscription node".to_owned());
     let node = prepared
-        .plan
-        .as_ref()
+        .plan()
         .and_then(|p| p.node.as_ref())
         .ok_or_else(no_plan)?;
     match node {

@@ -15,6 +15,7 @@ use hive_router_query_planner::utils::parsing::safe_parse_schema;
 use http::Uri;
 use http::uri::PathAndQuery;
 
+use super::authorization::AuthorizationRules;
 use super::operation_cache::OperationCaches;
 use super::public_types::PublicTypes;
 use super::subgraph_pools::SubgraphPools;
@@ -57,6 +58,8 @@ pub struct Supergraph {
     pub caches: OperationCaches,
     /// The object types and enum values a response may show.
     pub public: PublicTypes,
+    /// `@authenticated` / `@requiresScopes` (empty without them).
+    pub authorization: AuthorizationRules,
     /// The public schema for introspection, or why it could not be built.
     pub introspection: Result<async_graphql::dynamic::Schema, String>,
 }
@@ -103,8 +106,10 @@ impl Supergraph {
         let introspection =
             super::introspection::build_schema(&planner.consumer_schema.document, roots);
         let public = PublicTypes::from_consumer_schema(&planner.consumer_schema.document);
+        let authorization = AuthorizationRules::from_supergraph(state);
         Ok(Supergraph {
             public,
+            authorization,
             introspection,
             sdl: sdl.to_owned(),
             planner,

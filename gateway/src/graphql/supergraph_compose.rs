@@ -5,11 +5,13 @@
 //! It merges each type across the subgraphs that define it and writes the
 //! `@join__type` (with keys), `@join__field` (external / requires /
 //! provides / override), `@join__implements`, `@join__unionMember` and
-//! `@join__enumValue` directives; `@inaccessible` is carried over. A
+//! `@join__enumValue` directives; `@inaccessible`, `@authenticated` and
+//! `@requiresScopes` are carried over (the last two with their `@link`s). A
 //! `@join__field` is omitted where Apollo omits it: on a plain field that
 //! every subgraph of its type defines. It does not validate satisfiability:
 //! the planner reports an operation it cannot plan.
 
+mod authorization;
 mod emit;
 mod subgraph;
 

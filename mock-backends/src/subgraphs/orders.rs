@@ -12,6 +12,7 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Json, Object, Schema, SimpleObject, Union};
 use serde::Deserialize;
 
+use super::auth_directives::FederationSdl;
 use super::common::{GqlOrderStatus, parse_id};
 use crate::domain::{Order, Product, round_cents};
 use crate::store::{OrderFilter, Store};
@@ -30,6 +31,7 @@ pub fn schema(store: Arc<Store>) -> OrdersSchema {
 pub fn schema_counting(store: Arc<Store>, open: OpenSubscriptions) -> OrdersSchema {
     Schema::build(OrdersQuery, OrdersMutation, OrdersSubscription)
         .enable_federation()
+        .extension(FederationSdl)
         .enable_subscription_in_federation()
         .data(store)
         .data(open)

@@ -9,6 +9,7 @@ use async_graphql::{
     Context, EmptyMutation, EmptySubscription, Enum, ID, Interface, Object, Schema, SimpleObject,
 };
 
+use super::auth_directives::FederationSdl;
 use super::common::parse_id;
 use crate::domain::{Payment, PaymentMethod, PaymentStatus};
 use crate::store::Store;
@@ -20,6 +21,7 @@ pub type PaymentsSchema = Schema<PaymentsQuery, EmptyMutation, EmptySubscription
 pub fn schema(store: Arc<Store>) -> PaymentsSchema {
     Schema::build(PaymentsQuery, EmptyMutation, EmptySubscription)
         .enable_federation()
+        .extension(FederationSdl)
         .data(store)
         .finish()
 }
@@ -87,6 +89,8 @@ pub struct CardMethod {
 #[derive(SimpleObject, Clone, Debug)]
 pub struct PaypalMethod {
     pub label: String,
+    /// Personal data: `payments:read` with `pii:read`, or `admin`.
+    #[graphql(requires_scopes = "payments:read pii:read", requires_scopes = "admin")]
     pub account_email: String,
 }
 
@@ -94,6 +98,8 @@ pub struct PaypalMethod {
 #[derive(SimpleObject, Clone, Debug)]
 pub struct BankTransferMethod {
     pub label: String,
+    /// The transfer's reference: only for callers granted `payments:read`.
+    #[graphql(requires_scopes = "payments:read")]
     pub reference: String,
 }
 

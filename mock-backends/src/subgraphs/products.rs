@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, EmptyMutation, EmptySubscription, ID, Object, Schema, SimpleObject};
 
+use super::auth_directives::FederationSdl;
 use super::common::parse_id;
 use crate::domain::Product;
 use crate::store::Store;
@@ -17,6 +18,7 @@ pub type ProductsSchema = Schema<ProductsQuery, EmptyMutation, EmptySubscription
 pub fn schema(store: Arc<Store>) -> ProductsSchema {
     Schema::build(ProductsQuery, EmptyMutation, EmptySubscription)
         .enable_federation()
+        .extension(FederationSdl)
         .data(store)
         .finish()
 }

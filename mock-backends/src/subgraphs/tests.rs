@@ -53,3 +53,32 @@ fn sdl_declares_federation_v2_and_the_directives() {
     assert!(payments.contains("@override(from: \"orders\")"));
     assert!(payments.contains("@provides(fields: \"name\")"));
 }
+
+#[test]
+fn sdl_imports_and_applies_the_authorization_directives() {
+    let store = Arc::new(Store::seeded());
+    let users = SubgraphKind::Users.sdl(Arc::clone(&store));
+    assert!(users.contains("\"@requiresScopes\", \"@authenticated\"]"));
+    assert!(!users.contains("directive @authenticated"));
+    assert!(users.contains("email: String! @authenticated"));
+    let payments = SubgraphKind::Payments.sdl(store);
+    assert!(payments.contains("reference: String! @requiresScopes(scopes: [[\"payments:read\"]])"));
+    assert!(payments.contains(
+        "accountEmail: String! @requiresScopes(scopes: [[\"payments:read\", \"pii:read\"], [\"admin\"]])"
+    ));
+}
+
+#[tokio::test]
+async fn service_sdl_is_the_same_federation_sdl() {
+    let store = Arc::new(Store::seeded());
+    let response = users::schema(Arc::clone(&store))
+        .execute("{ _service { sdl } }")
+        .await;
+    let body = data(response);
+    // `_service` ends with one more blank line (async-graphql's
+    // compose-directive section); the rest is identical.
+    assert_eq!(
+        body["_service"]["sdl"].as_str().map(str::trim_end),
+        Some(SubgraphKind::Users.sdl(store).trim_end())
+    );
+}

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, EmptyMutation, EmptySubscription, ID, Object, Schema, SimpleObject};
 
+use super::auth_directives::{FederationSdl, authenticated};
 use super::common::parse_id;
 use crate::domain::Customer;
 use crate::store::Store;
@@ -17,6 +18,7 @@ pub type UsersSchema = Schema<UsersQuery, EmptyMutation, EmptySubscription>;
 pub fn schema(store: Arc<Store>) -> UsersSchema {
     Schema::build(UsersQuery, EmptyMutation, EmptySubscription)
         .enable_federation()
+        .extension(FederationSdl)
         .data(store)
         .finish()
 }
@@ -29,6 +31,8 @@ pub struct CustomerNode {
     /// Shared with the payments subgraph, which can provide it.
     #[graphql(shareable)]
     pub name: String,
+    /// Personal data: only for authenticated callers.
+    #[graphql(directive = authenticated::apply())]
     pub email: String,
 }
 

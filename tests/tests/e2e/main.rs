@@ -34,6 +34,7 @@ mod federation_interface_object;
 mod federation_missing_key;
 mod federation_public_schema;
 mod graphql_dedupe;
+mod graphql_authorization;
 mod graphql_defer;
 mod graphql_errors;
 mod graphql_graphiql;

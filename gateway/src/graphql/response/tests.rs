@@ -39,6 +39,7 @@ fn shape(query: &str, variables: Value, data: Value) -> (Value, Vec<String>) {
     let mut projection = Projection {
         supergraph: &state,
         public: &public,
+        withheld: &[],
         variables: &variables,
         errors: &mut errors,
     };

@@ -21,7 +21,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 use crate::body::GatewayBody;
-use crate::context::RequestContext;
+use crate::context::{Principal, RequestContext};
 use crate::drain::Drain;
 use crate::graphql::error::RequestError;
 use crate::graphql::execute::ExecutionOptions;
@@ -55,15 +55,18 @@ pub fn accept(mut request: Request<GatewayBody>, ctx: RequestContext) -> Respons
     };
     let drain = crate::drain::current();
     let guard = drain.track_stream();
+    let principal = request.extensions().get::<Principal>().cloned();
     websocket::accept(&mut request, handshake, move |socket| async move {
         let _open = guard;
-        serve(socket, service, ctx, drain).await;
+        serve(socket, (service, principal), ctx, drain).await;
     })
 }
 
 /// What a session needs to start operations.
 struct Session {
     service: Arc<GraphqlService>,
+    /// Who opened the socket (every operation on it runs as them).
+    principal: Option<Principal>,
     ctx: RequestContext,
     outgoing: mpsc::Sender<Message>,
     running: HashMap<String, AbortHandle>,
@@ -72,7 +75,7 @@ struct Session {
 
 async fn serve(
     socket: ServerSocket,
-    service: Arc<GraphqlService>,
+    (service, principal): (Arc<GraphqlService>, Option<Principal>),
     ctx: RequestContext,
     drain: Drain,
 ) {
@@ -84,6 +87,7 @@ async fn serve(
     let heard = keepalive.heard();
     let mut session = Session {
         service,
+        principal,
         ctx,
         outgoing,
         running: HashMap::new(),
@@ -209,10 +213,11 @@ impl Session {
         if self.running.get(&id).is_some_and(|h| !h.is_finished()) {
             return Some(close(4409, "Subscriber already exists"));
         }
-        let Ok(request) = serde_json::from_value::<GraphqlRequest>(message["payload"].clone())
+        let Ok(mut request) = serde_json::from_value::<GraphqlRequest>(message["payload"].clone())
         else {
             return Some(close(4400, "Invalid subscribe payload"));
         };
+        request.principal = self.principal.clone();
         let task = tokio::spawn(tracing::Instrument::in_current_span(run_operation(
             id.clone(),
             request,

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use super::authorization::{AuthDirectives, AuthUsage};
 use super::subgraph::{FieldModel, SubgraphModel, TypeKind};
 use super::{MergedType, graph_enum_name};
 
@@ -49,8 +50,10 @@ pub(crate) fn supergraph(
     merged: &BTreeMap<&str, MergedType<'_>>,
 ) -> String {
     let graphs: Vec<String> = models.iter().map(|m| graph_enum_name(&m.name)).collect();
-    let mut out = schema_definition(merged);
+    let usage = auth_usage(merged);
+    let mut out = schema_definition(merged, usage);
     out.push_str(PREAMBLE);
+    out.push_str(&usage.definitions());
     out.push_str("\nenum join__Graph {\n");
     for (model, graph) in models.iter().zip(&graphs) {
         let _ = writeln!(
@@ -68,10 +71,37 @@ pub(crate) fn supergraph(
     out
 }
 
-fn schema_definition(merged: &BTreeMap<&str, MergedType<'_>>) -> String {
+/// Which authorization specs the merged types use.
+fn auth_usage(merged: &BTreeMap<&str, MergedType<'_>>) -> AuthUsage {
+    let mut usage = AuthUsage::default();
+    for ty in merged.values() {
+        for (_, definition) in &ty.definitions {
+            if type_takes_auth(ty.kind) {
+                usage.add(&definition.auth);
+            }
+            definition.fields.iter().for_each(|f| usage.add(&f.auth));
+        }
+    }
+    usage
+}
+
+/// `@authenticated` / `@requiresScopes` apply to these kinds of type (and
+/// to the fields of objects and interfaces).
+fn type_takes_auth(kind: TypeKind) -> bool {
+    matches!(
+        kind,
+        TypeKind::Object | TypeKind::Interface | TypeKind::Scalar | TypeKind::Enum
+    )
+}
+
+fn schema_definition(merged: &BTreeMap<&str, MergedType<'_>>, usage: AuthUsage) -> String {
     let mut out = String::from(
-        "schema\n  @link(url: \"https://specs.apollo.dev/link/v1.0\")\n  @link(url: \"https://specs.apollo.dev/join/v0.3\", for: EXECUTION)\n  @link(url: \"https://specs.apollo.dev/inaccessible/v0.2\", for: SECURITY)\n{\n",
+        "schema\n  @link(url: \"https://specs.apollo.dev/link/v1.0\")\n  @link(url: \"https://specs.apollo.dev/join/v0.3\", for: EXECUTION)\n  @link(url: \"https://specs.apollo.dev/inaccessible/v0.2\", for: SECURITY)\n",
     );
+    for link in usage.links() {
+        let _ = writeln!(out, "  {link}");
+    }
+    out.push_str("{\n");
     for (field, ty) in [
         ("query", "Query"),
         ("mutation", "Mutation"),
@@ -112,6 +142,13 @@ fn write_type(out: &mut String, ty: &MergedType<'_>, graphs: &[String]) {
     write_join_types(out, ty, graphs);
     if ty.definitions.iter().any(|(_, d)| d.inaccessible) {
         out.push_str("\n  @inaccessible");
+    }
+    if type_takes_auth(ty.kind) {
+        let auth = AuthDirectives::merge(ty.definitions.iter().map(|(_, d)| &d.auth));
+        if auth != AuthDirectives::default() {
+            out.push_str("\n ");
+            auth.write(out);
+        }
     }
     match first.kind {
         TypeKind::Union => write_union_members(out, ty, graphs),
@@ -235,6 +272,9 @@ fn write_fields(out: &mut String, ty: &MergedType<'_>, graphs: &[String]) {
         }
         if field.sources.iter().any(|(_, f)| f.inaccessible) {
             out.push_str(" @inaccessible");
+        }
+        if ty.kind != TypeKind::InputObject {
+            AuthDirectives::merge(field.sources.iter().map(|(_, f)| &f.auth)).write(out);
         }
         out.push('\n');
     }

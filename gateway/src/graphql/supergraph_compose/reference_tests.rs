@@ -38,6 +38,7 @@ const OPERATIONS: &[&str] = &[
     "{ products { id name price } customers { id name } }",
     "mutation($id: ID!) { updateOrderStatus(id: $id, status: SHIPPED) { id status customer { name } } }",
     "subscription { orderStatusChanged { status order { id customer { name } } } }",
+    "query($id: ID!) { order(id: $id) { customer { email } payment { method { ... on PaypalMethod { accountEmail } } } } }",
 ];
 
 fn fixtures() -> PathBuf {
@@ -96,6 +97,13 @@ fn facts(document: &Document<'static, String>) -> BTreeSet<String> {
             Definition::SchemaDefinition(schema) => {
                 let roots = [&schema.query, &schema.mutation, &schema.subscription];
                 facts.insert(format!("schema {roots:?}"));
+                // The linked specs (the authorization ones among them).
+                facts.extend(
+                    schema
+                        .directives
+                        .iter()
+                        .map(|d| format!("schema {}", directive(d))),
+                );
             }
             Definition::TypeDefinition(ty) if !is_spec_type(type_name(ty)) => {
                 type_facts(ty, &mut facts);

@@ -2,11 +2,13 @@
 //! plain model of its types, keys and federation directives, which the
 //! composer merges. Only the Federation v2 subset our gateway composes is
 //! understood: `@key`, `@external`, `@requires`, `@provides`,
-//! `@shareable`, `@override` and `@inaccessible`.
+//! `@shareable`, `@override`, `@inaccessible`, and the authorization
+//! directives `@authenticated` and `@requiresScopes` (see `authorization`).
 
 use graphql_tools::parser::schema::{self as ast, Definition, TypeDefinition, TypeExtension};
 
 use super::SupergraphComposeError;
+use super::authorization::AuthDirectives;
 
 type Directives = [ast::Directive<'static, String>];
 
@@ -62,6 +64,7 @@ pub(crate) struct FieldModel {
     pub provides: Option<String>,
     pub override_from: Option<String>,
     pub inaccessible: bool,
+    pub auth: AuthDirectives,
 }
 
 /// One enum value as one subgraph defines it.
@@ -84,6 +87,7 @@ pub(crate) struct TypeModel {
     pub members: Vec<String>,
     pub values: Vec<EnumValueModel>,
     pub inaccessible: bool,
+    pub auth: AuthDirectives,
     pub extension: bool,
 }
 
@@ -239,6 +243,7 @@ fn object_like(
         members: Vec::new(),
         values: Vec::new(),
         inaccessible: has_directive(directives, "inaccessible"),
+        auth: AuthDirectives::read(directives),
         extension: false,
     }
 }
@@ -261,6 +266,7 @@ fn read_field(field: &ast::Field<'static, String>) -> FieldModel {
         provides: find("provides", "fields"),
         override_from: find("override", "from"),
         inaccessible: has_directive(directives, "inaccessible"),
+        auth: AuthDirectives::read(directives),
     }
 }
 

@@ -45,13 +45,13 @@ const OPERATIONS: [(&str, &str, bool); 3] = [
     (
         "four subgraphs, @requires",
         "query FourSubgraphs($id: ID!) { order(id: $id) { id status total \
-         customer { name email } items { quantity product { name sku weightGrams } } \
+         customer { name } items { quantity product { name sku weightGrams } } \
          payment { status payer { name } } shippingEstimate } }",
         true,
     ),
     (
         "10 orders, customers, products",
-        "query TenOrders { orders(first: 10) { nodes { id total customer { name email } \
+        "query TenOrders { orders(first: 10) { nodes { id total customer { name } \
          items { quantity product { name sku } } } } }",
         false,
     ),
