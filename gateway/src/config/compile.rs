@@ -18,6 +18,7 @@ mod headers;
 pub(crate) mod log;
 mod propagation;
 mod proxy;
+mod resilience;
 mod routes;
 mod server;
 mod tracing;

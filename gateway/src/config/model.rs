@@ -18,6 +18,7 @@ pub mod compose;
 mod graphql;
 pub mod grpc;
 mod propagation;
+mod resilience;
 
 pub use graphql::{
     CacheSettings, GraphqlConfig, GraphqlSettings, Limits, Manifest, PersistedSettings,
@@ -25,6 +26,10 @@ pub use graphql::{
     graphiql_assets_path,
 };
 pub use propagation::{HeaderRule, MANAGED_HEADERS, Propagation, is_managed};
+pub use resilience::{
+    Backoff, BreakerPolicy, GrpcCodeSet, OutlierPolicy, Resilience, RetryBudget, RetryOn,
+    RetryPolicy, StatusSet,
+};
 pub mod log;
 mod traces;
 
@@ -275,12 +280,15 @@ pub enum LoadBalancing {
     LeastRequest,
 }
 
-/// Passive outlier ejection.
+/// Passive outlier ejection (the rest of `ejection:` is in
+/// [`OutlierPolicy`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EjectionPolicy {
-    /// Consecutive connect failures that eject an endpoint.
+    /// Consecutive failed attempts (connect failures, resets, timeouts,
+    /// 5xx) that eject an endpoint.
     pub consecutive_failures: u32,
-    /// How long an ejected endpoint stays out.
+    /// How long an ejected endpoint stays out the first time; each
+    /// ejection in a row adds as much again (up to `max_cooldown`).
     pub cooldown: Duration,
 }
 
@@ -301,6 +309,8 @@ pub struct BackendSpec {
     pub max_connections: usize,
     pub load_balancing: LoadBalancing,
     pub ejection: EjectionPolicy,
+    /// Retries, retry budget, outlier detection, circuit breaker.
+    pub resilience: Resilience,
 }
 
 /// One route.
@@ -322,6 +332,8 @@ pub struct RouteSpec {
     /// Request body limit in bytes; `None` falls back to the server default.
     pub max_body: Option<u64>,
     pub headers: HeaderRules,
+    /// `retry:` on the route: replaces its backends' retry policies.
+    pub retry: Option<Arc<RetryPolicy>>,
 }
 
 /// What a matched route does.

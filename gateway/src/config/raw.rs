@@ -18,11 +18,13 @@ use serde::de::{MapAccess, Visitor};
 
 mod compose;
 mod propagation;
+mod resilience;
 
 pub(crate) use compose::{
     RawCall, RawCallCache, RawCompose, RawResponseCache, SpanIndex, YamlTree, locate,
 };
 pub(crate) use propagation::{RawHeaderRule, RawPropagation};
+pub(crate) use resilience::{RawCircuitBreaker, RawRetry, RawRetryBudget};
 
 /// A string value with its position.
 pub(crate) type Text = Spanned<String>;
@@ -141,6 +143,9 @@ pub(crate) struct RawBackend {
     pub max_connections: Option<Spanned<u64>>,
     pub load_balancing: Option<Spanned<RawLoadBalancing>>,
     pub ejection: Option<RawEjection>,
+    pub retry: Option<RawRetry>,
+    pub retry_budget: Option<RawRetryBudget>,
+    pub circuit_breaker: Option<RawCircuitBreaker>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -163,6 +168,11 @@ pub(crate) enum RawLoadBalancing {
 pub(crate) struct RawEjection {
     pub consecutive_failures: Option<Spanned<u32>>,
     pub cooldown: Option<Text>,
+    pub max_cooldown: Option<Text>,
+    pub failure_ratio: Option<Spanned<f64>>,
+    pub min_requests: Option<Spanned<u32>>,
+    pub window: Option<Text>,
+    pub max_ejection_percent: Option<Spanned<u32>>,
 }
 
 /// One entry of `routes:`.
@@ -191,6 +201,8 @@ pub(crate) struct RawRoute {
     pub max_body: Option<Text>,
     /// Action: compose one response from several calls (see `compose.rs`).
     pub compose: Option<Spanned<RawCompose>>,
+    /// Replaces the backends' retry policies for this route.
+    pub retry: Option<RawRetry>,
 }
 
 /// `rewrite:` — exactly one of the two keys.

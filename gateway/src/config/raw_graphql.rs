@@ -46,6 +46,9 @@ pub(crate) struct RawSubgraphBackend {
     pub max_connections: Option<Spanned<u64>>,
     pub load_balancing: Option<Spanned<RawLoadBalancing>>,
     pub ejection: Option<RawEjection>,
+    pub retry: Option<super::raw::RawRetry>,
+    pub retry_budget: Option<super::raw::RawRetryBudget>,
+    pub circuit_breaker: Option<super::raw::RawCircuitBreaker>,
 }
 
 /// One entry of `graphql.subgraphs`.

@@ -1,8 +1,10 @@
 //! Which policy layers a route gets: the one function to extend when a
 //! policy is added (see ARCHITECTURE.md, "Adding a policy layer").
 
+mod retry;
+
 use super::PolicyLayer;
-use crate::config::model::RouteSpec;
+use crate::config::model::{RouteAction, RouteSpec};
 
 /// The route's policy layers, outermost first, from its config.
 ///
@@ -16,6 +18,10 @@ use crate::config::model::RouteSpec;
 /// 5. retries: attach the route's retry policy, which the upstream pool
 ///    applies to each attempt.
 pub fn policy_layers(route: &RouteSpec) -> Vec<PolicyLayer> {
-    let _ = route;
-    Vec::new()
+    let mut layers = Vec::new();
+    // Slot 5: every route that calls upstream.
+    if !matches!(route.action, RouteAction::GraphiqlAsset) {
+        layers.push(retry::retry_layer(route));
+    }
+    layers
 }

@@ -80,6 +80,7 @@ mod tests {
                         consecutive_failures: 1,
                         cooldown: std::time::Duration::from_secs(1),
                     },
+                    resilience: Default::default(),
                 }),
                 rewrite: PathRewrite::None,
             }),

@@ -23,6 +23,7 @@ fn backend() -> Arc<BackendSpec> {
             consecutive_failures: 3,
             cooldown: Duration::from_secs(1),
         },
+        resilience: Default::default(),
     })
 }
 
@@ -40,6 +41,7 @@ fn route(name: &str, methods: &[Method], path: &str, host: Option<&str>) -> Arc<
         body_idle_timeout: None,
         max_body: None,
         headers: HeaderRules::default(),
+        retry: None,
     })
 }
 

@@ -314,6 +314,7 @@ fn route(
         body_idle_timeout: None,
         max_body: Some(u64::MAX),
         headers: Default::default(),
+        retry: None,
     };
     Some(super::routes::CompiledRoute {
         spec: std::sync::Arc::new(spec),

@@ -22,6 +22,7 @@ use super::super::raw::{RawCompose, RawRoute, RouteEntry, Text};
 use super::super::raw_grpc::RawGrpcRoute;
 
 use super::headers::compile_headers;
+use super::resilience::retry_policy;
 use super::{action_keys, body_limit, compose, grpc, positive_duration, proxy};
 use crate::router::PathPattern;
 
@@ -161,6 +162,10 @@ fn compile_route(
     let max_body = body_limit(raw.max_body.as_ref(), &format!("{label}: max_body"), diag)
         .map(|limit| limit.unwrap_or(u64::MAX));
     let headers = compile_headers(raw.headers.as_ref(), label, diag);
+    let retry = raw.retry.as_ref().map(|retry| {
+        let what = format!("{label}: retry");
+        Arc::new(retry_policy(retry, &Default::default(), &what, diag))
+    });
     action_keys::check(raw, label, diag);
     if diag.error_count() > errors_before {
         return None;
@@ -175,6 +180,7 @@ fn compile_route(
         body_idle_timeout,
         max_body,
         headers,
+        retry,
     };
     Some(CompiledRoute {
         spec: Arc::new(spec),

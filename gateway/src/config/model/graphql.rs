@@ -47,6 +47,9 @@ pub struct SubgraphBackendSettings {
     pub max_connections: usize,
     pub load_balancing: LoadBalancing,
     pub ejection: EjectionPolicy,
+    /// Retries (subgraph fetches of queries count as idempotent), retry
+    /// budget, outlier detection and circuit breaker.
+    pub resilience: super::Resilience,
 }
 
 impl Default for SubgraphBackendSettings {
@@ -61,6 +64,7 @@ impl Default for SubgraphBackendSettings {
                 consecutive_failures: 5,
                 cooldown: Duration::from_secs(5),
             },
+            resilience: Default::default(),
         }
     }
 }
@@ -84,6 +88,7 @@ impl SubgraphTraffic {
             max_connections: settings.max_connections,
             load_balancing: settings.load_balancing,
             ejection: settings.ejection,
+            resilience: settings.resilience.clone(),
         }
     }
 }

@@ -94,7 +94,9 @@ async fn send(
         .map_err(|error| {
             let code = match error {
                 UpstreamError::Timeout { .. } => "SUBGRAPH_TIMEOUT",
-                UpstreamError::Unavailable { .. } => "SUBGRAPH_UNAVAILABLE",
+                UpstreamError::Unavailable { .. } | UpstreamError::CircuitOpen { .. } => {
+                    "SUBGRAPH_UNAVAILABLE"
+                }
                 // The gateway builds this body whole: it cannot fail.
                 UpstreamError::ClientBody(_) => "SUBGRAPH_REQUEST_FAILED",
             };
@@ -134,6 +136,12 @@ fn build_request(
     );
     if let Some(outbound) = outbound {
         outbound.finish(&mut request);
+    }
+    // A query fetch may be retried like a GET; a mutation's may not.
+    if !query.trim_start().starts_with("mutation") {
+        request
+            .extensions_mut()
+            .insert(crate::upstream::retry::Idempotent);
     }
     Ok(request)
 }

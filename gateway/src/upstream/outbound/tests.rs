@@ -18,6 +18,7 @@ fn route(headers: HeaderRules) -> Arc<RouteSpec> {
         body_idle_timeout: None,
         max_body: None,
         headers,
+        retry: None,
     })
 }
 

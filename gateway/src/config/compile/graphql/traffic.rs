@@ -85,6 +85,17 @@ fn settings(
             Some(RawLoadBalancing::RoundRobin) => LoadBalancing::RoundRobin,
         },
         ejection: ejection(raw.ejection.as_ref(), &base.ejection, what, diag),
+        resilience: super::super::resilience::resilience(
+            super::super::resilience::RawResilience {
+                retry: raw.retry.as_ref(),
+                budget: raw.retry_budget.as_ref(),
+                ejection: raw.ejection.as_ref(),
+                breaker: raw.circuit_breaker.as_ref(),
+            },
+            &base.resilience,
+            what,
+            diag,
+        ),
     }
 }
 

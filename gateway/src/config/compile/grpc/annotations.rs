@@ -158,6 +158,7 @@ impl Target<'_> {
             body_idle_timeout: None,
             max_body: None,
             headers: HeaderRules::default(),
+            retry: None,
         })
     }
 }

@@ -21,6 +21,7 @@ fn backend(name: &str) -> Arc<BackendSpec> {
             consecutive_failures: 3,
             cooldown: Duration::from_secs(1),
         },
+        resilience: Default::default(),
     })
 }
 
@@ -39,6 +40,7 @@ fn get(name: &str, backend_name: &str, path: &str) -> CallInput {
         coalesce: None,
         cache: None,
         propagate: vec![],
+        retry: None,
     }
 }
 
