@@ -48,6 +48,8 @@ mod units;
 #[cfg(test)]
 mod log_tests;
 #[cfg(test)]
+mod resilience_tests;
+#[cfg(test)]
 mod tests;
 
 /// The composition compiler (`compose:` input → `ComposeSpec`), public for

@@ -63,6 +63,7 @@ mod proxy_routing;
 mod proxy_streaming;
 mod proxy_workers;
 mod readme_ids;
+mod resilience;
 mod reload;
 mod shutdown;
 mod shutdown_streams;
