@@ -88,13 +88,13 @@ routes:
     );
     for expected in [
         "routes.yaml:5:21: backend \"users\": retry.max_attempts: must be between 1 and 10",
-        "routes.yaml:6:34: backend \"users\": retry.retry_on: unknown condition or status class \"6xx\"",
-        "routes.yaml:6:39: backend \"users\": retry.retry_on: unknown condition or status class \"302\"",
-        "routes.yaml:7:34: backend \"users\": retry.grpc_codes: \"NOPE\" is not a gRPC error code",
+        "routes.yaml:6:35: backend \"users\": retry.retry_on: unknown condition or status class \"6xx\"",
+        "routes.yaml:6:40: backend \"users\": retry.retry_on: unknown condition or status class \"302\"",
+        "routes.yaml:7:33: backend \"users\": retry.grpc_codes: \"NOPE\" is not a gRPC error code",
         "routes.yaml:8:28: backend \"users\": retry_budget.ratio: must be between 0 and 1, not 1.5",
         "routes.yaml:9:32: backend \"users\": ejection.failure_ratio: must be between 0 and 1, not -0.1",
         "routes.yaml:9:60: backend \"users\": ejection.max_ejection_percent: must be at most 100",
-        "routes.yaml:10:40: backend \"users\": circuit_breaker.half_open_probes: must be at least 1",
+        "routes.yaml:10:42: backend \"users\": circuit_breaker.half_open_probes: must be at least 1",
         "routes.yaml:14:25: route \"/a\": retry.retry_on: unknown condition or status class \"server_error\"",
     ] {
         assert!(errors.contains(expected), "missing {expected:?} in:\n{errors}");

@@ -88,6 +88,7 @@ mod tests {
             body_idle_timeout: None,
             max_body: None,
             headers: HeaderRules::default(),
+            retry: None,
         });
         let table = RouteTable::build(&[route]).unwrap();
         match table.match_request(&http::Method::GET, None, path) {
