@@ -65,9 +65,7 @@ impl UpstreamPool {
             .await
             .map_err(UpstreamError::ClientBody)?;
         let body_fault = BodyFaultWatch::default();
-        if let ReplayBody::Once(Some(streamed)) = &mut body {
-            *streamed = body_fault.watch(std::mem::replace(streamed, body::empty()));
-        }
+        body.map_streamed(|streamed| body_fault.watch(streamed));
         let exchange = parts.extensions.get::<Arc<Exchange>>().cloned();
         let scope = parts.extensions.get::<Arc<RetryScope>>().cloned();
         if let Some(budget) = &self.budget {
@@ -78,12 +76,13 @@ impl UpstreamPool {
         let mut attempt = 1;
         loop {
             let (index, endpoint) = self.pick(&mut tried)?;
-            let can_retry = attempt < policy.max_attempts && body.is_replayable();
             if let Some(scope) = &scope {
                 scope.count_attempt();
             }
+            let attempt_body = body.next(policy.max_buffered_body);
+            let per_try = policy.per_try_timeout;
             let mut sent = self
-                .attempt(&parts, endpoint, body.next(), exchange.clone(), policy.per_try_timeout)
+                .attempt(&parts, endpoint, attempt_body, exchange.clone(), per_try)
                 .await;
             if let Err(AttemptError::Lost(error)) = &sent.result
                 && let Some(fault) = client_fault(error, &body_fault)
@@ -97,8 +96,9 @@ impl UpstreamPool {
             let verdict = verdict_of(&sent.result);
             let now = Instant::now();
             self.record(index, verdict, ticket, now);
-            let retry = can_retry
+            let retry = attempt < policy.max_attempts
                 && verdict.is_retryable(&policy, idempotent)
+                && body.is_replayable()
                 && self.budget.as_ref().is_none_or(|budget| budget.try_retry(now));
             let next_ticket = if retry { self.admit(now).ok() } else { None };
             let Some(next_ticket) = next_ticket else {
