@@ -51,14 +51,20 @@ routes:
     assert!(on.statuses.contains(StatusCode::TOO_MANY_REQUESTS));
     assert!(!on.statuses.contains(StatusCode::INTERNAL_SERVER_ERROR));
     assert!(on.grpc_codes.contains(14) && on.grpc_codes.contains(8));
-    assert_eq!(users.retry.per_try_timeout, Some(Duration::from_millis(150)));
+    assert_eq!(
+        users.retry.per_try_timeout,
+        Some(Duration::from_millis(150))
+    );
     assert_eq!(users.retry.max_buffered_body, 8 * 1024);
     assert_eq!(users.budget.ratio, 0.5);
     assert_eq!(users.outlier.max_ejection_percent, 34);
     assert_eq!(users.outlier.min_requests, 5);
     let breaker = users.breaker.expect("a breaker");
     assert_eq!((breaker.half_open_probes, breaker.max_pending), (1, 7));
-    assert_eq!(config.routes[0].retry.as_ref().map(|r| r.max_attempts), Some(1));
+    assert_eq!(
+        config.routes[0].retry.as_ref().map(|r| r.max_attempts),
+        Some(1)
+    );
     let RouteAction::Compose(compose) = &config.routes[1].action else {
         panic!("a compose route");
     };
@@ -97,6 +103,9 @@ routes:
         "routes.yaml:10:42: backend \"users\": circuit_breaker.half_open_probes: must be at least 1",
         "routes.yaml:14:25: route \"/a\": retry.retry_on: unknown condition or status class \"server_error\"",
     ] {
-        assert!(errors.contains(expected), "missing {expected:?} in:\n{errors}");
+        assert!(
+            errors.contains(expected),
+            "missing {expected:?} in:\n{errors}"
+        );
     }
 }

@@ -152,7 +152,9 @@ impl Endpoint {
                 .fetch_add(1, Ordering::Relaxed)
                 .saturating_add(1)
         };
-        let cooldown = cooldown.saturating_mul(streak).min(outlier.max_cooldown.max(cooldown));
+        let cooldown = cooldown
+            .saturating_mul(streak)
+            .min(outlier.max_cooldown.max(cooldown));
         let end = self.ejection_end(cooldown, now);
         self.ejected_until.store(end, Ordering::Relaxed);
         self.last_ejection_end.store(end, Ordering::Relaxed);

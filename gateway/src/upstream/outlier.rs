@@ -11,7 +11,13 @@ use crate::config::model::BackendSpec;
 
 /// Records one attempt on `endpoints[index]`; ejects it when the policy
 /// says so and the others allow it.
-pub fn record_attempt(endpoints: &[Arc<Endpoint>], index: usize, failed: bool, spec: &BackendSpec, now: Instant) {
+pub fn record_attempt(
+    endpoints: &[Arc<Endpoint>],
+    index: usize,
+    failed: bool,
+    spec: &BackendSpec,
+    now: Instant,
+) {
     let endpoint = &endpoints[index];
     if !failed {
         endpoint.record_attempt_success(now);
@@ -86,7 +92,12 @@ mod tests {
 
     fn endpoints(n: usize, epoch: Instant) -> Vec<Arc<Endpoint>> {
         (0..n)
-            .map(|i| Arc::new(Endpoint::new(format!("http://e{i}").parse().unwrap(), epoch)))
+            .map(|i| {
+                Arc::new(Endpoint::new(
+                    format!("http://e{i}").parse().unwrap(),
+                    epoch,
+                ))
+            })
             .collect()
     }
 

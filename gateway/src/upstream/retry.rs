@@ -85,7 +85,10 @@ pub enum Verdict {
     /// The per-try timeout passed.
     Timeout,
     /// A response head whose status or gRPC status is an error.
-    ErrorResponse { status: StatusCode, grpc: Option<u32> },
+    ErrorResponse {
+        status: StatusCode,
+        grpc: Option<u32>,
+    },
 }
 
 impl Verdict {
@@ -141,7 +144,9 @@ fn grpc_status(headers: &HeaderMap) -> Option<u32> {
 /// The wait before retry `retry` (1 for the first retry): uniformly random
 /// in `[0, min(max, base × 2^(retry-1))]` (exponential backoff, full jitter).
 pub fn backoff_delay(backoff: &Backoff, retry: u32, rng: &mut impl Rng) -> Duration {
-    let factor = 1u32.checked_shl(retry.saturating_sub(1)).unwrap_or(u32::MAX);
+    let factor = 1u32
+        .checked_shl(retry.saturating_sub(1))
+        .unwrap_or(u32::MAX);
     let ceiling = backoff.base.saturating_mul(factor).min(backoff.max);
     let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
     Duration::from_nanos(rng.random_range(0..=nanos))
@@ -227,7 +232,10 @@ mod tests {
         assert!(!not_found.is_retryable(&policy, true));
         assert!(!not_found.is_failure());
         headers.insert("grpc-status", HeaderValue::from_static("0"));
-        assert_eq!(Verdict::of_response(StatusCode::OK, &headers), Verdict::Success);
+        assert_eq!(
+            Verdict::of_response(StatusCode::OK, &headers),
+            Verdict::Success
+        );
     }
 
     #[test]

@@ -61,8 +61,8 @@ impl SlidingCounter {
 
     /// The slot period of `now`, from 1 (0 marks an unused slot).
     fn tick(&self, now: Instant) -> u32 {
-        let elapsed = u64::try_from(now.saturating_duration_since(self.epoch).as_nanos())
-            .unwrap_or(u64::MAX);
+        let elapsed =
+            u64::try_from(now.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX);
         u32::try_from(elapsed / self.slot_nanos)
             .unwrap_or(u32::MAX - 1)
             .saturating_add(1)

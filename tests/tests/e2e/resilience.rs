@@ -79,7 +79,10 @@ async fn retries_hide_a_flaky_endpoint_within_the_retry_budget() {
     let bound = REQUESTS + REQUESTS / 5 + 10;
     assert!(upstream <= bound, "{upstream} attempts > {bound}");
     assert!(upstream > REQUESTS, "some requests were retried");
-    assert_eq!(reported_attempts, upstream, "the header counts every attempt");
+    assert_eq!(
+        reported_attempts, upstream,
+        "the header counts every attempt"
+    );
 }
 
 #[tokio::test]
@@ -116,8 +119,15 @@ async fn a_get_is_retried_on_the_other_endpoint_but_a_post_is_not_retried_once_s
             .filter(|r| r.method == "POST")
             .count()
     };
-    assert_eq!(posts(&broken), refused, "the broken endpoint got each failed POST once");
-    assert!(refused >= 1, "round robin sent a POST to the broken endpoint");
+    assert_eq!(
+        posts(&broken),
+        refused,
+        "the broken endpoint got each failed POST once"
+    );
+    assert!(
+        refused >= 1,
+        "round robin sent a POST to the broken endpoint"
+    );
     assert_eq!(posts(&broken) + posts(&healthy), 4, "one attempt per POST");
 }
 
@@ -149,9 +159,15 @@ async fn a_total_outage_opens_the_breaker_and_a_probe_closes_it() {
         }
     }
     let retry_after = opened.expect("the breaker opened, with Retry-After");
-    assert!(matches!(retry_after.to_str(), Ok("1" | "2")), "{retry_after:?}");
+    assert!(
+        matches!(retry_after.to_str(), Ok("1" | "2")),
+        "{retry_after:?}"
+    );
     let state = upstreams(&gw).await;
-    assert_eq!(state["users"]["resilience"]["circuit_breaker"]["state"], "open", "{state}");
+    assert_eq!(
+        state["users"]["resilience"]["circuit_breaker"]["state"], "open",
+        "{state}"
+    );
 
     // Open: requests fail fast and no attempt reaches the backend.
     let count = |instances: &[ServiceHandle; 2]| {
@@ -163,7 +179,11 @@ async fn a_total_outage_opens_the_breaker_and_a_probe_closes_it() {
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(attempts_of(&response).is_none(), "nothing was sent");
     }
-    assert_eq!(count(&instances), before, "upstream attempts stopped growing");
+    assert_eq!(
+        count(&instances),
+        before,
+        "upstream attempts stopped growing"
+    );
 
     // The fault goes away; after open_for a probe goes through and closes it.
     for instance in &instances {
@@ -213,7 +233,10 @@ async fn the_grpc_bridge_retries_unavailable() {
         .orders_grpc
         .control
         .set_error_rate(1.0, FaultKind::Grpc(tonic::Code::Unavailable));
-    let url = gw.url(&format!("/grpc/v1/orders/{}", mock_backends::seed::FIRST_ORDER_ID));
+    let url = gw.url(&format!(
+        "/grpc/v1/orders/{}",
+        mock_backends::seed::FIRST_ORDER_ID
+    ));
     let response = gw.client.get(&url).send().await.unwrap();
     assert_eq!(attempts_of(&response), Some(5));
     assert_eq!(tests::grpc::grpc_calls(&gw, "GetOrder").len(), 5);

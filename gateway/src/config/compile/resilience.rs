@@ -107,7 +107,10 @@ fn conditions(
             "gateway_error" => insert_all(&mut on, [502, 503, 504]),
             "retriable_4xx" => insert_all(&mut on, [409]),
             other => {
-                if !other.parse::<u16>().is_ok_and(|status| on.statuses.insert(status)) {
+                if !other
+                    .parse::<u16>()
+                    .is_ok_and(|status| on.statuses.insert(status))
+                {
                     diag.error(
                         entry.span(),
                         format!(
@@ -202,8 +205,17 @@ fn budget(
 ) -> RetryBudget {
     let Some(raw) = raw else { return *base };
     RetryBudget {
-        ratio: fraction(raw.ratio.as_ref(), base.ratio, &format!("{what}: retry_budget.ratio"), diag),
-        min_per_second: raw.min_per_second.as_deref().copied().unwrap_or(base.min_per_second),
+        ratio: fraction(
+            raw.ratio.as_ref(),
+            base.ratio,
+            &format!("{what}: retry_budget.ratio"),
+            diag,
+        ),
+        min_per_second: raw
+            .min_per_second
+            .as_deref()
+            .copied()
+            .unwrap_or(base.min_per_second),
     }
 }
 
@@ -234,17 +246,29 @@ fn outlier(
         None => base.max_ejection_percent,
         Some(percent) if **percent <= 100 => **percent,
         Some(percent) => {
-            diag.error(percent.span(), format!("{}: must be at most 100", key("max_ejection_percent")));
+            diag.error(
+                percent.span(),
+                format!("{}: must be at most 100", key("max_ejection_percent")),
+            );
             base.max_ejection_percent
         }
     };
     OutlierPolicy {
         max_cooldown: positive_duration(raw.max_cooldown.as_ref(), &key("max_cooldown"), diag)
             .unwrap_or(base.max_cooldown),
-        failure_ratio: fraction(raw.failure_ratio.as_ref(), base.failure_ratio, &key("failure_ratio"), diag),
-        min_requests: raw.min_requests.as_deref().copied().unwrap_or(base.min_requests).max(1),
-        window: positive_duration(raw.window.as_ref(), &key("window"), diag)
-            .unwrap_or(base.window),
+        failure_ratio: fraction(
+            raw.failure_ratio.as_ref(),
+            base.failure_ratio,
+            &key("failure_ratio"),
+            diag,
+        ),
+        min_requests: raw
+            .min_requests
+            .as_deref()
+            .copied()
+            .unwrap_or(base.min_requests)
+            .max(1),
+        window: positive_duration(raw.window.as_ref(), &key("window"), diag).unwrap_or(base.window),
         max_ejection_percent,
     }
 }
@@ -257,11 +281,17 @@ fn breaker(
 ) -> Option<BreakerPolicy> {
     let Some(raw) = raw else { return base };
     let base = base.unwrap_or_default();
-    let at_least_one = |value: Option<&Spanned<u32>>, key: &str, fallback: u32, diag: &mut Diagnostics| match value {
+    let at_least_one = |value: Option<&Spanned<u32>>,
+                        key: &str,
+                        fallback: u32,
+                        diag: &mut Diagnostics| match value {
         None => fallback,
         Some(count) if **count >= 1 => **count,
         Some(count) => {
-            diag.error(count.span(), format!("{what}: circuit_breaker.{key}: must be at least 1"));
+            diag.error(
+                count.span(),
+                format!("{what}: circuit_breaker.{key}: must be at least 1"),
+            );
             fallback
         }
     };
@@ -270,16 +300,33 @@ fn breaker(
         Some(count) => match usize::try_from(**count) {
             Ok(count) if count >= 1 => count,
             _ => {
-                diag.error(count.span(), format!("{what}: circuit_breaker.max_pending: must be at least 1"));
+                diag.error(
+                    count.span(),
+                    format!("{what}: circuit_breaker.max_pending: must be at least 1"),
+                );
                 base.max_pending
             }
         },
     };
     Some(BreakerPolicy {
-        consecutive_failures: at_least_one(raw.consecutive_failures.as_ref(), "consecutive_failures", base.consecutive_failures, diag),
-        open_for: positive_duration(raw.open_for.as_ref(), &format!("{what}: circuit_breaker.open_for"), diag)
-            .unwrap_or(base.open_for),
-        half_open_probes: at_least_one(raw.half_open_probes.as_ref(), "half_open_probes", base.half_open_probes, diag),
+        consecutive_failures: at_least_one(
+            raw.consecutive_failures.as_ref(),
+            "consecutive_failures",
+            base.consecutive_failures,
+            diag,
+        ),
+        open_for: positive_duration(
+            raw.open_for.as_ref(),
+            &format!("{what}: circuit_breaker.open_for"),
+            diag,
+        )
+        .unwrap_or(base.open_for),
+        half_open_probes: at_least_one(
+            raw.half_open_probes.as_ref(),
+            "half_open_probes",
+            base.half_open_probes,
+            diag,
+        ),
         max_pending,
     })
 }

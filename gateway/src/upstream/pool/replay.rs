@@ -46,7 +46,11 @@ impl ReplayBody {
     /// Reads `body` into a replayable form when it is at most `cap` bytes
     /// and `retries` are possible. A client body error while reading is
     /// the client's fault.
-    pub async fn prepare(body: GatewayBody, retries: bool, cap: u64) -> Result<Self, RequestBodyFault> {
+    pub async fn prepare(
+        body: GatewayBody,
+        retries: bool,
+        cap: u64,
+    ) -> Result<Self, RequestBodyFault> {
         let hint = body.size_hint();
         if hint.exact() == Some(0) || body.is_end_stream() {
             return Ok(ReplayBody::Empty);
@@ -98,8 +102,11 @@ impl ReplayBody {
 
     /// Wraps the body sent once (to watch for the client's faults).
     pub fn map_streamed(&mut self, wrap: impl FnOnce(GatewayBody) -> GatewayBody) {
-        if let ReplayBody::Once(Some(streamed)) | ReplayBody::Copied { body: Some(streamed), .. } =
-            self
+        if let ReplayBody::Once(Some(streamed))
+        | ReplayBody::Copied {
+            body: Some(streamed),
+            ..
+        } = self
         {
             *streamed = wrap(std::mem::replace(streamed, body::empty()));
         }
@@ -238,7 +245,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_small_body_is_buffered_and_replayed() {
-        let mut replay = ReplayBody::prepare(body::full("hello"), true, 16).await.unwrap();
+        let mut replay = ReplayBody::prepare(body::full("hello"), true, 16)
+            .await
+            .unwrap();
         assert!(replay.is_replayable());
         assert_eq!(collect(replay.next(16)).await, "hello");
         assert_eq!(collect(replay.next(16)).await, "hello");
@@ -258,7 +267,10 @@ mod tests {
         let mut replay = ReplayBody::prepare(streamed(&["abc", "def"]), true, 16)
             .await
             .unwrap();
-        assert!(!replay.is_replayable(), "not before the first attempt read it");
+        assert!(
+            !replay.is_replayable(),
+            "not before the first attempt read it"
+        );
         assert_eq!(collect(replay.next(16)).await, "abcdef");
         assert!(replay.is_replayable());
         assert_eq!(collect(replay.next(16)).await, "abcdef");
@@ -266,9 +278,13 @@ mod tests {
 
     #[tokio::test]
     async fn retries_off_or_a_known_large_body_is_not_read() {
-        let replay = ReplayBody::prepare(body::full("hello"), false, 16).await.unwrap();
+        let replay = ReplayBody::prepare(body::full("hello"), false, 16)
+            .await
+            .unwrap();
         assert!(!replay.is_replayable());
-        let replay = ReplayBody::prepare(body::full("hello"), true, 2).await.unwrap();
+        let replay = ReplayBody::prepare(body::full("hello"), true, 2)
+            .await
+            .unwrap();
         assert!(!replay.is_replayable());
         let replay = ReplayBody::prepare(body::empty(), true, 0).await.unwrap();
         assert!(replay.is_replayable());

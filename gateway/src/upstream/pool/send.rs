@@ -99,7 +99,10 @@ impl UpstreamPool {
             let retry = attempt < policy.max_attempts
                 && verdict.is_retryable(&policy, idempotent)
                 && body.is_replayable()
-                && self.budget.as_ref().is_none_or(|budget| budget.try_retry(now));
+                && self
+                    .budget
+                    .as_ref()
+                    .is_none_or(|budget| budget.try_retry(now));
             let next_ticket = if retry { self.admit(now).ok() } else { None };
             let Some(next_ticket) = next_ticket else {
                 return self.finish(sent, endpoint, permit, body_idle);
@@ -197,7 +200,11 @@ impl UpstreamPool {
                 Err(_) => {
                     observed.finish(AttemptOutcome::Abandoned);
                     let result = Err(AttemptError::TimedOut(limit));
-                    return Attempt { result, in_flight, span };
+                    return Attempt {
+                        result,
+                        in_flight,
+                        span,
+                    };
                 }
             },
             None => sent.await,
@@ -220,7 +227,11 @@ impl UpstreamPool {
                 AttemptError::Lost(error)
             }
         });
-        Attempt { result, in_flight, span }
+        Attempt {
+            result,
+            in_flight,
+            span,
+        }
     }
 
     /// Outlier detection and the breaker learn how the attempt went.
@@ -323,6 +334,7 @@ impl<'a> PendingGuard<'a> {
 
 impl Drop for PendingGuard<'_> {
     fn drop(&mut self) {
-        self.pending.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.pending
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }

@@ -86,7 +86,11 @@ pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
             Err(reason) => {
                 ctx.skipped(&[plan; CONFIGS.len()]);
                 for (label, _) in CONFIGS {
-                    report.skip(format!("{label}, {}", fault.label()), "HTTP/1.1", reason.clone());
+                    report.skip(
+                        format!("{label}, {}", fault.label()),
+                        "HTTP/1.1",
+                        reason.clone(),
+                    );
                 }
                 continue;
             }
@@ -94,7 +98,12 @@ pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
         fault.apply(&setup).await;
         for (label, backend) in CONFIGS {
             let row = run_series(ctx, &setup, fault, label, backend, plan).await;
-            report.measured(format!("{label}, {}", row.fault), "HTTP/1.1", plan, row.stats.clone());
+            report.measured(
+                format!("{label}, {}", row.fault),
+                "HTTP/1.1",
+                plan,
+                row.stats.clone(),
+            );
             rows.push(row);
         }
         setup.stop().await;
@@ -122,7 +131,8 @@ async fn run_series(
     let refused_before = setup.connect_failures(backend).await;
     let mut measurement = Measurement::new();
     let label = format!("resilience: {config}, {}", fault.label());
-    ctx.measure_into(&mut measurement, &label, &probe, plan).await;
+    ctx.measure_into(&mut measurement, &label, &probe, plan)
+        .await;
     let refused = setup.connect_failures(backend).await - refused_before;
     let attempts = setup.recorded() + refused;
     Row {

@@ -21,7 +21,8 @@ pub const CONFIGS: [(&str, &str); 3] = [
     ("retries + breaker", "breaker"),
 ];
 
-const RETRY_POLICY: &str = "    retry: { max_attempts: 3, retry_on: [connect_failure, reset, 5xx], \
+const RETRY_POLICY: &str =
+    "    retry: { max_attempts: 3, retry_on: [connect_failure, reset, 5xx], \
 backoff: { base: 5ms, max: 50ms } }
     retry_budget: { ratio: 0.2, min_per_second: 10 }
 ";
@@ -30,7 +31,9 @@ backoff: { base: 5ms, max: 50ms } }
 fn backend_keys(backend: &str) -> String {
     match backend {
         // No retries, no ejection: what the faults do unmitigated.
-        "none" => "    retry: { max_attempts: 1 }\n    ejection: { max_ejection_percent: 0 }\n".to_owned(),
+        "none" => {
+            "    retry: { max_attempts: 1 }\n    ejection: { max_ejection_percent: 0 }\n".to_owned()
+        }
         // Retries within the budget, still no ejection.
         "retries" => format!("{RETRY_POLICY}    ejection: {{ max_ejection_percent: 0 }}\n"),
         // Retries, outlier ejection (the defaults) and the circuit breaker.
@@ -125,7 +128,9 @@ impl Setup {
     }
 
     pub fn clear_recordings(&self) {
-        self.endpoints.iter().for_each(|e| e.control.clear_requests());
+        self.endpoints
+            .iter()
+            .for_each(|e| e.control.clear_requests());
     }
 
     /// The connect failures the gateway counted on `backend`'s endpoints
