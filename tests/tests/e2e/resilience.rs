@@ -23,13 +23,22 @@ async fn users_instance(store: &Arc<Store>) -> ServiceHandle {
 /// Two users instances behind one `users` backend with `settings` (YAML
 /// lines at the backend's indentation), and `routes`.
 async fn two_endpoints(settings: &str, routes: &str) -> (TestGateway, [ServiceHandle; 2]) {
+    two_endpoints_after("", settings, routes).await
+}
+
+/// [`two_endpoints`] with `top` (top-level sections) first.
+async fn two_endpoints_after(
+    top: &str,
+    settings: &str,
+    routes: &str,
+) -> (TestGateway, [ServiceHandle; 2]) {
     let mocks = mock_backends::start_all(mock_backends::MockOptions::ephemeral())
         .await
         .unwrap();
     let a = users_instance(&mocks.store).await;
     let b = users_instance(&mocks.store).await;
     let yaml = format!(
-        "backends:\n  users:\n    urls: [{}, {}]\n    load_balancing: round_robin\n{settings}routes:\n{routes}",
+        "{top}backends:\n  users:\n    urls: [{}, {}]\n    load_balancing: round_robin\n{settings}routes:\n{routes}",
         a.url(),
         b.url()
     );
@@ -251,4 +260,36 @@ async fn the_grpc_bridge_retries_unavailable() {
         ok += usize::from(response.status() == StatusCode::OK);
     }
     assert!(ok >= 16, "{ok} of 20");
+}
+
+#[tokio::test]
+async fn the_access_log_counts_every_attempt() {
+    let top = "log:\n  access_log: { enabled: true, format: json, path: access.log }\n";
+    let settings = "    retry: { max_attempts: 2, retry_on: [gateway_error], backoff: { base: 1ms, max: 1ms } }\n    ejection: { consecutive_failures: 1000 }\n";
+    let (gw, [broken, _healthy]) = two_endpoints_after(top, settings, ECHO_ROUTE).await;
+    fail_always(&broken);
+    // Round robin starts with the broken endpoint: the first GET is retried.
+    let response = gw
+        .client
+        .get(gw.url("/debug/echo"))
+        .header("x-request-id", "retried-once")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(attempts_of(&response), Some(2));
+    drop(response.bytes().await);
+    let log = gw.config_path().with_file_name("access.log");
+    eventually("the request's access-log record", || async {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .any(|record| {
+                record["request_id"] == "retried-once"
+                    && record["upstream_attempts"] == 2
+                    && record["status"] == 200
+            })
+    })
+    .await;
 }
