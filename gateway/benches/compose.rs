@@ -32,6 +32,7 @@ fn backend(name: &str) -> Arc<BackendSpec> {
             consecutive_failures: 3,
             cooldown: Duration::from_secs(1),
         },
+        resilience: Default::default(),
     })
 }
 
@@ -50,6 +51,7 @@ fn call(name: &str, backend_name: &str, path: &str) -> CallInput {
         coalesce: None,
         cache: None,
         propagate: vec![],
+        retry: None,
     }
 }
 

@@ -5,7 +5,7 @@
 //! | `GET /healthz` | 200 while the process runs |
 //! | `GET /readyz` | 200 while serving, 503 once draining |
 //! | `GET /config` | the active version, hash, file, routes, backends and the last reload's errors |
-//! | `GET /upstreams` | every backend's endpoints (GraphQL subgraphs as `subgraph:<name>`): in-flight, failures, ejected |
+//! | `GET /upstreams` | every backend's endpoints (GraphQL subgraphs as `subgraph:<name>`): in-flight, failures, failure ratio, ejected; its retry budget and circuit breaker (`resilience`) |
 //! | `GET /workers` | the worker count, each worker's open connections, and the connections refused at a limit |
 //! | `GET /metrics` | the Prometheus metrics (docs/observability.md); 404 when `metrics.enabled` is false |
 //! | `POST /reload` | reloads now; 200 with the outcome (`reloaded`, `unchanged`), 422 with every error |
@@ -124,7 +124,7 @@ fn upstreams_report(state: &AdminState) -> Value {
         .map(|(name, pool)| {
             (
                 name.to_owned(),
-                json!({"endpoints": pool.endpoint_states()}),
+                json!({"endpoints": pool.endpoint_states(), "resilience": pool.resilience_state()}),
             )
         })
         .collect();
@@ -135,7 +135,7 @@ fn upstreams_report(state: &AdminState) -> Value {
     for client in supergraph.iter().flat_map(|s| s.subgraphs.values()) {
         backends.insert(
             client.pool.spec().name.clone(),
-            json!({"endpoints": client.pool.endpoint_states()}),
+            json!({"endpoints": client.pool.endpoint_states(), "resilience": client.pool.resilience_state()}),
         );
     }
     Value::Object(backends)

@@ -55,6 +55,8 @@ mod rate_limit_tests;
 #[cfg(test)]
 mod security_tests;
 #[cfg(test)]
+mod resilience_tests;
+#[cfg(test)]
 mod tests;
 
 /// The composition compiler (`compose:` input → `ComposeSpec`), public for

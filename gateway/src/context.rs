@@ -105,6 +105,10 @@ pub struct RequestContext {
     /// The request's observation record, when observation is on; upstream
     /// requests carry it so the pools can report their attempts.
     pub exchange: Option<Arc<Exchange>>,
+    /// The route's retry scope (its policy override and the request's
+    /// attempt count), set by the route's `retry` policy layer; upstream
+    /// requests carry it to the pools.
+    pub retry: Option<Arc<crate::upstream::retry::RetryScope>>,
 }
 
 impl RequestContext {

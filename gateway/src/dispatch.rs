@@ -117,6 +117,7 @@ fn dispatch(
         route: Arc::clone(&route.spec),
         snapshot: Arc::clone(&snapshot),
         exchange,
+        retry: None,
     };
     let limit = route
         .spec

@@ -136,6 +136,11 @@ impl GatewayError {
             ErrorFormat::Grpc { grpc_code } => {
                 let mut response = grpc_trailers_only(*grpc_code, &self.message);
                 response.extensions_mut().insert(ErrorCode(self.code));
+                // Extra headers (`Retry-After`, `x-gateway-attempts`) go
+                // in the head, before the gRPC status.
+                for (name, value) in &self.headers {
+                    response.headers_mut().append(name, value.clone());
+                }
                 return response;
             }
         };

@@ -2,24 +2,33 @@
 //!
 //! An [`UpstreamPool`] owns a pooled keep-alive hyper client (HTTP/1.1 or
 //! h2c), a connection limit, and the backend's endpoints with their
-//! in-flight counts and passive-ejection state, and (with `health_check`)
-//! the active health checks of its endpoints. [`Upstreams`] is the set of
+//! in-flight counts and passive-ejection state, (with `health_check`) the
+//! active health checks of its endpoints, and the backend's retry budget
+//! and circuit breaker; it sends every attempt of every upstream request,
+//! retries included (`retry`, `pool/send`). [`Upstreams`] is the set of
 //! pools for one config snapshot; on reload, pools whose backend spec did
 //! not change are carried over so their connections, ejection state and
 //! health checks survive.
 
 mod balancer;
+mod breaker;
+mod budget;
 mod endpoint;
 mod error;
 mod health;
 mod idle_body;
 pub mod outbound;
+mod outlier;
 mod pool;
+pub mod retry;
+mod window;
 
-pub use error::{TIMEOUT_MESSAGE, UNAVAILABLE_MESSAGE, UpstreamError};
+pub use breaker::BreakerState;
+pub use budget::BudgetState;
+pub use error::{CIRCUIT_OPEN_MESSAGE, TIMEOUT_MESSAGE, UNAVAILABLE_MESSAGE, UpstreamError};
 pub use health::HealthStatus;
 pub use idle_body::BodyIdleTimeout;
-pub use pool::{EndpointState, UpgradedConnection, UpstreamPool};
+pub use pool::{BreakerView, EndpointState, ResilienceState, UpgradedConnection, UpstreamPool};
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -103,7 +103,9 @@ impl From<UpstreamError> for CallFailure {
     fn from(error: UpstreamError) -> Self {
         let kind = match &error {
             UpstreamError::Timeout { .. } => FailureKind::Timeout,
-            UpstreamError::Unavailable { .. } => FailureKind::Unavailable,
+            UpstreamError::Unavailable { .. } | UpstreamError::CircuitOpen { .. } => {
+                FailureKind::Unavailable
+            }
             // Calls send bodies the gateway built whole: cannot happen.
             UpstreamError::ClientBody(_) => FailureKind::BadInput,
         };

@@ -22,6 +22,7 @@ use crate::grpc::{self, GrpcError, transcode};
 use crate::template::eval::walk;
 use crate::upstream::UpstreamPool;
 use crate::upstream::outbound::Outbound;
+use crate::upstream::retry::{CallRetry, Idempotent};
 
 /// The most bytes of a call's response body the gateway reads.
 pub const MAX_CALL_BODY: usize = 16 * 1024 * 1024;
@@ -63,6 +64,12 @@ async fn send_and_decode(
     *request.uri_mut() = call.uri;
     *request.headers_mut() = call.headers;
     outbound.finish(&mut request);
+    if let Some(policy) = call.retry {
+        request.extensions_mut().insert(CallRetry(policy));
+    }
+    if call.idempotent {
+        request.extensions_mut().insert(Idempotent);
+    }
     if let Decode::Grpc { output } = &call.decode {
         return grpc_reply(pool, request, output, timeout).await;
     }

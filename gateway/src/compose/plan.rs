@@ -65,6 +65,10 @@ pub struct CallSpec {
     pub cache: Option<CallCache>,
     /// Header propagation rules, applied after the global `propagate.all`.
     pub propagate: Vec<HeaderRule>,
+    /// `retry:` on the call: replaces the route's and the backend's.
+    pub retry: Option<Arc<crate::config::model::RetryPolicy>>,
+    /// A GraphQL query: its POST may be retried like a GET.
+    pub idempotent: bool,
 }
 
 /// What kind of request a call makes.
@@ -149,6 +153,8 @@ impl ComposePlan {
                 coalesce: call.coalesce,
                 cache,
                 propagate: call.propagate.clone(),
+                retry: call.retry.clone(),
+                idempotent: matches!(call.kind, ComposeCallKind::GraphQl(_)) && call.kind.is_safe(),
             });
         }
         Ok(Self {

@@ -41,6 +41,10 @@ pub struct RenderedCall {
     pub headers: HeaderMap,
     pub body: Bytes,
     pub decode: Decode,
+    /// The call's own `retry:` policy.
+    pub retry: Option<std::sync::Arc<crate::config::model::RetryPolicy>>,
+    /// A GraphQL query: retried like a GET although sent as POST.
+    pub idempotent: bool,
 }
 
 impl RenderedCall {
@@ -119,6 +123,8 @@ pub fn render_call(
         headers,
         body,
         decode,
+        retry: spec.retry.clone(),
+        idempotent: spec.idempotent,
     })
 }
 

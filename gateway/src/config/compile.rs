@@ -23,6 +23,7 @@ pub(crate) mod log;
 mod propagation;
 mod proxy;
 mod rate_limit;
+mod resilience;
 mod routes;
 mod server;
 mod tracing;

@@ -21,6 +21,7 @@ mod health;
 mod propagation;
 pub mod rate_limit;
 pub mod security;
+mod resilience;
 
 pub use graphql::{
     CacheSettings, GraphqlConfig, GraphqlSettings, Limits, Manifest, PersistedSettings,
@@ -29,6 +30,10 @@ pub use graphql::{
 };
 pub use health::{AdaptiveLimitSpec, HealthCheckSpec, HealthProbe, LoadSheddingSpec};
 pub use propagation::{HeaderRule, MANAGED_HEADERS, Propagation, is_managed};
+pub use resilience::{
+    Backoff, BreakerPolicy, GrpcCodeSet, OutlierPolicy, Resilience, RetryBudget, RetryOn,
+    RetryPolicy, StatusSet,
+};
 pub mod log;
 mod traces;
 
@@ -283,12 +288,15 @@ pub enum LoadBalancing {
     LeastRequest,
 }
 
-/// Passive outlier ejection.
+/// Passive outlier ejection (the rest of `ejection:` is in
+/// [`OutlierPolicy`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EjectionPolicy {
-    /// Consecutive connect failures that eject an endpoint.
+    /// Consecutive failed attempts (connect failures, resets, timeouts,
+    /// 5xx) that eject an endpoint.
     pub consecutive_failures: u32,
-    /// How long an ejected endpoint stays out.
+    /// How long an ejected endpoint stays out the first time; each
+    /// ejection in a row adds as much again (up to `max_cooldown`).
     pub cooldown: Duration,
 }
 
@@ -311,6 +319,8 @@ pub struct BackendSpec {
     pub ejection: EjectionPolicy,
     /// Active health checks; `None`: endpoints are only ejected passively.
     pub health_check: Option<HealthCheckSpec>,
+    /// Retries, retry budget, outlier detection, circuit breaker.
+    pub resilience: Resilience,
 }
 
 /// One route.
@@ -338,6 +348,8 @@ pub struct RouteSpec {
     pub load_shedding: Option<LoadSheddingSpec>,
     /// Authentication and CORS.
     pub security: security::RouteSecurity,
+    /// `retry:` on the route: replaces its backends' retry policies.
+    pub retry: Option<Arc<RetryPolicy>>,
 }
 
 /// What a matched route does.

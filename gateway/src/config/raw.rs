@@ -20,12 +20,14 @@ mod compose;
 mod health;
 mod propagation;
 pub(crate) mod rate_limit;
+mod resilience;
 
 pub(crate) use compose::{
     RawCall, RawCallCache, RawCompose, RawResponseCache, SpanIndex, YamlTree, locate,
 };
 pub(crate) use health::{RawAdaptiveLimit, RawHealthCheck, RawHttpProbe, RawLoadShedding};
 pub(crate) use propagation::{RawHeaderRule, RawPropagation};
+pub(crate) use resilience::{RawCircuitBreaker, RawRetry, RawRetryBudget};
 
 /// A string value with its position.
 pub(crate) type Text = Spanned<String>;
@@ -151,6 +153,9 @@ pub(crate) struct RawBackend {
     pub load_balancing: Option<Spanned<RawLoadBalancing>>,
     pub ejection: Option<RawEjection>,
     pub health_check: Option<RawHealthCheck>,
+    pub retry: Option<RawRetry>,
+    pub retry_budget: Option<RawRetryBudget>,
+    pub circuit_breaker: Option<RawCircuitBreaker>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -173,6 +178,11 @@ pub(crate) enum RawLoadBalancing {
 pub(crate) struct RawEjection {
     pub consecutive_failures: Option<Spanned<u32>>,
     pub cooldown: Option<Text>,
+    pub max_cooldown: Option<Text>,
+    pub failure_ratio: Option<Spanned<f64>>,
+    pub min_requests: Option<Spanned<u32>>,
+    pub window: Option<Text>,
+    pub max_ejection_percent: Option<Spanned<u32>>,
 }
 
 /// One entry of `routes:`.
@@ -209,6 +219,8 @@ pub(crate) struct RawRoute {
     pub auth: Option<super::raw_security::RawRouteAuth>,
     /// Which browser origins may call; replaces the top-level `cors:`.
     pub cors: Option<super::raw_security::RawCors>,
+    /// Replaces the backends' retry policies for this route.
+    pub retry: Option<RawRetry>,
 }
 
 /// `rewrite:` — exactly one of the two keys.

@@ -51,6 +51,9 @@ pub(crate) struct RawSubgraphBackend {
     pub load_balancing: Option<Spanned<RawLoadBalancing>>,
     pub ejection: Option<RawEjection>,
     pub dedupe: Option<Spanned<bool>>,
+    pub retry: Option<super::raw::RawRetry>,
+    pub retry_budget: Option<super::raw::RawRetryBudget>,
+    pub circuit_breaker: Option<super::raw::RawCircuitBreaker>,
 }
 
 /// One entry of `graphql.subgraphs`.

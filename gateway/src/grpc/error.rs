@@ -90,6 +90,9 @@ impl GrpcError {
             GrpcError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             GrpcError::ClientBody => StatusCode::BAD_REQUEST,
             GrpcError::Upstream(UpstreamError::Unavailable { .. }) => StatusCode::BAD_GATEWAY,
+            GrpcError::Upstream(UpstreamError::CircuitOpen { .. }) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             other => http_status_for(other.grpc_code()),
         }
     }
@@ -106,6 +109,7 @@ impl GrpcError {
             GrpcError::StatusUnreadable(StatusReadError::Malformed(_)) => "GRPC_STATUS_MALFORMED",
             GrpcError::BadResponse(_) | GrpcError::Framing(_) => "BAD_GRPC_RESPONSE",
             GrpcError::Upstream(UpstreamError::Timeout { .. }) => "UPSTREAM_TIMEOUT",
+            GrpcError::Upstream(UpstreamError::CircuitOpen { .. }) => "CIRCUIT_OPEN",
             GrpcError::Upstream(_) => "UPSTREAM_UNAVAILABLE",
             GrpcError::ShuttingDown => "SHUTTING_DOWN",
         }
@@ -184,9 +188,15 @@ impl From<GrpcError> for GatewayError {
             grpc_code: error.grpc_code(),
             details: error.details(),
         };
-        GatewayError::new(error.http_status(), error.code(), error.public_message())
-            .with_format(format)
-            .with_source(error)
+        let mut rendered =
+            GatewayError::new(error.http_status(), error.code(), error.public_message())
+                .with_format(format);
+        if let GrpcError::Upstream(upstream) = &error
+            && let Some(seconds) = upstream.retry_after()
+        {
+            rendered = rendered.with_header(http::header::RETRY_AFTER, seconds);
+        }
+        rendered.with_source(error)
     }
 }
 

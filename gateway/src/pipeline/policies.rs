@@ -3,10 +3,11 @@
 
 mod concurrency_limiter;
 mod load_shedding;
+mod retry;
 
 use super::PolicyLayer;
 use crate::auth::{AuthLayer, AuthRuntime};
-use crate::config::model::RouteSpec;
+use crate::config::model::{RouteAction, RouteSpec};
 use crate::ratelimit::RateLimits;
 
 /// The runtime objects policy layers share, built with the snapshot (and
@@ -45,6 +46,10 @@ pub fn policy_layers(route: &RouteSpec, runtime: &PolicyRuntime) -> Vec<PolicyLa
     // 4. load shedding: the route's concurrency limit.
     if let Some(shedding) = &route.load_shedding {
         layers.push(load_shedding::load_shedding(route, shedding));
+    }
+    // 5. retries: every route that calls upstream.
+    if !matches!(route.action, RouteAction::GraphiqlAsset) {
+        layers.push(retry::retry_layer(route));
     }
     layers
 }

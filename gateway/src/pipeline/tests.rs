@@ -126,14 +126,14 @@ async fn stock_layers_mounted_as_policies_shape_the_real_response() {
 }
 
 #[tokio::test]
-async fn every_route_has_an_empty_policy_list_today() {
+async fn every_route_gets_the_retry_policy_layer() {
     let backend = backend().await;
     let yaml = format!(
         "backends:\n  b: {{ url: http://{backend} }}\nroutes:\n  - path: /a\n    backend: b\n"
     );
     let config = crate::config::load_str(&yaml, "routes.yaml").unwrap();
     let snapshot = Snapshot::build(config, 1, None).unwrap();
-    assert!(snapshot.pipelines.iter().all(|r| r.policies.is_empty()));
+    assert!(snapshot.pipelines.iter().all(|r| r.policies == ["retry"]));
 }
 
 #[tokio::test]

@@ -82,6 +82,7 @@ mod tests {
                         consecutive_failures: 1,
                         cooldown: std::time::Duration::from_secs(1),
                     },
+                    resilience: Default::default(),
                 }),
                 rewrite: PathRewrite::None,
             }),
@@ -91,6 +92,7 @@ mod tests {
             headers: HeaderRules::default(),
             rate_limits: Vec::new(),
             security: Default::default(),
+            retry: None,
         });
         let table = RouteTable::build(&[route]).unwrap();
         match table.match_request(&http::Method::GET, None, path) {

@@ -24,6 +24,7 @@ fn backend() -> Arc<BackendSpec> {
             consecutive_failures: 3,
             cooldown: Duration::from_secs(1),
         },
+        resilience: Default::default(),
     })
 }
 
@@ -44,6 +45,7 @@ fn route(name: &str, methods: &[Method], path: &str, host: Option<&str>) -> Arc<
         headers: HeaderRules::default(),
         rate_limits: Vec::new(),
         security: Default::default(),
+        retry: None,
     })
 }
 

@@ -1,13 +1,18 @@
-//! One backend URL with its load and health, shared by every request.
+//! One backend URL with its load and health, shared by every request:
+//! in-flight count, consecutive failures, the failure ratio over a
+//! sliding window, and passive ejection with a cool-down that grows with
+//! repeated ejections (the decision to eject, which looks at every
+//! endpoint, is `outlier`'s).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use http::Uri;
 
 use super::health::HealthCell;
-use crate::config::model::EjectionPolicy;
+use super::window::SlidingCounter;
+use crate::config::model::{EjectionPolicy, OutlierPolicy};
 
 /// A backend URL, its in-flight count and its passive-ejection state.
 #[derive(Debug)]
@@ -26,11 +31,32 @@ pub struct Endpoint {
     /// Active health checks' verdict (`upstream::health`), apart from
     /// passive ejection.
     health: HealthCell,
+    /// Attempts and failed attempts over the outlier window.
+    window_attempts: SlidingCounter,
+    window_failures: SlidingCounter,
+    /// Ejections in a row (the cool-down multiplier) and when the last
+    /// one ended, in nanoseconds after `epoch`.
+    ejection_streak: AtomicU32,
+    last_ejection_end: AtomicU64,
+    /// Set while ejected, so the return to rotation is logged once.
+    out_of_rotation: AtomicBool,
 }
 
 impl Endpoint {
+    /// An endpoint with the default outlier window.
+    #[cfg(test)]
     pub fn new(base: Uri, epoch: Instant) -> Self {
+        Self::with_window(base, epoch, OutlierPolicy::default().window)
+    }
+
+    /// An endpoint whose failure ratio is counted over `window`.
+    pub fn with_window(base: Uri, epoch: Instant, window: Duration) -> Self {
         Self {
+            window_attempts: SlidingCounter::new(window, epoch),
+            window_failures: SlidingCounter::new(window, epoch),
+            ejection_streak: AtomicU32::new(0),
+            last_ejection_end: AtomicU64::new(0),
+            out_of_rotation: AtomicBool::new(false),
             label: Arc::from(base.to_string()),
             base,
             in_flight: AtomicUsize::new(0),
@@ -48,7 +74,14 @@ impl Endpoint {
     }
 
     pub fn is_available(&self, now: Instant) -> bool {
-        self.nanos(now) >= self.ejected_until.load(Ordering::Relaxed)
+        let available = self.nanos(now) >= self.ejected_until.load(Ordering::Relaxed);
+        if available
+            && self.out_of_rotation.load(Ordering::Relaxed)
+            && self.out_of_rotation.swap(false, Ordering::Relaxed)
+        {
+            tracing::info!(endpoint = %self.label, "endpoint back in rotation after its cool-down");
+        }
+        available
     }
 
     pub fn health(&self) -> &HealthCell {
@@ -75,6 +108,68 @@ impl Endpoint {
 
     pub fn record_success(&self) {
         self.consecutive_failures.store(0, Ordering::Relaxed);
+    }
+
+    /// Records a successful attempt for outlier detection.
+    pub fn record_attempt_success(&self, now: Instant) {
+        self.window_attempts.add(now);
+        self.record_success();
+    }
+
+    /// Records a failed attempt (connect failure, reset, timeout, 5xx);
+    /// returns the consecutive failures so far.
+    pub fn record_attempt_failure(&self, now: Instant) -> u32 {
+        self.window_attempts.add(now);
+        self.window_failures.add(now);
+        self.consecutive_failures
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1)
+    }
+
+    /// Counts a connect failure (for `/upstreams`), without ejecting.
+    pub fn count_connect_failure(&self) {
+        self.connect_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Whether the window holds enough attempts and too many failed.
+    pub fn failure_ratio_exceeded(&self, policy: &OutlierPolicy, now: Instant) -> bool {
+        let attempts = self.window_attempts.sum(now);
+        attempts >= u64::from(policy.min_requests)
+            && self.window_failures.sum(now) as f64 >= policy.failure_ratio * attempts as f64
+    }
+
+    /// The failure ratio over the window (for `/upstreams`).
+    pub fn failure_ratio(&self, now: Instant) -> f64 {
+        let attempts = self.window_attempts.sum(now);
+        if attempts == 0 {
+            return 0.0;
+        }
+        self.window_failures.sum(now) as f64 / attempts as f64
+    }
+
+    /// Ejects the endpoint for `cooldown` × the ejections in a row (the
+    /// streak restarts when the last ejection ended more than
+    /// `max_cooldown` ago), at most `max_cooldown`; returns the cool-down.
+    pub fn eject(&self, cooldown: Duration, outlier: &OutlierPolicy, now: Instant) -> Duration {
+        let at = self.nanos(now);
+        let quiet_since = self.last_ejection_end.load(Ordering::Relaxed);
+        let streak = if at.saturating_sub(quiet_since) > duration_nanos(outlier.max_cooldown) {
+            self.ejection_streak.store(1, Ordering::Relaxed);
+            1
+        } else {
+            self.ejection_streak
+                .fetch_add(1, Ordering::Relaxed)
+                .saturating_add(1)
+        };
+        let cooldown = cooldown
+            .saturating_mul(streak)
+            .min(outlier.max_cooldown.max(cooldown));
+        let end = self.ejection_end(cooldown, now);
+        self.ejected_until.store(end, Ordering::Relaxed);
+        self.last_ejection_end.store(end, Ordering::Relaxed);
+        self.ejections.fetch_add(1, Ordering::Relaxed);
+        self.out_of_rotation.store(true, Ordering::Relaxed);
+        cooldown
     }
 
     /// Records a connect failure; returns true if this ejected the endpoint.

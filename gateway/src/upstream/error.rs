@@ -15,6 +15,9 @@ use crate::edge_error::GatewayError;
 
 /// What the client reads when a backend cannot be reached.
 pub const UNAVAILABLE_MESSAGE: &str = "the upstream service is unavailable";
+/// What the client reads when a backend's circuit breaker is open.
+pub const CIRCUIT_OPEN_MESSAGE: &str =
+    "the upstream service is failing; requests to it are paused, retry later";
 /// What the client reads when a backend does not answer in time.
 pub const TIMEOUT_MESSAGE: &str = "the upstream service did not respond in time";
 
@@ -35,6 +38,13 @@ pub enum UpstreamError {
     /// was being sent: the client's fault, not the backend's.
     #[error("{0}")]
     ClientBody(RequestBodyFault),
+    /// The backend's circuit breaker is open (or too many requests wait
+    /// for it): failed fast, nothing sent.
+    #[error("backend {backend:?}: circuit open, retry in {retry_after:?}")]
+    CircuitOpen {
+        backend: String,
+        retry_after: Duration,
+    },
 }
 
 impl UpstreamError {
@@ -44,6 +54,18 @@ impl UpstreamError {
             UpstreamError::Unavailable { .. } => UNAVAILABLE_MESSAGE.to_owned(),
             UpstreamError::Timeout { .. } => TIMEOUT_MESSAGE.to_owned(),
             UpstreamError::ClientBody(fault) => fault.message(),
+            UpstreamError::CircuitOpen { .. } => CIRCUIT_OPEN_MESSAGE.to_owned(),
+        }
+    }
+
+    /// `Retry-After` for a failed-fast request: whole seconds, at least 1.
+    pub fn retry_after(&self) -> Option<http::HeaderValue> {
+        match self {
+            UpstreamError::CircuitOpen { retry_after, .. } => {
+                let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                Some(http::HeaderValue::from(seconds.max(1)))
+            }
+            _ => None,
         }
     }
 }
@@ -54,8 +76,14 @@ impl From<UpstreamError> for GatewayError {
             UpstreamError::Unavailable { .. } => (StatusCode::BAD_GATEWAY, "UPSTREAM_UNAVAILABLE"),
             UpstreamError::Timeout { .. } => (StatusCode::GATEWAY_TIMEOUT, "UPSTREAM_TIMEOUT"),
             UpstreamError::ClientBody(fault) => (fault.status(), fault.code()),
+            UpstreamError::CircuitOpen { .. } => (StatusCode::SERVICE_UNAVAILABLE, "CIRCUIT_OPEN"),
         };
-        GatewayError::new(status, code, error.public_message()).with_source(error)
+        let retry_after = error.retry_after();
+        let mut rendered = GatewayError::new(status, code, error.public_message());
+        if let Some(seconds) = retry_after {
+            rendered = rendered.with_header(http::header::RETRY_AFTER, seconds);
+        }
+        rendered.with_source(error)
     }
 }
 

@@ -151,6 +151,10 @@ fn carried_extensions(ctx: &RequestContext) -> Extensions {
     if let Some(exchange) = &ctx.exchange {
         extensions.insert(std::sync::Arc::clone(exchange));
     }
+    // The pools read the route's retry policy and count attempts on it.
+    if let Some(scope) = &ctx.retry {
+        extensions.insert(std::sync::Arc::clone(scope));
+    }
     extensions
 }
 

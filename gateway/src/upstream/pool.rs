@@ -6,26 +6,23 @@ use std::time::{Duration, Instant};
 use http::request::Parts;
 use http::uri::PathAndQuery;
 use http::{Request, Response, Uri};
-use http_body::Body as _;
-use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::sync::Semaphore;
 
 use super::balancer::Balancer;
+use super::breaker::{BreakerState, CircuitBreaker};
+use super::budget::{BudgetState, RetryBudgetState};
 use super::endpoint::Endpoint;
 use super::error::{UpstreamError, describe};
 use super::health::{HealthChecks, HealthStatus};
-use super::idle_body::{IdleTimeoutBody, Stall};
-use crate::body::{self, GatewayBody};
+use crate::body::GatewayBody;
 use crate::client_body::{BodyFaultWatch, RequestBodyFault};
 use crate::config::model::{BackendSpec, UpstreamProtocol};
-use crate::observe::otel::spans;
-use crate::observe::{AttemptOutcome, Exchange, UpstreamAttempt};
 
 /// One endpoint's state as the admin API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct EndpointState {
     pub url: String,
     pub in_flight: usize,
@@ -37,6 +34,26 @@ pub struct EndpointState {
     pub ejections: u64,
     /// Active health checks' verdict (`unchecked` without `health_check`).
     pub health: HealthStatus,
+    /// Failed attempts over the outlier window, from 0 to 1.
+    pub failure_ratio: f64,
+}
+
+/// A backend's retry budget and circuit breaker, as the admin API shows
+/// them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ResilienceState {
+    pub retry_budget: Option<BudgetState>,
+    /// `None` without a `circuit_breaker:`.
+    pub circuit_breaker: Option<BreakerView>,
+}
+
+/// The breaker's state and how often it opened.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BreakerView {
+    pub state: BreakerState,
+    pub times_opened: u64,
+    /// Requests waiting for a connection slot.
+    pub pending: usize,
 }
 
 /// A backend's pooled client and endpoints.
@@ -53,6 +70,11 @@ pub struct UpstreamPool {
     limit: Arc<Semaphore>,
     /// The endpoints' health checks, stopped when the pool is dropped.
     _health_checks: Option<HealthChecks>,
+    /// The backend's retry budget, shared by every policy that sends to it.
+    budget: Option<RetryBudgetState>,
+    breaker: Option<CircuitBreaker>,
+    /// Requests waiting for a connection slot (the breaker's `max_pending`).
+    pending: std::sync::atomic::AtomicUsize,
 }
 
 type UpstreamClient = Client<HttpConnector, GatewayBody>;
@@ -61,14 +83,21 @@ impl UpstreamPool {
     /// A pool with a client slot for each of `workers` worker threads.
     pub fn new(spec: Arc<BackendSpec>, workers: usize) -> Self {
         let epoch = Instant::now();
+        let window = spec.resilience.outlier.window;
         let endpoints = spec
             .urls
             .iter()
-            .map(|url| Arc::new(Endpoint::new(url.clone(), epoch)))
+            .map(|url| Arc::new(Endpoint::with_window(url.clone(), epoch, window)))
             .collect::<Vec<_>>();
+        let resilience = &spec.resilience;
         Self {
             _health_checks: HealthChecks::start(&spec, &endpoints),
             endpoints,
+            budget: Some(RetryBudgetState::new(resilience.budget, epoch)),
+            breaker: resilience
+                .breaker
+                .map(|policy| CircuitBreaker::new(policy, &spec.name, epoch)),
+            pending: Default::default(),
             balancer: Balancer::new(spec.load_balancing),
             clients: (0..workers.max(1)).map(|_| OnceLock::new()).collect(),
             limit: Arc::new(Semaphore::new(spec.max_connections.max(1))),
@@ -100,18 +129,32 @@ impl UpstreamPool {
                 connect_failures: endpoint.connect_failures(),
                 ejections: endpoint.ejections(),
                 health: endpoint.health().get(),
+                failure_ratio: endpoint.failure_ratio(now),
             })
             .collect()
+    }
+
+    /// The retry budget and breaker, for the admin API.
+    pub fn resilience_state(&self) -> ResilienceState {
+        let now = Instant::now();
+        ResilienceState {
+            retry_budget: self.budget.as_ref().map(|budget| budget.state(now)),
+            circuit_breaker: self.breaker.as_ref().map(|breaker| BreakerView {
+                state: breaker.state(now),
+                times_opened: breaker.times_opened(),
+                pending: self.pending.load(std::sync::atomic::Ordering::Relaxed),
+            }),
+        }
     }
 
     /// Sends a request whose URI is origin-form (path and query only) to
     /// one of the backend's endpoints and returns the response head with a
     /// streaming body.
     ///
-    /// `timeout` bounds the wait for a connection slot plus the response
-    /// head; when it passes, the call is dropped, which cancels it. A
-    /// bodiless request that fails to connect is tried on the other
-    /// endpoints, since nothing was sent.
+    /// `timeout` bounds the wait for a connection slot plus every attempt
+    /// and backoff up to the response head; when it passes, the call is
+    /// dropped, which cancels it. Failed attempts are retried as the
+    /// request's retry policy says (`pool/send.rs`).
     ///
     /// The response body is under the backend's `body_idle_timeout`.
     pub async fn send(
@@ -138,117 +181,6 @@ impl UpstreamPool {
                 backend: self.spec.name.clone(),
                 after: timeout,
             }),
-        }
-    }
-
-    async fn send_within_deadline(
-        &self,
-        request: Request<GatewayBody>,
-        body_idle: Option<Duration>,
-    ) -> Result<Response<GatewayBody>, UpstreamError> {
-        let permit = Arc::clone(&self.limit)
-            .acquire_owned()
-            .await
-            .map_err(|_| self.unavailable("pool closed", None))?;
-        let (parts, body) = request.into_parts();
-        let exchange = parts.extensions.get::<Arc<Exchange>>().cloned();
-        let replayable = body.size_hint().exact() == Some(0);
-        let body_fault = BodyFaultWatch::default();
-        let body = if replayable {
-            body
-        } else {
-            body_fault.watch(body)
-        };
-        let mut tried = Vec::new();
-        let mut body = Some(body);
-        let mut parts = Some(parts);
-        loop {
-            let (index, endpoint) = self
-                .balancer
-                .pick(&self.endpoints, &tried, Instant::now())
-                .ok_or_else(|| self.unavailable("every endpoint refused the connection", None))?;
-            tried.push(index);
-            // Only a request that may be retried keeps its head for another
-            // attempt; the usual single attempt moves it, copying nothing.
-            let last_attempt = !replayable || tried.len() >= self.endpoints.len();
-            let head = parts
-                .as_ref()
-                .ok_or_else(|| self.unavailable("no request left to send", None))?;
-            let uri = join_uri(&endpoint.base, &head.uri)
-                .map_err(|e| self.unavailable("bad upstream URI", Some(e.into())))?;
-            let attempt_body = body.take().unwrap_or_else(body::empty);
-            let mut attempt = if last_attempt {
-                let head = parts
-                    .take()
-                    .ok_or_else(|| self.unavailable("no request left to send", None))?;
-                request_from(head, uri, attempt_body)
-            } else {
-                request_with(head, uri, attempt_body)
-            };
-            let mut observed = UpstreamAttempt::start(
-                exchange.clone(),
-                &self.label,
-                &endpoint.label,
-                &mut attempt,
-            );
-            let guard = endpoint.start_request();
-            let result = self.client().request(attempt).await;
-            if let Err(error) = &result {
-                observed.record_failure(|| describe(error));
-            }
-            let span = observed.span().clone();
-            if let Ok(response) = &result {
-                spans::client_grpc_status(&span, response.headers());
-            }
-            observed.finish(match &result {
-                Ok(response) => AttemptOutcome::Response(response.status()),
-                Err(error) if error.is_connect() => AttemptOutcome::ConnectFailed,
-                Err(_) => AttemptOutcome::Failed,
-            });
-            match result {
-                Ok(response) => {
-                    endpoint.record_success();
-                    return Ok(response.map(|incoming| {
-                        let held = incoming.map_frame(move |frame| {
-                            let _held_until_body_ends = (&guard, &permit, &span);
-                            if let Some(trailers) = frame.trailers_ref() {
-                                spans::client_grpc_status(&span, trailers);
-                            }
-                            frame
-                        });
-                        match body_idle {
-                            Some(idle) => body::boxed(IdleTimeoutBody::new(
-                                held,
-                                idle,
-                                Stall {
-                                    backend: Arc::clone(&self.spec),
-                                    endpoint: endpoint.base.clone(),
-                                },
-                            )),
-                            None => body::boxed(held),
-                        }
-                    }));
-                }
-                // The client's own body failed while it was being sent.
-                Err(error) if client_fault(&error, &body_fault).is_some() => {
-                    tracing::debug!(%error, "the client's body failed on its way upstream");
-                    let fault =
-                        client_fault(&error, &body_fault).unwrap_or(RequestBodyFault::Malformed);
-                    return Err(UpstreamError::ClientBody(fault));
-                }
-                Err(error) if error.is_connect() => {
-                    endpoint.record_connect_failure(&self.spec.ejection, Instant::now());
-                    if last_attempt {
-                        return Err(self.unavailable("connection failed", Some(error.into())));
-                    }
-                    tracing::debug!(backend = %self.spec.name, endpoint = %endpoint.base, "connect failed, trying another endpoint");
-                }
-                Err(error) => {
-                    return Err(
-                        self.unavailable("connection lost before a response", Some(error.into()))
-                    );
-                }
-            }
         }
     }
 
@@ -287,15 +219,6 @@ fn build_client(spec: &BackendSpec) -> UpstreamClient {
         builder.http2_only(true);
     }
     builder.build(connector)
-}
-
-/// Builds the upstream request from the client's head, moving it.
-fn request_from(parts: Parts, uri: Uri, body: GatewayBody) -> Request<GatewayBody> {
-    let mut request = Request::new(body);
-    *request.method_mut() = parts.method;
-    *request.uri_mut() = uri;
-    *request.headers_mut() = parts.headers;
-    request
 }
 
 /// Builds the upstream request from a copy of the client's head, for a
@@ -338,6 +261,8 @@ pub(crate) fn join_uri(base: &Uri, origin: &Uri) -> Result<Uri, http::Error> {
     builder.build()
 }
 
+mod replay;
+mod send;
 mod upgrade;
 
 pub use upgrade::UpgradedConnection;

@@ -51,6 +51,13 @@ impl Profile {
         ]
     }
 
+    /// Resilience under injected faults: open loop at a rate both
+    /// endpoints sustain easily, so what differs is the faults' effect.
+    pub fn resilience(self) -> LoadPlan {
+        let rate = if self.quick { 100.0 } else { 500.0 };
+        LoadPlan::open(rate, self.seconds(5.0, 0.4), self.seconds(1.0, 0.2))
+    }
+
     /// How many rounds of the proxy scenario.
     pub fn proxy_rounds(self) -> usize {
         if self.quick { 1 } else { 3 }

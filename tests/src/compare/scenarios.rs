@@ -11,6 +11,7 @@ mod events;
 mod federation;
 mod protocols;
 mod proxy;
+mod resilience;
 
 use std::path::Path;
 use std::time::Duration;
@@ -33,15 +34,17 @@ pub enum ScenarioName {
     Proxy,
     Federation,
     Events,
+    Resilience,
 }
 
 impl ScenarioName {
-    pub const ALL: [ScenarioName; 5] = [
+    pub const ALL: [ScenarioName; 6] = [
         ScenarioName::Chatty,
         ScenarioName::Protocols,
         ScenarioName::Proxy,
         ScenarioName::Federation,
         ScenarioName::Events,
+        ScenarioName::Resilience,
     ];
 
     /// The name `--scenario` takes.
@@ -52,6 +55,7 @@ impl ScenarioName {
             ScenarioName::Proxy => "proxy",
             ScenarioName::Federation => "federation",
             ScenarioName::Events => "events",
+            ScenarioName::Resilience => "resilience",
         }
     }
 
@@ -73,6 +77,7 @@ impl ScenarioName {
                 federation::SERIES * profile.proxy_rounds(),
             ),
             ScenarioName::Events => Duration::ZERO,
+            ScenarioName::Resilience => resilience::planned(profile.resilience()),
         }
     }
 
@@ -84,6 +89,7 @@ impl ScenarioName {
             ScenarioName::Proxy => proxy::run(ctx).await,
             ScenarioName::Federation => federation::run(ctx).await,
             ScenarioName::Events => events::run(),
+            ScenarioName::Resilience => resilience::run(ctx).await,
         }
     }
 }

@@ -63,6 +63,11 @@ fn check_scenario(scenario: &ScenarioReport, out: &std::path::Path) {
     );
     for series in &scenario.series {
         match (&series.stats, &series.skipped) {
+            // The resilience scenario injects faults: its errors are
+            // its figures (the "none" configuration keeps them all).
+            (Some(stats), None) if scenario.name == "resilience" => {
+                assert!(stats.ok > 0, "{} measured nothing", series.label());
+            }
             (Some(stats), None) => {
                 assert_eq!(
                     stats.errors,

@@ -74,6 +74,7 @@ mod rate_limits;
 mod rate_limits_redis;
 mod readme_ids;
 mod reload;
+mod resilience;
 mod shutdown;
 mod shutdown_streams;
 mod upstream_headers;

@@ -13,6 +13,7 @@ use super::super::raw::{
     BackendEntry, RawBackend, RawEjection, RawLoadBalancing, RawProtocol, Text,
 };
 use super::positive_duration;
+use super::resilience::{RawResilience, resilience};
 
 pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 pub(crate) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -98,6 +99,17 @@ fn compile_backend(name: &Text, raw: &RawBackend, diag: &mut Diagnostics) -> Bac
             .health_check
             .as_ref()
             .map(|check| super::health_check::compile(check, name, protocol(raw), diag)),
+        resilience: resilience(
+            RawResilience {
+                retry: raw.retry.as_ref(),
+                budget: raw.retry_budget.as_ref(),
+                ejection: raw.ejection.as_ref(),
+                breaker: raw.circuit_breaker.as_ref(),
+            },
+            &Default::default(),
+            &format!("backend \"{}\"", name.as_str()),
+            diag,
+        ),
     }
 }
 

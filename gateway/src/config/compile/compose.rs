@@ -240,6 +240,15 @@ fn call_input<'a>(
             &format!("{label}: propagate"),
             diag,
         ),
+        retry: raw.retry.as_ref().map(|retry| {
+            let what = format!("{label}: retry");
+            Arc::new(super::resilience::retry_policy(
+                retry,
+                &Default::default(),
+                &what,
+                diag,
+            ))
+        }),
     };
     (input, spans)
 }
@@ -261,6 +270,7 @@ fn fallback_backend(name: &Text) -> Arc<BackendSpec> {
             consecutive_failures: 0,
             cooldown: Duration::ZERO,
         },
+        resilience: Default::default(),
     })
 }
 

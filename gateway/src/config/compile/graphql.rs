@@ -334,6 +334,7 @@ fn route(
         headers: Default::default(),
         rate_limits: Vec::new(),
         security,
+        retry: None,
     };
     Some(super::routes::CompiledRoute {
         spec: std::sync::Arc::new(spec),

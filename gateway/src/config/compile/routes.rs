@@ -24,6 +24,7 @@ use super::super::raw_grpc::RawGrpcRoute;
 
 use super::headers::compile_headers;
 use super::{action_keys, body_limit, compose, grpc, load_shedding, positive_duration, proxy};
+use super::resilience::retry_policy;
 use crate::router::PathPattern;
 
 /// A compiled route with what error messages need to point back at it.
@@ -189,6 +190,10 @@ fn compile_route(
         &entry.span,
         diag,
     );
+    let retry = raw.retry.as_ref().map(|retry| {
+        let what = format!("{label}: retry");
+        Arc::new(retry_policy(retry, &Default::default(), &what, diag))
+    });
     action_keys::check(raw, label, diag);
     if diag.error_count() > errors_before {
         return None;
@@ -206,6 +211,7 @@ fn compile_route(
         rate_limits,
         load_shedding,
         security,
+        retry,
     };
     Some(CompiledRoute {
         spec: Arc::new(spec),

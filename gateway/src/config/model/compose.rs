@@ -68,6 +68,8 @@ pub struct ComposeCall {
     pub cache: Option<CallCacheSettings>,
     /// Header propagation rules, applied after the global `propagate.all`.
     pub propagate: Vec<super::HeaderRule>,
+    /// `retry:` on the call: replaces the route's and the backend's policy.
+    pub retry: Option<Arc<super::RetryPolicy>>,
 }
 
 /// What kind of request a call makes.

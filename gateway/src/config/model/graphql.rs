@@ -50,6 +50,9 @@ pub struct SubgraphBackendSettings {
     /// Identical queries in flight at once share one subgraph request
     /// (never mutations). On by default, as in Hive Router.
     pub dedupe: bool,
+    /// Retries (subgraph fetches of queries count as idempotent), retry
+    /// budget, outlier detection and circuit breaker.
+    pub resilience: super::Resilience,
 }
 
 impl Default for SubgraphBackendSettings {
@@ -65,6 +68,7 @@ impl Default for SubgraphBackendSettings {
                 cooldown: Duration::from_secs(5),
             },
             dedupe: true,
+            resilience: Default::default(),
         }
     }
 }
@@ -89,6 +93,7 @@ impl SubgraphTraffic {
             max_connections: settings.max_connections,
             load_balancing: settings.load_balancing,
             ejection: settings.ejection,
+            resilience: settings.resilience.clone(),
         }
     }
 }

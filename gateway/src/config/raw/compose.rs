@@ -48,6 +48,8 @@ pub(crate) struct RawCall {
     /// Header propagation rules for this call, after `propagate.all`.
     #[serde(default)]
     pub propagate: Vec<super::RawHeaderRule>,
+    /// Replaces the route's and the backend's retry policy for this call.
+    pub retry: Option<super::RawRetry>,
 }
 
 /// `compose.calls.<name>.cache:`

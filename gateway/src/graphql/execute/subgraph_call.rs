@@ -111,7 +111,9 @@ async fn fetch(
     let response = pool.send(request, timeout).await.map_err(|error| {
         let code = match error {
             UpstreamError::Timeout { .. } => "SUBGRAPH_TIMEOUT",
-            UpstreamError::Unavailable { .. } => "SUBGRAPH_UNAVAILABLE",
+            UpstreamError::Unavailable { .. } | UpstreamError::CircuitOpen { .. } => {
+                "SUBGRAPH_UNAVAILABLE"
+            }
             // The gateway builds this body whole: it cannot fail.
             UpstreamError::ClientBody(_) => "SUBGRAPH_REQUEST_FAILED",
         };
@@ -165,6 +167,12 @@ fn build_request(
     );
     if let Some(outbound) = outbound {
         outbound.finish(&mut request);
+    }
+    // A query fetch may be retried like a GET; a mutation's may not.
+    if !is_mutation(query) {
+        request
+            .extensions_mut()
+            .insert(crate::upstream::retry::Idempotent);
     }
     Ok(Outgoing {
         request,

@@ -21,6 +21,7 @@ fn route(headers: HeaderRules) -> Arc<RouteSpec> {
         headers,
         rate_limits: Vec::new(),
         security: Default::default(),
+        retry: None,
     })
 }
 

@@ -49,6 +49,8 @@ pub struct CallInput {
     pub cache: Option<CallCacheSettings>,
     /// Header propagation rules, after the global `propagate.all`.
     pub propagate: Vec<HeaderRule>,
+    /// `retry:` on the call.
+    pub retry: Option<Arc<crate::config::model::RetryPolicy>>,
 }
 
 #[derive(Debug, Clone)]

@@ -86,6 +86,17 @@ fn settings(
         },
         ejection: ejection(raw.ejection.as_ref(), &base.ejection, what, diag),
         dedupe: raw.dedupe.as_deref().copied().unwrap_or(base.dedupe),
+        resilience: super::super::resilience::resilience(
+            super::super::resilience::RawResilience {
+                retry: raw.retry.as_ref(),
+                budget: raw.retry_budget.as_ref(),
+                ejection: raw.ejection.as_ref(),
+                breaker: raw.circuit_breaker.as_ref(),
+            },
+            &base.resilience,
+            what,
+            diag,
+        ),
     }
 }
 

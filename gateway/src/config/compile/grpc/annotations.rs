@@ -162,6 +162,7 @@ impl Target<'_> {
             rate_limits: Vec::new(),
             // The top-level `cors:` is applied by `compile`.
             security: Default::default(),
+            retry: None,
         })
     }
 }

@@ -57,6 +57,7 @@ pub(super) fn compile_call(
         optional: input.optional,
         headers,
         propagate: input.propagate.clone(),
+        retry: input.retry.clone(),
     };
     (spec, dependencies)
 }

@@ -22,6 +22,7 @@ fn backend(name: &str) -> Arc<BackendSpec> {
             consecutive_failures: 3,
             cooldown: Duration::from_secs(1),
         },
+        resilience: Default::default(),
     })
 }
 
@@ -40,6 +41,7 @@ fn get(name: &str, backend_name: &str, path: &str) -> CallInput {
         coalesce: None,
         cache: None,
         propagate: vec![],
+        retry: None,
     }
 }
 

@@ -1,0 +1,340 @@
+//! The attempts of one upstream request: the retry loop every handler
+//! kind goes through. Each attempt picks an endpoint (another one than
+//! before when there is one), passes the circuit breaker, is bounded by
+//! the policy's per-try timeout, and is recorded on its endpoint (outlier
+//! detection), the breaker and the request's exchange. A failed attempt
+//! is retried when the policy names its failure, attempts are left, the
+//! body can be replayed, the method allows it and the backend's retry
+//! budget has room; first comes a backoff with full jitter. When no retry
+//! follows, the last attempt's answer (a response, even an error status,
+//! or its error) is the request's.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::request::Parts;
+use http::{Request, Response};
+use http_body_util::BodyExt;
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::replay::ReplayBody;
+use super::{UpstreamPool, client_fault, join_uri, request_with};
+use crate::body::{self, GatewayBody};
+use crate::client_body::BodyFaultWatch;
+use crate::observe::otel::spans;
+use crate::observe::{AttemptOutcome, Exchange, UpstreamAttempt};
+use crate::upstream::breaker::{Admission, Ticket};
+use crate::upstream::endpoint::{Endpoint, InFlightGuard};
+use crate::upstream::error::{UpstreamError, describe};
+use crate::upstream::idle_body::{IdleTimeoutBody, Stall};
+use crate::upstream::outlier;
+use crate::upstream::retry::{self, RetryScope, Verdict};
+
+/// One attempt's answer.
+type AttemptResult = Result<Response<hyper::body::Incoming>, AttemptError>;
+
+/// An attempt's answer, with what must live as long as its response body:
+/// the endpoint's in-flight count and the client span.
+struct Attempt {
+    result: AttemptResult,
+    in_flight: InFlightGuard,
+    span: tracing::Span,
+}
+
+enum AttemptError {
+    BadUri(http::Error),
+    Connect(hyper_util::client::legacy::Error),
+    Lost(hyper_util::client::legacy::Error),
+    TimedOut(Duration),
+    ClientBody(crate::client_body::RequestBodyFault),
+}
+
+impl UpstreamPool {
+    pub(super) async fn send_within_deadline(
+        &self,
+        request: Request<GatewayBody>,
+        body_idle: Option<Duration>,
+    ) -> Result<Response<GatewayBody>, UpstreamError> {
+        let first_ticket = self.admit(Instant::now())?;
+        let permit = self.connection_slot().await?;
+        let (parts, body) = request.into_parts();
+        let policy = retry::policy_for(&parts.extensions, &self.spec.resilience.retry).clone();
+        let idempotent = retry::is_idempotent(&parts.method, &parts.extensions, &policy);
+        let retries_possible = policy.max_attempts > 1;
+        let mut body = ReplayBody::prepare(body, retries_possible, policy.max_buffered_body)
+            .await
+            .map_err(UpstreamError::ClientBody)?;
+        let body_fault = BodyFaultWatch::default();
+        body.map_streamed(|streamed| body_fault.watch(streamed));
+        let exchange = parts.extensions.get::<Arc<Exchange>>().cloned();
+        let scope = parts.extensions.get::<Arc<RetryScope>>().cloned();
+        if let Some(budget) = &self.budget {
+            budget.record_request(Instant::now());
+        }
+        let mut tried = Vec::new();
+        let mut ticket = first_ticket;
+        let mut attempt = 1;
+        loop {
+            let (index, endpoint) = self.pick(&mut tried)?;
+            if let Some(scope) = &scope {
+                scope.count_attempt();
+            }
+            let attempt_body = body.next(policy.max_buffered_body);
+            let per_try = policy.per_try_timeout;
+            let mut sent = self
+                .attempt(&parts, endpoint, attempt_body, exchange.clone(), per_try)
+                .await;
+            if let Err(AttemptError::Lost(error)) = &sent.result
+                && let Some(fault) = client_fault(error, &body_fault)
+            {
+                // The client's own body failed: nothing to learn about
+                // the endpoint, nothing to retry.
+                tracing::debug!(error = %describe(error), "the client's body failed on its way upstream");
+                sent.result = Err(AttemptError::ClientBody(fault));
+                return self.finish(sent, endpoint, permit, body_idle);
+            }
+            let verdict = verdict_of(&sent.result);
+            let now = Instant::now();
+            self.record(index, verdict, ticket, now);
+            let retry = attempt < policy.max_attempts
+                && verdict.is_retryable(&policy, idempotent)
+                && body.is_replayable()
+                && self
+                    .budget
+                    .as_ref()
+                    .is_none_or(|budget| budget.try_retry(now));
+            let next_ticket = if retry { self.admit(now).ok() } else { None };
+            let Some(next_ticket) = next_ticket else {
+                return self.finish(sent, endpoint, permit, body_idle);
+            };
+            tracing::debug!(backend = %self.spec.name, endpoint = %endpoint.base, ?verdict, attempt, "retrying");
+            drop(sent);
+            let wait = retry::backoff_delay(&policy.backoff, attempt, &mut rand::rng());
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+            ticket = next_ticket;
+            attempt += 1;
+        }
+    }
+
+    /// The breaker's admission (none without a breaker).
+    fn admit(&self, now: Instant) -> Result<Option<Ticket<'_>>, UpstreamError> {
+        let Some(breaker) = &self.breaker else {
+            return Ok(None);
+        };
+        match breaker.admit(now) {
+            Admission::Allowed(ticket) => Ok(Some(ticket)),
+            Admission::Rejected { retry_after } => Err(UpstreamError::CircuitOpen {
+                backend: self.spec.name.clone(),
+                retry_after,
+            }),
+        }
+    }
+
+    /// A connection slot; with a breaker, a request that would wait
+    /// behind `max_pending` others fails fast instead.
+    async fn connection_slot(&self) -> Result<OwnedSemaphorePermit, UpstreamError> {
+        if let Ok(permit) = Arc::clone(&self.limit).try_acquire_owned() {
+            return Ok(permit);
+        }
+        let _waiting = match &self.breaker {
+            Some(breaker) => {
+                let guard = PendingGuard::enter(&self.pending);
+                if guard.count > breaker.policy().max_pending {
+                    return Err(UpstreamError::CircuitOpen {
+                        backend: self.spec.name.clone(),
+                        retry_after: Duration::from_secs(1),
+                    });
+                }
+                Some(guard)
+            }
+            None => None,
+        };
+        Arc::clone(&self.limit)
+            .acquire_owned()
+            .await
+            .map_err(|_| self.unavailable("pool closed", None))
+    }
+
+    /// An endpoint not tried yet, else any (a single endpoint is retried).
+    fn pick(&self, tried: &mut Vec<usize>) -> Result<(usize, &Arc<Endpoint>), UpstreamError> {
+        let now = Instant::now();
+        let picked = self.balancer.pick(&self.endpoints, tried, now).or_else(|| {
+            tried.clear();
+            self.balancer.pick(&self.endpoints, tried, now)
+        });
+        let (index, endpoint) =
+            picked.ok_or_else(|| self.unavailable("the backend has no endpoint", None))?;
+        tried.push(index);
+        Ok((index, endpoint))
+    }
+
+    async fn attempt(
+        &self,
+        head: &Parts,
+        endpoint: &Arc<Endpoint>,
+        body: GatewayBody,
+        exchange: Option<Arc<Exchange>>,
+        per_try: Option<Duration>,
+    ) -> Attempt {
+        let in_flight = endpoint.start_request();
+        let uri = match join_uri(&endpoint.base, &head.uri) {
+            Ok(uri) => uri,
+            Err(error) => {
+                return Attempt {
+                    result: Err(AttemptError::BadUri(error)),
+                    in_flight,
+                    span: tracing::Span::none(),
+                };
+            }
+        };
+        let mut request = request_with(head, uri, body);
+        let mut observed =
+            UpstreamAttempt::start(exchange, &self.label, &endpoint.label, &mut request);
+        let span = observed.span().clone();
+        let sent = self.client().request(request);
+        let result = match per_try {
+            Some(limit) => match tokio::time::timeout(limit, sent).await {
+                Ok(result) => result,
+                Err(_) => {
+                    observed.finish(AttemptOutcome::Abandoned);
+                    let result = Err(AttemptError::TimedOut(limit));
+                    return Attempt {
+                        result,
+                        in_flight,
+                        span,
+                    };
+                }
+            },
+            None => sent.await,
+        };
+        if let Err(error) = &result {
+            observed.record_failure(|| describe(error));
+        }
+        if let Ok(response) = &result {
+            spans::client_grpc_status(&span, response.headers());
+        }
+        observed.finish(match &result {
+            Ok(response) => AttemptOutcome::Response(response.status()),
+            Err(error) if error.is_connect() => AttemptOutcome::ConnectFailed,
+            Err(_) => AttemptOutcome::Failed,
+        });
+        let result = result.map_err(|error| {
+            if error.is_connect() {
+                AttemptError::Connect(error)
+            } else {
+                AttemptError::Lost(error)
+            }
+        });
+        Attempt {
+            result,
+            in_flight,
+            span,
+        }
+    }
+
+    /// Outlier detection and the breaker learn how the attempt went.
+    fn record(&self, index: usize, verdict: Verdict, ticket: Option<Ticket<'_>>, now: Instant) {
+        let failed = verdict.is_failure();
+        if verdict == Verdict::ConnectFailure {
+            self.endpoints[index].count_connect_failure();
+        }
+        outlier::record_attempt(&self.endpoints, index, failed, &self.spec, now);
+        if let (Some(ticket), Some(breaker)) = (ticket, &self.breaker) {
+            let threshold = breaker.policy().consecutive_failures;
+            let all_failing = self
+                .endpoints
+                .iter()
+                .all(|endpoint| endpoint.consecutive_failures() >= threshold);
+            ticket.report(!failed, all_failing, now);
+        }
+    }
+
+    /// The request's answer: the last attempt's response (held: the
+    /// endpoint's in-flight count, the connection slot and the client span
+    /// last until its body ends) or its error.
+    fn finish(
+        &self,
+        attempt: Attempt,
+        endpoint: &Arc<Endpoint>,
+        permit: OwnedSemaphorePermit,
+        body_idle: Option<Duration>,
+    ) -> Result<Response<GatewayBody>, UpstreamError> {
+        let Attempt {
+            result,
+            in_flight,
+            span,
+        } = attempt;
+        let response = match result {
+            Ok(response) => response,
+            Err(AttemptError::ClientBody(fault)) => return Err(UpstreamError::ClientBody(fault)),
+            Err(AttemptError::BadUri(error)) => {
+                return Err(self.unavailable("bad upstream URI", Some(error.into())));
+            }
+            Err(AttemptError::Connect(error)) => {
+                return Err(self.unavailable("connection failed", Some(error.into())));
+            }
+            Err(AttemptError::Lost(error)) => {
+                let source = Some(error.into());
+                return Err(self.unavailable("connection lost before a response", source));
+            }
+            Err(AttemptError::TimedOut(after)) => {
+                return Err(UpstreamError::Timeout {
+                    backend: self.spec.name.clone(),
+                    after,
+                });
+            }
+        };
+        Ok(response.map(|incoming| {
+            let held = incoming.map_frame(move |frame| {
+                let _held_until_body_ends = (&in_flight, &permit);
+                if let Some(trailers) = frame.trailers_ref() {
+                    spans::client_grpc_status(&span, trailers);
+                }
+                frame
+            });
+            match body_idle {
+                Some(idle) => body::boxed(IdleTimeoutBody::new(
+                    held,
+                    idle,
+                    Stall {
+                        backend: Arc::clone(&self.spec),
+                        endpoint: endpoint.base.clone(),
+                    },
+                )),
+                None => body::boxed(held),
+            }
+        }))
+    }
+}
+
+fn verdict_of(result: &AttemptResult) -> Verdict {
+    match result {
+        Ok(response) => Verdict::of_response(response.status(), response.headers()),
+        Err(AttemptError::Connect(_)) => Verdict::ConnectFailure,
+        Err(AttemptError::Lost(_)) => Verdict::Reset,
+        Err(AttemptError::TimedOut(_)) => Verdict::Timeout,
+        Err(AttemptError::BadUri(_) | AttemptError::ClientBody(_)) => Verdict::Success,
+    }
+}
+
+/// Counts a request waiting for a connection slot.
+struct PendingGuard<'a> {
+    pending: &'a std::sync::atomic::AtomicUsize,
+    count: usize,
+}
+
+impl<'a> PendingGuard<'a> {
+    fn enter(pending: &'a std::sync::atomic::AtomicUsize) -> Self {
+        let count = pending.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        Self { pending, count }
+    }
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        self.pending
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
