@@ -41,6 +41,7 @@ mod raw;
 mod raw_graphql;
 mod raw_grpc;
 mod raw_log;
+mod raw_tls;
 mod raw_tracing;
 mod sections;
 mod units;

@@ -27,6 +27,7 @@ pub use graphql::{
 pub use propagation::{HeaderRule, MANAGED_HEADERS, Propagation, is_managed};
 pub mod log;
 mod traces;
+pub mod tls;
 
 pub use traces::{
     BatchSettings, DEFAULT_GRPC_ENDPOINT, DEFAULT_HTTP_ENDPOINT, ExporterSettings, OtlpProtocol,
@@ -124,6 +125,8 @@ pub struct ServerSettings {
     pub headers_with_underscores: UnderscoreHeaders,
     /// Bounds on the request head.
     pub request_limits: RequestLimits,
+    /// `server.tls`: the main listener terminates TLS.
+    pub tls: Option<Arc<tls::ServerTls>>,
 }
 
 /// `server.headers_with_underscores` (Envoy's `headers_with_underscores_action`).
@@ -200,6 +203,7 @@ impl Default for ServerSettings {
             trusted_proxies: Vec::new(),
             headers_with_underscores: UnderscoreHeaders::default(),
             request_limits: RequestLimits::default(),
+            tls: None,
         }
     }
 }
@@ -265,6 +269,8 @@ pub enum UpstreamProtocol {
     Http1,
     /// HTTP/2 over cleartext with prior knowledge (gRPC backends use this).
     H2c,
+    /// HTTP/2 over TLS, chosen by ALPN (`https://` gRPC backends).
+    H2,
 }
 
 /// How the balancer picks an endpoint.
@@ -301,6 +307,8 @@ pub struct BackendSpec {
     pub max_connections: usize,
     pub load_balancing: LoadBalancing,
     pub ejection: EjectionPolicy,
+    /// TLS for the `https://` URLs.
+    pub tls: tls::BackendTls,
 }
 
 /// One route.

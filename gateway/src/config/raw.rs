@@ -96,6 +96,7 @@ pub(crate) struct RawServer {
     pub max_uri_length: Option<Text>,
     pub max_header_bytes: Option<Text>,
     pub max_headers: Option<Spanned<u64>>,
+    pub tls: Option<super::raw_tls::RawServerTls>,
 }
 
 /// `server.headers_with_underscores`
@@ -141,6 +142,7 @@ pub(crate) struct RawBackend {
     pub max_connections: Option<Spanned<u64>>,
     pub load_balancing: Option<Spanned<RawLoadBalancing>>,
     pub ejection: Option<RawEjection>,
+    pub tls: Option<super::raw_tls::RawBackendTls>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -148,6 +150,7 @@ pub(crate) struct RawBackend {
 pub(crate) enum RawProtocol {
     Http1,
     H2c,
+    H2,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]

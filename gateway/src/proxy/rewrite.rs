@@ -68,6 +68,7 @@ mod tests {
             host: None,
             action: RouteAction::Proxy(ProxyAction {
                 backend: Arc::new(BackendSpec {
+                    tls: Default::default(),
                     name: "b".into(),
                     urls: vec![],
                     protocol: UpstreamProtocol::Http1,

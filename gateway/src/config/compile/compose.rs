@@ -248,6 +248,7 @@ fn call_input<'a>(
 /// with one is always rejected.
 fn fallback_backend(name: &Text) -> Arc<BackendSpec> {
     Arc::new(BackendSpec {
+        tls: Default::default(),
         name: name.to_string(),
         urls: Vec::new(),
         protocol: UpstreamProtocol::Http1,

@@ -75,6 +75,7 @@ impl SubgraphTraffic {
     pub fn backend_spec(&self, name: &str, base: Uri) -> BackendSpec {
         let settings = self.for_subgraph(name);
         BackendSpec {
+            tls: Default::default(),
             name: format!("subgraph:{name}"),
             urls: vec![base],
             protocol: UpstreamProtocol::Http1,
