@@ -1,7 +1,8 @@
 //! Upstream connection pools and load balancing, one pool per backend.
 //!
-//! An [`UpstreamPool`] owns a pooled keep-alive hyper client (HTTP/1.1 or
-//! h2c), a connection limit, and the backend's endpoints with their
+//! An [`UpstreamPool`] owns a pooled keep-alive hyper client (HTTP/1.1,
+//! h2c, or either over TLS for `https://` URLs: the TLS lives in the
+//! client's connector, `crate::tls::upstream`), a connection limit, and the backend's endpoints with their
 //! in-flight counts and passive-ejection state. [`Upstreams`] is the set of
 //! pools for one config snapshot; on reload, pools whose backend spec did
 //! not change are carried over so their connections and ejection state

@@ -9,7 +9,9 @@ use http::{Request, Response, Uri};
 use http_body::Body as _;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
+use hyper_rustls::{FixedServerNameResolver, HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
+use rustls::pki_types::ServerName;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::sync::Semaphore;
 
@@ -48,9 +50,12 @@ pub struct UpstreamPool {
     /// connection is only ever used by the worker that opened it.
     clients: Box<[OnceLock<UpstreamClient>]>,
     limit: Arc<Semaphore>,
+    /// For the `https://` URLs (shared by the workers' clients, and so
+    /// is its session-resumption cache).
+    tls: rustls::ClientConfig,
 }
 
-type UpstreamClient = Client<HttpConnector, GatewayBody>;
+type UpstreamClient = Client<HttpsConnector<HttpConnector>, GatewayBody>;
 
 impl UpstreamPool {
     /// A pool with a client slot for each of `workers` worker threads.
@@ -67,6 +72,7 @@ impl UpstreamPool {
             clients: (0..workers.max(1)).map(|_| OnceLock::new()).collect(),
             limit: Arc::new(Semaphore::new(spec.max_connections.max(1))),
             label: Arc::from(spec.name.as_str()),
+            tls: crate::tls::upstream::client_config(&spec.tls),
             spec,
         }
     }
@@ -78,7 +84,7 @@ impl UpstreamPool {
     /// The calling worker's client, built on its first request.
     fn client(&self) -> &UpstreamClient {
         let slot = crate::workers::current_index() % self.clients.len();
-        self.clients[slot].get_or_init(|| build_client(&self.spec))
+        self.clients[slot].get_or_init(|| build_client(&self.spec, &self.tls))
     }
 
     /// Each endpoint's live state, for the admin API.
@@ -266,20 +272,47 @@ fn client_fault(
     RequestBodyFault::find(error).or_else(|| watch.fault())
 }
 
-fn build_client(spec: &BackendSpec) -> UpstreamClient {
-    let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(Some(spec.connect_timeout));
-    connector.set_nodelay(true);
+fn build_client(spec: &BackendSpec, tls: &rustls::ClientConfig) -> UpstreamClient {
     let mut builder = Client::builder(TokioExecutor::new());
     builder
         .timer(TokioTimer::new())
         .pool_timer(TokioTimer::new())
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(spec.max_connections);
-    if spec.protocol == UpstreamProtocol::H2c {
+    if matches!(spec.protocol, UpstreamProtocol::H2c | UpstreamProtocol::H2) {
         builder.http2_only(true);
     }
-    builder.build(connector)
+    builder.build(connector(spec, tls))
+}
+
+/// TCP with a connect timeout, and TLS for `https://` URLs: ALPN `h2`
+/// for `protocol: h2`, `http/1.1` otherwise; SNI the URL's host or
+/// `tls.server_name`. The TLS handshake is bounded by the call's
+/// timeout, as the response head is.
+fn connector(spec: &BackendSpec, tls: &rustls::ClientConfig) -> HttpsConnector<HttpConnector> {
+    let mut tcp = HttpConnector::new();
+    tcp.set_connect_timeout(Some(spec.connect_timeout));
+    tcp.set_nodelay(true);
+    tcp.enforce_http(false);
+    let mut tls = tls.clone();
+    let http2 = spec.protocol == UpstreamProtocol::H2;
+    tls.alpn_protocols = vec![if http2 { b"h2".to_vec() } else { b"http/1.1".to_vec() }];
+    let mut builder = HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http();
+    if let Some(name) = spec
+        .tls
+        .server_name
+        .as_deref()
+        .and_then(|name| ServerName::try_from(name.to_owned()).ok())
+    {
+        builder = builder.with_server_name_resolver(FixedServerNameResolver::new(name));
+    }
+    if http2 {
+        builder.enable_http2().wrap_connector(tcp)
+    } else {
+        builder.enable_http1().wrap_connector(tcp)
+    }
 }
 
 /// Builds the upstream request from the client's head, moving it.
