@@ -73,6 +73,18 @@ pub struct GatewayConfig {
     pub metrics: MetricsSettings,
 }
 
+impl GatewayConfig {
+    /// The TLS files (certificates, keys, CAs) of the listener and the
+    /// backends: watched, so that a rotated certificate is reloaded.
+    pub fn tls_files(&self) -> Vec<std::path::PathBuf> {
+        let mut files: Vec<_> = self.server.tls.iter().flat_map(|tls| tls.files()).collect();
+        files.extend(self.backends.values().flat_map(|backend| backend.tls.files()));
+        files.sort();
+        files.dedup();
+        files
+    }
+}
+
 /// `metrics:`: the Prometheus endpoint on the admin listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MetricsSettings {
