@@ -11,3 +11,4 @@ pub mod mocks;
 pub mod otlp;
 pub mod raw;
 pub mod raw_http;
+pub mod tls;

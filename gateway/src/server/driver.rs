@@ -87,6 +87,7 @@ pub(super) async fn serve_connection(
         service,
         peer,
         activity: Arc::clone(&activity),
+        tls: tls.is_some(),
     });
     let Some(tls) = tls else {
         let io = HeadDeadlineIo::new(stream, peer, Arc::clone(&activity), timeouts);

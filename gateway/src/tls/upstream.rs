@@ -1,7 +1,7 @@
 //! The rustls `ClientConfig` of a backend's `https://` URLs: its
 //! configured CA, else the system's trust store (read once per process);
 //! its client certificate, if any; ALPN `h2` for `protocol: h2`,
-//! `http/1.1` otherwise (set by the pool's connector). SNI is each URL's
+//! `http/1.1` otherwise. SNI is each URL's
 //! host unless `tls.server_name` overrides it (the pool's connector).
 
 use std::sync::{Arc, OnceLock};
@@ -11,8 +11,19 @@ use rustls::{ClientConfig, RootCertStore};
 use super::provider;
 use crate::config::model::tls::BackendTls;
 
-/// The client config for one backend's TLS settings.
-pub fn client_config(tls: &BackendTls) -> ClientConfig {
+/// The client config for one backend's TLS settings, offering `h2` by
+/// ALPN when `http2`, else `http/1.1`.
+pub fn client_config(tls: &BackendTls, http2: bool) -> ClientConfig {
+    let mut config = without_alpn(tls);
+    config.alpn_protocols = vec![if http2 {
+        b"h2".to_vec()
+    } else {
+        b"http/1.1".to_vec()
+    }];
+    config
+}
+
+fn without_alpn(tls: &BackendTls) -> ClientConfig {
     let roots = match &tls.ca {
         Some(ca) => {
             let mut roots = RootCertStore::empty();

@@ -9,7 +9,9 @@ use http::{Request, Response, Uri};
 use http_body::Body as _;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
-use hyper_rustls::{FixedServerNameResolver, HttpsConnector, HttpsConnectorBuilder};
+use hyper_rustls::{
+    DefaultServerNameResolver, FixedServerNameResolver, HttpsConnector, ResolveServerName,
+};
 use hyper_util::client::legacy::connect::HttpConnector;
 use rustls::pki_types::ServerName;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -52,7 +54,7 @@ pub struct UpstreamPool {
     limit: Arc<Semaphore>,
     /// For the `https://` URLs (shared by the workers' clients, and so
     /// is its session-resumption cache).
-    tls: rustls::ClientConfig,
+    tls: Arc<rustls::ClientConfig>,
 }
 
 type UpstreamClient = Client<HttpsConnector<HttpConnector>, GatewayBody>;
@@ -72,7 +74,10 @@ impl UpstreamPool {
             clients: (0..workers.max(1)).map(|_| OnceLock::new()).collect(),
             limit: Arc::new(Semaphore::new(spec.max_connections.max(1))),
             label: Arc::from(spec.name.as_str()),
-            tls: crate::tls::upstream::client_config(&spec.tls),
+            tls: Arc::new(crate::tls::upstream::client_config(
+                &spec.tls,
+                spec.protocol == UpstreamProtocol::H2,
+            )),
             spec,
         }
     }
@@ -272,7 +277,7 @@ fn client_fault(
     RequestBodyFault::find(error).or_else(|| watch.fault())
 }
 
-fn build_client(spec: &BackendSpec, tls: &rustls::ClientConfig) -> UpstreamClient {
+fn build_client(spec: &BackendSpec, tls: &Arc<rustls::ClientConfig>) -> UpstreamClient {
     let mut builder = Client::builder(TokioExecutor::new());
     builder
         .timer(TokioTimer::new())
@@ -285,34 +290,25 @@ fn build_client(spec: &BackendSpec, tls: &rustls::ClientConfig) -> UpstreamClien
     builder.build(connector(spec, tls))
 }
 
-/// TCP with a connect timeout, and TLS for `https://` URLs: ALPN `h2`
-/// for `protocol: h2`, `http/1.1` otherwise; SNI the URL's host or
-/// `tls.server_name`. The TLS handshake is bounded by the call's
-/// timeout, as the response head is.
-fn connector(spec: &BackendSpec, tls: &rustls::ClientConfig) -> HttpsConnector<HttpConnector> {
+/// TCP with a connect timeout, and TLS for `https://` URLs (the pool's
+/// config: ALPN `h2` for `protocol: h2`, `http/1.1` otherwise); SNI the
+/// URL's host or `tls.server_name`. The TLS handshake is bounded by the
+/// call's timeout, as the response head is.
+fn connector(spec: &BackendSpec, tls: &Arc<rustls::ClientConfig>) -> HttpsConnector<HttpConnector> {
     let mut tcp = HttpConnector::new();
     tcp.set_connect_timeout(Some(spec.connect_timeout));
     tcp.set_nodelay(true);
     tcp.enforce_http(false);
-    let mut tls = tls.clone();
-    let http2 = spec.protocol == UpstreamProtocol::H2;
-    tls.alpn_protocols = vec![if http2 { b"h2".to_vec() } else { b"http/1.1".to_vec() }];
-    let mut builder = HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http();
-    if let Some(name) = spec
+    let names: Arc<dyn ResolveServerName + Send + Sync> = match spec
         .tls
         .server_name
         .as_deref()
         .and_then(|name| ServerName::try_from(name.to_owned()).ok())
     {
-        builder = builder.with_server_name_resolver(FixedServerNameResolver::new(name));
-    }
-    if http2 {
-        builder.enable_http2().wrap_connector(tcp)
-    } else {
-        builder.enable_http1().wrap_connector(tcp)
-    }
+        Some(name) => Arc::new(FixedServerNameResolver::new(name)),
+        None => Arc::new(DefaultServerNameResolver::default()),
+    };
+    HttpsConnector::new(tcp, Arc::clone(tls), false, names)
 }
 
 /// Builds the upstream request from the client's head, moving it.
