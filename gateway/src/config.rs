@@ -49,6 +49,8 @@ mod units;
 #[cfg(test)]
 mod log_tests;
 #[cfg(test)]
+mod tls_tests;
+#[cfg(test)]
 mod tests;
 
 /// The composition compiler (`compose:` input → `ComposeSpec`), public for

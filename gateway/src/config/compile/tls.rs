@@ -79,7 +79,8 @@ fn certificate(
         None => names_in_certificate(&identity.chain[0]),
     };
     let is_default = raw.default.as_deref().copied().unwrap_or(false);
-    if server_names.is_empty() && !is_default && index != 0 {
+    let names_given = raw.server_names.as_ref().is_some_and(|names| !names.is_empty());
+    if server_names.is_empty() && !names_given && !is_default && index != 0 {
         diag.error(
             raw.cert.span(),
             format!(
