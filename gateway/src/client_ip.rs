@@ -50,7 +50,7 @@ pub fn resolve(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Clie
         ip: client,
         peer,
         trusted_peer: true,
-            over_tls: false,
+        over_tls: false,
     }
 }
 

@@ -49,9 +49,9 @@ mod units;
 #[cfg(test)]
 mod log_tests;
 #[cfg(test)]
-mod tls_tests;
-#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tls_tests;
 
 /// The composition compiler (`compose:` input → `ComposeSpec`), public for
 /// the benches.

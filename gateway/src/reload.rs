@@ -246,7 +246,9 @@ impl Reloader {
         }
         let redirect = |c: &config::GatewayConfig| c.server.tls.as_ref().map(|t| t.http_redirect);
         if redirect(&config) != redirect(&old.config) {
-            tracing::warn!("server.tls.http_redirect applies at restart only; keeping the current listener");
+            tracing::warn!(
+                "server.tls.http_redirect applies at restart only; keeping the current listener"
+            );
         }
         if config.metrics != old.config.metrics {
             tracing::warn!("metrics settings apply at restart only; keeping the current ones");

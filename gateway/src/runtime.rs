@@ -39,8 +39,8 @@ use crate::server::{
     self, ADMIN_MAX_CONNECTIONS, CappedListener, ConnectionSettings, TlsConfigSource,
     accept_for_workers, serve,
 };
-use crate::tls::redirect::redirect_service;
 use crate::snapshot::Snapshot;
+use crate::tls::redirect::redirect_service;
 use crate::workers::WorkerSet;
 
 /// How to start.

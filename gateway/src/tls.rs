@@ -25,10 +25,7 @@ pub use server_config::server_config;
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("certificate {path}: {source}")]
-    Certificate {
-        path: String,
-        source: rustls::Error,
-    },
+    Certificate { path: String, source: rustls::Error },
     #[error("client certificate verification: {0}")]
     ClientVerifier(#[from] rustls::server::VerifierBuilderError),
     #[error("TLS settings: {0}")]

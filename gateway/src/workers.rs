@@ -245,8 +245,10 @@ fn run_worker(
         }
     };
     runtime.block_on(async {
-        let (drained, streams_ended) =
-            tokio::join!(serve_tls(incoming, service, settings, tls, stopped(stop)), streams);
+        let (drained, streams_ended) = tokio::join!(
+            serve_tls(incoming, service, settings, tls, stopped(stop)),
+            streams
+        );
         drained && streams_ended
     })
 }

@@ -107,7 +107,10 @@ impl Issued {
 
     /// Writes `dir/stem.pem` and `dir/stem.key`; returns their paths.
     pub fn write(&self, dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
-        let (cert, key) = (dir.join(format!("{stem}.pem")), dir.join(format!("{stem}.key")));
+        let (cert, key) = (
+            dir.join(format!("{stem}.pem")),
+            dir.join(format!("{stem}.key")),
+        );
         self.write_to(&cert, &key);
         (cert, key)
     }
@@ -148,12 +151,19 @@ pub async fn connect(
 ) -> std::io::Result<client::TlsStream<TcpStream>> {
     let tcp = TcpStream::connect(addr).await?;
     let name = ServerName::try_from(server_name.to_owned()).expect("server name");
-    TlsConnector::from(Arc::new(config)).connect(name, tcp).await
+    TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
 }
 
 /// The leaf certificate the server presented on `stream`.
 pub fn peer_leaf(stream: &client::TlsStream<TcpStream>) -> CertificateDer<'static> {
-    stream.get_ref().1.peer_certificates().expect("a server certificate")[0].clone()
+    stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .expect("a server certificate")[0]
+        .clone()
 }
 
 /// A reqwest client over `config`, with `names` resolved to `addr`.
@@ -210,7 +220,12 @@ impl TlsFront {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind front");
         let addr = listener.local_addr().expect("front address");
         let seen = Arc::new(Mutex::new(Vec::new()));
-        tokio::spawn(accept_loop(listener, TlsAcceptor::from(Arc::new(config)), target, Arc::clone(&seen)));
+        tokio::spawn(accept_loop(
+            listener,
+            TlsAcceptor::from(Arc::new(config)),
+            target,
+            Arc::clone(&seen),
+        ));
         TlsFront { addr, seen }
     }
 

@@ -26,8 +26,8 @@ pub use graphql::{
 };
 pub use propagation::{HeaderRule, MANAGED_HEADERS, Propagation, is_managed};
 pub mod log;
-mod traces;
 pub mod tls;
+mod traces;
 
 pub use traces::{
     BatchSettings, DEFAULT_GRPC_ENDPOINT, DEFAULT_HTTP_ENDPOINT, ExporterSettings, OtlpProtocol,
@@ -78,7 +78,11 @@ impl GatewayConfig {
     /// backends: watched, so that a rotated certificate is reloaded.
     pub fn tls_files(&self) -> Vec<std::path::PathBuf> {
         let mut files: Vec<_> = self.server.tls.iter().flat_map(|tls| tls.files()).collect();
-        files.extend(self.backends.values().flat_map(|backend| backend.tls.files()));
+        files.extend(
+            self.backends
+                .values()
+                .flat_map(|backend| backend.tls.files()),
+        );
         files.sort();
         files.dedup();
         files

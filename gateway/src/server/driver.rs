@@ -15,10 +15,10 @@ use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::{self, UpgradeableConnection};
-use tokio_rustls::TlsAcceptor;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use super::ConnectionSettings;
@@ -115,7 +115,12 @@ pub(super) async fn serve_connection(
 /// Runs hyper's connection under the drain signal and the HTTP/2 idle
 /// timer.
 async fn drive<S>(
-    connection: UpgradeableConnection<'_, TokioIo<S>, TowerToHyperService<TrackedService>, TokioExecutor>,
+    connection: UpgradeableConnection<
+        '_,
+        TokioIo<S>,
+        TowerToHyperService<TrackedService>,
+        TokioExecutor,
+    >,
     activity: &ConnActivity,
     peer: SocketAddr,
     settings: ConnectionSettings,

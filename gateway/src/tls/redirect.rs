@@ -34,9 +34,8 @@ fn redirect(request: &Request<GatewayBody>, https_port: u16) -> Response<Gateway
         })
         .and_then(|host| {
             let target = https_location(host, https_port, request.uri());
-            HeaderValue::try_from(target).map_err(|_| {
-                GatewayError::new(StatusCode::BAD_REQUEST, "BAD_HOST", "invalid Host")
-            })
+            HeaderValue::try_from(target)
+                .map_err(|_| GatewayError::new(StatusCode::BAD_REQUEST, "BAD_HOST", "invalid Host"))
         });
     match location {
         Ok(location) => {

@@ -60,11 +60,13 @@ mod tests {
     fn key(label: &str) -> Arc<CertifiedKey> {
         let generated = rcgen::generate_simple_self_signed(vec![label.to_owned()])
             .expect("generate a certificate");
-        let der = rustls::pki_types::PrivateKeyDer::Pkcs8(
-            generated.signing_key.serialize_der().into(),
-        );
+        let der =
+            rustls::pki_types::PrivateKeyDer::Pkcs8(generated.signing_key.serialize_der().into());
         let signing = rustls::crypto::ring::sign::any_supported_type(&der).expect("a ring key");
-        Arc::new(CertifiedKey::new(vec![generated.cert.der().clone()], signing))
+        Arc::new(CertifiedKey::new(
+            vec![generated.cert.der().clone()],
+            signing,
+        ))
     }
 
     #[test]

@@ -68,7 +68,11 @@ fn system_roots() -> Arc<RootCertStore> {
         }
         let mut roots = RootCertStore::empty();
         let (added, ignored) = roots.add_parsable_certificates(loaded.certs);
-        tracing::debug!(added, ignored, "system trust store loaded for https backends");
+        tracing::debug!(
+            added,
+            ignored,
+            "system trust store loaded for https backends"
+        );
         Arc::new(roots)
     }))
 }

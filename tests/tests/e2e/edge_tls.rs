@@ -98,13 +98,21 @@ async fn sni_picks_the_certificate_and_alpn_picks_http1_or_h2() {
         let stream = connect(addr, name, client_config(&site.ca, alpn, None))
             .await
             .unwrap();
-        assert_eq!(peer_leaf(&stream), expected.cert_der, "certificate for {name}");
+        assert_eq!(
+            peer_leaf(&stream),
+            expected.cert_der,
+            "certificate for {name}"
+        );
         assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
     }
 
     let port = addr.port();
     let url = format!("https://a.test:{port}{}", order_path());
-    let http1 = reqwest_client(client_config(&site.ca, &[b"http/1.1"], None), &["a.test"], addr);
+    let http1 = reqwest_client(
+        client_config(&site.ca, &[b"http/1.1"], None),
+        &["a.test"],
+        addr,
+    );
     let response = http1.get(&url).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.version(), http::Version::HTTP_11);
@@ -158,7 +166,10 @@ async fn openssl_sees_tls_1_2_and_1_3_with_alpn_and_tls_1_1_is_refused() {
     let gateway = TestGateway::start(&site.yaml("")).await;
     let addr = gateway.gateway.addr;
     let tls12 = s_client(addr, &["-tls1_2", "-alpn", "h2,http/1.1"]).await;
-    assert!(tls12.contains("Protocol  : TLSv1.2") || tls12.contains("New, TLSv1.2"), "{tls12}");
+    assert!(
+        tls12.contains("Protocol  : TLSv1.2") || tls12.contains("New, TLSv1.2"),
+        "{tls12}"
+    );
     assert!(tls12.contains("ALPN protocol: h2"), "{tls12}");
     let tls13 = s_client(addr, &["-tls1_3", "-alpn", "http/1.1"]).await;
     assert!(tls13.contains("New, TLSv1.3"), "{tls13}");
@@ -174,7 +185,13 @@ async fn openssl_sees_tls_1_2_and_1_3_with_alpn_and_tls_1_1_is_refused() {
 /// `openssl s_client` against the gateway as `a.test`; its whole output.
 async fn s_client(addr: SocketAddr, args: &[&str]) -> String {
     let output = tokio::process::Command::new("/usr/bin/openssl")
-        .args(["s_client", "-connect", &addr.to_string(), "-servername", "a.test"])
+        .args([
+            "s_client",
+            "-connect",
+            &addr.to_string(),
+            "-servername",
+            "a.test",
+        ])
         .args(args)
         .stdin(std::process::Stdio::null())
         .output()
@@ -218,21 +235,37 @@ async fn the_connection_limit_counts_tls_connections() {
     let site = Site::new();
     let gateway = TestGateway::start(&site.yaml("  max_connections: 1")).await;
     let addr = gateway.gateway.addr;
-    let first = connect(addr, "a.test", client_config(&site.ca, &[b"http/1.1"], None))
-        .await
-        .unwrap();
+    let first = connect(
+        addr,
+        "a.test",
+        client_config(&site.ca, &[b"http/1.1"], None),
+    )
+    .await
+    .unwrap();
     eventually("the first connection is open", || async {
         open_connections(&gateway).await == 1
     })
     .await;
-    let refused = connect(addr, "a.test", client_config(&site.ca, &[b"http/1.1"], None)).await;
-    assert!(refused.is_err(), "a second connection past the limit got a handshake");
+    let refused = connect(
+        addr,
+        "a.test",
+        client_config(&site.ca, &[b"http/1.1"], None),
+    )
+    .await;
+    assert!(
+        refused.is_err(),
+        "a second connection past the limit got a handshake"
+    );
     drop(first);
     eventually("the slot is free again", || async {
         open_connections(&gateway).await == 0
     })
     .await;
-    let client = reqwest_client(client_config(&site.ca, &[b"http/1.1"], None), &["a.test"], addr);
+    let client = reqwest_client(
+        client_config(&site.ca, &[b"http/1.1"], None),
+        &["a.test"],
+        addr,
+    );
     let url = format!("https://a.test:{}{}", addr.port(), order_path());
     assert_eq!(client.get(url).send().await.unwrap().status(), 200);
 }

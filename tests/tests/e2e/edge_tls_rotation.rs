@@ -75,7 +75,10 @@ async fn a_rotated_certificate_serves_new_handshakes_and_a_bad_one_keeps_the_old
     assert_eq!(problem["line"], 5, "{report}");
     assert_eq!(problem["column"], 15, "{report}");
     let message = problem["message"].as_str().unwrap();
-    assert!(message.starts_with("server.tls.certificates[0].cert:"), "{message}");
+    assert!(
+        message.starts_with("server.tls.certificates[0].cert:"),
+        "{message}"
+    );
     assert_eq!(gateway.gateway.version(), 2);
     let still = connect(addr, "site.test", config()).await.unwrap();
     assert_eq!(peer_leaf(&still), second.cert_der);
@@ -89,8 +92,14 @@ async fn a_rotated_certificate_serves_new_handshakes_and_a_bad_one_keeps_the_old
     })
     .await;
     let report = config_report(&gateway).await;
-    let message = report["last_reload_error"][0]["message"].as_str().unwrap().to_owned();
-    assert!(message.contains("does not belong to the certificate"), "{message}");
+    let message = report["last_reload_error"][0]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.contains("does not belong to the certificate"),
+        "{message}"
+    );
     let still = connect(addr, "site.test", config()).await.unwrap();
     assert_eq!(peer_leaf(&still), second.cert_der);
 }
@@ -125,7 +134,9 @@ async fn client_certificates_are_required_or_optional_against_the_ca() {
         TestCa::new("stranger CA"),
     );
     let dir = tempfile::tempdir().unwrap();
-    site_ca.server_cert(&["site.test"]).write(dir.path(), "site");
+    site_ca
+        .server_cert(&["site.test"])
+        .write(dir.path(), "site");
     clients_ca.write(dir.path(), "clients-ca.pem");
     let auth = |mode: &str| {
         format!(
@@ -149,7 +160,10 @@ async fn client_certificates_are_required_or_optional_against_the_ca() {
     };
     assert_eq!(status(Some(member.clone())).await.unwrap(), 200);
     assert!(status(None).await.is_err(), "no certificate was let in");
-    assert!(status(Some(stranger.clone())).await.is_err(), "a stranger's certificate was let in");
+    assert!(
+        status(Some(stranger.clone())).await.is_err(),
+        "a stranger's certificate was let in"
+    );
     let refused_before = gateway.mocks.orders.control.requests().len();
     assert_eq!(refused_before, 1);
 
@@ -158,6 +172,9 @@ async fn client_certificates_are_required_or_optional_against_the_ca() {
     gateway.assert_reloaded(2).await;
     assert_eq!(status(None).await.unwrap(), 200);
     assert_eq!(status(Some(member)).await.unwrap(), 200);
-    assert!(status(Some(stranger)).await.is_err(), "a stranger's certificate was let in");
+    assert!(
+        status(Some(stranger)).await.is_err(),
+        "a stranger's certificate was let in"
+    );
     assert_eq!(gateway.mocks.orders.control.requests().len(), 3);
 }

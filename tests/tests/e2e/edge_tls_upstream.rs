@@ -28,7 +28,9 @@ async fn https_backends_get_sni_a_client_certificate_and_grpc_over_h2() {
     let path = dir.path().display().to_string();
     backend_ca.write(dir.path(), "backend-ca.pem");
     client_ca.client_cert("gateway").write(dir.path(), "client");
-    edge_ca.server_cert(&["gateway.test"]).write(dir.path(), "edge");
+    edge_ca
+        .server_cert(&["gateway.test"])
+        .write(dir.path(), "edge");
     let rest_cert = backend_ca.server_cert(&["orders.internal", "localhost"]);
     let grpc_cert = backend_ca.server_cert(&["grpc.internal"]);
     let http1: &[&[u8]] = &[b"http/1.1"];
@@ -79,11 +81,19 @@ routes:
     );
     let gateway = TestGateway::start_with(mocks, &yaml).await;
     let addr = gateway.gateway.addr;
-    let client = reqwest_client(client_config(&edge_ca, &[b"h2"], None), &["gateway.test"], addr);
+    let client = reqwest_client(
+        client_config(&edge_ca, &[b"h2"], None),
+        &["gateway.test"],
+        addr,
+    );
     let base = format!("https://gateway.test:{}", addr.port());
     let order = seed::FIRST_ORDER_ID;
 
-    let response = client.get(format!("{base}/mtls/v1/orders/{order}")).send().await.unwrap();
+    let response = client
+        .get(format!("{base}/mtls/v1/orders/{order}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["id"], order.to_string());
@@ -97,7 +107,11 @@ routes:
         }]
     );
 
-    let response = client.get(format!("{base}/host/v1/orders/{order}")).send().await.unwrap();
+    let response = client
+        .get(format!("{base}/host/v1/orders/{order}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let seen = by_host.handshakes();
     assert_eq!(seen.len(), 1);
@@ -105,7 +119,11 @@ routes:
     assert!(!seen[0].client_cert);
 
     // Transcoded REST → gRPC over TLS (h2 by ALPN).
-    let response = client.get(format!("{base}/grpc/v1/orders/{order}")).send().await.unwrap();
+    let response = client
+        .get(format!("{base}/grpc/v1/orders/{order}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["id"], order.to_string());
@@ -132,8 +150,9 @@ routes:
     assert_eq!(reply.id, order.to_string());
     let seen = grpc.handshakes();
     assert!(!seen.is_empty());
-    assert!(seen.iter().all(|h| h.sni.as_deref() == Some("grpc.internal")
-        && h.alpn.as_deref() == Some(&b"h2"[..])));
+    assert!(seen.iter().all(
+        |h| h.sni.as_deref() == Some("grpc.internal") && h.alpn.as_deref() == Some(&b"h2"[..])
+    ));
 
     // The system roots do not trust the test CA: the handshake fails,
     // and the client learns nothing of why.
@@ -146,7 +165,13 @@ routes:
     assert_eq!(response.status(), 502);
     let body = response.text().await.unwrap();
     assert!(body.contains("UPSTREAM_UNAVAILABLE"), "{body}");
-    for internal in ["certificate", "Certificate", "127.0.0.1", "orders-untrusted", "tls"] {
+    for internal in [
+        "certificate",
+        "Certificate",
+        "127.0.0.1",
+        "orders-untrusted",
+        "tls",
+    ] {
         assert!(!body.contains(internal), "{internal} leaked: {body}");
     }
     assert_eq!(gateway.mocks.orders.control.requests().len(), before);

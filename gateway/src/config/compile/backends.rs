@@ -111,7 +111,12 @@ fn compile_backend(
 
 /// `protocol:` checked against the URLs' schemes: `h2c` is cleartext
 /// only, `h2` (HTTP/2 chosen by ALPN) needs TLS.
-fn protocol(name: &Text, raw: &RawBackend, urls: &[Uri], diag: &mut Diagnostics) -> UpstreamProtocol {
+fn protocol(
+    name: &Text,
+    raw: &RawBackend,
+    urls: &[Uri],
+    diag: &mut Diagnostics,
+) -> UpstreamProtocol {
     let protocol = match raw.protocol.as_deref() {
         None | Some(RawProtocol::Http1) => UpstreamProtocol::Http1,
         Some(RawProtocol::H2c) => UpstreamProtocol::H2c,
@@ -119,10 +124,18 @@ fn protocol(name: &Text, raw: &RawBackend, urls: &[Uri], diag: &mut Diagnostics)
     };
     let (wrong_scheme, problem) = match protocol {
         UpstreamProtocol::Http1 => return protocol,
-        UpstreamProtocol::H2c => ("https", "h2c is HTTP/2 over cleartext: use protocol: h2 for https:// URLs"),
-        UpstreamProtocol::H2 => ("http", "h2 is HTTP/2 over TLS: use protocol: h2c for http:// URLs"),
+        UpstreamProtocol::H2c => (
+            "https",
+            "h2c is HTTP/2 over cleartext: use protocol: h2 for https:// URLs",
+        ),
+        UpstreamProtocol::H2 => (
+            "http",
+            "h2 is HTTP/2 over TLS: use protocol: h2c for http:// URLs",
+        ),
     };
-    if urls.iter().any(|url| url.scheme_str() == Some(wrong_scheme))
+    if urls
+        .iter()
+        .any(|url| url.scheme_str() == Some(wrong_scheme))
         && let Some(written) = &raw.protocol
     {
         diag.error(

@@ -79,7 +79,10 @@ fn certificate(
         None => names_in_certificate(&identity.chain[0]),
     };
     let is_default = raw.default.as_deref().copied().unwrap_or(false);
-    let names_given = raw.server_names.as_ref().is_some_and(|names| !names.is_empty());
+    let names_given = raw
+        .server_names
+        .as_ref()
+        .is_some_and(|names| !names.is_empty());
     if server_names.is_empty() && !names_given && !is_default && index != 0 {
         diag.error(
             raw.cert.span(),
@@ -111,12 +114,15 @@ fn names_in_certificate(leaf: &rustls::pki_types::CertificateDer<'_>) -> Vec<Str
 fn server_name(text: &Text, what: &str, diag: &mut Diagnostics) -> Option<String> {
     let name = text.trim().to_ascii_lowercase();
     let domain = name.strip_prefix("*.").unwrap_or(&name);
-    let valid = !domain.contains('*')
-        && matches!(ServerName::try_from(domain), Ok(ServerName::DnsName(_)));
+    let valid =
+        !domain.contains('*') && matches!(ServerName::try_from(domain), Ok(ServerName::DnsName(_)));
     if !valid {
         diag.error(
             text.span(),
-            format!("{what}.server_names: \"{}\" is not a DNS name (or *.domain)", text.trim()),
+            format!(
+                "{what}.server_names: \"{}\" is not a DNS name (or *.domain)",
+                text.trim()
+            ),
         );
         return None;
     }
@@ -162,7 +168,9 @@ fn default_certificate(raw: &[RawCertificate], diag: &mut Diagnostics) -> usize 
     {
         diag.error(
             flag.span(),
-            format!("server.tls.certificates[{second}].default: only one certificate may be the default"),
+            format!(
+                "server.tls.certificates[{second}].default: only one certificate may be the default"
+            ),
         );
     }
     marked.first().copied().unwrap_or(0)
@@ -180,7 +188,10 @@ fn http_redirect(raw: &RawHttpRedirect, diag: &mut Diagnostics) -> Option<HttpRe
     });
     let https_port = match &raw.https_port {
         Some(port) if **port == 0 => {
-            diag.error(port.span(), "server.tls.http_redirect.https_port: must be between 1 and 65535");
+            diag.error(
+                port.span(),
+                "server.tls.http_redirect.https_port: must be between 1 and 65535",
+            );
             return None;
         }
         Some(port) => Some(**port),
@@ -263,7 +274,11 @@ pub(super) fn hash_with_tls<'a>(
         for certificate in &server.certificates {
             add_identity(&mut digest, &certificate.identity);
         }
-        for ca in server.client_auth.iter().flat_map(|auth| &auth.ca.certificates) {
+        for ca in server
+            .client_auth
+            .iter()
+            .flat_map(|auth| &auth.ca.certificates)
+        {
             digest.update(ca.as_ref());
         }
     }

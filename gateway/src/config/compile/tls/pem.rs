@@ -28,7 +28,12 @@ fn resolve(text: &Text, base_dir: &Path) -> PathBuf {
     }
 }
 
-fn read(text: &Text, what: &str, base_dir: &Path, diag: &mut Diagnostics) -> Option<(PathBuf, Vec<u8>)> {
+fn read(
+    text: &Text,
+    what: &str,
+    base_dir: &Path,
+    diag: &mut Diagnostics,
+) -> Option<(PathBuf, Vec<u8>)> {
     let path = resolve(text, base_dir);
     let bytes = std::fs::metadata(&path)
         .and_then(|meta| {
@@ -131,12 +136,18 @@ pub(super) fn identity(
     let checked = CertifiedKey::from_der(chain.clone(), secret.clone_key(), &provider);
     if let Err(error) = checked {
         let problem = match error {
-            rustls::Error::InconsistentKeys(_) => "the key does not belong to the certificate".to_owned(),
+            rustls::Error::InconsistentKeys(_) => {
+                "the key does not belong to the certificate".to_owned()
+            }
             other => format!("the key cannot be used with the certificate ({other})"),
         };
         diag.error(
             key.span(),
-            format!("{what}.key: \"{}\": {problem} \"{}\"", key.trim(), cert.trim()),
+            format!(
+                "{what}.key: \"{}\": {problem} \"{}\"",
+                key.trim(),
+                cert.trim()
+            ),
         );
         return None;
     }
