@@ -24,27 +24,22 @@ pub fn redirect_service(https_port: u16) -> GatewayService {
 }
 
 fn redirect(request: &Request<GatewayBody>, https_port: u16) -> Response<GatewayBody> {
-    let location = host_of(request)
-        .ok_or_else(|| {
-            GatewayError::new(
-                StatusCode::BAD_REQUEST,
-                "BAD_HOST",
-                "the request has no valid Host to redirect to",
-            )
-        })
-        .and_then(|host| {
-            let target = https_location(host, https_port, request.uri());
-            HeaderValue::try_from(target)
-                .map_err(|_| GatewayError::new(StatusCode::BAD_REQUEST, "BAD_HOST", "invalid Host"))
-        });
+    let location = host_of(request).and_then(|host| {
+        HeaderValue::try_from(https_location(host, https_port, request.uri())).ok()
+    });
     match location {
-        Ok(location) => {
+        Some(location) => {
             let mut response = Response::new(body::empty());
             *response.status_mut() = StatusCode::PERMANENT_REDIRECT;
             response.headers_mut().insert(LOCATION, location);
             response
         }
-        Err(error) => error.into_response(&uuid::Uuid::new_v4().to_string()),
+        None => GatewayError::new(
+            StatusCode::BAD_REQUEST,
+            "BAD_HOST",
+            "the request has no valid Host to redirect to",
+        )
+        .into_response(&uuid::Uuid::new_v4().to_string()),
     }
 }
 
