@@ -35,6 +35,7 @@ pub fn resolve(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Clie
             ip: peer_ip,
             peer,
             trusted_peer: false,
+            over_tls: false,
         };
     }
     let mut client = peer_ip;
@@ -49,6 +50,7 @@ pub fn resolve(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Clie
         ip: client,
         peer,
         trusted_peer: true,
+        over_tls: false,
     }
 }
 

@@ -42,6 +42,7 @@ mod raw_graphql;
 mod raw_grpc;
 mod raw_log;
 mod raw_security;
+mod raw_tls;
 mod raw_tracing;
 mod sections;
 mod units;
@@ -58,6 +59,8 @@ mod security_tests;
 mod resilience_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tls_tests;
 
 /// The composition compiler (`compose:` input → `ComposeSpec`), public for
 /// the benches.
@@ -130,21 +133,31 @@ pub fn load_log_settings(path: &Path) -> model::log::LogSettings {
 /// Refuses a reload to `next` that would drop every route `current`
 /// serves, unless the file says so with `routes: []`: editors and deploy
 /// tools truncate a file before writing it, and an empty file must not
-/// take every route down.
+/// take every route down. Refuses one that turns the listener's TLS on
+/// or off too (the socket's protocol is fixed at start).
 pub fn check_reload(
     next: &GatewayConfig,
     current: &GatewayConfig,
     file_label: &str,
 ) -> Result<(), ConfigErrors> {
-    if !next.routes.is_empty() || current.routes.is_empty() || next.routes_declared_empty {
-        return Ok(());
-    }
     let mut diag = Diagnostics::new(file_label);
-    diag.file_error(format!(
-        "has no routes, so this reload would drop all {} routes that serve now; if that is intended, write `routes: []`",
-        current.routes.len()
-    ));
-    Err(diag.into_errors())
+    if next.server.tls.is_some() != current.server.tls.is_some() {
+        diag.file_error(
+            "server.tls: turning TLS on or off on the listener needs a restart; the running listener is unchanged",
+        );
+    }
+    let drops_routes =
+        next.routes.is_empty() && !current.routes.is_empty() && !next.routes_declared_empty;
+    if drops_routes {
+        diag.file_error(format!(
+            "has no routes, so this reload would drop all {} routes that serve now; if that is intended, write `routes: []`",
+            current.routes.len()
+        ));
+    }
+    if diag.has_errors() {
+        return Err(diag.into_errors());
+    }
+    Ok(())
 }
 
 /// Compiles config text; `file_label` prefixes every error message.

@@ -73,6 +73,9 @@ pub struct ClientIp {
     /// Whether the peer is one of `server.trusted_proxies`: only then are
     /// the incoming forwarding headers kept and extended.
     pub trusted_peer: bool,
+    /// The client's connection is TLS (the listener terminates it): the
+    /// forwarding headers say `https`.
+    pub over_tls: bool,
 }
 
 impl ClientIp {
@@ -82,9 +85,14 @@ impl ClientIp {
             ip: peer.ip().to_canonical(),
             peer,
             trusted_peer: false,
+            over_tls: false,
         }
     }
 }
+
+/// Set by the server on every request that came over a TLS connection.
+#[derive(Debug, Clone, Copy)]
+pub struct TlsConnection;
 
 /// Everything a handler needs besides the request itself.
 #[derive(Debug, Clone)]

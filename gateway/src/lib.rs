@@ -47,6 +47,7 @@ pub mod server;
 pub mod snapshot;
 pub mod sse_heartbeat;
 pub mod template;
+pub mod tls;
 pub mod upstream;
 pub mod websocket;
 pub mod workers;

@@ -1,7 +1,8 @@
 //! Hot reload: build the next snapshot off the request path, then swap.
 //!
-//! Triggers are a change to the config file or to one of the .proto files
-//! it compiles ([`watch`]), SIGHUP, and the admin `POST /reload`. File
+//! Triggers are a change to the config file, to one of the .proto files
+//! it compiles or to one of its TLS files (certificates, keys, CAs:
+//! certificate rotation) ([`watch`]), SIGHUP, and the admin `POST /reload`. File
 //! changes and SIGHUP are debounced: the reload runs once the files have
 //! been quiet for [`SETTLE`], so a file caught half-written is not read.
 //! Reloads are serialized. A file that fails to load or compile is
@@ -159,11 +160,14 @@ impl Reloader {
         self.status.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
-    /// The files whose changes trigger a reload: the config file and the
-    /// protos the running config compiled.
+    /// The files whose changes trigger a reload: the config file, the
+    /// protos the running config compiled, and its TLS certificates,
+    /// keys and CAs.
     pub fn watched_files(&self) -> Vec<PathBuf> {
         let mut files = vec![self.path.clone()];
-        files.extend(self.current().config.proto_files.iter().cloned());
+        let current = self.current();
+        files.extend(current.config.proto_files.iter().cloned());
+        files.extend(current.config.tls_files());
         files
     }
 
@@ -239,6 +243,12 @@ impl Reloader {
         self.warn_if_listeners_moved(&config);
         if config.log != old.config.log {
             tracing::warn!("the log: section applies at restart only; logging is unchanged");
+        }
+        let redirect = |c: &config::GatewayConfig| c.server.tls.as_ref().map(|t| t.http_redirect);
+        if redirect(&config) != redirect(&old.config) {
+            tracing::warn!(
+                "server.tls.http_redirect applies at restart only; keeping the current listener"
+            );
         }
         if config.metrics != old.config.metrics {
             tracing::warn!("metrics settings apply at restart only; keeping the current ones");

@@ -6,6 +6,10 @@
 //! [`start`] is what the `serve` and `demo` commands and the end-to-end
 //! tests call; it returns a [`RunningGateway`] handle.
 //!
+//! With `server.tls`, the main listener terminates TLS (each handshake
+//! reads the current snapshot's config) and an optional plain-HTTP
+//! listener redirects to it; it closes with the main listener.
+//!
 //! The drain, in order: `/readyz` answers 503; after `server.drain_delay`
 //! (so load balancers notice) the main listener closes, long-lived
 //! streams are told to end ([`crate::drain`]) and the workers finish the
@@ -32,9 +36,11 @@ use crate::reload::{
     FileWatch, ReloadError, ReloadOutcome, Reloader, StartAddresses, spawn_triggers,
 };
 use crate::server::{
-    self, ADMIN_MAX_CONNECTIONS, CappedListener, ConnectionSettings, accept_for_workers, serve,
+    self, ADMIN_MAX_CONNECTIONS, CappedListener, ConnectionSettings, TlsConfigSource,
+    accept_for_workers, serve,
 };
 use crate::snapshot::Snapshot;
+use crate::tls::redirect::redirect_service;
 use crate::workers::WorkerSet;
 
 /// How to start.
@@ -45,6 +51,9 @@ pub struct StartOptions {
     pub listen: Option<SocketAddr>,
     /// Overrides `admin` from the file.
     pub admin: Option<SocketAddr>,
+    /// Overrides `server.tls.http_redirect.listen` from the file (when
+    /// the file has that listener).
+    pub http_redirect: Option<SocketAddr>,
     /// Reload when the file changes on disk.
     pub watch: bool,
     /// Name of the worker threads (`{name}-{index}`).
@@ -62,6 +71,7 @@ impl StartOptions {
             config_path: config_path.into(),
             listen: None,
             admin: None,
+            http_redirect: None,
             watch: true,
             thread_name: "gateway-worker".to_owned(),
             workers: None,
@@ -74,6 +84,7 @@ impl StartOptions {
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
         self.listen = Some(any);
         self.admin = Some(any);
+        self.http_redirect = Some(any);
         self
     }
 }
@@ -105,6 +116,9 @@ pub enum StartError {
 pub struct RunningGateway {
     pub addr: SocketAddr,
     pub admin_addr: SocketAddr,
+    /// The plain-HTTP listener that redirects to HTTPS, when
+    /// `server.tls.http_redirect` is set.
+    pub redirect_addr: Option<SocketAddr>,
     admin: Arc<AdminState>,
     /// Fired by [`RunningGateway::begin_shutdown`].
     shutdown: watch::Sender<bool>,
@@ -112,6 +126,7 @@ pub struct RunningGateway {
     admin_stop: watch::Sender<bool>,
     main_task: JoinHandle<bool>,
     admin_task: JoinHandle<bool>,
+    redirect_task: Option<JoinHandle<bool>>,
     /// Writes the last access-log records when the gateway stops.
     access_log: Option<WriterGuard>,
     _watcher: Option<Arc<FileWatch>>,
@@ -131,6 +146,7 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
     let workers_count = config.server.worker_count();
     let drain_delay = config.server.drain_delay;
     let listen = options.listen.unwrap_or(config.listen);
+    let redirect = config.server.tls.as_ref().and_then(|tls| tls.http_redirect);
     let admin_listen = options.admin.unwrap_or(config.admin);
     let started_with = StartAddresses {
         listen: options.listen.is_none().then_some(config.listen),
@@ -145,6 +161,7 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
     }
     let snapshot = Snapshot::build(config, 1, None).map_err(StartError::Snapshot)?;
     let current = Arc::new(ArcSwap::from_pointee(snapshot));
+    let tls = tls_source(&current);
     let listener = bind(listen, backlog)?;
     let admin_listener = bind(admin_listen, backlog)?;
     let (addr, admin_addr) = (
@@ -164,10 +181,25 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
         &options.thread_name,
         &gateway_service(current, Arc::clone(&observers)),
         settings,
+        tls.as_ref(),
         &workers_stopped,
         &drain,
     )
     .map_err(StartError::Workers)?;
+    let (redirect_stop, redirect_stopped) = watch::channel(false);
+    let (redirect_addr, redirect_task) = match redirect {
+        None => (None, None),
+        Some(redirect) => {
+            let (addr, task) = start_redirect(
+                options.http_redirect.unwrap_or(redirect.listen),
+                redirect.https_port.unwrap_or(addr.port()),
+                backlog,
+                settings,
+                wait_for(redirect_stopped),
+            )?;
+            (Some(addr), Some(task))
+        }
+    };
     let admin = Arc::new(AdminState {
         reloader,
         draining: Default::default(),
@@ -187,6 +219,7 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
     };
     let main_task = tokio::spawn(async move {
         accept_for_workers(listener, &workers, accepting).await;
+        redirect_stop.send_replace(true);
         drain_workers(workers, workers_stop, drain_trigger).await
     });
     let (admin_stop, admin_stopped) = watch::channel(false);
@@ -196,10 +229,12 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
         settings,
         wait_for(admin_stopped),
     ));
-    tracing::info!(%addr, %admin_addr, workers = workers_count, "gateway listening");
+    tracing::info!(%addr, %admin_addr, tls = tls.is_some(), ?redirect_addr, workers = workers_count, "gateway listening");
     Ok(RunningGateway {
         addr,
         admin_addr,
+        redirect_addr,
+        redirect_task,
         admin,
         shutdown,
         admin_stop,
@@ -249,6 +284,9 @@ impl RunningGateway {
     /// closes the admin listener.
     pub async fn wait(self) -> bool {
         let main = self.main_task.await.unwrap_or(false);
+        if let Some(redirect) = self.redirect_task {
+            let _ = redirect.await;
+        }
         if let Some(access_log) = self.access_log {
             access_log.close().await;
         }
@@ -256,6 +294,34 @@ impl RunningGateway {
         let admin = self.admin_task.await.unwrap_or(false);
         main && admin
     }
+}
+
+/// Where the TLS listener's connections read their config: the current
+/// snapshot's (`None` when the listener is plain).
+fn tls_source(current: &Arc<ArcSwap<Snapshot>>) -> Option<TlsConfigSource> {
+    current.load().tls.as_ref()?;
+    let current = Arc::clone(current);
+    Some(Arc::new(move || current.load().tls.clone()))
+}
+
+/// Binds and serves the plain-HTTP listener that redirects to HTTPS
+/// (closed with the main listener).
+fn start_redirect(
+    listen: SocketAddr,
+    https_port: u16,
+    backlog: u32,
+    settings: ConnectionSettings,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(SocketAddr, JoinHandle<bool>), StartError> {
+    let listener = bind(listen, backlog)?;
+    let addr = local_addr(&listener, listen)?;
+    let task = tokio::spawn(serve(
+        CappedListener::new(listener, settings.limits.total),
+        redirect_service(https_port),
+        settings,
+        stop,
+    ));
+    Ok((addr, task))
 }
 
 /// The access log, when `log.access_log.enabled` (or, unset, the

@@ -1,4 +1,5 @@
-//! The listener: accept loop, HTTP/1.1 + h2c connections, graceful drain.
+//! The listener: accept loop, HTTP/1.1 + h2c connections (or HTTP/1.1
+//! and h2 over TLS, [`serve_tls`]), graceful drain.
 //! The main listener's acceptor hands connections to the workers
 //! ([`crate::workers`]), each of which serves its own with [`serve`]; the
 //! admin listener is served directly.
@@ -152,16 +153,33 @@ impl IncomingConnections for CappedListener {
     }
 }
 
+/// Where a TLS listener's connections get their rustls config: asked at
+/// each handshake, so a reload (a rotated certificate) applies to the
+/// next connection while open ones keep their session. `None` closes
+/// the connection.
+pub type TlsConfigSource = Arc<dyn Fn() -> Option<Arc<rustls::ServerConfig>> + Send + Sync>;
+
 /// Serves `service` on the connections from `incoming` until `shutdown`
 /// resolves (or no more connections can come), then drains. Returns true
 /// if every connection finished within the grace period.
 pub async fn serve(
-    mut incoming: impl IncomingConnections,
+    incoming: impl IncomingConnections,
     service: GatewayService,
     settings: ConnectionSettings,
     shutdown: impl Future<Output = ()>,
 ) -> bool {
-    let builder = connection_builder(&settings);
+    serve_tls(incoming, service, settings, None, shutdown).await
+}
+
+/// [`serve`], terminating TLS on every connection when `tls` is set.
+pub async fn serve_tls(
+    mut incoming: impl IncomingConnections,
+    service: GatewayService,
+    settings: ConnectionSettings,
+    tls: Option<TlsConfigSource>,
+    shutdown: impl Future<Output = ()>,
+) -> bool {
+    let builder = Arc::new(connection_builder(&settings));
     let connections = TaskTracker::new();
     let draining = CancellationToken::new();
     let mut accept_errors = AcceptErrors::default();
@@ -171,7 +189,17 @@ pub async fn serve(
             accepted = incoming.next() => match accepted {
                 Some(Ok((stream, peer, held))) => {
                     accept_errors.succeeded();
-                    let connection = driver::serve_connection(&builder, stream, peer, service.clone(), settings, draining.clone());
+                    let tls_config = match &tls {
+                        None => None,
+                        Some(source) => match source() {
+                            Some(config) => Some(config),
+                            None => {
+                                tracing::warn!(%peer, "no TLS config for the listener; closing the connection");
+                                continue;
+                            }
+                        },
+                    };
+                    let connection = driver::serve_connection(Arc::clone(&builder), stream, peer, service.clone(), settings, draining.clone(), tls_config);
                     connections.spawn(async move {
                         let _held = held;
                         connection.await;

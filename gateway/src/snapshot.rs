@@ -11,7 +11,8 @@
 //! Runtime objects whose inputs did not change are carried over from the
 //! previous snapshot: pools (same backend spec), the descriptor pool (same
 //! descriptor bytes), a composition's caches and coalescer (same route
-//! spec), the GraphQL service. The config itself holds none of them, so
+//! spec), the GraphQL service, the listener's TLS config (same
+//! `server.tls` and certificate bytes). The config itself holds none of them, so
 //! `gateway check` builds none.
 
 use std::sync::Arc;
@@ -43,6 +44,9 @@ pub struct Snapshot {
     /// The policies' shared runtime objects (JWT providers' keys, the
     /// rate limiters and their Redis store).
     pub policy_runtime: PolicyRuntime,
+    /// The listener's TLS config, when `server.tls` is set; read at each
+    /// handshake, so a reload (a rotated certificate) applies to the next.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
     pub loaded_at: SystemTime,
 }
 
@@ -57,6 +61,8 @@ pub enum SnapshotError {
     Route(#[from] BuildError),
     #[error("auth: {0}")]
     Auth(String),
+    #[error("server.tls: {0}")]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 impl Snapshot {
@@ -113,6 +119,7 @@ impl Snapshot {
             policy_runtime: &policy_runtime,
         };
         let pipelines = pipeline::build_routes(&config, inputs)?;
+        let tls = server_tls(&config, previous)?;
         let routes = RouteTable::build(&pipelines).map_err(SnapshotError::Conflicts)?;
         Ok(Self {
             version,
@@ -123,9 +130,30 @@ impl Snapshot {
             descriptors,
             graphql,
             policy_runtime,
+            tls,
             loaded_at: SystemTime::now(),
         })
     }
+}
+
+/// The listener's TLS config: the previous one when `server.tls` (and so
+/// every certificate's bytes) is unchanged, else a new one that keeps the
+/// previous session cache.
+fn server_tls(
+    config: &GatewayConfig,
+    previous: Option<&Snapshot>,
+) -> Result<Option<Arc<rustls::ServerConfig>>, SnapshotError> {
+    let Some(spec) = &config.server.tls else {
+        return Ok(None);
+    };
+    let running = previous.and_then(|p| p.tls.as_ref().map(|tls| (p, tls)));
+    if let Some((previous, tls)) = running
+        && previous.config.server.tls.as_ref() == Some(spec)
+    {
+        return Ok(Some(Arc::clone(tls)));
+    }
+    let config = crate::tls::server_config(spec, running.map(|(_, tls)| tls.as_ref()))?;
+    Ok(Some(config))
 }
 
 #[cfg(test)]

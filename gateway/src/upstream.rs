@@ -1,11 +1,13 @@
 //! Upstream connection pools and load balancing, one pool per backend.
 //!
-//! An [`UpstreamPool`] owns a pooled keep-alive hyper client (HTTP/1.1 or
-//! h2c), a connection limit, and the backend's endpoints with their
-//! in-flight counts and passive-ejection state, (with `health_check`) the
-//! active health checks of its endpoints, and the backend's retry budget
-//! and circuit breaker; it sends every attempt of every upstream request,
-//! retries included (`retry`, `pool/send`). [`Upstreams`] is the set of
+//! An [`UpstreamPool`] owns a pooled keep-alive hyper client (HTTP/1.1,
+//! h2c, or either over TLS for `https://` URLs: the TLS lives in the
+//! client's connector, `crate::tls::upstream`), a connection limit, and
+//! the backend's endpoints with their in-flight counts and passive-
+//! ejection state, (with `health_check`) the active health checks of its
+//! endpoints, and the backend's retry budget and circuit breaker; it
+//! sends every attempt of every upstream request, retries included
+//! (`retry`, `pool/send`). [`Upstreams`] is the set of
 //! pools for one config snapshot; on reload, pools whose backend spec did
 //! not change are carried over so their connections, ejection state and
 //! health checks survive.

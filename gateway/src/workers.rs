@@ -29,7 +29,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::drain::Drain;
 use crate::layers::GatewayService;
-use crate::server::{ConnectionLimits, ConnectionSettings, IncomingConnections, serve};
+use crate::server::{
+    ConnectionLimits, ConnectionSettings, IncomingConnections, TlsConfigSource, serve_tls,
+};
 
 thread_local! {
     static WORKER_INDEX: Cell<usize> = const { Cell::new(0) };
@@ -112,6 +114,7 @@ impl WorkerSet {
         name: &str,
         service: &GatewayService,
         settings: ConnectionSettings,
+        tls: Option<&TlsConfigSource>,
         stop: &watch::Receiver<bool>,
         drain: &Drain,
     ) -> std::io::Result<WorkerSet> {
@@ -132,12 +135,13 @@ impl WorkerSet {
                 total: Arc::clone(&set.total),
             };
             let (service, stop, drain) = (service.clone(), stop.clone(), drain.clone());
+            let tls = tls.cloned();
             std::thread::Builder::new()
                 .name(format!("{name}-{index}"))
                 .spawn(move || {
                     WORKER_INDEX.with(|cell| cell.set(index));
                     crate::drain::set_current(drain.clone());
-                    let drained = run_worker(incoming, service, settings, stop, drain);
+                    let drained = run_worker(incoming, service, settings, tls, stop, drain);
                     let _ = finished_tx.send(drained);
                 })?;
             set.workers.push(Worker {
@@ -217,6 +221,7 @@ fn run_worker(
     incoming: HandedConnections,
     service: GatewayService,
     settings: ConnectionSettings,
+    tls: Option<TlsConfigSource>,
     stop: watch::Receiver<bool>,
     drain: Drain,
 ) -> bool {
@@ -240,8 +245,10 @@ fn run_worker(
         }
     };
     runtime.block_on(async {
-        let (drained, streams_ended) =
-            tokio::join!(serve(incoming, service, settings, stopped(stop)), streams);
+        let (drained, streams_ended) = tokio::join!(
+            serve_tls(incoming, service, settings, tls, stopped(stop)),
+            streams
+        );
         drained && streams_ended
     })
 }

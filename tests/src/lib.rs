@@ -13,3 +13,4 @@ pub mod otlp;
 pub mod raw;
 pub mod raw_http;
 pub mod redis_server;
+pub mod tls;

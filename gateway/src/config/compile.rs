@@ -26,6 +26,7 @@ mod rate_limit;
 mod resilience;
 mod routes;
 mod server;
+mod tls;
 mod tracing;
 
 pub(crate) use tracing::compile_tracing;
@@ -47,8 +48,13 @@ pub(crate) fn compile(
     diag: &mut Diagnostics,
 ) -> Option<GatewayConfig> {
     let (listen, admin) = server::listeners(raw, diag);
-    let server = server::settings(raw.server.as_ref(), diag);
-    let backends = backends::compile_backends(&raw.backends, diag);
+    let mut server = server::settings(raw.server.as_ref(), diag);
+    server.tls = tls::server_tls(
+        raw.server.as_ref().and_then(|server| server.tls.as_ref()),
+        base_dir,
+        diag,
+    );
+    let backends = backends::compile_backends(&raw.backends, base_dir, diag);
     let declared_backends = raw
         .backends
         .iter()
@@ -99,6 +105,7 @@ pub(crate) fn compile(
     let protos = grpc_section.map(|section| section.descriptors);
     let routes_declared_empty = raw.routes_declared_empty;
     let hash = graphql::hash_with_manifest(hash, graphql.as_ref());
+    let hash = tls::hash_with_tls(hash, server.tls.as_deref(), backends.values());
     let log = log::log_settings(raw.log.as_ref(), base_dir, diag);
     let tracing = tracing::compile_tracing(raw.tracing.as_ref(), diag);
     let rate_limits = rate_limit::compile_section(raw.rate_limits.as_ref(), diag);

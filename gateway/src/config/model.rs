@@ -35,6 +35,7 @@ pub use resilience::{
     RetryPolicy, StatusSet,
 };
 pub mod log;
+pub mod tls;
 mod traces;
 
 pub use traces::{
@@ -83,6 +84,22 @@ pub struct GatewayConfig {
     pub rate_limits: rate_limit::RateLimitSettings,
     /// `auth:`: the JWT providers and API-key sets routes refer to.
     pub auth: security::AuthSettings,
+}
+
+impl GatewayConfig {
+    /// The TLS files (certificates, keys, CAs) of the listener and the
+    /// backends: watched, so that a rotated certificate is reloaded.
+    pub fn tls_files(&self) -> Vec<std::path::PathBuf> {
+        let mut files: Vec<_> = self.server.tls.iter().flat_map(|tls| tls.files()).collect();
+        files.extend(
+            self.backends
+                .values()
+                .flat_map(|backend| backend.tls.files()),
+        );
+        files.sort();
+        files.dedup();
+        files
+    }
 }
 
 /// `metrics:`: the Prometheus endpoint on the admin listener.
@@ -137,6 +154,8 @@ pub struct ServerSettings {
     pub headers_with_underscores: UnderscoreHeaders,
     /// Bounds on the request head.
     pub request_limits: RequestLimits,
+    /// `server.tls`: the main listener terminates TLS.
+    pub tls: Option<Arc<tls::ServerTls>>,
 }
 
 /// `server.headers_with_underscores` (Envoy's `headers_with_underscores_action`).
@@ -213,6 +232,7 @@ impl Default for ServerSettings {
             trusted_proxies: Vec::new(),
             headers_with_underscores: UnderscoreHeaders::default(),
             request_limits: RequestLimits::default(),
+            tls: None,
         }
     }
 }
@@ -278,6 +298,8 @@ pub enum UpstreamProtocol {
     Http1,
     /// HTTP/2 over cleartext with prior knowledge (gRPC backends use this).
     H2c,
+    /// HTTP/2 over TLS, chosen by ALPN (`https://` gRPC backends).
+    H2,
 }
 
 /// How the balancer picks an endpoint.
@@ -321,6 +343,8 @@ pub struct BackendSpec {
     pub health_check: Option<HealthCheckSpec>,
     /// Retries, retry budget, outlier detection, circuit breaker.
     pub resilience: Resilience,
+    /// TLS for the `https://` URLs.
+    pub tls: tls::BackendTls,
 }
 
 /// One route.

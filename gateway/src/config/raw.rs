@@ -107,6 +107,7 @@ pub(crate) struct RawServer {
     pub max_uri_length: Option<Text>,
     pub max_header_bytes: Option<Text>,
     pub max_headers: Option<Spanned<u64>>,
+    pub tls: Option<super::raw_tls::RawServerTls>,
 }
 
 /// `server.headers_with_underscores`
@@ -156,6 +157,7 @@ pub(crate) struct RawBackend {
     pub retry: Option<RawRetry>,
     pub retry_budget: Option<RawRetryBudget>,
     pub circuit_breaker: Option<RawCircuitBreaker>,
+    pub tls: Option<super::raw_tls::RawBackendTls>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -163,6 +165,7 @@ pub(crate) struct RawBackend {
 pub(crate) enum RawProtocol {
     Http1,
     H2c,
+    H2,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]

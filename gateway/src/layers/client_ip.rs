@@ -12,7 +12,7 @@ use http::Request;
 use tower::{Layer, Service};
 
 use crate::client_ip;
-use crate::context::{ClientAddr, ClientIp};
+use crate::context::{ClientAddr, ClientIp, TlsConnection};
 use crate::snapshot::Snapshot;
 
 #[derive(Clone)]
@@ -62,6 +62,10 @@ where
                 client_ip::resolve(*peer, request.headers(), trusted)
             }
             None => ClientIp::direct(SocketAddr::from(([0, 0, 0, 0], 0))),
+        };
+        let client = ClientIp {
+            over_tls: request.extensions().get::<TlsConnection>().is_some(),
+            ..client
         };
         request.extensions_mut().insert(client);
         self.inner.call(request)

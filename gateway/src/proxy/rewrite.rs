@@ -70,6 +70,7 @@ mod tests {
             action: RouteAction::Proxy(ProxyAction {
                 backend: Arc::new(BackendSpec {
                     health_check: None,
+                    tls: Default::default(),
                     name: "b".into(),
                     urls: vec![],
                     protocol: UpstreamProtocol::Http1,

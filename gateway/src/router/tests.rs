@@ -12,6 +12,7 @@ use crate::config::model::{
 fn backend() -> Arc<BackendSpec> {
     Arc::new(BackendSpec {
         health_check: None,
+        tls: Default::default(),
         name: "b".into(),
         urls: vec!["http://127.0.0.1:1".parse().unwrap()],
         protocol: UpstreamProtocol::Http1,

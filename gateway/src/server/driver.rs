@@ -1,5 +1,6 @@
-//! Serving one connection to its end: hyper over the socket wrapper,
-//! under the drain signal and the HTTP/2 idle timeout.
+//! Serving one connection to its end: the TLS handshake when the
+//! listener terminates TLS, then hyper over the socket wrapper, under the
+//! drain signal and the HTTP/2 idle timeout.
 //!
 //! HTTP/1 deadlines live in the socket wrapper ([`super::head_deadline`]);
 //! HTTP/2 needs the connection itself, since closing it politely means a
@@ -8,16 +9,16 @@
 //! (GOAWAY), and drops the connection if the client still holds it open
 //! after the header-read timeout.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
+use hyper_util::server::conn::auto::{self, UpgradeableConnection};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use super::ConnectionSettings;
@@ -61,15 +62,20 @@ fn on_timer(stage: Stage, activity: &ConnActivity, settings: &ConnectionSettings
     }
 }
 
-/// Serves one accepted connection until it ends (or is dropped).
-pub(super) fn serve_connection(
-    builder: &auto::Builder<TokioExecutor>,
+/// Serves one accepted connection until it ends (or is dropped). With
+/// `tls`, the TLS handshake comes first, bounded by the header-read
+/// deadline counted from accept (a client that connects and stays silent,
+/// or trickles its hello, is dropped then); the request-head deadline
+/// keeps counting from accept too.
+pub(super) async fn serve_connection(
+    builder: Arc<auto::Builder<TokioExecutor>>,
     stream: TcpStream,
     peer: SocketAddr,
     service: GatewayService,
     settings: ConnectionSettings,
     draining: CancellationToken,
-) -> impl Future<Output = ()> + Send + 'static {
+    tls: Option<Arc<rustls::ServerConfig>>,
+) {
     configure_accepted(&stream);
     let activity = ConnActivity::new(Instant::now());
     let timeouts = HeadTimeouts {
@@ -77,45 +83,79 @@ pub(super) fn serve_connection(
         keep_alive_idle: settings.idle_timeout,
         send: settings.send_timeout,
     };
-    let io = HeadDeadlineIo::new(stream, Arc::clone(&activity), timeouts);
     let hyper_service = TowerToHyperService::new(TrackedService {
         service,
         peer,
         activity: Arc::clone(&activity),
+        tls: tls.is_some(),
     });
-    let connection = builder
-        .serve_connection_with_upgrades(TokioIo::new(io), hyper_service)
-        .into_owned();
-    async move {
-        let mut connection = std::pin::pin!(connection);
-        let timer = tokio::time::sleep_until(activity.accepted() + settings.idle_timeout);
-        let mut timer = std::pin::pin!(timer);
-        let mut stage = Stage::Serving;
-        loop {
-            tokio::select! {
-                result = connection.as_mut() => {
-                    if let Err(error) = result {
-                        tracing::debug!(%peer, %error, "connection ended with an error");
+    let Some(tls) = tls else {
+        let io = HeadDeadlineIo::new(stream, peer, Arc::clone(&activity), timeouts);
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), hyper_service);
+        return drive(connection, &activity, peer, settings, draining).await;
+    };
+    let deadline = activity.accepted() + settings.header_read_timeout;
+    let handshake = TlsAcceptor::from(tls).accept(stream);
+    let stream = match tokio::time::timeout_at(deadline, handshake).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(error)) => {
+            tracing::debug!(%peer, %error, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, timeout = ?settings.header_read_timeout, "TLS handshake not finished in time; closing");
+            return;
+        }
+    };
+    let io = HeadDeadlineIo::new(stream, peer, Arc::clone(&activity), timeouts);
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), hyper_service);
+    drive(connection, &activity, peer, settings, draining).await;
+}
+
+/// Runs hyper's connection under the drain signal and the HTTP/2 idle
+/// timer.
+async fn drive<S>(
+    connection: UpgradeableConnection<
+        '_,
+        TokioIo<S>,
+        TowerToHyperService<TrackedService>,
+        TokioExecutor,
+    >,
+    activity: &ConnActivity,
+    peer: SocketAddr,
+    settings: ConnectionSettings,
+    draining: CancellationToken,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let mut connection = std::pin::pin!(connection);
+    let timer = tokio::time::sleep_until(activity.accepted() + settings.idle_timeout);
+    let mut timer = std::pin::pin!(timer);
+    let mut stage = Stage::Serving;
+    loop {
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(error) = result {
+                    tracing::debug!(%peer, %error, "connection ended with an error");
+                }
+                return;
+            }
+            () = draining.cancelled(), if stage == Stage::Serving => {
+                connection.as_mut().graceful_shutdown();
+                stage = Stage::Draining;
+            }
+            () = timer.as_mut(), if stage != Stage::Draining => {
+                match on_timer(stage, activity, &settings) {
+                    OnTimer::RecheckAt(at) => timer.as_mut().reset(at),
+                    OnTimer::Goaway { drop_at } => {
+                        tracing::debug!(%peer, "HTTP/2 connection idle; sending GOAWAY");
+                        connection.as_mut().graceful_shutdown();
+                        stage = Stage::ClosingIdle;
+                        timer.as_mut().reset(drop_at);
                     }
-                    return;
-                }
-                () = draining.cancelled(), if stage == Stage::Serving => {
-                    connection.as_mut().graceful_shutdown();
-                    stage = Stage::Draining;
-                }
-                () = timer.as_mut(), if stage != Stage::Draining => {
-                    match on_timer(stage, &activity, &settings) {
-                        OnTimer::RecheckAt(at) => timer.as_mut().reset(at),
-                        OnTimer::Goaway { drop_at } => {
-                            tracing::debug!(%peer, "HTTP/2 connection idle; sending GOAWAY");
-                            connection.as_mut().graceful_shutdown();
-                            stage = Stage::ClosingIdle;
-                            timer.as_mut().reset(drop_at);
-                        }
-                        OnTimer::Drop => {
-                            tracing::debug!(%peer, "idle HTTP/2 connection still open after GOAWAY; closing it");
-                            return;
-                        }
+                    OnTimer::Drop => {
+                        tracing::debug!(%peer, "idle HTTP/2 connection still open after GOAWAY; closing it");
+                        return;
                     }
                 }
             }

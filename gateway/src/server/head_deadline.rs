@@ -13,15 +13,20 @@
 //! flight, the connection speaks HTTP/2, or it was upgraded, reads pass
 //! straight through.
 //!
+//! The wrapped stream is the TCP socket, or the TLS session over it (the
+//! deadline then sees the decrypted bytes; the 408 is written through
+//! the session).
+//!
 //! Writes have their own bound, on every protocol and on upgraded
 //! connections alike: a write that stays blocked for the send timeout (the
 //! client stopped reading, as in a slow-read attack) fails, and hyper
 //! closes the connection, which frees the upstream call too.
 
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use http::StatusCode;
@@ -63,8 +68,9 @@ enum Wait {
 
 /// A client socket under the header-read deadline.
 #[derive(Debug)]
-pub struct HeadDeadlineIo {
-    stream: TcpStream,
+pub struct HeadDeadlineIo<S = TcpStream> {
+    stream: S,
+    peer: SocketAddr,
     activity: Arc<ConnActivity>,
     timeouts: HeadTimeouts,
     sleep: Pin<Box<Sleep>>,
@@ -80,11 +86,17 @@ pub struct HeadDeadlineIo {
     write_stall: Option<Pin<Box<Sleep>>>,
 }
 
-impl HeadDeadlineIo {
-    pub fn new(stream: TcpStream, activity: Arc<ConnActivity>, timeouts: HeadTimeouts) -> Self {
+impl<S: AsyncRead + AsyncWrite + Unpin> HeadDeadlineIo<S> {
+    pub fn new(
+        stream: S,
+        peer: SocketAddr,
+        activity: Arc<ConnActivity>,
+        timeouts: HeadTimeouts,
+    ) -> Self {
         let deadline = activity.accepted() + timeouts.header_read;
         Self {
             stream,
+            peer,
             activity,
             timeouts,
             sleep: Box::pin(tokio::time::sleep_until(deadline)),
@@ -157,8 +169,8 @@ impl HeadDeadlineIo {
             Protocol::Http1 => self.wait == Wait::Head && self.flushed,
             Protocol::Http2 => false,
         };
-        let peer = self.stream.peer_addr().ok();
-        tracing::debug!(?peer, phase = ?self.wait, protocol = ?self.activity.protocol(), answered_408 = answer, "header-read or keep-alive timeout");
+        let peer = self.peer;
+        tracing::debug!(%peer, phase = ?self.wait, protocol = ?self.activity.protocol(), answered_408 = answer, "header-read or keep-alive timeout");
         if answer {
             let response = raw_http1_error(
                 StatusCode::REQUEST_TIMEOUT,
@@ -167,9 +179,19 @@ impl HeadDeadlineIo {
             );
             // Best effort, never waiting: a client that reads nothing
             // cannot hold the connection open this way.
-            let _ = self.stream.try_write(&response);
+            self.write_now(&response);
         }
         io::Error::new(io::ErrorKind::TimedOut, "request head not received in time")
+    }
+
+    /// Writes what fits now and flushes it, never waiting (on TLS the
+    /// bytes are encrypted into the session first).
+    fn write_now(&mut self, bytes: &[u8]) {
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut stream = Pin::new(&mut self.stream);
+        if let Poll::Ready(Ok(_)) = stream.as_mut().poll_write(&mut cx, bytes) {
+            let _ = stream.poll_flush(&mut cx);
+        }
     }
 
     /// Bounds how long a write may stay blocked: the timer starts at the
@@ -190,8 +212,8 @@ impl HeadDeadlineIo {
         if stall.as_mut().poll(cx).is_pending() {
             return Poll::Pending;
         }
-        let peer = self.stream.peer_addr().ok();
-        tracing::debug!(?peer, timeout = ?send, "send timeout: the client stopped reading");
+        let peer = self.peer;
+        tracing::debug!(%peer, timeout = ?send, "send timeout: the client stopped reading");
         Poll::Ready(Err(io::Error::new(
             io::ErrorKind::TimedOut,
             "the client did not read the response in time",
@@ -199,7 +221,7 @@ impl HeadDeadlineIo {
     }
 }
 
-impl AsyncRead for HeadDeadlineIo {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for HeadDeadlineIo<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -219,7 +241,7 @@ impl AsyncRead for HeadDeadlineIo {
     }
 }
 
-impl AsyncWrite for HeadDeadlineIo {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for HeadDeadlineIo<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

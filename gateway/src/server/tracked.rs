@@ -21,7 +21,7 @@ use tower::util::Oneshot;
 use super::activity::{ConnActivity, RequestGuard};
 use crate::body::{self, GatewayBody};
 use crate::client_body;
-use crate::context::ClientAddr;
+use crate::context::{ClientAddr, TlsConnection};
 use crate::layers::GatewayService;
 
 /// The gateway service as one connection serves it.
@@ -30,6 +30,8 @@ pub struct TrackedService {
     pub service: GatewayService,
     pub peer: SocketAddr,
     pub activity: Arc<ConnActivity>,
+    /// The connection is TLS ([`TlsConnection`] on every request).
+    pub tls: bool,
 }
 
 impl tower::Service<Request<Incoming>> for TrackedService {
@@ -46,6 +48,9 @@ impl tower::Service<Request<Incoming>> for TrackedService {
         let connect = request.method() == Method::CONNECT;
         let mut request = request.map(client_body::from_incoming);
         request.extensions_mut().insert(ClientAddr(self.peer));
+        if self.tls {
+            request.extensions_mut().insert(TlsConnection);
+        }
         TrackedCall {
             call: self.service.clone().oneshot(request),
             in_flight: Some(in_flight),

@@ -84,6 +84,7 @@ mod tests {
                 cooldown: Duration::from_secs(10),
             },
             health_check: None,
+            tls: Default::default(),
             resilience: Resilience {
                 outlier,
                 ..Default::default()

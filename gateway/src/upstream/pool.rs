@@ -6,9 +6,13 @@ use std::time::{Duration, Instant};
 use http::request::Parts;
 use http::uri::PathAndQuery;
 use http::{Request, Response, Uri};
+use hyper_rustls::{
+    DefaultServerNameResolver, FixedServerNameResolver, HttpsConnector, ResolveServerName,
+};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rustls::pki_types::ServerName;
 use tokio::sync::Semaphore;
 
 use super::balancer::Balancer;
@@ -75,9 +79,12 @@ pub struct UpstreamPool {
     breaker: Option<CircuitBreaker>,
     /// Requests waiting for a connection slot (the breaker's `max_pending`).
     pending: std::sync::atomic::AtomicUsize,
+    /// For the `https://` URLs (shared by the workers' clients, and so
+    /// is its session-resumption cache).
+    tls: Arc<rustls::ClientConfig>,
 }
 
-type UpstreamClient = Client<HttpConnector, GatewayBody>;
+type UpstreamClient = Client<HttpsConnector<HttpConnector>, GatewayBody>;
 
 impl UpstreamPool {
     /// A pool with a client slot for each of `workers` worker threads.
@@ -102,6 +109,10 @@ impl UpstreamPool {
             clients: (0..workers.max(1)).map(|_| OnceLock::new()).collect(),
             limit: Arc::new(Semaphore::new(spec.max_connections.max(1))),
             label: Arc::from(spec.name.as_str()),
+            tls: Arc::new(crate::tls::upstream::client_config(
+                &spec.tls,
+                spec.protocol == UpstreamProtocol::H2,
+            )),
             spec,
         }
     }
@@ -113,7 +124,7 @@ impl UpstreamPool {
     /// The calling worker's client, built on its first request.
     fn client(&self) -> &UpstreamClient {
         let slot = crate::workers::current_index() % self.clients.len();
-        self.clients[slot].get_or_init(|| build_client(&self.spec))
+        self.clients[slot].get_or_init(|| build_client(&self.spec, &self.tls))
     }
 
     /// Each endpoint's live state, for the admin API.
@@ -205,20 +216,38 @@ fn client_fault(
     RequestBodyFault::find(error).or_else(|| watch.fault())
 }
 
-fn build_client(spec: &BackendSpec) -> UpstreamClient {
-    let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(Some(spec.connect_timeout));
-    connector.set_nodelay(true);
+fn build_client(spec: &BackendSpec, tls: &Arc<rustls::ClientConfig>) -> UpstreamClient {
     let mut builder = Client::builder(TokioExecutor::new());
     builder
         .timer(TokioTimer::new())
         .pool_timer(TokioTimer::new())
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(spec.max_connections);
-    if spec.protocol == UpstreamProtocol::H2c {
+    if matches!(spec.protocol, UpstreamProtocol::H2c | UpstreamProtocol::H2) {
         builder.http2_only(true);
     }
-    builder.build(connector)
+    builder.build(connector(spec, tls))
+}
+
+/// TCP with a connect timeout, and TLS for `https://` URLs (the pool's
+/// config: ALPN `h2` for `protocol: h2`, `http/1.1` otherwise); SNI the
+/// URL's host or `tls.server_name`. The TLS handshake is bounded by the
+/// call's timeout, as the response head is.
+fn connector(spec: &BackendSpec, tls: &Arc<rustls::ClientConfig>) -> HttpsConnector<HttpConnector> {
+    let mut tcp = HttpConnector::new();
+    tcp.set_connect_timeout(Some(spec.connect_timeout));
+    tcp.set_nodelay(true);
+    tcp.enforce_http(false);
+    let names: Arc<dyn ResolveServerName + Send + Sync> = match spec
+        .tls
+        .server_name
+        .as_deref()
+        .and_then(|name| ServerName::try_from(name.to_owned()).ok())
+    {
+        Some(name) => Arc::new(FixedServerNameResolver::new(name)),
+        None => Arc::new(DefaultServerNameResolver::default()),
+    };
+    HttpsConnector::new(tcp, Arc::clone(tls), false, names)
 }
 
 /// Builds the upstream request from a copy of the client's head, for a

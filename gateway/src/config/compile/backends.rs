@@ -1,6 +1,8 @@
-//! `backends:`: names, base URLs, protocol, timeouts, limits, balancing.
+//! `backends:`: names, base URLs, protocol, timeouts, limits, balancing,
+//! upstream TLS (`tls`).
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +31,7 @@ pub(crate) const DEFAULT_EJECTION: EjectionPolicy = EjectionPolicy {
 /// A backend that failed to deserialise is left out.
 pub(super) fn compile_backends(
     raw: &[BackendEntry],
+    base_dir: &Path,
     diag: &mut Diagnostics,
 ) -> BTreeMap<String, Arc<BackendSpec>> {
     let mut backends = BTreeMap::new();
@@ -37,7 +40,7 @@ pub(super) fn compile_backends(
             continue;
         };
         if check_name(&entry.name, diag) {
-            let spec = compile_backend(&entry.name, backend, diag);
+            let spec = compile_backend(&entry.name, backend, base_dir, diag);
             backends.insert(entry.name.to_string(), Arc::new(spec));
         }
     }
@@ -61,12 +64,21 @@ fn check_name(name: &Text, diag: &mut Diagnostics) -> bool {
     valid
 }
 
-fn compile_backend(name: &Text, raw: &RawBackend, diag: &mut Diagnostics) -> BackendSpec {
+fn compile_backend(
+    name: &Text,
+    raw: &RawBackend,
+    base_dir: &Path,
+    diag: &mut Diagnostics,
+) -> BackendSpec {
     let what = |key: &str| format!("backend \"{}\": {key}", name.as_str());
+    let urls = urls(name, raw, diag);
+    let protocol = protocol(name, raw, &urls, diag);
+    let uses_https = urls.iter().any(|url| url.scheme_str() == Some("https"));
     BackendSpec {
         name: name.to_string(),
-        urls: urls(name, raw, diag),
-        protocol: protocol(raw),
+        tls: super::tls::backend_tls(name, raw.tls.as_ref(), uses_https, base_dir, diag),
+        urls,
+        protocol,
         connect_timeout: positive_duration(
             raw.connect_timeout.as_ref(),
             &what("connect_timeout"),
@@ -98,7 +110,7 @@ fn compile_backend(name: &Text, raw: &RawBackend, diag: &mut Diagnostics) -> Bac
         health_check: raw
             .health_check
             .as_ref()
-            .map(|check| super::health_check::compile(check, name, protocol(raw), diag)),
+            .map(|check| super::health_check::compile(check, name, protocol, diag)),
         resilience: resilience(
             RawResilience {
                 retry: raw.retry.as_ref(),
@@ -113,11 +125,41 @@ fn compile_backend(name: &Text, raw: &RawBackend, diag: &mut Diagnostics) -> Bac
     }
 }
 
-fn protocol(raw: &RawBackend) -> UpstreamProtocol {
-    match raw.protocol.as_deref() {
+/// `protocol:` checked against the URLs' schemes: `h2c` is cleartext
+/// only, `h2` (HTTP/2 chosen by ALPN) needs TLS.
+fn protocol(
+    name: &Text,
+    raw: &RawBackend,
+    urls: &[Uri],
+    diag: &mut Diagnostics,
+) -> UpstreamProtocol {
+    let protocol = match raw.protocol.as_deref() {
         None | Some(RawProtocol::Http1) => UpstreamProtocol::Http1,
         Some(RawProtocol::H2c) => UpstreamProtocol::H2c,
+        Some(RawProtocol::H2) => UpstreamProtocol::H2,
+    };
+    let (wrong_scheme, problem) = match protocol {
+        UpstreamProtocol::Http1 => return protocol,
+        UpstreamProtocol::H2c => (
+            "https",
+            "h2c is HTTP/2 over cleartext: use protocol: h2 for https:// URLs",
+        ),
+        UpstreamProtocol::H2 => (
+            "http",
+            "h2 is HTTP/2 over TLS: use protocol: h2c for http:// URLs",
+        ),
+    };
+    if urls
+        .iter()
+        .any(|url| url.scheme_str() == Some(wrong_scheme))
+        && let Some(written) = &raw.protocol
+    {
+        diag.error(
+            written.span(),
+            format!("backend \"{}\": protocol: {problem}", name.as_str()),
+        );
     }
+    protocol
 }
 
 fn max_connections(value: Option<&Spanned<u64>>, what: &str, diag: &mut Diagnostics) -> usize {
@@ -159,7 +201,8 @@ fn ejection(raw: Option<&RawEjection>, what: &str, diag: &mut Diagnostics) -> Ej
     }
 }
 
-/// `url:` or `urls:`, exactly one, each a valid, distinct `http://` URL.
+/// `url:` or `urls:`, exactly one, each a valid, distinct `http://` or
+/// `https://` URL.
 fn urls(name: &Text, raw: &RawBackend, diag: &mut Diagnostics) -> Vec<Uri> {
     let mut uris: Vec<Uri> = Vec::new();
     for text in listed_urls(name, raw, diag) {
@@ -213,11 +256,8 @@ fn parse_url(name: &Text, text: &Text, diag: &mut Diagnostics) -> Option<Uri> {
 fn url_problem(uri: &Uri) -> Option<&'static str> {
     match uri.scheme_str() {
         None => return Some("needs a scheme and host, e.g. \"http://127.0.0.1:7101\""),
-        Some("http") => {}
-        Some("https") => {
-            return Some("uses https, which is not supported yet: use http:// (HTTP/1.1 or h2c)");
-        }
-        Some(_) => return Some("must start with http://"),
+        Some("http" | "https") => {}
+        Some(_) => return Some("must start with http:// or https://"),
     }
     if uri.host().is_none_or(str::is_empty) {
         return Some("has no host");

@@ -258,6 +258,7 @@ fn call_input<'a>(
 fn fallback_backend(name: &Text) -> Arc<BackendSpec> {
     Arc::new(BackendSpec {
         health_check: None,
+        tls: Default::default(),
         name: name.to_string(),
         urls: Vec::new(),
         protocol: UpstreamProtocol::Http1,

@@ -112,6 +112,8 @@ pub(super) fn settings(raw: Option<&RawServer>, diag: &mut Diagnostics) -> Serve
             Some(RawUnderscoreHeaders::Allow) => UnderscoreHeaders::Allow,
         },
         request_limits: request_limits(raw, diag),
+        // Compiled with the config's directory (`compile::tls`).
+        tls: None,
     }
 }
 

@@ -84,6 +84,7 @@ impl SubgraphTraffic {
         let settings = self.for_subgraph(name);
         BackendSpec {
             health_check: None,
+            tls: Default::default(),
             name: format!("subgraph:{name}"),
             urls: vec![base],
             protocol: UpstreamProtocol::Http1,

@@ -80,6 +80,7 @@ pub struct ForwardedFor {
 pub fn forwarding_headers(incoming: &HeaderMap, forwarded: &ForwardedFor) -> HeaderMap {
     let client = &forwarded.client;
     let peer_ip = client.peer.ip().to_canonical();
+    let scheme = if client.over_tls { "https" } else { "http" };
     let kept = |name: &HeaderName| {
         client
             .trusted_peer
@@ -97,7 +98,7 @@ pub fn forwarding_headers(incoming: &HeaderMap, forwarded: &ForwardedFor) -> Hea
         .get(&X_FORWARDED_PROTO)
         .filter(|_| client.trusted_peer)
         .cloned()
-        .unwrap_or_else(|| HeaderValue::from_static("http"));
+        .unwrap_or_else(|| HeaderValue::from_static(scheme));
     out.insert(X_FORWARDED_PROTO, proto);
     let host = forwarded.host.as_deref().filter(|h| is_token_safe(h));
     let forwarded_host = incoming
@@ -113,9 +114,9 @@ pub fn forwarding_headers(incoming: &HeaderMap, forwarded: &ForwardedFor) -> Hea
         let _ = write!(text, "{prior}, ");
     }
     let _ = if peer_ip.is_ipv6() {
-        write!(text, "for=\"[{peer_ip}]\";proto=http")
+        write!(text, "for=\"[{peer_ip}]\";proto={scheme}")
     } else {
-        write!(text, "for={peer_ip};proto=http")
+        write!(text, "for={peer_ip};proto={scheme}")
     };
     if let Some(host) = host {
         let _ = write!(text, ";host=\"{host}\"");
@@ -283,6 +284,7 @@ mod tests {
                 ip: "203.0.113.9".parse().unwrap(),
                 peer: "10.0.0.2:1".parse().unwrap(),
                 trusted_peer: true,
+                over_tls: false,
             },
             host: Some("api".into()),
         };

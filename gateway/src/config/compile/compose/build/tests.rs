@@ -10,6 +10,7 @@ use crate::config::model::{EjectionPolicy, LoadBalancing, UpstreamProtocol};
 fn backend(name: &str) -> Arc<BackendSpec> {
     Arc::new(BackendSpec {
         health_check: None,
+        tls: Default::default(),
         name: name.into(),
         urls: vec!["http://127.0.0.1:1".parse().unwrap()],
         protocol: UpstreamProtocol::Http1,

@@ -1,0 +1,143 @@
+//! TLS settings as plain data: the listener's certificates (with the
+//! names SNI picks them by), client-certificate verification, the
+//! plain-HTTP redirect listener, and a backend's upstream TLS. The PEM
+//! files are read and checked when the config compiles; what is kept is
+//! their paths and DER bytes, never a rustls object (the runtime builds
+//! those with the snapshot, `crate::tls`).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+/// `server.tls:` the main listener speaks TLS.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerTls {
+    /// In file order; at least one.
+    pub certificates: Vec<CertificateSpec>,
+    /// Index into `certificates` of the one served when SNI matches no
+    /// name (or the client sent none).
+    pub default_certificate: usize,
+    /// Client certificates checked against a CA (mTLS).
+    pub client_auth: Option<ClientAuth>,
+    /// A plain-HTTP listener that redirects to HTTPS.
+    pub http_redirect: Option<HttpRedirect>,
+}
+
+impl ServerTls {
+    /// Every file the settings were read from (watched for changes).
+    pub fn files(&self) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        for certificate in &self.certificates {
+            files.push(certificate.identity.cert_path.clone());
+            files.push(certificate.identity.key_path.clone());
+        }
+        if let Some(auth) = &self.client_auth {
+            files.push(auth.ca.path.clone());
+        }
+        files
+    }
+}
+
+/// One served certificate and the names it is served for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CertificateSpec {
+    pub identity: Identity,
+    /// Lower-case DNS names, exact (`api.example.com`) or one leading
+    /// wildcard label (`*.example.com`): `server_names:`, else the
+    /// certificate's own DNS names.
+    pub server_names: Vec<String>,
+}
+
+/// A certificate chain and its private key, as read from two PEM files.
+#[derive(Clone, PartialEq)]
+pub struct Identity {
+    pub cert_path: PathBuf,
+    pub key_path: PathBuf,
+    /// Leaf first.
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: SecretKey,
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Identity")
+            .field("cert_path", &self.cert_path)
+            .field("key_path", &self.key_path)
+            .field("chain_len", &self.chain.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A private key's DER bytes: compared by value, never printed.
+#[derive(Clone)]
+pub struct SecretKey(pub Arc<PrivateKeyDer<'static>>);
+
+impl SecretKey {
+    pub fn der(&self) -> PrivateKeyDer<'static> {
+        self.0.clone_key()
+    }
+}
+
+impl PartialEq for SecretKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.secret_der() == other.0.secret_der()
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretKey(..)")
+    }
+}
+
+/// CA certificates read from one PEM file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaBundle {
+    pub path: PathBuf,
+    pub certificates: Vec<CertificateDer<'static>>,
+}
+
+/// `server.tls.client_auth:` (mTLS).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientAuth {
+    pub ca: CaBundle,
+    /// `required`: a client without a valid certificate fails the
+    /// handshake; `optional`: one without any is let in, a bad one is not.
+    pub required: bool,
+}
+
+/// `server.tls.http_redirect:`
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpRedirect {
+    pub listen: SocketAddr,
+    /// The port in the `Location`; `None`: the TLS listener's own port
+    /// (left out of the URL when it is 443).
+    pub https_port: Option<u16>,
+}
+
+/// `backends.<name>.tls:` for `https://` URLs.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BackendTls {
+    /// Trusted roots; `None`: the system's trust store.
+    pub ca: Option<CaBundle>,
+    /// The SNI name (and the name the certificate must carry); `None`:
+    /// each URL's host.
+    pub server_name: Option<String>,
+    /// A client certificate presented to the backend.
+    pub client_certificate: Option<Identity>,
+}
+
+impl BackendTls {
+    /// Every file the settings were read from (watched for changes).
+    pub fn files(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = self.ca.iter().map(|ca| ca.path.clone()).collect();
+        if let Some(identity) = &self.client_certificate {
+            files.push(identity.cert_path.clone());
+            files.push(identity.key_path.clone());
+        }
+        files
+    }
+}

@@ -1,0 +1,286 @@
+//! TLS on the listener through real TLS clients: certificates chosen by
+//! SNI, HTTP/1.1 and h2 chosen by ALPN (reqwest over rustls), protocol
+//! versions checked with `openssl s_client` when installed, the
+//! plain-HTTP redirect, the handshake deadline and the connection limit.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use mock_backends::seed;
+use serde_json::Value;
+use tests::gateway::{TestGateway, eventually};
+use tests::tls::{Issued, TestCa, client_config, connect, peer_leaf, reqwest_client};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Three certificates: `a.test`, `b.test`, and a default one (its SNI
+/// name `fallback.test`; it is valid for `other.test` as well).
+struct Site {
+    ca: TestCa,
+    a: Issued,
+    b: Issued,
+    fallback: Issued,
+    dir: tempfile::TempDir,
+}
+
+impl Site {
+    fn new() -> Site {
+        let ca = TestCa::new("site CA");
+        let dir = tempfile::tempdir().unwrap();
+        let a = ca.server_cert(&["a.test"]);
+        let b = ca.server_cert(&["b.test", "*.b.test"]);
+        let fallback = ca.server_cert(&["fallback.test", "other.test"]);
+        a.write(dir.path(), "a");
+        b.write(dir.path(), "b");
+        fallback.write(dir.path(), "fallback");
+        Site {
+            ca,
+            a,
+            b,
+            fallback,
+            dir,
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// routes.yaml with TLS, the redirect listener and one route;
+    /// `server_extra` goes under `server:`.
+    fn yaml(&self, server_extra: &str) -> String {
+        let dir = self.path().display();
+        format!(
+            r#"
+server:
+{server_extra}
+  tls:
+    certificates:
+      - cert: {dir}/a.pem
+        key: {dir}/a.key
+      - cert: {dir}/b.pem
+        key: {dir}/b.key
+      - cert: {dir}/fallback.pem
+        key: {dir}/fallback.key
+        server_names: [fallback.test]
+        default: true
+    http_redirect:
+      listen: 127.0.0.1:0
+backends:
+  orders:
+    url: $ORDERS
+routes:
+  - path: /v1/orders/{{id}}
+    method: GET
+    backend: orders
+"#
+        )
+    }
+}
+
+fn order_path() -> String {
+    format!("/v1/orders/{}", seed::FIRST_ORDER_ID)
+}
+
+#[tokio::test]
+async fn sni_picks_the_certificate_and_alpn_picks_http1_or_h2() {
+    let site = Site::new();
+    let gateway = TestGateway::start(&site.yaml("")).await;
+    let addr = gateway.gateway.addr;
+    let alpn: &[&[u8]] = &[b"h2", b"http/1.1"];
+    for (name, expected) in [
+        ("a.test", &site.a),
+        ("b.test", &site.b),
+        ("api.b.test", &site.b),
+        ("other.test", &site.fallback),
+    ] {
+        let stream = connect(addr, name, client_config(&site.ca, alpn, None))
+            .await
+            .unwrap();
+        assert_eq!(
+            peer_leaf(&stream),
+            expected.cert_der,
+            "certificate for {name}"
+        );
+        assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    }
+
+    let port = addr.port();
+    let url = format!("https://a.test:{port}{}", order_path());
+    let http1 = reqwest_client(
+        client_config(&site.ca, &[b"http/1.1"], None),
+        &["a.test"],
+        addr,
+    );
+    let response = http1.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.version(), http::Version::HTTP_11);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["id"], seed::FIRST_ORDER_ID.to_string());
+
+    let h2 = reqwest_client(client_config(&site.ca, alpn, None), &["a.test"], addr);
+    let response = h2.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.version(), http::Version::HTTP_2);
+    // The gateway tells the backend the client came over https.
+    let forwarded = gateway.mocks.orders.control.requests();
+    let last = forwarded.last().unwrap();
+    assert_eq!(last.headers["x-forwarded-proto"], "https");
+}
+
+#[tokio::test]
+async fn plain_http_is_redirected_to_https_with_308() {
+    let site = Site::new();
+    let gateway = TestGateway::start(&site.yaml("")).await;
+    let redirect = gateway.gateway.redirect_addr.expect("a redirect listener");
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = client
+        .post(format!("http://{redirect}/v1/orders/x?y=1&z=%20"))
+        .header("host", "shop.test:8080")
+        .body("kept by a 308")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 308);
+    let port = gateway.gateway.addr.port();
+    assert_eq!(
+        response.headers()["location"],
+        format!("https://shop.test:{port}/v1/orders/x?y=1&z=%20").as_str()
+    );
+    // Nothing reached a backend.
+    assert!(gateway.mocks.orders.control.requests().is_empty());
+}
+
+#[tokio::test]
+async fn openssl_sees_tls_1_2_and_1_3_with_alpn_and_tls_1_1_is_refused() {
+    let openssl = Path::new("/usr/bin/openssl");
+    if !openssl.exists() {
+        eprintln!("skipped: /usr/bin/openssl is not installed");
+        return;
+    }
+    let site = Site::new();
+    let gateway = TestGateway::start(&site.yaml("")).await;
+    let addr = gateway.gateway.addr;
+    let tls12 = s_client(addr, &["-tls1_2", "-alpn", "h2,http/1.1"]).await;
+    assert!(
+        tls12.contains("Protocol  : TLSv1.2") || tls12.contains("New, TLSv1.2"),
+        "{tls12}"
+    );
+    assert!(tls12.contains("ALPN protocol: h2"), "{tls12}");
+    let tls13 = s_client(addr, &["-tls1_3", "-alpn", "http/1.1"]).await;
+    assert!(tls13.contains("New, TLSv1.3"), "{tls13}");
+    assert!(tls13.contains("ALPN protocol: http/1.1"), "{tls13}");
+    // The client is allowed TLS 1.1 (security level 0); the gateway refuses it.
+    let tls11 = s_client(addr, &["-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0"]).await;
+    assert!(!tls11.contains("New, TLSv1.1"), "{tls11}");
+    // The client sent its hello; the server answered with an alert.
+    assert!(tls11.contains("Cipher is (NONE)"), "{tls11}");
+    assert!(tls11.contains("SSL alert number"), "{tls11}");
+}
+
+/// `openssl s_client` against the gateway as `a.test`; its whole output.
+async fn s_client(addr: SocketAddr, args: &[&str]) -> String {
+    let output = tokio::process::Command::new("/usr/bin/openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &addr.to_string(),
+            "-servername",
+            "a.test",
+        ])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[tokio::test]
+async fn a_silent_or_trickling_handshake_is_cut_at_the_header_read_deadline() {
+    let site = Site::new();
+    let gateway = TestGateway::start(&site.yaml("  header_read_timeout: 300ms")).await;
+    let addr = gateway.gateway.addr;
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    // A TLS record header for a ClientHello, and then nothing more.
+    let mut trickle = TcpStream::connect(addr).await.unwrap();
+    trickle.write_all(&[0x16, 0x03, 0x01]).await.unwrap();
+    for (what, stream) in [("silent", &mut silent), ("trickling", &mut trickle)] {
+        let mut buf = [0u8; 64];
+        let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("the {what} connection was not closed"));
+        assert!(matches!(read, Ok(0) | Err(_)), "{what}: {read:?}");
+    }
+    eventually("the connections are released", || async {
+        open_connections(&gateway).await == 0
+    })
+    .await;
+    // A real client is served after that.
+    let client = reqwest_client(client_config(&site.ca, &[b"h2"], None), &["a.test"], addr);
+    let url = format!("https://a.test:{}{}", addr.port(), order_path());
+    assert_eq!(client.get(url).send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn the_connection_limit_counts_tls_connections() {
+    let site = Site::new();
+    let gateway = TestGateway::start(&site.yaml("  max_connections: 1")).await;
+    let addr = gateway.gateway.addr;
+    let first = connect(
+        addr,
+        "a.test",
+        client_config(&site.ca, &[b"http/1.1"], None),
+    )
+    .await
+    .unwrap();
+    eventually("the first connection is open", || async {
+        open_connections(&gateway).await == 1
+    })
+    .await;
+    let refused = connect(
+        addr,
+        "a.test",
+        client_config(&site.ca, &[b"http/1.1"], None),
+    )
+    .await;
+    assert!(
+        refused.is_err(),
+        "a second connection past the limit got a handshake"
+    );
+    drop(first);
+    eventually("the slot is free again", || async {
+        open_connections(&gateway).await == 0
+    })
+    .await;
+    let client = reqwest_client(
+        client_config(&site.ca, &[b"http/1.1"], None),
+        &["a.test"],
+        addr,
+    );
+    let url = format!("https://a.test:{}{}", addr.port(), order_path());
+    assert_eq!(client.get(url).send().await.unwrap().status(), 200);
+}
+
+async fn open_connections(gateway: &TestGateway) -> u64 {
+    let workers: Value = reqwest::get(gateway.admin_url("/workers"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    workers["open_connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_u64().unwrap())
+        .sum()
+}

@@ -1,0 +1,180 @@
+//! Certificate rotation and client certificates (mTLS) on the listener:
+//! a replaced certificate file serves the next handshakes while an open
+//! connection keeps going; a bad one is rejected with its position and
+//! the running certificate keeps serving; a client certificate is
+//! required or optional against the configured CA.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioIo;
+use mock_backends::seed;
+use serde_json::Value;
+use tests::gateway::{TestGateway, eventually};
+use tests::tls::{TestCa, client_config, connect, peer_leaf, reqwest_client};
+
+fn yaml(dir: &std::path::Path, client_auth: &str) -> String {
+    let dir = dir.display();
+    format!(
+        r#"
+server:
+  tls:
+    certificates:
+      - cert: {dir}/site.pem
+        key: {dir}/site.key
+{client_auth}
+backends:
+  orders:
+    url: $ORDERS
+routes:
+  - path: /v1/orders/{{id}}
+    method: GET
+    backend: orders
+"#
+    )
+}
+
+fn order_path() -> String {
+    format!("/v1/orders/{}", seed::FIRST_ORDER_ID)
+}
+
+#[tokio::test]
+async fn a_rotated_certificate_serves_new_handshakes_and_a_bad_one_keeps_the_old() {
+    let ca = TestCa::new("rotation CA");
+    let dir = tempfile::tempdir().unwrap();
+    let first = ca.server_cert(&["site.test"]);
+    let (cert_path, key_path) = first.write(dir.path(), "site");
+    let gateway = TestGateway::start(&yaml(dir.path(), "")).await;
+    let addr = gateway.gateway.addr;
+    let config = || client_config(&ca, &[b"http/1.1"], None);
+
+    // An open HTTP/1.1 keep-alive connection made with the first certificate.
+    let stream = connect(addr, "site.test", config()).await.unwrap();
+    assert_eq!(peer_leaf(&stream), first.cert_der);
+    let (mut open, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    assert_eq!(get(&mut open).await, 200);
+
+    let second = ca.server_cert(&["site.test"]);
+    second.write_to(&cert_path, &key_path);
+    gateway.assert_reloaded(2).await;
+    let fresh = connect(addr, "site.test", config()).await.unwrap();
+    assert_eq!(peer_leaf(&fresh), second.cert_der);
+    // The connection opened before the rotation was not dropped.
+    assert_eq!(get(&mut open).await, 200);
+
+    // A bad certificate is rejected, with its position; the second keeps serving.
+    std::fs::write(&cert_path, "-----BEGIN CERTIFICATE-----\nnot base64\n").unwrap();
+    eventually("the bad certificate is rejected", || async {
+        config_report(&gateway).await["rejected_reloads"] == 1
+    })
+    .await;
+    let report = config_report(&gateway).await;
+    let problem = &report["last_reload_error"][0];
+    assert_eq!(problem["line"], 5, "{report}");
+    assert_eq!(problem["column"], 15, "{report}");
+    let message = problem["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("server.tls.certificates[0].cert:"),
+        "{message}"
+    );
+    assert_eq!(gateway.gateway.version(), 2);
+    let still = connect(addr, "site.test", config()).await.unwrap();
+    assert_eq!(peer_leaf(&still), second.cert_der);
+    assert_eq!(get(&mut open).await, 200);
+
+    // A certificate whose key is another one's is refused too.
+    let third = ca.server_cert(&["site.test"]);
+    std::fs::write(&cert_path, &third.cert_pem).unwrap();
+    eventually("the mismatched pair is rejected", || async {
+        config_report(&gateway).await["rejected_reloads"] == 2
+    })
+    .await;
+    let report = config_report(&gateway).await;
+    let message = report["last_reload_error"][0]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.contains("does not belong to the certificate"),
+        "{message}"
+    );
+    let still = connect(addr, "site.test", config()).await.unwrap();
+    assert_eq!(peer_leaf(&still), second.cert_der);
+}
+
+async fn get(
+    sender: &mut hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
+) -> http::StatusCode {
+    let request = http::Request::get(order_path())
+        .header("host", "site.test")
+        .body(Empty::new())
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let status = response.status();
+    response.into_body().collect().await.unwrap();
+    status
+}
+
+async fn config_report(gateway: &TestGateway) -> Value {
+    reqwest::get(gateway.admin_url("/config"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn client_certificates_are_required_or_optional_against_the_ca() {
+    let (site_ca, clients_ca, stranger_ca) = (
+        TestCa::new("site CA"),
+        TestCa::new("clients CA"),
+        TestCa::new("stranger CA"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    site_ca
+        .server_cert(&["site.test"])
+        .write(dir.path(), "site");
+    clients_ca.write(dir.path(), "clients-ca.pem");
+    let auth = |mode: &str| {
+        format!(
+            "    client_auth:\n      ca: {}/clients-ca.pem\n      mode: {mode}",
+            dir.path().display()
+        )
+    };
+    let gateway = TestGateway::start(&yaml(dir.path(), &auth("required"))).await;
+    let addr = gateway.gateway.addr;
+    let url = format!("https://site.test:{}{}", addr.port(), order_path());
+    let member = clients_ca.client_cert("member");
+    let stranger = stranger_ca.client_cert("stranger");
+    let status = |identity: Option<tests::tls::Issued>| {
+        let client = reqwest_client(
+            client_config(&site_ca, &[b"h2"], identity.as_ref()),
+            &["site.test"],
+            addr,
+        );
+        let url = url.clone();
+        async move { client.get(url).send().await.map(|r| r.status().as_u16()) }
+    };
+    assert_eq!(status(Some(member.clone())).await.unwrap(), 200);
+    assert!(status(None).await.is_err(), "no certificate was let in");
+    assert!(
+        status(Some(stranger.clone())).await.is_err(),
+        "a stranger's certificate was let in"
+    );
+    let refused_before = gateway.mocks.orders.control.requests().len();
+    assert_eq!(refused_before, 1);
+
+    // Optional: a client without a certificate is let in, a bad one is not.
+    gateway.update_config(&yaml(dir.path(), &auth("optional")));
+    gateway.assert_reloaded(2).await;
+    assert_eq!(status(None).await.unwrap(), 200);
+    assert_eq!(status(Some(member)).await.unwrap(), 200);
+    assert!(
+        status(Some(stranger)).await.is_err(),
+        "a stranger's certificate was let in"
+    );
+    assert_eq!(gateway.mocks.orders.control.requests().len(), 3);
+}
