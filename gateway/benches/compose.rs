@@ -33,6 +33,7 @@ fn backend(name: &str) -> Arc<BackendSpec> {
             cooldown: Duration::from_secs(1),
         },
         resilience: Default::default(),
+        tls: Default::default(),
     })
 }
 

@@ -26,8 +26,6 @@ use crate::observe::{Exchange, ExchangeSink, Finished};
 use record::Record;
 use writer::RecordQueue;
 
-/// Room for a typical record, so formatting one allocates once.
-
 /// The access-log sink of one running gateway.
 #[derive(Debug)]
 pub struct AccessLog {

@@ -54,9 +54,9 @@ mod log_tests;
 #[cfg(test)]
 mod rate_limit_tests;
 #[cfg(test)]
-mod security_tests;
-#[cfg(test)]
 mod resilience_tests;
+#[cfg(test)]
+mod security_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

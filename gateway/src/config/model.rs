@@ -20,8 +20,8 @@ pub mod grpc;
 mod health;
 mod propagation;
 pub mod rate_limit;
-pub mod security;
 mod resilience;
+pub mod security;
 
 pub use graphql::{
     CacheSettings, GraphqlConfig, GraphqlSettings, Limits, Manifest, PersistedSettings,

@@ -23,8 +23,8 @@ use super::super::raw::{RawCompose, RawRoute, RouteEntry, Text};
 use super::super::raw_grpc::RawGrpcRoute;
 
 use super::headers::compile_headers;
-use super::{action_keys, body_limit, compose, grpc, load_shedding, positive_duration, proxy};
 use super::resilience::retry_policy;
+use super::{action_keys, body_limit, compose, grpc, load_shedding, positive_duration, proxy};
 use crate::router::PathPattern;
 
 /// A compiled route with what error messages need to point back at it.
