@@ -18,7 +18,7 @@ use crate::compare::environment::SERVER_THREADS;
 pub const CONFIGS: [(&str, &str); 3] = [
     ("none", "none"),
     ("retries", "retries"),
-    ("retries + breaker", "breaker"),
+    ("retries + breaker + health checks", "breaker"),
 ];
 
 const RETRY_POLICY: &str =
@@ -36,11 +36,13 @@ fn backend_keys(backend: &str) -> String {
         }
         // Retries within the budget, still no ejection.
         "retries" => format!("{RETRY_POLICY}    ejection: {{ max_ejection_percent: 0 }}\n"),
-        // Retries, outlier ejection (the defaults) and the circuit breaker.
-        // HEALTH CHECKS: once the `health` branch is merged, this third
-        // configuration also gets the backend's active health checks here,
-        // e.g. "    health_check: { http: { path: /healthz }, interval: 500ms }\n".
-        _ => format!("{RETRY_POLICY}    circuit_breaker: {{ open_for: 2s }}\n"),
+        // Retries, outlier ejection (the defaults), the circuit breaker and
+        // active health checks (a down endpoint leaves the balancer on its
+        // checks, before client requests find it).
+        _ => format!(
+            "{RETRY_POLICY}    circuit_breaker: {{ open_for: 2s }}\n    \
+             health_check: {{ http: {{ path: /healthz }}, interval: 500ms, jitter: 100ms }}\n"
+        ),
     }
 }
 
