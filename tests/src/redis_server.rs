@@ -18,7 +18,38 @@ pub struct RedisServer {
     pub addr: SocketAddr,
 }
 
+/// Set (by `.ci/run`) where a missing `redis-server` must fail the tests
+/// that need it rather than skip them.
+pub const REQUIRE_ENV: &str = "GATEWAY_TESTS_REQUIRE_REDIS";
+
 impl RedisServer {
+    /// Whether a `redis-server` program is on `PATH`.
+    pub fn installed() -> bool {
+        Command::new("redis-server")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    }
+
+    /// For a test that needs a real Redis: a started server, or `None`
+    /// (the test is skipped, saying so) when `redis-server` is not
+    /// installed, so `cargo test` passes on a machine with only the Rust
+    /// toolchain. CI installs it and sets [`REQUIRE_ENV`], where a missing
+    /// server fails instead.
+    pub async fn start_or_skip(test: &str) -> Option<RedisServer> {
+        if Self::installed() {
+            return Some(Self::start().await);
+        }
+        assert!(
+            std::env::var_os(REQUIRE_ENV).is_none(),
+            "{test}: redis-server is not installed and {REQUIRE_ENV} is set"
+        );
+        eprintln!("{test}: skipped: redis-server is not installed (CI installs it)");
+        None
+    }
+
     /// Starts a server and waits until it answers.
     pub async fn start() -> RedisServer {
         // The port is found free, then handed to redis-server; another
