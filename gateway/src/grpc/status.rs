@@ -58,25 +58,8 @@ fn client_closed_request() -> StatusCode {
 
 /// The stable name of a gRPC code (`NOT_FOUND`), used as the error `code`.
 pub fn code_name(grpc_code: i32) -> &'static str {
-    const NAMES: [&str; 17] = [
-        "OK",
-        "CANCELLED",
-        "UNKNOWN",
-        "INVALID_ARGUMENT",
-        "DEADLINE_EXCEEDED",
-        "NOT_FOUND",
-        "ALREADY_EXISTS",
-        "PERMISSION_DENIED",
-        "RESOURCE_EXHAUSTED",
-        "FAILED_PRECONDITION",
-        "ABORTED",
-        "OUT_OF_RANGE",
-        "UNIMPLEMENTED",
-        "INTERNAL",
-        "UNAVAILABLE",
-        "DATA_LOSS",
-        "UNAUTHENTICATED",
-    ];
+    // One table of names: the config reads retryable codes by them too.
+    const NAMES: [&str; 17] = crate::config::model::GrpcCodeSet::NAMES;
     usize::try_from(grpc_code)
         .ok()
         .and_then(|i| NAMES.get(i))
