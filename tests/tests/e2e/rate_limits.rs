@@ -190,3 +190,26 @@ async fn a_global_limit_counts_every_route_and_combines_with_the_routes_own() {
     assert!(header(&other, "ratelimit").starts_with("\"everywhere\";r=0;"));
     assert_eq!(backend_calls(&gw), 2);
 }
+
+/// On a transcoded gRPC route, a refusal is the bridge's error form: a
+/// `google.rpc.Status` body with `RESOURCE_EXHAUSTED` (8), HTTP 429, and
+/// the gRPC backend never called.
+#[tokio::test]
+async fn a_transcoded_grpc_route_refuses_with_resource_exhausted() {
+    let limits =
+        "rate_limits:\n  global:\n    - { name: per-ip, key: client_ip, rate: 1/min, burst: 1 }\n";
+    let gw = TestGateway::with_default_routes_edited(|yaml| format!("{yaml}\n{limits}")).await;
+    let url = gw.url(&format!(
+        "/grpc/v1/orders/{}",
+        mock_backends::seed::FIRST_ORDER_ID
+    ));
+    let first = gw.client.get(&url).send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let calls = gw.mocks.orders_grpc.control.request_count();
+    let refused = gw.client.get(&url).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(!header(&refused, "retry-after").is_empty());
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], 8, "{body}");
+    assert_eq!(gw.mocks.orders_grpc.control.request_count(), calls);
+}
