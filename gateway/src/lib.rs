@@ -29,6 +29,7 @@ pub mod cors;
 pub mod dispatch;
 pub mod drain;
 pub mod edge_error;
+pub mod events;
 pub mod graphql;
 pub mod grpc;
 pub mod layers;

@@ -15,6 +15,7 @@ use crate::protos::DescriptorSet;
 use crate::router::PathPattern;
 
 pub mod compose;
+pub mod events;
 mod graphql;
 pub mod grpc;
 mod health;

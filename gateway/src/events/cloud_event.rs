@@ -1,0 +1,38 @@
+//! CloudEvents 1.0, JSON format: the envelope every stored event has.
+//!
+//! The seed's envelope maps onto it: `event_id` → `id`, `event_type` →
+//! `type`, `occurred_at` → `time`, `payload` → `data`; `source` names the
+//! producer and `subject` the entity (the order id). Trace context rides
+//! in the `traceparent` extension (CloudEvents distributed-tracing
+//! extension), from publisher to subscriber.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The only `specversion` accepted.
+pub const SPEC_VERSION: &str = "1.0";
+
+/// One event, as stored and as delivered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CloudEvent {
+    pub specversion: String,
+    /// Unique per source; a repeated `(source, id)` is a duplicate.
+    pub id: String,
+    pub source: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub datacontenttype: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
+    /// Extension attributes (`traceparent`, `tracestate`, ...): lower-case
+    /// alphanumeric names, string values.
+    #[serde(flatten)]
+    pub extensions: BTreeMap<String, serde_json::Value>,
+}
