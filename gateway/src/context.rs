@@ -113,6 +113,9 @@ pub struct RequestContext {
     /// The request's observation record, when observation is on; upstream
     /// requests carry it so the pools can report their attempts.
     pub exchange: Option<Arc<Exchange>>,
+    /// The edge's decision not to sample the request's trace, with the
+    /// `traceparent` its upstream requests carry (traces on only).
+    pub unsampled_trace: Option<crate::observe::otel::sampling::UnsampledTrace>,
     /// The route's retry scope (its policy override and the request's
     /// attempt count), set by the route's `retry` policy layer; upstream
     /// requests carry it to the pools.

@@ -117,6 +117,10 @@ fn dispatch(
         route: Arc::clone(&route.spec),
         snapshot: Arc::clone(&snapshot),
         exchange,
+        unsampled_trace: request
+            .extensions()
+            .get::<crate::observe::otel::sampling::UnsampledTrace>()
+            .cloned(),
         retry: None,
     };
     let limit = route

@@ -62,8 +62,6 @@ pub struct Exchange {
     pub observers: Arc<Observers>,
     route: OnceLock<Arc<RouteSpec>>,
     trace_id: OnceLock<Box<str>>,
-    /// An unsampled request's `traceparent` for its upstream requests.
-    unsampled_traceparent: OnceLock<HeaderValue>,
     consumer: OnceLock<Arc<str>>,
     upstream: Mutex<UpstreamSummary>,
     bytes_in: AtomicU64,
@@ -93,7 +91,6 @@ impl Exchange {
             observers,
             route: OnceLock::new(),
             trace_id: OnceLock::new(),
-            unsampled_traceparent: OnceLock::new(),
             consumer: OnceLock::new(),
             upstream: Mutex::new(UpstreamSummary::default()),
             bytes_in: AtomicU64::new(0),
@@ -121,18 +118,6 @@ impl Exchange {
     /// when traces are on.
     pub fn set_trace_id(&self, trace_id: impl Into<Box<str>>) {
         let _ = self.trace_id.set(trace_id.into());
-    }
-
-    /// Records what the edge decided not to sample: the trace id, and the
-    /// `traceparent` its upstream requests carry (sampled flag off).
-    pub fn set_unsampled(&self, trace: crate::observe::otel::sampling::UnsampledTrace) {
-        self.set_trace_id(trace.trace_id);
-        let _ = self.unsampled_traceparent.set(trace.traceparent);
-    }
-
-    /// The `traceparent` of an unsampled request's upstream requests.
-    pub fn unsampled_traceparent(&self) -> Option<&HeaderValue> {
-        self.unsampled_traceparent.get()
     }
 
     /// The request's trace id (sampled or not), when traces are on; the

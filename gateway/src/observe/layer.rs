@@ -72,11 +72,26 @@ where
     }
 
     fn call(&mut self, mut request: Request<GatewayBody>) -> Self::Future {
-        if self.observers.is_empty() && !otel::enabled() {
+        let decision = otel::enabled().then(|| sampling::decide(request.headers()));
+        let unsampled = match &decision {
+            Some(Decision::Unsampled(trace)) => {
+                // The upstream-request builder reads it from here.
+                request.extensions_mut().insert(trace.clone());
+                Some(trace)
+            }
+            _ => None,
+        };
+        // Nothing records this request: no exchange, no span, no wrapped
+        // bodies (an unsampled request with only traces on costs the
+        // decision and its `traceparent`).
+        if self.observers.is_empty() && !matches!(decision, Some(Decision::Sampled)) {
             return Either::Left(self.inner.call(request));
         }
         let exchange = Arc::new(Exchange::begin(&request, Arc::clone(&self.observers)));
-        let span = match otel::enabled().then(|| sampling::decide(request.headers())) {
+        if let Some(trace) = unsampled {
+            exchange.set_trace_id(trace.trace_id());
+        }
+        let span = match decision {
             Some(Decision::Sampled) => {
                 let span = spans::server(&request, &exchange.client);
                 if let Some(trace_id) = spans::trace_id(&span) {
@@ -84,11 +99,7 @@ where
                 }
                 span
             }
-            Some(Decision::Unsampled(trace)) => {
-                exchange.set_unsampled(trace);
-                Span::none()
-            }
-            None => Span::none(),
+            _ => Span::none(),
         };
         self.observers.start(&exchange);
         request.extensions_mut().insert(Arc::clone(&exchange));

@@ -15,8 +15,8 @@ use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::Exchange;
 use super::otel;
+use super::otel::sampling::UnsampledTrace;
 
 /// W3C Trace Context, then W3C Baggage.
 static PROPAGATOR: LazyLock<TextMapCompositePropagator> = LazyLock::new(|| {
@@ -30,16 +30,16 @@ static PROPAGATOR: LazyLock<TextMapCompositePropagator> = LazyLock::new(|| {
 /// into an upstream request's headers (replacing the client's: the
 /// upstream's parent is the gateway's span). A request the edge did not
 /// sample opened no span: its upstream requests carry the `traceparent`
-/// its `exchange` recorded (the client's, or a new trace's), flag off.
-pub fn inject(headers: &mut HeaderMap, exchange: Option<&Exchange>) {
+/// the edge put in its extensions (the client's, or a new trace's), flag off.
+pub fn inject(headers: &mut HeaderMap, unsampled: Option<&UnsampledTrace>) {
     if !otel::enabled() {
         return;
     }
     let current = Span::current();
     if otel::is_trace_span(&current) {
         inject_span(&current, headers);
-    } else if let Some(traceparent) = exchange.and_then(Exchange::unsampled_traceparent) {
-        headers.insert(TRACEPARENT, traceparent.clone());
+    } else if let Some(trace) = unsampled {
+        headers.insert(TRACEPARENT, trace.traceparent().clone());
     }
 }
 

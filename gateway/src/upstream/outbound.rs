@@ -30,7 +30,7 @@ use http::{Extensions, Request, Uri};
 
 use crate::config::model::{HeaderRule, HeaderRules, RouteSpec};
 use crate::context::{RequestContext, X_REQUEST_ID};
-use crate::observe::Exchange;
+use crate::observe::otel::sampling::UnsampledTrace;
 
 /// What every upstream request made for one client request carries,
 /// captured once when the handler starts (so a composition's many calls,
@@ -101,7 +101,7 @@ impl Outbound {
         );
         crate::observe::trace_context::inject(
             &mut parts.headers,
-            self.extensions.get::<Arc<Exchange>>().map(|e| &**e),
+            self.extensions.get::<UnsampledTrace>(),
         );
         parts.extensions.extend(self.extensions);
     }
@@ -132,10 +132,7 @@ impl Outbound {
             self.request_id.as_ref(),
             &self.route.headers,
         );
-        crate::observe::trace_context::inject(
-            headers,
-            self.extensions.get::<Arc<Exchange>>().map(|e| &**e),
-        );
+        crate::observe::trace_context::inject(headers, self.extensions.get::<UnsampledTrace>());
         request.extensions_mut().extend(self.extensions.clone());
     }
 }
@@ -150,6 +147,10 @@ fn carried_extensions(ctx: &RequestContext) -> Extensions {
     // The pools report each attempt on the client request's exchange.
     if let Some(exchange) = &ctx.exchange {
         extensions.insert(std::sync::Arc::clone(exchange));
+    }
+    // An unsampled request's upstream requests carry its `traceparent`.
+    if let Some(trace) = &ctx.unsampled_trace {
+        extensions.insert(trace.clone());
     }
     // The pools read the route's retry policy and count attempts on it.
     if let Some(scope) = &ctx.retry {
