@@ -23,7 +23,8 @@ struct Cli {
     /// Run every scenario for a few seconds only (smoke test).
     #[arg(long)]
     quick: bool,
-    /// Run only this scenario: chatty, protocols, proxy, federation or events.
+    /// Run only this scenario: chatty, protocols, proxy, federation, events,
+    /// resilience or tls.
     #[arg(long, value_name = "NAME")]
     scenario: Option<String>,
     /// Where to write report.md, report.json and the charts.

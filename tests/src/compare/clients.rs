@@ -1,9 +1,10 @@
 //! The load generator's clients: HTTP/1.1 and h2c ([`HttpClient`], also
-//! used for GraphQL over `POST`), and gRPC ([`GrpcClient`], tonic). Every
+//! used for GraphQL over `POST`), HTTP/1.1 over TLS ([`tls`]), and gRPC ([`GrpcClient`], tonic). Every
 //! client counts the bytes its sockets carry ([`wire`]).
 
 mod grpc;
 mod http;
+pub mod tls;
 pub mod wire;
 
 pub use self::grpc::GrpcClient;

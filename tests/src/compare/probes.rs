@@ -12,19 +12,40 @@ use bytes::Bytes;
 use http::Uri;
 use mock_backends::proto::GetOrderRequest;
 
+use hyper_util::client::legacy::connect::Connect;
+
+use crate::compare::clients::wire::CountingConnector;
 use crate::compare::clients::{GrpcClient, HttpClient, WireCounter};
 use crate::compare::loadgen::{CallError, Probe};
 
-/// `GET` one of `uris`.
+/// `GET` one of `uris`, over plain TCP or (with a TLS connector `C`) TLS.
 #[derive(Debug)]
-pub struct HttpGet {
-    pub client: HttpClient,
+pub struct HttpGet<C = CountingConnector> {
+    pub client: HttpClient<C>,
     pub uris: Vec<Uri>,
 }
 
-impl Probe for HttpGet {
+impl<C: Connect + Clone + Send + Sync + 'static> Probe for HttpGet<C> {
     async fn call(&self, seq: u64) -> Result<(), CallError> {
         self.client.get(pick(&self.uris, seq)).await.map(drop)
+    }
+}
+
+/// `GET` one of `uris` on a connection of its own, closed after the
+/// answer (`Connection: close`): with a TLS client whose pool keeps no
+/// connection, every request pays a TLS handshake.
+#[derive(Debug)]
+pub struct HttpGetNewConnection<C> {
+    pub client: HttpClient<C>,
+    pub uris: Vec<Uri>,
+}
+
+impl<C: Connect + Clone + Send + Sync + 'static> Probe for HttpGetNewConnection<C> {
+    async fn call(&self, seq: u64) -> Result<(), CallError> {
+        self.client
+            .get_and_close(pick(&self.uris, seq))
+            .await
+            .map(drop)
     }
 }
 

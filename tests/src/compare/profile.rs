@@ -58,6 +58,27 @@ impl Profile {
         LoadPlan::open(rate, self.seconds(5.0, 0.4), self.seconds(1.0, 0.2))
     }
 
+    /// TLS termination: kept-alive connections (open loop for latency,
+    /// closed for throughput), a full handshake per request (open loop at
+    /// a rate both proxies sustain, then closed), and a resumed handshake
+    /// per request (closed). Same durations as the proxy scenario.
+    pub fn tls(self) -> [LoadPlan; 5] {
+        let (duration, warmup) = (self.seconds(5.0, 0.4), self.seconds(1.0, 0.2));
+        let (rate, handshake_rate) = if self.quick {
+            (200.0, 50.0)
+        } else {
+            (2000.0, 500.0)
+        };
+        let concurrency = if self.quick { 8 } else { 32 };
+        [
+            LoadPlan::open(rate, duration, warmup),
+            LoadPlan::closed(concurrency, duration, warmup),
+            LoadPlan::open(handshake_rate, duration, warmup),
+            LoadPlan::closed(concurrency, duration, warmup),
+            LoadPlan::closed(concurrency, duration, warmup),
+        ]
+    }
+
     /// How many rounds of the proxy scenario.
     pub fn proxy_rounds(self) -> usize {
         if self.quick { 1 } else { 3 }

@@ -6,6 +6,8 @@
 //! as many workers (nginx processes, HAProxy threads) as the gateway has
 //! runtime threads, keep-alive to the backend, no access log (the gateway
 //! writes none either), `X-Forwarded-For` added as the gateway does.
+//! nginx can also terminate TLS with a given certificate
+//! ([`ExternalProxy::start_nginx_tls`], the TLS scenario).
 
 mod haproxy;
 mod nginx;
@@ -47,11 +49,20 @@ impl ProxyKind {
     }
 }
 
+/// A certificate chain and its key, as PEM files.
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
 /// A running reference proxy; dropping it stops it.
 #[derive(Debug)]
 pub struct ExternalProxy {
     pub kind: ProxyKind,
     pub addr: SocketAddr,
+    /// Whether its listener terminates TLS.
+    tls: bool,
     child: Child,
 }
 
@@ -63,16 +74,38 @@ impl ExternalProxy {
         dir: &Path,
         backend: SocketAddr,
     ) -> Result<ExternalProxy, CompareError> {
+        Self::start_in(kind, &dir.join(kind.program()), backend, None)
+    }
+
+    /// nginx terminating TLS with `files`, its config in `dir/nginx-tls`.
+    pub fn start_nginx_tls(
+        dir: &Path,
+        backend: SocketAddr,
+        files: &TlsFiles,
+    ) -> Result<ExternalProxy, CompareError> {
+        Self::start_in(
+            ProxyKind::Nginx,
+            &dir.join("nginx-tls"),
+            backend,
+            Some(files),
+        )
+    }
+
+    fn start_in(
+        kind: ProxyKind,
+        dir: &Path,
+        backend: SocketAddr,
+        tls: Option<&TlsFiles>,
+    ) -> Result<ExternalProxy, CompareError> {
         let program = find_program(kind.program())
             .ok_or_else(|| CompareError::Start(format!("{} is not installed", kind.program())))?;
-        let dir = dir.join(kind.program());
         let io = |e: std::io::Error| CompareError::Output(dir.display().to_string(), e);
-        std::fs::create_dir_all(&dir).map_err(io)?;
+        std::fs::create_dir_all(dir).map_err(io)?;
         // nginx reads relative paths from its prefix: give it absolute ones.
-        let dir = std::fs::canonicalize(&dir).map_err(io)?;
+        let dir = std::fs::canonicalize(dir).map_err(io)?;
         let addr = free_port().map_err(io)?;
         let mut command = match kind {
-            ProxyKind::Nginx => nginx::command(&program, &dir, addr, backend),
+            ProxyKind::Nginx => nginx::command(&program, &dir, addr, backend, tls),
             ProxyKind::Haproxy => haproxy::command(&program, &dir, addr, backend),
         }
         .map_err(io)?;
@@ -83,7 +116,12 @@ impl ExternalProxy {
             .stderr(log)
             .spawn()
             .map_err(|e| CompareError::Start(format!("{}: {e}", kind.program())))?;
-        let mut proxy = ExternalProxy { kind, addr, child };
+        let mut proxy = ExternalProxy {
+            kind,
+            addr,
+            tls: tls.is_some(),
+            child,
+        };
         proxy.wait_until_accepting(&dir)?;
         Ok(proxy)
     }
@@ -94,7 +132,8 @@ impl ExternalProxy {
     }
 
     pub fn base(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     fn wait_until_accepting(&mut self, dir: &Path) -> Result<(), CompareError> {
@@ -166,12 +205,34 @@ mod tests {
     #[test]
     fn nginx_config_proxies_the_listener_to_the_backend_with_keepalive() {
         let (listen, backend) = addrs();
-        let text = nginx::config(Path::new("/tmp/x"), listen, backend);
+        let text = nginx::config(Path::new("/tmp/x"), listen, backend, None);
         assert!(text.contains(&format!("listen {LISTEN};")));
+        assert!(!text.contains("ssl"));
         assert!(text.contains(&format!("server {BACKEND};")));
         assert!(text.contains("keepalive 256;"));
         assert!(text.contains("access_log off;"));
         assert!(text.contains("worker_processes 2;"));
+    }
+
+    #[test]
+    fn nginx_tls_config_terminates_tls_with_the_given_files_and_protocols() {
+        let (listen, backend) = addrs();
+        let files = TlsFiles {
+            cert: "/tmp/x/server.pem".into(),
+            key: "/tmp/x/server.key".into(),
+        };
+        let text = nginx::config(Path::new("/tmp/x"), listen, backend, Some(&files));
+        assert!(text.contains(&format!("listen {LISTEN} ssl;")), "{text}");
+        assert!(
+            text.contains("ssl_certificate /tmp/x/server.pem;"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ssl_certificate_key /tmp/x/server.key;"),
+            "{text}"
+        );
+        assert!(text.contains("ssl_protocols TLSv1.2 TLSv1.3;"), "{text}");
+        assert!(text.contains("keepalive 256;"));
     }
 
     #[test]

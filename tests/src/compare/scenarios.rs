@@ -12,6 +12,7 @@ mod federation;
 mod protocols;
 mod proxy;
 mod resilience;
+mod tls;
 
 use std::path::Path;
 use std::time::Duration;
@@ -35,16 +36,18 @@ pub enum ScenarioName {
     Federation,
     Events,
     Resilience,
+    Tls,
 }
 
 impl ScenarioName {
-    pub const ALL: [ScenarioName; 6] = [
+    pub const ALL: [ScenarioName; 7] = [
         ScenarioName::Chatty,
         ScenarioName::Protocols,
         ScenarioName::Proxy,
         ScenarioName::Federation,
         ScenarioName::Events,
         ScenarioName::Resilience,
+        ScenarioName::Tls,
     ];
 
     /// The name `--scenario` takes.
@@ -56,6 +59,7 @@ impl ScenarioName {
             ScenarioName::Federation => "federation",
             ScenarioName::Events => "events",
             ScenarioName::Resilience => "resilience",
+            ScenarioName::Tls => "tls",
         }
     }
 
@@ -78,6 +82,7 @@ impl ScenarioName {
             ),
             ScenarioName::Events => Duration::ZERO,
             ScenarioName::Resilience => resilience::planned(profile.resilience()),
+            ScenarioName::Tls => total(&profile.tls(), tls::TARGETS * profile.proxy_rounds()),
         }
     }
 
@@ -90,6 +95,7 @@ impl ScenarioName {
             ScenarioName::Federation => federation::run(ctx).await,
             ScenarioName::Events => events::run(),
             ScenarioName::Resilience => resilience::run(ctx).await,
+            ScenarioName::Tls => tls::run(ctx).await,
         }
     }
 }

@@ -1,11 +1,13 @@
 //! The HTTP client of the load generator: hyper's pooled client over
 //! counted connections, speaking HTTP/1.1 (one connection per request in
-//! flight, kept alive) or h2c (HTTP/2 with prior knowledge, multiplexed).
+//! flight, kept alive) or h2c (HTTP/2 with prior knowledge, multiplexed),
+//! or HTTP/1.1 over TLS ([`super::tls`]).
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode, Uri, header};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::Connect;
 use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 
@@ -20,11 +22,12 @@ pub enum HttpVersion {
     H2c,
 }
 
-/// A pooled, byte-counting HTTP client.
+/// A pooled, byte-counting HTTP client over connector `C` (plain TCP by
+/// default; [`super::tls`] wraps it in TLS).
 #[derive(Clone, Debug)]
-pub struct HttpClient {
-    client: Client<CountingConnector, Full<Bytes>>,
-    counter: WireCounter,
+pub struct HttpClient<C = CountingConnector> {
+    pub(super) client: Client<C, Full<Bytes>>,
+    pub(super) counter: WireCounter,
 }
 
 impl HttpClient {
@@ -41,7 +44,9 @@ impl HttpClient {
             counter,
         }
     }
+}
 
+impl<C: Connect + Clone + Send + Sync + 'static> HttpClient<C> {
     /// The bytes this client's connections carried so far.
     pub fn wire(&self) -> &WireCounter {
         &self.counter
@@ -50,6 +55,16 @@ impl HttpClient {
     /// `GET uri`; the body of a 2xx answer, or an error naming the status.
     pub async fn get(&self, uri: &Uri) -> Result<Bytes, CallError> {
         let request = Request::get(uri.clone())
+            .body(Full::default())
+            .map_err(|e| CallError::new(format!("bad request: {e}")))?;
+        self.send(request).await
+    }
+
+    /// `GET uri` with `Connection: close`: the server closes the
+    /// connection after answering (a new connection per request).
+    pub async fn get_and_close(&self, uri: &Uri) -> Result<Bytes, CallError> {
+        let request = Request::get(uri.clone())
+            .header(header::CONNECTION, "close")
             .body(Full::default())
             .map_err(|e| CallError::new(format!("bad request: {e}")))?;
         self.send(request).await

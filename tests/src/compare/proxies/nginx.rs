@@ -1,11 +1,12 @@
 //! nginx's loopback config: one upstream with keep-alive, one server,
-//! `proxy_pass` for every path, no access log, foreground master.
+//! `proxy_pass` for every path, no access log, foreground master; with
+//! [`TlsFiles`], the server terminates TLS ([`tls_directives`]).
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 
-use super::write_file;
+use super::{TlsFiles, write_file};
 use crate::compare::environment::SERVER_THREADS;
 
 /// The command that runs nginx on a config written into `dir`.
@@ -14,9 +15,10 @@ pub(super) fn command(
     dir: &Path,
     listen: SocketAddr,
     backend: SocketAddr,
+    tls: Option<&TlsFiles>,
 ) -> std::io::Result<Command> {
     std::fs::create_dir_all(dir.join("temp"))?;
-    let config = write_file(dir, "nginx.conf", &config(dir, listen, backend))?;
+    let config = write_file(dir, "nginx.conf", &config(dir, listen, backend, tls))?;
     let mut command = Command::new(program);
     command
         .arg("-p")
@@ -28,8 +30,17 @@ pub(super) fn command(
     Ok(command)
 }
 
-pub(super) fn config(dir: &Path, listen: SocketAddr, backend: SocketAddr) -> String {
+pub(super) fn config(
+    dir: &Path,
+    listen: SocketAddr,
+    backend: SocketAddr,
+    tls: Option<&TlsFiles>,
+) -> String {
     let dir = dir.display();
+    let (ssl, tls) = match tls {
+        Some(files) => (" ssl", tls_directives(files)),
+        None => ("", String::new()),
+    };
     format!(
         r#"# Written by the comparison suite: nginx as a plain reverse proxy.
 daemon off;
@@ -59,7 +70,7 @@ http {{
     }}
 
     server {{
-        listen {listen};
+        listen {listen}{ssl};{tls}
         location / {{
             proxy_pass http://backend;
             proxy_http_version 1.1;
@@ -70,5 +81,20 @@ http {{
     }}
 }}
 "#
+    )
+}
+
+/// The server's TLS directives: the benchmark's certificate and key, and
+/// the protocols the gateway accepts (TLS 1.2 and 1.3). Everything else
+/// is nginx's default, as the gateway keeps rustls's: ciphers
+/// `HIGH:!aNULL:!MD5` for TLS 1.2 and OpenSSL's TLS 1.3 suites, OpenSSL's
+/// key-exchange groups, session tickets on (TLS 1.3 resumption), no
+/// shared session cache.
+fn tls_directives(files: &TlsFiles) -> String {
+    format!(
+        "\n        ssl_certificate {};\n        ssl_certificate_key {};\n        \
+         ssl_protocols TLSv1.2 TLSv1.3;",
+        files.cert.display(),
+        files.key.display()
     )
 }
