@@ -181,7 +181,10 @@ mod tests {
         assert_eq!(a.data, Some(json!({"answer": 1})));
         assert!(Arc::ptr_eq(&a, &b), "one parsed answer, shared");
         assert!(!a_joined && b_joined);
-        assert!(!in_flight(&key(&pool, "{}")), "a finished request leaves the table");
+        assert!(
+            !in_flight(&key(&pool, "{}")),
+            "a finished request leaves the table"
+        );
     }
 
     #[tokio::test]
