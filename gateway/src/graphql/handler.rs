@@ -196,7 +196,11 @@ pub(crate) fn render(
         body.insert("errors".to_owned(), json!(errors));
     }
     body.insert("data".to_owned(), data);
-    let mut response = Response::new(body::full(Value::Object(body).to_string()));
+    // Straight into a byte buffer: `to_string` would go through the
+    // formatting machinery, one `write_str` per token.
+    let mut bytes = Vec::with_capacity(1024);
+    let _ = serde_json::to_writer(&mut bytes, &body);
+    let mut response = Response::new(body::full(bytes));
     *response.status_mut() = StatusCode::OK;
     response
         .headers_mut()

@@ -33,7 +33,7 @@ pub(crate) struct Projection<'a> {
 /// A null that must propagate to the parent.
 struct NullPropagates;
 
-impl Projection<'_> {
+impl<'a> Projection<'a> {
     /// The `data` of the response: the root object, or null.
     pub(crate) fn project_root(
         &mut self,
@@ -59,14 +59,13 @@ impl Projection<'_> {
         let concrete = object
             .get("__typename")
             .and_then(Value::as_str)
-            .unwrap_or(type_name)
-            .to_owned();
-        if !self.public.has_object(&concrete) && self.is_object_type(&concrete) {
+            .unwrap_or(type_name);
+        if !self.public.has_object(concrete) && self.is_object_type(concrete) {
             self.not_public(path, "its type is not part of the public schema");
             return Err(NullPropagates);
         }
-        let mut out = Map::new();
-        self.selections_into(object, &concrete, selections, path, &mut out)?;
+        let mut out = Map::with_capacity(selections.items.len());
+        self.selections_into(object, concrete, selections, path, &mut out)?;
         Ok(out)
     }
 
@@ -124,7 +123,7 @@ impl Projection<'_> {
         }
         let raw = object.get(&key).unwrap_or(&Value::Null);
         path.push(Value::from(key.as_str()));
-        let completed = self.complete(raw, &field_type, &field.selections, path);
+        let completed = self.complete(raw, field_type, &field.selections, path);
         path.pop();
         let completed = completed?;
         // The same response key across fragments and type conditions is
@@ -247,13 +246,15 @@ impl Projection<'_> {
         !skipped && included
     }
 
-    fn field_type(&self, type_name: &str, field_name: &str) -> TypeNode {
+    /// The declared type of `type_name.field_name` (borrowed: no
+    /// allocation per field); an unknown field is a nameless scalar.
+    fn field_type(&self, type_name: &str, field_name: &str) -> &'a TypeNode {
+        static UNKNOWN: TypeNode = TypeNode::Named(String::new());
         self.supergraph
             .definitions
             .get(type_name)
             .and_then(|def| def.fields().get(field_name))
-            .map(|field| field.field_type.clone())
-            .unwrap_or_else(|| TypeNode::Named(String::new()))
+            .map_or(&UNKNOWN, |field| &field.field_type)
     }
 
     fn is_object_type(&self, name: &str) -> bool {

@@ -5,6 +5,7 @@
 //! representations of a group are deduplicated, and each answer is merged
 //! back into every position that sent it.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use hive_router_query_planner::ast::selection_set::SelectionSet;
@@ -134,7 +135,7 @@ async fn run(ctx: &ExecutionContext<'_>, mut fetch: EntityFetch<'_>) {
     }
     let variables = std::mem::take(&mut fetch.variables);
     match subgraph_call::call(ctx, fetch.service, fetch.query, variables).await {
-        Ok(response) => merge(ctx, &fetch, &gathered, response),
+        Ok(response) => merge(ctx, &fetch, &gathered, &response),
         Err(error) => {
             let first = gathered
                 .iter()
@@ -149,7 +150,7 @@ async fn run(ctx: &ExecutionContext<'_>, mut fetch: EntityFetch<'_>) {
 }
 
 fn gather(root: &Value, group: &EntityGroup<'_>, types: PossibleTypes<'_>) -> Gathered {
-    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
     let mut batch = Gathered::default();
     for path in group.paths {
         for position in tree::collect_positions(root, path.as_slice(), types) {
@@ -165,7 +166,8 @@ fn gather(root: &Value, group: &EntityGroup<'_>, types: PossibleTypes<'_>) -> Ga
                 Representation::NotApplicable => continue,
             };
             tree::apply_rewrites(&mut representation, group.input_rewrites, types);
-            let key = representation.to_string();
+            // Serialised straight to bytes (not through `Display`).
+            let key = serde_json::to_vec(&representation).unwrap_or_default();
             let index = *seen.entry(key).or_insert_with(|| {
                 batch.representations.push(representation);
                 batch.representations.len() - 1
@@ -202,34 +204,38 @@ fn null_invalid_entities(ctx: &ExecutionContext<'_>, service: &str, gathered: &[
     }).collect::<Vec<_>>());
 }
 
+/// Merges the answer (read in place: it may be shared with concurrent
+/// identical requests) into every position that asked for each entity.
 fn merge(
     ctx: &ExecutionContext<'_>,
     fetch: &EntityFetch<'_>,
     gathered: &[Gathered],
-    response: SubgraphResponse,
+    response: &SubgraphResponse,
 ) {
-    let mut data = match response.data {
-        Some(Value::Object(data)) => data,
-        _ => Map::new(),
-    };
+    let data = response.data.as_ref().and_then(Value::as_object);
     let types = ctx.types();
-    let answers: Vec<Vec<Value>> = fetch
+    let answers: Vec<Cow<'_, [Value]>> = fetch
         .groups
         .iter()
         .map(|group| {
-            let mut entities = match data.remove(group.response_key) {
-                Some(Value::Array(entities)) => entities,
-                _ => Vec::new(),
+            let entities = match data.and_then(|d| d.get(group.response_key)) {
+                Some(Value::Array(entities)) => entities.as_slice(),
+                _ => &[],
             };
+            if group.output_rewrites.is_empty() {
+                return Cow::Borrowed(entities);
+            }
+            let mut entities = entities.to_vec();
             for entity in &mut entities {
                 tree::apply_rewrites(entity, group.output_rewrites, types);
             }
-            entities
+            Cow::Owned(entities)
         })
         .collect();
     let errors: Vec<_> = response
         .errors
-        .into_iter()
+        .iter()
+        .cloned()
         .flat_map(|error| rewrite_entity_error(ctx, fetch, gathered, error))
         .collect();
     ctx.push_errors(errors);

@@ -3,6 +3,7 @@
 //! [`super::entities`].
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use hive_router_query_planner::planner::plan_nodes::FetchNode;
 use serde_json::{Map, Value};
@@ -16,7 +17,10 @@ pub(crate) async fn root_fetch(ctx: &ExecutionContext<'_>, node: &FetchNode) {
     let variables = used_variables(ctx, node.variable_usages.as_ref());
     let query = &node.operation.document_str;
     match subgraph_call::call(ctx, &node.service_name, query, variables).await {
-        Ok(SubgraphResponse { data, errors }) => {
+        Ok(response) => {
+            // Ours alone unless a concurrent identical request shared it.
+            let SubgraphResponse { data, errors } =
+                Arc::try_unwrap(response).unwrap_or_else(|shared| (*shared).clone());
             let rewritten = errors.into_iter().map(|error| {
                 let path = error.path.clone();
                 subgraph_call::rewrite_error(ctx, &node.service_name, error, path)

@@ -10,7 +10,7 @@ use http::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 use http::{Method, Request};
 use http_body_util::BodyExt;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use tracing::Instrument;
 
 use std::sync::Arc;
@@ -25,8 +25,9 @@ use crate::upstream::{UpstreamError, UpstreamPool};
 /// Largest subgraph response body read.
 const MAX_SUBGRAPH_RESPONSE: usize = 64 * 1024 * 1024;
 
-/// What a subgraph answered.
-#[derive(Debug, Default, Deserialize)]
+/// What a subgraph answered (parsed once, shared by every caller of a
+/// deduplicated request).
+#[derive(Debug, Clone, Default, Deserialize)]
 pub(crate) struct SubgraphResponse {
     #[serde(default)]
     pub data: Option<Value>,
@@ -47,13 +48,14 @@ pub(crate) struct SubgraphError {
 
 /// Sends `query` with `variables` to `service`, in a `subgraph fetch`
 /// span (an entity fetch's count is its `representations`), timed for
-/// the metrics.
+/// the metrics. The answer may be shared with concurrent identical
+/// requests ([`dedupe`]).
 pub(crate) async fn call(
     ctx: &ExecutionContext<'_>,
     service: &str,
     query: &str,
     variables: Map<String, Value>,
-) -> Result<SubgraphResponse, GraphqlError> {
+) -> Result<Arc<SubgraphResponse>, GraphqlError> {
     let entities = variables
         .get("representations")
         .and_then(Value::as_array)
@@ -76,7 +78,7 @@ async fn send(
     service: &str,
     query: &str,
     variables: Map<String, Value>,
-) -> Result<SubgraphResponse, GraphqlError> {
+) -> Result<Arc<SubgraphResponse>, GraphqlError> {
     let client = ctx.supergraph.subgraphs.get(service).ok_or_else(|| {
         tracing::warn!(
             subgraph = service,
@@ -97,8 +99,7 @@ async fn send(
     } else {
         fetch.await
     };
-    let (status, bytes) = answer.map_err(|(code, detail)| failed(code, detail))?;
-    parse_response(status, &bytes).map_err(|(code, detail)| failed(code, detail))
+    answer.map_err(|(code, detail)| failed(code, detail))
 }
 
 /// One subgraph request on its own (it owns what it needs, so callers
@@ -123,7 +124,7 @@ async fn fetch(
     let bytes = read_body(response.into_body())
         .await
         .map_err(|detail| ("SUBGRAPH_REQUEST_FAILED", detail))?;
-    Ok((status, Bytes::from(bytes)))
+    parse_response(status, &bytes).map(Arc::new)
 }
 
 /// Whether a subgraph operation is a mutation (never deduplicated).
@@ -149,7 +150,7 @@ fn build_request(
     query: &str,
     variables: Map<String, Value>,
 ) -> Result<Outgoing, http::Error> {
-    let body = Bytes::from(json!({ "query": query, "variables": variables }).to_string());
+    let body = request_body(query, &variables);
     let mut request = Request::builder()
         .method(Method::POST)
         .uri(path.clone())
@@ -179,6 +180,20 @@ fn build_request(
         body,
         propagated,
     })
+}
+
+/// `{"query": .., "variables": ..}`, serialised once into a buffer sized
+/// for it (the query is not copied into a JSON value first).
+fn request_body(query: &str, variables: &Map<String, Value>) -> Bytes {
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        query: &'a str,
+        variables: &'a Map<String, Value>,
+    }
+    let mut buffer = Vec::with_capacity(query.len() + 256);
+    // Serialising strings and JSON values into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut buffer, &Body { query, variables });
+    Bytes::from(buffer)
 }
 
 /// A GraphQL body is used whatever the status; without one, a non-2xx
