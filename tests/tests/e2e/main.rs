@@ -19,6 +19,7 @@ mod compose_results;
 mod compose_support;
 mod compose_timing;
 mod cors;
+mod cors_browser;
 mod edge_http2_abuse;
 mod edge_slow_clients;
 mod edge_stream_liveness;
