@@ -59,6 +59,7 @@ mod grpc_unary;
 mod grpc_websocket;
 mod health_checks;
 mod load_shedding;
+mod metrics_consumers;
 mod metrics_handlers;
 mod metrics_http;
 mod mock_catalog;
