@@ -2,6 +2,7 @@
 //! suite behind the `compare` binary.
 
 pub mod auth;
+pub mod browser;
 pub mod compare;
 pub mod federation;
 pub mod federation_cases;

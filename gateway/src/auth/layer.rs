@@ -3,8 +3,8 @@
 //! credential it carries, also on optional routes), the credential is
 //! verified, the route's requirements are checked, then the verified
 //! claim headers are set, the [`Principal`](crate::context::Principal)
-//! goes into the request's extensions and its consumer onto the
-//! access-log record. A refusal is a `GatewayError` (rendered by the
+//! goes into the request's extensions and its consumer (else the JWT's
+//! subject) onto the request's record, for the access log and metrics. A refusal is a `GatewayError` (rendered by the
 //! rescue layer); the handler is never called.
 
 use std::sync::Arc;
@@ -92,18 +92,20 @@ async fn admit(
             bearer: route.wants_bearer(),
         });
     };
-    principal::check(&who, &route.auth)?;
-    if let Some(provider) = &provider {
-        principal::set_claim_headers(request.headers_mut(), &who, provider);
-    }
+    // Logs and metrics name the consumer (also when the route's scopes or
+    // claims refuse it); a JWT without a consumer claim names its subject.
     if let (Some(consumer), Some(exchange)) = (
-        &who.consumer,
+        who.consumer.as_ref().or(who.subject.as_ref()),
         request
             .extensions()
             .get::<RequestContext>()
             .and_then(|ctx| ctx.exchange.as_ref()),
     ) {
         exchange.set_consumer(consumer);
+    }
+    principal::check(&who, &route.auth)?;
+    if let Some(provider) = &provider {
+        principal::set_claim_headers(request.headers_mut(), &who, provider);
     }
     request.extensions_mut().insert(who);
     Ok(())

@@ -35,7 +35,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::errors::Diagnostics;
-use super::model::{GatewayConfig, MetricsSettings};
+use super::model::{DEFAULT_MAX_CONSUMERS, GatewayConfig, MetricsSettings};
 use super::raw::{RawConfig, Text};
 use super::units::{parse_duration, parse_size};
 use crate::router::RouteTable;
@@ -131,6 +131,11 @@ pub(crate) fn compile(
                 .as_ref()
                 .and_then(|metrics| metrics.enabled)
                 .unwrap_or(true),
+            max_consumers: raw
+                .metrics
+                .as_ref()
+                .and_then(|metrics| metrics.max_consumers)
+                .unwrap_or(DEFAULT_MAX_CONSUMERS),
         },
         tracing,
         rate_limits,

@@ -108,11 +108,20 @@ impl GatewayConfig {
 pub struct MetricsSettings {
     /// Count and serve `GET /metrics` (default on).
     pub enabled: bool,
+    /// Most distinct consumers labelled in `gateway_consumer_requests_total`
+    /// (later ones are `_other`); 0 turns that counter off.
+    pub max_consumers: usize,
 }
+
+/// `metrics.max_consumers` when unset.
+pub const DEFAULT_MAX_CONSUMERS: usize = 100;
 
 impl Default for MetricsSettings {
     fn default() -> Self {
-        Self { enabled: true }
+        Self {
+            enabled: true,
+            max_consumers: DEFAULT_MAX_CONSUMERS,
+        }
     }
 }
 

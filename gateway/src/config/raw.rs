@@ -68,6 +68,7 @@ pub(crate) struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawMetrics {
     pub enabled: Option<bool>,
+    pub max_consumers: Option<usize>,
 }
 
 /// One backend as written: its name (the mapping key) and its settings,

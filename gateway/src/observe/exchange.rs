@@ -127,13 +127,13 @@ impl Exchange {
     }
 
     /// Records who the authentication layer verified (an API key's
-    /// consumer, a JWT's consumer claim), once.
+    /// consumer, a JWT's consumer claim, else its subject), once.
     pub fn set_consumer(&self, consumer: &Arc<str>) {
         let _ = self.consumer.set(Arc::clone(consumer));
     }
 
     /// The verified consumer, when the route authenticates; the access
-    /// log writes it.
+    /// log writes it and the metrics count it (bounded).
     pub fn consumer(&self) -> Option<&str> {
         self.consumer.get().map(|c| &**c)
     }

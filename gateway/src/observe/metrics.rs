@@ -15,10 +15,12 @@
 //! Cost on the request path: atomics only (see [`series`]). Every label is
 //! bounded: route, backend, subgraph and call names and endpoint URLs come
 //! from the config; methods are normalised ([`labels::method_index`]);
-//! GraphQL operation names and error codes pass through [`BoundedNames`].
+//! GraphQL operation names and error codes pass through [`BoundedNames`];
+//! consumer names are capped by `metrics.max_consumers` ([`consumers`]).
 //! Every metric is documented in docs/observability.md.
 
 mod collectors;
+mod consumers;
 mod histogram;
 pub mod labels;
 mod series;
@@ -40,6 +42,7 @@ use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 
 use collectors::{AccessLogDropped, StreamsCollector};
+use consumers::ConsumerCounts;
 use labels::{BoundedNames, OTHER_NAME};
 use series::{ClientLabels, EndpointSeries, ReadMostly, RouteSeries, ServerLabels};
 use streams::OpenStreams;
@@ -53,7 +56,8 @@ pub const MAX_OPERATION_NAMES: usize = 100;
 /// Most distinct GraphQL error codes kept as labels (subgraphs may send
 /// their own codes when `expose_subgraph_errors` is on).
 pub const MAX_ERROR_CODES: usize = 50;
-/// Longest operation name or error code kept as a label, in bytes.
+pub use crate::config::model::DEFAULT_MAX_CONSUMERS;
+/// Longest operation name, error code or consumer kept as a label, in bytes.
 pub const MAX_LABEL_LENGTH: usize = 64;
 
 /// The instruments of one gateway.
@@ -63,6 +67,7 @@ pub struct Metrics {
     server_duration: Family<ServerLabels, DurationHistogram>,
     active_requests: Gauge,
     routes: ReadMostly<Arc<str>, RouteSeries>,
+    consumers: ConsumerCounts,
     client_duration: Family<ClientLabels, DurationHistogram>,
     endpoints: ReadMostly<Arc<str>, ReadMostly<Arc<str>, EndpointSeries>>,
     streams: OpenStreams,
@@ -157,12 +162,21 @@ impl DroppedCount for AtomicU64 {
 }
 
 impl Metrics {
+    /// The metrics with the default consumer cap
+    /// ([`DEFAULT_MAX_CONSUMERS`]).
     pub fn new() -> Self {
+        Self::with_max_consumers(DEFAULT_MAX_CONSUMERS)
+    }
+
+    /// The metrics, keeping at most `max_consumers` consumer names as
+    /// labels (`metrics.max_consumers`; 0: no per-consumer counter).
+    pub fn with_max_consumers(max_consumers: usize) -> Self {
         let mut metrics = Metrics {
             registry: Registry::default(),
             server_duration: Family::default(),
             active_requests: Gauge::default(),
             routes: ReadMostly::default(),
+            consumers: ConsumerCounts::new(max_consumers, MAX_LABEL_LENGTH),
             client_duration: Family::default(),
             endpoints: ReadMostly::default(),
             streams: OpenStreams::default(),
@@ -194,6 +208,13 @@ impl Metrics {
             "Requests being served (head received, response body not yet finished)",
             self.active_requests.clone(),
         );
+        if self.consumers.enabled() {
+            registry.register(
+                "gateway_consumer_requests",
+                "Requests by authenticated consumer (API key consumer, JWT consumer claim or subject; bounded, see docs), route and status class",
+                self.consumers.family.clone(),
+            );
+        }
         registry.register_with_unit(
             "http_client_request_duration",
             "Duration of upstream attempts, from sending to the response head, by backend, endpoint and status class or error type",

@@ -55,7 +55,9 @@ pub struct Observers {
 pub fn observers_for(config: &GatewayConfig, sinks: Vec<Arc<dyn ExchangeSink>>) -> Observers {
     let mut observers = Observers::new(sinks);
     if config.metrics.enabled {
-        observers = observers.with_metrics(Arc::new(Metrics::new()));
+        observers = observers.with_metrics(Arc::new(Metrics::with_max_consumers(
+            config.metrics.max_consumers,
+        )));
     }
     observers
 }

@@ -127,3 +127,39 @@ async fn a_wrong_or_missing_key_is_refused_and_never_forwarded() {
         .unwrap();
     assert_eq!(allowed.status(), 200);
 }
+
+#[tokio::test]
+async fn keys_from_a_referenced_file_authenticate_with_their_scopes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("partner-keys.yaml");
+    let hash = hex::encode(Sha256::digest(b"file-key"));
+    std::fs::write(
+        &file,
+        format!("- {{ consumer: from-file, sha256: {hash}, scopes: [orders:read] }}\n"),
+    )
+    .unwrap();
+    let yaml = format!(
+        r#"
+backends:
+  users: {{ url: $USERS }}
+auth:
+  api_keys:
+    partners:
+      keys_file: {file}
+routes:
+  - path: /scoped/{{*rest}}
+    backend: users
+    rewrite: {{ template: "/debug/echo/{{rest}}" }}
+    auth: {{ api_keys: partners, scopes: [orders:read] }}
+"#,
+        file = file.display()
+    );
+    let gw = TestGateway::start(&yaml).await;
+    let status = |key: &'static str| {
+        let request = gw.client.get(gw.url("/scoped/x")).header("x-api-key", key);
+        async move { request.send().await.unwrap().status() }
+    };
+    assert_eq!(status("file-key").await, 200);
+    assert_eq!(status("another-key").await, 401);
+    assert_eq!(backend_paths(&gw), ["/debug/echo/x"]);
+}

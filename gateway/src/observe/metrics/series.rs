@@ -74,6 +74,49 @@ impl<K: Hash + Eq + Clone, V> ReadMostly<K, V> {
         self.map.store(Arc::new(next));
         value
     }
+
+    /// How many entries the map holds.
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.map.load().len()
+    }
+
+    /// As [`Self::get_or_insert`], but the map never grows past `cap`
+    /// entries: a new key past it gets `None`. Once full, a new key costs
+    /// an atomic load and a hash lookup, never the writers' lock.
+    pub(super) fn get_or_insert_bounded<Q>(
+        &self,
+        key: &Q,
+        cap: usize,
+        make: impl FnOnce() -> (K, V),
+    ) -> Option<Arc<V>>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let map = self.map.load();
+        if let Some(found) = map.get(key) {
+            return Some(Arc::clone(found));
+        }
+        if map.len() >= cap {
+            return None;
+        }
+        drop(map);
+        let _writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+        let map = self.map.load();
+        if let Some(found) = map.get(key) {
+            return Some(Arc::clone(found));
+        }
+        if map.len() >= cap {
+            return None;
+        }
+        let (key, value) = make();
+        let value = Arc::new(value);
+        let mut next = HashMap::clone(&map);
+        next.insert(key, Arc::clone(&value));
+        self.map.store(Arc::new(next));
+        Some(value)
+    }
 }
 
 /// One route's server series: a slot per method and status class.

@@ -1,5 +1,6 @@
 //! [`Metrics`] as an [`ExchangeSink`]: the server and upstream series of
-//! every request, through the lock-free per-route and per-endpoint tables.
+//! every request, through the lock-free per-route and per-endpoint tables,
+//! and the per-consumer counter of authenticated ones.
 
 use std::sync::Arc;
 
@@ -44,5 +45,8 @@ impl ExchangeSink for Metrics {
         series
             .histogram(&self.server_duration, &exchange.method, finished.status)
             .observe(exchange.started.elapsed());
+        if let Some(consumer) = exchange.consumer() {
+            self.consumers.count(consumer, route, finished.status);
+        }
     }
 }
