@@ -226,7 +226,7 @@ mod tests {
     fn a_new_traceparent_is_the_ids_in_lowercase_hex() {
         let value = new_unsampled_traceparent(
             0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736,
-            0xf067_aa0b_a902_b7,
+            0x00f0_67aa_0ba9_02b7,
         );
         assert_eq!(value, format!("00-{TRACE}-00f067aa0ba902b7-00").as_str());
         let small = new_unsampled_traceparent(1, 1);
