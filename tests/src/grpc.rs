@@ -147,3 +147,20 @@ pub async fn new_order_id(gateway: &TestGateway) -> String {
     assert_eq!(status, 200, "{created}");
     created["id"].as_str().expect("order id").to_owned()
 }
+
+/// Splits a gRPC-Web body into (messages, trailer block).
+pub fn split_web_body(mut body: bytes::Bytes) -> (Vec<bytes::Bytes>, String) {
+    use bytes::Buf as _;
+    let (mut messages, mut trailers) = (Vec::new(), String::new());
+    while body.len() >= 5 {
+        let flags = body.get_u8();
+        let len = body.get_u32() as usize;
+        let payload = body.split_to(len);
+        if flags & 0x80 != 0 {
+            trailers = String::from_utf8(payload.to_vec()).expect("UTF-8 trailers");
+        } else {
+            messages.push(payload);
+        }
+    }
+    (messages, trailers)
+}

@@ -9,7 +9,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use mock_backends::proto::{GetOrderRequest, Order};
 use mock_backends::seed;
 use prost::Message as _;
@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use tests::auth::SigningKey;
 use tests::browser::{Browser, PageOrigins};
 use tests::gateway::TestGateway;
+use tests::grpc::split_web_body;
 use tests::metrics::scrape;
 
 const HS_SECRET: &str = "browser-test-secret-of-at-least-32-bytes";
@@ -238,22 +239,12 @@ async fn grpc_web(browser: &Browser, gw: &TestGateway) {
     assert_eq!(result["ok"], true, "gRPC-Web call: {result}");
     assert_eq!(result["status"], 200);
     assert_eq!(preflights(gw, "grpc-web").await, 1.0, "preflighted");
-    let mut body = Bytes::from(
+    let body = Bytes::from(
         STANDARD
             .decode(result["body"].as_str().unwrap())
             .expect("base64"),
     );
-    let (mut messages, mut trailers) = (Vec::new(), String::new());
-    while body.len() >= 5 {
-        let flags = body.get_u8();
-        let len = body.get_u32() as usize;
-        let payload = body.split_to(len);
-        if flags & 0x80 != 0 {
-            trailers = String::from_utf8(payload.to_vec()).unwrap();
-        } else {
-            messages.push(payload);
-        }
-    }
+    let (messages, trailers) = split_web_body(body);
     let order = Order::decode(messages[0].clone()).unwrap();
     assert_eq!(order.id, seed::FIRST_ORDER_ID.to_string());
     assert!(trailers.contains("grpc-status: 0"), "{trailers:?}");

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use http_body_util::StreamBody;
 use hyper::body::Frame;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -17,7 +17,7 @@ use mock_backends::proto::{GetOrderRequest, Order, WatchOrderRequest};
 use mock_backends::seed;
 use prost::Message as _;
 use tests::gateway::TestGateway;
-use tests::grpc::{bridge, grpc_calls, json_call, new_order_id, set_status};
+use tests::grpc::{bridge, grpc_calls, json_call, new_order_id, set_status, split_web_body};
 use tests::mocks::within;
 
 fn frame(flags: u8, payload: &[u8]) -> Vec<u8> {
@@ -25,22 +25,6 @@ fn frame(flags: u8, payload: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&u32::try_from(payload.len()).unwrap().to_be_bytes());
     out.extend_from_slice(payload);
     out
-}
-
-/// Splits a gRPC-Web body into (messages, trailer block).
-fn split_web_body(mut body: Bytes) -> (Vec<Bytes>, String) {
-    let (mut messages, mut trailers) = (Vec::new(), String::new());
-    while body.len() >= 5 {
-        let flags = body.get_u8();
-        let len = body.get_u32() as usize;
-        let payload = body.split_to(len);
-        if flags & 0x80 != 0 {
-            trailers = String::from_utf8(payload.to_vec()).unwrap();
-        } else {
-            messages.push(payload);
-        }
-    }
-    (messages, trailers)
 }
 
 #[tokio::test]
