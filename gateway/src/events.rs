@@ -21,4 +21,5 @@
 //! subscriptions without losing their cursors).
 
 pub mod cloud_event;
+pub mod nats;
 pub mod store;
