@@ -9,6 +9,7 @@ pub mod gateway;
 pub mod grpc;
 pub mod metrics;
 pub mod mocks;
+pub mod nats_server;
 pub mod otlp;
 pub mod raw;
 pub mod raw_http;

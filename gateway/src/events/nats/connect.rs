@@ -7,7 +7,6 @@ use std::time::Duration;
 use async_nats::jetstream::{self, ContextBuilder};
 use async_nats::{ConnectOptions, Event, ServerAddr};
 
-use super::errors::store_error;
 use crate::config::model::events::NatsStore;
 use crate::events::store::StoreError;
 
@@ -49,9 +48,8 @@ pub async fn connect(settings: &NatsStore) -> Result<jetstream::Context, StoreEr
         .max_ack_inflight(MAX_ACKS_IN_FLIGHT)
         .backpressure_on_inflight(true)
         .build(client);
-    js.query_account()
-        .await
-        .map_err(|error| store_error("JetStream account (is JetStream enabled?)", error))?;
+    // Whether JetStream answers is found by the store's first stream
+    // request (`ensure_own_streams`).
     Ok(js)
 }
 

@@ -93,7 +93,9 @@ impl NatsEventStore {
             }
             Ok(info) => {
                 let mut config = pull::Config::try_from_consumer_config(info.config.clone())
-                    .map_err(|error| StoreError::Failed(format!("NATS consumer {name}: {error}")))?;
+                    .map_err(|error| {
+                        StoreError::Failed(format!("NATS consumer {name}: {error}"))
+                    })?;
                 config.ack_wait = wanted.ack_wait;
                 config
             }
@@ -249,13 +251,18 @@ async fn available(consumer: &PullConsumer, max: usize) -> Result<Vec<Message>, 
         .map_err(|error| store_error("fetch", error))?;
     let mut messages = Vec::new();
     while let Some(message) = batch.next().await {
-        messages.push(message.map_err(|error| StoreError::Unavailable(format!("NATS fetch: {error}")))?);
+        messages.push(
+            message.map_err(|error| StoreError::Unavailable(format!("NATS fetch: {error}")))?,
+        );
     }
     Ok(messages)
 }
 
 /// The first message to arrive within `wait`, if any.
-async fn first_within(consumer: &PullConsumer, wait: Duration) -> Result<Option<Message>, StoreError> {
+async fn first_within(
+    consumer: &PullConsumer,
+    wait: Duration,
+) -> Result<Option<Message>, StoreError> {
     let mut batch = consumer
         .batch()
         .max_messages(1)

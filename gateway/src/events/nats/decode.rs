@@ -60,7 +60,7 @@ pub fn message_id(key: &str) -> String {
 }
 
 /// A dead-letter reason as a header value: control characters become
-/// spaces, and it is cut to [`MAX_REASON_BYTES`].
+/// spaces, it is cut to [`MAX_REASON_BYTES`] and trimmed.
 pub fn header_text(reason: &str) -> String {
     let mut text = String::with_capacity(reason.len().min(MAX_REASON_BYTES));
     for c in reason.chars() {
@@ -69,7 +69,8 @@ pub fn header_text(reason: &str) -> String {
         }
         text.push(if c.is_control() { ' ' } else { c });
     }
-    text
+    // NATS trims header values; so does the reason, for what is read back.
+    text.trim().to_owned()
 }
 
 pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -101,7 +102,7 @@ mod tests {
 
     #[test]
     fn reasons_lose_control_characters_and_are_bounded() {
-        assert_eq!(header_text("HTTP 404\r\nbody"), "HTTP 404  body");
+        assert_eq!(header_text("HTTP 404\r\nbody\n"), "HTTP 404  body");
         let long = "é".repeat(MAX_REASON_BYTES);
         let cut = header_text(&long);
         assert!(cut.len() <= MAX_REASON_BYTES && cut.len() >= MAX_REASON_BYTES - 1);

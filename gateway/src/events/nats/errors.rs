@@ -8,8 +8,8 @@ use std::fmt::Display;
 use async_nats::jetstream::consumer::StreamErrorKind;
 use async_nats::jetstream::consumer::pull::BatchErrorKind;
 use async_nats::jetstream::context::{
-    AccountErrorKind, ConsumerInfoErrorKind, CreateKeyValueErrorKind, CreateStreamErrorKind,
-    GetStreamErrorKind, KeyValueErrorKind, PublishErrorKind, RequestErrorKind,
+    ConsumerInfoErrorKind, CreateKeyValueErrorKind, CreateStreamErrorKind, GetStreamErrorKind,
+    KeyValueErrorKind, PublishErrorKind, RequestErrorKind,
 };
 use async_nats::jetstream::kv::{CreateErrorKind, EntryErrorKind, PutErrorKind};
 use async_nats::jetstream::stream::{
@@ -37,7 +37,6 @@ macro_rules! transient_kinds {
 transient_kinds! {
     PublishErrorKind => [TimedOut, BrokenPipe, StreamNotFound, MaxAckPending];
     RequestErrorKind => [TimedOut, NoResponders];
-    AccountErrorKind => [TimedOut, JetStreamUnavailable];
     CreateStreamErrorKind => [TimedOut, JetStreamUnavailable, Response];
     GetStreamErrorKind => [Request];
     ConsumerErrorKind => [TimedOut, Request];

@@ -3,15 +3,19 @@
 //! ([`super::names::kv_key`]) so any string is a key.
 
 use std::sync::PoisonError;
+use std::time::Duration;
 
 use async_nats::jetstream::kv::{self, CreateErrorKind};
-use async_nats::jetstream::stream::StorageType;
+use async_nats::jetstream::stream::{self, DiscardPolicy, StorageType};
 use bytes::Bytes;
 
 use super::NatsEventStore;
 use super::errors::{is_not_found, store_error};
 use super::names::{check_token, kv_key};
 use crate::events::store::{BucketSpec, StoreError};
+
+/// The KV stream's dedupe window (JetStream's KV default), at most its TTL.
+const KV_DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 
 /// `kv_create` tries again this often when the key it found taken is
 /// gone when read (expired or deleted in between).
@@ -27,7 +31,9 @@ impl NatsEventStore {
                 let mut config = stream.cached_info().config.clone();
                 if config.max_age != max_age {
                     config.max_age = max_age;
-                    config.duplicate_window = config.duplicate_window.min(max_age.max(config.duplicate_window.min(max_age)));
+                    if !max_age.is_zero() {
+                        config.duplicate_window = config.duplicate_window.min(max_age);
+                    }
                     self.js
                         .update_stream(config)
                         .await
@@ -41,13 +47,7 @@ impl NatsEventStore {
                     return Err(store_error("bucket info", error));
                 }
                 self.js
-                    .create_key_value(kv::Config {
-                        bucket: bucket.clone(),
-                        history: 1,
-                        max_age,
-                        storage: StorageType::File,
-                        ..Default::default()
-                    })
+                    .create_stream(kv_stream_config(&bucket, max_age))
                     .await
                     .map_err(|error| store_error("bucket create", error))?;
             }
@@ -123,5 +123,30 @@ impl NatsEventStore {
             .get(kv_key(key))
             .await
             .map_err(|error| store_error("kv get", error))
+    }
+}
+
+/// The stream behind a KV bucket, as the KV clients define it (history 1).
+/// Built here rather than by async-nats' `create_key_value`, which asks
+/// for account details nats-server 2.9 answers in another shape.
+fn kv_stream_config(bucket: &str, max_age: Duration) -> stream::Config {
+    let duplicate_window = if max_age.is_zero() {
+        KV_DUPLICATE_WINDOW
+    } else {
+        KV_DUPLICATE_WINDOW.min(max_age)
+    };
+    stream::Config {
+        name: format!("KV_{bucket}"),
+        subjects: vec![format!("$KV.{bucket}.>")],
+        max_messages_per_subject: 1,
+        max_age,
+        duplicate_window,
+        discard: DiscardPolicy::New,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        storage: StorageType::File,
+        num_replicas: 1,
+        ..Default::default()
     }
 }

@@ -85,7 +85,10 @@ fn describe(
         .map_err(|error| StoreError::Failed(format!("NATS ack metadata: {error}")))?;
     let attempt = u32::try_from(info.delivered).unwrap_or(u32::MAX).max(1);
     let (position, stored_at) = match origin {
-        Origin::Topic => (info.stream_sequence, system_time(info.published.unix_timestamp_nanos())),
+        Origin::Topic => (
+            info.stream_sequence,
+            system_time(info.published.unix_timestamp_nanos()),
+        ),
         Origin::Replay => {
             let headers = message.headers.clone().unwrap_or_default();
             original_place(&headers)?

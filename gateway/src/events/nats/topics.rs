@@ -204,7 +204,11 @@ impl NatsEventStore {
     ) -> Result<Vec<StoredEvent>, StoreError> {
         self.known_topic(topic).await?;
         let name = self.names.topic_stream(topic);
-        let stream = self.js.get_stream(&name).await.map_err(|error| store_error("stream info", error))?;
+        let stream = self
+            .js
+            .get_stream(&name)
+            .await
+            .map_err(|error| store_error("stream info", error))?;
         let state = &stream.cached_info().state;
         let first = from.max(state.first_sequence).max(1);
         if max == 0 || first > state.last_sequence {

@@ -48,7 +48,10 @@ impl NatsEventStore {
         let watch = self.topic_watch(topic).await?;
         let mut newest = watch.newest.subscribe();
         let reached = tokio::time::timeout(timeout, async {
-            newest.wait_for(|seen| *seen > position).await.map(|seen| *seen)
+            newest
+                .wait_for(|seen| *seen > position)
+                .await
+                .map(|seen| *seen)
         })
         .await;
         match reached {
