@@ -31,6 +31,8 @@ mod edge_tls;
 mod edge_tls_rotation;
 mod edge_tls_upstream;
 mod edge_upstream_stall;
+mod event_store_embedded;
+mod event_store_nats;
 mod events_nats_restart;
 mod events_nats_store;
 mod federation_aliased_requires;
