@@ -123,3 +123,22 @@ async fn a_publish_without_a_server_fails_unavailable() {
         "{refused:?}"
     );
 }
+
+#[tokio::test]
+async fn the_raw_jetstream_reference_measures_acked_publishes() {
+    use tests::compare::loadgen::LoadPlan;
+    use tests::compare::probes::measure_raw_jetstream_publish;
+    let Some(server) = NatsServer::start_or_skip("raw jetstream reference").await else {
+        return;
+    };
+    let plan = LoadPlan::closed(2, Duration::from_millis(200), Duration::from_millis(50));
+    let stats =
+        measure_raw_jetstream_publish(&server.url(), bytes::Bytes::from_static(b"{}"), plan)
+            .await
+            .expect("measured");
+    eprintln!(
+        "raw JetStream publish: {:.0}/s p50 {} p99 {}",
+        stats.throughput, stats.p50, stats.p99
+    );
+    assert!(stats.ok > 0 && stats.errors == 0, "{stats:?}");
+}
