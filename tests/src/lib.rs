@@ -4,12 +4,14 @@
 pub mod auth;
 pub mod browser;
 pub mod compare;
+pub mod event_store_suite;
 pub mod federation;
 pub mod federation_cases;
 pub mod gateway;
 pub mod grpc;
 pub mod metrics;
 pub mod mocks;
+pub mod nats_server;
 pub mod otlp;
 pub mod raw;
 pub mod raw_http;

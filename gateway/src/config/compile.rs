@@ -140,6 +140,7 @@ pub(crate) fn compile(
         tracing,
         rate_limits,
         auth,
+        events: None,
     })
 }
 

@@ -3,8 +3,10 @@
 //! so every target sees the same requests in the same order.
 
 mod chatty;
+mod jetstream;
 
 pub use chatty::{ChattyClient, Fanout};
+pub use jetstream::{RAW_STREAM, RawJetStreamPublish, measure_raw_jetstream_publish};
 
 use std::sync::Arc;
 
