@@ -21,4 +21,5 @@
 //! subscriptions without losing their cursors).
 
 pub mod cloud_event;
+pub mod delivery;
 pub mod store;

@@ -205,6 +205,7 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
         draining: Default::default(),
         workers: workers.load(),
         metrics: observers.metrics().cloned(),
+        deliveries: None,
     });
     let (shutdown, requested) = watch::channel(false);
     let accepting = async move {
