@@ -16,7 +16,7 @@ use gateway::config::model::{Backoff, GatewayConfig};
 use gateway::events::cloud_event::CloudEvent;
 use gateway::events::delivery::DeliveryEngine;
 use gateway::events::embedded::EmbeddedEventStore;
-use gateway::events::store::{DeadLetterSelection, EventStore, SharedStore};
+use gateway::events::store::{DeadLetterSelection, SharedStore};
 use gateway::observe::metrics::Metrics;
 use gateway::upstream::Upstreams;
 use mock_backends::{
