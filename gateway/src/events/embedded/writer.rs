@@ -185,7 +185,8 @@ impl Writer {
         };
         let mut last_sweep = Instant::now();
         loop {
-            let first = runtime.block_on(tokio::time::timeout(SWEEP_EVERY, requests.recv()));
+            let first = runtime
+                .block_on(async { tokio::time::timeout(SWEEP_EVERY, requests.recv()).await });
             let batch = match first {
                 Ok(None) => break,
                 Ok(Some(request)) => self.collect(&runtime, &mut requests, request),
@@ -212,13 +213,15 @@ impl Writer {
         if self.commit_window.is_zero() {
             return batch;
         }
-        let deadline = tokio::time::Instant::now() + self.commit_window;
+        let deadline = std::time::Instant::now() + self.commit_window;
         while batch.len() < MAX_BATCH {
             if let Ok(request) = requests.try_recv() {
                 batch.push(request);
                 continue;
             }
-            let next = runtime.block_on(tokio::time::timeout_at(deadline, requests.recv()));
+            let next = runtime.block_on(async {
+                tokio::time::timeout_at(deadline.into(), requests.recv()).await
+            });
             match next {
                 Ok(Some(request)) => batch.push(request),
                 _ => break,
