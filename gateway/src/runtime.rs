@@ -32,7 +32,6 @@ use crate::config::{self, ConfigErrors};
 use crate::drain::{self, DrainTrigger};
 use crate::events::bus::EventBus;
 use crate::events::delivery::DeliveryEngine;
-use tokio_util::sync::CancellationToken;
 use crate::layers::gateway_service;
 use crate::observe::{ExchangeSink, observers_for};
 use crate::reload::{
@@ -45,6 +44,7 @@ use crate::server::{
 use crate::snapshot::Snapshot;
 use crate::tls::redirect::redirect_service;
 use crate::workers::WorkerSet;
+use tokio_util::sync::CancellationToken;
 
 /// How to start.
 #[derive(Debug, Clone)]

@@ -34,6 +34,6 @@ pub mod subgraphs;
 pub mod subscribers;
 pub use subgraphs::{PerSubgraph, SubgraphHandle, SubgraphKind, Subgraphs, start_subgraph};
 pub use subscribers::{
-    RecordedDelivery, SubscriberFaults, SubscriberHandle, SubscriberKind, SubscriberOptions, Subscribers,
-    start_subscriber,
+    RecordedDelivery, SubscriberFaults, SubscriberHandle, SubscriberKind, SubscriberOptions,
+    Subscribers, start_subscriber,
 };

@@ -62,13 +62,15 @@ pub(super) async fn handle(
             .replay(name, consumer.as_deref(), DeadLetterSelection::All)
             .await
             .map(|n| json!({"replayed": n})),
-        (&Method::POST, [name, "dead-letters", sequence, "replay"]) => match sequence_of(sequence) {
-            Ok(one) => engine
-                .replay(name, consumer.as_deref(), one)
-                .await
-                .map(|n| json!({"replayed": n})),
-            Err(response) => return response,
-        },
+        (&Method::POST, [name, "dead-letters", sequence, "replay"]) => {
+            match sequence_of(sequence) {
+                Ok(one) => engine
+                    .replay(name, consumer.as_deref(), one)
+                    .await
+                    .map(|n| json!({"replayed": n})),
+                Err(response) => return response,
+            }
+        }
         (&Method::DELETE, [name, "dead-letters"]) => engine
             .purge(name, consumer.as_deref(), DeadLetterSelection::All)
             .await

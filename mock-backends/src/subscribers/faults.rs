@@ -60,7 +60,10 @@ mod tests {
         assert!(!faults.take_failure());
         faults.fail_all = true;
         assert!((0..5).all(|_| faults.take_failure()));
-        assert_eq!(faults.failure_status(), http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            faults.failure_status(),
+            http::StatusCode::SERVICE_UNAVAILABLE
+        );
         faults.status = Some(422);
         assert_eq!(faults.failure_status().as_u16(), 422);
     }

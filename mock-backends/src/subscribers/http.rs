@@ -129,7 +129,10 @@ pub async fn start_subscriber(
         .route("/control/faults", get(faults).put(set_faults))
         .route("/control/reservations", get(reservations))
         .route("/control/published", get(published))
-        .route("/healthz", get(|| async { axum::Json(json!({"status": "ok"})) }))
+        .route(
+            "/healthz",
+            get(|| async { axum::Json(json!({"status": "ok"})) }),
+        )
         .with_state(app);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -266,7 +269,10 @@ fn act(app: &AppState, id: &str, event_type: &str, headers: &HeaderMap, data: &s
         (SubscriberKind::Inventory, "OrderPlaced") => app.state.reserve(Reservation {
             event_id: id.to_owned(),
             order_id,
-            items: data.get("items").cloned().unwrap_or(serde_json::Value::Null),
+            items: data
+                .get("items")
+                .cloned()
+                .unwrap_or(serde_json::Value::Null),
         }),
         (SubscriberKind::PaymentProcessor, "OrderPlaced") => {
             if let Some(url) = &app.publish_url {
@@ -310,19 +316,18 @@ async fn publish(
         request = request.header("traceparent", traceparent);
     }
     let status = match request.body(Full::new(Bytes::from(event.to_string()))) {
-        Ok(request) => match tokio::time::timeout(
-            std::time::Duration::from_secs(10),
-            client.request(request),
-        )
-        .await
-        {
-            Ok(Ok(response)) => response.status().as_u16(),
-            Ok(Err(error)) => {
-                tracing::warn!(%error, %url, "publishing PaymentCompleted failed");
-                0
+        Ok(request) => {
+            match tokio::time::timeout(std::time::Duration::from_secs(10), client.request(request))
+                .await
+            {
+                Ok(Ok(response)) => response.status().as_u16(),
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, %url, "publishing PaymentCompleted failed");
+                    0
+                }
+                Err(_) => 0,
             }
-            Err(_) => 0,
-        },
+        }
         Err(error) => {
             tracing::warn!(%error, %url, "bad publish URL");
             0

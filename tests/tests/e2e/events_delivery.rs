@@ -187,7 +187,11 @@ async fn fanout_reaches_every_endpoint_and_queue_shares_the_work() {
         let got = wait_for(endpoint, "fanout to both endpoints", |d| d.len() >= 7).await;
         let mut got = ids(&got);
         got.sort();
-        let mut want: Vec<_> = published.iter().cloned().chain([filtered.clone()]).collect();
+        let mut want: Vec<_> = published
+            .iter()
+            .cloned()
+            .chain([filtered.clone()])
+            .collect();
         want.sort();
         assert_eq!(got, want, "each fanout endpoint gets every event once");
     }
@@ -206,20 +210,37 @@ async fn fanout_reaches_every_endpoint_and_queue_shares_the_work() {
     shared.sort();
     let mut want = published.clone();
     want.sort();
-    assert_eq!(shared, want, "queue: each event once across the endpoints, the filtered type never");
+    assert_eq!(
+        shared, want,
+        "queue: each event once across the endpoints, the filtered type never"
+    );
     // Both subscriptions are settled: nothing lags, nothing is dead.
     let backlogs = bus.engine.backlogs().await.unwrap();
     assert_eq!(backlogs.len(), 2);
-    assert_eq!(backlogs[0].consumers.len(), 2, "fanout: a consumer per endpoint");
-    assert!(backlogs[0].consumers[0].name.starts_with("reserve@127.0.0.1:"));
+    assert_eq!(
+        backlogs[0].consumers.len(),
+        2,
+        "fanout: a consumer per endpoint"
+    );
+    assert!(
+        backlogs[0].consumers[0]
+            .name
+            .starts_with("reserve@127.0.0.1:")
+    );
     let text = bus.metrics_text();
     assert_eq!(
-        sample(&text, "gateway_event_deliveries_total{subscription=\"reserve\",result=\"ack\"}"),
+        sample(
+            &text,
+            "gateway_event_deliveries_total{subscription=\"reserve\",result=\"ack\"}"
+        ),
         14.0,
         "{text}"
     );
     assert_eq!(
-        sample(&text, "gateway_event_deliveries_total{subscription=\"notify\",result=\"ack\"}"),
+        sample(
+            &text,
+            "gateway_event_deliveries_total{subscription=\"notify\",result=\"ack\"}"
+        ),
         6.0
     );
     // The binding and the trace context reached the subscriber.
@@ -241,12 +262,22 @@ async fn failing_subscriber_retries_with_backoff_then_dead_letters_and_replays_w
         ..Default::default()
     });
     let bus = Bus::start(&[("inventory", vec![inventory.url()])]).await;
-    bus.apply(vec![bus.subscription("reserve", "inventory", DeliveryMode::Queue)]);
+    bus.apply(vec![bus.subscription(
+        "reserve",
+        "inventory",
+        DeliveryMode::Queue,
+    )]);
     let id = bus.publish("OrderPlaced", "order-1").await;
     let tries = wait_for(&inventory, "three attempts", |d| d.len() >= 3).await;
-    assert_eq!(tries.iter().map(|d| d.attempt).collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert_eq!(
+        tries.iter().map(|d| d.attempt).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
     assert!(tries.iter().all(|d| d.id == id && d.status == 503));
-    let schedule: Vec<f64> = tries.windows(2).map(|w| w[1].received_ms - w[0].received_ms).collect();
+    let schedule: Vec<f64> = tries
+        .windows(2)
+        .map(|w| w[1].received_ms - w[0].received_ms)
+        .collect();
     println!("retry gaps (ms), backoff base 40 max 200 with full jitter: {schedule:?}");
     let dead = tokio::time::timeout(WAIT, async {
         loop {
@@ -267,13 +298,21 @@ async fn failing_subscriber_retries_with_backoff_then_dead_letters_and_replays_w
     let count = |result: &str| {
         sample(
             &text,
-            &format!("gateway_event_deliveries_total{{subscription=\"reserve\",result=\"{result}\"}}"),
+            &format!(
+                "gateway_event_deliveries_total{{subscription=\"reserve\",result=\"{result}\"}}"
+            ),
         )
     };
-    assert_eq!((count("retry"), count("dead_letter"), count("ack")), (2.0, 1.0, 0.0));
+    assert_eq!(
+        (count("retry"), count("dead_letter"), count("ack")),
+        (2.0, 1.0, 0.0)
+    );
     bus.engine.refresh_gauges().await;
     assert_eq!(
-        sample(&bus.metrics_text(), "gateway_event_dead_letters{subscription=\"reserve\"}"),
+        sample(
+            &bus.metrics_text(),
+            "gateway_event_dead_letters{subscription=\"reserve\"}"
+        ),
         1.0
     );
     // The fault is removed; the replayed event comes with its original id.
@@ -284,11 +323,23 @@ async fn failing_subscriber_retries_with_backoff_then_dead_letters_and_replays_w
         .await
         .unwrap();
     assert_eq!(replayed, 1);
-    let after = wait_for(&inventory, "the replay", |d| d.iter().any(|d| d.status == 200)).await;
+    let after = wait_for(&inventory, "the replay", |d| {
+        d.iter().any(|d| d.status == 200)
+    })
+    .await;
     let delivered = after.iter().find(|d| d.status == 200).unwrap();
     assert_eq!(delivered.id, id);
-    assert_eq!(delivered.attempt, 1, "a replayed dead letter starts again at attempt 1");
-    assert!(bus.engine.dead_letters("reserve", 10).await.unwrap().is_empty());
+    assert_eq!(
+        delivered.attempt, 1,
+        "a replayed dead letter starts again at attempt 1"
+    );
+    assert!(
+        bus.engine
+            .dead_letters("reserve", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     bus.engine.stop().await;
 }
 
@@ -301,7 +352,11 @@ async fn a_client_error_dead_letters_at_once_and_purge_empties_the_queue() {
         ..Default::default()
     });
     let bus = Bus::start(&[("notification", vec![notification.url()])]).await;
-    bus.apply(vec![bus.subscription("notify", "notification", DeliveryMode::Queue)]);
+    bus.apply(vec![bus.subscription(
+        "notify",
+        "notification",
+        DeliveryMode::Queue,
+    )]);
     let id = bus.publish("OrderShipped", "order-2").await;
     wait_for(&notification, "the refused delivery", |d| !d.is_empty()).await;
     let dead = tokio::time::timeout(WAIT, async {
@@ -321,7 +376,11 @@ async fn a_client_error_dead_letters_at_once_and_purge_empties_the_queue() {
     assert_eq!(notification.deliveries().len(), 1);
     let missing = bus
         .engine
-        .purge("notify", None, DeadLetterSelection::One(dead[0].sequence + 1000))
+        .purge(
+            "notify",
+            None,
+            DeadLetterSelection::One(dead[0].sequence + 1000),
+        )
         .await
         .unwrap_err();
     assert_eq!(missing.code(), "UNKNOWN_DEAD_LETTER");
@@ -331,7 +390,13 @@ async fn a_client_error_dead_letters_at_once_and_purge_empties_the_queue() {
         .await
         .unwrap();
     assert_eq!(purged, 1);
-    assert!(bus.engine.dead_letters("notify", 10).await.unwrap().is_empty());
+    assert!(
+        bus.engine
+            .dead_letters("notify", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let unknown = bus.engine.dead_letters("nope", 10).await.unwrap_err();
     assert_eq!(unknown.code(), "UNKNOWN_SUBSCRIPTION");
     bus.engine.stop().await;
@@ -386,7 +451,11 @@ async fn ordering_by_subject_delivers_one_at_a_time_in_log_order() {
 async fn a_removed_subscription_stops_and_a_changed_one_keeps_its_cursor() {
     let inventory = subscriber(SubscriberKind::Inventory).await;
     let bus = Bus::start(&[("inventory", vec![inventory.url()])]).await;
-    bus.apply(vec![bus.subscription("reserve", "inventory", DeliveryMode::Queue)]);
+    bus.apply(vec![bus.subscription(
+        "reserve",
+        "inventory",
+        DeliveryMode::Queue,
+    )]);
     let first = bus.publish("OrderPlaced", "order-1").await;
     wait_for(&inventory, "the first event", |d| d.len() == 1).await;
     // A change (a new timeout) restarts the worker under the same name.
@@ -395,7 +464,11 @@ async fn a_removed_subscription_stops_and_a_changed_one_keeps_its_cursor() {
     bus.apply(vec![changed]);
     let second = bus.publish("OrderPlaced", "order-2").await;
     let got = wait_for(&inventory, "the second event", |d| d.len() >= 2).await;
-    assert_eq!(ids(&got), vec![first, second], "no event delivered twice after the change");
+    assert_eq!(
+        ids(&got),
+        vec![first, second],
+        "no event delivered twice after the change"
+    );
     bus.apply(Vec::new());
     assert!(bus.engine.consumer_names().is_empty());
     assert!(bus.engine.backlogs().await.unwrap().is_empty());

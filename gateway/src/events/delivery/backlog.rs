@@ -128,7 +128,10 @@ impl DeliveryEngine {
         Ok(out)
     }
 
-    async fn backlog_of(&self, spec: &Arc<SubscriptionSpec>) -> Result<SubscriptionBacklog, BacklogError> {
+    async fn backlog_of(
+        &self,
+        spec: &Arc<SubscriptionSpec>,
+    ) -> Result<SubscriptionBacklog, BacklogError> {
         let mut consumers = Vec::new();
         for planned in plan::consumers_of(spec) {
             let topic = &spec.topic.name;
@@ -262,8 +265,12 @@ impl DeliveryEngine {
                         .set_backlog(&backlog.name, backlog.lag, backlog.dead_letters);
                 }
             }
-            Ok(Err(error)) => tracing::warn!(%error, "reading the subscriptions' backlog for the metrics failed"),
-            Err(_) => tracing::warn!("the store did not report the subscriptions' backlog in time for the metrics"),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "reading the subscriptions' backlog for the metrics failed")
+            }
+            Err(_) => tracing::warn!(
+                "the store did not report the subscriptions' backlog in time for the metrics"
+            ),
         }
     }
 }

@@ -27,12 +27,13 @@ pub const DEFAULT_CONTENT_TYPE: &str = "application/json";
 pub struct BindingError(pub String);
 
 /// The request (origin-form `path`) carrying `event` in binary mode.
-pub fn binary_request(event: &CloudEvent, path: &str) -> Result<Request<GatewayBody>, BindingError> {
+pub fn binary_request(
+    event: &CloudEvent,
+    path: &str,
+) -> Result<Request<GatewayBody>, BindingError> {
     let mut request = Request::new(body::full(data_bytes(event)));
     *request.method_mut() = Method::POST;
-    *request.uri_mut() = path
-        .parse()
-        .map_err(|_| BindingError("path".to_owned()))?;
+    *request.uri_mut() = path.parse().map_err(|_| BindingError("path".to_owned()))?;
     *request.headers_mut() = binary_headers(event)?;
     Ok(request)
 }
@@ -181,7 +182,10 @@ mod tests {
         text.datacontenttype = Some("text/plain; charset=utf-8".into());
         text.data = Some(serde_json::json!("hello"));
         assert_eq!(data_bytes(&text), b"hello");
-        assert_eq!(binary_headers(&text).unwrap()["content-type"], "text/plain; charset=utf-8");
+        assert_eq!(
+            binary_headers(&text).unwrap()["content-type"],
+            "text/plain; charset=utf-8"
+        );
         let mut json_string = event();
         json_string.datacontenttype = Some("application/cloudevents+json".into());
         json_string.data = Some(serde_json::json!("hello"));

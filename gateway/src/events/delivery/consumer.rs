@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::ordering::OrderingGate;
 use super::verdict::{self, AttemptOutcome, RetryRule};
-use crate::events::store::{Delivery, SharedStore, Settle, StoreError, StoredEvent};
+use crate::events::store::{Delivery, Settle, SharedStore, StoreError, StoredEvent};
 
 /// Longest a fetch waits for new items before the loop looks again.
 pub const FETCH_WAIT: Duration = Duration::from_millis(500);

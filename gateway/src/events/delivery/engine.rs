@@ -96,8 +96,12 @@ impl DeliveryEngine {
             tokio::spawn(async move {
                 let _ = removed.task.await;
                 match store.remove_consumer(&topic, &name).await {
-                    Ok(()) => tracing::info!(consumer = %name, "subscription removed: its consumer and dead letters are gone"),
-                    Err(error) => tracing::warn!(consumer = %name, %error, "removing a consumer failed"),
+                    Ok(()) => {
+                        tracing::info!(consumer = %name, "subscription removed: its consumer and dead letters are gone")
+                    }
+                    Err(error) => {
+                        tracing::warn!(consumer = %name, %error, "removing a consumer failed")
+                    }
                 }
             });
         }

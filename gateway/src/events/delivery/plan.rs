@@ -90,7 +90,13 @@ mod tests {
 
     #[test]
     fn endpoint_ids_are_authority_and_prefix() {
-        assert_eq!(endpoint_id(&"http://127.0.0.1:7201".parse().unwrap()), "127.0.0.1:7201");
-        assert_eq!(endpoint_id(&"http://a:1/hooks/".parse().unwrap()), "a:1/hooks");
+        assert_eq!(
+            endpoint_id(&"http://127.0.0.1:7201".parse().unwrap()),
+            "127.0.0.1:7201"
+        );
+        assert_eq!(
+            endpoint_id(&"http://a:1/hooks/".parse().unwrap()),
+            "a:1/hooks"
+        );
     }
 }

@@ -112,7 +112,9 @@ mod tests {
 
     #[test]
     fn statuses_map_to_outcomes() {
-        let of = |code: u16| AttemptOutcome::of_status(StatusCode::from_u16(code).unwrap(), || "r".into());
+        let of = |code: u16| {
+            AttemptOutcome::of_status(StatusCode::from_u16(code).unwrap(), || "r".into())
+        };
         assert_eq!(of(200).label(), "delivered");
         assert_eq!(of(204).label(), "delivered");
         assert_eq!(of(302).label(), "delivered");
@@ -134,7 +136,10 @@ mod tests {
         let Settle::DeadLetter(reason) = settle_for(&rejected, 1, &rule(5), &mut rng) else {
             panic!("a 4xx must dead-letter at once");
         };
-        assert!(reason.contains("422") && reason.contains("bad order"), "{reason}");
+        assert!(
+            reason.contains("422") && reason.contains("bad order"),
+            "{reason}"
+        );
     }
 
     #[test]
@@ -147,15 +152,24 @@ mod tests {
                 let Settle::Retry(wait) = settle_for(&failed(), attempt, &rule, &mut rng) else {
                     panic!("attempt {attempt} of 4 must retry");
                 };
-                assert!(wait <= Duration::from_millis(ceiling), "{wait:?} > {ceiling}ms");
+                assert!(
+                    wait <= Duration::from_millis(ceiling),
+                    "{wait:?} > {ceiling}ms"
+                );
                 seen_high |= wait > Duration::from_millis(ceiling / 2);
             }
-            assert!(seen_high, "full jitter reaches the upper half for attempt {attempt}");
+            assert!(
+                seen_high,
+                "full jitter reaches the upper half for attempt {attempt}"
+            );
         }
         let Settle::DeadLetter(reason) = settle_for(&failed(), 4, &rule, &mut rng) else {
             panic!("the last attempt must dead-letter");
         };
-        assert!(reason.contains("4 attempt(s)") && reason.contains("503"), "{reason}");
+        assert!(
+            reason.contains("4 attempt(s)") && reason.contains("503"),
+            "{reason}"
+        );
     }
 
     #[test]
