@@ -56,7 +56,7 @@ pub(super) async fn handle(
                 .dead_letters(name, limit)
                 .await
                 .map(|list| json!({"subscription": name, "dead_letters": list})),
-            Err(response) => return response,
+            Err(response) => return *response,
         },
         (&Method::POST, [name, "dead-letters", "replay"]) => engine
             .replay(name, consumer.as_deref(), DeadLetterSelection::All)
@@ -68,7 +68,7 @@ pub(super) async fn handle(
                     .replay(name, consumer.as_deref(), one)
                     .await
                     .map(|n| json!({"replayed": n})),
-                Err(response) => return response,
+                Err(response) => return *response,
             }
         }
         (&Method::DELETE, [name, "dead-letters"]) => engine
@@ -80,7 +80,7 @@ pub(super) async fn handle(
                 .purge(name, consumer.as_deref(), one)
                 .await
                 .map(|n| json!({"purged": n})),
-            Err(response) => return response,
+            Err(response) => return *response,
         },
         _ => {
             return error(
@@ -124,7 +124,7 @@ fn query_param(query: Option<&str>, name: &str) -> Option<String> {
         })
 }
 
-fn limit(query: Option<&str>) -> Result<usize, Response<GatewayBody>> {
+fn limit(query: Option<&str>) -> Result<usize, Box<Response<GatewayBody>>> {
     let Some(raw) = query_param(query, "limit") else {
         return Ok(DEFAULT_LIMIT);
     };
@@ -133,22 +133,24 @@ fn limit(query: Option<&str>) -> Result<usize, Response<GatewayBody>> {
         .ok()
         .filter(|n| (1..=max).contains(n))
         .ok_or_else(|| {
-            error(
-                StatusCode::BAD_REQUEST,
+            bad_request(
                 "BAD_LIMIT",
                 &format!("limit must be a number from 1 to {max}, got {raw:?}"),
             )
         })
 }
 
-fn sequence_of(raw: &str) -> Result<DeadLetterSelection, Response<GatewayBody>> {
+fn sequence_of(raw: &str) -> Result<DeadLetterSelection, Box<Response<GatewayBody>>> {
     raw.parse::<u64>()
         .map(DeadLetterSelection::One)
         .map_err(|_| {
-            error(
-                StatusCode::BAD_REQUEST,
+            bad_request(
                 "BAD_SEQUENCE",
                 &format!("a dead letter's sequence is a number, got {raw:?}"),
             )
         })
+}
+
+fn bad_request(code: &str, message: &str) -> Box<Response<GatewayBody>> {
+    Box::new(error(StatusCode::BAD_REQUEST, code, message))
 }
