@@ -9,7 +9,9 @@
 //! | `GET /workers` | the worker count, each worker's open connections, and the connections refused at a limit |
 //! | `GET /metrics` | the Prometheus metrics (docs/observability.md); 404 when `metrics.enabled` is false |
 //! | `POST /reload` | reloads now; 200 with the outcome (`reloaded`, `unchanged`), 422 with every error |
+//! | `/events/subscriptions...` | the event bus's subscriptions, dead letters, replay and purge (`admin::events`) |
 
+mod events;
 mod metrics;
 
 use std::convert::Infallible;
@@ -37,6 +39,8 @@ pub struct AdminState {
     pub workers: WorkerLoad,
     /// `None` when `metrics.enabled` is false.
     pub metrics: Option<Arc<Metrics>>,
+    /// The event bus's delivery workers; `None` without `events:`.
+    pub deliveries: Option<Arc<crate::events::delivery::DeliveryEngine>>,
 }
 
 /// The admin service.
@@ -44,7 +48,14 @@ pub fn admin_service(state: Arc<AdminState>) -> GatewayService {
     BoxCloneSyncService::new(tower::service_fn(move |request: Request<GatewayBody>| {
         let state = Arc::clone(&state);
         let (method, path) = (request.method().clone(), request.uri().path().to_owned());
-        async move { Ok::<_, Infallible>(handle(&state, &method, &path).await) }
+        let query = request.uri().query().map(str::to_owned);
+        async move {
+            if path.starts_with(events::PREFIX) {
+                let engine = state.deliveries.as_deref();
+                return Ok(events::handle(engine, &method, &path, query.as_deref()).await);
+            }
+            Ok::<_, Infallible>(handle(&state, &method, &path).await)
+        }
     }))
 }
 
@@ -65,11 +76,16 @@ async fn handle(state: &AdminState, method: &Method, path: &str) -> Response<Gat
                 json!({"workers": open.len(), "open_connections": open, "rejected_connections": state.workers.rejected_connections()}),
             )
         }
-        (&Method::GET, "/metrics") => metrics::scrape(state),
+        (&Method::GET, "/metrics") => {
+            if let Some(engine) = &state.deliveries {
+                engine.refresh_gauges().await;
+            }
+            metrics::scrape(state)
+        }
         (&Method::POST, "/reload") => reload(state).await,
         (_, path) => json_response(
             StatusCode::NOT_FOUND,
-            json!({"error": {"code": "NO_ROUTE", "message": format!("admin has no {path}; try /healthz, /readyz, /config, /upstreams, /workers, /metrics, POST /reload")}}),
+            json!({"error": {"code": "NO_ROUTE", "message": format!("admin has no {path}; try /healthz, /readyz, /config, /upstreams, /workers, /metrics, POST /reload, /events/subscriptions")}}),
         ),
     }
 }

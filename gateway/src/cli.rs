@@ -136,10 +136,42 @@ async fn demo(config: PathBuf, seed_latencies: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The event subscribers start once the gateway listens, so
+    // payment-processor knows where to publish PaymentCompleted.
+    let subscribers = match start_subscribers(&gateway).await {
+        Ok(subscribers) => subscribers,
+        Err(error) => {
+            eprintln!("cannot start the event subscribers: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     print_tour(&gateway, &mocks, &subgraphs);
+    println!(
+        "event subscribers: inventory {}, notification {}, payment-processor {}",
+        subscribers.inventory.url(),
+        subscribers.notification.url(),
+        subscribers.payment_processor.url()
+    );
     let code = run_until_signal(gateway).await;
     mocks.shutdown().await;
+    drop(subscribers);
     code
+}
+
+/// The path of the default routes.yaml's publish route for topic
+/// `payments`, where payment-processor publishes `PaymentCompleted`.
+#[cfg(feature = "demo")]
+pub const PAYMENTS_PUBLISH_PATH: &str = "/v1/events/payments";
+
+#[cfg(feature = "demo")]
+async fn start_subscribers(
+    gateway: &RunningGateway,
+) -> Result<mock_backends::Subscribers, mock_backends::MockError> {
+    let options = mock_backends::SubscriberOptions {
+        publish_url: Some(format!("http://{}{PAYMENTS_PUBLISH_PATH}", gateway.addr)),
+        faults: Default::default(),
+    };
+    mock_backends::Subscribers::start(mock_backends::SubscriberKind::default_addr, &options).await
 }
 
 #[cfg(not(feature = "demo"))]

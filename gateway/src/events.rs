@@ -22,6 +22,7 @@
 
 pub mod bus;
 pub mod cloud_event;
+pub mod delivery;
 pub mod embedded;
 pub mod nats;
 pub mod store;

@@ -131,6 +131,8 @@ pub struct Reloader {
     started_with: StartAddresses,
     serial: tokio::sync::Mutex<()>,
     status: Mutex<ReloadStatus>,
+    /// The version serving now, for what follows reloads (event delivery).
+    versions: tokio::sync::watch::Sender<u64>,
 }
 
 impl Reloader {
@@ -139,13 +141,20 @@ impl Reloader {
         current: Arc<ArcSwap<Snapshot>>,
         started_with: StartAddresses,
     ) -> Self {
+        let versions = tokio::sync::watch::Sender::new(current.load().version);
         Self {
             path,
             current,
             started_with,
+            versions,
             serial: tokio::sync::Mutex::new(()),
             status: Mutex::new(ReloadStatus::default()),
         }
+    }
+
+    /// Changes to the version serving (after each applied reload).
+    pub fn versions(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.versions.subscribe()
     }
 
     pub fn path(&self) -> &Path {
@@ -267,6 +276,7 @@ impl Reloader {
         let next = Snapshot::build(config, version, Some(&old))
             .map_err(|error| ReloadError::Routes(error.to_string()))?;
         self.current.store(Arc::new(next));
+        self.versions.send_replace(version);
         Ok(ReloadOutcome::Applied { version })
     }
 

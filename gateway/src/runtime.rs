@@ -31,6 +31,7 @@ use crate::admin::{AdminState, admin_service};
 use crate::config::{self, ConfigErrors};
 use crate::drain::{self, DrainTrigger};
 use crate::events::bus::EventBus;
+use crate::events::delivery::DeliveryEngine;
 use crate::layers::gateway_service;
 use crate::observe::{ExchangeSink, observers_for};
 use crate::reload::{
@@ -43,6 +44,7 @@ use crate::server::{
 use crate::snapshot::Snapshot;
 use crate::tls::redirect::redirect_service;
 use crate::workers::WorkerSet;
+use tokio_util::sync::CancellationToken;
 
 /// How to start.
 #[derive(Debug, Clone)]
@@ -132,7 +134,44 @@ pub struct RunningGateway {
     redirect_task: Option<JoinHandle<bool>>,
     /// Writes the last access-log records when the gateway stops.
     access_log: Option<WriterGuard>,
+    /// The event bus's delivery workers, stopped after the drain.
+    deliveries: Option<Deliveries>,
     _watcher: Option<Arc<FileWatch>>,
+}
+
+/// The delivery workers and the task that keeps them following reloads.
+#[derive(Debug)]
+struct Deliveries {
+    engine: Arc<DeliveryEngine>,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+/// With `events:`, the delivery workers on this (the control) runtime,
+/// following the snapshot.
+fn start_deliveries(
+    current: &Arc<ArcSwap<Snapshot>>,
+    reloader: &Reloader,
+    metrics: Option<Arc<crate::observe::metrics::Metrics>>,
+) -> Option<Deliveries> {
+    let bus = current.load().events.clone()?;
+    let engine = DeliveryEngine::new(Arc::clone(bus.store()), metrics);
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(crate::events::delivery::follow(
+        Arc::clone(&engine),
+        Arc::clone(current),
+        reloader.versions(),
+        |snapshot| {
+            snapshot
+                .config
+                .events
+                .as_ref()
+                .map(|events| events.subscriptions.clone())
+                .unwrap_or_default()
+        },
+        stop.clone(),
+    ));
+    Some(Deliveries { engine, stop, task })
 }
 
 /// Loads the config and starts serving.
@@ -181,6 +220,7 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
         started_with,
     ));
     let watcher = spawn_triggers(Arc::clone(&reloader), options.watch);
+    let deliveries = start_deliveries(&current, &reloader, observers.metrics().cloned());
     let (drain_trigger, drain) = drain::channel();
     let (workers_stop, workers_stopped) = watch::channel(false);
     let workers = WorkerSet::spawn(
@@ -212,6 +252,7 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
         draining: Default::default(),
         workers: workers.load(),
         metrics: observers.metrics().cloned(),
+        deliveries: deliveries.as_ref().map(|d| Arc::clone(&d.engine)),
     });
     let (shutdown, requested) = watch::channel(false);
     let accepting = async move {
@@ -248,6 +289,7 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
         main_task,
         admin_task,
         access_log: access_log_writer,
+        deliveries,
         _watcher: watcher,
     })
 }
@@ -291,6 +333,12 @@ impl RunningGateway {
     /// closes the admin listener.
     pub async fn wait(self) -> bool {
         let main = self.main_task.await.unwrap_or(false);
+        if let Some(deliveries) = self.deliveries {
+            // In-flight deliveries finish (bounded by their timeouts); the
+            // rest stays in the store for the next start.
+            deliveries.stop.cancel();
+            let _ = deliveries.task.await;
+        }
         if let Some(redirect) = self.redirect_task {
             let _ = redirect.await;
         }

@@ -30,7 +30,9 @@ pub use budget::BudgetState;
 pub use error::{CIRCUIT_OPEN_MESSAGE, TIMEOUT_MESSAGE, UNAVAILABLE_MESSAGE, UpstreamError};
 pub use health::HealthStatus;
 pub use idle_body::BodyIdleTimeout;
-pub use pool::{BreakerView, EndpointState, ResilienceState, UpgradedConnection, UpstreamPool};
+pub use pool::{
+    BreakerView, EndpointState, PinnedEndpoint, ResilienceState, UpgradedConnection, UpstreamPool,
+};
 
 use std::collections::HashMap;
 use std::sync::Arc;

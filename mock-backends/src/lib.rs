@@ -31,4 +31,9 @@ pub use server::{ServiceHandle, start_service};
 pub use services::ServiceKind;
 pub use store::{OrderChanged, OrderDeleted, Store};
 pub mod subgraphs;
+pub mod subscribers;
 pub use subgraphs::{PerSubgraph, SubgraphHandle, SubgraphKind, Subgraphs, start_subgraph};
+pub use subscribers::{
+    RecordedDelivery, SubscriberFaults, SubscriberHandle, SubscriberKind, SubscriberOptions,
+    Subscribers, start_subscriber,
+};

@@ -203,6 +203,13 @@ pub trait EventStore: Send + Sync + fmt::Debug + 'static {
         limit: usize,
     ) -> Result<Vec<DeadLetter>, StoreError>;
 
+    /// How many dead letters the consumer has. The default counts what
+    /// [`Self::dead_letters`] lists; stores override it with a count.
+    async fn dead_letter_count(&self, topic: &str, consumer: &str) -> Result<u64, StoreError> {
+        let listed = self.dead_letters(topic, consumer, usize::MAX).await?;
+        Ok(u64::try_from(listed.len()).unwrap_or(u64::MAX))
+    }
+
     /// Moves dead letters back for delivery to that consumer only; returns
     /// how many.
     async fn replay_dead_letters(

@@ -21,12 +21,14 @@
 
 mod collectors;
 mod consumers;
+mod events;
 mod histogram;
 pub mod labels;
 mod series;
 mod sink;
 mod streams;
 
+pub use events::{EventInstruments, PublishResult};
 pub use histogram::DurationHistogram;
 pub use streams::{OpenStream, StreamKind};
 
@@ -73,6 +75,7 @@ pub struct Metrics {
     streams: OpenStreams,
     compose: ComposeInstruments,
     graphql: GraphqlInstruments,
+    events: EventInstruments,
     access_log_dropped: Arc<OnceLock<Arc<dyn DroppedCount>>>,
 }
 
@@ -189,6 +192,7 @@ impl Metrics {
                 cache: Family::default(),
                 fetch_duration: Family::default(),
             },
+            events: EventInstruments::default(),
             access_log_dropped: Arc::default(),
         };
         metrics.register();
@@ -262,6 +266,7 @@ impl Metrics {
             Unit::Seconds,
             graphql.fetch_duration.clone(),
         );
+        self.events.register(registry);
         registry.register_collector(Box::new(AccessLogDropped(Arc::clone(
             &self.access_log_dropped,
         ))));
@@ -283,6 +288,13 @@ impl Metrics {
     /// time). The first counter set is kept.
     pub fn set_access_log_dropped(&self, dropped: Arc<dyn DroppedCount>) {
         let _ = self.access_log_dropped.set(dropped);
+    }
+
+    /// The event bus's instruments: publish counts (publish routes and
+    /// emit call [`EventInstruments::published`]), deliveries, lag and
+    /// dead letters.
+    pub fn events(&self) -> &EventInstruments {
+        &self.events
     }
 
     /// Counts a long-lived stream as open until the guard drops.

@@ -39,7 +39,8 @@ use crate::observe::otel::sampling::UnsampledTrace;
 pub struct Outbound {
     request_id: Option<HeaderValue>,
     forwarding: HeaderMap,
-    route: Arc<RouteSpec>,
+    /// `None` for a request the gateway makes on its own ([`Self::detached`]).
+    route: Option<Arc<RouteSpec>>,
     /// The client's headers, kept only for handlers that propagate them.
     client_headers: Option<Arc<HeaderMap>>,
     extensions: Extensions,
@@ -62,9 +63,22 @@ impl Outbound {
                 ctx,
                 client_headers,
             ),
-            route: Arc::clone(&ctx.route),
+            route: Some(Arc::clone(&ctx.route)),
             client_headers: None,
             extensions: carried_extensions(ctx),
+        }
+    }
+
+    /// The builder for a request the gateway makes on its own, for no
+    /// client (event deliveries): the request id and the trace context;
+    /// no client, so no forwarding family, and no route header rules.
+    pub fn detached(request_id: &str) -> Self {
+        Self {
+            request_id: HeaderValue::from_str(request_id).ok(),
+            forwarding: HeaderMap::new(),
+            route: None,
+            client_headers: None,
+            extensions: Extensions::new(),
         }
     }
 
@@ -97,7 +111,7 @@ impl Outbound {
             &mut parts.headers,
             &self.forwarding,
             self.request_id.as_ref(),
-            &self.route.headers,
+            self.route.as_ref().map(|route| &route.headers),
         );
         crate::observe::trace_context::inject(
             &mut parts.headers,
@@ -130,7 +144,7 @@ impl Outbound {
             headers,
             &self.forwarding,
             self.request_id.as_ref(),
-            &self.route.headers,
+            self.route.as_ref().map(|route| &route.headers),
         );
         crate::observe::trace_context::inject(headers, self.extensions.get::<UnsampledTrace>());
         request.extensions_mut().extend(self.extensions.clone());
@@ -183,14 +197,16 @@ fn set_gateway_headers(
     headers: &mut HeaderMap,
     forwarding: &HeaderMap,
     request_id: Option<&HeaderValue>,
-    rules: &HeaderRules,
+    rules: Option<&HeaderRules>,
 ) {
     set_forwarding_headers(headers, forwarding.clone());
     match request_id {
         Some(id) => headers.insert(X_REQUEST_ID, id.clone()),
         None => headers.remove(X_REQUEST_ID),
     };
-    rules.apply_to_request(headers);
+    if let Some(rules) = rules {
+        rules.apply_to_request(headers);
+    }
 }
 
 /// The host the client asked for: `Host` (HTTP/1.1) or `:authority` (h2).

@@ -60,6 +60,12 @@ pub struct BreakerView {
     pub pending: usize,
 }
 
+/// In an upstream request's extensions: send it to the backend's endpoint
+/// with this index (in `urls` order) only, bypassing the balancer (a
+/// fanout subscription's consumer per endpoint).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PinnedEndpoint(pub usize);
+
 /// A backend's pooled client and endpoints.
 #[derive(Debug)]
 pub struct UpstreamPool {

@@ -36,6 +36,7 @@ mod event_store_embedded;
 mod event_store_nats;
 mod events_nats_restart;
 mod events_nats_store;
+mod events_delivery;
 mod federation_aliased_requires;
 mod federation_batch_fetch;
 mod federation_interface_object;

@@ -224,3 +224,51 @@ impl std::fmt::Display for UrlWithoutQuery<'_> {
         f.write_str(uri.path())
     }
 }
+
+/// One event delivery attempt to a subscriber (the event bus): a span in
+/// the event's trace (its `traceparent` extension, the publisher's
+/// context), parent of the attempt's HTTP client span, so the subscriber
+/// continues the publisher's trace. Messaging semantic-convention names.
+pub fn delivery(
+    subscription: &str,
+    topic: &str,
+    event_id: &str,
+    attempt: u32,
+    traceparent: Option<&str>,
+) -> Span {
+    let span = otel_span!(
+        root: "deliver",
+        otel.name = %format_args!("deliver {topic}"),
+        otel.kind = "client",
+        messaging.system = "gateway",
+        messaging.operation.type = "send",
+        messaging.destination.name = topic,
+        messaging.consumer.group.name = subscription,
+        messaging.message.id = event_id,
+        gateway.delivery.attempt = attempt,
+        gateway.delivery.result = Empty,
+        error.type = Empty,
+    );
+    if span.is_none() {
+        return span;
+    }
+    if let Some(traceparent) = traceparent.and_then(|v| http::HeaderValue::from_str(v).ok()) {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("traceparent", traceparent);
+        let _ = span.set_parent(trace_context::extract(&headers));
+    }
+    span
+}
+
+/// How a delivery attempt ended (`delivered`, `rejected`, `failed`); not
+/// delivered is an error of the span.
+pub fn delivery_result(span: &Span, result: &str, detail: Option<&str>) {
+    if span.is_none() {
+        return;
+    }
+    span.record("gateway.delivery.result", result);
+    if result != "delivered" {
+        span.record("error.type", result);
+        span.set_status(Status::error(detail.unwrap_or(result).to_owned()));
+    }
+}

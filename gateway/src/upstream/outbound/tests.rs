@@ -48,7 +48,7 @@ fn outbound(rules: HeaderRules) -> Outbound {
     Outbound {
         request_id: Some(HeaderValue::from_static("req-1")),
         forwarding: forwarding_headers(&headers, &forwarded),
-        route: route(rules),
+        route: Some(route(rules)),
         client_headers: Some(Arc::new(headers)),
         extensions,
     }

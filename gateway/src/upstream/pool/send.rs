@@ -17,6 +17,7 @@ use http::{Request, Response};
 use http_body_util::BodyExt;
 use tokio::sync::OwnedSemaphorePermit;
 
+use super::PinnedEndpoint;
 use super::replay::ReplayBody;
 use super::{UpstreamPool, client_fault, join_uri, request_with};
 use crate::body::{self, GatewayBody};
@@ -74,8 +75,12 @@ impl UpstreamPool {
         let mut tried = Vec::new();
         let mut ticket = first_ticket;
         let mut attempt = 1;
+        let pinned = parts.extensions.get::<PinnedEndpoint>().map(|p| p.0);
         loop {
-            let (index, endpoint) = self.pick(&mut tried)?;
+            let (index, endpoint) = match pinned {
+                Some(index) => self.pinned(index)?,
+                None => self.pick(&mut tried)?,
+            };
             if let Some(scope) = &scope {
                 scope.count_attempt();
             }
@@ -155,6 +160,15 @@ impl UpstreamPool {
             .acquire_owned()
             .await
             .map_err(|_| self.unavailable("pool closed", None))
+    }
+
+    /// The endpoint a request is pinned to, whatever its state (a fanout
+    /// subscription delivers to each endpoint itself).
+    fn pinned(&self, index: usize) -> Result<(usize, &Arc<Endpoint>), UpstreamError> {
+        self.endpoints
+            .get(index)
+            .map(|endpoint| (index, endpoint))
+            .ok_or_else(|| self.unavailable("the pinned endpoint is gone", None))
     }
 
     /// An endpoint not tried yet, else any (a single endpoint is retried).
