@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod compare;
+pub mod event_store_suite;
 pub mod federation;
 pub mod federation_cases;
 pub mod gateway;

@@ -31,6 +31,7 @@ mod edge_tls;
 mod edge_tls_rotation;
 mod edge_tls_upstream;
 mod edge_upstream_stall;
+mod event_store_embedded;
 mod federation_aliased_requires;
 mod federation_batch_fetch;
 mod federation_interface_object;

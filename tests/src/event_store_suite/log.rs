@@ -1,0 +1,182 @@
+//! Topic logs: durability across a reopen, positions, reads, dedupe and
+//! `wait_beyond`.
+
+use std::time::Duration;
+
+use gateway::events::store::{Settle, StoreError};
+
+use super::{StoreFactory, consumer, event, fetch_n, ids, publish_n, topic};
+
+/// Everything acknowledged survives closing and reopening the store:
+/// events with their positions and content, the newest position, a
+/// consumer's cursor and its acks, dead letters, KV entries.
+pub async fn durable_across_reopen(factory: &dyn StoreFactory) {
+    let spec = topic("durable");
+    let sent = event("durable-1", "order-7");
+    {
+        let store = factory.open("durable").await;
+        store.ensure_topic(&spec).await.expect("ensure topic");
+        let first = store
+            .publish("durable", &sent, Some("key-1"))
+            .await
+            .expect("publish");
+        assert_eq!(first.position, 1);
+        publish_n(&store, "durable", "more", 2).await;
+        store
+            .ensure_consumer(&consumer("durable", "durable-c", Duration::from_secs(30)))
+            .await
+            .expect("consumer");
+        let got = fetch_n(&store, "durable", "durable-c", 2).await;
+        got[0].settle(Settle::Ack).await.expect("ack");
+        got[1]
+            .settle(Settle::DeadLetter("422 from backend".into()))
+            .await
+            .expect("dead letter");
+        let bucket = gateway::events::store::BucketSpec {
+            name: "durable-kv".into(),
+            ttl: None,
+        };
+        store.ensure_bucket(&bucket).await.expect("bucket");
+        store
+            .kv_put("durable-kv", "k", "v1".into())
+            .await
+            .expect("kv put");
+    }
+    let store = factory.open("durable").await;
+    store.ensure_topic(&spec).await.expect("ensure topic again");
+    assert_eq!(store.last_position("durable").await.expect("last"), 3);
+    let events = store.read("durable", 1, 10).await.expect("read");
+    assert_eq!(events.len(), 3);
+    assert_eq!(*events[0].event, sent, "the event comes back as published");
+    assert_eq!(events[0].position, 1);
+    let again = store
+        .publish("durable", &sent, Some("key-1"))
+        .await
+        .expect("publish again");
+    assert!(again.duplicate, "the dedupe key survives a reopen");
+    assert_eq!(again.position, 1);
+    store
+        .ensure_consumer(&consumer("durable", "durable-c", Duration::from_secs(30)))
+        .await
+        .expect("consumer again");
+    let rest = fetch_n(&store, "durable", "durable-c", 1).await;
+    assert_eq!(ids(&rest), ["more-2"], "the cursor and the acks survive");
+    let dead = store
+        .dead_letters("durable", "durable-c", 10)
+        .await
+        .expect("dead letters");
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].event.event.id, "more-1");
+    let bucket = gateway::events::store::BucketSpec {
+        name: "durable-kv".into(),
+        ttl: None,
+    };
+    store.ensure_bucket(&bucket).await.expect("bucket again");
+    assert_eq!(
+        store
+            .kv_get("durable-kv", "k")
+            .await
+            .expect("kv get")
+            .as_deref(),
+        Some(&b"v1"[..])
+    );
+    let next = store
+        .publish("durable", &event("durable-4", "order-7"), None)
+        .await
+        .expect("publish");
+    assert_eq!(next.position, 4, "positions go on from the newest");
+}
+
+/// Positions start at 1 and grow by one; `read` pages in order; an
+/// unknown topic is refused.
+pub async fn positions_and_read(factory: &dyn StoreFactory) {
+    let store = factory.open("positions").await;
+    store
+        .ensure_topic(&topic("positions"))
+        .await
+        .expect("ensure topic");
+    assert_eq!(store.last_position("positions").await.expect("last"), 0);
+    let positions = publish_n(&store, "positions", "p", 5).await;
+    assert_eq!(positions, [1, 2, 3, 4, 5]);
+    assert_eq!(store.last_position("positions").await.expect("last"), 5);
+    let page = store.read("positions", 2, 2).await.expect("read");
+    let got: Vec<_> = page
+        .iter()
+        .map(|e| (e.position, e.event.id.as_str()))
+        .collect();
+    assert_eq!(got, [(2, "p-2"), (3, "p-3")]);
+    assert!(
+        store
+            .read("positions", 6, 10)
+            .await
+            .expect("read past the end")
+            .is_empty()
+    );
+    let unknown = store.publish("no-such-topic", &event("x", "y"), None).await;
+    assert!(
+        matches!(unknown, Err(StoreError::UnknownTopic(_))),
+        "{unknown:?}"
+    );
+}
+
+/// A repeated dedupe key within the window returns the first position
+/// and stores nothing; after the window it is a new event.
+pub async fn dedupe_window(factory: &dyn StoreFactory) {
+    let store = factory.open("dedupe").await;
+    let mut spec = topic("dedupe");
+    spec.dedupe_window = Duration::from_millis(1500);
+    store.ensure_topic(&spec).await.expect("ensure topic");
+    let first = store
+        .publish("dedupe", &event("d-1", "o"), Some("idem-1"))
+        .await
+        .expect("publish");
+    let second = store
+        .publish("dedupe", &event("d-1b", "o"), Some("idem-1"))
+        .await
+        .expect("again");
+    assert_eq!((second.position, second.duplicate), (first.position, true));
+    let other = store
+        .publish("dedupe", &event("d-2", "o"), Some("idem-2"))
+        .await
+        .expect("other key");
+    assert!(!other.duplicate);
+    assert_eq!(
+        store.read("dedupe", 1, 10).await.expect("read").len(),
+        2,
+        "the duplicate stored nothing"
+    );
+    tokio::time::sleep(spec.dedupe_window + Duration::from_millis(500)).await;
+    let later = store
+        .publish("dedupe", &event("d-1c", "o"), Some("idem-1"))
+        .await
+        .expect("later");
+    assert!(!later.duplicate, "the key is forgotten after its window");
+    assert_eq!(later.position, 3);
+}
+
+/// `wait_beyond` resolves when a newer event is committed, and returns
+/// the newest position after its timeout otherwise.
+pub async fn wait_beyond(factory: &dyn StoreFactory) {
+    let store = factory.open("wait").await;
+    store
+        .ensure_topic(&topic("wait"))
+        .await
+        .expect("ensure topic");
+    publish_n(&store, "wait", "w", 1).await;
+    let quiet = store
+        .wait_beyond("wait", 1, Duration::from_millis(50))
+        .await
+        .expect("wait");
+    assert_eq!(
+        quiet, 1,
+        "nothing newer: the timeout returns the newest position"
+    );
+    let waiter = {
+        let store = store.clone();
+        tokio::spawn(async move { store.wait_beyond("wait", 1, super::PATIENCE).await })
+    };
+    tokio::task::yield_now().await;
+    publish_n(&store, "wait", "w-next", 1).await;
+    let woke = waiter.await.expect("waiter").expect("wait");
+    assert_eq!(woke, 2);
+}
