@@ -23,4 +23,5 @@
 pub mod bus;
 pub mod cloud_event;
 pub mod embedded;
+pub mod publish;
 pub mod store;
