@@ -127,6 +127,7 @@ fn action_report(action: &RouteAction) -> Value {
         RouteAction::Grpc(grpc) => json!({"grpc": {"backend": grpc.backend.name}}),
         RouteAction::Graphql => json!("graphql"),
         RouteAction::GraphiqlAsset => json!("graphiql_asset"),
+        RouteAction::Publish(publish) => json!({"publish": {"topic": publish.topic.name}}),
     }
 }
 

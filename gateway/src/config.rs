@@ -38,6 +38,7 @@ mod compile;
 mod errors;
 pub mod model;
 mod raw;
+mod raw_events;
 mod raw_graphql;
 mod raw_grpc;
 mod raw_log;
@@ -47,6 +48,8 @@ mod raw_tracing;
 mod sections;
 mod units;
 
+#[cfg(test)]
+mod events_tests;
 #[cfg(test)]
 mod health_tests;
 #[cfg(test)]
@@ -134,7 +137,8 @@ pub fn load_log_settings(path: &Path) -> model::log::LogSettings {
 /// serves, unless the file says so with `routes: []`: editors and deploy
 /// tools truncate a file before writing it, and an empty file must not
 /// take every route down. Refuses one that turns the listener's TLS on
-/// or off too (the socket's protocol is fixed at start).
+/// or off too (the socket's protocol is fixed at start), and one that
+/// changes `events.store` (the store is opened at start).
 pub fn check_reload(
     next: &GatewayConfig,
     current: &GatewayConfig,
@@ -146,6 +150,12 @@ pub fn check_reload(
             "server.tls: turning TLS on or off on the listener needs a restart; the running listener is unchanged",
         );
     }
+    let store = |config: &GatewayConfig| config.events.as_ref().map(|events| events.store.clone());
+    if store(next) != store(current) {
+        diag.file_error(
+            "events.store: the event store is opened at start; adding, removing or changing it needs a restart (the running store is unchanged)",
+        );
+    }
     let drops_routes =
         next.routes.is_empty() && !current.routes.is_empty() && !next.routes_declared_empty;
     if drops_routes {
@@ -153,12 +163,6 @@ pub fn check_reload(
             "has no routes, so this reload would drop all {} routes that serve now; if that is intended, write `routes: []`",
             current.routes.len()
         ));
-    }
-    let store = |config: &GatewayConfig| config.events.as_ref().map(|events| events.store.clone());
-    if store(next) != store(current) {
-        diag.file_error(
-            "events.store: the event store is opened at start; changing it (or adding or removing `events:`) needs a restart; the running store is unchanged",
-        );
     }
     if diag.has_errors() {
         return Err(diag.into_errors());

@@ -25,4 +25,5 @@ pub mod cloud_event;
 pub mod delivery;
 pub mod embedded;
 pub mod nats;
+pub mod publish;
 pub mod store;

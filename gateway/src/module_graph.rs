@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 /// Modules `config` must not reach.
 const FORBIDDEN: &[&str] = &[
-    "admin", "compose", "dispatch", "graphql", "grpc", "layers", "pipeline", "proxy", "reload",
-    "runtime", "server", "snapshot", "upstream", "workers",
+    "admin", "compose", "dispatch", "events", "graphql", "grpc", "layers", "pipeline", "proxy",
+    "reload", "runtime", "server", "snapshot", "upstream", "workers",
 ];
 
 fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {

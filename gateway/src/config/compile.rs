@@ -14,6 +14,7 @@ mod backends;
 pub(super) mod compose;
 mod connections;
 mod cors;
+mod events;
 mod graphql;
 mod grpc;
 mod headers;
@@ -60,6 +61,22 @@ pub(crate) fn compile(
         .iter()
         .map(|entry| entry.name.as_str())
         .collect();
+    let events = events::compile_events(
+        raw.events.as_ref(),
+        (&backends, &declared_backends),
+        base_dir,
+        diag,
+    );
+    let topic_names: std::collections::BTreeSet<&str> = raw
+        .events
+        .iter()
+        .flat_map(|events| events.topics.iter().map(|(name, _)| name.as_str()))
+        .collect();
+    let topics = events::TopicScope {
+        declared: raw.events.is_some(),
+        topics: events.as_ref().map(|events| &events.topics),
+        names: &topic_names,
+    };
     let grpc_section = grpc::compile_section(raw.grpc.as_ref(), base_dir, diag);
     let auth = auth::compile_auth(raw.auth.as_ref(), &backends, base_dir, diag);
     let auth_declared: std::collections::BTreeSet<&str> = raw
@@ -82,6 +99,7 @@ pub(crate) fn compile(
         auth: &auth,
         auth_declared: &auth_declared,
         default_cors: default_cors.as_ref(),
+        topics,
     };
     let mut routes = routes::compile_routes(&raw.routes, &context, diag);
     let annotated =
@@ -140,7 +158,7 @@ pub(crate) fn compile(
         tracing,
         rate_limits,
         auth,
-        events: None,
+        events,
     })
 }
 

@@ -85,7 +85,8 @@ pub struct GatewayConfig {
     pub rate_limits: rate_limit::RateLimitSettings,
     /// `auth:`: the JWT providers and API-key sets routes refer to.
     pub auth: security::AuthSettings,
-    /// `events:`: the event bus (store, topics, subscriptions), when set.
+    /// `events:`: the event bus (store, topics, subscriptions); `None`
+    /// when the file has no `events:` section (no store is opened).
     pub events: Option<events::EventsSettings>,
 }
 
@@ -386,6 +387,11 @@ pub struct RouteSpec {
     pub security: security::RouteSecurity,
     /// `retry:` on the route: replaces its backends' retry policies.
     pub retry: Option<Arc<RetryPolicy>>,
+    /// `emit:` (proxy, gRPC and compose routes): events published after
+    /// the response, in file order.
+    pub emit: Vec<Arc<events::EmitSpec>>,
+    /// `async:` (proxy routes): the request is stored and answered 202.
+    pub async_spec: Option<Arc<events::AsyncSpec>>,
 }
 
 /// What a matched route does.
@@ -401,6 +407,8 @@ pub enum RouteAction {
     Graphql,
     /// A vendored GraphiQL asset, at `{graphql path}/assets/{file}`.
     GraphiqlAsset,
+    /// `publish: TOPIC`: `POST` stores an event, `GET` streams the topic.
+    Publish(events::PublishAction),
 }
 
 #[derive(Debug, Clone)]

@@ -27,7 +27,7 @@ pub(crate) use compose::{
 };
 pub(crate) use health::{RawAdaptiveLimit, RawHealthCheck, RawHttpProbe, RawLoadShedding};
 pub(crate) use propagation::{RawHeaderRule, RawPropagation};
-pub(crate) use resilience::{RawCircuitBreaker, RawRetry, RawRetryBudget};
+pub(crate) use resilience::{RawBackoff, RawCircuitBreaker, RawRetry, RawRetryBudget};
 
 /// A string value with its position.
 pub(crate) type Text = Spanned<String>;
@@ -61,6 +61,8 @@ pub(crate) struct RawConfig {
     pub auth: Option<super::raw_security::RawAuth>,
     /// `cors:`: every route's CORS policy unless it sets its own.
     pub cors: Option<super::raw_security::RawCors>,
+    /// `events:` (see `raw_events`).
+    pub events: Option<super::raw_events::RawEvents>,
 }
 
 /// `metrics:`
@@ -191,8 +193,8 @@ pub(crate) struct RawEjection {
 
 /// One entry of `routes:`.
 ///
-/// The keys `backend`, `grpc` and `compose` each choose the route's
-/// action; exactly one must be present. See `compile/routes.rs`.
+/// The keys `backend`, `grpc`, `compose` and `publish` each choose the
+/// route's action; exactly one must be present. See `compile/routes.rs`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawRoute {
@@ -225,6 +227,13 @@ pub(crate) struct RawRoute {
     pub cors: Option<super::raw_security::RawCors>,
     /// Replaces the backends' retry policies for this route.
     pub retry: Option<RawRetry>,
+    /// Action: publish to (POST) and stream (GET) this topic.
+    pub publish: Option<Text>,
+    /// Proxy, gRPC and compose: events published after the response.
+    pub emit: Option<Vec<super::raw_events::RawEmit>>,
+    /// Proxy only: store the request and answer 202.
+    #[serde(rename = "async")]
+    pub async_spec: Option<Spanned<super::raw_events::RawAsync>>,
 }
 
 /// `rewrite:` — exactly one of the two keys.

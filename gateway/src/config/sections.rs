@@ -16,6 +16,8 @@ use serde::Deserialize;
 use super::errors::{Diagnostics, did_you_mean};
 use super::raw::{BackendEntry, RawConfig, RouteEntry};
 
+mod events;
+
 /// Every top-level key routes.yaml accepts.
 pub(crate) const SECTIONS: &[&str] = &[
     "listen",
@@ -32,6 +34,7 @@ pub(crate) const SECTIONS: &[&str] = &[
     "rate_limits",
     "auth",
     "cors",
+    "events",
 ];
 
 /// Parses `source` and deserialises every section that can be. Returns
@@ -66,6 +69,7 @@ fn read_section(raw: &mut RawConfig, key: &MarkedScalarNode, value: &Node, diag:
         "rate_limits" => raw.rate_limits = deserialize(value, "rate_limits", diag),
         "auth" => raw.auth = deserialize(value, "auth", diag),
         "cors" => raw.cors = deserialize(value, "cors", diag),
+        "events" => raw.events = events::read_events(value, diag),
         other => diag.error(
             key.span(),
             format!(
@@ -168,6 +172,7 @@ fn read_routes(node: &Node, diag: &mut Diagnostics) -> Vec<RouteEntry> {
         .enumerate()
         .filter_map(|(index, item)| {
             let item = &single_method_as_list(item);
+            let item = &events::async_flag_as_mapping(item);
             let route = deserialize(item, &route_label_of_node(item, index), diag)?;
             Some(RouteEntry {
                 span: *item.span(),
@@ -207,13 +212,13 @@ pub(crate) fn route_label_of_node(node: &Node, index: usize) -> String {
     }
 }
 
-fn is_empty_scalar(node: &Node) -> bool {
+pub(super) fn is_empty_scalar(node: &Node) -> bool {
     node.as_scalar()
         .is_some_and(|scalar| scalar.as_str().is_empty())
 }
 
 /// Deserialises one piece; on failure records the error and returns `None`.
-fn deserialize<'de, T: Deserialize<'de>>(
+pub(super) fn deserialize<'de, T: Deserialize<'de>>(
     node: &'de Node,
     what: &str,
     diag: &mut Diagnostics,

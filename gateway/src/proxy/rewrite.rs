@@ -94,6 +94,8 @@ mod tests {
             rate_limits: Vec::new(),
             security: Default::default(),
             retry: None,
+            emit: Vec::new(),
+            async_spec: None,
         });
         let table = RouteTable::build(&[route]).unwrap();
         match table.match_request(&http::Method::GET, None, path) {

@@ -47,6 +47,8 @@ fn route(name: &str, methods: &[Method], path: &str, host: Option<&str>) -> Arc<
         rate_limits: Vec::new(),
         security: Default::default(),
         retry: None,
+        emit: Vec::new(),
+        async_spec: None,
     })
 }
 

@@ -335,6 +335,8 @@ fn route(
         rate_limits: Vec::new(),
         security,
         retry: None,
+        emit: Vec::new(),
+        async_spec: None,
     };
     Some(super::routes::CompiledRoute {
         spec: std::sync::Arc::new(spec),

@@ -24,7 +24,9 @@ use super::super::raw_grpc::RawGrpcRoute;
 
 use super::headers::compile_headers;
 use super::resilience::retry_policy;
-use super::{action_keys, body_limit, compose, grpc, load_shedding, positive_duration, proxy};
+use super::{
+    action_keys, body_limit, compose, events, grpc, load_shedding, positive_duration, proxy,
+};
 use crate::router::PathPattern;
 
 /// A compiled route with what error messages need to point back at it.
@@ -61,6 +63,8 @@ pub(super) struct RouteContext<'a> {
     pub auth_declared: &'a BTreeSet<&'a str>,
     /// The top-level `cors:`, for routes without their own.
     pub default_cors: Option<&'a Arc<crate::config::model::security::CorsPolicy>>,
+    /// The `events:` topics, for `publish:` and `emit:`.
+    pub topics: super::events::TopicScope<'a>,
 }
 
 /// The keys that choose a route's action. Exactly one must be present.
@@ -68,10 +72,11 @@ pub(super) enum ActionKey<'a> {
     Backend(&'a Text),
     Grpc(&'a RawGrpcRoute),
     Compose(&'a Spanned<RawCompose>),
+    Publish(&'a Text),
 }
 
 /// Every action key, for messages.
-const ACTION_KEYS: &[&str] = &["backend", "grpc", "compose"];
+const ACTION_KEYS: &[&str] = &["backend", "grpc", "compose", "publish"];
 
 impl ActionKey<'_> {
     pub(super) fn key(&self) -> &'static str {
@@ -79,6 +84,7 @@ impl ActionKey<'_> {
             ActionKey::Backend(_) => "backend",
             ActionKey::Grpc(_) => "grpc",
             ActionKey::Compose(_) => "compose",
+            ActionKey::Publish(_) => "publish",
         }
     }
 
@@ -87,6 +93,7 @@ impl ActionKey<'_> {
             ActionKey::Backend(text) => text.span(),
             ActionKey::Grpc(grpc) => grpc.backend.span(),
             ActionKey::Compose(compose) => compose.span(),
+            ActionKey::Publish(topic) => topic.span(),
         }
     }
 }
@@ -101,6 +108,9 @@ pub(super) fn declared_actions(raw: &RawRoute) -> Vec<ActionKey<'_>> {
     }
     if let Some(compose) = &raw.compose {
         declared.push(ActionKey::Compose(compose));
+    }
+    if let Some(topic) = &raw.publish {
+        declared.push(ActionKey::Publish(topic));
     }
     declared
 }
@@ -163,6 +173,19 @@ fn compile_route(
         ..context
     };
     let action = compile_action(raw, &entry.span, methods.as_deref(), &context, diag);
+    // A publish route without methods takes the two it serves, so others
+    // get 405 with `Allow`.
+    let methods = match (&action, methods) {
+        (Some(RouteAction::Publish(_)), None) => Some(events::PUBLISH_METHODS.to_vec()),
+        (_, methods) => methods,
+    };
+    let emit = raw.emit.as_deref().map_or_else(Vec::new, |emit| {
+        events::compile_emit(emit, pattern.as_ref(), context.topics, label, diag)
+    });
+    let async_spec = raw
+        .async_spec
+        .as_ref()
+        .and_then(|spec| events::compile_async(spec, pattern.as_ref(), label, diag).map(Arc::new));
     let timeout = positive_duration(raw.timeout.as_ref(), &format!("{label}: timeout"), diag);
     let body_idle_timeout = positive_duration(
         raw.body_idle_timeout.as_ref(),
@@ -212,6 +235,8 @@ fn compile_route(
         load_shedding,
         security,
         retry,
+        emit,
+        async_spec,
     };
     Some(CompiledRoute {
         spec: Arc::new(spec),
@@ -312,6 +337,10 @@ fn compile_action(
         ActionKey::Compose(compose) => {
             compose::compile_compose(compose, raw.timeout.as_ref(), context, diag)
                 .map(RouteAction::Compose)
+        }
+        ActionKey::Publish(topic) => {
+            events::compile_publish(raw, topic, methods, context.topics, context.label, diag)
+                .map(RouteAction::Publish)
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The event bus, compiled: the `events:` section (store, topics,
 //! subscriptions) and the event keys of routes (`publish:`, `emit:`,
 //! `async:`). Plain data: the store, the delivery workers and the outbox
-//! are built from these at start and with each snapshot (`crate::events`).
+//! are built from these at start and with each snapshot (the `events` module).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -176,4 +176,82 @@ pub struct AsyncSpec {
 pub enum AsyncMode {
     Always,
     OnRequest,
+}
+
+impl EventsSettings {
+    /// The topic names, for messages.
+    pub fn topic_names(&self) -> impl Iterator<Item = &str> {
+        self.topics.keys().map(String::as_str)
+    }
+}
+
+impl EmbeddedStore {
+    /// `data_dir` when it is left out, relative to the config file's
+    /// directory.
+    pub const DEFAULT_DATA_DIR: &'static str = "data/events";
+    pub const DEFAULT_COMMIT_WINDOW: Duration = Duration::from_millis(1);
+    /// Largest `commit_window` (a publish may wait this long for its ack).
+    pub const MAX_COMMIT_WINDOW: Duration = Duration::from_millis(100);
+}
+
+impl NatsStore {
+    pub const DEFAULT_STREAM_PREFIX: &'static str = "gateway";
+    pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+    /// `outbox_dir` when it is left out, relative to the config file's
+    /// directory.
+    pub const DEFAULT_OUTBOX_DIR: &'static str = "data/outbox";
+}
+
+impl TopicSpec {
+    pub const DEFAULT_MAX_EVENT_BYTES: usize = 256 * 1024;
+    /// Largest `max_event_bytes` (NATS's default `max_payload` is 1 MiB).
+    pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
+    /// JetStream's default duplicate window.
+    pub const DEFAULT_DEDUPE_WINDOW: Duration = Duration::from_secs(120);
+    /// Longest `dedupe_window` (every key in it is remembered).
+    pub const MAX_DEDUPE_WINDOW: Duration = Duration::from_secs(24 * 3600);
+    pub const DEFAULT_MAX_AGE: Option<Duration> = Some(Duration::from_secs(7 * 24 * 3600));
+    pub const DEFAULT_MAX_EVENTS: Option<u64> = Some(1_000_000);
+
+    /// `default_source` when it is left out: `/topics/NAME`.
+    pub fn default_source_for(name: &str) -> String {
+        format!("/topics/{name}")
+    }
+}
+
+impl SubscriptionSpec {
+    pub const DEFAULT_BACKOFF: Backoff = Backoff {
+        base: Duration::from_millis(500),
+        max: Duration::from_secs(30),
+    };
+    pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+    pub const MAX_ATTEMPTS: u32 = 100;
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const DEFAULT_MAX_IN_FLIGHT: usize = 16;
+    pub const MAX_IN_FLIGHT: usize = 1024;
+}
+
+impl AsyncSpec {
+    pub const DEFAULT_BACKOFF: Backoff = Backoff {
+        base: Duration::from_millis(500),
+        max: Duration::from_secs(30),
+    };
+    pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
+    pub const MAX_ATTEMPTS: u32 = 100;
+    pub const DEFAULT_RESULT_TTL: Duration = Duration::from_secs(3600);
+}
+
+impl EmitSpec {
+    /// The template roots an emit template may read, besides the route's
+    /// path parameters: the request body and the response body (JSON).
+    pub const ROOTS: [&'static str; 2] = ["request", "response"];
+
+    /// Whether a response with this status emits the event (before `when`).
+    pub fn emits_on(&self, status: u16) -> bool {
+        if self.statuses.is_empty() {
+            (200..300).contains(&status)
+        } else {
+            self.statuses.contains(&status)
+        }
+    }
 }

@@ -22,6 +22,8 @@ fn route(headers: HeaderRules) -> Arc<RouteSpec> {
         rate_limits: Vec::new(),
         security: Default::default(),
         retry: None,
+        emit: Vec::new(),
+        async_spec: None,
     })
 }
 

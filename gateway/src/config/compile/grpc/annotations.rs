@@ -163,6 +163,8 @@ impl Target<'_> {
             // The top-level `cors:` is applied by `compile`.
             security: Default::default(),
             retry: None,
+            emit: Vec::new(),
+            async_spec: None,
         })
     }
 }

@@ -1,0 +1,201 @@
+//! `publish: TOPIC` routes: `POST` validates the body as an event
+//! (`parse`), stores it, and answers 202 with `{id, position, topic}` only
+//! once the store has acknowledged it (an fsync'd commit, or a JetStream
+//! ack). `Idempotency-Key` (else the event's `source` + `id`) dedupes
+//! within the topic's `dedupe_window`: a repeat is answered with the first
+//! event's id and position, and stores nothing.
+//!
+//! Errors are [`PublishError`]s, rendered by `edge_error` with a stable
+//! code and the request id; store failures are logged, never shown.
+
+pub mod parse;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use serde_json::json;
+
+use super::cloud_event::CloudEvent;
+use super::store::StoreError;
+use crate::body::{self, GatewayBody};
+use crate::config::model::events::{PublishAction, TopicSpec};
+use crate::context::RequestContext;
+use crate::edge_error::GatewayError;
+use parse::{EventShapeError, parse_event};
+
+/// Why a publish was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("{0}")]
+    Shape(#[from] EventShapeError),
+    #[error("the event is larger than the topic's {0} bytes")]
+    TooLarge(usize),
+    #[error("the request body could not be read: {0}")]
+    Body(String),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("no event bus is running")]
+    NoBus,
+    #[error("streaming a topic is not available yet")]
+    StreamingUnavailable,
+}
+
+impl From<PublishError> for GatewayError {
+    fn from(error: PublishError) -> Self {
+        let (status, code, message) = match &error {
+            PublishError::Shape(EventShapeError::NotJson(_)) => (
+                StatusCode::BAD_REQUEST,
+                "EVENT_NOT_JSON",
+                "the request body is not JSON".to_owned(),
+            ),
+            PublishError::Shape(EventShapeError::MissingType) => (
+                StatusCode::BAD_REQUEST,
+                "EVENT_MISSING_TYPE",
+                "the event has no `type` (or `event_type`)".to_owned(),
+            ),
+            PublishError::Shape(EventShapeError::BadCloudEvent(reason)) => (
+                StatusCode::BAD_REQUEST,
+                "EVENT_INVALID",
+                format!("the event is not a valid CloudEvent: {reason}"),
+            ),
+            PublishError::TooLarge(max) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "EVENT_TOO_LARGE",
+                format!("the event is larger than this topic's limit of {max} bytes"),
+            ),
+            PublishError::Body(_) => (
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST_BODY",
+                "the request body could not be read".to_owned(),
+            ),
+            PublishError::Store(StoreError::UnknownTopic(_)) => (
+                StatusCode::NOT_FOUND,
+                "UNKNOWN_TOPIC",
+                "the topic is not open on this gateway".to_owned(),
+            ),
+            PublishError::Store(_) | PublishError::NoBus => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "EVENT_STORE_UNAVAILABLE",
+                "the event could not be stored; retry later".to_owned(),
+            ),
+            PublishError::StreamingUnavailable => (
+                StatusCode::NOT_IMPLEMENTED,
+                "STREAMING_NOT_AVAILABLE",
+                "streaming a topic is not available on this gateway yet".to_owned(),
+            ),
+        };
+        GatewayError::new(status, code, message).with_source(error)
+    }
+}
+
+/// Serves one request on a publish route.
+pub async fn handle(
+    request: Request<GatewayBody>,
+    ctx: RequestContext,
+    action: PublishAction,
+) -> Result<Response<GatewayBody>, GatewayError> {
+    if request.method() != Method::POST {
+        return Err(PublishError::StreamingUnavailable.into());
+    }
+    Ok(publish(request, ctx, action.topic).await?)
+}
+
+async fn publish(
+    request: Request<GatewayBody>,
+    ctx: RequestContext,
+    topic: Arc<TopicSpec>,
+) -> Result<Response<GatewayBody>, PublishError> {
+    let bus = ctx.snapshot.events.clone().ok_or(PublishError::NoBus)?;
+    let (head, body) = request.into_parts();
+    let bytes = read_body(body, topic.max_event_bytes).await?;
+    let mut event = parse_event(
+        &bytes,
+        is_structured(&head.headers),
+        &topic.default_source,
+        || uuid::Uuid::new_v4().to_string(),
+    )?;
+    add_traceparent(&mut event, &head);
+    let encoded_len = serde_json::to_vec(&event).map_or(usize::MAX, |json| json.len());
+    if encoded_len > topic.max_event_bytes {
+        return Err(PublishError::TooLarge(topic.max_event_bytes));
+    }
+    let dedupe_key = dedupe_key(&head.headers, &event);
+    let store = Arc::clone(bus.store());
+    let published = store
+        .publish(&topic.name, &event, Some(&dedupe_key))
+        .await?;
+    let id = if published.duplicate {
+        let first = store.read(&topic.name, published.position, 1).await?;
+        first
+            .into_iter()
+            .find(|stored| stored.position == published.position)
+            .map_or(event.id, |stored| stored.event.id.clone())
+    } else {
+        event.id
+    };
+    let body = json!({"id": id, "position": published.position, "topic": topic.name});
+    let mut response = Response::new(body::full(body.to_string()));
+    *response.status_mut() = StatusCode::ACCEPTED;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
+}
+
+/// The body, refused past `max` bytes without reading further.
+async fn read_body(body: GatewayBody, max: usize) -> Result<Bytes, PublishError> {
+    match Limited::new(body, max).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+            Err(PublishError::TooLarge(max))
+        }
+        Err(error) => Err(PublishError::Body(error.to_string())),
+    }
+}
+
+fn is_structured(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value
+                .trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/cloudevents+json")
+        })
+}
+
+/// `Idempotency-Key`, else the event's `source` and `id`.
+fn dedupe_key(headers: &HeaderMap, event: &CloudEvent) -> String {
+    match headers
+        .get("idempotency-key")
+        .and_then(|value| value.to_str().ok())
+    {
+        Some(key) if !key.is_empty() => format!("key:{key}"),
+        _ => format!("event:{}\u{1f}{}", event.source, event.id),
+    }
+}
+
+/// The `traceparent` extension: the event's own if it has one, else the
+/// gateway's trace context for this request, else the client's header.
+fn add_traceparent(event: &mut CloudEvent, head: &http::request::Parts) {
+    if event.extensions.contains_key("traceparent") {
+        return;
+    }
+    let mut injected = HeaderMap::new();
+    crate::observe::trace_context::inject(&mut injected, head.extensions.get());
+    let traceparent = injected
+        .get("traceparent")
+        .or_else(|| head.headers.get("traceparent"))
+        .and_then(|value| value.to_str().ok());
+    if let Some(traceparent) = traceparent {
+        event.extensions.insert(
+            "traceparent".to_owned(),
+            serde_json::Value::String(traceparent.to_owned()),
+        );
+    }
+}

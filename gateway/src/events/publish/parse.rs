@@ -1,0 +1,179 @@
+//! A published body → one validated [`CloudEvent`]. Pure: no I/O.
+//!
+//! Three shapes are accepted:
+//! - a structured CloudEvent (`application/cloudevents+json`): every
+//!   required attribute (`specversion` 1.0, `id`, `source`, `type`);
+//! - plain JSON with `type` and optional `id`, `source`, `subject`,
+//!   `time`, `data` (the gateway fills `id`, `source`, `specversion`);
+//! - the seed's envelope: `event_id` → `id`, `event_type` → `type`,
+//!   `occurred_at` → `time`, `payload` → `data` (`source`, `subject` kept).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::events::cloud_event::{CloudEvent, SPEC_VERSION};
+
+/// Why a body is not an event; each has a stable code (see `publish.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventShapeError {
+    #[error("the body is not JSON: {0}")]
+    NotJson(String),
+    #[error("the event has no `type` (or `event_type`)")]
+    MissingType,
+    #[error("{0}")]
+    BadCloudEvent(String),
+}
+
+/// Parses `body`. `structured` is true for `application/cloudevents+json`.
+/// `default_source` fills a missing `source`; `new_id` a missing `id`.
+pub fn parse_event(
+    body: &[u8],
+    structured: bool,
+    default_source: &str,
+    new_id: impl FnOnce() -> String,
+) -> Result<CloudEvent, EventShapeError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|error| EventShapeError::NotJson(error.to_string()))?;
+    let Value::Object(mut fields) = value else {
+        return Err(EventShapeError::BadCloudEvent(
+            "the event must be a JSON object".to_owned(),
+        ));
+    };
+    if structured {
+        return structured_event(fields);
+    }
+    if fields.contains_key("event_type") || fields.contains_key("event_id") {
+        map_envelope(&mut fields)?;
+    }
+    if !fields.contains_key("type") {
+        return Err(EventShapeError::MissingType);
+    }
+    fields
+        .entry("specversion")
+        .or_insert_with(|| Value::String(SPEC_VERSION.to_owned()));
+    fields
+        .entry("id")
+        .or_insert_with(|| Value::String(new_id()));
+    fields
+        .entry("source")
+        .or_insert_with(|| Value::String(default_source.to_owned()));
+    structured_event(fields)
+}
+
+/// The seed's envelope keys renamed to their CloudEvents attributes.
+fn map_envelope(fields: &mut Map<String, Value>) -> Result<(), EventShapeError> {
+    for (from, to) in [
+        ("event_id", "id"),
+        ("event_type", "type"),
+        ("occurred_at", "time"),
+        ("payload", "data"),
+    ] {
+        if let Some(value) = fields.remove(from) {
+            if fields.contains_key(to) {
+                return Err(EventShapeError::BadCloudEvent(format!(
+                    "both `{from}` and `{to}` are set"
+                )));
+            }
+            fields.insert(to.to_owned(), value);
+        }
+    }
+    Ok(())
+}
+
+const REQUIRED: [&str; 4] = ["specversion", "id", "source", "type"];
+const OPTIONAL_STRINGS: [&str; 3] = ["subject", "time", "datacontenttype"];
+
+fn structured_event(mut fields: Map<String, Value>) -> Result<CloudEvent, EventShapeError> {
+    if !fields.contains_key("type") {
+        return Err(EventShapeError::MissingType);
+    }
+    let mut required = Vec::with_capacity(REQUIRED.len());
+    for name in REQUIRED {
+        required.push(required_string(&mut fields, name)?);
+    }
+    let [specversion, id, source, event_type] =
+        <[String; 4]>::try_from(required).map_err(|_| bad("internal: attributes"))?;
+    if specversion != SPEC_VERSION {
+        return Err(bad(&format!(
+            "`specversion` must be \"{SPEC_VERSION}\", not \"{specversion}\""
+        )));
+    }
+    let mut optional = BTreeMap::new();
+    for name in OPTIONAL_STRINGS {
+        if let Some(value) = optional_string(&mut fields, name)? {
+            optional.insert(name, value);
+        }
+    }
+    if let Some(time) = optional.get("time") {
+        chrono::DateTime::parse_from_rfc3339(time)
+            .map_err(|_| bad(&format!("`time` \"{time}\" is not an RFC 3339 timestamp")))?;
+    }
+    if fields.contains_key("data_base64") {
+        return Err(bad("`data_base64` is not supported; send JSON `data`"));
+    }
+    let data = fields.remove("data");
+    let extensions = extensions(fields)?;
+    Ok(CloudEvent {
+        specversion,
+        id,
+        source,
+        event_type,
+        subject: optional.remove("subject"),
+        time: optional.remove("time"),
+        datacontenttype: optional.remove("datacontenttype"),
+        data,
+        extensions,
+    })
+}
+
+fn bad(message: &str) -> EventShapeError {
+    EventShapeError::BadCloudEvent(message.to_owned())
+}
+
+fn required_string(fields: &mut Map<String, Value>, name: &str) -> Result<String, EventShapeError> {
+    match fields.remove(name) {
+        Some(Value::String(text)) if !text.is_empty() => Ok(text),
+        Some(_) => Err(bad(&format!("`{name}` must be a non-empty string"))),
+        None => Err(bad(&format!("the required attribute `{name}` is missing"))),
+    }
+}
+
+fn optional_string(
+    fields: &mut Map<String, Value>,
+    name: &str,
+) -> Result<Option<String>, EventShapeError> {
+    match fields.remove(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) if !text.is_empty() => Ok(Some(text)),
+        Some(_) => Err(bad(&format!("`{name}` must be a non-empty string"))),
+    }
+}
+
+/// Extension attributes: lower-case letters and digits (at most 20, as
+/// the spec advises), scalar values.
+fn extensions(fields: Map<String, Value>) -> Result<BTreeMap<String, Value>, EventShapeError> {
+    let mut extensions = BTreeMap::new();
+    for (name, value) in fields {
+        let valid_name = !name.is_empty()
+            && name.len() <= 20
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        if !valid_name {
+            return Err(bad(&format!(
+                "`{name}` is not a CloudEvents attribute (extension names are lower-case letters and digits, at most 20)"
+            )));
+        }
+        if matches!(value, Value::Object(_) | Value::Array(_)) {
+            return Err(bad(&format!(
+                "extension `{name}` must be a string, number or boolean"
+            )));
+        }
+        extensions.insert(name, value);
+    }
+    Ok(extensions)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,100 @@
+//! The three accepted shapes, and each refusal.
+
+use serde_json::json;
+
+use super::*;
+
+fn parse(body: serde_json::Value, structured: bool) -> Result<CloudEvent, EventShapeError> {
+    parse_event(
+        body.to_string().as_bytes(),
+        structured,
+        "/topics/orders",
+        || "generated".to_owned(),
+    )
+}
+
+#[test]
+fn a_structured_cloud_event_is_taken_as_it_is() {
+    let event = parse(
+        json!({"specversion": "1.0", "id": "e1", "source": "/shop", "type": "OrderPlaced",
+               "subject": "o-1", "time": "2026-11-30T10:00:00Z", "data": {"total": 5},
+               "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}),
+        true,
+    )
+    .unwrap();
+    assert_eq!(event.id, "e1");
+    assert_eq!(event.source, "/shop");
+    assert_eq!(event.event_type, "OrderPlaced");
+    assert_eq!(event.subject.as_deref(), Some("o-1"));
+    assert_eq!(event.data, Some(json!({"total": 5})));
+    assert!(event.extensions.contains_key("traceparent"));
+}
+
+#[test]
+fn plain_json_with_a_type_gets_an_id_a_source_and_the_spec_version() {
+    let event = parse(json!({"type": "OrderShipped", "data": [1]}), false).unwrap();
+    assert_eq!(event.id, "generated");
+    assert_eq!(event.source, "/topics/orders");
+    assert_eq!(event.specversion, "1.0");
+    assert_eq!(event.data, Some(json!([1])));
+}
+
+#[test]
+fn the_seed_envelope_maps_onto_cloud_events() {
+    let event = parse(
+        json!({"event_id": "7", "event_type": "PaymentCompleted",
+               "occurred_at": "2026-11-30T10:00:00+01:00", "payload": {"order_id": "o-1"},
+               "subject": "o-1"}),
+        false,
+    )
+    .unwrap();
+    assert_eq!(event.id, "7");
+    assert_eq!(event.event_type, "PaymentCompleted");
+    assert_eq!(event.time.as_deref(), Some("2026-11-30T10:00:00+01:00"));
+    assert_eq!(event.data, Some(json!({"order_id": "o-1"})));
+    assert_eq!(event.subject.as_deref(), Some("o-1"));
+}
+
+#[test]
+fn each_bad_body_has_its_reason() {
+    assert!(matches!(
+        parse_event(b"{nope", false, "/s", String::new),
+        Err(EventShapeError::NotJson(_))
+    ));
+    assert_eq!(
+        parse(json!({"data": 1}), false),
+        Err(EventShapeError::MissingType)
+    );
+    assert_eq!(
+        parse(
+            json!({"id": "1", "source": "/s", "specversion": "1.0"}),
+            true
+        ),
+        Err(EventShapeError::MissingType)
+    );
+    for bad in [
+        json!({"type": "T", "specversion": "0.3"}),
+        json!({"type": 5}),
+        json!({"type": "T", "time": "yesterday"}),
+        json!({"type": "T", "Bad-Name": "x"}),
+        json!({"type": "T", "ext": {"nested": true}}),
+        json!({"event_type": "T", "type": "U"}),
+        json!([1, 2]),
+    ] {
+        assert!(
+            matches!(
+                parse(bad.clone(), false),
+                Err(EventShapeError::BadCloudEvent(_))
+            ),
+            "{bad} was accepted"
+        );
+    }
+    // Structured mode requires every attribute.
+    assert!(matches!(
+        parse(
+            json!({"type": "T", "source": "/s", "specversion": "1.0"}),
+            true
+        ),
+        Err(EventShapeError::BadCloudEvent(_))
+    ));
+}
