@@ -20,5 +20,6 @@
 //! workers follow the snapshot (a reload adds, changes or removes
 //! subscriptions without losing their cursors).
 
+pub mod async_route;
 pub mod cloud_event;
 pub mod store;
