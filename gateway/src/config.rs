@@ -154,6 +154,12 @@ pub fn check_reload(
             current.routes.len()
         ));
     }
+    let store = |config: &GatewayConfig| config.events.as_ref().map(|events| events.store.clone());
+    if store(next) != store(current) {
+        diag.file_error(
+            "events.store: the event store is opened at start; changing it (or adding or removing `events:`) needs a restart; the running store is unchanged",
+        );
+    }
     if diag.has_errors() {
         return Err(diag.into_errors());
     }

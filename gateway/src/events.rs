@@ -21,5 +21,7 @@
 //! subscriptions without losing their cursors).
 
 pub mod async_route;
+pub mod bus;
 pub mod cloud_event;
+pub mod embedded;
 pub mod store;

@@ -240,6 +240,11 @@ impl Reloader {
             });
         }
         config::check_reload(&config, &old.config, &self.path.display().to_string())?;
+        if let (Some(bus), Some(events)) = (&old.events, &config.events) {
+            bus.ensure_topics(events)
+                .await
+                .map_err(|error| ReloadError::Routes(format!("events: {error}")))?;
+        }
         self.warn_if_listeners_moved(&config);
         if config.log != old.config.log {
             tracing::warn!("the log: section applies at restart only; logging is unchanged");

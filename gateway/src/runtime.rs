@@ -30,6 +30,7 @@ use crate::access_log::{AccessLog, WriterGuard};
 use crate::admin::{AdminState, admin_service};
 use crate::config::{self, ConfigErrors};
 use crate::drain::{self, DrainTrigger};
+use crate::events::bus::EventBus;
 use crate::layers::gateway_service;
 use crate::observe::{ExchangeSink, observers_for};
 use crate::reload::{
@@ -102,6 +103,8 @@ pub enum StartError {
     Snapshot(crate::snapshot::SnapshotError),
     #[error("config loading task failed: {0}")]
     Task(String),
+    #[error("cannot open the event store: {0}")]
+    Events(crate::events::store::StoreError),
     #[error("cannot start the worker threads: {0}")]
     Workers(std::io::Error),
     #[error("cannot open the access log {target}: {source}")]
@@ -159,7 +162,11 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
     if let (Some(metrics), Some(log)) = (observers.metrics(), &access_log) {
         metrics.set_access_log_dropped(Arc::new(log.dropped_records()));
     }
-    let snapshot = Snapshot::build(config, 1, None).map_err(StartError::Snapshot)?;
+    let events = match &config.events {
+        Some(settings) => Some(EventBus::open(settings).await.map_err(StartError::Events)?),
+        None => None,
+    };
+    let snapshot = Snapshot::first(config, events).map_err(StartError::Snapshot)?;
     let current = Arc::new(ArcSwap::from_pointee(snapshot));
     let tls = tls_source(&current);
     let listener = bind(listen, backlog)?;

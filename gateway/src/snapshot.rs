@@ -21,6 +21,7 @@ use std::time::SystemTime;
 use prost_reflect::DescriptorPool;
 
 use crate::config::model::GatewayConfig;
+use crate::events::bus::EventBus;
 use crate::graphql::GraphqlService;
 use crate::pipeline::{self, BuildError, PolicyChooser, PolicyRuntime, Route, RouteInputs};
 use crate::ratelimit::RateLimits;
@@ -47,6 +48,9 @@ pub struct Snapshot {
     /// The listener's TLS config, when `server.tls` is set; read at each
     /// handshake, so a reload (a rotated certificate) applies to the next.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The event bus, when `events:` is set: opened once at start and
+    /// carried from snapshot to snapshot.
+    pub events: Option<Arc<EventBus>>,
     pub loaded_at: SystemTime,
 }
 
@@ -76,6 +80,15 @@ impl Snapshot {
         Self::build_with_policies(config, version, previous, &pipeline::policy_layers)
     }
 
+    /// The first snapshot, with the event bus opened at start (`None`
+    /// when `events:` is not set).
+    pub fn first(
+        config: GatewayConfig,
+        events: Option<Arc<EventBus>>,
+    ) -> Result<Self, SnapshotError> {
+        Self::build_inner(config, 1, None, &pipeline::policy_layers, events)
+    }
+
     /// [`Snapshot::build`] with the route policy layers chosen by
     /// `policies` instead of [`pipeline::policy_layers`] (tests mount stock
     /// layers this way).
@@ -84,6 +97,17 @@ impl Snapshot {
         version: u64,
         previous: Option<&Snapshot>,
         policies: &PolicyChooser,
+    ) -> Result<Self, SnapshotError> {
+        let events = previous.and_then(|p| p.events.clone());
+        Self::build_inner(config, version, previous, policies, events)
+    }
+
+    fn build_inner(
+        config: GatewayConfig,
+        version: u64,
+        previous: Option<&Snapshot>,
+        policies: &PolicyChooser,
+        events: Option<Arc<EventBus>>,
     ) -> Result<Self, SnapshotError> {
         let mut upstreams = Upstreams::build(&config, previous.map(|p| &p.upstreams));
         let policy_runtime = PolicyRuntime {
@@ -131,6 +155,7 @@ impl Snapshot {
             graphql,
             policy_runtime,
             tls,
+            events,
             loaded_at: SystemTime::now(),
         })
     }

@@ -135,6 +135,7 @@ pub(crate) fn compile(
         tracing,
         rate_limits,
         auth,
+        events: None,
     })
 }
 

@@ -85,6 +85,8 @@ pub struct GatewayConfig {
     pub rate_limits: rate_limit::RateLimitSettings,
     /// `auth:`: the JWT providers and API-key sets routes refer to.
     pub auth: security::AuthSettings,
+    /// `events:`: the event bus (store, topics, subscriptions), when set.
+    pub events: Option<events::EventsSettings>,
 }
 
 impl GatewayConfig {
