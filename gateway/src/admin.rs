@@ -111,6 +111,7 @@ fn action_report(action: &RouteAction) -> Value {
         RouteAction::Grpc(grpc) => json!({"grpc": {"backend": grpc.backend.name}}),
         RouteAction::Graphql => json!("graphql"),
         RouteAction::GraphiqlAsset => json!("graphiql_asset"),
+        RouteAction::AsyncStatus => json!("async_status"),
     }
 }
 

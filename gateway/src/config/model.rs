@@ -392,12 +392,17 @@ pub enum RouteAction {
     Graphql,
     /// A vendored GraphiQL asset, at `{graphql path}/assets/{file}`.
     GraphiqlAsset,
+    /// `GET /v1/requests/{id}`: an async request's status and result
+    /// (mounted when any proxy route is `async:`).
+    AsyncStatus,
 }
 
 #[derive(Debug, Clone)]
 pub struct ProxyAction {
     pub backend: Arc<BackendSpec>,
     pub rewrite: PathRewrite,
+    /// `async:`: requests are stored and answered 202 (`crate::events::async_route`).
+    pub async_spec: Option<Arc<events::AsyncSpec>>,
 }
 
 /// How the matched path becomes the upstream path.

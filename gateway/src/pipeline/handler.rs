@@ -15,6 +15,7 @@ use crate::body::GatewayBody;
 use crate::config::model::ProxyAction;
 use crate::context::RequestContext;
 use crate::edge_error::GatewayError;
+use crate::events::async_route;
 use crate::graphql::GraphqlService;
 use crate::upstream::UpstreamPool;
 use crate::{compose, graphql, grpc, proxy};
@@ -25,12 +26,16 @@ pub enum RouteHandler {
     Proxy {
         action: ProxyAction,
         pool: Arc<UpstreamPool>,
+        /// `async:` routes: the store-backed runtime and its worker.
+        async_route: Option<Arc<super::async_runtime::RunningAsyncRoute>>,
     },
     Grpc(Arc<grpc::GrpcRoute>),
     Compose(Arc<compose::ComposePlan>),
     /// The snapshot's GraphQL service.
     Graphql(Arc<GraphqlService>),
     GraphiqlAsset,
+    /// `GET /v1/requests/{id}`.
+    AsyncStatus,
 }
 
 impl RouteHandler {
@@ -51,9 +56,17 @@ impl RouteHandler {
             return Err(missing_context());
         };
         match self {
-            RouteHandler::Proxy { action, pool } => {
+            RouteHandler::Proxy {
+                action,
+                async_route: Some(running),
+                ..
+            } if async_route::goes_async(running.route.spec.mode, request.headers()) => {
+                Box::pin(async_route::submit(&running.route, request, ctx, action)).await
+            }
+            RouteHandler::Proxy { action, pool, .. } => {
                 proxy::forward(request, ctx, action, pool).await
             }
+            RouteHandler::AsyncStatus => Box::pin(super::async_runtime::status(ctx)).await,
             // The other handlers' futures are large: boxing them keeps
             // this future (allocated for every request) proxy-sized.
             RouteHandler::Compose(plan) => Box::pin(compose::handle(request, ctx, plan)).await,

@@ -39,6 +39,7 @@ fn route(name: &str, methods: &[Method], path: &str, host: Option<&str>) -> Arc<
         action: RouteAction::Proxy(ProxyAction {
             backend: backend(),
             rewrite: PathRewrite::None,
+            async_spec: None,
         }),
         timeout: None,
         body_idle_timeout: None,

@@ -35,6 +35,7 @@ pub(super) fn compile_proxy(
     Some(ProxyAction {
         backend: spec.clone(),
         rewrite: rewrite?,
+        async_spec: None,
     })
 }
 

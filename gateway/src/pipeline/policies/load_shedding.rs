@@ -136,9 +136,10 @@ impl RefusalForm {
                 GrpcModeSpec::Transcode(_) => RouteKind::GrpcTranscoded,
             },
             RouteAction::Graphql => RouteKind::Graphql,
-            RouteAction::Proxy(_) | RouteAction::Compose(_) | RouteAction::GraphiqlAsset => {
-                RouteKind::Json
-            }
+            RouteAction::Proxy(_)
+            | RouteAction::Compose(_)
+            | RouteAction::GraphiqlAsset
+            | RouteAction::AsyncStatus => RouteKind::Json,
         };
         Self {
             kind,
