@@ -9,6 +9,7 @@
 //! through `RouteTable::build`, the same check the live router relies on.
 
 mod action_keys;
+mod async_route;
 mod async_status;
 mod auth;
 mod backends;

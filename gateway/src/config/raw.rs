@@ -224,6 +224,21 @@ pub(crate) struct RawRoute {
     pub cors: Option<super::raw_security::RawCors>,
     /// Replaces the backends' retry policies for this route.
     pub retry: Option<RawRetry>,
+    /// Proxy only: store the request and answer 202 (see `compile/async_route.rs`).
+    #[serde(rename = "async")]
+    pub async_route: Option<Spanned<RawAsync>>,
+}
+
+/// `async:` on a proxy route.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAsync {
+    /// `always` or `on_request`.
+    pub mode: Option<Text>,
+    pub order_key: Option<Text>,
+    pub backoff: Option<resilience::RawBackoff>,
+    pub max_attempts: Option<Spanned<u32>>,
+    pub result_ttl: Option<Text>,
 }
 
 /// `rewrite:` — exactly one of the two keys.

@@ -54,10 +54,16 @@ fn ignored_keys<'a>(
         .as_ref()
         .map(|h| headers_span(h).unwrap_or(raw.path.span()));
     let body_idle = raw.body_idle_timeout.as_ref().map(|t| t.span());
+    let async_key = raw.async_route.as_ref().map(|a| a.span());
     let candidates = match action {
         ActionKey::Backend(_) => vec![],
         ActionKey::Grpc(_) => vec![
             ("rewrite", rewrite, "the upstream path is the method's"),
+            (
+                "async",
+                async_key,
+                "only proxy (`backend:`) routes can be async",
+            ),
             (
                 "headers",
                 headers,
@@ -66,6 +72,11 @@ fn ignored_keys<'a>(
         ],
         ActionKey::Compose(_) => vec![
             ("rewrite", rewrite, "each call names its own path"),
+            (
+                "async",
+                async_key,
+                "only proxy (`backend:`) routes can be async",
+            ),
             (
                 "headers",
                 headers,

@@ -35,7 +35,7 @@ pub(super) fn compile_proxy(
     Some(ProxyAction {
         backend: spec.clone(),
         rewrite: rewrite?,
-        async_spec: None,
+        async_spec: super::async_route::compile_async(raw, context, diag),
     })
 }
 
