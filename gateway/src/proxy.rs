@@ -53,6 +53,7 @@ pub async fn forward(
 }
 
 /// The target sent upstream: the client's, after the route's rewrite.
+#[allow(clippy::result_large_err)] // the handlers' error type; built once, on failure
 pub fn upstream_target(
     uri: &Uri,
     action: &ProxyAction,

@@ -86,6 +86,7 @@ mod tests {
                     resilience: Default::default(),
                 }),
                 rewrite: PathRewrite::None,
+                async_spec: None,
             }),
             timeout: None,
             body_idle_timeout: None,
