@@ -128,6 +128,7 @@ fn action_report(action: &RouteAction) -> Value {
         RouteAction::Graphql => json!("graphql"),
         RouteAction::GraphiqlAsset => json!("graphiql_asset"),
         RouteAction::Publish(publish) => json!({"publish": {"topic": publish.topic.name}}),
+        RouteAction::AsyncStatus => json!("async_status"),
     }
 }
 

@@ -20,6 +20,7 @@
 //! workers follow the snapshot (a reload adds, changes or removes
 //! subscriptions without losing their cursors).
 
+pub mod async_route;
 pub mod bus;
 pub mod cloud_event;
 pub mod delivery;

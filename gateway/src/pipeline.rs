@@ -20,6 +20,7 @@
 //! [`PolicyLayer::new`]. Which policies a route gets is decided in one
 //! place, [`policy_layers`]; see ARCHITECTURE.md ("Adding a policy layer").
 
+mod async_runtime;
 mod build;
 mod handler;
 mod policies;

@@ -29,14 +29,7 @@ pub async fn forward(
     let (mut parts, body) = request.into_parts();
     // Without a rewrite the client's target goes up as it came, uncopied.
     if action.rewrite != PathRewrite::None {
-        let path_and_query = rewrite_path(&parts.uri, &action.rewrite, &ctx.params);
-        parts.uri = Uri::try_from(path_and_query).map_err(|e| {
-            GatewayError::new(
-                StatusCode::BAD_REQUEST,
-                "BAD_PATH",
-                format!("rewritten path is not a valid URI: {e}"),
-            )
-        })?;
+        parts.uri = upstream_target(&parts.uri, action, &ctx)?;
     }
     Outbound::forward_client_head(&ctx, &mut parts);
     let timeout = ctx.timeout_or(pool.spec().request_timeout);
@@ -57,6 +50,26 @@ pub async fn forward(
         body
     };
     Ok(Response::from_parts(parts, body))
+}
+
+/// The target sent upstream: the client's, after the route's rewrite.
+#[allow(clippy::result_large_err)] // the handlers' error type; built once, on failure
+pub fn upstream_target(
+    uri: &Uri,
+    action: &ProxyAction,
+    ctx: &RequestContext,
+) -> Result<Uri, GatewayError> {
+    if action.rewrite == PathRewrite::None {
+        return Ok(uri.clone());
+    }
+    let path_and_query = rewrite_path(uri, &action.rewrite, &ctx.params);
+    Uri::try_from(path_and_query).map_err(|e| {
+        GatewayError::new(
+            StatusCode::BAD_REQUEST,
+            "BAD_PATH",
+            format!("rewritten path is not a valid URI: {e}"),
+        )
+    })
 }
 
 /// A `text/event-stream` response gets heartbeats between its events.

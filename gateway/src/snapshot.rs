@@ -141,6 +141,7 @@ impl Snapshot {
             previous: previous.map(|p| (p.pipelines.as_slice(), protos_unchanged)),
             policies,
             policy_runtime: &policy_runtime,
+            events: events.as_ref(),
         };
         let pipelines = pipeline::build_routes(&config, inputs)?;
         let tls = server_tls(&config, previous)?;

@@ -9,6 +9,7 @@
 //! through `RouteTable::build`, the same check the live router relies on.
 
 mod action_keys;
+mod async_status;
 mod auth;
 mod backends;
 pub(super) mod compose;
@@ -112,6 +113,7 @@ pub(crate) fn compile(
     if let (Some(section), Some(config)) = (&raw.graphql, &graphql) {
         routes.extend(graphql::endpoint_routes(section, config, &context, diag));
     }
+    routes.extend(async_status::status_route(&routes));
     let propagate =
         propagation::compile_propagation(raw.propagate.as_ref(), graphql.as_ref(), diag);
     check_conflicts(&routes, diag);

@@ -409,6 +409,9 @@ pub enum RouteAction {
     GraphiqlAsset,
     /// `publish: TOPIC`: `POST` stores an event, `GET` streams the topic.
     Publish(events::PublishAction),
+    /// `GET /v1/requests/{id}`: an async request's status and result
+    /// (mounted when any proxy route is `async:`).
+    AsyncStatus,
 }
 
 #[derive(Debug, Clone)]

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use serde_json::json;
 
 use super::cloud_event::CloudEvent;
@@ -39,8 +39,9 @@ pub enum PublishError {
     Store(#[from] StoreError),
     #[error("no event bus is running")]
     NoBus,
-    #[error("streaming a topic is not available yet")]
-    StreamingUnavailable,
+    /// Only `POST` publishes; streaming a topic (`GET`) is not served.
+    #[error("method not allowed on a publish route")]
+    MethodNotAllowed,
 }
 
 impl From<PublishError> for GatewayError {
@@ -62,7 +63,7 @@ impl From<PublishError> for GatewayError {
                 format!("the event is not a valid CloudEvent: {reason}"),
             ),
             PublishError::TooLarge(max) => (
-                StatusCode::PAYLOAD_TOO_LARGE,
+                StatusCode::BAD_REQUEST,
                 "EVENT_TOO_LARGE",
                 format!("the event is larger than this topic's limit of {max} bytes"),
             ),
@@ -72,7 +73,7 @@ impl From<PublishError> for GatewayError {
                 "the request body could not be read".to_owned(),
             ),
             PublishError::Store(StoreError::UnknownTopic(_)) => (
-                StatusCode::NOT_FOUND,
+                StatusCode::BAD_REQUEST,
                 "UNKNOWN_TOPIC",
                 "the topic is not open on this gateway".to_owned(),
             ),
@@ -81,24 +82,46 @@ impl From<PublishError> for GatewayError {
                 "EVENT_STORE_UNAVAILABLE",
                 "the event could not be stored; retry later".to_owned(),
             ),
-            PublishError::StreamingUnavailable => (
-                StatusCode::NOT_IMPLEMENTED,
-                "STREAMING_NOT_AVAILABLE",
-                "streaming a topic is not available on this gateway yet".to_owned(),
+            PublishError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                "a publish route accepts only POST".to_owned(),
             ),
         };
-        GatewayError::new(status, code, message).with_source(error)
+        let rendered = GatewayError::new(status, code, message);
+        match error {
+            PublishError::MethodNotAllowed => rendered.with_header(
+                http::header::ALLOW,
+                http::HeaderValue::from_static("POST"),
+            ),
+            error => rendered.with_source(error),
+        }
     }
 }
 
-/// Serves one request on a publish route.
+/// [`handle`] as a boxed `Send + 'static` future: it owns everything it
+/// reads (the request, its context, the action), so the route handler's
+/// future does not carry its borrows into the store's future.
+pub fn handle_boxed(
+    request: Request<GatewayBody>,
+    ctx: RequestContext,
+    action: PublishAction,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Response<GatewayBody>, GatewayError>> + Send>,
+> {
+    Box::pin(handle(request, ctx, action))
+}
+
+/// Serves one request on a publish route: `POST` publishes; any other
+/// method is 405 with `Allow: POST` (streaming a topic over `GET` is not
+/// served yet, see docs/events.md).
 pub async fn handle(
     request: Request<GatewayBody>,
     ctx: RequestContext,
     action: PublishAction,
 ) -> Result<Response<GatewayBody>, GatewayError> {
     if request.method() != Method::POST {
-        return Err(PublishError::StreamingUnavailable.into());
+        return Err(PublishError::MethodNotAllowed.into());
     }
     Ok(publish(request, ctx, action.topic).await?)
 }
@@ -146,15 +169,21 @@ async fn publish(
     Ok(response)
 }
 
-/// The body, refused past `max` bytes without reading further.
-async fn read_body(body: GatewayBody, max: usize) -> Result<Bytes, PublishError> {
-    match Limited::new(body, max).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
-            Err(PublishError::TooLarge(max))
+/// The body, refused past `max` bytes without reading further. Read frame
+/// by frame rather than through `http_body_util::Limited`, whose error
+/// conversion makes the handler's future not `Send` for every lifetime.
+async fn read_body(mut body: GatewayBody, max: usize) -> Result<Bytes, PublishError> {
+    let mut collected = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| PublishError::Body(error.to_string()))?;
+        if let Ok(data) = frame.into_data() {
+            if collected.len() + data.len() > max {
+                return Err(PublishError::TooLarge(max));
+            }
+            collected.extend_from_slice(&data);
         }
-        Err(error) => Err(PublishError::Body(error.to_string())),
     }
+    Ok(collected.freeze())
 }
 
 fn is_structured(headers: &HeaderMap) -> bool {

@@ -43,6 +43,8 @@ pub struct RouteInputs<'a> {
     pub policies: &'a PolicyChooser,
     /// The runtime objects the policies share.
     pub policy_runtime: &'a super::PolicyRuntime,
+    /// The event bus (async routes store their requests in it).
+    pub events: Option<&'a Arc<crate::events::bus::EventBus>>,
 }
 
 /// Builds the pipeline of every route of `config`, in config order.
@@ -57,6 +59,7 @@ pub fn build_routes(
         previous,
         policies,
         policy_runtime,
+        events,
     } = inputs;
     let (previous_routes, protos_unchanged) = previous.unwrap_or((&[], false));
     let previous_plans: HashMap<&str, &Arc<ComposePlan>> = previous_routes
@@ -75,10 +78,21 @@ pub fn build_routes(
                 message,
             };
             let handler = match &spec.action {
-                RouteAction::Proxy(action) => RouteHandler::Proxy {
-                    pool: upstreams.pool_for(&action.backend),
-                    action: action.clone(),
-                },
+                RouteAction::Proxy(action) => {
+                    let pool = upstreams.pool_for(&action.backend);
+                    let async_route = super::async_runtime::for_route(
+                        spec,
+                        &pool,
+                        events,
+                        previous_routes,
+                    )
+                    .map_err(fail)?;
+                    RouteHandler::Proxy {
+                        pool,
+                        action: action.clone(),
+                        async_route,
+                    }
+                }
                 RouteAction::Grpc(grpc) => {
                     let pool = upstreams.pool_for(&grpc.backend);
                     RouteHandler::Grpc(Arc::new(
@@ -103,13 +117,8 @@ pub fn build_routes(
                     })?))
                 }
                 RouteAction::GraphiqlAsset => RouteHandler::GraphiqlAsset,
-                // Served once the event bus runtime is in the snapshot
-                // (issue 14, in progress on this branch).
-                RouteAction::Publish(_) => {
-                    return Err(fail(
-                        "publish routes need the event bus runtime, not built yet".to_owned(),
-                    ));
-                }
+                RouteAction::AsyncStatus => RouteHandler::AsyncStatus,
+                RouteAction::Publish(action) => RouteHandler::Publish(action.clone()),
             };
             Ok(Arc::new(route(
                 Arc::clone(spec),

@@ -13,8 +13,10 @@ use http::{Request, Response, StatusCode};
 use super::RouteService;
 use crate::body::GatewayBody;
 use crate::config::model::ProxyAction;
+use crate::config::model::events::PublishAction;
 use crate::context::RequestContext;
 use crate::edge_error::GatewayError;
+use crate::events::async_route;
 use crate::graphql::GraphqlService;
 use crate::upstream::UpstreamPool;
 use crate::{compose, graphql, grpc, proxy};
@@ -25,12 +27,18 @@ pub enum RouteHandler {
     Proxy {
         action: ProxyAction,
         pool: Arc<UpstreamPool>,
+        /// `async:` routes: the store-backed runtime and its worker.
+        async_route: Option<Arc<super::async_runtime::RunningAsyncRoute>>,
     },
     Grpc(Arc<grpc::GrpcRoute>),
     Compose(Arc<compose::ComposePlan>),
     /// The snapshot's GraphQL service.
     Graphql(Arc<GraphqlService>),
     GraphiqlAsset,
+    /// `GET /v1/requests/{id}`.
+    AsyncStatus,
+    /// `publish: TOPIC`.
+    Publish(PublishAction),
 }
 
 impl RouteHandler {
@@ -51,8 +59,19 @@ impl RouteHandler {
             return Err(missing_context());
         };
         match self {
-            RouteHandler::Proxy { action, pool } => {
+            RouteHandler::Proxy {
+                action,
+                async_route: Some(running),
+                ..
+            } if async_route::goes_async(running.route.spec.mode, request.headers()) => {
+                Box::pin(async_route::submit(&running.route, request, ctx, action)).await
+            }
+            RouteHandler::Proxy { action, pool, .. } => {
                 proxy::forward(request, ctx, action, pool).await
+            }
+            RouteHandler::AsyncStatus => Box::pin(super::async_runtime::status(ctx)).await,
+            RouteHandler::Publish(action) => {
+                crate::events::publish::handle_boxed(request, ctx, action.clone()).await
             }
             // The other handlers' futures are large: boxing them keeps
             // this future (allocated for every request) proxy-sized.

@@ -139,7 +139,8 @@ impl RefusalForm {
             RouteAction::Proxy(_)
             | RouteAction::Compose(_)
             | RouteAction::GraphiqlAsset
-            | RouteAction::Publish(_) => RouteKind::Json,
+            | RouteAction::Publish(_)
+            | RouteAction::AsyncStatus => RouteKind::Json,
         };
         Self {
             kind,
