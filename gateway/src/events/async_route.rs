@@ -63,6 +63,9 @@ pub struct AsyncRoute {
     pub store: SharedStore,
     /// The route's request timeout (else the backend's), per attempt.
     pub timeout: Duration,
+    /// Set once [`AsyncRoute::ensure`] has succeeded (by the worker or by
+    /// the first submission, whichever comes first).
+    ready: tokio::sync::OnceCell<()>,
 }
 
 impl AsyncRoute {
@@ -81,6 +84,7 @@ impl AsyncRoute {
             pool,
             store,
             timeout,
+            ready: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -108,6 +112,15 @@ impl AsyncRoute {
                 .await?;
         }
         Ok(())
+    }
+
+    /// [`AsyncRoute::ensure`], once: a submission that arrives before the
+    /// worker made the topic and buckets makes them itself.
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        self.ready
+            .get_or_try_init(|| self.ensure())
+            .await
+            .map(|_| ())
     }
 
     /// How long a finished record stays readable.

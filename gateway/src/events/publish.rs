@@ -90,10 +90,9 @@ impl From<PublishError> for GatewayError {
         };
         let rendered = GatewayError::new(status, code, message);
         match error {
-            PublishError::MethodNotAllowed => rendered.with_header(
-                http::header::ALLOW,
-                http::HeaderValue::from_static("POST"),
-            ),
+            PublishError::MethodNotAllowed => {
+                rendered.with_header(http::header::ALLOW, http::HeaderValue::from_static("POST"))
+            }
             error => rendered.with_source(error),
         }
     }

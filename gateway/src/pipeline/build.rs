@@ -80,13 +80,9 @@ pub fn build_routes(
             let handler = match &spec.action {
                 RouteAction::Proxy(action) => {
                     let pool = upstreams.pool_for(&action.backend);
-                    let async_route = super::async_runtime::for_route(
-                        spec,
-                        &pool,
-                        events,
-                        previous_routes,
-                    )
-                    .map_err(fail)?;
+                    let async_route =
+                        super::async_runtime::for_route(spec, &pool, events, previous_routes)
+                            .map_err(fail)?;
                     RouteHandler::Proxy {
                         pool,
                         action: action.clone(),

@@ -60,6 +60,7 @@ pub async fn submit(
     let body = read_bounded(&parts.headers, body).await?;
     let order_key = order_key(route, &ctx, &body)?;
     let fingerprint = fingerprint(&parts.method, &target, &body);
+    route.ready().await.map_err(AsyncError::Store)?;
     let id = match key {
         Some(key) => match claim(route, &key, fingerprint).await? {
             Claim::Existing(id) => return Ok(accepted(&id)),

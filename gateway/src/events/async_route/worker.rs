@@ -80,7 +80,7 @@ impl Held {
 }
 
 async fn run(route: Arc<AsyncRoute>) {
-    while let Err(error) = route.ensure().await {
+    while let Err(error) = route.ready().await {
         tracing::warn!(route = %route.route, %error, "async route: store not ready, retrying");
         tokio::time::sleep(STORE_RETRY).await;
     }

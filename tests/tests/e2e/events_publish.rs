@@ -1,0 +1,251 @@
+//! `publish: TOPIC` routes and `async:` routes through the real gateway
+//! (issue 14): a POST is stored by the embedded store and answered 202 with
+//! the event id, then the delivery engine hands it to a real mock
+//! subscriber in the CloudEvents binary HTTP binding; each bad input gets
+//! its code and stores nothing; `Idempotency-Key` and the CloudEvents
+//! `source` + `id` dedupe; an async route answers 202 + `Location` and
+//! `GET /v1/requests/{id}` goes from pending to the backend's own answer.
+
+use std::time::Duration;
+
+use mock_backends::{
+    RecordedDelivery, SubscriberHandle, SubscriberKind, SubscriberOptions, start_subscriber,
+};
+use serde_json::{Value, json};
+use tests::gateway::{TestGateway, eventually};
+use tests::mocks::new_order_body;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn subscriber(kind: SubscriberKind) -> SubscriberHandle {
+    start_subscriber(
+        kind,
+        "127.0.0.1:0".parse().unwrap(),
+        SubscriberOptions::default(),
+    )
+    .await
+    .unwrap()
+}
+
+/// An embedded store in the test's directory (the default `data_dir`),
+/// topic `orders` (1 KiB events), `inventory` subscribed to `OrderPlaced`.
+fn publish_config(inventory: &SubscriberHandle) -> String {
+    format!(
+        r#"
+backends:
+  inventory: {{ url: "{inventory}" }}
+events:
+  topics:
+    orders: {{ max_event_bytes: 1KiB, default_source: /orders }}
+  subscriptions:
+    - name: inventory
+      topic: orders
+      backend: inventory
+      path: /events
+      types: [OrderPlaced]
+      backoff: {{ base: 50ms, max: 200ms }}
+      start: earliest
+routes:
+  - path: /v1/events/orders
+    publish: orders
+"#,
+        inventory = inventory.url()
+    )
+}
+
+async fn post(gw: &TestGateway, body: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+    let mut request = gw
+        .client
+        .post(gw.url("/v1/events/orders"))
+        .header("content-type", "application/json")
+        .body(body.to_owned());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+async fn wait_for(
+    handle: &SubscriberHandle,
+    condition: impl FnMut(&[RecordedDelivery]) -> bool,
+) -> Vec<RecordedDelivery> {
+    tokio::time::timeout(WAIT, handle.wait_for(condition))
+        .await
+        .unwrap_or_else(|_| panic!("no delivery: {:#?}", handle.deliveries()))
+}
+
+#[tokio::test]
+async fn a_published_event_is_acknowledged_then_delivered_to_the_subscriber() {
+    let inventory = subscriber(SubscriberKind::Inventory).await;
+    let gw = TestGateway::start(&publish_config(&inventory)).await;
+    let event = json!({"type": "OrderPlaced", "subject": "o-1",
+        "data": {"order_id": "o-1", "items": [{"product_id": "p-1", "quantity": 2}]}});
+    let (status, accepted) = post(&gw, &event.to_string(), &[]).await;
+    assert_eq!(status, 202, "{accepted}");
+    assert_eq!(accepted["topic"], "orders");
+    assert_eq!(accepted["position"], 1);
+    let id = accepted["id"].as_str().unwrap().to_owned();
+
+    let delivered = wait_for(&inventory, |d| d.iter().any(|d| d.id == id)).await;
+    let delivery = delivered.iter().find(|d| d.id == id).unwrap();
+    assert_eq!(delivery.event_type, "OrderPlaced");
+    assert_eq!(delivery.source, "/orders");
+    assert_eq!(delivery.subject.as_deref(), Some("o-1"));
+    // Binary binding: the attributes are ce-* headers, the body is `data`.
+    assert_eq!(delivery.headers["ce-specversion"], "1.0");
+    assert_eq!(delivery.headers["ce-id"], id);
+    assert_eq!(delivery.body["order_id"], "o-1");
+}
+
+#[tokio::test]
+async fn bad_events_get_their_code_and_store_nothing() {
+    let inventory = subscriber(SubscriberKind::Inventory).await;
+    let gw = TestGateway::start(&publish_config(&inventory)).await;
+    let too_large = json!({"type": "OrderPlaced", "data": "x".repeat(2048)}).to_string();
+    let cases = [
+        ("not json", "{oops".to_owned(), "EVENT_NOT_JSON"),
+        (
+            "no type",
+            json!({"data": {}}).to_string(),
+            "EVENT_MISSING_TYPE",
+        ),
+        ("too large", too_large, "EVENT_TOO_LARGE"),
+        (
+            "bad CloudEvent",
+            json!({"specversion": "0.3", "type": "OrderPlaced", "source": "/x", "id": "1"})
+                .to_string(),
+            "EVENT_INVALID",
+        ),
+    ];
+    for (what, body, code) in cases {
+        let headers: &[(&str, &str)] = if code == "EVENT_INVALID" {
+            &[("content-type", "application/cloudevents+json")]
+        } else {
+            &[]
+        };
+        let (status, error) = post(&gw, &body, headers).await;
+        assert_eq!(
+            (status, error["error"]["code"].as_str()),
+            (400, Some(code)),
+            "{what}: {error}"
+        );
+        assert!(error["error"]["request_id"].is_string(), "{what}: {error}");
+    }
+    // Nothing was stored: the first good event takes position 1.
+    let (status, accepted) = post(&gw, &json!({"type": "OrderPlaced"}).to_string(), &[]).await;
+    assert_eq!(
+        (status, accepted["position"].as_u64()),
+        (202, Some(1)),
+        "{accepted}"
+    );
+    let events = gw
+        .gateway
+        .snapshot()
+        .events
+        .clone()
+        .unwrap()
+        .store()
+        .read("orders", 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+}
+
+#[tokio::test]
+async fn get_on_a_publish_route_is_method_not_allowed() {
+    let inventory = subscriber(SubscriberKind::Inventory).await;
+    let gw = TestGateway::start(&publish_config(&inventory)).await;
+    let response = gw
+        .client
+        .get(gw.url("/v1/events/orders"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "POST");
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "METHOD_NOT_ALLOWED");
+}
+
+#[tokio::test]
+async fn a_repeated_publish_answers_the_first_id_and_stores_once() {
+    let inventory = subscriber(SubscriberKind::Inventory).await;
+    let gw = TestGateway::start(&publish_config(&inventory)).await;
+    let key = [("idempotency-key", "order-o-7")];
+    let (_, first) = post(&gw, &json!({"type": "OrderPlaced"}).to_string(), &key).await;
+    let (status, again) = post(&gw, &json!({"type": "OrderShipped"}).to_string(), &key).await;
+    assert_eq!(status, 202);
+    assert_eq!(
+        (&again["id"], &again["position"]),
+        (&first["id"], &first["position"])
+    );
+
+    // Without a key, the CloudEvents `source` + `id` dedupe.
+    let event = json!({"specversion": "1.0", "type": "OrderPlaced", "source": "/shop",
+        "id": "evt-1"})
+    .to_string();
+    let structured = [("content-type", "application/cloudevents+json")];
+    let (_, one) = post(&gw, &event, &structured).await;
+    let (_, two) = post(&gw, &event, &structured).await;
+    assert_eq!(one["id"], "evt-1");
+    assert_eq!(
+        (&two["id"], &two["position"]),
+        (&one["id"], &one["position"])
+    );
+    assert_eq!(one["position"], 2, "one event stored per key: {one}");
+}
+
+#[tokio::test]
+async fn an_async_route_answers_202_then_reports_the_backends_answer() {
+    let yaml = r#"
+backends:
+  orders: { url: $ORDERS }
+events:
+  store: { kind: embedded }
+routes:
+  - path: /v1/orders
+    method: POST
+    backend: orders
+    async: { backoff: { base: 50ms, max: 200ms }, max_attempts: 100 }
+"#;
+    let gw = TestGateway::start(yaml).await;
+    gw.mocks.orders.control.set_down(true).await;
+    let response = gw
+        .client
+        .post(gw.url("/v1/orders"))
+        .header("idempotency-key", "submit-1")
+        .json(&new_order_body(1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/v1/requests/"), "{location}");
+    let retried = gw
+        .client
+        .post(gw.url("/v1/orders"))
+        .header("idempotency-key", "submit-1")
+        .json(&new_order_body(1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retried.headers()["location"], location.as_str());
+
+    let pending = gw.client.get(gw.url(&location)).send().await.unwrap();
+    assert_eq!(pending.status(), 202);
+    let pending: Value = pending.json().await.unwrap();
+    assert_eq!(pending["status"], "pending");
+
+    gw.mocks.orders.control.set_down(false).await;
+    let url = gw.url(&location);
+    eventually("the backend's answer at the Location", || async {
+        gw.client.get(&url).send().await.unwrap().status() == 201
+    })
+    .await;
+    let done = gw.client.get(&url).send().await.unwrap();
+    let order: Value = done.json().await.unwrap();
+    assert_eq!(order["status"], "pending");
+    assert!(order["id"].is_string(), "{order}");
+}
