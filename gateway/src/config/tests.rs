@@ -41,7 +41,28 @@ fn the_default_routes_yaml_compiles() {
     let names: Vec<&str> = config.backends.keys().map(String::as_str).collect();
     assert_eq!(
         names,
-        ["orders", "orders-grpc", "payments", "products", "users"]
+        [
+            "inventory",
+            "notification",
+            "orders",
+            "orders-grpc",
+            "payment-processor",
+            "payments",
+            "products",
+            "users"
+        ]
+    );
+    let events = config.events.as_ref().expect("the events section");
+    let topics: Vec<&str> = events.topic_names().collect();
+    assert_eq!(topics, ["orders", "payments"]);
+    let subscriptions: Vec<&str> = events
+        .subscriptions
+        .iter()
+        .map(|subscription| subscription.name.as_str())
+        .collect();
+    assert_eq!(
+        subscriptions,
+        ["inventory", "notification", "payment-processor"]
     );
     assert_eq!(
         config.backends["orders-grpc"].protocol,
@@ -65,6 +86,8 @@ fn the_default_routes_yaml_compiles() {
         "/v1/products",
         "/v1/products/{id}",
         "/v1/payments/{order_id}",
+        "/v1/events/orders",
+        "/v1/events/payments",
     ] {
         assert!(paths.contains(&wanted), "routes.yaml lacks {wanted}");
     }
