@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use http::{HeaderValue, Method, Request, StatusCode};
@@ -154,6 +154,13 @@ impl Exchange {
         summary.attempts += 1;
         summary.total += record.duration;
         summary.last = Some(record);
+    }
+
+    /// The upstream attempts so far, borrowed under the exchange's own
+    /// lock (for the sinks at the request's end; never held across an
+    /// await).
+    pub fn lock_upstream(&self) -> MutexGuard<'_, UpstreamSummary> {
+        self.upstream.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The upstream attempts so far.
