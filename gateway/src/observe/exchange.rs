@@ -162,12 +162,4 @@ impl Exchange {
     pub fn lock_upstream(&self) -> MutexGuard<'_, UpstreamSummary> {
         self.upstream.lock().unwrap_or_else(PoisonError::into_inner)
     }
-
-    /// The upstream attempts so far.
-    pub fn upstream(&self) -> UpstreamSummary {
-        self.upstream
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
 }
