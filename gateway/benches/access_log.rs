@@ -49,6 +49,7 @@ fn bench_records(c: &mut Criterion) {
         error_code: None,
         bytes_out: 312,
         end: ExchangeEnd::Completed,
+        duration: Duration::from_micros(12_345),
     };
     let mut group = c.benchmark_group("access_log_record");
     for (name, format) in [("json", LogFormat::Json), ("text", LogFormat::Text)] {

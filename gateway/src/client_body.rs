@@ -36,6 +36,14 @@ impl ClientBodyError {
 
 /// The client's body as the gateway's body type, its errors typed.
 pub fn from_incoming(body: Incoming) -> GatewayBody {
+    from_body(body)
+}
+
+/// As [`from_incoming`], for the client's body wrapped by the server.
+pub fn from_body<B>(body: B) -> GatewayBody
+where
+    B: http_body::Body<Data = bytes::Bytes, Error = hyper::Error> + Send + 'static,
+{
     body.map_err(|error| BoxError::from(ClientBodyError::new(error)))
         .boxed_unsync()
 }

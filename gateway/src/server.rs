@@ -25,7 +25,9 @@
 mod accept_errors;
 mod activity;
 mod driver;
+mod early_response;
 mod head_deadline;
+mod lingering_close;
 mod listener;
 mod tracked;
 

@@ -2,8 +2,10 @@
 //! its two renderings, a JSON object and a text line (the layouts are
 //! documented in docs/observability.md; the tests pin them).
 
+use std::cell::Cell;
 use std::io::Write;
 use std::net::IpAddr;
+use std::sync::MutexGuard;
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -27,7 +29,10 @@ pub(super) struct Record<'a> {
     pub consumer: Option<&'a str>,
     pub status: u16,
     pub error_code: Option<&'a str>,
-    pub upstream: UpstreamSummary,
+    /// The exchange's own lock, held while the record is written (no
+    /// other thread takes it once the request has finished): the record
+    /// borrows the summary rather than cloning its names.
+    pub upstream: MutexGuard<'a, UpstreamSummary>,
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub duration: Duration,
@@ -49,10 +54,10 @@ impl<'a> Record<'a> {
             consumer: exchange.consumer(),
             status: finished.status.as_u16(),
             error_code: finished.error_code,
-            upstream: exchange.upstream(),
+            upstream: exchange.lock_upstream(),
             bytes_in: exchange.bytes_in(),
             bytes_out: finished.bytes_out,
-            duration: exchange.started.elapsed(),
+            duration: finished.duration,
             user_agent: exchange.user_agent.as_ref().map(|agent| agent.as_bytes()),
             end: finished.end,
         }
@@ -61,8 +66,9 @@ impl<'a> Record<'a> {
     /// One JSON object and a newline. Absent values are `null`.
     pub fn write_json(&self, out: &mut Vec<u8>) {
         let last = self.upstream.last.as_ref();
+        let time = Timestamp::of(self.time);
         let json = JsonRecord {
-            time: timestamp(self.time),
+            time: time.as_str(),
             request_id: self.request_id,
             trace_id: self.trace_id,
             client_address: self.client,
@@ -97,7 +103,8 @@ impl<'a> Record<'a> {
     /// UPSTREAM_DURATION_MS END "USER_AGENT" CONSUMER`
     pub fn write_text(&self, out: &mut Vec<u8>) {
         let last = self.upstream.last.as_ref();
-        let _ = write!(out, "{} {} ", timestamp(self.time), self.client);
+        out.extend_from_slice(Timestamp::of(self.time).as_str().as_bytes());
+        let _ = write!(out, " {} ", self.client);
         token(out, Some(self.request_id.as_bytes()));
         token(out, self.trace_id.map(str::as_bytes));
         out.push(b'"');
@@ -137,7 +144,7 @@ impl<'a> Record<'a> {
 
 #[derive(Serialize)]
 struct JsonRecord<'a> {
-    time: String,
+    time: &'a str,
     request_id: &'a str,
     trace_id: Option<&'a str>,
     client_address: IpAddr,
@@ -159,9 +166,65 @@ struct JsonRecord<'a> {
     end: &'static str,
 }
 
-/// RFC 3339 in UTC with milliseconds: `2026-11-30T13:33:42.123Z`.
-fn timestamp(time: SystemTime) -> String {
-    DateTime::<Utc>::from(time).to_rfc3339_opts(SecondsFormat::Millis, true)
+/// A record's time, RFC 3339 in UTC with milliseconds:
+/// `2026-11-30T13:33:42.123Z` (always 24 ASCII bytes).
+///
+/// Formatting a date is the dearest part of a record (chrono's RFC 3339
+/// writer goes through `core::fmt` and allocates), so each worker thread
+/// keeps the `2026-11-30T13:33:42.` prefix of the last second it wrote,
+/// as nginx caches its time strings, and only the milliseconds are
+/// written per record.
+struct Timestamp([u8; TIMESTAMP_LEN]);
+
+const TIMESTAMP_LEN: usize = 24;
+/// `YYYY-MM-DDTHH:MM:SS.`
+const PREFIX_LEN: usize = 20;
+
+thread_local! {
+    /// The whole second (since the epoch) of the cached prefix, and the prefix.
+    static LAST_SECOND: Cell<(u64, [u8; PREFIX_LEN])> = const { Cell::new((u64::MAX, [0; PREFIX_LEN])) };
+}
+
+impl Timestamp {
+    fn of(time: SystemTime) -> Self {
+        let since_epoch = time
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        let second = since_epoch.as_secs();
+        let prefix = LAST_SECOND.with(|cached| {
+            let (cached_second, prefix) = cached.get();
+            if cached_second == second {
+                return prefix;
+            }
+            let prefix = second_prefix(SystemTime::UNIX_EPOCH + Duration::from_secs(second));
+            cached.set((second, prefix));
+            prefix
+        });
+        let mut bytes = [0; TIMESTAMP_LEN];
+        bytes[..PREFIX_LEN].copy_from_slice(&prefix);
+        let millis = since_epoch.subsec_millis();
+        bytes[PREFIX_LEN] = b'0' + (millis / 100) as u8;
+        bytes[PREFIX_LEN + 1] = b'0' + (millis / 10 % 10) as u8;
+        bytes[PREFIX_LEN + 2] = b'0' + (millis % 10) as u8;
+        bytes[PREFIX_LEN + 3] = b'Z';
+        Self(bytes)
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII digits and separators are ever written.
+        std::str::from_utf8(&self.0).unwrap_or("1970-01-01T00:00:00.000Z")
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.` of `time` (a whole second).
+fn second_prefix(time: SystemTime) -> [u8; PREFIX_LEN] {
+    let text = DateTime::<Utc>::from(time).to_rfc3339_opts(SecondsFormat::Millis, true);
+    let mut prefix = *b"1970-01-01T00:00:00.";
+    // Years past 9999 would not fit the layout; they keep the epoch.
+    if text.len() == TIMESTAMP_LEN {
+        prefix.copy_from_slice(&text.as_bytes()[..PREFIX_LEN]);
+    }
+    prefix
 }
 
 /// Milliseconds with microsecond precision.
@@ -205,5 +268,36 @@ fn escape(out: &mut Vec<u8>, value: &[u8], also: u8) {
         } else {
             out.push(byte);
         }
+    }
+}
+
+#[cfg(test)]
+mod timestamp_tests {
+    use super::*;
+
+    fn chrono_rfc3339(time: SystemTime) -> String {
+        DateTime::<Utc>::from(time).to_rfc3339_opts(SecondsFormat::Millis, true)
+    }
+
+    #[test]
+    fn the_cached_prefix_gives_chronos_rfc3339_across_seconds_and_days() {
+        let base = SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_046_821);
+        // Within one second (cache hits), across a second, a minute and a
+        // day boundary (cache misses), and back to an earlier second.
+        let offsets_ms = [0, 1, 9, 10, 99, 100, 999, 1_000, 1_001, 59_999, 60_000];
+        let day_end = SystemTime::UNIX_EPOCH + Duration::from_millis(1_796_083_199_999);
+        let times = offsets_ms
+            .iter()
+            .map(|ms| base + Duration::from_millis(*ms))
+            .chain([day_end, day_end + Duration::from_millis(1), base]);
+        for time in times {
+            assert_eq!(Timestamp::of(time).as_str(), chrono_rfc3339(time));
+        }
+    }
+
+    #[test]
+    fn a_time_before_the_epoch_is_written_as_the_epoch() {
+        let before = SystemTime::UNIX_EPOCH - Duration::from_secs(5);
+        assert_eq!(Timestamp::of(before).as_str(), "1970-01-01T00:00:00.000Z");
     }
 }

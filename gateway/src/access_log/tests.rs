@@ -68,6 +68,7 @@ fn finished(status: StatusCode, code: Option<&'static str>, end: ExchangeEnd) ->
         error_code: code,
         bytes_out: 312,
         end,
+        duration: Duration::ZERO,
     }
 }
 

@@ -27,12 +27,20 @@ pub enum AttemptOutcome {
     Abandoned,
 }
 
+/// The exchange an attempt reports to, and the names its record carries
+/// (moved into the record, never cloned again).
+#[derive(Debug)]
+struct Observed {
+    exchange: Arc<Exchange>,
+    backend: Arc<str>,
+    endpoint: Arc<str>,
+}
+
 /// An attempt in progress; report it with [`UpstreamAttempt::finish`].
 #[derive(Debug)]
 pub struct UpstreamAttempt {
-    exchange: Option<Arc<Exchange>>,
-    backend: Arc<str>,
-    endpoint: Arc<str>,
+    /// Whom the attempt is reported to, when a request is observed.
+    observed: Option<Observed>,
     started: Instant,
     finished: bool,
     /// The client span (`Span::none()` with traces off).
@@ -56,9 +64,11 @@ impl UpstreamAttempt {
         let span = spans::client(request, backend);
         trace_context::inject_span(&span, request.headers_mut());
         Self {
-            exchange,
-            backend: Arc::clone(backend),
-            endpoint: Arc::clone(endpoint),
+            observed: exchange.map(|exchange| Observed {
+                exchange,
+                backend: Arc::clone(backend),
+                endpoint: Arc::clone(endpoint),
+            }),
             started: Instant::now(),
             finished: false,
             span,
@@ -89,12 +99,17 @@ impl UpstreamAttempt {
     fn report(&mut self, outcome: AttemptOutcome) {
         self.finished = true;
         spans::client_outcome(&self.span, outcome, self.failure.as_deref());
-        let Some(exchange) = &self.exchange else {
+        let Some(Observed {
+            exchange,
+            backend,
+            endpoint,
+        }) = self.observed.take()
+        else {
             return;
         };
         let record = UpstreamRecord {
-            backend: Arc::clone(&self.backend),
-            endpoint: Arc::clone(&self.endpoint),
+            backend,
+            endpoint,
             status: match outcome {
                 AttemptOutcome::Response(status) => Some(status),
                 _ => None,
@@ -103,7 +118,7 @@ impl UpstreamAttempt {
         };
         exchange
             .observers
-            .upstream_attempt(exchange, &record, outcome);
+            .upstream_attempt(&exchange, &record, outcome);
         exchange.record_upstream(record);
     }
 }

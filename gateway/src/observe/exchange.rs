@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use http::{HeaderValue, Method, Request, StatusCode};
@@ -156,11 +156,10 @@ impl Exchange {
         summary.last = Some(record);
     }
 
-    /// The upstream attempts so far.
-    pub fn upstream(&self) -> UpstreamSummary {
-        self.upstream
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+    /// The upstream attempts so far, borrowed under the exchange's own
+    /// lock (for the sinks at the request's end; never held across an
+    /// await).
+    pub fn lock_upstream(&self) -> MutexGuard<'_, UpstreamSummary> {
+        self.upstream.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

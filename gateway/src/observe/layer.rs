@@ -103,13 +103,19 @@ where
         };
         self.observers.start(&exchange);
         request.extensions_mut().insert(Arc::clone(&exchange));
-        let counted = Arc::clone(&exchange);
-        let request = request.map(|inner| {
-            body::boxed(CountedBody {
-                inner,
-                exchange: counted,
+        // A body known to be empty (a GET's) has no bytes to count, and
+        // keeps its own type: no extra box on the most common request.
+        let request = if request.body().is_end_stream() {
+            request
+        } else {
+            let counted = Arc::clone(&exchange);
+            request.map(|inner| {
+                body::boxed(CountedBody {
+                    inner,
+                    exchange: counted,
+                })
             })
-        });
+        };
         let inner = span.in_scope(|| self.inner.call(request));
         Either::Right(ObservedFuture {
             inner: Some(inner),
@@ -197,6 +203,7 @@ fn finish(
         error_code,
         bytes_out,
         end,
+        duration: exchange.started.elapsed(),
     };
     exchange.observers.finish(exchange, &finished);
 }

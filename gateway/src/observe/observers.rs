@@ -1,6 +1,7 @@
 //! The sinks a running gateway hands its exchanges to.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::StatusCode;
 
@@ -18,6 +19,8 @@ pub struct Finished {
     /// Response body bytes handed to the connection.
     pub bytes_out: u64,
     pub end: ExchangeEnd,
+    /// From the request's arrival to its end (read once, for every sink).
+    pub duration: Duration,
 }
 
 /// Something that wants to know about requests: the access log, the

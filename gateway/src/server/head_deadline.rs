@@ -17,6 +17,8 @@
 //! deadline then sees the decrypted bytes; the 408 is written through
 //! the session).
 //!
+//! Closing lingers (see [`super::lingering_close`]).
+//!
 //! Writes have their own bound, on every protocol and on upgraded
 //! connections alike: a write that stays blocked for the send timeout (the
 //! client stopped reading, as in a slow-read attack) fails, and hyper
@@ -35,6 +37,7 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
 use super::activity::{ConnActivity, Protocol};
+use super::lingering_close::{self, Lingering};
 use crate::edge_error::raw_http1_error;
 
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -84,6 +87,8 @@ pub struct HeadDeadlineIo<S = TcpStream> {
     flushed: bool,
     /// Started when a write blocks; cleared when one makes progress.
     write_stall: Option<Pin<Box<Sleep>>>,
+    /// Set once the connection is closing (see [`super::lingering_close`]).
+    lingering: Option<Lingering>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> HeadDeadlineIo<S> {
@@ -105,6 +110,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HeadDeadlineIo<S> {
             seen_finished: 0,
             flushed: true,
             write_stall: None,
+            lingering: None,
         }
     }
 
@@ -277,7 +283,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for HeadDeadlineIo<S> {
         this.bound_write(cx, flushed)
     }
 
+    /// hyper's close: the write side is shut, then the client's unread
+    /// bytes are discarded for a bounded time, so that the response just
+    /// sent is not destroyed by a reset.
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+        let this = self.get_mut();
+        lingering_close::poll_close(&mut this.stream, &mut this.lingering, cx)
     }
 }

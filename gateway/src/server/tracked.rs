@@ -12,13 +12,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use http::{Method, Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode, Version};
+use http_body::Body as _;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tower::ServiceExt;
 use tower::util::Oneshot;
 
 use super::activity::{ConnActivity, RequestGuard};
+use super::early_response::{self, BodyEnd, WatchedBody};
 use crate::body::{self, GatewayBody};
 use crate::client_body;
 use crate::context::{ClientAddr, TlsConnection};
@@ -46,7 +48,13 @@ impl tower::Service<Request<Incoming>> for TrackedService {
     fn call(&mut self, request: Request<Incoming>) -> TrackedCall {
         let in_flight = self.activity.begin_request();
         let connect = request.method() == Method::CONNECT;
-        let mut request = request.map(client_body::from_incoming);
+        // HTTP/1 with a body: watch for its end (see `early_response`).
+        let body_end = (request.version() <= Version::HTTP_11 && !request.body().is_end_stream())
+            .then(BodyEnd::default);
+        let mut request = request.map(|incoming| match &body_end {
+            Some(end) => client_body::from_body(WatchedBody::new(incoming, end.clone())),
+            None => client_body::from_incoming(incoming),
+        });
         request.extensions_mut().insert(ClientAddr(self.peer));
         if self.tls {
             request.extensions_mut().insert(TlsConnection);
@@ -55,6 +63,7 @@ impl tower::Service<Request<Incoming>> for TrackedService {
             call: self.service.clone().oneshot(request),
             in_flight: Some(in_flight),
             connect,
+            body_end,
         }
     }
 }
@@ -66,6 +75,7 @@ pin_project_lite::pin_project! {
         call: Oneshot<GatewayService, Request<GatewayBody>>,
         in_flight: Option<RequestGuard>,
         connect: bool,
+        body_end: Option<BodyEnd>,
     }
 }
 
@@ -74,7 +84,8 @@ impl Future for TrackedCall {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let response = ready!(this.call.poll(cx))?;
+        let mut response = ready!(this.call.poll(cx))?;
+        early_response::close_if_early(&mut response, this.body_end.as_ref());
         let in_flight = this.in_flight.take();
         let status = response.status();
         let tunnel =

@@ -36,6 +36,9 @@ async fn bodies_are_limited_to_1_mib_unless_the_route_raises_it() {
         .await
         .unwrap();
     assert_eq!(over.status(), 413);
+    // Refused before its body was read: the gateway closes the connection
+    // and says so, so the client's pool never reuses it.
+    assert_eq!(over.headers()["connection"], "close");
     let body: serde_json::Value = over.json().await.unwrap();
     assert_eq!(body["error"]["code"], "BODY_TOO_LARGE");
     // Streamed without a length, the limit holds while the body flows.
@@ -50,6 +53,7 @@ async fn bodies_are_limited_to_1_mib_unless_the_route_raises_it() {
         .await
         .unwrap();
     assert_eq!(streamed.status(), 413);
+    assert_eq!(streamed.headers()["connection"], "close");
     let upload = gw
         .client
         .post(gw.url("/upload"))
@@ -143,4 +147,51 @@ async fn http2_heads_are_bounded_too() {
     // The connection still serves normal requests.
     let ok = client.get(gw.url("/echo/h2ok")).send().await.unwrap();
     assert_eq!(ok.status(), 200);
+}
+
+/// A client still sending a refused body reads the 413, marked
+/// `Connection: close`, never a reset:
+/// the gateway shuts its side after the response and discards what keeps
+/// arriving for a bounded time (lingering close), rather than closing a
+/// socket with unread bytes (which sends RST and can destroy the
+/// response). Raw socket, repeated: the race is per connection.
+#[tokio::test]
+async fn a_client_still_sending_a_refused_body_reads_the_413_not_a_reset() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let gw = TestGateway::start(ROUTES).await;
+    for round in 0..8 {
+        let stream = tokio::net::TcpStream::connect(gw.gateway.addr)
+            .await
+            .unwrap();
+        let (mut read, mut write) = stream.into_split();
+        let writer = tokio::spawn(async move {
+            write
+                .write_all(
+                    b"POST /echo/linger HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n",
+                )
+                .await?;
+            let mut chunk = b"10000\r\n".to_vec();
+            chunk.extend_from_slice(&[b'x'; 0x10000]);
+            chunk.extend_from_slice(b"\r\n");
+            // 8 MiB: the gateway refuses it at 1 MiB, while it flows.
+            for _ in 0..128 {
+                write.write_all(&chunk).await?;
+            }
+            Ok::<_, std::io::Error>(())
+        });
+        let mut response = Vec::new();
+        let read_result = read.read_to_end(&mut response).await;
+        let text = String::from_utf8_lossy(&response);
+        assert!(
+            text.starts_with("HTTP/1.1 413"),
+            "round {round}: {read_result:?}, got {text:?}"
+        );
+        assert!(text.contains("BODY_TOO_LARGE"), "round {round}: {text}");
+        assert!(
+            text.to_ascii_lowercase()
+                .contains("\r\nconnection: close\r\n"),
+            "round {round}: {text}"
+        );
+        writer.abort();
+    }
 }

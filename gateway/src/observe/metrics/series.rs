@@ -75,6 +75,26 @@ impl<K: Hash + Eq + Clone, V> ReadMostly<K, V> {
         value
     }
 
+    /// Runs `read` on the value for `key` (made by `make` the first
+    /// time), borrowed from the current map: the request path then never
+    /// touches the value's reference count, a cache line every worker
+    /// would otherwise write.
+    pub(super) fn with<Q, R>(
+        &self,
+        key: &Q,
+        make: impl FnOnce() -> (K, V),
+        read: impl FnOnce(&V) -> R,
+    ) -> R
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        if let Some(found) = self.map.load().get(key) {
+            return read(found);
+        }
+        read(&self.get_or_insert(key, make))
+    }
+
     /// How many entries the map holds.
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {

@@ -20,17 +20,22 @@ impl ExchangeSink for Metrics {
         record: &UpstreamRecord,
         outcome: AttemptOutcome,
     ) {
-        let backend = self.endpoints.get_or_insert(&*record.backend, || {
-            (Arc::clone(&record.backend), ReadMostly::default())
-        });
-        let endpoint = backend.get_or_insert(&*record.endpoint, || {
-            let series =
-                EndpointSeries::new(Arc::clone(&record.backend), Arc::clone(&record.endpoint));
-            (Arc::clone(&record.endpoint), series)
-        });
-        endpoint
-            .histogram(&self.client_duration, outcome)
-            .observe(record.duration);
+        let make_backend = || (Arc::clone(&record.backend), ReadMostly::default());
+        self.endpoints
+            .with(&*record.backend, make_backend, |backend| {
+                let make_endpoint = || {
+                    let series = EndpointSeries::new(
+                        Arc::clone(&record.backend),
+                        Arc::clone(&record.endpoint),
+                    );
+                    (Arc::clone(&record.endpoint), series)
+                };
+                backend.with(&*record.endpoint, make_endpoint, |endpoint| {
+                    endpoint
+                        .histogram(&self.client_duration, outcome)
+                        .observe(record.duration);
+                })
+            });
     }
 
     fn on_finish(&self, exchange: &Exchange, finished: &Finished) {
@@ -38,13 +43,15 @@ impl ExchangeSink for Metrics {
         let route = exchange
             .route()
             .map_or(UNMATCHED_ROUTE, |route| route.name.as_str());
-        let series = self.routes.get_or_insert(route, || {
+        let make_series = || {
             let name: Arc<str> = Arc::from(route);
             (Arc::clone(&name), RouteSeries::new(name))
+        };
+        self.routes.with(route, make_series, |series| {
+            series
+                .histogram(&self.server_duration, &exchange.method, finished.status)
+                .observe(finished.duration);
         });
-        series
-            .histogram(&self.server_duration, &exchange.method, finished.status)
-            .observe(exchange.started.elapsed());
         if let Some(consumer) = exchange.consumer() {
             self.consumers.count(consumer, route, finished.status);
         }

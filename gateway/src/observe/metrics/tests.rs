@@ -32,6 +32,7 @@ fn finished(status: u16) -> Finished {
         error_code: None,
         bytes_out: 0,
         end: ExchangeEnd::Completed,
+        duration: Duration::ZERO,
     }
 }
 
