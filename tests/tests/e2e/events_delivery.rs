@@ -474,3 +474,25 @@ async fn a_removed_subscription_stops_and_a_changed_one_keeps_its_cursor() {
     assert!(bus.engine.backlogs().await.unwrap().is_empty());
     bus.engine.stop().await;
 }
+
+/// A stop that lands while the workers are still starting (before their
+/// first fetch) ends them: the gateway's shutdown waits on this.
+#[tokio::test]
+async fn stopping_right_after_start_ends_every_worker() {
+    let inventory = subscriber(SubscriberKind::Inventory).await;
+    let bus = Bus::start(&[("inventory", vec![inventory.url()])]).await;
+    for round in 0..20 {
+        bus.apply(vec![
+            bus.subscription(&format!("fan-{round}"), "inventory", DeliveryMode::Fanout),
+            bus.subscription(&format!("queue-{round}"), "inventory", DeliveryMode::Queue),
+        ]);
+        // Let the workers reach different points of their start.
+        for _ in 0..round {
+            tokio::task::yield_now().await;
+        }
+        tokio::time::timeout(Duration::from_secs(10), bus.engine.stop())
+            .await
+            .unwrap_or_else(|_| panic!("round {round}: the workers did not stop"));
+        assert!(bus.engine.consumer_names().is_empty());
+    }
+}

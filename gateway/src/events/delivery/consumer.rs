@@ -96,6 +96,13 @@ pub async fn run_consumer(
         ));
     };
     loop {
+        // Checked before waiting: a consumer stopped before its first
+        // fetch has nothing to wake it in the select below.
+        if stop.is_cancelled() && fetching.is_none() && running.is_empty() {
+            // Waiting items stay unsettled: the store redelivers them.
+            drop(gate.drain_waiting());
+            return;
+        }
         let room = max_in_flight.saturating_sub(running.len() + gate.waiting());
         if fetching.is_none() && room > 0 && !stop.is_cancelled() {
             fetching = Some(fetch(&store, &run, room));
@@ -135,11 +142,6 @@ pub async fn run_consumer(
                 }
             },
             else => {}
-        }
-        if stop.is_cancelled() && fetching.is_none() && running.is_empty() {
-            // Waiting items stay unsettled: the store redelivers them.
-            drop(gate.drain_waiting());
-            return;
         }
     }
 }
