@@ -25,6 +25,8 @@ pub mod bus;
 pub mod cloud_event;
 pub mod delivery;
 pub mod embedded;
+pub mod emit;
 pub mod nats;
+pub mod outbox;
 pub mod publish;
 pub mod store;

@@ -145,6 +145,8 @@ struct Deliveries {
     engine: Arc<DeliveryEngine>,
     stop: CancellationToken,
     task: JoinHandle<()>,
+    /// The emit outbox's relay.
+    relay: JoinHandle<()>,
 }
 
 /// With `events:`, the delivery workers on this (the control) runtime,
@@ -171,7 +173,18 @@ fn start_deliveries(
         },
         stop.clone(),
     ));
-    Some(Deliveries { engine, stop, task })
+    let relay = tokio::spawn(crate::events::outbox::relay(
+        Arc::clone(bus.outbox()),
+        Arc::clone(bus.store()),
+        bus.metrics().cloned(),
+        stop.clone(),
+    ));
+    Some(Deliveries {
+        engine,
+        stop,
+        task,
+        relay,
+    })
 }
 
 /// Loads the config and starts serving.
@@ -202,7 +215,11 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
         metrics.set_access_log_dropped(Arc::new(log.dropped_records()));
     }
     let events = match &config.events {
-        Some(settings) => Some(EventBus::open(settings).await.map_err(StartError::Events)?),
+        Some(settings) => Some(
+            EventBus::open(settings, observers.metrics().cloned())
+                .await
+                .map_err(StartError::Events)?,
+        ),
         None => None,
     };
     let snapshot = Snapshot::first(config, events).map_err(StartError::Snapshot)?;
@@ -338,6 +355,7 @@ impl RunningGateway {
             // rest stays in the store for the next start.
             deliveries.stop.cancel();
             let _ = deliveries.task.await;
+            let _ = deliveries.relay.await;
         }
         if let Some(redirect) = self.redirect_task {
             let _ = redirect.await;

@@ -121,6 +121,7 @@ impl Snapshot {
                 &config,
                 previous.map(|p| &p.policy_runtime.rate_limits),
             ),
+            events: events.clone(),
         };
         let graphql = config.graphql.as_ref().map(|section| {
             GraphqlService::for_config(section, previous.and_then(|p| p.graphql.as_ref()))

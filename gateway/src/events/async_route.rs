@@ -17,7 +17,7 @@
 
 mod deliver;
 mod error;
-mod prefer;
+pub mod prefer;
 mod record;
 mod status;
 mod submit;

@@ -10,35 +10,74 @@
 use std::sync::Arc;
 
 use super::embedded::EmbeddedEventStore;
+use super::outbox::Outbox;
 use super::store::{SharedStore, StoreError};
 use crate::config::model::events::{EventsSettings, NatsStore, StoreSettings};
+use crate::observe::metrics::Metrics;
+use crate::observe::metrics::events::PublishResult;
 
 /// The running event bus.
 #[derive(Debug)]
 pub struct EventBus {
     store: SharedStore,
+    /// Where `emit:` keeps the events the store did not take.
+    outbox: Arc<Outbox>,
     /// `events:` as it was when the store was opened (the store settings
     /// never change while the bus runs; topics and subscriptions follow
     /// the snapshot's config).
     settings: EventsSettings,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl EventBus {
-    /// Opens the store `settings.store` names and ensures every topic.
-    pub async fn open(settings: &EventsSettings) -> Result<Arc<Self>, StoreError> {
+    /// Opens the store `settings.store` names and the emit outbox, and
+    /// ensures every topic.
+    pub async fn open(
+        settings: &EventsSettings,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Result<Arc<Self>, StoreError> {
         let store = open_store(&settings.store).await?;
-        let bus = Self::with_store(store, settings.clone());
+        let outbox = Outbox::open(outbox_dir(&settings.store)).await?;
+        if !outbox.is_empty() {
+            tracing::info!(path = %outbox.path().display(), waiting = outbox.len(), "the emit outbox holds events from an earlier run; relaying them");
+        }
+        let bus = Self::with_store(store, outbox, settings.clone(), metrics);
         bus.ensure_topics(settings).await?;
         Ok(Arc::new(bus))
     }
 
-    /// A bus over an already opened store (tests, benchmarks).
-    pub fn with_store(store: SharedStore, settings: EventsSettings) -> Self {
-        Self { store, settings }
+    /// A bus over an already opened store and outbox (tests, benchmarks).
+    pub fn with_store(
+        store: SharedStore,
+        outbox: Arc<Outbox>,
+        settings: EventsSettings,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Self {
+        Self {
+            store,
+            outbox,
+            settings,
+            metrics,
+        }
     }
 
     pub fn store(&self) -> &SharedStore {
         &self.store
+    }
+
+    pub fn outbox(&self) -> &Arc<Outbox> {
+        &self.outbox
+    }
+
+    pub fn metrics(&self) -> Option<&Arc<Metrics>> {
+        self.metrics.as_ref()
+    }
+
+    /// Counts one publish (publish routes, emit) when metrics are on.
+    pub fn count_publish(&self, topic: &str, result: PublishResult) {
+        if let Some(metrics) = &self.metrics {
+            metrics.events().published(topic, result);
+        }
     }
 
     /// `events:` as at open; the current topics and subscriptions are the
@@ -59,6 +98,15 @@ impl EventBus {
             self.store.ensure_topic(topic).await?;
         }
         Ok(())
+    }
+}
+
+/// The outbox's directory: the embedded store's `data_dir`, or the NATS
+/// store's `outbox_dir`.
+fn outbox_dir(settings: &StoreSettings) -> &std::path::Path {
+    match settings {
+        StoreSettings::Embedded(embedded) => &embedded.data_dir,
+        StoreSettings::Nats(nats) => &nats.outbox_dir,
     }
 }
 

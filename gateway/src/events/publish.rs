@@ -24,6 +24,7 @@ use crate::body::{self, GatewayBody};
 use crate::config::model::events::{PublishAction, TopicSpec};
 use crate::context::RequestContext;
 use crate::edge_error::GatewayError;
+use crate::observe::metrics::events::PublishResult;
 use parse::{EventShapeError, parse_event};
 
 /// Why a publish was refused.
@@ -122,7 +123,17 @@ pub async fn handle(
     if request.method() != Method::POST {
         return Err(PublishError::MethodNotAllowed.into());
     }
-    Ok(publish(request, ctx, action.topic).await?)
+    let bus = ctx.snapshot.events.clone();
+    let topic = action.topic.name.clone();
+    let result = publish(request, ctx, action.topic).await;
+    if let (Some(bus), Err(error)) = (&bus, &result) {
+        let counted = match error {
+            PublishError::Store(_) | PublishError::NoBus => PublishResult::Failed,
+            _ => PublishResult::Rejected,
+        };
+        bus.count_publish(&topic, counted);
+    }
+    Ok(result?)
 }
 
 async fn publish(
@@ -149,6 +160,7 @@ async fn publish(
     let published = store
         .publish(&topic.name, &event, Some(&dedupe_key))
         .await?;
+    bus.count_publish(&topic.name, super::emit::stored_result(published));
     let id = if published.duplicate {
         let first = store.read(&topic.name, published.position, 1).await?;
         first
@@ -204,8 +216,14 @@ fn dedupe_key(headers: &HeaderMap, event: &CloudEvent) -> String {
         .and_then(|value| value.to_str().ok())
     {
         Some(key) if !key.is_empty() => format!("key:{key}"),
-        _ => format!("event:{}\u{1f}{}", event.source, event.id),
+        _ => event_dedupe_key(event),
     }
+}
+
+/// The dedupe key of an event published without an `Idempotency-Key`
+/// (and of every emitted event): its `source` and `id`.
+pub fn event_dedupe_key(event: &CloudEvent) -> String {
+    format!("event:{}\u{1f}{}", event.source, event.id)
 }
 
 /// The `traceparent` extension: the event's own if it has one, else the

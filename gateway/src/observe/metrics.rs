@@ -21,7 +21,7 @@
 
 mod collectors;
 mod consumers;
-mod events;
+pub mod events;
 mod histogram;
 pub mod labels;
 mod series;

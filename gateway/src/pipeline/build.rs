@@ -69,7 +69,6 @@ pub fn build_routes(
             _ => None,
         })
         .collect();
-    warn_unexecuted_emits(config);
     config
         .routes
         .iter()
@@ -133,16 +132,5 @@ fn route(spec: Arc<RouteSpec>, handler: RouteHandler, layers: Vec<PolicyLayer>) 
         handler,
         policies: layers.iter().map(PolicyLayer::name).collect(),
         service,
-    }
-}
-
-/// `emit:` is compiled and checked but not executed yet (issue 14): say so
-/// rather than publish nothing in silence.
-fn warn_unexecuted_emits(config: &GatewayConfig) {
-    for spec in config.routes.iter().filter(|spec| !spec.emit.is_empty()) {
-        tracing::warn!(
-            route = %spec.name,
-            "emit: is not executed by this gateway yet; this route publishes no event (docs/events.md#emit-on-success)"
-        );
     }
 }

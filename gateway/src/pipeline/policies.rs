@@ -2,6 +2,7 @@
 //! policy is added (see ARCHITECTURE.md, "Adding a policy layer").
 
 mod concurrency_limiter;
+mod emit;
 mod load_shedding;
 mod retry;
 
@@ -18,6 +19,8 @@ pub struct PolicyRuntime {
     pub auth: AuthRuntime,
     /// The rate limiters and their Redis store.
     pub rate_limits: RateLimits,
+    /// The event bus (`emit:` publishes to it).
+    pub events: Option<std::sync::Arc<crate::events::bus::EventBus>>,
 }
 
 /// The route's policy layers, outermost first, from its config.
@@ -29,7 +32,9 @@ pub struct PolicyRuntime {
 ///    [`crate::context::Principal`];
 /// 3. rate limits: may key on the principal, so they come after it;
 /// 4. load shedding (the route's concurrency limit);
-/// 5. retries: attach the route's retry policy, which the upstream pool
+/// 5. emit: publishes the route's `emit:` events after a response that
+///    emits (inside the refusals above: a refused request emits nothing);
+/// 6. retries: attach the route's retry policy, which the upstream pool
 ///    applies to each attempt.
 pub fn policy_layers(route: &RouteSpec, runtime: &PolicyRuntime) -> Vec<PolicyLayer> {
     let mut layers = Vec::new();
@@ -47,7 +52,9 @@ pub fn policy_layers(route: &RouteSpec, runtime: &PolicyRuntime) -> Vec<PolicyLa
     if let Some(shedding) = &route.load_shedding {
         layers.push(load_shedding::load_shedding(route, shedding));
     }
-    // 5. retries: every route that calls upstream.
+    // 5. emit.
+    layers.extend(emit::emit_layer(route, runtime.events.as_ref()));
+    // 6. retries: every route that calls upstream.
     if !matches!(route.action, RouteAction::GraphiqlAsset) {
         layers.push(retry::retry_layer(route));
     }

@@ -246,6 +246,24 @@ impl EmitSpec {
     /// path parameters: the request body and the response body (JSON).
     pub const ROOTS: [&'static str; 2] = ["request", "response"];
 
+    /// Whether a template reads the request body (the `request` root,
+    /// call index 0 of [`Self::ROOTS`]): the emit layer then reads it
+    /// whole before the route's handler.
+    pub fn reads_request(&self) -> bool {
+        let reads = |call: Option<usize>| call == Some(0);
+        self.data.exprs().iter().any(|expr| reads(expr.call()))
+            || self
+                .subject
+                .iter()
+                .flat_map(|subject| subject.exprs())
+                .any(|expr| reads(expr.call()))
+            || self
+                .when
+                .iter()
+                .flat_map(|when| when.value.exprs())
+                .any(|expr| reads(expr.call()))
+    }
+
     /// Whether a response with this status emits the event (before `when`).
     pub fn emits_on(&self, status: u16) -> bool {
         if self.statuses.is_empty() {

@@ -44,8 +44,12 @@ pub enum PublishResult {
     Duplicate,
     /// Refused before the store: bad input (400, 413).
     Rejected,
-    /// The store failed or did not answer (503).
+    /// The store failed or did not answer (503; for `emit:`, the event
+    /// went to the outbox).
     Failed,
+    /// `emit:` only: the event could be neither stored nor put in the
+    /// outbox (or the outbox held it for a topic that no longer exists).
+    Lost,
 }
 
 impl PublishResult {
@@ -55,6 +59,7 @@ impl PublishResult {
             PublishResult::Duplicate => "duplicate",
             PublishResult::Rejected => "rejected",
             PublishResult::Failed => "failed",
+            PublishResult::Lost => "lost",
         }
     }
 }
@@ -73,7 +78,7 @@ impl EventInstruments {
     pub(super) fn register(&self, registry: &mut Registry) {
         registry.register(
             "gateway_event_publishes",
-            "Events published (publish routes, emit), by topic and result (stored, duplicate, rejected, failed)",
+            "Events published (publish routes, emit), by topic and result (stored, duplicate, rejected, failed, lost)",
             self.publishes.clone(),
         );
         registry.register(
