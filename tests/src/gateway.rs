@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use gateway::runtime::{self, RunningGateway, StartOptions};
-use mock_backends::{MockBackends, MockOptions, ServiceKind};
+use mock_backends::{
+    MockBackends, MockOptions, ServiceKind, SubscriberKind, SubscriberOptions, Subscribers,
+};
 
 /// How long `eventually` waits before failing a test.
 pub const EVENTUALLY: Duration = Duration::from_secs(15);
@@ -41,6 +43,9 @@ pub const ECHO_ROUTES: &str = echo_routes!();
 pub struct TestGateway {
     pub gateway: RunningGateway,
     pub mocks: MockBackends,
+    /// The event subscribers (inventory, notification, payment-processor),
+    /// started by the default-routes constructors on free ports.
+    pub subscribers: Option<Subscribers>,
     pub client: reqwest::Client,
     config_path: PathBuf,
     _dir: tempfile::TempDir,
@@ -87,6 +92,7 @@ impl TestGateway {
         TestGateway {
             gateway,
             mocks,
+            subscribers: None,
             client: reqwest::Client::new(),
             config_path,
             _dir: dir,
@@ -99,8 +105,7 @@ impl TestGateway {
             .await
             .expect("mock backends start");
         let yaml = std::fs::read_to_string(repo_path("routes.yaml")).expect("read routes.yaml");
-        let yaml = default_ports_to_placeholders(&yaml);
-        Self::start_with(mocks, &yaml).await
+        Self::start_default(mocks, default_ports_to_placeholders(&yaml)).await
     }
 
     /// The repository's routes.yaml, changed by `edit` first (e.g. to
@@ -110,8 +115,35 @@ impl TestGateway {
             .await
             .expect("mock backends start");
         let yaml = std::fs::read_to_string(repo_path("routes.yaml")).expect("read routes.yaml");
-        let yaml = edit(default_ports_to_placeholders(&yaml));
-        Self::start_with(mocks, &yaml).await
+        Self::start_default(mocks, edit(default_ports_to_placeholders(&yaml))).await
+    }
+
+    /// The default routes over `mocks`, with the event subscribers on free
+    /// ports (payment-processor publishing back through this gateway).
+    async fn start_default(mocks: MockBackends, yaml: String) -> TestGateway {
+        let any = |_| "127.0.0.1:0".parse().expect("address");
+        let subscribers = Subscribers::start(any, &SubscriberOptions::default())
+            .await
+            .expect("event subscribers start");
+        let yaml = SubscriberKind::ALL.iter().fold(yaml, |text, kind| {
+            text.replace(
+                &format!("http://{}", kind.default_addr()),
+                &subscribers.get(*kind).url(),
+            )
+        });
+        let mut gateway = Self::start_with(mocks, &yaml).await;
+        subscribers
+            .payment_processor
+            .set_publish_url(&gateway.url("/v1/events/payments"));
+        gateway.subscribers = Some(subscribers);
+        gateway
+    }
+
+    /// The default routes' event subscribers.
+    pub fn subscribers(&self) -> &Subscribers {
+        self.subscribers
+            .as_ref()
+            .expect("started with the default routes")
     }
 
     /// `http://gateway-addr{path}`.

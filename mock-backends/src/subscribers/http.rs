@@ -32,7 +32,8 @@ use crate::error::MockError;
 struct AppState {
     kind: SubscriberKind,
     state: Shared,
-    publish_url: Option<Arc<str>>,
+    /// Set at start, or once later ([`SubscriberHandle::set_publish_url`]).
+    publish_url: Arc<std::sync::OnceLock<Arc<str>>>,
 }
 
 /// A running subscriber; dropping it stops it.
@@ -41,6 +42,7 @@ pub struct SubscriberHandle {
     pub kind: SubscriberKind,
     pub addr: SocketAddr,
     state: Shared,
+    publish_url: Arc<std::sync::OnceLock<Arc<str>>>,
     _stop: DropGuard,
 }
 
@@ -73,6 +75,13 @@ impl SubscriberHandle {
 
     pub fn clear(&self) {
         self.state.clear();
+    }
+
+    /// Where `payment-processor` publishes, when it was started without
+    /// one (the gateway's address is known only after it started, and the
+    /// gateway's config needs this subscriber's). False if already set.
+    pub fn set_publish_url(&self, url: &str) -> bool {
+        self.publish_url.set(Arc::from(url)).is_ok()
     }
 
     /// Waits until the deliveries satisfy `condition` and returns them
@@ -118,10 +127,14 @@ pub async fn start_subscriber(
     options: SubscriberOptions,
 ) -> Result<SubscriberHandle, MockError> {
     let state = Arc::new(SubscriberState::new(options.faults));
+    let publish_url = Arc::new(std::sync::OnceLock::new());
+    if let Some(url) = options.publish_url {
+        let _ = publish_url.set(Arc::from(url));
+    }
     let app = AppState {
         kind,
         state: Arc::clone(&state),
-        publish_url: options.publish_url.map(Arc::from),
+        publish_url: Arc::clone(&publish_url),
     };
     let router = Router::new()
         .route("/events", post(receive))
@@ -160,6 +173,7 @@ pub async fn start_subscriber(
         kind,
         addr,
         state,
+        publish_url,
         _stop: stop.drop_guard(),
     })
 }
@@ -275,7 +289,7 @@ fn act(app: &AppState, id: &str, event_type: &str, headers: &HeaderMap, data: &s
                 .unwrap_or(serde_json::Value::Null),
         }),
         (SubscriberKind::PaymentProcessor, "OrderPlaced") => {
-            if let Some(url) = &app.publish_url {
+            if let Some(url) = app.publish_url.get() {
                 let payment = json!({
                     "specversion": "1.0",
                     "id": uuid::Uuid::new_v4().to_string(),

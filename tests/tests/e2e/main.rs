@@ -37,6 +37,7 @@ mod event_store_nats;
 mod events_delivery;
 mod events_nats_restart;
 mod events_nats_store;
+mod events_emit;
 mod events_publish;
 mod federation_aliased_requires;
 mod federation_batch_fetch;
