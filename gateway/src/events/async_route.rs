@@ -16,6 +16,7 @@
 //! and flagged); a worker holds at most [`worker::MAX_HELD`] requests.
 
 mod deliver;
+mod emit_answer;
 mod error;
 pub mod prefer;
 mod record;
@@ -34,7 +35,8 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::config::model::events::{AsyncSpec, StartFrom, TopicSpec};
+use crate::config::model::events::{AsyncSpec, EmitSpec, StartFrom, TopicSpec};
+use crate::events::bus::EventBus;
 use crate::events::store::{BucketSpec, ConsumerSpec, SharedStore, StoreError};
 use crate::upstream::UpstreamPool;
 
@@ -51,6 +53,13 @@ pub const RECORD_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The path prefix of the status resource.
 pub const STATUS_PATH: &str = "/v1/requests";
 
+/// An async route's `emit:` events and the bus they go to.
+#[derive(Debug, Clone)]
+pub struct AsyncEmit {
+    pub specs: Vec<Arc<EmitSpec>>,
+    pub bus: Arc<EventBus>,
+}
+
 /// An async route's runtime: its spec, names in the store, pool and store.
 #[derive(Debug)]
 pub struct AsyncRoute {
@@ -63,6 +72,9 @@ pub struct AsyncRoute {
     pub store: SharedStore,
     /// The route's request timeout (else the backend's), per attempt.
     pub timeout: Duration,
+    /// The route's `emit:` events and the bus they go to, emitted once the
+    /// backend has answered (the client's 202 emits nothing).
+    pub emit: Option<AsyncEmit>,
     /// Set once [`AsyncRoute::ensure`] has succeeded (by the worker or by
     /// the first submission, whichever comes first).
     ready: tokio::sync::OnceCell<()>,
@@ -84,8 +96,23 @@ impl AsyncRoute {
             pool,
             store,
             timeout,
+            emit: None,
             ready: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The route with its `emit:` events (none: the route emits nothing).
+    pub fn with_emit(mut self, specs: &[Arc<EmitSpec>], bus: &Arc<EventBus>) -> Self {
+        self.emit = (!specs.is_empty()).then(|| AsyncEmit {
+            specs: specs.to_vec(),
+            bus: Arc::clone(bus),
+        });
+        self
+    }
+
+    /// Whether the route emits events after the backend's answer.
+    pub fn emits(&self) -> bool {
+        self.emit.is_some()
     }
 
     /// The durable consumer the worker reads with; the dead-letter queue

@@ -42,13 +42,16 @@ pub fn for_route(
     if let Some(running) = carried_over(spec, async_spec, pool, bus, previous) {
         return Ok(Some(running));
     }
-    let route = Arc::new(AsyncRoute::new(
-        &spec.name,
-        Arc::clone(async_spec),
-        Arc::clone(pool),
-        Arc::clone(bus.store()),
-        spec.timeout,
-    ));
+    let route = Arc::new(
+        AsyncRoute::new(
+            &spec.name,
+            Arc::clone(async_spec),
+            Arc::clone(pool),
+            Arc::clone(bus.store()),
+            spec.timeout,
+        )
+        .with_emit(&spec.emit, bus),
+    );
     let worker = tokio::runtime::Handle::try_current().ok().map(|handle| {
         let _entered = handle.enter();
         worker::spawn(Arc::clone(&route))
@@ -72,6 +75,7 @@ fn carried_over(
             ..
         } if route.spec.name == spec.name
             && route.spec.timeout == spec.timeout
+            && route.spec.emit == spec.emit
             && running.route.spec == *async_spec
             && Arc::ptr_eq(&running.route.pool, pool)
             && Arc::ptr_eq(&running.route.store, bus.store()) =>

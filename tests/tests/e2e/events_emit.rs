@@ -22,7 +22,12 @@ async fn delivered(
 ) -> Vec<RecordedDelivery> {
     tokio::time::timeout(Duration::from_secs(20), subscriber.wait_for(condition))
         .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}: {:?}", subscriber.deliveries()))
+        .unwrap_or_else(|_| {
+            panic!(
+                "timed out waiting for {what}: {:?}",
+                subscriber.deliveries()
+            )
+        })
 }
 
 fn of_type<'a>(deliveries: &'a [RecordedDelivery], event_type: &str) -> Vec<&'a RecordedDelivery> {
@@ -33,7 +38,10 @@ fn of_type<'a>(deliveries: &'a [RecordedDelivery], event_type: &str) -> Vec<&'a 
 }
 
 async fn create_order(gw: &TestGateway, traceparent: Option<&str>) -> Value {
-    let mut request = gw.client.post(gw.url("/v1/orders")).json(&new_order_body(2));
+    let mut request = gw
+        .client
+        .post(gw.url("/v1/orders"))
+        .json(&new_order_body(2));
     if let Some(traceparent) = traceparent {
         request = request.header("traceparent", traceparent);
     }
@@ -134,7 +142,10 @@ async fn shipping_emits_order_shipped_and_other_answers_emit_nothing() {
     let shipped = of_type(&got, "OrderShipped");
     assert_eq!(shipped.len(), 1);
     assert_eq!(shipped[0].subject.as_deref(), Some(id.as_str()));
-    assert_eq!(shipped[0].body, json!({"order_id": id, "status": "shipped"}));
+    assert_eq!(
+        shipped[0].body,
+        json!({"order_id": id, "status": "shipped"})
+    );
     // Everything the gateway stored on `orders` is one OrderPlaced and one
     // OrderShipped: the confirm, the read and the refusal emitted nothing.
     let bus = gw.gateway.snapshot().events.clone().unwrap();
@@ -176,7 +187,11 @@ routes:
     let order = create_order(&gw, None).await;
     let id = order["id"].as_str().unwrap().to_owned();
     let bus = gw.gateway.snapshot().events.clone().unwrap();
-    assert_eq!(bus.outbox().len(), 1, "the client got its 201; the event waits");
+    assert_eq!(
+        bus.outbox().len(),
+        1,
+        "the client got its 201; the event waits"
+    );
     server.restart().await;
     let store = bus.store().clone();
     tests::gateway::eventually("the relayed event", || async {
@@ -190,4 +205,61 @@ routes:
     let events = store.read("orders", 0, 10).await.unwrap();
     assert_eq!(events[0].event.subject.as_deref(), Some(id.as_str()));
     assert_eq!(events[0].event.event_type, "OrderPlaced");
+}
+
+#[tokio::test]
+async fn an_async_route_emits_once_the_backend_has_answered() {
+    let yaml = r#"
+backends:
+  orders: { url: $ORDERS }
+events:
+  store: { kind: embedded }
+  topics:
+    orders: { default_source: /orders-service }
+routes:
+  - path: /v1/orders
+    method: POST
+    backend: orders
+    async: { backoff: { base: 50ms, max: 200ms }, max_attempts: 100 }
+    emit:
+      - topic: orders
+        type: OrderPlaced
+        statuses: [201]
+        subject: "{response.id}"
+        data: { order_id: "{response.id}", items: "{request.items}" }
+"#;
+    let gw = TestGateway::start(yaml).await;
+    gw.mocks.orders.control.set_down(true).await;
+    let response = gw
+        .client
+        .post(gw.url("/v1/orders"))
+        .json(&new_order_body(3))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let accepted: Value = response.json().await.unwrap();
+    let request_id = accepted["id"].as_str().unwrap().to_owned();
+    let bus = gw.gateway.snapshot().events.clone().unwrap();
+    assert!(
+        bus.store().read("orders", 0, 10).await.unwrap().is_empty(),
+        "the 202 emits nothing"
+    );
+    gw.mocks.orders.control.set_down(false).await;
+    let store = bus.store().clone();
+    tests::gateway::eventually("the event after the backend's 201", || async {
+        !store.read("orders", 0, 10).await.unwrap().is_empty()
+    })
+    .await;
+    let events = store.read("orders", 0, 10).await.unwrap();
+    assert_eq!(events.len(), 1);
+    let event = &events[0].event;
+    assert_eq!(
+        event.id,
+        format!("{request_id}-0"),
+        "derived from the request's id"
+    );
+    let data = event.data.as_ref().unwrap();
+    assert_eq!(data["order_id"].as_str(), event.subject.as_deref());
+    assert_eq!(data["items"], new_order_body(3)["items"]);
 }

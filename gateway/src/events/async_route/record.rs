@@ -28,6 +28,10 @@ pub struct QueuedRequest {
     pub headers: Vec<HeaderEntry>,
     /// Base64.
     pub body: String,
+    /// The route's path parameters, raw (the route's `emit:` templates
+    /// read them once the backend has answered).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<(String, String)>,
 }
 
 /// One header line; `base64` when the value is not visible ASCII.
@@ -136,6 +140,7 @@ impl QueuedRequest {
             path_and_query: path_and_query.to_owned(),
             headers: encode_headers(headers),
             body: BASE64.encode(body),
+            params: Vec::new(),
         }
     }
 
@@ -216,7 +221,7 @@ pub fn decode_headers(entries: &[HeaderEntry]) -> Result<HeaderMap, String> {
     Ok(headers)
 }
 
-fn decode_base64(text: &str) -> Result<Bytes, String> {
+pub fn decode_base64(text: &str) -> Result<Bytes, String> {
     BASE64
         .decode(text)
         .map(Bytes::from)

@@ -68,7 +68,14 @@ pub async fn submit(
         },
         None => uuid::Uuid::new_v4().to_string(),
     };
-    let queued = QueuedRequest::new(&parts.method, &target, &parts.headers, &body);
+    let mut queued = QueuedRequest::new(&parts.method, &target, &parts.headers, &body);
+    if route.emits() {
+        queued.params = ctx
+            .params
+            .iter()
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect();
+    }
     let event = queued.into_event(&id, &route.topic.default_source, order_key);
     store(route, &id, &event).await?;
     tracing::debug!(route = %route.route, id = %id, "async request stored");

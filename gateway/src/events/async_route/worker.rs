@@ -258,6 +258,10 @@ async fn deliver_until_settled(route: Arc<AsyncRoute>, delivery: Delivery) {
         record.attempts = attempt;
         match deliver::attempt(route, &queued, id).await {
             Attempt::Answered(response) => {
+                if let Some(emits) = &route.emit {
+                    super::emit_answer::emit_answered(emits, &route.route, id, &queued, &response)
+                        .await;
+                }
                 record.response = Some(response);
                 return conclude(route, delivery, record, Ok(())).await;
             }
