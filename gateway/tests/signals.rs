@@ -8,13 +8,14 @@
 // covers the helpers they call).
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use mock_backends::{MockOptions, ServiceKind};
+
+#[path = "support/serve.rs"]
+mod serve;
+use serve::Serve;
 
 /// Both listeners on port 0: the process prints the ports it got.
 fn config(users: &str, products: Option<&str>) -> String {
@@ -29,92 +30,6 @@ fn config(users: &str, products: Option<&str>) -> String {
         yaml.push_str("  - path: /v1/products/{id}\n    backend: products\n");
     }
     yaml
-}
-
-/// A running `gateway serve`, killed when the test ends, passed or failed.
-struct Serve {
-    child: Option<Child>,
-    /// The main and admin listeners' addresses, as the process logged them.
-    listen: String,
-    admin: String,
-}
-
-impl Serve {
-    fn spawn(config_path: &Path) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gateway"))
-            .args(["serve", "--config"])
-            .arg(config_path)
-            .env("RUST_LOG", "info")
-            .env_remove("NO_COLOR")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().expect("stdout is piped");
-        // The guard first, so a process that never says where it listens
-        // is killed when the wait below fails the test.
-        let mut serve = Serve {
-            child: Some(child),
-            listen: String::new(),
-            admin: String::new(),
-        };
-        let (listen, admin) = listening_addresses(stdout);
-        (serve.listen, serve.admin) = (listen, admin);
-        serve
-    }
-
-    fn child(&self) -> &Child {
-        self.child.as_ref().expect("the process is running")
-    }
-
-    fn wait(mut self) -> ExitStatus {
-        let mut child = self.child.take().expect("the process is running");
-        child.wait().unwrap()
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Reads the log until `gateway listening addr=.. admin_addr=..`, then
-/// keeps draining it (a full pipe would block the gateway's logging).
-fn listening_addresses(stdout: std::process::ChildStdout) -> (String, String) {
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut sender = Some(sender);
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if line.contains("gateway listening")
-                && let Some(sender) = sender.take()
-            {
-                let _ = sender.send(line);
-            }
-        }
-    });
-    let line = receiver
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the gateway logs the addresses it listens on");
-    // NO_COLOR is not set: the log is plain because it is not a terminal.
-    assert!(
-        !line.contains('\u{1b}'),
-        "colour codes in a piped log: {line:?}"
-    );
-    let listen = field(&line, "addr").expect("addr=");
-    let admin = field(&line, "admin_addr").expect("admin_addr=");
-    (listen, admin)
-}
-
-/// The value of ` name=value` in a log line.
-fn field(line: &str, name: &str) -> Option<String> {
-    let start = line.find(&format!(" {name}="))? + name.len() + 2;
-    let value = line[start..].split_whitespace().next()?;
-    Some(value.to_owned())
 }
 
 fn signal(child: &Child, name: &str) {
