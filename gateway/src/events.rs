@@ -28,3 +28,4 @@ pub mod embedded;
 pub mod nats;
 pub mod publish;
 pub mod store;
+pub mod stream;

@@ -21,6 +21,8 @@ pub struct EventBus {
     /// never change while the bus runs; topics and subscriptions follow
     /// the snapshot's config).
     settings: EventsSettings,
+    /// Open topic streams (`GET` on publish routes), kept across reloads.
+    open_streams: super::stream::limit::OpenStreams,
 }
 
 impl EventBus {
@@ -34,7 +36,16 @@ impl EventBus {
 
     /// A bus over an already opened store (tests, benchmarks).
     pub fn with_store(store: SharedStore, settings: EventsSettings) -> Self {
-        Self { store, settings }
+        Self {
+            store,
+            settings,
+            open_streams: Default::default(),
+        }
+    }
+
+    /// The open topic streams, counted against each topic's `max_streams`.
+    pub fn open_streams(&self) -> &super::stream::limit::OpenStreams {
+        &self.open_streams
     }
 
     pub fn store(&self) -> &SharedStore {
