@@ -95,7 +95,7 @@ impl From<PublishError> for GatewayError {
         match error {
             PublishError::MethodNotAllowed => rendered.with_header(
                 http::header::ALLOW,
-                http::HeaderValue::from_static("GET, POST"),
+                http::HeaderValue::from_static("GET, POST, HEAD"),
             ),
             error => rendered.with_source(error),
         }
@@ -116,14 +116,15 @@ pub fn handle_boxed(
 }
 
 /// Serves one request on a publish route: `POST` publishes, `GET` streams
-/// the topic (`super::stream`); any other method is 405 with
-/// `Allow: GET, POST`.
+/// the topic (`super::stream`; `HEAD` answers its head only); any other
+/// method is 405 with `Allow: GET, POST, HEAD` (the router answers them
+/// first with the same list).
 pub async fn handle(
     request: Request<GatewayBody>,
     ctx: RequestContext,
     action: PublishAction,
 ) -> Result<Response<GatewayBody>, GatewayError> {
-    if request.method() == Method::GET {
+    if request.method() == Method::GET || request.method() == Method::HEAD {
         return Ok(super::stream::handle(request, ctx, action).await?);
     }
     if request.method() != Method::POST {
