@@ -178,6 +178,31 @@ async fn a_reconnect_with_last_event_id_gets_exactly_the_events_after_it() {
 }
 
 #[tokio::test]
+async fn a_resume_into_expired_or_unknown_positions_is_told_with_a_gap_message() {
+    let yaml = config("", 10).replace("max_streams: 10", "max_streams: 10, max_events: 3");
+    let gw = TestGateway::start(&yaml).await;
+    let mut last = 0;
+    for n in 1..=6 {
+        last = publish(&gw, "OrderPlaced", &format!("o-{n}")).await;
+    }
+    // Events 2 and 3 were removed by `max_events: 3`.
+    let mut expired = open_sse(&gw, "", Some(last - 5)).await;
+    let gap = next_message(&mut expired).await;
+    assert_eq!((gap.event.as_deref(), gap.id), (Some("gap"), None));
+    assert_eq!(gap.data["code"], "EVENTS_EXPIRED");
+    assert_eq!(gap.data["resumes_at"], last - 2);
+    assert_eq!(
+        ids_and_subjects(&mut expired, 1).await,
+        [(last - 2, "o-4".to_owned())]
+    );
+    // A position this log never reached (another store's): from the oldest kept.
+    let mut unknown = open_sse(&gw, "", Some(last + 100)).await;
+    let gap = next_message(&mut unknown).await;
+    assert_eq!(gap.data["code"], "POSITION_PAST_END");
+    assert_eq!(next_message(&mut unknown).await.id, Some(last - 2));
+}
+
+#[tokio::test]
 async fn a_subject_filter_streams_one_orders_events_only() {
     let gw = embedded(10).await;
     let mut watch = open_sse(&gw, "?subject=o-7&from=earliest", None).await;
