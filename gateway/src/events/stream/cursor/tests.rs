@@ -34,7 +34,7 @@ async fn store(dir: &tempfile::TempDir, max_events: Option<u64>) -> SharedStore 
 }
 
 async fn publish(store: &SharedStore, n: u32) {
-    let subject = if n % 2 == 0 { "even" } else { "odd" };
+    let subject = if n.is_multiple_of(2) { "even" } else { "odd" };
     let event = CloudEvent {
         specversion: "1.0".to_owned(),
         id: format!("e{n}"),
