@@ -337,6 +337,50 @@ async fn the_drain_ends_an_sse_stream_with_shutting_down_and_a_websocket_with_10
 }
 
 #[tokio::test]
+async fn the_routes_pipeline_applies_to_a_stream_as_to_a_publish() {
+    use sha2::{Digest, Sha256};
+    let key_hash = hex::encode(Sha256::digest(b"watcher-key"));
+    let yaml = format!(
+        r#"
+auth:
+  api_keys:
+    watchers:
+      query: api_key
+      keys:
+        - {{ consumer: browser, sha256: {key_hash} }}
+events:
+  topics:
+    orders: {{}}
+routes:
+  - path: {PATH}
+    publish: orders
+    auth: {{ api_keys: watchers }}
+"#
+    );
+    let gw = TestGateway::start(&yaml).await;
+    let anonymous = gw.client.get(gw.url(PATH)).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    // An EventSource cannot set headers: the key rides in the query.
+    let response = gw
+        .client
+        .get(gw.url(&format!("{PATH}?api_key=watcher-key&from=earliest")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut stream = StreamReader::sse(response);
+    let published = gw
+        .client
+        .post(gw.url(&format!("{PATH}?api_key=watcher-key")))
+        .json(&json!({"type": "OrderPlaced", "subject": "o-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(published.status(), 202);
+    assert_eq!(ids_and_subjects(&mut stream, 1).await[0].1, "o-1");
+}
+
+#[tokio::test]
 async fn other_methods_are_405_naming_get_and_post() {
     let gw = embedded(10).await;
     let response = gw.client.put(gw.url(PATH)).send().await.unwrap();
