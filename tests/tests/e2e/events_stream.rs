@@ -254,6 +254,49 @@ async fn a_websocket_streams_text_frames_and_resumes_by_query() {
 }
 
 #[tokio::test]
+async fn a_client_that_stops_reading_holds_up_no_other_stream() {
+    use tokio::io::AsyncWriteExt;
+    let gw = embedded(10).await;
+    // A small receive buffer, and nothing ever read: the gateway's writes
+    // to it stall within a few events.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = socket.connect(gw.gateway.addr).await.unwrap();
+    stalled
+        .write_all(
+            format!("GET {PATH} HTTP/1.1\r\nhost: gw\r\naccept: text/event-stream\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut reader = open_sse(&gw, "", None).await;
+    eventually("both streams are open", || async {
+        let metrics = tests::metrics::scrape(&gw).await;
+        metrics.value("gateway_event_streams", &[("topic", "orders")]) == 2.0
+    })
+    .await;
+    let padding = "x".repeat(3000);
+    let mut last = 0;
+    for n in 0..150 {
+        let response = gw
+            .client
+            .post(gw.url(PATH))
+            .json(&json!({"type": "OrderPlaced", "subject": format!("o-{n}"), "data": padding}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+        last = response.json::<Value>().await.unwrap()["position"]
+            .as_u64()
+            .unwrap();
+    }
+    // 450 KB went to the reading client while the other one read nothing.
+    let seen = ids_and_subjects(&mut reader, 150).await;
+    assert_eq!(seen.last().unwrap(), &(last, "o-149".to_owned()));
+    drop(stalled);
+}
+
+#[tokio::test]
 async fn a_bad_last_event_id_or_position_is_400_with_its_code() {
     let gw = embedded(10).await;
     for (header, query, code) in [
