@@ -179,8 +179,11 @@ fn accepts_event_stream(headers: &HeaderMap) -> bool {
         let mut parts = range.split(';');
         let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
         let refused = parts.any(|param| {
-            let param = param.trim().replace(' ', "");
-            param == "q=0" || param == "q=0.0" || param == "q=0.00" || param == "q=0.000"
+            param
+                .trim()
+                .strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
         });
         !refused && matches!(media.as_str(), "text/event-stream" | "text/*" | "*/*")
     })
@@ -207,5 +210,7 @@ mod tests {
         assert!(accept(Some("Text/Event-Stream; charset=utf-8")));
         assert!(!accept(Some("application/json")));
         assert!(!accept(Some("text/event-stream;q=0, application/json")));
+        assert!(!accept(Some("text/event-stream; q=0.000")));
+        assert!(accept(Some("text/event-stream; q=0.5")));
     }
 }
