@@ -34,6 +34,7 @@ fn topic() -> TopicSpec {
         max_age: None,
         max_events: Some(200_000),
         default_source: "/bench".into(),
+        max_streams: TopicSpec::DEFAULT_MAX_STREAMS,
     }
 }
 

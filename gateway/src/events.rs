@@ -30,3 +30,4 @@ pub mod nats;
 pub mod outbox;
 pub mod publish;
 pub mod store;
+pub mod stream;

@@ -62,6 +62,7 @@ pub fn topic(name: &str) -> TopicSpec {
         max_age: None,
         max_events: None,
         default_source: "/tests".to_owned(),
+        max_streams: TopicSpec::DEFAULT_MAX_STREAMS,
     }
 }
 

@@ -337,3 +337,18 @@ fn a_reload_may_not_change_the_store() {
     let none = compiled("listen: 127.0.0.1:8080\n");
     assert!(check_reload(&none, &current, "routes.yaml").is_err());
 }
+
+#[test]
+fn max_streams_is_a_count_above_zero() {
+    let config = compiled("events:\n  topics:\n    orders: { max_streams: 5 }\n    audit:\n");
+    let topics = &config.events.as_ref().expect("events").topics;
+    assert_eq!(topics["orders"].max_streams, 5);
+    assert_eq!(topics["audit"].max_streams, TopicSpec::DEFAULT_MAX_STREAMS);
+    assert_eq!(
+        errors_of(
+            "events:\n  topics:\n    orders: { max_streams: 0 }\n    audit: { max_streams: many }\n"
+        ),
+        "routes.yaml:3:28: topic \"orders\": max_streams: expected a whole number above zero (found \"0\")\n\
+         routes.yaml:4:27: topic \"audit\": max_streams: expected a whole number above zero (found \"many\")"
+    );
+}

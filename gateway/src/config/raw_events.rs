@@ -58,6 +58,8 @@ pub(crate) struct RawTopic {
     /// A count, or `unlimited` (a string, so both fit one key).
     pub max_events: Option<Text>,
     pub default_source: Option<Text>,
+    /// Open streams (SSE, WebSocket) of the topic at once, per gateway.
+    pub max_streams: Option<Text>,
 }
 
 /// One entry of `events.subscriptions:`.

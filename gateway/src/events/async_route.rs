@@ -186,6 +186,8 @@ pub fn internal_topic(route: &str, spec: &AsyncSpec) -> TopicSpec {
         max_age: Some(Duration::from_secs(24 * 3600)),
         max_events: None,
         default_source: format!("/gateway/async/{slug}"),
+        // Never streamed: its routes are proxy routes, not publish routes.
+        max_streams: TopicSpec::DEFAULT_MAX_STREAMS,
     }
 }
 

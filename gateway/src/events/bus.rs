@@ -27,6 +27,8 @@ pub struct EventBus {
     /// the snapshot's config).
     settings: EventsSettings,
     metrics: Option<Arc<Metrics>>,
+    /// Open topic streams (`GET` on publish routes), kept across reloads.
+    open_streams: super::stream::limit::OpenStreams,
 }
 
 impl EventBus {
@@ -58,7 +60,13 @@ impl EventBus {
             outbox,
             settings,
             metrics,
+            open_streams: Default::default(),
         }
+    }
+
+    /// The open topic streams, counted against each topic's `max_streams`.
+    pub fn open_streams(&self) -> &super::stream::limit::OpenStreams {
+        &self.open_streams
     }
 
     pub fn store(&self) -> &SharedStore {

@@ -5,6 +5,8 @@
 //! within the topic's `dedupe_window`: a repeat is answered with the first
 //! event's id and position, and stores nothing.
 //!
+//! `GET` streams the topic instead (`super::stream`: SSE or WebSocket).
+//!
 //! Errors are [`PublishError`]s, rendered by `edge_error` with a stable
 //! code and the request id; store failures are logged, never shown.
 
@@ -40,7 +42,7 @@ pub enum PublishError {
     Store(#[from] StoreError),
     #[error("no event bus is running")]
     NoBus,
-    /// Only `POST` publishes; streaming a topic (`GET`) is not served.
+    /// `POST` publishes, `GET` streams; nothing else is served.
     #[error("method not allowed on a publish route")]
     MethodNotAllowed,
 }
@@ -86,14 +88,16 @@ impl From<PublishError> for GatewayError {
             PublishError::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "METHOD_NOT_ALLOWED",
-                "a publish route accepts only POST".to_owned(),
+                "a publish route accepts POST (publish an event) and GET (stream the topic)"
+                    .to_owned(),
             ),
         };
         let rendered = GatewayError::new(status, code, message);
         match error {
-            PublishError::MethodNotAllowed => {
-                rendered.with_header(http::header::ALLOW, http::HeaderValue::from_static("POST"))
-            }
+            PublishError::MethodNotAllowed => rendered.with_header(
+                http::header::ALLOW,
+                http::HeaderValue::from_static("GET, POST, HEAD"),
+            ),
             error => rendered.with_source(error),
         }
     }
@@ -112,14 +116,18 @@ pub fn handle_boxed(
     Box::pin(handle(request, ctx, action))
 }
 
-/// Serves one request on a publish route: `POST` publishes; any other
-/// method is 405 with `Allow: POST` (streaming a topic over `GET` is not
-/// served yet, see docs/events.md).
+/// Serves one request on a publish route: `POST` publishes, `GET` streams
+/// the topic (`super::stream`; `HEAD` answers its head only); any other
+/// method is 405 with `Allow: GET, POST, HEAD` (the router answers them
+/// first with the same list).
 pub async fn handle(
     request: Request<GatewayBody>,
     ctx: RequestContext,
     action: PublishAction,
 ) -> Result<Response<GatewayBody>, GatewayError> {
+    if request.method() == Method::GET || request.method() == Method::HEAD {
+        return Ok(super::stream::handle(request, ctx, action).await?);
+    }
     if request.method() != Method::POST {
         return Err(PublishError::MethodNotAllowed.into());
     }

@@ -55,6 +55,7 @@ impl Bus {
             max_age: None,
             max_events: None,
             default_source: "/gateway".into(),
+            max_streams: TopicSpec::DEFAULT_MAX_STREAMS,
         });
         store.ensure_topic(&topic).await.unwrap();
         let mut yaml = String::from("routes: []\nbackends:\n");

@@ -154,22 +154,6 @@ async fn bad_events_get_their_code_and_store_nothing() {
 }
 
 #[tokio::test]
-async fn get_on_a_publish_route_is_method_not_allowed() {
-    let inventory = subscriber(SubscriberKind::Inventory).await;
-    let gw = TestGateway::start(&publish_config(&inventory)).await;
-    let response = gw
-        .client
-        .get(gw.url("/v1/events/orders"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 405);
-    assert_eq!(response.headers()["allow"], "POST");
-    let error: Value = response.json().await.unwrap();
-    assert_eq!(error["error"]["code"], "METHOD_NOT_ALLOWED");
-}
-
-#[tokio::test]
 async fn a_repeated_publish_answers_the_first_id_and_stores_once() {
     let inventory = subscriber(SubscriberKind::Inventory).await;
     let gw = TestGateway::start(&publish_config(&inventory)).await;

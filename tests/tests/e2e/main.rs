@@ -39,6 +39,7 @@ mod events_emit;
 mod events_nats_restart;
 mod events_nats_store;
 mod events_publish;
+mod events_stream;
 mod federation_aliased_requires;
 mod federation_batch_fetch;
 mod federation_interface_object;

@@ -288,6 +288,7 @@ fn compile_topic(name: &Text, raw: &RawTopic, diag: &mut Diagnostics) -> Option<
         TopicSpec::DEFAULT_MAX_EVENTS,
         |text| count(text, &format!("{what}: max_events"), diag),
     );
+    let max_streams = max_streams(raw.max_streams.as_ref(), &what, diag);
     let default_source = match &raw.default_source {
         Some(source) if source.trim().is_empty() => {
             diag.error(
@@ -309,7 +310,29 @@ fn compile_topic(name: &Text, raw: &RawTopic, diag: &mut Diagnostics) -> Option<
         max_age,
         max_events,
         default_source: default_source?,
+        max_streams: max_streams?,
     })
+}
+
+/// `max_streams`: a whole number above zero (no `unlimited`: every open
+/// stream holds a connection and a read cursor).
+fn max_streams(value: Option<&Text>, what: &str, diag: &mut Diagnostics) -> Option<usize> {
+    let Some(text) = value else {
+        return Some(TopicSpec::DEFAULT_MAX_STREAMS);
+    };
+    match text.trim().parse::<usize>() {
+        Ok(count) if count > 0 => Some(count),
+        _ => {
+            diag.error(
+                text.span(),
+                format!(
+                    "{what}: max_streams: expected a whole number above zero (found \"{}\")",
+                    text.as_str()
+                ),
+            );
+            None
+        }
+    }
 }
 
 fn max_event_bytes(value: Option<&Text>, what: &str, diag: &mut Diagnostics) -> usize {

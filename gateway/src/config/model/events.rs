@@ -72,6 +72,9 @@ pub struct TopicSpec {
     /// The CloudEvents `source` of events published by routes that do not
     /// set one.
     pub default_source: String,
+    /// Open streams of this topic (`GET` on its publish routes, SSE or
+    /// WebSocket) at once on this gateway; one more is refused with 503.
+    pub max_streams: usize,
 }
 
 /// How a subscription shares events among the endpoints of its backend.
@@ -212,6 +215,7 @@ impl TopicSpec {
     pub const MAX_DEDUPE_WINDOW: Duration = Duration::from_secs(24 * 3600);
     pub const DEFAULT_MAX_AGE: Option<Duration> = Some(Duration::from_secs(7 * 24 * 3600));
     pub const DEFAULT_MAX_EVENTS: Option<u64> = Some(1_000_000);
+    pub const DEFAULT_MAX_STREAMS: usize = 1000;
 
     /// `default_source` when it is left out: `/topics/NAME`.
     pub fn default_source_for(name: &str) -> String {

@@ -83,6 +83,7 @@ async fn the_relay_publishes_in_order_once_and_empties_the_outbox() {
             max_age: None,
             max_events: None,
             default_source: "/orders".into(),
+            max_streams: TopicSpec::DEFAULT_MAX_STREAMS,
         })
         .await
         .unwrap();

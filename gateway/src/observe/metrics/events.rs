@@ -31,6 +31,11 @@ struct SubscriptionResult {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TopicLabel {
+    topic: Arc<str>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SubscriptionLabel {
     subscription: Arc<str>,
 }
@@ -72,6 +77,7 @@ pub struct EventInstruments {
     delivery_duration: Family<SubscriptionResult, DurationHistogram>,
     lag: Family<SubscriptionLabel, Gauge>,
     dead_letters: Family<SubscriptionLabel, Gauge>,
+    streams: Family<TopicLabel, Gauge>,
 }
 
 impl EventInstruments {
@@ -102,6 +108,20 @@ impl EventInstruments {
             "Events in a subscription's dead-letter queue, read from the store at scrape time",
             self.dead_letters.clone(),
         );
+        registry.register(
+            "gateway_event_streams",
+            "Open streams of a topic to clients (SSE and WebSocket on publish routes)",
+            self.streams.clone(),
+        );
+    }
+
+    /// The open-streams gauge of `topic` (a stream's permit moves it).
+    pub fn stream_gauge(&self, topic: &str) -> Gauge {
+        self.streams
+            .get_or_create(&TopicLabel {
+                topic: Arc::from(topic),
+            })
+            .clone()
     }
 
     /// One publish to `topic`.
