@@ -34,6 +34,7 @@ mod edge_tls_upstream;
 mod edge_upstream_stall;
 mod event_store_embedded;
 mod event_store_nats;
+mod events_async_outage;
 mod events_delivery;
 mod events_emit;
 mod events_nats_restart;
