@@ -100,20 +100,27 @@ impl EmbeddedEventStore {
     }
 }
 
-/// Creates the directory and the file, and every table in it.
-fn open_file(path: &Path) -> Result<Database, StoreError> {
+/// Creates the directory and the redb file at `path` (or opens it); a file
+/// another process (or another store in this one) holds is `Unavailable`.
+/// Shared by the store and the emit outbox.
+pub(crate) fn create_database(path: &Path) -> Result<Database, StoreError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|error| {
             StoreError::Unavailable(format!("cannot create {}: {error}", dir.display()))
         })?;
     }
-    let db = Database::create(path).map_err(|error| match error {
+    Database::create(path).map_err(|error| match error {
         redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Unavailable(format!(
-            "{} is already open (another gateway using the same data_dir?)",
+            "{} is already open (another gateway using the same directory?)",
             path.display()
         )),
         other => StoreError::Unavailable(format!("cannot open {}: {other}", path.display())),
-    })?;
+    })
+}
+
+/// Creates the directory and the file, and every table in it.
+fn open_file(path: &Path) -> Result<Database, StoreError> {
+    let db = create_database(path)?;
     let created = (|| -> Result<(), redb::Error> {
         let txn = db.begin_write()?;
         drop(txn::Tables::open(&txn, 0)?);

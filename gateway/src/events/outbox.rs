@@ -172,18 +172,7 @@ impl Outbox {
 /// Creates the directory, the file and its table; returns the next
 /// sequence and the number of waiting entries.
 fn open_file(path: &Path) -> Result<(Database, u64, u64), StoreError> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|error| {
-            StoreError::Unavailable(format!("cannot create {}: {error}", dir.display()))
-        })?;
-    }
-    let db = Database::create(path).map_err(|error| match error {
-        redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Unavailable(format!(
-            "{} is already open (another gateway using the same directory?)",
-            path.display()
-        )),
-        other => StoreError::Unavailable(format!("cannot open {}: {other}", path.display())),
-    })?;
+    let db = super::embedded::create_database(path)?;
     let counted = (|| -> Result<(u64, u64), redb::Error> {
         let txn = db.begin_write()?;
         drop(txn.open_table(ENTRIES)?);
