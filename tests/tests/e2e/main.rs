@@ -37,6 +37,7 @@ mod event_store_nats;
 mod events_async_outage;
 mod events_delivery;
 mod events_emit;
+mod events_nats_instances;
 mod events_nats_restart;
 mod events_nats_store;
 mod events_publish;

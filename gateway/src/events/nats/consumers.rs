@@ -15,7 +15,7 @@ use futures::StreamExt;
 
 use super::NatsEventStore;
 use super::errors::{is_not_found, store_error};
-use super::names::check_token;
+use super::names::consumer_token;
 use super::settle::{Origin, delivery_from};
 use crate::config::model::events::StartFrom;
 use crate::events::store::{ConsumerSpec, Delivery, StoreError};
@@ -34,12 +34,12 @@ pub struct ConsumerHandles {
 impl NatsEventStore {
     pub(super) async fn ensure_durable(&self, spec: &ConsumerSpec) -> Result<(), StoreError> {
         self.known_topic(&spec.topic).await?;
-        check_token("consumer", &spec.name).map_err(StoreError::Failed)?;
+        let durable = consumer_token(&spec.name).into_owned();
         let main = self
             .ensure_pull(
                 &self.names.topic_stream(&spec.topic),
                 pull::Config {
-                    durable_name: Some(spec.name.clone()),
+                    durable_name: Some(durable.clone()),
                     filter_subject: self.names.topic_subject(&spec.topic),
                     deliver_policy: match spec.start {
                         StartFrom::New => DeliverPolicy::New,
@@ -53,7 +53,7 @@ impl NatsEventStore {
             .ensure_pull(
                 &self.names.replay_stream(),
                 pull::Config {
-                    durable_name: Some(spec.name.clone()),
+                    durable_name: Some(durable),
                     filter_subject: self.names.replay_subject(&spec.topic, &spec.name),
                     deliver_policy: DeliverPolicy::All,
                     ..consumer_defaults(spec.ack_wait)
@@ -124,7 +124,7 @@ impl NatsEventStore {
                 .get_stream_no_info(&stream_name)
                 .await
                 .map_err(|error| store_error("stream", error))?;
-            if let Err(error) = stream.delete_consumer(name).await {
+            if let Err(error) = stream.delete_consumer(&consumer_token(name)).await {
                 let missing = matches!(error.kind(),
                     async_nats::jetstream::stream::ConsumerErrorKind::JetStream(ref e) if is_not_found(e));
                 if !missing {

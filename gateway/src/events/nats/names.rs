@@ -15,7 +15,10 @@
 //!   a valid key).
 //!
 //! Names that are also subject tokens may use only `A-Z a-z 0-9 _ -`, so
-//! every name maps to exactly one stream and subject.
+//! every name maps to exactly one stream and subject. Topic names are
+//! checked by the config; a consumer name is the gateway's own (a fanout
+//! subscription's is `NAME@HOST:PORT`), so one that is not a token is
+//! encoded: `x-` and its base64url ([`consumer_token`]).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -72,7 +75,7 @@ impl Names {
     }
 
     pub fn dead_letter_subject(&self, topic: &str, consumer: &str) -> String {
-        format!("{}.dlq.{topic}.{consumer}", self.prefix)
+        format!("{}.dlq.{topic}.{}", self.prefix, consumer_token(consumer))
     }
 
     pub fn replay_stream(&self) -> String {
@@ -84,12 +87,27 @@ impl Names {
     }
 
     pub fn replay_subject(&self, topic: &str, consumer: &str) -> String {
-        format!("{}.replay.{topic}.{consumer}", self.prefix)
+        format!(
+            "{}.replay.{topic}.{}",
+            self.prefix,
+            consumer_token(consumer)
+        )
     }
 
     /// The JetStream KV bucket of a store bucket.
     pub fn bucket(&self, bucket: &str) -> String {
         format!("{}_{bucket}", self.prefix)
+    }
+}
+
+/// The server-side name of a consumer: itself when it is a token, else
+/// `x-` and its base64url (a token; every non-token name gets its own).
+/// A token maps to itself, so mapping twice changes nothing.
+pub fn consumer_token(name: &str) -> std::borrow::Cow<'_, str> {
+    if check_token("consumer", name).is_ok() {
+        std::borrow::Cow::Borrowed(name)
+    } else {
+        std::borrow::Cow::Owned(format!("x-{}", URL_SAFE_NO_PAD.encode(name)))
     }
 }
 
@@ -173,5 +191,23 @@ mod tests {
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), keys.len());
+    }
+
+    #[test]
+    fn a_fanout_consumer_name_becomes_a_token_once() {
+        assert_eq!(consumer_token("notify"), "notify");
+        let fanout = consumer_token("notify@127.0.0.1:7122");
+        assert!(check_token("consumer", &fanout).is_ok(), "{fanout}");
+        assert_eq!(
+            consumer_token(&fanout),
+            fanout,
+            "mapping twice changes nothing"
+        );
+        assert_ne!(fanout, consumer_token("notify@127.0.0.1:7123"));
+        let names = Names::new("GW").expect("valid prefix");
+        assert_eq!(
+            names.dead_letter_subject("orders", "notify@127.0.0.1:7122"),
+            format!("GW.dlq.orders.{fanout}")
+        );
     }
 }
