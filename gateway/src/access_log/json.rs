@@ -22,6 +22,9 @@ pub(super) struct JsonObject<'a> {
 
 impl<'a> JsonObject<'a> {
     pub(super) fn open(out: &'a mut Vec<u8>) -> Self {
+        // A usual record fits: one capacity check instead of one per copy
+        // that would grow the buffer.
+        out.reserve(RECORD_RESERVE);
         out.push(b'{');
         Self { out, first: true }
     }
@@ -69,12 +72,24 @@ impl<'a> JsonObject<'a> {
         }
     }
 
-    /// An IP address as a string, as `Display` writes it.
+    /// An IP address as a string, as `Display` writes it (an IPv4
+    /// address's four numbers written directly, without `core::fmt`).
     pub(super) fn ip(&mut self, key: &str, value: IpAddr) {
         self.key(key);
         self.out.push(b'"');
-        // Writing into a Vec cannot fail.
-        let _ = std::io::Write::write_fmt(self.out, format_args!("{value}"));
+        match value {
+            IpAddr::V4(v4) => {
+                let mut digits = itoa::Buffer::new();
+                for (index, octet) in v4.octets().into_iter().enumerate() {
+                    if index > 0 {
+                        self.out.push(b'.');
+                    }
+                    self.out.extend_from_slice(digits.format(octet).as_bytes());
+                }
+            }
+            // Writing into a Vec cannot fail.
+            IpAddr::V6(_) => _ = std::io::Write::write_fmt(self.out, format_args!("{value}")),
+        }
         self.out.push(b'"');
     }
 
@@ -126,15 +141,53 @@ fn millis(out: &mut Vec<u8>, micros: u128) {
     out.extend_from_slice(&digits[..significant]);
 }
 
+/// Room reserved for a record before it is written (most are shorter).
+const RECORD_RESERVE: usize = 768;
+
 const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Eight copies of a byte, for the word-at-a-time scan.
+const fn splat(byte: u8) -> u64 {
+    u64::from_ne_bytes([byte; 8])
+}
+
+/// Whether any of the eight bytes of `word` needs escaping: below 0x20, a
+/// `"` or a `\` (the classic "has a zero byte" test on `word`, on `word`
+/// xor each of those bytes, and on the bytes below 0x20).
+fn needs_escape(word: u64) -> bool {
+    const LOW: u64 = splat(0x01);
+    const HIGH: u64 = splat(0x80);
+    let has_zero = |x: u64| x.wrapping_sub(LOW) & !x & HIGH != 0;
+    let below_space = word.wrapping_sub(splat(0x20)) & !word & HIGH != 0;
+    below_space || has_zero(word ^ splat(b'"')) || has_zero(word ^ splat(b'\\'))
+}
+
+/// The length of `bytes`' longest prefix of whole eight-byte words that
+/// need no escaping.
+fn clean_prefix(bytes: &[u8]) -> usize {
+    let mut clean = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let word = u64::from_ne_bytes([
+            chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
+        ]);
+        if needs_escape(word) {
+            break;
+        }
+        clean += 8;
+    }
+    clean
+}
 
 /// A JSON string: `"` and `\` escaped, control characters as `\n`, `\t`,
 /// ... or `\u00XX` (as `serde_json` does), the rest copied as it is.
 fn string(out: &mut Vec<u8>, value: &str) {
     out.push(b'"');
     let bytes = value.as_bytes();
+    // Most values (paths, ids, names) need no escaping: skip them a word
+    // at a time, then look at the rest byte by byte.
+    let clean = clean_prefix(bytes);
     let mut start = 0;
-    for (index, &byte) in bytes.iter().enumerate() {
+    for (index, &byte) in bytes.iter().enumerate().skip(clean) {
         let escaped: &[u8] = match byte {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -196,6 +249,17 @@ mod tests {
     #[test]
     fn strings_are_escaped_as_serde_json_escapes_them() {
         let every_ascii: String = (0u8..=0x7f).map(char::from).collect();
+        // Each special byte at each position of a word, after a clean word.
+        let placed: Vec<String> = ['"', '\\', '\n', '\u{0}', '\u{1f}', ' ', '~', '\u{7f}', 'é']
+            .iter()
+            .flat_map(|special| {
+                (0..17).map(move |at| {
+                    let mut text = "abcdefgh".repeat(3);
+                    text.insert(at, *special);
+                    text
+                })
+            })
+            .collect();
         let samples = [
             "",
             "plain",
@@ -206,7 +270,7 @@ mod tests {
             "trailing\\",
             &every_ascii,
         ];
-        for sample in samples {
+        for sample in samples.into_iter().chain(placed.iter().map(String::as_str)) {
             let mut out = Vec::new();
             string(&mut out, sample);
             assert_eq!(
@@ -227,12 +291,13 @@ mod tests {
         object.opt_uint("d", None);
         object.opt_uint("e", Some(u64::MAX));
         object.ip("f", IpAddr::from([0, 0, 0, 0, 0, 0, 0, 1]));
+        object.ip("f4", IpAddr::from([10, 0, 255, 7]));
         object.opt_millis("g", Some(1_500));
         object.opt_millis("h", None);
         object.close();
         assert_eq!(
             String::from_utf8(out).expect("utf-8"),
-            r#"{"a":"x","b":null,"c":7,"d":null,"e":18446744073709551615,"f":"::1","g":1.5,"h":null}"#
+            r#"{"a":"x","b":null,"c":7,"d":null,"e":18446744073709551615,"f":"::1","f4":"10.0.255.7","g":1.5,"h":null}"#
         );
     }
 }

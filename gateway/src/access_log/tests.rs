@@ -141,7 +141,11 @@ fn a_json_record_has_every_field() {
 #[test]
 fn a_json_record_is_byte_for_byte_what_serde_json_writes() {
     let exchange = exchange_for("/v1/\"quoted\"\\path", None);
-    let mut finished = finished(StatusCode::BAD_GATEWAY, Some("UPSTREAM_FAILED"), ExchangeEnd::Aborted);
+    let mut finished = finished(
+        StatusCode::BAD_GATEWAY,
+        Some("UPSTREAM_FAILED"),
+        ExchangeEnd::Aborted,
+    );
     finished.bytes_out = u64::MAX;
     let mut record = record(&exchange, &finished);
     record.user_agent = Some(b"agent\t\xff\x01");
