@@ -39,7 +39,8 @@ pub(super) struct ClientLabels {
     pub error_type: &'static str,
 }
 
-/// The tables' hasher (seeded per process).
+/// The tables' hasher (seeded per process; without foldhash's `std`
+/// feature, which would rebuild every crate that shares its hashbrown).
 type FastHash = foldhash::fast::RandomState;
 
 /// A map written rarely and read on every request.
