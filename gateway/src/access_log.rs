@@ -10,6 +10,7 @@
 //!
 //! Fields and layouts: docs/observability.md, "Access log".
 
+mod json;
 mod record;
 mod writer;
 

@@ -42,6 +42,13 @@ pub fn current_index() -> usize {
     WORKER_INDEX.with(Cell::get)
 }
 
+/// Makes this thread count as worker `index` (for tests of per-worker
+/// shards).
+#[cfg(test)]
+pub(crate) fn set_current_index_for_test(index: usize) {
+    WORKER_INDEX.with(|cell| cell.set(index));
+}
+
 /// A connection on its way from the acceptor to a worker.
 struct Handed {
     stream: std::net::TcpStream,

@@ -9,8 +9,8 @@ use std::sync::MutexGuard;
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Serialize;
 
+use super::json::JsonObject;
 use crate::observe::{Exchange, ExchangeEnd, Finished, UpstreamSummary};
 
 /// The fields of one record, borrowed from the exchange.
@@ -66,31 +66,35 @@ impl<'a> Record<'a> {
     /// One JSON object and a newline. Absent values are `null`.
     pub fn write_json(&self, out: &mut Vec<u8>) {
         let last = self.upstream.last.as_ref();
-        let time = Timestamp::of(self.time);
-        let json = JsonRecord {
-            time: time.as_str(),
-            request_id: self.request_id,
-            trace_id: self.trace_id,
-            client_address: self.client,
-            method: self.method,
-            path: self.path,
-            route: self.route,
-            consumer: self.consumer,
-            status: self.status,
-            error_code: self.error_code,
-            upstream_backend: last.map(|record| &*record.backend),
-            upstream_endpoint: last.map(|record| &*record.endpoint),
-            upstream_status: last.and_then(|record| record.status.map(|s| s.as_u16())),
-            upstream_attempts: self.upstream.attempts,
-            bytes_in: self.bytes_in,
-            bytes_out: self.bytes_out,
-            duration_ms: millis(self.duration),
-            upstream_duration_ms: (self.upstream.attempts > 0).then(|| millis(self.upstream.total)),
-            user_agent: self.user_agent.map(String::from_utf8_lossy),
-            end: end_word(self.end),
-        };
-        // Serialising plain strings and numbers into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, &json);
+        let mut json = JsonObject::open(out);
+        json.str("time", Timestamp::of(self.time).as_str());
+        json.str("request_id", self.request_id);
+        json.opt_str("trace_id", self.trace_id);
+        json.ip("client_address", self.client);
+        json.str("method", self.method);
+        json.str("path", self.path);
+        json.opt_str("route", self.route);
+        json.opt_str("consumer", self.consumer);
+        json.uint("status", u64::from(self.status));
+        json.opt_str("error_code", self.error_code);
+        json.opt_str("upstream_backend", last.map(|record| &*record.backend));
+        json.opt_str("upstream_endpoint", last.map(|record| &*record.endpoint));
+        json.opt_uint(
+            "upstream_status",
+            last.and_then(|record| record.status.map(|s| u64::from(s.as_u16()))),
+        );
+        json.uint("upstream_attempts", u64::from(self.upstream.attempts));
+        json.uint("bytes_in", self.bytes_in);
+        json.uint("bytes_out", self.bytes_out);
+        json.opt_millis("duration_ms", Some(self.duration.as_micros()));
+        json.opt_millis(
+            "upstream_duration_ms",
+            (self.upstream.attempts > 0).then(|| self.upstream.total.as_micros()),
+        );
+        let user_agent = self.user_agent.map(String::from_utf8_lossy);
+        json.opt_str("user_agent", user_agent.as_deref());
+        json.str("end", end_word(self.end));
+        json.close();
         out.push(b'\n');
     }
 
@@ -140,30 +144,6 @@ impl<'a> Record<'a> {
         out.pop();
         out.push(b'\n');
     }
-}
-
-#[derive(Serialize)]
-struct JsonRecord<'a> {
-    time: &'a str,
-    request_id: &'a str,
-    trace_id: Option<&'a str>,
-    client_address: IpAddr,
-    method: &'a str,
-    path: &'a str,
-    route: Option<&'a str>,
-    consumer: Option<&'a str>,
-    status: u16,
-    error_code: Option<&'a str>,
-    upstream_backend: Option<&'a str>,
-    upstream_endpoint: Option<&'a str>,
-    upstream_status: Option<u16>,
-    upstream_attempts: u32,
-    bytes_in: u64,
-    bytes_out: u64,
-    duration_ms: f64,
-    upstream_duration_ms: Option<f64>,
-    user_agent: Option<std::borrow::Cow<'a, str>>,
-    end: &'static str,
 }
 
 /// A record's time, RFC 3339 in UTC with milliseconds:

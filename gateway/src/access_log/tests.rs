@@ -136,6 +136,48 @@ fn a_json_record_has_every_field() {
     assert_eq!(record, expected);
 }
 
+/// The hand-written JSON is byte for byte what `serde_json` writes for
+/// the same fields, escapes and lossy user agents included.
+#[test]
+fn a_json_record_is_byte_for_byte_what_serde_json_writes() {
+    let exchange = exchange_for("/v1/\"quoted\"\\path", None);
+    let mut finished = finished(
+        StatusCode::BAD_GATEWAY,
+        Some("UPSTREAM_FAILED"),
+        ExchangeEnd::Aborted,
+    );
+    finished.bytes_out = u64::MAX;
+    let mut record = record(&exchange, &finished);
+    record.user_agent = Some(b"agent\t\xff\x01");
+    record.duration = Duration::from_micros(1_000);
+    let mut line = Vec::new();
+    record.write_json(&mut line);
+    let expected = serde_json::json!({
+        "time": "2026-11-30T13:33:42.123Z",
+        "request_id": "req-1",
+        "trace_id": null,
+        "client_address": "203.0.113.7",
+        "method": "GET",
+        "path": "/v1/\"quoted\"\\path",
+        "route": null,
+        "consumer": null,
+        "status": 502,
+        "error_code": "UPSTREAM_FAILED",
+        "upstream_backend": null,
+        "upstream_endpoint": null,
+        "upstream_status": null,
+        "upstream_attempts": 0,
+        "bytes_in": 0,
+        "bytes_out": u64::MAX,
+        "duration_ms": 1.0,
+        "upstream_duration_ms": null,
+        "user_agent": "agent\t\u{fffd}\u{1}",
+        "end": "aborted",
+    });
+    let expected = format!("{}\n", serde_json::to_string(&expected).expect("json"));
+    assert_eq!(String::from_utf8(line).expect("utf-8"), expected);
+}
+
 #[test]
 fn an_unrouted_request_has_dashes_in_text_and_nulls_in_json() {
     let exchange = exchange_for("/nowhere", None);
