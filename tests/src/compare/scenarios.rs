@@ -3,8 +3,7 @@
 //! as skipped with the reason, and the others still run.
 //!
 //! The list is open: a scenario is a variant of [`ScenarioName`] plus a
-//! module with a `run` function. Sync chain against async events is listed
-//! already and skips until the event bus exists.
+//! module with a `run` function.
 
 mod chatty;
 mod events;
@@ -80,7 +79,7 @@ impl ScenarioName {
                 &profile.proxy(),
                 federation::SERIES * profile.proxy_rounds(),
             ),
-            ScenarioName::Events => Duration::ZERO,
+            ScenarioName::Events => total(&events::plans(profile.quick), events::SERIES),
             ScenarioName::Resilience => resilience::planned(profile.resilience()),
             ScenarioName::Tls => total(&profile.tls(), tls::TARGETS * profile.proxy_rounds()),
         }
@@ -93,7 +92,7 @@ impl ScenarioName {
             ScenarioName::Protocols => protocols::run(ctx).await,
             ScenarioName::Proxy => proxy::run(ctx).await,
             ScenarioName::Federation => federation::run(ctx).await,
-            ScenarioName::Events => events::run(),
+            ScenarioName::Events => events::run(ctx).await,
             ScenarioName::Resilience => resilience::run(ctx).await,
             ScenarioName::Tls => tls::run(ctx).await,
         }
