@@ -19,6 +19,9 @@ const RAW_SUBJECT: &str = "compare.raw";
 /// Publishes one event-sized payload per request and awaits its ack.
 pub struct RawJetStreamPublish {
     js: jetstream::Context,
+    /// The client's byte counters (message payloads in and out, without
+    /// the NATS protocol's own bytes).
+    statistics: Arc<async_nats::Statistics>,
     payload: Bytes,
 }
 
@@ -30,6 +33,7 @@ impl RawJetStreamPublish {
             .connect(url)
             .await
             .map_err(|error| format!("NATS connect {url}: {error}"))?;
+        let statistics = client.statistics();
         let js = jetstream::new(client);
         let _ = js.delete_stream(RAW_STREAM).await;
         js.create_stream(stream::Config {
@@ -40,7 +44,11 @@ impl RawJetStreamPublish {
         })
         .await
         .map_err(|error| format!("JetStream stream {RAW_STREAM}: {error}"))?;
-        Ok(Self { js, payload })
+        Ok(Self {
+            js,
+            statistics,
+            payload,
+        })
     }
 }
 
@@ -66,6 +74,11 @@ pub async fn measure_raw_jetstream_publish(
 ) -> Result<Stats, String> {
     let probe = Arc::new(RawJetStreamPublish::connect(url, payload).await?);
     let mut measurement = Measurement::new();
-    measurement.drive(&probe, plan, || 0).await;
+    let statistics = Arc::clone(&probe.statistics);
+    let bytes = move || {
+        use std::sync::atomic::Ordering::Relaxed;
+        statistics.in_bytes.load(Relaxed) + statistics.out_bytes.load(Relaxed)
+    };
+    measurement.drive(&probe, plan, bytes).await;
     Ok(measurement.stats())
 }

@@ -201,7 +201,8 @@ async fn publish_series(
     for plan in plans {
         ctx.progress.running(&format!("{name} ({})", plan.mode));
         let mut measurement = Measurement::new();
-        measurement.drive(&probe, *plan, || 0).await;
+        let wire = probe.client.wire().clone();
+        measurement.drive(&probe, *plan, || wire.total()).await;
         report.measured(name, "HTTP/1.1", *plan, measurement.stats());
         ctx.progress.done(plan);
     }
