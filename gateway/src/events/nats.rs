@@ -58,6 +58,10 @@ pub struct NatsEventStore {
     buckets: RwLock<HashMap<String, jetstream::kv::Store>>,
     /// Per topic, the newest position seen (for `wait_beyond`).
     watches: Mutex<HashMap<String, Arc<TopicWatch>>>,
+    /// Attempts of deliveries this store retried and that are not settled
+    /// yet (`settle::RetriedAttempts`): the server's delivery count does
+    /// not always count a redelivery after a delayed NAK.
+    retried: settle::RetriedAttempts,
 }
 
 impl std::fmt::Debug for NatsEventStore {
@@ -81,6 +85,7 @@ impl NatsEventStore {
             consumers: RwLock::default(),
             buckets: RwLock::default(),
             watches: Mutex::default(),
+            retried: settle::RetriedAttempts::default(),
         };
         store.ensure_own_streams().await?;
         Ok(store)

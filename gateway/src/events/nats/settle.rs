@@ -20,6 +20,47 @@ use super::decode::{self, decode_event, number_header, system_time, unix_nanos};
 use super::errors::{ack_error, store_error};
 use crate::events::store::{Delivery, Settle, Settler, StoreError, StoredEvent};
 
+/// The attempt number of each delivery this store retried (delayed NAK)
+/// and that is not settled since, by its dead-letter message id (unique
+/// per consumer and message). JetStream's own delivery count did not
+/// always include the redelivery after a delayed NAK (nats-server 2.9: the
+/// store's conformance test saw attempt 1 for a retried message in about
+/// one run in five), so a delivery's attempt is the larger of the two.
+/// Bound: [`MAX_RETRIED`] entries; past it, the server's count alone.
+#[derive(Debug, Default, Clone)]
+pub struct RetriedAttempts(Arc<std::sync::Mutex<std::collections::HashMap<String, u32>>>);
+
+/// Most retried deliveries remembered at once.
+const MAX_RETRIED: usize = 100_000;
+
+impl RetriedAttempts {
+    fn floor(&self, key: &str) -> u32 {
+        let map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(key).map_or(0, |attempt| attempt + 1)
+    }
+
+    fn retried(&self, key: &str, attempt: u32) {
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() < MAX_RETRIED || map.contains_key(key) {
+            map.insert(key.to_owned(), attempt);
+        }
+    }
+
+    fn settled(&self, key: &str) {
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.remove(key);
+    }
+}
+
 /// Where a delivered message came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
@@ -42,14 +83,16 @@ pub fn delivery_from(
     let (message, acker) = message.split();
     match described {
         Ok((event, attempt, source_sequence)) => {
+            let message_id = match origin {
+                Origin::Topic => format!("dlq-{consumer}-{}", event.position),
+                Origin::Replay => format!("dlq-{consumer}-r{source_sequence}"),
+            };
+            let attempt = attempt.max(store.retried.floor(&message_id));
             let dead_letter = DeadLetterRoute {
                 js: store.context_for_settle(),
                 subject: store.names.dead_letter_subject(topic, consumer),
                 consumer: consumer.to_owned(),
-                message_id: match origin {
-                    Origin::Topic => format!("dlq-{consumer}-{}", event.position),
-                    Origin::Replay => format!("dlq-{consumer}-r{source_sequence}"),
-                },
+                message_id,
                 payload: message.payload.clone(),
                 event: event.clone(),
                 attempts: attempt,
@@ -61,6 +104,7 @@ pub fn delivery_from(
                     acker,
                     dead_letter,
                     settled: AtomicBool::new(false),
+                    retried: store.retried.clone(),
                 }),
             })
         }
@@ -159,6 +203,7 @@ pub struct NatsSettler {
     acker: Acker,
     dead_letter: DeadLetterRoute,
     settled: AtomicBool,
+    retried: RetriedAttempts,
 }
 
 impl std::fmt::Debug for NatsSettler {
@@ -177,6 +222,12 @@ impl Settler for NatsSettler {
         if self.settled.swap(true, Ordering::AcqRel) {
             return Err(StoreError::Failed("delivery already settled".to_owned()));
         }
+        let key = &self.dead_letter.message_id;
+        let retrying = matches!(how, Settle::Retry(_));
+        if retrying {
+            // Before the NAK: its redelivery may arrive before its reply.
+            self.retried.retried(key, self.dead_letter.attempts);
+        }
         let result = match how {
             Settle::Ack => self.acker.double_ack().await,
             Settle::Retry(delay) if delay.is_zero() => {
@@ -191,6 +242,9 @@ impl Settler for NatsSettler {
                 self.acker.double_ack_with(AckKind::Term).await
             }
         };
+        if result.is_ok() && !retrying {
+            self.retried.settled(key);
+        }
         result.map_err(|error| {
             // Not confirmed: the caller may try again (the server
             // redelivers after ack_wait either way).
@@ -204,5 +258,27 @@ impl Settler for NatsSettler {
             .ack_with(AckKind::Progress)
             .await
             .map_err(|error| ack_error("in-progress ack", &error))
+    }
+}
+
+#[cfg(test)]
+mod retried_tests {
+    use super::*;
+
+    #[test]
+    fn a_retried_delivery_counts_at_least_one_more_until_settled() {
+        let retried = RetriedAttempts::default();
+        assert_eq!(
+            retried.floor("dlq-c-1"),
+            0,
+            "never retried: the server's count"
+        );
+        retried.retried("dlq-c-1", 1);
+        assert_eq!(retried.floor("dlq-c-1"), 2);
+        retried.retried("dlq-c-1", 2);
+        assert_eq!(retried.floor("dlq-c-1"), 3);
+        assert_eq!(retried.floor("dlq-c-2"), 0, "per delivery");
+        retried.settled("dlq-c-1");
+        assert_eq!(retried.floor("dlq-c-1"), 0);
     }
 }
