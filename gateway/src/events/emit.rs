@@ -94,6 +94,44 @@ pub fn render(spec: &EmitSpec, inputs: &EmitInputs<'_>) -> Result<Option<CloudEv
     Ok(Some(event))
 }
 
+/// A body as an emit template's `request` or `response` root: `None` when
+/// it is empty or not JSON.
+pub fn json_body(bytes: &[u8]) -> Option<Arc<Value>> {
+    serde_json::from_slice(bytes).ok().map(Arc::new)
+}
+
+/// Renders and emits each of `specs` that emits on `status` (the emit
+/// layer, and an async route's worker); `id_of(n)` may fix the id of the
+/// `n`th spec's event. A template that cannot be rendered emits nothing,
+/// and is logged and counted (`rejected`).
+pub async fn emit_all(
+    bus: &EventBus,
+    route: &str,
+    specs: &[Arc<EmitSpec>],
+    status: u16,
+    inputs: &EmitInputs<'_>,
+    id_of: impl Fn(usize) -> Option<String>,
+) {
+    for (index, spec) in specs.iter().enumerate() {
+        if !spec.emits_on(status) {
+            continue;
+        }
+        match render(spec, inputs) {
+            Ok(Some(mut event)) => {
+                if let Some(id) = id_of(index) {
+                    event.id = id;
+                }
+                emit(bus, &spec.topic.name, event).await;
+            }
+            Ok(None) => {}
+            Err(error) => {
+                bus.count_publish(&spec.topic.name, PublishResult::Rejected);
+                tracing::warn!(%route, event_type = %spec.event_type, %error, "an emit template could not be rendered; no event");
+            }
+        }
+    }
+}
+
 /// Stores `event` in `topic`, or puts it in the outbox; never fails.
 pub async fn emit(bus: &EventBus, topic: &str, event: CloudEvent) {
     let key = super::publish::event_dedupe_key(&event);

@@ -67,3 +67,15 @@ pub(super) fn assemble(handler: RouteService, layers: &[PolicyLayer]) -> RouteSe
         .rev()
         .fold(handler, |inner, layer| layer.wrap(inner))
 }
+
+/// Calls the rest of a route's pipeline once it is ready: for a policy
+/// layer's boxed future (a named `async fn`: its concrete types keep that
+/// future `Send`).
+pub(crate) async fn call_ready(
+    mut inner: RouteService,
+    request: Request<GatewayBody>,
+) -> Result<Response<GatewayBody>, GatewayError> {
+    use tower::ServiceExt;
+    inner.ready().await?;
+    inner.call(request).await
+}

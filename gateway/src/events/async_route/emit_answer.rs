@@ -8,14 +8,9 @@
 //! stopped between the backend's answer and the settle) emits the same
 //! ids, which the store deduplicates within the topic's window.
 
-use std::sync::Arc;
-
-use serde_json::Value;
-
 use super::AsyncEmit;
 use super::record::{QueuedRequest, StoredResponse, decode_base64};
-use crate::events::emit::{EmitInputs, emit, render};
-use crate::observe::metrics::events::PublishResult;
+use crate::events::emit::{EmitInputs, emit_all, json_body};
 use crate::router::Params;
 
 /// Emits the route's events for the backend's `response` to `queued`.
@@ -34,8 +29,11 @@ pub async fn emit_answered(
         return;
     }
     let params: Params = queued.params.iter().cloned().collect();
-    let request = json_of(queued.body().ok().as_deref());
-    let response_json = json_of(decode_base64(&response.body).ok().as_deref());
+    let request = queued.body().ok().as_deref().and_then(json_body);
+    let response_json = decode_base64(&response.body)
+        .ok()
+        .as_deref()
+        .and_then(json_body);
     let traceparent = queued
         .headers
         .iter()
@@ -47,26 +45,13 @@ pub async fn emit_answered(
         response: response_json.as_ref(),
         traceparent,
     };
-    for (index, spec) in emits.specs.iter().enumerate() {
-        if !spec.emits_on(response.status) {
-            continue;
-        }
-        match render(spec, &inputs) {
-            Ok(Some(mut event)) => {
-                event.id = format!("{request_id}-{index}");
-                emit(&emits.bus, &spec.topic.name, event).await;
-            }
-            Ok(None) => {}
-            Err(error) => {
-                emits
-                    .bus
-                    .count_publish(&spec.topic.name, PublishResult::Rejected);
-                tracing::warn!(%route, request = %request_id, event_type = %spec.event_type, %error, "an emit template could not be rendered; no event");
-            }
-        }
-    }
-}
-
-fn json_of(bytes: Option<&[u8]>) -> Option<Arc<Value>> {
-    serde_json::from_slice(bytes?).ok().map(Arc::new)
+    emit_all(
+        &emits.bus,
+        route,
+        &emits.specs,
+        response.status,
+        &inputs,
+        |index| Some(format!("{request_id}-{index}")),
+    )
+    .await;
 }

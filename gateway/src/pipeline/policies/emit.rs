@@ -22,8 +22,7 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use http::{Request, Response};
 use http_body_util::BodyExt;
-use serde_json::Value;
-use tower::{Layer, Service, ServiceExt};
+use tower::{Layer, Service};
 
 use crate::body::{self, GatewayBody};
 use crate::client_body::RequestBodyFault;
@@ -33,7 +32,7 @@ use crate::context::RequestContext;
 use crate::edge_error::GatewayError;
 use crate::events::async_route::prefer::PREFERENCE_APPLIED;
 use crate::events::bus::EventBus;
-use crate::events::emit::{EmitInputs, emit, render};
+use crate::events::emit::{EmitInputs, emit_all, json_body};
 use crate::pipeline::{PolicyLayer, RouteService};
 use crate::router::Params;
 
@@ -117,12 +116,12 @@ impl Emits {
         let (request, request_json) = if self.reads_request {
             let (head, body) = request.into_parts();
             let bytes = read_request_body(body).await?;
-            let json = parse_json(&bytes);
+            let json = json_body(&bytes);
             (Request::from_parts(head, body::full(bytes)), json)
         } else {
             (request, None)
         };
-        let response = call_inner(inner, request).await?;
+        let response = crate::pipeline::policy::call_ready(inner, request).await?;
         let status = response.status().as_u16();
         if response.headers().contains_key(&PREFERENCE_APPLIED)
             || !self.specs.iter().any(|spec| spec.emits_on(status))
@@ -143,42 +142,19 @@ impl Emits {
                 return Ok(Response::from_parts(head, body::full(Bytes::new())));
             }
         };
-        let response_json = parse_json(&bytes);
+        let response_json = json_body(&bytes);
         let inputs = EmitInputs {
             params: &params,
             request: request_json.as_ref(),
             response: response_json.as_ref(),
             traceparent: traceparent.as_deref(),
         };
-        self.emit_all(status, &inputs).await;
+        emit_all(&self.bus, &self.route, &self.specs, status, &inputs, |_| {
+            None
+        })
+        .await;
         Ok(Response::from_parts(head, body::full(bytes)))
     }
-
-    async fn emit_all(&self, status: u16, inputs: &EmitInputs<'_>) {
-        for spec in self.specs.iter().filter(|spec| spec.emits_on(status)) {
-            match render(spec, inputs) {
-                Ok(Some(event)) => emit(&self.bus, &spec.topic.name, event).await,
-                Ok(None) => {}
-                Err(error) => {
-                    self.bus.count_publish(
-                        &spec.topic.name,
-                        crate::observe::metrics::events::PublishResult::Rejected,
-                    );
-                    tracing::warn!(route = %self.route, event_type = %spec.event_type, %error, "an emit template could not be rendered; no event");
-                }
-            }
-        }
-    }
-}
-
-/// The rest of the pipeline, called once it is ready (a named `async fn`:
-/// its concrete types keep the boxed future `Send`).
-async fn call_inner(
-    mut inner: RouteService,
-    request: Request<GatewayBody>,
-) -> Result<Response<GatewayBody>, GatewayError> {
-    inner.ready().await?;
-    inner.call(request).await
 }
 
 /// The path parameters and the trace context the events carry.
@@ -196,10 +172,6 @@ fn request_inputs(request: &Request<GatewayBody>) -> (Params, Option<String>) {
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
     (params, traceparent)
-}
-
-fn parse_json(bytes: &[u8]) -> Option<Arc<Value>> {
-    serde_json::from_slice(bytes).ok().map(Arc::new)
 }
 
 /// The whole request body; its faults (over `max_body`, malformed

@@ -14,7 +14,7 @@ use futures::future::BoxFuture;
 use http::header::{ACCEPT, HeaderValue, RETRY_AFTER};
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
-use tower::{Layer, Service, ServiceExt};
+use tower::{Layer, Service};
 
 use super::concurrency_limiter::{ConcurrencyLimiter, Refusal};
 use crate::body::{self, GatewayBody};
@@ -84,7 +84,7 @@ impl Service<Request<GatewayBody>> for LoadShedding {
                 .await
                 .map_err(|why| refusal.error(why, graphql_media))?;
             let started = Instant::now();
-            let result = call_inner(inner, request).await;
+            let result = crate::pipeline::policy::call_ready(inner, request).await;
             let failed = match &result {
                 Ok(response) => response.status().is_server_error(),
                 Err(_) => true,
@@ -101,16 +101,6 @@ impl Service<Request<GatewayBody>> for LoadShedding {
             })
         })
     }
-}
-
-/// The rest of the pipeline, called once it is ready (a named `async fn`:
-/// its concrete types keep the boxed future `Send`).
-async fn call_inner(
-    mut inner: RouteService,
-    request: Request<GatewayBody>,
-) -> Result<Response<GatewayBody>, GatewayError> {
-    inner.ready().await?;
-    inner.call(request).await
 }
 
 /// How a refusal reads on this route.
