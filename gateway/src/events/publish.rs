@@ -152,21 +152,26 @@ async fn publish(
     let bus = ctx.snapshot.events.clone().ok_or(PublishError::NoBus)?;
     let (head, body) = request.into_parts();
     let bytes = read_body(body, topic.max_event_bytes).await?;
+    let id_generated = std::cell::Cell::new(false);
     let mut event = parse_event(
         &bytes,
         is_structured(&head.headers),
         &topic.default_source,
-        || uuid::Uuid::new_v4().to_string(),
+        || {
+            id_generated.set(true);
+            uuid::Uuid::new_v4().to_string()
+        },
     )?;
+    let id_generated = id_generated.get();
     add_traceparent(&mut event, &head);
     let encoded_len = serde_json::to_vec(&event).map_or(usize::MAX, |json| json.len());
     if encoded_len > topic.max_event_bytes {
         return Err(PublishError::TooLarge(topic.max_event_bytes));
     }
-    let dedupe_key = dedupe_key(&head.headers, &event);
+    let dedupe_key = dedupe_key(&head.headers, &event, id_generated);
     let store = Arc::clone(bus.store());
     let published = store
-        .publish(&topic.name, &event, Some(&dedupe_key))
+        .publish(&topic.name, &event, dedupe_key.as_deref())
         .await?;
     bus.count_publish(&topic.name, super::emit::stored_result(published));
     let id = if published.duplicate {
@@ -217,14 +222,18 @@ fn is_structured(headers: &HeaderMap) -> bool {
         })
 }
 
-/// `Idempotency-Key`, else the event's `source` and `id`.
-fn dedupe_key(headers: &HeaderMap, event: &CloudEvent) -> String {
+/// `Idempotency-Key`, else the event's `source` and `id`; none when the
+/// gateway made the id up (a fresh UUID cannot repeat, and a dedupe entry
+/// is a random-key B-tree insert: most of an embedded publish's write
+/// cost).
+fn dedupe_key(headers: &HeaderMap, event: &CloudEvent, id_generated: bool) -> Option<String> {
     match headers
         .get("idempotency-key")
         .and_then(|value| value.to_str().ok())
     {
-        Some(key) if !key.is_empty() => format!("key:{key}"),
-        _ => event_dedupe_key(event),
+        Some(key) if !key.is_empty() => Some(format!("key:{key}")),
+        _ if id_generated => None,
+        _ => Some(event_dedupe_key(event)),
     }
 }
 
@@ -251,5 +260,47 @@ fn add_traceparent(event: &mut CloudEvent, head: &http::request::Parts) {
             "traceparent".to_owned(),
             serde_json::Value::String(traceparent.to_owned()),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: &str) -> CloudEvent {
+        parse_event(
+            br#"{"type":"OrderPlaced","source":"/orders","id":"e-1"}"#,
+            false,
+            "/default",
+            || unreachable!("the event has an id"),
+        )
+        .map(|mut event| {
+            event.id = id.to_owned();
+            event
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn an_idempotency_key_is_the_dedupe_key_whoever_made_the_id() {
+        let mut headers = HeaderMap::new();
+        headers.insert("idempotency-key", "k-7".parse().unwrap());
+        for generated in [false, true] {
+            assert_eq!(
+                dedupe_key(&headers, &event("e-1"), generated).as_deref(),
+                Some("key:k-7")
+            );
+        }
+    }
+
+    #[test]
+    fn a_client_chosen_id_is_deduped_by_source_and_id() {
+        let key = dedupe_key(&HeaderMap::new(), &event("e-1"), false);
+        assert_eq!(key.as_deref(), Some("event:/orders\u{1f}e-1"));
+    }
+
+    #[test]
+    fn a_gateway_generated_id_stores_no_dedupe_entry() {
+        assert_eq!(dedupe_key(&HeaderMap::new(), &event("fresh"), true), None);
     }
 }

@@ -192,7 +192,7 @@ impl EmbeddedStore {
     /// `data_dir` when it is left out, relative to the config file's
     /// directory.
     pub const DEFAULT_DATA_DIR: &'static str = "data/events";
-    pub const DEFAULT_COMMIT_WINDOW: Duration = Duration::from_millis(1);
+    pub const DEFAULT_COMMIT_WINDOW: Duration = Duration::ZERO;
     /// Largest `commit_window` (a publish may wait this long for its ack).
     pub const MAX_COMMIT_WINDOW: Duration = Duration::from_millis(100);
 }

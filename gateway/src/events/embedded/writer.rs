@@ -2,9 +2,9 @@
 //!
 //! Every change (publish, settle, fetch, consumer and dead-letter
 //! changes, KV writes) is a [`Request`] on a bounded queue. The thread
-//! takes the first waiting request, then, when `commit_window` is not
-//! zero, every request that arrives until the window ends (and all that
-//! queued while the previous commit ran), at most [`MAX_BATCH`], and
+//! takes the first waiting request and every one that queued while the
+//! previous commit ran, then, when `commit_window` is not zero, every
+//! request that arrives until the window ends, at most [`MAX_BATCH`], and
 //! applies them in one redb write transaction: one commit, one fsync,
 //! however many publishes it carries. Only then does any of them get its
 //! answer. A batch of fetches and in-progress touches alone commits
@@ -157,6 +157,35 @@ pub fn spawn(
     Ok((WriterHandle { queue }, thread))
 }
 
+/// The batch that starts with `first`: every request already queued,
+/// then, with a non-zero `window`, those arriving until it ends; at most
+/// [`MAX_BATCH`].
+fn collect(
+    runtime: &tokio::runtime::Runtime,
+    requests: &mut mpsc::Receiver<Request>,
+    first: Request,
+    window: Duration,
+) -> Vec<Request> {
+    let mut batch = vec![first];
+    let deadline = Instant::now() + window;
+    while batch.len() < MAX_BATCH {
+        if let Ok(request) = requests.try_recv() {
+            batch.push(request);
+            continue;
+        }
+        if window.is_zero() {
+            break;
+        }
+        let next = runtime
+            .block_on(async { tokio::time::timeout_at(deadline.into(), requests.recv()).await });
+        match next {
+            Ok(Some(request)) => batch.push(request),
+            _ => break,
+        }
+    }
+    batch
+}
+
 struct Writer {
     db: Arc<Database>,
     shared: Arc<Shared>,
@@ -189,7 +218,7 @@ impl Writer {
                 .block_on(async { tokio::time::timeout(SWEEP_EVERY, requests.recv()).await });
             let batch = match first {
                 Ok(None) => break,
-                Ok(Some(request)) => self.collect(&runtime, &mut requests, request),
+                Ok(Some(request)) => collect(&runtime, &mut requests, request, self.commit_window),
                 Err(_) => Vec::new(),
             };
             if !batch.is_empty() {
@@ -200,34 +229,6 @@ impl Writer {
                 last_sweep = Instant::now();
             }
         }
-    }
-
-    /// The batch that starts with `first`.
-    fn collect(
-        &self,
-        runtime: &tokio::runtime::Runtime,
-        requests: &mut mpsc::Receiver<Request>,
-        first: Request,
-    ) -> Vec<Request> {
-        let mut batch = vec![first];
-        if self.commit_window.is_zero() {
-            return batch;
-        }
-        let deadline = std::time::Instant::now() + self.commit_window;
-        while batch.len() < MAX_BATCH {
-            if let Ok(request) = requests.try_recv() {
-                batch.push(request);
-                continue;
-            }
-            let next = runtime.block_on(async {
-                tokio::time::timeout_at(deadline.into(), requests.recv()).await
-            });
-            match next {
-                Ok(Some(request)) => batch.push(request),
-                _ => break,
-            }
-        }
-        batch
     }
 
     fn commit_batch(&mut self, batch: Vec<Request>) {
@@ -359,5 +360,70 @@ impl Writer {
         if let Err(error) = result {
             tracing::warn!(%error, "event store retention sweep failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> Request {
+        let (reply, _) = oneshot::channel();
+        Request {
+            op: Op::EnsureBucket {
+                name: "b".into(),
+                ttl_ms: 1,
+            },
+            reply,
+        }
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn without_a_window_the_batch_is_everything_already_queued() {
+        let (queue, mut requests) = mpsc::channel(QUEUE_CAPACITY);
+        for _ in 0..5 {
+            queue.try_send(request()).unwrap();
+        }
+        let runtime = runtime();
+        let batch = collect(&runtime, &mut requests, request(), Duration::ZERO);
+        assert_eq!(batch.len(), 6);
+        assert!(requests.try_recv().is_err(), "the queue is drained");
+    }
+
+    #[test]
+    fn a_batch_holds_at_most_max_batch() {
+        let (queue, mut requests) = mpsc::channel(QUEUE_CAPACITY);
+        for _ in 0..MAX_BATCH + 10 {
+            queue.try_send(request()).unwrap();
+        }
+        let runtime = runtime();
+        let batch = collect(&runtime, &mut requests, request(), Duration::ZERO);
+        assert_eq!(batch.len(), MAX_BATCH);
+        assert_eq!(requests.len(), 11);
+    }
+
+    #[test]
+    fn a_window_also_takes_requests_arriving_within_it() {
+        let (queue, mut requests) = mpsc::channel(QUEUE_CAPACITY);
+        let runtime = runtime();
+        // Sent from another thread, before or during the window; then
+        // the sender is dropped, which ends the window early.
+        let late = std::thread::spawn(move || {
+            queue.blocking_send(request()).unwrap();
+        });
+        let batch = collect(&runtime, &mut requests, request(), Duration::from_secs(5));
+        late.join().unwrap();
+        assert_eq!(
+            batch.len(),
+            2,
+            "the late request joined, then the sender closed"
+        );
     }
 }
