@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use super::system::{CHAIN_PATH, EMIT_PATH, PUBLISH_PATH, System, new_order};
 use crate::compare::clients::{HttpClient, HttpVersion};
-use crate::compare::loadgen::{CallError, LoadPlan, Probe};
+use crate::compare::loadgen::{CallError, LoadMode, LoadPlan, Probe};
 use crate::compare::probes::Counted;
 use crate::compare::report::{ScenarioReport, Table, TitledTable};
 use crate::compare::scenarios::RunContext;
@@ -62,6 +62,15 @@ pub fn plan(quick: bool) -> LoadPlan {
         LoadPlan::open(10.0, Duration::from_millis(600), Duration::from_millis(300))
     } else {
         LoadPlan::open(20.0, Duration::from_secs(8), Duration::from_secs(1))
+    }
+}
+
+/// The number of the first request an open loop `plan` measures: request
+/// `n` is sent at `n / rate`, and those sent in the warm-up are not.
+fn first_measured(plan: &LoadPlan) -> u64 {
+    match plan.mode {
+        LoadMode::Open { rate } => (plan.warmup.as_secs_f64() * rate).ceil() as u64,
+        LoadMode::Closed { .. } => 0,
     }
 }
 
@@ -137,16 +146,11 @@ pub async fn run(ctx: &RunContext<'_>, system: &System, report: &mut ScenarioRep
     for path in Path::ALL {
         system.clear_recordings();
         let client = HttpClient::new(HttpVersion::Http1);
-        let LoadPlan { warmup, .. } = plan;
-        let rate = match plan.mode {
-            crate::compare::loadgen::LoadMode::Open { rate } => rate,
-            crate::compare::loadgen::LoadMode::Closed { .. } => 0.0,
-        };
         let probe = PathProbe {
             client: client.clone(),
             uri: system.uri(path.route()),
             path,
-            first_measured: (warmup.as_secs_f64() * rate).ceil() as u64,
+            first_measured: first_measured(&plan),
             sent: Mutex::new(Vec::new()),
         };
         let probe = Counted::new(probe, client.wire());
@@ -308,6 +312,14 @@ fn floors_note() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warm_up_requests_are_not_measured() {
+        let plan = LoadPlan::open(20.0, Duration::from_secs(8), Duration::from_secs(1));
+        assert_eq!(first_measured(&plan), 20);
+        let closed = LoadPlan::closed(4, Duration::from_secs(1), Duration::from_secs(1));
+        assert_eq!(first_measured(&closed), 0);
+    }
 
     #[test]
     fn quantiles_are_nearest_rank_of_the_sorted_values() {
