@@ -201,10 +201,13 @@ fn take_calls(probe: &RouteProbe) -> Vec<Call> {
 }
 
 /// A down after `before`, back after `outage` (the load started with it).
+/// The outage starts when A is told to go down (it stops accepting and
+/// drops its open connections, in-flight requests included) and ends once
+/// it listens again.
 async fn take_down(system: &System, timeline: &Timeline) -> Result<Outage, String> {
     tokio::time::sleep(timeline.before).await;
-    system.set_orders_down(true).await?;
     let down_at = Instant::now();
+    system.set_orders_down(true).await?;
     tokio::time::sleep(timeline.outage).await;
     system.set_orders_down(false).await?;
     Ok(Outage {
