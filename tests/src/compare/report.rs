@@ -36,6 +36,9 @@ pub struct ScenarioReport {
     /// A derived table (the proxy scenario's comparison), shown after the
     /// main table.
     pub summary: Option<Table>,
+    /// Further derived tables with a title each (the events scenario's
+    /// anti-pattern comparisons), shown after the summary.
+    pub tables: Vec<TitledTable>,
     /// Derived figures (floors, ratios), as `label: value` lines.
     pub notes: Vec<String>,
     /// File names of the charts, relative to the report.
@@ -51,6 +54,7 @@ impl ScenarioReport {
             skipped: None,
             series: Vec::new(),
             summary: None,
+            tables: Vec::new(),
             notes: Vec::new(),
             charts: Vec::new(),
         }
@@ -113,6 +117,13 @@ impl ScenarioReport {
 pub struct Table {
     pub columns: Vec<String>,
     pub rows: Vec<Vec<String>>,
+}
+
+/// A derived table under a title of its own.
+#[derive(Clone, Debug, Serialize)]
+pub struct TitledTable {
+    pub title: String,
+    pub table: Table,
 }
 
 /// One series: a client against a target under one load plan.

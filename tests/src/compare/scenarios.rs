@@ -79,7 +79,7 @@ impl ScenarioName {
                 &profile.proxy(),
                 federation::SERIES * profile.proxy_rounds(),
             ),
-            ScenarioName::Events => total(&events::plans(profile.quick), events::SERIES),
+            ScenarioName::Events => events::planned(profile.quick),
             ScenarioName::Resilience => resilience::planned(profile.resilience()),
             ScenarioName::Tls => total(&profile.tls(), tls::TARGETS * profile.proxy_rounds()),
         }
@@ -148,6 +148,18 @@ impl RunContext<'_> {
     /// Marks plans as done without running them (a skipped series).
     pub fn skipped(&self, plans: &[LoadPlan]) {
         plans.iter().for_each(|plan| self.progress.done(plan));
+    }
+}
+
+/// The runtime of a scenario's own mocks, let go of without waiting when
+/// dropped (a runtime may not be dropped in async context).
+pub(crate) struct MocksRuntime(pub Option<tokio::runtime::Runtime>);
+
+impl Drop for MocksRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 

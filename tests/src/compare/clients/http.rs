@@ -81,6 +81,23 @@ impl<C: Connect + Clone + Send + Sync + 'static> HttpClient<C> {
         self.send(request).await
     }
 
+    /// `POST uri` with a JSON body and one extra header (`name: value`).
+    pub async fn post_json_with_header(
+        &self,
+        uri: &Uri,
+        (name, value): (&str, &str),
+        body: Bytes,
+    ) -> Result<Bytes, CallError> {
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(uri.clone())
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(name, value)
+            .body(Full::new(body))
+            .map_err(|e| CallError::new(format!("bad request: {e}")))?;
+        self.send(request).await
+    }
+
     async fn send(&self, request: Request<Full<Bytes>>) -> Result<Bytes, CallError> {
         let response = self
             .client

@@ -62,6 +62,10 @@ fn section(scenario: &ScenarioReport) -> String {
     if let Some(summary) = &scenario.summary {
         out.push_str(&derived(summary));
     }
+    for titled in &scenario.tables {
+        let _ = writeln!(out, "**{}**\n", titled.title);
+        out.push_str(&derived(&titled.table));
+    }
     for series in scenario.series.iter().filter(|s| s.skipped.is_some()) {
         let reason = series.skipped.as_deref().unwrap_or_default();
         let _ = writeln!(out, "- {} — **skipped:** {reason}", series.name);

@@ -1,4 +1,5 @@
-//! Scenario 4, the event bus: durable publish throughput and latency.
+//! Scenario 4, the event bus: durable publish throughput and latency, and
+//! the two anti-patterns of the seed that events fix.
 //!
 //! The same load generator publishes one event per request through a
 //! gateway child process's `publish:` route, answered 202 only once the
@@ -9,9 +10,14 @@
 //! throughput (goal: embedded ≥ 20 000 events/s; the JetStream path ≥ 0.8×
 //! raw JetStream).
 //!
-//! Not measured here yet (listed in the report): the synchronous chain
-//! against one event two consumers take (anti-pattern 2), and a sync
-//! against an async route through a 5 s backend outage (anti-pattern 4).
+//! Then, on a system of their own ([`system`]): the synchronous chain
+//! A→B→C against one event B and C consume ([`chain`], anti-pattern 2),
+//! and a sync against an async route while A is down for 5 s
+//! ([`outage`], anti-pattern 4).
+
+mod chain;
+mod outage;
+mod system;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -30,7 +36,15 @@ use crate::nats_server::NatsServer;
 
 const MEASURES: &str = "Durable publish through the gateway's publish route (202 after the \
 store's ack: an fsync'd redb commit, or a JetStream ack) against raw JetStream publish from \
-the same load generator: throughput (closed loop) and p50/p99 at 1 000 events/s (open loop).";
+the same load generator: throughput (closed loop) and p50/p99 at 1 000 events/s (open loop). \
+Then the seed's anti-patterns, on a gateway child of their own in front of in-process mocks: \
+A (orders, the seed's 50 ms), B (inventory, 40 ms per event) and C (notification, 30 ms). \
+Anti-pattern 2: a sequential composed route calling A, then B, then C, against A's route \
+emitting OrderPlaced to a topic B and C subscribe to, and against the client publishing \
+OrderPlaced itself: the client's latency, and the time from the request's send until both \
+B and C recorded the order's arrival (open loop at 20/s). Anti-pattern 4: a sync proxy route \
+against an async route (202) to A under the same open loop (50/s each) while A's listener is \
+closed for 5 s: errors, requests lost, and the time to drain the async backlog.";
 
 /// The series, in report order.
 pub const SERIES: usize = 3;
@@ -83,11 +97,17 @@ fn config(store: &str) -> String {
 }
 
 pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
-    let mut report = ScenarioReport::new("events", "Durable event publish", MEASURES);
+    let mut report = ScenarioReport::new(
+        "events",
+        "Event bus: durable publish, sync chain and temporal coupling",
+        MEASURES,
+    );
     let plans = plans(ctx.profile.quick);
     let Some(program) = ctx.gateway_program else {
         report.skipped = Some("no gateway program to start a child process with".to_owned());
         ctx.skipped(&[plans; SERIES].concat());
+        ctx.skipped(&[chain::plan(ctx.profile.quick); chain::Path::ALL.len()]);
+        ctx.skipped(&[outage::Timeline::new(ctx.profile.quick).plan()]);
         return report;
     };
     let dir = ctx.out_dir.join("events");
@@ -151,14 +171,55 @@ pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
         }
     }
     summarise(&mut report, &plans);
-    report.notes.push(
-        "not measured yet: a synchronous chain A→B→C against one event B and C consume \
-         (anti-pattern 2), and a sync against an async route through a 5 s backend outage \
-         (anti-pattern 4); the outage's guarantees are tested (tests/tests/e2e/events_async_outage.rs)"
-            .to_owned(),
-    );
+    anti_patterns(ctx, &mut report, program, &dir).await;
     report.skip_if_empty();
     report
+}
+
+/// The load time of the whole scenario under `quick` or not.
+pub fn planned(quick: bool) -> Duration {
+    let publish: Duration = plans(quick).iter().map(LoadPlan::total).sum();
+    publish * SERIES as u32
+        + chain::plan(quick).total() * chain::Path::ALL.len() as u32
+        + outage::Timeline::new(quick).plan().total()
+}
+
+/// Anti-patterns 2 and 4, on a system of their own.
+async fn anti_patterns(
+    ctx: &RunContext<'_>,
+    report: &mut ScenarioReport,
+    program: &Path,
+    dir: &Path,
+) {
+    let quick = ctx.profile.quick;
+    let system = match system::System::start(program, dir).await {
+        Ok(system) => system,
+        Err(reason) => {
+            for path in chain::Path::ALL {
+                report.skip(path.name(), "HTTP/1.1", reason.clone());
+            }
+            ctx.skipped(&[chain::plan(quick); chain::Path::ALL.len()]);
+            ctx.skipped(&[outage::Timeline::new(quick).plan()]);
+            report
+                .notes
+                .push(format!("anti-pattern 4 not measured: {reason}"));
+            return;
+        }
+    };
+    let rows = chain::run(ctx, &system, report).await;
+    let (table, notes) = chain::table(&rows);
+    report.tables.push(table);
+    report.notes.extend(notes);
+    match outage::run(ctx, &system).await {
+        Ok(figures) => {
+            let (table, notes) = figures.table();
+            report.tables.push(table);
+            report.notes.extend(notes);
+        }
+        Err(reason) => report
+            .notes
+            .push(format!("anti-pattern 4 not measured: {reason}")),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

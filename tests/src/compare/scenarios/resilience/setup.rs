@@ -12,6 +12,7 @@ use serde_json::Value;
 use tokio::runtime::Runtime;
 
 use crate::compare::environment::SERVER_THREADS;
+use crate::compare::scenarios::MocksRuntime;
 
 /// The compared configurations: label, and backend name (also the path
 /// prefix).
@@ -51,18 +52,6 @@ pub struct Setup {
     pub endpoints: [ServiceHandle; 2],
     pub gateway: RunningGateway,
     _runtime: MocksRuntime,
-}
-
-/// The mocks' runtime, let go of without waiting when dropped (a runtime
-/// may not be dropped in async context).
-struct MocksRuntime(Option<Runtime>);
-
-impl Drop for MocksRuntime {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.0.take() {
-            runtime.shutdown_background();
-        }
-    }
 }
 
 impl Setup {
