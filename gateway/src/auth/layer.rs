@@ -95,7 +95,7 @@ async fn admit(
     // Logs and metrics name the consumer (also when the route's scopes or
     // claims refuse it); a JWT without a consumer claim names its subject.
     if let (Some(consumer), Some(exchange)) = (
-        who.consumer.as_ref().or(who.subject.as_ref()),
+        who.consumer_name(),
         request
             .extensions()
             .get::<RequestContext>()

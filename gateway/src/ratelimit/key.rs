@@ -1,5 +1,6 @@
 //! Pure: a request's key for one limit, from its client address, a
-//! header, the principal's claim or consumer, or several of these.
+//! header, the principal's claim or consumer (else its JWT subject, as
+//! the access log names it), or several of these.
 //!
 //! Parts are joined with 0x1F (a byte no header value may hold), so two
 //! different part lists never make the same key. A key longer than
@@ -69,12 +70,12 @@ fn append_part(key: &mut Vec<u8>, source: &KeySource, inputs: &KeyInputs<'_>) ->
             }
             _ => false,
         },
-        KeySource::Consumer => match inputs.principal.and_then(|p| p.consumer.as_deref()) {
-            Some(consumer) if !consumer.is_empty() => {
+        KeySource::Consumer => match inputs.principal.and_then(Principal::consumer_name) {
+            Some(consumer) => {
                 key.extend_from_slice(consumer.as_bytes());
                 true
             }
-            _ => false,
+            None => false,
         },
         KeySource::Claim(claim) => {
             let value = inputs.principal.and_then(|p| p.claims.get(claim));
@@ -133,6 +134,28 @@ mod tests {
         assert_eq!(key(KeySource::Claim("org".into())).unwrap(), b"42");
         let composite = key_for(&[KeySource::ClientIp, tenant()], MissingKey::Skip, &inputs);
         assert_eq!(composite.unwrap(), b"203.0.113.9\x1facme");
+    }
+
+    #[test]
+    fn the_consumer_key_falls_back_to_the_jwt_subject() {
+        let headers = HeaderMap::new();
+        let token = |consumer: Option<&str>, subject: Option<&str>| Principal {
+            consumer: consumer.map(Arc::from),
+            subject: subject.map(Arc::from),
+            ..Principal::default()
+        };
+        let key = |principal: &Principal| {
+            key_for(
+                &[KeySource::Consumer],
+                MissingKey::Skip,
+                &inputs(&headers, Some(principal)),
+            )
+        };
+        assert_eq!(key(&token(None, Some("u1"))).unwrap(), b"u1");
+        assert_eq!(key(&token(Some("app"), Some("u1"))).unwrap(), b"app");
+        assert_eq!(key(&token(Some(""), Some("u1"))).unwrap(), b"u1");
+        assert_eq!(key(&token(None, Some(""))), None);
+        assert_eq!(key(&token(None, None)), None);
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! Local rate limits through the real path: exactly the burst passes, then
 //! 429 `RATE_LIMITED` with `Retry-After` and the `RateLimit-Policy` /
 //! `RateLimit` headers, and the backend never sees the refused requests;
-//! keys by header and by client address behind a trusted proxy; global
-//! limits on every route.
+//! keys by header, by client address behind a trusted proxy and by the
+//! JWT's consumer or subject; global limits on every route.
 
 use reqwest::{Response, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
+use tests::auth::{SigningKey, now};
 use tests::gateway::TestGateway;
 
 fn routes(server: &str, global: &str, route_limits: &str) -> String {
@@ -212,4 +213,85 @@ async fn a_transcoded_grpc_route_refuses_with_resource_exhausted() {
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["code"], 8, "{body}");
     assert_eq!(gw.mocks.orders_grpc.control.request_count(), calls);
+}
+
+/// `key: consumer` on a JWT route without a `consumer_claim`: each token's
+/// `sub` is a consumer of its own (two subjects, two buckets; one subject's
+/// tokens share one), a token's consumer claim wins over its subject when
+/// the provider names one, and an anonymous request on an optional-auth
+/// route has no consumer (`missing_key: skip`: not limited by this limit).
+#[tokio::test]
+async fn the_consumer_key_is_the_jwt_subject_when_no_consumer_is_named() {
+    const SECRET: &str = "rate-limit-consumer-secret-0123456789";
+    let yaml = format!(
+        r#"
+backends:
+  users: {{ url: $USERS }}
+auth:
+  jwt_providers:
+    staff:
+      issuer: https://login.test
+      algorithms: [HS256]
+      secret: {{ value: "{SECRET}" }}
+    partners:
+      issuer: https://partners.test
+      algorithms: [HS256]
+      secret: {{ value: "{SECRET}" }}
+      consumer_claim: client_id
+routes:
+  - name: staff
+    path: /staff/{{*rest}}
+    backend: users
+    rewrite: {{ template: "/debug/echo/{{rest}}" }}
+    auth: {{ jwt: [staff, partners], optional: true }}
+    rate_limits: [{{ name: per-consumer, key: consumer, rate: 1/min, burst: 2 }}]
+"#
+    );
+    let gw = TestGateway::start(&yaml).await;
+    let key = SigningKey::hmac(SECRET.as_bytes());
+    let issued = std::cell::Cell::new(0);
+    // Each token is a different one (its own `jti`).
+    let token = |iss: &str, claims: Value| {
+        let mut claims = claims;
+        issued.set(issued.get() + 1);
+        claims["jti"] = format!("token-{}", issued.get()).into();
+        claims["iss"] = iss.into();
+        claims["exp"] = (now() + 600).into();
+        format!("Bearer {}", key.sign(&claims))
+    };
+    let staff = |sub: &str| token("https://login.test", json!({ "sub": sub }));
+    // Alice's tokens (different tokens, the same `sub`) share her bucket;
+    // bob's is his own.
+    let alice = staff("alice");
+    let tokens = [alice.clone(), staff("alice"), alice];
+    assert_eq!(statuses_with_tokens(&gw, &tokens).await, [200, 200, 429]);
+    let tokens = [staff("bob"), staff("bob")];
+    assert_eq!(statuses_with_tokens(&gw, &tokens).await, [200, 200]);
+    // A partner token names its consumer: `client_id`, not `sub`, keys
+    // it, so the client's subjects share the client's bucket (and the
+    // partner subject "alice" is not alice's bucket).
+    let partner = |sub: &str| {
+        token(
+            "https://partners.test",
+            json!({ "sub": sub, "client_id": "acme" }),
+        )
+    };
+    let tokens = [partner("alice"), partner("carol"), partner("dave")];
+    assert_eq!(statuses_with_tokens(&gw, &tokens).await, [200, 200, 429]);
+    // Anonymous requests have no consumer: this limit does not count them.
+    for _ in 0..3 {
+        let response = get(&gw, "/staff/x", &[]).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(header(&response, "ratelimit"), "");
+    }
+    assert_eq!(backend_calls(&gw), 2 + 2 + 2 + 3);
+}
+
+async fn statuses_with_tokens(gw: &TestGateway, bearers: &[String]) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for bearer in bearers {
+        let response = get(gw, "/staff/x", &[("authorization", bearer)]).await;
+        statuses.push(response.status().as_u16());
+    }
+    statuses
 }
