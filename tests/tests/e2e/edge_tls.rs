@@ -200,8 +200,16 @@ async fn openssl_sees_tls_1_2_and_1_3_with_alpn_and_tls_1_1_is_refused() {
         )
         .await;
     assert_eq!(tls11.protocol(), None, "{}", tls11.output);
-    assert!(tls11.output.contains("Cipher is (NONE)"), "{}", tls11.output);
-    assert!(tls11.output.contains("SSL alert number"), "{}", tls11.output);
+    assert!(
+        tls11.output.contains("Cipher is (NONE)"),
+        "{}",
+        tls11.output
+    );
+    assert!(
+        tls11.output.contains("SSL alert number"),
+        "{}",
+        tls11.output
+    );
 }
 
 #[tokio::test]
