@@ -1,8 +1,10 @@
 //! JWT providers whose keys are files (`jwks_file`, `key_pem_file`)
-//! through the real gateway, and each provider's `leeway` on `exp` and
+//! through the real gateway, the algorithm allowlist, and each
+//! provider's `leeway` on `exp` and
 //! `nbf`: tokens signed in the test, every refusal checked against the
 //! backend's request count.
 
+use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 use tests::auth::{SigningKey, now, rsa_keys};
 use tests::gateway::TestGateway;
@@ -27,7 +29,7 @@ auth:
     from-pem:
       issuer: https://pem.test
       key_pem_file: {dir}/key.pem
-      algorithms: [RS256]
+      algorithms: [RS256, PS256]
       leeway: 2s
 routes:
   - path: /file/{{*rest}}
@@ -66,7 +68,8 @@ fn token(key: &SigningKey, iss: &str, times: Value) -> String {
 }
 
 #[tokio::test]
-async fn keys_from_a_jwks_file_and_a_pem_file_verify_their_own_tokens_only() {
+async fn keys_from_a_jwks_file_and_a_pem_file_verify_their_own_tokens_only_with_allowed_algorithms()
+{
     let (first, second) = rsa_keys();
     let dir = tempfile::tempdir().unwrap();
     let gw = TestGateway::start(&routes(dir.path(), first, second)).await;
@@ -84,7 +87,18 @@ async fn keys_from_a_jwks_file_and_a_pem_file_verify_their_own_tokens_only() {
         call(&gw, "/pem/x", &wrong_key).await,
         (401, "the token's signature does not verify".to_owned())
     );
-    assert_eq!(gw.mocks.users.control.request_count(), 2);
+    // The allowlist: PS256 with the same key passes, RS512 does not.
+    let with_alg = |alg| {
+        let mut key = second.clone();
+        key.alg = alg;
+        token(&key, "https://pem.test", json!({}))
+    };
+    assert_eq!(call(&gw, "/pem/x", &with_alg(Algorithm::PS256)).await, ok);
+    assert_eq!(
+        call(&gw, "/pem/x", &with_alg(Algorithm::RS512)).await,
+        (401, "the token's algorithm is not accepted".to_owned())
+    );
+    assert_eq!(gw.mocks.users.control.request_count(), 3);
 }
 
 #[tokio::test]

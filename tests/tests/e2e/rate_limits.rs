@@ -6,6 +6,7 @@
 
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use tests::auth::{SigningKey, now};
 use tests::gateway::TestGateway;
 
@@ -218,7 +219,8 @@ async fn a_transcoded_grpc_route_refuses_with_resource_exhausted() {
 /// `key: consumer` on a JWT route without a `consumer_claim`: each token's
 /// `sub` is a consumer of its own (two subjects, two buckets; one subject's
 /// tokens share one), a token's consumer claim wins over its subject when
-/// the provider names one, and an anonymous request on an optional-auth
+/// the provider names one, an API key's consumer has its own bucket, and
+/// an anonymous request on an optional-auth
 /// route has no consumer (`missing_key: skip`: not limited by this limit).
 #[tokio::test]
 async fn the_consumer_key_is_the_jwt_subject_when_no_consumer_is_named() {
@@ -238,14 +240,18 @@ auth:
       algorithms: [HS256]
       secret: {{ value: "{SECRET}" }}
       consumer_claim: client_id
+  api_keys:
+    apps:
+      keys: [{{ consumer: mobile-app, sha256: {mobile_key} }}]
 routes:
   - name: staff
     path: /staff/{{*rest}}
     backend: users
     rewrite: {{ template: "/debug/echo/{{rest}}" }}
-    auth: {{ jwt: [staff, partners], optional: true }}
+    auth: {{ jwt: [staff, partners], api_keys: apps, optional: true }}
     rate_limits: [{{ name: per-consumer, key: consumer, rate: 1/min, burst: 2 }}]
-"#
+"#,
+        mobile_key = hex::encode(Sha256::digest(b"mobile-key")),
     );
     let gw = TestGateway::start(&yaml).await;
     let key = SigningKey::hmac(SECRET.as_bytes());
@@ -278,13 +284,20 @@ routes:
     };
     let tokens = [partner("alice"), partner("carol"), partner("dave")];
     assert_eq!(statuses_with_tokens(&gw, &tokens).await, [200, 200, 429]);
+    // An API key's consumer has a bucket of its own.
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let response = get(&gw, "/staff/x", &[("x-api-key", "mobile-key")]).await;
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 429]);
     // Anonymous requests have no consumer: this limit does not count them.
     for _ in 0..3 {
         let response = get(&gw, "/staff/x", &[]).await;
         assert_eq!(response.status(), 200);
         assert_eq!(header(&response, "ratelimit"), "");
     }
-    assert_eq!(backend_calls(&gw), 2 + 2 + 2 + 3);
+    assert_eq!(backend_calls(&gw), 2 + 2 + 2 + 2 + 3);
 }
 
 async fn statuses_with_tokens(gw: &TestGateway, bearers: &[String]) -> Vec<u16> {
