@@ -19,6 +19,9 @@ pub const MAX_KEY_BYTES: usize = 128;
 const SEPARATOR: u8 = 0x1f;
 /// The key of the requests without a value when `missing_key: shared`.
 const SHARED_MISSING: &[u8] = b"\x1fmissing";
+/// Before the client address, when `missing_key: client_ip` (the
+/// separator first: no key value can be the same bytes).
+const CLIENT_IP_MISSING: &[u8] = b"\x1fip:";
 
 /// What a key is read from.
 pub struct KeyInputs<'a> {
@@ -43,6 +46,11 @@ pub fn key_for(
             return match missing {
                 MissingKey::Skip => None,
                 MissingKey::Shared => Some(SHARED_MISSING.to_vec()),
+                MissingKey::ClientIp => {
+                    let mut key = CLIENT_IP_MISSING.to_vec();
+                    append_part(&mut key, &KeySource::ClientIp, inputs);
+                    Some(key)
+                }
             };
         }
     }
@@ -172,6 +180,23 @@ mod tests {
             key_for(&[KeySource::Claim("sub".into())], MissingKey::Skip, &inputs),
             None
         );
+    }
+
+    #[test]
+    fn a_missing_part_can_fall_back_to_the_client_address_apart_from_keyed_buckets() {
+        let headers = HeaderMap::new();
+        let anonymous = inputs(&headers, None);
+        let fallback = key_for(&[KeySource::Consumer], MissingKey::ClientIp, &anonymous).unwrap();
+        assert_eq!(fallback, b"\x1fip:203.0.113.9");
+        // A consumer named like the address has a bucket of its own.
+        let principal = Principal {
+            consumer: Some(Arc::from("203.0.113.9")),
+            ..Principal::default()
+        };
+        let named = inputs(&headers, Some(&principal));
+        let keyed = key_for(&[KeySource::Consumer], MissingKey::ClientIp, &named).unwrap();
+        assert_eq!(keyed, b"203.0.113.9");
+        assert_ne!(keyed, fallback);
     }
 
     #[test]

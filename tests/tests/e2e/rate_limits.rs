@@ -150,6 +150,25 @@ async fn the_client_address_comes_through_a_trusted_proxy() {
 }
 
 #[tokio::test]
+async fn requests_without_the_key_can_be_counted_by_client_address() {
+    let limit =
+        "{ name: per-consumer, key: consumer, rate: 1/min, burst: 2, missing_key: client_ip }";
+    let gw = TestGateway::start(&routes("  trusted_proxies: [127.0.0.1/32]", "", limit)).await;
+    let from = |ip: &'static str| [("x-forwarded-for", ip)];
+    // No authentication on the route: no consumer, so each client address
+    // is a bucket.
+    assert_eq!(
+        futures_statuses(&gw, 3, &from("203.0.113.1")).await,
+        [200, 200, 429]
+    );
+    assert_eq!(
+        futures_statuses(&gw, 2, &from("203.0.113.2")).await,
+        [200, 200]
+    );
+    assert_eq!(backend_calls(&gw), 4);
+}
+
+#[tokio::test]
 async fn a_direct_client_cannot_escape_its_limit_with_forwarding_headers() {
     let limit = "{ name: per-ip, key: client_ip, rate: 1/min, burst: 2 }";
     let gw = TestGateway::start(&routes("", "", limit)).await;
