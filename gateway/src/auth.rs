@@ -8,7 +8,9 @@
 //!   carries a provider's keys over while its spec and pool are unchanged.
 //! - [`RouteAuthenticator`] is one route's `auth:` with its providers
 //!   resolved; [`layer::AuthLayer`] runs it for each request: claim headers
-//!   stripped from the client's input, the credential read (`credentials`)
+//!   (every provider's) stripped from the client's input (on a route
+//!   without `auth:`, [`StripClaimHeadersLayer`] does only that), the
+//!   credential read (`credentials`)
 //!   and verified, the route's scopes and claims checked (`principal`), the
 //!   [`Principal`](crate::context::Principal) put in the request's
 //!   extensions and the consumer on the access-log record.
@@ -25,14 +27,14 @@ pub mod principal;
 pub mod provider;
 
 pub use failure::AuthFailure;
-pub use layer::{AuthLayer, AuthService};
+pub use layer::{AuthLayer, AuthService, StripClaimHeadersLayer};
 pub use provider::JwtProvider;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use http::Request;
+use http::{HeaderName, Request};
 
 use crate::body::GatewayBody;
 use crate::config::model::security::{JwtProviderSpec, RouteAuth};
@@ -44,6 +46,8 @@ use crate::upstream::Upstreams;
 #[derive(Debug, Default)]
 pub struct AuthRuntime {
     providers: BTreeMap<String, Arc<JwtProvider>>,
+    /// Every provider's claim headers: removed from every client request.
+    claim_headers: Arc<[HeaderName]>,
 }
 
 impl AuthRuntime {
@@ -61,7 +65,18 @@ impl AuthRuntime {
             let provider = Arc::new(JwtProvider::build(spec, upstreams, before.map(|p| &**p))?);
             providers.insert(name.clone(), provider);
         }
-        Ok(Self { providers })
+        Ok(Self {
+            providers,
+            claim_headers: config.auth.claim_headers().into(),
+        })
+    }
+
+    /// For a route without `auth:`, the layer that still removes the
+    /// claim headers from the client's request (`None` when no provider
+    /// forwards claims).
+    pub fn claim_header_stripper(&self) -> Option<StripClaimHeadersLayer> {
+        (!self.claim_headers.is_empty())
+            .then(|| StripClaimHeadersLayer::new(Arc::clone(&self.claim_headers)))
     }
 
     /// The route's authenticator, when it has `auth:`.
@@ -75,6 +90,7 @@ impl AuthRuntime {
         Some(Arc::new(RouteAuthenticator {
             auth: Arc::clone(auth),
             providers,
+            claim_headers: Arc::clone(&self.claim_headers),
             action: route.action.clone(),
         }))
     }
@@ -85,6 +101,9 @@ impl AuthRuntime {
 pub struct RouteAuthenticator {
     pub auth: Arc<RouteAuth>,
     providers: Vec<Arc<JwtProvider>>,
+    /// Every provider's claim headers (not only this route's): removed
+    /// from the client's request before the credential is read.
+    claim_headers: Arc<[HeaderName]>,
     /// The route's action, for the error's wire form.
     action: RouteAction,
 }

@@ -51,6 +51,18 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The name this principal is counted and limited by: the consumer
+    /// (an API key's, or the JWT provider's consumer claim), else the
+    /// JWT's subject. The access log's `consumer`, the consumer metric
+    /// and the rate-limit key `consumer` all read this one value.
+    pub fn consumer_name(&self) -> Option<&Arc<str>> {
+        let nonempty = |name: &&Arc<str>| !name.is_empty();
+        self.consumer
+            .as_ref()
+            .filter(nonempty)
+            .or(self.subject.as_ref().filter(nonempty))
+    }
+
     /// Whether every one of `required` was granted.
     pub fn has_scopes<'a>(&self, required: impl IntoIterator<Item = &'a str>) -> bool {
         required

@@ -67,6 +67,11 @@ pub enum SnapshotError {
     Auth(String),
     #[error("server.tls: {0}")]
     Tls(#[from] crate::tls::TlsError),
+    #[error("backend \"{backend}\" has https:// URLs and no tls.ca, but {source}")]
+    SystemRoots {
+        backend: String,
+        source: crate::tls::system_roots::SystemRootsError,
+    },
 }
 
 impl Snapshot {
@@ -109,6 +114,8 @@ impl Snapshot {
         policies: &PolicyChooser,
         events: Option<Arc<EventBus>>,
     ) -> Result<Self, SnapshotError> {
+        crate::tls::system_roots::check_config(&config)
+            .map_err(|(backend, source)| SnapshotError::SystemRoots { backend, source })?;
         let mut upstreams = Upstreams::build(&config, previous.map(|p| &p.upstreams));
         let policy_runtime = PolicyRuntime {
             auth: crate::auth::AuthRuntime::build(

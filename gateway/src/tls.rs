@@ -3,7 +3,7 @@
 //! ([`server_config`]: TLS 1.2 and 1.3, ALPN `h2` and `http/1.1`,
 //! certificates picked by SNI ([`sni`]), optional client-certificate
 //! verification), the `ClientConfig` of `https://` backends
-//! ([`upstream`]), and the plain-HTTP listener's redirect to HTTPS
+//! ([`upstream`]; the system's trust store in [`system_roots`]), and the plain-HTTP listener's redirect to HTTPS
 //! ([`redirect`]). One crypto provider: ring.
 //!
 //! Rotation: the certificate files are part of the config (their bytes
@@ -16,6 +16,7 @@
 pub mod redirect;
 mod server_config;
 pub mod sni;
+pub mod system_roots;
 pub mod upstream;
 
 pub use server_config::server_config;

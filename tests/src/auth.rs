@@ -21,6 +21,8 @@ pub struct SigningKey {
     pub alg: Algorithm,
     encoding: EncodingKey,
     pub jwk: Option<Jwk>,
+    /// The public key in PEM (SPKI), for `key_pem` providers (RSA keys).
+    pub public_pem: Option<String>,
 }
 
 impl SigningKey {
@@ -29,11 +31,19 @@ impl SigningKey {
         use rsa::pkcs1::EncodeRsaPrivateKey;
         let private = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).expect("rsa key");
         let der = private.to_pkcs1_der().expect("pkcs1");
-        Self::asymmetric(
-            kid,
-            Algorithm::RS256,
-            EncodingKey::from_rsa_der(der.as_bytes()),
+        let public_pem = rsa::pkcs8::EncodePublicKey::to_public_key_pem(
+            &private.to_public_key(),
+            rsa::pkcs8::LineEnding::LF,
         )
+        .expect("public PEM");
+        Self {
+            public_pem: Some(public_pem),
+            ..Self::asymmetric(
+                kid,
+                Algorithm::RS256,
+                EncodingKey::from_rsa_der(der.as_bytes()),
+            )
+        }
     }
 
     /// A fresh P-256 key (ES256).
@@ -74,6 +84,7 @@ impl SigningKey {
             alg: Algorithm::EdDSA,
             encoding: EncodingKey::from_ed_der(&der),
             jwk: Some(jwk),
+            public_pem: None,
         }
     }
 
@@ -84,6 +95,7 @@ impl SigningKey {
             alg: Algorithm::HS256,
             encoding: EncodingKey::from_secret(secret),
             jwk: None,
+            public_pem: None,
         }
     }
 
@@ -95,6 +107,7 @@ impl SigningKey {
             alg,
             encoding,
             jwk: Some(jwk),
+            public_pem: None,
         }
     }
 

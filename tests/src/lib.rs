@@ -12,6 +12,7 @@ pub mod grpc;
 pub mod metrics;
 pub mod mocks;
 pub mod nats_server;
+pub mod openssl;
 pub mod otlp;
 pub mod raw;
 pub mod raw_http;

@@ -1,5 +1,6 @@
 //! [`KeySet`]: a provider's decoding keys, indexed by `kid`, and the rule
-//! that picks the key for a token: same `kid` (when the token names one),
+//! that picks the key for a token: same `kid` (when the token names one;
+//! a key that names none may verify any token),
 //! a key type that fits the token's `alg`, and the key's own `alg` (when
 //! the JWK states one) equal to it. A key never verifies a token of
 //! another family, so an RSA public key can never be used as an HMAC
@@ -66,15 +67,26 @@ impl KeySet {
         self.keys.iter().any(|k| k.kid.as_deref() == Some(kid))
     }
 
-    /// The keys that may verify a token with this header, best first.
+    /// The keys that may verify a token with this header, best first: for
+    /// a token naming a `kid`, the keys with that `kid`, then the keys
+    /// that name none (a `key_pem` or `secret` key, a JWK without `kid`:
+    /// a token's `kid` is only a hint, and identity providers put one in
+    /// every token); for a token naming none, every key.
     pub fn candidates<'a>(
         &'a self,
         alg: Algorithm,
         kid: Option<&'a str>,
     ) -> impl Iterator<Item = &'a DecodingKey> + 'a {
-        self.keys
+        let named = self
+            .keys
             .iter()
-            .filter(move |entry| kid.is_none() || entry.kid.as_deref() == kid)
+            .filter(move |entry| kid.is_some() && entry.kid.as_deref() == kid);
+        let unnamed = self
+            .keys
+            .iter()
+            .filter(move |entry| kid.is_none() || entry.kid.is_none());
+        named
+            .chain(unnamed)
             .filter(move |entry| fits(entry, alg))
             .map(|entry| &entry.key)
     }
@@ -149,6 +161,20 @@ mod tests {
         assert_eq!(set.candidates(Algorithm::ES384, Some("e1")).count(), 0);
         assert_eq!(set.candidates(Algorithm::ES256, Some("r1")).count(), 0);
         assert_eq!(set.candidates(Algorithm::RS256, Some("nope")).count(), 0);
+    }
+
+    #[test]
+    fn a_key_without_a_kid_verifies_tokens_that_name_one() {
+        let pem = DecodingKey::from_secret(b"0123456789abcdef0123456789abcdef");
+        let single = KeySet::single(pem);
+        assert_eq!(single.candidates(Algorithm::HS256, Some("any")).count(), 1);
+        assert_eq!(single.candidates(Algorithm::HS256, None).count(), 1);
+        // A JWKS key with a kid serves its own kid only; one without
+        // serves every kid, after the named ones.
+        let set = KeySet::from_jwks(br#"{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#).unwrap();
+        assert_eq!(set.candidates(Algorithm::ES256, Some("k9")).count(), 1);
+        let named = KeySet::from_jwks(RSA_JWK.as_bytes()).unwrap();
+        assert_eq!(named.candidates(Algorithm::RS256, Some("other")).count(), 0);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! [`AuthLayer`]: the authentication policy layer. Per request: the
-//! route's claim headers are removed from the client's input (whatever
-//! credential it carries, also on optional routes), the credential is
+//! claim headers (every JWT provider's, not only the route's) are removed
+//! from the client's input (whatever credential it carries, also on
+//! optional routes; [`StripClaimHeadersLayer`] does the same on routes
+//! without authentication), the credential is
 //! verified, the route's requirements are checked, then the verified
 //! claim headers are set, the [`Principal`](crate::context::Principal)
 //! goes into the request's extensions and its consumer (else the JWT's
@@ -11,7 +13,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
-use http::{Request, Response};
+use http::{HeaderName, Request, Response};
 use tower::{Layer, Service};
 
 use super::{AuthFailure, RouteAuthenticator, Verified, principal};
@@ -77,9 +79,7 @@ async fn admit(
     route: &RouteAuthenticator,
     request: &mut Request<GatewayBody>,
 ) -> Result<(), AuthFailure> {
-    for name in route.auth.claim_headers() {
-        request.headers_mut().remove(name);
-    }
+    remove_claim_headers(request, &route.claim_headers);
     let Some(Verified {
         principal: who,
         provider,
@@ -95,7 +95,7 @@ async fn admit(
     // Logs and metrics name the consumer (also when the route's scopes or
     // claims refuse it); a JWT without a consumer claim names its subject.
     if let (Some(consumer), Some(exchange)) = (
-        who.consumer.as_ref().or(who.subject.as_ref()),
+        who.consumer_name(),
         request
             .extensions()
             .get::<RequestContext>()
@@ -109,4 +109,56 @@ async fn admit(
     }
     request.extensions_mut().insert(who);
     Ok(())
+}
+
+fn remove_claim_headers(request: &mut Request<GatewayBody>, names: &[HeaderName]) {
+    for name in names {
+        request.headers_mut().remove(name);
+    }
+}
+
+/// The policy layer of a route without `auth:` when some JWT provider
+/// forwards claims as headers: those headers are the gateway's to set, so
+/// a client's own are removed here too.
+#[derive(Debug, Clone)]
+pub struct StripClaimHeadersLayer {
+    names: Arc<[HeaderName]>,
+}
+
+impl StripClaimHeadersLayer {
+    pub fn new(names: Arc<[HeaderName]>) -> Self {
+        Self { names }
+    }
+}
+
+impl Layer<RouteService> for StripClaimHeadersLayer {
+    type Service = StripClaimHeaders;
+
+    fn layer(&self, inner: RouteService) -> Self::Service {
+        StripClaimHeaders {
+            inner,
+            names: Arc::clone(&self.names),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct StripClaimHeaders {
+    inner: RouteService,
+    names: Arc<[HeaderName]>,
+}
+
+impl Service<Request<GatewayBody>> for StripClaimHeaders {
+    type Response = Response<GatewayBody>;
+    type Error = GatewayError;
+    type Future = <RouteService as Service<Request<GatewayBody>>>::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), GatewayError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<GatewayBody>) -> Self::Future {
+        remove_claim_headers(&mut request, &self.names);
+        self.inner.call(request)
+    }
 }

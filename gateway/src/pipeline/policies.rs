@@ -29,7 +29,8 @@ pub struct PolicyRuntime {
 /// 1. CORS: a preflight is answered before anything else runs, and every
 ///    answer (refusals included) carries the CORS headers;
 /// 2. authentication (JWT, API keys): sets the request's
-///    [`crate::context::Principal`];
+///    [`crate::context::Principal`]; on a route without it, the JWT
+///    providers' claim headers are still removed from the client's request;
 /// 3. rate limits: may key on the principal, so they come after it;
 /// 4. load shedding (the route's concurrency limit);
 /// 5. emit: publishes the route's `emit:` events after a response that
@@ -42,9 +43,11 @@ pub fn policy_layers(route: &RouteSpec, runtime: &PolicyRuntime) -> Vec<PolicyLa
     if let Some(policy) = &route.security.cors {
         layers.push(crate::cors::cors_policy(policy, route));
     }
-    // 2. authentication.
+    // 2. authentication; without it, the claim headers are still removed.
     if let Some(authenticator) = runtime.auth.for_route(route) {
         layers.push(PolicyLayer::new("auth", AuthLayer::new(authenticator)));
+    } else if let Some(strip) = runtime.auth.claim_header_stripper() {
+        layers.push(PolicyLayer::new("strip-claim-headers", strip));
     }
     // 3. rate limits: the global limits, then the route's own.
     layers.extend(runtime.rate_limits.layer_for(route));

@@ -1,5 +1,6 @@
 //! Pure: a request's key for one limit, from its client address, a
-//! header, the principal's claim or consumer, or several of these.
+//! header, the principal's claim or consumer (else its JWT subject, as
+//! the access log names it), or several of these.
 //!
 //! Parts are joined with 0x1F (a byte no header value may hold), so two
 //! different part lists never make the same key. A key longer than
@@ -18,6 +19,9 @@ pub const MAX_KEY_BYTES: usize = 128;
 const SEPARATOR: u8 = 0x1f;
 /// The key of the requests without a value when `missing_key: shared`.
 const SHARED_MISSING: &[u8] = b"\x1fmissing";
+/// Before the client address, when `missing_key: client_ip` (the
+/// separator first: no key value can be the same bytes).
+const CLIENT_IP_MISSING: &[u8] = b"\x1fip:";
 
 /// What a key is read from.
 pub struct KeyInputs<'a> {
@@ -42,6 +46,11 @@ pub fn key_for(
             return match missing {
                 MissingKey::Skip => None,
                 MissingKey::Shared => Some(SHARED_MISSING.to_vec()),
+                MissingKey::ClientIp => {
+                    let mut key = CLIENT_IP_MISSING.to_vec();
+                    append_part(&mut key, &KeySource::ClientIp, inputs);
+                    Some(key)
+                }
             };
         }
     }
@@ -69,12 +78,12 @@ fn append_part(key: &mut Vec<u8>, source: &KeySource, inputs: &KeyInputs<'_>) ->
             }
             _ => false,
         },
-        KeySource::Consumer => match inputs.principal.and_then(|p| p.consumer.as_deref()) {
-            Some(consumer) if !consumer.is_empty() => {
+        KeySource::Consumer => match inputs.principal.and_then(Principal::consumer_name) {
+            Some(consumer) => {
                 key.extend_from_slice(consumer.as_bytes());
                 true
             }
-            _ => false,
+            None => false,
         },
         KeySource::Claim(claim) => {
             let value = inputs.principal.and_then(|p| p.claims.get(claim));
@@ -136,6 +145,28 @@ mod tests {
     }
 
     #[test]
+    fn the_consumer_key_falls_back_to_the_jwt_subject() {
+        let headers = HeaderMap::new();
+        let token = |consumer: Option<&str>, subject: Option<&str>| Principal {
+            consumer: consumer.map(Arc::from),
+            subject: subject.map(Arc::from),
+            ..Principal::default()
+        };
+        let key = |principal: &Principal| {
+            key_for(
+                &[KeySource::Consumer],
+                MissingKey::Skip,
+                &inputs(&headers, Some(principal)),
+            )
+        };
+        assert_eq!(key(&token(None, Some("u1"))).unwrap(), b"u1");
+        assert_eq!(key(&token(Some("app"), Some("u1"))).unwrap(), b"app");
+        assert_eq!(key(&token(Some(""), Some("u1"))).unwrap(), b"u1");
+        assert_eq!(key(&token(None, Some(""))), None);
+        assert_eq!(key(&token(None, None)), None);
+    }
+
+    #[test]
     fn a_missing_part_skips_the_limit_or_shares_one_bucket() {
         let headers = HeaderMap::new();
         let inputs = inputs(&headers, None);
@@ -149,6 +180,23 @@ mod tests {
             key_for(&[KeySource::Claim("sub".into())], MissingKey::Skip, &inputs),
             None
         );
+    }
+
+    #[test]
+    fn a_missing_part_can_fall_back_to_the_client_address_apart_from_keyed_buckets() {
+        let headers = HeaderMap::new();
+        let anonymous = inputs(&headers, None);
+        let fallback = key_for(&[KeySource::Consumer], MissingKey::ClientIp, &anonymous).unwrap();
+        assert_eq!(fallback, b"\x1fip:203.0.113.9");
+        // A consumer named like the address has a bucket of its own.
+        let principal = Principal {
+            consumer: Some(Arc::from("203.0.113.9")),
+            ..Principal::default()
+        };
+        let named = inputs(&headers, Some(&principal));
+        let keyed = key_for(&[KeySource::Consumer], MissingKey::ClientIp, &named).unwrap();
+        assert_eq!(keyed, b"203.0.113.9");
+        assert_ne!(keyed, fallback);
     }
 
     #[test]

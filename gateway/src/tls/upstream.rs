@@ -1,21 +1,21 @@
 //! The rustls `ClientConfig` of a backend's `https://` URLs: its
-//! configured CA, else the system's trust store (read once per process);
+//! configured CA, else the system's trust store ([`super::system_roots`]);
 //! its client certificate, if any; ALPN `h2` for `protocol: h2`,
 //! `http/1.1` otherwise. SNI is each URL's
 //! host unless `tls.server_name` overrides it (the pool's connector).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use rustls::{ClientConfig, RootCertStore};
 
-use super::provider;
-use crate::config::model::tls::BackendTls;
+use super::{provider, system_roots};
+use crate::config::model::{BackendSpec, UpstreamProtocol};
 
-/// The client config for one backend's TLS settings, offering `h2` by
-/// ALPN when `http2`, else `http/1.1`.
-pub fn client_config(tls: &BackendTls, http2: bool) -> ClientConfig {
-    let mut config = without_alpn(tls);
-    config.alpn_protocols = vec![if http2 {
+/// The client config for `backend`'s `https://` URLs, offering `h2` by
+/// ALPN for `protocol: h2`, else `http/1.1`.
+pub fn client_config(backend: &BackendSpec) -> ClientConfig {
+    let mut config = without_alpn(backend);
+    config.alpn_protocols = vec![if backend.protocol == UpstreamProtocol::H2 {
         b"h2".to_vec()
     } else {
         b"http/1.1".to_vec()
@@ -23,14 +23,17 @@ pub fn client_config(tls: &BackendTls, http2: bool) -> ClientConfig {
     config
 }
 
-fn without_alpn(tls: &BackendTls) -> ClientConfig {
+fn without_alpn(backend: &BackendSpec) -> ClientConfig {
+    let tls = &backend.tls;
     let roots = match &tls.ca {
         Some(ca) => {
             let mut roots = RootCertStore::empty();
             roots.add_parsable_certificates(ca.certificates.iter().cloned());
             Arc::new(roots)
         }
-        None => system_roots(),
+        None if system_roots::uses_system_roots(backend) => system_roots(&backend.name),
+        // Cleartext URLs only: no handshake ever reads this config.
+        None => Arc::new(RootCertStore::empty()),
     };
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
@@ -58,21 +61,14 @@ fn without_alpn(tls: &BackendTls) -> ClientConfig {
     })
 }
 
-/// The system's trust store, loaded on first use.
-fn system_roots() -> Arc<RootCertStore> {
-    static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
-    Arc::clone(ROOTS.get_or_init(|| {
-        let loaded = rustls_native_certs::load_native_certs();
-        for error in &loaded.errors {
-            tracing::warn!(%error, "while reading the system's trusted certificates");
-        }
-        let mut roots = RootCertStore::empty();
-        let (added, ignored) = roots.add_parsable_certificates(loaded.certs);
-        tracing::debug!(
-            added,
-            ignored,
-            "system trust store loaded for https backends"
-        );
-        Arc::new(roots)
-    }))
+/// The system's trust store. The snapshot checked it could be read for
+/// its backends (`system_roots::check_config`); a subgraph's `https://`
+/// URL (from the supergraph) may find it unreadable here, and then every
+/// handshake fails (a 502-class error for the client, this log for the
+/// operator).
+fn system_roots(backend: &str) -> Arc<RootCertStore> {
+    system_roots::load().unwrap_or_else(|error| {
+        tracing::error!(%error, backend, "no trusted roots for this https backend: its handshakes will fail");
+        Arc::new(RootCertStore::empty())
+    })
 }

@@ -115,10 +115,7 @@ impl UpstreamPool {
             clients: (0..workers.max(1)).map(|_| OnceLock::new()).collect(),
             limit: Arc::new(Semaphore::new(spec.max_connections.max(1))),
             label: Arc::from(spec.name.as_str()),
-            tls: Arc::new(crate::tls::upstream::client_config(
-                &spec.tls,
-                spec.protocol == UpstreamProtocol::H2,
-            )),
+            tls: Arc::new(crate::tls::upstream::client_config(&spec)),
             spec,
         }
     }

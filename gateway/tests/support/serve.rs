@@ -17,12 +17,16 @@ pub struct Serve {
 }
 
 impl Serve {
+    #[allow(dead_code)]
     pub fn spawn(config_path: &Path) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gateway"))
-            .args(["serve", "--config"])
-            .arg(config_path)
-            .env("RUST_LOG", "info")
-            .env_remove("NO_COLOR")
+        Self::spawn_with(serve_command(config_path))
+    }
+
+    /// `command` (from [`serve_command`], with the test's additions)
+    /// started and awaited until it listens.
+    #[allow(dead_code)]
+    pub fn spawn_with(mut command: Command) -> Serve {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -50,6 +54,17 @@ impl Serve {
         let mut child = self.child.take().expect("the process is running");
         child.wait().unwrap()
     }
+}
+
+/// `gateway serve --config CONFIG_PATH`, logging at info level.
+pub fn serve_command(config_path: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gateway"));
+    command
+        .args(["serve", "--config"])
+        .arg(config_path)
+        .env("RUST_LOG", "info")
+        .env_remove("NO_COLOR");
+    command
 }
 
 impl Drop for Serve {

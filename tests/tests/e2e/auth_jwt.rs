@@ -46,6 +46,9 @@ routes:
     backend: users
     rewrite: {{ template: "/debug/echo/{{rest}}" }}
     auth: {{ jwt: shared }}
+  - path: /plain/{{*rest}}
+    backend: users
+    rewrite: {{ template: "/debug/echo/{{rest}}" }}
 "#,
         jwks = jwks.url()
     )
@@ -251,7 +254,7 @@ async fn scopes_and_claims_are_required_per_route_with_403_insufficient_scope() 
 }
 
 #[tokio::test]
-async fn claim_headers_sent_by_the_client_are_stripped_even_on_optional_routes() {
+async fn claim_headers_sent_by_the_client_are_stripped_on_every_route() {
     let (rsa, _) = rsa_keys();
     let jwks = MockJwks::start(&[rsa]).await;
     let gw = TestGateway::start(&routes(&jwks, "30s")).await;
@@ -280,6 +283,17 @@ async fn claim_headers_sent_by_the_client_are_stripped_even_on_optional_routes()
     // A bad token on an optional route is still refused.
     let (status, _, _) = get(&gw, "/open/x", Some("abc.def.ghi")).await;
     assert_eq!(status, 401);
+    // The headers are the gateway's on every route: also removed on a
+    // route without authentication (same backend), and on a route whose
+    // provider forwards no claims.
+    let hs =
+        SigningKey::hmac(HS_SECRET.as_bytes()).sign(&claims(json!({"iss": "https://hs.test"})));
+    for request in [spoof("/plain/x"), spoof("/hs/x").header("x-token", hs)] {
+        let echo: Value = request.send().await.unwrap().json().await.unwrap();
+        assert_eq!(echo["path"], "/debug/echo/x", "{echo}");
+        assert!(header(&echo, "x-user-id").is_empty(), "{echo}");
+        assert!(header(&echo, "x-tenant").is_empty(), "{echo}");
+    }
 }
 
 #[tokio::test]

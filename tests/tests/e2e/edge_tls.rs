@@ -1,15 +1,17 @@
 //! TLS on the listener through real TLS clients: certificates chosen by
-//! SNI, HTTP/1.1 and h2 chosen by ALPN (reqwest over rustls), protocol
-//! versions checked with `openssl s_client` when installed, the
+//! SNI, HTTP/1.1 and h2 chosen by ALPN (reqwest over rustls); with
+//! `openssl s_client` (CI installs it; elsewhere skipped when missing):
+//! TLS 1.2 and 1.3 each negotiated with either ALPN protocol, TLS 1.1
+//! refused, the certificate each SNI name gets and its verification; the
 //! plain-HTTP redirect, the handshake deadline and the connection limit.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
 use mock_backends::seed;
 use serde_json::Value;
 use tests::gateway::{TestGateway, eventually};
+use tests::openssl::OpenSsl;
 use tests::tls::{Issued, TestCa, client_config, connect, peer_leaf, reqwest_client};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -157,51 +159,95 @@ async fn plain_http_is_redirected_to_https_with_308() {
 
 #[tokio::test]
 async fn openssl_sees_tls_1_2_and_1_3_with_alpn_and_tls_1_1_is_refused() {
-    let openssl = Path::new("/usr/bin/openssl");
-    if !openssl.exists() {
-        eprintln!("skipped: /usr/bin/openssl is not installed");
+    let Some(openssl) = OpenSsl::or_skip("openssl_sees_tls_1_2_and_1_3") else {
         return;
-    }
+    };
     let site = Site::new();
     let gateway = TestGateway::start(&site.yaml("")).await;
     let addr = gateway.gateway.addr;
-    let tls12 = s_client(addr, &["-tls1_2", "-alpn", "h2,http/1.1"]).await;
+    let as_a = ["-servername", "a.test"];
+    for (version, offered, chosen) in [
+        ("-tls1_2", "h2,http/1.1", "h2"),
+        ("-tls1_2", "http/1.1", "http/1.1"),
+        ("-tls1_3", "h2,http/1.1", "h2"),
+        ("-tls1_3", "http/1.1", "http/1.1"),
+    ] {
+        let session = openssl
+            .s_client(addr, &[&as_a[..], &[version, "-alpn", offered]].concat())
+            .await;
+        let expected = if version == "-tls1_2" {
+            "TLSv1.2"
+        } else {
+            "TLSv1.3"
+        };
+        let output = &session.output;
+        assert_eq!(session.protocol(), Some(expected), "{version}: {output}");
+        assert_eq!(session.alpn(), Some(chosen), "{offered}: {output}");
+    }
+    // A client offering neither ALPN protocol gets none (HTTP/1.1 then).
+    let session = openssl
+        .s_client(addr, &[&as_a[..], &["-alpn", "spdy/3"]].concat())
+        .await;
+    assert_eq!(session.protocol(), Some("TLSv1.3"), "{}", session.output);
+    assert_eq!(session.alpn(), None, "{}", session.output);
+    // The client is allowed TLS 1.1 (security level 0); the gateway
+    // refuses it: the client sent its hello, the server answered with an
+    // alert, and no session was made.
+    let tls11 = openssl
+        .s_client(
+            addr,
+            &[&as_a[..], &["-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0"]].concat(),
+        )
+        .await;
+    assert_eq!(tls11.protocol(), None, "{}", tls11.output);
     assert!(
-        tls12.contains("Protocol  : TLSv1.2") || tls12.contains("New, TLSv1.2"),
-        "{tls12}"
+        tls11.output.contains("Cipher is (NONE)"),
+        "{}",
+        tls11.output
     );
-    assert!(tls12.contains("ALPN protocol: h2"), "{tls12}");
-    let tls13 = s_client(addr, &["-tls1_3", "-alpn", "http/1.1"]).await;
-    assert!(tls13.contains("New, TLSv1.3"), "{tls13}");
-    assert!(tls13.contains("ALPN protocol: http/1.1"), "{tls13}");
-    // The client is allowed TLS 1.1 (security level 0); the gateway refuses it.
-    let tls11 = s_client(addr, &["-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0"]).await;
-    assert!(!tls11.contains("New, TLSv1.1"), "{tls11}");
-    // The client sent its hello; the server answered with an alert.
-    assert!(tls11.contains("Cipher is (NONE)"), "{tls11}");
-    assert!(tls11.contains("SSL alert number"), "{tls11}");
+    assert!(
+        tls11.output.contains("SSL alert number"),
+        "{}",
+        tls11.output
+    );
 }
 
-/// `openssl s_client` against the gateway as `a.test`; its whole output.
-async fn s_client(addr: SocketAddr, args: &[&str]) -> String {
-    let output = tokio::process::Command::new("/usr/bin/openssl")
-        .args([
-            "s_client",
-            "-connect",
-            &addr.to_string(),
-            "-servername",
-            "a.test",
-        ])
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .unwrap();
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+#[tokio::test]
+async fn openssl_gets_the_certificate_sni_names_and_verifies_it() {
+    let Some(openssl) = OpenSsl::or_skip("openssl_gets_the_certificate_sni_names") else {
+        return;
+    };
+    let site = Site::new();
+    let ca_file = site.ca.write(site.path(), "ca.pem");
+    let gateway = TestGateway::start(&site.yaml("")).await;
+    let addr = gateway.gateway.addr;
+    for (name, expected) in [
+        (Some("a.test"), &site.a),
+        (Some("b.test"), &site.b),
+        (Some("api.b.test"), &site.b),
+        (Some("fallback.test"), &site.fallback),
+        (Some("other.test"), &site.fallback),
+        (None, &site.fallback),
+    ] {
+        let session = openssl.verified_session(addr, name, &ca_file).await;
+        let output = &session.output;
+        assert_eq!(
+            session.server_certificate().as_ref(),
+            Some(&expected.cert_der),
+            "certificate for {name:?}: {output}"
+        );
+        if name.is_some() {
+            // The chain is the site CA's and the name is the certificate's.
+            assert_eq!(session.verify_result(), Some("0 (ok)"), "{output}");
+        }
+    }
+    // An unknown name gets the default certificate, which does not carry
+    // it: openssl's own check refuses it.
+    let session = openssl
+        .verified_session(addr, Some("unknown.test"), &ca_file)
+        .await;
+    let result = session.verify_result().unwrap_or_default();
+    assert!(result.starts_with("62 "), "{}", session.output);
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@
 mod access_log;
 mod auth_api_keys;
 mod auth_jwt;
+mod auth_jwt_keys;
 mod compare_smoke;
 mod compose_caching;
 mod compose_failures;

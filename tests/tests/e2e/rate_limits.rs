@@ -1,11 +1,13 @@
 //! Local rate limits through the real path: exactly the burst passes, then
 //! 429 `RATE_LIMITED` with `Retry-After` and the `RateLimit-Policy` /
 //! `RateLimit` headers, and the backend never sees the refused requests;
-//! keys by header and by client address behind a trusted proxy; global
-//! limits on every route.
+//! keys by header, by client address behind a trusted proxy and by the
+//! JWT's consumer or subject; global limits on every route.
 
 use reqwest::{Response, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tests::auth::{SigningKey, now};
 use tests::gateway::TestGateway;
 
 fn routes(server: &str, global: &str, route_limits: &str) -> String {
@@ -148,6 +150,25 @@ async fn the_client_address_comes_through_a_trusted_proxy() {
 }
 
 #[tokio::test]
+async fn requests_without_the_key_can_be_counted_by_client_address() {
+    let limit =
+        "{ name: per-consumer, key: consumer, rate: 1/min, burst: 2, missing_key: client_ip }";
+    let gw = TestGateway::start(&routes("  trusted_proxies: [127.0.0.1/32]", "", limit)).await;
+    let from = |ip: &'static str| [("x-forwarded-for", ip)];
+    // No authentication on the route: no consumer, so each client address
+    // is a bucket.
+    assert_eq!(
+        futures_statuses(&gw, 3, &from("203.0.113.1")).await,
+        [200, 200, 429]
+    );
+    assert_eq!(
+        futures_statuses(&gw, 2, &from("203.0.113.2")).await,
+        [200, 200]
+    );
+    assert_eq!(backend_calls(&gw), 4);
+}
+
+#[tokio::test]
 async fn a_direct_client_cannot_escape_its_limit_with_forwarding_headers() {
     let limit = "{ name: per-ip, key: client_ip, rate: 1/min, burst: 2 }";
     let gw = TestGateway::start(&routes("", "", limit)).await;
@@ -212,4 +233,97 @@ async fn a_transcoded_grpc_route_refuses_with_resource_exhausted() {
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["code"], 8, "{body}");
     assert_eq!(gw.mocks.orders_grpc.control.request_count(), calls);
+}
+
+/// `key: consumer` on a JWT route without a `consumer_claim`: each token's
+/// `sub` is a consumer of its own (two subjects, two buckets; one subject's
+/// tokens share one), a token's consumer claim wins over its subject when
+/// the provider names one, an API key's consumer has its own bucket, and
+/// an anonymous request on an optional-auth
+/// route has no consumer (`missing_key: skip`: not limited by this limit).
+#[tokio::test]
+async fn the_consumer_key_is_the_jwt_subject_when_no_consumer_is_named() {
+    const SECRET: &str = "rate-limit-consumer-secret-0123456789";
+    let yaml = format!(
+        r#"
+backends:
+  users: {{ url: $USERS }}
+auth:
+  jwt_providers:
+    staff:
+      issuer: https://login.test
+      algorithms: [HS256]
+      secret: {{ value: "{SECRET}" }}
+    partners:
+      issuer: https://partners.test
+      algorithms: [HS256]
+      secret: {{ value: "{SECRET}" }}
+      consumer_claim: client_id
+  api_keys:
+    apps:
+      keys: [{{ consumer: mobile-app, sha256: {mobile_key} }}]
+routes:
+  - name: staff
+    path: /staff/{{*rest}}
+    backend: users
+    rewrite: {{ template: "/debug/echo/{{rest}}" }}
+    auth: {{ jwt: [staff, partners], api_keys: apps, optional: true }}
+    rate_limits: [{{ name: per-consumer, key: consumer, rate: 1/min, burst: 2 }}]
+"#,
+        mobile_key = hex::encode(Sha256::digest(b"mobile-key")),
+    );
+    let gw = TestGateway::start(&yaml).await;
+    let key = SigningKey::hmac(SECRET.as_bytes());
+    let issued = std::cell::Cell::new(0);
+    // Each token is a different one (its own `jti`).
+    let token = |iss: &str, claims: Value| {
+        let mut claims = claims;
+        issued.set(issued.get() + 1);
+        claims["jti"] = format!("token-{}", issued.get()).into();
+        claims["iss"] = iss.into();
+        claims["exp"] = (now() + 600).into();
+        format!("Bearer {}", key.sign(&claims))
+    };
+    let staff = |sub: &str| token("https://login.test", json!({ "sub": sub }));
+    // Alice's tokens (different tokens, the same `sub`) share her bucket;
+    // bob's is his own.
+    let alice = staff("alice");
+    let tokens = [alice.clone(), staff("alice"), alice];
+    assert_eq!(statuses_with_tokens(&gw, &tokens).await, [200, 200, 429]);
+    let tokens = [staff("bob"), staff("bob")];
+    assert_eq!(statuses_with_tokens(&gw, &tokens).await, [200, 200]);
+    // A partner token names its consumer: `client_id`, not `sub`, keys
+    // it, so the client's subjects share the client's bucket (and the
+    // partner subject "alice" is not alice's bucket).
+    let partner = |sub: &str| {
+        token(
+            "https://partners.test",
+            json!({ "sub": sub, "client_id": "acme" }),
+        )
+    };
+    let tokens = [partner("alice"), partner("carol"), partner("dave")];
+    assert_eq!(statuses_with_tokens(&gw, &tokens).await, [200, 200, 429]);
+    // An API key's consumer has a bucket of its own.
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let response = get(&gw, "/staff/x", &[("x-api-key", "mobile-key")]).await;
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 429]);
+    // Anonymous requests have no consumer: this limit does not count them.
+    for _ in 0..3 {
+        let response = get(&gw, "/staff/x", &[]).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(header(&response, "ratelimit"), "");
+    }
+    assert_eq!(backend_calls(&gw), 2 + 2 + 2 + 2 + 3);
+}
+
+async fn statuses_with_tokens(gw: &TestGateway, bearers: &[String]) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for bearer in bearers {
+        let response = get(gw, "/staff/x", &[("authorization", bearer)]).await;
+        statuses.push(response.status().as_u16());
+    }
+    statuses
 }

@@ -212,6 +212,7 @@ fn compile_limit(
     };
     let missing_key = match raw.missing_key.as_deref() {
         Some(RawMissingKey::Shared) => MissingKey::Shared,
+        Some(RawMissingKey::ClientIp) => MissingKey::ClientIp,
         Some(RawMissingKey::Skip) | None => MissingKey::Skip,
     };
     if diag.error_count() > errors_before {

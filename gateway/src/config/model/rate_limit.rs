@@ -75,7 +75,8 @@ pub enum KeySource {
     Header(HeaderName),
     /// A verified JWT claim of the request's principal.
     Claim(String),
-    /// The principal's consumer (API key or JWT consumer claim).
+    /// The principal's consumer (API key or JWT consumer claim), else its
+    /// JWT subject.
     Consumer,
 }
 
@@ -87,6 +88,10 @@ pub enum MissingKey {
     Skip,
     /// Every such request shares one bucket.
     Shared,
+    /// Each such request is counted by its client address (Kong's
+    /// fallback): anonymous clients are limited one by one, in buckets
+    /// apart from the keyed ones.
+    ClientIp,
 }
 
 /// Where a limit's state lives.

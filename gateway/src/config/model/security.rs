@@ -26,6 +26,25 @@ pub struct AuthSettings {
     pub api_keys: BTreeMap<String, Arc<ApiKeySet>>,
 }
 
+impl AuthSettings {
+    /// Every header any JWT provider fills from claims (`forward_claims`),
+    /// once each, in name order: reserved for the gateway, so removed from
+    /// the client's request on every route (a backend reached by an
+    /// authenticated route and an open one cannot be fooled through the
+    /// open one).
+    pub fn claim_headers(&self) -> Vec<HeaderName> {
+        let mut names: Vec<HeaderName> = self
+            .jwt_providers
+            .values()
+            .flat_map(|provider| provider.forward_claims.iter().map(|(_, header)| header))
+            .cloned()
+            .collect();
+        names.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        names.dedup();
+        names
+    }
+}
+
 /// A JWT algorithm the gateway may accept (`none` is not one).
 pub use jsonwebtoken::Algorithm as JwtAlgorithm;
 

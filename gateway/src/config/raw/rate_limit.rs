@@ -69,4 +69,5 @@ pub(crate) enum RawStore {
 pub(crate) enum RawMissingKey {
     Skip,
     Shared,
+    ClientIp,
 }
