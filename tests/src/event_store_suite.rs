@@ -23,7 +23,9 @@ use gateway::events::store::{ConsumerSpec, Delivery, SharedStore};
 
 pub use consumers::{consumer_start_and_remove, redelivery_after_ack_wait, retry_delay};
 pub use dead_letters::dead_letter_replay_purge;
-pub use log::{dedupe_window, durable_across_reopen, positions_and_read, wait_beyond};
+pub use log::{
+    dedupe_window, durable_across_reopen, positions_and_read, publish_many_in_order, wait_beyond,
+};
 pub use retention::{kv_buckets, retention_max_age, retention_max_events};
 
 /// Opens stores for the suite.
@@ -39,6 +41,7 @@ pub trait StoreFactory: Send + Sync {
 pub async fn run_all(factory: &dyn StoreFactory) {
     durable_across_reopen(factory).await;
     positions_and_read(factory).await;
+    publish_many_in_order(factory).await;
     dedupe_window(factory).await;
     wait_beyond(factory).await;
     consumer_start_and_remove(factory).await;

@@ -10,6 +10,7 @@
 //! store's own retries. docs/events.md#nats-jetstream has the guarantees
 //! and limits.
 
+mod batch;
 mod connect;
 mod consumers;
 mod dead_letters;
@@ -128,6 +129,14 @@ impl EventStore for NatsEventStore {
         dedupe_key: Option<&str>,
     ) -> Result<Published, StoreError> {
         self.publish_event(topic, event, dedupe_key).await
+    }
+
+    async fn publish_many(
+        &self,
+        topic: &str,
+        events: &[(CloudEvent, Option<String>)],
+    ) -> Result<Vec<Published>, StoreError> {
+        self.publish_events(topic, events).await
     }
 
     async fn read(

@@ -10,6 +10,7 @@
 //! Errors are [`PublishError`]s, rendered by `edge_error` with a stable
 //! code and the request id; store failures are logged, never shown.
 
+pub mod batch;
 pub mod parse;
 
 use std::sync::Arc;
@@ -36,6 +37,15 @@ pub enum PublishError {
     Shape(#[from] EventShapeError),
     #[error("the event is larger than the topic's {0} bytes")]
     TooLarge(usize),
+    /// A batch that is not an array, is empty, or holds too many events.
+    #[error("bad batch: {0}")]
+    Batch(String),
+    /// One element of a batch is refused (nothing of the batch is stored).
+    #[error("event #{index} of the batch: {error}")]
+    InBatch {
+        index: usize,
+        error: Box<PublishError>,
+    },
     #[error("the request body could not be read: {0}")]
     Body(String),
     #[error("store: {0}")]
@@ -47,51 +57,68 @@ pub enum PublishError {
     MethodNotAllowed,
 }
 
+/// Status, stable code and client message of a refused publish.
+fn describe(error: &PublishError) -> (StatusCode, &'static str, String) {
+    match error {
+        PublishError::Shape(EventShapeError::NotJson(_)) => (
+            StatusCode::BAD_REQUEST,
+            "EVENT_NOT_JSON",
+            "the request body is not JSON".to_owned(),
+        ),
+        PublishError::Shape(EventShapeError::MissingType) => (
+            StatusCode::BAD_REQUEST,
+            "EVENT_MISSING_TYPE",
+            "the event has no `type` (or `event_type`)".to_owned(),
+        ),
+        PublishError::Shape(EventShapeError::BadCloudEvent(reason)) => (
+            StatusCode::BAD_REQUEST,
+            "EVENT_INVALID",
+            format!("the event is not a valid CloudEvent: {reason}"),
+        ),
+        PublishError::Batch(reason) => (
+            StatusCode::BAD_REQUEST,
+            "EVENT_BATCH_INVALID",
+            format!("the batch is refused: {reason}"),
+        ),
+        PublishError::InBatch { index, error } => {
+            let (status, code, message) = describe(error);
+            (
+                status,
+                code,
+                format!("event #{index} of the batch: {message}"),
+            )
+        }
+        PublishError::TooLarge(max) => (
+            StatusCode::BAD_REQUEST,
+            "EVENT_TOO_LARGE",
+            format!("the event is larger than this topic's limit of {max} bytes"),
+        ),
+        PublishError::Body(_) => (
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST_BODY",
+            "the request body could not be read".to_owned(),
+        ),
+        PublishError::Store(StoreError::UnknownTopic(_)) => (
+            StatusCode::BAD_REQUEST,
+            "UNKNOWN_TOPIC",
+            "the topic is not open on this gateway".to_owned(),
+        ),
+        PublishError::Store(_) | PublishError::NoBus => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "EVENT_STORE_UNAVAILABLE",
+            "the event could not be stored; retry later".to_owned(),
+        ),
+        PublishError::MethodNotAllowed => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "a publish route accepts POST (publish an event) and GET (stream the topic)".to_owned(),
+        ),
+    }
+}
+
 impl From<PublishError> for GatewayError {
     fn from(error: PublishError) -> Self {
-        let (status, code, message) = match &error {
-            PublishError::Shape(EventShapeError::NotJson(_)) => (
-                StatusCode::BAD_REQUEST,
-                "EVENT_NOT_JSON",
-                "the request body is not JSON".to_owned(),
-            ),
-            PublishError::Shape(EventShapeError::MissingType) => (
-                StatusCode::BAD_REQUEST,
-                "EVENT_MISSING_TYPE",
-                "the event has no `type` (or `event_type`)".to_owned(),
-            ),
-            PublishError::Shape(EventShapeError::BadCloudEvent(reason)) => (
-                StatusCode::BAD_REQUEST,
-                "EVENT_INVALID",
-                format!("the event is not a valid CloudEvent: {reason}"),
-            ),
-            PublishError::TooLarge(max) => (
-                StatusCode::BAD_REQUEST,
-                "EVENT_TOO_LARGE",
-                format!("the event is larger than this topic's limit of {max} bytes"),
-            ),
-            PublishError::Body(_) => (
-                StatusCode::BAD_REQUEST,
-                "BAD_REQUEST_BODY",
-                "the request body could not be read".to_owned(),
-            ),
-            PublishError::Store(StoreError::UnknownTopic(_)) => (
-                StatusCode::BAD_REQUEST,
-                "UNKNOWN_TOPIC",
-                "the topic is not open on this gateway".to_owned(),
-            ),
-            PublishError::Store(_) | PublishError::NoBus => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "EVENT_STORE_UNAVAILABLE",
-                "the event could not be stored; retry later".to_owned(),
-            ),
-            PublishError::MethodNotAllowed => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                "METHOD_NOT_ALLOWED",
-                "a publish route accepts POST (publish an event) and GET (stream the topic)"
-                    .to_owned(),
-            ),
-        };
+        let (status, code, message) = describe(&error);
         let rendered = GatewayError::new(status, code, message);
         match error {
             PublishError::MethodNotAllowed => rendered.with_header(
@@ -151,6 +178,9 @@ async fn publish(
 ) -> Result<Response<GatewayBody>, PublishError> {
     let bus = ctx.snapshot.events.clone().ok_or(PublishError::NoBus)?;
     let (head, body) = request.into_parts();
+    if batch::is_batch(&head.headers) {
+        return publish_batch(&head, body, &bus, &topic).await;
+    }
     let bytes = read_body(body, topic.max_event_bytes).await?;
     let id_generated = std::cell::Cell::new(false);
     let mut event = parse_event(
@@ -169,28 +199,75 @@ async fn publish(
         return Err(PublishError::TooLarge(topic.max_event_bytes));
     }
     let dedupe_key = dedupe_key(&head.headers, &event, id_generated);
-    let store = Arc::clone(bus.store());
-    let published = store
+    let published = bus
+        .store()
         .publish(&topic.name, &event, dedupe_key.as_deref())
         .await?;
     bus.count_publish(&topic.name, super::emit::stored_result(published));
-    let id = if published.duplicate {
-        let first = store.read(&topic.name, published.position, 1).await?;
-        first
-            .into_iter()
-            .find(|stored| stored.position == published.position)
-            .map_or(event.id, |stored| stored.event.id.clone())
-    } else {
-        event.id
-    };
-    let body = json!({"id": id, "position": published.position, "topic": topic.name});
+    let id = answered_id(&bus, &topic.name, published, &event.id).await?;
+    Ok(accepted(
+        json!({"id": id, "position": published.position, "topic": topic.name}),
+    ))
+}
+
+/// A batch ([`batch`]): all its events validated, then stored in one call;
+/// 202 with each event's id and position, in order. An `Idempotency-Key`
+/// dedupes each event under the key and its index.
+async fn publish_batch(
+    head: &http::request::Parts,
+    body: GatewayBody,
+    bus: &super::bus::EventBus,
+    topic: &TopicSpec,
+) -> Result<Response<GatewayBody>, PublishError> {
+    let bytes = read_body(body, batch::MAX_BATCH_BYTES).await?;
+    let parsed = batch::parse_batch(&bytes, &topic.default_source, topic.max_event_bytes)?;
+    let mut events = Vec::with_capacity(parsed.len());
+    for (index, one) in parsed.into_iter().enumerate() {
+        let mut event = one.event;
+        add_traceparent(&mut event, head);
+        let key = match idempotency_key(&head.headers) {
+            Some(key) => Some(format!("key:{key}#{index}")),
+            None if one.id_generated => None,
+            None => Some(event_dedupe_key(&event)),
+        };
+        events.push((event, key));
+    }
+    let published = bus.store().publish_many(&topic.name, &events).await?;
+    let mut answers = Vec::with_capacity(published.len());
+    for ((event, _), one) in events.iter().zip(published) {
+        bus.count_publish(&topic.name, super::emit::stored_result(one));
+        let id = answered_id(bus, &topic.name, one, &event.id).await?;
+        answers.push(json!({"id": id, "position": one.position}));
+    }
+    Ok(accepted(json!({"topic": topic.name, "events": answers})))
+}
+
+/// The id to answer with: the event's own, or, for a duplicate, the id of
+/// the event first stored under its dedupe key.
+async fn answered_id(
+    bus: &super::bus::EventBus,
+    topic: &str,
+    published: super::store::Published,
+    own: &str,
+) -> Result<String, PublishError> {
+    if !published.duplicate {
+        return Ok(own.to_owned());
+    }
+    let first = bus.store().read(topic, published.position, 1).await?;
+    Ok(first
+        .into_iter()
+        .find(|stored| stored.position == published.position)
+        .map_or_else(|| own.to_owned(), |stored| stored.event.id.clone()))
+}
+
+fn accepted(body: serde_json::Value) -> Response<GatewayBody> {
     let mut response = Response::new(body::full(body.to_string()));
     *response.status_mut() = StatusCode::ACCEPTED;
     response.headers_mut().insert(
         CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
     );
-    Ok(response)
+    response
 }
 
 /// The body, refused past `max` bytes without reading further. Read frame
@@ -227,16 +304,20 @@ fn is_structured(headers: &HeaderMap) -> bool {
 /// is a random-key B-tree insert: most of an embedded publish's write
 /// cost).
 fn dedupe_key(headers: &HeaderMap, event: &CloudEvent, id_generated: bool) -> Option<String> {
-    match headers
-        .get("idempotency-key")
-        .and_then(|value| value.to_str().ok())
-    {
-        Some(key) if !key.is_empty() => Some(format!("key:{key}")),
-        _ if id_generated => None,
-        _ => Some(event_dedupe_key(event)),
+    match idempotency_key(headers) {
+        Some(key) => Some(format!("key:{key}")),
+        None if id_generated => None,
+        None => Some(event_dedupe_key(event)),
     }
 }
 
+/// A non-empty `Idempotency-Key`.
+fn idempotency_key(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("idempotency-key")
+        .and_then(|value| value.to_str().ok())
+        .filter(|key| !key.is_empty())
+}
 /// The dedupe key of an event published without an `Idempotency-Key`
 /// (and of every emitted event): its `source` and `id`.
 pub fn event_dedupe_key(event: &CloudEvent) -> String {

@@ -154,6 +154,20 @@ pub trait EventStore: Send + Sync + fmt::Debug + 'static {
         dedupe_key: Option<&str>,
     ) -> Result<Published, StoreError>;
 
+    /// Appends several events (a batch publish), answering one
+    /// [`Published`] per event, in the batch's order, as [`publish`] would
+    /// for each (a key repeated inside the batch is a duplicate of its
+    /// first event). The embedded store writes them in one atomic
+    /// transaction; JetStream pipelines them and is not atomic (on an
+    /// error some may be stored).
+    ///
+    /// [`publish`]: EventStore::publish
+    async fn publish_many(
+        &self,
+        topic: &str,
+        events: &[(CloudEvent, Option<String>)],
+    ) -> Result<Vec<Published>, StoreError>;
+
     /// Up to `max` retained events with a position of at least `from`, in
     /// order (the SSE resume path).
     async fn read(

@@ -180,3 +180,50 @@ pub async fn wait_beyond(factory: &dyn StoreFactory) {
     let woke = waiter.await.expect("waiter").expect("wait");
     assert_eq!(woke, 2);
 }
+
+/// `publish_many`: one position per event, in the batch's order and
+/// contiguous (nothing else publishes to the topic); a dedupe key repeated
+/// inside the batch, or one seen before, answers the first event's
+/// position and stores nothing; an unknown topic stores nothing.
+pub async fn publish_many_in_order(factory: &dyn StoreFactory) {
+    let store = factory.open("batch").await;
+    store
+        .ensure_topic(&topic("batch"))
+        .await
+        .expect("ensure topic");
+    publish_n(&store, "batch", "before", 1).await;
+    let batch: Vec<_> = (1..=4)
+        .map(|n| (event(&format!("b-{n}"), "o"), Some(format!("k-{n}"))))
+        .chain([(event("b-again", "o"), Some("k-2".to_owned()))])
+        .chain([(event("b-nokey", "o"), None)])
+        .collect();
+    let published = store.publish_many("batch", &batch).await.expect("publish");
+    let got: Vec<_> = published
+        .iter()
+        .map(|p| (p.position, p.duplicate))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (2, false),
+            (3, false),
+            (4, false),
+            (5, false),
+            (3, true),
+            (6, false)
+        ]
+    );
+    let again = store
+        .publish_many("batch", &batch[..1])
+        .await
+        .expect("publish again");
+    assert_eq!((again[0].position, again[0].duplicate), (2, true));
+    let stored = store.read("batch", 1, 10).await.expect("read");
+    let ids: Vec<_> = stored.iter().map(|e| e.event.id.as_str()).collect();
+    assert_eq!(ids, ["before-1", "b-1", "b-2", "b-3", "b-4", "b-nokey"]);
+    let unknown = store.publish_many("no-such-topic", &batch).await;
+    assert!(
+        matches!(unknown, Err(StoreError::UnknownTopic(_))),
+        "{unknown:?}"
+    );
+}

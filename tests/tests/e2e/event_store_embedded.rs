@@ -56,6 +56,11 @@ async fn embedded_store_positions_and_read() {
 }
 
 #[tokio::test]
+async fn embedded_store_publish_many_in_order() {
+    suite::publish_many_in_order(&grouped()).await;
+}
+
+#[tokio::test]
 async fn embedded_store_dedupe_window() {
     suite::dedupe_window(&grouped()).await;
 }

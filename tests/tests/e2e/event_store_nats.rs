@@ -53,6 +53,7 @@ macro_rules! suite_tests {
 suite_tests! {
     nats_store_durable_across_reopen => durable_across_reopen;
     nats_store_positions_and_read => positions_and_read;
+    nats_store_publish_many_in_order => publish_many_in_order;
     nats_store_dedupe_window => dedupe_window;
     nats_store_wait_beyond => wait_beyond;
     nats_store_consumer_start_and_remove => consumer_start_and_remove;

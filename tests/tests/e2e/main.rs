@@ -42,6 +42,7 @@ mod events_nats_instances;
 mod events_nats_restart;
 mod events_nats_store;
 mod events_publish;
+mod events_publish_batch;
 mod events_stream;
 mod federation_aliased_requires;
 mod federation_batch_fetch;

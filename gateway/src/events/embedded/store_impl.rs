@@ -54,6 +54,33 @@ impl EventStore for EmbeddedEventStore {
         }
     }
 
+    /// One atomic write: all the batch's events are stored, or none.
+    async fn publish_many(
+        &self,
+        topic: &str,
+        events: &[(CloudEvent, Option<String>)],
+    ) -> Result<Vec<Published>, StoreError> {
+        let spec = self.inner.shared.topic(topic)?.spec.load_full();
+        let mut encoded = Vec::with_capacity(events.len());
+        for (event, key) in events {
+            let json = serde_json::to_string(event).map_err(|error| {
+                StoreError::Failed(format!("the event does not encode: {error}"))
+            })?;
+            encoded.push((json, key.clone()));
+        }
+        match self
+            .writer()?
+            .call(Op::PublishMany {
+                spec,
+                events: encoded,
+            })
+            .await?
+        {
+            Reply::PublishedMany(published) => Ok(published),
+            other => Err(unexpected(&other)),
+        }
+    }
+
     async fn read(
         &self,
         topic: &str,

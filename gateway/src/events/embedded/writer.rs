@@ -46,6 +46,12 @@ pub enum Op {
         event: String,
         dedupe_key: Option<String>,
     },
+    /// A batch: every event in this transaction, in order.
+    PublishMany {
+        spec: Arc<TopicSpec>,
+        /// Each event's JSON and dedupe key.
+        events: Vec<(String, Option<String>)>,
+    },
     EnsureConsumer(ConsumerSpec),
     RemoveConsumer {
         topic: String,
@@ -107,6 +113,7 @@ impl Op {
 pub enum Reply {
     Position(u64),
     Published(Published),
+    PublishedMany(Vec<Published>),
     Fetched(FetchOutcome),
     Count(u64),
     /// `RemoveConsumer`: rows remain (call again).
@@ -287,6 +294,18 @@ impl Writer {
             } => tables
                 .publish(spec, event, dedupe_key.as_deref())?
                 .map(Reply::Published),
+            Op::PublishMany { spec, events } => {
+                let mut published = Vec::with_capacity(events.len());
+                for (event, dedupe_key) in events {
+                    match tables.publish(spec, event, dedupe_key.as_deref())? {
+                        Ok(one) => published.push(one),
+                        // Only an unknown topic fails a publish, so the
+                        // first event fails and nothing is written.
+                        Err(error) => return Ok(Err(error)),
+                    }
+                }
+                Ok(Reply::PublishedMany(published))
+            }
             Op::EnsureConsumer(spec) => tables.ensure_consumer(spec)?.map(|()| Reply::Done),
             Op::RemoveConsumer { topic, name } => {
                 tables.remove_consumer(topic, name)?.map(Reply::More)
@@ -334,6 +353,16 @@ impl Writer {
                     if !published.duplicate =>
                 {
                     self.shared.advance(&spec.name, published.position);
+                }
+                (Op::PublishMany { spec, .. }, Ok(Reply::PublishedMany(published))) => {
+                    if let Some(last) = published
+                        .iter()
+                        .filter(|one| !one.duplicate)
+                        .map(|one| one.position)
+                        .max()
+                    {
+                        self.shared.advance(&spec.name, last);
+                    }
                 }
                 (Op::EnsureTopic(spec), Ok(Reply::Position(last))) => {
                     self.shared.advance(&spec.name, *last);

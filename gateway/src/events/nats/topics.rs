@@ -27,6 +27,16 @@ pub const PUBLISH_DEADLINE_TIMEOUTS: u32 = 2;
 const PUBLISH_RETRY_FIRST: Duration = Duration::from_millis(25);
 const PUBLISH_RETRY_MAX: Duration = Duration::from_millis(500);
 
+/// The `Nats-Msg-Id` for a dedupe key, and whether the gateway made it up
+/// (without a caller's key, a key of its own still makes retries store
+/// the event once).
+pub(super) fn message_id(dedupe_key: Option<&str>) -> (String, bool) {
+    match dedupe_key {
+        Some(key) => (decode::message_id(key), false),
+        None => (format!("gw-{}", uuid::Uuid::new_v4()), true),
+    }
+}
+
 /// Messages read from a stream at once by `read`.
 const READ_CONCURRENCY: usize = 16;
 
@@ -140,22 +150,33 @@ impl NatsEventStore {
     ) -> Result<Published, StoreError> {
         self.known_topic(topic).await?;
         let payload = encode_event(event)?;
-        // Without a caller's key, a key of its own still makes the
-        // retries below store the event once.
-        let (message_id, own_key) = match dedupe_key {
-            Some(key) => (decode::message_id(key), false),
-            None => (format!("gw-{}", uuid::Uuid::new_v4()), true),
-        };
+        let (message_id, own_key) = message_id(dedupe_key);
         let subject = self.names.topic_subject(topic);
+        self.publish_retried(topic, &subject, payload, &message_id, own_key, 0)
+            .await
+    }
+
+    /// Publishes until acknowledged or the deadline; `earlier_attempts`
+    /// were made already with the same `message_id` (a batch's pipelined
+    /// first attempt).
+    pub(super) async fn publish_retried(
+        &self,
+        topic: &str,
+        subject: &str,
+        payload: bytes::Bytes,
+        message_id: &str,
+        own_key: bool,
+        earlier_attempts: u32,
+    ) -> Result<Published, StoreError> {
         let started = Instant::now();
         let deadline = started + self.request_timeout * PUBLISH_DEADLINE_TIMEOUTS;
         let mut pause = PUBLISH_RETRY_FIRST;
-        let mut attempt = 1u32;
+        let mut attempt = earlier_attempts + 1;
         loop {
             let publish = Publish::build()
                 .payload(payload.clone())
-                .message_id(&message_id);
-            match self.publish_once(&subject, publish, deadline).await {
+                .message_id(message_id);
+            match self.publish_once(subject, publish, deadline).await {
                 Ok(ack) => {
                     return Ok(Published {
                         position: ack.sequence,

@@ -35,6 +35,17 @@ pub fn parse_event(
 ) -> Result<CloudEvent, EventShapeError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|error| EventShapeError::NotJson(error.to_string()))?;
+    event_from_value(value, structured, default_source, new_id)
+}
+
+/// One already-parsed JSON value → an event, as [`parse_event`] (each
+/// element of a batch).
+pub fn event_from_value(
+    value: Value,
+    structured: bool,
+    default_source: &str,
+    new_id: impl FnOnce() -> String,
+) -> Result<CloudEvent, EventShapeError> {
     let Value::Object(mut fields) = value else {
         return Err(EventShapeError::BadCloudEvent(
             "the event must be a JSON object".to_owned(),
