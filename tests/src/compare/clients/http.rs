@@ -72,10 +72,20 @@ impl<C: Connect + Clone + Send + Sync + 'static> HttpClient<C> {
 
     /// `POST uri` with a JSON body.
     pub async fn post_json(&self, uri: &Uri, body: Bytes) -> Result<Bytes, CallError> {
+        self.post(uri, "application/json", body).await
+    }
+
+    /// `POST uri` with `body` of `content_type`.
+    pub async fn post(
+        &self,
+        uri: &Uri,
+        content_type: &str,
+        body: Bytes,
+    ) -> Result<Bytes, CallError> {
         let request = Request::builder()
             .method(Method::POST)
             .uri(uri.clone())
-            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CONTENT_TYPE, content_type)
             .body(Full::new(body))
             .map_err(|e| CallError::new(format!("bad request: {e}")))?;
         self.send(request).await

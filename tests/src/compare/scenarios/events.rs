@@ -17,6 +17,7 @@
 
 mod chain;
 mod outage;
+mod summary;
 mod system;
 
 use std::path::Path;
@@ -29,9 +30,9 @@ use http::Uri;
 use super::RunContext;
 use crate::compare::clients::{HttpClient, HttpVersion};
 use crate::compare::gateway_process::GatewayProcess;
-use crate::compare::loadgen::{CallError, LoadPlan, Measurement, Probe, Stats};
+use crate::compare::loadgen::{CallError, LoadPlan, Measurement, Probe};
 use crate::compare::probes::measure_raw_jetstream_publish;
-use crate::compare::report::{ScenarioReport, Table};
+use crate::compare::report::ScenarioReport;
 use crate::nats_server::NatsServer;
 
 const MEASURES: &str = "Durable publish through the gateway's publish route (202 after the \
@@ -46,17 +47,37 @@ B and C recorded the order's arrival (open loop at 20/s). Anti-pattern 4: a sync
 against an async route (202) to A under the same open loop (50/s each) while A's listener is \
 closed for 5 s: errors, requests lost, and the time to drain the async backlog.";
 
-/// The series, in report order.
+/// The single-event series, in report order.
 pub const SERIES: usize = 3;
 const EMBEDDED: &str = "gateway publish, embedded store";
 const NATS: &str = "gateway publish, JetStream store";
 const RAW: &str = "raw JetStream publish";
+/// The batched series (closed loop only).
+const EMBEDDED_BATCH: &str = "gateway batch publish, embedded store";
+const NATS_BATCH: &str = "gateway batch publish, JetStream store";
+/// Events per batch request. With [`batch_plan`]'s 4 requests in flight
+/// that keeps 64 events in flight, as many as the raw reference's 64
+/// concurrent publishes.
+pub const BATCH_EVENTS: usize = 16;
+const BATCH_CONTENT_TYPE: &str = "application/cloudevents-batch+json";
 
 /// One event body, about the size of the seed's `OrderPlaced`.
 fn event_body() -> Bytes {
     Bytes::from_static(
         br#"{"type":"OrderPlaced","source":"/orders-service","subject":"3273b2e9-bb75-8508-88c2-1f861d3d39fe","data":{"order_id":"3273b2e9-bb75-8508-88c2-1f861d3d39fe","customer_id":"308e1cf0-c5a3-8f54-a524-7b9ff215e690","total":59.98}}"#,
     )
+}
+
+/// [`BATCH_EVENTS`] copies of [`event_body`] as one batch body.
+fn batch_body() -> Bytes {
+    let one = String::from_utf8_lossy(&event_body()).into_owned();
+    Bytes::from(format!("[{}]", vec![one; BATCH_EVENTS].join(",")))
+}
+
+/// The batched series' plan: closed loop, 4 batches in flight.
+pub fn batch_plan(quick: bool) -> LoadPlan {
+    let [_, closed] = plans(quick);
+    LoadPlan::closed(if quick { 2 } else { 4 }, closed.duration, closed.warmup)
 }
 
 /// The plans: open loop at 1 000/s, then closed loop.
@@ -72,17 +93,19 @@ pub fn plans(quick: bool) -> [LoadPlan; 2] {
     ]
 }
 
-/// `POST` the event to the publish route; a non-2xx is an error.
+/// `POST` the event (or the batch) to the publish route; a non-2xx is an
+/// error.
 struct Publish {
     client: HttpClient,
     uri: Uri,
+    content_type: &'static str,
     body: Bytes,
 }
 
 impl Probe for Publish {
     async fn call(&self, _seq: u64) -> Result<(), CallError> {
         self.client
-            .post_json(&self.uri, self.body.clone())
+            .post(&self.uri, self.content_type, self.body.clone())
             .await
             .map(drop)
     }
@@ -106,6 +129,7 @@ pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
     let Some(program) = ctx.gateway_program else {
         report.skipped = Some("no gateway program to start a child process with".to_owned());
         ctx.skipped(&[plans; SERIES].concat());
+        ctx.skipped(&[batch_plan(ctx.profile.quick); 2]);
         ctx.skipped(&[chain::plan(ctx.profile.quick); chain::Path::ALL.len()]);
         ctx.skipped(&[outage::Timeline::new(ctx.profile.quick).plan()]);
         return report;
@@ -120,15 +144,16 @@ pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
         dir.join("embedded-data").display()
     );
     let _ = std::fs::remove_dir_all(dir.join("embedded-data"));
+    let batch = [batch_plan(ctx.profile.quick)];
     publish_series(
         ctx,
         &mut report,
         program,
         &dir,
-        EMBEDDED,
+        [EMBEDDED, EMBEDDED_BATCH],
         "embedded",
         &embedded_store,
-        &plans,
+        (&plans, &batch),
     )
     .await;
     let nats = if NatsServer::program().is_some() {
@@ -148,10 +173,10 @@ pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
                 &mut report,
                 program,
                 &dir,
-                NATS,
+                [NATS, NATS_BATCH],
                 "nats",
                 &store,
-                &plans,
+                (&plans, &batch),
             )
             .await;
             for plan in plans {
@@ -164,13 +189,14 @@ pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
             }
         }
         None => {
-            for name in [NATS, RAW] {
+            for name in [NATS, NATS_BATCH, RAW] {
                 report.skip(name, "-", "nats-server is not installed".to_owned());
             }
             ctx.skipped(&[plans; 2].concat());
+            ctx.skipped(&batch);
         }
     }
-    summarise(&mut report, &plans);
+    summary::summarise(&mut report, &plans, &batch[0]);
     anti_patterns(ctx, &mut report, program, &dir).await;
     report.skip_if_empty();
     report
@@ -180,6 +206,7 @@ pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
 pub fn planned(quick: bool) -> Duration {
     let publish: Duration = plans(quick).iter().map(LoadPlan::total).sum();
     publish * SERIES as u32
+        + batch_plan(quick).total() * 2
         + chain::plan(quick).total() * chain::Path::ALL.len() as u32
         + outage::Timeline::new(quick).plan().total()
 }
@@ -222,115 +249,63 @@ async fn anti_patterns(
     }
 }
 
+/// One gateway child on `store`: the single-event series `names.0` under
+/// `plans.0`, then the batched series `names.1` under `plans.1`.
 #[allow(clippy::too_many_arguments)]
 async fn publish_series(
     ctx: &RunContext<'_>,
     report: &mut ScenarioReport,
     program: &Path,
     dir: &Path,
-    name: &str,
+    [single, batched]: [&str; 2],
     stem: &str,
     store: &str,
-    plans: &[LoadPlan; 2],
+    (single_plans, batch_plans): (&[LoadPlan], &[LoadPlan]),
 ) {
+    let all: Vec<LoadPlan> = [single_plans, batch_plans].concat();
     let path = dir.join(format!("routes-{stem}.yaml"));
     if let Err(error) = std::fs::write(&path, config(store)) {
         report.skip(
-            name,
+            single,
             "HTTP/1.1",
             format!("cannot write {}: {error}", path.display()),
         );
-        ctx.skipped(plans);
+        ctx.skipped(&all);
         return;
     }
     let child = match GatewayProcess::start(program, &path, &dir.join(format!("{stem}.output.log")))
     {
         Ok(child) => child,
         Err(error) => {
-            report.skip(name, "HTTP/1.1", error.to_string());
-            ctx.skipped(plans);
+            report.skip(single, "HTTP/1.1", error.to_string());
+            ctx.skipped(&all);
             return;
         }
     };
-    let probe = Arc::new(Publish {
-        client: HttpClient::new(HttpVersion::Http1),
-        uri: format!("{}/v1/events/bench", child.base())
-            .parse()
-            .expect("a valid URI"),
-        body: event_body(),
-    });
-    for plan in plans {
-        ctx.progress.running(&format!("{name} ({})", plan.mode));
-        let mut measurement = Measurement::new();
-        let wire = probe.client.wire().clone();
-        measurement.drive(&probe, *plan, || wire.total()).await;
-        report.measured(name, "HTTP/1.1", *plan, measurement.stats());
-        ctx.progress.done(plan);
+    let uri: Uri = format!("{}/v1/events/bench", child.base())
+        .parse()
+        .expect("a valid URI");
+    let series = [
+        (single, "application/json", event_body(), single_plans),
+        (batched, BATCH_CONTENT_TYPE, batch_body(), batch_plans),
+    ];
+    for (name, content_type, body, plans) in series {
+        let probe = Arc::new(Publish {
+            client: HttpClient::new(HttpVersion::Http1),
+            uri: uri.clone(),
+            content_type,
+            body,
+        });
+        for plan in plans {
+            ctx.progress.running(&format!("{name} ({})", plan.mode));
+            let mut measurement = Measurement::new();
+            let wire = probe.client.wire().clone();
+            measurement.drive(&probe, *plan, || wire.total()).await;
+            report.measured(name, "HTTP/1.1", *plan, measurement.stats());
+            ctx.progress.done(plan);
+        }
     }
     drop(child);
-}
-
-/// Throughput, p50 and p99 per series, and the goals.
-fn summarise(report: &mut ScenarioReport, plans: &[LoadPlan; 2]) {
-    let measured: Vec<(String, LoadPlan, Stats)> = report
-        .measurements()
-        .filter_map(|(series, stats)| Some((series.name.clone(), series.plan?, stats.clone())))
-        .collect();
-    let find = |name: &str, plan: &LoadPlan| -> Option<Stats> {
-        measured
-            .iter()
-            .find(|(series, series_plan, _)| series == name && series_plan == plan)
-            .map(|(_, _, stats)| stats.clone())
-    };
-    let [open, closed] = plans;
-    let mut rows = Vec::new();
-    for name in [EMBEDDED, NATS, RAW] {
-        let (Some(o), Some(c)) = (find(name, open), find(name, closed)) else {
-            continue;
-        };
-        rows.push(vec![
-            name.to_owned(),
-            format!("{:.0}", c.throughput),
-            format!("{:.3}", o.p50),
-            format!("{:.3}", o.p99),
-            format!("{}", o.errors + c.errors),
-        ]);
-    }
-    report.summary = Some(Table {
-        columns: [
-            "series",
-            "events/s (closed loop)",
-            "p50 ms (open loop)",
-            "p99 ms (open loop)",
-            "errors",
-        ]
-        .map(str::to_owned)
-        .to_vec(),
-        rows,
-    });
-    if let (Some(o), Some(c)) = (find(EMBEDDED, open), find(EMBEDDED, closed)) {
-        report.notes.push(format!(
-            "embedded: {:.0} events/s (goal >= 20000: {}); p99 at {} {:.3} ms (goal < 5 ms: {})",
-            c.throughput,
-            verdict(c.throughput >= 20_000.0),
-            open.mode,
-            o.p99,
-            verdict(o.p99 < 5.0)
-        ));
-    }
-    if let (Some(gateway), Some(raw)) = (find(NATS, closed), find(RAW, closed)) {
-        let ratio = gateway.throughput / raw.throughput.max(1.0);
-        report.notes.push(format!(
-            "JetStream through the gateway: {:.0} vs raw {:.0} events/s = {ratio:.2}x (goal >= 0.8x: {})",
-            gateway.throughput,
-            raw.throughput,
-            verdict(ratio >= 0.8)
-        ));
-    }
-}
-
-fn verdict(met: bool) -> &'static str {
-    if met { "met" } else { "MISSED" }
 }
 
 #[cfg(test)]
@@ -348,6 +323,15 @@ mod tests {
             assert_eq!(config.routes.len(), 1);
             assert!(config.events.is_some());
         }
+    }
+
+    #[test]
+    fn the_batch_body_is_a_batch_the_gateway_accepts() {
+        let events =
+            gateway::events::publish::batch::parse_batch(&batch_body(), "/compare", 256 * 1024)
+                .expect("a valid batch");
+        assert_eq!(events.len(), BATCH_EVENTS);
+        assert!(events.iter().all(|e| e.event.event_type == "OrderPlaced"));
     }
 
     #[test]

@@ -1,0 +1,97 @@
+//! The publish series' summary table and the verdicts against issue 14's
+//! goals.
+
+use super::{BATCH_EVENTS, EMBEDDED, EMBEDDED_BATCH, NATS, NATS_BATCH, RAW};
+use crate::compare::loadgen::{LoadPlan, Stats};
+use crate::compare::report::{ScenarioReport, Table};
+
+/// Throughput, p50 and p99 per series, and the goals.
+pub fn summarise(report: &mut ScenarioReport, plans: &[LoadPlan; 2], batch: &LoadPlan) {
+    let measured: Vec<(String, LoadPlan, Stats)> = report
+        .measurements()
+        .filter_map(|(series, stats)| Some((series.name.clone(), series.plan?, stats.clone())))
+        .collect();
+    let find = |name: &str, plan: &LoadPlan| -> Option<Stats> {
+        measured
+            .iter()
+            .find(|(series, series_plan, _)| series == name && series_plan == plan)
+            .map(|(_, _, stats)| stats.clone())
+    };
+    let [open, closed] = plans;
+    let mut rows = Vec::new();
+    for name in [EMBEDDED, NATS, RAW] {
+        let (Some(o), Some(c)) = (find(name, open), find(name, closed)) else {
+            continue;
+        };
+        rows.push(vec![
+            name.to_owned(),
+            format!("{:.0}", c.throughput),
+            format!("{:.3}", o.p50),
+            format!("{:.3}", o.p99),
+            format!("{}", o.errors + c.errors),
+        ]);
+    }
+    for name in [EMBEDDED_BATCH, NATS_BATCH] {
+        let Some(c) = find(name, batch) else {
+            continue;
+        };
+        rows.push(vec![
+            format!("{name} ({BATCH_EVENTS} per request, {})", batch.mode),
+            format!("{:.0}", batch_events(&c)),
+            "-".to_owned(),
+            "-".to_owned(),
+            format!("{}", c.errors),
+        ]);
+    }
+    report.summary = Some(Table {
+        columns: [
+            "series",
+            "events/s (closed loop)",
+            "p50 ms (open loop)",
+            "p99 ms (open loop)",
+            "errors",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        rows,
+    });
+    if let (Some(o), Some(c)) = (find(EMBEDDED, open), find(EMBEDDED, closed)) {
+        report.notes.push(format!(
+            "embedded: {:.0} events/s (goal >= 20000: {}); p99 at {} {:.3} ms (goal < 5 ms: {})",
+            c.throughput,
+            verdict(c.throughput >= 20_000.0),
+            open.mode,
+            o.p99,
+            verdict(o.p99 < 5.0)
+        ));
+    }
+    if let (Some(gateway), Some(raw)) = (find(NATS, closed), find(RAW, closed)) {
+        let ratio = gateway.throughput / raw.throughput.max(1.0);
+        report.notes.push(format!(
+            "JetStream through the gateway, one event per request: {:.0} vs raw {:.0} events/s = {ratio:.2}x (goal >= 0.8x: {})",
+            gateway.throughput,
+            raw.throughput,
+            verdict(ratio >= 0.8)
+        ));
+    }
+    if let (Some(gateway), Some(raw)) = (find(NATS_BATCH, batch), find(RAW, closed)) {
+        let events = batch_events(&gateway);
+        let ratio = events / raw.throughput.max(1.0);
+        report.notes.push(format!(
+            "JetStream through the gateway, batches of {BATCH_EVENTS} ({} requests in flight, as many events in flight as the raw reference's {}): {events:.0} vs raw {:.0} events/s = {ratio:.2}x (goal >= 0.8x: {})",
+            batch.mode,
+            closed.mode,
+            raw.throughput,
+            verdict(ratio >= 0.8)
+        ));
+    }
+}
+
+/// A batched series' events per second.
+fn batch_events(stats: &Stats) -> f64 {
+    stats.throughput * BATCH_EVENTS as f64
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "MISSED" }
+}
