@@ -150,7 +150,10 @@ async fn run(ctx: &ExecutionContext<'_>, mut fetch: EntityFetch<'_>) {
 }
 
 fn gather(root: &Value, group: &EntityGroup<'_>, types: PossibleTypes<'_>) -> Gathered {
-    let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
+    // Keyed by the serialised representation (bytes from subgraph data),
+    // hashed with foldhash's seeded quality hasher: SipHash showed up in
+    // the profile.
+    let mut seen: HashMap<Vec<u8>, usize, foldhash::quality::RandomState> = HashMap::default();
     let mut batch = Gathered::default();
     for path in group.paths {
         for position in tree::collect_positions(root, path.as_slice(), types) {

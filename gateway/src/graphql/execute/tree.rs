@@ -233,6 +233,15 @@ pub(crate) fn deep_merge(target: &mut Value, source: Value) {
     }
 }
 
+/// [`deep_merge`], except that an empty target object (the first root
+/// fetch) simply takes `source` (no key-by-key re-insertion).
+pub(crate) fn merge_into(target: &mut Value, source: Value) {
+    match target {
+        Value::Object(object) if object.is_empty() && source.is_object() => *target = source,
+        _ => deep_merge(target, source),
+    }
+}
+
 /// Applies the planner's value setters and key renamers.
 pub(crate) fn apply_rewrites(
     value: &mut Value,
