@@ -104,33 +104,34 @@ fn split_braces(word: &str) -> Vec<&str> {
     parts
 }
 
-/// One step from the root to a value in the tree.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Step {
-    Key(String),
+/// One step from the root to a value in the tree (a key borrowed from
+/// the plan's Flatten path: no allocation per step).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step<'p> {
+    Key(&'p str),
     Index(usize),
 }
 
 /// Where an entity sits in the tree.
-pub(crate) type Position = Vec<Step>;
+pub(crate) type Position<'p> = Vec<Step<'p>>;
 
 /// The path as it appears in a GraphQL error.
-pub(crate) fn error_path(position: &[Step]) -> Vec<Value> {
+pub(crate) fn error_path(position: &[Step<'_>]) -> Vec<Value> {
     position
         .iter()
         .map(|step| match step {
-            Step::Key(key) => Value::from(key.as_str()),
+            Step::Key(key) => Value::from(*key),
             Step::Index(index) => Value::from(*index),
         })
         .collect()
 }
 
 /// Every object the Flatten `path` reaches, with its position.
-pub(crate) fn collect_positions(
+pub(crate) fn collect_positions<'p>(
     root: &Value,
-    path: &[FlattenNodePathSegment],
+    path: &'p [FlattenNodePathSegment],
     types: PossibleTypes<'_>,
-) -> Vec<Position> {
+) -> Vec<Position<'p>> {
     let mut walker = Walker {
         types,
         found: Vec::new(),
@@ -139,13 +140,13 @@ pub(crate) fn collect_positions(
     walker.found
 }
 
-struct Walker<'t> {
+struct Walker<'t, 'p> {
     types: PossibleTypes<'t>,
-    found: Vec<Position>,
+    found: Vec<Position<'p>>,
 }
 
-impl Walker<'_> {
-    fn walk(&mut self, value: &Value, path: &[FlattenNodePathSegment], at: &mut Position) {
+impl<'p> Walker<'_, 'p> {
+    fn walk(&mut self, value: &Value, path: &'p [FlattenNodePathSegment], at: &mut Position<'p>) {
         let Some((segment, rest)) = path.split_first() else {
             match value {
                 Value::Object(_) => self.found.push(at.clone()),
@@ -159,7 +160,7 @@ impl Walker<'_> {
             (_, Value::Array(items)) => self.walk_items(items, path, at),
             (FlattenNodePathSegment::Field(key), Value::Object(object)) => {
                 if let Some(child) = object.get(key) {
-                    at.push(Step::Key(key.clone()));
+                    at.push(Step::Key(key));
                     self.walk(child, rest, at);
                     at.pop();
                 }
@@ -175,7 +176,12 @@ impl Walker<'_> {
         }
     }
 
-    fn walk_items(&mut self, items: &[Value], path: &[FlattenNodePathSegment], at: &mut Position) {
+    fn walk_items(
+        &mut self,
+        items: &[Value],
+        path: &'p [FlattenNodePathSegment],
+        at: &mut Position<'p>,
+    ) {
         let rest = match path.first() {
             Some(FlattenNodePathSegment::List) => &path[1..],
             _ => path,
@@ -189,21 +195,21 @@ impl Walker<'_> {
 }
 
 /// The value at `position`, if it is still there.
-pub(crate) fn get_mut<'v>(root: &'v mut Value, position: &[Step]) -> Option<&'v mut Value> {
+pub(crate) fn get_mut<'v>(root: &'v mut Value, position: &[Step<'_>]) -> Option<&'v mut Value> {
     position
         .iter()
         .try_fold(root, |value, step| match (step, value) {
-            (Step::Key(key), Value::Object(object)) => object.get_mut(key),
+            (Step::Key(key), Value::Object(object)) => object.get_mut(*key),
             (Step::Index(index), Value::Array(items)) => items.get_mut(*index),
             _ => None,
         })
 }
 
-pub(crate) fn get<'v>(root: &'v Value, position: &[Step]) -> Option<&'v Value> {
+pub(crate) fn get<'v>(root: &'v Value, position: &[Step<'_>]) -> Option<&'v Value> {
     position
         .iter()
         .try_fold(root, |value, step| match (step, value) {
-            (Step::Key(key), Value::Object(object)) => object.get(key),
+            (Step::Key(key), Value::Object(object)) => object.get(*key),
             (Step::Index(index), Value::Array(items)) => items.get(*index),
             _ => None,
         })
@@ -230,6 +236,34 @@ pub(crate) fn deep_merge(target: &mut Value, source: Value) {
             }
         }
         (target, source) => *target = source,
+    }
+}
+
+/// [`deep_merge`] from a borrowed source (a subgraph answer shared with
+/// other requests): only what `target` lacks is copied. `skip` names a
+/// top-level key of `source` to leave out.
+pub(crate) fn deep_merge_borrowed(target: &mut Value, source: &Value, skip: Option<&str>) {
+    match (target, source) {
+        (_, Value::Null) => {}
+        (Value::Object(into), Value::Object(from)) => {
+            for (key, value) in from {
+                if skip == Some(key.as_str()) {
+                    continue;
+                }
+                match into.get_mut(key) {
+                    Some(existing) => deep_merge_borrowed(existing, value, None),
+                    None => {
+                        into.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+        }
+        (Value::Array(into), Value::Array(from)) if into.len() == from.len() => {
+            for (existing, value) in into.iter_mut().zip(from) {
+                deep_merge_borrowed(existing, value, None);
+            }
+        }
+        (target, source) => *target = source.clone(),
     }
 }
 
@@ -332,7 +366,7 @@ mod tests {
             ]))
             .unwrap()
         };
-        let at = |index| vec![Step::Key("search".into()), Step::Index(index)];
+        let at = |index| vec![Step::Key("search"), Step::Index(index)];
         let types = PossibleTypes(&state);
         assert_eq!(collect_positions(&data, &path("Order"), types), vec![at(1)]);
         // An interface condition matches every implementation.
@@ -370,10 +404,31 @@ mod tests {
     #[test]
     fn merge_keeps_data_and_fills_lists() {
         let mut target = json!({"a": [{"x": 1}, {"x": 2}], "b": 1});
-        deep_merge(&mut target, json!({"a": [{"y": 1}, {"y": 2}], "b": null}));
+        let source = json!({"a": [{"y": 1}, {"y": 2}], "b": null});
+        let mut borrowed = target.clone();
+        deep_merge(&mut target, source.clone());
+        let merged = json!({"a": [{"x": 1, "y": 1}, {"x": 2, "y": 2}], "b": 1});
+        assert_eq!(target, merged);
+        deep_merge_borrowed(&mut borrowed, &source, None);
+        assert_eq!(borrowed, merged);
+    }
+
+    #[test]
+    fn a_borrowed_merge_leaves_out_the_skipped_key_at_the_top_only() {
+        let mut target = json!({"__typename": "Admin", "id": "1"});
+        let source = json!({"__typename": "Account", "team": {"__typename": "Team"}});
+        deep_merge_borrowed(&mut target, &source, Some("__typename"));
         assert_eq!(
             target,
-            json!({"a": [{"x": 1, "y": 1}, {"x": 2, "y": 2}], "b": 1})
+            json!({"__typename": "Admin", "id": "1", "team": {"__typename": "Team"}})
         );
+    }
+
+    #[test]
+    fn an_empty_root_takes_the_first_answer_whole() {
+        let mut root = json!({});
+        merge_into(&mut root, json!({"a": 1}));
+        merge_into(&mut root, json!({"b": 2}));
+        assert_eq!(root, json!({"a": 1, "b": 2}));
     }
 }
