@@ -187,13 +187,20 @@ async fn run_to_bytes(
     ctx: &RequestContext,
 ) -> Result<(Vec<u8>, Vec<GraphqlError>), RequestError> {
     match execute(supergraph, prepared, settings, ctx).await? {
-        Executed::Shaped(data, errors) => Ok((serde_json::to_vec(&data).unwrap_or_default(), errors)),
+        Executed::Shaped(data, errors) => {
+            Ok((serde_json::to_vec(&data).unwrap_or_default(), errors))
+        }
         Executed::Merged(merged, errors) => {
-            let shaped = projecting(supergraph, prepared, errors, |projection, root, selections| {
-                let mut bytes = Vec::with_capacity(1024);
-                projection.write_root(&merged, root, selections, &mut bytes);
-                bytes
-            })?;
+            let shaped = projecting(
+                supergraph,
+                prepared,
+                errors,
+                |projection, root, selections| {
+                    let mut bytes = Vec::with_capacity(1024);
+                    projection.write_root(&merged, root, selections, &mut bytes);
+                    bytes
+                },
+            )?;
             metrics::errors(ctx, &shaped.1);
             Ok(shaped)
         }

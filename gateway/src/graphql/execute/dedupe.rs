@@ -68,7 +68,10 @@ impl FetchKey {
 type Entry = (u64, WeakShared<FetchFuture>);
 
 /// The last entry id, and the requests in flight.
-type Table = (u64, HashMap<FetchKey, Entry, foldhash::quality::RandomState>);
+type Table = (
+    u64,
+    HashMap<FetchKey, Entry, foldhash::quality::RandomState>,
+);
 
 static IN_FLIGHT: LazyLock<Mutex<Table>> = LazyLock::new(|| Mutex::new((0, HashMap::default())));
 

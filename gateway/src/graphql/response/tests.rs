@@ -58,7 +58,12 @@ fn shape(query: &str, variables: Value, data: Value) -> (Value, Vec<String>) {
     let mut bytes = Vec::new();
     writer.write_root(&data, "Query", selections, &mut bytes);
     let written: Value = serde_json::from_slice(&bytes).unwrap();
-    assert_eq!(written, shaped, "written: {}", String::from_utf8_lossy(&bytes));
+    assert_eq!(
+        written,
+        shaped,
+        "written: {}",
+        String::from_utf8_lossy(&bytes)
+    );
     assert_eq!(json!(written_errors), json!(errors));
     (
         shaped,

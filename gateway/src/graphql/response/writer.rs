@@ -119,10 +119,19 @@ impl Projection<'_> {
                         .included(fragment.skip_if.as_deref(), fragment.include_if.as_deref())
                         && self.type_matches(concrete, &fragment.type_condition)
                         && (self.withheld.is_empty()
-                            || !self
-                                .withheld_fragment(&fragment.type_condition, &path_values(path))) =>
+                            || !self.withheld_fragment(
+                                &fragment.type_condition,
+                                &path_values(path),
+                            )) =>
                 {
-                    self.write_selections(object, concrete, &fragment.selections, path, out, first)?;
+                    self.write_selections(
+                        object,
+                        concrete,
+                        &fragment.selections,
+                        path,
+                        out,
+                        first,
+                    )?;
                 }
                 _ => {}
             }
@@ -247,7 +256,9 @@ fn may_repeat_a_key(selections: &SelectionSet) -> bool {
     if flat && items.len() <= 32 {
         return items.iter().enumerate().any(|(index, item)| {
             let key = field_key(item);
-            items[index + 1..].iter().any(|other| field_key(other) == key)
+            items[index + 1..]
+                .iter()
+                .any(|other| field_key(other) == key)
         });
     }
     let mut keys = Vec::new();
