@@ -156,10 +156,7 @@ fn gather<'n>(root: &Value, group: &EntityGroup<'n>, types: PossibleTypes<'_>) -
     let mut seen: HashMap<Vec<u8>, usize, foldhash::quality::RandomState> = HashMap::default();
     let mut batch = Gathered::default();
     for path in group.paths {
-        for position in tree::collect_positions(root, path.as_slice(), types) {
-            let Some(entity) = tree::get(root, &position) else {
-                continue;
-            };
+        for (position, entity) in tree::collect_entities(root, path.as_slice(), types) {
             let mut representation = match representation(entity, group.requires, types) {
                 Representation::Valid(representation) => representation,
                 Representation::Invalid(field) => {

@@ -126,12 +126,13 @@ pub(crate) fn error_path(position: &[Step<'_>]) -> Vec<Value> {
         .collect()
 }
 
-/// Every object the Flatten `path` reaches, with its position.
-pub(crate) fn collect_positions<'p>(
-    root: &Value,
+/// Every object the Flatten `path` reaches, with its position (found in
+/// one walk: no second lookup from the root per entity).
+pub(crate) fn collect_entities<'p, 'v>(
+    root: &'v Value,
     path: &'p [FlattenNodePathSegment],
     types: PossibleTypes<'_>,
-) -> Vec<Position<'p>> {
+) -> Vec<(Position<'p>, &'v Value)> {
     let mut walker = Walker {
         types,
         found: Vec::new(),
@@ -140,16 +141,21 @@ pub(crate) fn collect_positions<'p>(
     walker.found
 }
 
-struct Walker<'t, 'p> {
+struct Walker<'t, 'p, 'v> {
     types: PossibleTypes<'t>,
-    found: Vec<Position<'p>>,
+    found: Vec<(Position<'p>, &'v Value)>,
 }
 
-impl<'p> Walker<'_, 'p> {
-    fn walk(&mut self, value: &Value, path: &'p [FlattenNodePathSegment], at: &mut Position<'p>) {
+impl<'p, 'v> Walker<'_, 'p, 'v> {
+    fn walk(
+        &mut self,
+        value: &'v Value,
+        path: &'p [FlattenNodePathSegment],
+        at: &mut Position<'p>,
+    ) {
         let Some((segment, rest)) = path.split_first() else {
             match value {
-                Value::Object(_) => self.found.push(at.clone()),
+                Value::Object(_) => self.found.push((at.clone(), value)),
                 // A list at the end of the path: its elements are the entities.
                 Value::Array(items) => self.walk_items(items, path, at),
                 _ => {}
@@ -178,7 +184,7 @@ impl<'p> Walker<'_, 'p> {
 
     fn walk_items(
         &mut self,
-        items: &[Value],
+        items: &'v [Value],
         path: &'p [FlattenNodePathSegment],
         at: &mut Position<'p>,
     ) {
@@ -201,16 +207,6 @@ pub(crate) fn get_mut<'v>(root: &'v mut Value, position: &[Step<'_>]) -> Option<
         .try_fold(root, |value, step| match (step, value) {
             (Step::Key(key), Value::Object(object)) => object.get_mut(*key),
             (Step::Index(index), Value::Array(items)) => items.get_mut(*index),
-            _ => None,
-        })
-}
-
-pub(crate) fn get<'v>(root: &'v Value, position: &[Step<'_>]) -> Option<&'v Value> {
-    position
-        .iter()
-        .try_fold(root, |value, step| match (step, value) {
-            (Step::Key(key), Value::Object(object)) => object.get(*key),
-            (Step::Index(index), Value::Array(items)) => items.get(*index),
             _ => None,
         })
 }

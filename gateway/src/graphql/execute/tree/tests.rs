@@ -6,6 +6,17 @@ use hive_router_query_planner::planner::plan_nodes::ValueSetter;
 use hive_router_query_planner::utils::parsing::safe_parse_schema;
 use serde_json::json;
 
+fn positions<'p>(
+    root: &Value,
+    path: &'p [FlattenNodePathSegment],
+    types: PossibleTypes<'_>,
+) -> Vec<Position<'p>> {
+    collect_entities(root, path, types)
+        .into_iter()
+        .map(|(position, _)| position)
+        .collect()
+}
+
 fn state() -> SupergraphState {
     let sdl = "type Query { search: [Node] }
         interface Node { id: ID! }
@@ -37,12 +48,9 @@ fn positions_follow_lists_and_type_conditions() {
     };
     let at = |index| vec![Step::Key("search"), Step::Index(index)];
     let types = PossibleTypes(&state);
-    assert_eq!(collect_positions(&data, &path("Order"), types), vec![at(1)]);
+    assert_eq!(positions(&data, &path("Order"), types), vec![at(1)]);
     // An interface condition matches every implementation.
-    assert_eq!(
-        collect_positions(&data, &path("Node"), types),
-        vec![at(0), at(1)]
-    );
+    assert_eq!(positions(&data, &path("Node"), types), vec![at(0), at(1)]);
 }
 
 #[test]
