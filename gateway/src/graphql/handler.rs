@@ -4,6 +4,7 @@
 //! client accepts. Request-level failures use the same GraphQL error
 //! shape, through [`GatewayError`].
 
+use hive_router_query_planner::ast::selection_set::SelectionSet;
 use hive_router_query_planner::state::supergraph_state::OperationKind;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
@@ -96,10 +97,10 @@ pub async fn handle(
         .await
         .map_err(reject);
     }
-    let (data, errors) = run(&supergraph, &prepared, settings, &ctx)
+    let (data, errors) = run_to_bytes(&supergraph, &prepared, settings, &ctx)
         .await
         .map_err(reject)?;
-    Ok(render(data, errors, media))
+    Ok(render(&data, errors, media))
 }
 
 /// Any operation over SSE: a subscription's events, or one result.
@@ -126,18 +127,25 @@ async fn serve_event_stream(
         .map(|body| crate::body::boxed(crate::sse_heartbeat::SseHeartbeat::new(body, heartbeat))))
 }
 
-/// Executes a prepared query or mutation and shapes its data.
-pub(crate) async fn run(
+/// What execution gives before shaping: introspection answers shaped
+/// already; a plan's merged tree still to be projected.
+enum Executed {
+    Shaped(Value, Vec<GraphqlError>),
+    Merged(Value, Vec<GraphqlError>),
+}
+
+async fn execute(
     supergraph: &Supergraph,
     prepared: &PreparedOperation,
     settings: &GraphqlSettings,
     ctx: &RequestContext,
-) -> Result<(Value, Vec<GraphqlError>), RequestError> {
+) -> Result<Executed, RequestError> {
     if prepared.introspection_only {
         if !settings.introspection {
             return Err(RequestError::IntrospectionDisabled);
         }
-        return introspection::execute(supergraph, prepared).await;
+        let (data, errors) = introspection::execute(supergraph, prepared).await?;
+        return Ok(Executed::Shaped(data, errors));
     }
     let options = ExecutionOptions::for_request(settings, ctx);
     let (merged, errors) = match (prepared.plan(), &prepared.authorized) {
@@ -150,9 +158,53 @@ pub(crate) async fn run(
             ));
         }
     };
-    let shaped = shape(supergraph, prepared, &merged, errors)?;
-    metrics::errors(ctx, &shaped.1);
-    Ok(shaped)
+    Ok(Executed::Merged(merged, errors))
+}
+
+/// Executes a prepared query or mutation and shapes its data.
+pub(crate) async fn run(
+    supergraph: &Supergraph,
+    prepared: &PreparedOperation,
+    settings: &GraphqlSettings,
+    ctx: &RequestContext,
+) -> Result<(Value, Vec<GraphqlError>), RequestError> {
+    match execute(supergraph, prepared, settings, ctx).await? {
+        Executed::Shaped(data, errors) => Ok((data, errors)),
+        Executed::Merged(merged, errors) => {
+            let shaped = shape(supergraph, prepared, &merged, errors)?;
+            metrics::errors(ctx, &shaped.1);
+            Ok(shaped)
+        }
+    }
+}
+
+/// [`run`], with the data written straight to JSON bytes (no shaped
+/// tree: see [`Projection::write_root`]).
+async fn run_to_bytes(
+    supergraph: &Supergraph,
+    prepared: &PreparedOperation,
+    settings: &GraphqlSettings,
+    ctx: &RequestContext,
+) -> Result<(Vec<u8>, Vec<GraphqlError>), RequestError> {
+    match execute(supergraph, prepared, settings, ctx).await? {
+        Executed::Shaped(data, errors) => {
+            Ok((serde_json::to_vec(&data).unwrap_or_default(), errors))
+        }
+        Executed::Merged(merged, errors) => {
+            let shaped = projecting(
+                supergraph,
+                prepared,
+                errors,
+                |projection, root, selections| {
+                    let mut bytes = Vec::with_capacity(1024);
+                    projection.write_root(&merged, root, selections, &mut bytes);
+                    bytes
+                },
+            )?;
+            metrics::errors(ctx, &shaped.1);
+            Ok(shaped)
+        }
+    }
 }
 
 /// Shapes a merged data tree into the client's response data. The
@@ -163,6 +215,22 @@ pub(crate) fn shape(
     merged: &Value,
     fetch_errors: Vec<GraphqlError>,
 ) -> Result<(Value, Vec<GraphqlError>), RequestError> {
+    projecting(
+        supergraph,
+        prepared,
+        fetch_errors,
+        |projection, root, selections| projection.project_root(merged, root, selections),
+    )
+}
+
+/// Runs `project` with the operation's projection, its root type and
+/// selections; gives its result and the errors (authorization's first).
+fn projecting<R>(
+    supergraph: &Supergraph,
+    prepared: &PreparedOperation,
+    fetch_errors: Vec<GraphqlError>,
+    project: impl FnOnce(&mut Projection<'_>, &str, &SelectionSet) -> R,
+) -> Result<(R, Vec<GraphqlError>), RequestError> {
     let (mut errors, withheld) = match &prepared.authorized {
         Some(variant) => (variant.errors.clone(), variant.withheld.as_slice()),
         None => (Vec::new(), &[][..]),
@@ -171,8 +239,7 @@ pub(crate) fn shape(
     let state = &supergraph.planner.supergraph;
     let root_type = state
         .root_type_name(Some(&prepared.kind))
-        .map_err(|e| RequestError::Validation(e.to_string()))?
-        .to_owned();
+        .map_err(|e| RequestError::Validation(e.to_string()))?;
     let mut projection = Projection {
         supergraph: state,
         public: &supergraph.public,
@@ -181,25 +248,28 @@ pub(crate) fn shape(
         errors: &mut errors,
     };
     let operation = prepared.normalized.executable_operation();
-    let data = projection.project_root(merged, &root_type, &operation.selection_set);
+    let data = project(&mut projection, root_type, &operation.selection_set);
     Ok((data, errors))
 }
 
-/// `{"data": .., "errors": [..]}` with status 200.
+/// `{"errors": [..], "data": ..}` with status 200, `data` already JSON.
 pub(crate) fn render(
-    data: Value,
+    data: &[u8],
     errors: Vec<GraphqlError>,
     media: &'static str,
 ) -> Response<GatewayBody> {
-    let mut body = Map::new();
-    if !errors.is_empty() {
-        body.insert("errors".to_owned(), json!(errors));
-    }
-    body.insert("data".to_owned(), data);
     // Straight into a byte buffer: `to_string` would go through the
     // formatting machinery, one `write_str` per token.
-    let mut bytes = Vec::with_capacity(1024);
-    let _ = serde_json::to_writer(&mut bytes, &body);
+    let mut bytes = Vec::with_capacity(data.len() + 64);
+    bytes.push(b'{');
+    if !errors.is_empty() {
+        bytes.extend_from_slice(b"\"errors\":");
+        let _ = serde_json::to_writer(&mut bytes, &errors);
+        bytes.push(b',');
+    }
+    bytes.extend_from_slice(b"\"data\":");
+    bytes.extend_from_slice(data);
+    bytes.push(b'}');
     let mut response = Response::new(body::full(bytes));
     *response.status_mut() = StatusCode::OK;
     response

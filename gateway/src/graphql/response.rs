@@ -336,3 +336,4 @@ fn merge_same_key(existing: &mut Value, completed: Value) {
 
 #[cfg(test)]
 mod tests;
+mod writer;

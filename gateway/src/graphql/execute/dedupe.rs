@@ -19,6 +19,10 @@
 //! handles, as `compose::coalesce` does: when every caller of a request
 //! has gone, the request is dropped (cancelled) and its entry is dead; a
 //! finished request removes its own entry.
+//!
+//! The key holds whole request bodies (kilobytes for an entity fetch), so
+//! the table hashes with `foldhash`'s quality hasher (seeded per process)
+//! rather than SipHash, which was a measurable part of each fetch.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -64,9 +68,12 @@ impl FetchKey {
 type Entry = (u64, WeakShared<FetchFuture>);
 
 /// The last entry id, and the requests in flight.
-type Table = (u64, HashMap<FetchKey, Entry>);
+type Table = (
+    u64,
+    HashMap<FetchKey, Entry, foldhash::quality::RandomState>,
+);
 
-static IN_FLIGHT: LazyLock<Mutex<Table>> = LazyLock::new(|| Mutex::new((0, HashMap::new())));
+static IN_FLIGHT: LazyLock<Mutex<Table>> = LazyLock::new(|| Mutex::new((0, HashMap::default())));
 
 fn table() -> std::sync::MutexGuard<'static, Table> {
     IN_FLIGHT.lock().unwrap_or_else(PoisonError::into_inner)

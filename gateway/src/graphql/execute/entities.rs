@@ -49,11 +49,11 @@ struct EntityFetch<'n> {
 /// A group's representations to send, and for each entity position the
 /// index of its representation.
 #[derive(Default)]
-struct Gathered {
+struct Gathered<'n> {
     representations: Vec<Value>,
-    targets: Vec<(Position, usize)>,
+    targets: Vec<(Position<'n>, usize)>,
     /// Entities without a value for a key field, and that field: not sent.
-    invalid: Vec<(Position, String)>,
+    invalid: Vec<(Position<'n>, String)>,
 }
 
 /// A Flatten(Fetch) node: entities at `path`.
@@ -149,14 +149,14 @@ async fn run(ctx: &ExecutionContext<'_>, mut fetch: EntityFetch<'_>) {
     }
 }
 
-fn gather(root: &Value, group: &EntityGroup<'_>, types: PossibleTypes<'_>) -> Gathered {
-    let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
+fn gather<'n>(root: &Value, group: &EntityGroup<'n>, types: PossibleTypes<'_>) -> Gathered<'n> {
+    // Keyed by the serialised representation (bytes from subgraph data),
+    // hashed with foldhash's seeded quality hasher: SipHash showed up in
+    // the profile.
+    let mut seen: HashMap<Vec<u8>, usize, foldhash::quality::RandomState> = HashMap::default();
     let mut batch = Gathered::default();
     for path in group.paths {
-        for position in tree::collect_positions(root, path.as_slice(), types) {
-            let Some(entity) = tree::get(root, &position) else {
-                continue;
-            };
+        for (position, entity) in tree::collect_entities(root, path.as_slice(), types) {
             let mut representation = match representation(entity, group.requires, types) {
                 Representation::Valid(representation) => representation,
                 Representation::Invalid(field) => {
@@ -180,8 +180,8 @@ fn gather(root: &Value, group: &EntityGroup<'_>, types: PossibleTypes<'_>) -> Ga
 
 /// An entity that cannot be represented resolves to null, with an error
 /// at its path; the others of the batch are still fetched.
-fn null_invalid_entities(ctx: &ExecutionContext<'_>, service: &str, gathered: &[Gathered]) {
-    let invalid: Vec<&(Position, String)> = gathered.iter().flat_map(|g| &g.invalid).collect();
+fn null_invalid_entities(ctx: &ExecutionContext<'_>, service: &str, gathered: &[Gathered<'_>]) {
+    let invalid: Vec<&(Position<'_>, String)> = gathered.iter().flat_map(|g| &g.invalid).collect();
     if invalid.is_empty() {
         return;
     }
@@ -209,7 +209,7 @@ fn null_invalid_entities(ctx: &ExecutionContext<'_>, service: &str, gathered: &[
 fn merge(
     ctx: &ExecutionContext<'_>,
     fetch: &EntityFetch<'_>,
-    gathered: &[Gathered],
+    gathered: &[Gathered<'_>],
     response: &SubgraphResponse,
 ) {
     let data = response.data.as_ref().and_then(Value::as_object);
@@ -257,16 +257,18 @@ fn merge(
 /// interface (from a subgraph that knows the type only as an
 /// `@interfaceObject`) never replaces the concrete type already known.
 fn merge_entity(target: &mut Value, entity: &Value, types: PossibleTypes<'_>) {
-    let mut entity = entity.clone();
     let abstract_typename = entity
         .get("__typename")
         .and_then(Value::as_str)
         .is_some_and(|t| types.is_interface(t));
     let known = target.get("__typename").is_some_and(Value::is_string);
-    if let (true, Value::Object(object)) = (abstract_typename && known, &mut entity) {
-        object.remove("__typename");
-    }
-    tree::deep_merge(target, entity);
+    let skip = if abstract_typename && known {
+        Some("__typename")
+    } else {
+        None
+    };
+    // Borrowed: only the values the target lacks are copied.
+    tree::deep_merge_borrowed(target, entity, skip);
 }
 
 /// A subgraph error at `[response_key, i, rest..]` is reported at the
@@ -275,7 +277,7 @@ fn merge_entity(target: &mut Value, entity: &Value, types: PossibleTypes<'_>) {
 fn rewrite_entity_error(
     ctx: &ExecutionContext<'_>,
     fetch: &EntityFetch<'_>,
-    gathered: &[Gathered],
+    gathered: &[Gathered<'_>],
     error: SubgraphError,
 ) -> Vec<GraphqlError> {
     let paths = entity_error_paths(error.path.as_deref(), fetch, gathered);
@@ -296,7 +298,7 @@ fn rewrite_entity_error(
 fn entity_error_paths(
     path: Option<&[Value]>,
     fetch: &EntityFetch<'_>,
-    gathered: &[Gathered],
+    gathered: &[Gathered<'_>],
 ) -> Vec<Vec<Value>> {
     let Some(path) = path else { return Vec::new() };
     let (Some(key), Some(index)) = (

@@ -30,7 +30,7 @@ pub(crate) async fn root_fetch(ctx: &ExecutionContext<'_>, node: &FetchNode) {
                 if let Some(rewrites) = &node.output_rewrites {
                     tree::apply_rewrites(&mut data, rewrites, ctx.types());
                 }
-                ctx.with_data(|root| tree::deep_merge(root, data));
+                ctx.with_data(|root| tree::merge_into(root, data));
             }
         }
         Err(error) => ctx.push_errors([error]),

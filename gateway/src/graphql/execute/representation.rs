@@ -9,6 +9,7 @@
 
 use hive_router_query_planner::ast::selection_item::SelectionItem;
 use hive_router_query_planner::ast::selection_set::{FieldSelection, SelectionSet};
+use serde_json::map::Entry;
 use serde_json::{Map, Value};
 
 use super::tree::{PossibleTypes, deep_merge};
@@ -75,10 +76,14 @@ fn missing_field(
 ) -> Option<String> {
     selections.items.iter().find_map(|item| match item {
         SelectionItem::Field(field) if field.name != "__typename" => {
+            // The schema is asked only about an absent field (the `@key`
+            // lookup parses key field sets: not once per entity).
             let absent = object.get(&field.name).is_none_or(Value::is_null);
-            let required = types.is_key_field(type_name, field.selection_identifier())
-                || types.is_non_null_field(type_name, field.selection_identifier());
-            (absent && required).then(|| field.selection_identifier().to_owned())
+            let required = || {
+                types.is_key_field(type_name, field.selection_identifier())
+                    || types.is_non_null_field(type_name, field.selection_identifier())
+            };
+            (absent && required()).then(|| field.selection_identifier().to_owned())
         }
         _ => None,
     })
@@ -126,11 +131,11 @@ impl Projector<'_> {
         } else {
             self.value(value, &field.selections)
         };
-        let key = field.selection_identifier();
-        match out.get_mut(key) {
-            Some(existing) => deep_merge(existing, projected),
-            None => {
-                out.insert(key.to_owned(), projected);
+        // One lookup, whether the key is new or merged into.
+        match out.entry(field.selection_identifier()) {
+            Entry::Occupied(mut existing) => deep_merge(existing.get_mut(), projected),
+            Entry::Vacant(slot) => {
+                slot.insert(projected);
             }
         }
     }

@@ -104,33 +104,35 @@ fn split_braces(word: &str) -> Vec<&str> {
     parts
 }
 
-/// One step from the root to a value in the tree.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Step {
-    Key(String),
+/// One step from the root to a value in the tree (a key borrowed from
+/// the plan's Flatten path: no allocation per step).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step<'p> {
+    Key(&'p str),
     Index(usize),
 }
 
 /// Where an entity sits in the tree.
-pub(crate) type Position = Vec<Step>;
+pub(crate) type Position<'p> = Vec<Step<'p>>;
 
 /// The path as it appears in a GraphQL error.
-pub(crate) fn error_path(position: &[Step]) -> Vec<Value> {
+pub(crate) fn error_path(position: &[Step<'_>]) -> Vec<Value> {
     position
         .iter()
         .map(|step| match step {
-            Step::Key(key) => Value::from(key.as_str()),
+            Step::Key(key) => Value::from(*key),
             Step::Index(index) => Value::from(*index),
         })
         .collect()
 }
 
-/// Every object the Flatten `path` reaches, with its position.
-pub(crate) fn collect_positions(
-    root: &Value,
-    path: &[FlattenNodePathSegment],
+/// Every object the Flatten `path` reaches, with its position (found in
+/// one walk: no second lookup from the root per entity).
+pub(crate) fn collect_entities<'p, 'v>(
+    root: &'v Value,
+    path: &'p [FlattenNodePathSegment],
     types: PossibleTypes<'_>,
-) -> Vec<Position> {
+) -> Vec<(Position<'p>, &'v Value)> {
     let mut walker = Walker {
         types,
         found: Vec::new(),
@@ -139,16 +141,21 @@ pub(crate) fn collect_positions(
     walker.found
 }
 
-struct Walker<'t> {
+struct Walker<'t, 'p, 'v> {
     types: PossibleTypes<'t>,
-    found: Vec<Position>,
+    found: Vec<(Position<'p>, &'v Value)>,
 }
 
-impl Walker<'_> {
-    fn walk(&mut self, value: &Value, path: &[FlattenNodePathSegment], at: &mut Position) {
+impl<'p, 'v> Walker<'_, 'p, 'v> {
+    fn walk(
+        &mut self,
+        value: &'v Value,
+        path: &'p [FlattenNodePathSegment],
+        at: &mut Position<'p>,
+    ) {
         let Some((segment, rest)) = path.split_first() else {
             match value {
-                Value::Object(_) => self.found.push(at.clone()),
+                Value::Object(_) => self.found.push((at.clone(), value)),
                 // A list at the end of the path: its elements are the entities.
                 Value::Array(items) => self.walk_items(items, path, at),
                 _ => {}
@@ -159,7 +166,7 @@ impl Walker<'_> {
             (_, Value::Array(items)) => self.walk_items(items, path, at),
             (FlattenNodePathSegment::Field(key), Value::Object(object)) => {
                 if let Some(child) = object.get(key) {
-                    at.push(Step::Key(key.clone()));
+                    at.push(Step::Key(key));
                     self.walk(child, rest, at);
                     at.pop();
                 }
@@ -175,7 +182,12 @@ impl Walker<'_> {
         }
     }
 
-    fn walk_items(&mut self, items: &[Value], path: &[FlattenNodePathSegment], at: &mut Position) {
+    fn walk_items(
+        &mut self,
+        items: &'v [Value],
+        path: &'p [FlattenNodePathSegment],
+        at: &mut Position<'p>,
+    ) {
         let rest = match path.first() {
             Some(FlattenNodePathSegment::List) => &path[1..],
             _ => path,
@@ -189,22 +201,12 @@ impl Walker<'_> {
 }
 
 /// The value at `position`, if it is still there.
-pub(crate) fn get_mut<'v>(root: &'v mut Value, position: &[Step]) -> Option<&'v mut Value> {
+pub(crate) fn get_mut<'v>(root: &'v mut Value, position: &[Step<'_>]) -> Option<&'v mut Value> {
     position
         .iter()
         .try_fold(root, |value, step| match (step, value) {
-            (Step::Key(key), Value::Object(object)) => object.get_mut(key),
+            (Step::Key(key), Value::Object(object)) => object.get_mut(*key),
             (Step::Index(index), Value::Array(items)) => items.get_mut(*index),
-            _ => None,
-        })
-}
-
-pub(crate) fn get<'v>(root: &'v Value, position: &[Step]) -> Option<&'v Value> {
-    position
-        .iter()
-        .try_fold(root, |value, step| match (step, value) {
-            (Step::Key(key), Value::Object(object)) => object.get(key),
-            (Step::Index(index), Value::Array(items)) => items.get(*index),
             _ => None,
         })
 }
@@ -230,6 +232,43 @@ pub(crate) fn deep_merge(target: &mut Value, source: Value) {
             }
         }
         (target, source) => *target = source,
+    }
+}
+
+/// [`deep_merge`] from a borrowed source (a subgraph answer shared with
+/// other requests): only what `target` lacks is copied. `skip` names a
+/// top-level key of `source` to leave out.
+pub(crate) fn deep_merge_borrowed(target: &mut Value, source: &Value, skip: Option<&str>) {
+    match (target, source) {
+        (_, Value::Null) => {}
+        (Value::Object(into), Value::Object(from)) => {
+            for (key, value) in from {
+                if skip == Some(key.as_str()) {
+                    continue;
+                }
+                match into.get_mut(key) {
+                    Some(existing) => deep_merge_borrowed(existing, value, None),
+                    None => {
+                        into.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+        }
+        (Value::Array(into), Value::Array(from)) if into.len() == from.len() => {
+            for (existing, value) in into.iter_mut().zip(from) {
+                deep_merge_borrowed(existing, value, None);
+            }
+        }
+        (target, source) => *target = source.clone(),
+    }
+}
+
+/// [`deep_merge`], except that an empty target object (the first root
+/// fetch) simply takes `source` (no key-by-key re-insertion).
+pub(crate) fn merge_into(target: &mut Value, source: Value) {
+    match target {
+        Value::Object(object) if object.is_empty() && source.is_object() => *target = source,
+        _ => deep_merge(target, source),
     }
 }
 
@@ -287,84 +326,4 @@ fn rewrite_at(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use hive_router_query_planner::planner::plan_nodes::ValueSetter;
-    use hive_router_query_planner::utils::parsing::safe_parse_schema;
-    use serde_json::json;
-
-    fn state() -> SupergraphState {
-        let sdl = "type Query { search: [Node] }
-            interface Node { id: ID! }
-            type Order implements Node { id: ID! }
-            type Product implements Node { id: ID! }
-            type Refund { id: ID! }";
-        let subgraph = crate::graphql::supergraph_compose::SubgraphSdl {
-            name: "a".into(),
-            url: "http://a/graphql".into(),
-            sdl: sdl.into(),
-        };
-        let supergraph =
-            crate::graphql::supergraph_compose::compose_supergraph(&[subgraph]).unwrap();
-        SupergraphState::new(&safe_parse_schema(&supergraph).unwrap())
-    }
-
-    #[test]
-    fn positions_follow_lists_and_type_conditions() {
-        let state = state();
-        let data = json!({"search": [
-            {"__typename": "Product", "id": "1"},
-            {"__typename": "Order", "id": "2"},
-            {"__typename": "Refund", "id": "3"},
-        ]});
-        let path = |condition: &str| -> Vec<FlattenNodePathSegment> {
-            serde_json::from_value(json!([
-                {"Field": "search"}, "@", {"TypeCondition": [condition]}
-            ]))
-            .unwrap()
-        };
-        let at = |index| vec![Step::Key("search".into()), Step::Index(index)];
-        let types = PossibleTypes(&state);
-        assert_eq!(collect_positions(&data, &path("Order"), types), vec![at(1)]);
-        // An interface condition matches every implementation.
-        assert_eq!(
-            collect_positions(&data, &path("Node"), types),
-            vec![at(0), at(1)]
-        );
-    }
-
-    #[test]
-    fn typename_setters_apply_to_implementations_of_the_interface() {
-        let state = state();
-        let rewrites = [FetchRewrite::ValueSetter(ValueSetter {
-            path: vec![
-                FetchNodePathSegment::typename_equals_from_type("Node".into()),
-                FetchNodePathSegment::Key("__typename".into()),
-            ],
-            set_value_to: "Node".into(),
-        })];
-        let mut representations =
-            json!([{"__typename": "Order", "id": "2"}, {"__typename": "Refund", "id": "3"}]);
-        apply_rewrites(&mut representations, &rewrites, PossibleTypes(&state));
-        assert_eq!(
-            representations,
-            json!([{"__typename": "Node", "id": "2"}, {"__typename": "Refund", "id": "3"}])
-        );
-    }
-
-    #[test]
-    fn key_field_sets_give_their_top_level_fields() {
-        let fields: Vec<&str> = top_level_fields("id owner{ id org {id}} sku").collect();
-        assert_eq!(fields, ["id", "owner", "sku"]);
-    }
-
-    #[test]
-    fn merge_keeps_data_and_fills_lists() {
-        let mut target = json!({"a": [{"x": 1}, {"x": 2}], "b": 1});
-        deep_merge(&mut target, json!({"a": [{"y": 1}, {"y": 2}], "b": null}));
-        assert_eq!(
-            target,
-            json!({"a": [{"x": 1, "y": 1}, {"x": 2, "y": 2}], "b": 1})
-        );
-    }
-}
+mod tests;

@@ -1,5 +1,6 @@
 //! Response shaping over a small supergraph: aliases, fragments on
-//! abstract types, `@skip`, and null propagation.
+//! abstract types, `@skip`, and null propagation; every case also checks
+//! that the byte writer gives the same data and errors as the tree.
 
 use hive_router_query_planner::ast::normalization::normalize_operation;
 use hive_router_query_planner::consumer_schema::ConsumerSchema;
@@ -43,11 +44,27 @@ fn shape(query: &str, variables: Value, data: Value) -> (Value, Vec<String>) {
         variables: &variables,
         errors: &mut errors,
     };
-    let shaped = projection.project_root(
-        &data,
-        "Query",
-        &normalized.executable_operation().selection_set,
+    let selections = &normalized.executable_operation().selection_set;
+    let shaped = projection.project_root(&data, "Query", selections);
+    // The byte writer must give the same data and the same errors.
+    let mut written_errors = Vec::new();
+    let mut writer = Projection {
+        supergraph: &state,
+        public: &public,
+        withheld: &[],
+        variables: &variables,
+        errors: &mut written_errors,
+    };
+    let mut bytes = Vec::new();
+    writer.write_root(&data, "Query", selections, &mut bytes);
+    let written: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(
+        written,
+        shaped,
+        "written: {}",
+        String::from_utf8_lossy(&bytes)
     );
+    assert_eq!(json!(written_errors), json!(errors));
     (
         shaped,
         errors
@@ -150,4 +167,26 @@ fn an_object_of_an_inaccessible_type_is_null_with_an_error_and_propagates() {
             .iter()
             .all(|code| code == "\"RESPONSE_VALIDATION_FAILED\"")
     );
+}
+
+#[test]
+fn a_null_deep_in_a_list_rewinds_only_its_nullable_parent() {
+    let data = json!({
+        "me": { "id": "1", "name": "A \"quoted\" \u{e9}\n name", "nick": null },
+        "pets": [
+            { "__typename": "Dog", "name": "Rex", "owner": { "id": "1", "name": null } },
+            { "__typename": "Cat", "name": "Tom", "owner": { "id": "2", "name": "Bob" } } ],
+    });
+    let query = "{ pets { name owner { id name } } me { name nick } }";
+    let (shaped, errors) = shape(query, json!({}), data);
+    assert_eq!(
+        shaped,
+        json!({
+            "pets": [
+                { "name": "Rex", "owner": null },
+                { "name": "Tom", "owner": { "id": "2", "name": "Bob" } } ],
+            "me": { "name": "A \"quoted\" \u{e9}\n name", "nick": null },
+        })
+    );
+    assert_eq!(errors, ["\"NULL_IN_NON_NULL_FIELD\""]);
 }
