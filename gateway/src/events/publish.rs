@@ -288,15 +288,15 @@ async fn read_body(mut body: GatewayBody, max: usize) -> Result<Bytes, PublishEr
 }
 
 fn is_structured(headers: &HeaderMap) -> bool {
+    has_media_type(headers, "application/cloudevents+json")
+}
+
+/// Whether `Content-Type` is `media` (any case, parameters allowed).
+fn has_media_type(headers: &HeaderMap, media: &str) -> bool {
     headers
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| {
-            value
-                .trim_start()
-                .to_ascii_lowercase()
-                .starts_with("application/cloudevents+json")
-        })
+        .is_some_and(|value| value.trim_start().to_ascii_lowercase().starts_with(media))
 }
 
 /// `Idempotency-Key`, else the event's `source` and `id`; none when the

@@ -14,7 +14,6 @@
 //! [`EventStore::publish_many`]: crate::events::store::EventStore::publish_many
 
 use http::HeaderMap;
-use http::header::CONTENT_TYPE;
 use serde_json::Value;
 
 use super::PublishError;
@@ -28,15 +27,7 @@ pub const MAX_BATCH_EVENTS: usize = 1000;
 
 /// Whether the request is a batch (`application/cloudevents-batch+json`).
 pub fn is_batch(headers: &HeaderMap) -> bool {
-    headers
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| {
-            value
-                .trim_start()
-                .to_ascii_lowercase()
-                .starts_with("application/cloudevents-batch+json")
-        })
+    super::has_media_type(headers, "application/cloudevents-batch+json")
 }
 
 /// One validated event of a batch, and whether the gateway made its id.
@@ -96,6 +87,7 @@ pub fn parse_batch(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header::CONTENT_TYPE;
 
     fn parse(body: &str) -> Result<Vec<BatchEvent>, PublishError> {
         parse_batch(body.as_bytes(), "/default", 1024)
