@@ -6,12 +6,27 @@ use std::future::Future;
 use std::time::Duration;
 
 use mock_backends::proto::order_service_client::OrderServiceClient;
-use mock_backends::{Control, MockBackends, MockOptions, Outcome, RecordedRequest, ServiceHandle};
+use mock_backends::{
+    Control, MockBackends, MockOptions, Outcome, RecordedRequest, ServiceHandle, SubscriberHandle,
+    SubscriberKind, SubscriberOptions, start_subscriber,
+};
 use serde_json::{Value, json};
 use tonic::transport::Channel;
 
 /// How long any awaited event may take before the test fails.
 pub const DEADLINE: Duration = Duration::from_secs(10);
+
+/// One event subscriber mock (`inventory`, `notification`, ...) on
+/// 127.0.0.1 port 0, with no injected faults.
+pub async fn subscriber(kind: SubscriberKind) -> SubscriberHandle {
+    start_subscriber(
+        kind,
+        "127.0.0.1:0".parse().expect("an address"),
+        SubscriberOptions::default(),
+    )
+    .await
+    .expect("the subscriber mock starts")
+}
 
 /// Every mock service on 127.0.0.1 port 0, seeded, no injection.
 pub async fn start_mocks() -> MockBackends {

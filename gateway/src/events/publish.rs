@@ -193,7 +193,7 @@ async fn publish(
         },
     )?;
     let id_generated = id_generated.get();
-    add_traceparent(&mut event, &head);
+    add_traceparent(&mut event, request_traceparent(&head).as_deref());
     let encoded_len = serde_json::to_vec(&event).map_or(usize::MAX, |json| json.len());
     if encoded_len > topic.max_event_bytes {
         return Err(PublishError::TooLarge(topic.max_event_bytes));
@@ -221,11 +221,13 @@ async fn publish_batch(
 ) -> Result<Response<GatewayBody>, PublishError> {
     let bytes = read_body(body, batch::MAX_BATCH_BYTES).await?;
     let parsed = batch::parse_batch(&bytes, &topic.default_source, topic.max_event_bytes)?;
+    let idempotency = idempotency_key(&head.headers);
+    let traceparent = request_traceparent(head);
     let mut events = Vec::with_capacity(parsed.len());
     for (index, one) in parsed.into_iter().enumerate() {
         let mut event = one.event;
-        add_traceparent(&mut event, head);
-        let key = match idempotency_key(&head.headers) {
+        add_traceparent(&mut event, traceparent.as_deref());
+        let key = match idempotency {
             Some(key) => Some(format!("key:{key}#{index}")),
             None if one.id_generated => None,
             None => Some(event_dedupe_key(&event)),
@@ -325,23 +327,28 @@ pub fn event_dedupe_key(event: &CloudEvent) -> String {
 }
 
 /// The `traceparent` extension: the event's own if it has one, else the
-/// gateway's trace context for this request, else the client's header.
-fn add_traceparent(event: &mut CloudEvent, head: &http::request::Parts) {
-    if event.extensions.contains_key("traceparent") {
-        return;
-    }
-    let mut injected = HeaderMap::new();
-    crate::observe::trace_context::inject(&mut injected, head.extensions.get());
-    let traceparent = injected
-        .get("traceparent")
-        .or_else(|| head.headers.get("traceparent"))
-        .and_then(|value| value.to_str().ok());
-    if let Some(traceparent) = traceparent {
+/// request's ([`request_traceparent`]).
+fn add_traceparent(event: &mut CloudEvent, traceparent: Option<&str>) {
+    if let Some(traceparent) = traceparent
+        && !event.extensions.contains_key("traceparent")
+    {
         event.extensions.insert(
             "traceparent".to_owned(),
             serde_json::Value::String(traceparent.to_owned()),
         );
     }
+}
+
+/// The gateway's trace context for this request, else the client's
+/// `traceparent` header.
+fn request_traceparent(head: &http::request::Parts) -> Option<String> {
+    let mut injected = HeaderMap::new();
+    crate::observe::trace_context::inject(&mut injected, head.extensions.get());
+    injected
+        .get("traceparent")
+        .or_else(|| head.headers.get("traceparent"))
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
 }
 
 #[cfg(test)]

@@ -19,10 +19,8 @@ use gateway::events::embedded::EmbeddedEventStore;
 use gateway::events::store::{DeadLetterSelection, SharedStore};
 use gateway::observe::metrics::Metrics;
 use gateway::upstream::Upstreams;
-use mock_backends::{
-    RecordedDelivery, SubscriberFaults, SubscriberHandle, SubscriberKind, SubscriberOptions,
-    start_subscriber,
-};
+use mock_backends::{RecordedDelivery, SubscriberFaults, SubscriberHandle, SubscriberKind};
+use tests::mocks::subscriber;
 
 const WAIT: Duration = Duration::from_secs(10);
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -129,13 +127,6 @@ impl Bus {
         self.metrics.encode(&mut text).unwrap();
         text
     }
-}
-
-async fn subscriber(kind: SubscriberKind) -> SubscriberHandle {
-    let any = "127.0.0.1:0".parse().unwrap();
-    start_subscriber(kind, any, SubscriberOptions::default())
-        .await
-        .unwrap()
 }
 
 async fn wait_for(

@@ -6,23 +6,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use mock_backends::{
-    RecordedDelivery, SubscriberHandle, SubscriberKind, SubscriberOptions, start_subscriber,
-};
+use mock_backends::{RecordedDelivery, SubscriberHandle, SubscriberKind};
 use tests::gateway::TestGateway;
+use tests::mocks::subscriber;
 use tests::nats_server::NatsServer;
 
 const EVENTS: usize = 40;
-
-async fn subscriber(kind: SubscriberKind) -> SubscriberHandle {
-    start_subscriber(
-        kind,
-        "127.0.0.1:0".parse().unwrap(),
-        SubscriberOptions::default(),
-    )
-    .await
-    .unwrap()
-}
 
 fn config(nats: &str, inventory: &SubscriberHandle, notify: [&SubscriberHandle; 2]) -> String {
     format!(

@@ -8,24 +8,13 @@
 
 use std::time::Duration;
 
-use mock_backends::{
-    RecordedDelivery, SubscriberHandle, SubscriberKind, SubscriberOptions, start_subscriber,
-};
+use mock_backends::{RecordedDelivery, SubscriberHandle, SubscriberKind};
 use serde_json::{Value, json};
 use tests::gateway::{TestGateway, eventually};
 use tests::mocks::new_order_body;
+use tests::mocks::subscriber;
 
 const WAIT: Duration = Duration::from_secs(10);
-
-async fn subscriber(kind: SubscriberKind) -> SubscriberHandle {
-    start_subscriber(
-        kind,
-        "127.0.0.1:0".parse().unwrap(),
-        SubscriberOptions::default(),
-    )
-    .await
-    .unwrap()
-}
 
 /// An embedded store in the test's directory (the default `data_dir`),
 /// topic `orders` (1 KiB events), `inventory` subscribed to `OrderPlaced`.

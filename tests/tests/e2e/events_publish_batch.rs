@@ -7,9 +7,10 @@
 
 use std::time::Duration;
 
-use mock_backends::{SubscriberHandle, SubscriberKind, SubscriberOptions, start_subscriber};
+use mock_backends::{SubscriberHandle, SubscriberKind};
 use serde_json::{Value, json};
 use tests::gateway::TestGateway;
+use tests::mocks::subscriber;
 use tests::nats_server::NatsServer;
 
 const BATCH: &str = "application/cloudevents-batch+json";
@@ -65,13 +66,7 @@ fn three_orders() -> Value {
 }
 
 async fn inventory() -> SubscriberHandle {
-    start_subscriber(
-        SubscriberKind::Inventory,
-        "127.0.0.1:0".parse().unwrap(),
-        SubscriberOptions::default(),
-    )
-    .await
-    .unwrap()
+    subscriber(SubscriberKind::Inventory).await
 }
 
 /// Publishes three events in one batch and checks the answer, the log and
