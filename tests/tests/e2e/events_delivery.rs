@@ -219,6 +219,15 @@ async fn fanout_reaches_every_endpoint_and_queue_shares_the_work() {
             .name
             .starts_with("reserve@127.0.0.1:")
     );
+    // A mock records a delivery when it arrives; the ack is counted once
+    // its answer is back, so await the counts, then check them exactly.
+    let reserve_acks = "gateway_event_deliveries_total{subscription=\"reserve\",result=\"ack\"}";
+    let notify_acks = "gateway_event_deliveries_total{subscription=\"notify\",result=\"ack\"}";
+    tests::gateway::eventually("every delivery's ack counted", || {
+        let text = bus.metrics_text();
+        async move { sample(&text, reserve_acks) >= 14.0 && sample(&text, notify_acks) >= 6.0 }
+    })
+    .await;
     let text = bus.metrics_text();
     assert_eq!(
         sample(
