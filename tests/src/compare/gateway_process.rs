@@ -82,6 +82,36 @@ async fn run(config: &Path) -> ExitCode {
     }
 }
 
+/// The embedded event store's section as the suite's routes.yaml writes it.
+const EMBEDDED_STORE: &str = "events:\n  store:\n    kind: embedded\n";
+
+/// `yaml` (a copy of the suite's routes.yaml) with its embedded event store
+/// in `data_dir`: a child must not share the in-process gateway's store
+/// (redb holds a file lock: the second opener refuses to start). A config
+/// without an `events:` section is returned as is; one whose store section
+/// has another shape is an error, so a change to routes.yaml cannot
+/// silently bring the clash back.
+pub fn with_own_event_store(yaml: &str, data_dir: &Path) -> Result<String, CompareError> {
+    if !yaml.contains("\nevents:") && !yaml.starts_with("events:") {
+        return Ok(yaml.to_owned());
+    }
+    if !yaml.contains(EMBEDDED_STORE) {
+        return Err(CompareError::Start(
+            "routes.yaml's `events.store` is not `kind: embedded` on its own: \
+             the suite cannot give a child gateway its own data_dir"
+                .to_owned(),
+        ));
+    }
+    // Absolute: a relative data_dir resolves against the config's folder.
+    let data_dir = std::path::absolute(data_dir)
+        .map_err(|e| CompareError::Output(data_dir.display().to_string(), e))?;
+    let own = format!(
+        "{EMBEDDED_STORE}    data_dir: {:?}\n",
+        data_dir.display().to_string()
+    );
+    Ok(yaml.replacen(EMBEDDED_STORE, &own, 1))
+}
+
 /// A gateway child process; dropping it stops it.
 #[derive(Debug)]
 pub struct GatewayProcess {
@@ -121,11 +151,18 @@ impl GatewayProcess {
                 process.addr = addr;
                 Ok(process)
             }
-            Err(reason) => Err(CompareError::Start(format!(
-                "gateway child process for {}: {reason}; see {}",
-                config.display(),
-                log.display()
-            ))),
+            Err(reason) => {
+                // The child's own words (its last line) say why it stopped.
+                let said = std::fs::read_to_string(log).unwrap_or_default();
+                let last = said.lines().rev().find(|line| !line.trim().is_empty());
+                Err(CompareError::Start(format!(
+                    "gateway child process for {}: {reason}{}; see {}",
+                    config.display(),
+                    last.map(|line| format!(" ({})", line.trim()))
+                        .unwrap_or_default(),
+                    log.display()
+                )))
+            }
         }
     }
 
@@ -174,5 +211,42 @@ impl Drop for GatewayProcess {
     /// SIGKILL if it is still there after two seconds.
     fn drop(&mut self) {
         super::proxies::stop_child(&mut self.child, Duration::from_secs(2));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_gets_its_own_embedded_store() {
+        let yaml = "listen: x\nevents:\n  store:\n    kind: embedded\n  topics: {}\n";
+        let own = with_own_event_store(yaml, Path::new("/tmp/out/row.data")).unwrap();
+        assert_eq!(
+            own,
+            "listen: x\nevents:\n  store:\n    kind: embedded\n    data_dir: \"/tmp/out/row.data\"\n  topics: {}\n"
+        );
+    }
+
+    #[test]
+    fn a_config_without_events_is_unchanged() {
+        let yaml = "listen: x\nroutes: []\n";
+        assert_eq!(with_own_event_store(yaml, Path::new("/d")).unwrap(), yaml);
+    }
+
+    #[test]
+    fn a_store_section_of_another_shape_is_refused() {
+        let yaml = "listen: x\nevents:\n  store: { kind: embedded }\n";
+        assert!(with_own_event_store(yaml, Path::new("/d")).is_err());
+    }
+
+    /// The repository's routes.yaml has the shape the suite rewrites.
+    #[test]
+    fn the_shipped_routes_yaml_gets_its_own_store() {
+        let shipped = std::fs::read_to_string(crate::gateway::repo_path("routes.yaml")).unwrap();
+        let own = with_own_event_store(&shipped, Path::new("/tmp/x.data")).unwrap();
+        assert!(own.contains("data_dir: \"/tmp/x.data\""));
+        gateway::config::load_str_in(&own, "routes.yaml", &crate::gateway::repo_path(""))
+            .expect("still a valid config");
     }
 }

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use crate::compare::CompareError;
-use crate::compare::gateway_process::GatewayProcess;
+use crate::compare::gateway_process::{GatewayProcess, with_own_event_store};
 
 /// One observability setting of the gateway.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,6 +115,7 @@ pub(super) fn start_child(
 ) -> Result<GatewayProcess, CompareError> {
     let folder = routes.parent().unwrap_or(Path::new("."));
     let base = std::fs::read_to_string(routes).map_err(io(routes))?;
+    let base = with_own_event_store(&base, &dir.join(format!("{stem}.data")))?;
     let config = folder.join(format!("routes-{stem}.yaml"));
     let text = format!(
         "{}\n# Added by the comparison suite's proxy scenario.\n{sections}",

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use crate::compare::CompareError;
-use crate::compare::gateway_process::GatewayProcess;
+use crate::compare::gateway_process::{GatewayProcess, with_own_event_store};
 use crate::compare::proxies::TlsFiles;
 use crate::tls::{TestCa, client_config, connect};
 
@@ -77,6 +77,7 @@ pub fn start_gateway(
         move |e: std::io::Error| CompareError::Output(shown, e)
     };
     let base = std::fs::read_to_string(routes).map_err(output(routes))?;
+    let base = with_own_event_store(&base, &out_dir.join("tls").join("gateway.data"))?;
     let text = tls_config(&base, files).map_err(CompareError::Start)?;
     let folder = routes.parent().unwrap_or(Path::new("."));
     let config: PathBuf = folder.join("routes-tls.yaml");
