@@ -39,6 +39,8 @@ use scenarios::{RunContext, ScenarioName};
 pub struct CompareOptions {
     /// A few seconds per scenario instead of minutes.
     pub quick: bool,
+    /// Rounds of the round-based scenarios instead of the profile's.
+    pub rounds: Option<usize>,
     /// Only this scenario (by [`ScenarioName::name`]).
     pub scenario: Option<String>,
     /// Output folder: report.md, report.json, the SVGs, proxy configs.
@@ -70,6 +72,7 @@ pub async fn run(options: &CompareOptions) -> Result<Report, CompareError> {
     let selected = select(options.scenario.as_deref())?;
     let profile = Profile {
         quick: options.quick,
+        rounds: options.rounds,
     };
     create_dir(&options.out)?;
     let env = Environment::start(&options.out.join("gateway")).await?;

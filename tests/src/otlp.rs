@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::{StatusCode, header};
@@ -102,6 +103,24 @@ impl Collector {
     /// How many spans were received.
     pub fn received(&self) -> u64 {
         self.received.load(Ordering::Relaxed)
+    }
+
+    /// Waits until no span has arrived for `quiet` (at most `limit`): an
+    /// exporter's backlog is received (and costs the receiver's CPU)
+    /// after the load that made it has stopped.
+    pub async fn settle(&self, quiet: Duration, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut last = self.received();
+        let mut still_since = tokio::time::Instant::now();
+        while tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(quiet / 4).await;
+            let now = self.received();
+            if now != last {
+                (last, still_since) = (now, tokio::time::Instant::now());
+            } else if still_since.elapsed() >= quiet {
+                return;
+            }
+        }
     }
 
     fn add(&self, request: ExportTraceServiceRequest) {

@@ -2,7 +2,7 @@
 //! the gateway in-process, drives load, writes `report.md`, SVG charts and
 //! `report.json`. See docs/latency-comparison.md.
 //!
-//! `cargo run --release -p tests --bin compare -- [--quick] [--scenario NAME] [--out target/compare]`
+//! `cargo run --release -p tests --bin compare -- [--quick] [--rounds N] [--scenario NAME] [--out target/compare]`
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,6 +23,12 @@ struct Cli {
     /// Run every scenario for a few seconds only (smoke test).
     #[arg(long)]
     quick: bool,
+    /// Rounds of the proxy, tls and federation scenarios (default 3, 1
+    /// with --quick): the targets take turns in each round, and the
+    /// proxy scenario's observability notes pair each row with the
+    /// observability-off row of the same round.
+    #[arg(long, value_name = "N")]
+    rounds: Option<usize>,
     /// Run only this scenario: chatty, protocols, proxy, federation, events,
     /// resilience or tls.
     #[arg(long, value_name = "NAME")]
@@ -43,6 +49,7 @@ fn main() -> ExitCode {
     }
     let options = CompareOptions {
         quick: cli.quick,
+        rounds: cli.rounds,
         scenario: cli.scenario,
         out: cli.out,
         progress: true,

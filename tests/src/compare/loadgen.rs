@@ -151,6 +151,15 @@ impl Measurement {
         latest.subtract(&mark.0).ok()?;
         (!latest.is_empty()).then(|| latest.value_at_quantile(0.5) as f64 / 1000.0)
     }
+
+    /// How many calls were measured (warm-up excluded) since `mark`.
+    pub fn measured_since(&self, mark: &LatencyMark) -> u64 {
+        let mut latest = self.recorder.latencies();
+        match latest.subtract(&mark.0) {
+            Ok(()) => latest.len(),
+            Err(_) => 0,
+        }
+    }
 }
 
 /// A copy of a [`Measurement`]'s latencies at one point.

@@ -10,6 +10,9 @@ use super::loadgen::LoadPlan;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Profile {
     pub quick: bool,
+    /// Rounds of the round-based scenarios (proxy, tls, federation), when
+    /// set (`compare --rounds N`): more rounds, more paired samples.
+    pub rounds: Option<usize>,
 }
 
 impl Profile {
@@ -79,8 +82,13 @@ impl Profile {
         ]
     }
 
-    /// How many rounds of the proxy scenario.
+    /// How many rounds of the round-based scenarios (proxy, tls,
+    /// federation): `--rounds`, else 1 quick and 3 normally.
     pub fn proxy_rounds(self) -> usize {
-        if self.quick { 1 } else { 3 }
+        match self.rounds {
+            Some(rounds) => rounds.max(1),
+            None if self.quick => 1,
+            None => 3,
+        }
     }
 }

@@ -13,6 +13,7 @@ async fn quick_run_reports_every_scenario_without_errors() {
     let out = dir.path().join("compare");
     let options = CompareOptions {
         quick: true,
+        rounds: None,
         scenario: None,
         out: out.clone(),
         progress: false,

@@ -67,6 +67,9 @@ struct Target {
     _process: Option<ChildProcess>,
     /// The open loop's p50 (ms) of each round, for the direct series' noise.
     round_p50s: Vec<f64>,
+    /// The closed loop's throughput and the CPU per request of each
+    /// round, to pair rows measured side by side in the same round.
+    rounds: Vec<summary::RoundFigures>,
 }
 
 /// A target's own process.
@@ -143,7 +146,7 @@ pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
     let spans = Collector::counting();
     start_observability_rows(ctx, &mut report, &mut targets, &spans).await;
     let _redis = start_rate_limit_rows(ctx, &mut report, &mut targets).await;
-    run_rounds(ctx, &mut targets).await;
+    run_rounds(ctx, &mut targets, &spans).await;
     for target in &targets {
         for (plan, measurement) in ctx.profile.proxy().into_iter().zip(&target.results) {
             report.measured(target.name, "HTTP/1.1", plan, measurement.stats());
@@ -159,9 +162,13 @@ pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
         .iter()
         .find(|t| t.name == "direct")
         .map_or(&[][..], |t| &t.round_p50s);
+    let rounds: Vec<(&str, &[summary::RoundFigures])> = targets
+        .iter()
+        .map(|t| (t.name, t.rounds.as_slice()))
+        .collect();
     report
         .notes
-        .extend(summary::observability_notes(&report, direct_p50s));
+        .extend(summary::observability_notes(&report, direct_p50s, &rounds));
     report.notes.extend(rate_limit_rows::notes(&report));
     if targets.iter().any(|t| t.name.contains("tracing")) {
         let received = spans.received();
@@ -287,6 +294,7 @@ fn target(
         cpu_used: CpuTime::default(),
         _process: process,
         round_p50s: Vec::new(),
+        rounds: Vec::new(),
     }
 }
 
@@ -303,7 +311,13 @@ async fn start_proxy(ctx: &RunContext<'_>, kind: ProxyKind) -> Result<ExternalPr
 }
 
 /// Every round runs every target under every plan; odd rounds go backward.
-async fn run_rounds(ctx: &RunContext<'_>, targets: &mut [Target]) {
+///
+/// After a target, the spans its traces exported are let in before the
+/// next one starts: the receiver runs in the suite's process, beside the
+/// load generator, so a backlog would slow whichever target came next
+/// (suspected when the row run after "tracing 100%" in forward rounds,
+/// the local rate limit, cost 8-16% of "off"'s throughput).
+async fn run_rounds(ctx: &RunContext<'_>, targets: &mut [Target], spans: &Collector) {
     for round in 0..ctx.profile.proxy_rounds() {
         let mut order: Vec<usize> = (0..targets.len()).collect();
         if round % 2 == 1 {
@@ -311,6 +325,9 @@ async fn run_rounds(ctx: &RunContext<'_>, targets: &mut [Target]) {
         }
         for index in order {
             run_target(ctx, &mut targets[index]).await;
+            spans
+                .settle(Duration::from_millis(300), Duration::from_secs(10))
+                .await;
         }
     }
 }
@@ -318,17 +335,38 @@ async fn run_rounds(ctx: &RunContext<'_>, targets: &mut [Target]) {
 /// One target under every plan, with the proxy's CPU time around it.
 async fn run_target(ctx: &RunContext<'_>, target: &mut Target) {
     let cpu_before = target.cpu.read();
+    let calls_before: u64 = target.results.iter().map(Measurement::calls).sum();
+    let mut throughput = None;
     for (plan, measurement) in ctx.profile.proxy().into_iter().zip(&mut target.results) {
         let mark = measurement.mark();
         ctx.measure_into(measurement, target.name, &target.probe, plan)
             .await;
-        if matches!(plan.mode, LoadMode::Open { .. })
-            && let Some(p50) = measurement.p50_since(&mark)
-        {
-            target.round_p50s.push(p50);
+        match plan.mode {
+            LoadMode::Open { .. } => {
+                if let Some(p50) = measurement.p50_since(&mark) {
+                    target.round_p50s.push(p50);
+                }
+            }
+            LoadMode::Closed { .. } => {
+                let measured = measurement.measured_since(&mark) as f64;
+                throughput = Some(measured / plan.duration.as_secs_f64().max(f64::EPSILON));
+            }
         }
     }
+    let calls = target
+        .results
+        .iter()
+        .map(Measurement::calls)
+        .sum::<u64>()
+        .saturating_sub(calls_before);
+    let mut cpu_per_request = None;
     if let (Some(before), Some(after)) = (cpu_before, target.cpu.read()) {
-        target.cpu_used.add(after.since(before));
+        let used = after.since(before);
+        cpu_per_request = Some((used.user + used.system).as_secs_f64() * 1e6 / calls.max(1) as f64);
+        target.cpu_used.add(used);
     }
+    target.rounds.push(summary::RoundFigures {
+        throughput,
+        cpu_per_request,
+    });
 }

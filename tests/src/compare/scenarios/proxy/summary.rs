@@ -174,15 +174,96 @@ pub const TRACING_ONE_PERCENT_BUDGET: f64 = 0.03;
 
 pub(super) const OFF: &str = "gateway, observability off";
 
+/// One target's figures in one round: its closed-loop throughput and its
+/// CPU µs per request (none for a target whose CPU is not read).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RoundFigures {
+    pub throughput: Option<f64>,
+    pub cpu_per_request: Option<f64>,
+}
+
+/// From this many rounds on, the verdict is on the median of the costs
+/// paired by round (each row against the off row measured beside it in
+/// the same round), which a slow or fast spell of a shared machine moves
+/// far less than the pooled figures; below it, on the pooled figures.
+pub const PAIRED_VERDICT_ROUNDS: usize = 3;
+
+/// The row's throughput cost against off in each round both measured.
+fn paired_costs(row: &[RoundFigures], off: &[RoundFigures]) -> Vec<f64> {
+    row.iter()
+        .zip(off)
+        .filter_map(|(row, off)| {
+            let (row, off) = (row.throughput?, off.throughput?);
+            (off > 0.0).then(|| 1.0 - row / off)
+        })
+        .collect()
+}
+
+/// The row's CPU µs per request minus off's, in each round both measured.
+fn paired_cpu(row: &[RoundFigures], off: &[RoundFigures]) -> Vec<f64> {
+    row.iter()
+        .zip(off)
+        .filter_map(|(row, off)| Some(row.cpu_per_request? - off.cpu_per_request?))
+        .collect()
+}
+
+fn median(values: &[f64]) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(sorted[n / 2]),
+        _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
+    }
+}
+
+/// "paired by round: cost median 2.1% (-3.0% to 6.2% over 5 rounds; goal
+/// <= 5%: met), CPU +1.2 µs/request (median)".
+fn paired_note(row: &[RoundFigures], off: &[RoundFigures], budget: Option<f64>) -> Option<String> {
+    let costs = paired_costs(row, off);
+    let cost = median(&costs)?;
+    let low = costs.iter().copied().fold(f64::MAX, f64::min);
+    let high = costs.iter().copied().fold(f64::MIN, f64::max);
+    let goal = budget.map_or(String::new(), |budget| {
+        let verdict = if cost <= budget { "met" } else { "MISSED" };
+        format!("; goal <= {:.0}%: {verdict}", budget * 100.0)
+    });
+    let cpu = median(&paired_cpu(row, off)).map_or(String::new(), |cpu| {
+        format!(", CPU {cpu:+.1} µs/request (median)")
+    });
+    Some(format!(
+        "paired by round: cost median {:.1}% ({:.1}% to {:.1}% over {} rounds{goal}){cpu}",
+        cost * 100.0,
+        low * 100.0,
+        high * 100.0,
+        costs.len()
+    ))
+}
+
 /// The observability rows against the "off" row: each one's throughput
-/// cost (with the goal where the issue sets one) and its added p50 change
-/// against the direct series' noise (the spread of its per-round p50s).
-pub fn observability_notes(report: &ScenarioReport, direct_p50s: &[f64]) -> Vec<String> {
+/// cost (with the goal where the issue sets one: on the costs paired by
+/// round from [`PAIRED_VERDICT_ROUNDS`] rounds on, else on the pooled
+/// figures) and its added p50 change against the direct series' noise (the
+/// spread of its per-round p50s). `rounds` gives each target's figures
+/// round by round.
+pub fn observability_notes(
+    report: &ScenarioReport,
+    direct_p50s: &[f64],
+    rounds: &[(&str, &[RoundFigures])],
+) -> Vec<String> {
     let (Some(off_closed), Some(off_open)) = (find(report, OFF, false), find(report, OFF, true))
     else {
         return Vec::new();
     };
     let noise = spread(direct_p50s);
+    let rounds_of = |name: &str| {
+        rounds
+            .iter()
+            .find(|(target, _)| *target == name)
+            .map_or(&[][..], |(_, figures)| *figures)
+    };
+    let off_rounds = rounds_of(OFF);
     let rows = [
         (
             "gateway, access log + metrics",
@@ -195,9 +276,16 @@ pub fn observability_notes(report: &ScenarioReport, direct_p50s: &[f64]) -> Vec<
         .filter_map(|(name, budget)| {
             let closed = find(report, name, false)?;
             let open = find(report, name, true)?;
+            let row_rounds = rounds_of(name);
+            let paired_verdict =
+                paired_costs(row_rounds, off_rounds).len() >= PAIRED_VERDICT_ROUNDS;
+            let pooled_budget = if paired_verdict { None } else { *budget };
+            let paired = paired_note(row_rounds, off_rounds, *budget)
+                .filter(|_| paired_verdict)
+                .map_or(String::new(), |note| format!("; {note}"));
             Some(format!(
-                "{name} vs observability off: {}; {}",
-                throughput_cost(closed.throughput, off_closed.throughput, *budget),
+                "{name} vs observability off: {}{paired}; {}",
+                throughput_cost(closed.throughput, off_closed.throughput, pooled_budget),
                 p50_change(open.p50 - off_open.p50, noise)
             ))
         })
@@ -249,6 +337,53 @@ fn p50_change(change: f64, noise: Option<f64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn figures(throughputs: &[f64], cpu: &[f64]) -> Vec<RoundFigures> {
+        throughputs
+            .iter()
+            .zip(cpu)
+            .map(|(&t, &c)| RoundFigures {
+                throughput: Some(t),
+                cpu_per_request: Some(c),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn paired_costs_compare_rows_within_each_round() {
+        // Round 2 is slow for both: pooled, that spell would hide; paired,
+        // each round says 10%, 10%, 0%.
+        let off = figures(&[10_000.0, 5_000.0, 10_000.0], &[30.0, 60.0, 30.0]);
+        let row = figures(&[9_000.0, 4_500.0, 10_000.0], &[33.0, 66.0, 30.0]);
+        let costs = paired_costs(&row, &off);
+        assert_eq!(costs.len(), 3);
+        assert!((costs[0] - 0.1).abs() < 1e-9 && (costs[1] - 0.1).abs() < 1e-9);
+        assert_eq!(median(&costs).map(|c| (c * 1000.0).round()), Some(100.0));
+        assert_eq!(
+            paired_note(&row, &off, Some(0.05)).unwrap(),
+            "paired by round: cost median 10.0% (0.0% to 10.0% over 3 rounds; goal <= 5%: MISSED), CPU +3.0 µs/request (median)"
+        );
+        assert!(
+            paired_note(&row, &off, Some(0.15))
+                .unwrap()
+                .contains("goal <= 15%: met")
+        );
+    }
+
+    #[test]
+    fn medians_of_even_and_empty_sets() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median(&[5.0, 1.0, 3.0]), Some(3.0));
+    }
+
+    #[test]
+    fn rounds_without_a_throughput_are_not_paired() {
+        let off = figures(&[10_000.0], &[30.0]);
+        let row = vec![RoundFigures::default()];
+        assert!(paired_costs(&row, &off).is_empty());
+        assert!(paired_note(&row, &off, None).is_none());
+    }
 
     #[test]
     fn observability_cost_is_the_throughput_lost_against_off() {
