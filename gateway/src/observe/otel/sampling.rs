@@ -15,10 +15,25 @@
 //! kept with probability `ratio`. The provider then samples every span it
 //! is given (`ParentBased(AlwaysOn)`), so the two never disagree.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use http::{HeaderMap, HeaderValue};
-use rand::Rng;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+/// The W3C header, named once: a lookup by `&str` would parse and hash
+/// the name on every request.
+static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+
+thread_local! {
+    /// Each thread's generator for the sampling draw and new trace and
+    /// span ids, seeded from the OS: the OpenTelemetry SDK's
+    /// `RandomIdGenerator` uses the same kind (a thread-local `SmallRng`).
+    /// `rand::rng()` (ChaCha12) cost about three times as many
+    /// instructions per request (callgrind, docs/latency-comparison.md).
+    static IDS: RefCell<SmallRng> = RefCell::new(SmallRng::from_os_rng());
+}
 
 /// `ratio` scaled to `u64`: a request without a parent is kept when a
 /// random `u64` is below it; `u64::MAX` keeps every request.
@@ -76,11 +91,12 @@ impl UnsampledTrace {
 
 /// Decides for a request whose headers are `headers`.
 pub fn decide(headers: &HeaderMap) -> Decision {
-    decide_with(headers, THRESHOLD.load(Ordering::Relaxed), &mut rand::rng())
+    let threshold = THRESHOLD.load(Ordering::Relaxed);
+    IDS.with(|rng| decide_with(headers, threshold, &mut *rng.borrow_mut()))
 }
 
 fn decide_with(headers: &HeaderMap, threshold: u64, rng: &mut impl Rng) -> Decision {
-    if let Some(value) = headers.get("traceparent")
+    if let Some(value) = headers.get(&TRACEPARENT)
         && let Some(parent) = parse_traceparent(value.as_bytes())
     {
         return if parent.sampled {
