@@ -62,7 +62,7 @@ fn assert_skip_is_for_a_missing_tool(what: &str, reason: &str) {
 
 fn check_scenario(scenario: &ScenarioReport, out: &std::path::Path) {
     if let Some(reason) = &scenario.skipped {
-        assert_skip_is_for_a_missing_tool(&scenario.name, reason);
+        assert_skip_is_for_a_missing_tool(scenario.name, reason);
         return;
     }
     assert!(
