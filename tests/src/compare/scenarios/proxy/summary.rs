@@ -219,9 +219,13 @@ fn median(values: &[f64]) -> Option<f64> {
 }
 
 /// "paired by round: cost median 2.1% (-3.0% to 6.2% over 5 rounds; goal
-/// <= 5%: met), CPU +1.2 µs/request (median)".
+/// <= 5%: met), CPU +1.2 µs/request (median)"; none below
+/// [`PAIRED_VERDICT_ROUNDS`] pairs.
 fn paired_note(row: &[RoundFigures], off: &[RoundFigures], budget: Option<f64>) -> Option<String> {
     let costs = paired_costs(row, off);
+    if costs.len() < PAIRED_VERDICT_ROUNDS {
+        return None;
+    }
     let cost = median(&costs)?;
     let low = costs.iter().copied().fold(f64::MAX, f64::min);
     let high = costs.iter().copied().fold(f64::MIN, f64::max);
@@ -276,13 +280,9 @@ pub fn observability_notes(
         .filter_map(|(name, budget)| {
             let closed = find(report, name, false)?;
             let open = find(report, name, true)?;
-            let row_rounds = rounds_of(name);
-            let paired_verdict =
-                paired_costs(row_rounds, off_rounds).len() >= PAIRED_VERDICT_ROUNDS;
-            let pooled_budget = if paired_verdict { None } else { *budget };
-            let paired = paired_note(row_rounds, off_rounds, *budget)
-                .filter(|_| paired_verdict)
-                .map_or(String::new(), |note| format!("; {note}"));
+            let paired = paired_note(rounds_of(name), off_rounds, *budget);
+            let pooled_budget = if paired.is_some() { None } else { *budget };
+            let paired = paired.map_or(String::new(), |note| format!("; {note}"));
             Some(format!(
                 "{name} vs observability off: {}{paired}; {}",
                 throughput_cost(closed.throughput, off_closed.throughput, pooled_budget),
