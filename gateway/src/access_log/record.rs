@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::json::JsonObject;
+use super::json::{JsonObject, key};
 use crate::observe::{Exchange, ExchangeEnd, Finished, UpstreamSummary};
 
 /// The fields of one record, borrowed from the exchange.
@@ -67,33 +67,39 @@ impl<'a> Record<'a> {
     pub fn write_json(&self, out: &mut Vec<u8>) {
         let last = self.upstream.last.as_ref();
         let mut json = JsonObject::open(out);
-        json.str("time", Timestamp::of(self.time).as_str());
-        json.str("request_id", self.request_id);
-        json.opt_str("trace_id", self.trace_id);
-        json.ip("client_address", self.client);
-        json.str("method", self.method);
-        json.str("path", self.path);
-        json.opt_str("route", self.route);
-        json.opt_str("consumer", self.consumer);
-        json.uint("status", u64::from(self.status));
-        json.opt_str("error_code", self.error_code);
-        json.opt_str("upstream_backend", last.map(|record| &*record.backend));
-        json.opt_str("upstream_endpoint", last.map(|record| &*record.endpoint));
+        json.plain_str(key!("time"), Timestamp::of(self.time).as_str());
+        json.str(key!("request_id"), self.request_id);
+        json.opt_str(key!("trace_id"), self.trace_id);
+        json.ip(key!("client_address"), self.client);
+        json.plain_str(key!("method"), self.method);
+        json.str(key!("path"), self.path);
+        json.opt_str(key!("route"), self.route);
+        json.opt_str(key!("consumer"), self.consumer);
+        json.uint(key!("status"), u64::from(self.status));
+        json.opt_str(key!("error_code"), self.error_code);
+        json.opt_str(
+            key!("upstream_backend"),
+            last.map(|record| &*record.backend),
+        );
+        json.opt_str(
+            key!("upstream_endpoint"),
+            last.map(|record| &*record.endpoint),
+        );
         json.opt_uint(
-            "upstream_status",
+            key!("upstream_status"),
             last.and_then(|record| record.status.map(|s| u64::from(s.as_u16()))),
         );
-        json.uint("upstream_attempts", u64::from(self.upstream.attempts));
-        json.uint("bytes_in", self.bytes_in);
-        json.uint("bytes_out", self.bytes_out);
-        json.opt_millis("duration_ms", Some(self.duration.as_micros()));
+        json.uint(key!("upstream_attempts"), u64::from(self.upstream.attempts));
+        json.uint(key!("bytes_in"), self.bytes_in);
+        json.uint(key!("bytes_out"), self.bytes_out);
+        json.opt_millis(key!("duration_ms"), Some(self.duration.as_micros()));
         json.opt_millis(
-            "upstream_duration_ms",
+            key!("upstream_duration_ms"),
             (self.upstream.attempts > 0).then(|| self.upstream.total.as_micros()),
         );
         let user_agent = self.user_agent.map(String::from_utf8_lossy);
-        json.opt_str("user_agent", user_agent.as_deref());
-        json.str("end", end_word(self.end));
+        json.opt_str(key!("user_agent"), user_agent.as_deref());
+        json.plain_str(key!("end"), end_word(self.end));
         json.close();
         out.push(b'\n');
     }

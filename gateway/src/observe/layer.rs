@@ -172,9 +172,9 @@ where
         Poll::Ready(result.map(|response| {
             let status = response.status();
             let error_code = response.extensions().get::<ErrorCode>().map(|code| code.0);
-            let open_stream = StreamKind::of_response(&response)
-                .zip(exchange.observers.metrics())
-                .map(|(kind, metrics)| metrics.open_stream(kind));
+            let open_stream = exchange.observers.metrics().and_then(|metrics| {
+                StreamKind::of_response(&response).map(|kind| metrics.open_stream(kind))
+            });
             spans::server_response(&span, &exchange, status, error_code);
             response.map(|inner| {
                 body::boxed(ObservedBody {

@@ -35,11 +35,16 @@ pub fn inject(headers: &mut HeaderMap, unsampled: Option<&UnsampledTrace>) {
     if !otel::enabled() {
         return;
     }
+    // An unsampled request opened no span, so there is no current span to
+    // look up (the lookup, through the subscriber's registry, cost more
+    // than the insert).
+    if let Some(trace) = unsampled {
+        headers.insert(TRACEPARENT, trace.traceparent().clone());
+        return;
+    }
     let current = Span::current();
     if otel::is_trace_span(&current) {
         inject_span(&current, headers);
-    } else if let Some(trace) = unsampled {
-        headers.insert(TRACEPARENT, trace.traceparent().clone());
     }
 }
 

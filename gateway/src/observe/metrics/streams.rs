@@ -38,11 +38,17 @@ impl StreamKind {
     /// for ordinary responses. WebSockets are counted where the upgraded
     /// session runs, not here (the 101 answer itself ends at once).
     pub fn of_response<B>(response: &Response<B>) -> Option<StreamKind> {
-        let content_type = response.headers().get(CONTENT_TYPE)?.to_str().ok()?;
-        let essence = content_type.split(';').next().unwrap_or_default().trim();
-        if essence.eq_ignore_ascii_case("text/event-stream") {
+        // Compared as bytes: this runs on every response, and most are
+        // not streams (no UTF-8 check, no string splitting).
+        let content_type = response.headers().get(CONTENT_TYPE)?.as_bytes();
+        let essence = match content_type.iter().position(|byte| *byte == b';') {
+            Some(end) => &content_type[..end],
+            None => content_type,
+        }
+        .trim_ascii();
+        if essence.eq_ignore_ascii_case(b"text/event-stream") {
             Some(StreamKind::Sse)
-        } else if essence.eq_ignore_ascii_case("application/x-ndjson") {
+        } else if essence.eq_ignore_ascii_case(b"application/x-ndjson") {
             Some(StreamKind::Ndjson)
         } else {
             None
