@@ -10,7 +10,7 @@
 //! 3. the route's `headers.request` rules (remove, then add);
 //! 4. the W3C trace context ([`crate::observe::trace_context::inject`]);
 //! 5. the request extensions carried from the client's request
-//!    ([`carried_extensions`]).
+//!    ([`insert_carried`]).
 //!
 //! Handlers differ only in what they pass: the client's request head to
 //! forward in place ([`Outbound::forward_parts`]), or a request of their
@@ -50,6 +50,14 @@ impl Outbound {
     /// The builder for upstream requests made on behalf of the request
     /// `ctx`, whose head is `client_headers` and `client_uri`.
     pub fn new(ctx: &RequestContext, client_headers: &HeaderMap, client_uri: &Uri) -> Self {
+        let mut outbound = Self::uncarried(ctx, client_headers, client_uri);
+        insert_carried(ctx, &mut outbound.extensions);
+        outbound
+    }
+
+    /// [`Self::new`] without the carried extensions (the client's own
+    /// request head gets them in place).
+    fn uncarried(ctx: &RequestContext, client_headers: &HeaderMap, client_uri: &Uri) -> Self {
         let forwarded = ForwardedFor {
             client: ctx.client,
             host: host_from(client_headers, client_uri).map(str::to_owned),
@@ -65,7 +73,7 @@ impl Outbound {
             ),
             route: Some(Arc::clone(&ctx.route)),
             client_headers: None,
-            extensions: carried_extensions(ctx),
+            extensions: Extensions::new(),
         }
     }
 
@@ -95,17 +103,25 @@ impl Outbound {
     /// family either; then [`Self::forward_parts`].
     pub fn forward_client_head(ctx: &RequestContext, parts: &mut Parts) {
         strip_hop_by_hop(&mut parts.headers);
-        Self::new(ctx, &parts.headers, &parts.uri).set_on_stripped_head(parts);
+        // The carried extensions go straight into the head, not through
+        // a map of their own first.
+        let outbound = Self::uncarried(ctx, &parts.headers, &parts.uri);
+        insert_carried(ctx, &mut parts.extensions);
+        outbound.set_on_stripped_head(parts, ctx.unsampled_trace.as_ref());
     }
 
     /// Forwards a client's request head upstream: hop-by-hop headers and
     /// `Host` removed, then the gateway's headers set as for any request.
     pub fn forward_parts(self, parts: &mut Parts) {
         strip_hop_by_hop(&mut parts.headers);
-        self.set_on_stripped_head(parts);
+        let unsampled = self.extensions.get::<UnsampledTrace>().cloned();
+        self.set_on_stripped_head(parts, unsampled.as_ref());
     }
 
-    fn set_on_stripped_head(self, parts: &mut Parts) {
+    /// Sets the gateway's headers on a stripped head, and the carried
+    /// extensions this builder holds (`unsampled`: the request's trace
+    /// context when the edge did not sample it).
+    fn set_on_stripped_head(self, parts: &mut Parts, unsampled: Option<&UnsampledTrace>) {
         parts.headers.remove(header::HOST);
         set_gateway_headers(
             &mut parts.headers,
@@ -113,11 +129,10 @@ impl Outbound {
             self.request_id.as_ref(),
             self.route.as_ref().map(|route| &route.headers),
         );
-        crate::observe::trace_context::inject(
-            &mut parts.headers,
-            self.extensions.get::<UnsampledTrace>(),
-        );
-        parts.extensions.extend(self.extensions);
+        crate::observe::trace_context::inject(&mut parts.headers, unsampled);
+        if !self.extensions.is_empty() {
+            parts.extensions.extend(self.extensions);
+        }
     }
 
     /// The client headers the rule lists select, applied in order: what a
@@ -155,8 +170,7 @@ impl Outbound {
 /// request made for it, so code around [`super::UpstreamPool::send`]
 /// (logs, metrics, traces) can tell whose request it is. Request-scoped
 /// records are added here, one line each.
-fn carried_extensions(ctx: &RequestContext) -> Extensions {
-    let mut extensions = Extensions::new();
+fn insert_carried(ctx: &RequestContext, extensions: &mut Extensions) {
     extensions.insert(ctx.request_id.clone());
     // The pools report each attempt on the client request's exchange.
     if let Some(exchange) = &ctx.exchange {
@@ -170,7 +184,6 @@ fn carried_extensions(ctx: &RequestContext) -> Extensions {
     if let Some(scope) = &ctx.retry {
         extensions.insert(std::sync::Arc::clone(scope));
     }
-    extensions
 }
 
 /// The route's verified claim headers (set by the auth layer, which
@@ -199,7 +212,7 @@ fn set_gateway_headers(
     request_id: Option<&HeaderValue>,
     rules: Option<&HeaderRules>,
 ) {
-    set_forwarding_headers(headers, forwarding.clone());
+    set_forwarding_headers(headers, forwarding);
     match request_id {
         Some(id) => headers.insert(X_REQUEST_ID, id.clone()),
         None => headers.remove(X_REQUEST_ID),
