@@ -32,6 +32,7 @@ pub mod edge_error;
 pub mod events;
 pub mod graphql;
 pub mod grpc;
+pub mod ip_text;
 pub mod layers;
 pub mod limits;
 pub mod logging;

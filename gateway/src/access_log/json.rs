@@ -14,6 +14,8 @@
 
 use std::net::IpAddr;
 
+use crate::ip_text::IpText;
+
 /// A field's key as it is written, with its punctuation: `,"name":`
 /// (made by [`key!`]). One copy per field rather than four pushes.
 #[derive(Debug, Clone, Copy)]
@@ -93,24 +95,12 @@ impl<'a> JsonObject<'a> {
         }
     }
 
-    /// An IP address as a string, as `Display` writes it (an IPv4
-    /// address's four numbers written directly, without `core::fmt`).
+    /// An IP address as a string, as `Display` writes it.
     pub(super) fn ip(&mut self, key: Key, value: IpAddr) {
         self.key(key);
         self.out.push(b'"');
-        match value {
-            IpAddr::V4(v4) => {
-                let mut digits = itoa::Buffer::new();
-                for (index, octet) in v4.octets().into_iter().enumerate() {
-                    if index > 0 {
-                        self.out.push(b'.');
-                    }
-                    self.out.extend_from_slice(digits.format(octet).as_bytes());
-                }
-            }
-            // Writing into a Vec cannot fail.
-            IpAddr::V6(_) => _ = std::io::Write::write_fmt(self.out, format_args!("{value}")),
-        }
+        self.out
+            .extend_from_slice(IpText::of(value).as_str().as_bytes());
         self.out.push(b'"');
     }
 

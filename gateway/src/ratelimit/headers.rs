@@ -37,8 +37,15 @@ pub fn policy_item(spec: &LimitSpec) -> String {
 
 /// A limit's `RateLimit` item. `name` is a checked token (no quotes or
 /// backslashes to escape).
-pub fn state_item(name: &str, remaining: u32, reset: Duration) -> String {
-    format!("\"{name}\";r={remaining};t={}", whole_seconds(reset))
+/// Appends a state item: written piece by piece, not through `format!`
+/// (this runs for every request of a limited route).
+fn write_state_item(out: &mut String, name: &str, remaining: u32, reset: Duration) {
+    out.push('"');
+    out.push_str(name);
+    out.push_str("\";r=");
+    out.push_str(itoa::Buffer::new().format(remaining));
+    out.push_str(";t=");
+    out.push_str(itoa::Buffer::new().format(whole_seconds(reset)));
 }
 
 /// Seconds, rounded up.
@@ -59,21 +66,27 @@ pub fn retry_after(wait: Duration) -> HeaderValue {
 /// The items of the limits a request went through.
 #[derive(Debug, Default)]
 pub struct Report {
-    policies: Vec<String>,
-    states: Vec<String>,
+    /// The `RateLimit-Policy` value so far (items joined by `, `).
+    policies: String,
+    /// The `RateLimit` value so far.
+    states: String,
 }
 
 impl Report {
-    pub fn push(&mut self, policy: &str, state: String) {
-        self.policies.push(policy.to_owned());
-        self.states.push(state);
+    /// Adds a limit that applied: its policy item, and its state.
+    pub fn push(&mut self, policy: &str, name: &str, remaining: u32, reset: Duration) {
+        if !self.policies.is_empty() {
+            self.policies.push_str(", ");
+            self.states.push_str(", ");
+        }
+        self.policies.push_str(policy);
+        write_state_item(&mut self.states, name, remaining, reset);
     }
 
     pub fn is_empty(&self) -> bool {
         self.policies.is_empty()
     }
 
-    /// Sets both headers on `headers` (nothing when no limit applied).
     pub fn apply(&self, headers: &mut HeaderMap) {
         if self.is_empty() {
             return;
@@ -82,7 +95,7 @@ impl Report {
             (RATELIMIT_POLICY, &self.policies),
             (RATELIMIT, &self.states),
         ] {
-            if let Ok(value) = HeaderValue::from_str(&items.join(", ")) {
+            if let Ok(value) = HeaderValue::from_str(items) {
                 headers.insert(name, value);
             }
         }
@@ -95,6 +108,12 @@ mod tests {
 
     use super::*;
     use crate::config::model::rate_limit::{KeySource, LimitStore, MissingKey, Quota};
+
+    fn state_item(name: &str, remaining: u32, reset: Duration) -> String {
+        let mut item = String::new();
+        write_state_item(&mut item, name, remaining, reset);
+        item
+    }
 
     fn spec(count: u32, period: Duration, burst: u32) -> LimitSpec {
         let quota = Quota {
@@ -144,14 +163,8 @@ mod tests {
     #[test]
     fn a_report_lists_every_limit_in_order() {
         let mut report = Report::default();
-        report.push(
-            "\"g\";q=10;w=1",
-            state_item("g", 9, Duration::from_millis(100)),
-        );
-        report.push(
-            "\"r\";q=2;w=60",
-            state_item("r", 0, Duration::from_secs(60)),
-        );
+        report.push("\"g\";q=10;w=1", "g", 9, Duration::from_millis(100));
+        report.push("\"r\";q=2;w=60", "r", 0, Duration::from_secs(60));
         let mut headers = HeaderMap::new();
         report.apply(&mut headers);
         assert_eq!(headers[RATELIMIT_POLICY], "\"g\";q=10;w=1, \"r\";q=2;w=60");

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::model::rate_limit::{KeySource, MissingKey};
 use crate::context::Principal;
+use crate::ip_text::IpText;
 
 /// Longest key kept as is; longer keys are hashed.
 pub const MAX_KEY_BYTES: usize = 128;
@@ -68,7 +69,11 @@ pub fn key_for(
 fn append_part(key: &mut Vec<u8>, source: &KeySource, inputs: &KeyInputs<'_>) -> bool {
     match source {
         KeySource::ClientIp => {
-            key.extend_from_slice(inputs.client_ip.to_canonical().to_string().as_bytes());
+            key.extend_from_slice(
+                IpText::of(inputs.client_ip.to_canonical())
+                    .as_str()
+                    .as_bytes(),
+            );
             true
         }
         KeySource::Header(name) => match inputs.headers.get(name) {

@@ -102,10 +102,10 @@ async fn admit(
         let name = limiter.spec.name.as_str();
         match limiter.check(&key).await {
             Outcome::Allowed { remaining, reset } => {
-                report.push(&limiter.policy, headers::state_item(name, remaining, reset));
+                report.push(&limiter.policy, name, remaining, reset);
             }
             Outcome::Limited { retry_after, reset } => {
-                report.push(&limiter.policy, headers::state_item(name, 0, reset));
+                report.push(&limiter.policy, name, 0, reset);
                 return Err(refusal(form, &report, Refusal::Limited(name), retry_after));
             }
             Outcome::Unavailable => {

@@ -2,13 +2,13 @@
 //! down): hop-by-hop stripping, the `X-Forwarded-*` / `Forwarded` /
 //! `X-Real-IP` family, and the route's add/remove rules.
 
-use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::config::model::HeaderRules;
 use crate::context::ClientIp;
+use crate::ip_text::IpText;
 
 /// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1).
 /// Constant names, so removing them needs no parsing.
@@ -165,24 +165,8 @@ pub fn forwarding_headers(incoming: &HeaderMap, forwarded: &ForwardedFor) -> Hea
     out
 }
 
-/// Appends `ip` as `Display` writes it; an IPv4 address's four numbers
-/// directly (through `core::fmt` the three addresses of the forwarding
-/// family cost about a tenth of a proxied request's instructions).
 fn push_ip(text: &mut String, ip: IpAddr) {
-    match ip {
-        IpAddr::V4(v4) => {
-            let mut digits = itoa::Buffer::new();
-            for (index, octet) in v4.octets().into_iter().enumerate() {
-                if index > 0 {
-                    text.push('.');
-                }
-                text.push_str(digits.format(octet));
-            }
-        }
-        IpAddr::V6(_) => {
-            let _ = write!(text, "{ip}");
-        }
-    }
+    text.push_str(IpText::of(ip).as_str());
 }
 
 const FAMILY_COUNT: usize = 5;
