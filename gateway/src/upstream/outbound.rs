@@ -44,6 +44,9 @@ pub struct Outbound {
     /// The client's headers, kept only for handlers that propagate them.
     client_headers: Option<Arc<HeaderMap>>,
     extensions: Extensions,
+    /// The request's trace context when the edge did not sample it: its
+    /// `traceparent` goes on every upstream request.
+    unsampled_trace: Option<UnsampledTrace>,
 }
 
 impl Outbound {
@@ -74,6 +77,7 @@ impl Outbound {
             route: Some(Arc::clone(&ctx.route)),
             client_headers: None,
             extensions: Extensions::new(),
+            unsampled_trace: ctx.unsampled_trace.clone(),
         }
     }
 
@@ -87,6 +91,7 @@ impl Outbound {
             route: None,
             client_headers: None,
             extensions: Extensions::new(),
+            unsampled_trace: None,
         }
     }
 
@@ -107,21 +112,19 @@ impl Outbound {
         // a map of their own first.
         let outbound = Self::uncarried(ctx, &parts.headers, &parts.uri);
         insert_carried(ctx, &mut parts.extensions);
-        outbound.set_on_stripped_head(parts, ctx.unsampled_trace.as_ref());
+        outbound.set_on_stripped_head(parts);
     }
 
     /// Forwards a client's request head upstream: hop-by-hop headers and
     /// `Host` removed, then the gateway's headers set as for any request.
     pub fn forward_parts(self, parts: &mut Parts) {
         strip_hop_by_hop(&mut parts.headers);
-        let unsampled = self.extensions.get::<UnsampledTrace>().cloned();
-        self.set_on_stripped_head(parts, unsampled.as_ref());
+        self.set_on_stripped_head(parts);
     }
 
     /// Sets the gateway's headers on a stripped head, and the carried
-    /// extensions this builder holds (`unsampled`: the request's trace
-    /// context when the edge did not sample it).
-    fn set_on_stripped_head(self, parts: &mut Parts, unsampled: Option<&UnsampledTrace>) {
+    /// extensions this builder holds.
+    fn set_on_stripped_head(self, parts: &mut Parts) {
         parts.headers.remove(header::HOST);
         set_gateway_headers(
             &mut parts.headers,
@@ -129,7 +132,7 @@ impl Outbound {
             self.request_id.as_ref(),
             self.route.as_ref().map(|route| &route.headers),
         );
-        crate::observe::trace_context::inject(&mut parts.headers, unsampled);
+        crate::observe::trace_context::inject(&mut parts.headers, self.unsampled_trace.as_ref());
         if !self.extensions.is_empty() {
             parts.extensions.extend(self.extensions);
         }
@@ -161,7 +164,7 @@ impl Outbound {
             self.request_id.as_ref(),
             self.route.as_ref().map(|route| &route.headers),
         );
-        crate::observe::trace_context::inject(headers, self.extensions.get::<UnsampledTrace>());
+        crate::observe::trace_context::inject(headers, self.unsampled_trace.as_ref());
         request.extensions_mut().extend(self.extensions.clone());
     }
 }
@@ -175,10 +178,6 @@ fn insert_carried(ctx: &RequestContext, extensions: &mut Extensions) {
     // The pools report each attempt on the client request's exchange.
     if let Some(exchange) = &ctx.exchange {
         extensions.insert(std::sync::Arc::clone(exchange));
-    }
-    // An unsampled request's upstream requests carry its `traceparent`.
-    if let Some(trace) = &ctx.unsampled_trace {
-        extensions.insert(trace.clone());
     }
     // The pools read the route's retry policy and count attempts on it.
     if let Some(scope) = &ctx.retry {

@@ -53,6 +53,7 @@ fn outbound(rules: HeaderRules) -> Outbound {
         route: Some(route(rules)),
         client_headers: Some(Arc::new(headers)),
         extensions,
+        unsampled_trace: None,
     }
 }
 
