@@ -25,6 +25,7 @@ pub mod events;
 mod histogram;
 pub mod labels;
 mod series;
+mod sharded_gauge;
 mod sink;
 mod streams;
 
@@ -39,7 +40,6 @@ use std::time::Duration;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 
@@ -47,6 +47,7 @@ use collectors::{AccessLogDropped, StreamsCollector};
 use consumers::ConsumerCounts;
 use labels::{BoundedNames, OTHER_NAME};
 use series::{ClientLabels, EndpointSeries, ReadMostly, RouteSeries, ServerLabels};
+use sharded_gauge::ShardedGauge;
 use streams::OpenStreams;
 
 /// The Prometheus text exposition format's content type.
@@ -67,7 +68,7 @@ pub const MAX_LABEL_LENGTH: usize = 64;
 pub struct Metrics {
     registry: Registry,
     server_duration: Family<ServerLabels, DurationHistogram>,
-    active_requests: Gauge,
+    active_requests: ShardedGauge,
     routes: ReadMostly<Arc<str>, RouteSeries>,
     consumers: ConsumerCounts,
     client_duration: Family<ClientLabels, DurationHistogram>,
@@ -177,7 +178,7 @@ impl Metrics {
         let mut metrics = Metrics {
             registry: Registry::default(),
             server_duration: Family::default(),
-            active_requests: Gauge::default(),
+            active_requests: ShardedGauge::default(),
             routes: ReadMostly::default(),
             consumers: ConsumerCounts::new(max_consumers, MAX_LABEL_LENGTH),
             client_duration: Family::default(),
