@@ -181,9 +181,11 @@ const FAMILY: [HeaderName; FAMILY_COUNT] = [
     X_REAL_IP,
 ];
 
-/// Replaces the forwarding family in `headers` with `forwarding`. A name
-/// the headers do not hold is not removed (one pass over the names finds
-/// those they do).
+/// Replaces the forwarding family in `headers` with `forwarding`, and
+/// every other name `forwarding` holds (the route's verified claim
+/// headers) with its values there, as `HeaderMap::extend` would, without
+/// cloning the map. A family name the headers do not hold is not removed
+/// (one pass over the names finds those they do).
 pub fn set_forwarding_headers(headers: &mut HeaderMap, forwarding: &HeaderMap) {
     let mut present = [false; FAMILY_COUNT];
     for name in headers.keys() {
@@ -196,8 +198,14 @@ pub fn set_forwarding_headers(headers: &mut HeaderMap, forwarding: &HeaderMap) {
             headers.remove(name);
         }
     }
-    for (name, value) in forwarding {
-        headers.append(name.clone(), value.clone());
+    for name in forwarding.keys() {
+        let mut values = forwarding.get_all(name).iter();
+        if let Some(first) = values.next() {
+            headers.insert(name.clone(), first.clone());
+        }
+        for value in values {
+            headers.append(name.clone(), value.clone());
+        }
     }
 }
 
@@ -299,6 +307,30 @@ mod tests {
         assert_eq!(headers["x-real-ip"], "10.1.2.3");
         assert_eq!(headers["x-other"], "kept");
         assert!(headers.get("x-forwarded-host").is_none());
+    }
+
+    #[test]
+    fn other_names_in_the_forwarding_map_replace_the_requests_values() {
+        // The auth layer put the verified claim header on the request; the
+        // builder's map carries it too (for derived calls): one copy goes up.
+        let mut headers = map(&[("x-user-id", "user-7"), ("x-tenant", "spoofed")]);
+        let mut forwarding = map(&[
+            ("x-user-id", "user-7"),
+            ("x-tenant", "a"),
+            ("x-tenant", "b"),
+        ]);
+        forwarding.insert(X_REAL_IP, HeaderValue::from_static("10.1.2.3"));
+        set_forwarding_headers(&mut headers, &forwarding);
+        let values = |name: &str| -> Vec<&str> {
+            headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect()
+        };
+        assert_eq!(values("x-user-id"), ["user-7"]);
+        assert_eq!(values("x-tenant"), ["a", "b"]);
+        assert_eq!(values("x-real-ip"), ["10.1.2.3"]);
     }
 
     #[test]
