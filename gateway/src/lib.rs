@@ -33,6 +33,7 @@ pub mod events;
 pub mod graphql;
 pub mod grpc;
 pub mod ip_text;
+pub mod json_write;
 pub mod layers;
 pub mod limits;
 pub mod logging;

@@ -15,6 +15,7 @@
 use std::net::IpAddr;
 
 use crate::ip_text::IpText;
+use crate::json_write::string;
 
 /// A field's key as it is written, with its punctuation: `,"name":`
 /// (made by [`key!`]). One copy per field rather than four pushes.
@@ -60,7 +61,7 @@ impl<'a> JsonObject<'a> {
     /// timestamp, an HTTP method, which is a token): copied whole.
     pub(super) fn plain_str(&mut self, key: Key, value: &str) {
         debug_assert!(
-            !value.bytes().any(byte_needs_escape),
+            !crate::json_write::needs_escaping(value),
             "{value:?} needs escaping"
         );
         self.key(key);
@@ -159,86 +160,6 @@ fn millis(out: &mut Vec<u8>, micros: u128) {
 /// Room reserved for a record before it is written (most are shorter).
 const RECORD_RESERVE: usize = 768;
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-/// Eight copies of a byte, for the word-at-a-time scan.
-const fn splat(byte: u8) -> u64 {
-    u64::from_ne_bytes([byte; 8])
-}
-
-/// Whether any of the eight bytes of `word` needs escaping: below 0x20, a
-/// `"` or a `\` (the classic "has a zero byte" test on `word`, on `word`
-/// xor each of those bytes, and on the bytes below 0x20).
-fn needs_escape(word: u64) -> bool {
-    const LOW: u64 = splat(0x01);
-    const HIGH: u64 = splat(0x80);
-    let has_zero = |x: u64| x.wrapping_sub(LOW) & !x & HIGH != 0;
-    let below_space = word.wrapping_sub(splat(0x20)) & !word & HIGH != 0;
-    below_space || has_zero(word ^ splat(b'"')) || has_zero(word ^ splat(b'\\'))
-}
-
-/// The length of `bytes`' longest prefix of whole eight-byte words that
-/// need no escaping.
-fn clean_prefix(bytes: &[u8]) -> usize {
-    let mut clean = 0;
-    for chunk in bytes.chunks_exact(8) {
-        let word = u64::from_ne_bytes(chunk.try_into().unwrap_or([0; 8]));
-        if needs_escape(word) {
-            break;
-        }
-        clean += 8;
-    }
-    clean
-}
-
-/// Whether one byte must be escaped in a JSON string.
-fn byte_needs_escape(byte: u8) -> bool {
-    byte < 0x20 || byte == b'"' || byte == b'\\'
-}
-
-/// A JSON string: `"` and `\` escaped, control characters as `\n`, `\t`,
-/// ... or `\u00XX` (as `serde_json` does), the rest copied as it is.
-fn string(out: &mut Vec<u8>, value: &str) {
-    let bytes = value.as_bytes();
-    // Most values (paths, ids, names) need no escaping: skip them a word
-    // at a time, check the last few bytes, and copy them whole.
-    let clean = clean_prefix(bytes);
-    if !bytes[clean..].iter().copied().any(byte_needs_escape) {
-        out.reserve(bytes.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(bytes);
-        out.push(b'"');
-        return;
-    }
-    out.push(b'"');
-    let mut start = 0;
-    for (index, &byte) in bytes.iter().enumerate().skip(clean) {
-        let escaped: &[u8] = match byte {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0x00..=0x1f => &[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[usize::from(byte >> 4)],
-                HEX[usize::from(byte & 0xf)],
-            ],
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..index]);
-        out.extend_from_slice(escaped);
-        start = index + 1;
-    }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,41 +189,6 @@ mod tests {
             ]);
         for micros in samples {
             assert_eq!(our_millis(micros), serde_millis(micros), "{micros} µs");
-        }
-    }
-
-    #[test]
-    fn strings_are_escaped_as_serde_json_escapes_them() {
-        let every_ascii: String = (0u8..=0x7f).map(char::from).collect();
-        // Each special byte at each position of a word, after a clean word.
-        let placed: Vec<String> = ['"', '\\', '\n', '\u{0}', '\u{1f}', ' ', '~', '\u{7f}', 'é']
-            .iter()
-            .flat_map(|special| {
-                (0..17).map(move |at| {
-                    let mut text = "abcdefgh".repeat(3);
-                    text.insert(at, *special);
-                    text
-                })
-            })
-            .collect();
-        let samples = [
-            "",
-            "plain",
-            "quote \" and backslash \\",
-            "line\nfeed\r\ttab\u{8}\u{c}",
-            "\u{0}\u{1f}\u{7f}",
-            "ünïcödé ✓ 🚀",
-            "trailing\\",
-            &every_ascii,
-        ];
-        for sample in samples.into_iter().chain(placed.iter().map(String::as_str)) {
-            let mut out = Vec::new();
-            string(&mut out, sample);
-            assert_eq!(
-                String::from_utf8(out).expect("utf-8"),
-                serde_json::to_string(sample).expect("string"),
-                "{sample:?}"
-            );
         }
     }
 

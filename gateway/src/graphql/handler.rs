@@ -241,8 +241,7 @@ fn projecting<R>(
         .root_type_name(Some(&prepared.kind))
         .map_err(|e| RequestError::Validation(e.to_string()))?;
     let mut projection = Projection {
-        supergraph: state,
-        public: &supergraph.public,
+        types: &supergraph.response_types,
         variables: &prepared.variables,
         withheld,
         errors: &mut errors,

@@ -9,20 +9,19 @@
 
 use hive_router_query_planner::ast::selection_item::SelectionItem;
 use hive_router_query_planner::ast::selection_set::{FieldSelection, SelectionSet};
-use hive_router_query_planner::state::supergraph_state::{
-    SupergraphDefinition, SupergraphState, TypeNode,
-};
+use hive_router_query_planner::state::supergraph_state::TypeNode;
 use serde_json::{Map, Value};
 
 use super::authorization::WithheldSelection;
 use super::error::GraphqlError;
 use super::execute::variable_is_true;
-use super::public_types::PublicTypes;
+use super::json_map;
+use super::response_types::ResponseTypes;
 
 /// What projection reads.
 pub(crate) struct Projection<'a> {
-    pub supergraph: &'a SupergraphState,
-    pub public: &'a PublicTypes,
+    /// The schema's types, and what of them is public.
+    pub types: &'a ResponseTypes,
     pub variables: &'a Map<String, Value>,
     /// Selections removed by authorization: null (a field) or left out
     /// (a fragment), with their errors already in `errors`.
@@ -56,11 +55,8 @@ impl<'a> Projection<'a> {
         selections: &SelectionSet,
         path: &mut Vec<Value>,
     ) -> Result<Map<String, Value>, NullPropagates> {
-        let concrete = object
-            .get("__typename")
-            .and_then(Value::as_str)
-            .unwrap_or(type_name);
-        if !self.public.has_object(concrete) && self.is_object_type(concrete) {
+        let concrete = json_map::typename(object).unwrap_or(type_name);
+        if self.types.is_hidden_object(concrete) {
             self.not_public(path, "its type is not part of the public schema");
             return Err(NullPropagates);
         }
@@ -121,7 +117,7 @@ impl<'a> Projection<'a> {
             out.entry(key).or_insert(Value::Null);
             return Ok(());
         }
-        let raw = object.get(&key).unwrap_or(&Value::Null);
+        let raw = json_map::get(object, &key).unwrap_or(&Value::Null);
         path.push(Value::from(key.as_str()));
         let completed = self.complete(raw, field_type, &field.selections, path);
         path.pop();
@@ -178,7 +174,7 @@ impl<'a> Projection<'a> {
                 {
                     Ok(Value::Null)
                 }
-                Value::String(value) if self.public.has_enum_value(name, value) == Some(false) => {
+                Value::String(value) if self.types.has_enum_value(name, value) == Some(false) => {
                     self.not_public(path, &format!("not a value of enum {name}"));
                     Ok(Value::Null)
                 }
@@ -249,39 +245,16 @@ impl<'a> Projection<'a> {
     /// The declared type of `type_name.field_name` (borrowed: no
     /// allocation per field); an unknown field is a nameless scalar.
     fn field_type(&self, type_name: &str, field_name: &str) -> &'a TypeNode {
-        static UNKNOWN: TypeNode = TypeNode::Named(String::new());
-        self.supergraph
-            .definitions
-            .get(type_name)
-            .and_then(|def| def.fields().get(field_name))
-            .map_or(&UNKNOWN, |field| &field.field_type)
-    }
-
-    fn is_object_type(&self, name: &str) -> bool {
-        matches!(
-            self.supergraph.definitions.get(name),
-            Some(SupergraphDefinition::Object(_))
-        )
+        self.types.field_type(type_name, field_name)
     }
 
     fn is_scalar(&self, name: &str) -> bool {
-        name.is_empty() || self.supergraph.is_scalar_type(name)
+        self.types.is_scalar(name)
     }
 
     /// Whether an object of type `concrete` matches a fragment on `condition`.
     fn type_matches(&self, concrete: &str, condition: &str) -> bool {
-        if concrete == condition {
-            return true;
-        }
-        match self.supergraph.definitions.get(condition) {
-            Some(SupergraphDefinition::Union(union)) => union.types.iter().any(|t| t == concrete),
-            Some(SupergraphDefinition::Interface(_)) => self
-                .supergraph
-                .interface_to_object_types
-                .get(condition)
-                .is_some_and(|members| members.contains(concrete)),
-            _ => false,
-        }
+        self.types.type_matches(concrete, condition)
     }
 }
 

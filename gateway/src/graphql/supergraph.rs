@@ -17,7 +17,7 @@ use http::uri::PathAndQuery;
 
 use super::authorization::AuthorizationRules;
 use super::operation_cache::OperationCaches;
-use super::public_types::PublicTypes;
+use super::response_types::ResponseTypes;
 use super::subgraph_pools::SubgraphPools;
 use crate::upstream::UpstreamPool;
 
@@ -56,8 +56,8 @@ pub struct Supergraph {
     pub subgraphs: HashMap<String, Arc<SubgraphClient>>,
     /// Prepared operations and plans (see [`OperationCaches`]).
     pub caches: OperationCaches,
-    /// The object types and enum values a response may show.
-    pub public: PublicTypes,
+    /// What response shaping reads of the schema, public parts marked.
+    pub response_types: ResponseTypes,
     /// `@authenticated` / `@requiresScopes` (empty without them).
     pub authorization: AuthorizationRules,
     /// The public schema for introspection, or why it could not be built.
@@ -105,10 +105,10 @@ impl Supergraph {
         ];
         let introspection =
             super::introspection::build_schema(&planner.consumer_schema.document, roots);
-        let public = PublicTypes::from_consumer_schema(&planner.consumer_schema.document);
+        let response_types = ResponseTypes::new(state, &planner.consumer_schema.document);
         let authorization = AuthorizationRules::from_supergraph(state);
         Ok(Supergraph {
-            public,
+            response_types,
             authorization,
             introspection,
             sdl: sdl.to_owned(),

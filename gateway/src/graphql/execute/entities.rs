@@ -16,10 +16,12 @@ use serde_json::{Map, Value};
 
 use super::ExecutionContext;
 use super::fetch::used_variables;
-use super::representation::{Representation, representation};
+use super::representation::{Representation, representation, write_representation};
 use super::subgraph_call::{self, SubgraphError, SubgraphResponse};
 use super::tree::{self, Position, PossibleTypes};
 use crate::graphql::error::GraphqlError;
+use crate::graphql::json_map;
+use crate::json_write;
 
 /// The variable and response key of a plain (Flatten) entity fetch.
 const REPRESENTATIONS: &str = "representations";
@@ -48,9 +50,11 @@ struct EntityFetch<'n> {
 
 /// A group's representations to send, and for each entity position the
 /// index of its representation.
-#[derive(Default)]
 struct Gathered<'n> {
-    representations: Vec<Value>,
+    /// The representations as a JSON array, each once.
+    representations: Vec<u8>,
+    /// How many `representations` holds.
+    count: usize,
     targets: Vec<(Position<'n>, usize)>,
     /// Entities without a value for a key field, and that field: not sent.
     invalid: Vec<(Position<'n>, String)>,
@@ -113,9 +117,9 @@ pub(crate) async fn batch_fetch(ctx: &ExecutionContext<'_>, node: &BatchFetchNod
     .await;
 }
 
-async fn run(ctx: &ExecutionContext<'_>, mut fetch: EntityFetch<'_>) {
+async fn run(ctx: &ExecutionContext<'_>, fetch: EntityFetch<'_>) {
     let types = ctx.types();
-    let mut gathered: Vec<Gathered> = ctx.with_data(|root| {
+    let gathered: Vec<Gathered> = ctx.with_data(|root| {
         fetch
             .groups
             .iter()
@@ -123,18 +127,19 @@ async fn run(ctx: &ExecutionContext<'_>, mut fetch: EntityFetch<'_>) {
             .collect()
     });
     null_invalid_entities(ctx, fetch.service, &gathered);
-    if gathered.iter().all(|g| g.representations.is_empty()) {
+    let entities: usize = gathered.iter().map(|g| g.count).sum();
+    if entities == 0 {
         return;
     }
     // Every group's variable is declared non-null: an empty group sends [].
-    for (group, batch) in fetch.groups.iter().zip(&mut gathered) {
-        let representations = std::mem::take(&mut batch.representations);
-        fetch
-            .variables
-            .insert(group.variable.to_owned(), Value::Array(representations));
-    }
-    let variables = std::mem::take(&mut fetch.variables);
-    match subgraph_call::call(ctx, fetch.service, fetch.query, variables).await {
+    let written: Vec<(&str, &[u8])> = fetch
+        .groups
+        .iter()
+        .zip(&gathered)
+        .map(|(group, batch)| (group.variable, batch.representations.as_slice()))
+        .collect();
+    let body = subgraph_call::request_body(fetch.query, &fetch.variables, &written);
+    match subgraph_call::call(ctx, fetch.service, fetch.query, body, entities).await {
         Ok(response) => merge(ctx, &fetch, &gathered, &response),
         Err(error) => {
             let first = gathered
@@ -150,32 +155,70 @@ async fn run(ctx: &ExecutionContext<'_>, mut fetch: EntityFetch<'_>) {
 }
 
 fn gather<'n>(root: &Value, group: &EntityGroup<'n>, types: PossibleTypes<'_>) -> Gathered<'n> {
-    // Keyed by the serialised representation (bytes from subgraph data),
-    // hashed with foldhash's seeded quality hasher: SipHash showed up in
-    // the profile.
+    // Keyed by the representation's JSON text, hashed with foldhash's
+    // seeded quality hasher: SipHash showed up in the profile.
     let mut seen: HashMap<Vec<u8>, usize, foldhash::quality::RandomState> = HashMap::default();
-    let mut batch = Gathered::default();
+    let mut batch = Gathered {
+        representations: vec![b'['],
+        count: 0,
+        targets: Vec::new(),
+        invalid: Vec::new(),
+    };
+    let mut written = Vec::new();
     for path in group.paths {
         for (position, entity) in tree::collect_entities(root, path.as_slice(), types) {
-            let mut representation = match representation(entity, group.requires, types) {
-                Representation::Valid(representation) => representation,
+            written.clear();
+            match write(entity, group, types, &mut written) {
+                Representation::Valid(()) => {}
                 Representation::Invalid(field) => {
                     batch.invalid.push((position, field));
                     continue;
                 }
                 Representation::NotApplicable => continue,
+            }
+            let index = match seen.get(written.as_slice()) {
+                Some(index) => *index,
+                None => {
+                    if batch.count > 0 {
+                        batch.representations.push(b',');
+                    }
+                    batch.representations.extend_from_slice(&written);
+                    seen.insert(written.clone(), batch.count);
+                    batch.count += 1;
+                    batch.count - 1
+                }
             };
-            tree::apply_rewrites(&mut representation, group.input_rewrites, types);
-            // Serialised straight to bytes (not through `Display`).
-            let key = serde_json::to_vec(&representation).unwrap_or_default();
-            let index = *seen.entry(key).or_insert_with(|| {
-                batch.representations.push(representation);
-                batch.representations.len() - 1
-            });
             batch.targets.push((position, index));
         }
     }
+    batch.representations.push(b']');
     batch
+}
+
+/// Writes `entity`'s representation for `group` into `out`: straight from
+/// the tree, or through a value when the group rewrites representations
+/// (`@interfaceObject`) or the selection repeats a key (merged).
+fn write(
+    entity: &Value,
+    group: &EntityGroup<'_>,
+    types: PossibleTypes<'_>,
+    out: &mut Vec<u8>,
+) -> Representation<()> {
+    if group.input_rewrites.is_empty() {
+        if let Ok(outcome) = write_representation(entity, group.requires, types, out) {
+            return outcome;
+        }
+        out.clear();
+    }
+    match representation(entity, group.requires, types) {
+        Representation::Valid(mut value) => {
+            tree::apply_rewrites(&mut value, group.input_rewrites, types);
+            json_write::value(out, &value);
+            Representation::Valid(())
+        }
+        Representation::Invalid(field) => Representation::Invalid(field),
+        Representation::NotApplicable => Representation::NotApplicable,
+    }
 }
 
 /// An entity that cannot be represented resolves to null, with an error
@@ -253,15 +296,16 @@ fn merge(
     });
 }
 
+fn typename(value: &Value) -> Option<&str> {
+    value.as_object().and_then(json_map::typename)
+}
+
 /// Merges a subgraph's answer for one entity. A `__typename` naming an
 /// interface (from a subgraph that knows the type only as an
 /// `@interfaceObject`) never replaces the concrete type already known.
 fn merge_entity(target: &mut Value, entity: &Value, types: PossibleTypes<'_>) {
-    let abstract_typename = entity
-        .get("__typename")
-        .and_then(Value::as_str)
-        .is_some_and(|t| types.is_interface(t));
-    let known = target.get("__typename").is_some_and(Value::is_string);
+    let abstract_typename = typename(entity).is_some_and(|t| types.is_interface(t));
+    let known = typename(target).is_some();
     let skip = if abstract_typename && known {
         Some("__typename")
     } else {

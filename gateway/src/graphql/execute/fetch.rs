@@ -16,7 +16,8 @@ use super::tree;
 pub(crate) async fn root_fetch(ctx: &ExecutionContext<'_>, node: &FetchNode) {
     let variables = used_variables(ctx, node.variable_usages.as_ref());
     let query = &node.operation.document_str;
-    match subgraph_call::call(ctx, &node.service_name, query, variables).await {
+    let body = subgraph_call::request_body(query, &variables, &[]);
+    match subgraph_call::call(ctx, &node.service_name, query, body, 0).await {
         Ok(response) => {
             // Ours alone unless a concurrent identical request shared it.
             let SubgraphResponse { data, errors } =

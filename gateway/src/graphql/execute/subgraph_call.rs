@@ -19,6 +19,7 @@ use super::ExecutionContext;
 use super::dedupe::{self, FetchKey};
 use crate::body;
 use crate::graphql::error::GraphqlError;
+use crate::json_write;
 use crate::observe::otel::{otel_span, spans};
 use crate::upstream::{UpstreamError, UpstreamPool};
 
@@ -46,27 +47,24 @@ pub(crate) struct SubgraphError {
     pub extensions: Option<Map<String, Value>>,
 }
 
-/// Sends `query` with `variables` to `service`, in a `subgraph fetch`
-/// span (an entity fetch's count is its `representations`), timed for
-/// the metrics. The answer may be shared with concurrent identical
-/// requests ([`dedupe`]).
+/// Sends `query` with its request body (see [`request_body`]) to
+/// `service`, in a `subgraph fetch` span (an entity fetch's count is its
+/// `entities`: the representations sent), timed for the metrics. The
+/// answer may be shared with concurrent identical requests ([`dedupe`]).
 pub(crate) async fn call(
     ctx: &ExecutionContext<'_>,
     service: &str,
     query: &str,
-    variables: Map<String, Value>,
+    body: Bytes,
+    entities: usize,
 ) -> Result<Arc<SubgraphResponse>, GraphqlError> {
-    let entities = variables
-        .get("representations")
-        .and_then(Value::as_array)
-        .map_or(0, Vec::len);
     let span = otel_span!(
         "subgraph fetch",
         graphql.subgraph.name = service,
         graphql.entity.count = entities,
     );
     let started = std::time::Instant::now();
-    let result = send(ctx, service, query, variables).instrument(span).await;
+    let result = send(ctx, service, query, body).instrument(span).await;
     if let Some(metrics) = &ctx.options.metrics {
         metrics.graphql_subgraph_fetch(service, started.elapsed());
     }
@@ -77,7 +75,7 @@ async fn send(
     ctx: &ExecutionContext<'_>,
     service: &str,
     query: &str,
-    variables: Map<String, Value>,
+    body: Bytes,
 ) -> Result<Arc<SubgraphResponse>, GraphqlError> {
     let client = ctx.supergraph.subgraphs.get(service).ok_or_else(|| {
         tracing::warn!(
@@ -90,7 +88,7 @@ async fn send(
         )
     })?;
     let failed = |code: &'static str, detail: String| failure(ctx, service, code, detail);
-    let outgoing = build_request(ctx, service, &client.path, query, variables)
+    let outgoing = build_request(ctx, service, &client.path, query, body)
         .map_err(|e| failed("SUBGRAPH_REQUEST_FAILED", e.to_string()))?;
     let fetch = fetch(Arc::clone(&client.pool), outgoing.request, client.timeout);
     let answer = if client.dedupe && !is_mutation(query) {
@@ -148,9 +146,8 @@ fn build_request(
     service: &str,
     path: &http::uri::PathAndQuery,
     query: &str,
-    variables: Map<String, Value>,
+    body: Bytes,
 ) -> Result<Outgoing, http::Error> {
-    let body = request_body(query, &variables);
     let mut request = Request::builder()
         .method(Method::POST)
         .uri(path.clone())
@@ -182,18 +179,50 @@ fn build_request(
     })
 }
 
-/// `{"query": .., "variables": ..}`, serialised once into a buffer sized
-/// for it (the query is not copied into a JSON value first).
-fn request_body(query: &str, variables: &Map<String, Value>) -> Bytes {
-    #[derive(serde::Serialize)]
-    struct Body<'a> {
-        query: &'a str,
-        variables: &'a Map<String, Value>,
+/// `{"query": .., "variables": ..}`, written once into a buffer sized for
+/// it: the `variables` the operation uses, then each `written` variable
+/// (a name and its JSON text: entity representations, written straight
+/// from the tree by [`super::entities`]). A value sharing a written
+/// variable's name is left out: the written one is the fetch's own.
+pub(crate) fn request_body(
+    query: &str,
+    variables: &Map<String, Value>,
+    written: &[(&str, &[u8])],
+) -> Bytes {
+    let written_len: usize = written
+        .iter()
+        .map(|(name, json)| name.len() + json.len() + 4)
+        .sum();
+    let mut buffer = Vec::with_capacity(query.len() + written_len + 256);
+    buffer.extend_from_slice(b"{\"query\":");
+    json_write::string(&mut buffer, query);
+    buffer.extend_from_slice(b",\"variables\":{");
+    let mut first = true;
+    let own = |name: &str| written.iter().any(|(written, _)| *written == name);
+    let values = variables.iter().filter(|(name, _)| !own(name));
+    let entries = values.map(|(name, value)| (name.as_str(), Entry::Value(value)));
+    let written = written
+        .iter()
+        .map(|(name, json)| (*name, Entry::Json(json)));
+    for (name, entry) in entries.chain(written) {
+        if !std::mem::take(&mut first) {
+            buffer.push(b',');
+        }
+        json_write::string(&mut buffer, name);
+        buffer.push(b':');
+        match entry {
+            Entry::Value(value) => json_write::value(&mut buffer, value),
+            Entry::Json(json) => buffer.extend_from_slice(json),
+        }
     }
-    let mut buffer = Vec::with_capacity(query.len() + 256);
-    // Serialising strings and JSON values into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut buffer, &Body { query, variables });
+    buffer.extend_from_slice(b"}}");
     Bytes::from(buffer)
+}
+
+/// A variable of [`request_body`]: a JSON value, or JSON text.
+enum Entry<'a> {
+    Value(&'a Value),
+    Json(&'a [u8]),
 }
 
 /// A GraphQL body is used whatever the status; without one, a non-2xx
@@ -294,4 +323,41 @@ pub(crate) fn rewrite_error(
     }
     rewritten.path = path;
     rewritten
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::request_body;
+
+    #[test]
+    fn the_body_holds_the_query_the_used_variables_and_the_written_ones() {
+        let variables =
+            json!({"first": 10, "filter": {"q": "a \"b\""}, "representations": "client's"});
+        let variables = variables.as_object().unwrap();
+        let written: &[(&str, &[u8])] = &[
+            ("representations", br#"[{"__typename":"A","id":"1"}]"#),
+            ("r1", b"[]"),
+        ];
+        let body = request_body("query Q($first: Int) { a }", variables, written);
+        let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            parsed,
+            json!({
+                "query": "query Q($first: Int) { a }",
+                "variables": {
+                    "first": 10,
+                    "filter": {"q": "a \"b\""},
+                    "representations": [{"__typename": "A", "id": "1"}],
+                    "r1": []
+                }
+            })
+        );
+        // Without written variables: exactly what serde_json writes.
+        let plain = request_body("{ a }", variables, &[]);
+        let expected =
+            serde_json::to_vec(&json!({"query": "{ a }", "variables": variables})).unwrap();
+        assert_eq!(plain.as_ref(), expected.as_slice());
+    }
 }

@@ -9,6 +9,8 @@ use hive_router_query_planner::planner::plan_nodes::{
 use hive_router_query_planner::state::supergraph_state::{SupergraphDefinition, SupergraphState};
 use serde_json::{Map, Value};
 
+use crate::graphql::json_map;
+
 /// Type conditions as the planner means them: an object matches a
 /// condition naming its own type, an interface it implements, or a union
 /// it belongs to. An object typed by an interface name (what a subgraph
@@ -165,7 +167,7 @@ impl<'p, 'v> Walker<'_, 'p, 'v> {
         match (segment, value) {
             (_, Value::Array(items)) => self.walk_items(items, path, at),
             (FlattenNodePathSegment::Field(key), Value::Object(object)) => {
-                if let Some(child) = object.get(key) {
+                if let Some(child) = json_map::get(object, key) {
                     at.push(Step::Key(key));
                     self.walk(child, rest, at);
                     at.pop();
@@ -173,7 +175,7 @@ impl<'p, 'v> Walker<'_, 'p, 'v> {
             }
             (FlattenNodePathSegment::List, _) => {}
             (FlattenNodePathSegment::TypeCondition(conditions), Value::Object(object)) => {
-                let typename = object.get("__typename").and_then(Value::as_str);
+                let typename = json_map::typename(object);
                 if typename.is_some_and(|t| self.types.matches_any(t, conditions)) {
                     self.walk(value, rest, at);
                 }
@@ -205,7 +207,7 @@ pub(crate) fn get_mut<'v>(root: &'v mut Value, position: &[Step<'_>]) -> Option<
     position
         .iter()
         .try_fold(root, |value, step| match (step, value) {
-            (Step::Key(key), Value::Object(object)) => object.get_mut(*key),
+            (Step::Key(key), Value::Object(object)) => json_map::get_mut(object, key),
             (Step::Index(index), Value::Array(items)) => items.get_mut(*index),
             _ => None,
         })
@@ -218,7 +220,7 @@ pub(crate) fn deep_merge(target: &mut Value, source: Value) {
         (_, Value::Null) => {}
         (Value::Object(into), Value::Object(from)) => {
             for (key, value) in from {
-                match into.get_mut(&key) {
+                match json_map::get_mut(into, &key) {
                     Some(existing) => deep_merge(existing, value),
                     None => {
                         into.insert(key, value);
@@ -246,7 +248,7 @@ pub(crate) fn deep_merge_borrowed(target: &mut Value, source: &Value, skip: Opti
                 if skip == Some(key.as_str()) {
                     continue;
                 }
-                match into.get_mut(key) {
+                match json_map::get_mut(into, key) {
                     Some(existing) => deep_merge_borrowed(existing, value, None),
                     None => {
                         into.insert(key.clone(), value.clone());
@@ -309,12 +311,12 @@ fn rewrite_at(
         Value::Object(object) => match path {
             [FetchNodePathSegment::Key(key)] => apply(object, key),
             [FetchNodePathSegment::Key(key), rest @ ..] => {
-                if let Some(child) = object.get_mut(key) {
+                if let Some(child) = json_map::get_mut(object, key) {
                     rewrite_at(child, rest, types, apply);
                 }
             }
             [FetchNodePathSegment::TypenameEquals(conditions), rest @ ..] => {
-                let typename = object.get("__typename").and_then(Value::as_str);
+                let typename = json_map::typename(object);
                 if typename.is_some_and(|t| types.matches_any(t, conditions)) {
                     rewrite_at(value, rest, types, apply);
                 }

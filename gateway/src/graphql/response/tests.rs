@@ -9,7 +9,7 @@ use hive_router_query_planner::utils::parsing::{safe_parse_operation, safe_parse
 use serde_json::{Map, Value, json};
 
 use super::Projection;
-use crate::graphql::public_types::PublicTypes;
+use crate::graphql::response_types::ResponseTypes;
 use crate::graphql::supergraph_compose::{SubgraphSdl, compose_supergraph};
 
 const SDL: &str = r#"
@@ -30,7 +30,8 @@ fn shape(query: &str, variables: Value, data: Value) -> (Value, Vec<String>) {
     };
     let supergraph = safe_parse_schema(&compose_supergraph(&[subgraph]).unwrap()).unwrap();
     let state = SupergraphState::new(&supergraph);
-    let public = PublicTypes::from_consumer_schema(
+    let types = ResponseTypes::new(
+        &state,
         &ConsumerSchema::new_from_supergraph(&supergraph).document,
     );
     let operation = safe_parse_operation(query).unwrap();
@@ -38,8 +39,7 @@ fn shape(query: &str, variables: Value, data: Value) -> (Value, Vec<String>) {
     let variables: Map<String, Value> = serde_json::from_value(variables).unwrap();
     let mut errors = Vec::new();
     let mut projection = Projection {
-        supergraph: &state,
-        public: &public,
+        types: &types,
         withheld: &[],
         variables: &variables,
         errors: &mut errors,
@@ -49,8 +49,7 @@ fn shape(query: &str, variables: Value, data: Value) -> (Value, Vec<String>) {
     // The byte writer must give the same data and the same errors.
     let mut written_errors = Vec::new();
     let mut writer = Projection {
-        supergraph: &state,
-        public: &public,
+        types: &types,
         withheld: &[],
         variables: &variables,
         errors: &mut written_errors,

@@ -19,6 +19,8 @@ use hive_router_query_planner::state::supergraph_state::TypeNode;
 use serde_json::{Map, Value};
 
 use super::{NullPropagates, Projection};
+use crate::graphql::json_map;
+use crate::json_write;
 
 /// One step of the path being written (borrowed: turned into JSON values
 /// only when an error or an authorization rule needs the path).
@@ -73,14 +75,11 @@ impl Projection<'_> {
         if may_repeat_a_key(selections) {
             let mut values = path_values(path);
             let map = self.object(object, type_name, selections, &mut values)?;
-            write_json(out, &map);
+            json_write::object(out, &map);
             return Ok(());
         }
-        let concrete = object
-            .get("__typename")
-            .and_then(Value::as_str)
-            .unwrap_or(type_name);
-        if !self.public.has_object(concrete) && self.is_object_type(concrete) {
+        let concrete = json_map::typename(object).unwrap_or(type_name);
+        if self.types.is_hidden_object(concrete) {
             self.not_public(
                 &path_values(path),
                 "its type is not part of the public schema",
@@ -148,10 +147,10 @@ impl Projection<'_> {
         out: &mut Vec<u8>,
     ) -> Result<(), NullPropagates> {
         let key = field.selection_identifier();
-        write_json(out, key);
+        json_write::string(out, key);
         out.push(b':');
         if field.name == "__typename" {
-            write_json(out, concrete);
+            json_write::string(out, concrete);
             return Ok(());
         }
         let field_type = self.field_type(concrete, &field.name);
@@ -163,7 +162,7 @@ impl Projection<'_> {
             out.extend_from_slice(b"null");
             return Ok(());
         }
-        let raw = object.get(key).unwrap_or(&Value::Null);
+        let raw = json_map::get(object, key).unwrap_or(&Value::Null);
         path.push(Step::Key(key));
         let written = self.write_value(raw, field_type, &field.selections, path, out);
         path.pop();
@@ -218,12 +217,12 @@ impl Projection<'_> {
                 {
                     Ok(write_null(out, start))
                 }
-                Value::String(value) if self.public.has_enum_value(name, value) == Some(false) => {
+                Value::String(value) if self.types.has_enum_value(name, value) == Some(false) => {
                     self.not_public(&path_values(path), &format!("not a value of enum {name}"));
                     Ok(write_null(out, start))
                 }
                 other => {
-                    write_json(out, other);
+                    json_write::value(out, other);
                     Ok(other.is_null())
                 }
             },
@@ -236,11 +235,6 @@ fn write_null(out: &mut Vec<u8>, start: usize) -> WroteNull {
     out.truncate(start);
     out.extend_from_slice(b"null");
     true
-}
-
-fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
-    // Serialising strings, maps and JSON values into a Vec cannot fail.
-    let _ = serde_json::to_writer(out, value);
 }
 
 /// Whether two selections of `selections` (inline fragments included,
