@@ -6,7 +6,7 @@
 //! with its detail), the parent of the call's upstream attempt.
 
 use bytes::Bytes;
-use http::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
+use http::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
 use http::{Method, Request};
 use http_body_util::BodyExt;
 use serde::Deserialize;
@@ -156,7 +156,15 @@ fn build_request(
     let propagated = outbound
         .map(|outbound| outbound.propagated(&ctx.options.propagate.for_subgraph(service)))
         .unwrap_or_default();
-    *request.headers_mut() = propagated.clone();
+    // Room for the propagated headers, the two below, the forwarding
+    // family, the request id and the trace context: no regrowth.
+    let mut headers = HeaderMap::with_capacity(propagated.len() + 12);
+    headers.extend(
+        propagated
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone())),
+    );
+    *request.headers_mut() = headers;
     let headers = request.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(

@@ -201,13 +201,16 @@ const FAMILY: [HeaderName; FAMILY_COUNT] = [
 pub fn set_forwarding_headers(headers: &mut HeaderMap, forwarding: &HeaderMap) {
     let present = present_of(headers, &FAMILY);
     remove_present(headers, &FAMILY, present);
-    for name in forwarding.keys() {
-        let mut values = forwarding.get_all(name).iter();
-        if let Some(first) = values.next() {
-            headers.insert(name.clone(), first.clone());
-        }
-        for value in values {
+    headers.reserve(forwarding.len());
+    // `iter` gives a name's values one after the other: the first replaces
+    // what `headers` has, the rest are appended (no lookup by name).
+    let mut previous: Option<&HeaderName> = None;
+    for (name, value) in forwarding {
+        if previous == Some(name) {
             headers.append(name.clone(), value.clone());
+        } else {
+            headers.insert(name.clone(), value.clone());
+            previous = Some(name);
         }
     }
 }
