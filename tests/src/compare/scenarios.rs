@@ -8,6 +8,7 @@
 mod chatty;
 mod events;
 mod federation;
+mod paired;
 mod protocols;
 mod proxy;
 mod resilience;

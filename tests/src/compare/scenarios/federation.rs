@@ -14,11 +14,12 @@ use bytes::Bytes;
 use http::Method;
 use serde_json::{Value, json};
 
+use super::paired::RoundFigures;
 use super::{RunContext, order_ids};
 use crate::compare::clients::{HttpClient, HttpVersion};
 use crate::compare::cpu::{self, CpuTime};
 use crate::compare::environment::{GATEWAY_THREADS, SERVER_THREADS};
-use crate::compare::loadgen::Measurement;
+use crate::compare::loadgen::{LoadMode, Measurement};
 use crate::compare::needs::Need;
 use crate::compare::probes::{Counted, GraphqlPost};
 use crate::compare::report::ScenarioReport;
@@ -66,6 +67,8 @@ struct Target {
     results: Vec<Vec<Measurement>>,
     /// Per operation, the router's CPU time over its runs.
     cpu_used: Vec<CpuTime>,
+    /// Per operation, the figures of each round (for pairing by round).
+    rounds: Vec<Vec<RoundFigures>>,
     cpu: CpuSource,
     _router: Option<HiveRouter>,
 }
@@ -151,6 +154,7 @@ pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
             per_operation: (0..OPERATIONS.len())
                 .map(|op| cpu_per_request(t, op))
                 .collect(),
+            rounds: t.rounds.clone(),
         })
         .collect();
     let labels: Vec<&str> = OPERATIONS.iter().map(|(label, _, _)| *label).collect();
@@ -183,6 +187,7 @@ fn target(name: &'static str, url: &str, cpu: CpuSource, router: Option<HiveRout
             .map(|_| vec![Measurement::new(), Measurement::new()])
             .collect(),
         cpu_used: vec![CpuTime::default(); OPERATIONS.len()],
+        rounds: vec![Vec::new(); OPERATIONS.len()],
         cpu,
         _router: router,
     }
@@ -251,19 +256,39 @@ async fn same_data(targets: &[Target]) -> Vec<String> {
     notes
 }
 
-/// Every operation under every plan, with the router's CPU time around each.
+/// Every operation under every plan, with the router's CPU time around
+/// each; the round's figures of each operation are kept for pairing.
 async fn run_target(ctx: &RunContext<'_>, target: &mut Target) {
     let plans = ctx.profile.proxy();
     for (op, (operation, _, _)) in OPERATIONS.iter().enumerate() {
         let before = target.cpu.read();
+        let calls_before: u64 = target.results[op].iter().map(Measurement::calls).sum();
+        let mut throughput = None;
         for (plan, measurement) in plans.iter().zip(&mut target.results[op]) {
             let label = format!("{} {operation}", target.name);
+            let mark = measurement.mark();
             ctx.measure_into(measurement, &label, &target.probes[op], *plan)
                 .await;
+            if matches!(plan.mode, LoadMode::Closed { .. }) {
+                let measured = measurement.measured_since(&mark) as f64;
+                throughput = Some(measured / plan.duration.as_secs_f64().max(f64::EPSILON));
+            }
         }
+        let calls = target.results[op]
+            .iter()
+            .map(Measurement::calls)
+            .sum::<u64>()
+            .saturating_sub(calls_before);
+        let mut cpu_per_request = None;
         if let (Some(before), Some(after)) = (before, target.cpu.read()) {
-            target.cpu_used[op].add(after.since(before));
+            let used = after.since(before);
+            cpu_per_request = Some(used.total().as_secs_f64() * 1e6 / calls.max(1) as f64);
+            target.cpu_used[op].add(used);
         }
+        target.rounds[op].push(RoundFigures {
+            throughput,
+            cpu_per_request,
+        });
     }
 }
 

@@ -6,6 +6,8 @@
 
 use crate::compare::loadgen::{LoadMode, Stats};
 use crate::compare::report::{ScenarioReport, Table};
+use crate::compare::scenarios::paired::median;
+pub use crate::compare::scenarios::paired::{PAIRED_VERDICT_ROUNDS, RoundFigures};
 
 /// The issue's target: the gateway's throughput at least this many times nginx's.
 pub const THROUGHPUT_TARGET: f64 = 1.25;
@@ -174,20 +176,6 @@ pub const TRACING_ONE_PERCENT_BUDGET: f64 = 0.03;
 
 pub(super) const OFF: &str = "gateway, observability off";
 
-/// One target's figures in one round: its closed-loop throughput and its
-/// CPU µs per request (none for a target whose CPU is not read).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct RoundFigures {
-    pub throughput: Option<f64>,
-    pub cpu_per_request: Option<f64>,
-}
-
-/// From this many rounds on, the verdict is on the median of the costs
-/// paired by round (each row against the off row measured beside it in
-/// the same round), which a slow or fast spell of a shared machine moves
-/// far less than the pooled figures; below it, on the pooled figures.
-pub const PAIRED_VERDICT_ROUNDS: usize = 3;
-
 /// The row's throughput cost against off in each round both measured.
 fn paired_costs(row: &[RoundFigures], off: &[RoundFigures]) -> Vec<f64> {
     row.iter()
@@ -205,17 +193,6 @@ fn paired_cpu(row: &[RoundFigures], off: &[RoundFigures]) -> Vec<f64> {
         .zip(off)
         .filter_map(|(row, off)| Some(row.cpu_per_request? - off.cpu_per_request?))
         .collect()
-}
-
-fn median(values: &[f64]) -> Option<f64> {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let n = sorted.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(sorted[n / 2]),
-        _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
-    }
 }
 
 /// "paired by round: cost median 2.1% (-3.0% to 6.2% over 5 rounds; goal
