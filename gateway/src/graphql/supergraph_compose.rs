@@ -116,6 +116,22 @@ pub fn graph_enum_name(subgraph: &str) -> String {
     }
 }
 
+/// The supergraph of one subgraph `a` with this SDL, parsed: the small
+/// schemas the executor's and shaping's tests are written against.
+#[cfg(test)]
+pub(crate) fn one_subgraph_supergraph(
+    sdl: &str,
+) -> graphql_tools::static_graphql::schema::Document {
+    let subgraph = SubgraphSdl {
+        name: "a".into(),
+        url: "http://a/graphql".into(),
+        sdl: sdl.into(),
+    };
+    let composed = compose_supergraph(&[subgraph]).expect("the test SDL composes");
+    hive_router_query_planner::utils::parsing::safe_parse_schema(&composed)
+        .expect("the composed supergraph parses")
+}
+
 #[cfg(test)]
 mod reference_tests;
 #[cfg(test)]

@@ -38,12 +38,48 @@ pub(crate) fn representation(
     requires: &SelectionSet,
     types: PossibleTypes<'_>,
 ) -> Representation {
+    let mut sink = ValueSink {
+        projector: Projector { types },
+        out: Map::new(),
+    };
+    match walk_requires(entity, requires, types, &mut sink) {
+        Ok(Representation::Valid(())) => Representation::Valid(Value::Object(sink.out)),
+        Ok(Representation::Invalid(field)) => Representation::Invalid(field),
+        Ok(Representation::NotApplicable) => Representation::NotApplicable,
+        Err(never) => match never {},
+    }
+}
+
+/// Where [`walk_requires`] sends the top level's selections: into a value
+/// ([`ValueSink`]) or as JSON text ([`ByteSink`]).
+trait RequiresSink<'s> {
+    type Error;
+    fn selections(
+        &mut self,
+        object: &Map<String, Value>,
+        selections: &'s SelectionSet,
+    ) -> Result<(), Self::Error>;
+    fn field(
+        &mut self,
+        object: &Map<String, Value>,
+        field: &'s FieldSelection,
+    ) -> Result<(), Self::Error>;
+}
+
+/// The top level of a `requires` selection over `entity`, shared by both
+/// builders: each inline fragment whose type condition the entity matches
+/// (after checking it has its key fields) and each field go to `sink`.
+/// Not `Valid` when nothing matched or a key field is missing.
+fn walk_requires<'s, S: RequiresSink<'s>>(
+    entity: &Value,
+    requires: &'s SelectionSet,
+    types: PossibleTypes<'_>,
+    sink: &mut S,
+) -> Result<Representation<()>, S::Error> {
     let Some(object) = entity.as_object() else {
-        return Representation::NotApplicable;
+        return Ok(Representation::NotApplicable);
     };
     let typename = json_map::typename(object);
-    let projector = Projector { types };
-    let mut out = Map::new();
     let mut matched = false;
     for item in &requires.items {
         match item {
@@ -51,25 +87,53 @@ pub(crate) fn representation(
                 let condition = &fragment.type_condition;
                 if typename.is_some_and(|t| types.matches(t, condition)) {
                     matched = true;
-                    if let Some(field) =
+                    if let Some(missing) =
                         missing_field(object, condition, &fragment.selections, types)
                     {
-                        return Representation::Invalid(field);
+                        return Ok(Representation::Invalid(missing));
                     }
-                    projector.selections_into(object, &fragment.selections, &mut out);
+                    sink.selections(object, &fragment.selections)?;
                 }
             }
             SelectionItem::Field(field) => {
                 matched = true;
-                projector.field_into(object, field, &mut out);
+                sink.field(object, field)?;
             }
             SelectionItem::FragmentSpread(_) => {}
         }
     }
-    if matched {
-        Representation::Valid(Value::Object(out))
+    Ok(if matched {
+        Representation::Valid(())
     } else {
         Representation::NotApplicable
+    })
+}
+
+struct ValueSink<'t> {
+    projector: Projector<'t>,
+    out: Map<String, Value>,
+}
+
+impl<'s> RequiresSink<'s> for ValueSink<'_> {
+    type Error = std::convert::Infallible;
+
+    fn selections(
+        &mut self,
+        object: &Map<String, Value>,
+        selections: &'s SelectionSet,
+    ) -> Result<(), Self::Error> {
+        self.projector
+            .selections_into(object, selections, &mut self.out);
+        Ok(())
+    }
+
+    fn field(
+        &mut self,
+        object: &Map<String, Value>,
+        field: &'s FieldSelection,
+    ) -> Result<(), Self::Error> {
+        self.projector.field_into(object, field, &mut self.out);
+        Ok(())
     }
 }
 
@@ -108,43 +172,43 @@ pub(crate) fn write_representation(
     types: PossibleTypes<'_>,
     out: &mut Vec<u8>,
 ) -> Result<Representation<()>, KeyRepeats> {
-    let Some(object) = entity.as_object() else {
-        return Ok(Representation::NotApplicable);
-    };
-    let typename = json_map::typename(object);
-    let mut writer = Writer {
-        types,
-        keys: Vec::new(),
-    };
-    let mut matched = false;
     out.push(b'{');
-    for item in &requires.items {
-        match item {
-            SelectionItem::InlineFragment(fragment) => {
-                let condition = &fragment.type_condition;
-                if typename.is_some_and(|t| types.matches(t, condition)) {
-                    matched = true;
-                    if let Some(field) =
-                        missing_field(object, condition, &fragment.selections, types)
-                    {
-                        return Ok(Representation::Invalid(field));
-                    }
-                    writer.selections(object, &fragment.selections, 0, out)?;
-                }
-            }
-            SelectionItem::Field(field) => {
-                matched = true;
-                writer.field(object, field, 0, out)?;
-            }
-            SelectionItem::FragmentSpread(_) => {}
-        }
+    let mut sink = ByteSink {
+        writer: Writer {
+            types,
+            keys: Vec::new(),
+        },
+        out,
+    };
+    let outcome = walk_requires(entity, requires, types, &mut sink)?;
+    sink.out.push(b'}');
+    Ok(outcome)
+}
+
+/// The top level's selections written at the representation's level (0).
+struct ByteSink<'o, 't, 's> {
+    writer: Writer<'t, 's>,
+    out: &'o mut Vec<u8>,
+}
+
+impl<'s> RequiresSink<'s> for ByteSink<'_, '_, 's> {
+    type Error = KeyRepeats;
+
+    fn selections(
+        &mut self,
+        object: &Map<String, Value>,
+        selections: &'s SelectionSet,
+    ) -> Result<(), KeyRepeats> {
+        self.writer.selections(object, selections, 0, self.out)
     }
-    out.push(b'}');
-    Ok(if matched {
-        Representation::Valid(())
-    } else {
-        Representation::NotApplicable
-    })
+
+    fn field(
+        &mut self,
+        object: &Map<String, Value>,
+        field: &'s FieldSelection,
+    ) -> Result<(), KeyRepeats> {
+        self.writer.field(object, field, 0, self.out)
+    }
 }
 
 /// [`Projector`]'s selection, written as JSON.

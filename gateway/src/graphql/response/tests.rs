@@ -5,12 +5,12 @@
 use hive_router_query_planner::ast::normalization::normalize_operation;
 use hive_router_query_planner::consumer_schema::ConsumerSchema;
 use hive_router_query_planner::state::supergraph_state::SupergraphState;
-use hive_router_query_planner::utils::parsing::{safe_parse_operation, safe_parse_schema};
+use hive_router_query_planner::utils::parsing::safe_parse_operation;
 use serde_json::{Map, Value, json};
 
 use super::Projection;
 use crate::graphql::response_types::ResponseTypes;
-use crate::graphql::supergraph_compose::{SubgraphSdl, compose_supergraph};
+use crate::graphql::supergraph_compose::one_subgraph_supergraph;
 
 const SDL: &str = r#"
 type Query { me: User  pets: [Pet!]  pet: Pet  status: Status  statuses: [Status!] }
@@ -23,12 +23,7 @@ enum Status { OPEN CLOSED SECRET @inaccessible }
 "#;
 
 fn shape(query: &str, variables: Value, data: Value) -> (Value, Vec<String>) {
-    let subgraph = SubgraphSdl {
-        name: "a".into(),
-        url: "http://a/graphql".into(),
-        sdl: SDL.into(),
-    };
-    let supergraph = safe_parse_schema(&compose_supergraph(&[subgraph]).unwrap()).unwrap();
+    let supergraph = one_subgraph_supergraph(SDL);
     let state = SupergraphState::new(&supergraph);
     let types = ResponseTypes::new(
         &state,

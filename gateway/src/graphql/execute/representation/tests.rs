@@ -6,7 +6,7 @@
 
 use hive_router_query_planner::ast::selection_set::SelectionSet;
 use hive_router_query_planner::state::supergraph_state::SupergraphState;
-use hive_router_query_planner::utils::parsing::{safe_parse_operation, safe_parse_schema};
+use hive_router_query_planner::utils::parsing::safe_parse_operation;
 use serde_json::{Value, json};
 
 use super::*;
@@ -19,13 +19,7 @@ fn state() -> SupergraphState {
         type Order implements Node @key(fields: "id") { id: ID! total: Float }
         type Dims { w: Int h: Int }
         type Tag { label: String weight: Float }"#;
-    let subgraph = crate::graphql::supergraph_compose::SubgraphSdl {
-        name: "a".into(),
-        url: "http://a/graphql".into(),
-        sdl: sdl.into(),
-    };
-    let supergraph = crate::graphql::supergraph_compose::compose_supergraph(&[subgraph]).unwrap();
-    SupergraphState::new(&safe_parse_schema(&supergraph).unwrap())
+    SupergraphState::new(&crate::graphql::supergraph_compose::one_subgraph_supergraph(sdl))
 }
 
 /// The selection set of `{ … }`, as the planner's AST holds it.

@@ -3,7 +3,6 @@
 
 use super::*;
 use hive_router_query_planner::planner::plan_nodes::ValueSetter;
-use hive_router_query_planner::utils::parsing::safe_parse_schema;
 use serde_json::json;
 
 fn positions<'p>(
@@ -23,13 +22,7 @@ fn state() -> SupergraphState {
         type Order implements Node { id: ID! }
         type Product implements Node { id: ID! }
         type Refund { id: ID! }";
-    let subgraph = crate::graphql::supergraph_compose::SubgraphSdl {
-        name: "a".into(),
-        url: "http://a/graphql".into(),
-        sdl: sdl.into(),
-    };
-    let supergraph = crate::graphql::supergraph_compose::compose_supergraph(&[subgraph]).unwrap();
-    SupergraphState::new(&safe_parse_schema(&supergraph).unwrap())
+    SupergraphState::new(&crate::graphql::supergraph_compose::one_subgraph_supergraph(sdl))
 }
 
 #[test]
