@@ -73,7 +73,10 @@ impl<'a> ExecutionContext<'a> {
     }
 
     pub(crate) fn types(&self) -> tree::PossibleTypes<'a> {
-        tree::PossibleTypes(&self.supergraph.planner.supergraph)
+        tree::PossibleTypes {
+            state: &self.supergraph.planner.supergraph,
+            index: &self.supergraph.response_types,
+        }
     }
 
     pub(crate) fn push_errors(&self, errors: impl IntoIterator<Item = GraphqlError>) {

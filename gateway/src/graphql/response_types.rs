@@ -1,4 +1,6 @@
-//! What response shaping reads of the schema, indexed once per supergraph:
+//! What response shaping (and the executor's type conditions, through
+//! `execute::tree::PossibleTypes`) reads of the schema, indexed once per
+//! supergraph:
 //! each type's kind, its fields' declared types, the possible types of
 //! interfaces and unions, and what of it the public (consumer) schema
 //! shows. The planner builds the public schema with every `@inaccessible`
@@ -144,6 +146,12 @@ impl ResponseTypes {
             .is_some_and(|info| info.kind == Kind::Object)
     }
 
+    pub fn is_interface(&self, name: &str) -> bool {
+        self.types
+            .get(name)
+            .is_some_and(|info| info.kind == Kind::Interface)
+    }
+
     /// A scalar (built in or declared), or the nameless type of an
     /// unknown field.
     pub fn is_scalar(&self, name: &str) -> bool {
@@ -228,6 +236,7 @@ mod tests {
         assert!(!public.is_hidden_object("Pet"));
         assert!(public.is_object_type("Dog"));
         assert!(!public.is_object_type("Pet"));
+        assert!(public.is_interface("Pet") && !public.is_interface("Dog"));
         assert!(public.is_scalar("String") && public.is_scalar("") && !public.is_scalar("Dog"));
         assert!(public.type_matches("Dog", "Pet"));
         assert!(public.type_matches("Robot", "Pet"));

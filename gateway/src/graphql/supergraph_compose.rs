@@ -132,6 +132,23 @@ pub(crate) fn one_subgraph_supergraph(
         .expect("the composed supergraph parses")
 }
 
+/// [`one_subgraph_supergraph`]'s planner state and shaping index.
+#[cfg(test)]
+pub(crate) fn one_subgraph_types(
+    sdl: &str,
+) -> (
+    hive_router_query_planner::state::supergraph_state::SupergraphState,
+    super::response_types::ResponseTypes,
+) {
+    use hive_router_query_planner::consumer_schema::ConsumerSchema;
+    use hive_router_query_planner::state::supergraph_state::SupergraphState;
+    let supergraph = one_subgraph_supergraph(sdl);
+    let state = SupergraphState::new(&supergraph);
+    let consumer = ConsumerSchema::new_from_supergraph(&supergraph);
+    let types = super::response_types::ResponseTypes::new(&state, &consumer.document);
+    (state, types)
+}
+
 #[cfg(test)]
 mod reference_tests;
 #[cfg(test)]

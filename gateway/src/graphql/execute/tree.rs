@@ -6,32 +6,27 @@
 use hive_router_query_planner::planner::plan_nodes::{
     FetchNodePathSegment, FetchRewrite, FlattenNodePathSegment,
 };
-use hive_router_query_planner::state::supergraph_state::{SupergraphDefinition, SupergraphState};
+use hive_router_query_planner::state::supergraph_state::SupergraphState;
 use serde_json::{Map, Value};
 
 use crate::graphql::json_map;
+use crate::graphql::response_types::ResponseTypes;
 
 /// Type conditions as the planner means them: an object matches a
 /// condition naming its own type, an interface it implements, or a union
 /// it belongs to. An object typed by an interface name (what a subgraph
 /// knowing it as an `@interfaceObject` returns) matches that interface.
+/// Asked of the foldhash index shaping uses ([`ResponseTypes`]); only
+/// `@key` field sets are read from the planner's state.
 #[derive(Clone, Copy)]
-pub(crate) struct PossibleTypes<'a>(pub &'a SupergraphState);
+pub(crate) struct PossibleTypes<'a> {
+    pub state: &'a SupergraphState,
+    pub index: &'a ResponseTypes,
+}
 
 impl PossibleTypes<'_> {
     pub(crate) fn matches(self, typename: &str, condition: &str) -> bool {
-        if typename == condition {
-            return true;
-        }
-        match self.0.definitions.get(condition) {
-            Some(SupergraphDefinition::Union(union)) => union.types.iter().any(|t| t == typename),
-            Some(SupergraphDefinition::Interface(_)) => self
-                .0
-                .interface_to_object_types
-                .get(condition)
-                .is_some_and(|members| members.contains(typename)),
-            _ => false,
-        }
+        self.index.type_matches(typename, condition)
     }
 
     pub(crate) fn matches_any<'c>(
@@ -45,7 +40,7 @@ impl PossibleTypes<'_> {
     /// Whether `field` belongs to one of `type_name`'s `@key`s (in any
     /// subgraph), at the top level of the key.
     pub(crate) fn is_key_field(self, type_name: &str, field: &str) -> bool {
-        self.0.definitions.get(type_name).is_some_and(|def| {
+        self.state.definitions.get(type_name).is_some_and(|def| {
             def.join_types()
                 .iter()
                 .filter_map(|join| join.key.as_deref())
@@ -55,19 +50,12 @@ impl PossibleTypes<'_> {
 
     /// Whether `type_name.field` is declared non-null.
     pub(crate) fn is_non_null_field(self, type_name: &str, field: &str) -> bool {
-        self.0
-            .definitions
-            .get(type_name)
-            .and_then(|def| def.fields().get(field))
-            .is_some_and(|f| f.field_type.is_non_null())
+        self.index.field_type(type_name, field).is_non_null()
     }
 
     /// Whether `name` is an interface of the supergraph.
     pub(crate) fn is_interface(self, name: &str) -> bool {
-        matches!(
-            self.0.definitions.get(name),
-            Some(SupergraphDefinition::Interface(_))
-        )
+        self.index.is_interface(name)
     }
 }
 

@@ -10,8 +10,9 @@ use hive_router_query_planner::utils::parsing::safe_parse_operation;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::graphql::response_types::ResponseTypes;
 
-fn state() -> SupergraphState {
+fn state() -> (SupergraphState, ResponseTypes) {
     let sdl = r#"type Query { search: [Node] }
         interface Node { id: ID! }
         type Product implements Node @key(fields: "upc") {
@@ -19,7 +20,7 @@ fn state() -> SupergraphState {
         type Order implements Node @key(fields: "id") { id: ID! total: Float }
         type Dims { w: Int h: Int }
         type Tag { label: String weight: Float }"#;
-    SupergraphState::new(&crate::graphql::supergraph_compose::one_subgraph_supergraph(sdl))
+    crate::graphql::supergraph_compose::one_subgraph_types(sdl)
 }
 
 /// The selection set of `{ … }`, as the planner's AST holds it.
@@ -38,8 +39,11 @@ fn requires(selection: &str) -> SelectionSet {
 
 /// What the writer gives, compared with the value path's JSON text.
 fn both(entity: &Value, selection: &str) -> Result<Option<String>, KeyRepeats> {
-    let state = state();
-    let types = PossibleTypes(&state);
+    let (state, index) = state();
+    let types = PossibleTypes {
+        state: &state,
+        index: &index,
+    };
     let requires = requires(selection);
     let mut out = Vec::new();
     let written = write_representation(entity, &requires, types, &mut out)?;

@@ -2,6 +2,7 @@
 //! type conditions, rewrites on interfaces, key field sets, merges.
 
 use super::*;
+use crate::graphql::response_types::ResponseTypes;
 use hive_router_query_planner::planner::plan_nodes::ValueSetter;
 use serde_json::json;
 
@@ -16,18 +17,18 @@ fn positions<'p>(
         .collect()
 }
 
-fn state() -> SupergraphState {
+fn state() -> (SupergraphState, ResponseTypes) {
     let sdl = "type Query { search: [Node] }
         interface Node { id: ID! }
         type Order implements Node { id: ID! }
         type Product implements Node { id: ID! }
         type Refund { id: ID! }";
-    SupergraphState::new(&crate::graphql::supergraph_compose::one_subgraph_supergraph(sdl))
+    crate::graphql::supergraph_compose::one_subgraph_types(sdl)
 }
 
 #[test]
 fn positions_follow_lists_and_type_conditions() {
-    let state = state();
+    let (state, index) = state();
     let data = json!({"search": [
         {"__typename": "Product", "id": "1"},
         {"__typename": "Order", "id": "2"},
@@ -40,7 +41,10 @@ fn positions_follow_lists_and_type_conditions() {
         .unwrap()
     };
     let at = |index| vec![Step::Key("search"), Step::Index(index)];
-    let types = PossibleTypes(&state);
+    let types = PossibleTypes {
+        state: &state,
+        index: &index,
+    };
     assert_eq!(positions(&data, &path("Order"), types), vec![at(1)]);
     // An interface condition matches every implementation.
     assert_eq!(positions(&data, &path("Node"), types), vec![at(0), at(1)]);
@@ -48,7 +52,7 @@ fn positions_follow_lists_and_type_conditions() {
 
 #[test]
 fn typename_setters_apply_to_implementations_of_the_interface() {
-    let state = state();
+    let (state, index) = state();
     let rewrites = [FetchRewrite::ValueSetter(ValueSetter {
         path: vec![
             FetchNodePathSegment::typename_equals_from_type("Node".into()),
@@ -58,7 +62,14 @@ fn typename_setters_apply_to_implementations_of_the_interface() {
     })];
     let mut representations =
         json!([{"__typename": "Order", "id": "2"}, {"__typename": "Refund", "id": "3"}]);
-    apply_rewrites(&mut representations, &rewrites, PossibleTypes(&state));
+    apply_rewrites(
+        &mut representations,
+        &rewrites,
+        PossibleTypes {
+            state: &state,
+            index: &index,
+        },
+    );
     assert_eq!(
         representations,
         json!([{"__typename": "Node", "id": "2"}, {"__typename": "Refund", "id": "3"}])
