@@ -75,8 +75,12 @@ pub struct UpstreamPool {
     endpoints: Vec<Arc<Endpoint>>,
     balancer: Balancer,
     /// One client, and so one connection pool, per worker thread: a
-    /// connection is only ever used by the worker that opened it.
+    /// connection is only ever used by the worker that opened it. Plain
+    /// requests to an `http1` backend go through `http1` instead; this
+    /// client serves HTTP/2 backends and upgrades.
     clients: Box<[OnceLock<UpstreamClient>]>,
+    /// The HTTP/1.1 connections of an `http1` backend (`None` for h2).
+    http1: Option<Arc<Http1Connections>>,
     limit: Arc<Semaphore>,
     /// The endpoints' health checks, stopped when the pool is dropped.
     _health_checks: Option<HealthChecks>,
@@ -103,6 +107,16 @@ impl UpstreamPool {
             .map(|url| Arc::new(Endpoint::with_window(url.clone(), epoch, window)))
             .collect::<Vec<_>>();
         let resilience = &spec.resilience;
+        let tls = Arc::new(crate::tls::upstream::client_config(&spec));
+        let http1 = (spec.protocol == UpstreamProtocol::Http1).then(|| {
+            Http1Connections::new(
+                connector(&spec, &tls),
+                &spec.urls,
+                workers,
+                spec.max_connections,
+                http1::IDLE_TIMEOUT,
+            )
+        });
         Self {
             _health_checks: HealthChecks::start(&spec, &endpoints),
             endpoints,
@@ -115,7 +129,8 @@ impl UpstreamPool {
             clients: (0..workers.max(1)).map(|_| OnceLock::new()).collect(),
             limit: Arc::new(Semaphore::new(spec.max_connections.max(1))),
             label: Arc::from(spec.name.as_str()),
-            tls: Arc::new(crate::tls::upstream::client_config(&spec)),
+            tls,
+            http1,
             spec,
         }
     }
@@ -224,7 +239,7 @@ fn build_client(spec: &BackendSpec, tls: &Arc<rustls::ClientConfig>) -> Upstream
     builder
         .timer(TokioTimer::new())
         .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_idle_timeout(http1::IDLE_TIMEOUT)
         .pool_max_idle_per_host(spec.max_connections);
     if matches!(spec.protocol, UpstreamProtocol::H2c | UpstreamProtocol::H2) {
         builder.http2_only(true);
@@ -293,9 +308,12 @@ pub(crate) fn join_uri(base: &Uri, origin: &Uri) -> Result<Uri, http::Error> {
     builder.build()
 }
 
+mod http1;
 mod replay;
 mod send;
 mod upgrade;
+
+use http1::Http1Connections;
 
 pub use upgrade::UpgradedConnection;
 

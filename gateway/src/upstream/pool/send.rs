@@ -18,9 +18,10 @@ use http_body_util::BodyExt;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::PinnedEndpoint;
+use super::http1::{PooledBody, SendError};
 use super::replay::ReplayBody;
 use super::{UpstreamPool, client_fault, join_uri, request_with};
-use crate::body::{self, GatewayBody};
+use crate::body::{self, BoxError, GatewayBody};
 use crate::client_body::BodyFaultWatch;
 use crate::observe::otel::spans;
 use crate::observe::{AttemptOutcome, Exchange, UpstreamAttempt};
@@ -32,7 +33,7 @@ use crate::upstream::outlier;
 use crate::upstream::retry::{self, RetryScope, Verdict};
 
 /// One attempt's answer.
-type AttemptResult = Result<Response<hyper::body::Incoming>, AttemptError>;
+type AttemptResult = Result<Response<PooledBody>, AttemptError>;
 
 /// An attempt's answer, with what must live as long as its response body:
 /// the endpoint's in-flight count and the client span.
@@ -44,8 +45,8 @@ struct Attempt {
 
 enum AttemptError {
     BadUri(http::Error),
-    Connect(hyper_util::client::legacy::Error),
-    Lost(hyper_util::client::legacy::Error),
+    Connect(BoxError),
+    Lost(BoxError),
     TimedOut(Duration),
     ClientBody(crate::client_body::RequestBodyFault),
 }
@@ -87,14 +88,21 @@ impl UpstreamPool {
             let attempt_body = body.next(policy.max_buffered_body);
             let per_try = policy.per_try_timeout;
             let mut sent = self
-                .attempt(&parts, endpoint, attempt_body, exchange.clone(), per_try)
+                .attempt(
+                    &parts,
+                    index,
+                    endpoint,
+                    attempt_body,
+                    exchange.clone(),
+                    per_try,
+                )
                 .await;
             if let Err(AttemptError::Lost(error)) = &sent.result
-                && let Some(fault) = client_fault(error, &body_fault)
+                && let Some(fault) = client_fault(error.as_ref(), &body_fault)
             {
                 // The client's own body failed: nothing to learn about
                 // the endpoint, nothing to retry.
-                tracing::debug!(error = %describe(error), "the client's body failed on its way upstream");
+                tracing::debug!(error = %describe(error.as_ref()), "the client's body failed on its way upstream");
                 sent.result = Err(AttemptError::ClientBody(fault));
                 return self.finish(sent, endpoint, permit, body_idle);
             }
@@ -187,6 +195,7 @@ impl UpstreamPool {
     async fn attempt(
         &self,
         head: &Parts,
+        index: usize,
         endpoint: &Arc<Endpoint>,
         body: GatewayBody,
         exchange: Option<Arc<Exchange>>,
@@ -207,7 +216,7 @@ impl UpstreamPool {
         let mut observed =
             UpstreamAttempt::start(exchange, &self.label, &endpoint.label, &mut request);
         let span = observed.span().clone();
-        let sent = self.client().request(request);
+        let sent = self.send_once(index, request);
         let result = match per_try {
             Some(limit) => match tokio::time::timeout(limit, sent).await {
                 Ok(result) => result,
@@ -223,28 +232,42 @@ impl UpstreamPool {
             },
             None => sent.await,
         };
-        if let Err(error) = &result {
-            observed.record_failure(|| describe(error));
+        if let Err(SendError::Connect(error) | SendError::Lost(error)) = &result {
+            observed.record_failure(|| describe(error.as_ref()));
         }
         if let Ok(response) = &result {
             spans::client_grpc_status(&span, response.headers());
         }
         observed.finish(match &result {
             Ok(response) => AttemptOutcome::Response(response.status()),
-            Err(error) if error.is_connect() => AttemptOutcome::ConnectFailed,
-            Err(_) => AttemptOutcome::Failed,
+            Err(SendError::Connect(_)) => AttemptOutcome::ConnectFailed,
+            Err(SendError::Lost(_)) => AttemptOutcome::Failed,
         });
-        let result = result.map_err(|error| {
-            if error.is_connect() {
-                AttemptError::Connect(error)
-            } else {
-                AttemptError::Lost(error)
-            }
+        let result = result.map_err(|error| match error {
+            SendError::Connect(error) => AttemptError::Connect(error),
+            SendError::Lost(error) => AttemptError::Lost(error),
         });
         Attempt {
             result,
             in_flight,
             span,
+        }
+    }
+
+    /// One request over endpoint `index`'s connections: our own HTTP/1.1
+    /// ones, or hyper-util's client for an HTTP/2 backend.
+    async fn send_once(
+        &self,
+        index: usize,
+        request: Request<GatewayBody>,
+    ) -> Result<Response<PooledBody>, SendError> {
+        if let Some(http1) = &self.http1 {
+            return http1.send(index, request).await;
+        }
+        match self.client().request(request).await {
+            Ok(response) => Ok(response.map(PooledBody::unpooled)),
+            Err(error) if error.is_connect() => Err(SendError::Connect(error.into())),
+            Err(error) => Err(SendError::Lost(error.into())),
         }
     }
 
@@ -287,11 +310,10 @@ impl UpstreamPool {
                 return Err(self.unavailable("bad upstream URI", Some(error.into())));
             }
             Err(AttemptError::Connect(error)) => {
-                return Err(self.unavailable("connection failed", Some(error.into())));
+                return Err(self.unavailable("connection failed", Some(error)));
             }
             Err(AttemptError::Lost(error)) => {
-                let source = Some(error.into());
-                return Err(self.unavailable("connection lost before a response", source));
+                return Err(self.unavailable("connection lost before a response", Some(error)));
             }
             Err(AttemptError::TimedOut(after)) => {
                 return Err(UpstreamError::Timeout {
