@@ -55,8 +55,8 @@ pub(super) struct Http1Connections {
     connector: HttpsConnector<HttpConnector>,
     /// Per endpoint (in `urls` order): where to connect, and its `Host`.
     targets: Box<[Target]>,
-    /// Per worker, per endpoint: idle connections, most recent last.
-    idle: Box<[Mutex<Box<[Vec<Idle>]>>]>,
+    /// Per worker: its idle connections.
+    idle: Box<[Mutex<WorkerIdle>]>,
     max_idle: usize,
     idle_timeout: Duration,
 }
@@ -66,6 +66,9 @@ struct Target {
     base: Uri,
     host: HeaderValue,
 }
+
+/// One worker's idle connections, per endpoint, most recent last.
+type WorkerIdle = Box<[Vec<Idle>]>;
 
 #[derive(Debug)]
 struct Idle {

@@ -71,7 +71,7 @@ fn connections(base: &Uri, idle_timeout: Duration) -> Arc<Http1Connections> {
         .https_or_http()
         .enable_http1()
         .wrap_connector(tcp);
-    Http1Connections::new(connector, &[base.clone()], 1, 4, idle_timeout)
+    Http1Connections::new(connector, std::slice::from_ref(base), 1, 4, idle_timeout)
 }
 
 fn get(base: &Uri, path: &str) -> Request<GatewayBody> {
