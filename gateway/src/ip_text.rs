@@ -26,12 +26,11 @@ impl IpText {
         };
         match ip {
             IpAddr::V4(v4) => {
-                let mut digits = itoa::Buffer::new();
                 for (index, octet) in v4.octets().into_iter().enumerate() {
                     if index > 0 {
-                        text.push(b".");
+                        text.push_byte(b'.');
                     }
-                    text.push(digits.format(octet).as_bytes());
+                    text.push_octet(octet);
                 }
             }
             IpAddr::V6(_) => {
@@ -44,10 +43,20 @@ impl IpText {
         text
     }
 
-    fn push(&mut self, bytes: &[u8]) {
-        let end = self.len + bytes.len();
-        self.bytes[self.len..end].copy_from_slice(bytes);
-        self.len = end;
+    fn push_byte(&mut self, byte: u8) {
+        self.bytes[self.len] = byte;
+        self.len += 1;
+    }
+
+    /// An octet's decimal digits, without leading zeros.
+    fn push_octet(&mut self, octet: u8) {
+        if octet >= 100 {
+            self.push_byte(b'0' + octet / 100);
+        }
+        if octet >= 10 {
+            self.push_byte(b'0' + octet / 10 % 10);
+        }
+        self.push_byte(b'0' + octet % 10);
     }
 
     pub fn as_str(&self) -> &str {
@@ -59,6 +68,14 @@ impl IpText {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_octet_is_written_as_display_writes_it() {
+        for octet in 0..=255u8 {
+            let ip = IpAddr::from([octet, 255 - octet, octet / 2, octet % 10]);
+            assert_eq!(IpText::of(ip).as_str(), ip.to_string());
+        }
+    }
 
     #[test]
     fn the_text_is_what_display_writes() {

@@ -19,7 +19,10 @@
 mod forwarding;
 mod propagate;
 
-pub use forwarding::{ForwardedFor, forwarding_headers, set_forwarding_headers, strip_hop_by_hop};
+pub use forwarding::{
+    ForwardedFor, forwarding_headers, forwarding_headers_for, set_forwarding_headers,
+    strip_hop_by_hop,
+};
 pub use propagate::apply_rules;
 
 use std::sync::Arc;
@@ -61,16 +64,13 @@ impl Outbound {
     /// [`Self::new`] without the carried extensions (the client's own
     /// request head gets them in place).
     fn uncarried(ctx: &RequestContext, client_headers: &HeaderMap, client_uri: &Uri) -> Self {
-        let forwarded = ForwardedFor {
-            client: ctx.client,
-            host: host_from(client_headers, client_uri).map(str::to_owned),
-        };
+        let host = host_from(client_headers, client_uri);
         Self {
             request_id: Some(ctx.request_id.as_str())
                 .filter(|id| !id.is_empty())
                 .and_then(|id| HeaderValue::from_str(id).ok()),
             forwarding: with_claim_headers(
-                forwarding_headers(client_headers, &forwarded),
+                forwarding_headers_for(client_headers, ctx.client, host),
                 ctx,
                 client_headers,
             ),
