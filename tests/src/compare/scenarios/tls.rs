@@ -20,7 +20,7 @@ use crate::compare::clients::HttpClient;
 use crate::compare::clients::tls::{Reuse, TlsConnector};
 use crate::compare::cpu::{self, CpuTime};
 use crate::compare::gateway_process::GatewayProcess;
-use crate::compare::loadgen::{LoadPlan, Measurement};
+use crate::compare::loadgen::{LoadMode, LoadPlan, Measurement};
 use crate::compare::needs::Need;
 use crate::compare::probes::{Counted, HttpGet, HttpGetNewConnection};
 use crate::compare::proxies::ExternalProxy;
@@ -119,6 +119,9 @@ struct Target {
     results: Vec<Measurement>,
     /// The process's CPU time during each plan's runs.
     cpu_used: Vec<CpuTime>,
+    /// Each round's closed-loop throughput and CPU per request, per
+    /// series, in the order measured (to pair with the other target's).
+    rounds: Vec<summary::SeriesRound>,
     /// Protocol, cipher suite and key exchange it negotiated.
     negotiated: String,
     process: Process,
@@ -137,6 +140,7 @@ impl Target {
                 .map(|_| Measurement::new())
                 .collect(),
             cpu_used: vec![CpuTime::default(); Series::OF_PLAN.len()],
+            rounds: Vec::new(),
             negotiated: setup::negotiated(addr, ca).await,
             process,
         }
@@ -214,6 +218,7 @@ fn figures(target: &Target, plans: &[LoadPlan]) -> summary::TargetFigures {
         name: target.name,
         negotiated: target.negotiated.clone(),
         plans: per_plan,
+        rounds: target.rounds.clone(),
     }
 }
 
@@ -261,13 +266,16 @@ async fn run_rounds(ctx: &RunContext<'_>, targets: &mut [Target], plans: &[LoadP
     }
 }
 
-/// One target under every plan, with its process's CPU time around each.
+/// One target under every plan, with its process's CPU time around each;
+/// then the round's figures per series.
 async fn run_target(ctx: &RunContext<'_>, target: &mut Target, plans: &[LoadPlan]) {
     let pid = target.pid();
+    let mut this_round = Vec::new();
     for (index, (plan, series)) in plans.iter().zip(Series::OF_PLAN).enumerate() {
         let before = cpu::process_tree(pid);
         let label = format!("{}, {}", target.name, series.label());
         let measurement = &mut target.results[index];
+        let (mark, calls_before) = (measurement.mark(), measurement.calls());
         match series {
             Series::KeepAlive => {
                 let probe = &target.probes.keep_alive;
@@ -282,8 +290,23 @@ async fn run_target(ctx: &RunContext<'_>, target: &mut Target, plans: &[LoadPlan
                 ctx.measure_into(measurement, &label, probe, *plan).await;
             }
         }
-        if let (Some(before), Some(after)) = (before, cpu::process_tree(pid)) {
-            target.cpu_used[index].add(after.since(before));
+        let throughput = matches!(plan.mode, LoadMode::Closed { .. }).then(|| {
+            measurement.measured_since(&mark) as f64 / plan.duration.as_secs_f64().max(f64::EPSILON)
+        });
+        let calls = measurement.calls().saturating_sub(calls_before);
+        let used = match (before, cpu::process_tree(pid)) {
+            (Some(before), Some(after)) => Some(after.since(before)),
+            _ => None,
+        };
+        if let Some(used) = used {
+            target.cpu_used[index].add(used);
         }
+        this_round.push(summary::PlanRound {
+            series,
+            throughput,
+            calls,
+            cpu: used,
+        });
     }
+    target.rounds.extend(summary::by_series(&this_round));
 }
