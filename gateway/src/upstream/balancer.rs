@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use rand::Rng;
+use std::cell::RefCell;
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 
 use super::endpoint::Endpoint;
 use crate::config::model::LoadBalancing;
@@ -58,10 +61,20 @@ impl Balancer {
     }
 }
 
+thread_local! {
+    /// The two choices' draws: a fast generator per thread (a choice
+    /// between endpoints needs no cryptographic randomness, which
+    /// `rand::rng()` pays for on every request).
+    static DRAWS: RefCell<SmallRng> = RefCell::new(SmallRng::from_os_rng());
+}
+
 fn least_of_two(endpoints: &[Arc<Endpoint>], candidates: &[usize]) -> usize {
-    let mut rng = rand::rng();
-    let first = rng.random_range(0..candidates.len());
-    let mut second = rng.random_range(0..candidates.len() - 1);
+    let (first, mut second) = DRAWS.with_borrow_mut(|rng| {
+        (
+            rng.random_range(0..candidates.len()),
+            rng.random_range(0..candidates.len() - 1),
+        )
+    });
     if second >= first {
         second += 1;
     }
