@@ -179,7 +179,7 @@ pub fn forwarding_headers(incoming: &HeaderMap, forwarded: &ForwardedFor) -> Hea
 
 /// What a direct client's forwarding family is a function of: the
 /// headers it sent are ignored (see [`forwarding_headers`]).
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 struct DirectClient {
     peer: IpAddr,
     client: IpAddr,

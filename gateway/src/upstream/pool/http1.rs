@@ -76,6 +76,13 @@ struct Idle {
     since: Instant,
 }
 
+impl Idle {
+    /// Still open, and idle for less than `timeout`.
+    fn is_usable(&self, timeout: Duration) -> bool {
+        !self.sender.is_closed() && self.since.elapsed() < timeout
+    }
+}
+
 /// Why a request got no response.
 #[derive(Debug)]
 pub(super) enum SendError {
@@ -167,7 +174,7 @@ impl Http1Connections {
             .unwrap_or_else(PoisonError::into_inner);
         let stack = &mut idle[endpoint];
         while let Some(connection) = stack.pop() {
-            if !connection.sender.is_closed() && connection.since.elapsed() < self.idle_timeout {
+            if connection.is_usable(self.idle_timeout) {
                 return Some(connection.sender);
             }
         }
@@ -216,9 +223,7 @@ impl Http1Connections {
         for worker in self.idle.iter() {
             let mut idle = worker.lock().unwrap_or_else(PoisonError::into_inner);
             for stack in idle.iter_mut() {
-                stack.retain(|connection| {
-                    !connection.sender.is_closed() && connection.since.elapsed() < self.idle_timeout
-                });
+                stack.retain(|connection| connection.is_usable(self.idle_timeout));
             }
         }
     }
