@@ -14,7 +14,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use gateway::access_log::AccessLog;
 use gateway::config::model::log::{AccessLogSettings, AccessLogTarget, LogFormat};
 use gateway::context::{ClientIp, RequestId};
-use gateway::observe::{Exchange, ExchangeEnd, ExchangeSink, Finished, Observers, UpstreamRecord};
+use gateway::observe::{
+    EndpointName, Exchange, ExchangeEnd, ExchangeSink, Finished, Observers, UpstreamRecord,
+};
 use http::{Request, StatusCode};
 
 const ROUTES: &str = "backends:\n  orders: { url: \"http://127.0.0.1:7101\" }\nroutes:\n  - path: /v1/orders/{id}\n    backend: orders\n";
@@ -34,8 +36,7 @@ fn exchange() -> Exchange {
     let config = gateway::config::load_str(ROUTES, "routes.yaml").expect("config");
     exchange.set_route(Arc::clone(&config.routes[0]));
     exchange.record_upstream(UpstreamRecord {
-        backend: Arc::from("orders"),
-        endpoint: Arc::from("http://127.0.0.1:7101/"),
+        name: EndpointName::new(&Arc::from("orders"), &Arc::from("http://127.0.0.1:7101/")),
         status: Some(StatusCode::OK),
         duration: Duration::from_micros(11_980),
     });

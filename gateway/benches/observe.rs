@@ -12,7 +12,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use gateway::body::{self, GatewayBody};
 use gateway::config;
 use gateway::observe::metrics::Metrics;
-use gateway::observe::{AttemptOutcome, Exchange, ObserveLayer, Observers, UpstreamAttempt};
+use gateway::observe::{
+    AttemptOutcome, EndpointName, Exchange, ObserveLayer, Observers, UpstreamAttempt,
+};
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use tower::{Layer, Service, ServiceExt, service_fn};
@@ -22,17 +24,15 @@ const ROUTES: &str = "backends:\n  b:\n    url: http://127.0.0.1:1\nroutes:\n  -
 fn bench_observe(c: &mut Criterion) {
     let config = config::load_str(ROUTES, "bench.yaml").expect("config");
     let route = Arc::clone(&config.routes[0]);
-    let (backend, endpoint): (Arc<str>, Arc<str>) =
-        (Arc::from("b"), Arc::from("http://127.0.0.1:1/"));
+    let name = EndpointName::new(&Arc::from("b"), &Arc::from("http://127.0.0.1:1/"));
     let handler = service_fn(move |request: Request<GatewayBody>| {
-        let (route, backend, endpoint) = (route.clone(), backend.clone(), endpoint.clone());
+        let (route, name) = (route.clone(), name.clone());
         async move {
             let exchange = Exchange::of(&request).cloned();
             if let Some(exchange) = &exchange {
                 exchange.set_route(route);
             }
-            let attempt =
-                UpstreamAttempt::start(exchange, &backend, &endpoint, &mut Request::new(()));
+            let attempt = UpstreamAttempt::start(exchange, &name, &mut Request::new(()));
             attempt.finish(AttemptOutcome::Response(StatusCode::OK));
             Ok::<_, std::convert::Infallible>(Response::new(body::full("ok")))
         }

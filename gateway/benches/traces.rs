@@ -22,7 +22,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use gateway::body::{self, GatewayBody};
 use gateway::config::model::{ExporterSettings, TracingSettings};
 use gateway::observe::otel::TracingPipeline;
-use gateway::observe::{AttemptOutcome, ObserveLayer, Observers, UpstreamAttempt};
+use gateway::observe::{AttemptOutcome, EndpointName, ObserveLayer, Observers, UpstreamAttempt};
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use tower::{Layer, Service, ServiceExt, service_fn};
@@ -67,8 +67,7 @@ fn observe(c: &mut Criterion) {
     let mut bare = service_fn(answer as Inner);
     c.bench_function("bare", |b| b.iter(|| runtime.block_on(one(&mut bare))));
     bench_layer(c, "layer_off", &runtime);
-    let backend: Arc<str> = Arc::from("orders");
-    let endpoint: Arc<str> = Arc::from("http://127.0.0.1:9");
+    let endpoint = EndpointName::new(&Arc::from("orders"), &Arc::from("http://127.0.0.1:9"));
     c.bench_function("attempt_baseline", |b| {
         b.iter(|| {
             let upstream = Request::get("http://127.0.0.1:9/v1/orders/42")
@@ -82,7 +81,7 @@ fn observe(c: &mut Criterion) {
             let mut upstream = Request::get("http://127.0.0.1:9/v1/orders/42")
                 .body(())
                 .expect("request");
-            let attempt = UpstreamAttempt::start(None, &backend, &endpoint, &mut upstream);
+            let attempt = UpstreamAttempt::start(None, &endpoint, &mut upstream);
             attempt.finish(AttemptOutcome::Response(StatusCode::OK));
             black_box(upstream);
         });

@@ -59,6 +59,11 @@ impl IpText {
         self.push_byte(b'0' + octet % 10);
     }
 
+    /// The text's bytes (ASCII), without the UTF-8 check of [`Self::as_str`].
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
     pub fn as_str(&self) -> &str {
         // Only ASCII digits, dots, colons and hex letters are written.
         std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()

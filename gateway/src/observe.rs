@@ -20,6 +20,7 @@
 //!   server span and each `UpstreamAttempt` a client span.
 
 mod attempt;
+mod endpoint_name;
 mod exchange;
 mod layer;
 pub mod metrics;
@@ -28,6 +29,7 @@ pub mod otel;
 pub mod trace_context;
 
 pub use attempt::{AttemptOutcome, UpstreamAttempt};
+pub use endpoint_name::EndpointName;
 pub use exchange::{ErrorCode, Exchange, ExchangeEnd, UpstreamRecord, UpstreamSummary};
 pub use layer::{ObserveLayer, ObserveService};
 pub use observers::{ExchangeSink, Finished, Observers, observers_for};

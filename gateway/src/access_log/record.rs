@@ -67,7 +67,7 @@ impl<'a> Record<'a> {
     pub fn write_json(&self, out: &mut Vec<u8>) {
         let last = self.upstream.last.as_ref();
         let mut json = JsonObject::open(out);
-        json.plain_str(key!("time"), Timestamp::of(self.time).as_str());
+        json.ascii(key!("time"), &Timestamp::of(self.time).0);
         json.str(key!("request_id"), self.request_id);
         json.opt_str(key!("trace_id"), self.trace_id);
         json.ip(key!("client_address"), self.client);
@@ -77,13 +77,13 @@ impl<'a> Record<'a> {
         json.opt_str(key!("consumer"), self.consumer);
         json.uint(key!("status"), u64::from(self.status));
         json.opt_str(key!("error_code"), self.error_code);
-        json.opt_str(
+        json.opt_json(
             key!("upstream_backend"),
-            last.map(|record| &*record.backend),
+            last.map(|record| record.name.backend_json()),
         );
-        json.opt_str(
+        json.opt_json(
             key!("upstream_endpoint"),
-            last.map(|record| &*record.endpoint),
+            last.map(|record| record.name.endpoint_json()),
         );
         json.opt_uint(
             key!("upstream_status"),
@@ -132,8 +132,8 @@ impl<'a> Record<'a> {
             millis(self.duration)
         );
         quoted(out, self.route.map(str::as_bytes));
-        token(out, last.map(|record| record.backend.as_bytes()));
-        token(out, last.map(|record| record.endpoint.as_bytes()));
+        token(out, last.map(|record| record.name.backend.as_bytes()));
+        token(out, last.map(|record| record.name.endpoint.as_bytes()));
         match last.and_then(|record| record.status) {
             Some(status) => _ = write!(out, "{} ", status.as_u16()),
             None => out.extend_from_slice(b"- "),

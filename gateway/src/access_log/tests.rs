@@ -14,7 +14,9 @@ use super::record::Record;
 use super::writer::RateLimitedWarning;
 use crate::config::model::log::LogFormat;
 use crate::context::{ClientIp, RequestId};
-use crate::observe::{Exchange, ExchangeEnd, ExchangeSink, Finished, Observers, UpstreamRecord};
+use crate::observe::{
+    EndpointName, Exchange, ExchangeEnd, ExchangeSink, Finished, Observers, UpstreamRecord,
+};
 
 /// 2026-11-30T13:33:42.123Z
 const TIME: Duration = Duration::from_millis(1_796_045_622_123);
@@ -38,8 +40,7 @@ fn routed_exchange() -> Exchange {
     exchange.add_bytes_in(17);
     for (status, millis) in [(None, 1), (Some(StatusCode::OK), 11)] {
         exchange.record_upstream(UpstreamRecord {
-            backend: Arc::from("orders"),
-            endpoint: Arc::from("http://127.0.0.1:3001"),
+            name: EndpointName::new(&Arc::from("orders"), &Arc::from("http://127.0.0.1:3001")),
             status,
             duration: Duration::from_micros(millis * 1000 + 500),
         });

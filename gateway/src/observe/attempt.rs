@@ -10,6 +10,7 @@ use std::time::Instant;
 use http::{Request, StatusCode};
 use tracing::Span;
 
+use super::endpoint_name::EndpointName;
 use super::exchange::{Exchange, UpstreamRecord};
 use super::otel::spans;
 use super::trace_context;
@@ -27,13 +28,12 @@ pub enum AttemptOutcome {
     Abandoned,
 }
 
-/// The exchange an attempt reports to, and the names its record carries
+/// The exchange an attempt reports to, and the name its record carries
 /// (moved into the record, never cloned again).
 #[derive(Debug)]
 struct Observed {
     exchange: Arc<Exchange>,
-    backend: Arc<str>,
-    endpoint: Arc<str>,
+    name: Arc<EndpointName>,
 }
 
 /// An attempt in progress; report it with [`UpstreamAttempt::finish`].
@@ -50,24 +50,22 @@ pub struct UpstreamAttempt {
 }
 
 impl UpstreamAttempt {
-    /// Starts an attempt to `endpoint` of `backend` on behalf of
-    /// `exchange` (none for the gateway's own calls, such as fetching
-    /// subgraph schemas): opens its client span and writes the trace
-    /// context into `request`'s headers (the request as it will be sent,
-    /// its URI absolute).
+    /// Starts an attempt to the endpoint `name` on behalf of `exchange`
+    /// (none for the gateway's own calls, such as fetching subgraph
+    /// schemas): opens its client span and writes the trace context into
+    /// `request`'s headers (the request as it will be sent, its URI
+    /// absolute).
     pub fn start<B>(
         exchange: Option<Arc<Exchange>>,
-        backend: &Arc<str>,
-        endpoint: &Arc<str>,
+        name: &Arc<EndpointName>,
         request: &mut Request<B>,
     ) -> Self {
-        let span = spans::client(request, backend);
+        let span = spans::client(request, &name.backend);
         trace_context::inject_span(&span, request.headers_mut());
         Self {
             observed: exchange.map(|exchange| Observed {
                 exchange,
-                backend: Arc::clone(backend),
-                endpoint: Arc::clone(endpoint),
+                name: Arc::clone(name),
             }),
             started: Instant::now(),
             finished: false,
@@ -99,17 +97,11 @@ impl UpstreamAttempt {
     fn report(&mut self, outcome: AttemptOutcome) {
         self.finished = true;
         spans::client_outcome(&self.span, outcome, self.failure.as_deref());
-        let Some(Observed {
-            exchange,
-            backend,
-            endpoint,
-        }) = self.observed.take()
-        else {
+        let Some(Observed { exchange, name }) = self.observed.take() else {
             return;
         };
         let record = UpstreamRecord {
-            backend,
-            endpoint,
+            name,
             status: match outcome {
                 AttemptOutcome::Response(status) => Some(status),
                 _ => None,

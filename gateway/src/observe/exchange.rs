@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use http::{HeaderValue, Method, Request, StatusCode};
 
+use super::endpoint_name::EndpointName;
 use super::observers::Observers;
 use crate::config::model::RouteSpec;
 use crate::context::{ClientIp, RequestId};
@@ -20,9 +21,8 @@ pub struct ErrorCode(pub &'static str);
 /// One upstream attempt as the access log shows it.
 #[derive(Debug, Clone)]
 pub struct UpstreamRecord {
-    pub backend: Arc<str>,
-    /// The endpoint's base URL.
-    pub endpoint: Arc<str>,
+    /// The backend and endpoint attempted.
+    pub name: Arc<EndpointName>,
     /// The response status, when a response head arrived.
     pub status: Option<StatusCode>,
     /// From sending to the response head (or the failure).

@@ -172,9 +172,15 @@ where
         Poll::Ready(result.map(|response| {
             let status = response.status();
             let error_code = response.extensions().get::<ErrorCode>().map(|code| code.0);
-            let open_stream = exchange.observers.metrics().and_then(|metrics| {
-                StreamKind::of_response(&response).map(|kind| metrics.open_stream(kind))
-            });
+            // A body whose length is known is not a long-lived stream: the
+            // content type is only read for the others.
+            let open_stream = exchange
+                .observers
+                .metrics()
+                .filter(|_| response.body().size_hint().exact().is_none())
+                .and_then(|metrics| {
+                    StreamKind::of_response(&response).map(|kind| metrics.open_stream(kind))
+                });
             spans::server_response(&span, &exchange, status, error_code);
             response.map(|inner| {
                 body::boxed(ObservedBody {

@@ -66,6 +66,9 @@ pub const MAX_LABEL_LENGTH: usize = 64;
 /// The instruments of one gateway.
 #[derive(Debug)]
 pub struct Metrics {
+    /// Tells this gateway's metrics from another's (tests run several in
+    /// one process) in the series kept by [`EndpointSeriesSlot`]s.
+    id: u64,
     registry: Registry,
     server_duration: Family<ServerLabels, DurationHistogram>,
     active_requests: ShardedGauge,
@@ -78,6 +81,18 @@ pub struct Metrics {
     graphql: GraphqlInstruments,
     events: EventInstruments,
     access_log_dropped: Arc<OnceLock<Arc<dyn DroppedCount>>>,
+}
+
+/// The last [`Metrics::id`] given out.
+static LAST_METRICS_ID: AtomicU64 = AtomicU64::new(0);
+
+/// An endpoint's client series, kept in its
+/// [`EndpointName`](crate::observe::EndpointName) once resolved, with
+/// the metrics that resolved it.
+#[derive(Debug)]
+pub struct EndpointSeriesSlot {
+    metrics: u64,
+    series: Arc<EndpointSeries>,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -176,6 +191,7 @@ impl Metrics {
     /// labels (`metrics.max_consumers`; 0: no per-consumer counter).
     pub fn with_max_consumers(max_consumers: usize) -> Self {
         let mut metrics = Metrics {
+            id: LAST_METRICS_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
             registry: Registry::default(),
             server_duration: Family::default(),
             active_requests: ShardedGauge::default(),

@@ -24,6 +24,7 @@ use super::health::{HealthChecks, HealthStatus};
 use crate::body::GatewayBody;
 use crate::client_body::{BodyFaultWatch, RequestBodyFault};
 use crate::config::model::{BackendSpec, UpstreamProtocol};
+use crate::observe::EndpointName;
 
 /// One endpoint's state as the admin API shows it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -70,9 +71,9 @@ pub struct PinnedEndpoint(pub usize);
 #[derive(Debug)]
 pub struct UpstreamPool {
     spec: Arc<BackendSpec>,
-    /// The backend's name, for logs, metrics and traces.
-    label: Arc<str>,
     endpoints: Vec<Arc<Endpoint>>,
+    /// Each endpoint's name for the observation sinks, in `endpoints` order.
+    names: Box<[Arc<EndpointName>]>,
     balancer: Balancer,
     /// One client, and so one connection pool, per worker thread: a
     /// connection is only ever used by the worker that opened it. Plain
@@ -117,9 +118,15 @@ impl UpstreamPool {
                 http1::IDLE_TIMEOUT,
             )
         });
+        let label: Arc<str> = Arc::from(spec.name.as_str());
+        let names = endpoints
+            .iter()
+            .map(|endpoint| EndpointName::new(&label, &endpoint.label))
+            .collect();
         Self {
             _health_checks: HealthChecks::start(&spec, &endpoints),
             endpoints,
+            names,
             budget: Some(RetryBudgetState::new(resilience.budget, epoch)),
             breaker: resilience
                 .breaker
@@ -128,7 +135,6 @@ impl UpstreamPool {
             balancer: Balancer::new(spec.load_balancing),
             clients: (0..workers.max(1)).map(|_| OnceLock::new()).collect(),
             limit: Arc::new(Semaphore::new(spec.max_connections.max(1))),
-            label: Arc::from(spec.name.as_str()),
             tls,
             http1,
             spec,
@@ -308,6 +314,7 @@ pub(crate) fn join_uri(base: &Uri, origin: &Uri) -> Result<Uri, http::Error> {
     builder.build()
 }
 
+mod held_body;
 mod http1;
 mod replay;
 mod send;

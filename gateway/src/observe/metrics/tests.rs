@@ -8,7 +8,8 @@ use http::{Method, Request, StatusCode};
 
 use super::{Metrics, StreamKind};
 use crate::observe::{
-    AttemptOutcome, Exchange, ExchangeEnd, ExchangeSink, Finished, Observers, UpstreamRecord,
+    AttemptOutcome, EndpointName, Exchange, ExchangeEnd, ExchangeSink, Finished, Observers,
+    UpstreamRecord,
 };
 
 fn encoded(metrics: &Metrics) -> String {
@@ -80,8 +81,7 @@ fn upstream_attempts_are_labelled_by_status_class_or_error() {
     let metrics = Metrics::new();
     let exchange = exchange("GET");
     let record = |status| UpstreamRecord {
-        backend: Arc::from("orders"),
-        endpoint: Arc::from("http://127.0.0.1:1/"),
+        name: EndpointName::new(&Arc::from("orders"), &Arc::from("http://127.0.0.1:1/")),
         status,
         duration: Duration::from_millis(20),
     };
@@ -97,6 +97,36 @@ fn upstream_attempts_are_labelled_by_status_class_or_error() {
     assert!(
         text.contains(&format!("http_client_request_duration_seconds_count{{{labels},status_class=\"\",error_type=\"connect_error\"}} 1\n")),
         "{text}"
+    );
+}
+
+/// An endpoint keeps its series after the first attempt; another
+/// gateway's metrics reporting the same name still count in their own.
+#[test]
+fn an_endpoints_kept_series_belongs_to_the_metrics_that_resolved_it() {
+    let (first, second) = (Metrics::new(), Metrics::new());
+    let exchange = exchange("GET");
+    let name = EndpointName::new(&Arc::from("orders"), &Arc::from("http://127.0.0.1:1/"));
+    let ok = StatusCode::OK;
+    let record = UpstreamRecord {
+        name,
+        status: Some(ok),
+        duration: Duration::from_millis(3),
+    };
+    for _ in 0..3 {
+        first.on_upstream_attempt(&exchange, &record, AttemptOutcome::Response(ok));
+    }
+    second.on_upstream_attempt(&exchange, &record, AttemptOutcome::Response(ok));
+    let series = "http_client_request_duration_seconds_count{backend=\"orders\",endpoint=\"http://127.0.0.1:1/\",status_class=\"2xx\",error_type=\"\"}";
+    assert!(
+        encoded(&first).contains(&format!("{series} 3\n")),
+        "{}",
+        encoded(&first)
+    );
+    assert!(
+        encoded(&second).contains(&format!("{series} 1\n")),
+        "{}",
+        encoded(&second)
     );
 }
 

@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 
 use http::request::Parts;
 use http::{Request, Response};
-use http_body_util::BodyExt;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::PinnedEndpoint;
+use super::held_body::HeldBody;
 use super::http1::{PooledBody, SendError};
 use super::replay::ReplayBody;
 use super::{UpstreamPool, client_fault, join_uri, request_with};
@@ -213,8 +213,7 @@ impl UpstreamPool {
             }
         };
         let mut request = request_with(head, uri, body);
-        let mut observed =
-            UpstreamAttempt::start(exchange, &self.label, &endpoint.label, &mut request);
+        let mut observed = UpstreamAttempt::start(exchange, &self.names[index], &mut request);
         let span = observed.span().clone();
         let sent = self.send_once(index, request);
         let result = match per_try {
@@ -323,13 +322,7 @@ impl UpstreamPool {
             }
         };
         Ok(response.map(|incoming| {
-            let held = incoming.map_frame(move |frame| {
-                let _held_until_body_ends = (&in_flight, &permit);
-                if let Some(trailers) = frame.trailers_ref() {
-                    spans::client_grpc_status(&span, trailers);
-                }
-                frame
-            });
+            let held = HeldBody::new(incoming, in_flight, permit, span);
             match body_idle {
                 Some(idle) => body::boxed(IdleTimeoutBody::new(
                     held,
