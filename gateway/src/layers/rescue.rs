@@ -12,7 +12,7 @@
 use std::convert::Infallible;
 use std::task::{Context, Poll};
 
-use futures::future::{BoxFuture, FutureExt};
+use futures::future::{BoxFuture, Either, FutureExt};
 use http::{Request, Response};
 use tower::{Layer, Service};
 
@@ -80,9 +80,10 @@ where
         let client = request.extensions().get::<ClientIp>().map(|c| c.ip);
         let method = request.method().clone();
         let uri = request.uri().clone();
+        // One box for the whole future: the inner one is not boxed again.
         let outcome = match self.not_ready.take() {
-            Some(error) => futures::future::ready(Err(error)).boxed(),
-            None => self.inner.call(request).boxed(),
+            Some(error) => Either::Left(futures::future::ready(Err(error))),
+            None => Either::Right(self.inner.call(request)),
         };
         outcome
             .map(move |result| {

@@ -110,7 +110,7 @@ where
         } else {
             let counted = Arc::clone(&exchange);
             request.map(|inner| {
-                body::boxed(CountedBody {
+                body::boxed_as_is(CountedBody {
                     inner,
                     exchange: counted,
                 })
@@ -183,7 +183,7 @@ where
                 });
             spans::server_response(&span, &exchange, status, error_code);
             response.map(|inner| {
-                body::boxed(ObservedBody {
+                body::boxed_as_is(ObservedBody {
                     inner,
                     exchange: Some(exchange),
                     status,

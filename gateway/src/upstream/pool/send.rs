@@ -324,7 +324,7 @@ impl UpstreamPool {
         Ok(response.map(|incoming| {
             let held = HeldBody::new(incoming, in_flight, permit, span);
             match body_idle {
-                Some(idle) => body::boxed(IdleTimeoutBody::new(
+                Some(idle) => body::boxed_as_is(IdleTimeoutBody::new(
                     held,
                     idle,
                     Stall {
