@@ -468,6 +468,16 @@ fn tracing_is_off_by_default_and_compiles_every_key() {
     assert_eq!(tracing.batch.scheduled_delay, Duration::from_millis(200));
 }
 
+/// Unset, a finished span waits at most 250 ms for its batch, not the
+/// SDK's 5 s (see `DEFAULT_SCHEDULED_DELAY`).
+#[test]
+fn spans_wait_a_quarter_second_for_their_batch_by_default() {
+    let tracing =
+        compiled("tracing:\n  enabled: true\n  batch: { max_queue_size: 4096 }\n").tracing;
+    assert_eq!(tracing.batch.scheduled_delay, Duration::from_millis(250));
+    assert_eq!(tracing.batch.max_export_batch_size, 512);
+}
+
 #[test]
 fn tracing_errors_are_all_reported_with_positions() {
     insta::assert_snapshot!(errors_of(
