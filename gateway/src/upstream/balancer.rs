@@ -3,11 +3,10 @@
 //! hold out, are skipped unless every endpoint is, in which case all are
 //! candidates again (a guess beats a certain failure).
 
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
-
-use std::cell::RefCell;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
