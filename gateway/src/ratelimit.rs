@@ -16,6 +16,7 @@ mod key;
 mod layer;
 mod local;
 mod redis_store;
+mod stored_key;
 
 pub use headers::{RATELIMIT, RATELIMIT_POLICY};
 pub use key::{KeyInputs, MAX_KEY_BYTES, key_for};
@@ -103,6 +104,12 @@ impl Limiter {
 
     pub fn spec(&self) -> &LimitSpec {
         &self.spec
+    }
+
+    /// Whether the limit is kept in local memory only: its check never
+    /// waits.
+    fn is_local(&self) -> bool {
+        self.redis.is_none()
     }
 
     /// Counts one request of `key`.

@@ -13,6 +13,7 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::config::model::rate_limit::LimitSpec;
@@ -63,41 +64,146 @@ pub fn retry_after(wait: Duration) -> HeaderValue {
     HeaderValue::from(whole_seconds(wait).max(1))
 }
 
-/// The items of the limits a request went through.
+/// The `RateLimit-Policy` items of one layer's limiters, in order, and
+/// the value of each run of leading limits, joined once when the layer is
+/// built: when every limit applies (the usual case) a response copies a
+/// shared value (a reference count) instead of joining strings.
+#[derive(Debug)]
+pub struct Policies {
+    items: Box<[String]>,
+    /// `leading[n - 1]`: items `0..n`, joined by `, `.
+    leading: Box<[Option<HeaderValue>]>,
+}
+
+impl Policies {
+    pub fn new(items: Vec<String>) -> Self {
+        let mut joined = String::new();
+        let leading = items
+            .iter()
+            .map(|item| {
+                if !joined.is_empty() {
+                    joined.push_str(", ");
+                }
+                joined.push_str(item);
+                let value = HeaderValue::from_maybe_shared(Bytes::from(joined.clone())).ok();
+                // Cloned once here, so the bytes are already shared when
+                // requests clone them.
+                drop(value.clone());
+                value
+            })
+            .collect();
+        Self {
+            items: items.into(),
+            leading,
+        }
+    }
+}
+
+/// The limits a request went through.
 #[derive(Debug, Default)]
 pub struct Report {
-    /// The `RateLimit-Policy` value so far (items joined by `, `).
-    policies: String,
-    /// The `RateLimit` value so far.
+    policies: Applied,
+    /// The `RateLimit` value so far (items joined by `, `).
     states: String,
 }
 
+/// Which limits' policies the report names.
+#[derive(Debug)]
+enum Applied {
+    /// The first `n` of the layer (none skipped so far).
+    Leading(usize),
+    /// Some were skipped: the `RateLimit-Policy` value so far.
+    Listed(String),
+}
+
+impl Default for Applied {
+    fn default() -> Self {
+        Self::Leading(0)
+    }
+}
+
+/// Room for a usual `RateLimit` value, reserved at its first item.
+const STATES_RESERVE: usize = 64;
+
 impl Report {
-    /// Adds a limit that applied: its policy item, and its state.
-    pub fn push(&mut self, policy: &str, name: &str, remaining: u32, reset: Duration) {
-        if !self.policies.is_empty() {
-            self.policies.push_str(", ");
+    /// Adds limit `index` of the layer (its policies in `policies`),
+    /// which applied: its state.
+    pub fn push(
+        &mut self,
+        policies: &Policies,
+        index: usize,
+        name: &str,
+        remaining: u32,
+        reset: Duration,
+    ) {
+        if self.states.is_empty() {
+            self.states.reserve(STATES_RESERVE);
+        } else {
             self.states.push_str(", ");
         }
-        self.policies.push_str(policy);
         write_state_item(&mut self.states, name, remaining, reset);
+        let item = policies.items.get(index).map_or("", String::as_str);
+        match &mut self.policies {
+            Applied::Leading(count) if *count == index => *count += 1,
+            Applied::Leading(count) => {
+                let mut listed = policies.items[..*count].join(", ");
+                if !listed.is_empty() {
+                    listed.push_str(", ");
+                }
+                listed.push_str(item);
+                self.policies = Applied::Listed(listed);
+            }
+            Applied::Listed(listed) => {
+                if !listed.is_empty() {
+                    listed.push_str(", ");
+                }
+                listed.push_str(item);
+            }
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.policies.is_empty()
+        self.states.is_empty()
     }
 
-    pub fn apply(&self, headers: &mut HeaderMap) {
+    /// The two header values (none when no limit applied).
+    pub fn values(&self, policies: &Policies) -> RateHeaders {
         if self.is_empty() {
-            return;
+            return RateHeaders::default();
         }
-        for (name, items) in [
-            (RATELIMIT_POLICY, &self.policies),
-            (RATELIMIT, &self.states),
-        ] {
-            if let Ok(value) = HeaderValue::from_str(items) {
-                headers.insert(name, value);
-            }
+        let policy = match &self.policies {
+            Applied::Leading(count) => policies
+                .leading
+                .get(count.wrapping_sub(1))
+                .cloned()
+                .flatten(),
+            Applied::Listed(listed) => HeaderValue::from_str(listed).ok(),
+        };
+        RateHeaders {
+            policy,
+            state: HeaderValue::from_str(&self.states).ok(),
+        }
+    }
+
+    pub fn apply(&self, policies: &Policies, headers: &mut HeaderMap) {
+        self.values(policies).apply(headers);
+    }
+}
+
+/// `RateLimit-Policy` and `RateLimit`, ready to go on a response.
+#[derive(Debug, Default)]
+pub struct RateHeaders {
+    policy: Option<HeaderValue>,
+    state: Option<HeaderValue>,
+}
+
+impl RateHeaders {
+    pub fn apply(self, headers: &mut HeaderMap) {
+        if let Some(policy) = self.policy {
+            headers.insert(RATELIMIT_POLICY, policy);
+        }
+        if let Some(state) = self.state {
+            headers.insert(RATELIMIT, state);
         }
     }
 }
@@ -162,12 +268,43 @@ mod tests {
 
     #[test]
     fn a_report_lists_every_limit_in_order() {
+        let policies = Policies::new(vec!["\"g\";q=10;w=1".into(), "\"r\";q=2;w=60".into()]);
         let mut report = Report::default();
-        report.push("\"g\";q=10;w=1", "g", 9, Duration::from_millis(100));
-        report.push("\"r\";q=2;w=60", "r", 0, Duration::from_secs(60));
+        report.push(&policies, 0, "g", 9, Duration::from_millis(100));
+        report.push(&policies, 1, "r", 0, Duration::from_secs(60));
         let mut headers = HeaderMap::new();
-        report.apply(&mut headers);
+        report.apply(&policies, &mut headers);
         assert_eq!(headers[RATELIMIT_POLICY], "\"g\";q=10;w=1, \"r\";q=2;w=60");
         assert_eq!(headers[RATELIMIT], "\"g\";r=9;t=1, \"r\";r=0;t=60");
+    }
+
+    /// The leading limits' joined value, or a list of those that applied
+    /// when one was skipped (its key missing), always the same text.
+    #[test]
+    fn skipped_limits_are_left_out_of_the_policy() {
+        let items: Vec<String> = ["\"a\";q=1;w=1", "\"b\";q=2;w=1", "\"c\";q=3;w=1"]
+            .map(String::from)
+            .into();
+        let policies = Policies::new(items);
+        let policy_of = |applied: &[usize]| {
+            let mut report = Report::default();
+            for &index in applied {
+                report.push(&policies, index, "x", 1, Duration::ZERO);
+            }
+            let mut headers = HeaderMap::new();
+            report.apply(&policies, &mut headers);
+            headers
+                .get(RATELIMIT_POLICY)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(policy_of(&[]), None);
+        assert_eq!(policy_of(&[0]).unwrap(), "\"a\";q=1;w=1");
+        assert_eq!(
+            policy_of(&[0, 1, 2]).unwrap(),
+            "\"a\";q=1;w=1, \"b\";q=2;w=1, \"c\";q=3;w=1"
+        );
+        assert_eq!(policy_of(&[0, 2]).unwrap(), "\"a\";q=1;w=1, \"c\";q=3;w=1");
+        assert_eq!(policy_of(&[1]).unwrap(), "\"b\";q=2;w=1");
+        assert_eq!(policy_of(&[1, 2]).unwrap(), "\"b\";q=2;w=1, \"c\";q=3;w=1");
     }
 }

@@ -39,29 +39,46 @@ pub fn key_for(
     inputs: &KeyInputs<'_>,
 ) -> Option<Vec<u8>> {
     let mut key = Vec::with_capacity(48);
+    write_key(&mut key, sources, missing, inputs).then_some(key)
+}
+
+/// [`key_for`] into `key` (cleared first), a buffer the caller reuses:
+/// `false` when the limit does not apply.
+pub fn write_key(
+    key: &mut Vec<u8>,
+    sources: &[KeySource],
+    missing: MissingKey,
+    inputs: &KeyInputs<'_>,
+) -> bool {
+    key.clear();
     for (index, source) in sources.iter().enumerate() {
         if index > 0 {
             key.push(SEPARATOR);
         }
-        if !append_part(&mut key, source, inputs) {
+        if !append_part(key, source, inputs) {
+            key.clear();
             return match missing {
-                MissingKey::Skip => None,
-                MissingKey::Shared => Some(SHARED_MISSING.to_vec()),
+                MissingKey::Skip => false,
+                MissingKey::Shared => {
+                    key.extend_from_slice(SHARED_MISSING);
+                    true
+                }
                 MissingKey::ClientIp => {
-                    let mut key = CLIENT_IP_MISSING.to_vec();
-                    append_part(&mut key, &KeySource::ClientIp, inputs);
-                    Some(key)
+                    key.extend_from_slice(CLIENT_IP_MISSING);
+                    append_part(key, &KeySource::ClientIp, inputs);
+                    true
                 }
             };
         }
     }
     if key.len() > MAX_KEY_BYTES {
         // The separator first: no header value can forge a hashed key.
-        let mut hashed = vec![SEPARATOR];
-        hashed.extend_from_slice(hex::encode(Sha256::digest(&key)).as_bytes());
-        return Some(hashed);
+        let digest = hex::encode(Sha256::digest(&key));
+        key.clear();
+        key.push(SEPARATOR);
+        key.extend_from_slice(digest.as_bytes());
     }
-    Some(key)
+    true
 }
 
 /// Appends one part; `false` when the request has no value for it (an
@@ -202,6 +219,33 @@ mod tests {
         let keyed = key_for(&[KeySource::Consumer], MissingKey::ClientIp, &named).unwrap();
         assert_eq!(keyed, b"203.0.113.9");
         assert_ne!(keyed, fallback);
+    }
+
+    /// A reused buffer gives the same key as a fresh one, whatever it
+    /// held before, for every outcome.
+    #[test]
+    fn writing_into_a_reused_buffer_gives_the_same_keys() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-tenant", HeaderValue::from_static("acme"));
+        let long = HeaderMap::from_iter([(
+            HeaderName::from_static("x-tenant"),
+            HeaderValue::from_str(&"y".repeat(500)).unwrap(),
+        )]);
+        let empty = HeaderMap::new();
+        let mut buffer = b"left over from another request".to_vec();
+        for headers in [&headers, &long, &empty] {
+            for missing in [MissingKey::Skip, MissingKey::Shared, MissingKey::ClientIp] {
+                for sources in [vec![tenant()], vec![KeySource::ClientIp, tenant()]] {
+                    let inputs = inputs(headers, None);
+                    let fresh = key_for(&sources, missing, &inputs);
+                    let applies = write_key(&mut buffer, &sources, missing, &inputs);
+                    assert_eq!(fresh.is_some(), applies);
+                    if let Some(fresh) = fresh {
+                        assert_eq!(fresh, buffer);
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -23,9 +23,10 @@ use governor::state::keyed::ShrinkableKeyedStateStore;
 use governor::state::{InMemoryState, NotKeyed, StateStore};
 
 use super::Outcome;
+use super::stored_key::StoredKey;
 use crate::config::model::rate_limit::Quota;
 
-type Key = Box<[u8]>;
+type Key = StoredKey;
 type Reading = <DefaultClock as Clock>::Instant;
 type Keyed = governor::RateLimiter<Key, KeyMap, DefaultClock, StateInformationMiddleware>;
 type Direct =
@@ -79,8 +80,8 @@ impl LocalLimiter {
                 return self.outcome(self.overflow.check());
             }
         }
-        let key: Key = key.into();
-        self.outcome(self.keyed.check_key(&key))
+        // Built on the stack for a short key: no allocation to look it up.
+        self.outcome(self.keyed.check_key(&StoredKey::new(key)))
     }
 
     /// The bound on keys.

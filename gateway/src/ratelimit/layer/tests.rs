@@ -17,13 +17,17 @@ use crate::pipeline::RouteService;
 use crate::ratelimit::{Limiter, Scope};
 
 fn limiter(key: KeySource) -> Arc<Limiter> {
+    named_limiter("per-consumer", key)
+}
+
+fn named_limiter(name: &str, key: KeySource) -> Arc<Limiter> {
     let quota = Quota {
         count: 1,
         period: Duration::from_secs(60),
         burst: 2,
     };
     let spec = Arc::new(LimitSpec {
-        name: "per-consumer".to_owned(),
+        name: name.to_owned(),
         key: vec![key],
         quota,
         store: LimitStore::Local,
@@ -120,4 +124,92 @@ async fn a_claim_keys_the_limit_and_a_refusal_carries_the_headers() {
         "\"per-consumer\";q=2;w=120"
     );
     assert_eq!(calls.load(Ordering::Relaxed), 2);
+}
+
+/// Several limits: a response names those that applied, in order, and
+/// leaves out one whose key the request lacks; a refusal names those
+/// checked up to the one refused.
+#[tokio::test]
+async fn the_headers_name_the_limits_that_applied_in_order() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let layer = RateLimitLayer::new(vec![
+        named_limiter("ip", KeySource::ClientIp),
+        named_limiter("by-consumer", KeySource::Consumer),
+        named_limiter("by-sub", KeySource::Claim("sub".to_owned())),
+    ]);
+    let service = RouteService::new(layer.layer(counting_handler(&calls)));
+    let headers = |result: Result<Response<GatewayBody>, crate::edge_error::GatewayError>| {
+        let headers = match result {
+            Ok(response) => response.headers().clone(),
+            Err(error) => error.headers,
+        };
+        (
+            headers["ratelimit-policy"].to_str().unwrap().to_owned(),
+            headers["ratelimit"].to_str().unwrap().to_owned(),
+        )
+    };
+    let every = service
+        .clone()
+        .oneshot(request(Some(consumer("acme"))))
+        .await;
+    assert_eq!(
+        headers(every),
+        (
+            "\"ip\";q=2;w=120, \"by-consumer\";q=2;w=120, \"by-sub\";q=2;w=120".to_owned(),
+            "\"ip\";r=1;t=60, \"by-consumer\";r=1;t=60, \"by-sub\";r=1;t=60".to_owned()
+        )
+    );
+    // No principal: only the address limit applies.
+    let anonymous = service.clone().oneshot(request(None)).await;
+    assert_eq!(
+        headers(anonymous),
+        ("\"ip\";q=2;w=120".to_owned(), "\"ip\";r=0;t=120".to_owned())
+    );
+    // The address's budget is spent: refused at the first limit.
+    let refused = service
+        .clone()
+        .oneshot(request(Some(consumer("globex"))))
+        .await;
+    assert!(refused.is_err());
+    assert_eq!(
+        headers(refused),
+        ("\"ip\";q=2;w=120".to_owned(), "\"ip\";r=0;t=120".to_owned())
+    );
+    assert_eq!(calls.load(Ordering::Relaxed), 2);
+}
+
+/// A principal without a consumer skips the middle limit: the policy
+/// lists the first and the last.
+#[tokio::test]
+async fn a_skipped_limit_in_the_middle_is_left_out() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let layer = RateLimitLayer::new(vec![
+        named_limiter("ip", KeySource::ClientIp),
+        named_limiter("by-consumer", KeySource::Consumer),
+        named_limiter("by-sub", KeySource::Claim("sub".to_owned())),
+    ]);
+    let service = RouteService::new(layer.layer(counting_handler(&calls)));
+    let subject_only = Principal {
+        claims: Arc::new(
+            serde_json::json!({"sub": "u9"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        ),
+        ..Principal::default()
+    };
+    let response = service
+        .clone()
+        .oneshot(request(Some(subject_only)))
+        .await
+        .expect("within the limits");
+    assert_eq!(
+        response.headers()["ratelimit-policy"],
+        "\"ip\";q=2;w=120, \"by-sub\";q=2;w=120"
+    );
+    assert_eq!(
+        response.headers()["ratelimit"],
+        "\"ip\";r=1;t=60, \"by-sub\";r=1;t=60"
+    );
+    assert_eq!(calls.load(Ordering::Relaxed), 1);
 }
