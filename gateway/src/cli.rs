@@ -81,6 +81,14 @@ pub async fn run(cli: Cli) -> ExitCode {
 fn check(file: &Path) -> ExitCode {
     match crate::config::check_file(file) {
         Ok(config) => {
+            // What `serve` would refuse beyond the file itself: the
+            // system's trust store, for `https://` backends without a
+            // `tls.ca` (read, as serve reads it; nothing else is built).
+            if let Err((backend, source)) = crate::tls::system_roots::check_config(&config) {
+                let error = crate::snapshot::SnapshotError::SystemRoots { backend, source };
+                eprintln!("{}: {error}", file.display());
+                return ExitCode::FAILURE;
+            }
             println!(
                 "{}: ok ({} routes, {} backends)",
                 file.display(),
