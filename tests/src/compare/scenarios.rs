@@ -75,7 +75,13 @@ impl ScenarioName {
         match self {
             ScenarioName::Chatty => total(&[profile.chatty()], chatty::SERIES),
             ScenarioName::Protocols => total(&profile.protocols(), protocols::SERIES),
-            ScenarioName::Proxy => total(&profile.proxy(), proxy::TARGETS * profile.proxy_rounds()),
+            ScenarioName::Proxy => {
+                total(&profile.proxy(), proxy::TARGETS * profile.proxy_rounds())
+                    + total(
+                        &profile.proxy()[1..],
+                        proxy::SIDE_BY_SIDE_ROWS * profile.proxy_rounds(),
+                    )
+            }
             ScenarioName::Federation => total(
                 &profile.proxy(),
                 federation::SERIES * profile.proxy_rounds(),

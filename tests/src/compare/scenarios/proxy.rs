@@ -7,6 +7,7 @@
 
 mod observability;
 mod rate_limit_rows;
+mod side_by_side;
 mod summary;
 
 use std::net::SocketAddr;
@@ -32,6 +33,8 @@ use rate_limit_rows::LimiterRow;
 /// Direct, gateway, nginx, HAProxy, the four observability rows and the
 /// two rate-limiter rows (for the progress estimate).
 pub const TARGETS: usize = 10;
+/// The cost rows measured again beside the off row, closed loop only.
+pub use side_by_side::ROW_COUNT as SIDE_BY_SIDE_ROWS;
 
 const MEASURES: &str = "GET /v1/orders/{id} over HTTP/1.1 keep-alive, straight to the orders \
 mock and through each proxy in front of it: the gateway (its plain proxy route), nginx and \
@@ -41,7 +44,9 @@ differing only in observability: off (no access log, no metrics, no traces), JSO
 a file + metrics, traces at 1% and at 100% sampling exported over OTLP/gRPC to a receiver in \
 the suite's process. Then the observability-off child with one global rate limit that never \
 refuses, kept in local memory, and in a redis-server the suite starts. Open loop at a fixed rate for the added latency, closed loop for the most \
-throughput; targets alternate over several rounds.";
+throughput; targets alternate over several rounds. Last, each observability and rate-limit row \
+is loaded at the same time as the observability-off child, each by its own closed loop, and \
+their CPU time per request is compared over the same seconds (the machine's swings hit both).";
 
 /// The proxy's CPU time per request it served (warm-up included), in µs.
 fn cpu_per_request(target: &Target) -> Option<summary::CpuPerRequest> {
@@ -147,6 +152,7 @@ pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
     start_observability_rows(ctx, &mut report, &mut targets, &spans).await;
     let _redis = start_rate_limit_rows(ctx, &mut report, &mut targets).await;
     run_rounds(ctx, &mut targets, &spans).await;
+    let side_by_side = side_by_side::measure(ctx, &targets, &spans).await;
     for target in &targets {
         for (plan, measurement) in ctx.profile.proxy().into_iter().zip(&target.results) {
             report.measured(target.name, "HTTP/1.1", plan, measurement.stats());
@@ -170,6 +176,7 @@ pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
         .notes
         .extend(summary::observability_notes(&report, direct_p50s, &rounds));
     report.notes.extend(rate_limit_rows::notes(&report));
+    report.notes.extend(side_by_side::notes(&side_by_side));
     if targets.iter().any(|t| t.name.contains("tracing")) {
         let received = spans.received();
         let warning = if received == 0 {

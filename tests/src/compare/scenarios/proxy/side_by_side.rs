@@ -1,0 +1,178 @@
+//! The cost rows measured side by side with "observability off": both
+//! children serve at the same time, each under its own closed loop, and
+//! each one's CPU time per request is read over the same seconds.
+//!
+//! On a shared VM one 5-second window runs up to ±15% faster or slower
+//! than the next (docs/latency-comparison.md), so rows measured one after
+//! the other cannot resolve a cost of a few percent: the paired rounds'
+//! costs spread over tens of points. Served at the same time, both
+//! children meet the same swings, and the ratio of their CPU per request
+//! holds within a few points. On a CPU-bound machine a child's throughput
+//! is its share of the CPU over its CPU per request, so a CPU change of
+//! `c` is a throughput cost of `1 - 1 / (1 + c)`, which the verdict uses.
+
+use std::time::Duration;
+
+use super::rate_limit_rows::LOCAL_BUDGET;
+use super::summary::{ACCESS_LOG_METRICS_BUDGET, OFF, TRACING_ONE_PERCENT_BUDGET};
+use super::{CpuSource, Target};
+use crate::compare::loadgen::{LoadPlan, Measurement};
+use crate::compare::scenarios::RunContext;
+use crate::compare::scenarios::paired::median;
+use crate::otlp::Collector;
+
+/// The rows measured beside the off row, and the throughput cost each
+/// may have (none: reported only).
+const ROWS: [(&str, Option<f64>); 5] = [
+    (
+        "gateway, access log + metrics",
+        Some(ACCESS_LOG_METRICS_BUDGET),
+    ),
+    ("gateway, tracing 1%", Some(TRACING_ONE_PERCENT_BUDGET)),
+    ("gateway, tracing 100%", None),
+    ("gateway, rate limit local", Some(LOCAL_BUDGET)),
+    ("gateway, rate limit Redis", None),
+];
+
+/// How many rows this phase runs, each once per round (the progress
+/// estimate).
+pub const ROW_COUNT: usize = ROWS.len();
+
+/// One row's rounds beside the off row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SideBySide {
+    pub row: &'static str,
+    /// Per round: the row's CPU per request over the off row's, minus one.
+    pub changes: Vec<f64>,
+}
+
+/// Runs each row beside the off row, once per round, with the closed
+/// loop of the scenario's plans.
+pub(super) async fn measure(
+    ctx: &RunContext<'_>,
+    targets: &[Target],
+    spans: &Collector,
+) -> Vec<SideBySide> {
+    let plan = ctx.profile.proxy()[1];
+    let rounds = ctx.profile.proxy_rounds();
+    let Some(off) = targets.iter().find(|t| t.name == OFF) else {
+        ctx.skipped(&vec![plan; ROW_COUNT * rounds]);
+        return Vec::new();
+    };
+    let mut measured = Vec::new();
+    for (name, _) in ROWS {
+        let Some(row) = targets.iter().find(|t| t.name == name) else {
+            ctx.skipped(&vec![plan; rounds]);
+            continue;
+        };
+        let mut changes = Vec::new();
+        for _ in 0..rounds {
+            ctx.progress
+                .running(&format!("{name} beside {OFF} ({})", plan.mode));
+            changes.extend(one_round(off, row, plan).await);
+            ctx.env.clear_recordings();
+            ctx.progress.done(&plan);
+            if name.contains("tracing") {
+                // The exported spans are let in before the next round.
+                spans
+                    .settle(Duration::from_millis(300), Duration::from_secs(10))
+                    .await;
+            }
+        }
+        measured.push(SideBySide { row: name, changes });
+    }
+    measured
+}
+
+/// Both targets loaded at once; the row's CPU per request over the off
+/// row's, minus one (none when a CPU time cannot be read).
+async fn one_round(off: &Target, row: &Target, plan: LoadPlan) -> Option<f64> {
+    let (CpuSource::Process(_), CpuSource::Process(_)) = (off.cpu, row.cpu) else {
+        return None;
+    };
+    let (off_before, row_before) = (off.cpu.read()?, row.cpu.read()?);
+    let (mut off_load, mut row_load) = (Measurement::new(), Measurement::new());
+    tokio::join!(
+        off_load.drive(&off.probe.probe, plan, || off.probe.wire.total()),
+        row_load.drive(&row.probe.probe, plan, || row.probe.wire.total()),
+    );
+    let (off_after, row_after) = (off.cpu.read()?, row.cpu.read()?);
+    let off_cpu = per_request(off_after.since(off_before).total(), off_load.calls());
+    let row_cpu = per_request(row_after.since(row_before).total(), row_load.calls());
+    (off_cpu > 0.0).then(|| row_cpu / off_cpu - 1.0)
+}
+
+fn per_request(cpu: Duration, calls: u64) -> f64 {
+    cpu.as_secs_f64() / calls.max(1) as f64
+}
+
+/// One line per row: the median CPU change, its range, the throughput
+/// cost it means, and the verdict against the row's goal.
+pub fn notes(measured: &[SideBySide]) -> Vec<String> {
+    measured
+        .iter()
+        .filter_map(|one| {
+            let change = median(&one.changes)?;
+            let low = one.changes.iter().copied().fold(f64::MAX, f64::min);
+            let high = one.changes.iter().copied().fold(f64::MIN, f64::max);
+            let cost = throughput_cost(change);
+            let budget = ROWS.iter().find(|(name, _)| *name == one.row)?.1;
+            let goal = budget.map_or(String::new(), |budget| {
+                let verdict = if cost <= budget { "met" } else { "MISSED" };
+                format!(" (goal <= {:.0}%: {verdict})", budget * 100.0)
+            });
+            Some(format!(
+                "{} side by side with {OFF} (both served at once, {} rounds): CPU per request \
+                 {:+.1}% (median; {:+.1}% to {:+.1}%), a throughput cost of {:.1}% on a \
+                 CPU-bound machine{goal}",
+                one.row,
+                one.changes.len(),
+                change * 100.0,
+                low * 100.0,
+                high * 100.0,
+                cost * 100.0,
+            ))
+        })
+        .collect()
+}
+
+/// The throughput a CPU change of `change` costs when the CPU is the
+/// limit.
+fn throughput_cost(change: f64) -> f64 {
+    1.0 - 1.0 / (1.0 + change)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cpu_change_is_judged_as_the_throughput_it_costs() {
+        assert!((throughput_cost(0.0)).abs() < 1e-12);
+        assert!((throughput_cost(0.25) - 0.2).abs() < 1e-12);
+        let notes = notes(&[
+            SideBySide {
+                row: "gateway, access log + metrics",
+                changes: vec![0.04, 0.06, 0.05],
+            },
+            SideBySide {
+                row: "gateway, tracing 1%",
+                changes: vec![0.05, 0.04, 0.06],
+            },
+            SideBySide {
+                row: "gateway, tracing 100%",
+                changes: vec![0.40],
+            },
+            SideBySide {
+                row: "gateway, rate limit local",
+                changes: Vec::new(),
+            },
+        ]);
+        assert_eq!(notes.len(), 3, "{notes:?}");
+        // +5.0% CPU is a 4.8% throughput cost: within 5%.
+        assert!(notes[0].contains("CPU per request +5.0% (median; +4.0% to +6.0%)"));
+        assert!(notes[0].contains("cost of 4.8%") && notes[0].contains("goal <= 5%: met"));
+        assert!(notes[1].contains("goal <= 3%: MISSED"), "{}", notes[1]);
+        assert!(!notes[2].contains("goal"), "{}", notes[2]);
+    }
+}
