@@ -38,6 +38,17 @@ async fn quick_run_reports_every_scenario_without_errors() {
         );
         check_scenario(scenario(&report, name), &out);
     }
+    // The proxy scenario's cost rows are also measured beside the off row,
+    // each with its verdict line.
+    let proxy = scenario(&report, "proxy");
+    for row in ["gateway, access log + metrics", "gateway, rate limit local"] {
+        let beside = format!("{row} side by side with gateway, observability off");
+        assert!(
+            proxy.notes.iter().any(|note| note.starts_with(&beside)),
+            "no side-by-side line for {row}: {:?}",
+            proxy.notes
+        );
+    }
 }
 
 fn scenario<'a>(report: &'a Report, name: &str) -> &'a ScenarioReport {
