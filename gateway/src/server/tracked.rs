@@ -16,8 +16,6 @@ use http::{Method, Request, Response, StatusCode, Version};
 use http_body::Body as _;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use tower::ServiceExt;
-use tower::util::Oneshot;
 
 use super::activity::{ConnActivity, RequestGuard};
 use super::early_response::{self, BodyEnd, WatchedBody};
@@ -41,8 +39,8 @@ impl tower::Service<Request<Incoming>> for TrackedService {
     type Error = Infallible;
     type Future = TrackedCall;
 
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.service.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<Incoming>) -> TrackedCall {
@@ -60,7 +58,11 @@ impl tower::Service<Request<Incoming>> for TrackedService {
             request.extensions_mut().insert(TlsConnection);
         }
         TrackedCall {
-            call: self.service.clone().oneshot(request),
+            // hyper-util clones this service for each request and polls it
+            // ready first, so the stack is this request's own: no second
+            // clone of it (an allocation, and reference counts shared by
+            // every worker) as `oneshot` would make.
+            call: self.service.call(request),
             in_flight: Some(in_flight),
             connect,
             body_end,
@@ -72,7 +74,7 @@ pin_project_lite::pin_project! {
     /// One request's call; its guard moves into the response body.
     pub struct TrackedCall {
         #[pin]
-        call: Oneshot<GatewayService, Request<GatewayBody>>,
+        call: <GatewayService as tower::Service<Request<GatewayBody>>>::Future,
         in_flight: Option<RequestGuard>,
         connect: bool,
         body_end: Option<BodyEnd>,
