@@ -172,10 +172,16 @@ pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
         .iter()
         .map(|t| (t.name, t.rounds.as_slice()))
         .collect();
+    let judged_beside = side_by_side::judged(&side_by_side);
+    report.notes.extend(summary::observability_notes(
+        &report,
+        direct_p50s,
+        &rounds,
+        &judged_beside,
+    ));
     report
         .notes
-        .extend(summary::observability_notes(&report, direct_p50s, &rounds));
-    report.notes.extend(rate_limit_rows::notes(&report));
+        .extend(rate_limit_rows::notes(&report, &judged_beside));
     report.notes.extend(side_by_side::notes(&side_by_side));
     if targets.iter().any(|t| t.name.contains("tracing")) {
         let received = spans.received();

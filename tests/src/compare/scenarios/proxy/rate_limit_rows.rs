@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use super::observability::{ObservabilityRow, row_dir, start_child};
-use super::summary::{OFF, find, throughput_cost};
+use super::summary::{OFF, find, judged_where, throughput_cost};
 use crate::compare::CompareError;
 use crate::compare::gateway_process::GatewayProcess;
 use crate::compare::report::ScenarioReport;
@@ -81,7 +81,8 @@ fn unused_otlp() -> SocketAddr {
 
 /// Each limiter row against the observability-off row (the same child
 /// gateway without the limit), with the goal's verdict.
-pub fn notes(report: &ScenarioReport) -> Vec<String> {
+/// A row in `judged_beside` is judged by the side-by-side phase.
+pub fn notes(report: &ScenarioReport, judged_beside: &[&str]) -> Vec<String> {
     let (Some(off_closed), Some(off_open)) = (find(report, OFF, false), find(report, OFF, true))
     else {
         return Vec::new();
@@ -95,6 +96,7 @@ pub fn notes(report: &ScenarioReport) -> Vec<String> {
             continue;
         };
         let budget = (row == LimiterRow::Local).then_some(LOCAL_BUDGET);
+        let (budget, judged) = judged_where(row.name(), budget, judged_beside);
         let added = open.p50 - off_open.p50;
         let p50 = match row {
             LimiterRow::Redis => {
@@ -108,7 +110,7 @@ pub fn notes(report: &ScenarioReport) -> Vec<String> {
             LimiterRow::Local => format!("added p50 {added:+.3} ms"),
         };
         notes.push(format!(
-            "{} vs observability off: {}; {p50}",
+            "{} vs observability off: {}{judged}; {p50}",
             row.name(),
             throughput_cost(closed.throughput, off_closed.throughput, budget)
         ));

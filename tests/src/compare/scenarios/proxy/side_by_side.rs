@@ -106,6 +106,15 @@ fn per_request(cpu: Duration, calls: u64) -> f64 {
     cpu.as_secs_f64() / calls.max(1) as f64
 }
 
+/// The rows with a side-by-side reading (their goals are judged on it).
+pub fn judged(measured: &[SideBySide]) -> Vec<&'static str> {
+    measured
+        .iter()
+        .filter(|one| !one.changes.is_empty())
+        .map(|one| one.row)
+        .collect()
+}
+
 /// One line per row: the median CPU change, its range, the throughput
 /// cost it means, and the verdict against the row's goal.
 pub fn notes(measured: &[SideBySide]) -> Vec<String> {

@@ -228,10 +228,13 @@ fn paired_note(row: &[RoundFigures], off: &[RoundFigures], budget: Option<f64>) 
 /// figures) and its added p50 change against the direct series' noise (the
 /// spread of its per-round p50s). `rounds` gives each target's figures
 /// round by round.
+/// A row in `judged_beside` (measured side by side with the off row) is
+/// judged there: its sequential figures are given without a verdict.
 pub fn observability_notes(
     report: &ScenarioReport,
     direct_p50s: &[f64],
     rounds: &[(&str, &[RoundFigures])],
+    judged_beside: &[&str],
 ) -> Vec<String> {
     let (Some(off_closed), Some(off_open)) = (find(report, OFF, false), find(report, OFF, true))
     else {
@@ -257,16 +260,30 @@ pub fn observability_notes(
         .filter_map(|(name, budget)| {
             let closed = find(report, name, false)?;
             let open = find(report, name, true)?;
-            let paired = paired_note(rounds_of(name), off_rounds, *budget);
-            let pooled_budget = if paired.is_some() { None } else { *budget };
+            let (budget, judged) = judged_where(name, *budget, judged_beside);
+            let paired = paired_note(rounds_of(name), off_rounds, budget);
+            let pooled_budget = if paired.is_some() { None } else { budget };
             let paired = paired.map_or(String::new(), |note| format!("; {note}"));
             Some(format!(
-                "{name} vs observability off: {}{paired}; {}",
+                "{name} vs observability off: {}{paired}{judged}; {}",
                 throughput_cost(closed.throughput, off_closed.throughput, pooled_budget),
                 p50_change(open.p50 - off_open.p50, noise)
             ))
         })
         .collect()
+}
+
+/// The budget a sequential reading of `row` is judged on: none when the
+/// row was measured side by side (then the text that says so).
+pub(super) fn judged_where(
+    row: &str,
+    budget: Option<f64>,
+    judged_beside: &[&str],
+) -> (Option<f64>, &'static str) {
+    match budget {
+        Some(_) if judged_beside.contains(&row) => (None, " (goal judged side by side, below)"),
+        _ => (budget, ""),
+    }
 }
 
 /// `max - min` of the values, when there are at least two.
@@ -345,6 +362,14 @@ mod tests {
                 .unwrap()
                 .contains("goal <= 15%: met")
         );
+    }
+
+    #[test]
+    fn a_row_measured_side_by_side_is_judged_there() {
+        let judged = " (goal judged side by side, below)";
+        assert_eq!(judged_where("a", Some(0.05), &["a"]), (None, judged));
+        assert_eq!(judged_where("a", Some(0.05), &["b"]), (Some(0.05), ""));
+        assert_eq!(judged_where("a", None, &["a"]), (None, ""));
     }
 
     #[test]
