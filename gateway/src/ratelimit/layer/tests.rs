@@ -126,18 +126,24 @@ async fn a_claim_keys_the_limit_and_a_refusal_carries_the_headers() {
     assert_eq!(calls.load(Ordering::Relaxed), 2);
 }
 
+/// Limits on the address, the consumer and the `sub` claim, in that
+/// order, in front of a handler counting its calls.
+fn three_limits(calls: &Arc<AtomicUsize>) -> RouteService {
+    let layer = RateLimitLayer::new(vec![
+        named_limiter("ip", KeySource::ClientIp),
+        named_limiter("by-consumer", KeySource::Consumer),
+        named_limiter("by-sub", KeySource::Claim("sub".to_owned())),
+    ]);
+    RouteService::new(layer.layer(counting_handler(calls)))
+}
+
 /// Several limits: a response names those that applied, in order, and
 /// leaves out one whose key the request lacks; a refusal names those
 /// checked up to the one refused.
 #[tokio::test]
 async fn the_headers_name_the_limits_that_applied_in_order() {
     let calls = Arc::new(AtomicUsize::new(0));
-    let layer = RateLimitLayer::new(vec![
-        named_limiter("ip", KeySource::ClientIp),
-        named_limiter("by-consumer", KeySource::Consumer),
-        named_limiter("by-sub", KeySource::Claim("sub".to_owned())),
-    ]);
-    let service = RouteService::new(layer.layer(counting_handler(&calls)));
+    let service = three_limits(&calls);
     let headers = |result: Result<Response<GatewayBody>, crate::edge_error::GatewayError>| {
         let headers = match result {
             Ok(response) => response.headers().clone(),
@@ -183,12 +189,7 @@ async fn the_headers_name_the_limits_that_applied_in_order() {
 #[tokio::test]
 async fn a_skipped_limit_in_the_middle_is_left_out() {
     let calls = Arc::new(AtomicUsize::new(0));
-    let layer = RateLimitLayer::new(vec![
-        named_limiter("ip", KeySource::ClientIp),
-        named_limiter("by-consumer", KeySource::Consumer),
-        named_limiter("by-sub", KeySource::Claim("sub".to_owned())),
-    ]);
-    let service = RouteService::new(layer.layer(counting_handler(&calls)));
+    let service = three_limits(&calls);
     let subject_only = Principal {
         claims: Arc::new(
             serde_json::json!({"sub": "u9"})
