@@ -142,23 +142,19 @@ impl Report {
             self.states.push_str(", ");
         }
         write_state_item(&mut self.states, name, remaining, reset);
-        let item = policies.items.get(index).map_or("", String::as_str);
-        match &mut self.policies {
-            Applied::Leading(count) if *count == index => *count += 1,
-            Applied::Leading(count) => {
-                let mut listed = policies.items[..*count].join(", ");
-                if !listed.is_empty() {
-                    listed.push_str(", ");
-                }
-                listed.push_str(item);
-                self.policies = Applied::Listed(listed);
+        if let Applied::Leading(count) = self.policies {
+            if count == index {
+                self.policies = Applied::Leading(count + 1);
+                return;
             }
-            Applied::Listed(listed) => {
-                if !listed.is_empty() {
-                    listed.push_str(", ");
-                }
-                listed.push_str(item);
+            // One was skipped: from here on the items are listed.
+            self.policies = Applied::Listed(policies.items[..count].join(", "));
+        }
+        if let Applied::Listed(listed) = &mut self.policies {
+            if !listed.is_empty() {
+                listed.push_str(", ");
             }
+            listed.push_str(policies.items.get(index).map_or("", String::as_str));
         }
     }
 

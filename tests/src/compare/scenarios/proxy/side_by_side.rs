@@ -13,9 +13,9 @@
 
 use std::time::Duration;
 
+use super::Target;
 use super::rate_limit_rows::LOCAL_BUDGET;
 use super::summary::{ACCESS_LOG_METRICS_BUDGET, OFF, TRACING_ONE_PERCENT_BUDGET};
-use super::{CpuSource, Target};
 use crate::compare::loadgen::{LoadPlan, Measurement};
 use crate::compare::scenarios::RunContext;
 use crate::compare::scenarios::paired::median;
@@ -87,9 +87,6 @@ pub(super) async fn measure(
 /// Both targets loaded at once; the row's CPU per request over the off
 /// row's, minus one (none when a CPU time cannot be read).
 async fn one_round(off: &Target, row: &Target, plan: LoadPlan) -> Option<f64> {
-    let (CpuSource::Process(_), CpuSource::Process(_)) = (off.cpu, row.cpu) else {
-        return None;
-    };
     let (off_before, row_before) = (off.cpu.read()?, row.cpu.read()?);
     let (mut off_load, mut row_load) = (Measurement::new(), Measurement::new());
     tokio::join!(
