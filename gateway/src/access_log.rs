@@ -48,7 +48,17 @@ impl AccessLog {
         format: LogFormat,
         capacity: usize,
     ) -> (Arc<AccessLog>, WriterGuard) {
-        let (queue, guard) = RecordQueue::start(sink, capacity);
+        Self::over_every(sink, format, capacity, writer::FLUSH_EVERY)
+    }
+
+    /// [`Self::over`], with the writer's rounds every `period`.
+    fn over_every(
+        sink: Box<dyn io::Write + Send>,
+        format: LogFormat,
+        capacity: usize,
+        period: std::time::Duration,
+    ) -> (Arc<AccessLog>, WriterGuard) {
+        let (queue, guard) = RecordQueue::start(sink, capacity, period);
         (Arc::new(AccessLog { format, queue }), guard)
     }
 

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::AccessLog;
 use super::record::Record;
-use super::writer::RateLimitedWarning;
+use super::writer::{self, RateLimitedWarning};
 use crate::config::model::log::LogFormat;
 use crate::context::{ClientIp, RequestId};
 use crate::observe::{
@@ -298,6 +298,51 @@ fn closing_the_writer_writes_every_queued_record() {
     drop(guard);
     assert_eq!(sink.lines(), 5);
     assert_eq!(log.dropped(), 0);
+}
+
+/// A writer that keeps what it is given and says so on each flush.
+#[derive(Clone)]
+struct SignallingWriter {
+    written: Arc<Mutex<Vec<u8>>>,
+    flushed: std::sync::mpsc::SyncSender<()>,
+}
+
+impl Write for SignallingWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.written.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let _ = self.flushed.try_send(());
+        Ok(())
+    }
+}
+
+#[test]
+fn a_full_buffer_is_handed_to_the_writer_before_its_round() {
+    let (flushed, on_flush) = std::sync::mpsc::sync_channel(16);
+    let sink = SignallingWriter {
+        written: Arc::default(),
+        flushed,
+    };
+    // The writer's rounds are an hour apart: only the hand-off can wake it.
+    let period = Duration::from_secs(3600);
+    let (log, guard) =
+        AccessLog::over_every(Box::new(sink.clone()), LogFormat::Json, 1_000_000, period);
+    let exchange = routed_exchange();
+    let finished = finished(StatusCode::OK, None, ExchangeEnd::Completed);
+    let mut one = Vec::new();
+    Record::of(&exchange, &finished).write_json(&mut one);
+    let count = writer::HANDOFF_BYTES.div_ceil(one.len());
+    log_records(&log, count);
+    on_flush
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the writer was woken by the full buffer");
+    let written = sink.written.lock().expect("lock").clone();
+    assert_eq!(written.len(), count * one.len());
+    assert_eq!(written.iter().filter(|&&b| b == b'\n').count(), count);
+    drop(guard);
 }
 
 #[test]
