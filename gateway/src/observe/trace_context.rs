@@ -39,7 +39,7 @@ pub fn inject(headers: &mut HeaderMap, unsampled: Option<&UnsampledTrace>) {
     // look up (the lookup, through the subscriber's registry, cost more
     // than the insert).
     if let Some(trace) = unsampled {
-        headers.insert(TRACEPARENT, trace.traceparent().clone());
+        headers.insert(TRACEPARENT, trace.traceparent());
         return;
     }
     let current = Span::current();
