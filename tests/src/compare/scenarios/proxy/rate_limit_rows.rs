@@ -10,13 +10,13 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use super::observability::{ObservabilityRow, row_dir, start_child};
-use super::summary::{OFF, find, judged_where, throughput_cost};
+use super::summary::{
+    OFF, RATE_LIMIT_LOCAL, RATE_LIMIT_REDIS, budget_of, find, judged_where, throughput_cost,
+};
 use crate::compare::CompareError;
 use crate::compare::gateway_process::GatewayProcess;
 use crate::compare::report::ScenarioReport;
 
-/// Throughput the local limiter may cost.
-pub const LOCAL_BUDGET: f64 = 0.03;
 /// p50 the Redis limiter may add, in ms.
 pub const REDIS_P50_BUDGET_MS: f64 = 0.3;
 
@@ -31,8 +31,8 @@ impl LimiterRow {
 
     pub fn name(self) -> &'static str {
         match self {
-            LimiterRow::Local => "gateway, rate limit local",
-            LimiterRow::Redis => "gateway, rate limit Redis",
+            LimiterRow::Local => RATE_LIMIT_LOCAL,
+            LimiterRow::Redis => RATE_LIMIT_REDIS,
         }
     }
 
@@ -95,8 +95,7 @@ pub fn notes(report: &ScenarioReport, judged_beside: &[&str]) -> Vec<String> {
         ) else {
             continue;
         };
-        let budget = (row == LimiterRow::Local).then_some(LOCAL_BUDGET);
-        let (budget, judged) = judged_where(row.name(), budget, judged_beside);
+        let (budget, judged) = judged_where(row.name(), budget_of(row.name()), judged_beside);
         let added = open.p50 - off_open.p50;
         let p50 = match row {
             LimiterRow::Redis => {

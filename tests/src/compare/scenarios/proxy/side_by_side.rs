@@ -14,29 +14,15 @@
 use std::time::Duration;
 
 use super::Target;
-use super::rate_limit_rows::LOCAL_BUDGET;
-use super::summary::{ACCESS_LOG_METRICS_BUDGET, OFF, TRACING_ONE_PERCENT_BUDGET};
+use super::summary::{COST_ROWS, OFF, budget_of};
 use crate::compare::loadgen::{LoadPlan, Measurement};
 use crate::compare::scenarios::RunContext;
 use crate::compare::scenarios::paired::median;
 use crate::otlp::Collector;
 
-/// The rows measured beside the off row, and the throughput cost each
-/// may have (none: reported only).
-const ROWS: [(&str, Option<f64>); 5] = [
-    (
-        "gateway, access log + metrics",
-        Some(ACCESS_LOG_METRICS_BUDGET),
-    ),
-    ("gateway, tracing 1%", Some(TRACING_ONE_PERCENT_BUDGET)),
-    ("gateway, tracing 100%", None),
-    ("gateway, rate limit local", Some(LOCAL_BUDGET)),
-    ("gateway, rate limit Redis", None),
-];
-
 /// How many rows this phase runs, each once per round (the progress
 /// estimate).
-pub const ROW_COUNT: usize = ROWS.len();
+pub const ROW_COUNT: usize = COST_ROWS.len();
 
 /// One row's rounds beside the off row.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,7 +46,7 @@ pub(super) async fn measure(
         return Vec::new();
     };
     let mut measured = Vec::new();
-    for (name, _) in ROWS {
+    for (name, _) in COST_ROWS {
         let Some(row) = targets.iter().find(|t| t.name == name) else {
             ctx.skipped(&vec![plan; rounds]);
             continue;
@@ -122,7 +108,7 @@ pub fn notes(measured: &[SideBySide]) -> Vec<String> {
             let low = one.changes.iter().copied().fold(f64::MAX, f64::min);
             let high = one.changes.iter().copied().fold(f64::MIN, f64::max);
             let cost = throughput_cost(change);
-            let budget = ROWS.iter().find(|(name, _)| *name == one.row)?.1;
+            let budget = budget_of(one.row);
             let goal = budget.map_or(String::new(), |budget| {
                 let verdict = if cost <= budget { "met" } else { "MISSED" };
                 format!(" (goal <= {:.0}%: {verdict})", budget * 100.0)

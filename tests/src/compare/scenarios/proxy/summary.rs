@@ -173,8 +173,40 @@ fn latency_verdict(gateway: &Stats, nginx: &Stats, direct: &Stats) -> String {
 pub const ACCESS_LOG_METRICS_BUDGET: f64 = 0.05;
 /// Traces at 1 % sampling cost at most this share of throughput.
 pub const TRACING_ONE_PERCENT_BUDGET: f64 = 0.03;
+/// The local rate limiter costs at most this share (issue 13).
+pub const LOCAL_BUDGET: f64 = 0.03;
+
+/// The rate-limiter rows' names (`rate_limit_rows::LimiterRow`).
+pub const RATE_LIMIT_LOCAL: &str = "gateway, rate limit local";
+pub const RATE_LIMIT_REDIS: &str = "gateway, rate limit Redis";
 
 pub(super) const OFF: &str = "gateway, observability off";
+
+/// The observability rows, each measured against [`OFF`].
+const OBSERVABILITY_ROWS: [&str; 3] = [
+    "gateway, access log + metrics",
+    "gateway, tracing 1%",
+    "gateway, tracing 100%",
+];
+
+/// Every cost row of the scenario and the throughput cost its issue
+/// allows it (none: reported only): the one list the sequential notes and
+/// the side-by-side phase read.
+pub const COST_ROWS: [(&str, Option<f64>); 5] = [
+    (OBSERVABILITY_ROWS[0], Some(ACCESS_LOG_METRICS_BUDGET)),
+    (OBSERVABILITY_ROWS[1], Some(TRACING_ONE_PERCENT_BUDGET)),
+    (OBSERVABILITY_ROWS[2], None),
+    (RATE_LIMIT_LOCAL, Some(LOCAL_BUDGET)),
+    (RATE_LIMIT_REDIS, None),
+];
+
+/// The throughput cost `row` may have (none: reported only).
+pub fn budget_of(row: &str) -> Option<f64> {
+    COST_ROWS
+        .iter()
+        .find(|(name, _)| *name == row)
+        .and_then(|(_, budget)| *budget)
+}
 
 /// The row's throughput cost against off in each round both measured.
 fn paired_costs(row: &[RoundFigures], off: &[RoundFigures]) -> Vec<f64> {
@@ -248,19 +280,12 @@ pub fn observability_notes(
             .map_or(&[][..], |(_, figures)| *figures)
     };
     let off_rounds = rounds_of(OFF);
-    let rows = [
-        (
-            "gateway, access log + metrics",
-            Some(ACCESS_LOG_METRICS_BUDGET),
-        ),
-        ("gateway, tracing 1%", Some(TRACING_ONE_PERCENT_BUDGET)),
-        ("gateway, tracing 100%", None),
-    ];
-    rows.iter()
-        .filter_map(|(name, budget)| {
+    OBSERVABILITY_ROWS
+        .iter()
+        .filter_map(|name| {
             let closed = find(report, name, false)?;
             let open = find(report, name, true)?;
-            let (budget, judged) = judged_where(name, *budget, judged_beside);
+            let (budget, judged) = judged_where(name, budget_of(name), judged_beside);
             let paired = paired_note(rounds_of(name), off_rounds, budget);
             let pooled_budget = if paired.is_some() { None } else { budget };
             let paired = paired.map_or(String::new(), |note| format!("; {note}"));
