@@ -39,9 +39,13 @@ async fn quick_run_reports_every_scenario_without_errors() {
         check_scenario(scenario(&report, name), &out);
     }
     // The proxy scenario's cost rows are also measured beside the off row,
-    // each with its verdict line.
+    // each with its verdict line, after the off row's twin (the noise).
     let proxy = scenario(&report, "proxy");
-    for row in ["gateway, access log + metrics", "gateway, rate limit local"] {
+    for row in [
+        "gateway, observability off (twin)",
+        "gateway, access log + metrics",
+        "gateway, rate limit local",
+    ] {
         let beside = format!("{row} side by side with gateway, observability off");
         assert!(
             proxy.notes.iter().any(|note| note.starts_with(&beside)),

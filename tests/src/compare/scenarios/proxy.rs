@@ -46,7 +46,7 @@ the suite's process. Then the observability-off child with one global rate limit
 refuses, kept in local memory, and in a redis-server the suite starts. Open loop at a fixed rate for the added latency, closed loop for the most \
 throughput; targets alternate over several rounds. Last, each observability and rate-limit row \
 is loaded at the same time as the observability-off child, each by its own closed loop, and \
-their CPU time per request is compared over the same seconds (the machine's swings hit both).";
+their CPU time per request is compared over the same seconds (the machine's swings hit both); a twin of the observability-off child (same build and config) is measured that way first, and its reading is the measure's noise in the run.";
 
 /// The proxy's CPU time per request it served (warm-up included), in µs.
 fn cpu_per_request(target: &Target) -> Option<summary::CpuPerRequest> {
@@ -149,10 +149,10 @@ pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
         }
     }
     let spans = Collector::counting();
-    start_observability_rows(ctx, &mut report, &mut targets, &spans).await;
+    let twin = start_observability_rows(ctx, &mut report, &mut targets, &spans).await;
     let _redis = start_rate_limit_rows(ctx, &mut report, &mut targets).await;
     run_rounds(ctx, &mut targets, &spans).await;
-    let side_by_side = side_by_side::measure(ctx, &targets, &spans).await;
+    let side_by_side = side_by_side::measure(ctx, &targets, twin.as_ref(), &spans).await;
     for target in &targets {
         for (plan, measurement) in ctx.profile.proxy().into_iter().zip(&target.results) {
             report.measured(target.name, "HTTP/1.1", plan, measurement.stats());
@@ -198,13 +198,14 @@ pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
 }
 
 /// Starts the four observability rows' gateways (skipped with the reason
-/// when one cannot start, or when no program to run them was given).
+/// when one cannot start, or when no program to run them was given), and
+/// the "off" row's twin, returned: it is only measured side by side.
 async fn start_observability_rows(
     ctx: &RunContext<'_>,
     report: &mut ScenarioReport,
     targets: &mut Vec<Target>,
     spans: &Collector,
-) {
+) -> Option<Target> {
     let otlp = otlp::serve_grpc(spans.clone()).await;
     for row in ObservabilityRow::ALL {
         match start_row(ctx, row, otlp).await {
@@ -217,6 +218,9 @@ async fn start_observability_rows(
             }
         }
     }
+    let twin = ObservabilityRow::OffTwin;
+    let process = start_row(ctx, twin, otlp).await.ok()?;
+    Some(process_target(twin.name(), ChildProcess::Gateway(process)))
 }
 
 /// Starts the rate-limiter rows; the Redis row's server is returned, to

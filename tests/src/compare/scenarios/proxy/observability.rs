@@ -16,6 +16,9 @@ use crate::compare::gateway_process::{GatewayProcess, with_own_event_store};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ObservabilityRow {
     Off,
+    /// A second "off" child, measured only side by side with the first:
+    /// the same build and config, so its reading is the measure's noise.
+    OffTwin,
     AccessLogAndMetrics,
     TracingOnePercent,
     TracingAll,
@@ -33,6 +36,7 @@ impl ObservabilityRow {
     pub fn name(self) -> &'static str {
         match self {
             ObservabilityRow::Off => "gateway, observability off",
+            ObservabilityRow::OffTwin => "gateway, observability off (twin)",
             ObservabilityRow::AccessLogAndMetrics => "gateway, access log + metrics",
             ObservabilityRow::TracingOnePercent => "gateway, tracing 1%",
             ObservabilityRow::TracingAll => "gateway, tracing 100%",
@@ -42,6 +46,7 @@ impl ObservabilityRow {
     fn file_stem(self) -> &'static str {
         match self {
             ObservabilityRow::Off => "observability-off",
+            ObservabilityRow::OffTwin => "observability-off-twin",
             ObservabilityRow::AccessLogAndMetrics => "access-log-metrics",
             ObservabilityRow::TracingOnePercent => "tracing-1",
             ObservabilityRow::TracingAll => "tracing-100",
@@ -60,7 +65,9 @@ impl ObservabilityRow {
         };
         let quiet = "log:\n  level: warn\n";
         match self {
-            ObservabilityRow::Off => format!("{quiet}metrics:\n  enabled: false\n"),
+            ObservabilityRow::Off | ObservabilityRow::OffTwin => {
+                format!("{quiet}metrics:\n  enabled: false\n")
+            }
             ObservabilityRow::AccessLogAndMetrics => format!(
                 "log:\n  level: warn\n  access_log:\n    enabled: true\n    format: json\n    \
                  path: \"{}\"\nmetrics:\n  enabled: true\n",

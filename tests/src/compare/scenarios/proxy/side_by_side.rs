@@ -22,7 +22,10 @@ use crate::otlp::Collector;
 
 /// How many rows this phase runs, each once per round (the progress
 /// estimate).
-pub const ROW_COUNT: usize = COST_ROWS.len();
+pub const ROW_COUNT: usize = COST_ROWS.len() + 1;
+
+/// The off child's twin, measured first.
+const TWIN: &str = "gateway, observability off (twin)";
 
 /// One row's rounds beside the off row.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +40,7 @@ pub struct SideBySide {
 pub(super) async fn measure(
     ctx: &RunContext<'_>,
     targets: &[Target],
+    twin: Option<&Target>,
     spans: &Collector,
 ) -> Vec<SideBySide> {
     let plan = ctx.profile.proxy()[1];
@@ -46,8 +50,9 @@ pub(super) async fn measure(
         return Vec::new();
     };
     let mut measured = Vec::new();
-    for (name, _) in COST_ROWS {
-        let Some(row) = targets.iter().find(|t| t.name == name) else {
+    let names = std::iter::once(TWIN).chain(COST_ROWS.iter().map(|(name, _)| *name));
+    for name in names {
+        let Some(row) = twin.into_iter().chain(targets).find(|t| t.name == name) else {
             ctx.skipped(&vec![plan; rounds]);
             continue;
         };
@@ -107,6 +112,17 @@ pub fn notes(measured: &[SideBySide]) -> Vec<String> {
             let change = median(&one.changes)?;
             let low = one.changes.iter().copied().fold(f64::MAX, f64::min);
             let high = one.changes.iter().copied().fold(f64::MIN, f64::max);
+            if one.row == TWIN {
+                return Some(format!(
+                    "{TWIN} side by side with {OFF} (same build and config, {} rounds): CPU \
+                     per request {:+.1}% (median; {:+.1}% to {:+.1}%): the noise of this measure \
+                     in this run",
+                    one.changes.len(),
+                    change * 100.0,
+                    low * 100.0,
+                    high * 100.0,
+                ));
+            }
             let cost = throughput_cost(change);
             let budget = budget_of(one.row);
             let goal = budget.map_or(String::new(), |budget| {
@@ -138,6 +154,11 @@ fn throughput_cost(change: f64) -> f64 {
 mod tests {
     use super::*;
 
+    fn notes_for_twin(changes: Vec<f64>) -> String {
+        let notes = notes(&[SideBySide { row: TWIN, changes }]);
+        notes.into_iter().next().expect("one note")
+    }
+
     #[test]
     fn a_cpu_change_is_judged_as_the_throughput_it_costs() {
         assert!((throughput_cost(0.0)).abs() < 1e-12);
@@ -161,6 +182,12 @@ mod tests {
             },
         ]);
         assert_eq!(notes.len(), 3, "{notes:?}");
+        let twin = notes_for_twin(vec![0.01, -0.02, 0.03]);
+        assert!(
+            twin.contains("CPU per request +1.0% (median; -2.0% to +3.0%)"),
+            "{twin}"
+        );
+        assert!(twin.contains("noise") && !twin.contains("goal"), "{twin}");
         // +5.0% CPU is a 4.8% throughput cost: within 5%.
         assert!(notes[0].contains("CPU per request +5.0% (median; +4.0% to +6.0%)"));
         assert!(notes[0].contains("cost of 4.8%") && notes[0].contains("goal <= 5%: met"));
