@@ -29,6 +29,7 @@ mod early_response;
 mod head_deadline;
 mod lingering_close;
 mod listener;
+mod parser_refusal;
 mod tracked;
 
 pub use listener::bind;

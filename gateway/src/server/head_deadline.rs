@@ -19,6 +19,9 @@
 //!
 //! Closing lingers (see [`super::lingering_close`]).
 //!
+//! A request head hyper's parser refuses gets the gateway's JSON error
+//! instead of hyper's bare answer: see [`super::parser_refusal`].
+//!
 //! Writes have their own bound, on every protocol and on upgraded
 //! connections alike: a write that stays blocked for the send timeout (the
 //! client stopped reading, as in a slow-read attack) fails, and hyper
@@ -200,6 +203,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HeadDeadlineIo<S> {
         }
     }
 
+    /// The gateway's error to write instead of `written`, when `written` is
+    /// hyper's bare answer to a head it refused: only checked between
+    /// HTTP/1 requests (nothing in flight, everything before flushed),
+    /// where hyper writes it.
+    fn refusal_replacement(&self, written: &[u8]) -> Option<Vec<u8>> {
+        let between_requests = self.flushed
+            && self.activity.protocol() == Protocol::Http1
+            && self.activity.in_flight() == 0
+            && !self.activity.is_tunnel();
+        between_requests
+            .then(|| super::parser_refusal::replacement(written))
+            .flatten()
+    }
+
     /// Bounds how long a write may stay blocked: the timer starts at the
     /// first `Pending` and is cleared by any progress.
     fn bound_write<T>(
@@ -254,6 +271,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for HeadDeadlineIo<S> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if let Some(answer) = this.refusal_replacement(buf) {
+            // Best effort, never waiting, as the 408: hyper closes next.
+            this.write_now(&answer);
+            return Poll::Ready(Ok(buf.len()));
+        }
         this.flushed = false;
         let written = Pin::new(&mut this.stream).poll_write(cx, buf);
         this.bound_write(cx, written)
@@ -265,6 +287,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for HeadDeadlineIo<S> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        let mut filled = bufs.iter().filter(|buf| !buf.is_empty());
+        if let (Some(only), None) = (filled.next(), filled.next())
+            && let Some(answer) = this.refusal_replacement(only)
+        {
+            this.write_now(&answer);
+            return Poll::Ready(Ok(only.len()));
+        }
         this.flushed = false;
         let written = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
         this.bound_write(cx, written)

@@ -83,12 +83,50 @@ async fn framing_hyper_refuses_is_refused_before_any_routing() {
         "Bad Header: 1\r\n",
     ] {
         assert_refused_without_smuggling(&gw, framing, "").await;
+        assert_malformed(
+            &send(gw.gateway.addr, &smuggling(framing, "")).await,
+            framing,
+        );
     }
     // Transfer-Encoding is not HTTP/1.0.
     let old =
         b"POST /echo/front HTTP/1.0\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
-    assert_eq!(send(gw.gateway.addr, old).await.status, 400);
+    assert_malformed(&send(gw.gateway.addr, old).await, "HTTP/1.0 chunked");
     assert!(received(&gw, "front").is_empty());
+}
+
+/// The gateway's JSON error for a head hyper's parser refused, written in
+/// place of hyper's bare 400.
+fn assert_malformed(answer: &tests::raw_http::RawResponse, shape: &str) {
+    assert_eq!(answer.status, 400, "{shape:?}");
+    assert_eq!(answer.error_code(), "MALFORMED_REQUEST", "{shape:?}");
+    assert!(
+        answer.json()["error"]["request_id"].is_string(),
+        "{shape:?}"
+    );
+    assert_eq!(answer.header("connection"), Some("close"), "{shape:?}");
+    assert!(answer.header("x-request-id").is_some(), "{shape:?}");
+}
+
+/// Heads hyper's parser refuses outside the framing headers: the same
+/// JSON error, and the connection carries nothing after it.
+#[tokio::test]
+async fn malformed_request_lines_and_fields_get_the_gateways_error() {
+    let gw = TestGateway::start(ECHO_ROUTES).await;
+    for head in [
+        "GET /echo/x HTTP/1.2\r\nHost: gw\r\n\r\n",
+        "GET /echo/x HTTP/2.0\r\nHost: gw\r\n\r\n",
+        "G(T /echo/x HTTP/1.1\r\nHost: gw\r\n\r\n",
+        "GET /echo/x\r\n\r\n",
+        "GET /echo/x HTTP/1.1\r\nHost: gw\r\nX-A: a\x00b\r\n\r\n",
+        "GET /echo/x HTTP/1.1\r\nHost: gw\r\n: empty\r\n\r\n",
+    ] {
+        let request = format!("{head}GET /echo/smuggled HTTP/1.1\r\nHost: gw\r\n\r\n");
+        let responses = exchange(gw.gateway.addr, request.as_bytes()).await;
+        assert_eq!(responses.len(), 1, "{head:?}: {responses:?}");
+        assert_malformed(&responses[0], head);
+    }
+    assert!(received(&gw, "echo").is_empty());
 }
 
 /// TE + CL (CL.TE / TE.CL): hyper frames the body as chunked, drops the
