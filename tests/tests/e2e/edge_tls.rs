@@ -330,3 +330,32 @@ async fn open_connections(gateway: &TestGateway) -> u64 {
         .map(|n| n.as_u64().unwrap())
         .sum()
 }
+
+/// A head hyper's parser refuses, sent inside TLS: the gateway's JSON
+/// error is written through the session in place of hyper's bare 400.
+#[tokio::test]
+async fn a_malformed_head_over_tls_gets_the_gateways_json_error() {
+    let site = Site::new();
+    let gateway = TestGateway::start(&site.yaml("")).await;
+    let config = client_config(&site.ca, &[b"http/1.1"], None);
+    let mut stream = connect(gateway.gateway.addr, "a.test", config)
+        .await
+        .unwrap();
+    let head = format!(
+        "GET {} HTTP/1.1\r\nHost: a.test\r\nBad Header: 1\r\n\r\n",
+        order_path()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    // The gateway closes after the answer; a peer that skips TLS's
+    // close_notify ends the read with an error, after the bytes.
+    let _ = stream.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    assert!(
+        answer.contains("\"code\":\"MALFORMED_REQUEST\""),
+        "{answer}"
+    );
+    assert!(answer.contains("\"request_id\":"), "{answer}");
+    assert!(gateway.mocks.orders.control.requests().is_empty());
+}
