@@ -212,9 +212,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HeadDeadlineIo<S> {
             && self.activity.protocol() == Protocol::Http1
             && self.activity.in_flight() == 0
             && !self.activity.is_tunnel();
-        between_requests
+        let answer = between_requests
             .then(|| super::parser_refusal::replacement(written))
-            .flatten()
+            .flatten()?;
+        let peer = self.peer;
+        tracing::debug!(%peer, "request head refused by the HTTP/1 parser; answered with the gateway's error");
+        Some(answer)
     }
 
     /// Bounds how long a write may stay blocked: the timer starts at the
