@@ -219,8 +219,13 @@ async fn start_observability_rows(
         }
     }
     let twin = ObservabilityRow::OffTwin;
-    let process = start_row(ctx, twin, otlp).await.ok()?;
-    Some(process_target(twin.name(), ChildProcess::Gateway(process)))
+    match start_row(ctx, twin, otlp).await {
+        Ok(process) => Some(process_target(twin.name(), ChildProcess::Gateway(process))),
+        Err(reason) => {
+            report.skip(twin.name(), "HTTP/1.1", reason);
+            None
+        }
+    }
 }
 
 /// Starts the rate-limiter rows; the Redis row's server is returned, to

@@ -33,7 +33,7 @@ impl ObservabilityRow {
     ];
 
     /// The row's target name in the report.
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             ObservabilityRow::Off => "gateway, observability off",
             ObservabilityRow::OffTwin => "gateway, observability off (twin)",

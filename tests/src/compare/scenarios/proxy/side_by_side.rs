@@ -14,6 +14,7 @@
 use std::time::Duration;
 
 use super::Target;
+use super::observability::ObservabilityRow;
 use super::summary::{COST_ROWS, OFF, budget_of};
 use crate::compare::loadgen::{LoadPlan, Measurement};
 use crate::compare::scenarios::RunContext;
@@ -25,7 +26,7 @@ use crate::otlp::Collector;
 pub const ROW_COUNT: usize = COST_ROWS.len() + 1;
 
 /// The off child's twin, measured first.
-const TWIN: &str = "gateway, observability off (twin)";
+const TWIN: &str = ObservabilityRow::OffTwin.name();
 
 /// One row's rounds beside the off row.
 #[derive(Debug, Clone, PartialEq)]
