@@ -203,18 +203,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HeadDeadlineIo<S> {
         }
     }
 
-    /// The gateway's error to write instead of `written`, when `written` is
-    /// hyper's bare answer to a head it refused: only checked between
-    /// HTTP/1 requests (nothing in flight, everything before flushed),
-    /// where hyper writes it.
-    fn refusal_replacement(&self, written: &[u8]) -> Option<Vec<u8>> {
-        let between_requests = self.flushed
+    /// Whether hyper may be writing its answer to a refused head now:
+    /// between HTTP/1 requests (nothing in flight, everything before
+    /// flushed), where hyper writes it. Atomics only, checked before any
+    /// look at the bytes.
+    fn between_requests(&self) -> bool {
+        self.flushed
             && self.activity.protocol() == Protocol::Http1
             && self.activity.in_flight() == 0
-            && !self.activity.is_tunnel();
-        let answer = between_requests
-            .then(|| super::parser_refusal::replacement(written))
-            .flatten()?;
+            && !self.activity.is_tunnel()
+    }
+
+    /// The gateway's error to write instead of `written`, when `written` is
+    /// hyper's bare answer to a head it refused (call only
+    /// [`Self::between_requests`]).
+    fn refusal_replacement(&self, written: &[u8]) -> Option<Vec<u8>> {
+        let answer = super::parser_refusal::replacement(written)?;
         let peer = self.peer;
         tracing::debug!(%peer, "request head refused by the HTTP/1 parser; answered with the gateway's error");
         Some(answer)
@@ -274,7 +278,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for HeadDeadlineIo<S> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if let Some(answer) = this.refusal_replacement(buf) {
+        if this.between_requests()
+            && let Some(answer) = this.refusal_replacement(buf)
+        {
             // Best effort, never waiting, as the 408: hyper closes next.
             this.write_now(&answer);
             return Poll::Ready(Ok(buf.len()));
@@ -291,7 +297,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for HeadDeadlineIo<S> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let mut filled = bufs.iter().filter(|buf| !buf.is_empty());
-        if let (Some(only), None) = (filled.next(), filled.next())
+        if this.between_requests()
+            && let (Some(only), None) = (filled.next(), filled.next())
             && let Some(answer) = this.refusal_replacement(only)
         {
             this.write_now(&answer);
