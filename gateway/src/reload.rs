@@ -275,6 +275,11 @@ impl Reloader {
         let version = old.version + 1;
         let next = Snapshot::build(config, version, Some(&old))
             .map_err(|error| ReloadError::Routes(error.to_string()))?;
+        if let (Some(bus), Some(events)) = (&next.events, &next.config.events) {
+            crate::events::delivery::ensure_consumers(bus.store(), &events.subscriptions)
+                .await
+                .map_err(|error| ReloadError::Routes(format!("events: {error}")))?;
+        }
         self.current.store(Arc::new(next));
         self.versions.send_replace(version);
         Ok(ReloadOutcome::Applied { version })

@@ -215,11 +215,15 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
         metrics.set_access_log_dropped(Arc::new(log.dropped_records()));
     }
     let events = match &config.events {
-        Some(settings) => Some(
-            EventBus::open(settings, observers.metrics().cloned())
+        Some(settings) => {
+            let bus = EventBus::open(settings, observers.metrics().cloned())
                 .await
-                .map_err(StartError::Events)?,
-        ),
+                .map_err(StartError::Events)?;
+            crate::events::delivery::ensure_consumers(bus.store(), &settings.subscriptions)
+                .await
+                .map_err(StartError::Events)?;
+            Some(bus)
+        }
         None => None,
     };
     let snapshot = Snapshot::first(config, events).map_err(StartError::Snapshot)?;

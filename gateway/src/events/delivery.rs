@@ -36,7 +36,25 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::model::events::SubscriptionSpec;
+use crate::events::store::{SharedStore, StoreError};
 use crate::snapshot::Snapshot;
+
+/// Creates (or updates) the durable consumers of `subscriptions` in the
+/// store. Called before a config is served, at start and on each reload:
+/// a subscription that starts at `new` must exist before the first
+/// publish it should see is acknowledged. Were it left to the worker,
+/// events published between the listener opening (or the swap) and the
+/// worker's first step would be behind the consumer's start and never
+/// delivered to it.
+pub async fn ensure_consumers(
+    store: &SharedStore,
+    subscriptions: &[Arc<SubscriptionSpec>],
+) -> Result<(), StoreError> {
+    for planned in plan::plan(subscriptions) {
+        store.ensure_consumer(&planned.consumer_spec()).await?;
+    }
+    Ok(())
+}
 
 /// The subscriptions a snapshot delivers.
 pub type SubscriptionsOf = fn(&Snapshot) -> Vec<Arc<SubscriptionSpec>>;
