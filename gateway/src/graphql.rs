@@ -35,6 +35,7 @@ pub mod subscribe;
 pub mod supergraph;
 pub mod supergraph_compose;
 pub mod validate;
+pub mod variables;
 
 pub use handler::{GraphqlSettings, handle};
 pub use service::GraphqlService;

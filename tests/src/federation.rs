@@ -26,6 +26,9 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::gateway::TestGateway;
 
+/// The GraphQL-over-HTTP media type.
+pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+
 /// The simplest config: the endpoint on a composed supergraph file.
 pub const SUPERGRAPH_FILE_CONFIG: &str = "graphql:\n  supergraph: $SUPERGRAPH\n";
 
@@ -65,16 +68,30 @@ impl FederatedGateway {
         FederatedGateway { gw, subgraphs }
     }
 
-    /// POSTs `query` with `variables`; returns status and JSON body.
+    /// POSTs `query` with `variables` (no `Accept`: the answer is
+    /// `application/json`); returns status and JSON body.
     pub async fn post(&self, query: &str, variables: Value) -> (u16, Value) {
-        let response = self
+        self.post_with(None, query, variables).await
+    }
+
+    /// Like [`post`](Self::post), asking for
+    /// `application/graphql-response+json`, whose document and variable
+    /// errors are 400 (with `application/json` they are 200).
+    pub async fn post_strict(&self, query: &str, variables: Value) -> (u16, Value) {
+        self.post_with(Some(GRAPHQL_RESPONSE_JSON), query, variables)
+            .await
+    }
+
+    async fn post_with(&self, accept: Option<&str>, query: &str, variables: Value) -> (u16, Value) {
+        let mut request = self
             .gw
             .client
             .post(self.gw.url("/graphql"))
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .expect("request sent");
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        let response = request.send().await.expect("request sent");
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }

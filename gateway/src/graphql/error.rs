@@ -7,6 +7,7 @@ use http::StatusCode;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::request::GRAPHQL_RESPONSE_JSON;
 use crate::edge_error::{ErrorFormat, GatewayError};
 
 /// One entry of a response's `errors`.
@@ -62,6 +63,10 @@ pub enum RequestError {
     /// Violations of the specification's validation rules, one each.
     #[error("{}", join_messages(.0))]
     Invalid(Vec<Violation>),
+    /// Variable values that do not coerce to their declared types, one
+    /// message each (`variables.rs`).
+    #[error("{}", .0.join("; "))]
+    VariableValues(Vec<String>),
     #[error("{message}")]
     LimitExceeded { code: &'static str, message: String },
     #[error("mutations are not allowed over GET; use POST")]
@@ -123,6 +128,9 @@ impl RequestError {
                 .iter()
                 .map(|v| entry(&v.message, Some(&v.locations)))
                 .collect(),
+            RequestError::VariableValues(messages) => {
+                messages.iter().map(|m| entry(m, None)).collect()
+            }
             other => vec![entry(&other.public_message(), None)],
         }
     }
@@ -136,6 +144,7 @@ impl RequestError {
             RequestError::SubgraphUnavailable => "SUBGRAPH_UNAVAILABLE",
             RequestError::Parse(_) => "GRAPHQL_PARSE_FAILED",
             RequestError::Validation(_) | RequestError::Invalid(_) => "GRAPHQL_VALIDATION_FAILED",
+            RequestError::VariableValues(_) => "BAD_USER_INPUT",
             RequestError::LimitExceeded { code, .. } => code,
             RequestError::MutationOverGet | RequestError::MethodNotAllowed(_) => {
                 "METHOD_NOT_ALLOWED"
@@ -152,7 +161,18 @@ impl RequestError {
         }
     }
 
-    fn status(&self) -> StatusCode {
+    /// The status; `legacy_json`: answered in `application/json`. There, a failure
+    /// of a well-formed GraphQL-over-HTTP request's document or variables
+    /// (parse, validation, variable coercion) is 200, as that media type
+    /// requires of every well-formed request (GraphQL over HTTP, "Examples";
+    /// clients of the legacy type read `errors` rather than the status);
+    /// with `application/graphql-response+json` it is 400. The gateway's
+    /// own protections (limits, disabled introspection, persisted-query
+    /// policy) and malformed requests keep their 4xx in both.
+    fn status(&self, legacy_json: bool) -> StatusCode {
+        if legacy_json && self.is_document_error() {
+            return StatusCode::OK;
+        }
         match self {
             RequestError::MutationOverGet | RequestError::MethodNotAllowed(_) => {
                 StatusCode::METHOD_NOT_ALLOWED
@@ -172,6 +192,17 @@ impl RequestError {
         }
     }
 
+    /// A parse, validation or variable coercion failure of the operation.
+    fn is_document_error(&self) -> bool {
+        matches!(
+            self,
+            RequestError::Parse(_)
+                | RequestError::Validation(_)
+                | RequestError::Invalid(_)
+                | RequestError::VariableValues(_)
+        )
+    }
+
     /// What the client reads: the planner's own error text is internal
     /// (logged here, with its detail), everything else names the problem.
     pub fn public_message(&self) -> String {
@@ -186,7 +217,18 @@ impl RequestError {
 
     /// The gateway error in GraphQL form, in the media type `content_type`.
     pub fn into_gateway_error(self, content_type: &'static str) -> GatewayError {
-        let error = GatewayError::new(self.status(), self.code(), self.public_message())
+        let legacy_json = content_type != GRAPHQL_RESPONSE_JSON;
+        self.render(content_type, legacy_json)
+    }
+
+    /// The error refusing a request for a stream (SSE): `application/json`
+    /// with its 4xx, since no stream starts (GraphQL over SSE).
+    pub fn into_stream_error(self) -> GatewayError {
+        self.render("application/json", false)
+    }
+
+    fn render(self, content_type: &'static str, legacy_json: bool) -> GatewayError {
+        let error = GatewayError::new(self.status(legacy_json), self.code(), self.public_message())
             .with_format(ErrorFormat::Graphql { content_type });
         match self {
             RequestError::Invalid(violations) => error.with_format(ErrorFormat::GraphqlList {
@@ -194,6 +236,13 @@ impl RequestError {
                 errors: violations
                     .into_iter()
                     .map(|v| serde_json::json!({"message": v.message, "locations": v.locations}))
+                    .collect(),
+            }),
+            RequestError::VariableValues(messages) => error.with_format(ErrorFormat::GraphqlList {
+                content_type,
+                errors: messages
+                    .into_iter()
+                    .map(|message| serde_json::json!({ "message": message }))
                     .collect(),
             }),
             RequestError::PlanningOverloaded { .. } => error.with_header(
@@ -246,9 +295,71 @@ mod tests {
             ])
         );
         let rendered = error
-            .into_gateway_error("application/json")
+            .clone()
+            .into_gateway_error(GRAPHQL_RESPONSE_JSON)
             .into_response("rid");
         assert_eq!(rendered.status(), StatusCode::BAD_REQUEST);
+    }
+
+    /// GraphQL over HTTP: with `application/json` a well-formed request
+    /// whose document or variables fail is 200; with
+    /// `application/graphql-response+json`, or refusing a stream, 400.
+    /// Protections and malformed requests are 4xx either way.
+    #[test]
+    fn document_errors_are_200_only_in_the_legacy_media_type() {
+        let document_errors = [
+            RequestError::Parse("x".into()),
+            RequestError::Validation("x".into()),
+            RequestError::Invalid(Vec::new()),
+            RequestError::VariableValues(vec!["x".into()]),
+        ];
+        for error in document_errors {
+            let status = |e: GatewayError| e.into_response("rid").status();
+            assert_eq!(
+                status(error.clone().into_gateway_error("application/json")),
+                StatusCode::OK
+            );
+            assert_eq!(
+                status(error.clone().into_gateway_error(GRAPHQL_RESPONSE_JSON)),
+                StatusCode::BAD_REQUEST
+            );
+            assert_eq!(status(error.into_stream_error()), StatusCode::BAD_REQUEST);
+        }
+        for (error, expected) in [
+            (
+                RequestError::LimitExceeded {
+                    code: "MAX_DEPTH_EXCEEDED",
+                    message: "x".into(),
+                },
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                RequestError::BadRequest("x".into()),
+                StatusCode::BAD_REQUEST,
+            ),
+            (RequestError::IntrospectionDisabled, StatusCode::BAD_REQUEST),
+            (
+                RequestError::BodyTooLarge { limit: 1 },
+                StatusCode::PAYLOAD_TOO_LARGE,
+            ),
+        ] {
+            let rendered = error
+                .into_gateway_error("application/json")
+                .into_response("rid");
+            assert_eq!(rendered.status(), expected);
+        }
+    }
+
+    #[test]
+    fn variable_errors_are_one_bad_user_input_entry_each() {
+        let error = RequestError::VariableValues(vec!["first".into(), "second".into()]);
+        assert_eq!(
+            Value::from(error.graphql_errors()),
+            json!([
+                {"message": "first", "extensions": {"code": "BAD_USER_INPUT"}},
+                {"message": "second", "extensions": {"code": "BAD_USER_INPUT"}},
+            ])
+        );
     }
 
     #[test]
@@ -267,6 +378,6 @@ mod tests {
             budget: std::time::Duration::from_secs(5),
         };
         assert_eq!(timeout.code(), "PLANNING_TIMEOUT");
-        assert_eq!(timeout.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(timeout.status(true), StatusCode::SERVICE_UNAVAILABLE);
     }
 }

@@ -44,7 +44,11 @@ pub async fn handle(
     let event_stream = subscribe::sse::wants_event_stream(&request);
     let reject = |error: RequestError| {
         metrics::request_error(&ctx, &error);
-        error.into_gateway_error(media)
+        if event_stream {
+            error.into_stream_error()
+        } else {
+            error.into_gateway_error(media)
+        }
     };
     let supergraph = service
         .current()

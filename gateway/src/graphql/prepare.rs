@@ -23,10 +23,9 @@ use std::sync::atomic::AtomicU64;
 use graphql_tools::parser::query::{Definition, Document, OperationDefinition, Selection};
 use hive_router_query_planner::ast::document::NormalizedDocument;
 use hive_router_query_planner::ast::normalization::normalize_operation;
-use hive_router_query_planner::ast::value::Value as PlannerValue;
 use hive_router_query_planner::graph::PlannerOverrideContext;
 use hive_router_query_planner::planner::PlannerError;
-use hive_router_query_planner::state::supergraph_state::{OperationKind, TypeNode};
+use hive_router_query_planner::state::supergraph_state::OperationKind;
 use hive_router_query_planner::utils::parsing::safe_parse_operation_with_token_limit;
 use serde_json::{Map, Value};
 use tracing::Span;
@@ -42,6 +41,7 @@ use super::request::GraphqlRequest;
 use super::service::GraphqlService;
 use super::supergraph::{CachedPlan, Supergraph};
 use super::validate::validate_document;
+use super::variables;
 use crate::observe::otel::{otel_span, spans};
 
 /// An operation ready to execute: the cached, prepared document plus this
@@ -99,7 +99,14 @@ pub async fn prepare(
             .await?
         }
     };
-    let variables = with_defaults(&request.variables, &operation.normalized)?;
+    let definitions = operation
+        .normalized
+        .executable_operation()
+        .variable_definitions
+        .as_deref()
+        .unwrap_or_default();
+    let variables = variables::coerce(&request.variables, definitions, &supergraph.input_types)
+        .map_err(RequestError::VariableValues)?;
     let authorized = authorize::authorize(
         &service.planning,
         supergraph,
@@ -374,51 +381,4 @@ fn plan_cached(
         .plans
         .insert(key, WeighedPlan::new(Arc::clone(&plan)));
     Ok((plan, false))
-}
-
-fn with_defaults(
-    provided: &Map<String, Value>,
-    normalized: &NormalizedDocument,
-) -> Result<Map<String, Value>, RequestError> {
-    let mut variables = provided.clone();
-    for definition in normalized
-        .executable_operation()
-        .variable_definitions
-        .iter()
-        .flatten()
-    {
-        if variables.contains_key(&definition.name) {
-            continue;
-        }
-        match &definition.default_value {
-            Some(default) => {
-                variables.insert(definition.name.clone(), to_json(default));
-            }
-            None if matches!(definition.variable_type, TypeNode::NonNull(_)) => {
-                return Err(RequestError::Validation(format!(
-                    "variable ${} of type {} was not provided",
-                    definition.name, definition.variable_type
-                )));
-            }
-            None => {}
-        }
-    }
-    Ok(variables)
-}
-
-fn to_json(value: &PlannerValue) -> Value {
-    match value {
-        PlannerValue::Variable(_) | PlannerValue::Null => Value::Null,
-        PlannerValue::Int(i) => Value::from(*i),
-        PlannerValue::Float(f) => Value::from(*f),
-        PlannerValue::String(s) | PlannerValue::Enum(s) => Value::from(s.as_str()),
-        PlannerValue::Boolean(b) => Value::from(*b),
-        PlannerValue::List(items) => Value::Array(items.iter().map(to_json).collect()),
-        PlannerValue::Object(fields) => Value::Object(
-            fields
-                .iter()
-                .map(|(k, v)| (k.clone(), to_json(v)))
-                .collect(),
-        ),
-    }
 }

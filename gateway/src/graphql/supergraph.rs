@@ -19,6 +19,7 @@ use super::authorization::AuthorizationRules;
 use super::operation_cache::OperationCaches;
 use super::response_types::ResponseTypes;
 use super::subgraph_pools::SubgraphPools;
+use super::variables::InputTypes;
 use crate::upstream::UpstreamPool;
 
 /// Why a supergraph could not be loaded.
@@ -62,6 +63,8 @@ pub struct Supergraph {
     pub authorization: AuthorizationRules,
     /// The public schema for introspection, or why it could not be built.
     pub introspection: Result<async_graphql::dynamic::Schema, String>,
+    /// The public schema's input types, for variable coercion.
+    pub input_types: InputTypes,
 }
 
 impl std::fmt::Debug for Supergraph {
@@ -107,10 +110,12 @@ impl Supergraph {
             super::introspection::build_schema(&planner.consumer_schema.document, roots);
         let response_types = ResponseTypes::new(state, &planner.consumer_schema.document);
         let authorization = AuthorizationRules::from_supergraph(state);
+        let input_types = InputTypes::new(&planner.consumer_schema.document);
         Ok(Supergraph {
             response_types,
             authorization,
             introspection,
+            input_types,
             sdl: sdl.to_owned(),
             planner,
             subgraphs,

@@ -150,13 +150,104 @@ async fn malformed_requests_get_graphql_shaped_errors() {
         first_code(&bad_json.json::<Value>().await.unwrap()),
         "BAD_REQUEST"
     );
-    let (status, body) = fed.post("{ customers { ", json!({})).await;
-    assert_eq!((status, first_code(&body)), (400, "GRAPHQL_PARSE_FAILED"));
-    let (status, body) = fed.post("{ nosuchfield }", json!({})).await;
-    assert_eq!(
-        (status, first_code(&body)),
-        (400, "GRAPHQL_VALIDATION_FAILED")
-    );
+    // GraphQL over HTTP: a well-formed request whose document fails is
+    // 200 in `application/json` (clients of that type read `errors`) and
+    // 400 in `application/graphql-response+json`.
+    for (query, code) in [
+        ("{ customers { ", "GRAPHQL_PARSE_FAILED"),
+        ("{ nosuchfield }", "GRAPHQL_VALIDATION_FAILED"),
+    ] {
+        let (status, body) = fed.post(query, json!({})).await;
+        assert_eq!((status, first_code(&body)), (200, code), "{body}");
+        assert!(body.get("data").is_none(), "{body}");
+        let (status, body) = fed.post_strict(query, json!({})).await;
+        assert_eq!((status, first_code(&body)), (400, code), "{body}");
+    }
     let put = fed.gw.client.put(&url).send().await.unwrap();
     assert_eq!(put.status(), 405);
+}
+
+/// Variable values are coerced against their declared types before any
+/// subgraph is called (GraphQL, "CoerceVariableValues"): each kind of bad
+/// value is a `BAD_USER_INPUT` error naming the variable and where in it
+/// the problem is, 200 in `application/json` and 400 in
+/// `application/graphql-response+json`, and no subgraph sees the
+/// operation.
+#[tokio::test]
+async fn variables_that_do_not_coerce_are_refused_before_any_fetch() {
+    let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
+    let order = "query($id: ID!) { order(id: $id) { status } }";
+    let create = "mutation($input: CreateOrderInput!) { createOrder(input: $input) { id } }";
+    let status_change = "mutation($id: ID!, $status: OrderStatus!) { updateOrderStatus(id: $id, status: $status) { id } }";
+    let item = |quantity: Value| json!({"productId": "p1", "quantity": quantity});
+    let cases = [
+        (
+            order,
+            json!({"id": null}),
+            "Variable \"$id\" of non-null type \"ID!\" must not be null.",
+        ),
+        (
+            order,
+            json!({}),
+            "Variable \"$id\" of required type \"ID!\" was not provided.",
+        ),
+        (
+            order,
+            json!({"id": true}),
+            "ID cannot represent value: true",
+        ),
+        (
+            create,
+            json!({"input": {"customerId": "c1", "items": [item(json!(1)), item(json!("two"))]}}),
+            "at \"input.items[1].quantity\"; Int cannot represent non-integer value: \"two\"",
+        ),
+        (
+            create,
+            json!({"input": {"customerId": "c1", "items": [], "coupon": "FREE"}}),
+            "Field \"coupon\" is not defined by type \"CreateOrderInput\".",
+        ),
+        (
+            create,
+            json!({"input": {"items": []}}),
+            "Field \"customerId\" of required type \"ID!\" was not provided.",
+        ),
+        (
+            status_change,
+            json!({"id": FIRST_ORDER_ID, "status": "LOST"}),
+            "Value \"LOST\" does not exist in \"OrderStatus\" enum.",
+        ),
+    ];
+    for (query, variables, message) in cases {
+        let (status, body) = fed.post(query, variables.clone()).await;
+        assert_eq!(
+            (status, first_code(&body)),
+            (200, "BAD_USER_INPUT"),
+            "{variables}: {body}"
+        );
+        let text = body["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(
+            text.contains(message),
+            "{variables}: {text:?} should contain {message:?}"
+        );
+        assert!(body.get("data").is_none(), "{body}");
+        let (status, body) = fed.post_strict(query, variables.clone()).await;
+        assert_eq!(
+            (status, first_code(&body)),
+            (400, "BAD_USER_INPUT"),
+            "{body}"
+        );
+    }
+    for kind in mock_backends::SubgraphKind::ALL {
+        assert!(
+            fed.subgraphs.get(kind).operations().is_empty(),
+            "{kind} was called"
+        );
+    }
+    // What coerces goes through: an ID written as a number, a single item
+    // where a list is expected, a nullable field left out.
+    let data = fed.data(order, json!({"id": FIRST_ORDER_ID})).await;
+    assert!(data["order"]["status"].is_string(), "{data}");
+    let (status, body) = fed.post(order, json!({"id": 42})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_ne!(first_code(&body), "BAD_USER_INPUT", "{body}");
 }

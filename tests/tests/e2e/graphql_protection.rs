@@ -74,7 +74,7 @@ async fn a_fragment_cycle_is_refused_before_validation() {
     let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
     let query =
         "{ customers { ...A } } fragment A on Customer { id ...B } fragment B on Customer { ...A }";
-    let (status, body) = fed.post(query, json!({})).await;
+    let (status, body) = fed.post_strict(query, json!({})).await;
     assert_eq!(
         (status, first_code(&body)),
         (400, "GRAPHQL_VALIDATION_FAILED")
@@ -136,7 +136,7 @@ async fn validation_is_fast_on_repeated_fields_when_the_limits_allow_them() {
 async fn validation_errors_come_one_per_violation_with_locations() {
     let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
     let query = "{\n  customers { nope }\n  alsoNope\n}";
-    let (status, body) = fed.post(query, json!({})).await;
+    let (status, body) = fed.post_strict(query, json!({})).await;
     assert_eq!(status, 400);
     let errors = body["errors"].as_array().expect("errors");
     assert_eq!(errors.len(), 2, "{body}");
@@ -275,7 +275,7 @@ async fn thousands_of_nesting_levels_are_refused_without_a_crash() {
     let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
     let levels = 7_000;
     let query = format!("{}{}", "{ a ".repeat(levels), "}".repeat(levels));
-    let (status, body) = fed.post(&query, json!({})).await;
+    let (status, body) = fed.post_strict(&query, json!({})).await;
     // The parser's own recursion limit stops it first.
     assert_eq!(
         (status, first_code(&body)),

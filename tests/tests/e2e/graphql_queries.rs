@@ -121,7 +121,7 @@ async fn aliases_fragments_and_default_variables_shape_the_response() {
 async fn inaccessible_fields_are_not_queryable() {
     let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
     let (status, body) = fed
-        .post(
+        .post_strict(
             "query($id: ID!) { order(id: $id) { internalNote } }",
             json!({ "id": FIRST_ORDER_ID }),
         )

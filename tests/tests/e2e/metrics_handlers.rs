@@ -94,7 +94,7 @@ async fn graphql_operations_caches_errors_and_subgraph_fetches_are_counted() {
         fed.data(ORDER_QUERY, json!({ "id": FIRST_ORDER_ID })).await;
     }
     let (status, _) = fed
-        .post("{ order(id: 1) { internalNote } }", json!({}))
+        .post_strict("{ order(id: 1) { internalNote } }", json!({}))
         .await;
     assert_eq!(status, 400);
     let metrics = scrape(&fed.gw).await;
