@@ -8,6 +8,7 @@ pub mod event_store_suite;
 pub mod federation;
 pub mod federation_cases;
 pub mod gateway;
+pub mod graphql_http_audit;
 pub mod grpc;
 pub mod metrics;
 pub mod mocks;

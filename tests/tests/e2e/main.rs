@@ -55,6 +55,7 @@ mod graphql_defer;
 mod graphql_errors;
 mod graphql_graphiql;
 mod graphql_introspection;
+mod graphql_over_http_audit;
 mod graphql_persisted;
 mod graphql_protection;
 mod graphql_queries;
