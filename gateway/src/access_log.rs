@@ -18,12 +18,13 @@ mod writer;
 mod tests;
 
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 pub use writer::{DroppedRecords, WriterGuard};
 
 use crate::config::model::log::{AccessLogSettings, LogFormat};
-use crate::observe::{Exchange, ExchangeSink, Finished};
+use crate::observe::RefusedHead;
+use crate::observe::{Exchange, ExchangeSink, Finished, UpstreamSummary};
 use record::Record;
 use writer::RecordQueue;
 
@@ -75,7 +76,18 @@ impl AccessLog {
 
 impl ExchangeSink for AccessLog {
     fn on_finish(&self, exchange: &Exchange, finished: &Finished) {
-        let record = Record::of(exchange, finished);
+        self.push(&Record::of(exchange, finished));
+    }
+
+    fn on_refused_head(&self, head: &RefusedHead<'_>) {
+        let no_upstream = Mutex::new(UpstreamSummary::default());
+        let upstream = no_upstream.lock().unwrap_or_else(PoisonError::into_inner);
+        self.push(&Record::refused(head, upstream));
+    }
+}
+
+impl AccessLog {
+    fn push(&self, record: &Record<'_>) {
         self.queue.push_with(|line| match self.format {
             LogFormat::Json => record.write_json(line),
             LogFormat::Text => record.write_text(line),

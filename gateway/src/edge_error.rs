@@ -196,7 +196,16 @@ const GRPC_MESSAGE_ESCAPES: &percent_encoding::AsciiSet = &percent_encoding::CON
 /// (the header-read timeout's 408): the status line, the usual JSON body
 /// with a fresh request id, and `connection: close`.
 pub fn raw_http1_error(status: StatusCode, code: &'static str, message: &str) -> Vec<u8> {
-    let request_id = uuid::Uuid::new_v4().to_string();
+    raw_http1_error_with_id(status, code, message, &uuid::Uuid::new_v4().to_string())
+}
+
+/// [`raw_http1_error`] with the caller's request id (to log it too).
+pub fn raw_http1_error_with_id(
+    status: StatusCode,
+    code: &'static str,
+    message: &str,
+    request_id: &str,
+) -> Vec<u8> {
     let body =
         json!({"error": {"code": code, "message": message, "request_id": request_id}}).to_string();
     format!(

@@ -12,6 +12,9 @@
 //! - [`Observers`] is the per-gateway set of sinks a finished exchange is
 //!   handed to. It belongs to one running gateway (tests run several in one
 //!   process), never to a global.
+//! - A request head the connection refuses never becomes an exchange; the
+//!   connection reports it as a [`RefusedHead`] to the listener's
+//!   [`HeadRefusals`] (the observers), so it is logged and counted too.
 //! - [`metrics`] is the Prometheus sink (`GET /metrics` on the admin
 //!   listener).
 //! - [`trace_context`] injects the W3C trace context into upstream requests.
@@ -26,6 +29,7 @@ mod layer;
 pub mod metrics;
 mod observers;
 pub mod otel;
+mod refused_head;
 pub mod trace_context;
 
 pub use attempt::{AttemptOutcome, UpstreamAttempt};
@@ -33,6 +37,7 @@ pub use endpoint_name::EndpointName;
 pub use exchange::{ErrorCode, Exchange, ExchangeEnd, UpstreamRecord, UpstreamSummary};
 pub use layer::{ObserveLayer, ObserveService};
 pub use observers::{ExchangeSink, Finished, Observers, observers_for};
+pub use refused_head::{HeadRefusals, RefusedHead, SharedRefusals};
 
 #[cfg(test)]
 mod tests;

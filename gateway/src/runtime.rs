@@ -38,8 +38,8 @@ use crate::reload::{
     FileWatch, ReloadError, ReloadOutcome, Reloader, StartAddresses, spawn_triggers,
 };
 use crate::server::{
-    self, ADMIN_MAX_CONNECTIONS, CappedListener, ConnectionSettings, TlsConfigSource,
-    accept_for_workers, serve,
+    self, ADMIN_MAX_CONNECTIONS, CappedListener, ConnectionSettings, ListenerParts,
+    TlsConfigSource, accept_for_workers, serve,
 };
 use crate::snapshot::Snapshot;
 use crate::tls::redirect::redirect_service;
@@ -249,7 +249,10 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
         &options.thread_name,
         &gateway_service(current, Arc::clone(&observers)),
         settings,
-        tls.as_ref(),
+        &ListenerParts {
+            tls: tls.clone(),
+            refusals: observers.refusals(),
+        },
         &workers_stopped,
         &drain,
     )

@@ -50,6 +50,7 @@ use tokio_util::task::TaskTracker;
 use self::accept_errors::{AcceptErrors, LOG_INTERVAL, LogEvery};
 use crate::config::model::{Http2Settings, RequestLimits, ServerSettings};
 use crate::layers::GatewayService;
+use crate::observe::SharedRefusals;
 use crate::workers::{Refused, WorkerSet};
 
 /// Most connections the admin listener serves at once.
@@ -162,6 +163,15 @@ impl IncomingConnections for CappedListener {
 /// the connection.
 pub type TlsConfigSource = Arc<dyn Fn() -> Option<Arc<rustls::ServerConfig>> + Send + Sync>;
 
+/// What a listener's connections share besides the service and the
+/// settings: TLS, and where refused request heads are reported.
+#[derive(Clone, Default)]
+pub struct ListenerParts {
+    /// Terminate TLS on every connection with the config it gives.
+    pub tls: Option<TlsConfigSource>,
+    pub refusals: SharedRefusals,
+}
+
 /// Serves `service` on the connections from `incoming` until `shutdown`
 /// resolves (or no more connections can come), then drains. Returns true
 /// if every connection finished within the grace period.
@@ -171,17 +181,26 @@ pub async fn serve(
     settings: ConnectionSettings,
     shutdown: impl Future<Output = ()>,
 ) -> bool {
-    serve_tls(incoming, service, settings, None, shutdown).await
+    serve_tls(
+        incoming,
+        service,
+        settings,
+        ListenerParts::default(),
+        shutdown,
+    )
+    .await
 }
 
-/// [`serve`], terminating TLS on every connection when `tls` is set.
+/// [`serve`], terminating TLS on every connection when `parts.tls` is set
+/// and reporting refused heads to `parts.refusals`.
 pub async fn serve_tls(
     mut incoming: impl IncomingConnections,
     service: GatewayService,
     settings: ConnectionSettings,
-    tls: Option<TlsConfigSource>,
+    parts: ListenerParts,
     shutdown: impl Future<Output = ()>,
 ) -> bool {
+    let ListenerParts { tls, refusals } = parts;
     let builder = Arc::new(connection_builder(&settings));
     let connections = TaskTracker::new();
     let draining = CancellationToken::new();
@@ -202,7 +221,8 @@ pub async fn serve_tls(
                             }
                         },
                     };
-                    let connection = driver::serve_connection(Arc::clone(&builder), stream, peer, service.clone(), settings, draining.clone(), tls_config);
+                    let accepted = driver::Accepted { stream, peer, tls: tls_config };
+                    let connection = driver::serve_connection(Arc::clone(&builder), accepted, service.clone(), settings, draining.clone(), refusals.clone());
                     connections.spawn(async move {
                         let _held = held;
                         connection.await;

@@ -30,7 +30,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::drain::Drain;
 use crate::layers::GatewayService;
 use crate::server::{
-    ConnectionLimits, ConnectionSettings, IncomingConnections, TlsConfigSource, serve_tls,
+    ConnectionLimits, ConnectionSettings, IncomingConnections, ListenerParts, serve_tls,
 };
 
 thread_local! {
@@ -121,7 +121,7 @@ impl WorkerSet {
         name: &str,
         service: &GatewayService,
         settings: ConnectionSettings,
-        tls: Option<&TlsConfigSource>,
+        parts: &ListenerParts,
         stop: &watch::Receiver<bool>,
         drain: &Drain,
     ) -> std::io::Result<WorkerSet> {
@@ -142,13 +142,13 @@ impl WorkerSet {
                 total: Arc::clone(&set.total),
             };
             let (service, stop, drain) = (service.clone(), stop.clone(), drain.clone());
-            let tls = tls.cloned();
+            let parts = parts.clone();
             std::thread::Builder::new()
                 .name(format!("{name}-{index}"))
                 .spawn(move || {
                     WORKER_INDEX.with(|cell| cell.set(index));
                     crate::drain::set_current(drain.clone());
-                    let drained = run_worker(incoming, service, settings, tls, stop, drain);
+                    let drained = run_worker(incoming, service, settings, parts, stop, drain);
                     let _ = finished_tx.send(drained);
                 })?;
             set.workers.push(Worker {
@@ -228,7 +228,7 @@ fn run_worker(
     incoming: HandedConnections,
     service: GatewayService,
     settings: ConnectionSettings,
-    tls: Option<TlsConfigSource>,
+    parts: ListenerParts,
     stop: watch::Receiver<bool>,
     drain: Drain,
 ) -> bool {
@@ -253,7 +253,7 @@ fn run_worker(
     };
     runtime.block_on(async {
         let (drained, streams_ended) = tokio::join!(
-            serve_tls(incoming, service, settings, tls, stopped(stop)),
+            serve_tls(incoming, service, settings, parts, stopped(stop)),
             streams
         );
         drained && streams_ended

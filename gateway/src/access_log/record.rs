@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::json::{JsonObject, key};
+use crate::observe::RefusedHead;
 use crate::observe::{Exchange, ExchangeEnd, Finished, UpstreamSummary};
 
 /// The fields of one record, borrowed from the exchange.
@@ -21,9 +22,10 @@ pub(super) struct Record<'a> {
     pub request_id: &'a str,
     pub trace_id: Option<&'a str>,
     pub client: IpAddr,
-    pub method: &'a str,
+    /// `None` for a head refused before it was read (also `path`).
+    pub method: Option<&'a str>,
     /// Without the query.
-    pub path: &'a str,
+    pub path: Option<&'a str>,
     pub route: Option<&'a str>,
     /// The authenticated consumer.
     pub consumer: Option<&'a str>,
@@ -48,8 +50,8 @@ impl<'a> Record<'a> {
             request_id: exchange.request_id.as_str(),
             trace_id: exchange.trace_id(),
             client: exchange.client.ip,
-            method: exchange.method.as_str(),
-            path: &exchange.path,
+            method: Some(exchange.method.as_str()),
+            path: Some(&exchange.path),
             route: exchange.route().map(|route| route.name.as_str()),
             consumer: exchange.consumer(),
             status: finished.status.as_u16(),
@@ -63,6 +65,29 @@ impl<'a> Record<'a> {
         }
     }
 
+    /// The record of a head the connection refused (`upstream`: an empty
+    /// summary): no method, path, route or user agent.
+    pub fn refused(head: &'a RefusedHead<'a>, upstream: MutexGuard<'a, UpstreamSummary>) -> Self {
+        Self {
+            time: head.started_at,
+            request_id: head.request_id,
+            trace_id: None,
+            client: head.peer.ip(),
+            method: None,
+            path: None,
+            route: None,
+            consumer: None,
+            status: head.status.as_u16(),
+            error_code: Some(head.code),
+            upstream,
+            bytes_in: 0,
+            bytes_out: head.bytes_out,
+            duration: head.duration,
+            user_agent: None,
+            end: ExchangeEnd::Completed,
+        }
+    }
+
     /// One JSON object and a newline. Absent values are `null`.
     pub fn write_json(&self, out: &mut Vec<u8>) {
         let last = self.upstream.last.as_ref();
@@ -71,8 +96,11 @@ impl<'a> Record<'a> {
         json.str(key!("request_id"), self.request_id);
         json.opt_str(key!("trace_id"), self.trace_id);
         json.ip(key!("client_address"), self.client);
-        json.plain_str(key!("method"), self.method);
-        json.str(key!("path"), self.path);
+        match self.method {
+            Some(method) => json.plain_str(key!("method"), method),
+            None => json.opt_str(key!("method"), None),
+        }
+        json.opt_str(key!("path"), self.path);
         json.opt_str(key!("route"), self.route);
         json.opt_str(key!("consumer"), self.consumer);
         json.uint(key!("status"), u64::from(self.status));
@@ -118,9 +146,9 @@ impl<'a> Record<'a> {
         token(out, Some(self.request_id.as_bytes()));
         token(out, self.trace_id.map(str::as_bytes));
         out.push(b'"');
-        escape(out, self.method.as_bytes(), b'"');
+        escape(out, self.method.unwrap_or("-").as_bytes(), b'"');
         out.push(b' ');
-        escape(out, self.path.as_bytes(), b'"');
+        escape(out, self.path.unwrap_or("-").as_bytes(), b'"');
         out.extend_from_slice(b"\" ");
         let _ = write!(out, "{} ", self.status);
         token(out, self.error_code.map(str::as_bytes));

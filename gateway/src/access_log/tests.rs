@@ -15,7 +15,8 @@ use super::writer::{self, RateLimitedWarning};
 use crate::config::model::log::LogFormat;
 use crate::context::{ClientIp, RequestId};
 use crate::observe::{
-    EndpointName, Exchange, ExchangeEnd, ExchangeSink, Finished, Observers, UpstreamRecord,
+    EndpointName, Exchange, ExchangeEnd, ExchangeSink, Finished, Observers, RefusedHead,
+    UpstreamRecord, UpstreamSummary,
 };
 
 /// 2026-11-30T13:33:42.123Z
@@ -208,6 +209,40 @@ fn an_unrouted_request_has_dashes_in_text_and_nulls_in_json() {
     }
     assert_eq!(json["error_code"], "NO_ROUTE");
     assert_eq!(json["upstream_attempts"], 0);
+}
+
+#[test]
+fn a_refused_head_has_no_method_path_or_route() {
+    let head = RefusedHead {
+        peer: "203.0.113.7:40000".parse().expect("an address"),
+        status: StatusCode::BAD_REQUEST,
+        code: "MALFORMED_REQUEST",
+        request_id: "req-9",
+        started_at: SystemTime::UNIX_EPOCH + TIME,
+        duration: Duration::from_micros(1_500),
+        bytes_out: 180,
+    };
+    let none = Mutex::new(UpstreamSummary::default());
+    let record = Record::refused(&head, none.lock().expect("unlocked"));
+    assert_eq!(
+        text(&record),
+        "2026-11-30T13:33:42.123Z 203.0.113.7 req-9 - \"- -\" 400 MALFORMED_REQUEST 0 180 \
+         1.500 \"-\" - - - 0 - completed \"-\" -\n"
+    );
+    let json = json(&record);
+    for absent in [
+        "method",
+        "path",
+        "route",
+        "trace_id",
+        "user_agent",
+        "consumer",
+    ] {
+        assert_eq!(json[absent], Value::Null, "{absent}");
+    }
+    assert_eq!(json["status"], 400);
+    assert_eq!(json["error_code"], "MALFORMED_REQUEST");
+    assert_eq!(json["request_id"], "req-9");
 }
 
 #[test]

@@ -81,6 +81,8 @@ pub struct Metrics {
     graphql: GraphqlInstruments,
     events: EventInstruments,
     access_log_dropped: Arc<OnceLock<Arc<dyn DroppedCount>>>,
+    /// Request heads refused before any service saw them, by code.
+    refused: Family<RefusedLabels, Counter>,
 }
 
 /// The last [`Metrics::id`] given out.
@@ -154,6 +156,11 @@ struct GraphqlInstruments {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusedLabels {
+    code: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: &'static str,
 }
@@ -211,6 +218,7 @@ impl Metrics {
             },
             events: EventInstruments::default(),
             access_log_dropped: Arc::default(),
+            refused: Family::default(),
         };
         metrics.register();
         metrics
@@ -287,6 +295,11 @@ impl Metrics {
         registry.register_collector(Box::new(AccessLogDropped(Arc::clone(
             &self.access_log_dropped,
         ))));
+        registry.register(
+            "gateway_refused_requests",
+            "Request heads the connection refused before any route saw them, by the answer's code (MALFORMED_REQUEST, HEADERS_TOO_LARGE, URI_TOO_LONG, REQUEST_TIMEOUT); also counted in http_server_request_duration_seconds as route _unmatched",
+            self.refused.clone(),
+        );
         registry.register(
             "gateway_build",
             "The gateway's version",

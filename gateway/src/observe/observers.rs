@@ -8,6 +8,7 @@ use http::StatusCode;
 use super::attempt::AttemptOutcome;
 use super::exchange::{Exchange, ExchangeEnd, UpstreamRecord};
 use super::metrics::Metrics;
+use super::refused_head::{HeadRefusals, RefusedHead, SharedRefusals};
 use crate::config::GatewayConfig;
 
 /// What a finished request looked like on the wire.
@@ -41,6 +42,10 @@ pub trait ExchangeSink: Send + Sync + std::fmt::Debug {
 
     /// The response body ended, or was dropped before its end.
     fn on_finish(&self, _exchange: &Exchange, _finished: &Finished) {}
+
+    /// A request head was refused by the connection before any service
+    /// saw it (no `on_start` came first).
+    fn on_refused_head(&self, _head: &RefusedHead<'_>) {}
 }
 
 /// One running gateway's sinks. Empty means observation is off, and the
@@ -110,6 +115,20 @@ impl Observers {
     pub(super) fn finish(&self, exchange: &Exchange, finished: &Finished) {
         for sink in &self.sinks {
             sink.on_finish(exchange, finished);
+        }
+    }
+
+    /// These observers as the listener's reporter of refused heads
+    /// (`None` when there is no sink).
+    pub fn refusals(self: &Arc<Self>) -> SharedRefusals {
+        (!self.is_empty()).then(|| Arc::clone(self) as Arc<dyn HeadRefusals>)
+    }
+}
+
+impl HeadRefusals for Observers {
+    fn refused(&self, head: &RefusedHead<'_>) {
+        for sink in &self.sinks {
+            sink.on_refused_head(head);
         }
     }
 }

@@ -27,6 +27,7 @@ use super::head_deadline::{HeadDeadlineIo, HeadTimeouts};
 use super::listener::configure_accepted;
 use super::tracked::TrackedService;
 use crate::layers::GatewayService;
+use crate::observe::SharedRefusals;
 
 /// Where a connection's driver is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,20 +63,29 @@ fn on_timer(stage: Stage, activity: &ConnActivity, settings: &ConnectionSettings
     }
 }
 
+/// One accepted connection, before it is served.
+pub(super) struct Accepted {
+    pub stream: TcpStream,
+    pub peer: SocketAddr,
+    /// The listener's TLS config, when it terminates TLS.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
 /// Serves one accepted connection until it ends (or is dropped). With
 /// `tls`, the TLS handshake comes first, bounded by the header-read
 /// deadline counted from accept (a client that connects and stays silent,
 /// or trickles its hello, is dropped then); the request-head deadline
-/// keeps counting from accept too.
+/// keeps counting from accept too. Refused request heads are reported to
+/// `refusals`.
 pub(super) async fn serve_connection(
     builder: Arc<auto::Builder<TokioExecutor>>,
-    stream: TcpStream,
-    peer: SocketAddr,
+    accepted: Accepted,
     service: GatewayService,
     settings: ConnectionSettings,
     draining: CancellationToken,
-    tls: Option<Arc<rustls::ServerConfig>>,
+    refusals: SharedRefusals,
 ) {
+    let Accepted { stream, peer, tls } = accepted;
     configure_accepted(&stream);
     let activity = ConnActivity::new(Instant::now());
     let timeouts = HeadTimeouts {
@@ -90,7 +100,7 @@ pub(super) async fn serve_connection(
         tls: tls.is_some(),
     });
     let Some(tls) = tls else {
-        let io = HeadDeadlineIo::new(stream, peer, Arc::clone(&activity), timeouts);
+        let io = HeadDeadlineIo::new(stream, peer, Arc::clone(&activity), timeouts, refusals);
         let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), hyper_service);
         return drive(connection, &activity, peer, settings, draining).await;
     };
@@ -107,7 +117,7 @@ pub(super) async fn serve_connection(
             return;
         }
     };
-    let io = HeadDeadlineIo::new(stream, peer, Arc::clone(&activity), timeouts);
+    let io = HeadDeadlineIo::new(stream, peer, Arc::clone(&activity), timeouts, refusals);
     let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), hyper_service);
     drive(connection, &activity, peer, settings, draining).await;
 }

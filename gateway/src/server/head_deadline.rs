@@ -41,7 +41,8 @@ use tokio::time::{Instant, Sleep};
 
 use super::activity::{ConnActivity, Protocol};
 use super::lingering_close::{self, Lingering};
-use crate::edge_error::raw_http1_error;
+use crate::edge_error::raw_http1_error_with_id;
+use crate::observe::{RefusedHead, SharedRefusals};
 
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// `PRI ` starts no HTTP/1 request but the preface: past it, the client
@@ -92,6 +93,11 @@ pub struct HeadDeadlineIo<S = TcpStream> {
     write_stall: Option<Pin<Box<Sleep>>>,
     /// Set once the connection is closing (see [`super::lingering_close`]).
     lingering: Option<Lingering>,
+    /// Bytes of the awaited head have arrived (a 408 then refuses a
+    /// request; without any, only an idle connection is closed).
+    head_bytes: bool,
+    /// Where refused heads are reported.
+    refusals: SharedRefusals,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> HeadDeadlineIo<S> {
@@ -100,6 +106,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HeadDeadlineIo<S> {
         peer: SocketAddr,
         activity: Arc<ConnActivity>,
         timeouts: HeadTimeouts,
+        refusals: SharedRefusals,
     ) -> Self {
         let deadline = activity.accepted() + timeouts.header_read;
         Self {
@@ -114,6 +121,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HeadDeadlineIo<S> {
             flushed: true,
             write_stall: None,
             lingering: None,
+            head_bytes: false,
+            refusals,
         }
     }
 
@@ -135,6 +144,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HeadDeadlineIo<S> {
         if finished != self.seen_finished {
             self.seen_finished = finished;
             self.wait = Wait::Idle;
+            self.head_bytes = false;
             let deadline = Instant::now() + self.timeouts.keep_alive_idle;
             self.sleep.as_mut().reset(deadline);
         }
@@ -146,6 +156,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HeadDeadlineIo<S> {
         if bytes.is_empty() {
             return;
         }
+        self.head_bytes = true;
         if self.activity.protocol() == Protocol::Sniffing {
             self.sniff(bytes);
         }
@@ -181,10 +192,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HeadDeadlineIo<S> {
         let peer = self.peer;
         tracing::debug!(%peer, phase = ?self.wait, protocol = ?self.activity.protocol(), answered_408 = answer, "header-read or keep-alive timeout");
         if answer {
-            let response = raw_http1_error(
+            let response = self.refuse(
                 StatusCode::REQUEST_TIMEOUT,
                 "REQUEST_TIMEOUT",
                 "the request head was not received in time",
+                self.head_bytes,
             );
             // Best effort, never waiting: a client that reads nothing
             // cannot hold the connection open this way.
@@ -218,10 +230,46 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HeadDeadlineIo<S> {
     /// hyper's bare answer to a head it refused (call only
     /// [`Self::between_requests`]).
     fn refusal_replacement(&self, written: &[u8]) -> Option<Vec<u8>> {
-        let answer = super::parser_refusal::replacement(written)?;
+        let (status, code, message) = super::parser_refusal::replacement(written)?;
         let peer = self.peer;
         tracing::debug!(%peer, "request head refused by the HTTP/1 parser; answered with the gateway's error");
-        Some(answer)
+        Some(self.refuse(status, code, message, true))
+    }
+
+    /// The gateway's error answering the awaited head with `status`,
+    /// reported to the listener's observers when `report` (a request was
+    /// refused, not an idle connection closed).
+    fn refuse(
+        &self,
+        status: StatusCode,
+        code: &'static str,
+        message: &str,
+        report: bool,
+    ) -> Vec<u8> {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let answer = raw_http1_error_with_id(status, code, message, &request_id);
+        if let (true, Some(refusals)) = (report, &self.refusals) {
+            // The head deadline runs from when the wait for this head began.
+            let deadline = self.sleep.deadline();
+            let began = deadline
+                .checked_sub(self.timeouts.header_read)
+                .unwrap_or(deadline);
+            let duration = Instant::now().saturating_duration_since(began);
+            let head = answer
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .map_or(0, |at| at + 4);
+            refusals.refused(&RefusedHead {
+                peer: self.peer,
+                status,
+                code,
+                request_id: &request_id,
+                started_at: std::time::SystemTime::now() - duration,
+                duration,
+                bytes_out: (answer.len() - head) as u64,
+            });
+        }
+        answer
     }
 
     /// Bounds how long a write may stay blocked: the timer starts at the

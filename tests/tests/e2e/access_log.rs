@@ -339,3 +339,90 @@ async fn a_client_that_leaves_before_the_response_head_is_499_aborted() {
     assert_eq!(record["upstream_status"], Value::Null);
     assert_eq!(record["upstream_attempts"], 1);
 }
+
+/// A head the connection refuses never reaches a route, yet it is a
+/// request the gateway answered: one record each (no method, path or
+/// route; the answer's status, code and request id) and a count, for a
+/// head the parser refuses and for one not received in time. A connection
+/// that sends nothing and is closed idle is not a request.
+#[tokio::test]
+async fn refused_heads_are_logged_and_counted() {
+    let gw = TestGateway::start(&ROUTES.replace(
+        "routes:\n",
+        "server:\n  header_read_timeout: 300ms\nroutes:\n",
+    ))
+    .await;
+    let addr = gw.gateway.addr;
+    let malformed = tests::raw_http::send(
+        addr,
+        b"GET /v1 HTTP/1.1\r\nHost: gw\r\nBad Header: 1\r\n\r\n",
+    )
+    .await;
+    assert_eq!(malformed.status, 400);
+    let large = format!(
+        "GET /v1 HTTP/1.1\r\nHost: gw\r\nX-Big: {}\r\n\r\n",
+        "b".repeat(200_000)
+    );
+    let large = tests::raw_http::send(addr, large.as_bytes()).await;
+    assert_eq!(large.status, 431);
+    // A head started and never finished: 408 at the header-read timeout.
+    let late = tests::raw_http::send(addr, b"GET /v1/orders HTTP/1.1\r\nHost: gw\r\n").await;
+    assert_eq!(late.status, 408);
+    // Nothing sent at all: closed at the same timeout, not a request.
+    let silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+
+    for (answer, code) in [
+        (&malformed, "MALFORMED_REQUEST"),
+        (&large, "HEADERS_TOO_LARGE"),
+        (&late, "REQUEST_TIMEOUT"),
+    ] {
+        let id = answer.header("x-request-id").expect("a request id");
+        let record = record_of(&gw, id).await;
+        assert_every_field(&record);
+        assert_eq!(record["status"], u64::from(answer.status), "{record}");
+        assert_eq!(record["error_code"], code, "{record}");
+        assert_eq!(record["client_address"], "127.0.0.1");
+        for absent in ["method", "path", "route", "upstream_backend", "user_agent"] {
+            assert!(record[absent].is_null(), "{absent}: {record}");
+        }
+        assert_eq!(record["bytes_out"], answer.body.len() as u64, "{record}");
+        assert_eq!(record["end"], "completed");
+    }
+    let timed_out = record_of(&gw, late.header("x-request-id").unwrap()).await;
+    assert!(
+        timed_out["duration_ms"].as_f64().unwrap() >= 300.0,
+        "the head was awaited for the timeout: {timed_out}"
+    );
+
+    // The silent connection is closed by the gateway, and logged nothing.
+    let mut silent = silent;
+    let mut rest = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut silent, &mut rest)
+        .await
+        .unwrap();
+    let metrics = tests::metrics::scrape(&gw).await;
+    for code in ["MALFORMED_REQUEST", "HEADERS_TOO_LARGE", "REQUEST_TIMEOUT"] {
+        assert_eq!(
+            metrics.value("gateway_refused_requests_total", &[("code", code)]),
+            1.0,
+            "{code}"
+        );
+    }
+    assert_eq!(
+        metrics.histogram_count(
+            "http_server_request_duration_seconds",
+            &[
+                ("route", "_unmatched"),
+                ("http_request_method", "_OTHER"),
+                ("status_class", "4xx")
+            ],
+        ),
+        3.0,
+        "the three refusals, not the silent connection"
+    );
+    assert_eq!(
+        records_in(&log_path(&gw)).len(),
+        3,
+        "only the refusals are logged"
+    );
+}

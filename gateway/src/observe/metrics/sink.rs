@@ -6,11 +6,13 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use super::EndpointSeriesSlot;
-use super::Metrics;
-use super::labels::UNMATCHED_ROUTE;
+use super::labels::{OTHER_METHOD, UNMATCHED_ROUTE};
 use super::series::{EndpointSeries, ReadMostly, RouteSeries};
+use super::{Metrics, RefusedLabels};
 use crate::config::model::RouteSpec;
+use crate::observe::RefusedHead;
 use crate::observe::{AttemptOutcome, Exchange, ExchangeSink, Finished, UpstreamRecord};
+use http::Method;
 
 impl Metrics {
     /// The series of `endpoint` of `backend`, made the first time.
@@ -123,5 +125,22 @@ impl ExchangeSink for Metrics {
         if let Some(consumer) = exchange.consumer() {
             self.consumers.count(consumer, route_name, finished.status);
         }
+    }
+
+    fn on_refused_head(&self, head: &RefusedHead<'_>) {
+        self.refused
+            .get_or_create(&RefusedLabels { code: head.code })
+            .inc();
+        // No method was read: the `_OTHER` slot.
+        let unknown = Method::from_bytes(OTHER_METHOD.as_bytes()).unwrap_or_default();
+        let make_series = || {
+            let name: Arc<str> = Arc::from(UNMATCHED_ROUTE);
+            (Arc::clone(&name), RouteSeries::new(name))
+        };
+        self.routes.with(UNMATCHED_ROUTE, make_series, |series| {
+            series
+                .histogram(&self.server_duration, &unknown, head.status)
+                .observe(head.duration);
+        });
     }
 }
