@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use tests::gateway::{TestGateway, eventually};
 use tests::mocks::new_order_body;
 use tests::mocks::subscriber;
+use tests::nats_server::NatsServer;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -224,8 +225,10 @@ routes:
 }
 
 /// Subscriptions starting at `new` (the default), `inventory` alone or
-/// with `notification`; each its own consumer (`queue` mode).
+/// with `notification`; each its own consumer (`queue` mode). `store` is
+/// the `events.store` line (empty: the embedded default).
 fn start_new_config(
+    store: &str,
     inventory: &SubscriberHandle,
     notification: Option<&SubscriberHandle>,
 ) -> String {
@@ -235,6 +238,7 @@ backends:
   inventory: {{ url: "{inventory}" }}
   notification: {{ url: "{notification}" }}
 events:
+{store}
   topics:
     orders: {{ default_source: /orders }}
   subscriptions:
@@ -258,11 +262,10 @@ events:
 /// event published meanwhile was behind the consumer's start and never
 /// delivered to it, although it was acknowledged with 202 (seen as a
 /// rare failure of the kill -9 test).
-#[tokio::test]
-async fn a_subscription_starting_at_new_gets_every_event_its_config_acknowledged() {
+async fn a_subscription_starting_at_new_gets_every_event_acknowledged_under_it(store: &str) {
     let inventory = subscriber(SubscriberKind::Inventory).await;
     let notification = subscriber(SubscriberKind::Notification).await;
-    let gw = TestGateway::start_unwatched(&start_new_config(&inventory, None)).await;
+    let gw = TestGateway::start_unwatched(&start_new_config(store, &inventory, None)).await;
     let store = std::sync::Arc::clone(
         gw.gateway
             .snapshot()
@@ -279,7 +282,12 @@ async fn a_subscription_starting_at_new_gets_every_event_its_config_acknowledged
     let (status, first) = post(&gw, &event(1), &[]).await;
     assert_eq!(status, 202, "{first}");
 
-    gw.update_config(&start_new_config(&inventory, Some(&notification)));
+    let store_line = store_line_of(&gw);
+    gw.update_config(&start_new_config(
+        &store_line,
+        &inventory,
+        Some(&notification),
+    ));
     gw.gateway.reload().await.expect("the reload applies");
     store
         .pending("orders", "notification")
@@ -307,4 +315,31 @@ async fn a_subscription_starting_at_new_gets_every_event_its_config_acknowledged
         !ids(&received).contains(first),
         "notification starts at new: the event before it was added is not its"
     );
+}
+
+/// The `events.store` line of the config `gw` runs (kept by the reload).
+fn store_line_of(gw: &TestGateway) -> String {
+    std::fs::read_to_string(gw.config_path())
+        .unwrap()
+        .lines()
+        .find(|line| line.trim_start().starts_with("store:"))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_subscription_starting_at_new_gets_every_event_its_config_acknowledged() {
+    a_subscription_starting_at_new_gets_every_event_acknowledged_under_it("").await;
+}
+
+#[tokio::test]
+async fn on_nats_a_subscription_starting_at_new_gets_every_event_its_config_acknowledged() {
+    let Some(server) = NatsServer::start_or_skip("subscription start on nats").await else {
+        return;
+    };
+    let store = format!(
+        "  store: {{ kind: nats, urls: [\"{}\"], outbox_dir: outbox }}",
+        server.url()
+    );
+    a_subscription_starting_at_new_gets_every_event_acknowledged_under_it(&store).await;
 }
