@@ -96,6 +96,9 @@ pub struct HeadDeadlineIo<S = TcpStream> {
     /// Bytes of the awaited head have arrived (a 408 then refuses a
     /// request; without any, only an idle connection is closed).
     head_bytes: bool,
+    /// The awaited head's request line has ended (a `\n` arrived): a head
+    /// over the size limit before that is a request target too long.
+    line_ended: bool,
     /// Where refused heads are reported.
     refusals: SharedRefusals,
 }
@@ -122,6 +125,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HeadDeadlineIo<S> {
             write_stall: None,
             lingering: None,
             head_bytes: false,
+            line_ended: false,
             refusals,
         }
     }
@@ -145,6 +149,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HeadDeadlineIo<S> {
             self.seen_finished = finished;
             self.wait = Wait::Idle;
             self.head_bytes = false;
+            self.line_ended = false;
             let deadline = Instant::now() + self.timeouts.keep_alive_idle;
             self.sleep.as_mut().reset(deadline);
         }
@@ -157,6 +162,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HeadDeadlineIo<S> {
             return;
         }
         self.head_bytes = true;
+        if !self.line_ended {
+            self.line_ended = bytes.contains(&b'\n');
+        }
         if self.activity.protocol() == Protocol::Sniffing {
             self.sniff(bytes);
         }
@@ -230,7 +238,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HeadDeadlineIo<S> {
     /// hyper's bare answer to a head it refused (call only
     /// [`Self::between_requests`]).
     fn refusal_replacement(&self, written: &[u8]) -> Option<Vec<u8>> {
-        let (status, code, message) = super::parser_refusal::replacement(written)?;
+        let (status, code, message) = super::parser_refusal::replacement(written, self.line_ended)?;
         let peer = self.peer;
         tracing::debug!(%peer, "request head refused by the HTTP/1 parser; answered with the gateway's error");
         Some(self.refuse(status, code, message, true))

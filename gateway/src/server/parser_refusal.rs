@@ -28,8 +28,10 @@ const MAX_REFUSAL_HEAD: usize = 192;
 pub(super) type Refusal = (StatusCode, &'static str, &'static str);
 
 /// The gateway's error to write instead of `written`, when `written` is
-/// hyper's answer to a refused head.
-pub(super) fn replacement(written: &[u8]) -> Option<Refusal> {
+/// hyper's answer to a refused head. `line_ended`: the head's request
+/// line had ended; a head over the size limit before that is a request
+/// target too long, answered 414 as nginx does (hyper says 431).
+pub(super) fn replacement(written: &[u8], line_ended: bool) -> Option<Refusal> {
     // The usual write (a response head starting `HTTP/1.1 2`, or body
     // bytes) is told apart by its first bytes.
     let status = written.strip_prefix(b"HTTP/1.1 ")?.get(..3)?;
@@ -40,6 +42,11 @@ pub(super) fn replacement(written: &[u8]) -> Option<Refusal> {
             "the request head is not valid HTTP/1.1: a malformed request line or header field, \
              a Content-Length that is not one number, or a Transfer-Encoding that does not end \
              in chunked",
+        ),
+        b"431" if !line_ended => (
+            StatusCode::URI_TOO_LONG,
+            "URI_TOO_LONG",
+            "the request line is longer than max_header_bytes: the request target is too long",
         ),
         b"431" => (
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -88,7 +95,7 @@ mod tests {
     const HYPER_431: &[u8] = b"HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\ndate: Wed, 02 Dec 2026 03:20:02 GMT\r\n\r\n";
 
     fn code(written: &[u8]) -> (u16, &'static str) {
-        let (status, code, _) = replacement(written).expect("replaced");
+        let (status, code, _) = replacement(written, true).expect("replaced");
         (status.as_u16(), code)
     }
 
@@ -98,6 +105,9 @@ mod tests {
         assert_eq!(code(HYPER_431), (431, "HEADERS_TOO_LARGE"));
         let long = b"HTTP/1.1 414 URI Too Long\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
         assert_eq!(code(long), (414, "URI_TOO_LONG"));
+        // Over the size limit before the request line ended: the target.
+        let (status, code, _) = replacement(HYPER_431, false).expect("replaced");
+        assert_eq!((status.as_u16(), code), (414, "URI_TOO_LONG"));
     }
 
     #[test]
@@ -115,7 +125,7 @@ mod tests {
             b"",
         ] {
             assert!(
-                replacement(written).is_none(),
+                replacement(written, true).is_none(),
                 "{}",
                 String::from_utf8_lossy(written)
             );

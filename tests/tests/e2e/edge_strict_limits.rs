@@ -73,23 +73,43 @@ async fn long_targets_get_414_and_big_heads_get_431() {
     let answer = send(addr, request.as_bytes()).await;
     assert_eq!(answer.status, 414);
     assert_eq!(answer.error_code(), "URI_TOO_LONG");
-    // A target so long the head passes max_header_bytes, too many fields,
-    // a field too big: hyper's parser refuses the head (431), and the
-    // gateway's JSON error is written in place of hyper's bare answer.
+    // A target so long the head passes max_header_bytes: hyper's parser
+    // refuses the head before the request line ended, which the gateway
+    // answers 414 (as nginx does), with its JSON error in place of
+    // hyper's bare 431. Too many fields, a field too big: 431.
     let huge_path = format!("/echo/{}", "a".repeat(70 * 1024));
     let many: String = (0..150).map(|i| format!("X-H{i}: 1\r\n")).collect();
     let big = format!("X-Big: {}\r\n", "b".repeat(70 * 1024));
-    for request in [
-        format!("GET {huge_path} HTTP/1.1\r\nHost: gw\r\n\r\n"),
-        format!("GET /echo/many HTTP/1.1\r\nHost: gw\r\n{many}\r\n"),
-        format!("GET /echo/big HTTP/1.1\r\nHost: gw\r\n{big}\r\n"),
+    for (request, status, code) in [
+        (
+            format!("GET {huge_path} HTTP/1.1\r\nHost: gw\r\n\r\n"),
+            414,
+            "URI_TOO_LONG",
+        ),
+        (
+            format!("GET /echo/many HTTP/1.1\r\nHost: gw\r\n{many}\r\n"),
+            431,
+            "HEADERS_TOO_LARGE",
+        ),
+        (
+            format!("GET /echo/big HTTP/1.1\r\nHost: gw\r\n{big}\r\n"),
+            431,
+            "HEADERS_TOO_LARGE",
+        ),
     ] {
         let answer = send(addr, request.as_bytes()).await;
-        assert_eq!(answer.status, 431);
-        assert_eq!(answer.error_code(), "HEADERS_TOO_LARGE");
+        assert_eq!(answer.status, status);
+        assert_eq!(answer.error_code(), code);
         assert!(answer.json()["error"]["request_id"].is_string());
         assert_eq!(answer.header("connection"), Some("close"));
     }
+    // The same on a kept-alive connection's second request.
+    let second = format!(
+        "GET /echo/first HTTP/1.1\r\nHost: gw\r\n\r\nGET {huge_path} HTTP/1.1\r\nHost: gw\r\n\r\n"
+    );
+    let answers = tests::raw_http::exchange(addr, second.as_bytes()).await;
+    let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+    assert_eq!(statuses, [200, 414]);
     // Within every limit, the request passes.
     let fine = format!(
         "GET /echo/fine HTTP/1.1\r\nHost: gw\r\nX-Ok: {}\r\nConnection: close\r\n\r\n",
@@ -104,7 +124,13 @@ async fn long_targets_get_414_and_big_heads_get_431() {
         .into_iter()
         .map(|r| r.path)
         .collect();
-    assert_eq!(forwarded, vec!["/debug/echo/fine".to_owned()]);
+    assert_eq!(
+        forwarded,
+        vec![
+            "/debug/echo/first".to_owned(),
+            "/debug/echo/fine".to_owned()
+        ]
+    );
 }
 
 #[tokio::test]
