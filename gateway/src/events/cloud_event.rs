@@ -36,3 +36,15 @@ pub struct CloudEvent {
     #[serde(flatten)]
     pub extensions: BTreeMap<String, serde_json::Value>,
 }
+
+/// `application/json`, `text/json` or any `+json` type: a `datacontenttype`
+/// whose `data` is JSON (any other type's `data` is its text, a string).
+pub fn is_json_media_type(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json" || essence == "text/json" || essence.ends_with("+json")
+}

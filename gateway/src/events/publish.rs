@@ -11,6 +11,7 @@
 //! code and the request id; store failures are logged, never shown.
 
 pub mod batch;
+pub mod binary;
 pub mod parse;
 
 use std::sync::Arc;
@@ -183,15 +184,15 @@ async fn publish(
     }
     let bytes = read_body(body, topic.max_event_bytes).await?;
     let id_generated = std::cell::Cell::new(false);
-    let mut event = parse_event(
-        &bytes,
-        is_structured(&head.headers),
-        &topic.default_source,
-        || {
+    let structured = is_structured(&head.headers);
+    let mut event = if !structured && binary::is_binary(&head.headers) {
+        binary::binary_event(&head.headers, &bytes)?
+    } else {
+        parse_event(&bytes, structured, &topic.default_source, || {
             id_generated.set(true);
             uuid::Uuid::new_v4().to_string()
-        },
-    )?;
+        })?
+    };
     let id_generated = id_generated.get();
     add_traceparent(&mut event, request_traceparent(&head).as_deref());
     let encoded_len = serde_json::to_vec(&event).map_or(usize::MAX, |json| json.len());

@@ -66,6 +66,70 @@ async fn wait_for(
         .unwrap_or_else(|_| panic!("no delivery: {:#?}", handle.deliveries()))
 }
 
+/// The CloudEvents HTTP binding's binary mode, as the CloudEvents SDKs
+/// emit by default: attributes in `ce-*` headers, `data` as the body. The
+/// event is stored and delivered like a structured one, its id kept (so a
+/// resend dedupes); a bad binary event stores nothing.
+#[tokio::test]
+async fn a_binary_mode_cloudevent_is_published_like_a_structured_one() {
+    let inventory = subscriber(SubscriberKind::Inventory).await;
+    let gw = TestGateway::start(&publish_config(&inventory)).await;
+    // `post` sends `Content-Type: application/json`: the data's type.
+    let binary = [
+        ("ce-specversion", "1.0"),
+        ("ce-id", "sdk-1"),
+        ("ce-source", "/sdk"),
+        ("ce-type", "OrderPlaced"),
+        ("ce-subject", "o%2D9"),
+        ("ce-channel", "web"),
+    ];
+    let (status, accepted) = post(&gw, r#"{"order_id":"o-9"}"#, &binary).await;
+    assert_eq!(status, 202, "{accepted}");
+    assert_eq!(accepted["id"], "sdk-1");
+    let (status, again) = post(&gw, r#"{"order_id":"o-9"}"#, &binary).await;
+    assert_eq!(
+        (status, &again["position"]),
+        (202, &accepted["position"]),
+        "deduped by source and id"
+    );
+
+    let delivered = wait_for(&inventory, |d| d.iter().any(|d| d.id == "sdk-1")).await;
+    let delivery = delivered.iter().find(|d| d.id == "sdk-1").unwrap();
+    assert_eq!(delivery.source, "/sdk");
+    assert_eq!(delivery.subject.as_deref(), Some("o-9"));
+    assert_eq!(delivery.headers["ce-channel"], "web");
+    assert_eq!(delivery.body, json!({"order_id": "o-9"}));
+
+    let mut no_type = binary.to_vec();
+    no_type.retain(|(name, _)| *name != "ce-type");
+    let (status, refused) = post(&gw, "{}", &no_type).await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (400, Some("EVENT_MISSING_TYPE"))
+    );
+    let mut octets = gw
+        .client
+        .post(gw.url("/v1/events/orders"))
+        .header("content-type", "application/octet-stream")
+        .body(vec![0_u8, 1]);
+    for (name, value) in binary {
+        octets = octets.header(name, if name == "ce-id" { "sdk-2" } else { value });
+    }
+    let refused = octets.send().await.unwrap();
+    assert_eq!(refused.status(), 400);
+    let refused: Value = refused.json().await.unwrap();
+    assert_eq!(refused["error"]["code"], "EVENT_INVALID", "{refused}");
+    assert_eq!(
+        inventory
+            .deliveries()
+            .iter()
+            .filter(|d| d.id == "sdk-2")
+            .count(),
+        0,
+        "nothing stored"
+    );
+}
+
 #[tokio::test]
 async fn a_published_event_is_acknowledged_then_delivered_to_the_subscriber() {
     let inventory = subscriber(SubscriberKind::Inventory).await;

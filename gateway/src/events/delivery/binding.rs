@@ -16,7 +16,7 @@ use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Request};
 
 use crate::body::{self, GatewayBody};
-use crate::events::cloud_event::CloudEvent;
+use crate::events::cloud_event::{CloudEvent, is_json_media_type};
 
 /// The content type of `data` when `datacontenttype` is absent.
 pub const DEFAULT_CONTENT_TYPE: &str = "application/json";
@@ -86,22 +86,14 @@ pub fn data_bytes(event: &CloudEvent) -> Vec<u8> {
     let Some(data) = &event.data else {
         return Vec::new();
     };
-    let json = event.datacontenttype.as_deref().is_none_or(is_json);
+    let json = event
+        .datacontenttype
+        .as_deref()
+        .is_none_or(is_json_media_type);
     match data {
         serde_json::Value::String(text) if !json => text.clone().into_bytes(),
         other => serde_json::to_vec(other).unwrap_or_default(),
     }
-}
-
-/// `application/json`, `text/json` or any `+json` type.
-fn is_json(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json" || essence == "text/json" || essence.ends_with("+json")
 }
 
 /// An extension's value as its canonical string (strings as they are,

@@ -95,7 +95,11 @@ fn map_envelope(fields: &mut Map<String, Value>) -> Result<(), EventShapeError> 
 const REQUIRED: [&str; 4] = ["specversion", "id", "source", "type"];
 const OPTIONAL_STRINGS: [&str; 3] = ["subject", "time", "datacontenttype"];
 
-fn structured_event(mut fields: Map<String, Value>) -> Result<CloudEvent, EventShapeError> {
+/// A structured event's fields (or a binary-mode event's, gathered from
+/// its headers and body) checked and made a [`CloudEvent`].
+pub(super) fn structured_event(
+    mut fields: Map<String, Value>,
+) -> Result<CloudEvent, EventShapeError> {
     if !fields.contains_key("type") {
         return Err(EventShapeError::MissingType);
     }
