@@ -77,6 +77,9 @@ pub enum RequestError {
     IntrospectionDisabled,
     #[error("the operation could not be planned: {0}")]
     Planning(String),
+    /// A fault of the gateway's own (the detail is logged, not shown).
+    #[error("internal error: {0}")]
+    Internal(String),
     #[error("no supergraph is loaded")]
     NotReady,
     #[error("the operation could not be prepared within its budget of {budget:?}")]
@@ -151,6 +154,7 @@ impl RequestError {
             }
             RequestError::IntrospectionDisabled => "INTROSPECTION_DISABLED",
             RequestError::Planning(_) => "QUERY_PLANNING_FAILED",
+            RequestError::Internal(_) => "INTERNAL",
             RequestError::NotReady => "SUPERGRAPH_NOT_READY",
             RequestError::PlanningTimeout { .. } => "PLANNING_TIMEOUT",
             RequestError::PlanningOverloaded { .. } => "PLANNING_OVERLOADED",
@@ -183,7 +187,9 @@ impl RequestError {
             RequestError::PersistedQueryNotFound | RequestError::PersistedQueryNotSupported => {
                 StatusCode::OK
             }
-            RequestError::Planning(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            RequestError::Planning(_) | RequestError::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             RequestError::NotReady
             | RequestError::PlanningTimeout { .. }
             | RequestError::PlanningOverloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -210,6 +216,10 @@ impl RequestError {
             RequestError::Planning(detail) => {
                 tracing::warn!(detail, "query planning failed");
                 "the operation could not be planned".to_owned()
+            }
+            RequestError::Internal(detail) => {
+                tracing::error!(detail, "GraphQL request failed inside the gateway");
+                "internal error".to_owned()
             }
             other => other.to_string(),
         }
@@ -348,6 +358,16 @@ mod tests {
                 .into_response("rid");
             assert_eq!(rendered.status(), expected);
         }
+    }
+
+    #[test]
+    fn an_internal_fault_is_a_500_that_shows_no_detail() {
+        let error = RequestError::Internal("the supergraph's secret detail".into());
+        assert_eq!(error.public_message(), "internal error");
+        let response = error
+            .into_gateway_error("application/json")
+            .into_response("rid");
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 
     #[test]

@@ -243,7 +243,7 @@ fn projecting<R>(
     let state = &supergraph.planner.supergraph;
     let root_type = state
         .root_type_name(Some(&prepared.kind))
-        .map_err(|e| RequestError::Validation(e.to_string()))?;
+        .map_err(|e| RequestError::Internal(format!("the root type: {e}")))?;
     let mut projection = Projection {
         types: &supergraph.response_types,
         variables: &prepared.variables,

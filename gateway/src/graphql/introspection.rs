@@ -241,7 +241,7 @@ pub async fn execute(
     prepared: &PreparedOperation,
 ) -> Result<(Json, Vec<GraphqlError>), RequestError> {
     let schema = supergraph.introspection.as_ref().map_err(|e| {
-        RequestError::Validation(format!(
+        RequestError::Internal(format!(
             "introspection is unavailable for this supergraph: {e}"
         ))
     })?;
