@@ -193,14 +193,10 @@ fn grpc_trailers_only(grpc_code: i32, message: &str) -> Response<GatewayBody> {
 const GRPC_MESSAGE_ESCAPES: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b'%');
 
 /// An error written straight to an HTTP/1 socket, outside any request
-/// (the header-read timeout's 408): the status line, the usual JSON body
-/// with a fresh request id, and `connection: close`.
-pub fn raw_http1_error(status: StatusCode, code: &'static str, message: &str) -> Vec<u8> {
-    raw_http1_error_with_id(status, code, message, &uuid::Uuid::new_v4().to_string())
-}
-
-/// [`raw_http1_error`] with the caller's request id (to log it too).
-pub fn raw_http1_error_with_id(
+/// (a head the parser refused, the header-read timeout's 408): the status
+/// line, the usual JSON body with `request_id` (which the caller also
+/// logs), and `connection: close`.
+pub fn raw_http1_error(
     status: StatusCode,
     code: &'static str,
     message: &str,

@@ -41,7 +41,7 @@ use tokio::time::{Instant, Sleep};
 
 use super::activity::{ConnActivity, Protocol};
 use super::lingering_close::{self, Lingering};
-use crate::edge_error::raw_http1_error_with_id;
+use crate::edge_error::raw_http1_error;
 use crate::observe::{RefusedHead, SharedRefusals};
 
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -255,7 +255,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HeadDeadlineIo<S> {
         report: bool,
     ) -> Vec<u8> {
         let request_id = uuid::Uuid::new_v4().to_string();
-        let answer = raw_http1_error_with_id(status, code, message, &request_id);
+        let answer = raw_http1_error(status, code, message, &request_id);
         if let (true, Some(refusals)) = (report, &self.refusals) {
             // The head deadline runs from when the wait for this head began.
             let deadline = self.sleep.deadline();
