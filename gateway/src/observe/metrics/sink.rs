@@ -68,6 +68,17 @@ impl Metrics {
     }
 }
 
+impl Metrics {
+    /// Runs `observe` on the series of requests no route matched.
+    fn with_unmatched_series(&self, observe: impl FnOnce(&RouteSeries)) {
+        let make_series = || {
+            let name: Arc<str> = Arc::from(UNMATCHED_ROUTE);
+            (Arc::clone(&name), RouteSeries::new(name))
+        };
+        self.routes.with(UNMATCHED_ROUTE, make_series, observe);
+    }
+}
+
 impl ExchangeSink for Metrics {
     fn on_start(&self, _exchange: &Exchange) {
         self.active_requests.inc();
@@ -114,11 +125,7 @@ impl ExchangeSink for Metrics {
                 route.name.as_str()
             }
             None => {
-                let make_series = || {
-                    let name: Arc<str> = Arc::from(UNMATCHED_ROUTE);
-                    (Arc::clone(&name), RouteSeries::new(name))
-                };
-                self.routes.with(UNMATCHED_ROUTE, make_series, observe);
+                self.with_unmatched_series(observe);
                 UNMATCHED_ROUTE
             }
         };
@@ -133,11 +140,7 @@ impl ExchangeSink for Metrics {
             .inc();
         // No method was read: the `_OTHER` slot.
         let unknown = Method::from_bytes(OTHER_METHOD.as_bytes()).unwrap_or_default();
-        let make_series = || {
-            let name: Arc<str> = Arc::from(UNMATCHED_ROUTE);
-            (Arc::clone(&name), RouteSeries::new(name))
-        };
-        self.routes.with(UNMATCHED_ROUTE, make_series, |series| {
+        self.with_unmatched_series(|series| {
             series
                 .histogram(&self.server_duration, &unknown, head.status)
                 .observe(head.duration);
