@@ -49,6 +49,7 @@ fn event(n: usize) -> CloudEvent {
         time: Some("2026-11-30T12:00:00Z".into()),
         datacontenttype: Some("application/json".into()),
         data: Some(serde_json::json!({"order_id": n, "customer_id": "c-17", "total": 129.95})),
+        data_base64: None,
         extensions: Default::default(),
     }
 }

@@ -80,6 +80,7 @@ pub fn event(id: &str, subject: &str) -> CloudEvent {
         time: Some("2026-11-30T12:00:00Z".to_owned()),
         datacontenttype: Some("application/json".to_owned()),
         data: Some(serde_json::json!({"order_id": subject, "total": 42.5})),
+        data_base64: None,
         extensions: [(
             "traceparent".to_owned(),
             serde_json::json!("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),

@@ -2,7 +2,9 @@
 //!
 //! The seed's envelope maps onto it: `event_id` → `id`, `event_type` →
 //! `type`, `occurred_at` → `time`, `payload` → `data`; `source` names the
-//! producer and `subject` the entity (the order id). Trace context rides
+//! producer and `subject` the entity (the order id). Binary data (bytes
+//! that are neither JSON nor UTF-8 text) is `data_base64`, as the JSON
+//! format carries it. Trace context rides
 //! in the `traceparent` extension (CloudEvents distributed-tracing
 //! extension), from publisher to subscriber.
 
@@ -31,10 +33,25 @@ pub struct CloudEvent {
     pub datacontenttype: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<serde_json::Value>,
+    /// Binary data (any media type that is neither JSON nor UTF-8 text),
+    /// Base64-encoded as the JSON format carries it (RFC 4648, padded);
+    /// never set together with `data`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_base64: Option<String>,
     /// Extension attributes (`traceparent`, `tracestate`, ...): lower-case
     /// alphanumeric names, string values.
     #[serde(flatten)]
     pub extensions: BTreeMap<String, serde_json::Value>,
+}
+
+impl CloudEvent {
+    /// The decoded bytes of binary data (`None` without `data_base64`, or
+    /// if it does not decode, which publishing refuses).
+    pub fn binary_data(&self) -> Option<Vec<u8>> {
+        use base64::Engine as _;
+        let text = self.data_base64.as_deref()?;
+        base64::engine::general_purpose::STANDARD.decode(text).ok()
+    }
 }
 
 /// `application/json`, `text/json` or any `+json` type: a `datacontenttype`

@@ -83,6 +83,7 @@ pub fn render(spec: &EmitSpec, inputs: &EmitInputs<'_>) -> Result<Option<CloudEv
         time: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
         datacontenttype: Some("application/json".to_owned()),
         data: Some(data),
+        data_base64: None,
         extensions: Default::default(),
     };
     if let Some(traceparent) = inputs.traceparent {

@@ -251,6 +251,7 @@ async fn receive(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -
             })
             .collect(),
         body: body_json.clone(),
+        raw_body: body.clone(),
         received_at: SubscriberState::now_rfc3339(),
         received_ms: app.state.millis_since_start(arrived),
         status: status.as_u16(),

@@ -28,7 +28,11 @@ pub struct RecordedDelivery {
     pub attempt: u32,
     pub traceparent: Option<String>,
     pub headers: BTreeMap<String, String>,
+    /// The body as JSON (a string of its lossy text when it is not JSON).
     pub body: serde_json::Value,
+    /// The body's exact bytes (binary data arrives as it was published).
+    #[serde(skip)]
+    pub raw_body: bytes::Bytes,
     /// Wall-clock arrival, RFC 3339 with microseconds.
     pub received_at: String,
     /// Milliseconds since the subscriber started (monotonic).

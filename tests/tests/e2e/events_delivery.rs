@@ -113,6 +113,7 @@ impl Bus {
             time: None,
             datacontenttype: None,
             data: Some(serde_json::json!({"order_id": subject, "total": 10})),
+            data_base64: None,
             extensions: BTreeMap::from([(
                 "traceparent".to_owned(),
                 serde_json::json!(TRACEPARENT),

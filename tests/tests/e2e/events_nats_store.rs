@@ -52,6 +52,7 @@ pub fn event(id: &str) -> CloudEvent {
         time: None,
         datacontenttype: Some("application/json".to_owned()),
         data: Some(json!({"order_id": id})),
+        data_base64: None,
         extensions: BTreeMap::new(),
     }
 }

@@ -156,6 +156,7 @@ impl QueuedRequest {
             time: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
             datacontenttype: Some("application/json".to_owned()),
             data: serde_json::to_value(self).ok(),
+            data_base64: None,
             extensions: Default::default(),
         }
     }

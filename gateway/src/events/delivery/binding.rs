@@ -3,7 +3,8 @@
 //! its attributes (`ce-specversion`, `ce-id`, `ce-source`, `ce-type`,
 //! `ce-subject`, `ce-time` and each extension), with `Content-Type` from
 //! `datacontenttype` (`application/json` when absent, as in the JSON
-//! format). Header values are percent-encoded as the binding says (space,
+//! format; `application/octet-stream` for binary data of no stated type).
+//! Binary data (`data_base64`) goes as its decoded bytes. Header values are percent-encoded as the binding says (space,
 //! `"`, `%` and anything outside printable ASCII).
 //!
 //! The `traceparent` / `tracestate` extensions (distributed tracing) also
@@ -20,6 +21,10 @@ use crate::events::cloud_event::{CloudEvent, is_json_media_type};
 
 /// The content type of `data` when `datacontenttype` is absent.
 pub const DEFAULT_CONTENT_TYPE: &str = "application/json";
+
+/// The content type of `data_base64`'s bytes when `datacontenttype` is
+/// absent: bytes of no stated type.
+pub const DEFAULT_BINARY_CONTENT_TYPE: &str = "application/octet-stream";
 
 /// An attribute that cannot travel as a header.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -62,10 +67,11 @@ pub fn binary_headers(event: &CloudEvent) -> Result<HeaderMap, BindingError> {
     for (name, value) in &event.extensions {
         put(name, &extension_text(value))?;
     }
-    let content_type = event
-        .datacontenttype
-        .as_deref()
-        .unwrap_or(DEFAULT_CONTENT_TYPE);
+    let content_type = match (&event.datacontenttype, &event.data_base64) {
+        (Some(content_type), _) => content_type.as_str(),
+        (None, Some(_)) => DEFAULT_BINARY_CONTENT_TYPE,
+        (None, None) => DEFAULT_CONTENT_TYPE,
+    };
     headers.insert(
         CONTENT_TYPE,
         HeaderValue::try_from(content_type).map_err(|_| BindingError("datacontenttype".into()))?,
@@ -81,8 +87,12 @@ pub fn binary_headers(event: &CloudEvent) -> Result<HeaderMap, BindingError> {
 }
 
 /// The body: JSON data as JSON; a string with a non-JSON content type as
-/// its text; no data, nothing.
+/// its text; binary data (`data_base64`) decoded, as the bytes it was;
+/// no data, nothing.
 pub fn data_bytes(event: &CloudEvent) -> Vec<u8> {
+    if let Some(bytes) = event.binary_data() {
+        return bytes;
+    }
     let Some(data) = &event.data else {
         return Vec::new();
     };
@@ -135,6 +145,7 @@ mod tests {
             time: Some("2026-11-30T21:00:00Z".into()),
             datacontenttype: None,
             data: Some(serde_json::json!({"order_id": "42", "total": 12.5})),
+            data_base64: None,
             extensions: BTreeMap::from([
                 (
                     "traceparent".to_owned(),
@@ -185,6 +196,23 @@ mod tests {
         let mut empty = event();
         empty.data = None;
         assert!(data_bytes(&empty).is_empty());
+    }
+
+    #[test]
+    fn binary_data_goes_as_its_bytes() {
+        let mut binary = event();
+        binary.data = None;
+        binary.data_base64 = Some("AAH+/w==".into());
+        assert_eq!(data_bytes(&binary), [0, 1, 0xfe, 0xff]);
+        assert_eq!(
+            binary_headers(&binary).unwrap()["content-type"],
+            DEFAULT_BINARY_CONTENT_TYPE
+        );
+        binary.datacontenttype = Some("image/png".into());
+        assert_eq!(
+            binary_headers(&binary).unwrap()["content-type"],
+            "image/png"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ fn event(id: &str) -> CloudEvent {
         time: None,
         datacontenttype: None,
         data: Some(serde_json::json!({"order_id": "o-1"})),
+        data_base64: None,
         extensions: BTreeMap::new(),
     }
 }

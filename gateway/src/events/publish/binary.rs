@@ -2,7 +2,8 @@
 //! attributes in `ce-*` headers, its `data` as the body, its
 //! `datacontenttype` the `Content-Type` (CloudEvents HTTP Protocol Binding
 //! 1.0.2, §3.1), as the CloudEvents SDKs' HTTP emitters send it by
-//! default. Pure: the head's headers and the body in, the same
+//! default. Data of any media type is accepted: JSON and UTF-8 text are
+//! stored as `data`, other bytes as `data_base64`. Pure: the head's headers and the body in, the same
 //! [`CloudEvent`] the structured mode gives out, checked by the same rules
 //! (`parse::structured_event`).
 //!
@@ -25,9 +26,10 @@ pub fn is_binary(headers: &HeaderMap) -> bool {
 }
 
 /// The event of a binary-mode request: attributes from `ce-*` headers
-/// (each percent-decoded once, quoted strings unescaped first), `data`
-/// from `body` as JSON for a JSON `Content-Type` (or none), as text for a
-/// `text/*` one; other media types are refused, as `data_base64` is.
+/// (each percent-decoded once, quoted strings unescaped first), the body
+/// as `data`: JSON for a JSON `Content-Type` (or none), text for a UTF-8
+/// `text/*` one, and any other bytes as `data_base64` (the JSON format's
+/// binary data), so every media type is carried as it came.
 pub fn binary_event(headers: &HeaderMap, body: &[u8]) -> Result<CloudEvent, EventShapeError> {
     let mut fields = Map::new();
     for (name, value) in headers {
@@ -60,8 +62,12 @@ pub fn binary_event(headers: &HeaderMap, body: &[u8]) -> Result<CloudEvent, Even
                 .map_err(|_| bad("the Content-Type is not ASCII"))
         })
         .transpose()?;
-    if let Some(data) = data_of(content_type.as_deref(), body)? {
-        fields.insert("data".to_owned(), data);
+    match data_of(content_type.as_deref(), body)? {
+        Some(Data::Value(data)) => _ = fields.insert("data".to_owned(), data),
+        Some(Data::Binary(encoded)) => {
+            _ = fields.insert("data_base64".to_owned(), Value::String(encoded));
+        }
+        None => {}
     }
     if let Some(content_type) = content_type {
         fields.insert("datacontenttype".to_owned(), Value::String(content_type));
@@ -69,28 +75,38 @@ pub fn binary_event(headers: &HeaderMap, body: &[u8]) -> Result<CloudEvent, Even
     structured_event(fields)
 }
 
-/// The body as `data`: none when empty, JSON for a JSON media type (or
-/// none given), text for `text/*`.
-fn data_of(content_type: Option<&str>, body: &[u8]) -> Result<Option<Value>, EventShapeError> {
+/// A binary-mode body as the event carries it.
+enum Data {
+    /// JSON, or text as a JSON string (`data`).
+    Value(Value),
+    /// Any other bytes, Base64-encoded (`data_base64`).
+    Binary(String),
+}
+
+/// The body as data: none when empty, JSON for a JSON media type (or
+/// none given), text for `text/*` in UTF-8, Base64 for anything else.
+fn data_of(content_type: Option<&str>, body: &[u8]) -> Result<Option<Data>, EventShapeError> {
+    use base64::Engine as _;
     if body.is_empty() {
         return Ok(None);
     }
-    match content_type {
-        None => json_data(body),
-        Some(media) if is_json_media_type(media) => json_data(body),
-        Some(media) if media.trim_start().to_ascii_lowercase().starts_with("text/") => {
-            let text = std::str::from_utf8(body).map_err(|_| bad("the text data is not UTF-8"))?;
-            Ok(Some(Value::String(text.to_owned())))
-        }
-        Some(media) => Err(bad(&format!(
-            "binary data ({media}) is not supported; send JSON or text"
-        ))),
-    }
+    let is_text = |media: &str| media.trim_start().to_ascii_lowercase().starts_with("text/");
+    let text = match content_type {
+        None => return json_data(body),
+        Some(media) if is_json_media_type(media) => return json_data(body),
+        Some(media) if is_text(media) => std::str::from_utf8(body).ok(),
+        Some(_) => None,
+    };
+    Ok(Some(match text {
+        Some(text) => Data::Value(Value::String(text.to_owned())),
+        // Another charset, or not text at all: the bytes as they are.
+        None => Data::Binary(base64::engine::general_purpose::STANDARD.encode(body)),
+    }))
 }
 
-fn json_data(body: &[u8]) -> Result<Option<Value>, EventShapeError> {
+fn json_data(body: &[u8]) -> Result<Option<Data>, EventShapeError> {
     serde_json::from_slice(body)
-        .map(Some)
+        .map(|value| Some(Data::Value(value)))
         .map_err(|error| EventShapeError::NotJson(error.to_string()))
 }
 

@@ -4,7 +4,8 @@
 //! - a structured CloudEvent (`application/cloudevents+json`): every
 //!   required attribute (`specversion` 1.0, `id`, `source`, `type`);
 //! - plain JSON with `type` and optional `id`, `source`, `subject`,
-//!   `time`, `data` (the gateway fills `id`, `source`, `specversion`);
+//!   `time`, `data` or `data_base64` (the gateway fills `id`, `source`,
+//!   `specversion`);
 //! - the seed's envelope: `event_id` → `id`, `event_type` → `type`,
 //!   `occurred_at` → `time`, `payload` → `data` (`source`, `subject` kept).
 
@@ -124,10 +125,16 @@ pub(super) fn structured_event(
         chrono::DateTime::parse_from_rfc3339(time)
             .map_err(|_| bad(&format!("`time` \"{time}\" is not an RFC 3339 timestamp")))?;
     }
-    if fields.contains_key("data_base64") {
-        return Err(bad("`data_base64` is not supported; send JSON `data`"));
+    let data_base64 = data_base64(&mut fields)?;
+    let mut data = fields.remove("data");
+    if data_base64.is_some() {
+        // `null` is no value, as for any attribute.
+        if data.take().is_some_and(|data| !data.is_null()) {
+            return Err(bad(
+                "`data` and `data_base64` are mutually exclusive: send one of them",
+            ));
+        }
     }
-    let data = fields.remove("data");
     let extensions = extensions(fields)?;
     Ok(CloudEvent {
         specversion,
@@ -138,8 +145,28 @@ pub(super) fn structured_event(
         time: optional.remove("time"),
         datacontenttype: optional.remove("datacontenttype"),
         data,
+        data_base64,
         extensions,
     })
+}
+
+/// Binary data as the JSON format carries it: a string of padded Base64
+/// (RFC 4648 §4), checked by decoding it; `null` is no data.
+fn data_base64(fields: &mut Map<String, Value>) -> Result<Option<String>, EventShapeError> {
+    use base64::Engine as _;
+    match fields.remove("data_base64") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => {
+            if base64::engine::general_purpose::STANDARD
+                .decode(&text)
+                .is_err()
+            {
+                return Err(bad("`data_base64` is not valid Base64 (RFC 4648, padded)"));
+            }
+            Ok(Some(text))
+        }
+        Some(_) => Err(bad("`data_base64` must be a string of Base64")),
+    }
 }
 
 fn bad(message: &str) -> EventShapeError {

@@ -144,6 +144,7 @@ mod tests {
                 time: None,
                 datacontenttype: None,
                 data: Some(json!({"note": "two\nlines"})),
+                data_base64: None,
                 extensions: BTreeMap::new(),
             }),
             stored_at: SystemTime::UNIX_EPOCH,

@@ -69,6 +69,42 @@ fn text_data_is_a_string_an_empty_body_no_data() {
 }
 
 #[test]
+fn bytes_that_are_neither_json_nor_utf8_text_are_kept_as_base64() {
+    let octets = binary_event(
+        &with(&[("content-type", "application/octet-stream")]),
+        b"\x00\x01\xfe\xff",
+    )
+    .unwrap();
+    assert_eq!(
+        (&octets.data, octets.data_base64.as_deref()),
+        (&None, Some("AAH+/w=="))
+    );
+    assert_eq!(
+        octets.binary_data().as_deref(),
+        Some(&b"\x00\x01\xfe\xff"[..])
+    );
+    assert_eq!(
+        octets.datacontenttype.as_deref(),
+        Some("application/octet-stream")
+    );
+    // Text in another charset is not UTF-8: its bytes are kept as they are.
+    let latin1 = binary_event(
+        &with(&[("content-type", "text/plain; charset=iso-8859-1")]),
+        b"caf\xe9",
+    )
+    .unwrap();
+    assert_eq!(latin1.binary_data().as_deref(), Some(&b"caf\xe9"[..]));
+    assert_eq!(latin1.data, None);
+    // Even a body that happens to be UTF-8 stays bytes under a binary type.
+    let protobuf = binary_event(
+        &with(&[("content-type", "application/x-protobuf")]),
+        b"hello",
+    )
+    .unwrap();
+    assert_eq!(protobuf.data_base64.as_deref(), Some("aGVsbG8="));
+}
+
+#[test]
 fn what_the_binding_forbids_or_the_gateway_cannot_store_is_refused() {
     let missing_type = headers(&REQUIRED[..3]);
     assert_eq!(
@@ -78,11 +114,6 @@ fn what_the_binding_forbids_or_the_gateway_cannot_store_is_refused() {
     for (request, body) in [
         (headers(&REQUIRED[1..]), &b""[..]),
         (with(&[("ce-datacontenttype", "application/json")]), b"{}"),
-        (
-            with(&[("content-type", "application/octet-stream")]),
-            b"\x00\x01",
-        ),
-        (with(&[("content-type", "text/plain")]), b"\xff"),
         (with(&[("ce-subject", "%C0%A0")]), b""),
         (with(&[("ce-Bad_Name", "x")]), b""),
         (with(&[("ce-id", "e-2")]), b""),

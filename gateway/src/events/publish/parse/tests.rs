@@ -56,6 +56,35 @@ fn the_seed_envelope_maps_onto_cloud_events() {
 }
 
 #[test]
+fn binary_data_comes_as_data_base64_and_is_kept_as_sent() {
+    let event = parse(
+        json!({"specversion": "1.0", "id": "b-1", "source": "/s", "type": "T",
+            "datacontenttype": "application/vnd.apache.thrift.binary",
+            "data_base64": "AAH+/w=="}),
+        true,
+    )
+    .unwrap();
+    assert_eq!(event.data, None);
+    assert_eq!(event.data_base64.as_deref(), Some("AAH+/w=="));
+    assert_eq!(event.binary_data(), Some(vec![0, 1, 0xfe, 0xff]));
+    let stored = serde_json::to_value(&event).unwrap();
+    assert_eq!(stored["data_base64"], "AAH+/w==");
+    assert!(stored.get("data").is_none());
+    // A `null` on either side is no value.
+    let with_null_data = parse(
+        json!({"type": "T", "data": null, "data_base64": "AAE="}),
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        (with_null_data.data, with_null_data.data_base64.as_deref()),
+        (None, Some("AAE="))
+    );
+    let with_null_base64 = parse(json!({"type": "T", "data_base64": null}), false).unwrap();
+    assert_eq!(with_null_base64.data_base64, None);
+}
+
+#[test]
 fn each_bad_body_has_its_reason() {
     assert!(matches!(
         parse_event(b"{nope", false, "/s", String::new),
@@ -80,6 +109,10 @@ fn each_bad_body_has_its_reason() {
         json!({"type": "T", "ext": {"nested": true}}),
         json!({"event_type": "T", "type": "U"}),
         json!([1, 2]),
+        json!({"type": "T", "data_base64": "not base64!"}),
+        json!({"type": "T", "data_base64": "AAH"}),
+        json!({"type": "T", "data_base64": 12}),
+        json!({"type": "T", "data": {"a": 1}, "data_base64": "AAE="}),
     ] {
         assert!(
             matches!(

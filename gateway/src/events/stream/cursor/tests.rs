@@ -44,6 +44,7 @@ async fn publish(store: &SharedStore, n: u32) {
         time: None,
         datacontenttype: None,
         data: None,
+        data_base64: None,
         extensions: BTreeMap::new(),
     };
     store

@@ -343,6 +343,7 @@ mod tests {
             traceparent: None,
             headers: Default::default(),
             body: Value::Null,
+            raw_body: Default::default(),
             received_at: String::new(),
             received_ms: 0.0,
             status: 200,
