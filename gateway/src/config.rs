@@ -101,7 +101,8 @@ pub fn load_tracing(path: &Path) -> Option<model::TracingSettings> {
     let mut diag = Diagnostics::new(&path.display().to_string());
     let raw = sections::read(&source, &mut diag)?;
     let mut section_diag = Diagnostics::new("");
-    let settings = compile::compile_tracing(raw.tracing.as_ref(), &mut section_diag);
+    let base_dir = path.parent().unwrap_or(Path::new("."));
+    let settings = compile::compile_tracing(raw.tracing.as_ref(), base_dir, &mut section_diag);
     (!section_diag.has_errors()).then_some(settings)
 }
 

@@ -127,7 +127,7 @@ pub(crate) fn compile(
     let hash = graphql::hash_with_manifest(hash, graphql.as_ref());
     let hash = tls::hash_with_tls(hash, server.tls.as_deref(), backends.values());
     let log = log::log_settings(raw.log.as_ref(), base_dir, diag);
-    let tracing = tracing::compile_tracing(raw.tracing.as_ref(), diag);
+    let tracing = tracing::compile_tracing(raw.tracing.as_ref(), base_dir, diag);
     let rate_limits = rate_limit::compile_section(raw.rate_limits.as_ref(), diag);
     if diag.has_errors() {
         return None;

@@ -37,6 +37,9 @@ pub(crate) struct RawExporter {
     /// Sent with every export (gRPC metadata or HTTP headers).
     #[serde(default)]
     pub headers: OrderedPairs<Text, Text>,
+    /// For an `https://` endpoint: the collector's CA, SNI name and a
+    /// client certificate, as a backend's `tls:`.
+    pub tls: Option<super::raw_tls::RawBackendTls>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]

@@ -481,6 +481,6 @@ fn spans_wait_a_quarter_second_for_their_batch_by_default() {
 #[test]
 fn tracing_errors_are_all_reported_with_positions() {
     insta::assert_snapshot!(errors_of(
-        "tracing:\n  service_name: \" \"\n  sampling: { ratio: -0.5 }\n  exporter: { protocol: grpc, endpoint: \"https://collector:4317\", timeout: 0s }\n  batch: { max_queue_size: 10, max_export_batch_size: 20 }\n"
+        "tracing:\n  service_name: \" \"\n  sampling: { ratio: -0.5 }\n  exporter: { protocol: grpc, endpoint: \"ftp://collector:4317\", timeout: 0s }\n  batch: { max_queue_size: 10, max_export_batch_size: 20 }\n"
     ));
 }

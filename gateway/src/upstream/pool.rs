@@ -6,13 +6,10 @@ use std::time::{Duration, Instant};
 use http::request::Parts;
 use http::uri::PathAndQuery;
 use http::{Request, Response, Uri};
-use hyper_rustls::{
-    DefaultServerNameResolver, FixedServerNameResolver, HttpsConnector, ResolveServerName,
-};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use rustls::pki_types::ServerName;
 use tokio::sync::Semaphore;
 
 use super::balancer::Balancer;
@@ -262,16 +259,7 @@ fn connector(spec: &BackendSpec, tls: &Arc<rustls::ClientConfig>) -> HttpsConnec
     tcp.set_connect_timeout(Some(spec.connect_timeout));
     tcp.set_nodelay(true);
     tcp.enforce_http(false);
-    let names: Arc<dyn ResolveServerName + Send + Sync> = match spec
-        .tls
-        .server_name
-        .as_deref()
-        .and_then(|name| ServerName::try_from(name.to_owned()).ok())
-    {
-        Some(name) => Arc::new(FixedServerNameResolver::new(name)),
-        None => Arc::new(DefaultServerNameResolver::default()),
-    };
-    HttpsConnector::new(tcp, Arc::clone(tls), false, names)
+    crate::tls::upstream::https_connector(tcp, Arc::clone(tls), spec.tls.server_name.as_deref())
 }
 
 /// Builds the upstream request from a copy of the client's head, for a

@@ -222,6 +222,17 @@ pub(super) fn backend_tls(
             format!("{what}: applies to https:// URLs, and this backend has none"),
         );
     }
+    client_tls(raw, &what, base_dir, diag)
+}
+
+/// Compiles a client's `tls:` (a backend's, the trace exporter's):
+/// `what` names it in errors.
+pub(super) fn client_tls(
+    raw: &RawBackendTls,
+    what: &str,
+    base_dir: &Path,
+    diag: &mut Diagnostics,
+) -> BackendTls {
     let ca = raw
         .ca
         .as_ref()
@@ -238,7 +249,7 @@ pub(super) fn backend_tls(
         None
     });
     let client_certificate = match (&raw.cert, &raw.key) {
-        (Some(cert), Some(key)) => pem::identity(cert, key, &what, base_dir, diag),
+        (Some(cert), Some(key)) => pem::identity(cert, key, what, base_dir, diag),
         (Some(text), None) | (None, Some(text)) => {
             diag.error(
                 text.span(),

@@ -1,6 +1,8 @@
 //! `tracing:` → [`TracingSettings`]: the exporter's URL and protocol, the
 //! sampling ratio, the resource attributes and the batch bounds.
 
+use std::path::Path;
+
 use http::Uri;
 
 use super::super::errors::Diagnostics;
@@ -15,8 +17,13 @@ use super::positive_duration;
 /// memory held by the process).
 const MAX_QUEUE: u64 = 1_000_000;
 
-/// `tracing:`, with [`TracingSettings::default`] for absent keys.
-pub(crate) fn compile_tracing(raw: Option<&RawTracing>, diag: &mut Diagnostics) -> TracingSettings {
+/// `tracing:`, with [`TracingSettings::default`] for absent keys; TLS
+/// files are relative to `base_dir` (the config file's directory).
+pub(crate) fn compile_tracing(
+    raw: Option<&RawTracing>,
+    base_dir: &Path,
+    diag: &mut Diagnostics,
+) -> TracingSettings {
     let mut settings = TracingSettings::default();
     let Some(raw) = raw else {
         return settings;
@@ -46,7 +53,7 @@ pub(crate) fn compile_tracing(raw: Option<&RawTracing>, diag: &mut Diagnostics) 
         }
     }
     if let Some(exporter) = &raw.exporter {
-        settings.exporter = compile_exporter(exporter, settings.exporter, diag);
+        settings.exporter = compile_exporter(exporter, settings.exporter, base_dir, diag);
     }
     if let Some(batch) = &raw.batch {
         settings.batch = compile_batch(batch, diag);
@@ -57,6 +64,7 @@ pub(crate) fn compile_tracing(raw: Option<&RawTracing>, diag: &mut Diagnostics) 
 fn compile_exporter(
     raw: &RawExporter,
     defaults: ExporterSettings,
+    base_dir: &Path,
     diag: &mut Diagnostics,
 ) -> ExporterSettings {
     let protocol = match raw.protocol.as_ref().map(|p| **p) {
@@ -68,29 +76,54 @@ fn compile_exporter(
         None if protocol == OtlpProtocol::HttpProtobuf => DEFAULT_HTTP_ENDPOINT.to_owned(),
         None => defaults.endpoint,
     };
+    let tls =
+        match &raw.tls {
+            Some(tls) => {
+                if !endpoint.starts_with("https://") {
+                    diag.error(
+                    &raw.endpoint.as_ref().map_or_else(|| tls_span(tls), |text| *text.span()),
+                    "tracing.exporter.tls: applies to an https:// endpoint, and this one is not",
+                );
+                }
+                super::tls::client_tls(tls, "tracing.exporter.tls", base_dir, diag)
+            }
+            None => defaults.tls,
+        };
     ExporterSettings {
         protocol,
         endpoint,
         timeout: positive_duration(raw.timeout.as_ref(), "tracing.exporter.timeout", diag)
             .unwrap_or(defaults.timeout),
         headers: headers(&raw.headers, diag),
+        tls,
     }
 }
 
-/// An `http://` URL with a host (the exporter speaks plain HTTP and h2c:
-/// TLS to a remote collector goes through a local collector or agent);
-/// for OTLP/HTTP, a URL without a path means the standard `/v1/traces`.
+/// Where a `tls:` section's first key is, for an error about it as a
+/// whole (an endpoint left to its default is not in the file).
+fn tls_span(tls: &super::super::raw_tls::RawBackendTls) -> marked_yaml::Span {
+    [&tls.ca, &tls.server_name, &tls.cert, &tls.key]
+        .into_iter()
+        .flatten()
+        .map(|text| *text.span())
+        .next()
+        .unwrap_or_else(marked_yaml::Span::new_blank)
+}
+
+/// An `http://` URL (plain HTTP, h2c for gRPC) or an `https://` one
+/// (TLS) with a host; for OTLP/HTTP, a URL without a path means the
+/// standard `/v1/traces`.
 fn endpoint(text: &Text, protocol: OtlpProtocol, diag: &mut Diagnostics) -> Option<String> {
     let trimmed = text.trim();
     let uri: Option<Uri> = trimmed.parse().ok();
-    let valid = uri
-        .as_ref()
-        .is_some_and(|uri| uri.scheme_str() == Some("http") && uri.host().is_some());
+    let valid = uri.as_ref().is_some_and(|uri| {
+        matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some()
+    });
     let Some(uri) = uri.filter(|_| valid) else {
         diag.error(
             text.span(),
             format!(
-                "tracing.exporter.endpoint: \"{trimmed}\" is not an http:// URL with a host (TLS is not supported: export to a local collector)"
+                "tracing.exporter.endpoint: \"{trimmed}\" is not an http:// or https:// URL with a host"
             ),
         );
         return None;

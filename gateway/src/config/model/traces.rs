@@ -24,7 +24,8 @@ pub struct TracingSettings {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExporterSettings {
     pub protocol: OtlpProtocol,
-    /// gRPC: the collector's URL (`http://collector:4317`). HTTP: the
+    /// gRPC: the collector's URL (`http://collector:4317`, or `https://`
+    /// with TLS). HTTP: the
     /// full URL of the trace endpoint (`http://collector:4318/v1/traces`;
     /// a URL without a path gets `/v1/traces`).
     pub endpoint: String,
@@ -32,6 +33,9 @@ pub struct ExporterSettings {
     pub timeout: Duration,
     /// Sent with every export: gRPC metadata or HTTP headers (lower case).
     pub headers: Vec<(String, String)>,
+    /// For an `https://` endpoint: trusted roots (`None`: the system's
+    /// trust store), SNI name and client certificate, as for backends.
+    pub tls: super::tls::BackendTls,
 }
 
 /// How spans travel to the collector.
@@ -68,6 +72,7 @@ impl Default for TracingSettings {
                 endpoint: DEFAULT_GRPC_ENDPOINT.to_owned(),
                 timeout: Duration::from_secs(10),
                 headers: Vec::new(),
+                tls: super::tls::BackendTls::default(),
             },
             batch: BatchSettings::default(),
         }

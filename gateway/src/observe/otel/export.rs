@@ -1,4 +1,8 @@
-//! The OTLP exporter and the thread it runs on.
+//! The OTLP exporter and the thread it runs on. An `https://` endpoint
+//! is reached with the TLS client the gateway's `https://` backends use
+//! (rustls on ring: `tracing.exporter.tls`'s CA, else the system's trust
+//! store; its SNI name and client certificate), over tonic's channel for
+//! gRPC (ALPN `h2`) and the hyper client for OTLP/HTTP.
 //!
 //! The batch span processor exports from a thread of its own, outside any
 //! tokio runtime, while both OTLP clients need one: tonic's channel and
@@ -9,10 +13,12 @@
 //! one per test).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -26,6 +32,7 @@ use tokio::sync::oneshot;
 
 use super::OtelError;
 use crate::config::model::{ExporterSettings, OtlpProtocol};
+use crate::tls::{system_roots, upstream};
 
 /// A collector's answer is small; anything larger is refused.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
@@ -66,6 +73,25 @@ impl ExportRuntime {
     pub(super) fn exporter(&self, settings: &ExporterSettings) -> Result<SpanExporter, OtelError> {
         let _entered = self.handle.enter();
         let built = match settings.protocol {
+            OtlpProtocol::Grpc if is_https(settings) => {
+                // The channel is given the `http://` form of the URL, so
+                // that tonic (which has a TLS layer of its own in some
+                // builds) leaves the connection to this connector, which
+                // speaks TLS whatever the scheme.
+                let connector = TlsWhateverTheScheme(connector(settings, b"h2")?);
+                let cleartext_form = settings.endpoint.replacen("https://", "http://", 1);
+                let channel = tonic::transport::Endpoint::from_shared(cleartext_form)
+                    .map_err(|error| OtelError::Exporter(error.to_string()))?
+                    .connect_timeout(settings.timeout)
+                    .timeout(settings.timeout)
+                    .connect_with_connector_lazy(connector);
+                SpanExporter::builder()
+                    .with_tonic()
+                    .with_channel(channel)
+                    .with_timeout(settings.timeout)
+                    .with_metadata(metadata(&settings.headers))
+                    .build()
+            }
             OtlpProtocol::Grpc => SpanExporter::builder()
                 .with_tonic()
                 .with_endpoint(settings.endpoint.clone())
@@ -78,13 +104,74 @@ impl ExportRuntime {
                 .with_endpoint(settings.endpoint.clone())
                 .with_timeout(settings.timeout)
                 .with_headers(settings.headers.iter().cloned().collect::<HashMap<_, _>>())
-                .with_http_client(RuntimeHttpClient::new(
-                    self.handle.clone(),
-                    settings.timeout,
-                ))
+                .with_http_client(RuntimeHttpClient {
+                    handle: self.handle.clone(),
+                    client: Client::builder(TokioExecutor::new())
+                        .build(connector(settings, b"http/1.1")?),
+                    timeout: settings.timeout,
+                })
                 .build(),
         };
         built.map_err(|error| OtelError::Exporter(error.to_string()))
+    }
+}
+
+fn is_https(settings: &ExporterSettings) -> bool {
+    settings.endpoint.starts_with("https://")
+}
+
+/// TCP, and TLS for an `https://` endpoint with `tls:`'s CA (else the
+/// system's trust store), SNI name and client certificate, offering
+/// `alpn`: the same TLS client the gateway's `https://` backends use.
+fn connector(
+    settings: &ExporterSettings,
+    alpn: &[u8],
+) -> Result<HttpsConnector<HttpConnector>, OtelError> {
+    let mut tcp = HttpConnector::new();
+    tcp.set_nodelay(true);
+    tcp.set_connect_timeout(Some(settings.timeout));
+    tcp.enforce_http(false);
+    let roots = match (&settings.tls.ca, is_https(settings)) {
+        (None, true) => Some(
+            system_roots::load()
+                .map_err(|error| OtelError::Exporter(format!("tracing.exporter: {error}")))?,
+        ),
+        // A configured CA, or a cleartext endpoint (no handshake).
+        _ => None,
+    };
+    let config = upstream::tls_client_config(&settings.tls, roots, alpn, "the trace exporter");
+    Ok(upstream::https_connector(
+        tcp,
+        Arc::new(config),
+        settings.tls.server_name.as_deref(),
+    ))
+}
+
+/// The TLS connector for URLs given to tonic in their `http://` form: it
+/// connects as to the `https://` one.
+#[derive(Debug, Clone)]
+struct TlsWhateverTheScheme(HttpsConnector<HttpConnector>);
+
+impl tower::Service<http::Uri> for TlsWhateverTheScheme {
+    type Response = <HttpsConnector<HttpConnector> as tower::Service<http::Uri>>::Response;
+    type Error = <HttpsConnector<HttpConnector> as tower::Service<http::Uri>>::Error;
+    type Future = <HttpsConnector<HttpConnector> as tower::Service<http::Uri>>::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, uri: http::Uri) -> Self::Future {
+        let mut parts = uri.into_parts();
+        parts.scheme = Some(http::uri::Scheme::HTTPS);
+        match http::Uri::from_parts(parts) {
+            Ok(uri) => self.0.call(uri),
+            // A URL that was valid with `http` is valid with `https`.
+            Err(error) => Box::pin(std::future::ready(Err(error.into()))),
+        }
     }
 }
 
@@ -113,26 +200,14 @@ fn metadata(headers: &[(String, String)]) -> MetadataMap {
     MetadataMap::from_headers(map)
 }
 
-/// OTLP/HTTP through the gateway's own hyper client, each request run on
-/// the export runtime (the caller, the batch processor's thread, has none).
+/// OTLP/HTTP through a hyper client (TLS as the gateway's backends have
+/// it), each request run on the export runtime (the caller, the batch
+/// processor's thread, has none).
 #[derive(Debug, Clone)]
 struct RuntimeHttpClient {
     handle: Handle,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     timeout: Duration,
-}
-
-impl RuntimeHttpClient {
-    fn new(handle: Handle, timeout: Duration) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(timeout));
-        Self {
-            handle,
-            client: Client::builder(TokioExecutor::new()).build(connector),
-            timeout,
-        }
-    }
 }
 
 #[async_trait::async_trait]
