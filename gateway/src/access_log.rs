@@ -75,6 +75,10 @@ impl AccessLog {
 }
 
 impl ExchangeSink for AccessLog {
+    fn needs_details(&self) -> bool {
+        true
+    }
+
     fn on_finish(&self, exchange: &Exchange, finished: &Finished) {
         self.push(&Record::of(exchange, finished));
     }

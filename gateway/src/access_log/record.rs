@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::json::{JsonObject, key};
+use crate::context::RequestId;
 use crate::observe::RefusedHead;
 use crate::observe::{Exchange, ExchangeEnd, Finished, UpstreamSummary};
 
@@ -47,7 +48,7 @@ impl<'a> Record<'a> {
     pub fn of(exchange: &'a Exchange, finished: &'a Finished) -> Self {
         Self {
             time: exchange.started_at,
-            request_id: exchange.request_id.as_str(),
+            request_id: exchange.request_id.as_ref().map_or("", RequestId::as_str),
             trace_id: exchange.trace_id(),
             client: exchange.client.ip,
             method: Some(exchange.method.as_str()),

@@ -61,7 +61,21 @@ fn exchange_for(path: &str, user_agent: Option<&str>) -> Exchange {
     request
         .extensions_mut()
         .insert(ClientIp::direct(SocketAddr::from(([203, 0, 113, 7], 5555))));
-    Exchange::begin(&request, Arc::new(Observers::default()))
+    Exchange::begin(
+        &request,
+        Arc::new(Observers::new(vec![Arc::new(ReadsDetails)])),
+    )
+}
+
+/// A sink that reads a request's details, as the access log does: the
+/// exchanges of these tests gather them.
+#[derive(Debug)]
+struct ReadsDetails;
+
+impl crate::observe::ExchangeSink for ReadsDetails {
+    fn needs_details(&self) -> bool {
+        true
+    }
 }
 
 fn finished(status: StatusCode, code: Option<&'static str>, end: ExchangeEnd) -> Finished {

@@ -52,8 +52,10 @@ pub enum ExchangeEnd {
 #[derive(Debug)]
 pub struct Exchange {
     pub started: Instant,
+    /// The wall-clock arrival: the epoch unless a sink wants details
+    /// (also `request_id`, `path` and `user_agent`, then empty).
     pub started_at: SystemTime,
-    pub request_id: RequestId,
+    pub request_id: Option<RequestId>,
     pub client: ClientIp,
     pub method: Method,
     /// The request path, without the query (which may carry secrets).
@@ -69,25 +71,40 @@ pub struct Exchange {
 
 impl Exchange {
     /// Opens the record of `request`, after the request-id and client
-    /// layers have run.
+    /// layers have run. The details only the access log reads (wall-clock
+    /// start, request id, path, user agent) are gathered when a sink
+    /// wants them, else left empty: the metrics alone then pay for no
+    /// clock read, copy or allocation of theirs.
     pub fn begin<B>(request: &Request<B>, observers: Arc<Observers>) -> Self {
         let unknown = ClientIp::direct(SocketAddr::from(([0, 0, 0, 0], 0)));
+        let details = observers.wants_details();
+        let request_id = request
+            .extensions()
+            .get::<RequestId>()
+            .filter(|_| details)
+            .cloned();
         Self {
             started: Instant::now(),
-            started_at: SystemTime::now(),
-            request_id: request
-                .extensions()
-                .get::<RequestId>()
-                .cloned()
-                .unwrap_or_else(|| RequestId(Arc::from(""))),
+            started_at: if details {
+                SystemTime::now()
+            } else {
+                SystemTime::UNIX_EPOCH
+            },
+            request_id,
             client: request
                 .extensions()
                 .get::<ClientIp>()
                 .copied()
                 .unwrap_or(unknown),
             method: request.method().clone(),
-            path: request.uri().path().into(),
-            user_agent: request.headers().get(http::header::USER_AGENT).cloned(),
+            path: if details {
+                request.uri().path().into()
+            } else {
+                Box::default()
+            },
+            user_agent: details
+                .then(|| request.headers().get(http::header::USER_AGENT).cloned())
+                .flatten(),
             observers,
             route: OnceLock::new(),
             trace_id: OnceLock::new(),
@@ -147,9 +164,13 @@ impl Exchange {
         self.bytes_in.load(Ordering::Relaxed)
     }
 
-    /// Records a finished upstream attempt (see `UpstreamAttempt`). The
-    /// lock is the request's own, never shared between requests.
+    /// Records a finished upstream attempt (see `UpstreamAttempt`), when
+    /// a sink reads the summary. The lock is the request's own, never
+    /// shared between requests.
     pub fn record_upstream(&self, record: UpstreamRecord) {
+        if !self.observers.wants_details() {
+            return;
+        }
         let mut summary = self.upstream.lock().unwrap_or_else(PoisonError::into_inner);
         summary.attempts += 1;
         summary.total += record.duration;

@@ -104,8 +104,9 @@ where
         self.observers.start(&exchange);
         request.extensions_mut().insert(Arc::clone(&exchange));
         // A body known to be empty (a GET's) has no bytes to count, and
-        // keeps its own type: no extra box on the most common request.
-        let request = if request.body().is_end_stream() {
+        // keeps its own type: no extra box on the most common request;
+        // nor is one counted that no sink reads.
+        let request = if request.body().is_end_stream() || !self.observers.wants_details() {
             request
         } else {
             let counted = Arc::clone(&exchange);

@@ -43,6 +43,14 @@ pub trait ExchangeSink: Send + Sync + std::fmt::Debug {
     /// The response body ended, or was dropped before its end.
     fn on_finish(&self, _exchange: &Exchange, _finished: &Finished) {}
 
+    /// Whether this sink reads a request's details: its path, user agent,
+    /// request id, wall-clock start, request body bytes and upstream
+    /// summary (the access log does; counting sinks such as the metrics
+    /// do not, and an exchange seen by none of them skips gathering them).
+    fn needs_details(&self) -> bool {
+        false
+    }
+
     /// A request head was refused by the connection before any service
     /// saw it (no `on_start` came first).
     fn on_refused_head(&self, _head: &RefusedHead<'_>) {}
@@ -53,6 +61,9 @@ pub trait ExchangeSink: Send + Sync + std::fmt::Debug {
 #[derive(Debug, Default)]
 pub struct Observers {
     sinks: Vec<Arc<dyn ExchangeSink>>,
+    /// Some sink reads a request's details (see
+    /// [`ExchangeSink::needs_details`]).
+    details: bool,
     /// The metrics, also among `sinks`, for the handlers that count more
     /// than an exchange shows (caches, GraphQL operations, streams).
     metrics: Option<Arc<Metrics>>,
@@ -73,6 +84,7 @@ pub fn observers_for(config: &GatewayConfig, sinks: Vec<Arc<dyn ExchangeSink>>) 
 impl Observers {
     pub fn new(sinks: Vec<Arc<dyn ExchangeSink>>) -> Self {
         Self {
+            details: sinks.iter().any(|sink| sink.needs_details()),
             sinks,
             metrics: None,
         }
@@ -93,6 +105,11 @@ impl Observers {
 
     pub fn is_empty(&self) -> bool {
         self.sinks.is_empty()
+    }
+
+    /// Whether exchanges gather the details some sink reads.
+    pub fn wants_details(&self) -> bool {
+        self.details
     }
 
     pub(super) fn start(&self, exchange: &Exchange) {

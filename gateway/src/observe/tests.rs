@@ -16,6 +16,10 @@ struct Recording {
 }
 
 impl ExchangeSink for Recording {
+    fn needs_details(&self) -> bool {
+        true
+    }
+
     fn on_finish(&self, exchange: &Exchange, finished: &Finished) {
         self.finished.lock().expect("lock").push((
             finished.status,
@@ -104,4 +108,53 @@ async fn no_observers_means_no_exchange() {
         .expect("body")
         .to_bytes();
     assert_eq!(&bytes[..], b"false");
+}
+
+/// Counting sinks alone (the metrics) read no details: the exchange then
+/// reads no wall clock, copies no path, clones no request id or user
+/// agent, and keeps no upstream summary; with a sink that reads them
+/// (the access log), it gathers them all.
+#[test]
+fn details_are_gathered_only_for_a_sink_that_reads_them() {
+    #[derive(Debug)]
+    struct Counting;
+    impl ExchangeSink for Counting {}
+
+    let mut request = Request::get("/v1/orders/7?secret=1")
+        .header("user-agent", "curl/8")
+        .body(())
+        .expect("request");
+    request
+        .extensions_mut()
+        .insert(crate::context::RequestId(Arc::from("req-9")));
+    let record = || super::UpstreamRecord {
+        name: super::EndpointName::new(&Arc::from("orders"), &Arc::from("http://127.0.0.1:1")),
+        status: Some(StatusCode::OK),
+        duration: std::time::Duration::from_millis(3),
+    };
+
+    let counting = Exchange::begin(&request, Arc::new(Observers::new(vec![Arc::new(Counting)])));
+    counting.record_upstream(record());
+    assert_eq!(counting.started_at, std::time::SystemTime::UNIX_EPOCH);
+    assert!(counting.request_id.is_none());
+    assert_eq!(&*counting.path, "");
+    assert!(counting.user_agent.is_none());
+    assert_eq!(counting.lock_upstream().attempts, 0);
+
+    let reading = Exchange::begin(
+        &request,
+        Arc::new(Observers::new(vec![Arc::new(Recording::default())])),
+    );
+    reading.record_upstream(record());
+    assert!(reading.started_at > std::time::SystemTime::UNIX_EPOCH);
+    assert_eq!(
+        reading.request_id.as_ref().map(|id| id.as_str()),
+        Some("req-9")
+    );
+    assert_eq!(&*reading.path, "/v1/orders/7");
+    assert_eq!(
+        reading.user_agent.as_ref().map(|ua| ua.as_bytes()),
+        Some(&b"curl/8"[..])
+    );
+    assert_eq!(reading.lock_upstream().attempts, 1);
 }
