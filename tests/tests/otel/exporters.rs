@@ -15,40 +15,17 @@ async fn spans_are_exported_over_otlp_http_protobuf() {
     let collector = Collector::default();
     let addr = serve_http(collector.clone()).await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("routes.yaml");
-    std::fs::write(
-        &path,
-        format!(
-            "tracing:\n  enabled: true\n  service_name: http-exported\n  resource: {{ team: edge }}\n  exporter: {{ protocol: http, endpoint: \"http://{addr}\" }}\n"
-        ),
-    )
-    .expect("write config");
-    let settings = gateway::config::load_tracing(&path).expect("a valid tracing section");
+    let section = format!(
+        "tracing:\n  enabled: true\n  service_name: http-exported\n  resource: {{ team: edge }}\n  exporter: {{ protocol: http, endpoint: \"http://{addr}\" }}\n"
+    );
+    let (trace_id, flushed) = export_two_spans(dir.path(), &section).await;
+    assert_eq!(flushed, Ok(()));
+    let settings =
+        gateway::config::load_tracing(&dir.path().join("routes.yaml")).expect("valid section");
     assert_eq!(
         settings.exporter.endpoint,
         format!("http://{addr}/v1/traces")
     );
-    let pipeline = TracingPipeline::start(&settings).expect("pipeline");
-    let subscriber = tracing_subscriber::registry().with(pipeline.layer());
-    let trace_id = tracing::subscriber::with_default(subscriber, || {
-        let request = http::Request::get("/v1/orders/1")
-            .body(())
-            .expect("request");
-        let client = ClientIp::direct(SocketAddr::from(([127, 0, 0, 1], 4000)));
-        let server = spans::server(&request, &client);
-        let trace_id = spans::trace_id(&server).expect("a trace id");
-        let upstream = http::Request::get("http://127.0.0.1:9/v1/orders/1")
-            .body(())
-            .expect("upstream request");
-        let _client = server.in_scope(|| spans::client(&upstream, "orders"));
-        trace_id
-    });
-    tokio::task::spawn_blocking(move || {
-        pipeline.force_flush().expect("flush");
-        drop(pipeline);
-    })
-    .await
-    .expect("flush task");
     let spans = collector
         .wait_for(&trace_id, |spans| spans.len() >= 2)
         .await;
