@@ -4,8 +4,9 @@
 //! `ce-subject`, `ce-time` and each extension), with `Content-Type` from
 //! `datacontenttype` (`application/json` when absent, as in the JSON
 //! format; `application/octet-stream` for binary data of no stated type).
-//! Binary data (`data_base64`) goes as its decoded bytes. Header values are percent-encoded as the binding says (space,
-//! `"`, `%` and anything outside printable ASCII).
+//! Binary data (`data_base64`) goes as its decoded bytes. Header values
+//! are percent-encoded as the binding says (space, `"`, `%` and anything
+//! outside printable ASCII).
 //!
 //! The `traceparent` / `tracestate` extensions (distributed tracing) also
 //! become the request's own `traceparent` / `tracestate`, so the

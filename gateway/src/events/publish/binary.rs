@@ -3,9 +3,9 @@
 //! `datacontenttype` the `Content-Type` (CloudEvents HTTP Protocol Binding
 //! 1.0.2, §3.1), as the CloudEvents SDKs' HTTP emitters send it by
 //! default. Data of any media type is accepted: JSON and UTF-8 text are
-//! stored as `data`, other bytes as `data_base64`. Pure: the head's headers and the body in, the same
-//! [`CloudEvent`] the structured mode gives out, checked by the same rules
-//! (`parse::structured_event`).
+//! stored as `data`, other bytes as `data_base64`. Pure: the head's
+//! headers and the body in, the same [`CloudEvent`] the structured mode
+//! gives out, checked by the same rules (`parse::structured_event`).
 //!
 //! A request is in binary mode when it carries `ce-specversion` and its
 //! `Content-Type` is not a CloudEvents format (`application/cloudevents…`).
