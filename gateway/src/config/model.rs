@@ -41,7 +41,7 @@ mod traces;
 
 pub use traces::{
     BatchSettings, DEFAULT_GRPC_ENDPOINT, DEFAULT_HTTP_ENDPOINT, ExporterSettings, OtlpProtocol,
-    TracingSettings,
+    TracingSettings, is_https_url,
 };
 
 /// A whole routes.yaml, compiled.

@@ -484,3 +484,12 @@ fn tracing_errors_are_all_reported_with_positions() {
         "tracing:\n  service_name: \" \"\n  sampling: { ratio: -0.5 }\n  exporter: { protocol: grpc, endpoint: \"ftp://collector:4317\", timeout: 0s }\n  batch: { max_queue_size: 10, max_export_batch_size: 20 }\n"
     ));
 }
+
+#[test]
+fn an_https_exporter_endpoint_is_told_by_its_scheme_in_any_case() {
+    use super::model::is_https_url;
+    assert!(is_https_url("https://collector:4317"));
+    assert!(is_https_url("HTTPS://collector:4317"));
+    assert!(!is_https_url("http://collector:4317"));
+    assert!(!is_https_url("collector:4317"));
+}

@@ -8,6 +8,7 @@ use http::Uri;
 use super::super::errors::Diagnostics;
 use super::super::model::{
     BatchSettings, DEFAULT_HTTP_ENDPOINT, ExporterSettings, OtlpProtocol, TracingSettings,
+    is_https_url,
 };
 use super::super::raw::{OrderedPairs, Text};
 use super::super::raw_tracing::{RawBatch, RawExporter, RawOtlpProtocol, RawTracing};
@@ -76,10 +77,11 @@ fn compile_exporter(
         None if protocol == OtlpProtocol::HttpProtobuf => DEFAULT_HTTP_ENDPOINT.to_owned(),
         None => defaults.endpoint,
     };
+    let uses_tls = is_https_url(&endpoint);
     let tls =
         match &raw.tls {
             Some(tls) => {
-                if !endpoint.starts_with("https://") {
+                if !uses_tls {
                     diag.error(
                     &raw.endpoint.as_ref().map_or_else(|| tls_span(tls), |text| *text.span()),
                     "tracing.exporter.tls: applies to an https:// endpoint, and this one is not",

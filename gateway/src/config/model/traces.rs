@@ -38,6 +38,19 @@ pub struct ExporterSettings {
     pub tls: super::tls::BackendTls,
 }
 
+impl ExporterSettings {
+    /// Whether the endpoint is an `https://` URL.
+    pub fn uses_tls(&self) -> bool {
+        is_https_url(&self.endpoint)
+    }
+}
+
+/// Whether `url` is an `https://` URL (the scheme in any letter case).
+pub fn is_https_url(url: &str) -> bool {
+    url.parse::<http::Uri>()
+        .is_ok_and(|uri| uri.scheme() == Some(&http::uri::Scheme::HTTPS))
+}
+
 /// How spans travel to the collector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OtlpProtocol {

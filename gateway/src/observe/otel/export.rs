@@ -73,15 +73,13 @@ impl ExportRuntime {
     pub(super) fn exporter(&self, settings: &ExporterSettings) -> Result<SpanExporter, OtelError> {
         let _entered = self.handle.enter();
         let built = match settings.protocol {
-            OtlpProtocol::Grpc if is_https(settings) => {
+            OtlpProtocol::Grpc if settings.uses_tls() => {
                 // The channel is given the `http://` form of the URL, so
                 // that tonic (which has a TLS layer of its own in some
                 // builds) leaves the connection to this connector, which
                 // speaks TLS whatever the scheme.
                 let connector = TlsWhateverTheScheme(connector(settings, b"h2")?);
-                let cleartext_form = settings.endpoint.replacen("https://", "http://", 1);
-                let channel = tonic::transport::Endpoint::from_shared(cleartext_form)
-                    .map_err(|error| OtelError::Exporter(error.to_string()))?
+                let channel = tonic::transport::Endpoint::from(cleartext_form(&settings.endpoint)?)
                     .connect_timeout(settings.timeout)
                     .timeout(settings.timeout)
                     .connect_with_connector_lazy(connector);
@@ -116,8 +114,15 @@ impl ExportRuntime {
     }
 }
 
-fn is_https(settings: &ExporterSettings) -> bool {
-    settings.endpoint.starts_with("https://")
+/// `endpoint` with the `http` scheme (see [`TlsWhateverTheScheme`]).
+fn cleartext_form(endpoint: &str) -> Result<http::Uri, OtelError> {
+    let invalid = |error: &dyn std::fmt::Display| OtelError::Exporter(error.to_string());
+    let mut parts = endpoint
+        .parse::<http::Uri>()
+        .map_err(|error| invalid(&error))?
+        .into_parts();
+    parts.scheme = Some(http::uri::Scheme::HTTP);
+    http::Uri::from_parts(parts).map_err(|error| invalid(&error))
 }
 
 /// TCP, and TLS for an `https://` endpoint with `tls:`'s CA (else the
@@ -131,7 +136,7 @@ fn connector(
     tcp.set_nodelay(true);
     tcp.set_connect_timeout(Some(settings.timeout));
     tcp.enforce_http(false);
-    let roots = match (&settings.tls.ca, is_https(settings)) {
+    let roots = match (&settings.tls.ca, settings.uses_tls()) {
         (None, true) => Some(
             system_roots::load()
                 .map_err(|error| OtelError::Exporter(format!("tracing.exporter: {error}")))?,
