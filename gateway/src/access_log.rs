@@ -12,6 +12,7 @@
 
 mod json;
 mod record;
+mod text;
 mod writer;
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 //! documented in docs/observability.md; the tests pin them).
 
 use std::cell::Cell;
-use std::io::Write;
 use std::net::IpAddr;
 use std::sync::MutexGuard;
 use std::time::{Duration, SystemTime};
@@ -11,7 +10,9 @@ use std::time::{Duration, SystemTime};
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::json::{JsonObject, key};
+use super::text;
 use crate::context::RequestId;
+use crate::ip_text::IpText;
 use crate::observe::RefusedHead;
 use crate::observe::{Exchange, ExchangeEnd, Finished, UpstreamSummary};
 
@@ -142,44 +143,47 @@ impl<'a> Record<'a> {
     /// UPSTREAM_DURATION_MS END "USER_AGENT" CONSUMER`
     pub fn write_text(&self, out: &mut Vec<u8>) {
         let last = self.upstream.last.as_ref();
-        out.extend_from_slice(Timestamp::of(self.time).as_str().as_bytes());
-        let _ = write!(out, " {} ", self.client);
-        token(out, Some(self.request_id.as_bytes()));
-        token(out, self.trace_id.map(str::as_bytes));
-        out.push(b'"');
-        escape(out, self.method.unwrap_or("-").as_bytes(), b'"');
+        out.reserve(LINE_RESERVE);
+        out.extend_from_slice(&Timestamp::of(self.time).0);
         out.push(b' ');
-        escape(out, self.path.unwrap_or("-").as_bytes(), b'"');
+        out.extend_from_slice(IpText::of(self.client).as_bytes());
+        out.push(b' ');
+        text::token(out, Some(self.request_id.as_bytes()));
+        text::token(out, self.trace_id.map(str::as_bytes));
+        out.push(b'"');
+        text::escape(out, self.method.unwrap_or("-").as_bytes(), b'"');
+        out.push(b' ');
+        text::escape(out, self.path.unwrap_or("-").as_bytes(), b'"');
         out.extend_from_slice(b"\" ");
-        let _ = write!(out, "{} ", self.status);
-        token(out, self.error_code.map(str::as_bytes));
-        let _ = write!(
-            out,
-            "{} {} {:.3} ",
-            self.bytes_in,
-            self.bytes_out,
-            millis(self.duration)
-        );
-        quoted(out, self.route.map(str::as_bytes));
-        token(out, last.map(|record| record.name.backend.as_bytes()));
-        token(out, last.map(|record| record.name.endpoint.as_bytes()));
+        text::uint(out, u64::from(self.status));
+        text::token(out, self.error_code.map(str::as_bytes));
+        text::uint(out, self.bytes_in);
+        text::uint(out, self.bytes_out);
+        text::millis(out, self.duration.as_micros());
+        text::quoted(out, self.route.map(str::as_bytes));
+        text::token(out, last.map(|record| record.name.backend.as_bytes()));
+        text::token(out, last.map(|record| record.name.endpoint.as_bytes()));
         match last.and_then(|record| record.status) {
-            Some(status) => _ = write!(out, "{} ", status.as_u16()),
+            Some(status) => text::uint(out, u64::from(status.as_u16())),
             None => out.extend_from_slice(b"- "),
         }
-        let _ = write!(out, "{} ", self.upstream.attempts);
+        text::uint(out, u64::from(self.upstream.attempts));
         if self.upstream.attempts > 0 {
-            let _ = write!(out, "{:.3} ", millis(self.upstream.total));
+            text::millis(out, self.upstream.total.as_micros());
         } else {
             out.extend_from_slice(b"- ");
         }
-        let _ = write!(out, "{} ", end_word(self.end));
-        quoted(out, self.user_agent);
-        token(out, self.consumer.map(str::as_bytes));
+        out.extend_from_slice(end_word(self.end).as_bytes());
+        out.push(b' ');
+        text::quoted(out, self.user_agent);
+        text::token(out, self.consumer.map(str::as_bytes));
         out.pop();
         out.push(b'\n');
     }
 }
+
+/// Room reserved for a line before it is written (most are shorter).
+const LINE_RESERVE: usize = 512;
 
 /// A record's time, RFC 3339 in UTC with milliseconds:
 /// `2026-11-30T13:33:42.123Z` (always 24 ASCII bytes).
@@ -225,6 +229,7 @@ impl Timestamp {
         Self(bytes)
     }
 
+    #[cfg(test)]
     fn as_str(&self) -> &str {
         // Only ASCII digits and separators are ever written.
         std::str::from_utf8(&self.0).unwrap_or("1970-01-01T00:00:00.000Z")
@@ -242,47 +247,10 @@ fn second_prefix(time: SystemTime) -> [u8; PREFIX_LEN] {
     prefix
 }
 
-/// Milliseconds with microsecond precision.
-fn millis(duration: Duration) -> f64 {
-    (duration.as_micros() as f64) / 1000.0
-}
-
 fn end_word(end: ExchangeEnd) -> &'static str {
     match end {
         ExchangeEnd::Completed => "completed",
         ExchangeEnd::Aborted => "aborted",
-    }
-}
-
-/// An unquoted field and its separating space: `-` when absent; spaces,
-/// quotes, backslashes and bytes outside printable ASCII as `\xHH`.
-fn token(out: &mut Vec<u8>, value: Option<&[u8]>) {
-    match value {
-        Some(value) if !value.is_empty() => escape(out, value, b' '),
-        _ => out.push(b'-'),
-    }
-    out.push(b' ');
-}
-
-/// A field in double quotes and its separating space; `"-"` when absent.
-fn quoted(out: &mut Vec<u8>, value: Option<&[u8]>) {
-    out.push(b'"');
-    match value {
-        Some(value) if !value.is_empty() => escape(out, value, b'"'),
-        _ => out.push(b'-'),
-    }
-    out.extend_from_slice(b"\" ");
-}
-
-/// Copies `value`, writing `\xHH` for `also`, `"`, `\` and any byte
-/// outside printable ASCII, so a field never breaks the line's layout.
-fn escape(out: &mut Vec<u8>, value: &[u8], also: u8) {
-    for &byte in value {
-        if byte == also || byte == b'"' || byte == b'\\' || !(0x20..0x7f).contains(&byte) {
-            let _ = write!(out, "\\x{byte:02X}");
-        } else {
-            out.push(byte);
-        }
     }
 }
 
