@@ -156,16 +156,16 @@ mod tests {
 
     #[test]
     fn every_byte_is_escaped_as_the_formatter_would() {
+        // The rule as the line's layout states it, byte by byte.
+        let escaped = |byte: u8, also: u8| {
+            byte == also || byte == b'"' || byte == b'\\' || !(0x20..0x7f).contains(&byte)
+        };
         let every_byte: Vec<u8> = (0..=255u8).collect();
         for also in [b' ', b'"'] {
             let expected: String = every_byte
                 .iter()
                 .map(|&byte| {
-                    if byte == also
-                        || byte == b'"'
-                        || byte == b'\\'
-                        || !(0x20..0x7f).contains(&byte)
-                    {
+                    if escaped(byte, also) {
                         format!("\\x{byte:02X}")
                     } else {
                         char::from(byte).to_string()
@@ -180,7 +180,7 @@ mod tests {
             for at in 0..17 {
                 let mut value = b"abcdefgh".repeat(3);
                 value.insert(at, byte);
-                let expected = if needs_escape(byte, b' ') {
+                let expected = if escaped(byte, b' ') {
                     let (before, after) = value.split_at(at);
                     format!(
                         "{}\\x{byte:02X}{}",
