@@ -8,6 +8,8 @@ mod rewrite;
 
 pub use rewrite::rewrite_path;
 
+use std::sync::Arc;
+
 use http::{Request, Response, StatusCode, Uri};
 
 use crate::body::GatewayBody;
@@ -18,14 +20,27 @@ use crate::sse_heartbeat::SseHeartbeat;
 use crate::upstream::UpstreamPool;
 use crate::upstream::outbound::{Outbound, host_from, strip_hop_by_hop};
 
-/// Forwards a request to the route's backend, through its pool (resolved
-/// into the route when the snapshot was built).
+/// A proxy route's runtime part: its action, and its backend's pool
+/// (resolved when the snapshot was built).
+#[derive(Debug)]
+pub struct ProxyRoute {
+    pub action: ProxyAction,
+    pub pool: Arc<UpstreamPool>,
+}
+
+/// Forwards a request to the route's backend, through its pool.
+///
+/// It owns its route (one reference count) rather than borrowing it, so
+/// that the route's handler can box this future as it is made: the
+/// future is a few kilobytes, and each `async` layer around it was one
+/// more copy of all of it per request (callgrind: `memcpy` under the
+/// handler's closures, about 2,000 instructions a request).
 pub async fn forward(
     request: Request<GatewayBody>,
     ctx: RequestContext,
-    action: &ProxyAction,
-    pool: &UpstreamPool,
+    route: Arc<ProxyRoute>,
 ) -> Result<Response<GatewayBody>, GatewayError> {
+    let (action, pool) = (&route.action, &*route.pool);
     let (mut parts, body) = request.into_parts();
     // Without a rewrite the client's target goes up as it came, uncopied.
     if action.rewrite != PathRewrite::None {

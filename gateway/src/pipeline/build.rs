@@ -17,6 +17,7 @@ use crate::compose::ComposePlan;
 use crate::config::model::{GatewayConfig, RouteAction, RouteSpec};
 use crate::graphql::GraphqlService;
 use crate::grpc::GrpcRoute;
+use crate::proxy::ProxyRoute;
 use crate::upstream::Upstreams;
 
 /// A route whose runtime objects could not be built: its gRPC method is
@@ -84,8 +85,10 @@ pub fn build_routes(
                         super::async_runtime::for_route(spec, &pool, events, previous_routes)
                             .map_err(fail)?;
                     RouteHandler::Proxy {
-                        pool,
-                        action: action.clone(),
+                        route: Arc::new(ProxyRoute {
+                            action: action.clone(),
+                            pool,
+                        }),
                         async_route,
                     }
                 }

@@ -6,27 +6,31 @@
 //! service reads the request's `RequestContext` from the request's
 //! extensions (put there by the dispatcher) and runs the handler.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use http::{Request, Response, StatusCode};
 
 use super::RouteService;
 use crate::body::GatewayBody;
-use crate::config::model::ProxyAction;
 use crate::config::model::events::PublishAction;
 use crate::context::RequestContext;
 use crate::edge_error::GatewayError;
 use crate::events::async_route;
 use crate::graphql::GraphqlService;
-use crate::upstream::UpstreamPool;
+use crate::proxy::ProxyRoute;
 use crate::{compose, graphql, grpc, proxy};
+
+/// A handler's answer to one request, boxed once.
+pub type HandlerFuture =
+    Pin<Box<dyn Future<Output = Result<Response<GatewayBody>, GatewayError>> + Send>>;
 
 /// What a route does, with everything it needs at hand.
 #[derive(Debug, Clone)]
 pub enum RouteHandler {
     Proxy {
-        action: ProxyAction,
-        pool: Arc<UpstreamPool>,
+        route: Arc<ProxyRoute>,
         /// `async:` routes: the store-backed runtime and its worker.
         async_route: Option<Arc<super::async_runtime::RunningAsyncRoute>>,
     },
@@ -44,45 +48,53 @@ pub enum RouteHandler {
 impl RouteHandler {
     /// The handler as the innermost service of the route's pipeline.
     pub fn service(&self) -> RouteService {
-        let handler = Arc::new(self.clone());
-        RouteService::new(tower::service_fn(move |request| {
-            let handler = Arc::clone(&handler);
-            async move { handler.handle(request).await }
-        }))
+        let handler = self.clone();
+        RouteService::new(tower::service_fn(move |request| handler.call(request)))
     }
 
-    async fn handle(
-        &self,
-        mut request: Request<GatewayBody>,
-    ) -> Result<Response<GatewayBody>, GatewayError> {
+    /// Starts handling `request`. Each kind's future is made with what it
+    /// owns (reference counts of the route's runtime objects) and boxed as
+    /// it is made: no `async` layer sits around it, since each such layer
+    /// copied the whole future once more (the proxy's is a few kilobytes;
+    /// see [`proxy::forward`]).
+    pub fn call(&self, mut request: Request<GatewayBody>) -> HandlerFuture {
         let Some(ctx) = take_context(&mut request) else {
-            return Err(missing_context());
+            return Box::pin(std::future::ready(Err(missing_context())));
         };
         match self {
             RouteHandler::Proxy {
-                action,
+                route,
                 async_route: Some(running),
-                ..
             } if async_route::goes_async(running.route.spec.mode, request.headers()) => {
-                Box::pin(async_route::submit(&running.route, request, ctx, action)).await
+                let (running, route) = (Arc::clone(running), Arc::clone(route));
+                Box::pin(async move {
+                    async_route::submit(&running.route, request, ctx, &route.action).await
+                })
             }
-            RouteHandler::Proxy { action, pool, .. } => {
-                proxy::forward(request, ctx, action, pool).await
+            RouteHandler::Proxy { route, .. } => {
+                Box::pin(proxy::forward(request, ctx, Arc::clone(route)))
             }
-            RouteHandler::AsyncStatus => Box::pin(super::async_runtime::status(ctx)).await,
+            RouteHandler::AsyncStatus => Box::pin(super::async_runtime::status(ctx)),
             RouteHandler::Publish(action) => {
-                crate::events::publish::handle_boxed(request, ctx, action.clone()).await
+                crate::events::publish::handle_boxed(request, ctx, action.clone())
             }
-            // The other handlers' futures are large: boxing them keeps
-            // this future (allocated for every request) proxy-sized.
-            RouteHandler::Compose(plan) => Box::pin(compose::handle(request, ctx, plan)).await,
-            RouteHandler::Grpc(route) => Box::pin(grpc::handle(request, ctx, route)).await,
+            RouteHandler::Compose(plan) => {
+                let plan = Arc::clone(plan);
+                Box::pin(async move { compose::handle(request, ctx, &plan).await })
+            }
+            RouteHandler::Grpc(route) => {
+                let route = Arc::clone(route);
+                Box::pin(async move { grpc::handle(request, ctx, &route).await })
+            }
             RouteHandler::Graphql(service) => {
-                Box::pin(graphql::handle(request, ctx, service)).await
+                let service = Arc::clone(service);
+                Box::pin(async move { graphql::handle(request, ctx, &service).await })
             }
             RouteHandler::GraphiqlAsset => {
                 let file = ctx.params.get("file").unwrap_or_default();
-                graphql::graphiql::asset(file, request.headers()).map_err(GatewayError::from)
+                let answer =
+                    graphql::graphiql::asset(file, request.headers()).map_err(GatewayError::from);
+                Box::pin(std::future::ready(answer))
             }
         }
     }
