@@ -22,7 +22,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use gateway::config::model::events::{EmbeddedStore, TopicSpec};
 use gateway::events::cloud_event::{CloudEvent, SPEC_VERSION};
 use gateway::events::embedded::EmbeddedEventStore;
-use gateway::events::store::EventStore;
+use gateway::events::store::{EncodedEvent, EventStore};
 
 /// Events per measured iteration (shared by the publishers).
 const EVENTS_PER_ITERATION: usize = 2_000;
@@ -37,6 +37,11 @@ fn topic() -> TopicSpec {
         default_source: "/bench".into(),
         max_streams: TopicSpec::DEFAULT_MAX_STREAMS,
     }
+}
+
+/// Event `n` as the store takes it (encoding is part of each publish).
+fn encoded(n: usize) -> EncodedEvent {
+    EncodedEvent::new(event(n)).expect("an event encodes")
 }
 
 fn event(n: usize) -> CloudEvent {
@@ -88,7 +93,7 @@ async fn publish_all(
                     let n = base + p * per + i;
                     let key = format!("key-{n}");
                     store
-                        .publish("orders", &event(n), Some(&key))
+                        .publish("orders", &encoded(n), Some(&key))
                         .await
                         .expect("publish");
                 }
@@ -146,7 +151,7 @@ fn paced_latency(c: &mut Criterion) {
             tasks.push(tokio::spawn(async move {
                 let started = Instant::now();
                 store
-                    .publish("orders", &event(n), None)
+                    .publish("orders", &encoded(n), None)
                     .await
                     .expect("publish");
                 started.elapsed()

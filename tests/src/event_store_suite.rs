@@ -19,7 +19,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use gateway::config::model::events::TopicSpec;
 use gateway::events::cloud_event::{CloudEvent, SPEC_VERSION};
-use gateway::events::store::{ConsumerSpec, Delivery, SharedStore};
+use gateway::events::store::{ConsumerSpec, Delivery, EncodedEvent, SharedStore};
 
 pub use consumers::{consumer_start_and_remove, redelivery_after_ack_wait, retry_delay};
 pub use dead_letters::dead_letter_replay_purge;
@@ -70,6 +70,11 @@ pub fn topic(name: &str) -> TopicSpec {
 }
 
 /// An `OrderPlaced` event with this id and subject.
+/// `event` as the store takes it.
+pub fn encoded(event: &CloudEvent) -> EncodedEvent {
+    EncodedEvent::new(event.clone()).expect("an event encodes")
+}
+
 pub fn event(id: &str, subject: &str) -> CloudEvent {
     CloudEvent {
         specversion: SPEC_VERSION.to_owned(),
@@ -136,7 +141,11 @@ pub async fn publish_n(store: &SharedStore, topic: &str, prefix: &str, n: usize)
     let mut positions = Vec::new();
     for i in 1..=n {
         let published = store
-            .publish(topic, &event(&format!("{prefix}-{i}"), "order-1"), None)
+            .publish(
+                topic,
+                &encoded(&event(&format!("{prefix}-{i}"), "order-1")),
+                None,
+            )
             .await
             .expect("publish");
         assert!(!published.duplicate);

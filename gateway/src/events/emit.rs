@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use super::bus::EventBus;
 use super::cloud_event::{CloudEvent, SPEC_VERSION};
-use super::store::{Published, SharedStore, StoreError};
+use super::store::{EncodedEvent, Published, SharedStore, StoreError};
 use crate::config::model::events::EmitSpec;
 use crate::observe::metrics::events::PublishResult;
 use crate::router::Params;
@@ -162,9 +162,10 @@ pub async fn publish_bounded(
     event: &CloudEvent,
     dedupe_key: &str,
 ) -> Result<Published, StoreError> {
+    let event = EncodedEvent::new(event.clone())?;
     tokio::time::timeout(
         PUBLISH_TIMEOUT,
-        store.publish(topic, event, Some(dedupe_key)),
+        store.publish(topic, &event, Some(dedupe_key)),
     )
     .await
     .unwrap_or_else(|_| {

@@ -30,10 +30,9 @@ use async_nats::jetstream;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::cloud_event::CloudEvent;
 use super::store::{
-    BucketSpec, ConsumerSpec, DeadLetter, DeadLetterSelection, Delivery, EventStore, Published,
-    SharedStore, StoreError, StoredEvent,
+    BucketSpec, ConsumerSpec, DeadLetter, DeadLetterSelection, Delivery, EncodedEvent, EventStore,
+    Published, SharedStore, StoreError, StoredEvent,
 };
 use crate::config::model::events::{NatsStore, TopicSpec};
 use consumers::ConsumerHandles;
@@ -125,7 +124,7 @@ impl EventStore for NatsEventStore {
     async fn publish(
         &self,
         topic: &str,
-        event: &CloudEvent,
+        event: &EncodedEvent,
         dedupe_key: Option<&str>,
     ) -> Result<Published, StoreError> {
         self.publish_event(topic, event, dedupe_key).await
@@ -134,7 +133,7 @@ impl EventStore for NatsEventStore {
     async fn publish_many(
         &self,
         topic: &str,
-        events: &[(CloudEvent, Option<String>)],
+        events: &[(EncodedEvent, Option<String>)],
     ) -> Result<Vec<Published>, StoreError> {
         self.publish_events(topic, events).await
     }

@@ -23,7 +23,7 @@ use http_body_util::BodyExt;
 use serde_json::json;
 
 use super::cloud_event::CloudEvent;
-use super::store::StoreError;
+use super::store::{EncodedEvent, StoreError};
 use crate::body::{self, GatewayBody};
 use crate::config::model::events::{PublishAction, TopicSpec};
 use crate::context::RequestContext;
@@ -195,17 +195,14 @@ async fn publish(
     };
     let id_generated = id_generated.get();
     add_traceparent(&mut event, request_traceparent(&head).as_deref());
-    let encoded_len = serde_json::to_vec(&event).map_or(usize::MAX, |json| json.len());
-    if encoded_len > topic.max_event_bytes {
-        return Err(PublishError::TooLarge(topic.max_event_bytes));
-    }
-    let dedupe_key = dedupe_key(&head.headers, &event, id_generated);
+    let event = encode_within(event, topic.max_event_bytes)?;
+    let dedupe_key = dedupe_key(&head.headers, event.event(), id_generated);
     let published = bus
         .store()
         .publish(&topic.name, &event, dedupe_key.as_deref())
         .await?;
     bus.count_publish(&topic.name, super::emit::stored_result(published));
-    let id = answered_id(&bus, &topic.name, published, &event.id).await?;
+    let id = answered_id(&bus, &topic.name, published, &event.event().id).await?;
     Ok(accepted(
         json!({"id": id, "position": published.position, "topic": topic.name}),
     ))
@@ -221,28 +218,40 @@ async fn publish_batch(
     topic: &TopicSpec,
 ) -> Result<Response<GatewayBody>, PublishError> {
     let bytes = read_body(body, batch::MAX_BATCH_BYTES).await?;
-    let parsed = batch::parse_batch(&bytes, &topic.default_source, topic.max_event_bytes)?;
-    let idempotency = idempotency_key(&head.headers);
     let traceparent = request_traceparent(head);
+    let parsed = batch::parse_batch(
+        &bytes,
+        &topic.default_source,
+        topic.max_event_bytes,
+        traceparent.as_deref(),
+    )?;
+    let idempotency = idempotency_key(&head.headers);
     let mut events = Vec::with_capacity(parsed.len());
     for (index, one) in parsed.into_iter().enumerate() {
-        let mut event = one.event;
-        add_traceparent(&mut event, traceparent.as_deref());
         let key = match idempotency {
             Some(key) => Some(format!("key:{key}#{index}")),
             None if one.id_generated => None,
-            None => Some(event_dedupe_key(&event)),
+            None => Some(event_dedupe_key(one.event.event())),
         };
-        events.push((event, key));
+        events.push((one.event, key));
     }
     let published = bus.store().publish_many(&topic.name, &events).await?;
     let mut answers = Vec::with_capacity(published.len());
     for ((event, _), one) in events.iter().zip(published) {
         bus.count_publish(&topic.name, super::emit::stored_result(one));
-        let id = answered_id(bus, &topic.name, one, &event.id).await?;
+        let id = answered_id(bus, &topic.name, one, &event.event().id).await?;
         answers.push(json!({"id": id, "position": one.position}));
     }
     Ok(accepted(json!({"topic": topic.name, "events": answers})))
+}
+
+/// `event` encoded, refused if its JSON is over the topic's `max` bytes.
+fn encode_within(event: CloudEvent, max: usize) -> Result<EncodedEvent, PublishError> {
+    let encoded = EncodedEvent::new(event)?;
+    if encoded.json().len() > max {
+        return Err(PublishError::TooLarge(max));
+    }
+    Ok(encoded)
 }
 
 /// The id to answer with: the event's own, or, for a duplicate, the id of

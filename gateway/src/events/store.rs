@@ -43,6 +43,34 @@ pub enum StoreError {
     Failed(String),
 }
 
+/// An event with its JSON (the CloudEvents JSON format), encoded once:
+/// a publish checks its size on, stores, and sends these same bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodedEvent {
+    event: CloudEvent,
+    json: Bytes,
+}
+
+impl EncodedEvent {
+    pub fn new(event: CloudEvent) -> Result<Self, StoreError> {
+        let json = serde_json::to_vec(&event)
+            .map_err(|error| StoreError::Failed(format!("the event does not encode: {error}")))?;
+        Ok(Self {
+            event,
+            json: Bytes::from(json),
+        })
+    }
+
+    pub fn event(&self) -> &CloudEvent {
+        &self.event
+    }
+
+    /// The event's JSON.
+    pub fn json(&self) -> &Bytes {
+        &self.json
+    }
+}
+
 /// What a publish stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Published {
@@ -150,7 +178,7 @@ pub trait EventStore: Send + Sync + fmt::Debug + 'static {
     async fn publish(
         &self,
         topic: &str,
-        event: &CloudEvent,
+        event: &EncodedEvent,
         dedupe_key: Option<&str>,
     ) -> Result<Published, StoreError>;
 
@@ -165,7 +193,7 @@ pub trait EventStore: Send + Sync + fmt::Debug + 'static {
     async fn publish_many(
         &self,
         topic: &str,
-        events: &[(CloudEvent, Option<String>)],
+        events: &[(EncodedEvent, Option<String>)],
     ) -> Result<Vec<Published>, StoreError>;
 
     /// Up to `max` retained events with a position of at least `from`, in

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use gateway::events::store::{Settle, StoreError};
 
-use super::{StoreFactory, consumer, event, fetch_n, ids, publish_n, topic};
+use super::{StoreFactory, consumer, encoded, event, fetch_n, ids, publish_n, topic};
 
 /// Everything acknowledged survives closing and reopening the store:
 /// events with their positions and content, the newest position, a
@@ -17,7 +17,7 @@ pub async fn durable_across_reopen(factory: &dyn StoreFactory) {
         let store = factory.open("durable").await;
         store.ensure_topic(&spec).await.expect("ensure topic");
         let first = store
-            .publish("durable", &sent, Some("key-1"))
+            .publish("durable", &encoded(&sent), Some("key-1"))
             .await
             .expect("publish");
         assert_eq!(first.position, 1);
@@ -50,7 +50,7 @@ pub async fn durable_across_reopen(factory: &dyn StoreFactory) {
     assert_eq!(*events[0].event, sent, "the event comes back as published");
     assert_eq!(events[0].position, 1);
     let again = store
-        .publish("durable", &sent, Some("key-1"))
+        .publish("durable", &encoded(&sent), Some("key-1"))
         .await
         .expect("publish again");
     assert!(again.duplicate, "the dedupe key survives a reopen");
@@ -81,7 +81,7 @@ pub async fn durable_across_reopen(factory: &dyn StoreFactory) {
         Some(&b"v1"[..])
     );
     let next = store
-        .publish("durable", &event("durable-4", "order-7"), None)
+        .publish("durable", &encoded(&event("durable-4", "order-7")), None)
         .await
         .expect("publish");
     assert_eq!(next.position, 4, "positions go on from the newest");
@@ -118,7 +118,7 @@ pub async fn positions_and_read(factory: &dyn StoreFactory) {
     binary.datacontenttype = Some("application/octet-stream".to_owned());
     binary.data_base64 = Some("AAH+/w==".to_owned());
     let stored = store
-        .publish("positions", &binary, None)
+        .publish("positions", &encoded(&binary), None)
         .await
         .expect("publish binary data");
     assert_eq!(stored.position, 6);
@@ -127,7 +127,9 @@ pub async fn positions_and_read(factory: &dyn StoreFactory) {
         *back[0].event, binary,
         "binary data comes back as published"
     );
-    let unknown = store.publish("no-such-topic", &event("x", "y"), None).await;
+    let unknown = store
+        .publish("no-such-topic", &encoded(&event("x", "y")), None)
+        .await;
     assert!(
         matches!(unknown, Err(StoreError::UnknownTopic(_))),
         "{unknown:?}"
@@ -142,16 +144,16 @@ pub async fn dedupe_window(factory: &dyn StoreFactory) {
     spec.dedupe_window = Duration::from_millis(1500);
     store.ensure_topic(&spec).await.expect("ensure topic");
     let first = store
-        .publish("dedupe", &event("d-1", "o"), Some("idem-1"))
+        .publish("dedupe", &encoded(&event("d-1", "o")), Some("idem-1"))
         .await
         .expect("publish");
     let second = store
-        .publish("dedupe", &event("d-1b", "o"), Some("idem-1"))
+        .publish("dedupe", &encoded(&event("d-1b", "o")), Some("idem-1"))
         .await
         .expect("again");
     assert_eq!((second.position, second.duplicate), (first.position, true));
     let other = store
-        .publish("dedupe", &event("d-2", "o"), Some("idem-2"))
+        .publish("dedupe", &encoded(&event("d-2", "o")), Some("idem-2"))
         .await
         .expect("other key");
     assert!(!other.duplicate);
@@ -162,7 +164,7 @@ pub async fn dedupe_window(factory: &dyn StoreFactory) {
     );
     tokio::time::sleep(spec.dedupe_window + Duration::from_millis(500)).await;
     let later = store
-        .publish("dedupe", &event("d-1c", "o"), Some("idem-1"))
+        .publish("dedupe", &encoded(&event("d-1c", "o")), Some("idem-1"))
         .await
         .expect("later");
     assert!(!later.duplicate, "the key is forgotten after its window");
@@ -208,9 +210,14 @@ pub async fn publish_many_in_order(factory: &dyn StoreFactory) {
         .expect("ensure topic");
     publish_n(&store, "batch", "before", 1).await;
     let batch: Vec<_> = (1..=4)
-        .map(|n| (event(&format!("b-{n}"), "o"), Some(format!("k-{n}"))))
-        .chain([(event("b-again", "o"), Some("k-2".to_owned()))])
-        .chain([(event("b-nokey", "o"), None)])
+        .map(|n| {
+            (
+                encoded(&event(&format!("b-{n}"), "o")),
+                Some(format!("k-{n}")),
+            )
+        })
+        .chain([(encoded(&event("b-again", "o")), Some("k-2".to_owned()))])
+        .chain([(encoded(&event("b-nokey", "o")), None)])
         .collect();
     let published = store.publish_many("batch", &batch).await.expect("publish");
     let got: Vec<_> = published

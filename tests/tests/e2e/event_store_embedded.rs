@@ -119,7 +119,13 @@ async fn embedded_store_group_commit_assigns_every_position_once() {
                 let mut positions = Vec::new();
                 for i in 0..25 {
                     let event = suite::event(&format!("g-{publisher}-{i}"), "o");
-                    positions.push(store.publish("group", &event, None).await.unwrap().position);
+                    positions.push(
+                        store
+                            .publish("group", &suite::encoded(&event), None)
+                            .await
+                            .unwrap()
+                            .position,
+                    );
                 }
                 positions
             })

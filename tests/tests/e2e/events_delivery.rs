@@ -20,6 +20,7 @@ use gateway::events::store::{DeadLetterSelection, SharedStore};
 use gateway::observe::metrics::Metrics;
 use gateway::upstream::Upstreams;
 use mock_backends::{RecordedDelivery, SubscriberFaults, SubscriberHandle, SubscriberKind};
+use tests::event_store_suite::encoded;
 use tests::mocks::subscriber;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -119,7 +120,10 @@ impl Bus {
                 serde_json::json!(TRACEPARENT),
             )]),
         };
-        self.store.publish("orders", &event, None).await.unwrap();
+        self.store
+            .publish("orders", &encoded(&event), None)
+            .await
+            .unwrap();
         id
     }
 

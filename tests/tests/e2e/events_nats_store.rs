@@ -17,6 +17,7 @@ use gateway::events::store::{
     BucketSpec, ConsumerSpec, DeadLetterSelection, EventStore, Settle, StoreError,
 };
 use serde_json::json;
+use tests::event_store_suite::encoded;
 use tests::gateway::eventually;
 use tests::mocks::within;
 use tests::nats_server::NatsServer;
@@ -81,15 +82,15 @@ async fn publishes_are_acked_positioned_and_deduped() {
     store.ensure_topic(&topic("orders")).await.expect("topic");
 
     let first = store
-        .publish("orders", &event("a"), Some("key-a"))
+        .publish("orders", &encoded(&event("a")), Some("key-a"))
         .await
         .expect("publish");
     let second = store
-        .publish("orders", &event("b"), None)
+        .publish("orders", &encoded(&event("b")), None)
         .await
         .expect("publish");
     let again = store
-        .publish("orders", &event("a"), Some("key-a"))
+        .publish("orders", &encoded(&event("a")), Some("key-a"))
         .await
         .expect("publish");
     assert_eq!((first.position, first.duplicate), (1, false));
@@ -111,7 +112,7 @@ async fn publishes_are_acked_positioned_and_deduped() {
     assert_eq!(store.read("orders", 2, 10).await.expect("read").len(), 1);
     assert!(store.read("orders", 3, 10).await.expect("read").is_empty());
 
-    let unknown = store.publish("nope", &event("x"), None).await;
+    let unknown = store.publish("nope", &encoded(&event("x")), None).await;
     assert!(
         matches!(unknown, Err(StoreError::UnknownTopic(_))),
         "{unknown:?}"
@@ -147,7 +148,7 @@ async fn retention_keeps_the_newest_events() {
     store.ensure_topic(&spec).await.expect("topic");
     for n in 0..5 {
         store
-            .publish("capped", &event(&format!("e{n}")), None)
+            .publish("capped", &encoded(&event(&format!("e{n}"))), None)
             .await
             .expect("publish");
     }
@@ -183,7 +184,7 @@ async fn wait_beyond_wakes_on_a_publish() {
     let store = Arc::new(store_on(&server).await);
     store.ensure_topic(&topic("live")).await.expect("topic");
     store
-        .publish("live", &event("0"), None)
+        .publish("live", &encoded(&event("0")), None)
         .await
         .expect("publish");
     let idle = store
@@ -202,7 +203,7 @@ async fn wait_beyond_wakes_on_a_publish() {
     // Not yet woken while nothing is published.
     tokio::task::yield_now().await;
     store
-        .publish("live", &event("1"), None)
+        .publish("live", &encoded(&event("1")), None)
         .await
         .expect("publish");
     let woken = within("wait_beyond to wake", waiter).await.expect("joined");
@@ -218,7 +219,7 @@ async fn consumers_redeliver_until_settled() {
     store.ensure_topic(&topic("work")).await.expect("topic");
     for id in ["a", "b", "c"] {
         store
-            .publish("work", &event(id), None)
+            .publish("work", &encoded(&event(id)), None)
             .await
             .expect("publish");
     }
@@ -280,7 +281,7 @@ async fn consumers_redeliver_until_settled() {
         .await
         .expect("consumer");
     store
-        .publish("work", &event("d"), None)
+        .publish("work", &encoded(&event("d")), None)
         .await
         .expect("publish");
     let next = other
@@ -311,7 +312,7 @@ async fn dead_letters_list_replay_and_purge() {
         .expect("consumer");
     for id in ["a", "b", "c"] {
         store
-            .publish("mail", &event(id), None)
+            .publish("mail", &encoded(&event(id)), None)
             .await
             .expect("publish");
     }

@@ -24,6 +24,7 @@ use crate::client_body::RequestBodyFault;
 use crate::config::model::ProxyAction;
 use crate::context::RequestContext;
 use crate::edge_error::GatewayError;
+use crate::events::store::EncodedEvent;
 use crate::template::eval::{Bindings, Target};
 use crate::upstream::outbound::Outbound;
 
@@ -77,6 +78,7 @@ pub async fn submit(
             .collect();
     }
     let event = queued.into_event(&id, &route.topic.default_source, order_key);
+    let event = EncodedEvent::new(event).map_err(AsyncError::Store)?;
     store(route, &id, &event).await?;
     tracing::debug!(route = %route.route, id = %id, "async request stored");
     Ok(accepted(&id))
@@ -84,11 +86,7 @@ pub async fn submit(
 
 /// The pending record first (so the worker's final record, written after
 /// it, is never overwritten), then the queue entry (deduplicated by id).
-async fn store(
-    route: &AsyncRoute,
-    id: &str,
-    event: &crate::events::cloud_event::CloudEvent,
-) -> Result<(), AsyncError> {
+async fn store(route: &AsyncRoute, id: &str, event: &EncodedEvent) -> Result<(), AsyncError> {
     let now = SystemTime::now();
     let record = RequestRecord::pending(id, &route.route, now);
     let store = &route.store;

@@ -13,10 +13,9 @@ use super::txn::FetchOutcome;
 use super::writer::{Op, Reply};
 use super::{EmbeddedEventStore, MAX_PAGE, reads, stored_event, system_time};
 use crate::config::model::events::TopicSpec;
-use crate::events::cloud_event::CloudEvent;
 use crate::events::store::{
-    BucketSpec, ConsumerSpec, DeadLetter, DeadLetterSelection, Delivery, EventStore, Published,
-    StoreError, StoredEvent,
+    BucketSpec, ConsumerSpec, DeadLetter, DeadLetterSelection, Delivery, EncodedEvent, EventStore,
+    Published, StoreError, StoredEvent,
 };
 
 #[async_trait]
@@ -37,15 +36,13 @@ impl EventStore for EmbeddedEventStore {
     async fn publish(
         &self,
         topic: &str,
-        event: &CloudEvent,
+        event: &EncodedEvent,
         dedupe_key: Option<&str>,
     ) -> Result<Published, StoreError> {
         let spec = self.inner.shared.topic(topic)?.spec.load_full();
-        let event = serde_json::to_string(event)
-            .map_err(|error| StoreError::Failed(format!("the event does not encode: {error}")))?;
         let op = Op::Publish {
             spec,
-            event,
+            event: event.json().clone(),
             dedupe_key: dedupe_key.map(str::to_owned),
         };
         match self.writer()?.call(op).await? {
@@ -58,16 +55,13 @@ impl EventStore for EmbeddedEventStore {
     async fn publish_many(
         &self,
         topic: &str,
-        events: &[(CloudEvent, Option<String>)],
+        events: &[(EncodedEvent, Option<String>)],
     ) -> Result<Vec<Published>, StoreError> {
         let spec = self.inner.shared.topic(topic)?.spec.load_full();
-        let mut encoded = Vec::with_capacity(events.len());
-        for (event, key) in events {
-            let json = serde_json::to_string(event).map_err(|error| {
-                StoreError::Failed(format!("the event does not encode: {error}"))
-            })?;
-            encoded.push((json, key.clone()));
-        }
+        let encoded = events
+            .iter()
+            .map(|(event, key)| (event.json().clone(), key.clone()))
+            .collect();
         match self
             .writer()?
             .call(Op::PublishMany {

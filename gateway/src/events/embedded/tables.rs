@@ -48,10 +48,10 @@ pub struct EventRecord {
 impl EventRecord {
     /// The [`EVENTS`] row: 8 bytes of `stored_at_ms` (big-endian), then
     /// the JSON.
-    pub fn to_row(stored_at_ms: u64, event: &str) -> Vec<u8> {
+    pub fn to_row(stored_at_ms: u64, event: &[u8]) -> Vec<u8> {
         let mut row = Vec::with_capacity(8 + event.len());
         row.extend_from_slice(&stored_at_ms.to_be_bytes());
-        row.extend_from_slice(event.as_bytes());
+        row.extend_from_slice(event);
         row
     }
 

@@ -43,14 +43,14 @@ pub enum Op {
     EnsureTopic(Arc<TopicSpec>),
     Publish {
         spec: Arc<TopicSpec>,
-        event: String,
+        event: Bytes,
         dedupe_key: Option<String>,
     },
     /// A batch: every event in this transaction, in order.
     PublishMany {
         spec: Arc<TopicSpec>,
         /// Each event's JSON and dedupe key.
-        events: Vec<(String, Option<String>)>,
+        events: Vec<(Bytes, Option<String>)>,
     },
     EnsureConsumer(ConsumerSpec),
     RemoveConsumer {

@@ -10,36 +10,32 @@
 use tokio::time::{Instant, timeout_at};
 
 use super::NatsEventStore;
-use super::decode::encode_event;
-use super::topics::{PUBLISH_DEADLINE_TIMEOUTS, message_id};
-use crate::events::cloud_event::CloudEvent;
-use crate::events::store::{Published, StoreError};
-use async_nats::jetstream::message::PublishMessage as Publish;
+use super::decode;
+use super::topics::{PUBLISH_DEADLINE_TIMEOUTS, publish_message};
+use crate::events::store::{EncodedEvent, Published, StoreError};
 
 impl NatsEventStore {
     pub(super) async fn publish_events(
         &self,
         topic: &str,
-        events: &[(CloudEvent, Option<String>)],
+        events: &[(EncodedEvent, Option<String>)],
     ) -> Result<Vec<Published>, StoreError> {
         self.known_topic(topic).await?;
         let subject = self.names.topic_subject(topic);
         let deadline = Instant::now() + self.request_timeout * PUBLISH_DEADLINE_TIMEOUTS;
         let mut sent = Vec::with_capacity(events.len());
         for (event, key) in events {
-            let payload = encode_event(event)?;
-            let (message_id, own_key) = message_id(key.as_deref());
-            let publish = Publish::build()
-                .payload(payload.clone())
-                .message_id(&message_id);
+            let payload = event.json().clone();
+            let message_id = key.as_deref().map(decode::message_id);
+            let publish = publish_message(payload.clone(), message_id.as_deref());
             let ack = timeout_at(deadline, self.js.send_publish(subject.clone(), publish))
                 .await
                 .ok()
                 .and_then(Result::ok);
-            sent.push((payload, message_id, own_key, ack));
+            sent.push((payload, message_id, ack));
         }
         let mut published = Vec::with_capacity(events.len());
-        for (payload, message_id, own_key, ack) in sent {
+        for (payload, message_id, ack) in sent {
             let acked = match ack {
                 Some(ack) => timeout_at(deadline, ack).await.ok().and_then(Result::ok),
                 None => None,
@@ -50,7 +46,7 @@ impl NatsEventStore {
                     duplicate: ack.duplicate,
                 },
                 None => {
-                    self.publish_retried(topic, &subject, payload, &message_id, own_key, 1)
+                    self.publish_retried(topic, &subject, payload, message_id.as_deref(), 1)
                         .await?
                 }
             });

@@ -5,7 +5,6 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_nats::HeaderMap;
-use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use crate::events::cloud_event::CloudEvent;
@@ -22,12 +21,6 @@ pub const REASON: &str = "Gateway-Reason";
 
 /// Longest dead-letter reason kept, in bytes (longer ones are cut).
 pub const MAX_REASON_BYTES: usize = 1024;
-
-pub fn encode_event(event: &CloudEvent) -> Result<Bytes, StoreError> {
-    serde_json::to_vec(event)
-        .map(Bytes::from)
-        .map_err(|error| StoreError::Failed(format!("event does not encode: {error}")))
-}
 
 pub fn decode_event(payload: &[u8]) -> Result<CloudEvent, StoreError> {
     serde_json::from_slice(payload)

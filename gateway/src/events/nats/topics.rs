@@ -12,11 +12,10 @@ use futures::StreamExt;
 use tokio::time::Instant;
 
 use super::NatsEventStore;
-use super::decode::{self, decode_event, encode_event, system_time};
+use super::decode::{self, decode_event, system_time};
 use super::errors::{Transient, is_not_found, store_error};
 use crate::config::model::events::TopicSpec;
-use crate::events::cloud_event::CloudEvent;
-use crate::events::store::{Published, StoreError, StoredEvent};
+use crate::events::store::{EncodedEvent, Published, StoreError, StoredEvent};
 
 /// A publish is retried until this many `request_timeout`s after it
 /// began (each attempt waits at most `request_timeout` for its ack), then
@@ -27,13 +26,18 @@ pub const PUBLISH_DEADLINE_TIMEOUTS: u32 = 2;
 const PUBLISH_RETRY_FIRST: Duration = Duration::from_millis(25);
 const PUBLISH_RETRY_MAX: Duration = Duration::from_millis(500);
 
-/// The `Nats-Msg-Id` for a dedupe key, and whether the gateway made it up
-/// (without a caller's key, a key of its own still makes retries store
-/// the event once).
-pub(super) fn message_id(dedupe_key: Option<&str>) -> (String, bool) {
-    match dedupe_key {
-        Some(key) => (decode::message_id(key), false),
-        None => (format!("gw-{}", uuid::Uuid::new_v4()), true),
+/// The JetStream message for one event: with a `Nats-Msg-Id` only when
+/// the publish has a dedupe key. A keyless publish (the gateway made the
+/// event's id, and there is no `Idempotency-Key`) is at least once, like
+/// a client's own retry of it: JetStream's dedupe costs its server about
+/// a fifth of its publish throughput (docs/events.md#nats-jetstream), and
+/// a store retry after a lost ack may then store the event twice, with
+/// the same CloudEvents `id`, which subscribers dedupe by.
+pub(super) fn publish_message(payload: bytes::Bytes, message_id: Option<&str>) -> Publish {
+    let publish = Publish::build().payload(payload);
+    match message_id {
+        Some(id) => publish.message_id(id),
+        None => publish,
     }
 }
 
@@ -145,14 +149,14 @@ impl NatsEventStore {
     pub(super) async fn publish_event(
         &self,
         topic: &str,
-        event: &CloudEvent,
+        event: &EncodedEvent,
         dedupe_key: Option<&str>,
     ) -> Result<Published, StoreError> {
         self.known_topic(topic).await?;
-        let payload = encode_event(event)?;
-        let (message_id, own_key) = message_id(dedupe_key);
+        let payload = event.json().clone();
+        let message_id = dedupe_key.map(decode::message_id);
         let subject = self.names.topic_subject(topic);
-        self.publish_retried(topic, &subject, payload, &message_id, own_key, 0)
+        self.publish_retried(topic, &subject, payload, message_id.as_deref(), 0)
             .await
     }
 
@@ -164,8 +168,7 @@ impl NatsEventStore {
         topic: &str,
         subject: &str,
         payload: bytes::Bytes,
-        message_id: &str,
-        own_key: bool,
+        message_id: Option<&str>,
         earlier_attempts: u32,
     ) -> Result<Published, StoreError> {
         let started = Instant::now();
@@ -173,15 +176,12 @@ impl NatsEventStore {
         let mut pause = PUBLISH_RETRY_FIRST;
         let mut attempt = earlier_attempts + 1;
         loop {
-            let publish = Publish::build()
-                .payload(payload.clone())
-                .message_id(message_id);
+            let publish = publish_message(payload.clone(), message_id);
             match self.publish_once(subject, publish, deadline).await {
                 Ok(ack) => {
                     return Ok(Published {
                         position: ack.sequence,
-                        // Our own key seen again is our own earlier attempt.
-                        duplicate: ack.duplicate && !(own_key && attempt > 1),
+                        duplicate: ack.duplicate,
                     });
                 }
                 Err(error) if error.is_transient() && Instant::now() + pause < deadline => {

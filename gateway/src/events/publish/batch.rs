@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::PublishError;
 use super::parse::{EventShapeError, event_from_value};
-use crate::events::cloud_event::CloudEvent;
+use crate::events::store::EncodedEvent;
 
 /// Largest batch body.
 pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
@@ -30,19 +30,22 @@ pub fn is_batch(headers: &HeaderMap) -> bool {
     super::has_media_type(headers, "application/cloudevents-batch+json")
 }
 
-/// One validated event of a batch, and whether the gateway made its id.
+/// One validated event of a batch, encoded, and whether the gateway made
+/// its id.
 #[derive(Debug)]
 pub struct BatchEvent {
-    pub event: CloudEvent,
+    pub event: EncodedEvent,
     pub id_generated: bool,
 }
 
-/// The batch body → its events, in order; the first bad element refuses
-/// the batch ([`PublishError::InBatch`] names its index).
+/// The batch body → its events, in order, each given `traceparent` unless
+/// it has its own; the first bad element refuses the batch
+/// ([`PublishError::InBatch`] names its index).
 pub fn parse_batch(
     body: &[u8],
     default_source: &str,
     max_event_bytes: usize,
+    traceparent: Option<&str>,
 ) -> Result<Vec<BatchEvent>, PublishError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|error| EventShapeError::NotJson(error.to_string()))?;
@@ -67,15 +70,13 @@ pub fn parse_batch(
             error: Box::new(error),
         };
         let mut id_generated = false;
-        let event = event_from_value(element, false, default_source, || {
+        let mut event = event_from_value(element, false, default_source, || {
             id_generated = true;
             uuid::Uuid::new_v4().to_string()
         })
         .map_err(|error| in_batch(error.into()))?;
-        let encoded_len = serde_json::to_vec(&event).map_or(usize::MAX, |json| json.len());
-        if encoded_len > max_event_bytes {
-            return Err(in_batch(PublishError::TooLarge(max_event_bytes)));
-        }
+        super::add_traceparent(&mut event, traceparent);
+        let event = super::encode_within(event, max_event_bytes).map_err(in_batch)?;
         events.push(BatchEvent {
             event,
             id_generated,
@@ -90,7 +91,7 @@ mod tests {
     use http::header::CONTENT_TYPE;
 
     fn parse(body: &str) -> Result<Vec<BatchEvent>, PublishError> {
-        parse_batch(body.as_bytes(), "/default", 1024)
+        parse_batch(body.as_bytes(), "/default", 1024, None)
     }
 
     #[test]
@@ -101,12 +102,15 @@ mod tests {
                 {"event_type":"C","event_id":"e-3","payload":{"n":1}}]"#,
         )
         .unwrap();
-        let kinds: Vec<_> = events.iter().map(|e| e.event.event_type.as_str()).collect();
+        let kinds: Vec<_> = events
+            .iter()
+            .map(|e| e.event.event().event_type.as_str())
+            .collect();
         assert_eq!(kinds, ["A", "B", "C"]);
         assert!(events[0].id_generated);
-        assert_eq!(events[0].event.source, "/default");
+        assert_eq!(events[0].event.event().source, "/default");
         assert!(!events[1].id_generated);
-        assert_eq!(events[2].event.id, "e-3");
+        assert_eq!(events[2].event.event().id, "e-3");
     }
 
     #[test]
@@ -144,7 +148,7 @@ mod tests {
             vec![r#"{"type":"A"}"#; MAX_BATCH_EVENTS + 1].join(",")
         );
         assert!(matches!(
-            parse_batch(many.as_bytes(), "/d", 1024),
+            parse_batch(many.as_bytes(), "/d", 1024, None),
             Err(PublishError::Batch(message)) if message.contains("1001")
         ));
         assert!(matches!(

@@ -327,11 +327,19 @@ mod tests {
 
     #[test]
     fn the_batch_body_is_a_batch_the_gateway_accepts() {
-        let events =
-            gateway::events::publish::batch::parse_batch(&batch_body(), "/compare", 256 * 1024)
-                .expect("a valid batch");
+        let events = gateway::events::publish::batch::parse_batch(
+            &batch_body(),
+            "/compare",
+            256 * 1024,
+            None,
+        )
+        .expect("a valid batch");
         assert_eq!(events.len(), BATCH_EVENTS);
-        assert!(events.iter().all(|e| e.event.event_type == "OrderPlaced"));
+        assert!(
+            events
+                .iter()
+                .all(|e| e.event.event().event_type == "OrderPlaced")
+        );
     }
 
     #[test]

@@ -32,7 +32,7 @@ impl Tables<'_> {
     pub fn publish(
         &mut self,
         spec: &TopicSpec,
-        event: &str,
+        event: &[u8],
         dedupe_key: Option<&str>,
     ) -> Applied<Published> {
         let name = spec.name.as_str();

@@ -8,7 +8,7 @@ use super::*;
 use crate::config::model::events::{EmbeddedStore, TopicSpec};
 use crate::events::cloud_event::CloudEvent;
 use crate::events::embedded::EmbeddedEventStore;
-use crate::events::store::EventStore;
+use crate::events::store::{EncodedEvent, EventStore};
 
 fn topic(max_events: Option<u64>) -> TopicSpec {
     TopicSpec {
@@ -48,7 +48,7 @@ async fn publish(store: &SharedStore, n: u32) {
         extensions: BTreeMap::new(),
     };
     store
-        .publish("orders", &event, None)
+        .publish("orders", &EncodedEvent::new(event).expect("encodes"), None)
         .await
         .expect("publish");
 }
