@@ -20,7 +20,7 @@ use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
-use serde_json::json;
+use serde::Serialize;
 
 use super::cloud_event::CloudEvent;
 use super::store::{EncodedEvent, StoreError};
@@ -203,9 +203,11 @@ async fn publish(
         .await?;
     bus.count_publish(&topic.name, super::emit::stored_result(published));
     let id = answered_id(&bus, &topic.name, published, &event.event().id).await?;
-    Ok(accepted(
-        json!({"id": id, "position": published.position, "topic": topic.name}),
-    ))
+    Ok(accepted(&Accepted {
+        id: &id,
+        position: published.position,
+        topic: &topic.name,
+    }))
 }
 
 /// A batch ([`batch`]): all its events validated, then stored in one call;
@@ -240,9 +242,15 @@ async fn publish_batch(
     for ((event, _), one) in events.iter().zip(published) {
         bus.count_publish(&topic.name, super::emit::stored_result(one));
         let id = answered_id(bus, &topic.name, one, &event.event().id).await?;
-        answers.push(json!({"id": id, "position": one.position}));
+        answers.push(AcceptedEvent {
+            id,
+            position: one.position,
+        });
     }
-    Ok(accepted(json!({"topic": topic.name, "events": answers})))
+    Ok(accepted(&AcceptedBatch {
+        topic: &topic.name,
+        events: answers,
+    }))
 }
 
 /// `event` encoded, refused if its JSON is over the topic's `max` bytes.
@@ -272,8 +280,32 @@ async fn answered_id(
         .map_or_else(|| own.to_owned(), |stored| stored.event.id.clone()))
 }
 
-fn accepted(body: serde_json::Value) -> Response<GatewayBody> {
-    let mut response = Response::new(body::full(body.to_string()));
+/// The 202 body of a single publish.
+#[derive(Serialize)]
+struct Accepted<'a> {
+    id: &'a str,
+    position: u64,
+    topic: &'a str,
+}
+
+/// The 202 body of a batch: each event's id and position, in order.
+#[derive(Serialize)]
+struct AcceptedBatch<'a> {
+    topic: &'a str,
+    events: Vec<AcceptedEvent>,
+}
+
+#[derive(Serialize)]
+struct AcceptedEvent {
+    id: String,
+    position: u64,
+}
+
+/// 202 with `body` as JSON, written straight from its fields (strings and
+/// integers: serializing them cannot fail).
+fn accepted(body: &impl Serialize) -> Response<GatewayBody> {
+    let json = serde_json::to_vec(body).unwrap_or_default();
+    let mut response = Response::new(body::full(json));
     *response.status_mut() = StatusCode::ACCEPTED;
     response.headers_mut().insert(
         CONTENT_TYPE,
