@@ -14,10 +14,10 @@
 //! [`EventStore::publish_many`]: crate::events::store::EventStore::publish_many
 
 use http::HeaderMap;
-use serde_json::Value;
 
 use super::PublishError;
-use super::parse::{EventShapeError, event_from_value};
+use super::parse::members::{Elements, batch_elements};
+use super::parse::{EventShapeError, event_from_element};
 use crate::events::store::EncodedEvent;
 
 /// Largest batch body.
@@ -47,20 +47,23 @@ pub fn parse_batch(
     max_event_bytes: usize,
     traceparent: Option<&str>,
 ) -> Result<Vec<BatchEvent>, PublishError> {
-    let value: Value = serde_json::from_slice(body)
+    let read = batch_elements(body, MAX_BATCH_EVENTS)
         .map_err(|error| EventShapeError::NotJson(error.to_string()))?;
-    let Value::Array(elements) = value else {
+    let Elements::Array {
+        kept: elements,
+        count,
+    } = read
+    else {
         return Err(PublishError::Batch(
             "a batch must be a JSON array of events".to_owned(),
         ));
     };
-    if elements.is_empty() {
+    if count == 0 {
         return Err(PublishError::Batch("the batch holds no event".to_owned()));
     }
-    if elements.len() > MAX_BATCH_EVENTS {
+    if count > MAX_BATCH_EVENTS {
         return Err(PublishError::Batch(format!(
-            "the batch holds {} events; at most {MAX_BATCH_EVENTS}",
-            elements.len()
+            "the batch holds {count} events; at most {MAX_BATCH_EVENTS}"
         )));
     }
     let mut events = Vec::with_capacity(elements.len());
@@ -70,7 +73,7 @@ pub fn parse_batch(
             error: Box::new(error),
         };
         let mut id_generated = false;
-        let mut event = event_from_value(element, false, default_source, || {
+        let mut event = event_from_element(element, false, default_source, || {
             id_generated = true;
             uuid::Uuid::new_v4().to_string()
         })

@@ -12,9 +12,9 @@
 
 use http::HeaderMap;
 use http::header::CONTENT_TYPE;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::parse::{EventShapeError, structured_event};
+use super::parse::{EventShapeError, Members, structured_event};
 use crate::events::cloud_event::{CloudEvent, is_json_media_type};
 
 /// The header every binary-mode event carries.
@@ -31,7 +31,7 @@ pub fn is_binary(headers: &HeaderMap) -> bool {
 /// `text/*` one, and any other bytes as `data_base64` (the JSON format's
 /// binary data), so every media type is carried as it came.
 pub fn binary_event(headers: &HeaderMap, body: &[u8]) -> Result<CloudEvent, EventShapeError> {
-    let mut fields = Map::new();
+    let mut fields = Members::default();
     for (name, value) in headers {
         let Some(attribute) = name.as_str().strip_prefix("ce-") else {
             continue;
@@ -46,10 +46,7 @@ pub fn binary_event(headers: &HeaderMap, body: &[u8]) -> Result<CloudEvent, Even
                 "the `ce-{attribute}` header is not valid percent-encoded UTF-8"
             ))
         })?;
-        if fields
-            .insert(attribute.to_owned(), Value::String(text))
-            .is_some()
-        {
+        if fields.insert(attribute, Value::String(text)).is_some() {
             return Err(bad(&format!("the `ce-{attribute}` header is sent twice")));
         }
     }
@@ -63,14 +60,14 @@ pub fn binary_event(headers: &HeaderMap, body: &[u8]) -> Result<CloudEvent, Even
         })
         .transpose()?;
     match data_of(content_type.as_deref(), body)? {
-        Some(Data::Value(data)) => _ = fields.insert("data".to_owned(), data),
+        Some(Data::Value(data)) => _ = fields.insert("data", data),
         Some(Data::Binary(encoded)) => {
-            _ = fields.insert("data_base64".to_owned(), Value::String(encoded));
+            _ = fields.insert("data_base64", Value::String(encoded));
         }
         None => {}
     }
     if let Some(content_type) = content_type {
-        fields.insert("datacontenttype".to_owned(), Value::String(content_type));
+        fields.insert("datacontenttype", Value::String(content_type));
     }
     structured_event(fields)
 }

@@ -11,9 +11,12 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
+pub mod members;
+
+use serde_json::Value;
 
 use crate::events::cloud_event::{CloudEvent, SPEC_VERSION};
+pub use members::{Attribute, Element, Members};
 
 /// Why a body is not an event; each has a stable code (see `publish.rs`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,79 +37,87 @@ pub fn parse_event(
     default_source: &str,
     new_id: impl FnOnce() -> String,
 ) -> Result<CloudEvent, EventShapeError> {
-    let value: Value = serde_json::from_slice(body)
+    let element: Element = serde_json::from_slice(body)
         .map_err(|error| EventShapeError::NotJson(error.to_string()))?;
-    event_from_value(value, structured, default_source, new_id)
+    event_from_element(element, structured, default_source, new_id)
 }
 
-/// One already-parsed JSON value → an event, as [`parse_event`] (each
+/// One already-read JSON value → an event, as [`parse_event`] (each
 /// element of a batch).
-pub fn event_from_value(
-    value: Value,
+pub fn event_from_element(
+    element: Element,
     structured: bool,
     default_source: &str,
     new_id: impl FnOnce() -> String,
 ) -> Result<CloudEvent, EventShapeError> {
-    let Value::Object(mut fields) = value else {
+    let Element::Object(mut members) = element else {
         return Err(EventShapeError::BadCloudEvent(
             "the event must be a JSON object".to_owned(),
         ));
     };
     if structured {
-        return structured_event(fields);
+        return structured_event(*members);
     }
-    if fields.contains_key("event_type") || fields.contains_key("event_id") {
-        map_envelope(&mut fields)?;
+    if members.has_other("event_type") || members.has_other("event_id") {
+        map_envelope(&mut members)?;
     }
-    if !fields.contains_key("type") {
+    if members.slot(Attribute::Type).is_none() {
         return Err(EventShapeError::MissingType);
     }
-    fields
-        .entry("specversion")
-        .or_insert_with(|| Value::String(SPEC_VERSION.to_owned()));
-    fields
-        .entry("id")
-        .or_insert_with(|| Value::String(new_id()));
-    fields
-        .entry("source")
-        .or_insert_with(|| Value::String(default_source.to_owned()));
-    structured_event(fields)
+    members
+        .slot(Attribute::Specversion)
+        .get_or_insert_with(|| Value::String(SPEC_VERSION.to_owned()));
+    members
+        .slot(Attribute::Id)
+        .get_or_insert_with(|| Value::String(new_id()));
+    members
+        .slot(Attribute::Source)
+        .get_or_insert_with(|| Value::String(default_source.to_owned()));
+    structured_event(*members)
 }
 
 /// The seed's envelope keys renamed to their CloudEvents attributes.
-fn map_envelope(fields: &mut Map<String, Value>) -> Result<(), EventShapeError> {
-    for (from, to) in [
-        ("event_id", "id"),
-        ("event_type", "type"),
-        ("occurred_at", "time"),
-        ("payload", "data"),
+fn map_envelope(members: &mut Members) -> Result<(), EventShapeError> {
+    for (from, to, to_name) in [
+        ("event_id", Attribute::Id, "id"),
+        ("event_type", Attribute::Type, "type"),
+        ("occurred_at", Attribute::Time, "time"),
+        ("payload", Attribute::Data, "data"),
     ] {
-        if let Some(value) = fields.remove(from) {
-            if fields.contains_key(to) {
+        if let Some(value) = members.take_other(from) {
+            let slot = members.slot(to);
+            if slot.is_some() {
                 return Err(EventShapeError::BadCloudEvent(format!(
-                    "both `{from}` and `{to}` are set"
+                    "both `{from}` and `{to_name}` are set"
                 )));
             }
-            fields.insert(to.to_owned(), value);
+            *slot = Some(value);
         }
     }
     Ok(())
 }
 
-const REQUIRED: [&str; 4] = ["specversion", "id", "source", "type"];
-const OPTIONAL_STRINGS: [&str; 3] = ["subject", "time", "datacontenttype"];
+const REQUIRED: [(Attribute, &str); 4] = [
+    (Attribute::Specversion, "specversion"),
+    (Attribute::Id, "id"),
+    (Attribute::Source, "source"),
+    (Attribute::Type, "type"),
+];
+const OPTIONAL_STRINGS: [(Attribute, &str); 3] = [
+    (Attribute::Subject, "subject"),
+    (Attribute::Time, "time"),
+    (Attribute::Datacontenttype, "datacontenttype"),
+];
 
-/// A structured event's fields (or a binary-mode event's, gathered from
+/// A structured event's members (or a binary-mode event's, gathered from
 /// its headers and body) checked and made a [`CloudEvent`].
-pub(super) fn structured_event(
-    mut fields: Map<String, Value>,
-) -> Result<CloudEvent, EventShapeError> {
-    if !fields.contains_key("type") {
+pub(super) fn structured_event(mut members: Members) -> Result<CloudEvent, EventShapeError> {
+    if members.slot(Attribute::Type).is_none() {
         return Err(EventShapeError::MissingType);
     }
     let mut required = Vec::with_capacity(REQUIRED.len());
-    for name in REQUIRED {
-        required.push(required_string(&mut fields, name)?);
+    for (attribute, name) in REQUIRED {
+        required.push(required_string(members.slot(attribute).take(), name)?);
     }
     let [specversion, id, source, event_type] =
         <[String; 4]>::try_from(required).map_err(|_| bad("internal: attributes"))?;
@@ -115,18 +126,17 @@ pub(super) fn structured_event(
             "`specversion` must be \"{SPEC_VERSION}\", not \"{specversion}\""
         )));
     }
-    let mut optional = BTreeMap::new();
-    for name in OPTIONAL_STRINGS {
-        if let Some(value) = optional_string(&mut fields, name)? {
-            optional.insert(name, value);
-        }
+    let mut optional = [None, None, None];
+    for ((attribute, name), kept) in OPTIONAL_STRINGS.into_iter().zip(&mut optional) {
+        *kept = optional_string(members.slot(attribute).take(), name)?;
     }
-    if let Some(time) = optional.get("time") {
+    let [subject, time, datacontenttype] = optional;
+    if let Some(time) = &time {
         chrono::DateTime::parse_from_rfc3339(time)
             .map_err(|_| bad(&format!("`time` \"{time}\" is not an RFC 3339 timestamp")))?;
     }
-    let data_base64 = data_base64(&mut fields)?;
-    let mut data = fields.remove("data");
+    let data_base64 = data_base64(members.slot(Attribute::DataBase64).take())?;
+    let mut data = members.slot(Attribute::Data).take();
     if data_base64.is_some() {
         // `null` is no value, as for any attribute.
         if data.take().is_some_and(|data| !data.is_null()) {
@@ -135,15 +145,15 @@ pub(super) fn structured_event(
             ));
         }
     }
-    let extensions = extensions(fields)?;
+    let extensions = extensions(members.into_other())?;
     Ok(CloudEvent {
         specversion,
         id,
         source,
         event_type,
-        subject: optional.remove("subject"),
-        time: optional.remove("time"),
-        datacontenttype: optional.remove("datacontenttype"),
+        subject,
+        time,
+        datacontenttype,
         data,
         data_base64,
         extensions,
@@ -152,9 +162,9 @@ pub(super) fn structured_event(
 
 /// Binary data as the JSON format carries it: a string of padded Base64
 /// (RFC 4648 §4), checked by decoding it; `null` is no data.
-fn data_base64(fields: &mut Map<String, Value>) -> Result<Option<String>, EventShapeError> {
+fn data_base64(value: Option<Value>) -> Result<Option<String>, EventShapeError> {
     use base64::Engine as _;
-    match fields.remove("data_base64") {
+    match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => {
             if base64::engine::general_purpose::STANDARD
@@ -173,19 +183,16 @@ fn bad(message: &str) -> EventShapeError {
     EventShapeError::BadCloudEvent(message.to_owned())
 }
 
-fn required_string(fields: &mut Map<String, Value>, name: &str) -> Result<String, EventShapeError> {
-    match fields.remove(name) {
+fn required_string(value: Option<Value>, name: &str) -> Result<String, EventShapeError> {
+    match value {
         Some(Value::String(text)) if !text.is_empty() => Ok(text),
         Some(_) => Err(bad(&format!("`{name}` must be a non-empty string"))),
         None => Err(bad(&format!("the required attribute `{name}` is missing"))),
     }
 }
 
-fn optional_string(
-    fields: &mut Map<String, Value>,
-    name: &str,
-) -> Result<Option<String>, EventShapeError> {
-    match fields.remove(name) {
+fn optional_string(value: Option<Value>, name: &str) -> Result<Option<String>, EventShapeError> {
+    match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) if !text.is_empty() => Ok(Some(text)),
         Some(_) => Err(bad(&format!("`{name}` must be a non-empty string"))),
@@ -194,9 +201,9 @@ fn optional_string(
 
 /// Extension attributes: lower-case letters and digits (at most 20, as
 /// the spec advises), scalar values.
-fn extensions(fields: Map<String, Value>) -> Result<BTreeMap<String, Value>, EventShapeError> {
+fn extensions(members: Vec<(String, Value)>) -> Result<BTreeMap<String, Value>, EventShapeError> {
     let mut extensions = BTreeMap::new();
-    for (name, value) in fields {
+    for (name, value) in members {
         let valid_name = !name.is_empty()
             && name.len() <= 20
             && name

@@ -131,3 +131,55 @@ fn each_bad_body_has_its_reason() {
         Err(EventShapeError::BadCloudEvent(_))
     ));
 }
+
+#[test]
+fn a_repeated_member_keeps_its_last_value_and_escaped_names_count() {
+    let event = parse_event(
+        br#"{"type":"First","ty\u0070e":"Last","id":"e-1","source":"/s"}"#,
+        false,
+        "/d",
+        || unreachable!("the event has an id"),
+    )
+    .unwrap();
+    assert_eq!(event.event_type, "Last");
+}
+
+#[test]
+fn envelope_keys_are_extensions_unless_the_envelope_is_used() {
+    // Without `event_id` or `event_type`, `payload` is just a member, and
+    // not a valid extension name.
+    let refused = parse(json!({"type": "T", "payload": {"a": 1}}), false).unwrap_err();
+    assert!(
+        matches!(&refused, EventShapeError::BadCloudEvent(message) if message.contains("`payload`")),
+        "{refused:?}"
+    );
+    let mapped = parse(json!({"event_type": "T", "payload": {"a": 1}}), false).unwrap();
+    assert_eq!(mapped.data, Some(json!({"a": 1})));
+    let both = parse(json!({"event_type": "T", "type": "U"}), false).unwrap_err();
+    assert_eq!(
+        both,
+        EventShapeError::BadCloudEvent("both `event_type` and `type` are set".to_owned())
+    );
+}
+
+#[test]
+fn a_body_that_is_not_an_object_or_not_json_is_refused_by_name() {
+    for body in ["[1]", "\"text\"", "3", "null"] {
+        assert_eq!(
+            parse_event(body.as_bytes(), false, "/d", String::new),
+            Err(EventShapeError::BadCloudEvent(
+                "the event must be a JSON object".to_owned()
+            )),
+            "{body}"
+        );
+    }
+    for body in ["", "{", r#"{"type":"A"} trailing"#] {
+        assert!(
+            matches!(
+                parse_event(body.as_bytes(), false, "/d", String::new),
+                Err(EventShapeError::NotJson(_))
+            ),
+            "{body}"
+        );
+    }
+}
