@@ -86,7 +86,7 @@ impl ScenarioName {
                 &profile.proxy(),
                 federation::SERIES * profile.proxy_rounds(),
             ),
-            ScenarioName::Events => events::planned(profile.quick),
+            ScenarioName::Events => events::planned(profile),
             ScenarioName::Resilience => resilience::planned(profile.resilience()),
             ScenarioName::Tls => total(&profile.tls(), tls::TARGETS * profile.proxy_rounds()),
         }
