@@ -161,6 +161,36 @@ impl<'de> Visitor<'de> for MembersVisitor {
     }
 }
 
+/// A visitor's `visit_*` methods for every JSON scalar (booleans,
+/// numbers, strings, `null`), each answering `$value`.
+macro_rules! any_scalar_is {
+    ($value:expr) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+    };
+}
+
 /// One JSON value where an event is expected: an object's members, or
 /// anything else (skipped, so the caller can name what is wrong).
 #[derive(Debug)]
@@ -195,29 +225,7 @@ impl<'de> Visitor<'de> for ElementVisitor {
         Ok(Element::NotObject)
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Element, E> {
-        Ok(Element::NotObject)
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Element, E> {
-        Ok(Element::NotObject)
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Element, E> {
-        Ok(Element::NotObject)
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Element, E> {
-        Ok(Element::NotObject)
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Element, E> {
-        Ok(Element::NotObject)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Element, E> {
-        Ok(Element::NotObject)
-    }
+    any_scalar_is!(Element::NotObject);
 }
 
 /// A batch body: its elements (at most `limit` kept, all counted), or
@@ -278,29 +286,7 @@ impl<'de> Visitor<'de> for BatchSeed {
         Ok(Elements::NotArray)
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Elements, E> {
-        Ok(Elements::NotArray)
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Elements, E> {
-        Ok(Elements::NotArray)
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Elements, E> {
-        Ok(Elements::NotArray)
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Elements, E> {
-        Ok(Elements::NotArray)
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Elements, E> {
-        Ok(Elements::NotArray)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Elements, E> {
-        Ok(Elements::NotArray)
-    }
+    any_scalar_is!(Elements::NotArray);
 }
 
 #[cfg(test)]
