@@ -78,17 +78,18 @@ pub fn event_from_element(
 
 /// The seed's envelope keys renamed to their CloudEvents attributes.
 fn map_envelope(members: &mut Members) -> Result<(), EventShapeError> {
-    for (from, to, to_name) in [
-        ("event_id", Attribute::Id, "id"),
-        ("event_type", Attribute::Type, "type"),
-        ("occurred_at", Attribute::Time, "time"),
-        ("payload", Attribute::Data, "data"),
+    for (from, to) in [
+        ("event_id", Attribute::Id),
+        ("event_type", Attribute::Type),
+        ("occurred_at", Attribute::Time),
+        ("payload", Attribute::Data),
     ] {
         if let Some(value) = members.take_other(from) {
             let slot = members.slot(to);
             if slot.is_some() {
                 return Err(EventShapeError::BadCloudEvent(format!(
-                    "both `{from}` and `{to_name}` are set"
+                    "both `{from}` and `{}` are set",
+                    to.name()
                 )));
             }
             *slot = Some(value);
@@ -97,16 +98,16 @@ fn map_envelope(members: &mut Members) -> Result<(), EventShapeError> {
     Ok(())
 }
 
-const REQUIRED: [(Attribute, &str); 4] = [
-    (Attribute::Specversion, "specversion"),
-    (Attribute::Id, "id"),
-    (Attribute::Source, "source"),
-    (Attribute::Type, "type"),
+const REQUIRED: [Attribute; 4] = [
+    Attribute::Specversion,
+    Attribute::Id,
+    Attribute::Source,
+    Attribute::Type,
 ];
-const OPTIONAL_STRINGS: [(Attribute, &str); 3] = [
-    (Attribute::Subject, "subject"),
-    (Attribute::Time, "time"),
-    (Attribute::Datacontenttype, "datacontenttype"),
+const OPTIONAL_STRINGS: [Attribute; 3] = [
+    Attribute::Subject,
+    Attribute::Time,
+    Attribute::Datacontenttype,
 ];
 
 /// A structured event's members (or a binary-mode event's, gathered from
@@ -116,8 +117,11 @@ pub(super) fn structured_event(mut members: Members) -> Result<CloudEvent, Event
         return Err(EventShapeError::MissingType);
     }
     let mut required = Vec::with_capacity(REQUIRED.len());
-    for (attribute, name) in REQUIRED {
-        required.push(required_string(members.slot(attribute).take(), name)?);
+    for attribute in REQUIRED {
+        required.push(required_string(
+            members.slot(attribute).take(),
+            attribute.name(),
+        )?);
     }
     let [specversion, id, source, event_type] =
         <[String; 4]>::try_from(required).map_err(|_| bad("internal: attributes"))?;
@@ -127,8 +131,8 @@ pub(super) fn structured_event(mut members: Members) -> Result<CloudEvent, Event
         )));
     }
     let mut optional = [None, None, None];
-    for ((attribute, name), kept) in OPTIONAL_STRINGS.into_iter().zip(&mut optional) {
-        *kept = optional_string(members.slot(attribute).take(), name)?;
+    for (attribute, kept) in OPTIONAL_STRINGS.into_iter().zip(&mut optional) {
+        *kept = optional_string(members.slot(attribute).take(), attribute.name())?;
     }
     let [subject, time, datacontenttype] = optional;
     if let Some(time) = &time {

@@ -33,19 +33,37 @@ pub enum Attribute {
 }
 
 impl Attribute {
+    const ALL: [Attribute; 9] = [
+        Self::Specversion,
+        Self::Id,
+        Self::Source,
+        Self::Type,
+        Self::Subject,
+        Self::Time,
+        Self::Datacontenttype,
+        Self::Data,
+        Self::DataBase64,
+    ];
+
+    /// Its member name in the JSON format.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Specversion => "specversion",
+            Self::Id => "id",
+            Self::Source => "source",
+            Self::Type => "type",
+            Self::Subject => "subject",
+            Self::Time => "time",
+            Self::Datacontenttype => "datacontenttype",
+            Self::Data => "data",
+            Self::DataBase64 => "data_base64",
+        }
+    }
+
     pub fn named(name: &str) -> Option<Self> {
-        Some(match name {
-            "specversion" => Self::Specversion,
-            "id" => Self::Id,
-            "source" => Self::Source,
-            "type" => Self::Type,
-            "subject" => Self::Subject,
-            "time" => Self::Time,
-            "datacontenttype" => Self::Datacontenttype,
-            "data" => Self::Data,
-            "data_base64" => Self::DataBase64,
-            _ => return None,
-        })
+        Self::ALL
+            .into_iter()
+            .find(|attribute| attribute.name() == name)
     }
 }
 

@@ -102,3 +102,13 @@ fn a_batch_that_is_not_an_array_says_so_and_bad_json_anywhere_is_an_error() {
         assert!(batch_elements(text.as_bytes(), 2).is_err(), "{text}");
     }
 }
+
+#[test]
+fn each_attribute_is_found_by_its_name_and_no_other_name_is_one() {
+    for attribute in Attribute::ALL {
+        assert_eq!(Attribute::named(attribute.name()), Some(attribute));
+    }
+    for other in ["Type", "event_type", "traceparent", "", "data_base"] {
+        assert_eq!(Attribute::named(other), None, "{other}");
+    }
+}
