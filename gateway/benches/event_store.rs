@@ -41,7 +41,7 @@ fn topic() -> TopicSpec {
 
 /// Event `n` as the store takes it (encoding is part of each publish).
 fn encoded(n: usize) -> EncodedEvent {
-    EncodedEvent::new(event(n)).expect("an event encodes")
+    EncodedEvent::new(event(n))
 }
 
 fn event(n: usize) -> CloudEvent {

@@ -8,6 +8,8 @@
 //! in the `traceparent` extension (CloudEvents distributed-tracing
 //! extension), from publisher to subscriber.
 
+mod json;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

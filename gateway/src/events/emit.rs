@@ -162,7 +162,7 @@ pub async fn publish_bounded(
     event: &CloudEvent,
     dedupe_key: &str,
 ) -> Result<Published, StoreError> {
-    let event = EncodedEvent::new(event.clone())?;
+    let event = EncodedEvent::new(event.clone());
     tokio::time::timeout(
         PUBLISH_TIMEOUT,
         store.publish(topic, &event, Some(dedupe_key)),

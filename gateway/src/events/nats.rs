@@ -5,11 +5,14 @@
 //! sequence is the event's position, durable pull consumers with explicit
 //! acks, a dead-letter stream with a subject per consumer, a work-queue
 //! stream of replayed dead letters that `fetch` serves first, and
-//! JetStream KV buckets. Publishes carry a `Nats-Msg-Id`, so the stream's
-//! `duplicate_window` dedupes both repeated client publishes and this
-//! store's own retries. docs/events.md#nats-jetstream has the guarantees
-//! and limits.
+//! JetStream KV buckets. A publish with a dedupe key carries it as
+//! `Nats-Msg-Id`, so the stream's `duplicate_window` dedupes both repeated
+//! client publishes and this store's own retries; topic publishes and
+//! their acks go through the store's own reply subscription
+//! ([`ack_inbox`]). docs/events.md#nats-jetstream has the guarantees and
+//! limits.
 
+mod ack_inbox;
 mod batch;
 mod connect;
 mod consumers;
@@ -35,6 +38,7 @@ use super::store::{
     Published, SharedStore, StoreError, StoredEvent,
 };
 use crate::config::model::events::{NatsStore, TopicSpec};
+use ack_inbox::AckInbox;
 use consumers::ConsumerHandles;
 use names::Names;
 use watch::TopicWatch;
@@ -49,6 +53,8 @@ pub async fn open(settings: &NatsStore) -> Result<SharedStore, StoreError> {
 /// (multiplexed, reconnecting) serves every operation.
 pub struct NatsEventStore {
     js: jetstream::Context,
+    /// Topic publishes and their acks (the hot path; `js` serves the rest).
+    acks: AckInbox,
     names: Names,
     request_timeout: Duration,
     /// Topics known to exist (ensured here, or found on the server).
@@ -77,8 +83,12 @@ impl NatsEventStore {
     pub async fn open(settings: &NatsStore) -> Result<NatsEventStore, StoreError> {
         let names = Names::new(&settings.stream_prefix).map_err(StoreError::Failed)?;
         let js = connect::connect(settings).await?;
+        let acks = AckInbox::open(js.client())
+            .await
+            .map_err(|error| StoreError::Unavailable(format!("NATS subscribe: {error}")))?;
         let store = NatsEventStore {
             js,
+            acks,
             names,
             request_timeout: settings.request_timeout,
             topics: RwLock::default(),

@@ -52,13 +52,9 @@ pub struct EncodedEvent {
 }
 
 impl EncodedEvent {
-    pub fn new(event: CloudEvent) -> Result<Self, StoreError> {
-        let json = serde_json::to_vec(&event)
-            .map_err(|error| StoreError::Failed(format!("the event does not encode: {error}")))?;
-        Ok(Self {
-            event,
-            json: Bytes::from(json),
-        })
+    pub fn new(event: CloudEvent) -> Self {
+        let json = Bytes::from(event.to_json());
+        Self { event, json }
     }
 
     pub fn event(&self) -> &CloudEvent {

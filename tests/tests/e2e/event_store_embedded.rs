@@ -105,6 +105,11 @@ async fn embedded_store_kv_buckets() {
     suite::kv_buckets(&grouped()).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_store_concurrent_publishes_get_their_own_positions() {
+    suite::concurrent_publishes_get_their_own_positions(&grouped()).await;
+}
+
 /// Concurrent publishers share commits and every one gets its own
 /// position: no gap, no duplicate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

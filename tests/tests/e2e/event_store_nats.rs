@@ -64,3 +64,12 @@ suite_tests! {
     nats_store_retention_max_age => retention_max_age;
     nats_store_kv_buckets => kv_buckets;
 }
+
+/// Acks come back through the store's one reply subscription: under
+/// publishers on two threads at once, none may reach another's publish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_store_concurrent_publishes_get_their_own_positions() {
+    if let Some(factory) = nats("nats_store_concurrent_publishes_get_their_own_positions").await {
+        suite::concurrent_publishes_get_their_own_positions(&factory).await;
+    }
+}

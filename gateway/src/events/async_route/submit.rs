@@ -78,7 +78,7 @@ pub async fn submit(
             .collect();
     }
     let event = queued.into_event(&id, &route.topic.default_source, order_key);
-    let event = EncodedEvent::new(event).map_err(AsyncError::Store)?;
+    let event = EncodedEvent::new(event);
     store(route, &id, &event).await?;
     tracing::debug!(route = %route.route, id = %id, "async request stored");
     Ok(accepted(&id))

@@ -7,11 +7,11 @@
 //! `Nats-Msg-Id` (the stream dedupes it if the first attempt landed), and
 //! a failure after the retries fails the call with some events stored.
 
+use async_nats::Subject;
 use tokio::time::{Instant, timeout_at};
 
 use super::NatsEventStore;
 use super::decode;
-use super::topics::{PUBLISH_DEADLINE_TIMEOUTS, publish_message};
 use crate::events::store::{EncodedEvent, Published, StoreError};
 
 impl NatsEventStore {
@@ -21,30 +21,36 @@ impl NatsEventStore {
         events: &[(EncodedEvent, Option<String>)],
     ) -> Result<Vec<Published>, StoreError> {
         self.known_topic(topic).await?;
-        let subject = self.names.topic_subject(topic);
-        let deadline = Instant::now() + self.request_timeout * PUBLISH_DEADLINE_TIMEOUTS;
+        let subject = Subject::from(self.names.topic_subject(topic));
+        let now = Instant::now();
+        // The pipelined first attempts have one `request_timeout`; the
+        // retries of any not acknowledged by then, the rest of the deadline.
+        let first_deadline = now + self.request_timeout;
         let mut sent = Vec::with_capacity(events.len());
         for (event, key) in events {
             let payload = event.json().clone();
             let message_id = key.as_deref().map(decode::message_id);
-            let publish = publish_message(payload.clone(), message_id.as_deref());
-            let ack = timeout_at(deadline, self.js.send_publish(subject.clone(), publish))
-                .await
-                .ok()
-                .and_then(Result::ok);
-            sent.push((payload, message_id, ack));
+            let pending = timeout_at(
+                first_deadline,
+                self.acks
+                    .send(&subject, payload.clone(), message_id.as_deref()),
+            )
+            .await
+            .ok()
+            .and_then(Result::ok);
+            sent.push((payload, message_id, pending));
         }
         let mut published = Vec::with_capacity(events.len());
-        for (payload, message_id, ack) in sent {
-            let acked = match ack {
-                Some(ack) => timeout_at(deadline, ack).await.ok().and_then(Result::ok),
+        for (payload, message_id, pending) in sent {
+            let acked = match pending {
+                Some(pending) => timeout_at(first_deadline, pending.ack())
+                    .await
+                    .ok()
+                    .and_then(Result::ok),
                 None => None,
             };
             published.push(match acked {
-                Some(ack) => Published {
-                    position: ack.sequence,
-                    duplicate: ack.duplicate,
-                },
+                Some(stored) => stored,
                 None => {
                     self.publish_retried(topic, &subject, payload, message_id.as_deref(), 1)
                         .await?

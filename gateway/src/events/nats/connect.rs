@@ -7,16 +7,13 @@ use std::time::Duration;
 use async_nats::jetstream::{self, ContextBuilder};
 use async_nats::{ConnectOptions, Event, ServerAddr};
 
+use super::ack_inbox::MAX_ACKS_IN_FLIGHT;
 use crate::config::model::events::NatsStore;
 use crate::events::store::StoreError;
 
 /// Longest pause between two reconnect attempts: a restarted server is
 /// found again within this (plus `request_timeout` for the connect).
 pub const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(1);
-
-/// Publishes awaiting their ack at once, per store; past it a publish
-/// waits for a slot (backpressure, bounded memory).
-const MAX_ACKS_IN_FLIGHT: usize = 10_000;
 
 pub async fn connect(settings: &NatsStore) -> Result<jetstream::Context, StoreError> {
     let servers = server_addrs(&settings.urls)?;

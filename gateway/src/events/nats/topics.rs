@@ -5,15 +5,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::context::{PublishError, PublishErrorKind};
-use async_nats::jetstream::message::PublishMessage as Publish;
+use async_nats::Subject;
 use async_nats::jetstream::stream::{self, DiscardPolicy, RetentionPolicy, StorageType};
 use futures::StreamExt;
-use tokio::time::Instant;
+use tokio::time::{Instant, timeout_at};
 
 use super::NatsEventStore;
+use super::ack_inbox::AckError;
 use super::decode::{self, decode_event, system_time};
-use super::errors::{Transient, is_not_found, store_error};
+use super::errors::{is_not_found, store_error};
 use crate::config::model::events::TopicSpec;
 use crate::events::store::{EncodedEvent, Published, StoreError, StoredEvent};
 
@@ -25,21 +25,6 @@ pub const PUBLISH_DEADLINE_TIMEOUTS: u32 = 2;
 /// Pause between publish attempts: doubling from the first, capped.
 const PUBLISH_RETRY_FIRST: Duration = Duration::from_millis(25);
 const PUBLISH_RETRY_MAX: Duration = Duration::from_millis(500);
-
-/// The JetStream message for one event: with a `Nats-Msg-Id` only when
-/// the publish has a dedupe key. A keyless publish (the gateway made the
-/// event's id, and there is no `Idempotency-Key`) is at least once, like
-/// a client's own retry of it: JetStream's dedupe costs its server about
-/// a fifth of its publish throughput (docs/events.md#nats-jetstream), and
-/// a store retry after a lost ack may then store the event twice, with
-/// the same CloudEvents `id`, which subscribers dedupe by.
-pub(super) fn publish_message(payload: bytes::Bytes, message_id: Option<&str>) -> Publish {
-    let publish = Publish::build().payload(payload);
-    match message_id {
-        Some(id) => publish.message_id(id),
-        None => publish,
-    }
-}
 
 /// Messages read from a stream at once by `read`.
 const READ_CONCURRENCY: usize = 16;
@@ -155,18 +140,25 @@ impl NatsEventStore {
         self.known_topic(topic).await?;
         let payload = event.json().clone();
         let message_id = dedupe_key.map(decode::message_id);
-        let subject = self.names.topic_subject(topic);
+        let subject = Subject::from(self.names.topic_subject(topic));
         self.publish_retried(topic, &subject, payload, message_id.as_deref(), 0)
             .await
     }
 
     /// Publishes until acknowledged or the deadline; `earlier_attempts`
     /// were made already with the same `message_id` (a batch's pipelined
-    /// first attempt).
+    /// first attempt). The message carries a `Nats-Msg-Id` only when the
+    /// publish has a dedupe key: a keyless publish (the gateway made the
+    /// event's id, and there is no `Idempotency-Key`) is at least once,
+    /// like a client's own retry of it. JetStream's dedupe costs its server
+    /// about a fifth of its publish throughput
+    /// (docs/events.md#nats-jetstream), and a retry after a lost ack may
+    /// then store the event twice, with the same CloudEvents `id`, which
+    /// subscribers dedupe by.
     pub(super) async fn publish_retried(
         &self,
         topic: &str,
-        subject: &str,
+        subject: &Subject,
         payload: bytes::Bytes,
         message_id: Option<&str>,
         earlier_attempts: u32,
@@ -176,14 +168,11 @@ impl NatsEventStore {
         let mut pause = PUBLISH_RETRY_FIRST;
         let mut attempt = earlier_attempts + 1;
         loop {
-            let publish = publish_message(payload.clone(), message_id);
-            match self.publish_once(subject, publish, deadline).await {
-                Ok(ack) => {
-                    return Ok(Published {
-                        position: ack.sequence,
-                        duplicate: ack.duplicate,
-                    });
-                }
+            match self
+                .publish_once(subject, payload.clone(), message_id, deadline)
+                .await
+            {
+                Ok(published) => return Ok(published),
                 Err(error) if error.is_transient() && Instant::now() + pause < deadline => {
                     tracing::debug!(topic, attempt, %error, "event store: publish retried");
                     tokio::time::sleep(pause).await;
@@ -200,21 +189,22 @@ impl NatsEventStore {
         }
     }
 
-    /// One attempt: send, then await the ack (each bounded by the context's
-    /// `request_timeout` and by `deadline`).
+    /// One attempt: send, then await the ack, within `request_timeout`
+    /// and `deadline`.
     async fn publish_once(
         &self,
-        subject: &str,
-        publish: Publish,
+        subject: &Subject,
+        payload: bytes::Bytes,
+        message_id: Option<&str>,
         deadline: Instant,
-    ) -> Result<async_nats::jetstream::publish::PublishAck, PublishError> {
+    ) -> Result<Published, AckError> {
         let attempt = async {
-            let ack = self.js.send_publish(subject.to_owned(), publish).await?;
-            ack.await
+            let pending = self.acks.send(subject, payload, message_id).await?;
+            pending.ack().await
         };
-        tokio::time::timeout_at(deadline, attempt)
+        timeout_at(deadline.min(Instant::now() + self.request_timeout), attempt)
             .await
-            .unwrap_or_else(|_| Err(PublishError::new(PublishErrorKind::TimedOut)))
+            .unwrap_or(Err(AckError::TimedOut))
     }
 
     pub(super) async fn read_events(

@@ -94,7 +94,7 @@ async fn the_relay_publishes_in_order_once_and_empties_the_outbox() {
     store
         .publish(
             "orders",
-            &crate::events::store::EncodedEvent::new(already.clone()).unwrap(),
+            &crate::events::store::EncodedEvent::new(already.clone()),
             Some(&crate::events::publish::event_dedupe_key(&already)),
         )
         .await

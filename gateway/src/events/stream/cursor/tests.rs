@@ -48,7 +48,7 @@ async fn publish(store: &SharedStore, n: u32) {
         extensions: BTreeMap::new(),
     };
     store
-        .publish("orders", &EncodedEvent::new(event).expect("encodes"), None)
+        .publish("orders", &EncodedEvent::new(event), None)
         .await
         .expect("publish");
 }
