@@ -19,6 +19,7 @@ mod consumers;
 mod dead_letters;
 mod decode;
 mod errors;
+mod io_thread;
 mod kv;
 mod names;
 mod settle;
@@ -40,6 +41,7 @@ use super::store::{
 use crate::config::model::events::{NatsStore, TopicSpec};
 use ack_inbox::AckInbox;
 use consumers::ConsumerHandles;
+use io_thread::IoThread;
 use names::Names;
 use watch::TopicWatch;
 
@@ -68,6 +70,9 @@ pub struct NatsEventStore {
     /// yet (`settle::RetriedAttempts`): the server's delivery count does
     /// not always count a redelivery after a delayed NAK.
     retried: settle::RetriedAttempts,
+    /// The client's own thread; last, so that it stops after the rest
+    /// is dropped.
+    _io: IoThread,
 }
 
 impl std::fmt::Debug for NatsEventStore {
@@ -82,10 +87,17 @@ impl std::fmt::Debug for NatsEventStore {
 impl NatsEventStore {
     pub async fn open(settings: &NatsStore) -> Result<NatsEventStore, StoreError> {
         let names = Names::new(&settings.stream_prefix).map_err(StoreError::Failed)?;
-        let js = connect::connect(settings).await?;
-        let acks = AckInbox::open(js.client())
-            .await
-            .map_err(|error| StoreError::Unavailable(format!("NATS subscribe: {error}")))?;
+        let io = IoThread::start()?;
+        let connecting = settings.clone();
+        let (js, acks) = io
+            .run(async move {
+                let js = connect::connect(&connecting).await?;
+                let acks = AckInbox::open(js.client())
+                    .await
+                    .map_err(|error| StoreError::Unavailable(format!("NATS subscribe: {error}")))?;
+                Ok::<_, StoreError>((js, acks))
+            })
+            .await??;
         let store = NatsEventStore {
             js,
             acks,
@@ -96,6 +108,7 @@ impl NatsEventStore {
             buckets: RwLock::default(),
             watches: Mutex::default(),
             retried: settle::RetriedAttempts::default(),
+            _io: io,
         };
         store.ensure_own_streams().await?;
         Ok(store)
