@@ -10,6 +10,7 @@
 //! Errors are [`PublishError`]s, rendered by `edge_error` with a stable
 //! code and the request id; store failures are logged, never shown.
 
+mod accepted;
 pub mod batch;
 pub mod binary;
 pub mod parse;
@@ -20,7 +21,6 @@ use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
-use serde::Serialize;
 
 use super::cloud_event::CloudEvent;
 use super::store::{EncodedEvent, StoreError};
@@ -203,11 +203,11 @@ async fn publish(
         .await?;
     bus.count_publish(&topic.name, super::emit::stored_result(published));
     let id = answered_id(&bus, &topic.name, published, &event.event().id).await?;
-    Ok(accepted(&Accepted {
-        id: &id,
-        position: published.position,
-        topic: &topic.name,
-    }))
+    Ok(accepted_response(accepted::one(
+        &id,
+        published.position,
+        &topic.name,
+    )))
 }
 
 /// A batch ([`batch`]): all its events validated, then stored in one call;
@@ -238,19 +238,13 @@ async fn publish_batch(
         events.push((one.event, key));
     }
     let published = bus.store().publish_many(&topic.name, &events).await?;
-    let mut answers = Vec::with_capacity(published.len());
+    let mut answer = accepted::BatchBody::new(&topic.name, published.len());
     for ((event, _), one) in events.iter().zip(published) {
         bus.count_publish(&topic.name, super::emit::stored_result(one));
         let id = answered_id(bus, &topic.name, one, &event.event().id).await?;
-        answers.push(AcceptedEvent {
-            id,
-            position: one.position,
-        });
+        answer.push(&id, one.position);
     }
-    Ok(accepted(&AcceptedBatch {
-        topic: &topic.name,
-        events: answers,
-    }))
+    Ok(accepted_response(answer.finish()))
 }
 
 /// `event` encoded, refused if its JSON is over the topic's `max` bytes.
@@ -280,31 +274,8 @@ async fn answered_id(
         .map_or_else(|| own.to_owned(), |stored| stored.event.id.clone()))
 }
 
-/// The 202 body of a single publish.
-#[derive(Serialize)]
-struct Accepted<'a> {
-    id: &'a str,
-    position: u64,
-    topic: &'a str,
-}
-
-/// The 202 body of a batch: each event's id and position, in order.
-#[derive(Serialize)]
-struct AcceptedBatch<'a> {
-    topic: &'a str,
-    events: Vec<AcceptedEvent>,
-}
-
-#[derive(Serialize)]
-struct AcceptedEvent {
-    id: String,
-    position: u64,
-}
-
-/// 202 with `body` as JSON, written straight from its fields (strings and
-/// integers: serializing them cannot fail).
-fn accepted(body: &impl Serialize) -> Response<GatewayBody> {
-    let json = serde_json::to_vec(body).unwrap_or_default();
+/// 202 with `json` (an [`accepted`] body).
+fn accepted_response(json: Vec<u8>) -> Response<GatewayBody> {
     let mut response = Response::new(body::full(json));
     *response.status_mut() = StatusCode::ACCEPTED;
     response.headers_mut().insert(
