@@ -11,7 +11,8 @@
 //! through an untagged enum that buffers the document and builds (and
 //! drops) a formatted serde error for every successful ack. Here a
 //! publish's reply subject is the inbox prefix and a counter, the table is
-//! keyed by the counter, and the ack is decoded once into a struct.
+//! keyed by the counter, and a plain ack is read by a small flat-object
+//! reader ([`flat_ack`]; anything else is decoded into a struct).
 //!
 //! The replies arrive on an ordinary subscription (`<prefix>.*`), which
 //! async-nats renews on every reconnect; a dispatcher task hands each to
