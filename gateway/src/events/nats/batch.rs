@@ -23,8 +23,9 @@ impl NatsEventStore {
         self.known_topic(topic).await?;
         let subject = Subject::from(self.names.topic_subject(topic));
         let now = Instant::now();
-        // The pipelined first attempts have one `request_timeout`; the
-        // retries of any not acknowledged by then, the rest of the deadline.
+        // The pipelined first attempts have one `request_timeout`; an
+        // event not acknowledged by then is retried on its own, within
+        // `publish_retried`'s deadline.
         let first_deadline = now + self.request_timeout;
         let mut sent = Vec::with_capacity(events.len());
         for (event, key) in events {

@@ -20,7 +20,7 @@ use crate::events::store::{EncodedEvent, Published, StoreError, StoredEvent};
 /// A publish is retried until this many `request_timeout`s after it
 /// began (each attempt waits at most `request_timeout` for its ack), then
 /// fails with `Unavailable`. docs/events.md#nats-jetstream.
-pub const PUBLISH_DEADLINE_TIMEOUTS: u32 = 2;
+const PUBLISH_DEADLINE_TIMEOUTS: u32 = 2;
 
 /// Pause between publish attempts: doubling from the first, capped.
 const PUBLISH_RETRY_FIRST: Duration = Duration::from_millis(25);
