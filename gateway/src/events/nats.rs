@@ -27,7 +27,7 @@ mod topics;
 mod watch;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use async_nats::jetstream;
@@ -43,7 +43,7 @@ use ack_inbox::AckInbox;
 use consumers::ConsumerHandles;
 use io_thread::IoThread;
 use names::Names;
-use watch::TopicWatch;
+use watch::Watches;
 
 /// Connects to NATS, checks that JetStream answers, and ensures the
 /// store's own streams (dead letters, replays).
@@ -65,7 +65,9 @@ pub struct NatsEventStore {
     consumers: RwLock<HashMap<String, Arc<ConsumerHandles>>>,
     buckets: RwLock<HashMap<String, jetstream::kv::Store>>,
     /// Per topic, the newest position seen (for `wait_beyond`).
-    watches: Mutex<HashMap<String, Arc<TopicWatch>>>,
+    watches: Watches,
+    /// How long a topic watch with no waiter lives on.
+    watch_idle: Duration,
     /// Attempts of deliveries this store retried and that are not settled
     /// yet (`settle::RetriedAttempts`): the server's delivery count does
     /// not always count a redelivery after a delayed NAK.
@@ -106,12 +108,20 @@ impl NatsEventStore {
             topics: RwLock::default(),
             consumers: RwLock::default(),
             buckets: RwLock::default(),
-            watches: Mutex::default(),
+            watches: Watches::default(),
+            watch_idle: watch::WATCH_IDLE,
             retried: settle::RetriedAttempts::default(),
             _io: io,
         };
         store.ensure_own_streams().await?;
         Ok(store)
+    }
+
+    /// With `idle` instead of 30 s as how long a topic watch (behind
+    /// `wait_beyond`) with no waiter lives on (tests shorten it).
+    pub fn with_watch_idle(mut self, idle: Duration) -> Self {
+        self.watch_idle = idle;
+        self
     }
 
     /// The NATS client (for tests and the benchmark's raw reference).

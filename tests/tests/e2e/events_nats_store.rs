@@ -210,6 +210,69 @@ async fn wait_beyond_wakes_on_a_publish() {
     assert_eq!(woken.expect("wait"), 2);
 }
 
+/// The topic's consumers with a subscriber bound (the watch behind
+/// `wait_beyond` is one while it runs).
+async fn bound_consumers(store: &NatsEventStore, stream: &str) -> usize {
+    use futures::StreamExt;
+    let stream = store.context().get_stream(stream).await.expect("stream");
+    let infos: Vec<_> = stream.consumers().collect().await;
+    infos
+        .into_iter()
+        .map(|info| info.expect("consumer info"))
+        .filter(|info| info.push_bound)
+        .count()
+}
+
+/// A watch nobody waits on stops (its consumer is no longer bound, so the
+/// server stops sending it every event's headers); the next wait starts
+/// another, which wakes on a publish as the first did.
+#[tokio::test]
+async fn an_idle_topic_watch_stops_and_the_next_wait_starts_another() {
+    let Some(server) = NatsServer::start_or_skip("nats idle watch").await else {
+        return;
+    };
+    let store = Arc::new(
+        store_on(&server)
+            .await
+            .with_watch_idle(Duration::from_millis(200)),
+    );
+    store.ensure_topic(&topic("idle")).await.expect("topic");
+    store
+        .publish("idle", &encoded(&event("0")), None)
+        .await
+        .expect("publish");
+    assert_eq!(bound_consumers(&store, "GW_idle").await, 0);
+    let newest = store
+        .wait_beyond("idle", 1, Duration::from_millis(20))
+        .await
+        .expect("wait");
+    assert_eq!(newest, 1);
+    assert_eq!(
+        bound_consumers(&store, "GW_idle").await,
+        1,
+        "the first wait started the watch"
+    );
+    eventually("the idle watch to stop", || async {
+        bound_consumers(&store, "GW_idle").await == 0
+    })
+    .await;
+
+    let waiter = {
+        let store = store.clone();
+        tokio::spawn(async move { store.wait_beyond("idle", 1, Duration::from_secs(30)).await })
+    };
+    eventually("a new watch", || async {
+        bound_consumers(&store, "GW_idle").await == 1
+    })
+    .await;
+    store
+        .publish("idle", &encoded(&event("1")), None)
+        .await
+        .expect("publish");
+    let woken = within("wait_beyond to wake", waiter).await.expect("joined");
+    assert_eq!(woken.expect("wait"), 2);
+}
+
 #[tokio::test]
 async fn consumers_redeliver_until_settled() {
     let Some(server) = NatsServer::start_or_skip("nats consumers").await else {

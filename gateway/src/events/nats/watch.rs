@@ -3,8 +3,17 @@
 //! stored position (it fires after the stream stored the event, never
 //! before). Waiters wait on the channel; one that times out, or finds the
 //! watcher gone, asks the stream itself.
+//!
+//! A watch with no waiter for a whole [`NatsEventStore::watch_idle`]
+//! period stops (its consumer goes, so a busy topic nobody waits on no
+//! longer streams every event's headers to the gateway); the next waiter
+//! starts another. A waiter subscribes under the store's `watches` lock,
+//! and a watch decides to stop under the same lock, so no waiter is left
+//! on a stopped watch.
 
-use std::sync::{Arc, PoisonError};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{DeliverPolicy, push};
@@ -19,15 +28,34 @@ use crate::events::store::StoreError;
 /// Pause after a watch consumer error before reading on.
 const WATCH_ERROR_PAUSE: Duration = Duration::from_millis(50);
 
+/// How long a watch with no waiter lives on, by default.
+pub const WATCH_IDLE: Duration = Duration::from_secs(30);
+
+/// The store's live watches, by topic.
+pub type Watches = Arc<Mutex<HashMap<String, TopicWatch>>>;
+
 /// One topic's newest position, kept current by a background task.
 pub struct TopicWatch {
-    newest: watch::Sender<u64>,
+    state: Arc<WatchState>,
     task: JoinHandle<()>,
+}
+
+/// What a watch's task and its waiters share.
+struct WatchState {
+    newest: watch::Sender<u64>,
+    /// Waits begun on this watch, so its task can tell an idle one.
+    waits: AtomicU64,
 }
 
 impl TopicWatch {
     fn is_alive(&self) -> bool {
         !self.task.is_finished()
+    }
+
+    /// A receiver for one wait (counted), taken under the `watches` lock.
+    fn subscribe(&self) -> watch::Receiver<u64> {
+        self.state.waits.fetch_add(1, Ordering::Relaxed);
+        self.state.newest.subscribe()
     }
 }
 
@@ -45,8 +73,7 @@ impl NatsEventStore {
         timeout: Duration,
     ) -> Result<u64, StoreError> {
         self.known_topic(topic).await?;
-        let watch = self.topic_watch(topic).await?;
-        let mut newest = watch.newest.subscribe();
+        let mut newest = self.watch_receiver(topic).await?;
         let reached = tokio::time::timeout(timeout, async {
             newest
                 .wait_for(|seen| *seen > position)
@@ -61,26 +88,30 @@ impl NatsEventStore {
         }
     }
 
-    async fn topic_watch(&self, topic: &str) -> Result<Arc<TopicWatch>, StoreError> {
-        if let Some(watch) = self.live_watch(topic) {
-            return Ok(watch);
+    /// A receiver on the topic's live watch, started if there is none.
+    async fn watch_receiver(&self, topic: &str) -> Result<watch::Receiver<u64>, StoreError> {
+        if let Some(receiver) = self.live_receiver(topic) {
+            return Ok(receiver);
         }
-        let started = Arc::new(self.start_watch(topic).await?);
+        let started = self.start_watch(topic).await?;
         let mut watches = self.watches.lock().unwrap_or_else(PoisonError::into_inner);
         // Two waiters may have started one each: keep the first live one.
-        let kept = match watches.get(topic) {
-            Some(existing) if existing.is_alive() => existing.clone(),
+        match watches.get(topic) {
+            Some(existing) if existing.is_alive() => Ok(existing.subscribe()),
             _ => {
-                watches.insert(topic.to_owned(), started.clone());
-                started
+                let receiver = started.subscribe();
+                watches.insert(topic.to_owned(), started);
+                Ok(receiver)
             }
-        };
-        Ok(kept)
+        }
     }
 
-    fn live_watch(&self, topic: &str) -> Option<Arc<TopicWatch>> {
+    fn live_receiver(&self, topic: &str) -> Option<watch::Receiver<u64>> {
         let watches = self.watches.lock().unwrap_or_else(PoisonError::into_inner);
-        watches.get(topic).filter(|watch| watch.is_alive()).cloned()
+        watches
+            .get(topic)
+            .filter(|watch| watch.is_alive())
+            .map(TopicWatch::subscribe)
     }
 
     async fn start_watch(&self, topic: &str) -> Result<TopicWatch, StoreError> {
@@ -99,16 +130,42 @@ impl NatsEventStore {
             })
             .await
             .map_err(|error| store_error("watch consumer", error))?;
-        let mut messages = consumer
+        let messages = consumer
             .messages()
             .await
             .map_err(|error| store_error("watch subscription", error))?;
         // Created before this read: nothing stored in between is missed.
         let (newest, _) = watch::channel(self.newest_position(topic).await?);
-        let sender = newest.clone();
-        let topic = topic.to_owned();
-        let task = tokio::spawn(async move {
-            while let Some(message) = messages.next().await {
+        let state = Arc::new(WatchState {
+            newest,
+            waits: AtomicU64::new(0),
+        });
+        let task = tokio::spawn(follow(
+            messages,
+            state.clone(),
+            Arc::downgrade(&self.watches),
+            topic.to_owned(),
+            self.watch_idle,
+        ));
+        Ok(TopicWatch { state, task })
+    }
+}
+
+/// The watch's task: each stored position into the channel, until the
+/// consumer ends or the watch has had no waiter for `idle`.
+async fn follow(
+    mut messages: push::Ordered,
+    state: Arc<WatchState>,
+    watches: Weak<Mutex<HashMap<String, TopicWatch>>>,
+    topic: String,
+    idle: Duration,
+) {
+    let mut checks = tokio::time::interval_at(tokio::time::Instant::now() + idle, idle);
+    let mut waits_seen = state.waits.load(Ordering::Relaxed);
+    loop {
+        tokio::select! {
+            message = messages.next() => {
+                let Some(message) = message else { break };
                 let Ok(message) = message else {
                     // The ordered consumer recreates itself; do not spin.
                     tokio::time::sleep(WATCH_ERROR_PAUSE).await;
@@ -116,7 +173,7 @@ impl NatsEventStore {
                 };
                 if let Ok(info) = message.info() {
                     let sequence = info.stream_sequence;
-                    sender.send_if_modified(|seen| {
+                    state.newest.send_if_modified(|seen| {
                         let newer = sequence > *seen;
                         if newer {
                             *seen = sequence;
@@ -125,8 +182,25 @@ impl NatsEventStore {
                     });
                 }
             }
-            tracing::debug!(topic, "event store: topic watch ended");
-        });
-        Ok(TopicWatch { newest, task })
+            _ = checks.tick() => {
+                // The store is gone: so is its connection.
+                let Some(watches) = watches.upgrade() else { return };
+                let mut watches = watches.lock().unwrap_or_else(PoisonError::into_inner);
+                let waits = state.waits.load(Ordering::Relaxed);
+                if waits == waits_seen && state.newest.receiver_count() == 0 {
+                    let ours = watches
+                        .get(&topic)
+                        .is_some_and(|watch| Arc::ptr_eq(&watch.state, &state));
+                    if ours {
+                        // Dropping it aborts this task, which ends here anyway.
+                        watches.remove(&topic);
+                    }
+                    tracing::debug!(topic, "event store: idle topic watch stopped");
+                    return;
+                }
+                waits_seen = waits;
+            }
+        }
     }
+    tracing::debug!(topic, "event store: topic watch ended");
 }
