@@ -202,8 +202,18 @@ async fn wait_beyond_wakes_on_a_publish() {
     };
     // Not yet woken while nothing is published.
     tokio::task::yield_now().await;
+    publish_wakes(&store, "live", waiter).await;
+}
+
+/// Publishes the topic's second event and expects `waiter` (a
+/// `wait_beyond` past position 1) to wake with position 2.
+async fn publish_wakes(
+    store: &NatsEventStore,
+    topic: &str,
+    waiter: tokio::task::JoinHandle<Result<u64, StoreError>>,
+) {
     store
-        .publish("live", &encoded(&event("1")), None)
+        .publish(topic, &encoded(&event("1")), None)
         .await
         .expect("publish");
     let woken = within("wait_beyond to wake", waiter).await.expect("joined");
@@ -265,12 +275,7 @@ async fn an_idle_topic_watch_stops_and_the_next_wait_starts_another() {
         bound_consumers(&store, "GW_idle").await == 1
     })
     .await;
-    store
-        .publish("idle", &encoded(&event("1")), None)
-        .await
-        .expect("publish");
-    let woken = within("wait_beyond to wake", waiter).await.expect("joined");
-    assert_eq!(woken.expect("wait"), 2);
+    publish_wakes(&store, "idle", waiter).await;
 }
 
 #[tokio::test]
