@@ -9,7 +9,7 @@
 //! `Nats-Msg-Id`, so the stream's `duplicate_window` dedupes both repeated
 //! client publishes and this store's own retries; topic publishes and
 //! their acks go through the store's own reply subscription
-//! ([`ack_inbox`]). docs/events.md#nats-jetstream has the guarantees and
+//! (`ack_inbox`). docs/events.md#nats-jetstream has the guarantees and
 //! limits.
 
 mod ack_inbox;

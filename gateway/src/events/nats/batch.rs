@@ -22,11 +22,10 @@ impl NatsEventStore {
     ) -> Result<Vec<Published>, StoreError> {
         self.known_topic(topic).await?;
         let subject = Subject::from(self.names.topic_subject(topic));
-        let now = Instant::now();
         // The pipelined first attempts have one `request_timeout`; an
         // event not acknowledged by then is retried on its own, within
         // `publish_retried`'s deadline.
-        let first_deadline = now + self.request_timeout;
+        let first_deadline = Instant::now() + self.request_timeout;
         let mut sent = Vec::with_capacity(events.len());
         for (event, key) in events {
             let payload = event.json().clone();

@@ -4,8 +4,8 @@
 //! before). Waiters wait on the channel; one that times out, or finds the
 //! watcher gone, asks the stream itself.
 //!
-//! A watch with no waiter for a whole [`NatsEventStore::watch_idle`]
-//! period stops (its consumer goes, so a busy topic nobody waits on no
+//! A watch with no waiter for a whole idle period (the store's
+//! `watch_idle`, [`WATCH_IDLE`] by default) stops (its consumer goes, so a busy topic nobody waits on no
 //! longer streams every event's headers to the gateway); the next waiter
 //! starts another. A waiter subscribes under the store's `watches` lock,
 //! and a watch decides to stop under the same lock, so no waiter is left
@@ -31,8 +31,11 @@ const WATCH_ERROR_PAUSE: Duration = Duration::from_millis(50);
 /// How long a watch with no waiter lives on, by default.
 pub const WATCH_IDLE: Duration = Duration::from_secs(30);
 
-/// The store's live watches, by topic.
-pub type Watches = Arc<Mutex<HashMap<String, TopicWatch>>>;
+/// The live watches, by topic.
+type WatchMap = Mutex<HashMap<String, TopicWatch>>;
+
+/// The store's live watches (its tasks hold them weakly).
+pub type Watches = Arc<WatchMap>;
 
 /// One topic's newest position, kept current by a background task.
 pub struct TopicWatch {
@@ -156,7 +159,7 @@ impl NatsEventStore {
 async fn follow(
     mut messages: push::Ordered,
     state: Arc<WatchState>,
-    watches: Weak<Mutex<HashMap<String, TopicWatch>>>,
+    watches: Weak<WatchMap>,
     topic: String,
     idle: Duration,
 ) {
