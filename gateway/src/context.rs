@@ -27,10 +27,6 @@ impl RequestId {
     }
 }
 
-/// The client's socket, set by the server on every request.
-#[derive(Debug, Clone, Copy)]
-pub struct ClientAddr(pub SocketAddr);
-
 /// Who sent the request, as an authentication policy layer verified it
 /// (a JWT's claims or an API key's consumer). Put in the request's
 /// extensions by that layer; absent on routes without authentication.
@@ -102,16 +98,10 @@ impl ClientIp {
     }
 }
 
-/// Set by the server on every request that came over a TLS connection.
-#[derive(Debug, Clone, Copy)]
-pub struct TlsConnection;
-
 /// Everything a handler needs besides the request itself.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
     pub request_id: RequestId,
-    /// The socket's peer.
-    pub client_addr: SocketAddr,
     /// The client, resolved through trusted proxies.
     pub client: ClientIp,
     /// The upstream-request builder, for handlers that no longer hold the

@@ -18,7 +18,7 @@ use http::{Method, Request, Response, StatusCode};
 use tower::ServiceExt;
 
 use crate::body::{self, GatewayBody};
-use crate::context::{ClientAddr, ClientIp, RequestContext, RequestId};
+use crate::context::{ClientIp, RequestContext, RequestId};
 use crate::edge_error::GatewayError;
 use crate::observe::Exchange;
 use crate::pipeline::RouteService;
@@ -102,11 +102,6 @@ fn dispatch(
             .get::<RequestId>()
             .cloned()
             .unwrap_or_else(|| RequestId(Arc::from(""))),
-        client_addr: request
-            .extensions()
-            .get::<ClientAddr>()
-            .map(|a| a.0)
-            .unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], 0))),
         client: request
             .extensions()
             .get::<ClientIp>()

@@ -12,7 +12,7 @@ use http::Request;
 use tower::{Layer, Service};
 
 use crate::client_ip;
-use crate::context::{ClientAddr, ClientIp, TlsConnection};
+use crate::context::ClientIp;
 use crate::snapshot::Snapshot;
 
 #[derive(Clone)]
@@ -56,18 +56,22 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let client = match request.extensions().get::<ClientAddr>() {
-            Some(ClientAddr(peer)) => {
+        // The server put the socket's client there; through a trusted
+        // proxy, the client is resolved from its forwarding headers.
+        let socket = request.extensions().get::<ClientIp>().copied();
+        let client = match socket {
+            Some(socket) => {
                 let trusted = &self.current.load().config.server.trusted_proxies;
-                client_ip::resolve(*peer, request.headers(), trusted)
+                ClientIp {
+                    over_tls: socket.over_tls,
+                    ..client_ip::resolve(socket.peer, request.headers(), trusted)
+                }
             }
             None => ClientIp::direct(SocketAddr::from(([0, 0, 0, 0], 0))),
         };
-        let client = ClientIp {
-            over_tls: request.extensions().get::<TlsConnection>().is_some(),
-            ..client
-        };
-        request.extensions_mut().insert(client);
+        if socket != Some(client) {
+            request.extensions_mut().insert(client);
+        }
         self.inner.call(request)
     }
 }

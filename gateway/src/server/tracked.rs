@@ -21,7 +21,7 @@ use super::activity::{ConnActivity, RequestGuard};
 use super::early_response::{self, BodyEnd, WatchedBody};
 use crate::body::{self, GatewayBody};
 use crate::client_body;
-use crate::context::{ClientAddr, TlsConnection};
+use crate::context::ClientIp;
 use crate::layers::GatewayService;
 
 /// The gateway service as one connection serves it.
@@ -30,7 +30,7 @@ pub struct TrackedService {
     pub service: GatewayService,
     pub peer: SocketAddr,
     pub activity: Arc<ConnActivity>,
-    /// The connection is TLS ([`TlsConnection`] on every request).
+    /// The connection is TLS (each request's [`ClientIp`] says so).
     pub tls: bool,
 }
 
@@ -53,10 +53,13 @@ impl tower::Service<Request<Incoming>> for TrackedService {
             Some(end) => client_body::from_body(WatchedBody::new(incoming, end.clone())),
             None => client_body::from_incoming(incoming),
         });
-        request.extensions_mut().insert(ClientAddr(self.peer));
-        if self.tls {
-            request.extensions_mut().insert(TlsConnection);
-        }
+        // The socket's client; the client-IP layer resolves it through
+        // trusted proxies in place (one extension, not one per fact: the
+        // request's extension map then needs no second allocation).
+        request.extensions_mut().insert(ClientIp {
+            over_tls: self.tls,
+            ..ClientIp::direct(self.peer)
+        });
         TrackedCall {
             // hyper-util clones this service for each request and polls it
             // ready first, so the stack is this request's own: no second
