@@ -39,6 +39,11 @@ pub fn limit_body(
     limit: Option<u64>,
 ) -> Result<GatewayBody, BodyTooLarge> {
     let Some(limit) = limit else { return Ok(body) };
+    // A body known to be empty (a GET's) cannot pass the limit: it keeps
+    // its own type, with no wrapper to allocate and poll through.
+    if body.is_end_stream() {
+        return Ok(body);
+    }
     let declared = headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

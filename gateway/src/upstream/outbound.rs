@@ -67,9 +67,7 @@ impl Outbound {
     fn uncarried(ctx: &RequestContext, client_headers: &HeaderMap, client_uri: &Uri) -> Self {
         let host = host_from(client_headers, client_uri);
         Self {
-            request_id: Some(ctx.request_id.as_str())
-                .filter(|id| !id.is_empty())
-                .and_then(|id| HeaderValue::from_str(id).ok()),
+            request_id: request_id_value(ctx, client_headers),
             forwarding: with_claim_headers(
                 forwarding_headers_for(client_headers, ctx.client, host),
                 ctx,
@@ -191,6 +189,20 @@ fn insert_carried(ctx: &RequestContext, extensions: &mut Extensions) {
     // The pools read the route's retry policy and count attempts on it.
     if let Some(scope) = &ctx.retry {
         extensions.insert(std::sync::Arc::clone(scope));
+    }
+}
+
+/// The request id as a header value: the client head's own `x-request-id`
+/// when it holds this id (the request-id layer put it there), shared
+/// rather than validated and copied again.
+fn request_id_value(ctx: &RequestContext, client_headers: &HeaderMap) -> Option<HeaderValue> {
+    let id = ctx.request_id.as_str();
+    if id.is_empty() {
+        return None;
+    }
+    match client_headers.get(X_REQUEST_ID) {
+        Some(value) if value.as_bytes() == id.as_bytes() => Some(value.clone()),
+        _ => HeaderValue::from_str(id).ok(),
     }
 }
 

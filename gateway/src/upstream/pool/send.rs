@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use http::request::Parts;
 use http::{Request, Response};
+use smallvec::SmallVec;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::PinnedEndpoint;
@@ -51,6 +52,10 @@ enum AttemptError {
     ClientBody(crate::client_body::RequestBodyFault),
 }
 
+/// The endpoints a request's attempts went to, inline while few (an
+/// allocation on every request as a `Vec`).
+type Tried = SmallVec<[usize; 4]>;
+
 impl UpstreamPool {
     pub(super) async fn send_within_deadline(
         &self,
@@ -73,7 +78,7 @@ impl UpstreamPool {
         if let Some(budget) = &self.budget {
             budget.record_request(Instant::now());
         }
-        let mut tried = Vec::new();
+        let mut tried = Tried::new();
         let mut ticket = first_ticket;
         let mut attempt = 1;
         let pinned = parts.extensions.get::<PinnedEndpoint>().map(|p| p.0);
@@ -180,7 +185,7 @@ impl UpstreamPool {
     }
 
     /// An endpoint not tried yet, else any (a single endpoint is retried).
-    fn pick(&self, tried: &mut Vec<usize>) -> Result<(usize, &Arc<Endpoint>), UpstreamError> {
+    fn pick(&self, tried: &mut Tried) -> Result<(usize, &Arc<Endpoint>), UpstreamError> {
         let now = Instant::now();
         let picked = self.balancer.pick(&self.endpoints, tried, now).or_else(|| {
             tried.clear();
