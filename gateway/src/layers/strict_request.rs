@@ -6,11 +6,12 @@
 //! body was not read and its framing may not be trusted, so the
 //! connection must not carry another request.
 
+use std::future::Ready;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use arc_swap::ArcSwap;
-use futures::future::{BoxFuture, FutureExt};
+use futures::future::Either;
 use http::header::{CONNECTION, HeaderValue};
 use http::{Request, Response, Version};
 use tower::{Layer, Service};
@@ -55,7 +56,9 @@ where
 {
     type Response = Response<GatewayBody>;
     type Error = GatewayError;
-    type Future = BoxFuture<'static, Result<Response<GatewayBody>, GatewayError>>;
+    /// The inner service's future, or the refusal: not boxed (the
+    /// gateway's service is boxed once around the whole edge stack).
+    type Future = Either<S::Future, Ready<Result<Response<GatewayBody>, GatewayError>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), GatewayError>> {
         self.inner.poll_ready(cx)
@@ -63,10 +66,10 @@ where
 
     fn call(&mut self, mut request: Request<GatewayBody>) -> Self::Future {
         match self.admit(&mut request) {
-            Ok(()) => self.inner.call(request).boxed(),
+            Ok(()) => Either::Left(self.inner.call(request)),
             Err(error) => {
                 let error = refusal(error, request.version());
-                futures::future::ready(Err(error)).boxed()
+                Either::Right(std::future::ready(Err(error)))
             }
         }
     }

@@ -22,16 +22,25 @@ impl Routed for Arc<RouteSpec> {
 
 /// Parameters captured from the path, in their raw (still percent-encoded)
 /// form: exactly the bytes the client sent.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Params(Vec<(String, String)>);
+///
+/// Kept as one string, `name NUL value NUL` per parameter: one allocation
+/// per matched request, where a list of owned pairs made one per name and
+/// per value as well (callgrind). Neither can hold a NUL: names are the
+/// pattern's identifiers, values come from a parsed URI path.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Params(String);
+
+const SEPARATOR: char = '\0';
+
+/// Room for parameter names and separators beyond the path's length.
+const PARAM_NAMES_ROOM: usize = 32;
 
 impl Params {
     /// The raw value of a parameter.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
+        self.iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value)
     }
 
     /// The percent-decoded value of a parameter, for handlers that use the
@@ -46,20 +55,33 @@ impl Params {
 
     /// Every `(name, raw value)` pair, in pattern order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        let mut parts = self.0.split_terminator(SEPARATOR);
+        std::iter::from_fn(move || Some((parts.next()?, parts.next()?)))
+    }
+
+    fn push(&mut self, name: &str, value: &str) {
+        self.0.push_str(name);
+        self.0.push(SEPARATOR);
+        self.0.push_str(value);
+        self.0.push(SEPARATOR);
+    }
+}
+
+impl std::fmt::Debug for Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
     }
 }
 
 /// Builds parameters from `(name, raw value)` pairs (handlers' tests, and
 /// handlers that synthesise parameters).
-impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Params {
+impl<K: AsRef<str>, V: AsRef<str>> FromIterator<(K, V)> for Params {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(pairs: I) -> Self {
-        Self(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        )
+        let mut params = Params::default();
+        for (name, value) in pairs {
+            params.push(name.as_ref(), value.as_ref());
+        }
+        params
     }
 }
 
@@ -232,13 +254,15 @@ impl<R: Routed> HostRoutes<R> {
             return RouteMatch::NotFound;
         };
         let entry = &self.entries[*found.value];
-        let params = Params(
-            found
-                .params
-                .iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect(),
-        );
+        // The values are parts of the path; the names are short (one pass
+        // over matchit's parameters: each step validates UTF-8 again).
+        let mut params = Params::default();
+        if !found.params.is_empty() {
+            params.0.reserve(path.len() + PARAM_NAMES_ROOM);
+            for (name, value) in found.params.iter() {
+                params.push(name, value);
+            }
+        }
         match entry.find(method) {
             Some(route) => RouteMatch::Found { route, params },
             None => RouteMatch::MethodNotAllowed {

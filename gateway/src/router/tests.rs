@@ -227,3 +227,24 @@ fn path_checks() {
     assert_eq!(check_path("/v1/%4"), Err(PathError::BadEscape));
     assert_eq!(check_path("*"), Err(PathError::NotAbsolute));
 }
+
+#[test]
+fn params_keep_every_pair_in_order() {
+    let params: Params = [("id", "o%201"), ("empty", ""), ("rest", "a/b/c")]
+        .into_iter()
+        .collect();
+    assert_eq!(
+        params.iter().collect::<Vec<_>>(),
+        vec![("id", "o%201"), ("empty", ""), ("rest", "a/b/c")]
+    );
+    assert_eq!(params.get("id"), Some("o%201"));
+    assert_eq!(params.get("empty"), Some(""));
+    assert_eq!(params.get("rest"), Some("a/b/c"));
+    assert_eq!(params.get("missing"), None);
+    assert_eq!(params.decoded("id").as_deref(), Some("o 1"));
+    assert_eq!(
+        format!("{params:?}"),
+        r#"{"id": "o%201", "empty": "", "rest": "a/b/c"}"#
+    );
+    assert_eq!(Params::default().iter().count(), 0);
+}
