@@ -60,6 +60,10 @@ impl Params {
     }
 
     fn push(&mut self, name: &str, value: &str) {
+        debug_assert!(
+            !name.contains(SEPARATOR) && !value.contains(SEPARATOR),
+            "a path parameter holds no NUL"
+        );
         self.0.push_str(name);
         self.0.push(SEPARATOR);
         self.0.push_str(value);
