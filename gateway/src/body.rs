@@ -43,3 +43,40 @@ where
 {
     body.map_err(Into::into).boxed_unsync()
 }
+
+pin_project_lite::pin_project! {
+    /// A body that keeps `held` (a count, a permit, a guard) until it ends
+    /// or is dropped, its frames and size hint passed through as they are
+    /// (`map_frame` would hide the size hint, and so the declared length).
+    pub struct HoldingBody<G> {
+        #[pin]
+        inner: GatewayBody,
+        _held: G,
+    }
+}
+
+impl<G> HoldingBody<G> {
+    pub fn new(inner: GatewayBody, held: G) -> Self {
+        Self { inner, _held: held }
+    }
+}
+
+impl<G> http_body::Body for HoldingBody<G> {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        self.project().inner.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -12,14 +12,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, Version};
-use http_body::{Body, Frame, SizeHint};
+use http_body::Body as _;
 use hyper::body::Incoming;
 
 use super::activity::{ConnActivity, RequestGuard};
 use super::early_response::{self, BodyEnd, WatchedBody};
-use crate::body::{BoxError, GatewayBody};
+use crate::body::{GatewayBody, HoldingBody};
 use crate::client_body;
 use crate::context::ClientIp;
 use crate::layers::GatewayService;
@@ -98,41 +97,12 @@ impl Future for TrackedCall {
         if tunnel && let Some(guard) = &in_flight {
             guard.activity().mark_tunnel();
         }
-        Poll::Ready(Ok(response.map(|inner| TrackedBody {
-            inner,
-            _in_flight: in_flight,
-        })))
+        Poll::Ready(Ok(response.map(|inner| HoldingBody::new(inner, in_flight))))
     }
 }
 
-pin_project_lite::pin_project! {
-    /// A response body that keeps its request counted in flight on the
-    /// connection until hyper drops it. A type of its own, handed to hyper
-    /// as it is: no box around the gateway's body (one allocation and one
-    /// more dynamic call per frame, callgrind).
-    pub struct TrackedBody {
-        #[pin]
-        inner: GatewayBody,
-        _in_flight: Option<RequestGuard>,
-    }
-}
-
-impl Body for TrackedBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        self.project().inner.poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
+/// A response body that keeps its request counted in flight on the
+/// connection until hyper drops it, handed to hyper as it is: no box
+/// around the gateway's body (one allocation and one more dynamic call
+/// per frame, callgrind).
+pub type TrackedBody = HoldingBody<Option<RequestGuard>>;

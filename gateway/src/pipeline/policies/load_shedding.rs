@@ -13,11 +13,10 @@ use std::time::Instant;
 use futures::future::BoxFuture;
 use http::header::{ACCEPT, HeaderValue, RETRY_AFTER};
 use http::{Request, Response, StatusCode};
-use http_body_util::BodyExt;
 use tower::{Layer, Service};
 
 use super::concurrency_limiter::{ConcurrencyLimiter, Refusal};
-use crate::body::{self, GatewayBody};
+use crate::body::{self, GatewayBody, HoldingBody};
 use crate::config::model::grpc::GrpcModeSpec;
 use crate::config::model::{LoadSheddingSpec, RouteAction, RouteSpec};
 use crate::edge_error::{ErrorFormat, GatewayError};
@@ -92,12 +91,7 @@ impl Service<Request<GatewayBody>> for LoadShedding {
             slot.observe(started.elapsed(), failed);
             // The slot is held until the response body ends or is dropped.
             result.map(|response| {
-                response.map(|body| {
-                    body::boxed(body.map_frame(move |frame| {
-                        let _held_until_body_ends = &slot;
-                        frame
-                    }))
-                })
+                response.map(|body| body::boxed_as_is(HoldingBody::new(body, slot)))
             })
         })
     }
