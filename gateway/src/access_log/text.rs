@@ -33,7 +33,10 @@ pub(super) fn millis(out: &mut Vec<u8>, micros: u128) {
         out.extend_from_slice(text.as_bytes());
         return;
     }
-    let (whole, fraction) = ((micros / 1000) as u64, (micros % 1000) as u16);
+    // Below the bound the count fits a `u64`, whose division by a
+    // constant is a multiplication (a `u128`'s is a library call).
+    let micros = micros as u64;
+    let (whole, fraction) = (micros / 1000, (micros % 1000) as u16);
     out.extend_from_slice(itoa::Buffer::new().format(whole).as_bytes());
     out.extend_from_slice(&[
         b'.',
