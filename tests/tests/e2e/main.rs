@@ -87,6 +87,7 @@ mod proxy_errors;
 mod proxy_headers;
 mod proxy_routing;
 mod proxy_streaming;
+mod proxy_upstream_wire;
 mod proxy_workers;
 mod rate_limits;
 mod rate_limits_redis;

@@ -51,12 +51,12 @@ impl HeldBody {
 
 impl Body for HeldBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = crate::body::BoxError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, crate::body::BoxError>>> {
         let this = self.project();
         let frame = ready!(this.inner.poll_frame(cx));
         if let Some(Ok(frame)) = &frame

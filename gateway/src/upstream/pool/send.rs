@@ -265,14 +265,22 @@ impl UpstreamPool {
         index: usize,
         request: Request<GatewayBody>,
     ) -> Result<Response<PooledBody>, SendError> {
-        if let Some(http1) = &self.http1 {
-            return http1.send(index, request).await;
+        let response = match &self.http1 {
+            Some(http1) => http1.send(index, request).await?,
+            None => match self.client().request(request).await {
+                Ok(response) => response.map(PooledBody::unpooled),
+                Err(error) if error.is_connect() => return Err(SendError::Connect(error.into())),
+                Err(error) => return Err(SendError::Lost(error.into())),
+            },
+        };
+        // Upgrades go through `pool/upgrade`: a 101 here was not asked
+        // for, and would turn the client's connection into a tunnel.
+        if response.status() == http::StatusCode::SWITCHING_PROTOCOLS {
+            return Err(SendError::Lost(
+                "a 101 Switching Protocols response to a request that asked for no upgrade".into(),
+            ));
         }
-        match self.client().request(request).await {
-            Ok(response) => Ok(response.map(PooledBody::unpooled)),
-            Err(error) if error.is_connect() => Err(SendError::Connect(error.into())),
-            Err(error) => Err(SendError::Lost(error.into())),
-        }
+        Ok(response)
     }
 
     /// Outlier detection and the breaker learn how the attempt went.

@@ -1,0 +1,187 @@
+//! The gateway's own HTTP/1.1 exchange with a backend (requests without a
+//! body to `http://` backends), through the real gateway against a
+//! backend that writes exact bytes: every framing relayed, malformed or
+//! ambiguous responses refused with 502 (nothing of the backend shown),
+//! a stray response never handed to the next request, connections the
+//! backend closes replaced, and a body cut short aborting the client's.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::Value;
+use tests::gateway::TestGateway;
+use tests::mocks::within;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// A backend answering each request with the reply its path names
+/// (`/chunked`, `/stray`, ...), counting connections.
+async fn scripted_backend() -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&connections);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(serve(stream));
+        }
+    });
+    (addr, connections)
+}
+
+async fn serve(mut stream: TcpStream) {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") else {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+            continue;
+        };
+        let head = String::from_utf8_lossy(&seen[..end]).into_owned();
+        seen.drain(..end + 4);
+        let path = head.split(' ').nth(1).unwrap_or("/");
+        let (reply, close): (&[u8], bool) = match path {
+            "/chunked" => (
+                b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n\
+                  6\r\nchunk \r\n7;ext=1\r\nof text\r\n0\r\nx-trailer: t\r\n\r\n",
+                false,
+            ),
+            "/until-close" => (b"HTTP/1.1 200 OK\r\n\r\nuntil the end", true),
+            "/stray" => (
+                b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello\
+                  HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nstray",
+                false,
+            ),
+            "/close-after" => (b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello", true),
+            "/two-lengths" => (
+                b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\ncontent-length: 4\r\n\r\nabcd",
+                false,
+            ),
+            "/upgrade" => (b"HTTP/1.1 101 Switching Protocols\r\nupgrade: x\r\n\r\n", false),
+            "/bad-header" => (b"HTTP/1.1 200 OK\r\nbad header\r\n\r\n", false),
+            "/cut-head" => (b"HTTP/1.1 200 OK\r\ncontent-le", true),
+            "/cut-body" => (b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly ten..", true),
+            "/bad-chunk" => (
+                b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhelloXX",
+                true,
+            ),
+            _ => (b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello", false),
+        };
+        if stream.write_all(reply).await.is_err() || close {
+            return;
+        }
+    }
+}
+
+fn routes(backend: SocketAddr) -> String {
+    format!(
+        r#"
+backends:
+  scripted: {{ url: "http://{backend}" }}
+routes:
+  - path: /{{*rest}}
+    backend: scripted
+"#
+    )
+}
+
+#[tokio::test]
+async fn chunked_and_close_delimited_bodies_are_relayed_whole() {
+    let (backend, connections) = scripted_backend().await;
+    let gw = TestGateway::start(&routes(backend)).await;
+    for _ in 0..3 {
+        let response = gw.client.get(gw.url("/chunked")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.text().await.unwrap(), "chunk of text");
+    }
+    // The chunked responses shared one upstream connection.
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
+    let response = gw.client.get(gw.url("/until-close")).send().await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "until the end");
+}
+
+#[tokio::test]
+async fn malformed_or_ambiguous_responses_are_502_without_backend_details() {
+    let (backend, _) = scripted_backend().await;
+    let gw = TestGateway::start(&routes(backend)).await;
+    for path in ["/two-lengths", "/upgrade", "/bad-header", "/cut-head"] {
+        let response = gw.client.get(gw.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 502, "{path}");
+        let request_id = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let text = response.text().await.unwrap();
+        let body: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            body["error"]["code"], "UPSTREAM_UNAVAILABLE",
+            "{path}: {body}"
+        );
+        assert_eq!(body["error"]["request_id"], request_id.as_str(), "{path}");
+        assert!(!text.contains(&backend.to_string()), "{path}: {text}");
+        assert!(!text.contains("Content-Length"), "{path}: {text}");
+    }
+}
+
+#[tokio::test]
+async fn a_101_nobody_asked_for_is_502_for_a_request_with_a_body_too() {
+    let (backend, _) = scripted_backend().await;
+    let gw = TestGateway::start(&routes(backend)).await;
+    let response = gw
+        .client
+        .post(gw.url("/upgrade"))
+        .body("a body")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 502);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "UPSTREAM_UNAVAILABLE");
+}
+
+#[tokio::test]
+async fn a_stray_response_is_never_the_answer_to_the_next_request() {
+    let (backend, connections) = scripted_backend().await;
+    let gw = TestGateway::start(&routes(backend)).await;
+    for path in ["/stray", "/next", "/next"] {
+        let response = gw.client.get(gw.url(path)).send().await.unwrap();
+        assert_eq!(response.text().await.unwrap(), "hello", "{path}");
+    }
+    // The connection with the stray bytes was closed, not reused.
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn connections_the_backend_closes_after_each_response_are_replaced() {
+    let (backend, connections) = scripted_backend().await;
+    let gw = TestGateway::start(&routes(backend)).await;
+    for _ in 0..5 {
+        let response = gw.client.get(gw.url("/close-after")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.text().await.unwrap(), "hello");
+    }
+    assert_eq!(connections.load(Ordering::SeqCst), 5);
+}
+
+#[tokio::test]
+async fn a_body_cut_short_aborts_the_clients_response() {
+    let (backend, _) = scripted_backend().await;
+    let gw = TestGateway::start(&routes(backend)).await;
+    for path in ["/cut-body", "/bad-chunk"] {
+        // The client's response fails: before its head when the failure
+        // comes in the same read as the first bytes, else in its body.
+        if let Ok(response) = gw.client.get(gw.url(path)).send().await {
+            assert_eq!(response.status(), 200, "{path}");
+            let body = within("the body to fail", response.bytes()).await;
+            assert!(body.is_err(), "{path}: {body:?}");
+        }
+    }
+    // The gateway still serves.
+    let response = gw.client.get(gw.url("/next")).send().await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "hello");
+}
