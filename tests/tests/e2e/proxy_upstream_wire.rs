@@ -1,9 +1,10 @@
-//! The gateway's own HTTP/1.1 exchange with a backend (requests without a
-//! body to `http://` backends), through the real gateway against a
-//! backend that writes exact bytes: every framing relayed, malformed or
-//! ambiguous responses refused with 502 (nothing of the backend shown),
-//! a stray response never handed to the next request, connections the
-//! backend closes replaced, and a body cut short aborting the client's.
+//! The gateway's HTTP/1.1 exchange with a backend, through the real
+//! gateway against a backend that writes exact bytes: every framing
+//! relayed (a chunked connection reused, trailers and all), malformed or
+//! ambiguous responses refused with 502 (nothing of the backend shown), an
+//! unsolicited 101 refused, a stray response never handed to the next
+//! request, connections the backend closes replaced, and a body cut short
+//! aborting the client's.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

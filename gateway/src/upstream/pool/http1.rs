@@ -27,14 +27,6 @@
 //!   twice: hyper hands back only a request it did not write);
 //! - at most `max_connections` idle connections per endpoint and worker,
 //!   and a sweeper closes those idle longer than the timeout.
-//!
-//! A request without a body to an `http://` endpoint does not go through
-//! hyper's connection at all: `raw` writes it and reads the response in
-//! the request's own task (`wire` is the format), over connections kept
-//! on stacks of their own with the same rules (a reused connection that
-//! yields nothing is replaced once for an idempotent request; one that
-//! is not drained at the body's end, or says `Connection: close`, is
-//! closed).
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -43,11 +35,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::uri::PathAndQuery;
-use http::{HeaderValue, Method, Request, Response, Uri, header};
+use http::{HeaderValue, Request, Response, Uri, header};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{Builder, SendRequest};
-use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use tower::ServiceExt;
 
@@ -73,31 +65,10 @@ pub(super) struct Http1Connections {
 struct Target {
     base: Uri,
     host: HeaderValue,
-    /// `http://`: bodiless requests take a raw connection.
-    raw: bool,
 }
 
-/// One worker's idle connections, per endpoint.
-type WorkerIdle = Box<[EndpointIdle]>;
-
-/// One endpoint's idle connections, most recent last.
-#[derive(Debug, Default)]
-struct EndpointIdle {
-    hyper: Vec<Idle>,
-    raw: Vec<RawIdle>,
-}
-
-#[derive(Debug)]
-struct RawIdle {
-    connection: RawConnection,
-    since: Instant,
-}
-
-impl RawIdle {
-    fn is_usable(&self, timeout: Duration) -> bool {
-        self.since.elapsed() < timeout && self.connection.is_open()
-    }
-}
+/// One worker's idle connections, per endpoint, most recent last.
+type WorkerIdle = Box<[Vec<Idle>]>;
 
 #[derive(Debug)]
 struct Idle {
@@ -136,11 +107,10 @@ impl Http1Connections {
             .map(|base| Target {
                 base: base.clone(),
                 host: host_header(base),
-                raw: base.scheme_str() == Some("http"),
             })
             .collect::<Box<[_]>>();
         let idle = (0..workers.max(1))
-            .map(|_| Mutex::new(targets.iter().map(|_| EndpointIdle::default()).collect()))
+            .map(|_| Mutex::new(targets.iter().map(|_| Vec::new()).collect()))
             .collect();
         let connections = Arc::new(Self {
             connector,
@@ -167,9 +137,6 @@ impl Http1Connections {
             .or_insert_with(|| target.host.clone());
         into_origin_form(request.uri_mut());
         let worker = crate::workers::current_index() % self.idle.len();
-        if target.raw && is_bodiless(&request) {
-            return self.send_raw(worker, endpoint, request).await;
-        }
         loop {
             let (mut sender, reused) = match self.take_idle(worker, endpoint) {
                 Some(sender) => (sender, true),
@@ -199,104 +166,13 @@ impl Http1Connections {
         }
     }
 
-    /// Sends a request without a body over a raw connection: a reused
-    /// one that yields nothing (closed by the server while idle) is
-    /// replaced by a new one, for an idempotent request.
-    async fn send_raw(
-        self: &Arc<Self>,
-        worker: usize,
-        endpoint: usize,
-        request: Request<GatewayBody>,
-    ) -> Result<Response<PooledBody>, SendError> {
-        let (parts, _empty) = request.into_parts();
-        let target = parts.uri.path_and_query().map_or("/", PathAndQuery::as_str);
-        loop {
-            let (mut connection, reused) = match self.take_raw_idle(worker, endpoint) {
-                Some(connection) => (connection, true),
-                None => (self.connect_raw(endpoint).await?, false),
-            };
-            let head = match connection
-                .exchange(&parts.method, target, &parts.headers)
-                .await
-            {
-                Ok(head) => head,
-                Err(ExchangeError::NothingReceived(_))
-                    if reused && is_idempotent(&parts.method) =>
-                {
-                    continue;
-                }
-                Err(ExchangeError::NothingReceived(error)) => {
-                    return Err(SendError::Lost(error.into()));
-                }
-                Err(ExchangeError::Failed(error)) => return Err(SendError::Lost(error)),
-            };
-            let release = RawCheckin {
-                connections: Arc::clone(self),
-                worker,
-                endpoint,
-            };
-            let body = RawBody::new(&head, connection, release);
-            let mut response = Response::new(PooledBody::Raw(body));
-            *response.status_mut() = head.status;
-            *response.version_mut() = head.version;
-            *response.headers_mut() = head.headers;
-            return Ok(response);
-        }
-    }
-
-    /// A new raw connection to `endpoint` (TCP through the pool's
-    /// connector: its connect timeout and `TCP_NODELAY`).
-    async fn connect_raw(&self, endpoint: usize) -> Result<RawConnection, SendError> {
-        let io = self
-            .connector
-            .clone()
-            .oneshot(self.targets[endpoint].base.clone())
-            .await
-            .map_err(SendError::Connect)?;
-        match io {
-            MaybeHttpsStream::Http(tcp) => Ok(RawConnection::new(tcp.into_inner())),
-            MaybeHttpsStream::Https(_) => Err(SendError::Connect(
-                "a TLS connection to an http:// endpoint".into(),
-            )),
-        }
-    }
-
-    /// The most recently used idle raw connection to `endpoint` that is
-    /// still open and not past the idle timeout.
-    fn take_raw_idle(&self, worker: usize, endpoint: usize) -> Option<RawConnection> {
-        let mut idle = self.idle[worker]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let stack = &mut idle[endpoint].raw;
-        while let Some(idle) = stack.pop() {
-            if idle.is_usable(self.idle_timeout) {
-                return Some(idle.connection);
-            }
-        }
-        None
-    }
-
-    /// Puts a drained raw connection back on its stack.
-    fn check_in_raw(&self, worker: usize, endpoint: usize, connection: RawConnection) {
-        let mut idle = self.idle[worker]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let stack = &mut idle[endpoint].raw;
-        if stack.len() < self.max_idle {
-            stack.push(RawIdle {
-                connection,
-                since: Instant::now(),
-            });
-        }
-    }
-
     /// The most recently used idle connection to `endpoint` that is still
     /// open and not past the idle timeout.
     fn take_idle(&self, worker: usize, endpoint: usize) -> Option<SendRequest<GatewayBody>> {
         let mut idle = self.idle[worker]
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let stack = &mut idle[endpoint].hyper;
+        let stack = &mut idle[endpoint];
         while let Some(connection) = stack.pop() {
             if connection.is_usable(self.idle_timeout) {
                 return Some(connection.sender);
@@ -313,7 +189,7 @@ impl Http1Connections {
         let mut idle = self.idle[worker]
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let stack = &mut idle[endpoint].hyper;
+        let stack = &mut idle[endpoint];
         if stack.len() < self.max_idle {
             stack.push(Idle {
                 sender,
@@ -346,25 +222,10 @@ impl Http1Connections {
     fn sweep(&self) {
         for worker in self.idle.iter() {
             let mut idle = worker.lock().unwrap_or_else(PoisonError::into_inner);
-            for stacks in idle.iter_mut() {
-                stacks
-                    .hyper
-                    .retain(|connection| connection.is_usable(self.idle_timeout));
-                stacks
-                    .raw
-                    .retain(|connection| connection.is_usable(self.idle_timeout));
+            for stack in idle.iter_mut() {
+                stack.retain(|connection| connection.is_usable(self.idle_timeout));
             }
         }
-    }
-
-    /// Whether an idle raw connection is still open (tests).
-    #[cfg(test)]
-    fn has_open_raw_idle(&self) -> bool {
-        self.idle.iter().any(|worker| {
-            let idle = worker.lock().unwrap_or_else(PoisonError::into_inner);
-            idle.iter()
-                .any(|stacks| stacks.raw.iter().any(|idle| idle.connection.is_open()))
-        })
     }
 
     /// How many idle connections the pool holds (tests).
@@ -374,9 +235,7 @@ impl Http1Connections {
             .iter()
             .map(|worker| {
                 let idle = worker.lock().unwrap_or_else(PoisonError::into_inner);
-                idle.iter()
-                    .map(|stacks| stacks.hyper.len() + stacks.raw.len())
-                    .sum::<usize>()
+                idle.iter().map(Vec::len).sum::<usize>()
             })
             .sum()
     }
@@ -430,43 +289,6 @@ fn into_origin_form(uri: &mut Uri) {
     }
 }
 
-/// A request that can take a raw connection: no body, none announced,
-/// and no upgrade asked for.
-fn is_bodiless(request: &Request<GatewayBody>) -> bool {
-    let headers = request.headers();
-    request.body().is_end_stream()
-        && request.method() != Method::CONNECT
-        && !headers.contains_key(header::UPGRADE)
-        && !headers.contains_key(header::TRANSFER_ENCODING)
-        && headers
-            .get_all(header::CONTENT_LENGTH)
-            .iter()
-            .all(|length| length.as_bytes() == b"0")
-}
-
-/// Methods a request may be sent again for (RFC 9110 §9.2.2), when a
-/// reused connection turned out closed before any response byte.
-fn is_idempotent(method: &Method) -> bool {
-    matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
-    )
-}
-
-/// What returns a raw connection to its stack.
-pub(in crate::upstream) struct RawCheckin {
-    connections: Arc<Http1Connections>,
-    worker: usize,
-    endpoint: usize,
-}
-
-impl Release for RawCheckin {
-    fn release(self, connection: RawConnection) {
-        self.connections
-            .check_in_raw(self.worker, self.endpoint, connection);
-    }
-}
-
 /// What returns a connection to its stack.
 struct Checkin {
     connections: Arc<Http1Connections>,
@@ -482,94 +304,63 @@ impl Checkin {
     }
 }
 
-/// An upstream response body, from a pooled connection (its end puts
-/// the connection back) or from hyper-util's client.
-#[derive(Debug)]
-pub(in crate::upstream) enum PooledBody {
-    Hyper(HyperBody),
-    Raw(RawBody<RawCheckin>),
+pin_project_lite::pin_project! {
+    /// An upstream response body; when it came over a pooled connection,
+    /// its end puts the connection back.
+    pub(in crate::upstream) struct PooledBody {
+        #[pin]
+        inner: Incoming,
+        checkin: Option<Checkin>,
+    }
+
+    impl PinnedDrop for PooledBody {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            // hyper may drop a body it knows is empty without polling it.
+            if this.inner.is_end_stream()
+                && let Some(checkin) = this.checkin.take()
+            {
+                checkin.check_in();
+            }
+        }
+    }
 }
 
 impl PooledBody {
     /// A body whose connection is not ours to return (hyper-util's).
     pub(in crate::upstream) fn unpooled(inner: Incoming) -> Self {
-        Self::Hyper(HyperBody {
+        Self {
             inner,
             checkin: None,
-        })
+        }
     }
 
     fn returning(inner: Incoming, checkin: Checkin) -> Self {
-        Self::Hyper(HyperBody {
+        Self {
             inner,
             checkin: Some(checkin),
-        })
-    }
-}
-
-impl Body for PooledBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        match self.get_mut() {
-            Self::Hyper(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
-            Self::Raw(body) => Pin::new(body).poll_frame(cx),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match self {
-            Self::Hyper(body) => body.is_end_stream(),
-            Self::Raw(body) => body.is_end_stream(),
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self {
-            Self::Hyper(body) => body.size_hint(),
-            Self::Raw(body) => body.size_hint(),
         }
     }
 }
 
-/// A body from hyper's connection.
-pub(in crate::upstream) struct HyperBody {
-    inner: Incoming,
-    checkin: Option<Checkin>,
-}
-
-impl Drop for HyperBody {
-    fn drop(&mut self) {
-        // hyper may drop a body it knows is empty without polling it.
-        if self.inner.is_end_stream()
-            && let Some(checkin) = self.checkin.take()
-        {
-            checkin.check_in();
-        }
-    }
-}
-
-impl std::fmt::Debug for HyperBody {
+impl std::fmt::Debug for PooledBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HyperBody")
+        f.debug_struct("PooledBody")
             .field("pooled", &self.checkin.is_some())
             .finish_non_exhaustive()
     }
 }
 
-impl Body for HyperBody {
+impl Body for PooledBody {
     type Data = Bytes;
     type Error = hyper::Error;
 
     fn poll_frame(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let frame = ready!(Pin::new(&mut self.inner).poll_frame(cx));
+        let this = self.project();
+        let frame = ready!(this.inner.poll_frame(cx));
         let ended = match &frame {
             None => true,
             // Trailers end an HTTP/1.1 body, and whoever reads it may stop
@@ -577,11 +368,11 @@ impl Body for HyperBody {
             Some(Ok(frame)) => frame.is_trailers(),
             // A failed body's connection is not reused.
             Some(Err(_)) => {
-                drop(self.checkin.take());
+                drop(this.checkin.take());
                 false
             }
         };
-        if ended && let Some(checkin) = self.checkin.take() {
+        if ended && let Some(checkin) = this.checkin.take() {
             checkin.check_in();
         }
         Poll::Ready(frame)
@@ -595,11 +386,6 @@ impl Body for HyperBody {
         self.inner.size_hint()
     }
 }
-
-mod raw;
-mod wire;
-
-use raw::{ExchangeError, RawBody, RawConnection, Release};
 
 #[cfg(test)]
 mod tests;

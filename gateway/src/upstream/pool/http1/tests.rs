@@ -195,3 +195,57 @@ fn the_request_target_is_origin_form() {
     assert_eq!(target("http://a:1"), "/");
     assert_eq!(target("/already"), "/already");
 }
+
+/// A server that writes every response itself: chunked, ending in a
+/// trailer.
+async fn trailers_server() -> (Uri, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap())
+        .parse()
+        .unwrap();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&connections);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let (mut seen, mut chunk) = (Vec::new(), [0u8; 1024]);
+                loop {
+                    while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                        seen.drain(..end + 4);
+                        let response = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\
+                                         5\r\nhello\r\n0\r\nx-checksum: 42\r\n\r\n";
+                        if stream.write_all(response).await.is_err() {
+                            return;
+                        }
+                    }
+                    match stream.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(read) => seen.extend_from_slice(&chunk[..read]),
+                    }
+                }
+            });
+        }
+    });
+    (base, connections)
+}
+
+#[tokio::test]
+async fn trailers_give_the_connection_back_when_the_reader_stops_there() {
+    let (base, opened) = trailers_server().await;
+    let pool = connections(&base, IDLE_TIMEOUT);
+    for _ in 0..3 {
+        let mut response = pool.send(0, get(&base, "/")).await.unwrap();
+        // Read up to the trailers, then stop without waiting for the end.
+        loop {
+            let frame = response.body_mut().frame().await.unwrap().unwrap();
+            if let Some(trailers) = frame.trailers_ref() {
+                assert_eq!(trailers["x-checksum"], "42");
+                break;
+            }
+        }
+        drop(response);
+    }
+    assert_eq!(opened.load(Ordering::SeqCst), 1);
+}
