@@ -71,12 +71,37 @@ async fn serve(mut stream: TcpStream) {
                 b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhelloXX",
                 true,
             ),
+            "/te-and-cl" => (
+                b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n\
+                  5\r\nhello\r\n0\r\n\r\n",
+                false,
+            ),
+            "/te-gzip" => (b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\nraw bytes", true),
+            "/folded" => (b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nx-a: 1\r\n folded\r\n\r\nhello", false),
+            "/many-headers" => (MANY_HEADERS.get_or_init(many_headers).as_bytes(), false),
+            "/huge-header" => (HUGE_HEADER.get_or_init(huge_header).as_bytes(), false),
+            "/http10" => (b"HTTP/1.0 200 OK\r\ncontent-length: 5\r\n\r\nhello", false),
             _ => (b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello", false),
         };
         if stream.write_all(reply).await.is_err() || close {
             return;
         }
     }
+}
+
+static MANY_HEADERS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+static HUGE_HEADER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// A response with 500 header lines.
+fn many_headers() -> String {
+    let lines: String = (0..500).map(|i| format!("x-h{i}: v\r\n")).collect();
+    format!("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n{lines}\r\nhello")
+}
+
+/// A response with a 1 MiB header value.
+fn huge_header() -> String {
+    let value = "v".repeat(1 << 20);
+    format!("HTTP/1.1 200 OK\r\ncontent-length: 5\r\nx-huge: {value}\r\n\r\nhello")
 }
 
 fn routes(backend: SocketAddr) -> String {
@@ -185,4 +210,50 @@ async fn a_body_cut_short_aborts_the_clients_response() {
     // The gateway still serves.
     let response = gw.client.get(gw.url("/next")).send().await.unwrap();
     assert_eq!(response.text().await.unwrap(), "hello");
+}
+
+#[tokio::test]
+async fn heads_that_cannot_be_forwarded_faithfully_are_502() {
+    let (backend, _) = scripted_backend().await;
+    let gw = TestGateway::start(&routes(backend)).await;
+    // Both framings (nginx refuses it too), a transfer coding the client
+    // would get undecoded, an obsolete line fold, and heads past hyper's
+    // bounds (header lines; head size: a 1 MiB value is never buffered).
+    for path in [
+        "/te-and-cl",
+        "/te-gzip",
+        "/folded",
+        "/many-headers",
+        "/huge-header",
+    ] {
+        let response = gw.client.get(gw.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 502, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            body["error"]["code"], "UPSTREAM_UNAVAILABLE",
+            "{path}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_client_hears_the_gateways_http_version_not_the_backends() {
+    let (backend, _) = scripted_backend().await;
+    let gw = TestGateway::start(&routes(backend)).await;
+    let mut client = TcpStream::connect(gw.gateway.addr).await.unwrap();
+    // Two requests on one connection: kept alive, HTTP/1.1 both times.
+    for _ in 0..2 {
+        let (status, body) = tests::raw::http1_get(&mut client, "/http10")
+            .await
+            .expect("a response on the kept-alive connection");
+        assert_eq!((status, body.as_slice()), (200, &b"hello"[..]));
+    }
+    client
+        .write_all(b"GET /http10 HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let last = tests::raw::read_until_closed(&mut client).await;
+    let last = String::from_utf8_lossy(&last);
+    assert!(last.starts_with("HTTP/1.1 200 OK\r\n"), "{last:?}");
+    assert!(last.ends_with("\r\n\r\nhello"), "{last:?}");
 }

@@ -273,14 +273,10 @@ impl UpstreamPool {
                 Err(error) => return Err(SendError::Lost(error.into())),
             },
         };
-        // Upgrades go through `pool/upgrade`: a 101 here was not asked
-        // for, and would turn the client's connection into a tunnel.
-        if response.status() == http::StatusCode::SWITCHING_PROTOCOLS {
-            return Err(SendError::Lost(
-                "a 101 Switching Protocols response to a request that asked for no upgrade".into(),
-            ));
+        match unforwardable(&response) {
+            Some(reason) => Err(SendError::Lost(reason.into())),
+            None => Ok(response),
         }
-        Ok(response)
     }
 
     /// Outlier detection and the breaker learn how the attempt went.
@@ -334,6 +330,10 @@ impl UpstreamPool {
                 });
             }
         };
+        let mut response = response;
+        // The client hears the gateway's HTTP version, never the
+        // backend's (hyper's server answers an HTTP/1.0 client in 1.0).
+        *response.version_mut() = http::Version::HTTP_11;
         Ok(response.map(|incoming| {
             let held = HeldBody::new(incoming, in_flight, permit, span);
             match body_idle {
@@ -349,6 +349,40 @@ impl UpstreamPool {
             }
         }))
     }
+}
+
+/// Why a response head cannot be forwarded as it is, if it cannot
+/// (nginx refuses the same with 502):
+/// - a 101: upgrades go through `pool/upgrade`, so this one was not asked
+///   for, and would turn the client's connection into a tunnel;
+/// - `Transfer-Encoding` with `Content-Length`: the length is not the
+///   body's, and forwarding it would cut the client's response short or
+///   desynchronise its connection (RFC 9112 §6.3);
+/// - a transfer coding other than `chunked` (which hyper decodes): the
+///   body would reach the client still encoded, with nothing saying so
+///   (`Transfer-Encoding` is hop-by-hop and not forwarded).
+fn unforwardable<B>(response: &Response<B>) -> Option<&'static str> {
+    if response.status() == http::StatusCode::SWITCHING_PROTOCOLS {
+        return Some("a 101 Switching Protocols response to a request that asked for no upgrade");
+    }
+    let headers = response.headers();
+    if !headers.contains_key(http::header::TRANSFER_ENCODING) {
+        return None;
+    }
+    if headers.contains_key(http::header::CONTENT_LENGTH) {
+        return Some("a response with both Transfer-Encoding and Content-Length");
+    }
+    let mut codings = headers
+        .get_all(http::header::TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|value| value.as_bytes().split(|byte| *byte == b','))
+        .map(<[u8]>::trim_ascii)
+        .filter(|coding| !coding.is_empty());
+    let only_chunked = codings
+        .next()
+        .is_some_and(|coding| coding.eq_ignore_ascii_case(b"chunked"))
+        && codings.next().is_none();
+    (!only_chunked).then_some("a transfer coding other than chunked")
 }
 
 fn verdict_of(result: &AttemptResult) -> Verdict {
@@ -378,5 +412,46 @@ impl Drop for PendingGuard<'_> {
     fn drop(&mut self) {
         self.pending
             .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unforwardable;
+
+    fn verdict(status: u16, headers: &[(&str, &str)]) -> Option<&'static str> {
+        let mut response = http::Response::builder().status(status);
+        for (name, value) in headers {
+            response = response.header(*name, *value);
+        }
+        unforwardable(&response.body(()).unwrap())
+    }
+
+    #[test]
+    fn only_chunked_alone_passes_and_every_other_framing_mix_is_refused() {
+        assert_eq!(verdict(200, &[("content-length", "5")]), None);
+        assert_eq!(verdict(200, &[]), None);
+        for chunked in ["chunked", "Chunked", " chunked ", "chunked,"] {
+            assert_eq!(
+                verdict(200, &[("transfer-encoding", chunked)]),
+                None,
+                "{chunked:?}"
+            );
+        }
+        let refused = [
+            vec![("transfer-encoding", "chunked"), ("content-length", "5")],
+            vec![("transfer-encoding", "gzip")],
+            vec![("transfer-encoding", "gzip, chunked")],
+            vec![
+                ("transfer-encoding", "gzip"),
+                ("transfer-encoding", "chunked"),
+            ],
+            vec![("transfer-encoding", "chunked, chunked")],
+            vec![("transfer-encoding", "")],
+        ];
+        for headers in refused {
+            assert!(verdict(200, &headers).is_some(), "{headers:?}");
+        }
+        assert!(verdict(101, &[("upgrade", "websocket")]).is_some());
     }
 }
