@@ -80,6 +80,21 @@ async fn serve(mut stream: TcpStream) {
             "/folded" => (b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nx-a: 1\r\n folded\r\n\r\nhello", false),
             "/many-headers" => (MANY_HEADERS.get_or_init(many_headers).as_bytes(), false),
             "/huge-header" => (HUGE_HEADER.get_or_init(huge_header).as_bytes(), false),
+            "/hop-by-hop" => (
+                b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: x-internal, keep-alive\r\n\
+                  x-internal: secret\r\nkeep-alive: timeout=5\r\nproxy-connection: keep-alive\r\n\
+                  upgrade: h2c\r\ntrailer: x-t\r\nx-kept: yes\r\n\r\nhello",
+                false,
+            ),
+            "/early-hints" => (
+                b"HTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\n\
+                  HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello",
+                false,
+            ),
+            "/no-content-with-body" => (
+                b"HTTP/1.1 204 No Content\r\ncontent-length: 5\r\n\r\nstray",
+                false,
+            ),
             "/http10" => (b"HTTP/1.0 200 OK\r\ncontent-length: 5\r\n\r\nhello", false),
             _ => (b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello", false),
         };
@@ -256,4 +271,48 @@ async fn the_client_hears_the_gateways_http_version_not_the_backends() {
     let last = String::from_utf8_lossy(&last);
     assert!(last.starts_with("HTTP/1.1 200 OK\r\n"), "{last:?}");
     assert!(last.ends_with("\r\n\r\nhello"), "{last:?}");
+}
+
+#[tokio::test]
+async fn hop_by_hop_headers_stay_behind_and_informational_heads_are_skipped() {
+    let (backend, _) = scripted_backend().await;
+    let gw = TestGateway::start(&routes(backend)).await;
+    let response = gw.client.get(gw.url("/hop-by-hop")).send().await.unwrap();
+    let headers = response.headers().clone();
+    assert_eq!(response.text().await.unwrap(), "hello");
+    assert_eq!(headers["x-kept"], "yes");
+    // Named by `Connection`, or hop-by-hop by definition (RFC 9110 §7.6.1).
+    for gone in [
+        "x-internal",
+        "keep-alive",
+        "proxy-connection",
+        "upgrade",
+        "trailer",
+    ] {
+        assert!(!headers.contains_key(gone), "{gone}: {headers:?}");
+    }
+    let response = gw.client.get(gw.url("/early-hints")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "hello");
+}
+
+#[tokio::test]
+async fn body_bytes_after_a_bodiless_status_never_answer_the_next_request() {
+    let (backend, connections) = scripted_backend().await;
+    let gw = TestGateway::start(&routes(backend)).await;
+    let response = gw
+        .client
+        .get(gw.url("/no-content-with-body"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    assert_eq!(response.text().await.unwrap(), "");
+    for _ in 0..2 {
+        let response = gw.client.get(gw.url("/next")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.text().await.unwrap(), "hello");
+    }
+    // The 204's connection, with "stray" after its head, was not reused.
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
 }
