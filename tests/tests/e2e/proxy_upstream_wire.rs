@@ -148,8 +148,12 @@ async fn chunked_and_close_delimited_bodies_are_relayed_whole() {
 
 /// `response` is the gateway's 502 for a backend's bad answer: the stable
 /// code, the request id, and nothing of the backend or of what it sent.
+/// A bad answer is the backend's 502, which the default retry policy does
+/// not retry (a connection lost mid-head is a reset, which it does).
 async fn assert_refused(response: reqwest::Response, backend: SocketAddr, path: &str) {
     assert_eq!(response.status(), 502, "{path}");
+    let attempts = if path == "/cut-head" { "2" } else { "1" };
+    assert_eq!(response.headers()["x-gateway-attempts"], attempts, "{path}");
     let request_id = response.headers()["x-request-id"]
         .to_str()
         .unwrap()

@@ -90,6 +90,22 @@ pub(super) enum SendError {
     Connect(BoxError),
     /// The connection failed after the request was handed to it.
     Lost(BoxError),
+    /// The backend's response could not be read (a protocol error), or
+    /// could not be forwarded as it is (`send::unforwardable`): the
+    /// backend answered, badly, which is counted as its 502.
+    Invalid(BoxError),
+}
+
+impl SendError {
+    /// A request's failure after hyper took it: the backend's protocol
+    /// error, or a lost connection.
+    pub(super) fn after_sending(error: hyper::Error) -> Self {
+        if error.is_parse() {
+            SendError::Invalid(error.into())
+        } else {
+            SendError::Lost(error.into())
+        }
+    }
 }
 
 impl Http1Connections {
@@ -160,7 +176,7 @@ impl Http1Connections {
                     // Never written: the server closed the reused
                     // connection first. Once more, on a new one.
                     Some(unsent) if reused => request = unsent,
-                    _ => return Err(SendError::Lost(error.into_error().into())),
+                    _ => return Err(SendError::after_sending(error.into_error())),
                 },
             }
         }

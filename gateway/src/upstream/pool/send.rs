@@ -48,6 +48,9 @@ enum AttemptError {
     BadUri(http::Error),
     Connect(BoxError),
     Lost(BoxError),
+    /// The backend answered with a response the gateway cannot read or
+    /// forward.
+    Invalid(BoxError),
     TimedOut(Duration),
     ClientBody(crate::client_body::RequestBodyFault),
 }
@@ -236,7 +239,9 @@ impl UpstreamPool {
             },
             None => sent.await,
         };
-        if let Err(SendError::Connect(error) | SendError::Lost(error)) = &result {
+        if let Err(SendError::Connect(error) | SendError::Lost(error) | SendError::Invalid(error)) =
+            &result
+        {
             observed.record_failure(|| describe(error.as_ref()));
         }
         if let Ok(response) = &result {
@@ -245,11 +250,12 @@ impl UpstreamPool {
         observed.finish(match &result {
             Ok(response) => AttemptOutcome::Response(response.status()),
             Err(SendError::Connect(_)) => AttemptOutcome::ConnectFailed,
-            Err(SendError::Lost(_)) => AttemptOutcome::Failed,
+            Err(SendError::Lost(_) | SendError::Invalid(_)) => AttemptOutcome::Failed,
         });
         let result = result.map_err(|error| match error {
             SendError::Connect(error) => AttemptError::Connect(error),
             SendError::Lost(error) => AttemptError::Lost(error),
+            SendError::Invalid(error) => AttemptError::Invalid(error),
         });
         Attempt {
             result,
@@ -270,11 +276,18 @@ impl UpstreamPool {
             None => match self.client().request(request).await {
                 Ok(response) => response.map(PooledBody::unpooled),
                 Err(error) if error.is_connect() => return Err(SendError::Connect(error.into())),
-                Err(error) => return Err(SendError::Lost(error.into())),
+                Err(error) => {
+                    let hyper_error = std::error::Error::source(&error)
+                        .and_then(|source| source.downcast_ref::<hyper::Error>());
+                    return Err(match hyper_error {
+                        Some(parse) if parse.is_parse() => SendError::Invalid(error.into()),
+                        _ => SendError::Lost(error.into()),
+                    });
+                }
             },
         };
         match unforwardable(&response) {
-            Some(reason) => Err(SendError::Lost(reason.into())),
+            Some(reason) => Err(SendError::Invalid(reason.into())),
             None => Ok(response),
         }
     }
@@ -322,6 +335,9 @@ impl UpstreamPool {
             }
             Err(AttemptError::Lost(error)) => {
                 return Err(self.unavailable("connection lost before a response", Some(error)));
+            }
+            Err(AttemptError::Invalid(error)) => {
+                return Err(self.unavailable("a response that cannot be forwarded", Some(error)));
             }
             Err(AttemptError::TimedOut(after)) => {
                 return Err(UpstreamError::Timeout {
@@ -390,6 +406,13 @@ fn verdict_of(result: &AttemptResult) -> Verdict {
         Ok(response) => Verdict::of_response(response.status(), response.headers()),
         Err(AttemptError::Connect(_)) => Verdict::ConnectFailure,
         Err(AttemptError::Lost(_)) => Verdict::Reset,
+        // The backend answered, badly: its 502, retried only where a
+        // policy retries 5xx or 502 (nginx's `invalid_header` is not
+        // retried by default either).
+        Err(AttemptError::Invalid(_)) => Verdict::ErrorResponse {
+            status: http::StatusCode::BAD_GATEWAY,
+            grpc: None,
+        },
         Err(AttemptError::TimedOut(_)) => Verdict::Timeout,
         Err(AttemptError::BadUri(_) | AttemptError::ClientBody(_)) => Verdict::Success,
     }
