@@ -73,6 +73,46 @@ async fn store_on(server: &NatsServer) -> NatsEventStore {
         .expect("the store opens")
 }
 
+/// A publish the stream refuses (here: full, with an operator's
+/// `discard: new`, which the store keeps) comes back as JetStream's error
+/// ack, which the ack reader's full decode reads (the fast path reads only
+/// successes): an error carrying the server's reason, never retried, and
+/// nothing stored.
+#[tokio::test]
+async fn a_publish_the_stream_refuses_fails_with_the_servers_reason() {
+    let Some(server) = NatsServer::start_or_skip("nats refusal").await else {
+        return;
+    };
+    let store = store_on(&server).await;
+    let spec = TopicSpec {
+        max_events: Some(1),
+        ..topic("full")
+    };
+    store.ensure_topic(&spec).await.expect("topic");
+    let js = store.context();
+    let mut config = js
+        .get_stream("GW_full")
+        .await
+        .expect("stream")
+        .cached_info()
+        .config
+        .clone();
+    config.discard = async_nats::jetstream::stream::DiscardPolicy::New;
+    js.update_stream(config).await.expect("update");
+    store
+        .publish("full", &encoded(&event("a")), None)
+        .await
+        .expect("the first event fits");
+    let refused = store.publish("full", &encoded(&event("b")), None).await;
+    let Err(StoreError::Unavailable(reason)) = &refused else {
+        panic!("{refused:?}");
+    };
+    assert!(reason.contains("maximum messages"), "{reason}");
+    assert!(reason.contains("after 1 attempts"), "not retried: {reason}");
+    let stored = store.read("full", 1, 10).await.expect("read");
+    assert_eq!(stored.len(), 1);
+}
+
 #[tokio::test]
 async fn publishes_are_acked_positioned_and_deduped() {
     let Some(server) = NatsServer::start_or_skip("nats publish").await else {
