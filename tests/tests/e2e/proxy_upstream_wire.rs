@@ -119,6 +119,14 @@ fn huge_header() -> String {
     format!("HTTP/1.1 200 OK\r\ncontent-length: 5\r\nx-huge: {value}\r\n\r\nhello")
 }
 
+/// The gateway with one catch-all route to a scripted backend: the
+/// gateway, the backend's address, and its connection count.
+async fn gateway_and_scripted_backend() -> (TestGateway, SocketAddr, Arc<AtomicUsize>) {
+    let (backend, connections) = scripted_backend().await;
+    let gw = TestGateway::start(&routes(backend)).await;
+    (gw, backend, connections)
+}
+
 fn routes(backend: SocketAddr) -> String {
     format!(
         r#"
@@ -133,8 +141,7 @@ routes:
 
 #[tokio::test]
 async fn chunked_and_close_delimited_bodies_are_relayed_whole() {
-    let (backend, connections) = scripted_backend().await;
-    let gw = TestGateway::start(&routes(backend)).await;
+    let (gw, _, connections) = gateway_and_scripted_backend().await;
     for _ in 0..3 {
         let response = gw.client.get(gw.url("/chunked")).send().await.unwrap();
         assert_eq!(response.status(), 200);
@@ -178,8 +185,7 @@ async fn assert_refused(response: reqwest::Response, backend: SocketAddr, path: 
 
 #[tokio::test]
 async fn malformed_or_ambiguous_responses_are_502_without_backend_details() {
-    let (backend, _) = scripted_backend().await;
-    let gw = TestGateway::start(&routes(backend)).await;
+    let (gw, backend, _) = gateway_and_scripted_backend().await;
     for path in ["/two-lengths", "/upgrade", "/bad-header", "/cut-head"] {
         let response = gw.client.get(gw.url(path)).send().await.unwrap();
         assert_refused(response, backend, path).await;
@@ -188,8 +194,7 @@ async fn malformed_or_ambiguous_responses_are_502_without_backend_details() {
 
 #[tokio::test]
 async fn a_101_nobody_asked_for_is_502_for_a_request_with_a_body_too() {
-    let (backend, _) = scripted_backend().await;
-    let gw = TestGateway::start(&routes(backend)).await;
+    let (gw, backend, _) = gateway_and_scripted_backend().await;
     let response = gw
         .client
         .post(gw.url("/upgrade"))
@@ -202,8 +207,7 @@ async fn a_101_nobody_asked_for_is_502_for_a_request_with_a_body_too() {
 
 #[tokio::test]
 async fn a_stray_response_is_never_the_answer_to_the_next_request() {
-    let (backend, connections) = scripted_backend().await;
-    let gw = TestGateway::start(&routes(backend)).await;
+    let (gw, _, connections) = gateway_and_scripted_backend().await;
     for path in ["/stray", "/next", "/next"] {
         let response = gw.client.get(gw.url(path)).send().await.unwrap();
         assert_eq!(response.text().await.unwrap(), "hello", "{path}");
@@ -214,8 +218,7 @@ async fn a_stray_response_is_never_the_answer_to_the_next_request() {
 
 #[tokio::test]
 async fn connections_the_backend_closes_after_each_response_are_replaced() {
-    let (backend, connections) = scripted_backend().await;
-    let gw = TestGateway::start(&routes(backend)).await;
+    let (gw, _, connections) = gateway_and_scripted_backend().await;
     for _ in 0..5 {
         let response = gw.client.get(gw.url("/close-after")).send().await.unwrap();
         assert_eq!(response.status(), 200);
@@ -226,8 +229,7 @@ async fn connections_the_backend_closes_after_each_response_are_replaced() {
 
 #[tokio::test]
 async fn a_body_cut_short_aborts_the_clients_response() {
-    let (backend, _) = scripted_backend().await;
-    let gw = TestGateway::start(&routes(backend)).await;
+    let (gw, _, _) = gateway_and_scripted_backend().await;
     for path in ["/cut-body", "/bad-chunk"] {
         // The client's response fails: before its head when the failure
         // comes in the same read as the first bytes, else in its body.
@@ -244,8 +246,7 @@ async fn a_body_cut_short_aborts_the_clients_response() {
 
 #[tokio::test]
 async fn heads_that_cannot_be_forwarded_faithfully_are_502() {
-    let (backend, _) = scripted_backend().await;
-    let gw = TestGateway::start(&routes(backend)).await;
+    let (gw, backend, _) = gateway_and_scripted_backend().await;
     // Both framings (nginx refuses it too), a transfer coding the client
     // would get undecoded, an obsolete line fold, and heads past hyper's
     // bounds (header lines; head size: a 1 MiB value is never buffered).
@@ -263,8 +264,7 @@ async fn heads_that_cannot_be_forwarded_faithfully_are_502() {
 
 #[tokio::test]
 async fn the_client_hears_the_gateways_http_version_not_the_backends() {
-    let (backend, _) = scripted_backend().await;
-    let gw = TestGateway::start(&routes(backend)).await;
+    let (gw, _, _) = gateway_and_scripted_backend().await;
     let mut client = TcpStream::connect(gw.gateway.addr).await.unwrap();
     // Two requests on one connection: kept alive, HTTP/1.1 both times.
     for _ in 0..2 {
@@ -285,8 +285,7 @@ async fn the_client_hears_the_gateways_http_version_not_the_backends() {
 
 #[tokio::test]
 async fn hop_by_hop_headers_stay_behind_and_informational_heads_are_skipped() {
-    let (backend, _) = scripted_backend().await;
-    let gw = TestGateway::start(&routes(backend)).await;
+    let (gw, _, _) = gateway_and_scripted_backend().await;
     let response = gw.client.get(gw.url("/hop-by-hop")).send().await.unwrap();
     let headers = response.headers().clone();
     assert_eq!(response.text().await.unwrap(), "hello");
@@ -308,8 +307,7 @@ async fn hop_by_hop_headers_stay_behind_and_informational_heads_are_skipped() {
 
 #[tokio::test]
 async fn body_bytes_after_a_bodiless_status_never_answer_the_next_request() {
-    let (backend, connections) = scripted_backend().await;
-    let gw = TestGateway::start(&routes(backend)).await;
+    let (gw, _, connections) = gateway_and_scripted_backend().await;
     let response = gw
         .client
         .get(gw.url("/no-content-with-body"))

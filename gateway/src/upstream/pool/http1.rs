@@ -97,14 +97,21 @@ pub(super) enum SendError {
 }
 
 impl SendError {
-    /// A request's failure after hyper took it: the backend's protocol
-    /// error, or a lost connection.
-    pub(super) fn after_sending(error: hyper::Error) -> Self {
-        if error.is_parse() {
-            SendError::Invalid(error.into())
-        } else {
-            SendError::Lost(error.into())
+    /// A request's failure after a client (ours or hyper-util's) took it:
+    /// the backend's protocol error when a hyper parse error is in its
+    /// chain, else a lost connection.
+    pub(super) fn after_sending(error: BoxError) -> Self {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error.as_ref());
+        while let Some(current) = cause {
+            if current
+                .downcast_ref::<hyper::Error>()
+                .is_some_and(hyper::Error::is_parse)
+            {
+                return SendError::Invalid(error);
+            }
+            cause = current.source();
         }
+        SendError::Lost(error)
     }
 }
 
@@ -176,7 +183,7 @@ impl Http1Connections {
                     // Never written: the server closed the reused
                     // connection first. Once more, on a new one.
                     Some(unsent) if reused => request = unsent,
-                    _ => return Err(SendError::after_sending(error.into_error())),
+                    _ => return Err(SendError::after_sending(error.into_error().into())),
                 },
             }
         }

@@ -276,14 +276,7 @@ impl UpstreamPool {
             None => match self.client().request(request).await {
                 Ok(response) => response.map(PooledBody::unpooled),
                 Err(error) if error.is_connect() => return Err(SendError::Connect(error.into())),
-                Err(error) => {
-                    let hyper_error = std::error::Error::source(&error)
-                        .and_then(|source| source.downcast_ref::<hyper::Error>());
-                    return Err(match hyper_error {
-                        Some(parse) if parse.is_parse() => SendError::Invalid(error.into()),
-                        _ => SendError::Lost(error.into()),
-                    });
-                }
+                Err(error) => return Err(SendError::after_sending(error.into())),
             },
         };
         match unforwardable(&response) {
