@@ -26,6 +26,7 @@ pub mod compose;
 pub mod config;
 pub mod context;
 pub mod cors;
+pub mod dir_watch;
 pub mod dispatch;
 pub mod drain;
 pub mod edge_error;

@@ -48,7 +48,17 @@ pub struct TestGateway {
     pub subscribers: Option<Subscribers>,
     pub client: reqwest::Client,
     config_path: PathBuf,
+    layout: Layout,
     _dir: tempfile::TempDir,
+}
+
+/// How the test's routes.yaml is written.
+#[derive(Debug, Clone, Copy)]
+enum Layout {
+    /// A file, replaced by a rename.
+    File,
+    /// A Kubernetes ConfigMap volume.
+    ConfigMap,
 }
 
 impl TestGateway {
@@ -76,16 +86,39 @@ impl TestGateway {
     }
 
     async fn start_configured(mocks: MockBackends, yaml: &str, watch: bool) -> TestGateway {
+        Self::start_in(mocks, yaml, watch, Layout::File).await
+    }
+
+    /// Starts fresh mocks and a gateway whose routes.yaml is mounted as
+    /// Kubernetes mounts a ConfigMap volume ([`crate::config_map`]);
+    /// [`Self::update_config`] then updates it as Kubernetes does.
+    pub async fn start_config_map(yaml: &str) -> TestGateway {
+        let mocks = mock_backends::start_all(MockOptions::ephemeral())
+            .await
+            .expect("mock backends start");
+        Self::start_in(mocks, yaml, true, Layout::ConfigMap).await
+    }
+
+    async fn start_in(mocks: MockBackends, yaml: &str, watch: bool, layout: Layout) -> TestGateway {
         init_tracing();
         let dir = tempfile::tempdir().expect("temp dir");
-        let config_path = dir.path().join("routes.yaml");
         // Relative paths in the config (grpc.protos, graphql.supergraph)
         // resolve from its directory: give it the repository's files.
         for shared in ["proto", "supergraph.graphql"] {
             std::os::unix::fs::symlink(repo_path(shared), dir.path().join(shared))
                 .expect("link a file the config names");
         }
-        std::fs::write(&config_path, substitute(yaml, &mocks)).expect("write config");
+        let text = substitute(yaml, &mocks);
+        let config_path = match layout {
+            Layout::File => {
+                let path = dir.path().join("routes.yaml");
+                std::fs::write(&path, text).expect("write config");
+                path
+            }
+            Layout::ConfigMap => {
+                crate::config_map::mount(dir.path(), &[("routes.yaml", &text)]).remove(0)
+            }
+        };
         let mut options = StartOptions::new(&config_path).ephemeral();
         options.watch = watch;
         let gateway = runtime::start(options).await.expect("gateway starts");
@@ -95,6 +128,7 @@ impl TestGateway {
             subscribers: None,
             client: reqwest::Client::new(),
             config_path,
+            layout,
             _dir: dir,
         }
     }
@@ -161,8 +195,14 @@ impl TestGateway {
     }
 
     /// Replaces the config file atomically (write, then rename), as an
-    /// editor or a deploy tool would. The watcher picks it up.
+    /// editor or a deploy tool would, or as Kubernetes updates a ConfigMap
+    /// volume for [`Self::start_config_map`]. The watcher picks it up.
     pub fn update_config(&self, yaml: &str) {
+        if let Layout::ConfigMap = self.layout {
+            let dir = self.config_path.parent().expect("a directory");
+            let text = substitute(yaml, &self.mocks);
+            return crate::config_map::update(dir, &[("routes.yaml", &text)]);
+        }
         let staging = self.config_path.with_extension("yaml.tmp");
         std::fs::write(&staging, substitute(yaml, &self.mocks)).expect("write config");
         std::fs::rename(&staging, &self.config_path).expect("replace config");

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod browser;
 pub mod compare;
+pub mod config_map;
 pub mod event_store_suite;
 pub mod federation;
 pub mod federation_cases;

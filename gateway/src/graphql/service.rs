@@ -39,7 +39,7 @@ pub struct GraphqlService {
     last_error: Mutex<Option<String>>,
     /// How many times the source was loaded again (file or subgraphs).
     loads: AtomicU64,
-    _file_watch: Mutex<Option<notify::RecommendedWatcher>>,
+    _file_watch: Mutex<Option<crate::dir_watch::DirWatch>>,
 }
 
 impl std::fmt::Debug for GraphqlService {

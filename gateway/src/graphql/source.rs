@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 
+use crate::dir_watch::{Change, DirWatch};
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{Method, Request};
 use http_body_util::BodyExt;
-use notify::Watcher;
 use serde_json::Value;
 
 use super::service::GraphqlService;
@@ -131,38 +131,27 @@ pub(crate) fn watch_file(
     path: &Path,
     service: Weak<GraphqlService>,
     runtime: tokio::runtime::Handle,
-) -> Option<notify::RecommendedWatcher> {
+) -> Option<DirWatch> {
     let file_name = path.file_name()?.to_owned();
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."))
         .to_owned();
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        let Ok(event) = event else { return };
-        // Reading the file is no change, and the reload itself reads it:
-        // without this, every reload's own read would fire the watcher
-        // again and the gateway would reload in a loop forever.
-        if event.kind.is_access() {
-            return;
-        }
-        if !event
-            .paths
-            .iter()
-            .any(|p| p.file_name() == Some(file_name.as_os_str()))
-        {
-            return;
-        }
-        if let Some(service) = service.upgrade() {
-            runtime.spawn(async move {
+    let reload_runtime = runtime.clone();
+    let on_change = move |change: Change<'_>| {
+        // Reading the file is no change (the watch does not report it), so
+        // the reload's own read does not fire the watch again.
+        let relevant = change.may_change(|changed| changed.file_name() == Some(&*file_name));
+        if relevant && let Some(service) = service.upgrade() {
+            reload_runtime.spawn(async move {
                 let _ = service.reload_supergraph().await;
             });
         }
-    })
-    .map_err(|error| tracing::warn!(%error, "cannot watch the supergraph file"))
-    .ok()?;
-    watcher
-        .watch(&dir, notify::RecursiveMode::NonRecursive)
+    };
+    let _entered = runtime.enter();
+    let watcher = DirWatch::start(on_change)
+        .and_then(|watcher| watcher.watch(&dir).map(|()| watcher))
         .map_err(|error| tracing::warn!(%error, "cannot watch the supergraph file"))
         .ok()?;
     Some(watcher)

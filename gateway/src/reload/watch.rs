@@ -1,23 +1,24 @@
 //! The file watch behind hot reload: the config file and the .proto files
-//! it compiles. `notify` watches their directories (editors and deploy
-//! tools replace files rather than write them in place), and an event for
-//! one of the files sends a trigger. The set of files follows the running
+//! it compiles. A [`DirWatch`] watches their directories (editors and
+//! deploy tools replace files rather than write them in place), and a
+//! change to one of the files sends a trigger. The set of files follows the running
 //! config: [`FileWatch::watch_files`] replaces it after each reload.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
+
+use crate::dir_watch::{Change, DirWatch};
 
 type Files = Arc<RwLock<HashSet<PathBuf>>>;
 
 /// A live watch on a set of files.
 pub struct FileWatch {
-    watcher: Mutex<RecommendedWatcher>,
+    watcher: DirWatch,
     /// The watched files, each as its canonical directory joined with its
-    /// name: the form `notify` reports events in.
+    /// name: the form the watch reports changes in.
     files: Files,
     dirs: Mutex<HashSet<PathBuf>>,
 }
@@ -32,17 +33,19 @@ impl std::fmt::Debug for FileWatch {
 
 impl FileWatch {
     /// A watch on no file yet; every change to a watched file sends on
-    /// `changed`. `None` (logged) if the platform refuses.
+    /// `changed`. `None` (logged) if the platform refuses. Runs inside a
+    /// tokio runtime.
     pub fn start(changed: mpsc::UnboundedSender<()>) -> Option<FileWatch> {
         let files = Files::default();
         let watched = Arc::clone(&files);
-        let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            let Ok(event) = event else { return };
-            if event.kind.is_access() {
-                return;
-            }
-            let watched = watched.read().unwrap_or_else(PoisonError::into_inner);
-            if event.paths.iter().any(|path| watched.contains(path)) {
+        let watcher = DirWatch::start(move |change: Change<'_>| {
+            let relevant = change.may_change(|path| {
+                watched
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .contains(path)
+            });
+            if relevant {
                 let _ = changed.send(());
             }
         })
@@ -51,7 +54,7 @@ impl FileWatch {
         )
         .ok()?;
         Some(FileWatch {
-            watcher: Mutex::new(watcher),
+            watcher,
             files,
             dirs: Mutex::default(),
         })
@@ -67,15 +70,14 @@ impl FileWatch {
             .iter()
             .filter_map(|file| file.parent().map(Path::to_path_buf))
             .collect();
-        let mut watcher = self.watcher.lock().unwrap_or_else(PoisonError::into_inner);
         let mut dirs = self.dirs.lock().unwrap_or_else(PoisonError::into_inner);
         for dir in wanted.difference(&dirs) {
-            if let Err(error) = watcher.watch(dir, RecursiveMode::NonRecursive) {
+            if let Err(error) = self.watcher.watch(dir) {
                 tracing::warn!(%error, dir = %dir.display(), "cannot watch a config directory");
             }
         }
         for dir in dirs.difference(&wanted) {
-            let _ = watcher.unwatch(dir);
+            self.watcher.unwatch(dir);
         }
         *dirs = wanted;
         *self.files.write().unwrap_or_else(PoisonError::into_inner) = files;

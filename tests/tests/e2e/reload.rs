@@ -243,3 +243,15 @@ async fn fifty_reloads_under_concurrent_traffic_fail_no_request() {
     assert_eq!(failed.load(Ordering::Relaxed), 0);
     assert!(ok.load(Ordering::Relaxed) > 0);
 }
+
+/// Kubernetes updates a ConfigMap volume by swapping a `..data` symlink:
+/// routes.yaml's own name never changes in the watched directory.
+#[tokio::test]
+async fn a_config_map_update_is_swapped_in_by_the_watcher() {
+    let gw = TestGateway::start_config_map(V1).await;
+    assert_eq!(status(&gw, &product_path()).await, 404);
+    gw.update_config(V2);
+    gw.assert_reloaded(2).await;
+    assert_eq!(status(&gw, &product_path()).await, 200);
+    assert_eq!(status(&gw, &user_path()).await, 200);
+}

@@ -87,6 +87,10 @@ impl TracingPipeline {
             .with_target(false)
             .with_level(false)
             .with_context_activation(false)
+            // No `busy_ns` / `idle_ns` attributes (not semantic
+            // conventions): they cost two clock reads and a span lookup on
+            // every poll of a sampled request's futures.
+            .with_tracked_inactivity(false)
             .with_filter(Targets::new().with_target(TARGET, tracing::Level::TRACE))
     }
 
