@@ -74,8 +74,8 @@ pub struct DirWatch {
 
 impl DirWatch {
     /// Starts a watch that reports to `on_change`. On Linux it must be
-    /// called inside a tokio runtime: the events are read by a task
-    /// spawned on it.
+    /// called inside a tokio runtime (an error otherwise): the events are
+    /// read by a task spawned on it.
     pub fn start(on_change: impl OnChange) -> std::io::Result<Self> {
         #[cfg(target_os = "linux")]
         let backend = inotify_backend::InotifyWatch::start(on_change)?;

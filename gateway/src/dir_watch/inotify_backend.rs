@@ -42,10 +42,13 @@ pub(super) struct InotifyWatch {
 
 impl InotifyWatch {
     pub(super) fn start(on_change: impl OnChange) -> io::Result<Self> {
+        // Checked rather than assumed: `tokio::spawn` outside a runtime
+        // would panic.
+        let runtime = tokio::runtime::Handle::try_current().map_err(io::Error::other)?;
         let events = Inotify::init()?.into_event_stream(vec![0; EVENT_BUFFER])?;
         let watches = events.watches();
         let dirs = Arc::new(Mutex::new(Dirs::default()));
-        let reader = tokio::spawn(read_events(events, Arc::clone(&dirs), on_change));
+        let reader = runtime.spawn(read_events(events, Arc::clone(&dirs), on_change));
         Ok(Self {
             watches: Mutex::new(watches),
             dirs,

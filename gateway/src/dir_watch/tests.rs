@@ -240,3 +240,12 @@ fn a_change_concerns_its_file_a_data_link_swap_or_lost_events() {
     assert!(!Change::File(Path::new("/etc/gateway/..data_tmp")).may_change(is_watched));
     assert!(!Change::File(Path::new("/etc/gateway/..2026_12_03")).may_change(is_watched));
 }
+
+/// Outside a tokio runtime the Linux backend refuses to start (an error,
+/// never a panic): its events are read by a task.
+#[test]
+fn the_inotify_watch_needs_a_runtime() {
+    let (on_change, _reports) = reporter();
+    let error = InotifyWatch::start(on_change).unwrap_err();
+    assert!(error.to_string().contains("runtime"), "{error}");
+}
