@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 
-use crate::dir_watch::{Change, DirWatch};
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{Method, Request};
@@ -18,6 +17,7 @@ use super::supergraph::{Supergraph, SupergraphError, subgraph_client};
 use super::supergraph_compose::{SubgraphSdl, SupergraphComposeError, compose_supergraph};
 use crate::body;
 use crate::config::model::{SubgraphEndpoint, SupergraphSource};
+use crate::dir_watch::{Change, DirWatch};
 
 /// Why a supergraph could not be loaded.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

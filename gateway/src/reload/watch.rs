@@ -1,8 +1,9 @@
 //! The file watch behind hot reload: the config file and the .proto files
 //! it compiles. A [`DirWatch`] watches their directories (editors and
 //! deploy tools replace files rather than write them in place), and a
-//! change to one of the files sends a trigger. The set of files follows the running
-//! config: [`FileWatch::watch_files`] replaces it after each reload.
+//! change to one of the files sends a trigger. The set of files follows
+//! the running config: [`FileWatch::watch_files`] replaces it after each
+//! reload.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

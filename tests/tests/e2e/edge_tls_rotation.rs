@@ -1,16 +1,18 @@
 //! Certificate rotation and client certificates (mTLS) on the listener:
 //! a replaced certificate file serves the next handshakes while an open
 //! connection keeps going; a bad one is rejected with its position and
-//! the running certificate keeps serving; a client certificate is
-//! required or optional against the configured CA.
+//! the running certificate keeps serving; a certificate in a Kubernetes
+//! Secret volume rotates when the volume is updated; a client certificate
+//! is required or optional against the configured CA.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 use mock_backends::seed;
 use serde_json::Value;
+use tests::config_map;
 use tests::gateway::{TestGateway, eventually};
-use tests::tls::{TestCa, client_config, connect, peer_leaf, reqwest_client};
+use tests::tls::{Issued, TestCa, client_config, connect, peer_leaf, reqwest_client};
 
 fn yaml(dir: &std::path::Path, client_auth: &str) -> String {
     let dir = dir.display();
@@ -31,6 +33,14 @@ routes:
     backend: orders
 "#
     )
+}
+
+/// The config of [`yaml`] with the certificate and key under other names
+/// (`tls.crt` / `tls.key`, as cert-manager writes a Secret).
+fn yaml_with(cert: &std::path::Path, key: &std::path::Path) -> String {
+    yaml(std::path::Path::new("/unused"), "")
+        .replace("/unused/site.pem", &cert.display().to_string())
+        .replace("/unused/site.key", &key.display().to_string())
 }
 
 fn order_path() -> String {
@@ -177,4 +187,31 @@ async fn client_certificates_are_required_or_optional_against_the_ca() {
         "a stranger's certificate was let in"
     );
     assert_eq!(gateway.mocks.orders.control.requests().len(), 3);
+}
+
+/// A certificate and its key as cert-manager names them in a Secret.
+fn secret(issued: &Issued) -> [(&'static str, &str); 2] {
+    [("tls.crt", &issued.cert_pem), ("tls.key", &issued.key_pem)]
+}
+
+/// cert-manager renews a certificate by updating its Secret; Kubernetes
+/// then swaps the volume's `..data` link, and the names `tls.crt` and
+/// `tls.key` in the watched directory never change.
+#[tokio::test]
+async fn a_certificate_in_a_kubernetes_secret_volume_rotates_on_update() {
+    let ca = TestCa::new("secret CA");
+    let dir = tempfile::tempdir().unwrap();
+    let first = ca.server_cert(&["site.test"]);
+    let mounted = config_map::mount(dir.path(), &secret(&first));
+    let gateway = TestGateway::start(&yaml_with(&mounted[0], &mounted[1])).await;
+    let addr = gateway.gateway.addr;
+    let config = || client_config(&ca, &[b"http/1.1"], None);
+    let stream = connect(addr, "site.test", config()).await.unwrap();
+    assert_eq!(peer_leaf(&stream), first.cert_der);
+
+    let second = ca.server_cert(&["site.test"]);
+    config_map::update(dir.path(), &secret(&second));
+    gateway.assert_reloaded(2).await;
+    let fresh = connect(addr, "site.test", config()).await.unwrap();
+    assert_eq!(peer_leaf(&fresh), second.cert_der);
 }
