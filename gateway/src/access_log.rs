@@ -21,7 +21,7 @@ mod tests;
 use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
 
-pub use writer::{DroppedRecords, WriterGuard};
+pub use writer::{DroppedRecords, ReopenHandle, Reopens, WriterGuard};
 
 use crate::config::model::log::{AccessLogSettings, LogFormat};
 use crate::observe::RefusedHead;
@@ -40,27 +40,36 @@ impl AccessLog {
     /// Opens the log's target and starts its writer thread. Keep the
     /// guard for as long as the gateway serves.
     pub fn start(settings: &AccessLogSettings) -> io::Result<(Arc<AccessLog>, WriterGuard)> {
-        let sink = writer::open(&settings.target)?;
-        Ok(Self::over(sink, settings.format, settings.buffer_records))
+        let (sink, reopen) = writer::open(&settings.target)?;
+        Ok(Self::over_every(
+            sink,
+            reopen,
+            settings.format,
+            settings.buffer_records,
+            writer::FLUSH_EVERY,
+        ))
     }
 
     /// An access log writing to `sink`, queuing `capacity` records.
+    #[cfg(test)]
     fn over(
         sink: Box<dyn io::Write + Send>,
         format: LogFormat,
         capacity: usize,
     ) -> (Arc<AccessLog>, WriterGuard) {
-        Self::over_every(sink, format, capacity, writer::FLUSH_EVERY)
+        Self::over_every(sink, None, format, capacity, writer::FLUSH_EVERY)
     }
 
-    /// [`Self::over`], with the writer's rounds every `period`.
+    /// [`Self::over`], reopened by `reopen`, with the writer's rounds
+    /// every `period`.
     fn over_every(
         sink: Box<dyn io::Write + Send>,
+        reopen: Option<writer::Reopen>,
         format: LogFormat,
         capacity: usize,
         period: std::time::Duration,
     ) -> (Arc<AccessLog>, WriterGuard) {
-        let (queue, guard) = RecordQueue::start(sink, capacity, period);
+        let (queue, guard) = RecordQueue::start(sink, reopen, capacity, period);
         (Arc::new(AccessLog { format, queue }), guard)
     }
 
@@ -72,6 +81,13 @@ impl AccessLog {
     /// A handle on the dropped-records count, for the metrics.
     pub fn dropped_records(&self) -> DroppedRecords {
         self.queue.dropped()
+    }
+
+    /// Reopens the log's file (after log rotation): SIGUSR1 and the
+    /// admin's `POST /reopen_logs`. `None` when the log is not written to
+    /// a file.
+    pub fn reopen_handle(&self) -> Option<ReopenHandle> {
+        self.queue.reopen_handle()
     }
 }
 
@@ -99,3 +115,31 @@ impl AccessLog {
         });
     }
 }
+
+/// How long a reopen may take: the writer thread reopens after its
+/// current round, at most [`writer::FLUSH_EVERY`] away, plus the disk.
+pub const REOPEN_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Reopens the access log's file on each SIGUSR1 (nginx's signal for
+/// log rotation: `postrotate kill -USR1 ...` in logrotate). The task ends
+/// with the writer thread, at the first signal after the gateway stopped.
+#[cfg(unix)]
+pub fn reopen_on_sigusr1(handle: ReopenHandle) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut signals) = signal(SignalKind::user_defined1()) else {
+        tracing::warn!(
+            "cannot install the SIGUSR1 handler; POST /reopen_logs still reopens the access log"
+        );
+        return;
+    };
+    tokio::spawn(async move {
+        while signals.recv().await.is_some() {
+            if handle.reopen(REOPEN_PATIENCE).await.is_none() {
+                return;
+            }
+        }
+    });
+}
+
+#[cfg(not(unix))]
+pub fn reopen_on_sigusr1(_handle: ReopenHandle) {}

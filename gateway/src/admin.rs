@@ -9,6 +9,7 @@
 //! | `GET /workers` | the worker count, each worker's open connections, and the connections refused at a limit |
 //! | `GET /metrics` | the Prometheus metrics (docs/observability.md); 404 when `metrics.enabled` is false |
 //! | `POST /reload` | reloads now; 200 with the outcome (`reloaded`, `unchanged`), 422 with every error |
+//! | `POST /reopen_logs` | reopens the access log's file after log rotation (as SIGUSR1 does); 200 once done |
 //! | `/events/subscriptions...` | the event bus's subscriptions, dead letters, replay and purge (`admin::events`) |
 
 mod events;
@@ -41,6 +42,8 @@ pub struct AdminState {
     pub metrics: Option<Arc<Metrics>>,
     /// The event bus's delivery workers; `None` without `events:`.
     pub deliveries: Option<Arc<crate::events::delivery::DeliveryEngine>>,
+    /// Reopens the access log's file; `None` unless it writes to one.
+    pub access_log: Option<crate::access_log::ReopenHandle>,
 }
 
 /// The admin service.
@@ -83,9 +86,10 @@ async fn handle(state: &AdminState, method: &Method, path: &str) -> Response<Gat
             metrics::scrape(state)
         }
         (&Method::POST, "/reload") => reload(state).await,
+        (&Method::POST, "/reopen_logs") => reopen_logs(state).await,
         (_, path) => json_response(
             StatusCode::NOT_FOUND,
-            json!({"error": {"code": "NO_ROUTE", "message": format!("admin has no {path}; try /healthz, /readyz, /config, /upstreams, /workers, /metrics, POST /reload, /events/subscriptions")}}),
+            json!({"error": {"code": "NO_ROUTE", "message": format!("admin has no {path}; try /healthz, /readyz, /config, /upstreams, /workers, /metrics, POST /reload, POST /reopen_logs, /events/subscriptions")}}),
         ),
     }
 }
@@ -191,4 +195,29 @@ fn json_response(status: StatusCode, value: Value) -> Response<GatewayBody> {
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
+}
+
+/// `POST /reopen_logs` (Envoy's name): the access log's file reopened at
+/// its path, after log rotation moved it; answered once the writer thread
+/// has done it.
+async fn reopen_logs(state: &AdminState) -> Response<GatewayBody> {
+    let Some(handle) = &state.access_log else {
+        return json_response(
+            StatusCode::OK,
+            json!({"reopened": false, "reason": "the access log is off or not written to a file"}),
+        );
+    };
+    match handle.reopen(crate::access_log::REOPEN_PATIENCE).await {
+        Some(reopens) if !reopens.last_failed => {
+            json_response(StatusCode::OK, json!({"reopened": true}))
+        }
+        Some(_) => json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({"error": {"code": "ACCESS_LOG_REOPEN_FAILED", "message": "cannot reopen the access log's file (the gateway's log says why); records still go to the old file"}}),
+        ),
+        None => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"error": {"code": "ACCESS_LOG_STOPPED", "message": "the access log's writer has stopped (the gateway is shutting down)"}}),
+        ),
+    }
 }

@@ -208,6 +208,10 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
         admin: options.admin.is_none().then_some(config.admin),
     };
     let (access_log, access_log_writer) = start_access_log(&config, &options)?;
+    let access_log_reopen = access_log.as_ref().and_then(|log| log.reopen_handle());
+    if let Some(handle) = &access_log_reopen {
+        crate::access_log::reopen_on_sigusr1(handle.clone());
+    }
     let mut sinks: Vec<Arc<dyn ExchangeSink>> = Vec::new();
     sinks.extend(access_log.clone().map(|log| log as Arc<dyn ExchangeSink>));
     let observers = Arc::new(observers_for(&config, sinks));
@@ -277,6 +281,7 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
         workers: workers.load(),
         metrics: observers.metrics().cloned(),
         deliveries: deliveries.as_ref().map(|d| Arc::clone(&d.engine)),
+        access_log: access_log_reopen,
     });
     let (shutdown, requested) = watch::channel(false);
     let accepting = async move {

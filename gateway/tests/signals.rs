@@ -105,3 +105,66 @@ async fn sighup_reloads_and_sigterm_drains_then_exits_zero() {
         .unwrap();
     assert_eq!(exit.code(), Some(0));
 }
+
+/// SIGUSR1 reopens the access log at its path, as nginx's does: what
+/// logrotate's `postrotate kill -USR1` expects.
+#[tokio::test]
+async fn sigusr1_reopens_the_access_log_after_rotation() {
+    let mocks = mock_backends::start_all(MockOptions::ephemeral())
+        .await
+        .unwrap();
+    let users = mocks.service(ServiceKind::Users).url();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("routes.yaml");
+    let log = dir.path().join("access.log");
+    let yaml = format!(
+        "log:\n  access_log: {{ enabled: true, format: text, path: {} }}\n{}",
+        log.display(),
+        config(&users, None)
+    );
+    std::fs::write(&path, yaml).unwrap();
+    let serve = Serve::spawn(&path);
+    let client = reqwest::Client::new();
+    let user = format!(
+        "http://{}/v1/users/{}",
+        serve.listen,
+        mock_backends::seed::FIRST_CUSTOMER_ID
+    );
+    eventually_status(&client, &user, 200).await;
+    let lines = |path: &std::path::Path| {
+        std::fs::read_to_string(path)
+            .map(|text| text.lines().count())
+            .unwrap_or(0)
+    };
+    // The writer's round is 50 ms: wait for the first record on disk.
+    for _ in 0..500 {
+        if lines(&log) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let before = lines(&log);
+    assert!(before > 0, "the first requests were logged");
+    let rotated = dir.path().join("access.log.1");
+    std::fs::rename(&log, &rotated).unwrap();
+    signal(serve.child(), "-USR1");
+    // Each request until the reopen is logged in the renamed file; the
+    // first after it, in a new file at the configured path.
+    for _ in 0..500 {
+        assert_eq!(client.get(&user).send().await.unwrap().status(), 200);
+        if lines(&log) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(lines(&log) > 0, "a new file at the configured path");
+    assert!(
+        lines(&rotated) >= before,
+        "the renamed file kept its records"
+    );
+    signal(serve.child(), "-TERM");
+    let exit = tokio::task::spawn_blocking(move || serve.wait())
+        .await
+        .unwrap();
+    assert_eq!(exit.code(), Some(0), "the process survived SIGUSR1");
+}

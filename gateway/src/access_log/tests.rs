@@ -377,8 +377,13 @@ fn a_full_buffer_is_handed_to_the_writer_before_its_round() {
     };
     // The writer's rounds are an hour apart: only the hand-off can wake it.
     let period = Duration::from_secs(3600);
-    let (log, guard) =
-        AccessLog::over_every(Box::new(sink.clone()), LogFormat::Json, 1_000_000, period);
+    let (log, guard) = AccessLog::over_every(
+        Box::new(sink.clone()),
+        None,
+        LogFormat::Json,
+        1_000_000,
+        period,
+    );
     let exchange = routed_exchange();
     let finished = finished(StatusCode::OK, None, ExchangeEnd::Completed);
     let mut one = Vec::new();
@@ -401,4 +406,74 @@ fn a_growing_count_is_warned_about_once_per_period() {
     assert!(warning.due(3));
     assert!(!warning.due(3), "no news");
     assert!(!warning.due(9), "within the period: quiet");
+}
+
+fn file_settings(path: &std::path::Path) -> crate::config::model::log::AccessLogSettings {
+    crate::config::model::log::AccessLogSettings {
+        enabled: Some(true),
+        format: LogFormat::Json,
+        target: crate::config::model::log::AccessLogTarget::File(path.to_path_buf()),
+        ..Default::default()
+    }
+}
+
+fn lines_in(path: &std::path::Path) -> usize {
+    std::fs::read_to_string(path).unwrap().lines().count()
+}
+
+/// logrotate renames the file, then SIGUSR1 (or `POST /reopen_logs`)
+/// has the writer write what the old file was owed and open a new one.
+#[tokio::test]
+async fn a_reopened_log_writes_to_a_new_file_at_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, rotated) = (
+        dir.path().join("access.log"),
+        dir.path().join("access.log.1"),
+    );
+    let (log, guard) = AccessLog::start(&file_settings(&path)).unwrap();
+    let handle = log.reopen_handle().expect("a file can be reopened");
+    log_records(&log, 3);
+    std::fs::rename(&path, &rotated).unwrap();
+    let reopens = handle.reopen(super::REOPEN_PATIENCE).await.unwrap();
+    assert_eq!(
+        reopens,
+        super::Reopens {
+            done: 1,
+            last_failed: false
+        }
+    );
+    // The records logged before the reopen went to the renamed file.
+    assert_eq!(lines_in(&rotated), 3);
+    log_records(&log, 2);
+    guard.close().await;
+    assert_eq!(lines_in(&path), 2);
+    assert_eq!(lines_in(&rotated), 3);
+}
+
+/// A reopen that fails (the directory is gone) keeps the old file.
+#[tokio::test]
+async fn a_failed_reopen_keeps_writing_to_the_old_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let path = logs.join("access.log");
+    let (log, guard) = AccessLog::start(&file_settings(&path)).unwrap();
+    let handle = log.reopen_handle().unwrap();
+    let moved = dir.path().join("moved");
+    std::fs::rename(&logs, &moved).unwrap();
+    let reopens = handle.reopen(super::REOPEN_PATIENCE).await.unwrap();
+    assert!(reopens.last_failed);
+    log_records(&log, 2);
+    guard.close().await;
+    assert_eq!(lines_in(&moved.join("access.log")), 2);
+}
+
+#[test]
+fn standard_output_has_nothing_to_reopen() {
+    let settings = crate::config::model::log::AccessLogSettings {
+        target: crate::config::model::log::AccessLogTarget::Stdout,
+        ..file_settings(std::path::Path::new("unused"))
+    };
+    let (log, _guard) = AccessLog::start(&settings).unwrap();
+    assert!(log.reopen_handle().is_none());
 }

@@ -71,6 +71,44 @@ impl crate::observe::metrics::DroppedCount for DroppedRecords {
     }
 }
 
+/// Opens the log's file again at its path (after log rotation renamed or
+/// removed it); `None` for standard output and error.
+pub(super) type Reopen = Box<dyn FnMut() -> io::Result<Box<dyn Write + Send>> + Send>;
+
+/// The reopen requests the writer has answered: how many, and whether
+/// the last one failed. Waited on by `POST /reopen_logs`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reopens {
+    pub done: u64,
+    pub last_failed: bool,
+}
+
+/// Asks the writer thread to reopen the log's file (SIGUSR1, `POST
+/// /reopen_logs`), and tells when it has.
+#[derive(Debug, Clone)]
+pub struct ReopenHandle {
+    requested: Arc<AtomicBool>,
+    writer: Option<std::thread::Thread>,
+    answered: tokio::sync::watch::Receiver<Reopens>,
+}
+
+impl ReopenHandle {
+    /// Asks for a reopen; waits until the writer thread has tried, at most
+    /// `patience`. `None`: no answer in time, or the writer thread has
+    /// stopped (the gateway did).
+    pub async fn reopen(&self, patience: Duration) -> Option<Reopens> {
+        let mut answered = self.answered.clone();
+        let before = answered.borrow_and_update().done;
+        self.requested.store(true, Ordering::Release);
+        self.writer.as_ref()?.unpark();
+        let wait = answered.wait_for(|reopens| reopens.done > before);
+        match tokio::time::timeout(patience, wait).await {
+            Ok(Ok(reopens)) => Some(*reopens),
+            _ => None,
+        }
+    }
+}
+
 /// The records a worker has formatted since the writer's last round.
 #[derive(Debug, Default)]
 struct Batch {
@@ -101,6 +139,8 @@ pub(super) struct RecordQueue {
     warnings: RateLimitedWarning,
     /// The writer thread, woken when a buffer reaches [`HANDOFF_BYTES`].
     writer: Option<std::thread::Thread>,
+    /// `None` when there is no file to reopen.
+    reopen: Option<ReopenHandle>,
 }
 
 /// Keeps the writer thread; dropping it (or [`WriterGuard::close`]) writes
@@ -132,16 +172,25 @@ impl RecordQueue {
     /// `capacity` records between two rounds.
     pub fn start(
         sink: Box<dyn Write + Send>,
+        reopen: Option<Reopen>,
         capacity: usize,
         period: Duration,
     ) -> (Self, WriterGuard) {
         let shards: Arc<[Shard]> = (0..SHARDS).map(|_| Shard::default()).collect();
         let stop = Arc::new(AtomicBool::new(false));
+        let requested = Arc::new(AtomicBool::new(false));
+        let has_file = reopen.is_some();
+        let (answer, answered) = tokio::sync::watch::channel(Reopens::default());
         let thread = std::thread::Builder::new()
             .name("gateway-access-log".to_owned())
             .spawn({
                 let (shards, stop) = (Arc::clone(&shards), Arc::clone(&stop));
-                move || write_until_stopped(sink, &shards, &stop, period)
+                let reopening = Reopening {
+                    reopen,
+                    requested: Arc::clone(&requested),
+                    answer,
+                };
+                move || write_until_stopped(sink, reopening, &shards, &stop, period)
             });
         let thread = match thread {
             Ok(thread) => Some(thread),
@@ -152,12 +201,18 @@ impl RecordQueue {
                 None
             }
         };
+        let writer = thread.as_ref().map(|thread| thread.thread().clone());
         let queue = Self {
             shards,
             capacity: capacity.max(1),
             dropped: DroppedRecords::default(),
             warnings: RateLimitedWarning::default(),
-            writer: thread.as_ref().map(|thread| thread.thread().clone()),
+            reopen: has_file.then(|| ReopenHandle {
+                requested,
+                writer: writer.clone(),
+                answered,
+            }),
+            writer,
         };
         (queue, WriterGuard { stop, thread })
     }
@@ -192,6 +247,46 @@ impl RecordQueue {
     pub fn dropped(&self) -> DroppedRecords {
         self.dropped.clone()
     }
+
+    /// `None` when the log is not written to a file.
+    pub fn reopen_handle(&self) -> Option<ReopenHandle> {
+        self.reopen.clone()
+    }
+}
+
+/// The writer thread's side of reopening.
+struct Reopening {
+    reopen: Option<Reopen>,
+    requested: Arc<AtomicBool>,
+    answer: tokio::sync::watch::Sender<Reopens>,
+}
+
+impl Reopening {
+    /// Reopens the file if asked to (after the round wrote what the old
+    /// one was owed, as nginx does on SIGUSR1); a failure keeps the old
+    /// file.
+    fn if_requested(&mut self, sink: &mut Box<dyn Write + Send>) {
+        if !self.requested.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let failed = match self.reopen.as_mut().map(|reopen| reopen()) {
+            Some(Ok(reopened)) => {
+                *sink = reopened;
+                tracing::info!("access log: file reopened");
+                false
+            }
+            Some(Err(error)) => {
+                tracing::error!(%error, "access log: cannot reopen the file; still writing to the old one");
+                true
+            }
+            // Standard output or error: nothing to reopen.
+            None => false,
+        };
+        self.answer.send_modify(|reopens| {
+            reopens.done += 1;
+            reopens.last_failed = failed;
+        });
+    }
 }
 
 /// The writer thread: every [`FLUSH_EVERY`], or when a worker hands its
@@ -199,6 +294,7 @@ impl RecordQueue {
 /// then one flush; after the stop signal, a last round.
 fn write_until_stopped(
     mut sink: Box<dyn Write + Send>,
+    mut reopening: Reopening,
     shards: &[Shard],
     stop: &AtomicBool,
     period: Duration,
@@ -226,6 +322,7 @@ fn write_until_stopped(
         if wrote {
             let _ = sink.flush();
         }
+        reopening.if_requested(&mut sink);
         if stopping {
             return;
         }
@@ -237,20 +334,31 @@ fn write_until_stopped(
 /// thread writes each worker's batch whole (up to [`HANDOFF_BYTES`] and
 /// more), so a buffer in between would only copy every record once more
 /// (about 400 instructions a record, callgrind, 2026-12-02).
-pub(super) fn open(target: &AccessLogTarget) -> io::Result<Box<dyn Write + Send>> {
+/// With a file, also how to open it again ([`Reopen`]).
+pub(super) fn open(
+    target: &AccessLogTarget,
+) -> io::Result<(Box<dyn Write + Send>, Option<Reopen>)> {
     Ok(match target {
-        AccessLogTarget::Stdout => Box::new(io::stdout()),
-        AccessLogTarget::Stderr => Box::new(io::stderr()),
+        AccessLogTarget::Stdout => (Box::new(io::stdout()), None),
+        AccessLogTarget::Stderr => (Box::new(io::stderr()), None),
         AccessLogTarget::File(path) => {
-            let file = OpenOptions::new().create(true).append(true).open(path)?;
-            Box::new(ReportingFile {
-                file,
-                path: path.clone(),
-                warnings: RateLimitedWarning::default(),
-                failures: 0,
-            })
+            let file = open_file(path)?;
+            let path = path.clone();
+            let reopen: Reopen = Box::new(move || open_file(&path));
+            (file, Some(reopen))
         }
     })
+}
+
+/// `path` opened for appending, created if missing.
+fn open_file(path: &std::path::Path) -> io::Result<Box<dyn Write + Send>> {
+    let file = OpenOptions::new().create(true).append(true).open(path)?;
+    Ok(Box::new(ReportingFile {
+        file,
+        path: path.to_path_buf(),
+        warnings: RateLimitedWarning::default(),
+        failures: 0,
+    }))
 }
 
 /// A file whose write errors (a full disk) are logged, at most once per

@@ -426,3 +426,50 @@ async fn refused_heads_are_logged_and_counted() {
         "only the refusals are logged"
     );
 }
+
+/// logrotate's way: rename the file, then ask the gateway to reopen it
+/// (`POST /reopen_logs` here; SIGUSR1 in the binary's signal tests). The
+/// record of a request before the rotation is in the renamed file, the
+/// next one in a new file at the configured path.
+#[tokio::test]
+async fn a_rotated_log_is_reopened_at_its_path() {
+    let gw = TestGateway::start(ROUTES).await;
+    let path = log_path(&gw);
+    let order = format!("/v1/orders/{FIRST_ORDER_ID}");
+    assert_eq!(get(&gw, &order, "before-rotation").await.status(), 200);
+    record_of(&gw, "before-rotation").await;
+    let rotated = path.with_file_name("access.log.1");
+    std::fs::rename(&path, &rotated).unwrap();
+
+    let answer = gw
+        .client
+        .post(gw.admin_url("/reopen_logs"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body, serde_json::json!({"reopened": true}));
+
+    assert_eq!(get(&gw, &order, "after-rotation").await.status(), 200);
+    let record = record_of(&gw, "after-rotation").await;
+    assert_eq!(record["status"], 200);
+    assert!(records_of(&path, "before-rotation").is_empty());
+    assert_eq!(records_of(&rotated, "before-rotation").len(), 1);
+    assert!(records_of(&rotated, "after-rotation").is_empty());
+}
+
+/// Without a file there is nothing to reopen, and the answer says so.
+#[tokio::test]
+async fn reopening_without_a_file_access_log_says_so() {
+    let gw = TestGateway::start(&ROUTES.replace("enabled: true", "enabled: false")).await;
+    let answer = gw
+        .client
+        .post(gw.admin_url("/reopen_logs"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["reopened"], false, "{body}");
+}
