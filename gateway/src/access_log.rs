@@ -121,10 +121,12 @@ impl AccessLog {
 pub const REOPEN_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Reopens the access log's file on each SIGUSR1 (nginx's signal for
-/// log rotation: `postrotate kill -USR1 ...` in logrotate). The task ends
-/// with the writer thread, at the first signal after the gateway stopped.
+/// log rotation: `postrotate kill -USR1 ...` in logrotate). Installed
+/// whether or not there is a file (`None`), so that the signal never
+/// takes its default action, which ends the process. The task ends with
+/// the writer thread, at the first signal after the gateway stopped.
 #[cfg(unix)]
-pub fn reopen_on_sigusr1(handle: ReopenHandle) {
+pub fn reopen_on_sigusr1(handle: Option<ReopenHandle>) {
     use tokio::signal::unix::{SignalKind, signal};
     let Ok(mut signals) = signal(SignalKind::user_defined1()) else {
         tracing::warn!(
@@ -134,6 +136,12 @@ pub fn reopen_on_sigusr1(handle: ReopenHandle) {
     };
     tokio::spawn(async move {
         while signals.recv().await.is_some() {
+            let Some(handle) = &handle else {
+                tracing::info!(
+                    "SIGUSR1: the access log is off or not written to a file; nothing to reopen"
+                );
+                continue;
+            };
             if handle.reopen(REOPEN_PATIENCE).await.is_none() {
                 return;
             }
@@ -142,4 +150,4 @@ pub fn reopen_on_sigusr1(handle: ReopenHandle) {
 }
 
 #[cfg(not(unix))]
-pub fn reopen_on_sigusr1(_handle: ReopenHandle) {}
+pub fn reopen_on_sigusr1(_handle: Option<ReopenHandle>) {}

@@ -209,9 +209,7 @@ pub async fn start(options: StartOptions) -> Result<RunningGateway, StartError> 
     };
     let (access_log, access_log_writer) = start_access_log(&config, &options)?;
     let access_log_reopen = access_log.as_ref().and_then(|log| log.reopen_handle());
-    if let Some(handle) = &access_log_reopen {
-        crate::access_log::reopen_on_sigusr1(handle.clone());
-    }
+    crate::access_log::reopen_on_sigusr1(access_log_reopen.clone());
     let mut sinks: Vec<Arc<dyn ExchangeSink>> = Vec::new();
     sinks.extend(access_log.clone().map(|log| log as Arc<dyn ExchangeSink>));
     let observers = Arc::new(observers_for(&config, sinks));

@@ -78,6 +78,11 @@ async fn sighup_reloads_and_sigterm_drains_then_exits_zero() {
     signal(serve.child(), "-HUP");
     eventually_status(&client, &product, 200).await;
 
+    // SIGUSR1 without an access log file: nothing to reopen, and the
+    // signal's default action (ending the process) is not taken.
+    signal(serve.child(), "-USR1");
+    assert_eq!(client.get(&product).send().await.unwrap().status(), 200);
+
     // SIGTERM with a request in flight: it completes, then the process exits 0.
     mocks
         .users
