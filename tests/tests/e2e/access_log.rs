@@ -427,6 +427,17 @@ async fn refused_heads_are_logged_and_counted() {
     );
 }
 
+/// `POST /reopen_logs` on the admin listener: its status and body.
+async fn reopen_logs(gw: &TestGateway) -> (u16, Value) {
+    let answer = gw
+        .client
+        .post(gw.admin_url("/reopen_logs"))
+        .send()
+        .await
+        .unwrap();
+    (answer.status().as_u16(), answer.json().await.unwrap())
+}
+
 /// logrotate's way: rename the file, then ask the gateway to reopen it
 /// (`POST /reopen_logs` here; SIGUSR1 in the binary's signal tests). The
 /// record of a request before the rotation is in the renamed file, the
@@ -441,14 +452,8 @@ async fn a_rotated_log_is_reopened_at_its_path() {
     let rotated = path.with_file_name("access.log.1");
     std::fs::rename(&path, &rotated).unwrap();
 
-    let answer = gw
-        .client
-        .post(gw.admin_url("/reopen_logs"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 200);
-    let body: Value = answer.json().await.unwrap();
+    let (status, body) = reopen_logs(&gw).await;
+    assert_eq!(status, 200);
     assert_eq!(body, serde_json::json!({"reopened": true}));
 
     assert_eq!(get(&gw, &order, "after-rotation").await.status(), 200);
@@ -463,13 +468,7 @@ async fn a_rotated_log_is_reopened_at_its_path() {
 #[tokio::test]
 async fn reopening_without_a_file_access_log_says_so() {
     let gw = TestGateway::start(&ROUTES.replace("enabled: true", "enabled: false")).await;
-    let answer = gw
-        .client
-        .post(gw.admin_url("/reopen_logs"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 200);
-    let body: Value = answer.json().await.unwrap();
+    let (status, body) = reopen_logs(&gw).await;
+    assert_eq!(status, 200);
     assert_eq!(body["reopened"], false, "{body}");
 }
