@@ -207,3 +207,31 @@ async fn reading_the_supergraph_file_does_not_trigger_reloads() {
     let loads = service.reloads_attempted();
     assert!((2..=4).contains(&loads), "{loads} loads for two changes");
 }
+
+/// A supergraph file in a Kubernetes ConfigMap volume: the volume's
+/// update swaps its `..data` link, and the new graph serves.
+#[tokio::test]
+async fn a_supergraph_in_a_config_map_volume_is_reloaded_on_update() {
+    let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
+    let full = std::fs::read_to_string(supergraph_path(&fed)).unwrap();
+    let volume = tempfile::tempdir().unwrap();
+    let mounted = tests::config_map::mount(volume.path(), &[("supergraph.graphql", &full)]);
+    let config = format!("graphql:\n  supergraph: {}\n", mounted[0].display());
+    fed.gw.update_config(&config);
+    fed.gw.assert_reloaded(2).await;
+    assert_eq!(supergraph_path(&fed), mounted[0]);
+    let query = "{ customers { name } }";
+    fed.data(query, json!({})).await;
+
+    let without_users: Vec<_> = endpoints(&fed.subgraphs)
+        .into_iter()
+        .filter(|e| e.name != "users")
+        .collect();
+    let smaller = compose_live(&without_users, |e| e.url.clone()).await;
+    tests::config_map::update(volume.path(), &[("supergraph.graphql", &smaller)]);
+    eventually("the smaller supergraph serves", || async {
+        fed.post(query, json!({})).await.1["errors"][0]["extensions"]["code"]
+            == "GRAPHQL_VALIDATION_FAILED"
+    })
+    .await;
+}
