@@ -25,13 +25,9 @@ const CHANGES: WatchMask = WatchMask::CLOSE_WRITE
 /// Room for many events per read (each is 16 bytes plus its name).
 const EVENT_BUFFER: usize = 4096;
 
-/// The watched directories, by descriptor (for the events) and by path
-/// (to stop watching one).
-#[derive(Debug, Default)]
-struct Dirs {
-    by_descriptor: HashMap<WatchDescriptor, PathBuf>,
-    by_path: HashMap<PathBuf, WatchDescriptor>,
-}
+/// The watched directories by descriptor (the events name only that); a
+/// handful, so stopping one finds it by path in the same map.
+type Dirs = HashMap<WatchDescriptor, PathBuf>;
 
 #[derive(Debug)]
 pub(super) struct InotifyWatch {
@@ -47,7 +43,7 @@ impl InotifyWatch {
         let runtime = tokio::runtime::Handle::try_current().map_err(io::Error::other)?;
         let events = Inotify::init()?.into_event_stream(vec![0; EVENT_BUFFER])?;
         let watches = events.watches();
-        let dirs = Arc::new(Mutex::new(Dirs::default()));
+        let dirs = Arc::new(Mutex::new(Dirs::new()));
         let reader = runtime.spawn(read_events(events, Arc::clone(&dirs), on_change));
         Ok(Self {
             watches: Mutex::new(watches),
@@ -58,20 +54,20 @@ impl InotifyWatch {
 
     pub(super) fn watch(&self, dir: &Path) -> io::Result<()> {
         let descriptor = lock(&self.watches).add(dir, CHANGES)?;
-        let mut dirs = lock(&self.dirs);
-        dirs.by_descriptor
-            .insert(descriptor.clone(), dir.to_path_buf());
-        dirs.by_path.insert(dir.to_path_buf(), descriptor);
+        lock(&self.dirs).insert(descriptor, dir.to_path_buf());
         Ok(())
     }
 
     pub(super) fn unwatch(&self, dir: &Path) {
         let descriptor = {
             let mut dirs = lock(&self.dirs);
-            let Some(descriptor) = dirs.by_path.remove(dir) else {
+            let Some(descriptor) = dirs
+                .iter()
+                .find_map(|(descriptor, watched)| (watched == dir).then(|| descriptor.clone()))
+            else {
                 return;
             };
-            dirs.by_descriptor.remove(&descriptor);
+            dirs.remove(&descriptor);
             descriptor
         };
         // Fails only when the directory is gone, which ended its watch.
@@ -106,7 +102,7 @@ async fn read_events(
         // Events of the directory itself (removed, watch ended) name no
         // file.
         let Some(name) = event.name else { continue };
-        let dir = lock(&dirs).by_descriptor.get(&event.wd).cloned();
+        let dir = lock(&dirs).get(&event.wd).cloned();
         if let Some(dir) = dir {
             on_change(Change::File(&dir.join(name)));
         }

@@ -22,6 +22,25 @@ fn replace_file(path: &std::path::Path, text: &str) {
     std::fs::rename(&staging, path).unwrap();
 }
 
+/// The supergraph composed from every live subgraph but `users`.
+async fn without_users(fed: &FederatedGateway) -> String {
+    let rest: Vec<_> = endpoints(&fed.subgraphs)
+        .into_iter()
+        .filter(|e| e.name != "users")
+        .collect();
+    compose_live(&rest, |e| e.url.clone()).await
+}
+
+/// Waits until `query` (which reads users' fields) fails validation: the
+/// graph without `users` serves.
+async fn smaller_graph_serves(fed: &FederatedGateway, query: &str) {
+    eventually("the smaller supergraph serves", || async {
+        fed.post(query, json!({})).await.1["errors"][0]["extensions"]["code"]
+            == "GRAPHQL_VALIDATION_FAILED"
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_changed_supergraph_file_is_reloaded_and_a_broken_one_is_refused() {
     let fed = FederatedGateway::start(SUPERGRAPH_FILE_CONFIG).await;
@@ -30,19 +49,8 @@ async fn a_changed_supergraph_file_is_reloaded_and_a_broken_one_is_refused() {
     let query = "{ customers { name } }";
     fed.data(query, json!({})).await;
 
-    let without_users: Vec<_> = endpoints(&fed.subgraphs)
-        .into_iter()
-        .filter(|e| e.name != "users")
-        .collect();
-    replace_file(
-        &path,
-        &compose_live(&without_users, |e| e.url.clone()).await,
-    );
-    eventually("the smaller supergraph serves", || async {
-        fed.post(query, json!({})).await.1["errors"][0]["extensions"]["code"]
-            == "GRAPHQL_VALIDATION_FAILED"
-    })
-    .await;
+    replace_file(&path, &without_users(&fed).await);
+    smaller_graph_serves(&fed, query).await;
 
     let mut generation = service.generation();
     generation.mark_unchanged();
@@ -223,15 +231,7 @@ async fn a_supergraph_in_a_config_map_volume_is_reloaded_on_update() {
     let query = "{ customers { name } }";
     fed.data(query, json!({})).await;
 
-    let without_users: Vec<_> = endpoints(&fed.subgraphs)
-        .into_iter()
-        .filter(|e| e.name != "users")
-        .collect();
-    let smaller = compose_live(&without_users, |e| e.url.clone()).await;
+    let smaller = without_users(&fed).await;
     tests::config_map::update(volume.path(), &[("supergraph.graphql", &smaller)]);
-    eventually("the smaller supergraph serves", || async {
-        fed.post(query, json!({})).await.1["errors"][0]["extensions"]["code"]
-            == "GRAPHQL_VALIDATION_FAILED"
-    })
-    .await;
+    smaller_graph_serves(&fed, query).await;
 }
