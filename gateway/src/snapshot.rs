@@ -172,7 +172,8 @@ impl Snapshot {
 
 /// The listener's TLS config: the previous one when `server.tls` (and so
 /// every certificate's bytes) is unchanged, else a new one that keeps the
-/// previous session cache.
+/// previous ticket keys and session cache when they may be shared
+/// (`tls::may_share_sessions`).
 fn server_tls(
     config: &GatewayConfig,
     previous: Option<&Snapshot>,
@@ -186,7 +187,11 @@ fn server_tls(
     {
         return Ok(Some(Arc::clone(tls)));
     }
-    let config = crate::tls::server_config(spec, running.map(|(_, tls)| tls.as_ref()))?;
+    let running = running.and_then(|(previous, tls)| {
+        let settings = previous.config.server.tls.as_deref()?;
+        Some((settings, tls.as_ref()))
+    });
+    let config = crate::tls::server_config(spec, running)?;
     Ok(Some(config))
 }
 

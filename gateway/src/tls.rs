@@ -19,7 +19,7 @@ pub mod sni;
 pub mod system_roots;
 pub mod upstream;
 
-pub use server_config::server_config;
+pub use server_config::{may_share_sessions, server_config};
 
 /// Why a TLS runtime object could not be built from a compiled config
 /// (which already checked the files, so this is rare).

@@ -13,6 +13,8 @@ pub(crate) struct RawServerTls {
     pub certificates: Spanned<Vec<RawCertificate>>,
     pub client_auth: Option<RawClientAuth>,
     pub http_redirect: Option<RawHttpRedirect>,
+    pub session_tickets: Option<Spanned<bool>>,
+    pub session_cache: Option<Spanned<u64>>,
 }
 
 /// One entry of `server.tls.certificates:`.

@@ -34,6 +34,8 @@ server:
       - { cert: b.pem, key: b.key, server_names: [B.test, "*.b.test"], default: true }
     client_auth: { ca: ca.pem, mode: optional }
     http_redirect: { listen: "127.0.0.1:8080", https_port: 443 }
+    session_tickets: false
+    session_cache: 0
 backends:
   secure:
     url: https://10.0.0.1:8443
@@ -51,6 +53,8 @@ routes: []
     assert_eq!(tls.default_certificate, 1);
     assert!(!tls.client_auth.as_ref().unwrap().required);
     assert_eq!(tls.http_redirect.unwrap().https_port, Some(443));
+    assert!(!tls.resumption.tickets);
+    assert_eq!(tls.resumption.cache_sessions, 0);
     let backend = &config.backends["secure"];
     assert_eq!(backend.protocol, UpstreamProtocol::H2);
     assert_eq!(backend.tls.server_name.as_deref(), Some("api.internal"));
@@ -74,6 +78,7 @@ server:
       - { cert: a.pem, key: b.key }
       - { cert: b.pem, key: b.key, server_names: ["bad name"] }
     http_redirect: { listen: nowhere }
+    session_cache: 100001
 backends:
   plain:
     url: http://10.0.0.1
@@ -95,9 +100,10 @@ routes: []
         "routes.yaml:7:29: server.tls.certificates[2].key: \"b.key\": the key does not belong to the certificate \"a.pem\"",
         "routes.yaml:8:51: server.tls.certificates[3].server_names: \"bad name\" is not a DNS name",
         "routes.yaml:9:30: server.tls.http_redirect.listen: \"nowhere\" is not an address",
-        "routes.yaml:11:3: backend \"plain\": tls: applies to https:// URLs",
-        "routes.yaml:16:15: backend \"mixed\": protocol: h2c is HTTP/2 over cleartext",
-        "routes.yaml:17:18: backend \"mixed\": tls: a client certificate needs both cert and key",
+        "routes.yaml:10:20: server.tls.session_cache: must be between 0 and 100000",
+        "routes.yaml:12:3: backend \"plain\": tls: applies to https:// URLs",
+        "routes.yaml:17:15: backend \"mixed\": protocol: h2c is HTTP/2 over cleartext",
+        "routes.yaml:18:18: backend \"mixed\": tls: a client certificate needs both cert and key",
     ];
     for line in expected {
         assert!(errors.contains(line), "missing {line:?} in:\n{errors}");

@@ -15,11 +15,14 @@ use sha2::{Digest, Sha256};
 
 use super::super::errors::Diagnostics;
 use super::super::model::BackendSpec;
-use super::super::model::tls::{BackendTls, CertificateSpec, ClientAuth, HttpRedirect, ServerTls};
+use super::super::model::tls::{
+    BackendTls, CertificateSpec, ClientAuth, HttpRedirect, Resumption, ServerTls,
+};
 use super::super::raw::Text;
 use super::super::raw_tls::{
     RawBackendTls, RawCertificate, RawClientAuthMode, RawHttpRedirect, RawServerTls,
 };
+use super::connections::count;
 
 /// Compiles `server.tls`; `None` when absent or wrong (errors recorded).
 pub(super) fn server_tls(
@@ -52,6 +55,7 @@ pub(super) fn server_tls(
         .http_redirect
         .as_ref()
         .and_then(|redirect| http_redirect(redirect, diag));
+    let resumption = resumption(raw, diag);
     if diag.error_count() > errors_before {
         return None;
     }
@@ -60,7 +64,27 @@ pub(super) fn server_tls(
         default_certificate,
         client_auth,
         http_redirect,
+        resumption,
     }))
+}
+
+/// `session_tickets` and `session_cache`, with their defaults.
+fn resumption(raw: &RawServerTls, diag: &mut Diagnostics) -> Resumption {
+    let defaults = Resumption::default();
+    Resumption {
+        tickets: raw
+            .session_tickets
+            .as_deref()
+            .copied()
+            .unwrap_or(defaults.tickets),
+        cache_sessions: count(
+            raw.session_cache.as_ref(),
+            "server.tls.session_cache",
+            0..=Resumption::MAX_CACHE_SESSIONS,
+            diag,
+        )
+        .unwrap_or(defaults.cache_sessions),
+    }
 }
 
 fn certificate(

@@ -24,6 +24,39 @@ pub struct ServerTls {
     pub client_auth: Option<ClientAuth>,
     /// A plain-HTTP listener that redirects to HTTPS.
     pub http_redirect: Option<HttpRedirect>,
+    /// How clients may resume a session without a full handshake.
+    pub resumption: Resumption,
+}
+
+/// TLS session resumption: `server.tls.session_tickets` and
+/// `server.tls.session_cache`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resumption {
+    /// Stateless tickets (rustls's ticketer: random keys, rotated every
+    /// 6 hours, each ticket valid for 12), as nginx and Envoy issue by
+    /// default. TLS 1.3 resumes through them; so does a TLS 1.2 client
+    /// that asks for one.
+    pub tickets: bool,
+    /// Sessions kept in memory for resumption by id: TLS 1.2 clients
+    /// without tickets, and TLS 1.3 when tickets are off. 0: none.
+    pub cache_sessions: usize,
+}
+
+impl Resumption {
+    /// rustls's default cache size.
+    pub const DEFAULT_CACHE_SESSIONS: usize = 256;
+    /// The largest cache: a session holds its secrets and the client's
+    /// certificate chain, up to a few KB with mTLS.
+    pub const MAX_CACHE_SESSIONS: usize = 100_000;
+}
+
+impl Default for Resumption {
+    fn default() -> Self {
+        Self {
+            tickets: true,
+            cache_sessions: Self::DEFAULT_CACHE_SESSIONS,
+        }
+    }
 }
 
 impl ServerTls {
