@@ -38,7 +38,7 @@ use crate::reload::{
     FileWatch, ReloadError, ReloadOutcome, Reloader, StartAddresses, spawn_triggers,
 };
 use crate::server::{
-    self, ADMIN_MAX_CONNECTIONS, CappedListener, ConnectionSettings, ListenerParts,
+    self, ADMIN_MAX_CONNECTIONS, CappedListener, ConnectionSettings, ConnectionTls, ListenerParts,
     TlsConfigSource, accept_for_workers, serve,
 };
 use crate::snapshot::Snapshot;
@@ -384,7 +384,13 @@ impl RunningGateway {
 fn tls_source(current: &Arc<ArcSwap<Snapshot>>) -> Option<TlsConfigSource> {
     current.load().tls.as_ref()?;
     let current = Arc::clone(current);
-    Some(Arc::new(move || current.load().tls.clone()))
+    Some(Arc::new(move || {
+        let snapshot = current.load();
+        Some(ConnectionTls {
+            config: Arc::clone(snapshot.tls.as_ref()?),
+            hsts: snapshot.hsts.clone(),
+        })
+    }))
 }
 
 /// Binds and serves the plain-HTTP listener that redirects to HTTPS

@@ -161,7 +161,16 @@ impl IncomingConnections for CappedListener {
 /// each handshake, so a reload (a rotated certificate) applies to the
 /// next connection while open ones keep their session. `None` closes
 /// the connection.
-pub type TlsConfigSource = Arc<dyn Fn() -> Option<Arc<rustls::ServerConfig>> + Send + Sync>;
+pub type TlsConfigSource = Arc<dyn Fn() -> Option<ConnectionTls> + Send + Sync>;
+
+/// What one TLS connection is served with, taken at its accept.
+#[derive(Clone)]
+pub struct ConnectionTls {
+    pub config: Arc<rustls::ServerConfig>,
+    /// `Strict-Transport-Security`, set on every response of the
+    /// connection (`server.tls.hsts`).
+    pub hsts: Option<http::HeaderValue>,
+}
 
 /// What a listener's connections share besides the service and the
 /// settings: TLS, and where refused request heads are reported.

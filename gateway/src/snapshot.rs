@@ -48,6 +48,9 @@ pub struct Snapshot {
     /// The listener's TLS config, when `server.tls` is set; read at each
     /// handshake, so a reload (a rotated certificate) applies to the next.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The `Strict-Transport-Security` value TLS responses carry
+    /// (`server.tls.hsts`), made once here.
+    pub hsts: Option<http::HeaderValue>,
     /// The event bus, when `events:` is set: opened once at start and
     /// carried from snapshot to snapshot.
     pub events: Option<Arc<EventBus>>,
@@ -153,6 +156,7 @@ impl Snapshot {
         };
         let pipelines = pipeline::build_routes(&config, inputs)?;
         let tls = server_tls(&config, previous)?;
+        let hsts = hsts_value(&config);
         let routes = RouteTable::build(&pipelines).map_err(SnapshotError::Conflicts)?;
         Ok(Self {
             version,
@@ -164,10 +168,18 @@ impl Snapshot {
             graphql,
             policy_runtime,
             tls,
+            hsts,
             events,
             loaded_at: SystemTime::now(),
         })
     }
+}
+
+/// `server.tls.hsts` as a header value (its text is digits, `;`, spaces
+/// and ASCII words, so it is always a valid value).
+fn hsts_value(config: &GatewayConfig) -> Option<http::HeaderValue> {
+    let hsts = config.server.tls.as_ref()?.hsts?;
+    http::HeaderValue::from_str(&hsts.header_text()).ok()
 }
 
 /// The listener's TLS config: the previous one when `server.tls` (and so

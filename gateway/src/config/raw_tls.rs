@@ -15,6 +15,16 @@ pub(crate) struct RawServerTls {
     pub http_redirect: Option<RawHttpRedirect>,
     pub session_tickets: Option<Spanned<bool>>,
     pub session_cache: Option<Spanned<u64>>,
+    pub hsts: Option<Spanned<RawHsts>>,
+}
+
+/// `server.tls.hsts:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHsts {
+    pub max_age: Option<Text>,
+    pub include_subdomains: Option<Spanned<bool>>,
+    pub preload: Option<Spanned<bool>>,
 }
 
 /// One entry of `server.tls.certificates:`.

@@ -36,6 +36,7 @@ server:
     http_redirect: { listen: "127.0.0.1:8080", https_port: 443 }
     session_tickets: false
     session_cache: 0
+    hsts: { max_age: 2h, include_subdomains: true }
 backends:
   secure:
     url: https://10.0.0.1:8443
@@ -55,6 +56,8 @@ routes: []
     assert_eq!(tls.http_redirect.unwrap().https_port, Some(443));
     assert!(!tls.resumption.tickets);
     assert_eq!(tls.resumption.cache_sessions, 0);
+    let hsts = tls.hsts.unwrap();
+    assert_eq!(hsts.header_text(), "max-age=7200; includeSubDomains");
     let backend = &config.backends["secure"];
     assert_eq!(backend.protocol, UpstreamProtocol::H2);
     assert_eq!(backend.tls.server_name.as_deref(), Some("api.internal"));
@@ -79,6 +82,7 @@ server:
       - { cert: b.pem, key: b.key, server_names: ["bad name"] }
     http_redirect: { listen: nowhere }
     session_cache: 100001
+    hsts: { max_age: 1h, include_subdomains: true, preload: true }
 backends:
   plain:
     url: http://10.0.0.1
@@ -101,9 +105,10 @@ routes: []
         "routes.yaml:8:51: server.tls.certificates[3].server_names: \"bad name\" is not a DNS name",
         "routes.yaml:9:30: server.tls.http_redirect.listen: \"nowhere\" is not an address",
         "routes.yaml:10:20: server.tls.session_cache: must be between 0 and 100000",
-        "routes.yaml:12:3: backend \"plain\": tls: applies to https:// URLs",
-        "routes.yaml:17:15: backend \"mixed\": protocol: h2c is HTTP/2 over cleartext",
-        "routes.yaml:18:18: backend \"mixed\": tls: a client certificate needs both cert and key",
+        "routes.yaml:11:61: server.tls.hsts.preload: the preload list requires include_subdomains: true and a max_age of at least 8760h (a year)",
+        "routes.yaml:13:3: backend \"plain\": tls: applies to https:// URLs",
+        "routes.yaml:18:15: backend \"mixed\": protocol: h2c is HTTP/2 over cleartext",
+        "routes.yaml:19:18: backend \"mixed\": tls: a client certificate needs both cert and key",
     ];
     for line in expected {
         assert!(errors.contains(line), "missing {line:?} in:\n{errors}");
@@ -122,5 +127,24 @@ fn an_unknown_tls_key_is_named_with_its_position() {
     assert!(
         errors.contains("routes.yaml:4:5: server: tls: unknown key \"ciphers\"; expected one of: certificates, client_auth, http_redirect"),
         "{errors}"
+    );
+}
+
+#[test]
+fn the_hsts_header_lists_what_is_set() {
+    use super::model::tls::Hsts;
+    let hsts = |max_age: u64, include_subdomains: bool, preload: bool| {
+        Hsts {
+            max_age: std::time::Duration::from_secs(max_age),
+            include_subdomains,
+            preload,
+        }
+        .header_text()
+    };
+    assert_eq!(hsts(0, false, false), "max-age=0");
+    assert_eq!(hsts(300, true, false), "max-age=300; includeSubDomains");
+    assert_eq!(
+        hsts(31_536_000, true, true),
+        "max-age=31536000; includeSubDomains; preload"
     );
 }

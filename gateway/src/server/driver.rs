@@ -68,7 +68,7 @@ pub(super) struct Accepted {
     pub stream: TcpStream,
     pub peer: SocketAddr,
     /// The listener's TLS config, when it terminates TLS.
-    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub tls: Option<super::ConnectionTls>,
 }
 
 /// Serves one accepted connection until it ends (or is dropped). With
@@ -98,8 +98,9 @@ pub(super) async fn serve_connection(
         peer,
         activity: Arc::clone(&activity),
         tls: tls.is_some(),
+        hsts: tls.as_ref().and_then(|tls| tls.hsts.clone()),
     });
-    let Some(tls) = tls else {
+    let Some(super::ConnectionTls { config: tls, .. }) = tls else {
         let io = HeadDeadlineIo::new(stream, peer, Arc::clone(&activity), timeouts, refusals);
         let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), hyper_service);
         return drive(connection, &activity, peer, settings, draining).await;

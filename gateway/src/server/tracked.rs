@@ -12,7 +12,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use http::{Method, Request, Response, StatusCode, Version};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Version};
 use http_body::Body as _;
 use hyper::body::Incoming;
 
@@ -31,6 +31,8 @@ pub struct TrackedService {
     pub activity: Arc<ConnActivity>,
     /// The connection is TLS (each request's [`ClientIp`] says so).
     pub tls: bool,
+    /// `Strict-Transport-Security` for every response (TLS only).
+    pub hsts: Option<HeaderValue>,
 }
 
 impl tower::Service<Request<Incoming>> for TrackedService {
@@ -68,6 +70,7 @@ impl tower::Service<Request<Incoming>> for TrackedService {
             in_flight: Some(in_flight),
             connect,
             body_end,
+            hsts: self.hsts.clone(),
         }
     }
 }
@@ -80,6 +83,7 @@ pin_project_lite::pin_project! {
         in_flight: Option<RequestGuard>,
         connect: bool,
         body_end: Option<BodyEnd>,
+        hsts: Option<HeaderValue>,
     }
 }
 
@@ -90,6 +94,12 @@ impl Future for TrackedCall {
         let this = self.project();
         let mut response = ready!(this.call.poll(cx))?;
         early_response::close_if_early(&mut response, this.body_end.as_ref());
+        if let Some(hsts) = this.hsts.take() {
+            // The edge's policy: it replaces a backend's own.
+            response
+                .headers_mut()
+                .insert(http::header::STRICT_TRANSPORT_SECURITY, hsts);
+        }
         let in_flight = this.in_flight.take();
         let status = response.status();
         let tunnel =

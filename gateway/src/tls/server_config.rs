@@ -150,6 +150,7 @@ mod tests {
             client_auth: None,
             http_redirect: None,
             resumption: Resumption::default(),
+            hsts: None,
         }
     }
 

@@ -30,6 +30,7 @@ mod edge_strict_framing;
 mod edge_strict_host;
 mod edge_strict_limits;
 mod edge_tls;
+mod edge_tls_hsts;
 mod edge_tls_resumption;
 mod edge_tls_rotation;
 mod edge_tls_upstream;

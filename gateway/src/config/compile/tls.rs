@@ -10,17 +10,18 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
+use marked_yaml::Spanned;
 use rustls::pki_types::ServerName;
 use sha2::{Digest, Sha256};
 
 use super::super::errors::Diagnostics;
 use super::super::model::BackendSpec;
 use super::super::model::tls::{
-    BackendTls, CertificateSpec, ClientAuth, HttpRedirect, Resumption, ServerTls,
+    BackendTls, CertificateSpec, ClientAuth, Hsts, HttpRedirect, Resumption, ServerTls,
 };
 use super::super::raw::Text;
 use super::super::raw_tls::{
-    RawBackendTls, RawCertificate, RawClientAuthMode, RawHttpRedirect, RawServerTls,
+    RawBackendTls, RawCertificate, RawClientAuthMode, RawHsts, RawHttpRedirect, RawServerTls,
 };
 use super::connections::count;
 
@@ -56,6 +57,7 @@ pub(super) fn server_tls(
         .as_ref()
         .and_then(|redirect| http_redirect(redirect, diag));
     let resumption = resumption(raw, diag);
+    let hsts = raw.hsts.as_ref().and_then(|hsts| self::hsts(hsts, diag));
     if diag.error_count() > errors_before {
         return None;
     }
@@ -65,6 +67,7 @@ pub(super) fn server_tls(
         client_auth,
         http_redirect,
         resumption,
+        hsts,
     }))
 }
 
@@ -85,6 +88,32 @@ fn resumption(raw: &RawServerTls, diag: &mut Diagnostics) -> Resumption {
         )
         .unwrap_or(defaults.cache_sessions),
     }
+}
+
+/// `hsts:` (max-age a year unless set); `preload` needs what the
+/// browsers' preload list requires: `include_subdomains` and a max-age of
+/// at least a year.
+fn hsts(raw: &Spanned<RawHsts>, diag: &mut Diagnostics) -> Option<Hsts> {
+    let max_age = super::duration(raw.max_age.as_ref(), "server.tls.hsts.max_age", diag)
+        .unwrap_or(Hsts::DEFAULT_MAX_AGE);
+    let flag = |value: &Option<Spanned<bool>>| value.as_deref().copied().unwrap_or(false);
+    let hsts = Hsts {
+        max_age,
+        include_subdomains: flag(&raw.include_subdomains),
+        preload: flag(&raw.preload),
+    };
+    if hsts.preload && (!hsts.include_subdomains || hsts.max_age < Hsts::DEFAULT_MAX_AGE) {
+        let span = raw
+            .preload
+            .as_ref()
+            .map_or(raw.span(), |preload| preload.span());
+        diag.error(
+            span,
+            "server.tls.hsts.preload: the preload list requires include_subdomains: true and a max_age of at least 8760h (a year)",
+        );
+        return None;
+    }
+    Some(hsts)
 }
 
 fn certificate(

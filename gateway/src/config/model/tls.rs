@@ -9,6 +9,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -26,6 +27,37 @@ pub struct ServerTls {
     pub http_redirect: Option<HttpRedirect>,
     /// How clients may resume a session without a full handshake.
     pub resumption: Resumption,
+    /// `Strict-Transport-Security` on every response over TLS.
+    pub hsts: Option<Hsts>,
+}
+
+/// `server.tls.hsts:` HTTP Strict Transport Security (RFC 6797): browsers
+/// that saw it use only HTTPS for the host for `max_age`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hsts {
+    /// Written in whole seconds.
+    pub max_age: Duration,
+    pub include_subdomains: bool,
+    /// Asks to be listed in the browsers' preload list (which requires
+    /// `includeSubDomains` and a max-age of at least a year).
+    pub preload: bool,
+}
+
+impl Hsts {
+    /// One year: the default, and the least the preload list accepts.
+    pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(365 * 24 * 3600);
+
+    /// The header's value: `max-age=31536000; includeSubDomains; preload`.
+    pub fn header_text(&self) -> String {
+        let mut text = format!("max-age={}", self.max_age.as_secs());
+        if self.include_subdomains {
+            text.push_str("; includeSubDomains");
+        }
+        if self.preload {
+            text.push_str("; preload");
+        }
+        text
+    }
 }
 
 /// TLS session resumption: `server.tls.session_tickets` and
