@@ -30,6 +30,7 @@ mod head_deadline;
 mod lingering_close;
 mod listener;
 mod parser_refusal;
+mod plain_on_tls;
 mod tracked;
 
 pub use listener::bind;

@@ -297,7 +297,7 @@ impl Metrics {
         ))));
         registry.register(
             "gateway_refused_requests",
-            "Request heads the connection refused before any route saw them, by the answer's code (MALFORMED_REQUEST, HEADERS_TOO_LARGE, URI_TOO_LONG, REQUEST_TIMEOUT); also counted in http_server_request_duration_seconds as route _unmatched",
+            "Request heads the connection refused before any route saw them, by the answer's code (MALFORMED_REQUEST, HEADERS_TOO_LARGE, URI_TOO_LONG, REQUEST_TIMEOUT, PLAIN_HTTP_ON_TLS_PORT); also counted in http_server_request_duration_seconds as route _unmatched",
             self.refused.clone(),
         );
         registry.register(

@@ -25,6 +25,7 @@ use super::ConnectionSettings;
 use super::activity::{ConnActivity, Protocol};
 use super::head_deadline::{HeadDeadlineIo, HeadTimeouts};
 use super::listener::configure_accepted;
+use super::plain_on_tls;
 use super::tracked::TrackedService;
 use crate::layers::GatewayService;
 use crate::observe::SharedRefusals;
@@ -106,6 +107,17 @@ pub(super) async fn serve_connection(
         return drive(connection, &activity, peer, settings, draining).await;
     };
     let deadline = activity.accepted() + settings.header_read_timeout;
+    match tokio::time::timeout_at(deadline, plain_on_tls::peek_first_byte(&stream)).await {
+        Ok(Some(first)) if plain_on_tls::looks_like_plain_http(first) => {
+            plain_on_tls::answer(stream, peer, &refusals, activity.accepted()).await;
+            return;
+        }
+        Ok(_) => {}
+        Err(_) => {
+            tracing::debug!(%peer, timeout = ?settings.header_read_timeout, "no TLS hello in time; closing");
+            return;
+        }
+    }
     let handshake = TlsAcceptor::from(tls).accept(stream);
     let stream = match tokio::time::timeout_at(deadline, handshake).await {
         Ok(Ok(stream)) => stream,

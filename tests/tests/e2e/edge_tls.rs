@@ -359,3 +359,65 @@ async fn a_malformed_head_over_tls_gets_the_gateways_json_error() {
     assert!(answer.contains("\"request_id\":"), "{answer}");
     assert!(gateway.mocks.orders.control.requests().is_empty());
 }
+
+/// Plain HTTP sent to the TLS port (`curl http://...:443`) gets the
+/// gateway's 400 in plain HTTP, as from nginx, instead of a TLS alert and
+/// a closed connection; it is counted with the other refused requests.
+/// Bytes that are neither HTTP nor TLS are just closed, and TLS clients
+/// are served as before.
+#[tokio::test]
+async fn plain_http_on_the_tls_port_gets_a_plain_400() {
+    let site = Site::new();
+    let gateway = TestGateway::start(&site.yaml("")).await;
+    let addr = gateway.gateway.addr;
+    let mut plain = TcpStream::connect(addr).await.unwrap();
+    let head = format!("GET {} HTTP/1.1\r\nHost: a.test\r\n\r\n", order_path());
+    plain.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    plain.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8(answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{answer}"
+    );
+    assert!(answer.contains("\r\nconnection: close\r\n"), "{answer}");
+    let body: Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "PLAIN_HTTP_ON_TLS_PORT", "{answer}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("https://"),
+        "{answer}"
+    );
+    let request_id = body["error"]["request_id"].as_str().unwrap();
+    assert!(
+        answer.contains(&format!("\r\nx-request-id: {request_id}\r\n")),
+        "{answer}"
+    );
+    assert!(gateway.mocks.orders.control.requests().is_empty());
+    let metrics = tests::metrics::scrape(&gateway).await;
+    assert_eq!(
+        metrics.value(
+            "gateway_refused_requests_total",
+            &[("code", "PLAIN_HTTP_ON_TLS_PORT")]
+        ),
+        1.0
+    );
+
+    // Not HTTP, not TLS: closed without an answer.
+    let mut junk = TcpStream::connect(addr).await.unwrap();
+    junk.write_all(&[0x00, 0x01, 0x02, 0x03, 0x04])
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    let _ = junk.read_to_end(&mut rest).await;
+    assert!(
+        !String::from_utf8_lossy(&rest).contains("HTTP/1.1"),
+        "{rest:?}"
+    );
+
+    let client = reqwest_client(client_config(&site.ca, &[b"h2"], None), &["a.test"], addr);
+    let url = format!("https://a.test:{}{}", addr.port(), order_path());
+    assert_eq!(client.get(url).send().await.unwrap().status(), 200);
+}
