@@ -30,6 +30,34 @@ pub struct RefusedHead<'a> {
     pub bytes_out: u64,
 }
 
+impl<'a> RefusedHead<'a> {
+    /// The record of `answer` (a whole HTTP/1 response, head and body, as
+    /// written to the socket), `duration` after the wait for the head
+    /// began.
+    pub fn answered(
+        peer: SocketAddr,
+        status: StatusCode,
+        code: &'static str,
+        request_id: &'a str,
+        answer: &[u8],
+        duration: Duration,
+    ) -> Self {
+        let head = answer
+            .windows(4)
+            .position(|window| window == b"\r\n\r\n")
+            .map_or(0, |at| at + 4);
+        RefusedHead {
+            peer,
+            status,
+            code,
+            request_id,
+            started_at: SystemTime::now() - duration,
+            duration,
+            bytes_out: (answer.len() - head) as u64,
+        }
+    }
+}
+
 /// Where refused heads are reported. Called on the connection's worker
 /// thread, so it must not block.
 pub trait HeadRefusals: Send + Sync + fmt::Debug {

@@ -263,19 +263,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HeadDeadlineIo<S> {
                 .checked_sub(self.timeouts.header_read)
                 .unwrap_or(deadline);
             let duration = Instant::now().saturating_duration_since(began);
-            let head = answer
-                .windows(4)
-                .position(|w| w == b"\r\n\r\n")
-                .map_or(0, |at| at + 4);
-            refusals.refused(&RefusedHead {
-                peer: self.peer,
+            refusals.refused(&RefusedHead::answered(
+                self.peer,
                 status,
                 code,
-                request_id: &request_id,
-                started_at: std::time::SystemTime::now() - duration,
+                &request_id,
+                &answer,
                 duration,
-                bytes_out: (answer.len() - head) as u64,
-            });
+            ));
         }
         answer
     }

@@ -11,13 +11,11 @@
 //! same way) and nothing after.
 
 use std::net::SocketAddr;
-use std::time::SystemTime;
-
-use tokio::time::Instant;
 
 use http::StatusCode;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 use super::lingering_close::Lingering;
 use crate::edge_error::raw_http1_error;
@@ -60,20 +58,14 @@ pub async fn answer(
     let answer = raw_http1_error(StatusCode::BAD_REQUEST, CODE, MESSAGE, &request_id);
     tracing::debug!(%peer, %request_id, "plain HTTP on the TLS listener; answered 400");
     if let Some(refusals) = refusals {
-        let duration = accepted.elapsed();
-        let head = answer
-            .windows(4)
-            .position(|window| window == b"\r\n\r\n")
-            .map_or(0, |at| at + 4);
-        refusals.refused(&RefusedHead {
+        refusals.refused(&RefusedHead::answered(
             peer,
-            status: StatusCode::BAD_REQUEST,
-            code: CODE,
-            request_id: &request_id,
-            started_at: SystemTime::now() - duration,
-            duration,
-            bytes_out: (answer.len() - head) as u64,
-        });
+            StatusCode::BAD_REQUEST,
+            CODE,
+            &request_id,
+            &answer,
+            accepted.elapsed(),
+        ));
     }
     if stream.write_all(&answer).await.is_err() || stream.shutdown().await.is_err() {
         return;
