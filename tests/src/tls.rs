@@ -126,6 +126,32 @@ impl Issued {
     }
 }
 
+/// routes.yaml for one TLS site: the certificate `DIR/site.pem` and its
+/// key, then `tls_keys` (more lines under `server.tls`, indented four
+/// spaces), the orders backend and its `GET /v1/orders/{id}` route, then
+/// `routes` (more route entries, indented two spaces).
+pub fn site_yaml(dir: &Path, tls_keys: &str, routes: &str) -> String {
+    let dir = dir.display();
+    format!(
+        r#"
+server:
+  tls:
+    certificates:
+      - cert: {dir}/site.pem
+        key: {dir}/site.key
+{tls_keys}
+backends:
+  orders:
+    url: $ORDERS
+routes:
+  - path: /v1/orders/{{id}}
+    method: GET
+    backend: orders
+{routes}
+"#
+    )
+}
+
 /// A rustls client config trusting `ca`, offering `alpn`, presenting
 /// `identity` when asked for a client certificate.
 pub fn client_config(ca: &TestCa, alpn: &[&[u8]], identity: Option<&Issued>) -> ClientConfig {

@@ -6,34 +6,14 @@
 
 use mock_backends::seed;
 use tests::gateway::TestGateway;
-use tests::tls::{TestCa, client_config, reqwest_client};
+use tests::tls::{TestCa, client_config, reqwest_client, site_yaml};
 
+/// The site with the redirect listener, `hsts` under `server.tls`, and an
+/// echo route.
 fn yaml(dir: &std::path::Path, hsts: &str) -> String {
-    let dir = dir.display();
-    format!(
-        r#"
-server:
-  tls:
-    certificates:
-      - cert: {dir}/site.pem
-        key: {dir}/site.key
-{hsts}
-    http_redirect:
-      listen: 127.0.0.1:0
-backends:
-  orders:
-    url: $ORDERS
-routes:
-  - path: /v1/orders/{{id}}
-    method: GET
-    backend: orders
-  - path: /echo
-    method: GET
-    backend: orders
-    rewrite:
-      template: /debug/echo
-"#
-    )
+    let tls_keys = format!("{hsts}\n    http_redirect:\n      listen: 127.0.0.1:0");
+    let echo = "  - path: /echo\n    method: GET\n    backend: orders\n    rewrite:\n      template: /debug/echo";
+    site_yaml(dir, &tls_keys, echo)
 }
 
 /// The `Strict-Transport-Security` values of a GET of `path` over a new

@@ -11,30 +11,13 @@ use hyper_util::rt::TokioIo;
 use mock_backends::seed;
 use rustls::{ClientConfig, HandshakeKind, SupportedProtocolVersion};
 use tests::gateway::TestGateway;
-use tests::tls::{Issued, TestCa, connect, provider};
+use tests::tls::{Issued, TestCa, connect, provider, site_yaml};
 
 const TLS12: &SupportedProtocolVersion = &rustls::version::TLS12;
 const TLS13: &SupportedProtocolVersion = &rustls::version::TLS13;
 
 fn yaml(dir: &std::path::Path, tls_keys: &str) -> String {
-    let dir = dir.display();
-    format!(
-        r#"
-server:
-  tls:
-    certificates:
-      - cert: {dir}/site.pem
-        key: {dir}/site.key
-{tls_keys}
-backends:
-  orders:
-    url: $ORDERS
-routes:
-  - path: /v1/orders/{{id}}
-    method: GET
-    backend: orders
-"#
-    )
+    site_yaml(dir, tls_keys, "")
 }
 
 /// A client trusting `ca`, speaking only `version`, with rustls's default

@@ -12,27 +12,10 @@ use mock_backends::seed;
 use serde_json::Value;
 use tests::config_map;
 use tests::gateway::{TestGateway, eventually};
-use tests::tls::{Issued, TestCa, client_config, connect, peer_leaf, reqwest_client};
+use tests::tls::{Issued, TestCa, client_config, connect, peer_leaf, reqwest_client, site_yaml};
 
 fn yaml(dir: &std::path::Path, client_auth: &str) -> String {
-    let dir = dir.display();
-    format!(
-        r#"
-server:
-  tls:
-    certificates:
-      - cert: {dir}/site.pem
-        key: {dir}/site.key
-{client_auth}
-backends:
-  orders:
-    url: $ORDERS
-routes:
-  - path: /v1/orders/{{id}}
-    method: GET
-    backend: orders
-"#
-    )
+    site_yaml(dir, client_auth, "")
 }
 
 /// The config of [`yaml`] with the certificate and key under other names
