@@ -97,6 +97,14 @@ impl JwtProvider {
                 "the token is malformed (or its algorithm is not accepted)",
             )
         })?;
+        // RFC 7515 §4.1.11: a token naming extensions the recipient must
+        // understand is invalid unless it does; this gateway supports none
+        // (`jsonwebtoken` parses `crit` and checks nothing).
+        if header.crit.is_some() {
+            return Err(AuthFailure::InvalidToken(
+                "the token names critical header extensions (crit), which are not supported",
+            ));
+        }
         let Some((_, validation)) = self.validations.iter().find(|(alg, _)| *alg == header.alg)
         else {
             return Err(AuthFailure::InvalidToken(

@@ -179,6 +179,13 @@ async fn every_bad_token_is_refused_with_401_and_never_reaches_the_backend() {
             "no key of this provider verifies the token",
         ),
         (
+            // Validly signed, but naming a header extension the recipient
+            // must understand: RFC 7515 §4.1.11 makes it invalid.
+            "critical extension",
+            rsa.sign_critical(&["b64"], &claims(json!({}))),
+            "the token names critical header extensions (crit), which are not supported",
+        ),
+        (
             "garbage",
             "abc.def.ghi".to_owned(),
             "the token is malformed (or its algorithm is not accepted)",
