@@ -67,6 +67,20 @@ impl TestCa {
         self.issue(params)
     }
 
+    /// A server certificate for `names` that expires at the start of
+    /// the day `(year, month, day)` (UTC).
+    pub fn server_cert_expiring(
+        &self,
+        names: &[&str],
+        (year, month, day): (i32, u8, u8),
+    ) -> Issued {
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let mut params = CertificateParams::new(names).expect("server params");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.not_after = rcgen::date_time_ymd(year, month, day);
+        self.issue(params)
+    }
+
     /// A client certificate with `name` as its common name.
     pub fn client_cert(&self, name: &str) -> Issued {
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("client params");

@@ -128,8 +128,24 @@ impl Collector for GatewayState {
             rejected.metric_type(),
         )?)?;
         self.encode_reloads(&mut encoder)?;
+        self.encode_certificates(&mut encoder)?;
         self.encode_rate_limit_store(&mut encoder)
     }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CertificateLabels {
+    /// The certificate file, as routes.yaml names it.
+    certificate: String,
+    /// The first name it is served for (empty when it has none).
+    server_name: String,
+}
+
+/// A certificate's notAfter, in seconds since the Unix epoch; `None` when
+/// the DER does not parse (it did when the config loaded).
+fn not_after(der: &[u8]) -> Option<i64> {
+    let (_, certificate) = x509_parser::parse_x509_certificate(der).ok()?;
+    Some(certificate.validity().not_after.timestamp())
 }
 
 impl GatewayState {
@@ -193,6 +209,37 @@ impl GatewayState {
             "http_client_active_requests",
             "Upstream requests in flight, by backend and endpoint",
             gauge(|state| saturating_i64(state.in_flight)),
+        )
+    }
+
+    /// When each certificate the TLS listener serves expires, read from
+    /// the running config (a rotated certificate shows at once).
+    fn encode_certificates(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
+        let snapshot = self.reloader.current();
+        let Some(tls) = snapshot.config.server.tls.as_deref() else {
+            return Ok(());
+        };
+        let samples: Vec<_> = tls
+            .certificates
+            .iter()
+            .filter_map(|certificate| {
+                let leaf = certificate.identity.chain.first()?;
+                let labels = CertificateLabels {
+                    certificate: certificate.identity.cert_path.display().to_string(),
+                    server_name: certificate
+                        .server_names
+                        .first()
+                        .cloned()
+                        .unwrap_or_default(),
+                };
+                Some((labels, ConstGauge::new(not_after(leaf)?)))
+            })
+            .collect();
+        family(
+            encoder,
+            "gateway_tls_certificate_expiry_timestamp_seconds",
+            "When each certificate the TLS listener serves expires (its notAfter, seconds since the Unix epoch); alert on it minus time()",
+            samples,
         )
     }
 

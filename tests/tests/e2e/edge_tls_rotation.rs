@@ -198,3 +198,39 @@ async fn a_certificate_in_a_kubernetes_secret_volume_rotates_on_update() {
     let fresh = connect(addr, "site.test", config()).await.unwrap();
     assert_eq!(peer_leaf(&fresh), second.cert_der);
 }
+
+/// `gateway_tls_certificate_expiry_timestamp_seconds` reads the served
+/// certificate's notAfter from the running config: a renewal shows at
+/// once.
+#[tokio::test]
+async fn the_expiry_metric_follows_the_served_certificate() {
+    let ca = TestCa::new("expiry CA");
+    let dir = tempfile::tempdir().unwrap();
+    let (cert_path, key_path) = ca
+        .server_cert_expiring(&["site.test"], (2031, 5, 17))
+        .write(dir.path(), "site");
+    let gateway = TestGateway::start(&yaml(dir.path(), "")).await;
+    let labels = [
+        ("certificate", cert_path.to_str().unwrap()),
+        ("server_name", "site.test"),
+    ];
+    let day = |year, month, day| {
+        chrono::NaiveDate::from_ymd_opt(year, month, day)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp() as f64
+    };
+    let expiry = |metrics: &tests::metrics::Metrics| {
+        metrics.value("gateway_tls_certificate_expiry_timestamp_seconds", &labels)
+    };
+    let metrics = tests::metrics::scrape(&gateway).await;
+    assert_eq!(expiry(&metrics), day(2031, 5, 17));
+
+    ca.server_cert_expiring(&["site.test"], (2032, 1, 2))
+        .write_to(&cert_path, &key_path);
+    gateway.assert_reloaded(2).await;
+    let metrics = tests::metrics::scrape(&gateway).await;
+    assert_eq!(expiry(&metrics), day(2032, 1, 2));
+}
