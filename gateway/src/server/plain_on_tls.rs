@@ -8,7 +8,9 @@
 //! handshake; 0x80 for an SSLv2-style hello), an HTTP/1 request with its
 //! method's first letter. It is peeked before the handshake, so a TLS
 //! client pays one `recvfrom(MSG_PEEK)` per connection (nginx peeks the
-//! same way) and nothing after.
+//! same way) and nothing after. (The listener reads no PROXY protocol
+//! header, whose `PROXY` would look like a method: should it ever, that
+//! header comes off before this check.)
 
 use std::net::SocketAddr;
 
