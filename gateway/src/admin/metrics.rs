@@ -135,7 +135,7 @@ impl Collector for GatewayState {
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CertificateLabels {
-    /// The certificate file, as routes.yaml names it.
+    /// The certificate file's path (resolved from routes.yaml's directory).
     certificate: String,
     /// The first name it is served for (empty when it has none).
     server_name: String,
