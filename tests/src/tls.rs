@@ -61,10 +61,7 @@ impl TestCa {
 
     /// A server certificate for `names` (DNS names or IP addresses).
     pub fn server_cert(&self, names: &[&str]) -> Issued {
-        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-        let mut params = CertificateParams::new(names).expect("server params");
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        self.issue(params)
+        self.issue(server_params(names))
     }
 
     /// A server certificate for `names` that expires at the start of
@@ -74,9 +71,7 @@ impl TestCa {
         names: &[&str],
         (year, month, day): (i32, u8, u8),
     ) -> Issued {
-        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-        let mut params = CertificateParams::new(names).expect("server params");
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let mut params = server_params(names);
         params.not_after = rcgen::date_time_ymd(year, month, day);
         self.issue(params)
     }
@@ -138,6 +133,14 @@ impl Issued {
             std::fs::rename(&staged, path).expect("rename PEM");
         }
     }
+}
+
+/// A server certificate's parameters for `names` (DNS names or IPs).
+fn server_params(names: &[&str]) -> CertificateParams {
+    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    let mut params = CertificateParams::new(names).expect("server params");
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params
 }
 
 /// routes.yaml for one TLS site: the certificate `DIR/site.pem` and its

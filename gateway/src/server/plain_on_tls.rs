@@ -19,7 +19,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::lingering_close::Lingering;
+use super::lingering_close;
 use crate::edge_error::raw_http1_error;
 use crate::observe::{RefusedHead, SharedRefusals};
 
@@ -69,11 +69,12 @@ pub async fn answer(
             accepted.elapsed(),
         ));
     }
-    if stream.write_all(&answer).await.is_err() || stream.shutdown().await.is_err() {
+    if stream.write_all(&answer).await.is_err() {
         return;
     }
-    let mut lingering = Lingering::start();
-    std::future::poll_fn(|cx| lingering.poll_drain(&mut stream, cx)).await;
+    let mut lingering = None;
+    let _ = std::future::poll_fn(|cx| lingering_close::poll_close(&mut stream, &mut lingering, cx))
+        .await;
 }
 
 #[cfg(test)]
