@@ -32,7 +32,7 @@ fn bench_observe(c: &mut Criterion) {
             if let Some(exchange) = &exchange {
                 exchange.set_route(route);
             }
-            let attempt = UpstreamAttempt::start(exchange, &name, &mut Request::new(()));
+            let attempt = UpstreamAttempt::start(exchange, &name, &mut Request::new(()), false);
             attempt.finish(AttemptOutcome::Response(StatusCode::OK));
             Ok::<_, std::convert::Infallible>(Response::new(body::full("ok")))
         }

@@ -81,7 +81,7 @@ fn observe(c: &mut Criterion) {
             let mut upstream = Request::get("http://127.0.0.1:9/v1/orders/42")
                 .body(())
                 .expect("request");
-            let attempt = UpstreamAttempt::start(None, &endpoint, &mut upstream);
+            let attempt = UpstreamAttempt::start(None, &endpoint, &mut upstream, false);
             attempt.finish(AttemptOutcome::Response(StatusCode::OK));
             black_box(upstream);
         });

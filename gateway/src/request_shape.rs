@@ -140,6 +140,20 @@ fn check_host(head: &Head<'_>) -> Result<(), ShapeError> {
     }
 }
 
+/// The bytes of a reg-name: letters, digits, `-`, `.`, `_`. A table, as
+/// the check runs over every byte of every request's `Host` (the chain of
+/// comparisons cost about three times as much: callgrind).
+const REG_NAME: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_');
+        byte += 1;
+    }
+    table
+};
+
 /// `host[:port]`: a reg-name (letters, digits, `-`, `.`, `_`), an IPv4
 /// address or a bracketed IPv6 address; no userinfo, no spaces; a port of
 /// 1 to 5 digits that fits in 16 bits. Allocation-free: it runs on every
@@ -153,10 +167,7 @@ pub fn valid_host(text: &str) -> Result<(), ShapeError> {
     } else {
         let end = text.find(':').unwrap_or(text.len());
         let (host, after) = text.split_at(end);
-        let reg_name = !host.is_empty()
-            && host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+        let reg_name = !host.is_empty() && host.bytes().all(|b| REG_NAME[usize::from(b)]);
         (reg_name, after)
     };
     let port_ok = match port.strip_prefix(':') {

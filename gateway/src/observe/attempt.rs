@@ -54,13 +54,21 @@ impl UpstreamAttempt {
     /// (none for the gateway's own calls, such as fetching subgraph
     /// schemas): opens its client span and writes the trace context into
     /// `request`'s headers (the request as it will be sent, its URI
-    /// absolute).
+    /// absolute). `unsampled`: the edge decided not to sample the request
+    /// (see `otel::sampling`), so no span is opened and the current one is
+    /// not looked up (a lookup through the subscriber's registry on 99% of
+    /// requests at 1% sampling); its `traceparent` is already set.
     pub fn start<B>(
         exchange: Option<Arc<Exchange>>,
         name: &Arc<EndpointName>,
         request: &mut Request<B>,
+        unsampled: bool,
     ) -> Self {
-        let span = spans::client(request, &name.backend);
+        let span = if unsampled {
+            Span::none()
+        } else {
+            spans::client(request, &name.backend)
+        };
         trace_context::inject_span(&span, request.headers_mut());
         Self {
             observed: exchange.map(|exchange| Observed {

@@ -132,3 +132,15 @@ fn underscore_headers_follow_the_policy() {
     underscore_headers(&mut allowed, UnderscoreHeaders::Allow).unwrap();
     assert_eq!(allowed.len(), 2);
 }
+
+#[test]
+fn the_reg_name_table_holds_letters_digits_and_three_marks() {
+    for byte in 0..=u8::MAX {
+        let expected = byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_');
+        assert_eq!(super::REG_NAME[usize::from(byte)], expected, "{byte:#04x}");
+    }
+    assert!(valid_host("api-1.example_internal.com:8443").is_ok());
+    assert!(valid_host("api.example.com:").is_err());
+    assert!(valid_host("api example.com").is_err());
+    assert!(valid_host("caf\u{e9}.example").is_err());
+}

@@ -42,7 +42,9 @@ use crate::observe::otel::sampling::UnsampledTrace;
 #[derive(Debug, Clone)]
 pub struct Outbound {
     request_id: Option<HeaderValue>,
-    forwarding: HeaderMap,
+    /// Shared with the worker's memo (see [`forwarding_headers_for`]) and
+    /// with every upstream request made for the client's.
+    forwarding: Arc<HeaderMap>,
     /// `None` for a request the gateway makes on its own ([`Self::detached`]).
     route: Option<Arc<RouteSpec>>,
     /// The client's headers, kept only for handlers that propagate them.
@@ -86,7 +88,7 @@ impl Outbound {
     pub fn detached(request_id: &str) -> Self {
         Self {
             request_id: HeaderValue::from_str(request_id).ok(),
-            forwarding: HeaderMap::new(),
+            forwarding: Arc::default(),
             route: None,
             client_headers: None,
             extensions: Extensions::new(),
@@ -190,6 +192,12 @@ fn insert_carried(ctx: &RequestContext, extensions: &mut Extensions) {
     if let Some(scope) = &ctx.retry {
         extensions.insert(std::sync::Arc::clone(scope));
     }
+    // The pools open no client span for a request the edge did not sample.
+    if let Some(trace) = &ctx.unsampled_trace
+        && extensions.get::<UnsampledTrace>().is_none()
+    {
+        extensions.insert(trace.clone());
+    }
 }
 
 /// The request id as a header value: the client head's own `x-request-id`
@@ -210,14 +218,16 @@ fn request_id_value(ctx: &RequestContext, client_headers: &HeaderMap) -> Option<
 /// removed the client's own) travel with the forwarding family, so derived
 /// calls (composition, GraphQL subgraphs) carry them too.
 fn with_claim_headers(
-    mut forwarding: HeaderMap,
+    mut forwarding: Arc<HeaderMap>,
     ctx: &RequestContext,
     client: &HeaderMap,
-) -> HeaderMap {
+) -> Arc<HeaderMap> {
     if let Some(auth) = &ctx.route.security.auth {
         for name in auth.claim_headers() {
             for value in client.get_all(name) {
-                forwarding.append(name.clone(), value.clone());
+                // A copy of the shared family, made once, on the routes
+                // that forward claims.
+                Arc::make_mut(&mut forwarding).append(name.clone(), value.clone());
             }
         }
     }

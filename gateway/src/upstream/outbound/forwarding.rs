@@ -3,6 +3,7 @@
 //! `X-Real-IP` family, and the route's add/remove rules.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
@@ -189,7 +190,7 @@ struct DirectClient {
 
 thread_local! {
     /// The last direct client's forwarding family on this worker thread.
-    static LAST_DIRECT: std::cell::RefCell<Option<(DirectClient, HeaderMap)>> =
+    static LAST_DIRECT: std::cell::RefCell<Option<(DirectClient, Arc<HeaderMap>)>> =
         const { std::cell::RefCell::new(None) };
 }
 
@@ -200,22 +201,24 @@ thread_local! {
 /// out copies while they stay the same (the requests of one kept-alive
 /// connection, as nginx keeps its per-connection variables): building the
 /// family was about 4,000 instructions of a proxied request (five values
-/// formatted, allocated and hashed into a map), a copy about a tenth. A
+/// formatted, allocated and hashed into a map), a copy of the map about a
+/// quarter of that (two allocations and a count per value), a shared
+/// reference to it a few (callgrind, docs/latency-comparison.md). A
 /// trusted proxy's family also depends on the headers it sent, so it is
 /// built every time.
 pub fn forwarding_headers_for(
     incoming: &HeaderMap,
     client: ClientIp,
     host: Option<&str>,
-) -> HeaderMap {
+) -> Arc<HeaderMap> {
     let build = || {
-        forwarding_headers(
+        Arc::new(forwarding_headers(
             incoming,
             &ForwardedFor {
                 client,
                 host: host.map(str::to_owned),
             },
-        )
+        ))
     };
     if client.trusted_peer {
         return build();
@@ -231,7 +234,7 @@ pub fn forwarding_headers_for(
         if let Some((last, family)) = &*cell.borrow()
             && same(last)
         {
-            return family.clone();
+            return Arc::clone(family);
         }
         let family = build();
         let key = DirectClient {
@@ -240,7 +243,7 @@ pub fn forwarding_headers_for(
             over_tls: client.over_tls,
             host: host.map(Box::from),
         };
-        *cell.borrow_mut() = Some((key, family.clone()));
+        *cell.borrow_mut() = Some((key, Arc::clone(&family)));
         family
     })
 }
@@ -396,7 +399,7 @@ mod tests {
                 },
             );
             assert_eq!(
-                forwarding_headers_for(&incoming, client, host),
+                *forwarding_headers_for(&incoming, client, host),
                 built,
                 "{client:?} {host:?}"
             );

@@ -49,7 +49,7 @@ fn outbound(rules: HeaderRules) -> Outbound {
     extensions.insert(RequestId(Arc::from("req-1")));
     Outbound {
         request_id: Some(HeaderValue::from_static("req-1")),
-        forwarding: forwarding_headers(&headers, &forwarded),
+        forwarding: Arc::new(forwarding_headers(&headers, &forwarded)),
         route: Some(route(rules)),
         client_headers: Some(Arc::new(headers)),
         extensions,

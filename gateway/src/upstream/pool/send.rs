@@ -24,7 +24,8 @@ use super::replay::ReplayBody;
 use super::{UpstreamPool, client_fault, join_uri, request_with};
 use crate::body::{self, BoxError, GatewayBody};
 use crate::client_body::BodyFaultWatch;
-use crate::observe::otel::spans;
+use crate::observe::otel::sampling::UnsampledTrace;
+use crate::observe::otel::{self, spans};
 use crate::observe::{AttemptOutcome, Exchange, UpstreamAttempt};
 use crate::upstream::breaker::{Admission, Ticket};
 use crate::upstream::endpoint::{Endpoint, InFlightGuard};
@@ -65,7 +66,13 @@ impl UpstreamPool {
         request: Request<GatewayBody>,
         body_idle: Option<Duration>,
     ) -> Result<Response<GatewayBody>, UpstreamError> {
-        let first_ticket = self.admit(Instant::now())?;
+        // The clock is read only where it is needed (a read is a visible
+        // part of a proxied request in profiles): for the breaker when
+        // there is one, then once for the budget and the first pick.
+        let first_ticket = match self.breaker {
+            Some(_) => self.admit(Instant::now())?,
+            None => None,
+        };
         let permit = self.connection_slot().await?;
         let (parts, body) = request.into_parts();
         let policy = retry::policy_for(&parts.extensions, &self.spec.resilience.retry).clone();
@@ -78,8 +85,9 @@ impl UpstreamPool {
         body.map_streamed(|streamed| body_fault.watch(streamed));
         let exchange = parts.extensions.get::<Arc<Exchange>>().cloned();
         let scope = parts.extensions.get::<Arc<RetryScope>>().cloned();
+        let mut picked_at = Instant::now();
         if let Some(budget) = &self.budget {
-            budget.record_request(Instant::now());
+            budget.record_request(picked_at);
         }
         let mut tried = Tried::new();
         let mut ticket = first_ticket;
@@ -88,7 +96,7 @@ impl UpstreamPool {
         loop {
             let (index, endpoint) = match pinned {
                 Some(index) => self.pinned(index)?,
-                None => self.pick(&mut tried)?,
+                None => self.pick(&mut tried, picked_at)?,
             };
             if let Some(scope) = &scope {
                 scope.count_attempt();
@@ -134,6 +142,7 @@ impl UpstreamPool {
             if !wait.is_zero() {
                 tokio::time::sleep(wait).await;
             }
+            picked_at = Instant::now();
             ticket = next_ticket;
             attempt += 1;
         }
@@ -188,8 +197,11 @@ impl UpstreamPool {
     }
 
     /// An endpoint not tried yet, else any (a single endpoint is retried).
-    fn pick(&self, tried: &mut Tried) -> Result<(usize, &Arc<Endpoint>), UpstreamError> {
-        let now = Instant::now();
+    fn pick(
+        &self,
+        tried: &mut Tried,
+        now: Instant,
+    ) -> Result<(usize, &Arc<Endpoint>), UpstreamError> {
         let picked = self.balancer.pick(&self.endpoints, tried, now).or_else(|| {
             tried.clear();
             self.balancer.pick(&self.endpoints, tried, now)
@@ -221,7 +233,9 @@ impl UpstreamPool {
             }
         };
         let mut request = request_with(head, uri, body);
-        let mut observed = UpstreamAttempt::start(exchange, &self.names[index], &mut request);
+        let unsampled = otel::enabled() && head.extensions.get::<UnsampledTrace>().is_some();
+        let mut observed =
+            UpstreamAttempt::start(exchange, &self.names[index], &mut request, unsampled);
         let span = observed.span().clone();
         let sent = self.send_once(index, request);
         let result = match per_try {
