@@ -141,8 +141,8 @@ fn check_host(head: &Head<'_>) -> Result<(), ShapeError> {
 }
 
 /// The bytes of a reg-name: letters, digits, `-`, `.`, `_`. A table, as
-/// the check runs over every byte of every request's `Host` (the chain of
-/// comparisons cost about three times as much: callgrind).
+/// the check runs over every byte of every request's `Host` (callgrind:
+/// `valid_host` went from 275 to 221 instructions a request).
 const REG_NAME: [bool; 256] = {
     let mut table = [false; 256];
     let mut byte = 0;
