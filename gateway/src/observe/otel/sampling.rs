@@ -182,6 +182,7 @@ fn new_unsampled_traceparent(trace_id: u128, span_id: u64) -> HeaderValue {
 
 /// Lowercase hex of `bytes` into `out` (exactly twice as long, as every
 /// caller's fixed-size field is).
+///
 /// A byte at a time from a table of digit pairs: `hex::encode_to_slice`
 /// works a nibble at a time, and this runs on 99% of requests at 1%
 /// sampling (twenty-four bytes each).
