@@ -63,29 +63,48 @@ const fn splat(byte: u8) -> u64 {
     u64::from_ne_bytes([byte; 8])
 }
 
-/// Whether any of the eight bytes of `word` needs escaping: below 0x20, a
-/// `"` or a `\` (the classic "has a zero byte" test on `word`, on `word`
-/// xor each of those bytes, and on the bytes below 0x20).
-fn needs_escape(word: u64) -> bool {
+/// The bytes of `word` that need escaping, as their high bits: below
+/// 0x20, a `"` or a `\` (the classic "has a zero byte" test on `word`
+/// xor each of those bytes, and on the bytes below 0x20). Bits above the
+/// first such byte may be set too, so only "zero or not" is exact.
+fn escape_bits(word: u64) -> u64 {
     const LOW: u64 = splat(0x01);
     const HIGH: u64 = splat(0x80);
-    let has_zero = |x: u64| x.wrapping_sub(LOW) & !x & HIGH != 0;
-    let below_space = word.wrapping_sub(splat(0x20)) & !word & HIGH != 0;
-    below_space || has_zero(word ^ splat(b'"')) || has_zero(word ^ splat(b'\\'))
+    let zero_bytes = |x: u64| x.wrapping_sub(LOW) & !x & HIGH;
+    let below_space = word.wrapping_sub(splat(0x20)) & !word & HIGH;
+    below_space | zero_bytes(word ^ splat(b'"')) | zero_bytes(word ^ splat(b'\\'))
+}
+
+fn word_at(bytes: &[u8; 8]) -> u64 {
+    u64::from_ne_bytes(*bytes)
+}
+
+/// Whether no byte of `bytes` needs escaping. Every word is tested without
+/// a branch per word, and the last few bytes as the (overlapping) last
+/// word: most values are short ids, names and paths that need none, and
+/// for them this is a handful of instructions per eight bytes.
+fn is_clean(bytes: &[u8]) -> bool {
+    let (words, _) = bytes.as_chunks::<8>();
+    let Some(last) = bytes.last_chunk::<8>() else {
+        return !bytes.iter().copied().any(byte_needs_escape);
+    };
+    let dirty = words
+        .iter()
+        .fold(escape_bits(word_at(last)), |dirty, word| {
+            dirty | escape_bits(word_at(word))
+        });
+    dirty == 0
 }
 
 /// The length of `bytes`' longest prefix of whole eight-byte words that
 /// need no escaping.
 fn clean_prefix(bytes: &[u8]) -> usize {
-    let mut clean = 0;
-    for chunk in bytes.chunks_exact(8) {
-        let word = u64::from_ne_bytes(chunk.try_into().unwrap_or([0; 8]));
-        if needs_escape(word) {
-            break;
-        }
-        clean += 8;
-    }
-    clean
+    let (words, _) = bytes.as_chunks::<8>();
+    words
+        .iter()
+        .position(|word| escape_bits(word_at(word)) != 0)
+        .unwrap_or(words.len())
+        * 8
 }
 
 /// Whether one byte must be escaped in a JSON string.
@@ -97,16 +116,15 @@ fn byte_needs_escape(byte: u8) -> bool {
 /// ... or `\u00XX` (as `serde_json` does), the rest copied as it is.
 pub(crate) fn string(out: &mut Vec<u8>, value: &str) {
     let bytes = value.as_bytes();
-    // Most values (paths, ids, names) need no escaping: skip them a word
-    // at a time, check the last few bytes, and copy them whole.
-    let clean = clean_prefix(bytes);
-    if !bytes[clean..].iter().copied().any(byte_needs_escape) {
+    // Most values (paths, ids, names) need no escaping: copied whole.
+    if is_clean(bytes) {
         out.reserve(bytes.len() + 2);
         out.push(b'"');
         out.extend_from_slice(bytes);
         out.push(b'"');
         return;
     }
+    let clean = clean_prefix(bytes);
     out.push(b'"');
     let mut start = 0;
     for (index, &byte) in bytes.iter().enumerate().skip(clean) {
@@ -147,7 +165,8 @@ mod tests {
         let placed: Vec<String> = ['"', '\\', '\n', '\u{0}', '\u{1f}', ' ', '~', '\u{7f}', 'é']
             .iter()
             .flat_map(|special| {
-                (0..17).map(move |at| {
+                // Past the last whole word too (the overlapping last word).
+                (0..=24).map(move |at| {
                     let mut text = "abcdefgh".repeat(3);
                     text.insert(at, *special);
                     text
@@ -172,6 +191,25 @@ mod tests {
                 serde_json::to_string(sample).expect("string"),
                 "{sample:?}"
             );
+        }
+    }
+
+    #[test]
+    fn every_length_and_position_of_an_escaped_byte_is_found() {
+        for length in 0..=33 {
+            let clean = "x".repeat(length);
+            let mut out = Vec::new();
+            string(&mut out, &clean);
+            assert_eq!(out, serde_json::to_vec(&clean).expect("string"));
+            for at in 0..length {
+                for special in ['"', '\\', '\u{1}'] {
+                    let mut text = clean.clone();
+                    text.replace_range(at..=at, special.encode_utf8(&mut [0; 4]));
+                    let mut out = Vec::new();
+                    string(&mut out, &text);
+                    assert_eq!(out, serde_json::to_vec(&text).expect("string"), "{text:?}");
+                }
+            }
         }
     }
 

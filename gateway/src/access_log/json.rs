@@ -105,8 +105,7 @@ impl<'a> JsonObject<'a> {
 
     pub(super) fn uint<const N: usize>(&mut self, key: Key<N>, value: u64) {
         self.key(key);
-        self.out
-            .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+        uint(self.out, value);
     }
 
     /// An unsigned integer, or `null`.
@@ -162,7 +161,7 @@ fn millis(out: &mut Vec<u8>, micros: u128) {
     // constant is a multiplication (a `u128`'s is a library call).
     let micros = micros as u64;
     let (whole, fraction) = (micros / 1000, (micros % 1000) as u16);
-    out.extend_from_slice(itoa::Buffer::new().format(whole).as_bytes());
+    uint(out, whole);
     out.push(b'.');
     if fraction == 0 {
         out.push(b'0');
@@ -181,6 +180,24 @@ fn millis(out: &mut Vec<u8>, micros: u128) {
         3
     };
     out.extend_from_slice(&digits[..significant]);
+}
+
+/// Writes `value` in decimal. A record's numbers are mostly one digit
+/// (attempts, a request's body bytes, a duration's whole milliseconds) or
+/// three (a status): those are written directly, the rest through `itoa`.
+fn uint(out: &mut Vec<u8>, value: u64) {
+    match value {
+        0..=9 => out.push(b'0' + value as u8),
+        100..=999 => {
+            let value = value as u16;
+            out.extend_from_slice(&[
+                b'0' + (value / 100) as u8,
+                b'0' + (value / 10 % 10) as u8,
+                b'0' + (value % 10) as u8,
+            ]);
+        }
+        _ => out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes()),
+    }
 }
 
 /// Room reserved for a record before it is written (most are shorter).
@@ -236,6 +253,16 @@ mod tests {
             String::from_utf8(out).expect("utf-8"),
             r#"{"a":"x","b":null,"c":7,"d":null,"e":18446744073709551615,"f":"::1","f4":"10.0.255.7","g":1.5,"h":null}"#
         );
+    }
+
+    #[test]
+    fn integers_are_written_as_itoa_writes_them() {
+        let samples = (0..=2_000u64).chain([9_999, 10_000, 65_535, 1 << 40, u64::MAX]);
+        for value in samples {
+            let mut out = Vec::new();
+            uint(&mut out, value);
+            assert_eq!(out, itoa::Buffer::new().format(value).as_bytes(), "{value}");
+        }
     }
 
     #[test]

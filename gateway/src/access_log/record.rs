@@ -53,7 +53,7 @@ impl<'a> Record<'a> {
             trace_id: exchange.trace_id(),
             client: exchange.client.ip,
             method: Some(exchange.method.as_str()),
-            path: Some(&exchange.path),
+            path: Some(exchange.path()),
             route: exchange.route().map(|route| route.name.as_str()),
             consumer: exchange.consumer(),
             status: finished.status.as_u16(),

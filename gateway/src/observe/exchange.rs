@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use http::{HeaderValue, Method, Request, StatusCode};
+use http::{HeaderValue, Method, Request, StatusCode, Uri};
 
 use super::endpoint_name::EndpointName;
 use super::observers::Observers;
@@ -53,13 +53,14 @@ pub enum ExchangeEnd {
 pub struct Exchange {
     pub started: Instant,
     /// The wall-clock arrival: the epoch unless a sink wants details
-    /// (also `request_id`, `path` and `user_agent`, then empty).
+    /// (also `request_id`, the path and `user_agent`, then empty).
     pub started_at: SystemTime,
     pub request_id: Option<RequestId>,
     pub client: ClientIp,
     pub method: Method,
-    /// The request path, without the query (which may carry secrets).
-    pub path: Box<str>,
+    /// The request target, read only through [`Exchange::path`]: a clone
+    /// shares the parsed head's buffer (no copy, no allocation).
+    uri: Option<Uri>,
     pub user_agent: Option<HeaderValue>,
     pub observers: Arc<Observers>,
     route: OnceLock<Arc<RouteSpec>>,
@@ -97,11 +98,7 @@ impl Exchange {
                 .copied()
                 .unwrap_or(unknown),
             method: request.method().clone(),
-            path: if details {
-                request.uri().path().into()
-            } else {
-                Box::default()
-            },
+            uri: details.then(|| request.uri().clone()),
             user_agent: details
                 .then(|| request.headers().get(http::header::USER_AGENT).cloned())
                 .flatten(),
@@ -112,6 +109,12 @@ impl Exchange {
             upstream: Mutex::new(UpstreamSummary::default()),
             bytes_in: AtomicU64::new(0),
         }
+    }
+
+    /// The request path, without the query (which may carry secrets);
+    /// empty unless a sink wants details.
+    pub fn path(&self) -> &str {
+        self.uri.as_ref().map_or("", Uri::path)
     }
 
     /// The exchange a request (or an upstream request built for it) carries.

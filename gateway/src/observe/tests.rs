@@ -137,7 +137,7 @@ fn details_are_gathered_only_for_a_sink_that_reads_them() {
     counting.record_upstream(record());
     assert_eq!(counting.started_at, std::time::SystemTime::UNIX_EPOCH);
     assert!(counting.request_id.is_none());
-    assert_eq!(&*counting.path, "");
+    assert_eq!(counting.path(), "");
     assert!(counting.user_agent.is_none());
     assert_eq!(counting.lock_upstream().attempts, 0);
 
@@ -151,7 +151,7 @@ fn details_are_gathered_only_for_a_sink_that_reads_them() {
         reading.request_id.as_ref().map(|id| id.as_str()),
         Some("req-9")
     );
-    assert_eq!(&*reading.path, "/v1/orders/7");
+    assert_eq!(reading.path(), "/v1/orders/7");
     assert_eq!(
         reading.user_agent.as_ref().map(|ua| ua.as_bytes()),
         Some(&b"curl/8"[..])
