@@ -185,7 +185,8 @@ fn millis(out: &mut Vec<u8>, micros: u128) {
 /// Writes `value` in decimal. A record's numbers are mostly one digit
 /// (attempts, a request's body bytes, a duration's whole milliseconds) or
 /// three (a status): those are written directly, the rest through `itoa`.
-fn uint(out: &mut Vec<u8>, value: u64) {
+/// The text line writes its numbers with it too.
+pub(super) fn uint(out: &mut Vec<u8>, value: u64) {
     match value {
         0..=9 => out.push(b'0' + value as u8),
         100..=999 => {

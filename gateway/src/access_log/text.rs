@@ -15,7 +15,7 @@ const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
 /// An unsigned integer and its separating space.
 pub(super) fn uint(out: &mut Vec<u8>, value: u64) {
-    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+    super::json::uint(out, value);
     out.push(b' ');
 }
 
