@@ -477,3 +477,72 @@ fn standard_output_has_nothing_to_reopen() {
     let (log, _guard) = AccessLog::start(&settings).unwrap();
     assert!(log.reopen_handle().is_none());
 }
+
+/// Takes at most `per_call` bytes a call (across buffers, as `writev`
+/// may), and is interrupted once, on its second call.
+struct TrickleWriter {
+    written: Vec<u8>,
+    per_call: usize,
+    calls: usize,
+}
+
+impl Write for TrickleWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_vectored(&[io::IoSlice::new(buf)])
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.calls += 1;
+        if self.calls == 2 {
+            return Err(io::ErrorKind::Interrupted.into());
+        }
+        let mut taken = 0;
+        for buf in bufs {
+            let take = buf.len().min(self.per_call - taken);
+            self.written.extend_from_slice(&buf[..take]);
+            taken += take;
+            if taken == self.per_call {
+                break;
+            }
+        }
+        Ok(taken)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_round_writes_every_buffer_whole_and_in_order_across_short_writes() {
+    let buffers = vec![
+        b"first worker's records\n".to_vec(),
+        Vec::new(),
+        b"second\n".to_vec(),
+        b"third worker's, longer than one call takes\n".to_vec(),
+    ];
+    let mut sink = TrickleWriter {
+        written: Vec::new(),
+        per_call: 5,
+        calls: 0,
+    };
+    writer::write_all_vectored(&mut sink, &buffers).expect("all written");
+    assert_eq!(sink.written, buffers.concat());
+    assert!(sink.calls > 2, "short writes were resumed");
+}
+
+#[test]
+fn a_sink_that_takes_nothing_is_an_error_not_a_busy_loop() {
+    struct Full;
+    impl Write for Full {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Ok(0)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let error = writer::write_all_vectored(&mut Full, &[b"record\n".to_vec()])
+        .expect_err("nothing was taken");
+    assert_eq!(error.kind(), io::ErrorKind::WriteZero);
+}
