@@ -24,9 +24,8 @@
 //! The hand-off size is a measured trade: small buffers stay in a
 //! worker's cache, big ones wake the writer less often. At 32 KiB the
 //! writer thread woke about 300 times a second under the proxy
-//! benchmark's load and cost 0.45–0.65 µs of CPU per record, mostly the
-//! wake-ups and one `write(2)` per buffer; at 128 KiB, with one vectored
-//! write per round, 0.2–0.3 µs, and the workers' own CPU per request did
+//! benchmark's load and cost 0.4–0.7 µs of CPU per record, mostly the
+//! wake-ups; at 128 KiB, with one vectored write per round, 0.2–0.35 µs, and the workers' own CPU per request did
 //! not move beyond the noise of the measure (docs/latency-comparison.md,
 //! 2026-12-03, late). Two buffers of that size per worker fit well inside
 //! a core's 2 MiB second-level cache.
