@@ -53,7 +53,7 @@ pub(crate) fn object(out: &mut Vec<u8>, map: &Map<String, Value>) {
 
 /// Whether `text` has a byte that a JSON string must escape.
 pub(crate) fn needs_escaping(text: &str) -> bool {
-    text.bytes().any(byte_needs_escape)
+    !is_clean(text.as_bytes())
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";

@@ -308,7 +308,7 @@ fn write_until_stopped(
     loop {
         std::thread::park_timeout(period);
         let stopping = stop.load(Ordering::Acquire);
-        let mut taken = 0;
+        let mut took_any = false;
         for (shard, spare) in shards.iter().zip(&mut spares) {
             let mut batch = shard.lock();
             if batch.records == 0 {
@@ -317,9 +317,9 @@ fn write_until_stopped(
             std::mem::swap(&mut batch.bytes, spare);
             batch.records = 0;
             batch.handed_off = false;
-            taken += 1;
+            took_any = true;
         }
-        if taken > 0 {
+        if took_any {
             // Every shard's batch in one system call. Failures are
             // reported by the sink (`ReportingFile`).
             let _ = write_all_vectored(&mut *sink, &spares);
