@@ -35,6 +35,8 @@ pub const SUPERGRAPH_FILE_CONFIG: &str = "graphql:\n  supergraph: $SUPERGRAPH\n"
 pub struct FederatedGateway {
     pub gw: TestGateway,
     pub subgraphs: Subgraphs,
+    /// Holds the supergraph file; removed when the gateway is dropped.
+    _dir: tempfile::TempDir,
 }
 
 impl FederatedGateway {
@@ -49,9 +51,8 @@ impl FederatedGateway {
             .expect("subgraphs start");
         let endpoints = endpoints(&subgraphs);
         let supergraph = composed_supergraph(&endpoints).await;
-        let dir = std::env::temp_dir().join(format!("federation-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let supergraph_path = dir.join("supergraph.graphql");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let supergraph_path = dir.path().join("supergraph.graphql");
         std::fs::write(&supergraph_path, supergraph).expect("write supergraph");
         let mut yaml = yaml.replace("$SUPERGRAPH", &supergraph_path.display().to_string());
         for endpoint in &endpoints {
@@ -65,7 +66,11 @@ impl FederatedGateway {
         SubgraphKind::ALL
             .iter()
             .for_each(|kind| subgraphs.get(*kind).clear_operations());
-        FederatedGateway { gw, subgraphs }
+        FederatedGateway {
+            gw,
+            subgraphs,
+            _dir: dir,
+        }
     }
 
     /// POSTs `query` with `variables` (no `Accept`: the answer is

@@ -156,8 +156,8 @@ mod tests {
 
     #[test]
     fn a_syntax_error_names_file_line_and_column() {
-        let dir = std::env::temp_dir().join(format!("gw-proto-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path().to_path_buf();
         let file = dir.join("broken.proto");
         std::fs::write(
             &file,

@@ -107,9 +107,8 @@ async fn a_wrong_hash_is_refused_and_apq_can_be_switched_off() {
 
 #[tokio::test]
 async fn trusted_documents_mode_refuses_unknown_operations() {
-    let dir = std::env::temp_dir().join(format!("trusted-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let manifest = dir.join("manifest.json");
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("manifest.json");
     let trusted = json!({
         "format": "apollo-persisted-query-manifest",
         "version": 1,

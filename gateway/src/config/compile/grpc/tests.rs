@@ -63,14 +63,13 @@ fn the_default_routes_file_has_every_bridged_route() {
 
 #[test]
 fn a_proto_that_does_not_compile_is_reported_at_its_line() {
-    let dir = std::env::temp_dir().join(format!("gw-grpc-config-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tempfile::tempdir().unwrap();
     std::fs::write(
-        dir.join("bad.proto"),
+        dir.path().join("bad.proto"),
         "syntax = \"proto3\";\nmessage A {\n  strin x = 1;\n}\n",
     )
     .unwrap();
-    let yaml = format!("grpc:\n  protos: [{}/bad.proto]\n", dir.display());
+    let yaml = format!("grpc:\n  protos: [{}/bad.proto]\n", dir.path().display());
     let message = errors(&yaml);
     assert!(
         message.contains("bad.proto:3:3: proto does not compile"),
