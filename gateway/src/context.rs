@@ -5,10 +5,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::HeaderName;
+use http::{HeaderName, Request};
 
 use crate::config::model::RouteSpec;
 use crate::observe::Exchange;
+use crate::observe::otel::sampling::UnsampledTrace;
 use crate::router::Params;
 use crate::snapshot::Snapshot;
 
@@ -96,6 +97,58 @@ impl ClientIp {
             over_tls: false,
         }
     }
+
+    /// The client of a request that came from no socket (`0.0.0.0:0`).
+    pub fn unknown() -> Self {
+        Self::direct(SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+}
+
+/// What the edge layers learn about a request before it is routed, kept
+/// as one entry of its extensions: the server puts it there with the
+/// socket's client, and the edge layers fill it in place (the client
+/// resolved through trusted proxies, the request id, and with observation
+/// on the exchange and the unsampled trace context). Every upstream
+/// request made for the request carries it, for the pools' reports.
+///
+/// One entry rather than one per fact: each entry of an extension map is
+/// an allocation, a hash probe and a drop of its own, and the map's table
+/// is reallocated past three entries (callgrind,
+/// docs/latency-comparison.md, 2026-12-04).
+#[derive(Debug, Clone)]
+pub struct EdgeContext {
+    pub client: ClientIp,
+    /// `None` until the request-id layer has run.
+    pub request_id: Option<RequestId>,
+    /// The request's observation record, when observation is on.
+    pub exchange: Option<Arc<Exchange>>,
+    /// The edge's decision not to sample the request's trace, with the
+    /// `traceparent` its upstream requests carry (traces on only).
+    pub unsampled_trace: Option<UnsampledTrace>,
+}
+
+impl EdgeContext {
+    pub fn new(client: ClientIp) -> Self {
+        Self {
+            client,
+            request_id: None,
+            exchange: None,
+            unsampled_trace: None,
+        }
+    }
+
+    /// The request's, if the server (or a handler) put one there.
+    pub fn of<B>(request: &Request<B>) -> Option<&EdgeContext> {
+        request.extensions().get::<EdgeContext>()
+    }
+
+    /// The request's, put there with an unknown client first when nothing
+    /// did (an edge layer used on its own, as in unit tests).
+    pub fn of_mut<B>(request: &mut Request<B>) -> &mut EdgeContext {
+        request
+            .extensions_mut()
+            .get_or_insert_with(|| EdgeContext::new(ClientIp::unknown()))
+    }
 }
 
 /// Everything a handler needs besides the request itself.
@@ -117,7 +170,7 @@ pub struct RequestContext {
     pub exchange: Option<Arc<Exchange>>,
     /// The edge's decision not to sample the request's trace, with the
     /// `traceparent` its upstream requests carry (traces on only).
-    pub unsampled_trace: Option<crate::observe::otel::sampling::UnsampledTrace>,
+    pub unsampled_trace: Option<UnsampledTrace>,
     /// The route's retry scope (its policy override and the request's
     /// attempt count), set by the route's `retry` policy layer; upstream
     /// requests carry it to the pools.

@@ -19,9 +19,8 @@ use tower::ServiceExt;
 use tower::util::Oneshot;
 
 use crate::body::{self, GatewayBody};
-use crate::context::{ClientIp, RequestContext, RequestId};
+use crate::context::{ClientIp, EdgeContext, RequestContext, RequestId};
 use crate::edge_error::GatewayError;
-use crate::observe::Exchange;
 use crate::pipeline::RouteService;
 use crate::router::{RouteMatch, check_path};
 use crate::snapshot::Snapshot;
@@ -74,7 +73,7 @@ enum Dispatched {
 }
 
 fn dispatch(
-    mut request: Request<GatewayBody>,
+    request: Request<GatewayBody>,
     snapshot: Arc<Snapshot>,
 ) -> Result<Dispatched, Box<GatewayError>> {
     check_path(request.uri().path())
@@ -100,34 +99,24 @@ fn dispatch(
                 )));
             }
         };
-    let exchange = Exchange::of(&request).cloned();
+    let edge = EdgeContext::of(&request);
+    let exchange = edge.and_then(|edge| edge.exchange.clone());
     if let Some(exchange) = &exchange {
         exchange.set_route(Arc::clone(&route.spec));
     }
+    // The edge context stays in the request's extensions: a proxied head
+    // carries it upstream as it is.
     let ctx = RequestContext {
-        request_id: request
-            .extensions()
-            .get::<RequestId>()
-            .cloned()
+        request_id: edge
+            .and_then(|edge| edge.request_id.clone())
             .unwrap_or_else(|| RequestId(Arc::from(""))),
-        // Moved into the context, which everything after routing reads:
-        // the request's extension map then holds at most three entries on
-        // its way upstream (request id, exchange, retry scope) and never
-        // grows past its first table (a rehash and two allocations per
-        // request with observability on, callgrind).
-        client: request
-            .extensions_mut()
-            .remove::<ClientIp>()
-            .unwrap_or_else(|| ClientIp::direct(std::net::SocketAddr::from(([0, 0, 0, 0], 0)))),
+        client: edge.map_or_else(ClientIp::unknown, |edge| edge.client),
         outbound: None,
         params,
         route: Arc::clone(&route.spec),
         snapshot: Arc::clone(&snapshot),
         exchange,
-        unsampled_trace: request
-            .extensions()
-            .get::<crate::observe::otel::sampling::UnsampledTrace>()
-            .cloned(),
+        unsampled_trace: edge.and_then(|edge| edge.unsampled_trace.clone()),
         retry: None,
     };
     let limit = route

@@ -13,7 +13,7 @@ use super::AccessLog;
 use super::record::Record;
 use super::writer::{self, RateLimitedWarning};
 use crate::config::model::log::LogFormat;
-use crate::context::{ClientIp, RequestId};
+use crate::context::{ClientIp, EdgeContext, RequestId};
 use crate::observe::{
     EndpointName, Exchange, ExchangeEnd, ExchangeSink, Finished, Observers, RefusedHead,
     UpstreamRecord, UpstreamSummary,
@@ -55,12 +55,9 @@ fn exchange_for(path: &str, user_agent: Option<&str>) -> Exchange {
         request = request.header("user-agent", agent);
     }
     let mut request = request.body(()).expect("request");
-    request
-        .extensions_mut()
-        .insert(RequestId(Arc::from("req-1")));
-    request
-        .extensions_mut()
-        .insert(ClientIp::direct(SocketAddr::from(([203, 0, 113, 7], 5555))));
+    let mut edge = EdgeContext::new(ClientIp::direct(SocketAddr::from(([203, 0, 113, 7], 5555))));
+    edge.request_id = Some(RequestId(Arc::from("req-1")));
+    request.extensions_mut().insert(edge);
     Exchange::begin(
         &request,
         Arc::new(Observers::new(vec![Arc::new(ReadsDetails)])),

@@ -3,7 +3,6 @@
 //! [`ClientIp`]. It sits outside the rescue layer, so even a refused
 //! request's log line carries the client address; it never fails.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -12,7 +11,7 @@ use http::Request;
 use tower::{Layer, Service};
 
 use crate::client_ip;
-use crate::context::ClientIp;
+use crate::context::{ClientIp, EdgeContext};
 use crate::snapshot::Snapshot;
 
 #[derive(Clone)]
@@ -58,19 +57,17 @@ where
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         // The server put the socket's client there; through a trusted
         // proxy, the client is resolved from its forwarding headers.
-        let socket = request.extensions().get::<ClientIp>().copied();
-        let client = match socket {
-            Some(socket) => {
-                let trusted = &self.current.load().config.server.trusted_proxies;
-                ClientIp {
-                    over_tls: socket.over_tls,
-                    ..client_ip::resolve(socket.peer, request.headers(), trusted)
-                }
-            }
-            None => ClientIp::direct(SocketAddr::from(([0, 0, 0, 0], 0))),
+        let Some(socket) = EdgeContext::of(&request).map(|edge| edge.client) else {
+            EdgeContext::of_mut(&mut request);
+            return self.inner.call(request);
         };
-        if socket != Some(client) {
-            request.extensions_mut().insert(client);
+        let trusted = &self.current.load().config.server.trusted_proxies;
+        let client = ClientIp {
+            over_tls: socket.over_tls,
+            ..client_ip::resolve(socket.peer, request.headers(), trusted)
+        };
+        if socket != client {
+            EdgeContext::of_mut(&mut request).client = client;
         }
         self.inner.call(request)
     }

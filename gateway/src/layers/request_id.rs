@@ -9,7 +9,7 @@ use std::task::{Context, Poll, ready};
 use http::{HeaderValue, Request, Response};
 use tower::{Layer, Service};
 
-use crate::context::{RequestId, X_REQUEST_ID};
+use crate::context::{EdgeContext, RequestId, X_REQUEST_ID};
 
 /// Longest client-supplied id that is kept.
 const MAX_ID_LEN: usize = 128;
@@ -61,7 +61,7 @@ where
             }
         };
         request.headers_mut().insert(X_REQUEST_ID, header.clone());
-        request.extensions_mut().insert(RequestId(id));
+        EdgeContext::of_mut(&mut request).request_id = Some(RequestId(id));
         WithRequestId {
             inner: self.inner.call(request),
             header: Some(header),

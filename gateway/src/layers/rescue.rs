@@ -20,7 +20,7 @@ use http::{Method, Request, Response, Uri};
 use tower::{Layer, Service};
 
 use crate::body::GatewayBody;
-use crate::context::{ClientIp, RequestId};
+use crate::context::{EdgeContext, RequestId};
 use crate::edge_error::GatewayError;
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -78,9 +78,10 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         // Cheap clones (reference counts): only a failure reads them.
+        let edge = EdgeContext::of(&request);
         let context = FailureContext {
-            request_id: request.extensions().get::<RequestId>().cloned(),
-            client: request.extensions().get::<ClientIp>().map(|c| c.ip),
+            request_id: edge.and_then(|edge| edge.request_id.clone()),
+            client: edge.map(|edge| edge.client.ip),
             method: request.method().clone(),
             uri: request.uri().clone(),
         };

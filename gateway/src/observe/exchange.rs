@@ -1,7 +1,6 @@
 //! One request's record, filled in as the request travels and read once
 //! when it ends.
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
@@ -11,7 +10,7 @@ use http::{HeaderValue, Method, Request, StatusCode, Uri};
 use super::endpoint_name::EndpointName;
 use super::observers::Observers;
 use crate::config::model::RouteSpec;
-use crate::context::{ClientIp, RequestId};
+use crate::context::{ClientIp, EdgeContext, RequestId};
 
 /// The stable `code` of the error a response carries, put in the
 /// response's extensions where errors are rendered (`edge_error`).
@@ -77,11 +76,10 @@ impl Exchange {
     /// wants them, else left empty: the metrics alone then pay for no
     /// clock read, copy or allocation of theirs.
     pub fn begin<B>(request: &Request<B>, observers: Arc<Observers>) -> Self {
-        let unknown = ClientIp::direct(SocketAddr::from(([0, 0, 0, 0], 0)));
         let details = observers.wants_details();
-        let request_id = request
-            .extensions()
-            .get::<RequestId>()
+        let edge = EdgeContext::of(request);
+        let request_id = edge
+            .and_then(|edge| edge.request_id.as_ref())
             .filter(|_| details)
             .cloned();
         Self {
@@ -92,11 +90,7 @@ impl Exchange {
                 SystemTime::UNIX_EPOCH
             },
             request_id,
-            client: request
-                .extensions()
-                .get::<ClientIp>()
-                .copied()
-                .unwrap_or(unknown),
+            client: edge.map_or_else(ClientIp::unknown, |edge| edge.client),
             method: request.method().clone(),
             uri: details.then(|| request.uri().clone()),
             user_agent: details
@@ -119,7 +113,7 @@ impl Exchange {
 
     /// The exchange a request (or an upstream request built for it) carries.
     pub fn of<B>(request: &Request<B>) -> Option<&Arc<Exchange>> {
-        request.extensions().get::<Arc<Exchange>>()
+        EdgeContext::of(request)?.exchange.as_ref()
     }
 
     /// Names the matched route (the dispatcher does, once).

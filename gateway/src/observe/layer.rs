@@ -26,6 +26,7 @@ use super::observers::{Finished, Observers};
 use super::otel::sampling::{self, Decision};
 use super::otel::{self, spans};
 use crate::body::{self, BoxError, GatewayBody};
+use crate::context::EdgeContext;
 
 /// The status recorded for a request whose client left before the
 /// response head.
@@ -73,36 +74,38 @@ where
 
     fn call(&mut self, mut request: Request<GatewayBody>) -> Self::Future {
         let decision = otel::enabled().then(|| sampling::decide(request.headers()));
-        let unsampled = match &decision {
-            Some(Decision::Unsampled(trace)) => {
-                // The upstream-request builder reads it from here.
-                request.extensions_mut().insert(trace.clone());
-                Some(trace)
-            }
-            _ => None,
+        let (sampled, unsampled) = match decision {
+            Some(Decision::Sampled) => (true, None),
+            Some(Decision::Unsampled(trace)) => (false, Some(trace)),
+            None => (false, None),
         };
         // Nothing records this request: no exchange, no span, no wrapped
         // bodies (an unsampled request with only traces on costs the
         // decision and its `traceparent`).
-        if self.observers.is_empty() && !matches!(decision, Some(Decision::Sampled)) {
+        if self.observers.is_empty() && !sampled {
+            if unsampled.is_some() {
+                // The upstream-request builder reads it from here.
+                EdgeContext::of_mut(&mut request).unsampled_trace = unsampled;
+            }
             return Either::Left(self.inner.call(request));
         }
         let exchange = Arc::new(Exchange::begin(&request, Arc::clone(&self.observers)));
-        if let Some(trace) = unsampled {
+        if let Some(trace) = &unsampled {
             exchange.set_trace_id(trace.trace_id());
         }
-        let span = match decision {
-            Some(Decision::Sampled) => {
-                let span = spans::server(&request, &exchange.client);
-                if let Some(trace_id) = spans::trace_id(&span) {
-                    exchange.set_trace_id(trace_id);
-                }
-                span
+        let span = if sampled {
+            let span = spans::server(&request, &exchange.client);
+            if let Some(trace_id) = spans::trace_id(&span) {
+                exchange.set_trace_id(trace_id);
             }
-            _ => Span::none(),
+            span
+        } else {
+            Span::none()
         };
         self.observers.start(&exchange);
-        request.extensions_mut().insert(Arc::clone(&exchange));
+        let edge = EdgeContext::of_mut(&mut request);
+        edge.exchange = Some(Arc::clone(&exchange));
+        edge.unsampled_trace = unsampled;
         // A body known to be empty (a GET's) has no bytes to count, and
         // keeps its own type: no extra box on the most common request;
         // nor is one counted that no sink reads.

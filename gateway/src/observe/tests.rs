@@ -124,9 +124,8 @@ fn details_are_gathered_only_for_a_sink_that_reads_them() {
         .header("user-agent", "curl/8")
         .body(())
         .expect("request");
-    request
-        .extensions_mut()
-        .insert(crate::context::RequestId(Arc::from("req-9")));
+    crate::context::EdgeContext::of_mut(&mut request).request_id =
+        Some(crate::context::RequestId(Arc::from("req-9")));
     let record = || super::UpstreamRecord {
         name: super::EndpointName::new(&Arc::from("orders"), &Arc::from("http://127.0.0.1:1")),
         status: Some(StatusCode::OK),

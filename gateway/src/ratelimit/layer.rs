@@ -27,7 +27,7 @@ use super::key::{KeyInputs, write_key};
 use super::{Limiter, Outcome};
 use crate::body::GatewayBody;
 use crate::config::model::RouteAction;
-use crate::context::{Principal, RequestContext};
+use crate::context::{EdgeContext, Principal, RequestContext};
 use crate::edge_error::{ErrorFormat, GatewayError};
 use crate::pipeline::RouteService;
 
@@ -261,7 +261,7 @@ fn request_key(key: &mut Vec<u8>, limiter: &Limiter, request: &Request<GatewayBo
     let client_ip = extensions
         .get::<RequestContext>()
         .map(|ctx| ctx.client.ip)
-        .or_else(|| extensions.get::<crate::context::ClientIp>().map(|c| c.ip));
+        .or_else(|| extensions.get::<EdgeContext>().map(|edge| edge.client.ip));
     let Some(client_ip) = client_ip else {
         return false;
     };

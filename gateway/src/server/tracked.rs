@@ -20,7 +20,7 @@ use super::activity::{ConnActivity, RequestGuard};
 use super::early_response::{self, BodyEnd, WatchedBody};
 use crate::body::{GatewayBody, HoldingBody};
 use crate::client_body;
-use crate::context::ClientIp;
+use crate::context::{ClientIp, EdgeContext};
 use crate::layers::GatewayService;
 
 /// The gateway service as one connection serves it.
@@ -54,13 +54,12 @@ impl tower::Service<Request<Incoming>> for TrackedService {
             Some(end) => client_body::from_body(WatchedBody::new(incoming, end.clone())),
             None => client_body::from_incoming(incoming),
         });
-        // The socket's client; the client-IP layer resolves it through
-        // trusted proxies in place (one extension, not one per fact: the
-        // request's extension map then needs no second allocation).
-        request.extensions_mut().insert(ClientIp {
+        // The socket's client; the edge layers fill in the rest of the
+        // edge context in place (one extension, not one per fact).
+        request.extensions_mut().insert(EdgeContext::new(ClientIp {
             over_tls: self.tls,
             ..ClientIp::direct(self.peer)
-        });
+        }));
         TrackedCall {
             // hyper-util clones this service for each request and polls it
             // ready first, so the stack is this request's own: no second

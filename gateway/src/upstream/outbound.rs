@@ -32,8 +32,7 @@ use http::request::Parts;
 use http::{Extensions, Request, Uri};
 
 use crate::config::model::{HeaderRule, HeaderRules, RouteSpec};
-use crate::context::{RequestContext, RequestId, X_REQUEST_ID};
-use crate::observe::Exchange;
+use crate::context::{EdgeContext, RequestContext, X_REQUEST_ID};
 use crate::observe::otel::sampling::UnsampledTrace;
 
 /// What every upstream request made for one client request carries,
@@ -175,28 +174,21 @@ impl Outbound {
 /// (logs, metrics, traces) can tell whose request it is. Request-scoped
 /// records are added here, one line each.
 fn insert_carried(ctx: &RequestContext, extensions: &mut Extensions) {
-    // A client's own head (forwarded in place) already carries the request
-    // id and the exchange, the very values `ctx` was read from: inserting
-    // them again cost two allocations and two map probes per proxied
-    // request (callgrind), so only missing ones are inserted.
-    if extensions.get::<RequestId>().is_none() {
-        extensions.insert(ctx.request_id.clone());
-    }
-    // The pools report each attempt on the client request's exchange.
-    if let Some(exchange) = &ctx.exchange
-        && extensions.get::<std::sync::Arc<Exchange>>().is_none()
-    {
-        extensions.insert(std::sync::Arc::clone(exchange));
+    // A client's own head (forwarded in place) already carries the edge
+    // context, the very values `ctx` was read from. The pools report each
+    // attempt on its exchange, and open no client span for a request the
+    // edge did not sample.
+    if extensions.get::<EdgeContext>().is_none() {
+        extensions.insert(EdgeContext {
+            client: ctx.client,
+            request_id: Some(ctx.request_id.clone()),
+            exchange: ctx.exchange.clone(),
+            unsampled_trace: ctx.unsampled_trace.clone(),
+        });
     }
     // The pools read the route's retry policy and count attempts on it.
     if let Some(scope) = &ctx.retry {
         extensions.insert(std::sync::Arc::clone(scope));
-    }
-    // The pools open no client span for a request the edge did not sample.
-    if let Some(trace) = &ctx.unsampled_trace
-        && extensions.get::<UnsampledTrace>().is_none()
-    {
-        extensions.insert(trace.clone());
     }
 }
 

@@ -12,7 +12,7 @@ use tower::{Layer, ServiceExt};
 use super::RateLimitLayer;
 use crate::body::{self, GatewayBody};
 use crate::config::model::rate_limit::{KeySource, LimitSpec, LimitStore, MissingKey, Quota};
-use crate::context::{ClientIp, Principal};
+use crate::context::{ClientIp, EdgeContext, Principal};
 use crate::pipeline::RouteService;
 use crate::ratelimit::{Limiter, Scope};
 
@@ -48,7 +48,9 @@ fn counting_handler(calls: &Arc<AtomicUsize>) -> RouteService {
 fn request(principal: Option<Principal>) -> Request<GatewayBody> {
     let mut request = Request::new(body::empty());
     let peer = "192.0.2.1:4000".parse().unwrap();
-    request.extensions_mut().insert(ClientIp::direct(peer));
+    request
+        .extensions_mut()
+        .insert(EdgeContext::new(ClientIp::direct(peer)));
     if let Some(principal) = principal {
         request.extensions_mut().insert(principal);
     }

@@ -46,7 +46,9 @@ fn outbound(rules: HeaderRules) -> Outbound {
         host: Some("api.example.com".into()),
     };
     let mut extensions = Extensions::new();
-    extensions.insert(RequestId(Arc::from("req-1")));
+    let mut edge = EdgeContext::new(ClientIp::direct("10.1.2.3:5555".parse().unwrap()));
+    edge.request_id = Some(RequestId(Arc::from("req-1")));
+    extensions.insert(edge);
     Outbound {
         request_id: Some(HeaderValue::from_static("req-1")),
         forwarding: Arc::new(forwarding_headers(&headers, &forwarded)),
@@ -81,7 +83,10 @@ fn a_forwarded_head_loses_hop_by_hop_and_host_and_gains_the_family() {
     assert!(parts.headers.get("x-secret").is_none());
     assert_eq!(parts.headers["authorization"], "Bearer t");
     assert_eq!(
-        parts.extensions.get::<RequestId>(),
+        parts
+            .extensions
+            .get::<EdgeContext>()
+            .and_then(|edge| edge.request_id.as_ref()),
         Some(&RequestId(Arc::from("req-1")))
     );
 }
@@ -99,7 +104,7 @@ fn a_derived_request_gets_the_same_family_and_only_propagated_client_headers() {
     outbound.finish(&mut request);
     assert_gateway_family(request.headers());
     assert_eq!(request.headers()["authorization"], "Bearer t");
-    assert!(request.extensions().get::<RequestId>().is_some());
+    assert!(EdgeContext::of(&request).is_some_and(|edge| edge.request_id.is_some()));
     let mut bare = Request::new(());
     *bare.headers_mut() = outbound.propagated(&[]);
     outbound.finish(&mut bare);

@@ -24,7 +24,7 @@ use super::replay::ReplayBody;
 use super::{UpstreamPool, client_fault, join_uri, request_with};
 use crate::body::{self, BoxError, GatewayBody};
 use crate::client_body::BodyFaultWatch;
-use crate::observe::otel::sampling::UnsampledTrace;
+use crate::context::EdgeContext;
 use crate::observe::otel::{self, spans};
 use crate::observe::{AttemptOutcome, Exchange, UpstreamAttempt};
 use crate::upstream::breaker::{Admission, Ticket};
@@ -83,7 +83,8 @@ impl UpstreamPool {
             .map_err(UpstreamError::ClientBody)?;
         let body_fault = BodyFaultWatch::default();
         body.map_streamed(|streamed| body_fault.watch(streamed));
-        let exchange = parts.extensions.get::<Arc<Exchange>>().cloned();
+        let edge = parts.extensions.get::<EdgeContext>();
+        let exchange = edge.and_then(|edge| edge.exchange.clone());
         let scope = parts.extensions.get::<Arc<RetryScope>>().cloned();
         let mut picked_at = Instant::now();
         if let Some(budget) = &self.budget {
@@ -233,7 +234,11 @@ impl UpstreamPool {
             }
         };
         let mut request = request_with(head, uri, body);
-        let unsampled = otel::enabled() && head.extensions.get::<UnsampledTrace>().is_some();
+        let unsampled = otel::enabled()
+            && head
+                .extensions
+                .get::<EdgeContext>()
+                .is_some_and(|edge| edge.unsampled_trace.is_some());
         let mut observed =
             UpstreamAttempt::start(exchange, &self.names[index], &mut request, unsampled);
         let span = observed.span().clone();
