@@ -1,5 +1,7 @@
-//! Per-request state handed from the dispatcher to a route's pipeline, in
-//! the request's extensions (`pipeline::take_context` takes it out).
+//! Per-request state in the request's extensions: what the edge layers
+//! learn before routing ([`EdgeContext`]), and what the dispatcher hands a
+//! route's pipeline ([`RequestContext`]; `pipeline::take_context` takes it
+//! out).
 
 use std::net::SocketAddr;
 use std::sync::Arc;

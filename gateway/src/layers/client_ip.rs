@@ -58,6 +58,7 @@ where
         // The server put the socket's client there; through a trusted
         // proxy, the client is resolved from its forwarding headers.
         let Some(socket) = EdgeContext::of(&request).map(|edge| edge.client) else {
+            // No server put a socket there: the client stays unknown.
             EdgeContext::of_mut(&mut request);
             return self.inner.call(request);
         };
