@@ -5,7 +5,10 @@
 //! Both get the settings a fair benchmark gives them and nothing more:
 //! as many workers (nginx processes, HAProxy threads) as the gateway has
 //! runtime threads, keep-alive to the backend, no access log (the gateway
-//! writes none either), `X-Forwarded-For` added as the gateway does.
+//! writes none either), and the headers the gateway adds: the backend
+//! receives the same header names from each proxy (`x-request-id`, the
+//! forwarding family, `Host`), and the client gets a request id back
+//! (e2e test `compare_reference_headers`).
 //! nginx can also terminate TLS with a given certificate
 //! ([`ExternalProxy::start_nginx_tls`], the TLS scenario).
 

@@ -10,6 +10,7 @@ mod access_log;
 mod auth_api_keys;
 mod auth_jwt;
 mod auth_jwt_keys;
+mod compare_reference_headers;
 mod compare_smoke;
 mod compose_caching;
 mod compose_failures;

@@ -39,6 +39,18 @@ defaults
 
 frontend compare
     bind {listen}
+    # The headers the gateway adds to every proxied request
+    # (docs/configuration.md, "What every upstream request carries"), so
+    # the backend parses the same request from each proxy; `option
+    # forwardfor` above adds X-Forwarded-For.
+    http-request set-var(txn.request_id) uuid()
+    http-request set-header X-Request-Id %[var(txn.request_id)]
+    http-request set-header X-Forwarded-Proto http
+    http-request set-header X-Forwarded-Host %[req.hdr(host)]
+    http-request set-header Forwarded "for=%[src];proto=http;host=\"%[req.hdr(host)]\""
+    http-request set-header X-Real-IP %[src]
+    # The gateway returns the request id to the client.
+    http-response set-header X-Request-Id %[var(txn.request_id)]
     default_backend mock
 
 backend mock

@@ -76,7 +76,17 @@ http {{
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header Host $http_host;
+            # The headers the gateway adds to every proxied request
+            # (docs/configuration.md, "What every upstream request carries"),
+            # so the backend parses the same request from each proxy.
+            proxy_set_header X-Request-Id $request_id;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-Host $http_host;
+            proxy_set_header Forwarded "for=$remote_addr;proto=$scheme;host=\"$http_host\"";
+            proxy_set_header X-Real-IP $remote_addr;
+            # The gateway returns the request id to the client.
+            add_header X-Request-Id $request_id always;
         }}
     }}
 }}
