@@ -91,4 +91,13 @@ impl Profile {
             None => 3,
         }
     }
+
+    /// How many rounds the proxy scenario's side-by-side phase runs per
+    /// cost row: twice [`Self::proxy_rounds`], because each round starts
+    /// both children afresh and so also samples how lucky one process is
+    /// (docs/latency-comparison.md, "Fresh children for every side-by-side
+    /// round").
+    pub fn side_by_side_rounds(self) -> usize {
+        2 * self.proxy_rounds()
+    }
 }

@@ -79,7 +79,7 @@ impl ScenarioName {
                 total(&profile.proxy(), proxy::TARGETS * profile.proxy_rounds())
                     + total(
                         &profile.proxy()[1..],
-                        proxy::SIDE_BY_SIDE_ROWS * profile.proxy_rounds(),
+                        proxy::SIDE_BY_SIDE_ROWS * profile.side_by_side_rounds(),
                     )
             }
             ScenarioName::Federation => total(

@@ -45,8 +45,11 @@ a file + metrics, traces at 1% and at 100% sampling exported over OTLP/gRPC to a
 the suite's process. Then the observability-off child with one global rate limit that never \
 refuses, kept in local memory, and in a redis-server the suite starts. Open loop at a fixed rate for the added latency, closed loop for the most \
 throughput; targets alternate over several rounds. Last, each observability and rate-limit row \
-is loaded at the same time as the observability-off child, each by its own closed loop, and \
-their CPU time per request is compared over the same seconds (the machine's swings hit both); a twin of the observability-off child (same build and config) is measured that way first, and its reading is the measure's noise in the run.";
+is loaded at the same time as an observability-off child, each by its own closed loop, and \
+their CPU time per request is compared over the same seconds (the machine's swings hit both); \
+both children are started afresh for every such round and warmed outside the CPU window, so a \
+process's own luck is sampled rather than fixed; an off child beside an off child (the twin) is \
+measured that way first, and its reading is the measure's noise in the run.";
 
 /// The proxy's CPU time per request it served (warm-up included), in µs.
 fn cpu_per_request(target: &Target) -> Option<summary::CpuPerRequest> {
@@ -68,8 +71,9 @@ struct Target {
     cpu: CpuSource,
     /// The proxy's CPU time over this target's runs.
     cpu_used: CpuTime,
-    /// The process serving it, stopped when the target is dropped.
-    _process: Option<ChildProcess>,
+    /// The process serving it, stopped when the target is dropped (or
+    /// when the side-by-side phase starts: see [`stop_children`]).
+    process: Option<ChildProcess>,
     /// The open loop's p50 (ms) of each round, for the direct series' noise.
     round_p50s: Vec<f64>,
     /// The closed loop's throughput and the CPU per request of each
@@ -149,19 +153,26 @@ pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
         }
     }
     let spans = Collector::counting();
-    let twin = start_observability_rows(ctx, &mut report, &mut targets, &spans).await;
-    let _redis = start_rate_limit_rows(ctx, &mut report, &mut targets).await;
+    let otlp = start_observability_rows(ctx, &mut report, &mut targets, &spans).await;
+    let redis = start_rate_limit_rows(ctx, &mut report, &mut targets).await;
     run_rounds(ctx, &mut targets, &spans).await;
-    let side_by_side = side_by_side::measure(ctx, &targets, twin.as_ref(), &spans).await;
+    // Read while the children still run (a stopped one has no CPU time).
+    let cpu: Vec<(&str, Option<summary::CpuPerRequest>)> = targets
+        .iter()
+        .map(|t| (t.name, cpu_per_request(t)))
+        .collect();
+    let started_rows = stop_children(&mut targets);
+    let children = FreshChildren {
+        ctx,
+        otlp,
+        redis: redis.as_ref().map(|redis| redis.addr),
+    };
+    let side_by_side = side_by_side::measure(ctx, &started_rows, &children, &spans).await;
     for target in &targets {
         for (plan, measurement) in ctx.profile.proxy().into_iter().zip(&target.results) {
             report.measured(target.name, "HTTP/1.1", plan, measurement.stats());
         }
     }
-    let cpu: Vec<(&str, Option<summary::CpuPerRequest>)> = targets
-        .iter()
-        .map(|t| (t.name, cpu_per_request(t)))
-        .collect();
     report.summary = Some(summary::table(&report, &cpu));
     report.notes = summary::verdicts(&report, ctx.profile.proxy_rounds(), &cpu);
     let direct_p50s = targets
@@ -198,14 +209,14 @@ pub async fn run(ctx: &RunContext<'_>) -> ScenarioReport {
 }
 
 /// Starts the four observability rows' gateways (skipped with the reason
-/// when one cannot start, or when no program to run them was given), and
-/// the "off" row's twin, returned: it is only measured side by side.
+/// when one cannot start, or when no program to run them was given);
+/// returns the address of the OTLP receiver their spans go to.
 async fn start_observability_rows(
     ctx: &RunContext<'_>,
     report: &mut ScenarioReport,
     targets: &mut Vec<Target>,
     spans: &Collector,
-) -> Option<Target> {
+) -> SocketAddr {
     let otlp = otlp::serve_grpc(spans.clone()).await;
     for row in ObservabilityRow::ALL {
         match start_row(ctx, row, otlp).await {
@@ -218,13 +229,48 @@ async fn start_observability_rows(
             }
         }
     }
-    let twin = ObservabilityRow::OffTwin;
-    match start_row(ctx, twin, otlp).await {
-        Ok(process) => Some(process_target(twin.name(), ChildProcess::Gateway(process))),
-        Err(reason) => {
-            report.skip(twin.name(), "HTTP/1.1", reason);
-            None
+    otlp
+}
+
+/// Stops every child process (the reference proxies and the gateway
+/// children: the side-by-side phase starts its own, and a row's child
+/// holds its event store's file); returns the names of the gateway
+/// children that had started.
+fn stop_children(targets: &mut [Target]) -> Vec<&'static str> {
+    let mut started = Vec::new();
+    for target in targets {
+        if let Some(ChildProcess::Gateway(_)) = target.process.take() {
+            started.push(target.name);
         }
+    }
+    started
+}
+
+/// Starts a cost row's gateway child afresh, by the row's name (the
+/// side-by-side phase's rounds).
+struct FreshChildren<'a> {
+    ctx: &'a RunContext<'a>,
+    otlp: SocketAddr,
+    /// The Redis row's server, when it started.
+    redis: Option<SocketAddr>,
+}
+
+impl FreshChildren<'_> {
+    async fn start(&self, name: &str) -> Result<Target, String> {
+        let twin = ObservabilityRow::OffTwin;
+        let observability = ObservabilityRow::ALL.into_iter().chain([twin]);
+        let (name, process) =
+            if let Some(row) = observability.into_iter().find(|r| r.name() == name) {
+                (row.name(), start_row(self.ctx, row, self.otlp).await?)
+            } else if let Some(row) = LimiterRow::ALL.into_iter().find(|r| r.name() == name) {
+                (
+                    row.name(),
+                    start_limiter_row(self.ctx, row, self.redis).await?,
+                )
+            } else {
+                return Err(format!("no gateway child is called {name}"));
+            };
+        Ok(process_target(name, ChildProcess::Gateway(process)))
     }
 }
 
@@ -314,7 +360,7 @@ fn target(
         results: vec![Measurement::new(), Measurement::new()],
         cpu,
         cpu_used: CpuTime::default(),
-        _process: process,
+        process,
         round_p50s: Vec::new(),
         rounds: Vec::new(),
     }
