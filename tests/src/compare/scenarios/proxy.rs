@@ -257,19 +257,19 @@ struct FreshChildren<'a> {
 
 impl FreshChildren<'_> {
     async fn start(&self, name: &str) -> Result<Target, String> {
-        let twin = ObservabilityRow::OffTwin;
-        let observability = ObservabilityRow::ALL.into_iter().chain([twin]);
-        let (name, process) =
-            if let Some(row) = observability.into_iter().find(|r| r.name() == name) {
-                (row.name(), start_row(self.ctx, row, self.otlp).await?)
-            } else if let Some(row) = LimiterRow::ALL.into_iter().find(|r| r.name() == name) {
-                (
-                    row.name(),
-                    start_limiter_row(self.ctx, row, self.redis).await?,
-                )
-            } else {
-                return Err(format!("no gateway child is called {name}"));
-            };
+        let mut observability = ObservabilityRow::ALL
+            .into_iter()
+            .chain([ObservabilityRow::OffTwin]);
+        let (name, process) = if let Some(row) = observability.find(|r| r.name() == name) {
+            (row.name(), start_row(self.ctx, row, self.otlp).await?)
+        } else if let Some(row) = LimiterRow::ALL.into_iter().find(|r| r.name() == name) {
+            (
+                row.name(),
+                start_limiter_row(self.ctx, row, self.redis).await?,
+            )
+        } else {
+            return Err(format!("no gateway child is called {name}"));
+        };
         Ok(process_target(name, ChildProcess::Gateway(process)))
     }
 }
